@@ -1,0 +1,447 @@
+"""The ``raretrace`` command line: parse arguments, call the library, render the answer.
+
+No command holds logic of its own. Every failure a user can cause surfaces as a ``RaretraceError``
+and is printed by the single handler in ``main`` as ``error: <field>: <reason>`` with a non-zero
+exit code; ``--json`` prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+
+from raretrace.errors import RaretraceError
+
+app = typer.Typer(
+    help="raretrace: verifiable rare-earth supply chains from mine to magnet.\n\n"
+    "Example: raretrace --db registry.db init --origin registry.example.org/rare-earths",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+facility_app = typer.Typer(help="Register and list facilities.", no_args_is_help=True)
+lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
+log_app = typer.Typer(help="The transparency log: checkpoints, entries, proofs, audit, witnesses.",
+                      no_args_is_help=True)
+app.add_typer(facility_app, name="facility")
+app.add_typer(lot_app, name="lot")
+app.add_typer(log_app, name="log")
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLite file or database URL [env RARETRACE_DB; "
+                                                          "default ./raretrace.db]", envvar="RARETRACE_DB")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+class Context:
+    """What the top-level options leave for the sub-commands."""
+
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+
+    def registry(self) -> Any:
+        from raretrace.ledger.registry import Registry
+        from raretrace.store.db import make_engine
+
+        return Registry(make_engine(self.db))
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
+
+
+@app.callback()
+def root(ctx: typer.Context, db: DbOption = None) -> None:
+    """raretrace: verifiable rare-earth supply chains from mine to magnet."""
+    ctx.obj = Context(db)
+
+
+# --- registry set-up ---------------------------------------------------------------------------------
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    origin: Annotated[str, typer.Option(help="The log's origin line, e.g. registry.example.org/rare-earths")],
+    tolerance: Annotated[float, typer.Option(help="Per-element mass-balance tolerance (fraction)")] = 0.01,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a registry, its signing key and its empty log.
+
+    Example: raretrace --db registry.db init --origin registry.example.org/rare-earths
+    """
+    from raretrace.ledger.registry import Registry
+    from raretrace.log.note import verifier_key_text
+    from raretrace.store.db import make_engine
+
+    registry = Registry.init(make_engine(_ctx(ctx).db), origin, tolerance=tolerance)
+    vkey = verifier_key_text(registry.origin, registry.signer.public_key)
+    if as_json:
+        emit_json({"origin": registry.origin, "verifier_key": vkey, "tree_size": 0})
+    else:
+        out_console.print(f"initialized registry [bold]{registry.origin}[/bold]")
+        out_console.print(f"log verifier key: {vkey}", soft_wrap=True)
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option(help="Private key path; the public key goes to OUT.pub")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate an Ed25519 key pair (private key written with mode 0600).
+
+    Example: raretrace keygen --out mountain-pass.key
+    """
+    from raretrace.crypto.keys import Ed25519Signer, write_key_pair
+
+    signer = Ed25519Signer.generate()
+    private, public = write_key_pair(signer, out)
+    import base64
+
+    result = {"private_key": str(private), "public_key": str(public), "key_id": signer.key_id,
+              "public_key_b64": base64.b64encode(signer.public_key).decode()}
+    if as_json:
+        emit_json(result)
+    else:
+        out_console.print(f"wrote {private} (private, 0600) and {public}; key id {signer.key_id}")
+
+
+@app.command()
+def sign(
+    event_file: Annotated[Path, typer.Argument(metavar="EVENT.json", help="An event object, a JSON list of "
+                                               "them, or JSON Lines; '-' reads stdin")],
+    key: Annotated[list[Path], typer.Option(help="Private key file (repeat to co-sign)")],
+    out: Annotated[Path | None, typer.Option(help="Write envelopes here (JSON Lines) instead of stdout")] = None,
+) -> None:
+    """Wrap events in DSSE envelopes over in-toto Statements, signed with KEY.
+
+    Example: raretrace sign extract.json --key mountain-pass.key > extract.dsse.jsonl
+    """
+    from raretrace.crypto.keys import load_signer
+    from raretrace.io import read_json_items
+    from raretrace.ledger.events import sign_event
+
+    signers = [load_signer(k) for k in key]
+    lines = []
+    for where, item in read_json_items(event_file):
+        try:
+            lines.append(sign_event(item, signers))
+        except RaretraceError as e:
+            raise type(e)(f"{where}: {e.message}", field=e.field) from e
+    data = b"".join(line + b"\n" for line in lines)
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        err_console.print(f"wrote {len(lines)} envelope(s) to {out}")
+
+
+@app.command()
+def record(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="DSSE envelopes: one JSON envelope, a JSON list, or JSON Lines; "
+                                         "'-' reads stdin")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Append signed events to the registry, all or nothing.
+
+    Example: raretrace --db registry.db record events.dsse.jsonl
+    """
+    from raretrace.io import read_envelopes
+
+    registry = _ctx(ctx).registry()
+    envelopes = read_envelopes(file)
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True, disable=len(envelopes) < 1000 or as_json) as bar:
+        task = bar.add_task("validating", total=len(envelopes))
+        result = registry.append(envelopes, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json({"recorded": result.count, "first_index": result.first_index, "tree_size": result.tree_size,
+                   "checkpoint": result.checkpoint})
+    else:
+        out_console.print(f"recorded {result.count} event(s) at log indices {result.first_index}–"
+                          f"{result.first_index + result.count - 1}; tree size {result.tree_size}")
+
+
+# --- facilities -------------------------------------------------------------------------------------
+
+@facility_app.command("add")
+def facility_add(
+    ctx: typer.Context,
+    facility_id: Annotated[str, typer.Option("--id", help="Facility id (e.g. an RMAP-style id)")],
+    name: Annotated[str, typer.Option(help="Facility name")],
+    operator: Annotated[str, typer.Option(help="Operating company")],
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 country")],
+    stage: Annotated[list[str], typer.Option(help="Stage performed, or 'assay' (repeat)")],
+    key: Annotated[list[Path], typer.Option(help="Public key file of the facility (PEM or base64; repeat)")],
+    tech: Annotated[list[str] | None, typer.Option(help="Technology origin STAGE=CC (repeat)")] = None,
+    accreditation: Annotated[str | None, typer.Option(help="Accreditation (required for labs)")] = None,
+    valid_from: Annotated[str | None, typer.Option(help="Keys valid from (RFC 3339; default now)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a facility and its keys (a register_facility event signed by the registry).
+
+    Example: raretrace --db registry.db facility add --id US-MP-MINE --name "Mountain Pass mine"
+    --operator "MP Materials" --country US --stage mining --stage separation --key mine.key.pub
+    """
+    from raretrace.crypto.keys import load_public_key
+    from raretrace.ledger.admin import register_facility
+
+    technology: dict[str, str] = {}
+    for item in tech or []:
+        stage_name, sep, cc = item.partition("=")
+        if not sep:
+            raise RaretraceError(f"{item!r} is not STAGE=COUNTRY", field="tech")
+        technology[stage_name.strip()] = cc.strip()
+    spec = {"id": facility_id, "name": name, "operator": operator, "country": country, "stages": stage,
+            "technology": technology}
+    if accreditation:
+        spec["accreditation"] = accreditation
+    keys = [load_public_key(k) for k in key]
+    registry = _ctx(ctx).registry()
+    result = register_facility(registry, spec, keys, valid_from=valid_from)
+    if as_json:
+        emit_json({"facility": facility_id, "log_index": result.first_index, "tree_size": result.tree_size})
+    else:
+        out_console.print(f"registered {facility_id} at log index {result.first_index}")
+
+
+@facility_app.command("list")
+def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List registered facilities.
+
+    Example: raretrace --db registry.db facility list --json
+    """
+    registry = _ctx(ctx).registry()
+    with registry.engine.connect() as conn:
+        facilities = registry.store.all_facilities(conn)
+    if as_json:
+        emit_json({"facilities": [f.to_dict() for f in facilities]})
+        return
+    from rich.table import Table
+
+    table = Table("id", "name", "operator", "country", "stages")
+    for f in facilities:
+        table.add_row(f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))
+    out_console.print(table)
+
+
+# --- lots ------------------------------------------------------------------------------------------
+
+@lot_app.command("show")
+def lot_show(ctx: typer.Context, lot: Annotated[str, typer.Argument(help="Lot URN")], as_json: JsonFlag = False) -> None:
+    """Show a lot: form, mass, composition, custody, inputs, transfers, assays.
+
+    Example: raretrace --db registry.db lot show urn:raretrace:lot:mp-ore-0001 --json
+    """
+    details = _ctx(ctx).registry().lot_details(lot)
+    if as_json:
+        emit_json(details)
+        return
+    info = details["lot"]
+    out_console.print(f"[bold]{info['id']}[/bold]  {info['form']}  {info['mass_kg']:g} kg "
+                      f"(remaining {info['remaining_kg']:g} kg)")
+    out_console.print(f"  produced by {info['producer']} ({info['stage']}) at {info['created_time']}"
+                      + (f", deposit {info['deposit']}" if info["deposit"] else ""))
+    custody = info["custodian"] + (f" → in transit to {info['in_transit_to']}" if info["in_transit_to"] else "")
+    out_console.print(f"  custodian {custody}" + ("  [red]VOID[/red]" if info["void"] else ""))
+    comp = ", ".join(f"{k} {v:.4g}" for k, v in sorted(info["composition"].items(), key=lambda kv: -kv[1]))
+    out_console.print(f"  composition (mass fractions): {comp}")
+    for item in details["inputs"]:
+        out_console.print(f"  input {item['lot']}: {item['mass_kg']:g} kg (event {item['event_index']})")
+    for item in details["transfers"]:
+        out_console.print(f"  shipped {item['from']} → {item['to']} (event {item['event_index']}"
+                          + (f", received at {item['received_event_index']})" if item["received_event_index"]
+                             is not None else ", not yet received)"))
+    for item in details["assays"]:
+        out_console.print(f"  assay by {item['lab']} ({item['method']}, event {item['event_index']})")
+
+
+# --- the log ---------------------------------------------------------------------------------------
+
+@log_app.command("checkpoint")
+def log_checkpoint(ctx: typer.Context) -> None:
+    """Print the latest signed checkpoint note (C2SP tlog-checkpoint), byte-exact, with cosignatures.
+
+    Example: raretrace --db registry.db log checkpoint
+    """
+    from raretrace.ledger.logview import latest_checkpoint
+
+    sys.stdout.write(latest_checkpoint(_ctx(ctx).registry()))
+
+
+@log_app.command("public-key")
+def log_public_key(ctx: typer.Context) -> None:
+    """Print the log's verifier key in signed-note form name+hash+base64key.
+
+    Example: raretrace --db registry.db log public-key
+    """
+    from raretrace.log.note import verifier_key_text
+
+    registry = _ctx(ctx).registry()
+    sys.stdout.write(verifier_key_text(registry.origin, registry.signer.public_key) + "\n")
+
+
+@log_app.command("entry")
+def log_entry(ctx: typer.Context, index: Annotated[int, typer.Argument(metavar="N", min=0)]) -> None:
+    """Write leaf N's stored envelope bytes to stdout, unchanged.
+
+    Example: raretrace --db registry.db log entry 0 > entry0.json
+    """
+    from raretrace.ledger.logview import log_entry_bytes
+
+    sys.stdout.buffer.write(log_entry_bytes(_ctx(ctx).registry(), index))
+
+
+@log_app.command("prove")
+def log_prove(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(metavar="N", min=0)],
+    size: Annotated[int | None, typer.Option(help="Tree size to prove against (default: current)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Inclusion proof of leaf N in the tree of size S.
+
+    Example: raretrace --db registry.db log prove 3 --json
+    """
+    from raretrace.ledger.logview import inclusion_proof
+
+    proof = inclusion_proof(_ctx(ctx).registry(), index, size)
+    if as_json:
+        emit_json(proof)
+    else:
+        out_console.print(f"leaf {proof['leaf_index']} in tree of size {proof['tree_size']}: "
+                          f"leaf hash {proof['leaf_hash']}")
+        for i, h in enumerate(proof["proof"]):
+            out_console.print(f"  [{i}] {h}")
+
+
+@log_app.command("consistency")
+def log_consistency(
+    ctx: typer.Context,
+    old: Annotated[int, typer.Argument(metavar="OLD", min=0)],
+    new: Annotated[int, typer.Argument(metavar="NEW", min=0)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Consistency proof between tree sizes OLD and NEW.
+
+    Example: raretrace --db registry.db log consistency 2 5 --json
+    """
+    from raretrace.ledger.logview import consistency_proof
+
+    proof = consistency_proof(_ctx(ctx).registry(), old, new)
+    if as_json:
+        emit_json(proof)
+    else:
+        out_console.print(f"consistency {proof['size1']} → {proof['size2']}: {len(proof['proof'])} hashes")
+        for i, h in enumerate(proof["proof"]):
+            out_console.print(f"  [{i}] {h}")
+
+
+@log_app.command("audit")
+def log_audit(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Recompute every leaf from the stored envelopes, re-verify signatures and the whole tree.
+
+    Exit code 0 only if everything holds; otherwise the first discrepancy is named.
+    Example: raretrace --db registry.db log audit
+    """
+    from raretrace.ledger.audit import audit
+
+    result = audit(_ctx(ctx).registry())
+    if as_json:
+        emit_json(result.to_dict())
+    elif result.ok:
+        out_console.print(f"audit passed: {result.tree_size} leaves, {result.signatures} signatures, "
+                          f"{result.checkpoints} checkpoints verified")
+    else:
+        err_console.print(f"audit FAILED: {result.problems[0]}")
+        for extra in result.problems[1:5]:
+            err_console.print(f"  also: {extra}")
+    if not result.ok:
+        raise typer.Exit(8)
+
+
+@log_app.command("witness-add")
+def log_witness_add(
+    ctx: typer.Context,
+    verifier_key: Annotated[str, typer.Argument(help="Witness verifier key name+hash+base64 (type 0x04)")],
+) -> None:
+    """Trust a witness: its cosignatures on this log's checkpoints will be accepted.
+
+    Example: raretrace --db registry.db log witness-add "witness.example.org+1a2b3c4d+BK…"
+    """
+    from raretrace.ledger.logview import add_witness
+
+    name = add_witness(_ctx(ctx).registry(), verifier_key)
+    out_console.print(f"witness {name} added")
+
+
+@log_app.command("cosign-add")
+def log_cosign_add(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A cosigned checkpoint note (or its cosignature lines)")],
+) -> None:
+    """Accept witness cosignatures (C2SP tlog-cosignature) on a checkpoint of this log, verifying each.
+
+    Example: raretrace --db registry.db log cosign-add cosigned-checkpoint.txt
+    """
+    from raretrace.ledger.logview import add_cosignatures
+
+    names = add_cosignatures(_ctx(ctx).registry(), file.read_text(encoding="utf-8"))
+    out_console.print(f"accepted cosignature(s) from {', '.join(names)}")
+
+
+# --- the main job ----------------------------------------------------------------------------------
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Where to build the demo registry "
+                                           "(default: a fresh raretrace-demo.db)")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build and print only (no server yet exists)")]
+    = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a small realistic chain (Mountain Pass to a US magnet maker; Bayan Obo via China to Japan).
+
+    Example: raretrace demo --db demo.db
+    """
+    from raretrace.demo import run_demo
+
+    summary = run_demo(db or _ctx(ctx).db or "raretrace-demo.db", console=None if as_json else out_console)
+    if as_json:
+        emit_json(summary)
+    _ = no_serve  # the server arrives with issue 7; the flag is accepted now so scripts keep working
+
+
+def main() -> None:
+    """Entry point: one handler turns every raretrace error into a message and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except RaretraceError as e:
+        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,1 @@
+"""Keys, canonical JSON and DSSE envelopes: the only place raretrace touches signature bytes."""

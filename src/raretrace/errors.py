@@ -1,0 +1,73 @@
+"""One error family for the whole package.
+
+Every failure a user can cause is a ``RaretraceError`` carrying a human message; the CLI and the
+API have a single handler that prints that message, so messages must name the field or row and the
+reason. Foreign exceptions are wrapped with ``raise ... from e`` so the cause stays visible.
+"""
+
+from __future__ import annotations
+
+
+class RaretraceError(Exception):
+    """Base of every error raised on purpose by raretrace."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class ValidationError(RaretraceError):
+    """Input that is malformed or breaks a domain invariant (names the field)."""
+
+    exit_code = 2
+
+
+class SignatureError(RaretraceError):
+    """A signature that does not verify, or a key that is unknown, revoked or out of its validity."""
+
+    exit_code = 3
+
+
+class AuthorizationError(RaretraceError):
+    """A signer acting for a facility or action it is not authorized for."""
+
+    exit_code = 3
+
+
+class CustodyError(RaretraceError):
+    """Spending a lot that is not held by the acting facility, or more mass than remains."""
+
+    exit_code = 4
+
+
+class MassBalanceError(RaretraceError):
+    """Outputs that contain more of an element than the inputs (beyond tolerance)."""
+
+    exit_code = 4
+
+
+class DuplicateError(RaretraceError):
+    """An event, lot or facility that already exists."""
+
+    exit_code = 4
+
+
+class NotFoundError(RaretraceError):
+    """A lot, facility, event or log entry that does not exist."""
+
+    exit_code = 5
+
+
+class ProofError(RaretraceError):
+    """A Merkle proof, checkpoint or note that does not verify."""
+
+    exit_code = 6
+
+
+class StoreError(RaretraceError):
+    """The database cannot be opened, is not initialized, or is at the wrong schema version."""
+
+    exit_code = 7

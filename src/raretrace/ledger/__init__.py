@@ -1,0 +1,1 @@
+"""The ledger: typed custody events and the registry's append pipeline."""

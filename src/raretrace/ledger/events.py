@@ -1,0 +1,450 @@
+"""Typed custody events, parsed from the predicate of a signed in-toto Statement.
+
+An event file (what ``raretrace sign`` takes) is the predicate itself: a JSON object with ``kind``,
+``event_id``, ``time`` and the kind's own fields. The statement wraps it with
+``predicateType = https://raretrace.dev/event/<kind>/v1`` and one subject per lot or facility the
+event creates or acts on, each with the SHA-256 of that object's canonical JSON, so the statement
+names its artifacts the way in-toto expects. Parsing names the first bad field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from raretrace.crypto.canonical import canonical_bytes
+from raretrace.crypto.dsse import STATEMENT_TYPE, sign_statement
+from raretrace.crypto.keys import PublicKey, Signer
+from raretrace.errors import ValidationError
+from raretrace.model import (
+    ASSEMBLE_STAGES,
+    PROCESS_STAGES,
+    Composition,
+    Facility,
+    LotSpec,
+    Stage,
+    parse_enum,
+    parse_id,
+    parse_lot_id,
+    parse_positive,
+    parse_time,
+)
+
+PREDICATE_PREFIX = "https://raretrace.dev/event/"
+PREDICATE_SUFFIX = "/v1"
+
+
+def predicate_type(kind: str) -> str:
+    return f"{PREDICATE_PREFIX}{kind}{PREDICATE_SUFFIX}"
+
+
+def _text(data: Mapping[str, Any], name: str, *, optional: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("missing or not a non-empty string", field=name)
+    return value
+
+
+def _list(data: Mapping[str, Any], name: str, *, optional: bool = False) -> list[Any]:
+    value = data.get(name)
+    if value is None and optional:
+        return []
+    if not isinstance(value, list) or (not value and not optional):
+        raise ValidationError("missing or not a non-empty list", field=name)
+    return value
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """A mass taken from an existing lot."""
+
+    lot: str
+    mass_kg: float
+
+    @classmethod
+    def from_dict(cls, value: object, where: str) -> Consumption:
+        if not isinstance(value, dict):
+            raise ValidationError("must be {lot, mass_kg}", field=where)
+        return cls(parse_lot_id(value.get("lot"), f"{where}.lot"),
+                   parse_positive(value.get("mass_kg"), f"{where}.mass_kg"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lot": self.lot, "mass_kg": self.mass_kg}
+
+
+@dataclass(frozen=True)
+class ExternalFeed:
+    """Material entering without a registry history (non-REE additions, untraced scrap)."""
+
+    material: str
+    mass_kg: float
+    composition: Composition
+
+    @classmethod
+    def from_dict(cls, value: object, where: str) -> ExternalFeed:
+        if not isinstance(value, dict):
+            raise ValidationError("must be {material, mass_kg, composition}", field=where)
+        material = value.get("material")
+        if not isinstance(material, str) or not material.strip():
+            raise ValidationError("missing or not a non-empty string", field=f"{where}.material")
+        return cls(material, parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
+                   Composition.from_dict(value.get("composition", {}), f"{where}.composition"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"material": self.material, "mass_kg": self.mass_kg, "composition": self.composition.to_dict()}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A public key and the period it may sign for."""
+
+    public_key: PublicKey
+    valid_from: str
+    valid_until: str | None = None
+
+    @classmethod
+    def from_dict(cls, value: object, where: str, default_from: str) -> KeySpec:
+        if not isinstance(value, dict):
+            raise ValidationError("must be {public_key, valid_from, valid_until}", field=where)
+        raw = value.get("public_key")
+        if not isinstance(raw, str):
+            raise ValidationError("missing or not a base64 string", field=f"{where}.public_key")
+        key = PublicKey.from_b64(raw, field=f"{where}.public_key")
+        start = parse_time(value.get("valid_from", default_from), f"{where}.valid_from")
+        end = value.get("valid_until")
+        until = parse_time(end, f"{where}.valid_until") if end is not None else None
+        if until is not None and until <= start:
+            raise ValidationError("must be after valid_from", field=f"{where}.valid_until")
+        return cls(key, start, until)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Fields every event has. ``facility`` is the acting facility (None for secretariat acts)."""
+
+    kind: ClassVar[str]
+    secretariat_only: ClassVar[bool] = False
+    event_id: str
+    time: str
+    facility: str | None
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        """(name, object) pairs the statement's subjects hash; see ``statement_for``."""
+        return [(self.event_id, {"event_id": self.event_id})]
+
+
+@dataclass(frozen=True)
+class Extract(Event):
+    kind: ClassVar[str] = "extract"
+    deposit: str
+    outputs: tuple[LotSpec, ...]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(o.id, o.to_dict()) for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class Process(Event):
+    kind: ClassVar[str] = "process"
+    stage: Stage
+    inputs: tuple[Consumption, ...]
+    additions: tuple[ExternalFeed, ...]
+    outputs: tuple[LotSpec, ...]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(o.id, o.to_dict()) for o in self.outputs]
+
+
+@dataclass(frozen=True)
+class Assemble(Process):
+    kind: ClassVar[str] = "assemble"
+
+
+@dataclass(frozen=True)
+class Recycle(Process):
+    """Scrap (traced lots in ``inputs``, untraced feed in ``additions``) becomes a new feed."""
+
+    kind: ClassVar[str] = "recycle"
+
+
+@dataclass(frozen=True)
+class Transfer(Event):
+    kind: ClassVar[str] = "transfer"
+    to: str
+    lots: tuple[str, ...]
+    details: Mapping[str, Any]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(lot, {"lot": lot, "to": self.to}) for lot in self.lots]
+
+
+@dataclass(frozen=True)
+class Receive(Event):
+    kind: ClassVar[str] = "receive"
+    transfer_event: str
+    lots: tuple[str, ...]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(lot, {"lot": lot, "transfer_event": self.transfer_event}) for lot in self.lots]
+
+
+@dataclass(frozen=True)
+class Assay(Event):
+    kind: ClassVar[str] = "assay"
+    lot: str
+    method: str
+    results: Mapping[str, Any]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(self.lot, {"lot": self.lot, "results": dict(self.results)})]
+
+
+@dataclass(frozen=True)
+class LotAmendment:
+    lot: str
+    composition: Composition | None
+    remaining_kg: float | None
+    void: bool
+
+
+@dataclass(frozen=True)
+class Correct(Event):
+    kind: ClassVar[str] = "correct"
+    secretariat_only: ClassVar[bool] = True
+    target_event: str
+    reason: str
+    amendments: tuple[LotAmendment, ...]
+
+
+@dataclass(frozen=True)
+class RegisterFacility(Event):
+    kind: ClassVar[str] = "register_facility"
+    secretariat_only: ClassVar[bool] = True
+    spec: Facility
+    keys: tuple[KeySpec, ...]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(self.spec.id, self.spec.to_dict())]
+
+
+@dataclass(frozen=True)
+class RotateKey(Event):
+    """Adds ``new_key`` and retires ``retire_key_id`` from ``retire_at`` (signed by facility or secretariat)."""
+
+    kind: ClassVar[str] = "rotate_key"
+    new_key: KeySpec
+    retire_key_id: str | None
+    retire_at: str
+
+
+@dataclass(frozen=True)
+class RevokeKey(Event):
+    """Marks a key invalid from ``revoked_at`` (which may lie before the event: a compromise)."""
+
+    kind: ClassVar[str] = "revoke_key"
+    key_id: str
+    revoked_at: str
+    reason: str
+
+
+def _outputs(data: Mapping[str, Any]) -> tuple[LotSpec, ...]:
+    outs = tuple(LotSpec.from_dict(v, f"outputs[{i}]") for i, v in enumerate(_list(data, "outputs")))
+    seen: set[str] = set()
+    for i, out in enumerate(outs):
+        if out.id in seen:
+            raise ValidationError(f"lot {out.id} is produced twice by this event", field=f"outputs[{i}].id")
+        seen.add(out.id)
+    return outs
+
+
+def _consumptions(data: Mapping[str, Any], name: str, *, optional: bool = False) -> tuple[Consumption, ...]:
+    items = tuple(Consumption.from_dict(v, f"{name}[{i}]")
+                  for i, v in enumerate(_list(data, name, optional=optional)))
+    lots = [c.lot for c in items]
+    if len(set(lots)) != len(lots):
+        raise ValidationError("the same lot is consumed twice; give its total mass once", field=name)
+    return items
+
+
+def _feeds(data: Mapping[str, Any], name: str) -> tuple[ExternalFeed, ...]:
+    return tuple(ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=True)))
+
+
+def _stage(data: Mapping[str, Any], allowed: frozenset[Stage], kind: str) -> Stage:
+    stage = parse_enum(Stage, data.get("stage"), "stage")
+    if stage not in allowed:
+        raise ValidationError(
+            f"a {kind} event performs one of {', '.join(sorted(allowed))}, not {stage}", field="stage")
+    return stage
+
+
+def _lot_ids(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    ids = tuple(parse_lot_id(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name)))
+    if len(set(ids)) != len(ids):
+        raise ValidationError("a lot is listed twice", field=name)
+    return ids
+
+
+def _parse_extract(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    return Extract(**base, deposit=_text(d, "deposit") or "", outputs=_outputs(d))
+
+
+def _parse_process(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    return Process(**base, stage=_stage(d, PROCESS_STAGES, "process"), inputs=_consumptions(d, "inputs"),
+                   additions=_feeds(d, "additions"), outputs=_outputs(d))
+
+
+def _parse_assemble(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    return Assemble(**base, stage=_stage(d, ASSEMBLE_STAGES, "assemble"), inputs=_consumptions(d, "inputs"),
+                    additions=_feeds(d, "additions"), outputs=_outputs(d))
+
+
+def _parse_recycle(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    inputs = _consumptions(d, "inputs", optional=True)
+    feed = _feeds(d, "external_feed")
+    if not inputs and not feed:
+        raise ValidationError("a recycle event needs traced scrap lots or an external feed", field="inputs")
+    return Recycle(**base, stage=Stage.RECYCLING, inputs=inputs, additions=feed, outputs=_outputs(d))
+
+
+def _parse_transfer(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    details = d.get("details", {})
+    if not isinstance(details, dict):
+        raise ValidationError("must be an object (hs_code, value, documents …)", field="details")
+    to = parse_id(d.get("to"), "to")
+    if to == base["facility"]:
+        raise ValidationError("a facility cannot transfer to itself", field="to")
+    return Transfer(**base, to=to, lots=_lot_ids(d, "lots"), details=details)
+
+
+def _parse_receive(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    return Receive(**base, transfer_event=_text(d, "transfer_event") or "", lots=_lot_ids(d, "lots"))
+
+
+def _parse_assay(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    results = d.get("results")
+    if not isinstance(results, dict) or not results:
+        raise ValidationError("missing or not a non-empty object of measurements", field="results")
+    return Assay(**base, lot=parse_lot_id(d.get("lot"), "lot"), method=_text(d, "method") or "",
+                 results=results)
+
+
+def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    amendments = []
+    for i, item in enumerate(_list(d, "amend_lots", optional=True)):
+        where = f"amend_lots[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError("must be {lot, composition?, remaining_kg?, void?}", field=where)
+        comp = item.get("composition")
+        remaining = item.get("remaining_kg")
+        void = item.get("void", False)
+        if not isinstance(void, bool):
+            raise ValidationError("must be true or false", field=f"{where}.void")
+        amendments.append(LotAmendment(
+            lot=parse_lot_id(item.get("lot"), f"{where}.lot"),
+            composition=Composition.from_dict(comp, f"{where}.composition") if comp is not None else None,
+            remaining_kg=parse_positive(remaining, f"{where}.remaining_kg", allow_zero=True)
+            if remaining is not None else None,
+            void=void,
+        ))
+    return Correct(**base, target_event=_text(d, "target_event") or "", reason=_text(d, "reason") or "",
+                   amendments=tuple(amendments))
+
+
+def _parse_register(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    spec = Facility.from_dict(d.get("facility"))
+    keys = tuple(KeySpec.from_dict(k, f"keys[{i}]", base["time"]) for i, k in enumerate(_list(d, "keys")))
+    return RegisterFacility(**{**base, "facility": spec.id}, spec=spec, keys=keys)
+
+
+def _parse_rotate(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    retire = d.get("retire_key_id")
+    if retire is not None and not isinstance(retire, str):
+        raise ValidationError("must be a key id string", field="retire_key_id")
+    retire_at = parse_time(d.get("retire_at", base["time"]), "retire_at")
+    return RotateKey(**base, new_key=KeySpec.from_dict(d.get("new_key"), "new_key", base["time"]),
+                     retire_key_id=retire, retire_at=retire_at)
+
+
+def _parse_revoke(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    return RevokeKey(**base, key_id=_text(d, "key_id") or "",
+                     revoked_at=parse_time(d.get("revoked_at", base["time"]), "revoked_at"),
+                     reason=_text(d, "reason") or "")
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
+    "extract": _parse_extract,
+    "process": _parse_process,
+    "assemble": _parse_assemble,
+    "recycle": _parse_recycle,
+    "transfer": _parse_transfer,
+    "receive": _parse_receive,
+    "assay": _parse_assay,
+    "correct": _parse_correct,
+    "register_facility": _parse_register,
+    "rotate_key": _parse_rotate,
+    "revoke_key": _parse_revoke,
+}
+
+EVENT_KINDS = tuple(_PARSERS)
+
+
+def parse_event(data: object) -> Event:
+    """Parse an event (a statement predicate) into its typed object, naming the first bad field."""
+    if not isinstance(data, dict):
+        raise ValidationError("an event must be a JSON object", field="event")
+    kind = data.get("kind")
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None:
+        raise ValidationError(f"{kind!r} is not one of {', '.join(EVENT_KINDS)}", field="kind")
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
+        raise ValidationError("missing or not a string of 1-200 characters", field="event_id")
+    facility = data.get("facility")
+    secretariat_kind = kind in ("correct", "register_facility")
+    base: dict[str, Any] = {
+        "event_id": event_id,
+        "time": parse_time(data.get("time"), "time"),
+        "facility": None if secretariat_kind else parse_id(facility, "facility"),
+    }
+    return parser(data, base)
+
+
+def subject_list(event: Event) -> list[dict[str, Any]]:
+    """The statement subjects an event implies: each created or touched object with its digest."""
+    return [
+        {"name": name, "digest": {"sha256": hashlib.sha256(canonical_bytes(obj)).hexdigest()}}
+        for name, obj in event.subjects()
+    ]
+
+
+def statement_for(event_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The in-toto Statement v1 that carries an event; subjects are derived, never free text."""
+    event = parse_event(event_data)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": subject_list(event),
+        "predicateType": predicate_type(event.kind),
+        "predicate": dict(event_data),
+    }
+
+
+def event_from_statement(statement: Mapping[str, Any]) -> Event:
+    """Parse and cross-check a statement: predicateType and subjects must match the predicate."""
+    event = parse_event(statement["predicate"])
+    if statement["predicateType"] != predicate_type(event.kind):
+        raise ValidationError(f"must be {predicate_type(event.kind)!r} for a {event.kind} event",
+                              field="payload.predicateType")
+    if statement["subject"] != subject_list(event):
+        raise ValidationError("subjects do not match the lots and digests the predicate declares",
+                              field="payload.subject")
+    return event
+
+
+def sign_event(event_data: Mapping[str, Any], signers: Sequence[Signer]) -> bytes:
+    """Envelope bytes for an event: its statement, canonicalized and signed by every signer."""
+    return sign_statement(statement_for(event_data), signers)

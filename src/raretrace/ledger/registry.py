@@ -1,0 +1,255 @@
+"""The registry service: initialize, append batches of signed events, and answer about the log.
+
+Append is all or nothing: a batch is parsed, judged against the state (``LedgerState``), its
+signatures verified, then its events, lot changes, log tiles, tree size and new checkpoint are
+written in ONE database transaction. If anything fails — a bad field, a bad signature, a crash or
+SIGKILL half way — the transaction is rolled back (or never committed) and the database and the
+log are exactly as they were. Appenders are serialized (SQLite: BEGIN IMMEDIATE; PostgreSQL: a row
+lock on the log head), so two clients racing to spend one lot cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from raretrace.crypto.dsse import Envelope, parse_envelope
+from raretrace.crypto.keys import Ed25519Signer, PublicKey
+from raretrace.errors import (
+    NotFoundError,
+    RaretraceError,
+    SignatureError,
+    ValidationError,
+)
+from raretrace.ledger.events import Event, Receive, RotateKey, Transfer, event_from_statement
+from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
+from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
+from raretrace.log.tiles import TiledTree
+from raretrace.model import Lot, utc_now
+from raretrace.store import schema as t
+from raretrace.store.db import has_schema, migrate
+from raretrace.store.store import Store
+from raretrace.store.tiles import SqlTileStorage
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    first_index: int
+    count: int
+    tree_size: int
+    checkpoint: str
+
+
+def _rejected(index: int, event_id: str | None, error: RaretraceError) -> RaretraceError:
+    """The same error, its message prefixed with which envelope of the batch it concerns."""
+    where = f"envelope {index}" + (f" (event {event_id})" if event_id else "")
+    wrapped = type(error)(f"{where}: {error.message}", field=error.field)
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def verify_tasks(tasks: Sequence[SignatureTask]) -> int | None:
+    """Index (into ``tasks``) of the first signature that fails, or None if all verify."""
+    for i, task in enumerate(tasks):
+        if not PublicKey(task.public_key).is_valid(task.signature, task.message):
+            return i
+    return None
+
+
+def _verify_chunk(chunk: list[tuple[bytes, bytes, bytes]]) -> int | None:
+    for i, (public, signature, message) in enumerate(chunk):
+        if not PublicKey(public).is_valid(signature, message):
+            return i
+    return None
+
+
+def verify_tasks_parallel(tasks: Sequence[SignatureTask], pool: ProcessPoolExecutor, workers: int) -> int | None:
+    size = max(1, -(-len(tasks) // (workers * 4)))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    payloads = [[(x.public_key, x.signature, x.message) for x in chunk] for chunk in chunks]
+    for offset, bad in zip(range(0, len(tasks), size), pool.map(_verify_chunk, payloads), strict=True):
+        if bad is not None:
+            return offset + bad
+    return None
+
+
+class Registry:
+    """One registry (one log) stored in one database."""
+
+    def __init__(self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None,
+                 pool_workers: int = 2) -> None:
+        self.engine = engine
+        self.store = Store()
+        self._pool = signature_pool
+        self._pool_workers = pool_workers
+        if not has_schema(engine):
+            raise NotFoundError("this database holds no raretrace registry; run `raretrace init --origin …` first",
+                                field="db")
+        with engine.connect() as conn:
+            self.origin = self.store.require_meta(conn, "origin")
+            self.tolerance = float(self.store.require_meta(conn, "tolerance"))
+            self.signer = Ed25519Signer.from_seed(self.store.registry_seed(conn))
+
+    # --- creation -----------------------------------------------------------------------------
+    @classmethod
+    def init(cls, engine: Engine, origin: str, *, tolerance: float = DEFAULT_TOLERANCE,
+             signer: Ed25519Signer | None = None) -> Registry:
+        """Create the schema, the registry's signing key and the empty log's first checkpoint."""
+        if not origin or any(c.isspace() for c in origin) or "+" in origin:
+            raise ValidationError("a log origin is a non-empty name without spaces or '+', e.g. "
+                                  "'registry.example.org/rare-earths'", field="origin")
+        if not 0 <= tolerance < 1:
+            raise ValidationError("must be a fraction between 0 and 1", field="tolerance")
+        migrate(engine)
+        store = Store()
+        key = signer or Ed25519Signer.generate()
+        with engine.begin() as conn:
+            if store.get_meta(conn, "origin") is not None:
+                raise ValidationError(f"the database already holds registry {store.get_meta(conn, 'origin')!r}",
+                                      field="db")
+            now = utc_now()
+            store.save_registry_key(conn, "log", key.seed, key.public_key, now)
+            for name, value in (("origin", origin), ("tolerance", repr(tolerance)), ("tree_size", "0")):
+                store.set_meta(conn, name, value)
+            root = TiledTree(SqlTileStorage(conn), 0).root(0)
+            note = sign_checkpoint(Checkpoint(origin, 0, root), origin, key)
+            conn.execute(t.checkpoints.insert().values(size=0, root=root, note=note, created_at=now))
+        return cls(engine)
+
+    @property
+    def public_key(self) -> PublicKey:
+        return PublicKey(self.signer.public_key)
+
+    # --- append ---------------------------------------------------------------------------------
+    def append(self, envelopes: Sequence[bytes], *, progress: Callable[[int], None] | None = None) -> AppendResult:
+        """Append a batch of DSSE envelopes, all or nothing; raises naming the envelope and field."""
+        if not envelopes:
+            raise ValidationError("nothing to record: the batch is empty", field="envelopes")
+        parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
+        with self.engine.begin() as conn:
+            size = self.store.lock_head(conn)
+            state = self._load_state(conn, parsed)
+            now = utc_now()
+            for i, (envelope, event) in enumerate(parsed):
+                try:
+                    state.apply(i, size + i, event, envelope, now)
+                except RaretraceError as e:
+                    raise _rejected(i, event.event_id, e) from e
+                if progress is not None:
+                    progress(1)
+            self._verify(state.pending_signatures)
+            self.store.write_batch(conn, state.write, size + len(parsed))
+            tree = TiledTree(SqlTileStorage(conn), size)
+            root = tree.append([row["leaf_hash"] for row in state.write.events])
+            new_size = size + len(parsed)
+            note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, self.signer)
+            conn.execute(t.checkpoints.insert().values(size=new_size, root=root, note=note, created_at=now))
+        return AppendResult(size, len(parsed), new_size, note)
+
+    @staticmethod
+    def _parse(index: int, raw: bytes) -> tuple[Envelope, Event]:
+        event_id: str | None = None
+        try:
+            envelope = parse_envelope(raw)
+            statement = envelope.statement()
+            predicate = statement["predicate"]
+            event_id = predicate.get("event_id") if isinstance(predicate.get("event_id"), str) else None
+            return envelope, event_from_statement(statement)
+        except RaretraceError as e:
+            raise _rejected(index, event_id, e) from e
+
+    def _verify(self, tasks: list[SignatureTask]) -> None:
+        if self._pool is not None and len(tasks) >= 64:
+            bad = verify_tasks_parallel(tasks, self._pool, self._pool_workers)
+        else:
+            bad = verify_tasks(tasks)
+        if bad is not None:
+            task = tasks[bad]
+            raise _rejected(task.index, task.event_id, SignatureError(
+                f"signature by key {PublicKey(task.public_key).key_id[:16]}… does not verify over the payload",
+                field="envelope.signatures"))
+
+    def _load_state(self, conn: Connection, parsed: Sequence[tuple[Envelope, Event]]) -> LedgerState:
+        """Prefetch, in a few IN queries, every row the batch refers to."""
+        key_ids: set[str] = set()
+        lot_ids: set[str] = set()
+        facility_ids: set[str] = set()
+        event_ids: set[str] = set()
+        transfer_ids: set[str] = set()
+        for envelope, event in parsed:
+            key_ids.update(sig.key_id for sig in envelope.signatures)
+            for name in ("retire_key_id", "key_id"):
+                value = getattr(event, name, None)
+                if isinstance(value, str):
+                    key_ids.add(value)
+            new_keys = [*getattr(event, "keys", ()), *([event.new_key] if isinstance(event, RotateKey) else [])]
+            key_ids.update(k.public_key.key_id for k in new_keys)
+            event_ids.add(event.event_id)
+            if event.facility:
+                facility_ids.add(event.facility)
+            lot_ids.update(_lots_referenced(event))
+            if isinstance(event, Transfer):
+                facility_ids.add(event.to)
+            if isinstance(event, Receive):
+                transfer_ids.add(event.transfer_event)
+            target = getattr(event, "target_event", None)
+            if isinstance(target, str):
+                event_ids.add(target)
+        store = self.store
+        return LedgerState(
+            registry_key=self.public_key,
+            tolerance=self.tolerance,
+            facilities=store.facilities(conn, sorted(facility_ids)),
+            keys=store.keys(conn, sorted(key_ids)),
+            lots=store.lots(conn, sorted(lot_ids)),
+            events=store.existing_event_ids(conn, sorted(event_ids | transfer_ids)),
+            transfers=store.transfers(conn, sorted(transfer_ids)),
+        )
+
+    # --- reads ------------------------------------------------------------------------------------
+    def lot(self, lot_id: str) -> Lot:
+        with self.engine.connect() as conn:
+            lot = self.store.lots(conn, [lot_id]).get(lot_id)
+        if lot is None:
+            raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
+        return lot
+
+    def lot_details(self, lot_id: str) -> dict[str, Any]:
+        """The lot with its inputs, the events that touched it and its assays, for `lot show`."""
+        lot = self.lot(lot_id)
+        with self.engine.connect() as conn:
+            inputs = conn.execute(select(t.lot_inputs.c.parent, t.lot_inputs.c.mass_kg, t.lot_inputs.c.seq)
+                                  .where(t.lot_inputs.c.child == lot_id)).all()
+            transfers = conn.execute(select(t.transfers).where(t.transfers.c.lot_id == lot_id)
+                                     .order_by(t.transfers.c.seq)).all()
+            assays = conn.execute(select(t.assays).where(t.assays.c.lot_id == lot_id)).all()
+        return {
+            "lot": lot.to_dict(),
+            "inputs": [{"lot": r.parent, "mass_kg": r.mass_kg, "event_index": r.seq} for r in inputs],
+            "transfers": [{"event_index": r.seq, "from": r.sender, "to": r.receiver,
+                           "received_event_index": r.received_seq} for r in transfers],
+            "assays": [{"event_index": r.seq, "lab": r.lab, **json.loads(r.data)} for r in assays],
+        }
+
+    def tree_size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(self.store.require_meta(conn, "tree_size"))
+
+
+def _lots_referenced(event: Event) -> Iterable[str]:
+    for name in ("inputs",):
+        for use in getattr(event, name, ()):
+            yield use.lot
+    for spec in getattr(event, "outputs", ()):
+        yield spec.id
+    yield from getattr(event, "lots", ())
+    lot = getattr(event, "lot", None)
+    if isinstance(lot, str):
+        yield lot
+    for change in getattr(event, "amendments", ()):
+        yield change.lot

@@ -1,0 +1,341 @@
+"""Domain objects: stages, forms, compositions, facilities and lots.
+
+Every object checks its invariants when it is constructed, so an invalid ``Lot`` or ``Composition``
+cannot exist anywhere in the program; errors name the field. Encodings stay out of these classes
+except ``to_dict``/``from_dict`` with plain JSON values (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any, TypeVar
+
+import pycountry
+
+from raretrace.elements import parse_component
+from raretrace.errors import ValidationError
+
+E = TypeVar("E", bound=StrEnum)
+
+#: Relative slack allowed on sums of mass fractions (rounding in declarations).
+FRACTION_SLACK = 1e-9
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]{0,199}$")
+_LOT_ID_RE = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]{1,160}$")
+
+
+class Stage(StrEnum):
+    """Stages of the chain, in order; ``recycling`` starts a new feed from scrap."""
+
+    MINING = "mining"
+    BENEFICIATION = "beneficiation"
+    SEPARATION = "separation"
+    METALLIZATION = "metallization"
+    MAGNET = "magnet"
+    COMPONENT = "component"
+    SYSTEM = "system"
+    RECYCLING = "recycling"
+
+
+#: Stages a ``process`` event may perform (mining is ``extract``, component/system are ``assemble``).
+PROCESS_STAGES = frozenset({Stage.BENEFICIATION, Stage.SEPARATION, Stage.METALLIZATION, Stage.MAGNET})
+ASSEMBLE_STAGES = frozenset({Stage.COMPONENT, Stage.SYSTEM})
+
+#: What a facility may do besides the material stages: an accredited lab attaches assays.
+ASSAY_ACTIVITY = "assay"
+
+
+class Form(StrEnum):
+    ORE = "ore"
+    CONCENTRATE = "concentrate"
+    MIXED_OXIDE = "mixed_oxide"
+    SEPARATED_OXIDE = "separated_oxide"
+    METAL = "metal"
+    ALLOY = "alloy"
+    MAGNET = "magnet"
+    COMPONENT = "component"
+    PRODUCT = "product"
+    SCRAP = "scrap"
+
+
+def parse_enum(enum: type[E], value: object, field_name: str) -> E:
+    if not isinstance(value, str):
+        raise ValidationError(f"must be a string, one of {', '.join(e.value for e in enum)}", field=field_name)
+    try:
+        return enum(value)
+    except ValueError as e:
+        raise ValidationError(
+            f"{value!r} is not one of {', '.join(m.value for m in enum)}", field=field_name
+        ) from e
+
+
+@cache
+def _known_countries() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def parse_country(value: object, field_name: str) -> str:
+    """An ISO 3166-1 alpha-2 code, upper case; anything else is an error naming the field."""
+    if not isinstance(value, str) or value.upper() not in _known_countries():
+        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", field=field_name)
+    return value.upper()
+
+
+def parse_id(value: object, field_name: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ValidationError(
+            f"{value!r} is not a valid identifier (1-200 characters: letters, digits, . _ : / # @ + -)",
+            field=field_name,
+        )
+    return value
+
+
+def parse_lot_id(value: object, field_name: str) -> str:
+    if not isinstance(value, str) or not _LOT_ID_RE.match(value):
+        raise ValidationError(f"{value!r} is not a URN (urn:<nid>:<nss>)", field=field_name)
+    return value
+
+
+def parse_positive(value: object, field_name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError("must be a number", field=field_name)
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValidationError("must be a finite number", field=field_name)
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ValidationError(f"must be {'>= 0' if allow_zero else '> 0'}, got {value}", field=field_name)
+    return number
+
+
+def parse_time(value: object, field_name: str) -> str:
+    """An RFC 3339 timestamp with an offset, returned as normalized UTC text that sorts correctly."""
+    if not isinstance(value, str):
+        raise ValidationError("must be an RFC 3339 timestamp string", field=field_name)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as e:
+        raise ValidationError(f"{value!r} is not an RFC 3339 timestamp", field=field_name) from e
+    if moment.tzinfo is None:
+        raise ValidationError(f"{value!r} has no UTC offset (add Z or +hh:mm)", field=field_name)
+    return format_time(moment)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now() -> str:
+    return format_time(datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Mass fractions of each component (REE as element, not oxide), summing to at most 1."""
+
+    fractions: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        clean: dict[str, float] = {}
+        for key, value in self.fractions.items():
+            where = f"composition.{key}"
+            symbol = parse_component(key)
+            fraction = parse_positive(value, where, allow_zero=True)
+            if fraction > 1:
+                raise ValidationError(f"a mass fraction must be <= 1, got {value}", field=where)
+            if symbol in clean:
+                raise ValidationError("component given twice", field=where)
+            clean[symbol] = fraction
+        total = sum(clean.values())
+        if total > 1 + FRACTION_SLACK:
+            raise ValidationError(f"mass fractions sum to {total:.6g}, above 1", field="composition")
+        object.__setattr__(self, "fractions", clean)
+
+    def fraction(self, component: str) -> float:
+        return self.fractions.get(component, 0.0)
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.fractions)
+
+    @classmethod
+    def from_dict(cls, value: object, field_name: str = "composition") -> Composition:
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object of component: mass fraction", field=field_name)
+        try:
+            return cls(value)
+        except ValidationError as e:
+            raise ValidationError(e.message, field=e.field.replace("composition", field_name, 1) if e.field
+                                  else field_name) from e
+
+
+@dataclass(frozen=True)
+class Facility:
+    """A site that performs stages of the chain (or assays), in a country, with some technology."""
+
+    id: str
+    name: str
+    operator: str
+    country: str
+    activities: frozenset[str]
+    technology: Mapping[str, str] = field(default_factory=dict)
+    accreditation: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_id(self.id, "facility.id")
+        for name in ("name", "operator"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError("must be a non-empty string", field=f"facility.{name}")
+        object.__setattr__(self, "country", parse_country(self.country, "facility.country"))
+        if not self.activities:
+            raise ValidationError("a facility performs at least one stage or 'assay'", field="facility.stages")
+        for activity in self.activities:
+            if activity != ASSAY_ACTIVITY:
+                parse_enum(Stage, activity, "facility.stages")
+        tech: dict[str, str] = {}
+        for stage, country in self.technology.items():
+            parse_enum(Stage, stage, f"facility.technology.{stage}")
+            if stage not in self.activities:
+                raise ValidationError("technology given for a stage the facility does not perform",
+                                      field=f"facility.technology.{stage}")
+            tech[stage] = parse_country(country, f"facility.technology.{stage}")
+        object.__setattr__(self, "technology", tech)
+        if ASSAY_ACTIVITY in self.activities and not self.accreditation:
+            raise ValidationError("a facility that assays must name its accreditation",
+                                  field="facility.accreditation")
+
+    def technology_origin(self, stage: str) -> str:
+        """Whose process technology the facility uses for a stage; its own country unless declared."""
+        return self.technology.get(stage, self.country)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "name": self.name, "operator": self.operator, "country": self.country,
+            "stages": sorted(self.activities), "technology": dict(sorted(self.technology.items())),
+        }
+        if self.accreditation:
+            out["accreditation"] = self.accreditation
+        return out
+
+    @classmethod
+    def from_dict(cls, value: object, field_name: str = "facility") -> Facility:
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object", field=field_name)
+        stages = value.get("stages")
+        if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+            raise ValidationError("must be a list of stage names", field=f"{field_name}.stages")
+        technology = value.get("technology", {})
+        if not isinstance(technology, dict):
+            raise ValidationError("must be an object of stage: country", field=f"{field_name}.technology")
+        accreditation = value.get("accreditation")
+        if accreditation is not None and not isinstance(accreditation, str):
+            raise ValidationError("must be a string", field=f"{field_name}.accreditation")
+        return cls(
+            id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
+            name=value.get("name"),  # type: ignore[arg-type]
+            operator=value.get("operator"),  # type: ignore[arg-type]
+            country=value.get("country"),  # type: ignore[arg-type]
+            activities=frozenset(stages),
+            technology=technology,
+            accreditation=accreditation,
+        )
+
+
+@dataclass(frozen=True)
+class LotSpec:
+    """A lot as an event declares it: what comes out of an extract, process, assemble or recycle."""
+
+    id: str
+    form: Form
+    mass_kg: float
+    composition: Composition
+    units: int | None = None
+    declared_value: float | None = None
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_lot_id(self.id, "lot.id")
+        parse_positive(self.mass_kg, "lot.mass_kg")
+        if self.units is not None and (isinstance(self.units, bool) or not isinstance(self.units, int)
+                                       or self.units <= 0):
+            raise ValidationError("must be a positive whole number", field="lot.units")
+        if self.declared_value is not None:
+            parse_positive(self.declared_value, "lot.declared_value", allow_zero=True)
+            if not isinstance(self.currency, str) or not re.fullmatch(r"[A-Z]{3}", self.currency):
+                raise ValidationError("a declared value needs an ISO 4217 currency code", field="lot.currency")
+
+    def element_mass(self, element: str) -> float:
+        return self.mass_kg * self.composition.fraction(element)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "form": self.form.value, "mass_kg": self.mass_kg,
+                               "composition": self.composition.to_dict()}
+        if self.units is not None:
+            out["units"] = self.units
+        if self.declared_value is not None:
+            out["declared_value"] = {"amount": self.declared_value, "currency": self.currency}
+        return out
+
+    @classmethod
+    def from_dict(cls, value: object, field_name: str) -> LotSpec:
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object describing a lot", field=field_name)
+        try:
+            declared = value.get("declared_value")
+            amount: float | None = None
+            currency: str | None = None
+            if declared is not None:
+                if not isinstance(declared, dict):
+                    raise ValidationError("must be {amount, currency}", field="lot.declared_value")
+                amount, currency = declared.get("amount"), declared.get("currency")
+                if amount is None:
+                    raise ValidationError("missing", field="lot.declared_value.amount")
+            return cls(
+                id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
+                form=parse_enum(Form, value.get("form"), "lot.form"),
+                mass_kg=value.get("mass_kg"),  # type: ignore[arg-type]
+                composition=Composition.from_dict(value.get("composition"), "lot.composition"),
+                units=value.get("units"),
+                declared_value=amount,
+                currency=currency,
+            )
+        except ValidationError as e:
+            raise ValidationError(e.message, field=(e.field or "").replace("lot", field_name, 1)) from e
+
+
+@dataclass(frozen=True)
+class Lot:
+    """A lot as the registry holds it: its declaration plus custody and what remains of it."""
+
+    spec: LotSpec
+    custodian: str
+    remaining_kg: float
+    producer: str
+    stage: Stage
+    produced_seq: int
+    created_time: str
+    in_transit_to: str | None = None
+    deposit: str | None = None
+    void: bool = False
+
+    def __post_init__(self) -> None:
+        parse_positive(self.remaining_kg, "lot.remaining_kg", allow_zero=True)
+        if self.remaining_kg > self.spec.mass_kg * (1 + FRACTION_SLACK):
+            raise ValidationError("remaining mass exceeds the lot's mass", field="lot.remaining_kg")
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.spec.to_dict()
+        out.update({
+            "custodian": self.custodian, "remaining_kg": self.remaining_kg, "producer": self.producer,
+            "stage": self.stage.value, "produced_seq": self.produced_seq, "created_time": self.created_time,
+            "in_transit_to": self.in_transit_to, "deposit": self.deposit, "void": self.void,
+        })
+        return out

@@ -1,0 +1,1 @@
+"""Storage: one SQLAlchemy Core schema for SQLite (embedded default) and PostgreSQL."""

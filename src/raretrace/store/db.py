@@ -1,0 +1,87 @@
+"""Opening a database: URL resolution, engine set-up per back end, and migrations.
+
+``--db`` takes either a file path (SQLite, the embedded default) or a SQLAlchemy URL
+(``postgresql://…`` is mapped to the psycopg 3 driver). SQLite runs in WAL mode with a busy timeout
+and every write transaction begins with ``BEGIN IMMEDIATE``, so there is exactly one writer and a
+writer never reads state that another writer is about to change. On PostgreSQL the append pipeline
+takes a row lock on the log head instead (see ``Store.lock_head``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from raretrace.errors import StoreError
+
+DEFAULT_DB = "raretrace.db"
+ENV_VAR = "RARETRACE_DB"
+
+
+def resolve_url(db: str | None) -> str:
+    """The SQLAlchemy URL for a ``--db`` value, ``$RARETRACE_DB`` or the default file."""
+    value = db or os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix):]
+    return value
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook issue BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(db: str | None) -> Engine:
+    url = resolve_url(db)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise StoreError(f"{url!r} is not a database URL or file path", field="db") from e
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            parent = Path(database).parent
+            if not parent.exists():
+                raise StoreError(f"folder {parent} does not exist", field="db")
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise StoreError(f"unsupported database back end {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)",
+                     field="db")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def has_schema(engine: Engine) -> bool:
+    return inspect(engine).has_table("meta")

@@ -1,0 +1,167 @@
+"""The one schema both back ends share (SQLAlchemy Core; Alembic migrations mirror it).
+
+Times are stored as normalized UTC strings (``2026-01-01T00:00:00.000000Z``) so that they compare
+correctly as text on every back end. Envelopes are stored as the exact bytes received: the log's
+leaves are hashes of those bytes and are never recomputed from a re-serialization.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = "0001"
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+registry_keys = Table(
+    "registry_keys",
+    metadata,
+    Column("role", String(32), primary_key=True),
+    Column("seed", LargeBinary, nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+facilities = Table(
+    "facilities",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("operator", Text, nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("stages", Text, nullable=False),  # JSON list of stage names
+    Column("technology", Text, nullable=False),  # JSON {stage: country}
+    Column("accreditation", Text, nullable=True),
+    Column("registered_seq", BigInteger, nullable=False),
+)
+
+facility_keys = Table(
+    "facility_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("facility_id", String(200), ForeignKey("facilities.id"), nullable=False, index=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("valid_from", String(32), nullable=False),
+    Column("valid_until", String(32), nullable=True),
+    Column("revoked_at", String(32), nullable=True),
+    Column("added_seq", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # = log leaf index
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("facility_id", String(200), nullable=True, index=True),
+    Column("time", String(32), nullable=False),
+    Column("signer_key_ids", Text, nullable=False),  # JSON list
+    Column("envelope", LargeBinary, nullable=False),
+    Column("predicate", Text, nullable=False),  # JSON of the parsed predicate, for queries
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("form", String(32), nullable=False),
+    Column("mass_kg", Float, nullable=False),
+    Column("units", Integer, nullable=True),
+    Column("composition", Text, nullable=False),  # JSON {component: mass fraction}
+    Column("custodian", String(200), nullable=False, index=True),
+    Column("in_transit_to", String(200), nullable=True),
+    Column("remaining_kg", Float, nullable=False),
+    Column("produced_seq", BigInteger, nullable=False),
+    Column("producer", String(200), nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("deposit", Text, nullable=True),
+    Column("declared_value", Float, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("created_time", String(32), nullable=False),
+    Column("void", Boolean, nullable=False, default=False),
+)
+
+lot_inputs = Table(
+    "lot_inputs",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("child", String(200), nullable=False),
+    Column("parent", String(200), nullable=False),
+    Column("mass_kg", Float, nullable=False),
+    Index("ix_lot_inputs_child", "child"),
+    Index("ix_lot_inputs_parent", "parent"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("lot_id", String(200), nullable=False, index=True),
+    Column("sender", String(200), nullable=False),
+    Column("receiver", String(200), nullable=False),
+    Column("received_seq", BigInteger, nullable=True),
+)
+
+assays = Table(
+    "assays",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("lot_id", String(200), nullable=False, index=True),
+    Column("lab", String(200), nullable=False),
+    Column("data", Text, nullable=False),  # JSON of the measurement
+)
+
+log_tiles = Table(
+    "log_tiles",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, byte-exact
+    Column("created_at", String(32), nullable=False),
+)
+
+witnesses = Table(
+    "witnesses",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("verifier_key", Text, nullable=False),
+)
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(200), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),  # the signature line, byte-exact
+)

@@ -1,0 +1,238 @@
+"""The registry's storage interface: reads of current state, and one write per appended batch.
+
+``Store`` speaks SQLAlchemy Core only, so the same code serves SQLite and PostgreSQL; the few
+dialect differences (locking the log head) sit in small methods here. Every method takes the
+caller's connection: transactions belong to the service that runs the use case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from raretrace.crypto.keys import PublicKey
+from raretrace.errors import StoreError
+from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage
+from raretrace.store import schema as t
+
+_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
+T = TypeVar("T")
+_MUTABLE_LOT_COLUMNS = ("composition", "custodian", "in_transit_to", "remaining_kg", "void")
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A facility's public key with the period it may sign for."""
+
+    key_id: str
+    facility_id: str
+    public_key: PublicKey
+    valid_from: str
+    valid_until: str | None
+    revoked_at: str | None
+
+    def valid_at(self, time: str) -> bool:
+        return (self.valid_from <= time
+                and (self.valid_until is None or time < self.valid_until)
+                and (self.revoked_at is None or time < self.revoked_at))
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    event_id: str
+    seq: int
+    sender: str
+    receiver: str
+    lots: tuple[str, ...]
+
+
+@dataclass
+class BatchWrite:
+    """Everything one appended batch writes, gathered so it goes to the database in bulk."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    facilities: list[dict[str, Any]] = field(default_factory=list)
+    new_keys: list[dict[str, Any]] = field(default_factory=list)
+    key_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_lots: dict[str, Lot] = field(default_factory=dict)
+    changed_lots: dict[str, Lot] = field(default_factory=dict)
+    lot_inputs: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    received: list[tuple[int, str, int]] = field(default_factory=list)  # (transfer seq, lot, receive seq)
+    assays: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lot_row(lot: Lot) -> dict[str, Any]:
+    return {
+        "id": lot.id, "form": lot.spec.form.value, "mass_kg": lot.spec.mass_kg, "units": lot.spec.units,
+        "composition": json.dumps(lot.spec.composition.to_dict(), separators=(",", ":")),
+        "custodian": lot.custodian, "in_transit_to": lot.in_transit_to, "remaining_kg": lot.remaining_kg,
+        "produced_seq": lot.produced_seq, "producer": lot.producer, "stage": lot.stage.value,
+        "deposit": lot.deposit, "declared_value": lot.spec.declared_value, "currency": lot.spec.currency,
+        "created_time": lot.created_time, "void": lot.void,
+    }
+
+
+def lot_from_row(row: Any) -> Lot:
+    spec = LotSpec(id=row.id, form=Form(row.form), mass_kg=row.mass_kg,
+                   composition=Composition(json.loads(row.composition)), units=row.units,
+                   declared_value=row.declared_value, currency=row.currency)
+    return Lot(spec=spec, custodian=row.custodian, remaining_kg=row.remaining_kg, producer=row.producer,
+               stage=Stage(row.stage), produced_seq=row.produced_seq, created_time=row.created_time,
+               in_transit_to=row.in_transit_to, deposit=row.deposit, void=bool(row.void))
+
+
+def facility_row(spec: Facility, seq: int) -> dict[str, Any]:
+    return {"id": spec.id, "name": spec.name, "operator": spec.operator, "country": spec.country,
+            "stages": json.dumps(sorted(spec.activities)), "technology": json.dumps(dict(spec.technology)),
+            "accreditation": spec.accreditation, "registered_seq": seq}
+
+
+def facility_from_row(row: Any) -> Facility:
+    return Facility(id=row.id, name=row.name, operator=row.operator, country=row.country,
+                    activities=frozenset(json.loads(row.stages)), technology=json.loads(row.technology),
+                    accreditation=row.accreditation)
+
+
+def _key_from_row(row: Any) -> KeyRecord:
+    return KeyRecord(row.key_id, row.facility_id, PublicKey(bytes(row.public_key)), row.valid_from,
+                     row.valid_until, row.revoked_at)
+
+
+class Store:
+    """Reads and bulk writes over the shared schema; stateless apart from the engine it is given."""
+
+    # --- meta ---------------------------------------------------------------------------------
+    def get_meta(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar_one_or_none()
+
+    def require_meta(self, conn: Connection, key: str) -> str:
+        value = self.get_meta(conn, key)
+        if value is None:
+            raise StoreError("this database holds no raretrace registry; run `raretrace init --origin …` first",
+                             field="db")
+        return value
+
+    def set_meta(self, conn: Connection, key: str, value: str) -> None:
+        if conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value)).rowcount == 0:
+            conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def lock_head(self, conn: Connection) -> int:
+        """Tree size, read under a lock that serializes appenders (SQLite already holds its write lock)."""
+        query = select(t.meta.c.value).where(t.meta.c.key == "tree_size")
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        value = conn.execute(query).scalar_one_or_none()
+        if value is None:
+            raise StoreError("this database holds no raretrace registry; run `raretrace init --origin …` first",
+                             field="db")
+        return int(value)
+
+    # --- registry key -------------------------------------------------------------------------
+    def registry_seed(self, conn: Connection, role: str = "log") -> bytes:
+        seed = conn.execute(select(t.registry_keys.c.seed).where(t.registry_keys.c.role == role)).scalar()
+        if seed is None:
+            raise StoreError("the registry has no signing key; was it initialized?", field="db")
+        return bytes(seed)
+
+    def save_registry_key(self, conn: Connection, role: str, seed: bytes, public: bytes, now: str) -> None:
+        conn.execute(insert(t.registry_keys).values(role=role, seed=seed, public_key=public, created_at=now))
+
+    # --- state reads for the append pipeline --------------------------------------------------
+    def facilities(self, conn: Connection, ids: Sequence[str]) -> dict[str, Facility]:
+        out: dict[str, Facility] = {}
+        for part in chunks(ids):
+            for row in conn.execute(select(t.facilities).where(t.facilities.c.id.in_(part))):
+                out[row.id] = facility_from_row(row)
+        return out
+
+    def facility(self, conn: Connection, facility_id: str) -> Facility | None:
+        return self.facilities(conn, [facility_id]).get(facility_id)
+
+    def all_facilities(self, conn: Connection) -> list[Facility]:
+        return [facility_from_row(r) for r in conn.execute(select(t.facilities).order_by(t.facilities.c.id))]
+
+    def keys(self, conn: Connection, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
+        out: dict[str, KeyRecord] = {}
+        for part in chunks(key_ids):
+            for row in conn.execute(select(t.facility_keys).where(t.facility_keys.c.key_id.in_(part))):
+                out[row.key_id] = _key_from_row(row)
+        return out
+
+    def keys_of(self, conn: Connection, facility_id: str) -> list[KeyRecord]:
+        query = select(t.facility_keys).where(t.facility_keys.c.facility_id == facility_id)
+        return [_key_from_row(r) for r in conn.execute(query.order_by(t.facility_keys.c.valid_from))]
+
+    def all_keys(self, conn: Connection) -> dict[str, KeyRecord]:
+        return {r.key_id: _key_from_row(r) for r in conn.execute(select(t.facility_keys))}
+
+    def lots(self, conn: Connection, ids: Sequence[str]) -> dict[str, Lot]:
+        out: dict[str, Lot] = {}
+        for part in chunks(ids):
+            for row in conn.execute(select(t.lots).where(t.lots.c.id.in_(part))):
+                out[row.id] = lot_from_row(row)
+        return out
+
+    def existing_event_ids(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """event_id -> (seq, kind) for the ids that are already recorded."""
+        out: dict[str, tuple[int, str]] = {}
+        for part in chunks(ids):
+            query = select(t.events.c.event_id, t.events.c.seq, t.events.c.kind).where(t.events.c.event_id.in_(part))
+            for row in conn.execute(query):
+                out[row.event_id] = (row.seq, row.kind)
+        return out
+
+    def transfers(self, conn: Connection, event_ids: Sequence[str]) -> dict[str, TransferRecord]:
+        out: dict[str, TransferRecord] = {}
+        for part in chunks(event_ids):
+            query = (select(t.events.c.event_id, t.transfers.c.seq, t.transfers.c.sender, t.transfers.c.receiver,
+                            t.transfers.c.lot_id)
+                     .join(t.events, t.events.c.seq == t.transfers.c.seq)
+                     .where(t.events.c.event_id.in_(part)).order_by(t.transfers.c.seq))
+            grouped: dict[str, list[Any]] = {}
+            for row in conn.execute(query):
+                grouped.setdefault(row.event_id, []).append(row)
+            for event_id, rows in grouped.items():
+                first = rows[0]
+                out[event_id] = TransferRecord(event_id, first.seq, first.sender, first.receiver,
+                                               tuple(r.lot_id for r in rows))
+        return out
+
+    # --- the one write of a batch ---------------------------------------------------------------
+    def write_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
+        if batch.facilities:
+            conn.execute(insert(t.facilities), batch.facilities)
+        if batch.new_keys:
+            conn.execute(insert(t.facility_keys), batch.new_keys)
+        for key_id, values in batch.key_updates.items():
+            conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
+        if batch.new_lots:
+            conn.execute(insert(t.lots), [lot_row(lot) for lot in batch.new_lots.values()])
+        changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
+        if changed:
+            stmt = (update(t.lots).where(t.lots.c.id == bindparam("v_id"))
+                    .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS}))
+            conn.execute(stmt, [{f"v_{k}": v for k, v in lot_row(lot).items()
+                                 if k == "id" or k in _MUTABLE_LOT_COLUMNS} for lot in changed])
+        if batch.events:
+            conn.execute(insert(t.events), batch.events)
+        if batch.lot_inputs:
+            conn.execute(insert(t.lot_inputs), batch.lot_inputs)
+        if batch.transfers:
+            conn.execute(insert(t.transfers), batch.transfers)
+        for transfer_seq, lot_id, receive_seq in batch.received:
+            conn.execute(update(t.transfers)
+                         .where(t.transfers.c.seq == transfer_seq, t.transfers.c.lot_id == lot_id)
+                         .values(received_seq=receive_seq))
+        if batch.assays:
+            conn.execute(insert(t.assays), batch.assays)
+        self.set_meta(conn, "tree_size", str(tree_size))
