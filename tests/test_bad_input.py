@@ -37,7 +37,7 @@ def _shipped(db_url: str) -> ScriptedChain:
 
 
 def test_malformed_json(db_url: str) -> None:
-    _rejects(mine_and_separator(db_url), b'{"payload": "abc", ', ValidationError, "envelope 0: malformed JSON")
+    _rejects(mine_and_separator(db_url), b'{"payload": "abc", ', ValidationError, "envelope 0: envelope: malformed JSON: Expecting property name")
 
 
 def test_bad_base64_payload(db_url: str) -> None:
@@ -105,8 +105,8 @@ def test_consuming_more_than_remains(db_url: str) -> None:
 
 def test_output_element_mass_above_input(db_url: str) -> None:
     chain = _shipped(db_url)
-    # 1000 kg ore holds 8.2 kg Nd; 20 kg of oxide at 63% Nd would hold 12.6 kg
-    _rejects(chain, separation(chain, out_mass=20.0), MassBalanceError, "outputs hold 12.6 kg of Nd but inputs only 8.2 kg")
+    # 1000 kg ore holds 2.9 kg Pr; 20 kg of oxide at 21% Pr would hold 4.2 kg (Pr is checked before Nd)
+    _rejects(chain, separation(chain, out_mass=20.0), MassBalanceError, "outputs hold 4.2 kg of Pr but inputs only 2.9 kg \\(tolerance 1.0%\\)")
 
 
 def test_negative_mass(db_url: str) -> None:

@@ -140,7 +140,7 @@ def sign(
         try:
             lines.append(sign_event(item, signers))
         except RaretraceError as e:
-            raise type(e)(f"{where}: {e.message}", field=e.field) from e
+            raise e.within(where) from e
     data = b"".join(line + b"\n" for line in lines)
     if out is None:
         sys.stdout.buffer.write(data)

@@ -13,10 +13,18 @@ class RaretraceError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, context: str | None = None) -> None:
         self.message = message
         self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+        self.context = context  # which item of a batch or file, e.g. "envelope 3 (event ev-17)"
+        super().__init__(": ".join([part for part in (context, field) if part] + [message]))
+
+    def within(self, context: str) -> RaretraceError:
+        """The same error, said of one item of a batch or file (outermost context first)."""
+        inner = f"{context}, {self.context}" if self.context else context
+        wrapped = type(self)(self.message, field=self.field, context=inner)
+        wrapped.__cause__ = self
+        return wrapped
 
 
 class ValidationError(RaretraceError):

@@ -143,7 +143,10 @@ class Composition:
         clean: dict[str, float] = {}
         for key, value in self.fractions.items():
             where = f"composition.{key}"
-            symbol = parse_component(key)
+            try:
+                symbol = parse_component(key)
+            except ValidationError as e:
+                raise ValidationError(e.message, field=where) from e
             fraction = parse_positive(value, where, allow_zero=True)
             if fraction > 1:
                 raise ValidationError(f"a mass fraction must be <= 1, got {value}", field=where)

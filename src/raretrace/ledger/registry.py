@@ -47,10 +47,7 @@ class AppendResult:
 
 def _rejected(index: int, event_id: str | None, error: RaretraceError) -> RaretraceError:
     """The same error, its message prefixed with which envelope of the batch it concerns."""
-    where = f"envelope {index}" + (f" (event {event_id})" if event_id else "")
-    wrapped = type(error)(f"{where}: {error.message}", field=error.field)
-    wrapped.__cause__ = error
-    return wrapped
+    return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
 
 
 def verify_tasks(tasks: Sequence[SignatureTask]) -> int | None:

@@ -1,0 +1,99 @@
+"""Log tiles in the ``log_tiles`` table: the SQL side of ``raretrace.log.tiles.TileStorage``.
+
+The storage never commits: the registry writes tiles, events, the tree size and the checkpoint in one
+transaction, so a crash leaves either all of them or none. Reads batch every key of one tile level into
+one ``IN`` list, so a proof costs one query however many tiles it touches. Partial tiles are rewritten
+as they fill, hence an upsert (``ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL; delete then insert
+elsewhere).
+
+The one-tile read, which is what an inclusion proof usually needs once upper tiles are cached, runs
+its Core-built statement (compiled once per dialect) on the DB-API cursor of the caller's connection:
+measured on SQLite, ``Connection.execute`` costs about 80 µs per call for its execution context and
+result wrapping, four times the SQLite read of a 12 KB tile, and that decided the proof rate. It is
+the same connection, hence the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from raretrace.store.schema import log_tiles
+
+TileKey = tuple[int, int]
+
+_c = log_tiles.c
+# Built once: constructing a statement costs more than running it on a warm SQLite page cache.
+_SELECT_ONE = select(_c.level, _c.idx, _c.data).where(
+    _c.level == bindparam("level"), _c.idx == bindparam("idx")
+)
+# (dialect name, paramstyle) -> SQL text of _SELECT_ONE and the order of its positional parameters.
+_COMPILED_ONE: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+_SELECT_LEVEL = select(_c.level, _c.idx, _c.data).where(
+    _c.level == bindparam("level"), _c.idx.in_(bindparam("idxs", expanding=True))
+)
+
+
+class SqlTileStorage:
+    """TileStorage on one SQLAlchemy connection; the caller owns (begins and commits) the transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+        by_level: dict[int, list[int]] = defaultdict(list)
+        for level, index in dict.fromkeys(keys):
+            by_level[level].append(index)
+        if not by_level:
+            return {}
+        if len(by_level) == 1:
+            ((level, indexes),) = by_level.items()
+            if len(indexes) == 1:
+                return {(row[0], row[1]): bytes(row[2]) for row in self._read_one(level, indexes[0])}
+            result = self._conn.execute(_SELECT_LEVEL, {"level": level, "idxs": indexes})
+        else:
+            conditions = [
+                (_c.level == level) & _c.idx.in_(bindparam(f"idx{level}", indexes, expanding=True))
+                for level, indexes in by_level.items()
+            ]
+            result = self._conn.execute(select(_c.level, _c.idx, _c.data).where(or_(*conditions)))
+        return {(row[0], row[1]): bytes(row[2]) for row in result}
+
+    def _read_one(self, level: int, index: int) -> Sequence[Any]:
+        dialect = self._conn.dialect
+        key = (dialect.name, dialect.paramstyle)
+        compiled = _COMPILED_ONE.get(key)
+        if compiled is None:
+            statement = _SELECT_ONE.compile(dialect=dialect)
+            order = statement.positiontup
+            compiled = _COMPILED_ONE[key] = (statement.string, tuple(order) if order else None)
+        sql, positions = compiled
+        params: dict[str, int] = {"level": level, "idx": index}
+        args: Any = tuple(params[name] for name in positions) if positions else params
+        cursor = self._conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
+        if not tiles:
+            return
+        rows: list[dict[str, Any]] = [
+            {"level": level, "idx": index, "data": bytes(data)} for (level, index), data in tiles.items()
+        ]
+        dialect = self._conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            upsert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(log_tiles)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=[_c.level, _c.idx], set_={"data": upsert.excluded.data}
+            )
+            self._conn.execute(upsert, rows)
+            return
+        self._conn.execute(delete(log_tiles).where(tuple_(_c.level, _c.idx).in_(list(tiles))))
+        self._conn.execute(insert(log_tiles), rows)

@@ -1,0 +1,131 @@
+"""The CLI contract other issues build on: exact forms, one JSON object, exit codes, nothing written on error."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raretrace.cli import main
+from raretrace.log.checkpoint import open_checkpoint
+from raretrace.log.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
+from raretrace.log.note import parse_verifier_key
+
+ORIGIN = "cli.raretrace.example/log"
+
+
+class Cli:
+    def __init__(self, tmp_path: Path, capsys: pytest.CaptureFixture[bytes], db: str) -> None:
+        self.tmp, self.capsys, self.db = tmp_path, capsys, db
+
+    def __call__(self, *args: str, db: bool = True) -> tuple[int, bytes, str]:
+        argv = ["raretrace", *(["--db", self.db] if db else []), *args]
+        old = sys.argv
+        sys.argv = argv
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        finally:
+            sys.argv = old
+        out, err = self.capsys.readouterr()
+        return code, out, err.decode()
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], db_url: str) -> Cli:
+    return Cli(tmp_path, capsysbinary, db_url)
+
+
+def _event(tmp: Path, name: str, data: dict[str, Any]) -> Path:
+    path = tmp / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _setup(cli: Cli) -> None:
+    tmp = cli.tmp
+    assert cli.json("init", "--origin", ORIGIN)["origin"] == ORIGIN
+    info = cli.json("keygen", "--out", str(tmp / "mine.key"))
+    assert (tmp / "mine.key.pub").exists() and len(info["key_id"]) == 64
+    code, _, err = cli("facility", "add", "--id", "US-MINE", "--name", "Mountain Pass", "--operator", "MP Materials",
+                       "--country", "us", "--stage", "mining", "--key", str(tmp / "mine.key.pub"),
+                       "--valid-from", "2020-01-01T00:00:00Z")
+    assert code == 0, err
+    extracts = [{"kind": "extract", "event_id": f"x{i}", "time": "2026-02-01T00:00:00Z", "facility": "US-MINE",
+                 "deposit": "Mountain Pass",
+                 "outputs": [{"id": f"urn:raretrace:lot:ore-{i}", "form": "ore", "mass_kg": 1000,
+                              "composition": {"Nd": 0.008, "Pr": 0.003}}]} for i in range(5)]
+    src = tmp / "extracts.jsonl"
+    src.write_text("\n".join(json.dumps(e) for e in extracts) + "\n")
+    code, out, err = cli("sign", str(src), "--key", str(tmp / "mine.key"), db=False)
+    assert code == 0, err
+    (tmp / "extracts.dsse.jsonl").write_bytes(out)
+    assert cli.json("record", str(tmp / "extracts.dsse.jsonl"))["tree_size"] == 6
+
+
+def test_registry_round_trip_through_the_cli(cli: Cli) -> None:
+    _setup(cli)
+    lot = cli.json("lot", "show", "urn:raretrace:lot:ore-3")
+    assert lot["lot"]["custodian"] == "US-MINE" and lot["lot"]["mass_kg"] == 1000
+
+    code, vkey, _ = cli("log", "public-key")
+    name, public = parse_verifier_key(vkey.decode().strip())
+    assert name == ORIGIN
+    code, note, _ = cli("log", "checkpoint")
+    checkpoint = open_checkpoint(note.decode(), ORIGIN, public)
+    assert checkpoint.size == 6
+
+    code, entry, _ = cli("log", "entry", "4")
+    assert code == 0 and json.loads(entry)["payloadType"] == "application/vnd.in-toto+json"
+    proof = cli.json("log", "prove", "4")
+    assert set(proof) == {"leaf_index", "tree_size", "leaf_hash", "proof"}
+    assert base64.b64decode(proof["leaf_hash"]) == leaf_hash(entry)
+    verify_inclusion(leaf_hash(entry), 4, 6, [base64.b64decode(h) for h in proof["proof"]], checkpoint.root_hash)
+
+    leaves = [leaf_hash(cli("log", "entry", str(i))[1]) for i in range(6)]
+    cons = cli.json("log", "consistency", "3", "6")
+    assert set(cons) == {"size1", "size2", "proof"} and (cons["size1"], cons["size2"]) == (3, 6)
+    verify_consistency(3, 6, [base64.b64decode(h) for h in cons["proof"]], root_hash(leaves[:3]),
+                       checkpoint.root_hash)
+    proof3 = cli.json("log", "prove", "0", "--size", "3")
+    assert proof3["tree_size"] == 3
+    verify_inclusion(leaves[0], 0, 3, [base64.b64decode(h) for h in proof3["proof"]], root_hash(leaves[:3]))
+
+    code, out, _ = cli("log", "audit")
+    assert code == 0 and b"audit passed: 6 leaves" in out
+
+
+def test_bad_record_file_exits_non_zero_and_writes_nothing(cli: Cli) -> None:
+    _setup(cli)
+    _, before, _ = cli("log", "checkpoint")
+    bad = cli.tmp / "bad.jsonl"
+    good_line = (cli.tmp / "extracts.dsse.jsonl").read_bytes().splitlines()[0]
+    bad.write_bytes(good_line.replace(b'"x0"', b'"x9"') + b"\n{not json\n")
+    code, _, err = cli("record", str(bad))
+    assert code == 2
+    assert "envelope 1" in err and "malformed JSON" in err
+    _, after, _ = cli("log", "checkpoint")
+    assert after == before
+
+
+def test_errors_name_field_and_exit_non_zero(cli: Cli) -> None:
+    code, _, err = cli("lot", "show", "urn:raretrace:lot:nothing")
+    assert code != 0 and "init" in err  # no registry yet
+    cli.json("init", "--origin", ORIGIN)
+    code, _, err = cli("lot", "show", "urn:raretrace:lot:nothing")
+    assert code == 5 and "lot urn:raretrace:lot:nothing does not exist" in err
+    code, _, err = cli("log", "prove", "10")
+    assert code == 2 and "must be between 1 and the tree size 0" in err
+    code, _, err = cli("init", "--origin", ORIGIN)
+    assert code == 2 and "already holds registry" in err

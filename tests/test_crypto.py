@@ -1,0 +1,94 @@
+"""Keys, canonical JSON and DSSE envelopes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raretrace.crypto.canonical import canonical_bytes
+from raretrace.crypto.dsse import add_signature, pae, parse_envelope, sign_statement
+from raretrace.crypto.keys import (
+    Ed25519Signer,
+    PublicKey,
+    key_id_for,
+    load_public_key,
+    load_signer,
+    write_key_pair,
+)
+from raretrace.errors import SignatureError, ValidationError
+
+STATEMENT = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": "x", "predicate": {"a": 1}}
+
+
+def test_pae_matches_the_dsse_spec_example() -> None:
+    # DSSE protocol.md: PAE("http://example.com/HelloWorld", "hello world")
+    assert pae("http://example.com/HelloWorld", b"hello world") == \
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+
+
+def test_jcs_orders_keys_and_formats_numbers() -> None:
+    assert canonical_bytes({"b": 1, "a": [1.0, 1e21, "é"]}) == '{"a":[1,1e+21,"é"],"b":1}'.encode()
+    with pytest.raises(ValidationError, match="cannot be canonicalized"):
+        canonical_bytes({"x": float("nan")})
+
+
+def test_envelope_round_trip_and_cosign() -> None:
+    mine, theirs = Ed25519Signer.generate(), Ed25519Signer.generate()
+    raw = add_signature(sign_statement(STATEMENT, [mine]), theirs)
+    env = parse_envelope(raw)
+    assert env.statement() == STATEMENT
+    assert env.payload == canonical_bytes(STATEMENT)
+    assert [s.key_id for s in env.signatures] == [mine.key_id, theirs.key_id]
+    for signer, sig in zip((mine, theirs), env.signatures, strict=True):
+        PublicKey(signer.public_key).verify(sig.sig, env.signing_bytes)
+
+
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=63 * 8))
+def test_any_flipped_bit_breaks_the_signature(message: bytes, bit: int) -> None:
+    signer = Ed25519Signer.from_seed(b"\x07" * 32)
+    sig = bytearray(signer.sign(message))
+    sig[bit // 8 % 64] ^= 1 << (bit % 8)
+    with pytest.raises(SignatureError):
+        PublicKey(signer.public_key).verify(bytes(sig), message)
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    (b"[1,2]", "envelope"),
+    (b'{"payloadType":"text/plain","payload":"","signatures":[]}', "envelope.payloadType"),
+    (b'{"payloadType":"application/vnd.in-toto+json","payload":"***","signatures":[]}', "envelope.payload"),
+    (b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}', "envelope.signatures"),
+])
+def test_envelope_errors_name_the_field(raw: bytes, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_envelope(raw)
+    assert info.value.field == field
+
+
+def test_statement_shape_is_checked() -> None:
+    raw = sign_statement({"_type": "wrong", "subject": [], "predicateType": "x", "predicate": {}},
+                         [Ed25519Signer.generate()])
+    with pytest.raises(ValidationError, match="payload._type"):
+        parse_envelope(raw).statement()
+
+
+def test_key_files(tmp_path: Path) -> None:
+    signer = Ed25519Signer.generate()
+    private, public = write_key_pair(signer, tmp_path / "k.key")
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    assert load_signer(private).public_key == signer.public_key
+    assert load_public_key(public).raw == signer.public_key
+    (tmp_path / "raw.pub").write_text(base64.b64encode(signer.public_key).decode())
+    assert load_public_key(tmp_path / "raw.pub").key_id == key_id_for(signer.public_key)
+    with pytest.raises(ValidationError, match="refusing to overwrite"):
+        write_key_pair(signer, tmp_path / "k.key")
+    (tmp_path / "junk.key").write_text("not a key")
+    with pytest.raises(ValidationError, match="not an unencrypted PEM private key"):
+        load_signer(tmp_path / "junk.key")
+    assert json.loads(json.dumps({"ok": True}))
