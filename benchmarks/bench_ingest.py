@@ -37,20 +37,32 @@ def build(url: str, lots: int, *, pool: ProcessPoolExecutor | None = None) -> tu
     chain = ScriptedChain(registry)
     chain.add_facility("MINE", country="US", stages=["mining"])
     chain.add_facility("SEP", country="US", stages=["separation"])
-    extract = [chain.envelope("MINE", "extract", deposit="Mountain Pass",
-                              outputs=[lot(f"urn:raretrace:lot:ore-{i}", "ore", 1000.0, ORE)]) for i in range(lots)]
+    extract = [
+        chain.envelope(
+            "MINE",
+            "extract",
+            deposit="Mountain Pass",
+            outputs=[lot(f"urn:raretrace:lot:ore-{i}", "ore", 1000.0, ORE)],
+        )
+        for i in range(lots)
+    ]
     for start in range(0, len(extract), 5000):
-        registry.append(extract[start:start + 5000])
+        registry.append(extract[start : start + 5000])
     events: list[bytes] = []
     for i in range(lots):
         ore = f"urn:raretrace:lot:ore-{i}"
         tid = f"t-{i}"
         events.append(chain.envelope("MINE", "transfer", event_id=tid, to="SEP", lots=[ore]))
         events.append(chain.envelope("SEP", "receive", transfer_event=tid, lots=[ore]))
-        events.append(chain.envelope("SEP", "process", stage="separation",
-                                     inputs=[{"lot": ore, "mass_kg": 1000.0}],
-                                     outputs=[lot(f"urn:raretrace:lot:ox-{i}", "separated_oxide", 10.0,
-                                                  {"Nd": 0.6, "Pr": 0.2})]))
+        events.append(
+            chain.envelope(
+                "SEP",
+                "process",
+                stage="separation",
+                inputs=[{"lot": ore, "mass_kg": 1000.0}],
+                outputs=[lot(f"urn:raretrace:lot:ox-{i}", "separated_oxide", 10.0, {"Nd": 0.6, "Pr": 0.2})],
+            )
+        )
     return registry, events
 
 
@@ -68,7 +80,7 @@ def verify_rate(events: list[bytes], keys: dict[str, PublicKey]) -> float:
 def ingest_rate(registry: Registry, events: list[bytes], batch: int) -> float:
     start = time.perf_counter()
     for i in range(0, len(events), batch):
-        registry.append(events[i:i + batch])
+        registry.append(events[i : i + batch])
     return len(events) / (time.perf_counter() - start)
 
 
@@ -83,11 +95,15 @@ def run(url: str, label: str, args: argparse.Namespace, *, workers: int = 0) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=1_000)
-    parser.add_argument("--pg", default=os.environ.get("RARETRACE_TEST_PG",
-                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("RARETRACE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         registry, events = build(f"sqlite:///{Path(tmp) / 'keys.db'}", min(args.events // 3, 3000))
@@ -96,16 +112,22 @@ def main() -> None:
         limit = verify_rate(events, keys)
         print(f"{'bare Ed25519 verification, 1 core (baseline)':<46} {limit:>10,.0f} events/s")
         one = run(f"sqlite:///{Path(tmp) / 'one.db'}", "SQLite ingest, verification in-process", args)
-        two = run(f"sqlite:///{Path(tmp) / 'two.db'}", "SQLite ingest, verification over 2 processes", args,
-                  workers=2)
-    print(f"ratio to the verification limit: {one / limit:.2f} (in-process), {two / limit:.2f} (2 processes); "
-          f"target >= 0.5 on one core")
+        two = run(
+            f"sqlite:///{Path(tmp) / 'two.db'}",
+            "SQLite ingest, verification over 2 processes",
+            args,
+            workers=2,
+        )
+    print(
+        f"ratio to the verification limit: {one / limit:.2f} (in-process), {two / limit:.2f} (2 processes); "
+        f"target >= 0.5 on one core"
+    )
     admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     name = f"raretrace_bench_{uuid.uuid4().hex[:8]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         print(f"PostgreSQL ingest: skipped ({type(e).__name__}: no server at {args.pg})")
         return
     try:

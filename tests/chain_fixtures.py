@@ -24,14 +24,23 @@ def new_registry(url: str) -> Registry:
 def snapshot(registry: Registry) -> dict[str, Any]:
     """Row counts of every table, the tree size and the newest checkpoint: 'nothing written' means equal."""
     with registry.engine.connect() as conn:
-        counts = {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                  for name, table in t.metadata.tables.items()}
-        tiles = conn.execute(select(t.log_tiles.c.level, t.log_tiles.c.idx, t.log_tiles.c.data)
-                             .order_by(t.log_tiles.c.level, t.log_tiles.c.idx)).all()
+        counts = {
+            name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in t.metadata.tables.items()
+        }
+        tiles = conn.execute(
+            select(t.log_tiles.c.level, t.log_tiles.c.idx, t.log_tiles.c.data).order_by(
+                t.log_tiles.c.level, t.log_tiles.c.idx
+            )
+        ).all()
         lots = conn.execute(select(t.lots).order_by(t.lots.c.id)).all()
         size = registry.store.require_meta(conn, "tree_size")
-    return {"counts": counts, "tree_size": size, "tiles": [tuple(r) for r in tiles],
-            "lots": [tuple(r) for r in lots]}
+    return {
+        "counts": counts,
+        "tree_size": size,
+        "tiles": [tuple(r) for r in tiles],
+        "lots": [tuple(r) for r in lots],
+    }
 
 
 def mine_and_separator(url: str) -> ScriptedChain:
@@ -40,14 +49,33 @@ def mine_and_separator(url: str) -> ScriptedChain:
     chain.add_facility("US-MINE", country="US", stages=["mining", "beneficiation"])
     chain.add_facility("US-SEP", country="US", stages=["separation", "metallization"])
     chain.add_facility("CN-SEP", country="CN", stages=["separation"])
-    chain.record("US-MINE", "extract", event_id="ev-extract-1", deposit="Mountain Pass",
-                 outputs=[lot(ORE_LOT, "ore", 1000.0, ORE)])
+    chain.record(
+        "US-MINE",
+        "extract",
+        event_id="ev-extract-1",
+        deposit="Mountain Pass",
+        outputs=[lot(ORE_LOT, "ore", 1000.0, ORE)],
+    )
     return chain
 
 
-def separation(chain: ScriptedChain, *, consume: float = 1000.0, out_mass: float = 10.0,
-               composition: dict[str, float] | None = None, facility: str = "US-SEP",
-               event_id: str = "ev-sep-1", input_lot: str = ORE_LOT, **kw: Any) -> bytes:
-    return chain.envelope(facility, "process", event_id=event_id, stage="separation",
-                          inputs=[{"lot": input_lot, "mass_kg": consume}],
-                          outputs=[lot(OXIDE_LOT, "separated_oxide", out_mass, composition or NDPR_OXIDE)], **kw)
+def separation(
+    chain: ScriptedChain,
+    *,
+    consume: float = 1000.0,
+    out_mass: float = 10.0,
+    composition: dict[str, float] | None = None,
+    facility: str = "US-SEP",
+    event_id: str = "ev-sep-1",
+    input_lot: str = ORE_LOT,
+    **kw: Any,
+) -> bytes:
+    return chain.envelope(
+        facility,
+        "process",
+        event_id=event_id,
+        stage="separation",
+        inputs=[{"lot": input_lot, "mass_kg": consume}],
+        outputs=[lot(OXIDE_LOT, "separated_oxide", out_mass, composition or NDPR_OXIDE)],
+        **kw,
+    )

@@ -43,9 +43,11 @@ def pg_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # noqa: BLE001 - any failure to reach the server means "no server"
+    except Exception as e:
         admin.dispose()
-        reason = f"no PostgreSQL server answers at {PG_ADMIN_URL}: {type(e).__name__}: {str(e).splitlines()[0]}"
+        reason = (
+            f"no PostgreSQL server answers at {PG_ADMIN_URL}: {type(e).__name__}: {str(e).splitlines()[0]}"
+        )
         if UNDER_CI:
             pytest.fail(reason + " (CI=true: PostgreSQL tests must run)")
         pytest.skip(reason)

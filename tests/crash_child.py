@@ -21,13 +21,21 @@ def main() -> None:
     pause = len(sys.argv) > 4 and sys.argv[4] == "pause"
     registry = Registry(make_engine(url))
     chain = ScriptedChain(registry)
-    from raretrace.crypto.keys import load_signer
     from pathlib import Path
 
+    from raretrace.crypto.keys import load_signer
+
     chain.signers["US-MINE"] = load_signer(Path(url.removeprefix("sqlite:///") + ".mine.key"))
-    batch = [chain.envelope("US-MINE", "extract", event_id=f"crash-{first + i}", deposit="Mountain Pass",
-                            outputs=[lot(f"urn:raretrace:lot:crash-{first + i}", "ore", 10.0, {"Nd": 0.01})])
-             for i in range(count)]
+    batch = [
+        chain.envelope(
+            "US-MINE",
+            "extract",
+            event_id=f"crash-{first + i}",
+            deposit="Mountain Pass",
+            outputs=[lot(f"urn:raretrace:lot:crash-{first + i}", "ore", 10.0, {"Nd": 0.01})],
+        )
+        for i in range(count)
+    ]
     if pause:
         original = Store.write_batch
 

@@ -37,14 +37,21 @@ def _shipped(db_url: str) -> ScriptedChain:
 
 
 def test_malformed_json(db_url: str) -> None:
-    _rejects(mine_and_separator(db_url), b'{"payload": "abc", ', ValidationError, "envelope 0: envelope: malformed JSON: Expecting property name")
+    _rejects(
+        mine_and_separator(db_url),
+        b'{"payload": "abc", ',
+        ValidationError,
+        "envelope 0: envelope: malformed JSON: Expecting property name",
+    )
 
 
 def test_bad_base64_payload(db_url: str) -> None:
     chain = mine_and_separator(db_url)
     env = json.loads(separation(chain))
     env["payload"] = env["payload"][:-3] + "!!="
-    _rejects(chain, json.dumps(env).encode(), ValidationError, r"envelope 0: .*envelope.payload.*not valid base64")
+    _rejects(
+        chain, json.dumps(env).encode(), ValidationError, r"envelope 0: .*envelope.payload.*not valid base64"
+    )
 
 
 def test_bad_base64_signature(db_url: str) -> None:
@@ -64,32 +71,50 @@ def test_wrong_signature(db_url: str) -> None:
 
 def test_unknown_key(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, separation(chain, signer=Ed25519Signer.generate()), SignatureError,
-             "unknown key .*not registered to any facility")
+    _rejects(
+        chain,
+        separation(chain, signer=Ed25519Signer.generate()),
+        SignatureError,
+        "unknown key .*not registered to any facility",
+    )
 
 
 def test_revoked_key(db_url: str) -> None:
     chain = _shipped(db_url)
     key = chain.signers["US-SEP"]
-    chain.record("US-SEP", "revoke_key", key_id=key.key_id, revoked_at="2026-01-01T00:00:00Z",
-                 reason="laptop stolen")
+    chain.record(
+        "US-SEP", "revoke_key", key_id=key.key_id, revoked_at="2026-01-01T00:00:00Z", reason="laptop stolen"
+    )
     _rejects(chain, separation(chain), SignatureError, "was revoked at 2026-01-01")
 
 
 def test_key_used_before_its_validity(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, separation(chain, time="2019-06-01T00:00:00Z"), SignatureError,
-             "is valid from 2020-01-01.* not at the event's time 2019-06-01")
+    _rejects(
+        chain,
+        separation(chain, time="2019-06-01T00:00:00Z"),
+        SignatureError,
+        "is valid from 2020-01-01.* not at the event's time 2019-06-01",
+    )
 
 
 def test_key_used_after_rotation(db_url: str) -> None:
     chain = _shipped(db_url)
     old = chain.signers["US-SEP"]
     new = Ed25519Signer.generate()
-    chain.record("US-SEP", "rotate_key", new_key={"public_key": PublicKey(new.public_key).to_b64()},
-                 retire_key_id=old.key_id, retire_at="2026-01-05T08:00:00Z")
-    _rejects(chain, separation(chain, time="2026-02-01T00:00:00Z", signer=old), SignatureError,
-             "is valid from .* until 2026-01-05")
+    chain.record(
+        "US-SEP",
+        "rotate_key",
+        new_key={"public_key": PublicKey(new.public_key).to_b64()},
+        retire_key_id=old.key_id,
+        retire_at="2026-01-05T08:00:00Z",
+    )
+    _rejects(
+        chain,
+        separation(chain, time="2026-02-01T00:00:00Z", signer=old),
+        SignatureError,
+        "is valid from .* until 2026-01-05",
+    )
     chain.registry.append([separation(chain, time="2026-02-01T00:00:00Z", signer=new)])
 
 
@@ -100,25 +125,40 @@ def test_spending_a_lot_held_by_another_facility(db_url: str) -> None:
 
 def test_consuming_more_than_remains(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, separation(chain, consume=1200.0), CustodyError, "consumes 1200 kg .* only 1000 kg remain")
+    _rejects(
+        chain, separation(chain, consume=1200.0), CustodyError, "consumes 1200 kg .* only 1000 kg remain"
+    )
 
 
 def test_output_element_mass_above_input(db_url: str) -> None:
     chain = _shipped(db_url)
     # 1000 kg ore holds 2.9 kg Pr; 20 kg of oxide at 21% Pr would hold 4.2 kg (Pr is checked before Nd)
-    _rejects(chain, separation(chain, out_mass=20.0), MassBalanceError, "outputs hold 4.2 kg of Pr but inputs only 2.9 kg \\(tolerance 1.0%\\)")
+    _rejects(
+        chain,
+        separation(chain, out_mass=20.0),
+        MassBalanceError,
+        "outputs hold 4.2 kg of Pr but inputs only 2.9 kg \\(tolerance 1.0%\\)",
+    )
 
 
 def test_negative_mass(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, _unsigned_check(chain, lambda e: e["outputs"][0].update(mass_kg=-5)), ValidationError,
-             r"outputs\[0\]\.mass_kg: must be > 0, got -5")
+    _rejects(
+        chain,
+        _unsigned_check(chain, lambda e: e["outputs"][0].update(mass_kg=-5)),
+        ValidationError,
+        r"outputs\[0\]\.mass_kg: must be > 0, got -5",
+    )
 
 
 def test_composition_above_one(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, _unsigned_check(chain, lambda e: e["outputs"][0].update(composition={"Nd": 0.7, "Pr": 0.4})),
-             ValidationError, "mass fractions sum to 1.1, above 1")
+    _rejects(
+        chain,
+        _unsigned_check(chain, lambda e: e["outputs"][0].update(composition={"Nd": 0.7, "Pr": 0.4})),
+        ValidationError,
+        "mass fractions sum to 1.1, above 1",
+    )
 
 
 def test_duplicate_event(db_url: str) -> None:
@@ -130,8 +170,12 @@ def test_duplicate_event(db_url: str) -> None:
 
 def test_facility_cannot_sign_for_another(db_url: str) -> None:
     chain = _shipped(db_url)
-    _rejects(chain, separation(chain, signer=chain.signers["US-MINE"]), AuthorizationError,
-             "must be signed by a current key of facility US-SEP")
+    _rejects(
+        chain,
+        separation(chain, signer=chain.signers["US-MINE"]),
+        AuthorizationError,
+        "must be signed by a current key of facility US-SEP",
+    )
 
 
 def test_facility_cannot_register_facilities(db_url: str) -> None:
@@ -139,8 +183,12 @@ def test_facility_cannot_register_facilities(db_url: str) -> None:
     forged = chain.facility_event("XX-ROGUE", country="US", stages=["mining"])
     env = json.loads(forged)
     statement = json.loads(base64.b64decode(env["payload"]))
-    _rejects(chain, sign_event(statement["predicate"], [chain.signers["US-MINE"]]), AuthorizationError,
-             "register_facility event must be signed by a current key of the registry secretariat")
+    _rejects(
+        chain,
+        sign_event(statement["predicate"], [chain.signers["US-MINE"]]),
+        AuthorizationError,
+        "register_facility event must be signed by a current key of the registry secretariat",
+    )
 
 
 def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> bytes:
@@ -148,10 +196,20 @@ def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> byt
     from raretrace.crypto.dsse import sign_statement
     from raretrace.ledger.events import predicate_type
 
-    event = {"kind": "process", "event_id": "ev-bad", "time": chain.time, "facility": "US-SEP",
-             "stage": "separation", "inputs": [{"lot": ORE_LOT, "mass_kg": 1000.0}],
-             "outputs": [lot("urn:raretrace:lot:bad", "separated_oxide", 5.0, {"Nd": 0.5})]}
+    event = {
+        "kind": "process",
+        "event_id": "ev-bad",
+        "time": chain.time,
+        "facility": "US-SEP",
+        "stage": "separation",
+        "inputs": [{"lot": ORE_LOT, "mass_kg": 1000.0}],
+        "outputs": [lot("urn:raretrace:lot:bad", "separated_oxide", 5.0, {"Nd": 0.5})],
+    }
     mutate(event)
-    statement = {"_type": "https://in-toto.io/Statement/v1", "subject": [],
-                 "predicateType": predicate_type("process"), "predicate": event}
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [],
+        "predicateType": predicate_type("process"),
+        "predicate": event,
+    }
     return sign_statement(statement, [chain.signers["US-SEP"]])

@@ -1,4 +1,4 @@
-"""The CLI contract other issues build on: exact forms, one JSON object, exit codes, nothing written on error."""
+"""The CLI contract other issues build on: exact forms, one JSON object, exit codes, no write on error."""
 
 from __future__ import annotations
 
@@ -58,14 +58,43 @@ def _setup(cli: Cli) -> None:
     assert cli.json("init", "--origin", ORIGIN)["origin"] == ORIGIN
     info = cli.json("keygen", "--out", str(tmp / "mine.key"))
     assert (tmp / "mine.key.pub").exists() and len(info["key_id"]) == 64
-    code, _, err = cli("facility", "add", "--id", "US-MINE", "--name", "Mountain Pass", "--operator", "MP Materials",
-                       "--country", "us", "--stage", "mining", "--key", str(tmp / "mine.key.pub"),
-                       "--valid-from", "2020-01-01T00:00:00Z")
+    code, _, err = cli(
+        "facility",
+        "add",
+        "--id",
+        "US-MINE",
+        "--name",
+        "Mountain Pass",
+        "--operator",
+        "MP Materials",
+        "--country",
+        "us",
+        "--stage",
+        "mining",
+        "--key",
+        str(tmp / "mine.key.pub"),
+        "--valid-from",
+        "2020-01-01T00:00:00Z",
+    )
     assert code == 0, err
-    extracts = [{"kind": "extract", "event_id": f"x{i}", "time": "2026-02-01T00:00:00Z", "facility": "US-MINE",
-                 "deposit": "Mountain Pass",
-                 "outputs": [{"id": f"urn:raretrace:lot:ore-{i}", "form": "ore", "mass_kg": 1000,
-                              "composition": {"Nd": 0.008, "Pr": 0.003}}]} for i in range(5)]
+    extracts = [
+        {
+            "kind": "extract",
+            "event_id": f"x{i}",
+            "time": "2026-02-01T00:00:00Z",
+            "facility": "US-MINE",
+            "deposit": "Mountain Pass",
+            "outputs": [
+                {
+                    "id": f"urn:raretrace:lot:ore-{i}",
+                    "form": "ore",
+                    "mass_kg": 1000,
+                    "composition": {"Nd": 0.008, "Pr": 0.003},
+                }
+            ],
+        }
+        for i in range(5)
+    ]
     src = tmp / "extracts.jsonl"
     src.write_text("\n".join(json.dumps(e) for e in extracts) + "\n")
     code, out, err = cli("sign", str(src), "--key", str(tmp / "mine.key"), db=False)
@@ -91,13 +120,16 @@ def test_registry_round_trip_through_the_cli(cli: Cli) -> None:
     proof = cli.json("log", "prove", "4")
     assert set(proof) == {"leaf_index", "tree_size", "leaf_hash", "proof"}
     assert base64.b64decode(proof["leaf_hash"]) == leaf_hash(entry)
-    verify_inclusion(leaf_hash(entry), 4, 6, [base64.b64decode(h) for h in proof["proof"]], checkpoint.root_hash)
+    verify_inclusion(
+        leaf_hash(entry), 4, 6, [base64.b64decode(h) for h in proof["proof"]], checkpoint.root_hash
+    )
 
     leaves = [leaf_hash(cli("log", "entry", str(i))[1]) for i in range(6)]
     cons = cli.json("log", "consistency", "3", "6")
     assert set(cons) == {"size1", "size2", "proof"} and (cons["size1"], cons["size2"]) == (3, 6)
-    verify_consistency(3, 6, [base64.b64decode(h) for h in cons["proof"]], root_hash(leaves[:3]),
-                       checkpoint.root_hash)
+    verify_consistency(
+        3, 6, [base64.b64decode(h) for h in cons["proof"]], root_hash(leaves[:3]), checkpoint.root_hash
+    )
     proof3 = cli.json("log", "prove", "0", "--size", "3")
     assert proof3["tree_size"] == 3
     verify_inclusion(leaves[0], 0, 3, [base64.b64decode(h) for h in proof3["proof"]], root_hash(leaves[:3]))

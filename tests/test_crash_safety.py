@@ -30,8 +30,12 @@ def _prepare(tmp_path: Path) -> str:
 
 def _start(url: str, first: int, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.Popen([sys.executable, str(CHILD), url, str(first), str(BATCH), *extra],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), url, str(first), str(BATCH), *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _wait_for(proc: subprocess.Popen[str], marker: str, timeout: float = 120.0) -> None:
@@ -51,7 +55,9 @@ def _check(url: str, size_before: int) -> int:
     result = audit(registry)
     assert result.ok, result.problems
     size = registry.tree_size()
-    assert size in (size_before, size_before + BATCH), f"partial batch: {size - size_before} of {BATCH} events"
+    assert size in (size_before, size_before + BATCH), (
+        f"partial batch: {size - size_before} of {BATCH} events"
+    )
     registry.engine.dispose()
     return size
 

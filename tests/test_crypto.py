@@ -24,13 +24,20 @@ from raretrace.crypto.keys import (
 )
 from raretrace.errors import SignatureError, ValidationError
 
-STATEMENT = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicateType": "x", "predicate": {"a": 1}}
+STATEMENT = {
+    "_type": "https://in-toto.io/Statement/v1",
+    "subject": [],
+    "predicateType": "x",
+    "predicate": {"a": 1},
+}
 
 
 def test_pae_matches_the_dsse_spec_example() -> None:
     # DSSE protocol.md: PAE("http://example.com/HelloWorld", "hello world")
-    assert pae("http://example.com/HelloWorld", b"hello world") == \
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    assert (
+        pae("http://example.com/HelloWorld", b"hello world")
+        == b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
 
 
 def test_jcs_orders_keys_and_formats_numbers() -> None:
@@ -59,12 +66,21 @@ def test_any_flipped_bit_breaks_the_signature(message: bytes, bit: int) -> None:
         PublicKey(signer.public_key).verify(bytes(sig), message)
 
 
-@pytest.mark.parametrize(("raw", "field"), [
-    (b"[1,2]", "envelope"),
-    (b'{"payloadType":"text/plain","payload":"","signatures":[]}', "envelope.payloadType"),
-    (b'{"payloadType":"application/vnd.in-toto+json","payload":"***","signatures":[]}', "envelope.payload"),
-    (b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}', "envelope.signatures"),
-])
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b"[1,2]", "envelope"),
+        (b'{"payloadType":"text/plain","payload":"","signatures":[]}', "envelope.payloadType"),
+        (
+            b'{"payloadType":"application/vnd.in-toto+json","payload":"***","signatures":[]}',
+            "envelope.payload",
+        ),
+        (
+            b'{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}',
+            "envelope.signatures",
+        ),
+    ],
+)
 def test_envelope_errors_name_the_field(raw: bytes, field: str) -> None:
     with pytest.raises(ValidationError) as info:
         parse_envelope(raw)
@@ -72,8 +88,9 @@ def test_envelope_errors_name_the_field(raw: bytes, field: str) -> None:
 
 
 def test_statement_shape_is_checked() -> None:
-    raw = sign_statement({"_type": "wrong", "subject": [], "predicateType": "x", "predicate": {}},
-                         [Ed25519Signer.generate()])
+    raw = sign_statement(
+        {"_type": "wrong", "subject": [], "predicateType": "x", "predicate": {}}, [Ed25519Signer.generate()]
+    )
     with pytest.raises(ValidationError, match="payload._type"):
         parse_envelope(raw).statement()
 

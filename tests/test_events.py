@@ -21,11 +21,21 @@ from raretrace.ledger.events import (
 from raretrace.model import Composition, Stage
 
 PROCESS: dict[str, Any] = {
-    "kind": "process", "event_id": "e1", "time": "2026-01-05T08:00:00+01:00", "facility": "US-SEP",
-    "stage": "separation", "inputs": [{"lot": "urn:raretrace:lot:ore-1", "mass_kg": 1000}],
+    "kind": "process",
+    "event_id": "e1",
+    "time": "2026-01-05T08:00:00+01:00",
+    "facility": "US-SEP",
+    "stage": "separation",
+    "inputs": [{"lot": "urn:raretrace:lot:ore-1", "mass_kg": 1000}],
     "additions": [{"material": "HCl", "mass_kg": 5, "composition": {"other": 1}}],
-    "outputs": [{"id": "urn:raretrace:lot:ox-1", "form": "separated_oxide", "mass_kg": 10,
-                 "composition": {"nd": 0.6, "Praseodymium": 0.2}}],
+    "outputs": [
+        {
+            "id": "urn:raretrace:lot:ox-1",
+            "form": "separated_oxide",
+            "mass_kg": 10,
+            "composition": {"nd": 0.6, "Praseodymium": 0.2},
+        }
+    ],
 }
 
 
@@ -39,26 +49,44 @@ def test_process_parses_into_typed_object() -> None:
 
 
 def test_every_kind_is_known() -> None:
-    assert set(EVENT_KINDS) == {"extract", "process", "assemble", "transfer", "receive", "assay", "recycle",
-                                "correct", "register_facility", "rotate_key", "revoke_key"}
+    assert set(EVENT_KINDS) == {
+        "extract",
+        "process",
+        "assemble",
+        "transfer",
+        "receive",
+        "assay",
+        "recycle",
+        "correct",
+        "register_facility",
+        "rotate_key",
+        "revoke_key",
+    }
 
 
-@pytest.mark.parametrize(("path", "value", "field", "message"), [
-    (("kind",), "smelt", "kind", "'smelt' is not one of"),
-    (("time",), "yesterday", "time", "not an RFC 3339 timestamp"),
-    (("time",), "2026-01-05T08:00:00", "time", "has no UTC offset"),
-    (("stage",), "magnetizing", "stage", "not one of"),
-    (("stage",), "mining", "stage", "a process event performs one of"),
-    (("inputs", 0, "mass_kg"), -1, "inputs[0].mass_kg", "must be > 0"),
-    (("inputs", 0, "lot"), "ore-1", "inputs[0].lot", "is not a URN"),
-    (("outputs", 0, "mass_kg"), "ten", "outputs[0].mass_kg", "must be a number"),
-    (("outputs", 0, "form"), "powder", "outputs[0].form", "'powder' is not one of"),
-    (("outputs", 0, "composition"), {"Nd": 0.9, "Pr": 0.2}, "outputs[0].composition", "sum to 1.1"),
-    (("outputs", 0, "composition"), {"Unobtainium": 0.1}, "outputs[0].composition.Unobtainium",
-     "unknown component"),
-    (("outputs", 0, "composition"), {"Nd": 1.5}, "outputs[0].composition.Nd", "must be <= 1"),
-    (("facility",), "has space", "facility", "not a valid identifier"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        (("kind",), "smelt", "kind", "'smelt' is not one of"),
+        (("time",), "yesterday", "time", "not an RFC 3339 timestamp"),
+        (("time",), "2026-01-05T08:00:00", "time", "has no UTC offset"),
+        (("stage",), "magnetizing", "stage", "not one of"),
+        (("stage",), "mining", "stage", "a process event performs one of"),
+        (("inputs", 0, "mass_kg"), -1, "inputs[0].mass_kg", "must be > 0"),
+        (("inputs", 0, "lot"), "ore-1", "inputs[0].lot", "is not a URN"),
+        (("outputs", 0, "mass_kg"), "ten", "outputs[0].mass_kg", "must be a number"),
+        (("outputs", 0, "form"), "powder", "outputs[0].form", "'powder' is not one of"),
+        (("outputs", 0, "composition"), {"Nd": 0.9, "Pr": 0.2}, "outputs[0].composition", "sum to 1.1"),
+        (
+            ("outputs", 0, "composition"),
+            {"Unobtainium": 0.1},
+            "outputs[0].composition.Unobtainium",
+            "unknown component",
+        ),
+        (("outputs", 0, "composition"), {"Nd": 1.5}, "outputs[0].composition.Nd", "must be <= 1"),
+        (("facility",), "has space", "facility", "not a valid identifier"),
+    ],
+)
 def test_errors_name_the_field(path: tuple[Any, ...], value: Any, field: str, message: str) -> None:
     event = copy.deepcopy(PROCESS)
     target: Any = event
@@ -72,10 +100,26 @@ def test_errors_name_the_field(path: tuple[Any, ...], value: Any, field: str, me
 
 def test_transfer_to_self_is_refused() -> None:
     with pytest.raises(ValidationError, match="cannot transfer to itself"):
-        parse_event({"kind": "transfer", "event_id": "t", "time": "2026-01-01T00:00:00Z", "facility": "A",
-                     "to": "A", "lots": ["urn:x:1"]})
-    event = parse_event({"kind": "transfer", "event_id": "t", "time": "2026-01-01T00:00:00Z", "facility": "A",
-                         "to": "B", "lots": ["urn:x:1"]})
+        parse_event(
+            {
+                "kind": "transfer",
+                "event_id": "t",
+                "time": "2026-01-01T00:00:00Z",
+                "facility": "A",
+                "to": "A",
+                "lots": ["urn:x:1"],
+            }
+        )
+    event = parse_event(
+        {
+            "kind": "transfer",
+            "event_id": "t",
+            "time": "2026-01-01T00:00:00Z",
+            "facility": "A",
+            "to": "B",
+            "lots": ["urn:x:1"],
+        }
+    )
     assert isinstance(event, Transfer) and event.lots == ("urn:x:1",)
 
 
@@ -94,8 +138,11 @@ def test_statement_subjects_must_match_the_predicate() -> None:
         event_from_statement(forged)
 
 
-fractions = st.dictionaries(st.sampled_from(["La", "Ce", "Pr", "Nd", "Dy", "Fe", "B"]),
-                            st.floats(min_value=0, max_value=1), max_size=7)
+fractions = st.dictionaries(
+    st.sampled_from(["La", "Ce", "Pr", "Nd", "Dy", "Fe", "B"]),
+    st.floats(min_value=0, max_value=1),
+    max_size=7,
+)
 
 
 @given(fractions)

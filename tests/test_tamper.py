@@ -26,9 +26,13 @@ def test_rewritten_leaf_hash_and_tiles_are_caught_by_the_checkpoint(db_url: str)
     chain = mine_and_separator(db_url)
     registry = chain.registry
     with registry.engine.begin() as conn:
-        conn.execute(update(t.checkpoints).values(root=b"\x00" * 32))  # the stored column, not the signed note
+        conn.execute(
+            update(t.checkpoints).values(root=b"\x00" * 32)
+        )  # the stored column, not the signed note
         tile = conn.execute(select(t.log_tiles.c.data).where(t.log_tiles.c.level == 0)).scalar_one()
-        conn.execute(update(t.log_tiles).where(t.log_tiles.c.level == 0).values(data=b"\x01" + bytes(tile)[1:]))
+        conn.execute(
+            update(t.log_tiles).where(t.log_tiles.c.level == 0).values(data=b"\x01" + bytes(tile)[1:])
+        )
     result = audit(registry)
     assert not result.ok
     assert "leaf 0" in result.problems[0]

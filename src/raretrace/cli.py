@@ -27,8 +27,9 @@ app = typer.Typer(
 )
 facility_app = typer.Typer(help="Register and list facilities.", no_args_is_help=True)
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
-log_app = typer.Typer(help="The transparency log: checkpoints, entries, proofs, audit, witnesses.",
-                      no_args_is_help=True)
+log_app = typer.Typer(
+    help="The transparency log: checkpoints, entries, proofs, audit, witnesses.", no_args_is_help=True
+)
 app.add_typer(facility_app, name="facility")
 app.add_typer(lot_app, name="lot")
 app.add_typer(log_app, name="log")
@@ -36,8 +37,14 @@ app.add_typer(log_app, name="log")
 err_console = Console(stderr=True)
 out_console = Console()
 
-DbOption = Annotated[str | None, typer.Option("--db", help="SQLite file or database URL [env RARETRACE_DB; "
-                                                          "default ./raretrace.db]", envvar="RARETRACE_DB")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite file or database URL [env RARETRACE_DB; default ./raretrace.db]",
+        envvar="RARETRACE_DB",
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -71,6 +78,7 @@ def root(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 # --- registry set-up ---------------------------------------------------------------------------------
+
 
 @app.command()
 def init(
@@ -111,8 +119,12 @@ def keygen(
     private, public = write_key_pair(signer, out)
     import base64
 
-    result = {"private_key": str(private), "public_key": str(public), "key_id": signer.key_id,
-              "public_key_b64": base64.b64encode(signer.public_key).decode()}
+    result = {
+        "private_key": str(private),
+        "public_key": str(public),
+        "key_id": signer.key_id,
+        "public_key_b64": base64.b64encode(signer.public_key).decode(),
+    }
     if as_json:
         emit_json(result)
     else:
@@ -121,10 +133,16 @@ def keygen(
 
 @app.command()
 def sign(
-    event_file: Annotated[Path, typer.Argument(metavar="EVENT.json", help="An event object, a JSON list of "
-                                               "them, or JSON Lines; '-' reads stdin")],
+    event_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="EVENT.json", help="An event object, a JSON list of them, or JSON Lines; '-' reads stdin"
+        ),
+    ],
     key: Annotated[list[Path], typer.Option(help="Private key file (repeat to co-sign)")],
-    out: Annotated[Path | None, typer.Option(help="Write envelopes here (JSON Lines) instead of stdout")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write envelopes here (JSON Lines) instead of stdout")
+    ] = None,
 ) -> None:
     """Wrap events in DSSE envelopes over in-toto Statements, signed with KEY.
 
@@ -152,8 +170,10 @@ def sign(
 @app.command()
 def record(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="DSSE envelopes: one JSON envelope, a JSON list, or JSON Lines; "
-                                         "'-' reads stdin")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="DSSE envelopes: one JSON envelope, a JSON list, or JSON Lines; '-' reads stdin"),
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Append signed events to the registry, all or nothing.
@@ -170,14 +190,23 @@ def record(
         task = bar.add_task("validating", total=len(envelopes))
         result = registry.append(envelopes, progress=lambda n: bar.advance(task, n))
     if as_json:
-        emit_json({"recorded": result.count, "first_index": result.first_index, "tree_size": result.tree_size,
-                   "checkpoint": result.checkpoint})
+        emit_json(
+            {
+                "recorded": result.count,
+                "first_index": result.first_index,
+                "tree_size": result.tree_size,
+                "checkpoint": result.checkpoint,
+            }
+        )
     else:
-        out_console.print(f"recorded {result.count} event(s) at log indices {result.first_index}–"
-                          f"{result.first_index + result.count - 1}; tree size {result.tree_size}")
+        out_console.print(
+            f"recorded {result.count} event(s) at log indices {result.first_index}–"
+            f"{result.first_index + result.count - 1}; tree size {result.tree_size}"
+        )
 
 
 # --- facilities -------------------------------------------------------------------------------------
+
 
 @facility_app.command("add")
 def facility_add(
@@ -207,8 +236,14 @@ def facility_add(
         if not sep:
             raise RaretraceError(f"{item!r} is not STAGE=COUNTRY", field="tech")
         technology[stage_name.strip()] = cc.strip()
-    spec = {"id": facility_id, "name": name, "operator": operator, "country": country, "stages": stage,
-            "technology": technology}
+    spec = {
+        "id": facility_id,
+        "name": name,
+        "operator": operator,
+        "country": country,
+        "stages": stage,
+        "technology": technology,
+    }
     if accreditation:
         spec["accreditation"] = accreditation
     keys = [load_public_key(k) for k in key]
@@ -242,8 +277,11 @@ def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 # --- lots ------------------------------------------------------------------------------------------
 
+
 @lot_app.command("show")
-def lot_show(ctx: typer.Context, lot: Annotated[str, typer.Argument(help="Lot URN")], as_json: JsonFlag = False) -> None:
+def lot_show(
+    ctx: typer.Context, lot: Annotated[str, typer.Argument(help="Lot URN")], as_json: JsonFlag = False
+) -> None:
     """Show a lot: form, mass, composition, custody, inputs, transfers, assays.
 
     Example: raretrace --db registry.db lot show urn:raretrace:lot:mp-ore-0001 --json
@@ -253,25 +291,37 @@ def lot_show(ctx: typer.Context, lot: Annotated[str, typer.Argument(help="Lot UR
         emit_json(details)
         return
     info = details["lot"]
-    out_console.print(f"[bold]{info['id']}[/bold]  {info['form']}  {info['mass_kg']:g} kg "
-                      f"(remaining {info['remaining_kg']:g} kg)")
-    out_console.print(f"  produced by {info['producer']} ({info['stage']}) at {info['created_time']}"
-                      + (f", deposit {info['deposit']}" if info["deposit"] else ""))
-    custody = info["custodian"] + (f" → in transit to {info['in_transit_to']}" if info["in_transit_to"] else "")
+    out_console.print(
+        f"[bold]{info['id']}[/bold]  {info['form']}  {info['mass_kg']:g} kg "
+        f"(remaining {info['remaining_kg']:g} kg)"
+    )
+    out_console.print(
+        f"  produced by {info['producer']} ({info['stage']}) at {info['created_time']}"
+        + (f", deposit {info['deposit']}" if info["deposit"] else "")
+    )
+    custody = info["custodian"] + (
+        f" → in transit to {info['in_transit_to']}" if info["in_transit_to"] else ""
+    )
     out_console.print(f"  custodian {custody}" + ("  [red]VOID[/red]" if info["void"] else ""))
     comp = ", ".join(f"{k} {v:.4g}" for k, v in sorted(info["composition"].items(), key=lambda kv: -kv[1]))
     out_console.print(f"  composition (mass fractions): {comp}")
     for item in details["inputs"]:
         out_console.print(f"  input {item['lot']}: {item['mass_kg']:g} kg (event {item['event_index']})")
     for item in details["transfers"]:
-        out_console.print(f"  shipped {item['from']} → {item['to']} (event {item['event_index']}"
-                          + (f", received at {item['received_event_index']})" if item["received_event_index"]
-                             is not None else ", not yet received)"))
+        out_console.print(
+            f"  shipped {item['from']} → {item['to']} (event {item['event_index']}"
+            + (
+                f", received at {item['received_event_index']})"
+                if item["received_event_index"] is not None
+                else ", not yet received)"
+            )
+        )
     for item in details["assays"]:
         out_console.print(f"  assay by {item['lab']} ({item['method']}, event {item['event_index']})")
 
 
 # --- the log ---------------------------------------------------------------------------------------
+
 
 @log_app.command("checkpoint")
 def log_checkpoint(ctx: typer.Context) -> None:
@@ -324,8 +374,9 @@ def log_prove(
     if as_json:
         emit_json(proof)
     else:
-        out_console.print(f"leaf {proof['leaf_index']} in tree of size {proof['tree_size']}: "
-                          f"leaf hash {proof['leaf_hash']}")
+        out_console.print(
+            f"leaf {proof['leaf_index']} in tree of size {proof['tree_size']}: leaf hash {proof['leaf_hash']}"
+        )
         for i, h in enumerate(proof["proof"]):
             out_console.print(f"  [{i}] {h}")
 
@@ -365,8 +416,10 @@ def log_audit(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(result.to_dict())
     elif result.ok:
-        out_console.print(f"audit passed: {result.tree_size} leaves, {result.signatures} signatures, "
-                          f"{result.checkpoints} checkpoints verified")
+        out_console.print(
+            f"audit passed: {result.tree_size} leaves, {result.signatures} signatures, "
+            f"{result.checkpoints} checkpoints verified"
+        )
     else:
         err_console.print(f"audit FAILED: {result.problems[0]}")
         for extra in result.problems[1:5]:
@@ -407,13 +460,17 @@ def log_cosign_add(
 
 # --- the main job ----------------------------------------------------------------------------------
 
+
 @app.command()
 def demo(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", help="Where to build the demo registry "
-                                           "(default: a fresh raretrace-demo.db)")] = None,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build and print only (no server yet exists)")]
-    = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Where to build the demo registry (default: a fresh raretrace-demo.db)"),
+    ] = None,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Build and print only (no server yet exists)")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Build a small realistic chain (Mountain Pass to a US magnet maker; Bayan Obo via China to Japan).

@@ -7,6 +7,7 @@ except ``to_dict``/``from_dict`` with plain JSON values (DESIGN §7).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,7 +66,9 @@ class Form(StrEnum):
 
 def parse_enum(enum: type[E], value: object, field_name: str) -> E:
     if not isinstance(value, str):
-        raise ValidationError(f"must be a string, one of {', '.join(e.value for e in enum)}", field=field_name)
+        raise ValidationError(
+            f"must be a string, one of {', '.join(e.value for e in enum)}", field=field_name
+        )
     try:
         return enum(value)
     except ValueError as e:
@@ -105,7 +108,7 @@ def parse_positive(value: object, field_name: str, *, allow_zero: bool = False) 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError("must be a number", field=field_name)
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValidationError("must be a finite number", field=field_name)
     if number < 0 or (number == 0 and not allow_zero):
         raise ValidationError(f"must be {'>= 0' if allow_zero else '> 0'}, got {value}", field=field_name)
@@ -171,8 +174,9 @@ class Composition:
         try:
             return cls(value)
         except ValidationError as e:
-            raise ValidationError(e.message, field=e.field.replace("composition", field_name, 1) if e.field
-                                  else field_name) from e
+            raise ValidationError(
+                e.message, field=e.field.replace("composition", field_name, 1) if e.field else field_name
+            ) from e
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,9 @@ class Facility:
                 raise ValidationError("must be a non-empty string", field=f"facility.{name}")
         object.__setattr__(self, "country", parse_country(self.country, "facility.country"))
         if not self.activities:
-            raise ValidationError("a facility performs at least one stage or 'assay'", field="facility.stages")
+            raise ValidationError(
+                "a facility performs at least one stage or 'assay'", field="facility.stages"
+            )
         for activity in self.activities:
             if activity != ASSAY_ACTIVITY:
                 parse_enum(Stage, activity, "facility.stages")
@@ -203,13 +209,16 @@ class Facility:
         for stage, country in self.technology.items():
             parse_enum(Stage, stage, f"facility.technology.{stage}")
             if stage not in self.activities:
-                raise ValidationError("technology given for a stage the facility does not perform",
-                                      field=f"facility.technology.{stage}")
+                raise ValidationError(
+                    "technology given for a stage the facility does not perform",
+                    field=f"facility.technology.{stage}",
+                )
             tech[stage] = parse_country(country, f"facility.technology.{stage}")
         object.__setattr__(self, "technology", tech)
         if ASSAY_ACTIVITY in self.activities and not self.accreditation:
-            raise ValidationError("a facility that assays must name its accreditation",
-                                  field="facility.accreditation")
+            raise ValidationError(
+                "a facility that assays must name its accreditation", field="facility.accreditation"
+            )
 
     def technology_origin(self, stage: str) -> str:
         """Whose process technology the facility uses for a stage; its own country unless declared."""
@@ -217,8 +226,12 @@ class Facility:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id, "name": self.name, "operator": self.operator, "country": self.country,
-            "stages": sorted(self.activities), "technology": dict(sorted(self.technology.items())),
+            "id": self.id,
+            "name": self.name,
+            "operator": self.operator,
+            "country": self.country,
+            "stages": sorted(self.activities),
+            "technology": dict(sorted(self.technology.items())),
         }
         if self.accreditation:
             out["accreditation"] = self.accreditation
@@ -263,20 +276,27 @@ class LotSpec:
     def __post_init__(self) -> None:
         parse_lot_id(self.id, "lot.id")
         parse_positive(self.mass_kg, "lot.mass_kg")
-        if self.units is not None and (isinstance(self.units, bool) or not isinstance(self.units, int)
-                                       or self.units <= 0):
+        if self.units is not None and (
+            isinstance(self.units, bool) or not isinstance(self.units, int) or self.units <= 0
+        ):
             raise ValidationError("must be a positive whole number", field="lot.units")
         if self.declared_value is not None:
             parse_positive(self.declared_value, "lot.declared_value", allow_zero=True)
             if not isinstance(self.currency, str) or not re.fullmatch(r"[A-Z]{3}", self.currency):
-                raise ValidationError("a declared value needs an ISO 4217 currency code", field="lot.currency")
+                raise ValidationError(
+                    "a declared value needs an ISO 4217 currency code", field="lot.currency"
+                )
 
     def element_mass(self, element: str) -> float:
         return self.mass_kg * self.composition.fraction(element)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "form": self.form.value, "mass_kg": self.mass_kg,
-                               "composition": self.composition.to_dict()}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "form": self.form.value,
+            "mass_kg": self.mass_kg,
+            "composition": self.composition.to_dict(),
+        }
         if self.units is not None:
             out["units"] = self.units
         if self.declared_value is not None:
@@ -336,9 +356,17 @@ class Lot:
 
     def to_dict(self) -> dict[str, Any]:
         out = self.spec.to_dict()
-        out.update({
-            "custodian": self.custodian, "remaining_kg": self.remaining_kg, "producer": self.producer,
-            "stage": self.stage.value, "produced_seq": self.produced_seq, "created_time": self.created_time,
-            "in_transit_to": self.in_transit_to, "deposit": self.deposit, "void": self.void,
-        })
+        out.update(
+            {
+                "custodian": self.custodian,
+                "remaining_kg": self.remaining_kg,
+                "producer": self.producer,
+                "stage": self.stage.value,
+                "produced_seq": self.produced_seq,
+                "created_time": self.created_time,
+                "in_transit_to": self.in_transit_to,
+                "deposit": self.deposit,
+                "void": self.void,
+            }
+        )
         return out

@@ -110,7 +110,11 @@ def parse_envelope(raw: bytes) -> Envelope:
     parsed: list[EnvelopeSignature] = []
     for i, s in enumerate(sigs):
         where = f"envelope.signatures[{i}]"
-        if not isinstance(s, dict) or not isinstance(s.get("keyid"), str) or not isinstance(s.get("sig"), str):
+        if (
+            not isinstance(s, dict)
+            or not isinstance(s.get("keyid"), str)
+            or not isinstance(s.get("sig"), str)
+        ):
             raise ValidationError("must be an object with string 'keyid' and 'sig'", field=where)
         parsed.append(EnvelopeSignature(s["keyid"], b64decode_strict(s["sig"], field=f"{where}.sig")))
     return Envelope(payload_type, payload, tuple(parsed), bytes(raw))

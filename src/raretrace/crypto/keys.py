@@ -50,7 +50,9 @@ class PublicKey:
 
     def __post_init__(self) -> None:
         if len(self.raw) != PUBLIC_KEY_LEN:
-            raise ValidationError(f"an Ed25519 public key has 32 bytes, got {len(self.raw)}", field="public_key")
+            raise ValidationError(
+                f"an Ed25519 public key has 32 bytes, got {len(self.raw)}", field="public_key"
+            )
 
     @property
     def key_id(self) -> str:

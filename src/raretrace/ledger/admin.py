@@ -12,8 +12,9 @@ from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.model import utc_now
 
 
-def register_facility_event(spec: dict[str, Any], keys: Sequence[PublicKey], *, time: str | None = None,
-                            valid_from: str | None = None) -> dict[str, Any]:
+def register_facility_event(
+    spec: dict[str, Any], keys: Sequence[PublicKey], *, time: str | None = None, valid_from: str | None = None
+) -> dict[str, Any]:
     """The register_facility event for a facility description and its public keys."""
     now = time or utc_now()
     return {
@@ -25,7 +26,13 @@ def register_facility_event(spec: dict[str, Any], keys: Sequence[PublicKey], *, 
     }
 
 
-def register_facility(registry: Registry, spec: dict[str, Any], keys: Sequence[PublicKey], *,
-                      valid_from: str | None = None, time: str | None = None) -> AppendResult:
+def register_facility(
+    registry: Registry,
+    spec: dict[str, Any],
+    keys: Sequence[PublicKey],
+    *,
+    valid_from: str | None = None,
+    time: str | None = None,
+) -> AppendResult:
     event = register_facility_event(spec, keys, time=time, valid_from=valid_from)
     return registry.append([sign_event(event, [registry.signer])])

@@ -44,9 +44,15 @@ class AuditResult:
             self.problems.append(message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tree_size": self.tree_size, "leaves_checked": self.leaves,
-                "signatures_verified": self.signatures, "checkpoints_verified": self.checkpoints,
-                "first_discrepancy": self.problems[0] if self.problems else None, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "tree_size": self.tree_size,
+            "leaves_checked": self.leaves,
+            "signatures_verified": self.signatures,
+            "checkpoints_verified": self.checkpoints,
+            "first_discrepancy": self.problems[0] if self.problems else None,
+            "problems": self.problems,
+        }
 
 
 def audit(registry: Registry) -> AuditResult:
@@ -62,7 +68,8 @@ def audit(registry: Registry) -> AuditResult:
         stored_leaves: bytes = b""
         expected = 0
         rows = conn.execution_options(yield_per=2000).execute(
-            select(t.events.c.seq, t.events.c.envelope, t.events.c.leaf_hash).order_by(t.events.c.seq))
+            select(t.events.c.seq, t.events.c.envelope, t.events.c.leaf_hash).order_by(t.events.c.seq)
+        )
         for row in rows:
             if row.seq != expected:
                 result.fail(f"leaf {expected}: missing from the event table (next stored is {row.seq})")
@@ -73,13 +80,17 @@ def audit(registry: Registry) -> AuditResult:
             raw = bytes(row.envelope)
             recomputed = leaf_hash(raw)
             offset = (expected % _TILE) * 32
-            tile_hash = stored_leaves[offset:offset + 32]
+            tile_hash = stored_leaves[offset : offset + 32]
             if recomputed != tile_hash and recomputed != bytes(row.leaf_hash):
-                result.fail(f"leaf {expected}: stored envelope bytes do not hash to the logged leaf "
-                            f"(envelope changed after it was logged)")
+                result.fail(
+                    f"leaf {expected}: stored envelope bytes do not hash to the logged leaf "
+                    f"(envelope changed after it was logged)"
+                )
             elif recomputed != tile_hash:
-                result.fail(f"leaf {expected}: the stored log tile holds another hash than the envelope's "
-                            f"(tile changed after it was written)")
+                result.fail(
+                    f"leaf {expected}: the stored log tile holds another hash than the envelope's "
+                    f"(tile changed after it was written)"
+                )
             elif recomputed != bytes(row.leaf_hash):
                 result.fail(f"leaf {expected}: the leaf_hash column disagrees with the envelope and the tile")
             result.signatures += _check_signatures(expected, raw, keys, result)
@@ -112,7 +123,9 @@ def _check_signatures(index: int, raw: bytes, keys: dict[str, PublicKey], result
     return len(envelope.signatures)
 
 
-def _check_checkpoints(registry: Registry, conn: Any, rebuilt: TiledTree, leaves: int, result: AuditResult) -> None:
+def _check_checkpoints(
+    registry: Registry, conn: Any, rebuilt: TiledTree, leaves: int, result: AuditResult
+) -> None:
     rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.size)).all()
     if not rows:
         result.fail("no signed checkpoint is stored")
@@ -128,5 +141,7 @@ def _check_checkpoints(registry: Registry, conn: Any, rebuilt: TiledTree, leaves
         elif checkpoint.size > leaves:
             result.fail(f"checkpoint at size {row.size}: commits to more leaves than are stored ({leaves})")
         elif checkpoint.root_hash != rebuilt.root(checkpoint.size):
-            result.fail(f"checkpoint at size {row.size}: root hash does not match the tree rebuilt from the "
-                        f"stored envelopes")
+            result.fail(
+                f"checkpoint at size {row.size}: root hash does not match the tree rebuilt from the "
+                f"stored envelopes"
+            )

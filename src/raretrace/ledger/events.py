@@ -69,8 +69,10 @@ class Consumption:
     def from_dict(cls, value: object, where: str) -> Consumption:
         if not isinstance(value, dict):
             raise ValidationError("must be {lot, mass_kg}", field=where)
-        return cls(parse_lot_id(value.get("lot"), f"{where}.lot"),
-                   parse_positive(value.get("mass_kg"), f"{where}.mass_kg"))
+        return cls(
+            parse_lot_id(value.get("lot"), f"{where}.lot"),
+            parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"lot": self.lot, "mass_kg": self.mass_kg}
@@ -91,8 +93,11 @@ class ExternalFeed:
         material = value.get("material")
         if not isinstance(material, str) or not material.strip():
             raise ValidationError("missing or not a non-empty string", field=f"{where}.material")
-        return cls(material, parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
-                   Composition.from_dict(value.get("composition", {}), f"{where}.composition"))
+        return cls(
+            material,
+            parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
+            Composition.from_dict(value.get("composition", {}), f"{where}.composition"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"material": self.material, "mass_kg": self.mass_kg, "composition": self.composition.to_dict()}
@@ -233,7 +238,7 @@ class RegisterFacility(Event):
 
 @dataclass(frozen=True)
 class RotateKey(Event):
-    """Adds ``new_key`` and retires ``retire_key_id`` from ``retire_at`` (signed by facility or secretariat)."""
+    """Adds ``new_key``, retires ``retire_key_id`` from ``retire_at``; by the facility or secretariat."""
 
     kind: ClassVar[str] = "rotate_key"
     new_key: KeySpec
@@ -262,8 +267,9 @@ def _outputs(data: Mapping[str, Any]) -> tuple[LotSpec, ...]:
 
 
 def _consumptions(data: Mapping[str, Any], name: str, *, optional: bool = False) -> tuple[Consumption, ...]:
-    items = tuple(Consumption.from_dict(v, f"{name}[{i}]")
-                  for i, v in enumerate(_list(data, name, optional=optional)))
+    items = tuple(
+        Consumption.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=optional))
+    )
     lots = [c.lot for c in items]
     if len(set(lots)) != len(lots):
         raise ValidationError("the same lot is consumed twice; give its total mass once", field=name)
@@ -271,14 +277,17 @@ def _consumptions(data: Mapping[str, Any], name: str, *, optional: bool = False)
 
 
 def _feeds(data: Mapping[str, Any], name: str) -> tuple[ExternalFeed, ...]:
-    return tuple(ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=True)))
+    return tuple(
+        ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=True))
+    )
 
 
 def _stage(data: Mapping[str, Any], allowed: frozenset[Stage], kind: str) -> Stage:
     stage = parse_enum(Stage, data.get("stage"), "stage")
     if stage not in allowed:
         raise ValidationError(
-            f"a {kind} event performs one of {', '.join(sorted(allowed))}, not {stage}", field="stage")
+            f"a {kind} event performs one of {', '.join(sorted(allowed))}, not {stage}", field="stage"
+        )
     return stage
 
 
@@ -294,13 +303,23 @@ def _parse_extract(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
 
 
 def _parse_process(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
-    return Process(**base, stage=_stage(d, PROCESS_STAGES, "process"), inputs=_consumptions(d, "inputs"),
-                   additions=_feeds(d, "additions"), outputs=_outputs(d))
+    return Process(
+        **base,
+        stage=_stage(d, PROCESS_STAGES, "process"),
+        inputs=_consumptions(d, "inputs"),
+        additions=_feeds(d, "additions"),
+        outputs=_outputs(d),
+    )
 
 
 def _parse_assemble(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
-    return Assemble(**base, stage=_stage(d, ASSEMBLE_STAGES, "assemble"), inputs=_consumptions(d, "inputs"),
-                    additions=_feeds(d, "additions"), outputs=_outputs(d))
+    return Assemble(
+        **base,
+        stage=_stage(d, ASSEMBLE_STAGES, "assemble"),
+        inputs=_consumptions(d, "inputs"),
+        additions=_feeds(d, "additions"),
+        outputs=_outputs(d),
+    )
 
 
 def _parse_recycle(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
@@ -329,8 +348,9 @@ def _parse_assay(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     results = d.get("results")
     if not isinstance(results, dict) or not results:
         raise ValidationError("missing or not a non-empty object of measurements", field="results")
-    return Assay(**base, lot=parse_lot_id(d.get("lot"), "lot"), method=_text(d, "method") or "",
-                 results=results)
+    return Assay(
+        **base, lot=parse_lot_id(d.get("lot"), "lot"), method=_text(d, "method") or "", results=results
+    )
 
 
 def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
@@ -344,15 +364,22 @@ def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
         void = item.get("void", False)
         if not isinstance(void, bool):
             raise ValidationError("must be true or false", field=f"{where}.void")
-        amendments.append(LotAmendment(
-            lot=parse_lot_id(item.get("lot"), f"{where}.lot"),
-            composition=Composition.from_dict(comp, f"{where}.composition") if comp is not None else None,
-            remaining_kg=parse_positive(remaining, f"{where}.remaining_kg", allow_zero=True)
-            if remaining is not None else None,
-            void=void,
-        ))
-    return Correct(**base, target_event=_text(d, "target_event") or "", reason=_text(d, "reason") or "",
-                   amendments=tuple(amendments))
+        amendments.append(
+            LotAmendment(
+                lot=parse_lot_id(item.get("lot"), f"{where}.lot"),
+                composition=Composition.from_dict(comp, f"{where}.composition") if comp is not None else None,
+                remaining_kg=parse_positive(remaining, f"{where}.remaining_kg", allow_zero=True)
+                if remaining is not None
+                else None,
+                void=void,
+            )
+        )
+    return Correct(
+        **base,
+        target_event=_text(d, "target_event") or "",
+        reason=_text(d, "reason") or "",
+        amendments=tuple(amendments),
+    )
 
 
 def _parse_register(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
@@ -366,14 +393,21 @@ def _parse_rotate(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     if retire is not None and not isinstance(retire, str):
         raise ValidationError("must be a key id string", field="retire_key_id")
     retire_at = parse_time(d.get("retire_at", base["time"]), "retire_at")
-    return RotateKey(**base, new_key=KeySpec.from_dict(d.get("new_key"), "new_key", base["time"]),
-                     retire_key_id=retire, retire_at=retire_at)
+    return RotateKey(
+        **base,
+        new_key=KeySpec.from_dict(d.get("new_key"), "new_key", base["time"]),
+        retire_key_id=retire,
+        retire_at=retire_at,
+    )
 
 
 def _parse_revoke(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
-    return RevokeKey(**base, key_id=_text(d, "key_id") or "",
-                     revoked_at=parse_time(d.get("revoked_at", base["time"]), "revoked_at"),
-                     reason=_text(d, "reason") or "")
+    return RevokeKey(
+        **base,
+        key_id=_text(d, "key_id") or "",
+        revoked_at=parse_time(d.get("revoked_at", base["time"]), "revoked_at"),
+        reason=_text(d, "reason") or "",
+    )
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
@@ -437,11 +471,13 @@ def event_from_statement(statement: Mapping[str, Any]) -> Event:
     """Parse and cross-check a statement: predicateType and subjects must match the predicate."""
     event = parse_event(statement["predicate"])
     if statement["predicateType"] != predicate_type(event.kind):
-        raise ValidationError(f"must be {predicate_type(event.kind)!r} for a {event.kind} event",
-                              field="payload.predicateType")
+        raise ValidationError(
+            f"must be {predicate_type(event.kind)!r} for a {event.kind} event", field="payload.predicateType"
+        )
     if statement["subject"] != subject_list(event):
-        raise ValidationError("subjects do not match the lots and digests the predicate declares",
-                              field="payload.subject")
+        raise ValidationError(
+            "subjects do not match the lots and digests the predicate declares", field="payload.subject"
+        )
     return event
 
 

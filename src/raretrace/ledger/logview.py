@@ -35,8 +35,15 @@ def checkpoint_at(conn: Connection, size: int) -> str:
     note = conn.execute(select(t.checkpoints.c.note).where(t.checkpoints.c.size == size)).scalar_one_or_none()
     if note is None:
         raise NotFoundError(f"no checkpoint was signed at tree size {size}", field="size")
-    lines = conn.execute(select(t.cosignatures.c.line).where(t.cosignatures.c.size == size)
-                         .order_by(t.cosignatures.c.witness)).scalars().all()
+    lines = (
+        conn.execute(
+            select(t.cosignatures.c.line)
+            .where(t.cosignatures.c.size == size)
+            .order_by(t.cosignatures.c.witness)
+        )
+        .scalars()
+        .all()
+    )
     return str(note) + "".join(line + "\n" for line in lines)
 
 
@@ -60,8 +67,12 @@ def inclusion_proof(registry: Registry, index: int, size: int | None = None) -> 
         proof = tree.inclusion_proof(index, size)
         leaf = tree.read_tile(0, index // 256, min(256, current - (index // 256) * 256))
         offset = (index % 256) * 32
-        return {"leaf_index": index, "tree_size": size, "leaf_hash": _b64(leaf[offset:offset + 32]),
-                "proof": [_b64(h) for h in proof]}
+        return {
+            "leaf_index": index,
+            "tree_size": size,
+            "leaf_hash": _b64(leaf[offset : offset + 32]),
+            "proof": [_b64(h) for h in proof],
+        }
 
 
 def consistency_proof(registry: Registry, old: int, new: int) -> dict[str, Any]:
@@ -78,7 +89,9 @@ def consistency_proof(registry: Registry, old: int, new: int) -> dict[str, Any]:
 def add_witness(registry: Registry, verifier_key: str) -> str:
     name, _ = parse_witness_key(verifier_key)
     with registry.engine.begin() as conn:
-        exists = conn.execute(select(t.witnesses.c.name).where(t.witnesses.c.name == name)).scalar_one_or_none()
+        exists = conn.execute(
+            select(t.witnesses.c.name).where(t.witnesses.c.name == name)
+        ).scalar_one_or_none()
         if exists is not None:
             raise ValidationError(f"witness {name} is already trusted", field="verifier_key")
         conn.execute(insert(t.witnesses).values(name=name, verifier_key=verifier_key.strip()))
@@ -101,11 +114,16 @@ def add_cosignatures(registry: Registry, note: str) -> list[str]:
             if name not in witnesses or name == registry.origin:
                 continue
             timestamp = verify_cosignature(text, line, witnesses[name])
-            conn.execute(t.cosignatures.delete().where(t.cosignatures.c.size == size,
-                                                       t.cosignatures.c.witness == name))
-            conn.execute(insert(t.cosignatures).values(size=size, witness=name, timestamp=timestamp, line=line))
+            conn.execute(
+                t.cosignatures.delete().where(t.cosignatures.c.size == size, t.cosignatures.c.witness == name)
+            )
+            conn.execute(
+                insert(t.cosignatures).values(size=size, witness=name, timestamp=timestamp, line=line)
+            )
             accepted.append(name)
         if not accepted:
-            raise ProofError("no cosignature from a trusted witness was found (add one with `log witness-add`)",
-                             field="note")
+            raise ProofError(
+                "no cosignature from a trusted witness was found (add one with `log witness-add`)",
+                field="note",
+            )
     return accepted

@@ -65,9 +65,11 @@ def _verify_chunk(chunk: list[tuple[bytes, bytes, bytes]]) -> int | None:
     return None
 
 
-def verify_tasks_parallel(tasks: Sequence[SignatureTask], pool: ProcessPoolExecutor, workers: int) -> int | None:
+def verify_tasks_parallel(
+    tasks: Sequence[SignatureTask], pool: ProcessPoolExecutor, workers: int
+) -> int | None:
     size = max(1, -(-len(tasks) // (workers * 4)))
-    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     payloads = [[(x.public_key, x.signature, x.message) for x in chunk] for chunk in chunks]
     for offset, bad in zip(range(0, len(tasks), size), pool.map(_verify_chunk, payloads), strict=True):
         if bad is not None:
@@ -78,15 +80,17 @@ def verify_tasks_parallel(tasks: Sequence[SignatureTask], pool: ProcessPoolExecu
 class Registry:
     """One registry (one log) stored in one database."""
 
-    def __init__(self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None,
-                 pool_workers: int = 2) -> None:
+    def __init__(
+        self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None, pool_workers: int = 2
+    ) -> None:
         self.engine = engine
         self.store = Store()
         self._pool = signature_pool
         self._pool_workers = pool_workers
         if not has_schema(engine):
-            raise NotFoundError("this database holds no raretrace registry; run `raretrace init --origin …` first",
-                                field="db")
+            raise NotFoundError(
+                "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
+            )
         with engine.connect() as conn:
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
@@ -94,12 +98,21 @@ class Registry:
 
     # --- creation -----------------------------------------------------------------------------
     @classmethod
-    def init(cls, engine: Engine, origin: str, *, tolerance: float = DEFAULT_TOLERANCE,
-             signer: Ed25519Signer | None = None) -> Registry:
+    def init(
+        cls,
+        engine: Engine,
+        origin: str,
+        *,
+        tolerance: float = DEFAULT_TOLERANCE,
+        signer: Ed25519Signer | None = None,
+    ) -> Registry:
         """Create the schema, the registry's signing key and the empty log's first checkpoint."""
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
-            raise ValidationError("a log origin is a non-empty name without spaces or '+', e.g. "
-                                  "'registry.example.org/rare-earths'", field="origin")
+            raise ValidationError(
+                "a log origin is a non-empty name without spaces or '+', e.g. "
+                "'registry.example.org/rare-earths'",
+                field="origin",
+            )
         if not 0 <= tolerance < 1:
             raise ValidationError("must be a fraction between 0 and 1", field="tolerance")
         migrate(engine)
@@ -107,8 +120,9 @@ class Registry:
         key = signer or Ed25519Signer.generate()
         with engine.begin() as conn:
             if store.get_meta(conn, "origin") is not None:
-                raise ValidationError(f"the database already holds registry {store.get_meta(conn, 'origin')!r}",
-                                      field="db")
+                raise ValidationError(
+                    f"the database already holds registry {store.get_meta(conn, 'origin')!r}", field="db"
+                )
             now = utc_now()
             store.save_registry_key(conn, "log", key.seed, key.public_key, now)
             for name, value in (("origin", origin), ("tolerance", repr(tolerance)), ("tree_size", "0")):
@@ -123,7 +137,9 @@ class Registry:
         return PublicKey(self.signer.public_key)
 
     # --- append ---------------------------------------------------------------------------------
-    def append(self, envelopes: Sequence[bytes], *, progress: Callable[[int], None] | None = None) -> AppendResult:
+    def append(
+        self, envelopes: Sequence[bytes], *, progress: Callable[[int], None] | None = None
+    ) -> AppendResult:
         """Append a batch of DSSE envelopes, all or nothing; raises naming the envelope and field."""
         if not envelopes:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
@@ -167,9 +183,15 @@ class Registry:
             bad = verify_tasks(tasks)
         if bad is not None:
             task = tasks[bad]
-            raise _rejected(task.index, task.event_id, SignatureError(
-                f"signature by key {PublicKey(task.public_key).key_id[:16]}… does not verify over the payload",
-                field="envelope.signatures"))
+            raise _rejected(
+                task.index,
+                task.event_id,
+                SignatureError(
+                    f"signature by key {PublicKey(task.public_key).key_id[:16]}… "
+                    "does not verify over the payload",
+                    field="envelope.signatures",
+                ),
+            )
 
     def _load_state(self, conn: Connection, parsed: Sequence[tuple[Envelope, Event]]) -> LedgerState:
         """Prefetch, in a few IN queries, every row the batch refers to."""
@@ -184,7 +206,10 @@ class Registry:
                 value = getattr(event, name, None)
                 if isinstance(value, str):
                     key_ids.add(value)
-            new_keys = [*getattr(event, "keys", ()), *([event.new_key] if isinstance(event, RotateKey) else [])]
+            new_keys = [
+                *getattr(event, "keys", ()),
+                *([event.new_key] if isinstance(event, RotateKey) else []),
+            ]
             key_ids.update(k.public_key.key_id for k in new_keys)
             event_ids.add(event.event_id)
             if event.facility:
@@ -220,16 +245,27 @@ class Registry:
         """The lot with its inputs, the events that touched it and its assays, for `lot show`."""
         lot = self.lot(lot_id)
         with self.engine.connect() as conn:
-            inputs = conn.execute(select(t.lot_inputs.c.parent, t.lot_inputs.c.mass_kg, t.lot_inputs.c.seq)
-                                  .where(t.lot_inputs.c.child == lot_id)).all()
-            transfers = conn.execute(select(t.transfers).where(t.transfers.c.lot_id == lot_id)
-                                     .order_by(t.transfers.c.seq)).all()
+            inputs = conn.execute(
+                select(t.lot_inputs.c.parent, t.lot_inputs.c.mass_kg, t.lot_inputs.c.seq).where(
+                    t.lot_inputs.c.child == lot_id
+                )
+            ).all()
+            transfers = conn.execute(
+                select(t.transfers).where(t.transfers.c.lot_id == lot_id).order_by(t.transfers.c.seq)
+            ).all()
             assays = conn.execute(select(t.assays).where(t.assays.c.lot_id == lot_id)).all()
         return {
             "lot": lot.to_dict(),
             "inputs": [{"lot": r.parent, "mass_kg": r.mass_kg, "event_index": r.seq} for r in inputs],
-            "transfers": [{"event_index": r.seq, "from": r.sender, "to": r.receiver,
-                           "received_event_index": r.received_seq} for r in transfers],
+            "transfers": [
+                {
+                    "event_index": r.seq,
+                    "from": r.sender,
+                    "to": r.receiver,
+                    "received_event_index": r.received_seq,
+                }
+                for r in transfers
+            ],
             "assays": [{"event_index": r.seq, "lab": r.lab, **json.loads(r.data)} for r in assays],
         }
 

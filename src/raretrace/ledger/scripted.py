@@ -18,7 +18,9 @@ from raretrace.ledger.events import sign_event
 from raretrace.ledger.registry import AppendResult, Registry
 
 
-def lot(lot_id: str, form: str, mass_kg: float, composition: Mapping[str, float], **extra: Any) -> dict[str, Any]:
+def lot(
+    lot_id: str, form: str, mass_kg: float, composition: Mapping[str, float], **extra: Any
+) -> dict[str, Any]:
     """A lot declaration as events carry it."""
     return {"id": lot_id, "form": form, "mass_kg": mass_kg, "composition": dict(composition), **extra}
 
@@ -33,29 +35,58 @@ class ScriptedChain:
     def next_id(self, prefix: str = "ev") -> str:
         return f"urn:raretrace:event:{prefix}-{next(self._ids):06d}"
 
-    def facility_event(self, facility_id: str, *, name: str | None = None, operator: str = "Demo Operator",
-                       country: str, stages: Sequence[str], technology: Mapping[str, str] | None = None,
-                       accreditation: str | None = None, signer: Ed25519Signer | None = None) -> bytes:
+    def facility_event(
+        self,
+        facility_id: str,
+        *,
+        name: str | None = None,
+        operator: str = "Demo Operator",
+        country: str,
+        stages: Sequence[str],
+        technology: Mapping[str, str] | None = None,
+        accreditation: str | None = None,
+        signer: Ed25519Signer | None = None,
+    ) -> bytes:
         """The signed register_facility envelope, remembering the facility's new key."""
         key = signer or Ed25519Signer.generate()
         self.signers[facility_id] = key
-        spec: dict[str, Any] = {"id": facility_id, "name": name or facility_id, "operator": operator,
-                                "country": country, "stages": list(stages), "technology": dict(technology or {})}
+        spec: dict[str, Any] = {
+            "id": facility_id,
+            "name": name or facility_id,
+            "operator": operator,
+            "country": country,
+            "stages": list(stages),
+            "technology": dict(technology or {}),
+        }
         if accreditation:
             spec["accreditation"] = accreditation
-        event = register_facility_event(spec, [PublicKey(key.public_key)], time=self.time,
-                                        valid_from="2020-01-01T00:00:00Z")
+        event = register_facility_event(
+            spec, [PublicKey(key.public_key)], time=self.time, valid_from="2020-01-01T00:00:00Z"
+        )
         return sign_event(event, [self.registry.signer])
 
     def add_facility(self, facility_id: str, **kwargs: Any) -> Ed25519Signer:
         self.registry.append([self.facility_event(facility_id, **kwargs)])
         return self.signers[facility_id]
 
-    def envelope(self, facility_id: str, kind: str, *, event_id: str | None = None, time: str | None = None,
-                 signer: Ed25519Signer | None = None, **fields: Any) -> bytes:
+    def envelope(
+        self,
+        facility_id: str,
+        kind: str,
+        *,
+        event_id: str | None = None,
+        time: str | None = None,
+        signer: Ed25519Signer | None = None,
+        **fields: Any,
+    ) -> bytes:
         """A signed event of ``kind`` acted by ``facility_id`` (signed by its key unless told otherwise)."""
-        event = {"kind": kind, "event_id": event_id or self.next_id(kind), "time": time or self.time,
-                 "facility": facility_id, **fields}
+        event = {
+            "kind": kind,
+            "event_id": event_id or self.next_id(kind),
+            "time": time or self.time,
+            "facility": facility_id,
+            **fields,
+        }
         return sign_event(event, [signer or self.signers[facility_id]])
 
     def record(self, facility_id: str, kind: str, **fields: Any) -> AppendResult:
@@ -64,7 +95,11 @@ class ScriptedChain:
     def ship(self, sender: str, receiver: str, lots: Sequence[str], **details: Any) -> AppendResult:
         """A transfer and its receipt, each signed by its own side, appended together."""
         transfer_id = self.next_id("transfer")
-        return self.registry.append([
-            self.envelope(sender, "transfer", event_id=transfer_id, to=receiver, lots=list(lots), details=details),
-            self.envelope(receiver, "receive", transfer_event=transfer_id, lots=list(lots)),
-        ])
+        return self.registry.append(
+            [
+                self.envelope(
+                    sender, "transfer", event_id=transfer_id, to=receiver, lots=list(lots), details=details
+                ),
+                self.envelope(receiver, "receive", transfer_event=transfer_id, lots=list(lots)),
+            ]
+        )

@@ -82,12 +82,20 @@ class LedgerState:
         handler = getattr(self, f"_apply_{event.kind}")
         handler(seq, event)
         self.events[event.event_id] = (seq, event.kind)
-        self.write.events.append({
-            "seq": seq, "event_id": event.event_id, "kind": event.kind, "facility_id": event.facility,
-            "time": event.time, "signer_key_ids": json.dumps(signers), "envelope": envelope.raw,
-            "predicate": envelope.payload.decode("utf-8"), "recorded_at": recorded_at,
-            "leaf_hash": hashlib.sha256(b"\x00" + envelope.raw).digest(),
-        })
+        self.write.events.append(
+            {
+                "seq": seq,
+                "event_id": event.event_id,
+                "kind": event.kind,
+                "facility_id": event.facility,
+                "time": event.time,
+                "signer_key_ids": json.dumps(signers),
+                "envelope": envelope.raw,
+                "predicate": envelope.payload.decode("utf-8"),
+                "recorded_at": recorded_at,
+                "leaf_hash": hashlib.sha256(b"\x00" + envelope.raw).digest(),
+            }
+        )
 
     # --- signatures and authorization ---------------------------------------------------------
     def _check_signatures(self, index: int, event: Event, envelope: Envelope) -> list[str]:
@@ -101,26 +109,33 @@ class LedgerState:
             else:
                 record = self.keys.get(sig.key_id)
                 if record is None:
-                    raise SignatureError(f"unknown key {sig.key_id[:16]}…: not registered to any facility",
-                                         field=where)
+                    raise SignatureError(
+                        f"unknown key {sig.key_id[:16]}…: not registered to any facility", field=where
+                    )
                 if record.revoked_at is not None and event.time >= record.revoked_at:
                     raise SignatureError(
                         f"key {sig.key_id[:16]}… of {record.facility_id} was revoked at {record.revoked_at}, "
-                        f"before the event's time {event.time}", field=where)
+                        f"before the event's time {event.time}",
+                        field=where,
+                    )
                 if not record.valid_at(event.time):
                     raise SignatureError(
                         f"key {sig.key_id[:16]}… of {record.facility_id} is valid from {record.valid_from}"
-                        f" until {record.valid_until or 'further notice'}, not at the event's time {event.time}",
-                        field=where)
+                        f" until {record.valid_until or 'further notice'}, "
+                        f"not at the event's time {event.time}",
+                        field=where,
+                    )
                 public, owner = record.public_key, record.facility_id
             self.pending_signatures.append(
-                SignatureTask(index, event.event_id, public.raw, sig.sig, envelope.signing_bytes))
+                SignatureTask(index, event.event_id, public.raw, sig.sig, envelope.signing_bytes)
+            )
             signer_ids.append(sig.key_id)
             authorized = authorized or self._may_sign(event, owner)
         if not authorized:
             who = "the registry secretariat" if event.secretariat_only else f"facility {event.facility}"
-            raise AuthorizationError(f"a {event.kind} event must be signed by a current key of {who}",
-                                     field="envelope.signatures")
+            raise AuthorizationError(
+                f"a {event.kind} event must be signed by a current key of {who}", field="envelope.signatures"
+            )
         return signer_ids
 
     @staticmethod
@@ -140,7 +155,9 @@ class LedgerState:
         if activity not in facility.activities:
             raise AuthorizationError(
                 f"facility {facility.id} is not registered for {activity} "
-                f"(it performs {', '.join(sorted(facility.activities))})", field="facility")
+                f"(it performs {', '.join(sorted(facility.activities))})",
+                field="facility",
+            )
 
     def _lot(self, lot_id: str, field_name: str) -> Lot:
         lot = self.lots.get(lot_id)
@@ -164,14 +181,31 @@ class LedgerState:
         if not new and lot.id in self.write.new_lots:
             self.write.new_lots[lot.id] = lot
 
-    def _create_lots(self, seq: int, event: Event, facility: Facility, outputs: tuple[LotSpec, ...],
-                     stage: Stage, deposit: str | None = None) -> None:
+    def _create_lots(
+        self,
+        seq: int,
+        event: Event,
+        facility: Facility,
+        outputs: tuple[LotSpec, ...],
+        stage: Stage,
+        deposit: str | None = None,
+    ) -> None:
         for i, spec in enumerate(outputs):
             if spec.id in self.lots:
                 raise DuplicateError(f"lot {spec.id} already exists", field=f"outputs[{i}].id")
-            self._set_lot(Lot(spec=spec, custodian=facility.id, remaining_kg=spec.mass_kg,
-                              producer=facility.id, stage=stage, produced_seq=seq, created_time=event.time,
-                              deposit=deposit), new=True)
+            self._set_lot(
+                Lot(
+                    spec=spec,
+                    custodian=facility.id,
+                    remaining_kg=spec.mass_kg,
+                    producer=facility.id,
+                    stage=stage,
+                    produced_seq=seq,
+                    created_time=event.time,
+                    deposit=deposit,
+                ),
+                new=True,
+            )
 
     # --- one method per event kind ------------------------------------------------------------
     def _apply_extract(self, seq: int, event: Extract) -> None:
@@ -189,7 +223,8 @@ class LedgerState:
             if use.mass_kg > lot.remaining_kg * (1 + FRACTION_SLACK) + _ABS_SLACK_KG:
                 raise CustodyError(
                     f"consumes {use.mass_kg:g} kg of lot {lot.id} but only {lot.remaining_kg:g} kg remain",
-                    field=f"{where}.mass_kg")
+                    field=f"{where}.mass_kg",
+                )
             consumed.append((lot, use.mass_kg))
         self._check_mass_balance(event, consumed)
         for lot, mass in consumed:
@@ -199,7 +234,9 @@ class LedgerState:
         for out in event.outputs:
             share = out.mass_kg / total_out
             self.write.lot_inputs.extend(
-                {"seq": seq, "child": out.id, "parent": lot.id, "mass_kg": mass * share} for lot, mass in consumed)
+                {"seq": seq, "child": out.id, "parent": lot.id, "mass_kg": mass * share}
+                for lot, mass in consumed
+            )
 
     _apply_assemble = _apply_process
     _apply_recycle = _apply_process
@@ -212,17 +249,22 @@ class LedgerState:
         if mass_out > mass_in * factor + _ABS_SLACK_KG:
             raise MassBalanceError(
                 f"outputs weigh {mass_out:g} kg but inputs and additions only {mass_in:g} kg "
-                f"(tolerance {self.tolerance:.1%})", field="outputs")
+                f"(tolerance {self.tolerance:.1%})",
+                field="outputs",
+            )
         for element in REE_SYMBOLS:
             out = sum(o.element_mass(element) for o in event.outputs)
             if out <= _ABS_SLACK_KG:
                 continue
-            into = (sum(lot.spec.composition.fraction(element) * m for lot, m in consumed)
-                    + sum(a.composition.fraction(element) * a.mass_kg for a in event.additions))
+            into = sum(lot.spec.composition.fraction(element) * m for lot, m in consumed) + sum(
+                a.composition.fraction(element) * a.mass_kg for a in event.additions
+            )
             if out > into * factor + _ABS_SLACK_KG:
                 raise MassBalanceError(
                     f"outputs hold {out:.6g} kg of {element} but inputs only {into:.6g} kg "
-                    f"(tolerance {self.tolerance:.1%})", field="outputs")
+                    f"(tolerance {self.tolerance:.1%})",
+                    field="outputs",
+                )
 
     def _apply_transfer(self, seq: int, event: Transfer) -> None:
         sender = self._facility(event.facility)
@@ -230,20 +272,33 @@ class LedgerState:
         for i, lot_id in enumerate(event.lots):
             lot = self._held_lot(lot_id, sender.id, f"lots[{i}]")
             if lot.remaining_kg <= _ABS_SLACK_KG:
-                raise CustodyError(f"lot {lot_id} has been used up; nothing remains to ship", field=f"lots[{i}]")
+                raise CustodyError(
+                    f"lot {lot_id} has been used up; nothing remains to ship", field=f"lots[{i}]"
+                )
             self._set_lot(replace(lot, in_transit_to=event.to))
             self.write.transfers.append(
-                {"seq": seq, "lot_id": lot_id, "sender": sender.id, "receiver": event.to, "received_seq": None})
+                {
+                    "seq": seq,
+                    "lot_id": lot_id,
+                    "sender": sender.id,
+                    "receiver": event.to,
+                    "received_seq": None,
+                }
+            )
         self.transfers[event.event_id] = TransferRecord(event.event_id, seq, sender.id, event.to, event.lots)
 
     def _apply_receive(self, seq: int, event: Receive) -> None:
         receiver = self._facility(event.facility)
         transfer = self.transfers.get(event.transfer_event)
         if transfer is None:
-            raise NotFoundError(f"no transfer event {event.transfer_event} is recorded", field="transfer_event")
+            raise NotFoundError(
+                f"no transfer event {event.transfer_event} is recorded", field="transfer_event"
+            )
         if transfer.receiver != receiver.id:
-            raise CustodyError(f"transfer {transfer.event_id} was sent to {transfer.receiver}, not {receiver.id}",
-                               field="transfer_event")
+            raise CustodyError(
+                f"transfer {transfer.event_id} was sent to {transfer.receiver}, not {receiver.id}",
+                field="transfer_event",
+            )
         for i, lot_id in enumerate(event.lots):
             where = f"lots[{i}]"
             if lot_id not in transfer.lots:
@@ -270,7 +325,9 @@ class LedgerState:
             spec = replace(lot.spec, composition=change.composition) if change.composition else lot.spec
             remaining = lot.remaining_kg if change.remaining_kg is None else change.remaining_kg
             if remaining > spec.mass_kg * (1 + FRACTION_SLACK):
-                raise ValidationError(f"exceeds the lot's mass of {spec.mass_kg:g} kg", field=f"{where}.remaining_kg")
+                raise ValidationError(
+                    f"exceeds the lot's mass of {spec.mass_kg:g} kg", field=f"{where}.remaining_kg"
+                )
             self._set_lot(replace(lot, spec=spec, remaining_kg=remaining, void=lot.void or change.void))
 
     def _apply_register_facility(self, seq: int, event: RegisterFacility) -> None:
@@ -287,14 +344,24 @@ class LedgerState:
             raise DuplicateError(f"key {key_id[:16]}… is already registered", field=f"{where}.public_key")
         record = KeyRecord(key_id, facility_id, key.public_key, key.valid_from, key.valid_until, None)
         self.keys[key_id] = record
-        self.write.new_keys.append({
-            "key_id": key_id, "facility_id": facility_id, "public_key": key.public_key.raw,
-            "valid_from": key.valid_from, "valid_until": key.valid_until, "revoked_at": None, "added_seq": seq})
+        self.write.new_keys.append(
+            {
+                "key_id": key_id,
+                "facility_id": facility_id,
+                "public_key": key.public_key.raw,
+                "valid_from": key.valid_from,
+                "valid_until": key.valid_until,
+                "revoked_at": None,
+                "added_seq": seq,
+            }
+        )
 
     def _owned_key(self, key_id: str, facility_id: str | None, field_name: str) -> KeyRecord:
         record = self.keys.get(key_id)
         if record is None or record.facility_id != facility_id:
-            raise NotFoundError(f"key {key_id[:16]}… is not a key of facility {facility_id}", field=field_name)
+            raise NotFoundError(
+                f"key {key_id[:16]}… is not a key of facility {facility_id}", field=field_name
+            )
         return record
 
     def _update_key(self, record: KeyRecord, **values: Any) -> None:

@@ -12,7 +12,14 @@ import struct
 
 from raretrace.crypto.keys import PublicKey, Signer
 from raretrace.errors import ProofError, SignatureError
-from raretrace.log.note import check_name, check_text, key_hash, parse_signature_line, parse_verifier_key, verifier_key_text
+from raretrace.log.note import (
+    check_name,
+    check_text,
+    key_hash,
+    parse_signature_line,
+    parse_verifier_key,
+    verifier_key_text,
+)
 
 COSIGNATURE_V1 = 0x04
 _MAX_TIMESTAMP = 2**63 - 1
@@ -48,7 +55,9 @@ def verify_cosignature(checkpoint_text: str, line: str, witness_key: str) -> int
     if line_name != name or hash4 != key_hash(name, COSIGNATURE_V1, public):
         raise ProofError(f"the cosignature is not by witness {name}", field="cosignature")
     if len(body) != 8 + 64:
-        raise ProofError("a v1 cosignature holds an 8-byte timestamp and a 64-byte signature", field="cosignature")
+        raise ProofError(
+            "a v1 cosignature holds an 8-byte timestamp and a 64-byte signature", field="cosignature"
+        )
     (timestamp,) = struct.unpack(">Q", body[:8])
     if timestamp > _MAX_TIMESTAMP:
         raise ProofError("cosignature timestamp above 2^63-1", field="cosignature")

@@ -30,7 +30,7 @@ def resolve_url(db: str | None) -> str:
         return f"sqlite:///{Path(value).expanduser()}"
     for prefix in ("postgresql://", "postgres://"):
         if value.startswith(prefix):
-            return "postgresql+psycopg://" + value[len(prefix):]
+            return "postgresql+psycopg://" + value[len(prefix) :]
     return value
 
 
@@ -67,8 +67,9 @@ def make_engine(db: str | None) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    raise StoreError(f"unsupported database back end {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)",
-                     field="db")
+    raise StoreError(
+        f"unsupported database back end {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)", field="db"
+    )
 
 
 def migrate(engine: Engine) -> None:

@@ -26,7 +26,7 @@ _MUTABLE_LOT_COLUMNS = ("composition", "custodian", "in_transit_to", "remaining_
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,11 @@ class KeyRecord:
     revoked_at: str | None
 
     def valid_at(self, time: str) -> bool:
-        return (self.valid_from <= time
-                and (self.valid_until is None or time < self.valid_until)
-                and (self.revoked_at is None or time < self.revoked_at))
+        return (
+            self.valid_from <= time
+            and (self.valid_until is None or time < self.valid_until)
+            and (self.revoked_at is None or time < self.revoked_at)
+        )
 
 
 @dataclass(frozen=True)
@@ -73,39 +75,83 @@ class BatchWrite:
 
 def lot_row(lot: Lot) -> dict[str, Any]:
     return {
-        "id": lot.id, "form": lot.spec.form.value, "mass_kg": lot.spec.mass_kg, "units": lot.spec.units,
+        "id": lot.id,
+        "form": lot.spec.form.value,
+        "mass_kg": lot.spec.mass_kg,
+        "units": lot.spec.units,
         "composition": json.dumps(lot.spec.composition.to_dict(), separators=(",", ":")),
-        "custodian": lot.custodian, "in_transit_to": lot.in_transit_to, "remaining_kg": lot.remaining_kg,
-        "produced_seq": lot.produced_seq, "producer": lot.producer, "stage": lot.stage.value,
-        "deposit": lot.deposit, "declared_value": lot.spec.declared_value, "currency": lot.spec.currency,
-        "created_time": lot.created_time, "void": lot.void,
+        "custodian": lot.custodian,
+        "in_transit_to": lot.in_transit_to,
+        "remaining_kg": lot.remaining_kg,
+        "produced_seq": lot.produced_seq,
+        "producer": lot.producer,
+        "stage": lot.stage.value,
+        "deposit": lot.deposit,
+        "declared_value": lot.spec.declared_value,
+        "currency": lot.spec.currency,
+        "created_time": lot.created_time,
+        "void": lot.void,
     }
 
 
 def lot_from_row(row: Any) -> Lot:
-    spec = LotSpec(id=row.id, form=Form(row.form), mass_kg=row.mass_kg,
-                   composition=Composition(json.loads(row.composition)), units=row.units,
-                   declared_value=row.declared_value, currency=row.currency)
-    return Lot(spec=spec, custodian=row.custodian, remaining_kg=row.remaining_kg, producer=row.producer,
-               stage=Stage(row.stage), produced_seq=row.produced_seq, created_time=row.created_time,
-               in_transit_to=row.in_transit_to, deposit=row.deposit, void=bool(row.void))
+    spec = LotSpec(
+        id=row.id,
+        form=Form(row.form),
+        mass_kg=row.mass_kg,
+        composition=Composition(json.loads(row.composition)),
+        units=row.units,
+        declared_value=row.declared_value,
+        currency=row.currency,
+    )
+    return Lot(
+        spec=spec,
+        custodian=row.custodian,
+        remaining_kg=row.remaining_kg,
+        producer=row.producer,
+        stage=Stage(row.stage),
+        produced_seq=row.produced_seq,
+        created_time=row.created_time,
+        in_transit_to=row.in_transit_to,
+        deposit=row.deposit,
+        void=bool(row.void),
+    )
 
 
 def facility_row(spec: Facility, seq: int) -> dict[str, Any]:
-    return {"id": spec.id, "name": spec.name, "operator": spec.operator, "country": spec.country,
-            "stages": json.dumps(sorted(spec.activities)), "technology": json.dumps(dict(spec.technology)),
-            "accreditation": spec.accreditation, "registered_seq": seq}
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "operator": spec.operator,
+        "country": spec.country,
+        "stages": json.dumps(sorted(spec.activities)),
+        "technology": json.dumps(dict(spec.technology)),
+        "accreditation": spec.accreditation,
+        "registered_seq": seq,
+    }
 
 
 def facility_from_row(row: Any) -> Facility:
-    return Facility(id=row.id, name=row.name, operator=row.operator, country=row.country,
-                    activities=frozenset(json.loads(row.stages)), technology=json.loads(row.technology),
-                    accreditation=row.accreditation)
+    return Facility(
+        id=row.id,
+        name=row.name,
+        operator=row.operator,
+        country=row.country,
+        activities=frozenset(json.loads(row.stages)),
+        technology=json.loads(row.technology),
+        accreditation=row.accreditation,
+    )
 
 
 def _key_from_row(row: Any) -> KeyRecord:
-    return KeyRecord(row.key_id, row.facility_id, PublicKey(bytes(row.public_key)), row.valid_from,
-                     row.valid_until, row.revoked_at)
+    return KeyRecord(
+        row.key_id,
+        row.facility_id,
+        PublicKey(bytes(row.public_key)),
+        row.valid_from,
+        row.valid_until,
+        row.revoked_at,
+    )
 
 
 class Store:
@@ -118,8 +164,9 @@ class Store:
     def require_meta(self, conn: Connection, key: str) -> str:
         value = self.get_meta(conn, key)
         if value is None:
-            raise StoreError("this database holds no raretrace registry; run `raretrace init --origin …` first",
-                             field="db")
+            raise StoreError(
+                "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
+            )
         return value
 
     def set_meta(self, conn: Connection, key: str, value: str) -> None:
@@ -133,8 +180,9 @@ class Store:
             query = query.with_for_update()
         value = conn.execute(query).scalar_one_or_none()
         if value is None:
-            raise StoreError("this database holds no raretrace registry; run `raretrace init --origin …` first",
-                             field="db")
+            raise StoreError(
+                "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
+            )
         return int(value)
 
     # --- registry key -------------------------------------------------------------------------
@@ -186,7 +234,9 @@ class Store:
         """event_id -> (seq, kind) for the ids that are already recorded."""
         out: dict[str, tuple[int, str]] = {}
         for part in chunks(ids):
-            query = select(t.events.c.event_id, t.events.c.seq, t.events.c.kind).where(t.events.c.event_id.in_(part))
+            query = select(t.events.c.event_id, t.events.c.seq, t.events.c.kind).where(
+                t.events.c.event_id.in_(part)
+            )
             for row in conn.execute(query):
                 out[row.event_id] = (row.seq, row.kind)
         return out
@@ -194,17 +244,26 @@ class Store:
     def transfers(self, conn: Connection, event_ids: Sequence[str]) -> dict[str, TransferRecord]:
         out: dict[str, TransferRecord] = {}
         for part in chunks(event_ids):
-            query = (select(t.events.c.event_id, t.transfers.c.seq, t.transfers.c.sender, t.transfers.c.receiver,
-                            t.transfers.c.lot_id)
-                     .join(t.events, t.events.c.seq == t.transfers.c.seq)
-                     .where(t.events.c.event_id.in_(part)).order_by(t.transfers.c.seq))
+            query = (
+                select(
+                    t.events.c.event_id,
+                    t.transfers.c.seq,
+                    t.transfers.c.sender,
+                    t.transfers.c.receiver,
+                    t.transfers.c.lot_id,
+                )
+                .join(t.events, t.events.c.seq == t.transfers.c.seq)
+                .where(t.events.c.event_id.in_(part))
+                .order_by(t.transfers.c.seq)
+            )
             grouped: dict[str, list[Any]] = {}
             for row in conn.execute(query):
                 grouped.setdefault(row.event_id, []).append(row)
             for event_id, rows in grouped.items():
                 first = rows[0]
-                out[event_id] = TransferRecord(event_id, first.seq, first.sender, first.receiver,
-                                               tuple(r.lot_id for r in rows))
+                out[event_id] = TransferRecord(
+                    event_id, first.seq, first.sender, first.receiver, tuple(r.lot_id for r in rows)
+                )
         return out
 
     # --- the one write of a batch ---------------------------------------------------------------
@@ -219,10 +278,18 @@ class Store:
             conn.execute(insert(t.lots), [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
         if changed:
-            stmt = (update(t.lots).where(t.lots.c.id == bindparam("v_id"))
-                    .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS}))
-            conn.execute(stmt, [{f"v_{k}": v for k, v in lot_row(lot).items()
-                                 if k == "id" or k in _MUTABLE_LOT_COLUMNS} for lot in changed])
+            stmt = (
+                update(t.lots)
+                .where(t.lots.c.id == bindparam("v_id"))
+                .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS})
+            )
+            conn.execute(
+                stmt,
+                [
+                    {f"v_{k}": v for k, v in lot_row(lot).items() if k == "id" or k in _MUTABLE_LOT_COLUMNS}
+                    for lot in changed
+                ],
+            )
         if batch.events:
             conn.execute(insert(t.events), batch.events)
         if batch.lot_inputs:
@@ -230,9 +297,11 @@ class Store:
         if batch.transfers:
             conn.execute(insert(t.transfers), batch.transfers)
         for transfer_seq, lot_id, receive_seq in batch.received:
-            conn.execute(update(t.transfers)
-                         .where(t.transfers.c.seq == transfer_seq, t.transfers.c.lot_id == lot_id)
-                         .values(received_seq=receive_seq))
+            conn.execute(
+                update(t.transfers)
+                .where(t.transfers.c.seq == transfer_seq, t.transfers.c.lot_id == lot_id)
+                .values(received_seq=receive_seq)
+            )
         if batch.assays:
             conn.execute(insert(t.assays), batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
