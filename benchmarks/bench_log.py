@@ -19,15 +19,26 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pymerkle
 
 from raretrace.log.merkle import leaf_hash, verify_consistency, verify_inclusion
-from raretrace.log.tiles import TiledTree
+from raretrace.log.tiles import TiledTree, TileKey
 from raretrace.store import schema
 from raretrace.store.db import make_engine
 from raretrace.store.tiles import SqlTileStorage
+
+
+class CountingStorage(SqlTileStorage):
+    """Counts the storage round trips that proofs make past the tile cache."""
+
+    reads = 0
+
+    def read_tiles(self, keys: Sequence[TileKey]) -> dict[TileKey, bytes]:
+        self.reads += 1
+        return super().read_tiles(keys)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -35,7 +46,9 @@ def rate(count: int, seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--proofs", type=int, default=20_000)
@@ -80,13 +93,17 @@ def main() -> None:
         pm_cons = rate(len(olds), time.perf_counter() - start)
 
         with engine.connect() as conn:
-            tree = TiledTree(SqlTileStorage(conn), n, cache_tiles=args.cache)
+            storage = CountingStorage(conn)
+            tree = TiledTree(storage, n, cache_tiles=args.cache)
             start = time.perf_counter()
             proofs = [tree.inclusion_proof(i) for i in indices]
             our_incl = rate(len(indices), time.perf_counter() - start)
+            incl_reads, storage.reads = storage.reads, 0
+            tree = TiledTree(storage, n, cache_tiles=args.cache)
             start = time.perf_counter()
             cons = [tree.consistency_proof(m) for m in olds]
             our_cons = rate(len(olds), time.perf_counter() - start)
+            cons_reads = storage.reads
             for k in range(0, len(indices), max(1, len(indices) // 200)):
                 verify_inclusion(leaf_hash(entries[indices[k]]), indices[k], n, proofs[k], root)
                 pm_path = [bytes.fromhex(h) for h in pm.prove_inclusion(indices[k] + 1).serialize()["path"]]
@@ -95,7 +112,11 @@ def main() -> None:
                 verify_consistency(olds[k], n, cons[k], pm.get_root(olds[k]), root)
         engine.dispose()
 
-    print(f"SQLite file after appends: {db_mb:.1f} MB; TiledTree cache {args.cache} tiles for proofs")
+    print(f"SQLite file after appends: {db_mb:.1f} MB; TiledTree LRU cache of {args.cache} tiles for proofs")
+    print(
+        f"SQLite reads: {incl_reads / len(indices):.2f} per inclusion proof, "
+        f"{cons_reads / max(1, len(olds)):.2f} per consistency proof"
+    )
     print(f"{'':24}{'raretrace':>14}{'pymerkle':>14}{'ratio':>9}")
     for name, ours, theirs in (
         ("appends/s", our_append, pm_append),

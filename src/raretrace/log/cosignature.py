@@ -1,68 +1,121 @@
-"""C2SP tlog-cosignature v1 (https://c2sp.org/tlog-cosignature): witnesses cosigning checkpoints.
+"""C2SP tlog-cosignature v1 with Ed25519 (https://c2sp.org/tlog-cosignature): witnesses' cosignatures.
 
-A cosignature is a note signature line whose key hash uses key type 0x04 and whose signature bytes
-are ``timestamp (u64, big-endian) || Ed25519 signature`` over
-``"cosignature/v1\\ntime <timestamp>\\n" + checkpoint note body``.
+A witness (another consortium member) states that, as of a time, this checkpoint is the largest
+consistent one it has seen for the log. The statement is a note signature line whose key hash uses
+signature type 0x04 and whose bytes after the key hash are a ``timestamped_signature``: the timestamp
+as a big-endian u64, then the Ed25519 signature over
+
+    "cosignature/v1\\n" "time <timestamp>\\n" <checkpoint note text>
+
+The message does not name the witness, which is why a witness key must serve one witness only.
 """
 
 from __future__ import annotations
 
-import base64
-import struct
-
 from raretrace.crypto.keys import PublicKey, Signer
-from raretrace.errors import ProofError, SignatureError
+from raretrace.errors import ProofError, ValidationError
+from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import (
-    check_name,
-    check_text,
+    NoteSignature,
+    check_key_name,
     key_hash,
+    key_text,
+    parse_key_text,
     parse_signature_line,
-    parse_verifier_key,
-    verifier_key_text,
 )
 
 COSIGNATURE_V1 = 0x04
-_MAX_TIMESTAMP = 2**63 - 1
+MAX_TIMESTAMP = 2**63 - 1
+_TIMESTAMP_LEN = 8
+_ED25519_SIG_LEN = 64
 
 
-def cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:
-    return f"cosignature/v1\ntime {timestamp}\n".encode() + checkpoint_text.encode()
+class WitnessKey(tuple[str, bytes]):
+    """A trusted witness, ``(name, raw Ed25519 public key)``; it unpacks like the pair it is."""
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, public_key: bytes) -> WitnessKey:
+        check_key_name(name)
+        return super().__new__(cls, (name, PublicKey(bytes(public_key)).raw))
+
+    @property
+    def name(self) -> str:
+        return self[0]
+
+    @property
+    def public_key(self) -> bytes:
+        return self[1]
+
+    @property
+    def key_hash(self) -> bytes:
+        return key_hash(self.name, COSIGNATURE_V1, self.public_key)
+
+    def key_text(self) -> str:
+        return key_text(self.name, COSIGNATURE_V1, self.public_key)
 
 
 def witness_key_text(name: str, public_key: bytes) -> str:
-    return verifier_key_text(name, public_key, COSIGNATURE_V1)
+    """The witness verifier key text ``name+hash+base64(0x04 || public key)``."""
+    return key_text(name, COSIGNATURE_V1, PublicKey(public_key).raw)
 
 
-def parse_witness_key(text: str) -> tuple[str, bytes]:
-    return parse_verifier_key(text, COSIGNATURE_V1)
+def parse_witness_key(text: str) -> WitnessKey:
+    """Parse a witness verifier key text (type 0x04), checking its key hash."""
+    return WitnessKey(*parse_key_text(text, COSIGNATURE_V1))
+
+
+def cosigned_message(checkpoint_text: str, timestamp: int) -> bytes:
+    """The bytes a witness signs: header line, time line, then the checkpoint's note text."""
+    return f"cosignature/v1\ntime {timestamp}\n{checkpoint_text}".encode()
+
+
+def _check_timestamp(timestamp: int) -> None:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise ValidationError(f"a timestamp is an integer 0..2^63-1, got {timestamp!r}", field="timestamp")
 
 
 def cosign(checkpoint_text: str, name: str, signer: Signer, timestamp: int) -> str:
-    """The cosignature line (no trailing newline) a witness adds to a checkpoint."""
-    check_name(name)
-    check_text(checkpoint_text)
-    if not 0 <= timestamp <= _MAX_TIMESTAMP:
-        raise ProofError("a cosignature timestamp is between 0 and 2^63-1", field="timestamp")
-    sig = signer.sign(cosigned_message(checkpoint_text, timestamp))
-    blob = key_hash(name, COSIGNATURE_V1, signer.public_key) + struct.pack(">Q", timestamp) + sig
-    return f"— {name} {base64.b64encode(blob).decode()}"
+    """The witness's cosignature line (without a newline) on a checkpoint text, at POSIX ``timestamp``."""
+    Checkpoint.parse(checkpoint_text)  # a witness cosigns checkpoints, nothing else
+    check_key_name(name)
+    _check_timestamp(timestamp)
+    signature = signer.sign(cosigned_message(checkpoint_text, timestamp))
+    stamped = timestamp.to_bytes(_TIMESTAMP_LEN, "big") + signature
+    return NoteSignature(name, key_hash(name, COSIGNATURE_V1, signer.public_key), stamped).line
 
 
-def verify_cosignature(checkpoint_text: str, line: str, witness_key: str) -> int:
-    """Verify one cosignature line against a witness verifier key; returns its timestamp."""
-    name, public = parse_witness_key(witness_key)
-    line_name, hash4, body = parse_signature_line(line.rstrip("\n"))
-    if line_name != name or hash4 != key_hash(name, COSIGNATURE_V1, public):
-        raise ProofError(f"the cosignature is not by witness {name}", field="cosignature")
-    if len(body) != 8 + 64:
+def verify_cosignature(checkpoint_text: str, line: str, witness: WitnessKey | str) -> int:
+    """Verify one cosignature line by ``witness`` on a checkpoint text; returns its timestamp.
+
+    Raises ProofError if the line is not by that witness's key or does not verify.
+    """
+    key = witness if isinstance(witness, WitnessKey) else parse_witness_key(witness)
+    Checkpoint.parse(checkpoint_text)
+    sig = parse_signature_line(line)
+    # 1. The line must name the witness and carry its key hash (type 0x04).
+    if sig.name != key.name:
+        raise ProofError(f"the cosignature is by {sig.name!r}, not witness {key.name!r}", field="cosignature")
+    if sig.key_hash != key.key_hash:
         raise ProofError(
-            "a v1 cosignature holds an 8-byte timestamp and a 64-byte signature", field="cosignature"
+            f"the cosignature's key hash {sig.key_hash.hex()} is not witness {key.name}'s "
+            f"{key.key_hash.hex()} (another key, or not a v1 cosignature)",
+            field="cosignature",
         )
-    (timestamp,) = struct.unpack(">Q", body[:8])
-    if timestamp > _MAX_TIMESTAMP:
-        raise ProofError("cosignature timestamp above 2^63-1", field="cosignature")
-    try:
-        PublicKey(public).verify(body[8:], cosigned_message(checkpoint_text, timestamp))
-    except SignatureError as e:
-        raise ProofError(f"cosignature by {name} does not verify", field="cosignature") from e
-    return int(timestamp)
+    # 2. The rest is a timestamped_signature: u64 timestamp, 64-byte Ed25519 signature.
+    if len(sig.signature) != _TIMESTAMP_LEN + _ED25519_SIG_LEN:
+        raise ProofError(
+            f"a v1 cosignature has {_TIMESTAMP_LEN + _ED25519_SIG_LEN} bytes after the key hash, "
+            f"got {len(sig.signature)}",
+            field="cosignature",
+        )
+    timestamp = int.from_bytes(sig.signature[:_TIMESTAMP_LEN], "big")
+    if timestamp > MAX_TIMESTAMP:
+        raise ProofError(f"the cosignature's timestamp {timestamp} exceeds 2^63-1", field="cosignature")
+    # 3. The Ed25519 signature must cover the cosigned message at that timestamp.
+    message = cosigned_message(checkpoint_text, timestamp)
+    if not PublicKey(key.public_key).is_valid(sig.signature[_TIMESTAMP_LEN:], message):
+        raise ProofError(
+            f"the cosignature by {key.name} does not verify on this checkpoint", field="cosignature"
+        )
+    return timestamp

@@ -218,12 +218,16 @@ class TreeBorder:
             right = hashes[pos] if right is None else node_hash(hashes[pos], right)
         self.root = EMPTY_ROOT if right is None else right
 
-    def path(self, index: int, level: int, source: HashSource) -> list[bytes]:
-        """RFC 9162 PATH of node ``(level, index)`` (complete in this tree) to the root, nearest first."""
+    def path(self, index: int, level: int, source: HashSource, *, with_node: bool = False) -> list[bytes]:
+        """RFC 9162 PATH of node ``(level, index)`` (complete in this tree) to the root, nearest first.
+
+        ``with_node`` puts the node's own hash first, fetched in the same ``source`` call.
+        """
         # The fork is where the path to this node parts from the path to the tree's right border.
         fork = level + (index ^ (self.size >> level)).bit_length() - 1
-        below = [(h, (index >> (h - level)) ^ 1) for h in range(level, fork)]
-        proof = list(source(below)) if below else []
+        ids = [(level, index)] if with_node else []
+        ids += [(h, (index >> (h - level)) ^ 1) for h in range(level, fork)]
+        proof = list(source(ids)) if ids else []
         right = self._right[fork]
         if right is not None:
             proof.append(right)
@@ -257,10 +261,7 @@ def consistency_proof(
     level = (size1 & -size1).bit_length() - 1
     index = (size1 - 1) >> level
     border = border if border is not None and border.size == size2 else TreeBorder(size2, source)
-    path = border.path(index, level, source)
-    if index == 0:
-        return path
-    return [source([(level, index)])[0], *path]
+    return border.path(index, level, source, with_node=index != 0)
 
 
 def memory_source(leaf_hashes: Sequence[bytes]) -> HashSource:

@@ -108,16 +108,22 @@ def parse_key_text(text: str, key_type: int, *, field: str = "verifier_key") -> 
     return name, public
 
 
-@dataclass(frozen=True)
-class NoteVerifier:
-    """A trusted Ed25519 note key: its name and raw public key."""
+class NoteVerifier(tuple[str, bytes]):
+    """A trusted Ed25519 note key, ``(name, raw public key)``; it unpacks like the pair it is."""
 
-    name: str
-    public_key: bytes
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        check_key_name(self.name)
-        PublicKey(self.public_key)  # checks the length
+    def __new__(cls, name: str, public_key: bytes) -> NoteVerifier:
+        check_key_name(name)
+        return super().__new__(cls, (name, PublicKey(bytes(public_key)).raw))
+
+    @property
+    def name(self) -> str:
+        return self[0]
+
+    @property
+    def public_key(self) -> bytes:
+        return self[1]
 
     @property
     def key_hash(self) -> bytes:
@@ -149,9 +155,10 @@ def signer_key_text(name: str, signer: Ed25519Signer) -> str:
 def parse_signer_key(text: str) -> tuple[str, Ed25519Signer]:
     """A signer key text -> (name, signer); the key hash must match the derived public key."""
     field = "signer_key"
+    text = text.strip()
     if not text.startswith("PRIVATE+KEY+"):
         raise ValidationError("a signer key starts with PRIVATE+KEY+", field=field)
-    parts = text.strip().removeprefix("PRIVATE+KEY+").split("+", 2)
+    parts = text.removeprefix("PRIVATE+KEY+").split("+", 2)
     if len(parts) != 3:
         raise ValidationError("a signer key is PRIVATE+KEY+name+hash+base64key", field=field)
     name, hash_hex, key64 = parts
@@ -262,11 +269,11 @@ def open_note(note: str | bytes, verifiers: Iterable[NoteVerifier | str]) -> Ope
     """
     known: dict[tuple[str, bytes], NoteVerifier] = {}
     for v in verifiers:
-        verifier = parse_verifier_key(v) if isinstance(v, str) else v
-        ident = (verifier.name, verifier.key_hash)
-        if ident in known and known[ident] != verifier:
-            raise ValidationError(f"two verifier keys share name {verifier.name} and hash", field="verifiers")
-        known[ident] = verifier
+        key = v if isinstance(v, NoteVerifier) else parse_verifier_key(v)
+        ident = (key.name, key.key_hash)
+        if ident in known and known[ident] != key:
+            raise ValidationError(f"two verifier keys share name {key.name} and hash", field="verifiers")
+        known[ident] = key
     # 1. Split and check the format.
     text, lines = split_note(note)
     message = text.encode()
