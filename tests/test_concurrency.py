@@ -29,7 +29,7 @@ def test_racing_spends_of_one_lot(db_url: str) -> None:
             outcomes.append("ok")
         except CustodyError:
             outcomes.append("custody")
-        except Exception as e:  # noqa: BLE001 - any other outcome is a failure of this test
+        except Exception as e:
             outcomes.append(f"{type(e).__name__}: {e}")
         finally:
             registry.engine.dispose()

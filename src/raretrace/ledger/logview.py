@@ -13,6 +13,7 @@ from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.note import split_note
 from raretrace.log.tiles import TiledTree
 from raretrace.store import schema as t
+from raretrace.store.db import write_transaction
 from raretrace.store.tiles import SqlTileStorage
 
 
@@ -88,7 +89,7 @@ def consistency_proof(registry: Registry, old: int, new: int) -> dict[str, Any]:
 
 def add_witness(registry: Registry, verifier_key: str) -> str:
     name, _ = parse_witness_key(verifier_key)
-    with registry.engine.begin() as conn:
+    with write_transaction(registry.engine) as conn:
         exists = conn.execute(
             select(t.witnesses.c.name).where(t.witnesses.c.name == name)
         ).scalar_one_or_none()
@@ -102,7 +103,7 @@ def add_cosignatures(registry: Registry, note: str) -> list[str]:
     """Verify and store cosignatures from trusted witnesses on one of this log's checkpoints."""
     text, signature_lines = split_note(note)
     accepted: list[str] = []
-    with registry.engine.begin() as conn:
+    with write_transaction(registry.engine) as conn:
         row = conn.execute(select(t.checkpoints.c.size, t.checkpoints.c.note)).all()
         sizes = {split_note(r.note)[0]: r.size for r in row}
         size = sizes.get(text)

@@ -32,7 +32,7 @@ from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import TiledTree
 from raretrace.model import Lot, utc_now
 from raretrace.store import schema as t
-from raretrace.store.db import has_schema, migrate
+from raretrace.store.db import has_schema, migrate, write_transaction
 from raretrace.store.store import Store
 from raretrace.store.tiles import SqlTileStorage
 
@@ -118,7 +118,7 @@ class Registry:
         migrate(engine)
         store = Store()
         key = signer or Ed25519Signer.generate()
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             if store.get_meta(conn, "origin") is not None:
                 raise ValidationError(
                     f"the database already holds registry {store.get_meta(conn, 'origin')!r}", field="db"
@@ -144,7 +144,7 @@ class Registry:
         if not envelopes:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
         parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             size = self.store.lock_head(conn)
             state = self._load_state(conn, parsed)
             now = utc_now()

@@ -88,7 +88,8 @@ def cosign(checkpoint_text: str, name: str, signer: Signer, timestamp: int) -> s
 def verify_cosignature(checkpoint_text: str, line: str, witness: WitnessKey | str) -> int:
     """Verify one cosignature line by ``witness`` on a checkpoint text; returns its timestamp.
 
-    Raises ProofError if the line is not by that witness's key or does not verify.
+    Raises ProofError if the line is not by that witness's key or does not verify, ValidationError
+    if the line, the checkpoint text or the witness key is malformed.
     """
     key = witness if isinstance(witness, WitnessKey) else parse_witness_key(witness)
     Checkpoint.parse(checkpoint_text)

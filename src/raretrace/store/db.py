@@ -1,19 +1,22 @@
 """Opening a database: URL resolution, engine set-up per back end, and migrations.
 
 ``--db`` takes either a file path (SQLite, the embedded default) or a SQLAlchemy URL
-(``postgresql://…`` is mapped to the psycopg 3 driver). SQLite runs in WAL mode with a busy timeout
-and every write transaction begins with ``BEGIN IMMEDIATE``, so there is exactly one writer and a
-writer never reads state that another writer is about to change. On PostgreSQL the append pipeline
+(``postgresql://…`` is mapped to the psycopg 3 driver). SQLite runs in WAL mode with a busy timeout;
+every write transaction (``write_transaction``) begins with ``BEGIN IMMEDIATE``, so there is exactly
+one writer and a writer never reads state that another writer is about to change, while readers
+begin deferred and never block it. On PostgreSQL the append pipeline
 takes a row lock on the log head instead (see ``Store.lock_head``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -45,8 +48,22 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_OPTION = "raretrace_write"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front; readers begin deferred and never block a writer (WAL).
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction: committed on success, rolled back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def make_engine(db: str | None) -> Engine:
@@ -79,7 +96,7 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
