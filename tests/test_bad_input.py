@@ -213,3 +213,31 @@ def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> byt
         "predicate": event,
     }
     return sign_statement(statement, [chain.signers["US-SEP"]])
+
+
+def test_wrong_signature_found_by_worker_processes(db_url: str) -> None:
+    """The same rejection when signatures are verified in a process pool during validation."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from raretrace.ledger.registry import Registry
+
+    chain = _shipped(db_url)
+    batch = [
+        chain.envelope(
+            "US-MINE",
+            "extract",
+            deposit="Mountain Pass",
+            outputs=[lot(f"urn:raretrace:lot:p-{i}", "ore", 1.0, {"Nd": 0.01})],
+        )
+        for i in range(300)
+    ]
+    env = json.loads(batch[217])
+    env["signatures"] = json.loads(batch[3])["signatures"]
+    batch[217] = json.dumps(env).encode()
+    with ProcessPoolExecutor(2) as pool:
+        pooled = ScriptedChain(Registry(chain.registry.engine, signature_pool=pool))
+        before = snapshot(pooled.registry)
+        with pytest.raises(SignatureError, match="envelope 217 .*does not verify over the payload"):
+            pooled.registry.append(batch)
+        assert snapshot(pooled.registry) == before
+        pooled.registry.append(batch[:217])

@@ -22,10 +22,12 @@ from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 #: Relative slack allowed on sums of mass fractions (rounding in declarations).
 FRACTION_SLACK = 1e-9
 
+_UTC_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]{0,199}$")
 _LOT_ID_RE = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]{1,160}$")
 
@@ -120,6 +122,10 @@ def parse_time(value: object, field_name: str) -> str:
     if not isinstance(value, str):
         raise ValidationError("must be an RFC 3339 timestamp string", field=field_name)
     try:
+        utc = _UTC_TIME_RE.match(value)
+        if utc:  # already UTC ("Z"): check the date and pad the fraction, no time-zone arithmetic
+            datetime.fromisoformat(utc.group(1))
+            return f"{utc.group(1)}.{(utc.group(2) or '').ljust(6, '0')}Z"
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as e:
         raise ValidationError(f"{value!r} is not an RFC 3339 timestamp", field=field_name) from e
@@ -134,6 +140,18 @@ def format_time(moment: datetime) -> str:
 
 def utc_now() -> str:
     return format_time(datetime.now(UTC))
+
+
+def trusted(cls: type[T], **fields: Any) -> T:
+    """An object rebuilt from a row this registry validated when it wrote it, without re-checking.
+
+    Loading state is on the append path of every batch; re-validating what the registry itself
+    stored would double the cost of each lot it reads. Never use it for input from outside.
+    """
+    obj = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -353,6 +371,20 @@ class Lot:
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def evolve(self, **changes: Any) -> Lot:
+        """A copy with some fields changed, checking the one invariant such changes can break.
+
+        ``dataclasses.replace`` would re-run every check of the lot; on the append path the lot is
+        already valid and only its custody, remaining mass or voidness move.
+        """
+        new = trusted(Lot, **{**self.__dict__, **changes})
+        if not 0 <= new.remaining_kg <= new.spec.mass_kg * (1 + FRACTION_SLACK):
+            raise ValidationError(
+                f"remaining mass {new.remaining_kg:g} kg is outside 0 and the lot's mass",
+                field="lot.remaining_kg",
+            )
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         out = self.spec.to_dict()

@@ -28,6 +28,7 @@ from raretrace.errors import (
 )
 from raretrace.ledger.events import Event, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
+from raretrace.ledger.verify import BatchVerifier
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import TiledTree
 from raretrace.model import Lot, utc_now
@@ -50,43 +51,13 @@ def _rejected(index: int, event_id: str | None, error: RaretraceError) -> Raretr
     return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
 
 
-def verify_tasks(tasks: Sequence[SignatureTask]) -> int | None:
-    """Index (into ``tasks``) of the first signature that fails, or None if all verify."""
-    for i, task in enumerate(tasks):
-        if not PublicKey(task.public_key).is_valid(task.signature, task.message):
-            return i
-    return None
-
-
-def _verify_chunk(chunk: list[tuple[bytes, bytes, bytes]]) -> int | None:
-    for i, (public, signature, message) in enumerate(chunk):
-        if not PublicKey(public).is_valid(signature, message):
-            return i
-    return None
-
-
-def verify_tasks_parallel(
-    tasks: Sequence[SignatureTask], pool: ProcessPoolExecutor, workers: int
-) -> int | None:
-    size = max(1, -(-len(tasks) // (workers * 4)))
-    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-    payloads = [[(x.public_key, x.signature, x.message) for x in chunk] for chunk in chunks]
-    for offset, bad in zip(range(0, len(tasks), size), pool.map(_verify_chunk, payloads), strict=True):
-        if bad is not None:
-            return offset + bad
-    return None
-
-
 class Registry:
     """One registry (one log) stored in one database."""
 
-    def __init__(
-        self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None, pool_workers: int = 2
-    ) -> None:
+    def __init__(self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None) -> None:
         self.engine = engine
         self.store = Store()
         self._pool = signature_pool
-        self._pool_workers = pool_workers
         if not has_schema(engine):
             raise NotFoundError(
                 "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
@@ -148,14 +119,20 @@ class Registry:
             size = self.store.lock_head(conn)
             state = self._load_state(conn, parsed)
             now = utc_now()
-            for i, (envelope, event) in enumerate(parsed):
-                try:
-                    state.apply(i, size + i, event, envelope, now)
-                except RaretraceError as e:
-                    raise _rejected(i, event.event_id, e) from e
-                if progress is not None:
-                    progress(1)
-            self._verify(state.pending_signatures)
+            verifier = BatchVerifier(self._pool)
+            try:
+                for i, (envelope, event) in enumerate(parsed):
+                    try:
+                        state.apply(i, size + i, event, envelope, now)
+                    except RaretraceError as e:
+                        raise _rejected(i, event.event_id, e) from e
+                    verifier.feed(state.pending_signatures)
+                    if progress is not None:
+                        progress(1)
+            except BaseException:
+                verifier.cancel()
+                raise
+            self._check_signatures(verifier.first_failure(state.pending_signatures))
             self.store.write_batch(conn, state.write, size + len(parsed))
             tree = TiledTree(SqlTileStorage(conn), size)
             root = tree.append([row["leaf_hash"] for row in state.write.events])
@@ -176,13 +153,9 @@ class Registry:
         except RaretraceError as e:
             raise _rejected(index, event_id, e) from e
 
-    def _verify(self, tasks: list[SignatureTask]) -> None:
-        if self._pool is not None and len(tasks) >= 64:
-            bad = verify_tasks_parallel(tasks, self._pool, self._pool_workers)
-        else:
-            bad = verify_tasks(tasks)
-        if bad is not None:
-            task = tasks[bad]
+    @staticmethod
+    def _check_signatures(task: SignatureTask | None) -> None:
+        if task is not None:
             raise _rejected(
                 task.index,
                 task.event_id,

@@ -49,6 +49,7 @@ from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facilit
 DEFAULT_TOLERANCE = 0.01
 _ABS_SLACK_KG = 1e-9
 REE_SYMBOLS = tuple(e.value for e in TRADED)
+_REE_SET = frozenset(REE_SYMBOLS)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class LedgerState:
                 "kind": event.kind,
                 "facility_id": event.facility,
                 "time": event.time,
-                "signer_key_ids": json.dumps(signers),
+                "signer_key_ids": json.dumps(signers, separators=(",", ":")),
                 "envelope": envelope.raw,
                 "predicate": envelope.payload.decode("utf-8"),
                 "recorded_at": recorded_at,
@@ -228,7 +229,7 @@ class LedgerState:
             consumed.append((lot, use.mass_kg))
         self._check_mass_balance(event, consumed)
         for lot, mass in consumed:
-            self._set_lot(replace(lot, remaining_kg=max(0.0, lot.remaining_kg - mass)))
+            self._set_lot(lot.evolve(remaining_kg=max(0.0, lot.remaining_kg - mass)))
         self._create_lots(seq, event, facility, event.outputs, event.stage)
         total_out = sum(o.mass_kg for o in event.outputs)
         for out in event.outputs:
@@ -252,7 +253,8 @@ class LedgerState:
                 f"(tolerance {self.tolerance:.1%})",
                 field="outputs",
             )
-        for element in REE_SYMBOLS:
+        declared = {c for o in event.outputs for c in o.composition.fractions if c in _REE_SET}
+        for element in sorted(declared, key=REE_SYMBOLS.index):
             out = sum(o.element_mass(element) for o in event.outputs)
             if out <= _ABS_SLACK_KG:
                 continue
@@ -275,7 +277,7 @@ class LedgerState:
                 raise CustodyError(
                     f"lot {lot_id} has been used up; nothing remains to ship", field=f"lots[{i}]"
                 )
-            self._set_lot(replace(lot, in_transit_to=event.to))
+            self._set_lot(lot.evolve(in_transit_to=event.to))
             self.write.transfers.append(
                 {
                     "seq": seq,
@@ -306,7 +308,7 @@ class LedgerState:
             lot = self._lot(lot_id, where)
             if lot.in_transit_to != receiver.id or lot.custodian != transfer.sender:
                 raise CustodyError(f"lot {lot_id} is not awaiting receipt by {receiver.id}", field=where)
-            self._set_lot(replace(lot, custodian=receiver.id, in_transit_to=None))
+            self._set_lot(lot.evolve(custodian=receiver.id, in_transit_to=None))
             self.write.received.append((transfer.seq, lot_id, seq))
 
     def _apply_assay(self, seq: int, event: Assay) -> None:
@@ -328,7 +330,7 @@ class LedgerState:
                 raise ValidationError(
                     f"exceeds the lot's mass of {spec.mass_kg:g} kg", field=f"{where}.remaining_kg"
                 )
-            self._set_lot(replace(lot, spec=spec, remaining_kg=remaining, void=lot.void or change.void))
+            self._set_lot(lot.evolve(spec=spec, remaining_kg=remaining, void=lot.void or change.void))
 
     def _apply_register_facility(self, seq: int, event: RegisterFacility) -> None:
         if event.spec.id in self.facilities:

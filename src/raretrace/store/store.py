@@ -16,8 +16,9 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.errors import StoreError
-from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage
+from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
+from raretrace.store.raw import execute_many
 
 _CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
 T = TypeVar("T")
@@ -95,16 +96,19 @@ def lot_row(lot: Lot) -> dict[str, Any]:
 
 
 def lot_from_row(row: Any) -> Lot:
-    spec = LotSpec(
+    """A lot as stored; trusted, because the registry validated it before writing it."""
+    spec = trusted(
+        LotSpec,
         id=row.id,
         form=Form(row.form),
         mass_kg=row.mass_kg,
-        composition=Composition(json.loads(row.composition)),
+        composition=trusted(Composition, fractions=json.loads(row.composition)),
         units=row.units,
         declared_value=row.declared_value,
         currency=row.currency,
     )
-    return Lot(
+    return trusted(
+        Lot,
         spec=spec,
         custodian=row.custodian,
         remaining_kg=row.remaining_kg,
@@ -268,40 +272,42 @@ class Store:
 
     # --- the one write of a batch ---------------------------------------------------------------
     def write_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
-        if batch.facilities:
-            conn.execute(insert(t.facilities), batch.facilities)
-        if batch.new_keys:
-            conn.execute(insert(t.facility_keys), batch.new_keys)
+        """Write a judged batch in bulk, in the caller's transaction (see ``store.raw`` for why raw)."""
+        execute_many(conn, _INSERT[t.facilities.name], batch.facilities)
+        execute_many(conn, _INSERT[t.facility_keys.name], batch.new_keys)
         for key_id, values in batch.key_updates.items():
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
-        if batch.new_lots:
-            conn.execute(insert(t.lots), [lot_row(lot) for lot in batch.new_lots.values()])
+        execute_many(conn, _INSERT[t.lots.name], [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
-        if changed:
-            stmt = (
-                update(t.lots)
-                .where(t.lots.c.id == bindparam("v_id"))
-                .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS})
-            )
-            conn.execute(
-                stmt,
-                [
-                    {f"v_{k}": v for k, v in lot_row(lot).items() if k == "id" or k in _MUTABLE_LOT_COLUMNS}
-                    for lot in changed
-                ],
-            )
-        if batch.events:
-            conn.execute(insert(t.events), batch.events)
-        if batch.lot_inputs:
-            conn.execute(insert(t.lot_inputs), batch.lot_inputs)
-        if batch.transfers:
-            conn.execute(insert(t.transfers), batch.transfers)
-        for transfer_seq, lot_id, receive_seq in batch.received:
-            conn.execute(
-                update(t.transfers)
-                .where(t.transfers.c.seq == transfer_seq, t.transfers.c.lot_id == lot_id)
-                .values(received_seq=receive_seq)
-            )
-        if batch.assays:
-            conn.execute(insert(t.assays), batch.assays)
+        execute_many(
+            conn,
+            _UPDATE_LOT,
+            [
+                {
+                    **{f"v_{k}": v for k, v in lot_row(lot).items() if k in _MUTABLE_LOT_COLUMNS},
+                    "v_id": lot.id,
+                }
+                for lot in changed
+            ],
+        )
+        execute_many(conn, _INSERT[t.events.name], batch.events)
+        execute_many(conn, _INSERT[t.lot_inputs.name], batch.lot_inputs)
+        execute_many(conn, _INSERT[t.transfers.name], batch.transfers)
+        execute_many(
+            conn, _RECEIVED, [{"v_seq": s, "v_lot": lot, "v_received": r} for s, lot, r in batch.received]
+        )
+        execute_many(conn, _INSERT[t.assays.name], batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
+
+
+_INSERT = {table.name: insert(table) for table in t.metadata.tables.values()}
+_UPDATE_LOT = (
+    update(t.lots)
+    .where(t.lots.c.id == bindparam("v_id"))
+    .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS})
+)
+_RECEIVED = (
+    update(t.transfers)
+    .where(t.transfers.c.seq == bindparam("v_seq"), t.transfers.c.lot_id == bindparam("v_lot"))
+    .values(received_seq=bindparam("v_received"))
+)

@@ -6,11 +6,9 @@ one ``IN`` list, so a proof costs one query however many tiles it touches. Parti
 as they fill, hence an upsert (``ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL; delete then insert
 elsewhere).
 
-The one-tile read, which is what an inclusion proof usually needs once upper tiles are cached, runs
-its Core-built statement (compiled once per dialect) on the DB-API cursor of the caller's connection:
-measured on SQLite, ``Connection.execute`` costs about 80 µs per call for its execution context and
-result wrapping, four times the SQLite read of a 12 KB tile, and that decided the proof rate. It is
-the same connection, hence the same transaction.
+The one-tile read, which is what an inclusion proof usually needs once upper tiles are cached, goes
+through ``store.raw`` (the Core statement on the connection's DB-API cursor): ``Connection.execute``
+costs about four times the SQLite read of a 12 KB tile, and that decided the proof rate.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from raretrace.store.raw import fetch_all
 from raretrace.store.schema import log_tiles
 
 TileKey = tuple[int, int]
@@ -31,8 +30,6 @@ _c = log_tiles.c
 _SELECT_ONE = select(_c.level, _c.idx, _c.data).where(
     _c.level == bindparam("level"), _c.idx == bindparam("idx")
 )
-# (dialect name, paramstyle) -> SQL text of _SELECT_ONE and the order of its positional parameters.
-_COMPILED_ONE: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
 _SELECT_LEVEL = select(_c.level, _c.idx, _c.data).where(
     _c.level == bindparam("level"), _c.idx.in_(bindparam("idxs", expanding=True))
 )
@@ -64,22 +61,7 @@ class SqlTileStorage:
         return {(row[0], row[1]): bytes(row[2]) for row in result}
 
     def _read_one(self, level: int, index: int) -> Sequence[Any]:
-        dialect = self._conn.dialect
-        key = (dialect.name, dialect.paramstyle)
-        compiled = _COMPILED_ONE.get(key)
-        if compiled is None:
-            statement = _SELECT_ONE.compile(dialect=dialect)
-            order = statement.positiontup
-            compiled = _COMPILED_ONE[key] = (statement.string, tuple(order) if order else None)
-        sql, positions = compiled
-        params: dict[str, int] = {"level": level, "idx": index}
-        args: Any = tuple(params[name] for name in positions) if positions else params
-        cursor = self._conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return fetch_all(self._conn, _SELECT_ONE, {"level": level, "idx": index})
 
     def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
         if not tiles:

@@ -1,0 +1,58 @@
+"""Verifying a batch's signatures: in this process, or in worker processes while validation goes on.
+
+Ed25519 verification is the one cost of an append that no amount of care removes, so with a pool
+the pipeline hands each chunk of queued signatures to a worker as soon as validation has queued it
+and keeps validating; it waits only at the end of the batch. The first failing signature (in batch
+order) is reported either way.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from raretrace.crypto.keys import PublicKey
+from raretrace.ledger.state import SignatureTask
+
+CHUNK = 128
+
+
+def verify_chunk(chunk: list[tuple[bytes, bytes, bytes]]) -> int | None:
+    """Index of the first (public key, signature, message) that fails, or None; runs in a worker."""
+    for i, (public, signature, message) in enumerate(chunk):
+        if not PublicKey(public).is_valid(signature, message):
+            return i
+    return None
+
+
+@dataclass
+class BatchVerifier:
+    pool: ProcessPoolExecutor | None = None
+    _submitted: int = 0
+    _futures: list[tuple[int, Future[int | None]]] = field(default_factory=list)
+
+    def feed(self, tasks: list[SignatureTask], *, final: bool = False) -> None:
+        """Hand over queued tasks not yet submitted, once a chunk is full (or at the end)."""
+        if self.pool is None:
+            return
+        waiting = len(tasks) - self._submitted
+        if waiting >= CHUNK or (final and waiting):
+            chunk = [(t.public_key, t.signature, t.message) for t in tasks[self._submitted :]]
+            self._futures.append((self._submitted, self.pool.submit(verify_chunk, chunk)))
+            self._submitted = len(tasks)
+
+    def first_failure(self, tasks: list[SignatureTask]) -> SignatureTask | None:
+        if self.pool is None:
+            bad = verify_chunk([(t.public_key, t.signature, t.message) for t in tasks])
+            return None if bad is None else tasks[bad]
+        self.feed(tasks, final=True)
+        for offset, future in self._futures:
+            bad = future.result()
+            if bad is not None:
+                self.cancel()
+                return tasks[offset + bad]
+        return None
+
+    def cancel(self) -> None:
+        for _, future in self._futures:
+            future.cancel()
