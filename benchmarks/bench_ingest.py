@@ -140,8 +140,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(
-        f"{args.events:,} signed transfer/receive/process events in batches of {args.batch:,}; each round measures "
-        "the bare Ed25519 verification of the same events (the physical limit, 1 core), then their ingest"
+        f"{args.events:,} signed transfer/receive/process events in batches of {args.batch:,}; "
+        "each round measures the bare Ed25519 verification of the same events "
+        "(the physical limit, 1 core), then their ingest"
     )
     with tempfile.TemporaryDirectory() as tmp:
         one = [round_ratio(f"sqlite:///{Path(tmp) / f'one{i}.db'}", args) for i in range(args.rounds)]
