@@ -13,13 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 import pycountry
 
 from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
+
+#: Component names repeat in every lot of every event; only accepted names are cached (bounded).
+_component = lru_cache(maxsize=512)(parse_component)
 
 E = TypeVar("E", bound=StrEnum)
 T = TypeVar("T")
@@ -165,7 +168,7 @@ class Composition:
         for key, value in self.fractions.items():
             where = f"composition.{key}"
             try:
-                symbol = parse_component(key)
+                symbol = _component(key)
             except ValidationError as e:
                 raise ValidationError(e.message, field=where) from e
             fraction = parse_positive(value, where, allow_zero=True)

@@ -50,7 +50,7 @@ class Envelope:
     def statement(self) -> dict[str, Any]:
         """The in-toto Statement in the payload, checked for its v1 shape."""
         try:
-            value = json.loads(self.payload)
+            value = json.loads(self.payload.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValidationError(f"payload is not JSON: {e}", field="payload") from e
         if not isinstance(value, dict):

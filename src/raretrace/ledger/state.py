@@ -90,7 +90,7 @@ class LedgerState:
                 "kind": event.kind,
                 "facility_id": event.facility,
                 "time": event.time,
-                "signer_key_ids": json.dumps(signers, separators=(",", ":")),
+                "signer_key_ids": '["' + '","'.join(signers) + '"]',  # hex key ids: JSON without an encoder
                 "envelope": envelope.raw,
                 "predicate": envelope.payload.decode("utf-8"),
                 "recorded_at": recorded_at,
