@@ -161,3 +161,69 @@ def test_errors_name_field_and_exit_non_zero(cli: Cli) -> None:
     assert code == 2 and "must be between 1 and the tree size 0" in err
     code, _, err = cli("init", "--origin", ORIGIN)
     assert code == 2 and "already holds registry" in err
+
+
+def test_db_from_environment_and_audit_failure_exit_code(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select, update
+
+    from raretrace.store import schema as t
+    from raretrace.store.db import make_engine
+
+    db = tmp_path / "env.db"
+    monkeypatch.setenv("RARETRACE_DB", str(db))
+    cli = Cli(tmp_path, capsysbinary, str(db))
+    code, _, err = cli("init", "--origin", ORIGIN, db=False)
+    assert code == 0, err
+    assert db.exists()
+    code, _, err = cli(
+        "facility",
+        "add",
+        "--id",
+        "LAB",
+        "--name",
+        "Lab",
+        "--operator",
+        "Lab Co",
+        "--country",
+        "DE",
+        "--stage",
+        "assay",
+        "--accreditation",
+        "ISO/IEC 17025",
+        "--key",
+        str(cli.tmp / "none.pub"),
+        db=False,
+    )
+    assert code == 2 and "cannot read key file" in err
+    cli.json("keygen", "--out", str(tmp_path / "lab.key"))
+    code, _, err = cli(
+        "facility",
+        "add",
+        "--id",
+        "LAB",
+        "--name",
+        "Lab",
+        "--operator",
+        "Lab Co",
+        "--country",
+        "DE",
+        "--stage",
+        "assay",
+        "--accreditation",
+        "ISO/IEC 17025",
+        "--key",
+        str(tmp_path / "lab.key.pub"),
+        db=False,
+    )
+    assert code == 0, err
+    engine = make_engine(str(db))
+    with engine.begin() as conn:
+        raw = bytearray(conn.execute(select(t.events.c.envelope).where(t.events.c.seq == 0)).scalar_one())
+        raw[10] ^= 0x20
+        conn.execute(update(t.events).where(t.events.c.seq == 0).values(envelope=bytes(raw)))
+    engine.dispose()
+    code, _, err = cli("log", "audit", db=False)
+    assert code == 8
+    assert "audit FAILED: leaf 0: stored envelope bytes do not hash to the logged leaf" in err
