@@ -16,23 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.shared_files import UNDER_CI
+
 PG_ADMIN_URL = os.environ.get("RARETRACE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-UNDER_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def shared_dir() -> Path:
-    """The project's shared/ folder (conformance vectors), found beside the checkout."""
-    env = os.environ.get("RARETRACE_SHARED")
-    candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    candidates += [here.parents[2] / "shared", here.parents[1] / "shared", Path.cwd().parent / "shared"]
-    for candidate in candidates:
-        if (candidate / "vectors").is_dir():
-            return candidate
-    if UNDER_CI:
-        pytest.fail("shared/vectors not found beside the checkout (set RARETRACE_SHARED)")
-    pytest.skip("shared/vectors not found beside the checkout (set RARETRACE_SHARED)")
-    raise AssertionError  # unreachable
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,7 @@ import pytest
 from raretrace.errors import ProofError, RaretraceError
 from raretrace.log.merkle import verify_consistency, verify_inclusion
 from raretrace.log.note import open_note, parse_signer_key, parse_verifier_key, sign_note
-
-UNDER_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def find_shared() -> Path | None:
-    env = os.environ.get("RARETRACE_SHARED")
-    here = Path(__file__)
-    candidates = [Path(env)] if env else []
-    candidates += [here.resolve().parents[2] / "shared", here.absolute().parents[2] / "shared"]
-    candidates += [here.resolve().parents[1] / ".." / "shared", Path.cwd().parent / "shared"]
-    for candidate in candidates:
-        if (candidate / "vectors").is_dir():
-            return candidate
-    return None
-
+from tests.shared_files import UNDER_CI, find_shared
 
 SHARED = find_shared()
 RFC6962 = sorted((SHARED / "vectors" / "rfc6962").rglob("*.json")) if SHARED else []
