@@ -12,6 +12,7 @@ not annual output.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,193 +86,176 @@ def _urn(name: str) -> str:
     return f"urn:raretrace:lot:{name}"
 
 
+@dataclass(frozen=True)
+class ChainPlan:
+    """One mine-to-magnet chain: who performs each stage, and the ore it starts from."""
+
+    prefix: str
+    deposit: str
+    reo_distribution: dict[str, float]
+    ore_grade: float  # REO mass fraction of the ore
+    concentrate_grade: float
+    mine: str  # mining and beneficiation
+    separator: str
+    metal_maker: str
+    magnet_maker: str
+    hs_codes: dict[str, str]  # form shipped -> HS code
+
+
+US_CHAIN = ChainPlan(
+    "mp",
+    "Mountain Pass (bastnäsite carbonatite)",
+    MOUNTAIN_PASS_REO,
+    0.08,
+    0.60,
+    "US-MP-MOUNTAIN-PASS",
+    "US-MP-MOUNTAIN-PASS",
+    "US-MP-INDEPENDENCE",
+    "US-MP-INDEPENDENCE",
+    {"separated_oxide": "2846.90"},
+)
+CN_JP_CHAIN = ChainPlan(
+    "bo",
+    "Bayan Obo (carbonatite-related Fe-REE-Nb)",
+    BAYAN_OBO_REO,
+    0.06,
+    0.50,
+    "CN-BAOGANG-BAYAN-OBO",
+    "CN-NORTHERN-RE-BAOTOU",
+    "CN-NORTHERN-RE-BAOTOU",
+    "JP-MAGNET-WORKS",
+    {"concentrate": "2530.90", "metal": "2805.30"},
+)
+
+#: Per tonne of magnet: 30% NdPr metal, the rest iron and ferroboron (typical sintered NdFeB).
+MAGNET_ADDITIONS = [
+    {"material": "electrolytic iron", "mass_kg": 6_700.0, "composition": {"Fe": 1.0}},
+    {"material": "ferroboron", "mass_kg": 550.0, "composition": {"B": 0.18, "Fe": 0.82}},
+]
+
+
+def record_chain(chain: ScriptedChain, plan: ChainPlan) -> dict[str, str]:
+    """Extract, beneficiate, separate, metallize and make magnets, shipping whenever custody changes."""
+    holder = plan.mine
+    ids = {
+        name: _urn(f"{plan.prefix}-{name}-2026-0001") for name in ("ore", "conc", "oxide", "metal", "magnet")
+    }
+
+    def move_to(facility: str, lot_id: str, form: str) -> None:
+        nonlocal holder
+        if facility != holder:
+            chain.ship(holder, facility, [lot_id], hs_code=plan.hs_codes.get(form, ""))
+            holder = facility
+
+    dist = plan.reo_distribution
+    chain.record(
+        plan.mine,
+        "extract",
+        deposit=plan.deposit,
+        outputs=[lot(ids["ore"], "ore", 1_000_000.0, element_fractions(dist, plan.ore_grade))],
+    )
+    conc_kg = round(1_000_000.0 * plan.ore_grade * 0.9 / plan.concentrate_grade, 1)  # 90% recovery
+    chain.record(
+        plan.mine,
+        "process",
+        stage="beneficiation",
+        inputs=[{"lot": ids["ore"], "mass_kg": 1_000_000.0}],
+        outputs=[lot(ids["conc"], "concentrate", conc_kg, element_fractions(dist, plan.concentrate_grade))],
+    )
+    move_to(plan.separator, ids["conc"], "concentrate")
+    reo_kg = conc_kg * plan.concentrate_grade * 0.95  # 95% separation recovery
+    ndpr_kg = round(reo_kg * (dist["Nd"] + dist["Pr"]) / sum(dist.values()), 1)
+    nd_share = dist["Nd"] / (dist["Nd"] + dist["Pr"])
+    chain.record(
+        plan.separator,
+        "process",
+        stage="separation",
+        inputs=[{"lot": ids["conc"], "mass_kg": conc_kg}],
+        outputs=[lot(ids["oxide"], "separated_oxide", ndpr_kg, ndpr_oxide(nd_share))],
+    )
+    move_to(plan.metal_maker, ids["oxide"], "separated_oxide")
+    metal_kg = round(ndpr_kg * 0.98 * sum(ndpr_oxide(nd_share).values()), 1)
+    metal_comp = {"Nd": round(nd_share, 4), "Pr": round(1 - nd_share, 4)}
+    chain.record(
+        plan.metal_maker,
+        "process",
+        stage="metallization",
+        inputs=[{"lot": ids["oxide"], "mass_kg": ndpr_kg}],
+        outputs=[lot(ids["metal"], "metal", metal_kg, metal_comp)],
+    )
+    move_to(plan.magnet_maker, ids["metal"], "metal")
+    magnet_comp = {
+        "Nd": round(0.30 * nd_share, 4),
+        "Pr": round(0.30 * (1 - nd_share), 4),
+        "Fe": 0.69,
+        "B": 0.0099,
+    }
+    chain.record(
+        plan.magnet_maker,
+        "process",
+        stage="magnet",
+        inputs=[{"lot": ids["metal"], "mass_kg": 3_000.0}],
+        additions=MAGNET_ADDITIONS,
+        outputs=[lot(ids["magnet"], "magnet", 10_000.0, magnet_comp, units=200_000)],
+    )
+    return ids
+
+
 def build_demo(registry: Registry) -> dict[str, Any]:
     """Register the facilities and record both chains; returns the lot ids worth looking at."""
     chain = ScriptedChain(registry, time="2026-03-02T08:00:00Z")
-    batch = [
-        chain.facility_event(
-            "US-MP-MOUNTAIN-PASS",
-            name="Mountain Pass mine and separation plant",
-            operator="MP Materials",
-            country="US",
-            stages=["mining", "beneficiation", "separation"],
-        ),
-        chain.facility_event(
-            "US-MP-INDEPENDENCE",
-            name="Independence metal and magnet plant, Fort Worth",
-            operator="MP Materials",
-            country="US",
-            stages=["metallization", "magnet"],
-        ),
-        chain.facility_event(
-            "CN-BAOGANG-BAYAN-OBO",
-            name="Bayan Obo mine",
-            operator="Baotou Steel",
-            country="CN",
-            stages=["mining", "beneficiation"],
-        ),
-        chain.facility_event(
-            "CN-NORTHERN-RE-BAOTOU",
-            name="Baotou separation and metal plant",
-            operator="China Northern Rare Earth",
-            country="CN",
-            stages=["separation", "metallization"],
-        ),
-        chain.facility_event(
-            "JP-MAGNET-WORKS",
-            name="Sintered NdFeB magnet plant",
-            operator="Japanese magnet maker",
-            country="JP",
-            stages=["magnet"],
-        ),
-        chain.facility_event(
-            "US-LAB-ASSAY",
-            name="Independent assay laboratory",
-            operator="Assay lab",
-            country="US",
-            stages=["assay"],
-            accreditation="ISO/IEC 17025:2017",
-        ),
-    ]
-    registry.append(batch)
-
-    # --- US chain: Mountain Pass -> Fort Worth --------------------------------------------------
-    mp = "US-MP-MOUNTAIN-PASS"
-    ore, conc, oxide = _urn("mp-ore-2026-0001"), _urn("mp-conc-2026-0001"), _urn("mp-ndpr-oxide-2026-0001")
-    lace = _urn("mp-lace-2026-0001")
-    ore_comp = element_fractions(MOUNTAIN_PASS_REO, 0.08)
-    chain.record(
-        mp,
-        "extract",
-        deposit="Mountain Pass (bastnäsite carbonatite)",
-        outputs=[lot(ore, "ore", 1_000_000.0, ore_comp)],
-    )
-    conc_comp = element_fractions(MOUNTAIN_PASS_REO, 0.60)
-    chain.record(
-        mp,
-        "process",
-        stage="beneficiation",
-        inputs=[{"lot": ore, "mass_kg": 1_000_000.0}],
-        outputs=[lot(conc, "concentrate", 120_000.0, conc_comp)],
-    )
-    reo_kg = 120_000.0 * 0.60 * 0.95  # 95% separation recovery
-    ndpr_kg = reo_kg * (MOUNTAIN_PASS_REO["Nd"] + MOUNTAIN_PASS_REO["Pr"]) / sum(MOUNTAIN_PASS_REO.values())
-    nd_share = MOUNTAIN_PASS_REO["Nd"] / (MOUNTAIN_PASS_REO["Nd"] + MOUNTAIN_PASS_REO["Pr"])
-    lace_comp = element_fractions({"La": 33.2, "Ce": 49.1}, 1.0)
-    chain.record(
-        mp,
-        "process",
-        stage="separation",
-        inputs=[{"lot": conc, "mass_kg": 120_000.0}],
-        outputs=[
-            lot(oxide, "separated_oxide", round(ndpr_kg, 1), ndpr_oxide(nd_share)),
-            lot(lace, "mixed_oxide", round(reo_kg * 0.80, 1), lace_comp),
-        ],
-    )
+    registry.append([chain.facility_event(fid, **spec) for fid, spec in FACILITIES.items()])
+    us = record_chain(chain, US_CHAIN)
     chain.record(
         "US-LAB-ASSAY",
         "assay",
-        lot=ore,
+        lot=us["ore"],
         method="ICP-MS (REE), MC-ICP-MS (Nd isotopes)",
-        results={"units": "ppm", "La": 56_000, "Ce": 81_000, "Nd": 20_500, "Pr": 7_100, "epsilon_Nd": -29.0},
+        results={"units": "ppm", "La": 56_000, "Ce": 81_000, "Nd": 20_500, "Pr": 7_100},
     )
-    chain.ship(mp, "US-MP-INDEPENDENCE", [oxide], hs_code="2846.90", value_usd=round(ndpr_kg * 60.0))
-    fw = "US-MP-INDEPENDENCE"
-    metal, magnet = _urn("mp-ndpr-metal-2026-0001"), _urn("mp-ndfeb-2026-0001")
-    metal_kg = round(ndpr_kg * 0.98 * sum(ndpr_oxide(nd_share).values()), 1)
-    chain.record(
-        fw,
-        "process",
-        stage="metallization",
-        inputs=[{"lot": oxide, "mass_kg": round(ndpr_kg, 1)}],
-        outputs=[lot(metal, "metal", metal_kg, {"Nd": round(nd_share, 4), "Pr": round(1 - nd_share, 4)})],
-    )
-    chain.record(
-        fw,
-        "process",
-        stage="magnet",
-        inputs=[{"lot": metal, "mass_kg": 3_000.0}],
-        additions=[
-            {"material": "electrolytic iron", "mass_kg": 6_700.0, "composition": {"Fe": 1.0}},
-            {"material": "ferroboron", "mass_kg": 550.0, "composition": {"B": 0.18, "Fe": 0.82}},
-        ],
-        outputs=[
-            lot(
-                magnet,
-                "magnet",
-                10_000.0,
-                {
-                    "Nd": round(0.30 * nd_share, 4),
-                    "Pr": round(0.30 * (1 - nd_share), 4),
-                    "Fe": 0.69,
-                    "B": 0.0099,
-                },
-                units=200_000,
-            )
-        ],
-    )
+    cn = record_chain(chain, CN_JP_CHAIN)
+    return {"us_magnet": us["magnet"], "jp_magnet": cn["magnet"], "us_ore": us["ore"], "cn_ore": cn["ore"]}
 
-    # --- China -> Japan: Bayan Obo -> Baotou -> Japan -------------------------------------------
-    bo, bt, jp = "CN-BAOGANG-BAYAN-OBO", "CN-NORTHERN-RE-BAOTOU", "JP-MAGNET-WORKS"
-    cn_ore, cn_conc = _urn("bo-ore-2026-0001"), _urn("bo-conc-2026-0001")
-    cn_oxide, cn_metal, jp_magnet = (
-        _urn("bt-ndpr-oxide-2026-0001"),
-        _urn("bt-ndpr-metal-2026-0001"),
-        _urn("jp-ndfeb-2026-0001"),
-    )
-    chain.record(
-        bo,
-        "extract",
-        deposit="Bayan Obo (carbonatite-related Fe-REE-Nb)",
-        outputs=[lot(cn_ore, "ore", 1_000_000.0, element_fractions(BAYAN_OBO_REO, 0.06))],
-    )
-    chain.record(
-        bo,
-        "process",
-        stage="beneficiation",
-        inputs=[{"lot": cn_ore, "mass_kg": 1_000_000.0}],
-        outputs=[lot(cn_conc, "concentrate", 100_000.0, element_fractions(BAYAN_OBO_REO, 0.50))],
-    )
-    chain.ship(bo, bt, [cn_conc], hs_code="2530.90")
-    cn_reo = 100_000.0 * 0.50 * 0.95
-    cn_ndpr = cn_reo * (BAYAN_OBO_REO["Nd"] + BAYAN_OBO_REO["Pr"]) / sum(BAYAN_OBO_REO.values())
-    cn_nd = BAYAN_OBO_REO["Nd"] / (BAYAN_OBO_REO["Nd"] + BAYAN_OBO_REO["Pr"])
-    chain.record(
-        bt,
-        "process",
-        stage="separation",
-        inputs=[{"lot": cn_conc, "mass_kg": 100_000.0}],
-        outputs=[lot(cn_oxide, "separated_oxide", round(cn_ndpr, 1), ndpr_oxide(cn_nd))],
-    )
-    cn_metal_kg = round(cn_ndpr * 0.98 * sum(ndpr_oxide(cn_nd).values()), 1)
-    chain.record(
-        bt,
-        "process",
-        stage="metallization",
-        inputs=[{"lot": cn_oxide, "mass_kg": round(cn_ndpr, 1)}],
-        outputs=[lot(cn_metal, "metal", cn_metal_kg, {"Nd": round(cn_nd, 4), "Pr": round(1 - cn_nd, 4)})],
-    )
-    chain.ship(bt, jp, [cn_metal], hs_code="2805.30")
-    chain.record(
-        jp,
-        "process",
-        stage="magnet",
-        inputs=[{"lot": cn_metal, "mass_kg": 3_000.0}],
-        additions=[
-            {"material": "electrolytic iron", "mass_kg": 6_700.0, "composition": {"Fe": 1.0}},
-            {"material": "ferroboron", "mass_kg": 550.0, "composition": {"B": 0.18, "Fe": 0.82}},
-        ],
-        outputs=[
-            lot(
-                jp_magnet,
-                "magnet",
-                10_000.0,
-                {"Nd": round(0.30 * cn_nd, 4), "Pr": round(0.30 * (1 - cn_nd), 4), "Fe": 0.69, "B": 0.0099},
-                units=200_000,
-            )
-        ],
-    )
-    return {"us_magnet": magnet, "jp_magnet": jp_magnet, "us_ore": ore, "cn_ore": cn_ore}
+
+FACILITIES: dict[str, dict[str, Any]] = {
+    "US-MP-MOUNTAIN-PASS": {
+        "name": "Mountain Pass mine and separation plant",
+        "operator": "MP Materials",
+        "country": "US",
+        "stages": ["mining", "beneficiation", "separation"],
+    },
+    "US-MP-INDEPENDENCE": {
+        "name": "Independence metal and magnet plant, Fort Worth",
+        "operator": "MP Materials",
+        "country": "US",
+        "stages": ["metallization", "magnet"],
+    },
+    "CN-BAOGANG-BAYAN-OBO": {
+        "name": "Bayan Obo mine",
+        "operator": "Baotou Steel",
+        "country": "CN",
+        "stages": ["mining", "beneficiation"],
+    },
+    "CN-NORTHERN-RE-BAOTOU": {
+        "name": "Baotou separation and metal plant",
+        "operator": "China Northern Rare Earth",
+        "country": "CN",
+        "stages": ["separation", "metallization"],
+    },
+    "JP-MAGNET-WORKS": {
+        "name": "Sintered NdFeB magnet plant",
+        "operator": "Japanese magnet maker",
+        "country": "JP",
+        "stages": ["magnet"],
+    },
+    "US-LAB-ASSAY": {
+        "name": "Independent assay laboratory",
+        "operator": "Assay lab",
+        "country": "US",
+        "stages": ["assay"],
+        "accreditation": "ISO/IEC 17025:2017",
+    },
+}
 
 
 def run_demo(db: str, console: Console | None) -> dict[str, Any]:

@@ -1,0 +1,28 @@
+"""The main job: `raretrace demo` builds a signed, audited chain and refuses to overwrite a registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raretrace.demo import run_demo
+from raretrace.errors import ValidationError
+from raretrace.ledger.registry import Registry
+from raretrace.store.db import make_engine
+
+
+def test_demo_builds_both_chains(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    summary = run_demo(db, console=None)
+    assert summary["audit_ok"] is True
+    assert summary["tree_size"] == 23
+    registry = Registry(make_engine(db))
+    us_magnet = registry.lot(summary["lots"]["us_magnet"])
+    jp_magnet = registry.lot(summary["lots"]["jp_magnet"])
+    assert (us_magnet.custodian, us_magnet.stage.value) == ("US-MP-INDEPENDENCE", "magnet")
+    assert jp_magnet.custodian == "JP-MAGNET-WORKS"
+    # the Japanese magnets were made from metal shipped from Baotou
+    assert registry.lot_details(jp_magnet.id)["inputs"][0]["lot"] == "urn:raretrace:lot:bo-metal-2026-0001"
+    with pytest.raises(ValidationError, match="already exists"):
+        run_demo(db, console=None)
