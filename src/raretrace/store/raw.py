@@ -9,10 +9,12 @@ connection, so the statements run in the caller's transaction.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
 _Compiled = tuple[str, tuple[str, ...] | None]
@@ -55,3 +57,39 @@ def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, A
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+def fetch_in(
+    conn: Connection, columns: Sequence[ColumnElement[Any]], key: ColumnElement[Any], values: Sequence[Any]
+) -> list[Any]:
+    """Rows (with attribute access by column name) whose ``key`` is one of ``values``, in chunks."""
+    names = tuple(c.key for c in columns if c.key is not None)
+    row_type = _ROW_TYPES.get(names)
+    if row_type is None:
+        row_type = _ROW_TYPES[names] = namedtuple("Row", names)
+    out: list[Any] = []
+    for start in range(0, len(values), IN_CHUNK):
+        part = values[start : start + IN_CHUNK]
+        statement = _in_statement(tuple(columns), key, len(part))
+        out.extend(
+            row_type(*row) for row in fetch_all(conn, statement, {f"p{i}": v for i, v in enumerate(part)})
+        )
+    return out
+
+
+IN_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
+_IN_STATEMENTS: dict[tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any], int], ClauseElement] = {}
+
+
+def _in_statement(
+    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], size: int
+) -> ClauseElement:
+    cache_key = (columns, key, size)
+    statement = _IN_STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = select(*columns).where(key.in_([bindparam(f"p{i}") for i in range(size)]))
+        _IN_STATEMENTS[cache_key] = statement
+    return statement

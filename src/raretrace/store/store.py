@@ -18,10 +18,12 @@ from raretrace.crypto.keys import PublicKey
 from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
-from raretrace.store.raw import execute_many
+from raretrace.store.raw import IN_CHUNK, execute_many, fetch_in
 
-_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
+_CHUNK = IN_CHUNK
 T = TypeVar("T")
+_FORMS = {form.value: form for form in Form}  # Enum(value) lookups cost more than the row itself
+_STAGES = {stage.value: stage for stage in Stage}
 _MUTABLE_LOT_COLUMNS = ("composition", "custodian", "in_transit_to", "remaining_kg", "void")
 
 
@@ -100,7 +102,7 @@ def lot_from_row(row: Any) -> Lot:
     spec = trusted(
         LotSpec,
         id=row.id,
-        form=Form(row.form),
+        form=_FORMS[row.form],
         mass_kg=row.mass_kg,
         composition=trusted(Composition, fractions=json.loads(row.composition)),
         units=row.units,
@@ -113,7 +115,7 @@ def lot_from_row(row: Any) -> Lot:
         custodian=row.custodian,
         remaining_kg=row.remaining_kg,
         producer=row.producer,
-        stage=Stage(row.stage),
+        stage=_STAGES[row.stage],
         produced_seq=row.produced_seq,
         created_time=row.created_time,
         in_transit_to=row.in_transit_to,
@@ -228,11 +230,7 @@ class Store:
         return {r.key_id: _key_from_row(r) for r in conn.execute(select(t.facility_keys))}
 
     def lots(self, conn: Connection, ids: Sequence[str]) -> dict[str, Lot]:
-        out: dict[str, Lot] = {}
-        for part in chunks(ids):
-            for row in conn.execute(select(t.lots).where(t.lots.c.id.in_(part))):
-                out[row.id] = lot_from_row(row)
-        return out
+        return {row.id: lot_from_row(row) for row in fetch_in(conn, list(t.lots.c), t.lots.c.id, ids)}
 
     def existing_event_ids(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """event_id -> (seq, kind) for the ids that are already recorded."""
