@@ -41,7 +41,7 @@ DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="SQLite file or database URL [env RARETRACE_DB; default ./raretrace.db]",
+        help="SQLite file or database URL (default ./raretrace.db)",
         envvar="RARETRACE_DB",
     ),
 ]

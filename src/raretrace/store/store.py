@@ -209,9 +209,6 @@ class Store:
                 out[row.id] = facility_from_row(row)
         return out
 
-    def facility(self, conn: Connection, facility_id: str) -> Facility | None:
-        return self.facilities(conn, [facility_id]).get(facility_id)
-
     def all_facilities(self, conn: Connection) -> list[Facility]:
         return [facility_from_row(r) for r in conn.execute(select(t.facilities).order_by(t.facilities.c.id))]
 
@@ -221,10 +218,6 @@ class Store:
             for row in conn.execute(select(t.facility_keys).where(t.facility_keys.c.key_id.in_(part))):
                 out[row.key_id] = _key_from_row(row)
         return out
-
-    def keys_of(self, conn: Connection, facility_id: str) -> list[KeyRecord]:
-        query = select(t.facility_keys).where(t.facility_keys.c.facility_id == facility_id)
-        return [_key_from_row(r) for r in conn.execute(query.order_by(t.facility_keys.c.valid_from))]
 
     def all_keys(self, conn: Connection) -> dict[str, KeyRecord]:
         return {r.key_id: _key_from_row(r) for r in conn.execute(select(t.facility_keys))}
