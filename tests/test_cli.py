@@ -227,3 +227,13 @@ def test_db_from_environment_and_audit_failure_exit_code(
     code, _, err = cli("log", "audit", db=False)
     assert code == 8
     assert "audit FAILED: leaf 0: stored envelope bytes do not hash to the logged leaf" in err
+
+
+def test_missing_registry_file_is_not_created(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    db = tmp_path / "absent.db"
+    cli = Cli(tmp_path, capsysbinary, str(db))
+    code, _, err = cli("lot", "show", "urn:raretrace:lot:x")
+    assert code == 7 and "no registry at" in err
+    assert not db.exists()

@@ -58,7 +58,7 @@ class Context:
         from raretrace.ledger.registry import Registry
         from raretrace.store.db import make_engine
 
-        return Registry(make_engine(self.db))
+        return Registry(make_engine(self.db, must_exist=True))
 
 
 def _ctx(ctx: typer.Context) -> Context:

@@ -66,7 +66,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def make_engine(db: str | None) -> Engine:
+def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
+    """An engine for ``db``; with ``must_exist``, a missing SQLite file is an error, not a new empty file."""
     url = resolve_url(db)
     try:
         parsed = make_url(url)
@@ -78,6 +79,11 @@ def make_engine(db: str | None) -> Engine:
             parent = Path(database).parent
             if not parent.exists():
                 raise StoreError(f"folder {parent} does not exist", field="db")
+            if must_exist and not Path(database).exists():
+                raise StoreError(
+                    f"no registry at {database}; create one with `raretrace --db {database} init --origin …`",
+                    field="db",
+                )
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
