@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from raretrace.errors import RaretraceError
 
@@ -486,21 +486,15 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: one handler turns every raretrace error into a message and an exit code."""
+    """Entry point: one handler turns every raretrace error into a message and an exit code.
+
+    Typer runs in standalone mode, so usage errors, ``typer.Exit`` codes and Ctrl-C are its own
+    business; only our errors come through here.
+    """
     try:
-        code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
+        app()
     except RaretraceError as e:
-        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-    if isinstance(code, int) and code:
-        sys.exit(code)
