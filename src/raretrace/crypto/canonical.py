@@ -1,54 +1,46 @@
 """RFC 8785 (JCS) canonical JSON: the single serializer whose bytes are ever signed or hashed.
 
-``rfc8785`` is the reference implementation and decides every case. Because the registry
+``rfc8785`` is the reference implementation and decides every doubtful case. Because the registry
 canonicalizes every lot an event declares (to check the statement's subject digests), a fast path
-handles the common shape — ASCII keys, printable strings, booleans, null, integers and floats whose ECMAScript
-and Python shortest forms agree — with the standard library's ``json`` and falls back to
-``rfc8785`` for anything else. A property test checks the two agree on arbitrary JSON values.
+first encodes with the standard library's C encoder (sorted keys, no spaces, UTF-8) and keeps the
+result only when nothing in it can differ from JCS:
+* numbers: Python and ECMAScript both print the shortest round-trip digits, but Python writes
+  integral floats as ``1.0`` and exponents as ``e-07``/``e+16`` and switches to exponents at other
+  magnitudes, and integers beyond 2**53 are not IEEE doubles — so any ``e``/``E``, any ``.0`` at
+  the end of a number, and any run of 16 or more digits sends the value to ``rfc8785``;
+* strings: both escape exactly ``"``, ``\\``, and the controls (short forms for \\b \\f \\n \\r \\t,
+  lower-case ``\\u00xx`` otherwise) and write everything else as UTF-8;
+* key order: JCS sorts by UTF-16 code units, Python by code points; they agree unless a character
+  beyond U+FFFF appears, which also sends the value to ``rfc8785``.
+A property test checks the two agree on arbitrary JSON values.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import re
 from typing import Any
 
 import rfc8785
 
 from raretrace.errors import ValidationError
 
-_MAX_SAFE_INT = 2**53
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
-
-
-def _plain(value: Any) -> bool:
-    """True if ``json`` with sorted keys writes ``value`` exactly as JCS would."""
-    if value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, str):  # no escapes needed beyond '"' and '\\', which both write alike
-        return value.isprintable()
-    if isinstance(value, int):
-        return -_MAX_SAFE_INT < value < _MAX_SAFE_INT
-    if isinstance(value, float):
-        # Both print the shortest round-trip digits; they agree on notation only in this range,
-        # and an integral float is "1" in ECMAScript but "1.0" in Python.
-        return math.isfinite(value) and not value.is_integer() and 1e-4 <= abs(value) < 1e15
-    if isinstance(value, dict):
-        return all(_plain_key(k) and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return False
-
-
-def _plain_key(key: object) -> bool:
-    # JCS sorts keys by UTF-16 code units, Python by code points: they agree on ASCII.
-    return isinstance(key, str) and key.isascii() and key.isprintable()
+# Anything in the fast encoding that JCS might write differently (false alarms only cost speed).
+_DOUBTFUL = re.compile(r"[eE]|\.0(?![0-9])|[0-9]{16,}|[\U00010000-\U0010FFFF]")
 
 
 def canonical_bytes(value: Any) -> bytes:
     """JCS bytes of a JSON value; floats that JSON cannot carry (NaN, inf) are refused."""
-    if _plain(value):
-        return _encode(value).encode()
+    try:
+        text = _encode(value)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and not _DOUBTFUL.search(text):
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: let the reference decide
+            pass
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
