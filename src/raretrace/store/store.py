@@ -76,6 +76,18 @@ class BatchWrite:
     assays: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _lot_update(lot: Lot) -> dict[str, Any]:
+    """Parameters of ``_UPDATE_LOT``: what an event can change about an existing lot."""
+    return {
+        "v_id": lot.id,
+        "v_composition": json.dumps(lot.spec.composition.to_dict(), separators=(",", ":")),
+        "v_custodian": lot.custodian,
+        "v_in_transit_to": lot.in_transit_to,
+        "v_remaining_kg": lot.remaining_kg,
+        "v_void": lot.void,
+    }
+
+
 def lot_row(lot: Lot) -> dict[str, Any]:
     return {
         "id": lot.id,
@@ -227,14 +239,9 @@ class Store:
 
     def existing_event_ids(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """event_id -> (seq, kind) for the ids that are already recorded."""
-        out: dict[str, tuple[int, str]] = {}
-        for part in chunks(ids):
-            query = select(t.events.c.event_id, t.events.c.seq, t.events.c.kind).where(
-                t.events.c.event_id.in_(part)
-            )
-            for row in conn.execute(query):
-                out[row.event_id] = (row.seq, row.kind)
-        return out
+        columns = [t.events.c.event_id, t.events.c.seq, t.events.c.kind]
+        rows = fetch_in(conn, columns, t.events.c.event_id, ids)
+        return {row.event_id: (row.seq, row.kind) for row in rows}
 
     def transfers(self, conn: Connection, event_ids: Sequence[str]) -> dict[str, TransferRecord]:
         out: dict[str, TransferRecord] = {}
@@ -270,17 +277,7 @@ class Store:
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
         execute_many(conn, _INSERT[t.lots.name], [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
-        execute_many(
-            conn,
-            _UPDATE_LOT,
-            [
-                {
-                    **{f"v_{k}": v for k, v in lot_row(lot).items() if k in _MUTABLE_LOT_COLUMNS},
-                    "v_id": lot.id,
-                }
-                for lot in changed
-            ],
-        )
+        execute_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
         execute_many(conn, _INSERT[t.events.name], batch.events)
         execute_many(conn, _INSERT[t.lot_inputs.name], batch.lot_inputs)
         execute_many(conn, _INSERT[t.transfers.name], batch.transfers)
