@@ -116,6 +116,7 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**60), 2**60)
     | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([-0.0, 1.0, 1000.0, 1e16, 1e21, 1e-7, 5e-324, 2.0**53, 123456789012345678.0])
     | st.text(max_size=8),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
