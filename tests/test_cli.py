@@ -177,46 +177,12 @@ def test_db_from_environment_and_audit_failure_exit_code(
     code, _, err = cli("init", "--origin", ORIGIN, db=False)
     assert code == 0, err
     assert db.exists()
-    code, _, err = cli(
-        "facility",
-        "add",
-        "--id",
-        "LAB",
-        "--name",
-        "Lab",
-        "--operator",
-        "Lab Co",
-        "--country",
-        "DE",
-        "--stage",
-        "assay",
-        "--accreditation",
-        "ISO/IEC 17025",
-        "--key",
-        str(cli.tmp / "none.pub"),
-        db=False,
-    )
+    lab = "facility add --id LAB --name Lab --operator LabCo --country DE --stage assay".split()
+    lab += ["--accreditation", "ISO/IEC 17025", "--key"]
+    code, _, err = cli(*lab, str(cli.tmp / "none.pub"), db=False)
     assert code == 2 and "cannot read key file" in err
     cli.json("keygen", "--out", str(tmp_path / "lab.key"))
-    code, _, err = cli(
-        "facility",
-        "add",
-        "--id",
-        "LAB",
-        "--name",
-        "Lab",
-        "--operator",
-        "Lab Co",
-        "--country",
-        "DE",
-        "--stage",
-        "assay",
-        "--accreditation",
-        "ISO/IEC 17025",
-        "--key",
-        str(tmp_path / "lab.key.pub"),
-        db=False,
-    )
+    code, _, err = cli(*lab, str(tmp_path / "lab.key.pub"), db=False)
     assert code == 0, err
     engine = make_engine(str(db))
     with engine.begin() as conn:

@@ -16,6 +16,7 @@ from raretrace.crypto.keys import PublicKey, Signer
 from raretrace.errors import ProofError, ValidationError
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import (
+    NamedKey,
     NoteSignature,
     check_key_name,
     key_hash,
@@ -30,29 +31,11 @@ _TIMESTAMP_LEN = 8
 _ED25519_SIG_LEN = 64
 
 
-class WitnessKey(tuple[str, bytes]):
-    """A trusted witness, ``(name, raw Ed25519 public key)``; it unpacks like the pair it is."""
+class WitnessKey(NamedKey):
+    """A trusted witness: its cosignatures carry key type 0x04 (cosignature/v1)."""
 
     __slots__ = ()
-
-    def __new__(cls, name: str, public_key: bytes) -> WitnessKey:
-        check_key_name(name)
-        return super().__new__(cls, (name, PublicKey(bytes(public_key)).raw))
-
-    @property
-    def name(self) -> str:
-        return self[0]
-
-    @property
-    def public_key(self) -> bytes:
-        return self[1]
-
-    @property
-    def key_hash(self) -> bytes:
-        return key_hash(self.name, COSIGNATURE_V1, self.public_key)
-
-    def key_text(self) -> str:
-        return key_text(self.name, COSIGNATURE_V1, self.public_key)
+    key_type = COSIGNATURE_V1
 
 
 def witness_key_text(name: str, public_key: bytes) -> str:

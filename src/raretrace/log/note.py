@@ -15,6 +15,7 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from raretrace.crypto.keys import PUBLIC_KEY_LEN, SIGNATURE_LEN, Ed25519Signer, PublicKey, Signer
 from raretrace.errors import ProofError, ValidationError
@@ -108,12 +109,16 @@ def parse_key_text(text: str, key_type: int, *, field: str = "verifier_key") -> 
     return name, public
 
 
-class NoteVerifier(tuple[str, bytes]):
-    """A trusted Ed25519 note key, ``(name, raw public key)``; it unpacks like the pair it is."""
+class NamedKey(tuple[str, bytes]):
+    """A trusted key, ``(name, raw Ed25519 public key)``, of the signature type ``key_type``.
+
+    It unpacks like the pair it is; subclasses fix the type (note signatures, cosignatures).
+    """
 
     __slots__ = ()
+    key_type: int = SIG_ED25519
 
-    def __new__(cls, name: str, public_key: bytes) -> NoteVerifier:
+    def __new__(cls, name: str, public_key: bytes) -> Self:
         check_key_name(name)
         return super().__new__(cls, (name, PublicKey(bytes(public_key)).raw))
 
@@ -127,10 +132,16 @@ class NoteVerifier(tuple[str, bytes]):
 
     @property
     def key_hash(self) -> bytes:
-        return key_hash(self.name, SIG_ED25519, self.public_key)
+        return key_hash(self.name, self.key_type, self.public_key)
 
     def key_text(self) -> str:
-        return key_text(self.name, SIG_ED25519, self.public_key)
+        return key_text(self.name, self.key_type, self.public_key)
+
+
+class NoteVerifier(NamedKey):
+    """A trusted Ed25519 note key (signature type 0x01)."""
+
+    __slots__ = ()
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return len(signature) == SIGNATURE_LEN and PublicKey(self.public_key).is_valid(signature, text)
