@@ -177,7 +177,20 @@ def test_db_from_environment_and_audit_failure_exit_code(
     code, _, err = cli("init", "--origin", ORIGIN, db=False)
     assert code == 0, err
     assert db.exists()
-    lab = "facility add --id LAB --name Lab --operator LabCo --country DE --stage assay".split()
+    lab = [
+        "facility",
+        "add",
+        "--id",
+        "LAB",
+        "--name",
+        "Lab",
+        "--operator",
+        "LabCo",
+        "--country",
+        "DE",
+        "--stage",
+        "assay",
+    ]
     lab += ["--accreditation", "ISO/IEC 17025", "--key"]
     code, _, err = cli(*lab, str(cli.tmp / "none.pub"), db=False)
     assert code == 2 and "cannot read key file" in err
