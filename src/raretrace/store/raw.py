@@ -10,14 +10,16 @@ connection, so the statements run in the caller's transaction.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
-_Compiled = tuple[str, tuple[str, ...] | None]
+# (SQL text, a function from a parameter dict to what the DB-API driver takes for it)
+_Compiled = tuple[str, Callable[[Mapping[str, Any]], Any]]
 _CACHE: dict[tuple[ClauseElement, str, str, tuple[str, ...]], _Compiled] = {}
 
 
@@ -28,32 +30,38 @@ def _compile(conn: Connection, statement: ClauseElement, keys: tuple[str, ...]) 
     if found is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
         order = getattr(compiled, "positiontup", None)  # set by SQLCompiler for positional paramstyles
-        found = _CACHE[cache_key] = (compiled.string, tuple(order) if order else None)
+        found = _CACHE[cache_key] = (compiled.string, _arguments(tuple(order) if order else ()))
     return found
 
 
-def _args(params: Mapping[str, Any], positions: tuple[str, ...] | None) -> Any:
-    return tuple(params[name] for name in positions) if positions else params
+def _arguments(positions: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    """Named parameters as the driver wants them: the dict itself, or a tuple in SQL order (C-level)."""
+    if not positions:
+        return lambda params: params
+    if len(positions) == 1:
+        name = positions[0]
+        return lambda params: (params[name],)
+    return itemgetter(*positions)
 
 
 def execute_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
     """executemany of an INSERT or UPDATE over rows that all have the same keys."""
     if not rows:
         return
-    sql, positions = _compile(conn, statement, tuple(rows[0]))
+    sql, arguments = _compile(conn, statement, tuple(rows[0]))
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(sql, [_args(row, positions) for row in rows])
+        cursor.executemany(sql, [arguments(row) for row in rows])
     finally:
         cursor.close()
 
 
 def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Rows of a SELECT with bound parameters (no expanding IN lists)."""
-    sql, positions = _compile(conn, statement, ())
+    sql, arguments = _compile(conn, statement, ())
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql, _args(params, positions))
+        cursor.execute(sql, arguments(params))
         return list(cursor.fetchall())
     finally:
         cursor.close()
