@@ -92,7 +92,7 @@ def add_signature(raw: bytes, signer: Signer) -> bytes:
 def parse_envelope(raw: bytes) -> Envelope:
     """Parse envelope bytes, naming the field of the first problem. Verifies nothing."""
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValidationError(f"malformed JSON: {e}", field="envelope") from e
     if not isinstance(data, dict):
@@ -109,12 +109,15 @@ def parse_envelope(raw: bytes) -> Envelope:
         raise ValidationError("must be a non-empty list", field="envelope.signatures")
     parsed: list[EnvelopeSignature] = []
     for i, s in enumerate(sigs):
-        where = f"envelope.signatures[{i}]"
         if (
             not isinstance(s, dict)
             or not isinstance(s.get("keyid"), str)
             or not isinstance(s.get("sig"), str)
         ):
-            raise ValidationError("must be an object with string 'keyid' and 'sig'", field=where)
-        parsed.append(EnvelopeSignature(s["keyid"], b64decode_strict(s["sig"], field=f"{where}.sig")))
+            raise ValidationError(
+                "must be an object with string 'keyid' and 'sig'", field=f"envelope.signatures[{i}]"
+            )
+        parsed.append(
+            EnvelopeSignature(s["keyid"], b64decode_strict(s["sig"], field=f"envelope.signatures[{i}].sig"))
+        )
     return Envelope(payload_type, payload, tuple(parsed), bytes(raw))

@@ -8,6 +8,7 @@ Key ids are the hex SHA-256 of the raw 32-byte public key, so anyone can recompu
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 from dataclasses import dataclass
@@ -119,8 +120,8 @@ class Ed25519Signer:
 def b64decode_strict(text: str, *, field: str) -> bytes:
     """Standard base64 with padding; anything else is an error naming the field."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (ValueError, UnicodeEncodeError) as e:
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (ValueError, UnicodeEncodeError) as e:  # binascii.Error is a ValueError
         raise ValidationError("is not valid base64", field=field) from e
 
 
