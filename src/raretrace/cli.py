@@ -128,7 +128,9 @@ def keygen(
     if as_json:
         emit_json(result)
     else:
-        out_console.print(f"wrote {private} (private, 0600) and {public}; key id {signer.key_id}")
+        out_console.print(
+            f"wrote {private} (private, 0600) and {public}; key id {signer.key_id}", soft_wrap=True
+        )
 
 
 @app.command()
