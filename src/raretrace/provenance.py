@@ -1,0 +1,113 @@
+"""Origin vectors (DESIGN §4): for each element of a lot, where each stage of its history was performed.
+
+For every element and every stage already performed on it, a lot carries the share of that element's
+mass whose stage happened in each country (``location``) and with whose process technology
+(``technology``); ``unknown`` holds the share whose history is untraced. A process pools its inputs
+per element, weighted by the element mass each input contributes (ISO 22095 controlled blending),
+gives the pooled vector to every output, and then records its own stage as done in the facility's
+country with the facility's technology. Pure functions over plain values: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+UNKNOWN = "unknown"
+
+#: stage -> country (or ``unknown``) -> share of the element's mass
+StageShares = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class ElementOrigin:
+    """One element's history: location and technology shares per stage."""
+
+    location: StageShares = field(default_factory=dict)
+    technology: StageShares = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "technology": self.technology}
+
+
+#: element symbol -> its origin
+LotOrigin = dict[str, ElementOrigin]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one input brings to a pool: its origin and the mass of each element it contributes."""
+
+    origin: Mapping[str, ElementOrigin]
+    element_kg: Mapping[str, float]
+
+
+def extracted(elements: Iterable[str], country: str, technology: str) -> LotOrigin:
+    """A freshly mined lot: every element's mining stage done where and as the mine does it."""
+    return {e: ElementOrigin({"mining": {country: 1.0}}, {"mining": {technology: 1.0}}) for e in elements}
+
+
+def untraced(elements: Iterable[str]) -> LotOrigin:
+    """Material with no registry history (untraced scrap, external feed): nothing known."""
+    return {e: ElementOrigin() for e in elements}
+
+
+def _mix(parts: list[tuple[float, StageShares]], total: float) -> StageShares:
+    """Weighted mixture of stage shares; a part that lacks a stage others have counts as ``unknown``."""
+    stages = {stage for _, shares in parts for stage in shares}
+    mixed: StageShares = {}
+    for stage in stages:
+        acc: dict[str, float] = {}
+        for weight, shares in parts:
+            by_country = shares.get(stage) or {UNKNOWN: 1.0}
+            for country, share in by_country.items():
+                acc[country] = acc.get(country, 0.0) + weight * share / total
+        mixed[stage] = acc
+    return mixed
+
+
+def pooled(
+    contributions: Iterable[Contribution], untraced_kg: Mapping[str, float] | None = None
+) -> LotOrigin:
+    """Pool inputs per element, weighted by the element mass each contributes.
+
+    ``untraced_kg`` is element mass entering with no history (it is ``unknown`` at every stage any
+    traced input has been through).
+    """
+    weights: dict[str, list[tuple[float, ElementOrigin]]] = {}
+    for contribution in contributions:
+        for element, kg in contribution.element_kg.items():
+            if kg > 0:
+                weights.setdefault(element, []).append(
+                    (kg, contribution.origin.get(element, ElementOrigin()))
+                )
+    for element, kg in (untraced_kg or {}).items():
+        if kg > 0:
+            weights.setdefault(element, []).append((kg, ElementOrigin()))
+    out: LotOrigin = {}
+    for element, parts in weights.items():
+        total = sum(kg for kg, _ in parts)
+        out[element] = ElementOrigin(
+            _mix([(kg, o.location) for kg, o in parts], total),
+            _mix([(kg, o.technology) for kg, o in parts], total),
+        )
+    return out
+
+
+def performed(origin: Mapping[str, ElementOrigin], stage: str, country: str, technology: str) -> LotOrigin:
+    """The same origin with ``stage`` done, for every element, in ``country`` with ``technology``."""
+    return {
+        e: ElementOrigin({**o.location, stage: {country: 1.0}}, {**o.technology, stage: {technology: 1.0}})
+        for e, o in origin.items()
+    }
+
+
+def origin_to_dict(origin: Mapping[str, ElementOrigin]) -> dict[str, Any]:
+    return {element: o.to_dict() for element, o in sorted(origin.items())}
+
+
+def origin_from_dict(data: Mapping[str, Any]) -> LotOrigin:
+    return {
+        e: ElementOrigin(dict(v.get("location", {})), dict(v.get("technology", {}))) for e, v in data.items()
+    }
