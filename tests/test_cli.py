@@ -134,6 +134,12 @@ def test_registry_round_trip_through_the_cli(cli: Cli) -> None:
     assert proof3["tree_size"] == 3
     verify_inclusion(leaves[0], 0, 3, [base64.b64decode(h) for h in proof3["proof"]], root_hash(leaves[:3]))
 
+    up = cli.json("trace", "urn:raretrace:lot:ore-3", "--up")
+    assert [(s["lot"], s["share"]) for s in up["sources"]] == [("urn:raretrace:lot:ore-3", 1.0)]
+    assert cli.json("trace", "urn:raretrace:lot:ore-3", "--down")["reached"] == []
+    code, _, err = cli("trace", "urn:raretrace:lot:ore-3")
+    assert code == 1 and "exactly one of --up or --down" in err
+
     code, out, _ = cli("log", "audit")
     assert code == 0 and b"audit passed: 6 leaves" in out
 

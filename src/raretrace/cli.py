@@ -322,6 +322,59 @@ def lot_show(
         out_console.print(f"  assay by {item['lab']} ({item['method']}, event {item['event_index']})")
 
 
+@app.command()
+def trace(
+    ctx: typer.Context,
+    lot: Annotated[str, typer.Argument(help="Lot URN")],
+    up: Annotated[bool, typer.Option("--up", help="Back to the mines and deposits")] = False,
+    down: Annotated[
+        bool, typer.Option("--down", help="Every lot and product it reached (recall list)")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
+
+    Example: raretrace --db registry.db trace urn:raretrace:lot:mp-magnet-2026-0001 --up
+    """
+    from raretrace.ledger.lineage import trace_down, trace_up
+
+    if up == down:
+        raise RaretraceError("give exactly one of --up or --down", field="direction")
+    registry = _ctx(ctx).registry()
+    result = trace_up(registry, lot) if up else trace_down(registry, lot)
+    if as_json:
+        emit_json(result)
+        return
+    lots = result["lots"]
+    if up:
+        out_console.print(
+            f"[bold]{lot}[/bold] comes from {len(result['sources'])} source lot(s):", soft_wrap=True
+        )
+        for source in result["sources"]:
+            out_console.print(
+                f"  {source['share']:7.2%}  {source['lot']}  ({source['form']}, {source['producer']}"
+                + (f", deposit {source['deposit']}" if source["deposit"] else "")
+                + ")",
+                soft_wrap=True,
+                highlight=False,
+            )
+            for path in source["paths"]:
+                hops = zip(path["lots"][1:], path["input_kg"], strict=True)
+                steps = [path["lots"][0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
+                out_console.print(
+                    f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
+                )
+    else:
+        out_console.print(
+            f"[bold]{lot}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True
+        )
+        for item in result["end_items"]:
+            info = lots[item]
+            out_console.print(
+                f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
+            )
+
+
 # --- the log ---------------------------------------------------------------------------------------
 
 
