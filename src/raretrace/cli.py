@@ -306,7 +306,20 @@ def lot_show(
     )
     out_console.print(f"  custodian {custody}" + ("  [red]VOID[/red]" if info["void"] else ""))
     comp = ", ".join(f"{k} {v:.4g}" for k, v in sorted(info["composition"].items(), key=lambda kv: -kv[1]))
+    origin_lines = [
+        f"    {element}: "
+        + "; ".join(
+            f"{stage} " + ", ".join(f"{country} {share:.0%}" for country, share in shares.items())
+            for stage, shares in history["location"].items()
+        )
+        for element, history in info["origin"].items()
+        if history["location"]
+    ]
     out_console.print(f"  composition (mass fractions): {comp}")
+    if origin_lines:
+        out_console.print("  where each stage was done (share of the element's mass):")
+        for line in origin_lines:
+            out_console.print(line, soft_wrap=True, highlight=False)
     for item in details["inputs"]:
         out_console.print(f"  input {item['lot']}: {item['mass_kg']:g} kg (event {item['event_index']})")
     for item in details["transfers"]:

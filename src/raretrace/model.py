@@ -7,6 +7,7 @@ except ``to_dict``/``from_dict`` with plain JSON values (DESIGN §7).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,8 +19,12 @@ from typing import Any, TypeVar
 
 import pycountry
 
-from raretrace.elements import parse_component
+from raretrace.elements import TRADED, parse_component
 from raretrace.errors import ValidationError
+from raretrace.provenance import LotOrigin, origin_from_dict, origin_to_dict, untraced
+
+#: The rare-earth symbols whose mass balance and origin the registry tracks.
+REE_SYMBOLS = frozenset(e.value for e in TRADED)
 
 #: Component names repeat in every lot of every event; only accepted names are cached (bounded).
 _component = lru_cache(maxsize=512)(parse_component)
@@ -364,6 +369,9 @@ class Lot:
     in_transit_to: str | None = None
     deposit: str | None = None
     void: bool = False
+    #: The origin vector as stored (canonical JSON of ``provenance.origin_to_dict``); parsed on demand,
+    #: because most appends move lots without looking at their history.
+    origin_json: str | None = None
 
     def __post_init__(self) -> None:
         parse_positive(self.remaining_kg, "lot.remaining_kg", allow_zero=True)
@@ -388,6 +396,12 @@ class Lot:
             )
         return new
 
+    def origin(self) -> LotOrigin:
+        """Per element, the countries and technologies of each stage done (``unknown`` if untraced)."""
+        if self.origin_json is None:
+            return untraced(e for e in self.spec.composition.fractions if e in REE_SYMBOLS)
+        return origin_from_dict(json.loads(self.origin_json))
+
     def to_dict(self) -> dict[str, Any]:
         out = self.spec.to_dict()
         out.update(
@@ -401,6 +415,7 @@ class Lot:
                 "in_transit_to": self.in_transit_to,
                 "deposit": self.deposit,
                 "void": self.void,
+                "origin": origin_to_dict(self.origin()),
             }
         )
         return out

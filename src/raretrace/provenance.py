@@ -15,6 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UNKNOWN = "unknown"
+#: Chain order of stages, for output that people read.
+STAGE_ORDER = (
+    "mining",
+    "beneficiation",
+    "separation",
+    "metallization",
+    "magnet",
+    "component",
+    "system",
+    "recycling",
+)
 
 #: stage -> country (or ``unknown``) -> share of the element's mass
 StageShares = dict[str, dict[str, float]]
@@ -28,7 +39,15 @@ class ElementOrigin:
     technology: StageShares = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"location": self.location, "technology": self.technology}
+        return {"location": _ordered(self.location), "technology": _ordered(self.technology)}
+
+
+def _ordered(shares: StageShares) -> StageShares:
+    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    return {
+        stage: dict(sorted(shares[stage].items(), key=lambda kv: -kv[1]))
+        for stage in sorted(shares, key=lambda s: rank.get(s, len(rank)))
+    }
 
 
 #: element symbol -> its origin

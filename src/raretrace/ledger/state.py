@@ -42,6 +42,7 @@ from raretrace.ledger.events import (
     Transfer,
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
+from raretrace.provenance import Contribution, LotOrigin, extracted, origin_to_dict, performed, pooled
 from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
 #: Default per-element mass-balance tolerance: outputs may hold up to 1% more of an element than the
@@ -189,11 +190,13 @@ class LedgerState:
         facility: Facility,
         outputs: tuple[LotSpec, ...],
         stage: Stage,
+        origin: LotOrigin,
         deposit: str | None = None,
     ) -> None:
         for i, spec in enumerate(outputs):
             if spec.id in self.lots:
                 raise DuplicateError(f"lot {spec.id} already exists", field=f"outputs[{i}].id")
+            own = {e: o for e, o in origin.items() if spec.composition.fraction(e) > 0}
             self._set_lot(
                 Lot(
                     spec=spec,
@@ -204,6 +207,7 @@ class LedgerState:
                     produced_seq=seq,
                     created_time=event.time,
                     deposit=deposit,
+                    origin_json=json.dumps(origin_to_dict(own), separators=(",", ":")),
                 ),
                 new=True,
             )
@@ -212,7 +216,9 @@ class LedgerState:
     def _apply_extract(self, seq: int, event: Extract) -> None:
         facility = self._facility(event.facility)
         self._performs(facility, Stage.MINING)
-        self._create_lots(seq, event, facility, event.outputs, Stage.MINING, deposit=event.deposit)
+        elements = {e for o in event.outputs for e in o.composition.fractions if e in _REE_SET}
+        origin = extracted(elements, facility.country, facility.technology_origin(Stage.MINING))
+        self._create_lots(seq, event, facility, event.outputs, Stage.MINING, origin, deposit=event.deposit)
 
     def _apply_process(self, seq: int, event: Process) -> None:
         facility = self._facility(event.facility)
@@ -230,7 +236,9 @@ class LedgerState:
         self._check_mass_balance(event, consumed)
         for lot, mass in consumed:
             self._set_lot(lot.evolve(remaining_kg=max(0.0, lot.remaining_kg - mass)))
-        self._create_lots(seq, event, facility, event.outputs, event.stage)
+        self._create_lots(
+            seq, event, facility, event.outputs, event.stage, _origin_of(event, facility, consumed)
+        )
         total_out = sum(o.mass_kg for o in event.outputs)
         for out in event.outputs:
             share = out.mass_kg / total_out
@@ -388,3 +396,23 @@ class LedgerState:
         record = self._owned_key(event.key_id, event.facility, "key_id")
         revoked = event.revoked_at if record.revoked_at is None else min(record.revoked_at, event.revoked_at)
         self._update_key(record, revoked_at=revoked)
+
+
+def _origin_of(event: Process, facility: Facility, consumed: list[tuple[Lot, float]]) -> LotOrigin:
+    """DESIGN §4: pool the inputs per element by the element mass each brings (additions and untraced
+    feed count as ``unknown``), then record this event's own stage where and as the facility does it."""
+    contributions = [
+        Contribution(
+            lot.origin(), {e: f * mass for e, f in lot.spec.composition.fractions.items() if e in _REE_SET}
+        )
+        for lot, mass in consumed
+    ]
+    untraced_kg: dict[str, float] = {}
+    for feed in event.additions:
+        for element, fraction in feed.composition.fractions.items():
+            if element in _REE_SET:
+                untraced_kg[element] = untraced_kg.get(element, 0.0) + fraction * feed.mass_kg
+    stage = event.stage.value
+    return performed(
+        pooled(contributions, untraced_kg), stage, facility.country, facility.technology_origin(stage)
+    )

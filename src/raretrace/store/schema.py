@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 metadata = MetaData()
 
@@ -101,6 +101,7 @@ lots = Table(
     Column("currency", String(3), nullable=True),
     Column("created_time", String(32), nullable=False),
     Column("void", Boolean, nullable=False, default=False),
+    Column("origin", Text, nullable=True),  # JSON origin vector (provenance.py), computed at append
 )
 
 lot_inputs = Table(

@@ -106,6 +106,7 @@ def lot_row(lot: Lot) -> dict[str, Any]:
         "currency": lot.spec.currency,
         "created_time": lot.created_time,
         "void": lot.void,
+        "origin": lot.origin_json,
     }
 
 
@@ -133,6 +134,7 @@ def lot_from_row(row: Any) -> Lot:
         in_transit_to=row.in_transit_to,
         deposit=row.deposit,
         void=bool(row.void),
+        origin_json=row.origin,
     )
 
 
