@@ -415,7 +415,7 @@ class Lot:
                 "in_transit_to": self.in_transit_to,
                 "deposit": self.deposit,
                 "void": self.void,
-                "origin": origin_to_dict(self.origin()),
+                "origin": origin_to_dict(self.origin(), ordered=True),
             }
         )
         return out

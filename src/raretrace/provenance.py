@@ -38,8 +38,11 @@ class ElementOrigin:
     location: StageShares = field(default_factory=dict)
     technology: StageShares = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"location": _ordered(self.location), "technology": _ordered(self.technology)}
+    def to_dict(self, *, ordered: bool = False) -> dict[str, Any]:
+        """Plain values; ``ordered`` sorts stages in chain order and countries by share, for people."""
+        if ordered:
+            return {"location": _ordered(self.location), "technology": _ordered(self.technology)}
+        return {"location": self.location, "technology": self.technology}
 
 
 def _ordered(shares: StageShares) -> StageShares:
@@ -106,6 +109,9 @@ def pooled(
             weights.setdefault(element, []).append((kg, ElementOrigin()))
     out: LotOrigin = {}
     for element, parts in weights.items():
+        if len(parts) == 1:  # nothing to mix: the single input's history carries over as it is
+            out[element] = parts[0][1]
+            continue
         total = sum(kg for kg, _ in parts)
         out[element] = ElementOrigin(
             _mix([(kg, o.location) for kg, o in parts], total),
@@ -122,8 +128,8 @@ def performed(origin: Mapping[str, ElementOrigin], stage: str, country: str, tec
     }
 
 
-def origin_to_dict(origin: Mapping[str, ElementOrigin]) -> dict[str, Any]:
-    return {element: o.to_dict() for element, o in sorted(origin.items())}
+def origin_to_dict(origin: Mapping[str, ElementOrigin], *, ordered: bool = False) -> dict[str, Any]:
+    return {element: o.to_dict(ordered=ordered) for element, o in sorted(origin.items())}
 
 
 def origin_from_dict(data: Mapping[str, Any]) -> LotOrigin:
