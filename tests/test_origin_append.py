@@ -42,12 +42,12 @@ def test_us_magnet_from_australian_ore_separated_in_malaysia(db_url: str) -> Non
         outputs=[lot("urn:raretrace:lot:mag", "magnet", 100.0, {"Nd": 0.24, "Pr": 0.054, "Fe": 0.66})],
     )
     nd = chain.registry.lot("urn:raretrace:lot:mag").origin()["Nd"]
-    assert math.isclose(nd.location["mining"]["AU"], 0.75) and math.isclose(
-        nd.location["mining"][UNKNOWN], 0.25
+    assert math.isclose(nd["location"]["mining"]["AU"], 0.75) and math.isclose(
+        nd["location"]["mining"][UNKNOWN], 0.25
     )
-    assert math.isclose(nd.location["separation"]["MY"], 0.75)
-    assert math.isclose(nd.technology["separation"]["AU"], 0.75)
-    assert nd.location["magnet"] == {"US": 1.0} and nd.technology["magnet"] == {"JP": 1.0}
+    assert math.isclose(nd["location"]["separation"]["MY"], 0.75)
+    assert math.isclose(nd["technology"]["separation"]["AU"], 0.75)
+    assert nd["location"]["magnet"] == {"US": 1.0} and nd["technology"]["magnet"] == {"JP": 1.0}
     pr = chain.registry.lot("urn:raretrace:lot:mag").origin()["Pr"]
-    assert pr.location["mining"] == {"AU": 1.0}
+    assert pr["location"]["mining"] == {"AU": 1.0}
     assert "Fe" not in chain.registry.lot("urn:raretrace:lot:mag").origin()

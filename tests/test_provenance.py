@@ -17,7 +17,7 @@ def test_japanese_magnet_from_chinese_separated_oxide() -> None:
     oxide = performed(ore, "separation", "CN", "CN")
     metal = performed(oxide, "metallization", "CN", "CN")
     magnet = performed(pooled([Contribution(metal, {"Nd": 22.0, "Pr": 8.0})]), "magnet", "JP", "JP")
-    assert magnet["Nd"].location == {
+    assert magnet["Nd"]["location"] == {
         "mining": {"CN": 1.0},
         "separation": {"CN": 1.0},
         "metallization": {"CN": 1.0},
@@ -30,19 +30,19 @@ def test_us_magnet_from_australian_ore_separated_in_malaysia_with_some_untraced_
     oxide = performed(ore, "separation", "MY", "AU")
     mixed = pooled([Contribution(oxide, {"Nd": 75.0})], untraced_kg={"Nd": 25.0})
     magnet = performed(mixed, "magnet", "US", "JP")
-    assert magnet["Nd"].location["mining"] == {"AU": 0.75, UNKNOWN: 0.25}
-    assert magnet["Nd"].location["separation"] == {"MY": 0.75, UNKNOWN: 0.25}
-    assert magnet["Nd"].technology["separation"] == {"AU": 0.75, UNKNOWN: 0.25}
-    assert magnet["Nd"].location["magnet"] == {"US": 1.0}
-    assert magnet["Nd"].technology["magnet"] == {"JP": 1.0}
+    assert magnet["Nd"]["location"]["mining"] == {"AU": 0.75, UNKNOWN: 0.25}
+    assert magnet["Nd"]["location"]["separation"] == {"MY": 0.75, UNKNOWN: 0.25}
+    assert magnet["Nd"]["technology"]["separation"] == {"AU": 0.75, UNKNOWN: 0.25}
+    assert magnet["Nd"]["location"]["magnet"] == {"US": 1.0}
+    assert magnet["Nd"]["technology"]["magnet"] == {"JP": 1.0}
 
 
 def test_recycled_feed_keeps_traced_origin_else_unknown() -> None:
     scrap = performed(extracted(["Dy"], "CN", "CN"), "magnet", "CN", "CN")
     feed = pooled([Contribution(scrap, {"Dy": 1.0})], untraced_kg={"Dy": 3.0})
     out = performed(feed, "recycling", "US", "US")
-    assert out["Dy"].location["mining"] == {"CN": 0.25, UNKNOWN: 0.75}
-    assert untraced(["Nd"])["Nd"].location == {}
+    assert out["Dy"]["location"]["mining"] == {"CN": 0.25, UNKNOWN: 0.75}
+    assert untraced(["Nd"])["Nd"]["location"] == {}
 
 
 lots = st.lists(
@@ -61,7 +61,9 @@ def test_shares_sum_to_one_and_mixing_is_mass_weighted(parts: list[tuple[str, st
     mixed = pooled(inputs)["Nd"]
     total = sum(kg for _, _, kg in parts)
     for stage in ("mining", "separation"):
-        assert math.isclose(sum(mixed.location[stage].values()), 1.0, rel_tol=1e-9)
+        assert math.isclose(sum(mixed["location"][stage].values()), 1.0, rel_tol=1e-9)
     for country in COUNTRIES:
         expected = sum(kg for mine, _, kg in parts if mine == country) / total
-        assert math.isclose(mixed.location["mining"].get(country, 0.0), expected, rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(
+            mixed["location"]["mining"].get(country, 0.0), expected, rel_tol=1e-9, abs_tol=1e-12
+        )

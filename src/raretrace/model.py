@@ -21,7 +21,7 @@ import pycountry
 
 from raretrace.elements import TRADED, parse_component
 from raretrace.errors import ValidationError
-from raretrace.provenance import LotOrigin, origin_from_dict, origin_to_dict, untraced
+from raretrace.provenance import LotOrigin, ordered, untraced
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
 REE_SYMBOLS = frozenset(e.value for e in TRADED)
@@ -369,7 +369,7 @@ class Lot:
     in_transit_to: str | None = None
     deposit: str | None = None
     void: bool = False
-    #: The origin vector as stored (canonical JSON of ``provenance.origin_to_dict``); parsed on demand,
+    #: The origin vector as stored (JSON of a ``provenance.LotOrigin``); parsed on demand,
     #: because most appends move lots without looking at their history.
     origin_json: str | None = None
 
@@ -400,7 +400,8 @@ class Lot:
         """Per element, the countries and technologies of each stage done (``unknown`` if untraced)."""
         if self.origin_json is None:
             return untraced(e for e in self.spec.composition.fractions if e in REE_SYMBOLS)
-        return origin_from_dict(json.loads(self.origin_json))
+        origin: LotOrigin = json.loads(self.origin_json)
+        return origin
 
     def to_dict(self) -> dict[str, Any]:
         out = self.spec.to_dict()
@@ -415,7 +416,7 @@ class Lot:
                 "in_transit_to": self.in_transit_to,
                 "deposit": self.deposit,
                 "void": self.void,
-                "origin": origin_to_dict(self.origin(), ordered=True),
+                "origin": ordered(self.origin()),
             }
         )
         return out

@@ -6,13 +6,18 @@ mass whose stage happened in each country (``location``) and with whose process 
 per element, weighted by the element mass each input contributes (ISO 22095 controlled blending),
 gives the pooled vector to every output, and then records its own stage as done in the facility's
 country with the facility's technology. Pure functions over plain values: no I/O.
+
+The vectors are plain JSON-shaped dicts — the stored form is the working form — because they are
+computed for every lot on the append path, where building and converting objects would cost more
+than the arithmetic. Treat them as immutable: functions here return new dicts and share untouched
+parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
 UNKNOWN = "unknown"
 #: Chain order of stages, for output that people read.
@@ -31,30 +36,19 @@ STAGE_ORDER = (
 StageShares = dict[str, dict[str, float]]
 
 
-@dataclass(frozen=True)
-class ElementOrigin:
+class ElementOrigin(TypedDict):
     """One element's history: location and technology shares per stage."""
 
-    location: StageShares = field(default_factory=dict)
-    technology: StageShares = field(default_factory=dict)
-
-    def to_dict(self, *, ordered: bool = False) -> dict[str, Any]:
-        """Plain values; ``ordered`` sorts stages in chain order and countries by share, for people."""
-        if ordered:
-            return {"location": _ordered(self.location), "technology": _ordered(self.technology)}
-        return {"location": self.location, "technology": self.technology}
-
-
-def _ordered(shares: StageShares) -> StageShares:
-    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
-    return {
-        stage: dict(sorted(shares[stage].items(), key=lambda kv: -kv[1]))
-        for stage in sorted(shares, key=lambda s: rank.get(s, len(rank)))
-    }
+    location: StageShares
+    technology: StageShares
 
 
 #: element symbol -> its origin
 LotOrigin = dict[str, ElementOrigin]
+
+
+def _empty() -> ElementOrigin:
+    return {"location": {}, "technology": {}}
 
 
 @dataclass(frozen=True)
@@ -67,12 +61,15 @@ class Contribution:
 
 def extracted(elements: Iterable[str], country: str, technology: str) -> LotOrigin:
     """A freshly mined lot: every element's mining stage done where and as the mine does it."""
-    return {e: ElementOrigin({"mining": {country: 1.0}}, {"mining": {technology: 1.0}}) for e in elements}
+    return {
+        e: {"location": {"mining": {country: 1.0}}, "technology": {"mining": {technology: 1.0}}}
+        for e in elements
+    }
 
 
 def untraced(elements: Iterable[str]) -> LotOrigin:
     """Material with no registry history (untraced scrap, external feed): nothing known."""
-    return {e: ElementOrigin() for e in elements}
+    return {e: _empty() for e in elements}
 
 
 def _mix(parts: list[tuple[float, StageShares]], total: float) -> StageShares:
@@ -101,38 +98,45 @@ def pooled(
     for contribution in contributions:
         for element, kg in contribution.element_kg.items():
             if kg > 0:
-                weights.setdefault(element, []).append(
-                    (kg, contribution.origin.get(element, ElementOrigin()))
-                )
+                weights.setdefault(element, []).append((kg, contribution.origin.get(element) or _empty()))
     for element, kg in (untraced_kg or {}).items():
         if kg > 0:
-            weights.setdefault(element, []).append((kg, ElementOrigin()))
+            weights.setdefault(element, []).append((kg, _empty()))
     out: LotOrigin = {}
     for element, parts in weights.items():
         if len(parts) == 1:  # nothing to mix: the single input's history carries over as it is
             out[element] = parts[0][1]
             continue
         total = sum(kg for kg, _ in parts)
-        out[element] = ElementOrigin(
-            _mix([(kg, o.location) for kg, o in parts], total),
-            _mix([(kg, o.technology) for kg, o in parts], total),
-        )
+        out[element] = {
+            "location": _mix([(kg, o["location"]) for kg, o in parts], total),
+            "technology": _mix([(kg, o["technology"]) for kg, o in parts], total),
+        }
     return out
 
 
 def performed(origin: Mapping[str, ElementOrigin], stage: str, country: str, technology: str) -> LotOrigin:
     """The same origin with ``stage`` done, for every element, in ``country`` with ``technology``."""
     return {
-        e: ElementOrigin({**o.location, stage: {country: 1.0}}, {**o.technology, stage: {technology: 1.0}})
+        e: {
+            "location": {**o["location"], stage: {country: 1.0}},
+            "technology": {**o["technology"], stage: {technology: 1.0}},
+        }
         for e, o in origin.items()
     }
 
 
-def origin_to_dict(origin: Mapping[str, ElementOrigin], *, ordered: bool = False) -> dict[str, Any]:
-    return {element: o.to_dict(ordered=ordered) for element, o in sorted(origin.items())}
+def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
+    """For people: elements alphabetically, stages in chain order, countries by falling share."""
+    rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
 
+    def sort(shares: StageShares) -> StageShares:
+        return {
+            stage: dict(sorted(shares[stage].items(), key=lambda kv: -kv[1]))
+            for stage in sorted(shares, key=lambda s: rank.get(s, len(rank)))
+        }
 
-def origin_from_dict(data: Mapping[str, Any]) -> LotOrigin:
     return {
-        e: ElementOrigin(dict(v.get("location", {})), dict(v.get("technology", {}))) for e, v in data.items()
+        e: {"location": sort(o["location"]), "technology": sort(o["technology"])}
+        for e, o in sorted(origin.items())
     }

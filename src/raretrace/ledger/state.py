@@ -42,7 +42,7 @@ from raretrace.ledger.events import (
     Transfer,
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
-from raretrace.provenance import Contribution, LotOrigin, extracted, origin_to_dict, performed, pooled
+from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled
 from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
 #: Default per-element mass-balance tolerance: outputs may hold up to 1% more of an element than the
@@ -207,7 +207,7 @@ class LedgerState:
                     produced_seq=seq,
                     created_time=event.time,
                     deposit=deposit,
-                    origin_json=json.dumps(origin_to_dict(own), separators=(",", ":")),
+                    origin_json=json.dumps(own, separators=(",", ":")),
                 ),
                 new=True,
             )
