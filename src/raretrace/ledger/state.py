@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -233,12 +234,22 @@ class LedgerState:
                     field=f"{where}.mass_kg",
                 )
             consumed.append((lot, use.mass_kg))
-        self._check_mass_balance(event, consumed)
+        brought = [_ree_kg(lot.spec.composition.fractions, mass) for lot, mass in consumed]
+        untraced_kg: dict[str, float] = {}
+        for feed in event.additions:
+            for element, kg in _ree_kg(feed.composition.fractions, feed.mass_kg).items():
+                untraced_kg[element] = untraced_kg.get(element, 0.0) + kg
+        self._check_mass_balance(event, consumed, brought, untraced_kg)
         for lot, mass in consumed:
             self._set_lot(lot.evolve(remaining_kg=max(0.0, lot.remaining_kg - mass)))
-        self._create_lots(
-            seq, event, facility, event.outputs, event.stage, _origin_of(event, facility, consumed)
+        contributions = [
+            Contribution(lot.origin(), kg) for (lot, _), kg in zip(consumed, brought, strict=True)
+        ]
+        stage = event.stage.value
+        origin = performed(
+            pooled(contributions, untraced_kg), stage, facility.country, facility.technology_origin(stage)
         )
+        self._create_lots(seq, event, facility, event.outputs, event.stage, origin)
         total_out = sum(o.mass_kg for o in event.outputs)
         for out in event.outputs:
             share = out.mass_kg / total_out
@@ -250,7 +261,13 @@ class LedgerState:
     _apply_assemble = _apply_process
     _apply_recycle = _apply_process
 
-    def _check_mass_balance(self, event: Process, consumed: list[tuple[Lot, float]]) -> None:
+    def _check_mass_balance(
+        self,
+        event: Process,
+        consumed: list[tuple[Lot, float]],
+        brought: list[dict[str, float]],
+        untraced_kg: dict[str, float],
+    ) -> None:
         """Per rare-earth element, and in total, outputs may not exceed inputs beyond the tolerance."""
         factor = 1 + self.tolerance
         mass_in = sum(m for _, m in consumed) + sum(a.mass_kg for a in event.additions)
@@ -266,9 +283,7 @@ class LedgerState:
             out = sum(o.element_mass(element) for o in event.outputs)
             if out <= _ABS_SLACK_KG:
                 continue
-            into = sum(lot.spec.composition.fraction(element) * m for lot, m in consumed) + sum(
-                a.composition.fraction(element) * a.mass_kg for a in event.additions
-            )
+            into = sum(kg.get(element, 0.0) for kg in brought) + untraced_kg.get(element, 0.0)
             if out > into * factor + _ABS_SLACK_KG:
                 raise MassBalanceError(
                     f"outputs hold {out:.6g} kg of {element} but inputs only {into:.6g} kg "
@@ -398,21 +413,6 @@ class LedgerState:
         self._update_key(record, revoked_at=revoked)
 
 
-def _origin_of(event: Process, facility: Facility, consumed: list[tuple[Lot, float]]) -> LotOrigin:
-    """DESIGN §4: pool the inputs per element by the element mass each brings (additions and untraced
-    feed count as ``unknown``), then record this event's own stage where and as the facility does it."""
-    contributions = [
-        Contribution(
-            lot.origin(), {e: f * mass for e, f in lot.spec.composition.fractions.items() if e in _REE_SET}
-        )
-        for lot, mass in consumed
-    ]
-    untraced_kg: dict[str, float] = {}
-    for feed in event.additions:
-        for element, fraction in feed.composition.fractions.items():
-            if element in _REE_SET:
-                untraced_kg[element] = untraced_kg.get(element, 0.0) + fraction * feed.mass_kg
-    stage = event.stage.value
-    return performed(
-        pooled(contributions, untraced_kg), stage, facility.country, facility.technology_origin(stage)
-    )
+def _ree_kg(fractions: Mapping[str, float], mass_kg: float) -> dict[str, float]:
+    """Mass of each rare earth in ``mass_kg`` of material (DESIGN §4: origin is pooled by element mass)."""
+    return {e: f * mass_kg for e, f in fractions.items() if e in _REE_SET}
