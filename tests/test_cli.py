@@ -222,3 +222,21 @@ def test_missing_registry_file_is_not_created(
     code, _, err = cli("lot", "show", "urn:raretrace:lot:x")
     assert code == 7 and "no registry at" in err
     assert not db.exists()
+
+
+def test_lot_show_by_value_with_a_user_price_table(cli: Cli) -> None:
+    _setup(cli)
+    shipped = cli.json("lot", "show", "urn:raretrace:lot:ore-0")["origin_by_value"]
+    assert shipped["location"]["mining"] == {"US": 1.0} and shipped["unpriced"] == []
+    table = cli.tmp / "prices.json"
+    table.write_text(
+        json.dumps(
+            {
+                "prices": [
+                    {"element": "Nd", "oxide_usd_per_kg": 70, "date": "2026-11", "source": "our contract"}
+                ]
+            }
+        )
+    )
+    mine = cli.json("lot", "show", "urn:raretrace:lot:ore-0", "--prices", str(table))["origin_by_value"]
+    assert mine["unpriced"] == ["Pr"] and mine["price_table"] == str(table)

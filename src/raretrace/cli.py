@@ -282,13 +282,19 @@ def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 @lot_app.command("show")
 def lot_show(
-    ctx: typer.Context, lot: Annotated[str, typer.Argument(help="Lot URN")], as_json: JsonFlag = False
+    ctx: typer.Context,
+    lot: Annotated[str, typer.Argument(help="Lot URN")],
+    prices: Annotated[Path | None, typer.Option(help="Your price table (JSON, as data/prices.json)")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show a lot: form, mass, composition, custody, inputs, transfers, assays.
 
     Example: raretrace --db registry.db lot show urn:raretrace:lot:mp-ore-0001 --json
     """
-    details = _ctx(ctx).registry().lot_details(lot)
+    from raretrace.pricing import PriceTable
+
+    table = PriceTable.load(prices) if prices else None
+    details = _ctx(ctx).registry().lot_details(lot, prices=table)
     if as_json:
         emit_json(details)
         return

@@ -31,7 +31,8 @@ from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.ledger.verify import BatchVerifier
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import TiledTree
-from raretrace.model import Lot, utc_now
+from raretrace.model import REE_SYMBOLS, Lot, utc_now
+from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
 from raretrace.store.db import has_schema, migrate, write_transaction
 from raretrace.store.store import Store
@@ -214,7 +215,7 @@ class Registry:
             raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
         return lot
 
-    def lot_details(self, lot_id: str) -> dict[str, Any]:
+    def lot_details(self, lot_id: str, *, prices: PriceTable | None = None) -> dict[str, Any]:
         """The lot with its inputs, the events that touched it and its assays, for `lot show`."""
         lot = self.lot(lot_id)
         with self.engine.connect() as conn:
@@ -227,8 +228,12 @@ class Registry:
                 select(t.transfers).where(t.transfers.c.lot_id == lot_id).order_by(t.transfers.c.seq)
             ).all()
             assays = conn.execute(select(t.assays).where(t.assays.c.lot_id == lot_id)).all()
+        element_kg = {e: lot.spec.element_mass(e) for e in lot.spec.composition.fractions if e in REE_SYMBOLS}
+        table = prices or PriceTable.load()
+        by_value = value_shares(lot.origin(), element_kg, table)
         return {
             "lot": lot.to_dict(),
+            "origin_by_value": {**by_value, "price_table": table.origin},
             "inputs": [{"lot": r.parent, "mass_kg": r.mass_kg, "event_index": r.seq} for r in inputs],
             "transfers": [
                 {

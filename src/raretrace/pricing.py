@@ -1,0 +1,90 @@
+"""Shares by value: the origin vectors weighted by what each element is worth.
+
+Some rules count by value, not mass (MOFCOM Announcement No. 61's 0.1% de-minimis is "of the value").
+A price table gives, per element, a sourced price per kg of oxide; it is converted to a price per kg of
+contained element. Elements without a price are listed as unpriced rather than given a guessed price.
+The table is data: the shipped one (``data/prices.json``) or a user's file of the same shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from raretrace.elements import oxide_factor, parse_element
+from raretrace.errors import ValidationError
+from raretrace.provenance import ElementOrigin, StageShares
+
+
+@dataclass(frozen=True)
+class Price:
+    element: str
+    usd_per_kg_element: float
+    date: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    prices: Mapping[str, Price]
+    origin: str  # where the table came from, for evidence
+
+    @classmethod
+    def from_dict(cls, data: object, origin: str) -> PriceTable:
+        if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
+            raise ValidationError("a price table is an object with a list 'prices'", field="prices")
+        prices: dict[str, Price] = {}
+        for i, row in enumerate(data["prices"]):
+            where = f"prices[{i}]"
+            if not isinstance(row, dict):
+                raise ValidationError("must be an object", field=where)
+            try:
+                element = parse_element(str(row.get("element"))).value
+            except ValidationError as e:
+                raise ValidationError(e.message, field=f"{where}.element") from e
+            value = row.get("oxide_usd_per_kg")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValidationError("must be a positive number", field=f"{where}.oxide_usd_per_kg")
+            for name in ("date", "source"):
+                if not isinstance(row.get(name), str) or not row[name].strip():
+                    raise ValidationError("every price names its date and source", field=f"{where}.{name}")
+            if element in prices:
+                raise ValidationError(f"{element} is priced twice", field=f"{where}.element")
+            prices[element] = Price(element, float(value) / oxide_factor(element), row["date"], row["source"])
+        return cls(prices, origin)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PriceTable:
+        """The shipped table, or the user's file at ``path``."""
+        if path is None:
+            text = resources.files("raretrace").joinpath("data/prices.json").read_text(encoding="utf-8")
+            return cls.from_dict(json.loads(text), "raretrace/data/prices.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValidationError(f"cannot read price table {path}: {e}", field="prices") from e
+        return cls.from_dict(data, str(path))
+
+
+def value_shares(
+    origin: Mapping[str, ElementOrigin], element_kg: Mapping[str, float], table: PriceTable
+) -> dict[str, Any]:
+    """Per stage, the share of the lot's priced rare-earth value done in each country (``location``).
+
+    Returns ``{"location": {stage: {country: share}}, "priced_value_usd": …, "unpriced": [elements]}``.
+    """
+    values = {e: kg * table.prices[e].usd_per_kg_element for e, kg in element_kg.items() if e in table.prices}
+    total = sum(values.values())
+    shares: StageShares = {}
+    if total > 0:
+        for element, value in values.items():
+            for stage, by_country in origin.get(element, {"location": {}})["location"].items():
+                acc = shares.setdefault(stage, {})
+                for country, share in by_country.items():
+                    acc[country] = acc.get(country, 0.0) + share * value / total
+    unpriced = sorted(e for e, kg in element_kg.items() if kg > 0 and e not in table.prices)
+    return {"location": shares, "priced_value_usd": total, "unpriced": unpriced}
