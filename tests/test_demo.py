@@ -22,6 +22,9 @@ def test_demo_builds_both_chains(tmp_path: Path) -> None:
     jp_magnet = registry.lot(summary["lots"]["jp_magnet"])
     assert (us_magnet.custodian, us_magnet.stage.value) == ("US-MP-INDEPENDENCE", "magnet")
     assert jp_magnet.custodian == "JP-MAGNET-WORKS"
+    nd = jp_magnet.origin()["Nd"]["location"]
+    assert nd["separation"] == {"CN": 1.0} and nd["magnet"] == {"JP": 1.0}
+    assert us_magnet.origin()["Nd"]["location"]["mining"] == {"US": 1.0}
     # the Japanese magnets were made from metal shipped from Baotou
     assert registry.lot_details(jp_magnet.id)["inputs"][0]["lot"] == "urn:raretrace:lot:bo-metal-2026-0001"
     with pytest.raises(ValidationError, match="already exists"):

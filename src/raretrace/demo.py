@@ -24,6 +24,7 @@ from raretrace.ledger.audit import audit
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.provenance import ordered
 from raretrace.store.db import make_engine, resolve_url
 
 ORIGIN = "demo.raretrace.example/registry"
@@ -304,6 +305,13 @@ def _print(
             soft_wrap=True,
             highlight=False,
         )
+        neodymium = ordered(item.origin()).get("Nd")
+        if neodymium and item.spec.form.value == "magnet":
+            where = "; ".join(
+                f"{stage} " + ", ".join(f"{c} {share:.0%}" for c, share in shares.items())
+                for stage, shares in neodymium["location"].items()
+            )
+            console.print(f"  {'':<11} Nd, stage by stage: {where}", soft_wrap=True, highlight=False)
     console.print(
         f"{registry.tree_size()} signed events in the log; audit "
         + ("[green]passed[/green]" if audit_ok else "[red]FAILED[/red]")
