@@ -22,6 +22,7 @@ from raretrace.log.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.log_helpers import flip, leaves_of
 
 # --- an independent transcription of RFC 9162 §2.1 (recursive, slow, obviously right) -------------
 
@@ -65,16 +66,6 @@ def rfc_subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
     if m <= k:
         return [*rfc_subproof(m, leaves[:k], whole), rfc_mth(leaves[k:])]
     return [*rfc_subproof(m - k, leaves[k:], False), rfc_mth(leaves[:k])]
-
-
-def leaves_of(n: int, salt: bytes = b"") -> list[bytes]:
-    return [leaf_hash(salt + i.to_bytes(4, "big")) for i in range(n)]
-
-
-def flip(data: bytes, bit: int) -> bytes:
-    out = bytearray(data)
-    out[bit // 8] ^= 1 << (bit % 8)
-    return bytes(out)
 
 
 # --- hashing -------------------------------------------------------------------------------------

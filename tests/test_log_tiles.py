@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, func, select
 
 from raretrace.errors import NotFoundError, ProofError, StoreError, ValidationError
-from raretrace.log.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
+from raretrace.log.merkle import root_hash, verify_consistency, verify_inclusion
 from raretrace.log.tiles import (
     MemoryTileStorage,
     TiledTree,
@@ -27,6 +27,7 @@ from raretrace.log.tiles import (
 )
 from raretrace.store import schema
 from raretrace.store.tiles import SqlTileStorage
+from tests.log_helpers import flip, leaves_of
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +50,6 @@ def storage_of(kind: str, engine: Engine) -> Iterator[TileStorage]:
             yield SqlTileStorage(conn)
         finally:
             transaction.rollback()
-
-
-def leaves_of(n: int, salt: bytes = b"") -> list[bytes]:
-    return [leaf_hash(salt + i.to_bytes(4, "big")) for i in range(n)]
-
-
-def flip(data: bytes, bit: int) -> bytes:
-    out = bytearray(data)
-    out[bit // 8] ^= 1 << (bit % 8)
-    return bytes(out)
 
 
 def c2sp_tile(leaves: list[bytes], level: int, index: int, width: int) -> bytes:
