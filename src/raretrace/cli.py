@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,8 +35,9 @@ app.add_typer(facility_app, name="facility")
 app.add_typer(lot_app, name="lot")
 app.add_typer(log_app, name="log")
 
-err_console = Console(stderr=True)
-out_console = Console()
+# emoji=False: a URN such as urn:x:y must not turn into an emoji
+err_console = Console(stderr=True, emoji=False)
+out_console = Console(emoji=False)
 
 DbOption = Annotated[
     str | None,
@@ -533,6 +535,151 @@ def log_cosign_add(
 
 
 # --- the main job ----------------------------------------------------------------------------------
+
+
+# --- compliance ----------------------------------------------------------------------------------------
+
+RegimeDirs = Annotated[
+    list[Path] | None,
+    typer.Option("--regimes", help="Folder of your own regime or amendment files (TOML); repeatable"),
+]
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    lots: Annotated[list[str], typer.Argument(help="Lot URNs (one or more)")],
+    regime: Annotated[
+        list[str] | None, typer.Option("--regime", "-r", help="Regime id; repeatable (default: all)")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge on this date, YYYY-MM-DD (default: today, UTC)")
+    ] = None,
+    end_use: Annotated[
+        str | None, typer.Option("--end-use", help="Declared end use or end user, e.g. military, civil")
+    ] = None,
+    as_one: Annotated[
+        bool, typer.Option("--as-one", help="Judge the lots together as one item (a shipment, a product)")
+    ] = False,
+    regimes: RegimeDirs = None,
+    prices: Annotated[Path | None, typer.Option(help="Your price table (JSON, as data/prices.json)")] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help="Print every rule's finding and evidence")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verdicts for lots under compliance regimes: pass, fail, licence_required, insufficient_data or
+    not_applicable, each with its explanation, figures and evidence.
+
+    Example: raretrace --db registry.db check urn:raretrace:lot:bo-magnet-2026-0001 --end-use military
+    """
+    from datetime import date
+
+    from raretrace.errors import ValidationError
+    from raretrace.ledger.compliance import check_lots
+    from raretrace.pricing import PriceTable
+
+    day = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError as e:
+            raise ValidationError(f"{as_of!r} is not a date (YYYY-MM-DD)", field="as_of") from e
+    verdicts = check_lots(
+        _ctx(ctx).registry(),
+        lots,
+        regimes=regime or None,
+        as_of=day,
+        end_use=end_use,
+        prices=PriceTable.load(prices) if prices else None,
+        as_one=as_one,
+        regime_folders=regimes or (),
+    )
+    if as_json:
+        emit_json({"verdicts": [v.to_dict() for v in verdicts]})
+        return
+    print_verdicts(out_console, verdicts, details=details)
+
+
+def print_verdicts(console: Console, verdicts: Sequence[Any], *, details: bool = False) -> None:
+    """The regime x lot table, then why each cell says what it says."""
+    from rich.table import Table
+
+    from raretrace.rules.report import STYLE, grid, subject_label
+
+    subjects, regimes, cells = grid(verdicts)
+    names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
+    table = Table(title=f"compliance on {verdicts[0].as_of}" if verdicts else None)
+    table.add_column("regime", no_wrap=True)
+    for subject in subjects:
+        table.add_column(names[subject], no_wrap=True)
+    for regime in regimes:
+        table.add_row(
+            escape(regime),
+            *(
+                f"[{STYLE[cells[(s, regime)].outcome]}]{cells[(s, regime)].outcome.value}[/]"
+                if (s, regime) in cells
+                else ""
+                for s in subjects
+            ),
+        )
+    console.print(table)
+    for subject in subjects:
+        console.print(f"  {names[subject]}: {escape(subject)}", soft_wrap=True, highlight=False)
+    for verdict in verdicts:
+        console.print(
+            f"[bold]{verdict.regime}[/bold] {escape(verdict.version)} · {names[subject_label(verdict)]}: "
+            f"[{STYLE[verdict.outcome]}]{verdict.outcome.value}[/] — {escape(verdict.explanation)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        if not details:
+            continue
+        for finding in verdict.findings:
+            console.print(
+                f"    {finding.rule}: {finding.outcome.value} — {escape(finding.explanation)}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            for item in finding.evidence[:12]:
+                console.print(
+                    f"      evidence {escape(json.dumps(item.to_dict()))}", soft_wrap=True, highlight=False
+                )
+            if len(finding.evidence) > 12:
+                console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)
+
+
+@app.command("regimes")
+def regimes_list(ctx: typer.Context, regimes: RegimeDirs = None, as_json: JsonFlag = False) -> None:
+    """List the regimes known: shipped ones, your folders' and their amendments.
+
+    Example: raretrace regimes --regimes ./my-regimes --json
+    """
+    from raretrace.rules import load_regimes
+
+    known = load_regimes(regimes or ())
+    if as_json:
+        emit_json({"regimes": [r.describe() for r in known.values()]})
+        return
+    for regime in known.values():
+        info = regime.describe()
+        out_console.print(
+            f"[bold]{escape(regime.id)}[/bold] {escape(regime.version)}: {escape(regime.title)}",
+            soft_wrap=True,
+        )
+        out_console.print(
+            f"    in force {info['in_force']}; file {escape(info['file'])}", soft_wrap=True, highlight=False
+        )
+        for item in info["suspensions"]:
+            out_console.print(
+                f"    suspended {item['window']} ({escape(item['source'])})", soft_wrap=True, highlight=False
+            )
+        for rule in info["rules"]:
+            out_console.print(
+                f"    rule {rule['id']} ({rule['in_force']}): {escape(rule['title'])}",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @app.command()

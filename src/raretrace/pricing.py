@@ -17,7 +17,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
-from raretrace.provenance import ElementOrigin, StageShares
+from raretrace.provenance import ElementOrigin, StageShares, at_stage
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,49 @@ class PriceTable:
         return cls.from_dict(data, str(path))
 
 
+def element_values(element_kg: Mapping[str, float], table: PriceTable) -> dict[str, float]:
+    """USD value of each priced element; unpriced elements are left out (see ``unpriced``)."""
+    return {e: kg * table.prices[e].usd_per_kg_element for e, kg in element_kg.items() if e in table.prices}
+
+
+def unpriced(element_kg: Mapping[str, float], table: PriceTable) -> list[str]:
+    return sorted(e for e, kg in element_kg.items() if kg > 0 and e not in table.prices)
+
+
+def weighted_shares(
+    origin: Mapping[str, ElementOrigin], weights: Mapping[str, float], aspect: str
+) -> StageShares:
+    """Per stage, the ``weights``-weighted mixture of the elements' shares (``location`` or ``technology``).
+
+    An element lacking a stage another element has counts as ``none`` or ``unknown`` (``at_stage``),
+    so each stage's shares still sum to 1.
+    """
+    total = sum(weights.values())
+    shares: StageShares = {}
+    if total <= 0:
+        return shares
+    histories = {e: origin[e][aspect] if e in origin else {} for e in weights}  # type: ignore[literal-required]
+    stages = {stage for history in histories.values() for stage in history}
+    for stage in stages:
+        acc = shares.setdefault(stage, {})
+        for element, weight in weights.items():
+            for country, share in at_stage(histories[element], stage).items():
+                acc[country] = acc.get(country, 0.0) + share * weight / total
+    return shares
+
+
 def value_shares(
     origin: Mapping[str, ElementOrigin], element_kg: Mapping[str, float], table: PriceTable
 ) -> dict[str, Any]:
-    """Per stage, the share of the lot's priced rare-earth value done in each country (``location``).
+    """Per stage, the share of the lot's priced rare-earth value done in each country and with whose
+    technology.
 
-    Returns ``{"location": {stage: {country: share}}, "priced_value_usd": …, "unpriced": [elements]}``.
+    Returns ``{"location": …, "technology": …, "priced_value_usd": …, "unpriced": [elements]}``.
     """
-    values = {e: kg * table.prices[e].usd_per_kg_element for e, kg in element_kg.items() if e in table.prices}
-    total = sum(values.values())
-    shares: StageShares = {}
-    if total > 0:
-        for element, value in values.items():
-            for stage, by_country in origin.get(element, {"location": {}})["location"].items():
-                acc = shares.setdefault(stage, {})
-                for country, share in by_country.items():
-                    acc[country] = acc.get(country, 0.0) + share * value / total
-    unpriced = sorted(e for e, kg in element_kg.items() if kg > 0 and e not in table.prices)
-    return {"location": shares, "priced_value_usd": total, "unpriced": unpriced}
+    values = element_values(element_kg, table)
+    return {
+        "location": weighted_shares(origin, values, "location"),
+        "technology": weighted_shares(origin, values, "technology"),
+        "priced_value_usd": sum(values.values()),
+        "unpriced": unpriced(element_kg, table),
+    }

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 UNKNOWN = "unknown"
+#: Share of an element whose traced history skipped the stage (ore separated without beneficiation,
+#: a bare magnet built into a system with no component stage). Not a country, and not unknown.
+NOT_PERFORMED = "none"
 #: Chain order of stages, for output that people read.
 STAGE_ORDER = (
     "mining",
@@ -72,14 +75,30 @@ def untraced(elements: Iterable[str]) -> LotOrigin:
     return {e: _empty() for e in elements}
 
 
+_ALL_UNKNOWN = {UNKNOWN: 1.0}
+_ALL_SKIPPED = {NOT_PERFORMED: 1.0}
+
+
+def at_stage(shares: StageShares, stage: str) -> dict[str, float]:
+    """Where ``stage`` was done, also for material that lacks it.
+
+    History traced back to a mine that lacks a stage skipped it; history that does not reach a mine
+    (untraced feed, untraced scrap) may have had the stage anywhere: ``unknown``.
+    """
+    found = shares.get(stage)
+    if found is not None:
+        return found
+    return _ALL_SKIPPED if "mining" in shares else _ALL_UNKNOWN
+
+
 def _mix(parts: list[tuple[float, StageShares]], total: float) -> StageShares:
-    """Weighted mixture of stage shares; a part that lacks a stage others have counts as ``unknown``."""
+    """Weighted mixture of stage shares; a part that lacks a stage others have counts per ``at_stage``."""
     stages = {stage for _, shares in parts for stage in shares}
     mixed: StageShares = {}
     for stage in stages:
         acc: dict[str, float] = {}
         for weight, shares in parts:
-            by_country = shares.get(stage) or {UNKNOWN: 1.0}
+            by_country = at_stage(shares, stage)
             for country, share in by_country.items():
                 acc[country] = acc.get(country, 0.0) + weight * share / total
         mixed[stage] = acc

@@ -1,0 +1,169 @@
+"""Checking lots against regimes: the service that turns registry records into verdicts.
+
+It reads what a regime needs about each lot — its stored origin vector (computed at append time, so no
+graph walk), masses, declared value, where it was made and is held, and, only when a regime asks for
+fingerprints, the ore and concentrate upstream with their assays — and hands plain ``Subject`` values to
+the pure rule evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from raretrace.errors import NotFoundError
+from raretrace.ledger.registry import Registry
+from raretrace.model import REE_SYMBOLS, Lot
+from raretrace.pricing import PriceTable
+from raretrace.provenance import Contribution, pooled
+from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select
+from raretrace.rules.types import FingerprintRequired
+from raretrace.store import schema as t
+from raretrace.store.raw import fetch_in
+
+RAW_FORMS = ("ore", "concentrate")
+MAX_DEPTH = 64
+
+
+def _value(lot: Lot) -> tuple[float | None, str | None]:
+    spec = lot.spec
+    if spec.declared_value is None:
+        return None, f"lot {lot.id} has no declared value"
+    if spec.currency != "USD":
+        return None, f"lot {lot.id}'s value is declared in {spec.currency}; regimes compare values in USD"
+    return spec.declared_value, None
+
+
+def _needs_fingerprints(regimes: Sequence[Regime]) -> bool:
+    return any(isinstance(r, FingerprintRequired) and r.enabled for g in regimes for r in g.rules)
+
+
+def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tuple[RawMaterial, ...]]:
+    """For each lot, the ore and concentrate lots upstream of it (itself included) and their assay state."""
+    out: dict[str, tuple[RawMaterial, ...]] = {}
+    with registry.engine.connect() as conn:
+        for start in lot_ids:
+            seen = {start}
+            frontier = [start]
+            for _ in range(MAX_DEPTH):
+                if not frontier:
+                    break
+                rows = fetch_in(conn, [t.lot_inputs.c.parent], t.lot_inputs.c.child, frontier)
+                frontier = sorted({r.parent for r in rows} - seen)
+                seen.update(frontier)
+            lots = registry.store.lots(conn, sorted(seen))
+            raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
+            assayed = (
+                {r.lot_id for r in fetch_in(conn, [t.assays.c.lot_id], t.assays.c.lot_id, raw)}
+                if raw
+                else set()
+            )
+            # An assay exists; the fingerprint classifier that turns it into a consistency verdict is issue 5.
+            out[start] = tuple(
+                RawMaterial(
+                    lot_id, lots[lot_id].spec.form.value, "unchecked" if lot_id in assayed else "unassayed"
+                )
+                for lot_id in raw
+            )
+    return out
+
+
+def subjects(
+    registry: Registry, lot_ids: Sequence[str], *, with_raw_materials: bool = False
+) -> list[Subject]:
+    """One subject per lot, in the order given; unknown lots are an error naming the first."""
+    with registry.engine.connect() as conn:
+        lots = registry.store.lots(conn, list(dict.fromkeys(lot_ids)))
+        missing = [i for i in lot_ids if i not in lots]
+        if missing:
+            raise NotFoundError(f"lot {missing[0]} does not exist", field="lot")
+        facility_ids = sorted({x for lot in lots.values() for x in (lot.producer, lot.custodian)})
+        facilities = registry.store.facilities(conn, facility_ids)
+    raw = _raw_materials(registry, lot_ids) if with_raw_materials else {}
+    out = []
+    for lot_id in lot_ids:
+        lot = lots[lot_id]
+        value, note = _value(lot)
+        producer, custodian = facilities.get(lot.producer), facilities.get(lot.custodian)
+        out.append(
+            Subject(
+                lots=(lot_id,),
+                forms=frozenset({lot.spec.form.value}),
+                mass_kg=lot.spec.mass_kg,
+                element_kg={
+                    e: lot.spec.element_mass(e) for e in lot.spec.composition.fractions if e in REE_SYMBOLS
+                },
+                origin=lot.origin(),
+                declared_value_usd=value,
+                value_note=note,
+                made_in=frozenset({producer.country} if producer else ()),
+                held_in=frozenset({custodian.country} if custodian else ()),
+                raw_materials=raw.get(lot_id, ()),
+            )
+        )
+    return out
+
+
+def combined(parts: Sequence[Subject]) -> Subject:
+    """Several lots judged as one item (a shipment, a product's bill of material): masses add up,
+    origins pool by element mass, the value is known only if every part's is."""
+    if len(parts) == 1:
+        return parts[0]
+    element_kg: dict[str, float] = {}
+    for part in parts:
+        for element, kg in part.element_kg.items():
+            element_kg[element] = element_kg.get(element, 0.0) + kg
+    values = [p.declared_value_usd for p in parts]
+    notes = [p.value_note for p in parts if p.value_note]
+    return Subject(
+        lots=tuple(lot for p in parts for lot in p.lots),
+        forms=frozenset().union(*(p.forms for p in parts)),
+        mass_kg=sum(p.mass_kg for p in parts),
+        element_kg=element_kg,
+        origin=pooled(Contribution(p.origin, p.element_kg) for p in parts),
+        declared_value_usd=None if None in values else sum(v for v in values if v is not None),
+        value_note="; ".join(notes) or None,
+        made_in=frozenset().union(*(p.made_in for p in parts)),
+        held_in=frozenset().union(*(p.held_in for p in parts)),
+        raw_materials=tuple(r for p in parts for r in p.raw_materials),
+    )
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def check_lots(
+    registry: Registry,
+    lot_ids: Sequence[str],
+    *,
+    regimes: Sequence[Regime] | Sequence[str] | None = None,
+    as_of: date | None = None,
+    end_use: str | None = None,
+    prices: PriceTable | None = None,
+    as_one: bool = False,
+    regime_folders: Sequence[Path] = (),
+) -> list[Verdict]:
+    """Verdicts for each lot (or for all of them as one item with ``as_one``) under each regime.
+
+    Portfolio regimes (EU CRMA) judge all the lots together, once. ``regimes`` are loaded regimes or
+    ids; None means every regime known. ``as_of`` defaults to today (UTC).
+    """
+    if not lot_ids:
+        raise NotFoundError("give at least one lot to check", field="lot")
+    chosen: list[Regime]
+    if regimes is None or all(isinstance(r, str) for r in regimes):
+        chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
+    else:
+        chosen = [r for r in regimes if isinstance(r, Regime)]
+    ctx = Context(as_of or today(), end_use, prices or PriceTable.load())
+    items = subjects(registry, lot_ids, with_raw_materials=_needs_fingerprints(chosen))
+    judged = [combined(items)] if as_one else items
+    verdicts: list[Verdict] = []
+    for regime in chosen:
+        if regime.portfolio:
+            verdicts.append(regime.evaluate(items, ctx))
+        else:
+            verdicts.extend(regime.evaluate([item], ctx) for item in judged)
+    return verdicts

@@ -1,0 +1,77 @@
+"""Finding regimes: the shipped files, then the user's folders, then amendments.
+
+A regime is a TOML file in ``raretrace/data/regimes/`` (or a folder given with ``--regimes DIR``).
+A file with ``amends = "<id>"`` is an amendment: it adds suspensions and sources, changes parameters
+and bumps the version of a regime loaded before it — how an authority records an extended suspension
+or a secretariat a new member, without touching code or the original file. A user's regime with the
+id of a shipped one replaces it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from raretrace.errors import NotFoundError, ValidationError
+from raretrace.rules.fields import Fields
+from raretrace.rules.regime import Regime, read_regime
+
+
+def _read(file: Traversable | Path, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ValidationError(f"not valid TOML: {e}", field=name) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValidationError(f"cannot read: {e}", field=name) from e
+
+
+def _files(folder: Traversable | Path) -> list[tuple[str, Traversable | Path]]:
+    return sorted((f.name, f) for f in folder.iterdir() if f.name.endswith(".toml"))
+
+
+def load_regimes(folders: Sequence[Path] = ()) -> dict[str, Regime]:
+    """Every regime by id: shipped ones, then each folder's (replacing same ids), then amendments."""
+    shipped = resources.files("raretrace").joinpath("data/regimes")
+    sources: list[tuple[str, Traversable | Path]] = [
+        (f"raretrace/data/regimes/{n}", f) for n, f in _files(shipped)
+    ]
+    for folder in folders:
+        if not folder.is_dir():
+            raise NotFoundError(f"regime folder {folder} does not exist", field="regimes")
+        sources.extend((str(f), f) for _, f in _files(folder))
+    regimes: dict[str, Regime] = {}
+    amendments: list[tuple[str, dict[str, Any]]] = []
+    from_folder: dict[str, str] = {}
+    for name, file in sources:
+        data = _read(file, name)
+        if "amends" in data:
+            amendments.append((name, data))
+            continue
+        regime = read_regime(data, name)
+        if regime.id in regimes and from_folder.get(regime.id) == str(Path(name).parent):
+            raise ValidationError(f"regime {regime.id!r} is defined twice in one folder", field=f"{name}: id")
+        regimes[regime.id] = regime
+        from_folder[regime.id] = str(Path(name).parent)
+    for name, data in amendments:
+        fields = Fields(data, f"{name}:")
+        target = fields.text("amends")
+        if target not in regimes:
+            raise ValidationError(f"amends {target!r}, which is not a loaded regime", field=f"{name}: amends")
+        regimes[target] = regimes[target].amended(fields)
+    return regimes
+
+
+def select(regimes: dict[str, Regime], ids: Iterable[str]) -> list[Regime]:
+    """The regimes asked for by id (all of them when none are named); unknown ids are an error."""
+    wanted = list(ids)
+    if not wanted:
+        return [regimes[k] for k in sorted(regimes)]
+    missing = [i for i in wanted if i not in regimes]
+    if missing:
+        raise NotFoundError(f"no regime {missing[0]!r}; known: {', '.join(sorted(regimes))}", field="regime")
+    return [regimes[i] for i in dict.fromkeys(wanted)]

@@ -1,0 +1,234 @@
+"""A regime: one body of rules (a law, a contract clause, a consortium's charter) read from a data file.
+
+Evaluation, numbered as a compliance officer would reason:
+1. Is the regime in force on the date, and not suspended as a whole? Otherwise not applicable.
+2. Does it cover this item (form, where made or held, content)? Otherwise not applicable.
+3. Each rule in force and not suspended on the date, covering the item, gives a finding; rules that
+   read other findings (end use) run last.
+4. The verdict is the most restrictive finding; its explanation quotes the findings that decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from raretrace.errors import ValidationError
+from raretrace.rules.fields import Fields
+from raretrace.rules.scope import DateWindow, Scope, Suspension
+from raretrace.rules.subject import Context, Subject
+from raretrace.rules.types import RULE_TYPES, Rule
+from raretrace.rules.verdict import Finding, Outcome, Verdict, most_severe
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str | None = None
+    date: str | None = None
+
+    def cite(self) -> str:
+        return " — ".join(p for p in (self.title, self.date, self.url) if p)
+
+
+@dataclass(frozen=True)
+class Regime:
+    id: str
+    title: str
+    version: str
+    authority: str
+    sources: tuple[Source, ...]
+    window: DateWindow
+    rules: tuple[Rule, ...]
+    applies_to: Scope = field(default_factory=Scope)
+    suspensions: tuple[Suspension, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    origin: str = ""  # the file(s) it was read from
+
+    @property
+    def portfolio(self) -> bool:
+        return any(r.portfolio for r in self.rules)
+
+    def _verdict(
+        self,
+        subjects: Sequence[Subject],
+        ctx: Context,
+        outcome: Outcome,
+        why: str,
+        findings: Sequence[Finding] = (),
+    ) -> Verdict:
+        return Verdict(
+            regime=self.id,
+            version=self.version,
+            title=self.title,
+            subject=tuple(lot for s in subjects for lot in s.lots),
+            as_of=ctx.as_of.isoformat(),
+            outcome=outcome,
+            explanation=why,
+            findings=tuple(findings),
+            sources=tuple(s.cite() for s in self.sources),
+        )
+
+    def _not_in_force(self, rule: str | None, ctx: Context) -> str | None:
+        """Why the regime (rule None) or one rule does not bind on the date, or None if it does."""
+        day = ctx.as_of
+        if rule is None and not self.window.contains(day):
+            return f"not in force on {day} (in force {self.window.describe()})"
+        for suspension in self.suspensions:
+            whole = rule is None and not suspension.rules
+            if (whole or (rule is not None and suspension.covers(rule, day))) and suspension.window.contains(
+                day
+            ):
+                return f"suspended on {day} ({suspension.window.describe()}, {suspension.source})"
+        return None
+
+    def evaluate(self, subjects: Sequence[Subject], ctx: Context) -> Verdict:
+        """One verdict: for a lot regime, ``subjects`` is one item; for a portfolio regime, the portfolio."""
+        if not subjects:
+            raise ValidationError("nothing to check: give at least one lot", field="lots")
+        # 1. In force, not suspended as a whole.
+        why = self._not_in_force(None, ctx)
+        if why:
+            return self._verdict(subjects, ctx, Outcome.NOT_APPLICABLE, f"{self.title} is {why}.")
+        if not self.portfolio and len(subjects) != 1:
+            raise ValidationError(f"{self.id} judges one item at a time", field="lots")
+        # 2. Coverage.
+        if not self.portfolio:
+            why = self.applies_to.mismatch(subjects[0])
+            if why:
+                return self._verdict(subjects, ctx, Outcome.NOT_APPLICABLE, f"{self.title} {why}.")
+        # 3. Findings, escalating rules last.
+        findings: list[Finding] = []
+        for rule in sorted(self.rules, key=lambda r: r.escalates):
+            findings.append(self._finding(rule, subjects, ctx, findings))
+        # 4. The most restrictive finding decides.
+        outcome = most_severe(f.outcome for f in findings)
+        deciding = [f.explanation for f in findings if f.outcome == outcome]
+        if outcome == Outcome.NOT_APPLICABLE:
+            return self._verdict(subjects, ctx, outcome, " ".join(deciding), findings)
+        return self._verdict(subjects, ctx, outcome, " ".join(f"{e}." for e in deciding), findings)
+
+    def _finding(
+        self, rule: Rule, subjects: Sequence[Subject], ctx: Context, earlier: list[Finding]
+    ) -> Finding:
+        if not rule.enabled:
+            return rule.finding(Outcome.NOT_APPLICABLE, "not enabled in this regime's parameters")
+        if not rule.window.contains(ctx.as_of):
+            return rule.finding(
+                Outcome.NOT_APPLICABLE, f"not in force on {ctx.as_of} ({rule.window.describe()})"
+            )
+        why = self._not_in_force(rule.id, ctx)
+        if why:
+            return rule.finding(Outcome.NOT_APPLICABLE, why)
+        if rule.portfolio:
+            return rule.evaluate_portfolio(subjects, ctx)
+        mismatch = rule.applies_to.mismatch(subjects[0])
+        if mismatch:
+            return rule.finding(Outcome.NOT_APPLICABLE, mismatch)
+        return rule.evaluate(subjects[0], ctx, earlier)
+
+    def amended(self, amendment: Fields) -> Regime:
+        """This regime with an amendment file applied: new version, more sources and suspensions,
+        changed parameters (e.g. an authority extending a suspension, the secretariat adding a member).
+
+        The amendment is checked on its own first, so errors name the amendment's file and field; then
+        it is merged into the regime's file content and the whole is read again.
+        """
+        version = str(amendment.raw("version"))
+        sources = amendment.raw("sources", [])
+        for f in amendment.tables("sources", required=True):
+            read_source(f)
+        suspensions = amendment.raw("suspensions", [])
+        for f in amendment.tables("suspensions"):
+            Suspension.read(f)
+        params = amendment.raw("parameters", {})
+        if not isinstance(params, dict):
+            raise amendment.error("parameters", "must be a table")
+        unknown = sorted(set(params) - set(self.parameters))
+        if unknown:
+            raise amendment.error(f"parameters.{unknown[0]}", f"{self.id} has no such parameter")
+        amendment.text("amends")
+        amendment.done()
+        raw = dict(self.raw)
+        raw["version"] = version
+        raw["sources"] = [*raw.get("sources", []), *sources]
+        raw["suspensions"] = [*raw.get("suspensions", []), *suspensions]
+        raw["parameters"] = {**raw.get("parameters", {}), **params}
+        return read_regime(raw, f"{self.origin} + {amendment.where}")
+
+    # The file content a regime was read from, so an amendment can merge into it.
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "version": self.version,
+            "authority": self.authority,
+            "in_force": self.window.describe(),
+            "suspensions": [
+                {"window": s.window.describe(), "source": s.source, "rules": list(s.rules)}
+                for s in self.suspensions
+            ],
+            "rules": [{"id": r.id, "title": r.title, "in_force": r.window.describe()} for r in self.rules],
+            "sources": [s.cite() for s in self.sources],
+            "parameters": self.parameters,
+            "file": self.origin,
+        }
+
+
+def read_source(fields: Fields) -> Source:
+    source = Source(fields.text("title"), fields.text("url", None), _date_text(fields))
+    fields.done()
+    return source
+
+
+def _date_text(fields: Fields) -> str | None:
+    value = fields.raw("date", None)
+    return None if value is None else str(value)
+
+
+def read_regime(data: dict[str, Any], where: str) -> Regime:
+    """A regime from the parsed content of its file; errors name ``where`` and the field."""
+    top = Fields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
+    params = top.raw("parameters", {})
+    if not isinstance(params, dict):
+        raise top.error("parameters", "must be a table")
+    top.parameters = params
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for rule_fields in top.tables("rules", required=True):
+        kind = rule_fields.choice("type", tuple(RULE_TYPES))
+        rule = RULE_TYPES[kind](rule_fields)
+        rule_fields.done()
+        if rule.id in seen:
+            raise rule_fields.error("id", f"rule {rule.id!r} is defined twice")
+        seen.add(rule.id)
+        rules.append(rule)
+    kinds = {r.portfolio for r in rules}
+    if len(kinds) > 1:
+        raise top.error("rules", "a regime is either about single items or about a portfolio, not both")
+    suspensions = tuple(Suspension.read(f) for f in top.tables("suspensions"))
+    for i, suspension in enumerate(suspensions):
+        missing = sorted(set(suspension.rules) - seen)
+        if missing:
+            raise top.error(f"suspensions[{i}].rules", f"names no rule of this regime: {missing[0]!r}")
+    regime = Regime(
+        id=top.text("id"),
+        title=top.text("title"),
+        version=str(top.raw("version")),
+        authority=top.text("authority"),
+        sources=tuple(read_source(f) for f in top.tables("sources", required=True)),
+        window=DateWindow.read(top),
+        rules=tuple(rules),
+        applies_to=Scope.read(top.table("applies_to")),
+        suspensions=suspensions,
+        parameters=params,
+        notes=top.text("notes", ""),
+        origin=where,
+        raw=data,
+    )
+    top.done()
+    return regime

@@ -1,0 +1,104 @@
+"""Verdicts: what a regime says of a lot, why, and on what evidence.
+
+Checks return result objects that list everything they found (DESIGN §7): a verdict keeps every rule's
+finding, not only the one that decided it, so a compliance officer can see the whole picture and an
+auditor can recompute each figure from the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    PASS = "pass"  # noqa: S105 (an outcome, not a password)
+    FAIL = "fail"
+    LICENCE_REQUIRED = "licence_required"
+    INSUFFICIENT_DATA = "insufficient_data"
+    NOT_APPLICABLE = "not_applicable"
+
+
+#: Which finding decides a verdict: the most restrictive one that applies. A certain licence
+#: requirement outranks "cannot tell" from another rule; "cannot tell" outranks a pass.
+_SEVERITY = {
+    Outcome.NOT_APPLICABLE: 0,
+    Outcome.PASS: 1,
+    Outcome.INSUFFICIENT_DATA: 2,
+    Outcome.LICENCE_REQUIRED: 3,
+    Outcome.FAIL: 4,
+}
+
+
+def most_severe(outcomes: Iterable[Outcome]) -> Outcome:
+    return max(outcomes, key=_SEVERITY.__getitem__, default=Outcome.NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One figure that decided a finding: whose share of what, where, at which stage."""
+
+    lots: tuple[str, ...]
+    share: float
+    element: str | None = None
+    stage: str | None = None
+    country: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lots": list(self.lots), "share": self.share}
+        for name in ("element", "stage", "country", "note"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule's outcome with its explanation, computed figures and evidence."""
+
+    rule: str
+    outcome: Outcome
+    explanation: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome.value,
+            "explanation": self.explanation,
+            "figures": self.figures,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A regime's answer for one subject (a lot, several lots, or an importer's portfolio)."""
+
+    regime: str
+    version: str
+    title: str
+    subject: tuple[str, ...]
+    as_of: str
+    outcome: Outcome
+    explanation: str
+    findings: tuple[Finding, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regime": self.regime,
+            "version": self.version,
+            "title": self.title,
+            "subject": list(self.subject),
+            "as_of": self.as_of,
+            "outcome": self.outcome.value,
+            "explanation": self.explanation,
+            "findings": [f.to_dict() for f in self.findings],
+            "sources": list(self.sources),
+        }
