@@ -29,3 +29,28 @@ def test_demo_builds_both_chains(tmp_path: Path) -> None:
     assert registry.lot_details(jp_magnet.id)["inputs"][0]["lot"] == "urn:raretrace:lot:bo-metal-2026-0001"
     with pytest.raises(ValidationError, match="already exists"):
         run_demo(db, console=None)
+
+
+def test_demo_prints_the_compliance_table_under_every_regime(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    summary = run_demo(str(tmp_path / "demo.db"), console=Console(file=out, width=200))
+    text = out.getvalue()
+    for regime in (
+        "cn-mofcom-18-2025",
+        "cn-mofcom-61-2025",
+        "us-dfars-252.225-7052",
+        "consortium",
+        "eu-crma-2030",
+    ):
+        assert text.count(regime) >= 3, regime  # two tables and an explanation line
+    assert "for a military end use" in text
+    verdicts = {(v["regime"], tuple(v["subject"])): v["outcome"] for v in summary["compliance"]}
+    jp = (summary["lots"]["jp_magnet"],)
+    us = (summary["lots"]["us_magnet"],)
+    # Japanese magnets from Baotou metal: melted in China (DFARS) and outside the consortium.
+    assert verdicts[("us-dfars-252.225-7052", jp)] == "fail" and verdicts[("consortium", jp)] == "fail"
+    assert verdicts[("us-dfars-252.225-7052", us)] == "pass" and verdicts[("consortium", us)] == "pass"

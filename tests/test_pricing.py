@@ -52,3 +52,24 @@ def test_unpriced_elements_are_reported_not_guessed(tmp_path: Path) -> None:
     path.write_text(json.dumps({"prices": [{"element": "Nd", "oxide_usd_per_kg": 100, "date": "2026-11"}]}))
     with pytest.raises(ValidationError, match="every price names its date and source"):
         PriceTable.load(path)
+
+
+def test_technology_by_value_and_stages_one_element_skipped() -> None:
+    table = PriceTable.load()
+    # Nd separated in Malaysia with Australian technology; Dy mined and separated in China, then
+    # beneficiated nowhere: its missing beneficiation is "none", not unknown.
+    nd = performed(
+        performed(extracted(["Nd"], "AU", "AU"), "beneficiation", "AU", "AU"), "separation", "MY", "AU"
+    )
+    dy = performed(extracted(["Dy"], "CN", "CN"), "separation", "CN", "CN")
+    origin = {**nd, **dy}
+    shares = value_shares(origin, {"Nd": 29.0, "Dy": 1.0}, table)
+    nd_value = 29.0 * table.prices["Nd"].usd_per_kg_element
+    dy_value = 1.0 * table.prices["Dy"].usd_per_kg_element
+    dy_share = dy_value / (nd_value + dy_value)
+    assert math.isclose(shares["technology"]["separation"]["CN"], dy_share)
+    assert math.isclose(shares["technology"]["separation"]["AU"], 1 - dy_share)
+    assert math.isclose(shares["location"]["beneficiation"]["none"], dy_share)
+    for aspect in ("location", "technology"):
+        for by_country in shares[aspect].values():
+            assert math.isclose(sum(by_country.values()), 1.0)

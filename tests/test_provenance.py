@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raretrace.provenance import UNKNOWN, Contribution, extracted, performed, pooled, untraced
+from raretrace.provenance import NOT_PERFORMED, UNKNOWN, Contribution, extracted, performed, pooled, untraced
 
 COUNTRIES = ["AU", "CN", "MY", "US", "JP"]
 
@@ -67,3 +68,14 @@ def test_shares_sum_to_one_and_mixing_is_mass_weighted(parts: list[tuple[str, st
         assert math.isclose(
             mixed["location"]["mining"].get(country, 0.0), expected, rel_tol=1e-9, abs_tol=1e-12
         )
+
+
+def test_a_skipped_stage_is_none_and_untraced_history_unknown() -> None:
+    beneficiated = performed(extracted(["Nd"], "AU", "AU"), "beneficiation", "AU", "AU")
+    direct = extracted(["Nd"], "US", "US")  # separated straight from ore: no beneficiation
+    mixed = pooled(
+        [Contribution(beneficiated, {"Nd": 3.0}), Contribution(direct, {"Nd": 1.0})], untraced_kg={"Nd": 1.0}
+    )
+    location = mixed["Nd"]["location"]
+    assert location["beneficiation"] == pytest.approx({"AU": 0.6, NOT_PERFORMED: 0.2, UNKNOWN: 0.2})
+    assert location["mining"] == pytest.approx({"AU": 0.6, "US": 0.2, UNKNOWN: 0.2})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -598,55 +597,9 @@ def check(
     if as_json:
         emit_json({"verdicts": [v.to_dict() for v in verdicts]})
         return
+    from raretrace.views import print_verdicts
+
     print_verdicts(out_console, verdicts, details=details)
-
-
-def print_verdicts(console: Console, verdicts: Sequence[Any], *, details: bool = False) -> None:
-    """The regime x lot table, then why each cell says what it says."""
-    from rich.table import Table
-
-    from raretrace.rules.report import STYLE, grid, subject_label
-
-    subjects, regimes, cells = grid(verdicts)
-    names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
-    table = Table(title=f"compliance on {verdicts[0].as_of}" if verdicts else None)
-    table.add_column("regime", no_wrap=True)
-    for subject in subjects:
-        table.add_column(names[subject], no_wrap=True)
-    for regime in regimes:
-        table.add_row(
-            escape(regime),
-            *(
-                f"[{STYLE[cells[(s, regime)].outcome]}]{cells[(s, regime)].outcome.value}[/]"
-                if (s, regime) in cells
-                else ""
-                for s in subjects
-            ),
-        )
-    console.print(table)
-    for subject in subjects:
-        console.print(f"  {names[subject]}: {escape(subject)}", soft_wrap=True, highlight=False)
-    for verdict in verdicts:
-        console.print(
-            f"[bold]{verdict.regime}[/bold] {escape(verdict.version)} · {names[subject_label(verdict)]}: "
-            f"[{STYLE[verdict.outcome]}]{verdict.outcome.value}[/] — {escape(verdict.explanation)}",
-            soft_wrap=True,
-            highlight=False,
-        )
-        if not details:
-            continue
-        for finding in verdict.findings:
-            console.print(
-                f"    {finding.rule}: {finding.outcome.value} — {escape(finding.explanation)}",
-                soft_wrap=True,
-                highlight=False,
-            )
-            for item in finding.evidence[:12]:
-                console.print(
-                    f"      evidence {escape(json.dumps(item.to_dict()))}", soft_wrap=True, highlight=False
-                )
-            if len(finding.evidence) > 12:
-                console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)
 
 
 @app.command("regimes")

@@ -13,6 +13,7 @@ not annual output.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from raretrace.elements import oxide_to_element
 from raretrace.errors import ValidationError
 from raretrace.ledger.audit import audit
+from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
@@ -283,10 +285,26 @@ def run_demo(db: str, console: Console | None) -> dict[str, Any]:
         "audit_ok": result.ok,
         "checkpoint": checkpoint,
         "sources": SOURCES,
+        "compliance": [v.to_dict() for v in check_lots(registry, [lots["us_magnet"], lots["jp_magnet"]])],
     }
     if console is not None:
         _print(console, registry, lots, result.ok, checkpoint)
     return summary
+
+
+def _print_compliance(console: Console, registry: Registry, magnets: list[str]) -> None:
+    """The magnets under every shipped regime today, explained; then, for a defense buyer, on
+    2027-01-01 when DFARS reaches back to the mine. EU CRMA judges the two lots together as one
+    importer's intake."""
+    from raretrace.views import print_verdicts
+
+    console.print()
+    print_verdicts(console, check_lots(registry, magnets, as_of=today()))
+    console.print()
+    later = max(today(), date(2027, 1, 1))
+    verdicts = check_lots(registry, magnets, as_of=later, end_use="military")
+    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
+    console.print()
 
 
 def _print(
@@ -312,6 +330,7 @@ def _print(
                 for stage, shares in neodymium["location"].items()
             )
             console.print(f"  {'':<11} Nd, stage by stage: {where}", soft_wrap=True, highlight=False)
+    _print_compliance(console, registry, [lots["us_magnet"], lots["jp_magnet"]])
     console.print(
         f"{registry.tree_size()} signed events in the log; audit "
         + ("[green]passed[/green]" if audit_ok else "[red]FAILED[/red]")

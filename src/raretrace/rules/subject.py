@@ -51,7 +51,9 @@ class Subject:
     raw_materials: tuple[RawMaterial, ...] = ()
 
     def stages(self, aspect: str = "location") -> set[str]:
-        return {s for o in self.origin.values() for s in o[aspect]}  # type: ignore[literal-required]
+        """Stages in the subject's history, and always mining: material whose history does not reach
+        a mine has an unknown mining stage, not none."""
+        return {"mining"} | {s for o in self.origin.values() for s in o[aspect]}  # type: ignore[literal-required]
 
     def performed(self, stage: str) -> bool:
         """Some of the subject's rare earths went through ``stage`` (somewhere, by someone)."""

@@ -1,0 +1,103 @@
+"""Rich renderings shared by the CLI and the demo, so both say the same thing the same way.
+
+Verdicts: a compact table (regime x lot), then the explanation behind each cell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from raretrace.rules.verdict import Outcome, Verdict
+
+STYLE = {
+    Outcome.PASS: "green",
+    Outcome.FAIL: "red",
+    Outcome.LICENCE_REQUIRED: "yellow",
+    Outcome.INSUFFICIENT_DATA: "magenta",
+    Outcome.NOT_APPLICABLE: "dim",
+}
+
+
+def subject_label(verdict: Verdict) -> str:
+    if len(verdict.subject) == 1:
+        return verdict.subject[0]
+    return f"{len(verdict.subject)} lots together"
+
+
+def grid(verdicts: Sequence[Verdict]) -> tuple[list[str], list[str], dict[tuple[str, str], Verdict]]:
+    """Rows (subjects), columns (regimes) and the verdict in each cell, in first-seen order."""
+    rows: dict[str, None] = {}
+    cols: dict[str, None] = {}
+    cells: dict[tuple[str, str], Verdict] = {}
+    for verdict in verdicts:
+        row = subject_label(verdict)
+        rows[row] = None
+        cols[verdict.regime] = None
+        cells[(row, verdict.regime)] = verdict
+    return list(rows), list(cols), cells
+
+
+def summary(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    counts = {o.value: 0 for o in Outcome}
+    for verdict in verdicts:
+        counts[verdict.outcome.value] += 1
+    return counts
+
+
+def print_verdicts(
+    console: Console,
+    verdicts: Sequence[Verdict],
+    *,
+    details: bool = False,
+    explain: bool = True,
+    title: str | None = None,
+) -> None:
+    """The regime x lot table, then why each cell says what it says."""
+    from rich.table import Table
+
+    subjects, regimes, cells = grid(verdicts)
+    names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
+    if title is None and verdicts:
+        title = f"compliance on {verdicts[0].as_of}"
+    table = Table(title=title)
+    table.add_column("regime", no_wrap=True)
+    for subject in subjects:
+        table.add_column(names[subject], no_wrap=True)
+    for regime in regimes:
+        table.add_row(
+            escape(regime),
+            *(
+                f"[{STYLE[cells[(s, regime)].outcome]}]{cells[(s, regime)].outcome.value}[/]"
+                if (s, regime) in cells
+                else ""
+                for s in subjects
+            ),
+        )
+    console.print(table)
+    for subject in subjects:
+        console.print(f"  {names[subject]}: {escape(subject)}", soft_wrap=True, highlight=False)
+    for verdict in verdicts if explain else ():
+        console.print(
+            f"[bold]{verdict.regime}[/bold] {escape(verdict.version)} · {names[subject_label(verdict)]}: "
+            f"[{STYLE[verdict.outcome]}]{verdict.outcome.value}[/] — {escape(verdict.explanation)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        if not details:
+            continue
+        for finding in verdict.findings:
+            console.print(
+                f"    {finding.rule}: {finding.outcome.value} — {escape(finding.explanation)}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            for item in finding.evidence[:12]:
+                console.print(
+                    f"      evidence {escape(json.dumps(item.to_dict()))}", soft_wrap=True, highlight=False
+                )
+            if len(finding.evidence) > 12:
+                console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)

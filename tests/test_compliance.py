@@ -1,0 +1,203 @@
+"""Checking lots recorded in a registry: verdicts from the stored origin vectors, several lots at once,
+the CLI, and a check never writes anything."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from raretrace.errors import NotFoundError
+from raretrace.ledger.compliance import check_lots
+from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.rules import Outcome
+from tests.chain_fixtures import new_registry, snapshot
+from tests.rules_helpers import hand_prices
+from tests.test_cli import Cli
+
+JP_MAGNET = "urn:raretrace:lot:jp-magnet"
+US_MAGNET = "urn:raretrace:lot:us-magnet"
+AU_CONC = "urn:raretrace:lot:us-conc"
+
+
+def _mine_to_magnet(
+    chain: ScriptedChain,
+    prefix: str,
+    mine: str,
+    separator: str,
+    metal_maker: str,
+    magnet_maker: str,
+    value: float,
+) -> None:
+    """1 t of concentrate → 300 kg NdPr(Dy) oxide → 240 kg metal → 800 kg magnets, shipping between sites."""
+    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
+    magnet = f"urn:raretrace:lot:{prefix}-magnet"
+    chain.record(
+        mine,
+        "extract",
+        deposit="test",
+        outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
+    )
+    steps = [
+        (
+            separator,
+            "separation",
+            conc,
+            1000.0,
+            lot(oxide, "separated_oxide", 300.0, {"Nd": 0.6, "Pr": 0.18, "Dy": 0.03}),
+            [],
+        ),
+        (
+            metal_maker,
+            "metallization",
+            oxide,
+            300.0,
+            lot(metal, "metal", 240.0, {"Nd": 0.75, "Pr": 0.225, "Dy": 0.025}),
+            [],
+        ),
+        (
+            magnet_maker,
+            "magnet",
+            metal,
+            240.0,
+            lot(
+                magnet,
+                "magnet",
+                800.0,
+                {"Nd": 0.225, "Pr": 0.0675, "Dy": 0.0075, "Fe": 0.69},
+                declared_value={"amount": value, "currency": "USD"},
+            ),
+            [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
+        ),
+    ]
+    holder = mine
+    for facility, stage, source, kg, output, additions in steps:
+        if facility != holder:
+            chain.ship(holder, facility, [source])
+            holder = facility
+        chain.record(
+            facility,
+            "process",
+            stage=stage,
+            inputs=[{"lot": source, "mass_kg": kg}],
+            outputs=[output],
+            additions=additions,
+        )
+
+
+def two_chains(db_url: str) -> ScriptedChain:
+    """Bayan Obo → Baotou (separation, metal) → Japan (magnet), and Mount Weld → Malaysia → US."""
+    chain = ScriptedChain(new_registry(db_url))
+    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
+    chain.add_facility("CN-SEP", country="CN", stages=["separation", "metallization"])
+    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
+    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
+    chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
+    chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
+    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
+    _mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
+    _mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
+    chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
+    return chain
+
+
+def outcomes(verdicts: list) -> dict[tuple[str, str], str]:  # type: ignore[type-arg]
+    return {(v.regime, v.subject[0] if len(v.subject) == 1 else "all"): v.outcome.value for v in verdicts}
+
+
+def test_reference_chains_under_every_regime(db_url: str) -> None:
+    registry = two_chains(db_url).registry
+    before = snapshot(registry)
+    verdicts = check_lots(registry, [JP_MAGNET, US_MAGNET], as_of=date(2026, 11, 29), prices=hand_prices())
+    got = outcomes(verdicts)
+    # JP magnet: 6 kg Dy (800 x 0.0075) x $100 = $600, all Chinese-separated, of $60,000: 1% >= 0.1%.
+    assert got[("cn-mofcom-61-2025", JP_MAGNET)] == "licence_required"
+    assert got[("cn-mofcom-61-2025", US_MAGNET)] == "pass"
+    assert got[("us-dfars-252.225-7052", JP_MAGNET)] == "fail"  # metal melted in China
+    assert got[("us-dfars-252.225-7052", US_MAGNET)] == "pass"
+    assert (
+        got[("consortium", JP_MAGNET)] == "fail" and got[("consortium", US_MAGNET)] == "fail"
+    )  # MY separation
+    assert got[("cn-mofcom-18-2025", JP_MAGNET)] == "not_applicable"
+    # The portfolio: Nd+Pr+Dy+... half mined in China, half in Australia: 50% <= 65%.
+    assert got[("eu-crma-2030", "all")] == "pass"
+    jp61 = next(v for v in verdicts if v.regime == "cn-mofcom-61-2025" and v.subject == (JP_MAGNET,))
+    content = next(f for f in jp61.findings if f.rule == "chinese-content-by-value")
+    assert content.figures["share_lower"] == pytest.approx(0.01)
+    assert snapshot(registry) == before  # a check writes nothing
+
+
+def test_several_lots_as_one_item(db_url: str) -> None:
+    registry = two_chains(db_url).registry
+    both = check_lots(
+        registry,
+        [JP_MAGNET, US_MAGNET],
+        regimes=["cn-mofcom-61-2025", "eu-crma-2030"],
+        as_of=date(2026, 11, 29),
+        prices=hand_prices(),
+        as_one=True,
+    )
+    assert [v.regime for v in both] == ["cn-mofcom-61-2025", "eu-crma-2030"]
+    shipment = both[0]
+    assert shipment.subject == (JP_MAGNET, US_MAGNET)
+    content = next(f for f in shipment.findings if f.rule == "chinese-content-by-value")
+    # $600 of Chinese Dy in a $135,000 shipment.
+    assert content.figures["share_lower"] == pytest.approx(600 / 135_000)
+
+
+def test_fingerprints_are_read_from_assays_when_a_regime_asks(db_url: str, tmp_path: Path) -> None:
+    registry = two_chains(db_url).registry
+    (tmp_path / "fp.toml").write_text(
+        'amends = "consortium"\nversion = "1.1"\n'
+        'parameters = { fingerprint_required = true, approved = ["MY"] }\n'
+        '[[sources]]\ntitle = "test"\n'
+    )
+    [verdict] = check_lots(
+        registry, [US_MAGNET], regimes=["consortium"], regime_folders=[tmp_path], as_of=date(2026, 11, 29)
+    )
+    fingerprint = next(f for f in verdict.findings if f.rule == "fingerprint")
+    # The Australian concentrate was assayed, but no classifier has judged the assay yet (issue 5).
+    assert fingerprint.outcome == Outcome.INSUFFICIENT_DATA
+    assert [e.note for e in fingerprint.evidence] == ["unchecked"] and fingerprint.evidence[0].lots == (
+        AU_CONC,
+    )
+
+
+def test_unknown_lot_is_an_error(db_url: str) -> None:
+    registry = two_chains(db_url).registry
+    with pytest.raises(NotFoundError, match="urn:raretrace:lot:nope"):
+        check_lots(registry, [US_MAGNET, "urn:raretrace:lot:nope"])
+
+
+def test_cli_check(db_url: str, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    two_chains(db_url)
+    cli = Cli(tmp_path, capsysbinary, db_url)
+    data = cli.json(
+        "check", JP_MAGNET, "--regime", "cn-mofcom-61-2025", "--as-of", "2026-12-01", "--end-use", "military"
+    )
+    [verdict] = data["verdicts"]
+    assert verdict["outcome"] == "fail" and verdict["regime"] == "cn-mofcom-61-2025"
+    assert verdict["version"] == "2025-11-07" and verdict["sources"]
+    rules = {f["rule"]: f for f in verdict["findings"]}
+    assert rules["chinese-content-by-value"]["evidence"][0]["country"] == "CN"
+    assert (
+        cli.json("check", JP_MAGNET, "-r", "cn-mofcom-61-2025", "--as-of", "2026-06-01")["verdicts"][0][
+            "outcome"
+        ]
+        == "not_applicable"
+    )
+    code, out, err = cli("check", JP_MAGNET, US_MAGNET, "--as-of", "2027-01-01", "--details")
+    assert code == 0 and b"us-dfars-252.225-7052" in out and b"licence_required" in out
+    for args, exit_code, message in [
+        (("check", "urn:raretrace:lot:nope"), 5, "does not exist"),
+        (("check", JP_MAGNET, "--as-of", "2026-13-01"), 2, "as_of"),
+        (("check", JP_MAGNET, "-r", "nope"), 5, "no regime 'nope'"),
+        (("check", JP_MAGNET, "--regimes", str(tmp_path / "none")), 5, "does not exist"),
+    ]:
+        code, out, err = cli(*args)
+        assert code == exit_code and message in err and out == b""
+    listing = cli.json("regimes")
+    assert {r["id"] for r in listing["regimes"]} >= {"consortium", "eu-crma-2030"}
+    assert json.dumps(listing)  # one JSON object
