@@ -166,3 +166,19 @@ cosignatures = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("line", Text, nullable=False),  # the signature line, byte-exact
 )
+
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", String(200), primary_key=True),  # the credential's id (a URN)
+    Column("number", String(64), nullable=False, unique=True),
+    Column("status_index", Integer, nullable=False, unique=True),  # its bit in the status list
+    Column("transfer_event", String(200), nullable=True),
+    Column("lots", Text, nullable=False),  # JSON list of lot ids
+    Column("issued_at", String(32), nullable=False),
+    Column("valid_until", String(32), nullable=False),
+    Column("credential", Text, nullable=False),  # the signed credential with concealed fields, as issued
+    Column("revoked_at", String(32), nullable=True),
+    Column("revocation_reason", Text, nullable=True),
+)

@@ -1,0 +1,417 @@
+"""Offline verification of a shipment certificate, step by step (issue #4).
+
+A customs officer holds the certificate (credential plus the disclosures the holder chose), a
+trusted-keys file (issuer DIDs, their logs' names and keys, trusted witnesses) and, if they have it, the
+issuer's status list. No network, no account. Each step below is reported with its number, whether it
+passed and why; the certificate is good only if every step passes (revocation may be "not checked" when
+no status list is given, and says so). Checks return a result object listing everything (DESIGN §7).
+
+Steps:
+1. credential proof — Data Integrity ``eddsa-jcs-2022`` by the issuer's did:key; the issuer must be trusted;
+2. disclosures — every value shown matches a salted digest the issuer signed;
+3. checkpoint — the log's signed note, by the trusted log key of that issuer (C2SP tlog-checkpoint);
+4. witnesses — at least N cosignatures by trusted witnesses (C2SP tlog-cosignature);
+5. inclusion — every event's leaf is in the checkpoint's tree (RFC 9162 §2.1.3.2);
+6. facts — the certified parties, lots, masses and compositions equal those in the included events;
+7. validity — ``validFrom`` <= now <= ``validUntil``;
+8. revocation — the certificate's bit in the issuer's Bitstring Status List is clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from raretrace.certify.disclosure import reveal
+from raretrace.certify.status import decode_list, entry_index, is_set
+from raretrace.crypto.dataintegrity import verify_proof
+from raretrace.crypto.dsse import parse_envelope
+from raretrace.crypto.multikey import resolve_verification_method
+from raretrace.errors import RaretraceError, ValidationError
+from raretrace.ledger.events import Transfer, event_from_statement
+from raretrace.log.checkpoint import Checkpoint, open_checkpoint
+from raretrace.log.cosignature import parse_witness_key, verify_cosignature
+from raretrace.log.merkle import leaf_hash, verify_inclusion
+from raretrace.log.note import split_note
+
+STEPS = (
+    "credential proof",
+    "disclosures",
+    "checkpoint",
+    "witnesses",
+    "inclusion",
+    "facts",
+    "validity",
+    "revocation",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    name: str
+    ok: bool | None  # None: not checked (only revocation, without a status list)
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.number, "name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Report:
+    steps: tuple[Step, ...]
+    shown: dict[str, Any] = field(default_factory=dict)  # the credential as disclosed
+    hidden: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return len(self.steps) == len(STEPS) and all(s.ok is not False for s in self.steps)
+
+    def failed(self) -> Step | None:
+        return next((s for s in self.steps if s.ok is False), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "steps": [s.to_dict() for s in self.steps],
+            "hidden_fields": self.hidden,
+            "certificate": self.shown.get("id"),
+        }
+
+
+@dataclass(frozen=True)
+class TrustedKeys:
+    """Issuer DID -> (log name, log verifier key); and witness keys by name."""
+
+    issuers: Mapping[str, tuple[str, str]]
+    witnesses: Mapping[str, str]
+
+    @classmethod
+    def from_dict(cls, data: object) -> TrustedKeys:
+        if not isinstance(data, dict) or not isinstance(data.get("issuers"), list):
+            raise ValidationError(
+                "a trusted-keys file is an object with a list 'issuers'", field="trusted_keys"
+            )
+        issuers: dict[str, tuple[str, str]] = {}
+        for i, item in enumerate(data["issuers"]):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("id", "log", "logKey")
+            ):
+                raise ValidationError("needs id, log and logKey strings", field=f"issuers[{i}]")
+            issuers[item["id"]] = (item["log"], item["logKey"])
+        witnesses: dict[str, str] = {}
+        for i, text in enumerate(data.get("witnesses", [])):
+            if not isinstance(text, str):
+                raise ValidationError("must be a witness verifier key", field=f"witnesses[{i}]")
+            witnesses[parse_witness_key(text).name] = text
+        return cls(issuers, witnesses)
+
+
+def _b64(text: object, where: str) -> bytes:
+    if not isinstance(text, str):
+        raise ValidationError("must be base64", field=where)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValidationError(f"not base64: {e}", field=where) from e
+
+
+def _parse_time(text: object, where: str) -> datetime:
+    if not isinstance(text, str):
+        raise ValidationError("must be an RFC 3339 time", field=where)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ValidationError(f"{text!r} is not an RFC 3339 time", field=where) from e
+    if moment.tzinfo is None:
+        raise ValidationError(f"{text!r} has no UTC offset", field=where)
+    return moment
+
+
+class StepFailedError(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def verify_certificate(
+    presentation: Mapping[str, Any],
+    trusted: TrustedKeys,
+    *,
+    status_list: Mapping[str, Any] | None = None,
+    witness_threshold: int = 0,
+    now: datetime | None = None,
+) -> Report:
+    """Run every step in order; stop at the first failure (later steps would build on it)."""
+    moment = now or datetime.now(UTC)
+    steps: list[Step] = []
+    state: dict[str, Any] = {}
+    credential = presentation.get("credential")
+    disclosures = presentation.get("disclosures", [])
+    checks: tuple[Callable[[], tuple[bool | None, str]], ...] = (
+        lambda: _proof(credential, trusted, state),
+        lambda: _disclosures(credential, disclosures, state),
+        lambda: _checkpoint(state, trusted),
+        lambda: _witnesses(state, trusted, witness_threshold),
+        lambda: _inclusion(state),
+        lambda: _facts(state),
+        lambda: _validity(state, moment),
+        lambda: _revocation(state, status_list),
+    )
+    for number, (name, check) in enumerate(zip(STEPS, checks, strict=True), start=1):
+        try:
+            ok, detail = check()
+        except StepFailedError as e:
+            steps.append(Step(number, name, False, e.detail))
+            break
+        except RaretraceError as e:
+            steps.append(Step(number, name, False, str(e)))
+            break
+        steps.append(Step(number, name, ok, detail))
+    return Report(tuple(steps), state.get("shown", {}), int(state.get("hidden", 0)))
+
+
+# 1 ------------------------------------------------------------------------------------------------------
+def _proof(credential: object, trusted: TrustedKeys, state: dict[str, Any]) -> tuple[bool, str]:
+    if not isinstance(credential, dict):
+        raise StepFailedError("the presentation holds no credential object")
+    issuer = credential.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    proof = credential.get("proof")
+    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+    if not isinstance(issuer_id, str) or not isinstance(method, str):
+        raise StepFailedError("the credential names no issuer or no verification method")
+    if method.split("#", 1)[0] != issuer_id:
+        raise StepFailedError(f"signed by {method.split('#', 1)[0]}, not by the issuer {issuer_id}")
+    if issuer_id not in trusted.issuers:
+        raise StepFailedError(f"unknown issuer {issuer_id}: not in the trusted-keys file")
+    result = verify_proof(credential, resolve_verification_method(method))
+    if not result.ok:
+        raise StepFailedError(f"the issuer's signature does not verify ({result.step}: {result.reason})")
+    state["credential"], state["issuer"] = credential, issuer_id
+    return True, f"eddsa-jcs-2022 signature by trusted issuer {issuer_id}"
+
+
+# 2 ------------------------------------------------------------------------------------------------------
+def _disclosures(credential: Any, disclosures: object, state: dict[str, Any]) -> tuple[bool, str]:
+    if not isinstance(disclosures, list) or not all(isinstance(d, str) for d in disclosures):
+        raise StepFailedError("disclosures must be a list of strings")
+    body = {k: v for k, v in credential.items() if k != "proof"}
+    shown, hidden = reveal(body, disclosures)
+    state["shown"], state["hidden"] = shown, hidden
+    return True, f"{len(disclosures)} disclosed value(s) match the signed digests; {hidden} kept hidden"
+
+
+# 3 ------------------------------------------------------------------------------------------------------
+def _checkpoint(state: dict[str, Any], trusted: TrustedKeys) -> tuple[bool, str]:
+    evidence = state["shown"].get("credentialSubject", {}).get("logEvidence")
+    if not isinstance(evidence, dict) or not isinstance(evidence.get("checkpoint"), str):
+        raise StepFailedError("the certificate carries no log evidence")
+    log_name, log_key = trusted.issuers[state["issuer"]]
+    if evidence.get("log") != log_name:
+        raise StepFailedError(
+            f"the evidence is from log {evidence.get('log')!r}, not the issuer's log {log_name!r}"
+        )
+    try:
+        checkpoint = open_checkpoint(evidence["checkpoint"], log_key)
+    except RaretraceError as e:
+        raise StepFailedError(
+            f"the checkpoint is not signed by log {log_name}'s trusted key: {e.message}"
+        ) from e
+    if checkpoint.size != evidence.get("treeSize"):
+        raise StepFailedError(
+            f"the checkpoint is for size {checkpoint.size}, the evidence says {evidence.get('treeSize')}"
+        )
+    state["evidence"], state["checkpoint"] = evidence, checkpoint
+    return True, f"checkpoint of {log_name} at size {checkpoint.size} signed by its trusted key"
+
+
+# 4 ------------------------------------------------------------------------------------------------------
+def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> tuple[bool, str]:
+    text, lines = split_note(state["evidence"]["checkpoint"])
+    good: set[str] = set()
+    for line in lines:
+        name = line.removeprefix("— ").split(" ", 1)[0]
+        key = trusted.witnesses.get(name)
+        if key is None or name in good:
+            continue
+        try:
+            verify_cosignature(text, line, key)
+        except RaretraceError:
+            continue
+        good.add(name)
+    if len(good) < threshold:
+        raise StepFailedError(
+            f"{len(good)} trusted witness cosignature(s), fewer than the {threshold} required"
+        )
+    return (
+        True,
+        f"{len(good)} trusted witness cosignature(s) ({', '.join(sorted(good)) or 'none'}; "
+        f"{threshold} required)",
+    )
+
+
+# 5 ------------------------------------------------------------------------------------------------------
+def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
+    checkpoint: Checkpoint = state["checkpoint"]
+    events = state["evidence"].get("events")
+    if not isinstance(events, list) or not events:
+        raise StepFailedError("the evidence lists no events")
+    envelopes: dict[int, bytes] = {}
+    for i, item in enumerate(events):
+        where = f"events[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("leafIndex"), int):
+            raise StepFailedError(f"{where} has no leafIndex")
+        leaf = _b64(item.get("leafHash"), f"{where}.leafHash")
+        proof = [_b64(h, f"{where}.inclusionProof") for h in item.get("inclusionProof", [])]
+        if "envelope" in item:
+            raw = _b64(item["envelope"], f"{where}.envelope")
+            if leaf_hash(raw) != leaf:
+                raise StepFailedError(f"{where}: the envelope's leaf hash is not the listed leaf hash")
+            envelopes[item["leafIndex"]] = raw
+        try:
+            verify_inclusion(leaf, item["leafIndex"], checkpoint.size, proof, checkpoint.root_hash)
+        except RaretraceError as e:
+            raise StepFailedError(
+                f"{where} (leaf {item['leafIndex']}) is not in the checkpoint's tree: {e.message}"
+            ) from e
+    state["envelopes"] = envelopes
+    return (
+        True,
+        f"{len(events)} event(s) included in the tree of size {checkpoint.size} ({len(envelopes)} shown)",
+    )
+
+
+# 6 ------------------------------------------------------------------------------------------------------
+def _facts(state: dict[str, Any]) -> tuple[bool, str]:
+    subject = state["shown"]["credentialSubject"]
+    events = [event_from_statement(parse_envelope(raw).statement()) for raw in state["envelopes"].values()]
+    compared = 0
+    produced: dict[str, Any] = {}
+    facilities: dict[str, Any] = {}
+    transfers: list[Transfer] = []
+    for event in events:
+        for spec in getattr(event, "outputs", ()):
+            produced[spec.id] = spec
+        spec = getattr(event, "spec", None)
+        if event.kind == "register_facility" and spec is not None:
+            facilities[spec.id] = spec
+        if isinstance(event, Transfer):
+            transfers.append(event)
+    shipment = subject.get("shipment", {})
+    lots = shipment.get("lots", [])
+    for lot in lots:
+        spec = produced.get(lot.get("id"))
+        shows_facts = "massKg" in lot or "composition" in lot
+        if spec is None:
+            if shows_facts and state["envelopes"]:
+                raise StepFailedError(f"no included event produced lot {lot.get('id')}")
+            continue
+        if lot.get("form") != spec.form.value:
+            raise StepFailedError(
+                f"lot {spec.id}: form {lot.get('form')!r} is {spec.form.value!r} in its event"
+            )
+        if "massKg" in lot and not _same(lot["massKg"], spec.mass_kg):
+            raise StepFailedError(f"lot {spec.id}: mass {lot['massKg']} kg is {spec.mass_kg} kg in its event")
+        if "composition" in lot and not _same_map(lot["composition"], spec.composition.fractions):
+            raise StepFailedError(f"lot {spec.id}: composition differs from its event")
+        compared += 1
+    for role in ("exporter", "importer"):
+        party = subject.get(role)
+        registered = facilities.get(str(party.get("id"))) if isinstance(party, dict) else None
+        if party is None or registered is None:
+            continue
+        for name in ("name", "operator", "country"):
+            if party.get(name) != getattr(registered, name):
+                raise StepFailedError(
+                    f"{role} {name} {party.get(name)!r} is {getattr(registered, name)!r} in its registration"
+                )
+        compared += 1
+    if "transferEvent" in shipment:
+        transfer = next((e for e in transfers if e.event_id == shipment["transferEvent"]), None)
+        if transfer is None and state["envelopes"]:
+            raise StepFailedError(
+                f"the transfer {shipment['transferEvent']} is not among the included events"
+            )
+        if transfer is not None:
+            if sorted(transfer.lots) != sorted(lot.get("id") for lot in lots):
+                raise StepFailedError("the certified lots are not the lots the transfer moved")
+            for role, actual in (("exporter", transfer.facility), ("importer", transfer.to)):
+                party = subject.get(role)
+                if isinstance(party, dict) and party.get("id") != actual:
+                    raise StepFailedError(f"the {role} is {party.get('id')!r}, the transfer says {actual!r}")
+            hs = (transfer.details or {}).get("hs_code")
+            if "hsCode" in shipment and shipment["hsCode"] != hs:
+                raise StepFailedError(f"HS code {shipment['hsCode']!r} is {hs!r} in the transfer")
+            compared += 1
+    if not state["envelopes"]:
+        return True, "all event envelopes are hidden: nothing shown to compare (the digests still bind them)"
+    return True, f"{compared} certified fact group(s) equal the included events"
+
+
+def _same(a: object, b: float) -> bool:
+    return (
+        isinstance(a, int | float)
+        and not isinstance(a, bool)
+        and abs(float(a) - b) <= 1e-9 * max(1.0, abs(b))
+    )
+
+
+def _same_map(a: object, b: Mapping[str, float]) -> bool:
+    return isinstance(a, dict) and set(a) == set(b) and all(_same(a[k], b[k]) for k in b)
+
+
+# 7 ------------------------------------------------------------------------------------------------------
+def _validity(state: dict[str, Any], now: datetime) -> tuple[bool, str]:
+    credential = state["credential"]
+    start = _parse_time(credential.get("validFrom"), "validFrom")
+    end = _parse_time(credential.get("validUntil"), "validUntil")
+    if now < start:
+        raise StepFailedError(f"not yet valid: valid from {credential['validFrom']}")
+    if now > end:
+        raise StepFailedError(f"expired: valid until {credential['validUntil']}")
+    return True, f"valid from {credential['validFrom']} until {credential['validUntil']}"
+
+
+# 8 ------------------------------------------------------------------------------------------------------
+def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) -> tuple[bool | None, str]:
+    url, index = entry_index(state["credential"].get("credentialStatus"))
+    if status_list is None:
+        return None, f"not checked: no status list given (the issuer publishes it at {url})"
+    issuer = status_list.get("issuer")
+    if issuer != state["issuer"]:
+        raise StepFailedError(f"the status list is issued by {issuer!r}, not by the certificate's issuer")
+    if status_list.get("id") != url:
+        raise StepFailedError(
+            f"the status list is {status_list.get('id')!r}, the certificate points at {url!r}"
+        )
+    result = verify_proof(
+        dict(status_list), resolve_verification_method(status_list["proof"]["verificationMethod"])
+    )
+    if not result.ok or status_list["proof"]["verificationMethod"].split("#", 1)[0] != state["issuer"]:
+        raise StepFailedError(f"the status list's signature does not verify ({result.reason})")
+    subject = status_list.get("credentialSubject", {})
+    if is_set(decode_list(subject.get("encodedList")), index):
+        raise StepFailedError(f"revoked: bit {index} of {url} is set")
+    return True, f"not revoked (bit {index} of {url}, list of {status_list.get('validFrom')})"
+
+
+def load_presentation(data: object) -> dict[str, Any]:
+    """A certificate file: ``{"credential": …, "disclosures": […]}``, or a bare credential."""
+    if isinstance(data, dict) and "credential" in data:
+        return data
+    if isinstance(data, dict) and "proof" in data:
+        return {"credential": data, "disclosures": []}
+    raise ValidationError("not a certificate: expected {credential, disclosures}", field="certificate")
+
+
+def summary_lines(report: Report) -> Iterable[str]:
+    for step in report.steps:
+        mark = {True: "ok", False: "FAILED", None: "not checked"}[step.ok]
+        yield f"{step.number}. {step.name}: {mark} — {step.detail}"
+    for number, name in enumerate(STEPS[len(report.steps) :], start=len(report.steps) + 1):
+        yield f"{number}. {name}: not reached"
