@@ -7,15 +7,23 @@ exit code; ``--json`` prints exactly one JSON object on stdout.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from raretrace.cli_certificates import register as register_certificate_commands
+from raretrace.cli_common import (
+    Context,
+    DbOption,
+    JsonFlag,
+    _ctx,
+    emit_json,
+    err_console,
+    out_console,
+)
 from raretrace.errors import RaretraceError
 
 app = typer.Typer(
@@ -33,43 +41,6 @@ log_app = typer.Typer(
 app.add_typer(facility_app, name="facility")
 app.add_typer(lot_app, name="lot")
 app.add_typer(log_app, name="log")
-
-# emoji=False: a URN such as urn:x:y must not turn into an emoji
-err_console = Console(stderr=True, emoji=False)
-out_console = Console(emoji=False)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite file or database URL (default ./raretrace.db)",
-        envvar="RARETRACE_DB",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-class Context:
-    """What the top-level options leave for the sub-commands."""
-
-    def __init__(self, db: str | None) -> None:
-        self.db = db
-
-    def registry(self) -> Any:
-        from raretrace.ledger.registry import Registry
-        from raretrace.store.db import make_engine
-
-        return Registry(make_engine(self.db, must_exist=True))
-
-
-def _ctx(ctx: typer.Context) -> Context:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Context)
-    return obj
-
-
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
 @app.callback()
@@ -657,6 +628,9 @@ def demo(
     if as_json:
         emit_json(summary)
     _ = no_serve  # the server arrives with issue 7; the flag is accepted now so scripts keep working
+
+
+register_certificate_commands(app)
 
 
 def main() -> None:

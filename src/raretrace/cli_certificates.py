@@ -1,0 +1,198 @@
+"""Certificate commands: issue, present (selective disclosure), verify offline, revoke, status list,
+trusted keys. Each calls the library and renders; verification's steps are printed numbered."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
+from raretrace.errors import NotFoundError, ProofError, ValidationError
+
+#: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
+#: values also hides the event envelopes, which would reveal them.
+HIDE = {
+    "exporter": ("exporter",),
+    "importer": ("importer",),
+    "mass": ("massKg",),
+    "value": ("valueUsd", "declaredValueUsd"),
+    "events": ("envelope",),
+}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise NotFoundError(f"cannot read {path}: {e.strerror}", field=what) from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValidationError(f"{path} is not JSON: {e}", field=what) from e
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None:
+        out_console.file.write(text)
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ValidationError(f"{value!r} is not an RFC 3339 time", field="at") from e
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def certify(
+    ctx: typer.Context,
+    transfer: Annotated[str | None, typer.Option(help="Transfer event id: certify that shipment")] = None,
+    lot: Annotated[list[str] | None, typer.Option("--lot", help="Or certify these lots; repeatable")] = None,
+    valid_days: Annotated[int, typer.Option(help="Days the certificate stays valid")] = 365,
+    out: Annotated[Path | None, typer.Option(help="Write the certificate here (default: stdout)")] = None,
+) -> None:
+    """Issue a signed shipment certificate (W3C VC 2.0, eddsa-jcs-2022) for a transfer or for lots.
+
+    Example: raretrace --db registry.db certify --transfer urn:raretrace:event:transfer-000014 --out cert.json
+    """
+    from raretrace.ledger.certificates import issue
+
+    presentation = issue(_ctx(ctx).registry(), transfer=transfer, lots=lot or (), valid_days=valid_days)
+    _write(out, json.dumps(presentation, indent=2) + "\n")
+    if out is not None:
+        number = presentation["credential"]["credentialSubject"]["certificateNumber"]
+        out_console.print(f"certificate {number} written to {escape(str(out))}", highlight=False)
+
+
+def present(
+    cert: Annotated[Path, typer.Argument(help="Certificate file (JSON)")],
+    hide: Annotated[
+        list[str] | None,
+        typer.Option("--hide", help=f"Hide from the recipient: {', '.join(HIDE)}; repeatable"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the presentation here (default: stdout)")] = None,
+) -> None:
+    """Pass a certificate on with chosen fields hidden; what is shown still verifies.
+
+    Example: raretrace present cert.json --hide exporter --hide value --out for-buyer.json
+    """
+    from raretrace.certify.disclosure import parse_disclosure
+    from raretrace.certify.verify import load_presentation
+
+    presentation = load_presentation(_read_json(cert, "certificate"))
+    unknown = [h for h in hide or [] if h not in HIDE]
+    if unknown:
+        raise ValidationError(f"{unknown[0]!r} is not one of {', '.join(HIDE)}", field="hide")
+    chosen = set(hide or [])
+    if chosen & {"exporter", "importer", "mass", "value"}:
+        chosen.add("events")  # the envelopes would show what is hidden
+    names = {name for h in chosen for name in HIDE[h]}
+    kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
+    result = {"credential": presentation["credential"], "disclosures": kept}
+    _write(out, json.dumps(result, indent=2) + "\n")
+
+
+def verify(
+    ctx: typer.Context,
+    cert: Annotated[Path, typer.Argument(help="Certificate file (JSON)")],
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option(help="Trusted issuers, logs and witnesses (JSON; default: this registry's own)"),
+    ] = None,
+    status_list: Annotated[
+        Path | None, typer.Option(help="The issuer's status list credential (JSON)")
+    ] = None,
+    witness_threshold: Annotated[int, typer.Option(min=0, help="Cosignatures required")] = 0,
+    at: Annotated[str | None, typer.Option(help="Judge validity at this time (default: now)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify a certificate offline, step by step; exit 0 only if every step passes.
+
+    Example: raretrace verify cert.json --trusted-keys trusted.json --status-list status.json
+    """
+    from raretrace.certify.verify import TrustedKeys, load_presentation, summary_lines, verify_certificate
+
+    presentation = load_presentation(_read_json(cert, "certificate"))
+    if trusted_keys is not None:
+        trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
+    else:
+        from raretrace.ledger.certificates import trusted_keys as registry_keys
+
+        trusted = TrustedKeys.from_dict(registry_keys(_ctx(ctx).registry()))
+    listing = _read_json(status_list, "status_list") if status_list else None
+    report = verify_certificate(
+        presentation, trusted, status_list=listing, witness_threshold=witness_threshold, now=_parse_time(at)
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for line in summary_lines(report):
+            out_console.print(escape(line), soft_wrap=True, highlight=False)
+        out_console.print(
+            "[green]certificate verified[/green]" if report.ok else "[red]certificate REJECTED[/red]"
+        )
+    if not report.ok:
+        raise typer.Exit(ProofError.exit_code)
+
+
+def revoke(
+    ctx: typer.Context,
+    cert_id: Annotated[str, typer.Argument(metavar="CERT_ID", help="Certificate id or number")],
+    reason: Annotated[str, typer.Option(help="Why it is revoked (kept with the record)")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke a certificate: its bit is set in the status list the registry publishes.
+
+    Example: raretrace --db registry.db revoke CN-2026-000001 --reason "shipment diverted"
+    """
+    from raretrace.ledger.certificates import revoke as revoke_certificate
+
+    result = revoke_certificate(_ctx(ctx).registry(), cert_id, reason)
+    if as_json:
+        emit_json(result)
+    else:
+        out_console.print(f"revoked {escape(result['id'])} at {result['revoked_at']}", highlight=False)
+
+
+def status_list_command(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="Write it here (default: stdout)")] = None,
+) -> None:
+    """Publish the signed Bitstring Status List credential (revoked certificates).
+
+    Example: raretrace --db registry.db status-list --out status.json
+    """
+    from raretrace.ledger.certificates import status_list
+
+    _write(out, json.dumps(status_list(_ctx(ctx).registry()), indent=2) + "\n")
+
+
+def trusted_keys_command(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option(help="Write it here (default: stdout)")] = None,
+) -> None:
+    """Export what a verifier needs to trust this registry: issuer DID, log name and key, witnesses.
+
+    Example: raretrace --db registry.db trusted-keys --out trusted.json
+    """
+    from raretrace.ledger.certificates import trusted_keys
+
+    _write(out, json.dumps(trusted_keys(_ctx(ctx).registry()), indent=2) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(certify)
+    app.command()(present)
+    app.command()(verify)
+    app.command()(revoke)
+    app.command("status-list")(status_list_command)
+    app.command("trusted-keys")(trusted_keys_command)
