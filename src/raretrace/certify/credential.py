@@ -59,8 +59,9 @@ def lot_entry(lot: Mapping[str, Any], origin: Mapping[str, Any]) -> dict[str, An
     }
     if lot.get("units") is not None:
         entry["units"] = lot["units"]
-    if lot.get("declared_value") is not None and lot.get("currency") == "USD":
-        entry["declaredValueUsd"] = _num(lot["declared_value"])
+    declared = lot.get("declared_value")
+    if isinstance(declared, Mapping) and declared.get("currency") == "USD":
+        entry["declaredValueUsd"] = _num(declared["amount"])
     return entry
 
 

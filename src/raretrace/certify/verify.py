@@ -317,6 +317,12 @@ def _facts(state: dict[str, Any]) -> tuple[bool, str]:
             )
         if "massKg" in lot and not _same(lot["massKg"], spec.mass_kg):
             raise StepFailedError(f"lot {spec.id}: mass {lot['massKg']} kg is {spec.mass_kg} kg in its event")
+        if "declaredValueUsd" in lot and not (
+            spec.currency == "USD"
+            and spec.declared_value is not None
+            and _same(lot["declaredValueUsd"], spec.declared_value)
+        ):
+            raise StepFailedError(f"lot {spec.id}: declared value differs from its event")
         if "composition" in lot and not _same_map(lot["composition"], spec.composition.fractions):
             raise StepFailedError(f"lot {spec.id}: composition differs from its event")
         compared += 1
