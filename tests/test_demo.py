@@ -54,3 +54,21 @@ def test_demo_prints_the_compliance_table_under_every_regime(tmp_path: Path) -> 
     # Japanese magnets from Baotou metal: melted in China (DFARS) and outside the consortium.
     assert verdicts[("us-dfars-252.225-7052", jp)] == "fail" and verdicts[("consortium", jp)] == "fail"
     assert verdicts[("us-dfars-252.225-7052", us)] == "pass" and verdicts[("consortium", us)] == "pass"
+
+
+def test_every_demo_certificate_verifies_offline_with_only_the_trusted_keys_file(tmp_path: Path) -> None:
+    import json
+
+    from raretrace.certify.verify import TrustedKeys, verify_certificate
+
+    summary = run_demo(str(tmp_path / "demo.db"), console=None)
+    folder = Path(summary["certificates"]["folder"])
+    assert folder == tmp_path / "demo-certificates"
+    trusted = TrustedKeys.from_dict(json.loads((folder / "trusted-keys.json").read_text()))
+    files = sorted(folder.glob("??-2026-*.json"))
+    assert len(files) == len(summary["certificates"]["issued"]) == 3
+    for path in files:
+        report = verify_certificate(json.loads(path.read_text()), trusted)
+        assert report.ok and [s.ok for s in report.steps][:7] == [True] * 7, path
+        status = json.loads((folder / "status-list.json").read_text())
+        assert verify_certificate(json.loads(path.read_text()), trusted, status_list=status).steps[-1].ok is True

@@ -275,6 +275,12 @@ def run_demo(db: str, console: Console | None) -> dict[str, Any]:
                 Path(str(path) + suffix).unlink(missing_ok=True)
     registry = Registry.init(make_engine(db), ORIGIN)
     lots = build_demo(registry)
+    folder = (
+        Path(url.removeprefix("sqlite:///")).with_suffix("")
+        if url.startswith("sqlite:///")
+        else Path("raretrace-demo")
+    )
+    certificates = issue_shipment_certificates(registry, folder.with_name(folder.name + "-certificates"))
     result = audit(registry)
     checkpoint = latest_checkpoint(registry)
     summary = {
@@ -286,10 +292,70 @@ def run_demo(db: str, console: Console | None) -> dict[str, Any]:
         "checkpoint": checkpoint,
         "sources": SOURCES,
         "compliance": [v.to_dict() for v in check_lots(registry, [lots["us_magnet"], lots["jp_magnet"]])],
+        "certificates": certificates,
     }
     if console is not None:
         _print(console, registry, lots, result.ok, checkpoint)
+        _print_certificates(console, certificates)
     return summary
+
+
+def issue_shipment_certificates(registry: Registry, folder: Path) -> dict[str, Any]:
+    """A certificate for every shipment in the demo, written with the trusted-keys file and the status
+    list a customs officer needs, and each verified offline as the officer would."""
+    from sqlalchemy import select
+
+    from raretrace.certify.verify import TrustedKeys, verify_certificate
+    from raretrace.ledger.certificates import issue, status_list, trusted_keys
+    from raretrace.store import schema as t
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with registry.engine.connect() as conn:
+        transfers = (
+            conn.execute(
+                select(t.events.c.event_id).where(t.events.c.kind == "transfer").order_by(t.events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
+    keys = trusted_keys(registry)
+    _write_json(folder / "trusted-keys.json", keys)
+    trusted = TrustedKeys.from_dict(keys)
+    issued = []
+    for transfer in transfers:
+        presentation = issue(registry, transfer=transfer)
+        number = presentation["credential"]["credentialSubject"]["certificateNumber"]
+        path = folder / f"{number}.json"
+        _write_json(path, presentation)
+        report = verify_certificate(presentation, trusted)
+        issued.append({"number": number, "transfer": transfer, "file": str(path), "verified": report.ok})
+    _write_json(folder / "status-list.json", status_list(registry))
+    return {"folder": str(folder), "issued": issued}
+
+
+def _write_json(path: Path, value: Any) -> None:
+    import json
+
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def _print_certificates(console: Console, certificates: dict[str, Any]) -> None:
+    folder = certificates["folder"]
+    console.print(
+        f"shipment certificates (W3C VC 2.0, eddsa-jcs-2022) in {folder}/:", soft_wrap=True, highlight=False
+    )
+    for item in certificates["issued"]:
+        state = "[green]verified offline[/green]" if item["verified"] else "[red]FAILED verification[/red]"
+        console.print(
+            f"  {item['number']}  shipment {item['transfer']}  {state}", soft_wrap=True, highlight=False
+        )
+    first = certificates["issued"][0]["file"] if certificates["issued"] else "CERT.json"
+    console.print(
+        f"verify one: raretrace verify {first} --trusted-keys {folder}/trusted-keys.json "
+        f"--status-list {folder}/status-list.json",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _print_compliance(console: Console, registry: Registry, magnets: list[str]) -> None:
