@@ -189,6 +189,74 @@ def trusted_keys_command(
     _write(out, json.dumps(trusted_keys(_ctx(ctx).registry()), indent=2) + "\n")
 
 
+def witness(
+    ctx: typer.Context,
+    log: Annotated[str, typer.Argument(help="The other registry's database (file or URL) to witness")],
+    log_key: Annotated[
+        str | None, typer.Option(help="Its checkpoint verifier key (needed the first time only)")
+    ] = None,
+    submit: Annotated[bool, typer.Option(help="Give the cosignature to that log (it must trust us)")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Witness another member's log: check it grew append-only since the last checkpoint this registry
+    cosigned, then cosign its newest checkpoint (C2SP tlog-cosignature). A rolled-back or forked log
+    (split view) is refused with exit 6.
+
+    Example: raretrace --db member-b.db witness member-a.db --log-key "registry.a.example/log+1234abcd+AX…"
+    """
+    from raretrace.ledger.registry import Registry
+    from raretrace.ledger.witnessing import RegistryLog, witness_log
+    from raretrace.ledger.witnessing import submit as submit_cosignature
+    from raretrace.store.db import make_engine
+
+    other = Registry(make_engine(log, must_exist=True))
+    result = witness_log(_ctx(ctx).registry(), RegistryLog(other), log_key=log_key)
+    accepted = submit_cosignature(other, result) if submit else []
+    if as_json:
+        emit_json({**result.to_dict(), "submitted": bool(accepted)})
+        return
+    since = "first time" if result.old_size is None else f"consistent with size {result.old_size}"
+    out_console.print(f"witnessed {escape(result.origin)} at size {result.size} ({since})", highlight=False)
+    out_console.print(result.note, markup=False, highlight=False, end="")
+    if accepted:
+        out_console.print("cosignature accepted by the log", highlight=False)
+
+
+def witness_compare(
+    notes: Annotated[list[Path], typer.Argument(help="Checkpoint notes held by different witnesses")],
+    log_key: Annotated[str, typer.Option(help="The log's checkpoint verifier key")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Look for a split view: two checkpoints of one log with the same size and different roots.
+    Exit 6 if one is found.
+
+    Example: raretrace witness-compare seen-by-a.txt seen-by-b.txt --log-key "registry.example/log+…"
+    """
+    from raretrace.ledger.witnessing import compare_views
+
+    texts = []
+    for path in notes:
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise NotFoundError(f"cannot read {path}: {e.strerror}", field="notes") from e
+    conflicts = compare_views(texts, log_key)
+    if as_json:
+        emit_json({"split_view": bool(conflicts), "conflicts": conflicts})
+    elif conflicts:
+        for conflict in conflicts:
+            roots = "; ".join(
+                f"{r['root'][:16]}… signed by {', '.join(r['signed_by'])}" for r in conflict["roots"]
+            )
+            out_console.print(
+                f"[red]split view[/red] at size {conflict['size']}: {escape(roots)}", soft_wrap=True
+            )
+    else:
+        out_console.print(f"no split view among {len(texts)} checkpoint(s)", highlight=False)
+    if conflicts:
+        raise typer.Exit(ProofError.exit_code)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(certify)
     app.command()(present)
@@ -196,3 +264,5 @@ def register(app: typer.Typer) -> None:
     app.command()(revoke)
     app.command("status-list")(status_list_command)
     app.command("trusted-keys")(trusted_keys_command)
+    app.command()(witness)
+    app.command("witness-compare")(witness_compare)

@@ -32,7 +32,7 @@ from raretrace.crypto.dataintegrity import verify_proof
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.multikey import resolve_verification_method
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.ledger.events import Transfer, event_from_statement
+from raretrace.ledger.events import RegisterFacility, Transfer, event_from_statement
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.merkle import leaf_hash, verify_inclusion
@@ -290,25 +290,24 @@ def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
 def _facts(state: dict[str, Any]) -> tuple[bool, str]:
     subject = state["shown"]["credentialSubject"]
     events = [event_from_statement(parse_envelope(raw).statement()) for raw in state["envelopes"].values()]
+    produced = {spec.id: spec for event in events for spec in getattr(event, "outputs", ())}
+    facilities = {e.spec.id: e.spec for e in events if isinstance(e, RegisterFacility)}
+    transfers = [e for e in events if isinstance(e, Transfer)]
+    shown_events = bool(state["envelopes"])
+    compared = _lot_facts(subject.get("shipment", {}).get("lots", []), produced, shown_events)
+    compared += _party_facts(subject, facilities)
+    compared += _transfer_facts(subject, transfers, shown_events)
+    if not shown_events:
+        return True, "all event envelopes are hidden: nothing shown to compare (the digests still bind them)"
+    return True, f"{compared} certified fact group(s) equal the included events"
+
+
+def _lot_facts(lots: list[dict[str, Any]], produced: Mapping[str, Any], shown_events: bool) -> int:
     compared = 0
-    produced: dict[str, Any] = {}
-    facilities: dict[str, Any] = {}
-    transfers: list[Transfer] = []
-    for event in events:
-        for spec in getattr(event, "outputs", ()):
-            produced[spec.id] = spec
-        spec = getattr(event, "spec", None)
-        if event.kind == "register_facility" and spec is not None:
-            facilities[spec.id] = spec
-        if isinstance(event, Transfer):
-            transfers.append(event)
-    shipment = subject.get("shipment", {})
-    lots = shipment.get("lots", [])
     for lot in lots:
-        spec = produced.get(lot.get("id"))
-        shows_facts = "massKg" in lot or "composition" in lot
+        spec = produced.get(lot.get("id", ""))
         if spec is None:
-            if shows_facts and state["envelopes"]:
+            if shown_events and ("massKg" in lot or "composition" in lot):
                 raise StepFailedError(f"no included event produced lot {lot.get('id')}")
             continue
         if lot.get("form") != spec.form.value:
@@ -326,6 +325,11 @@ def _facts(state: dict[str, Any]) -> tuple[bool, str]:
         if "composition" in lot and not _same_map(lot["composition"], spec.composition.fractions):
             raise StepFailedError(f"lot {spec.id}: composition differs from its event")
         compared += 1
+    return compared
+
+
+def _party_facts(subject: Mapping[str, Any], facilities: Mapping[str, Any]) -> int:
+    compared = 0
     for role in ("exporter", "importer"):
         party = subject.get(role)
         registered = facilities.get(str(party.get("id"))) if isinstance(party, dict) else None
@@ -337,26 +341,30 @@ def _facts(state: dict[str, Any]) -> tuple[bool, str]:
                     f"{role} {name} {party.get(name)!r} is {getattr(registered, name)!r} in its registration"
                 )
         compared += 1
-    if "transferEvent" in shipment:
-        transfer = next((e for e in transfers if e.event_id == shipment["transferEvent"]), None)
-        if transfer is None and state["envelopes"]:
+    return compared
+
+
+def _transfer_facts(subject: Mapping[str, Any], transfers: list[Transfer], shown_events: bool) -> int:
+    shipment = subject.get("shipment", {})
+    if "transferEvent" not in shipment:
+        return 0
+    transfer = next((e for e in transfers if e.event_id == shipment["transferEvent"]), None)
+    if transfer is None:
+        if shown_events:
             raise StepFailedError(
                 f"the transfer {shipment['transferEvent']} is not among the included events"
             )
-        if transfer is not None:
-            if sorted(transfer.lots) != sorted(lot.get("id") for lot in lots):
-                raise StepFailedError("the certified lots are not the lots the transfer moved")
-            for role, actual in (("exporter", transfer.facility), ("importer", transfer.to)):
-                party = subject.get(role)
-                if isinstance(party, dict) and party.get("id") != actual:
-                    raise StepFailedError(f"the {role} is {party.get('id')!r}, the transfer says {actual!r}")
-            hs = (transfer.details or {}).get("hs_code")
-            if "hsCode" in shipment and shipment["hsCode"] != hs:
-                raise StepFailedError(f"HS code {shipment['hsCode']!r} is {hs!r} in the transfer")
-            compared += 1
-    if not state["envelopes"]:
-        return True, "all event envelopes are hidden: nothing shown to compare (the digests still bind them)"
-    return True, f"{compared} certified fact group(s) equal the included events"
+        return 0
+    if sorted(transfer.lots) != sorted(lot.get("id") for lot in shipment.get("lots", [])):
+        raise StepFailedError("the certified lots are not the lots the transfer moved")
+    for role, actual in (("exporter", transfer.facility), ("importer", transfer.to)):
+        party = subject.get(role)
+        if isinstance(party, dict) and party.get("id") != actual:
+            raise StepFailedError(f"the {role} is {party.get('id')!r}, the transfer says {actual!r}")
+    hs = (transfer.details or {}).get("hs_code")
+    if "hsCode" in shipment and shipment["hsCode"] != hs:
+        raise StepFailedError(f"HS code {shipment['hsCode']!r} is {hs!r} in the transfer")
+    return 1
 
 
 def _same(a: object, b: float) -> bool:

@@ -182,3 +182,15 @@ certificates = Table(
     Column("revoked_at", String(32), nullable=True),
     Column("revocation_reason", Text, nullable=True),
 )
+
+
+witnessed_logs = Table(
+    "witnessed_logs",
+    metadata,
+    Column("origin", String(200), primary_key=True),  # the log this registry witnesses
+    Column("verifier_key", Text, nullable=False),  # its checkpoint key (C2SP note verifier key)
+    Column("size", BigInteger, nullable=False),  # the newest tree it saw and cosigned
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
