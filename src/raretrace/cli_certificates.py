@@ -257,6 +257,144 @@ def witness_compare(
         raise typer.Exit(ProofError.exit_code)
 
 
+def trust_registry_command(
+    ctx: typer.Context,
+    trusted_keys: Annotated[Path, typer.Option(help="The other registry's trusted-keys file")],
+    witness_threshold: Annotated[
+        int | None, typer.Option(min=0, help="Cosignatures an imported certificate must carry")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Trust another member's registry: its certificates can then bring lots in (import events).
+
+    Example: raretrace --db member-b.db trust-registry --trusted-keys a-trusted.json --witness-threshold 1
+    """
+    from raretrace.ledger.trust import trust_registry
+
+    issuers = trust_registry(
+        _ctx(ctx).registry().engine,
+        _read_json(trusted_keys, "trusted_keys"),
+        witness_threshold=witness_threshold,
+    )
+    if as_json:
+        emit_json({"trusted": issuers})
+    else:
+        out_console.print(f"trusting {escape(', '.join(issuers))} for imports", highlight=False)
+
+
+def import_event(
+    cert: Annotated[Path, typer.Argument(help="Certificate received with the shipment")],
+    facility: Annotated[str, typer.Option(help="The importing facility (the certificate's importer)")],
+    event_id: Annotated[
+        str | None, typer.Option(help="Event id (default: derived from the certificate)")
+    ] = None,
+    time: Annotated[str | None, typer.Option(help="Event time, RFC 3339 (default: now)")] = None,
+    status_list: Annotated[Path | None, typer.Option(help="The issuer's status list, checked too")] = None,
+) -> None:
+    """Print the import event for a certificate, ready for `raretrace sign` and `raretrace record`.
+
+    Example: raretrace import-event cert.json --facility US-MAG > import.json
+    """
+    from raretrace.certify.verify import load_presentation
+
+    presentation = load_presentation(_read_json(cert, "certificate"))
+    moment = _parse_time(time) or datetime.now(UTC)
+    number = presentation["credential"].get("credentialSubject", {}).get("certificateNumber", "certificate")
+    event: dict[str, Any] = {
+        "kind": "import",
+        "event_id": event_id or f"urn:raretrace:event:import-{number}",
+        "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "facility": facility,
+        "certificate": presentation,
+    }
+    if status_list is not None:
+        event["status_list"] = _read_json(status_list, "status_list")
+    _write(None, json.dumps(event, indent=2) + "\n")
+
+
+def stats(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
+    out: Annotated[Path | None, typer.Option(help="Write them here (default: stdout)")] = None,
+) -> None:
+    """Publish this registry's statistics for a period: production, certified exports, imports, by
+    element, mass and value (JSON, for `raretrace reconcile`).
+
+    Example: raretrace --db registry.db stats --from 2026-01-01 --to 2026-12-31 --out stats-2026.json
+    """
+    from datetime import date
+
+    from raretrace.ledger.federation import statistics
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as e:
+        raise ValidationError(f"{e}", field="from/to") from e
+    if last < first:
+        raise ValidationError("the period ends before it starts", field="to")
+    _write(out, json.dumps(statistics(_ctx(ctx).registry(), first, last), indent=2) + "\n")
+
+
+def reconcile_command(
+    exporter: Annotated[Path, typer.Argument(help="The exporting registry's statistics (JSON)")],
+    importer: Annotated[Path, typer.Argument(help="The importing registry's statistics (JSON)")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare two members' statistics certificate by certificate; exit 8 if anything disagrees.
+
+    Example: raretrace reconcile stats-au-2026.json stats-us-2026.json
+    """
+    from raretrace.certify.reconcile import reconcile
+
+    findings = reconcile(_read_json(exporter, "exporter"), _read_json(importer, "importer"))
+    if as_json:
+        emit_json({"agree": not findings, "findings": findings})
+    elif findings:
+        for item in findings:
+            figures = (
+                f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
+            )
+            out_console.print(
+                f"[red]mismatch[/red] {escape(str(item['number']))}: {escape(item['issue'])}{figures}",
+                soft_wrap=True,
+            )
+    else:
+        out_console.print("the two registries' statistics agree", highlight=False)
+    if findings:
+        raise typer.Exit(8)
+
+
+def confirmations_command(
+    ctx: typer.Context,
+    log: Annotated[str, typer.Option(help="The importing registry's database (file or URL)")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Import confirmations of this registry's certificates, read from another member's log.
+
+    Example: raretrace --db member-a.db confirmations --log member-b.db
+    """
+    from raretrace.ledger.certificates import issuer_did
+    from raretrace.ledger.federation import confirmations
+    from raretrace.ledger.registry import Registry
+    from raretrace.store.db import make_engine
+
+    found = confirmations(Registry(make_engine(log, must_exist=True)), issuer_did(_ctx(ctx).registry()))
+    if as_json:
+        emit_json({"confirmations": found})
+        return
+    for item in found:
+        out_console.print(
+            f"{escape(str(item['number']))}: {item['parcels']} parcel(s), {item['mass_kg']} kg, confirmed by "
+            f"{escape(str(item['confirmed_by']))} at {item['time']} "
+            f"(leaf {item['leaf_index']} of {escape(item['log'])})",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if not found:
+        out_console.print("no confirmations yet", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(certify)
     app.command()(present)
@@ -266,3 +404,8 @@ def register(app: typer.Typer) -> None:
     app.command("trusted-keys")(trusted_keys_command)
     app.command()(witness)
     app.command("witness-compare")(witness_compare)
+    app.command("trust-registry")(trust_registry_command)
+    app.command("import-event")(import_event)
+    app.command()(stats)
+    app.command("reconcile")(reconcile_command)
+    app.command("confirmations")(confirmations_command)

@@ -256,6 +256,27 @@ class RevokeKey(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class Import(Event):
+    """Lots shipped from another member's registry, accepted on the strength of its certificate.
+
+    The event carries the certificate (credential and the disclosures it needs: masses and
+    compositions); the registry verifies it offline against the registries it trusts before creating
+    the lots with the certified composition and origin vectors. Recorded in this registry's log, the
+    event is also the importer's confirmation of receipt that the Kimberley Process requires.
+    """
+
+    kind: ClassVar[str] = "import"
+    certificate: Mapping[str, Any]
+    status_list: Mapping[str, Any] | None
+    outputs: tuple[LotSpec, ...]
+    origins: Mapping[str, Any]
+    stages: Mapping[str, Stage]
+
+    def subjects(self) -> list[tuple[str, Any]]:
+        return [(o.id, o.to_dict()) for o in self.outputs]
+
+
 def _outputs(data: Mapping[str, Any]) -> tuple[LotSpec, ...]:
     outs = tuple(LotSpec.from_dict(v, f"outputs[{i}]") for i, v in enumerate(_list(data, "outputs")))
     seen: set[str] = set()
@@ -410,6 +431,69 @@ def _parse_revoke(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
+def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Any, Stage]:
+    if not isinstance(lot, dict):
+        raise ValidationError("must be a lot object", field=where)
+    for name in ("massKg", "composition", "origin"):
+        if name not in lot:
+            raise ValidationError(
+                f"the certificate does not show the lot's {name}: an import needs it", field=where
+            )
+    declared = lot.get("declaredValueUsd")
+    spec = LotSpec.from_dict(
+        {
+            "id": lot.get("id"),
+            "form": lot.get("form"),
+            "mass_kg": lot["massKg"],
+            "composition": lot["composition"],
+            **({"units": lot["units"]} if "units" in lot else {}),
+            **({"declared_value": {"amount": declared, "currency": "USD"}} if declared is not None else {}),
+        },
+        where,
+    )
+    origin = lot["origin"]
+    if not isinstance(origin, dict):
+        raise ValidationError("must be an origin vector", field=f"{where}.origin")
+    done = {stage for element in origin.values() for stage in element.get("location", {})}
+    known = {st.value for st in Stage}
+    stage = max((Stage(s) for s in done if s in known), key=list(Stage).index, default=None)
+    if stage is None:
+        raise ValidationError("the certified origin names no stage", field=f"{where}.origin")
+    return spec, origin, stage
+
+
+def _parse_import(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+    from raretrace.certify.disclosure import reveal
+
+    certificate = d.get("certificate")
+    if not isinstance(certificate, dict) or not isinstance(certificate.get("credential"), dict):
+        raise ValidationError("must be a certificate {credential, disclosures}", field="certificate")
+    status = d.get("status_list")
+    if status is not None and not isinstance(status, dict):
+        raise ValidationError("must be the issuer's status list credential", field="status_list")
+    body = {k: v for k, v in certificate["credential"].items() if k != "proof"}
+    try:
+        shown, _ = reveal(body, certificate.get("disclosures", []))
+    except ValidationError as e:
+        raise ValidationError(e.message, field=f"certificate.{e.field}") from e
+    lots = shown.get("credentialSubject", {}).get("shipment", {}).get("lots")
+    if not isinstance(lots, list) or not lots:
+        raise ValidationError("the certificate lists no lots", field="certificate")
+    outputs, origins, stages = [], {}, {}
+    for i, lot in enumerate(lots):
+        spec, origin, stage = _certified_lot(lot, f"certificate.lots[{i}]")
+        outputs.append(spec)
+        origins[spec.id], stages[spec.id] = origin, stage
+    return Import(
+        **base,
+        certificate=certificate,
+        status_list=status,
+        outputs=tuple(outputs),
+        origins=origins,
+        stages=stages,
+    )
+
+
 _PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
     "extract": _parse_extract,
     "process": _parse_process,
@@ -422,6 +506,7 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
     "register_facility": _parse_register,
     "rotate_key": _parse_rotate,
     "revoke_key": _parse_revoke,
+    "import": _parse_import,
 }
 
 EVENT_KINDS = tuple(_PARSERS)

@@ -26,8 +26,9 @@ from raretrace.errors import (
     SignatureError,
     ValidationError,
 )
-from raretrace.ledger.events import Event, Receive, RotateKey, Transfer, event_from_statement
+from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
+from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import TiledTree
@@ -197,6 +198,7 @@ class Registry:
             if isinstance(target, str):
                 event_ids.add(target)
         store = self.store
+        trusted, threshold = load_trust(conn) if any(isinstance(e, Import) for _, e in parsed) else (None, 0)
         return LedgerState(
             registry_key=self.public_key,
             tolerance=self.tolerance,
@@ -205,6 +207,8 @@ class Registry:
             lots=store.lots(conn, sorted(lot_ids)),
             events=store.existing_event_ids(conn, sorted(event_ids | transfer_ids)),
             transfers=store.transfers(conn, sorted(transfer_ids)),
+            trusted=trusted,
+            import_witness_threshold=threshold,
         )
 
     # --- reads ------------------------------------------------------------------------------------

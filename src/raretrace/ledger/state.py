@@ -15,8 +15,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from raretrace.certify.verify import TrustedKeys, verify_certificate
 from raretrace.crypto.dsse import Envelope
 from raretrace.crypto.keys import PublicKey
 from raretrace.elements import TRADED
@@ -26,6 +28,7 @@ from raretrace.errors import (
     DuplicateError,
     MassBalanceError,
     NotFoundError,
+    ProofError,
     SignatureError,
     ValidationError,
 )
@@ -34,6 +37,7 @@ from raretrace.ledger.events import (
     Correct,
     Event,
     Extract,
+    Import,
     KeySpec,
     Process,
     Receive,
@@ -76,6 +80,9 @@ class LedgerState:
     transfers: dict[str, TransferRecord]
     write: BatchWrite = field(default_factory=BatchWrite)
     pending_signatures: list[SignatureTask] = field(default_factory=list)
+    #: Other members' registries whose certificates an import may rely on (loaded only for imports).
+    trusted: TrustedKeys | None = None
+    import_witness_threshold: int = 0
 
     # --- the entry point ----------------------------------------------------------------------
     def apply(self, index: int, seq: int, event: Event, envelope: Envelope, recorded_at: str) -> None:
@@ -260,6 +267,37 @@ class LedgerState:
 
     _apply_assemble = _apply_process
     _apply_recycle = _apply_process
+
+    def _apply_import(self, seq: int, event: Import) -> None:
+        facility = self._facility(event.facility)
+        # 1. The certificate verifies offline against the registries this one trusts, at the event's time.
+        if self.trusted is None or not self.trusted.issuers:
+            raise AuthorizationError(
+                "this registry trusts no other registry's certificates (raretrace trust-registry)",
+                field="certificate",
+            )
+        report = verify_certificate(
+            event.certificate,
+            self.trusted,
+            status_list=event.status_list,
+            witness_threshold=self.import_witness_threshold,
+            now=datetime.fromisoformat(event.time.replace("Z", "+00:00")),
+        )
+        failed = report.failed()
+        if failed is not None or not report.ok:
+            step = f"step {failed.number} ({failed.name}): {failed.detail}" if failed else "incomplete"
+            raise ProofError(f"certificate refused at {step}", field="certificate")
+        # 2. It was issued to this facility.
+        importer = report.shown.get("credentialSubject", {}).get("importer")
+        if not isinstance(importer, dict) or importer.get("id") != facility.id:
+            shown = importer.get("id") if isinstance(importer, dict) else "hidden"
+            raise AuthorizationError(
+                f"the certificate's importer is {shown}, not the importing facility {facility.id}",
+                field="certificate",
+            )
+        # 3. The lots, with the certified composition and origin vectors.
+        for spec in event.outputs:
+            self._create_lots(seq, event, facility, (spec,), event.stages[spec.id], event.origins[spec.id])
 
     def _check_mass_balance(
         self,

@@ -194,3 +194,13 @@ witnessed_logs = Table(
     Column("note", Text, nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+
+
+trusted_registries = Table(
+    "trusted_registries",
+    metadata,
+    Column("issuer", String(200), primary_key=True),  # the other registry's did:key
+    Column("log", String(200), nullable=False),  # its log name (checkpoint origin)
+    Column("log_key", Text, nullable=False),  # its checkpoint verifier key
+    Column("added_at", String(32), nullable=False),
+)
