@@ -343,3 +343,8 @@ def test_cli_round_trip(
     assert code == 5 and "cannot read" in err
     code, _, err = cli("present", str(cert), "--hide", "everything", db=False)
     assert code == 2 and "hide" in err
+    html, pdf = tmp_path / "cert.html", tmp_path / "cert.pdf"
+    assert cli("render", str(shown), "--html", str(html), "--pdf", str(pdf), db=False)[0] == 0
+    assert number in html.read_text() and "hidden by the holder" in html.read_text()
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert cli("render", str(shown), db=False)[0] == 2

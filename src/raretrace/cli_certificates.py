@@ -59,6 +59,8 @@ def certify(
     lot: Annotated[list[str] | None, typer.Option("--lot", help="Or certify these lots; repeatable")] = None,
     valid_days: Annotated[int, typer.Option(help="Days the certificate stays valid")] = 365,
     out: Annotated[Path | None, typer.Option(help="Write the certificate here (default: stdout)")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write a printable page (HTML)")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write a one-page PDF with its QR code")] = None,
 ) -> None:
     """Issue a signed shipment certificate (W3C VC 2.0, eddsa-jcs-2022) for a transfer or for lots.
 
@@ -68,9 +70,38 @@ def certify(
 
     presentation = issue(_ctx(ctx).registry(), transfer=transfer, lots=lot or (), valid_days=valid_days)
     _write(out, json.dumps(presentation, indent=2) + "\n")
+    _render(presentation, html, pdf)
     if out is not None:
         number = presentation["credential"]["credentialSubject"]["certificateNumber"]
         out_console.print(f"certificate {number} written to {escape(str(out))}", highlight=False)
+
+
+def _render(presentation: dict[str, Any], html: Path | None, pdf: Path | None) -> None:
+    from raretrace.certify.render import render_html, render_pdf
+
+    if html is not None:
+        _write(html, render_html(presentation))
+    if pdf is not None:
+        tmp = pdf.with_name(pdf.name + ".tmp")
+        tmp.write_bytes(render_pdf(presentation))
+        tmp.replace(pdf)
+
+
+def render(
+    cert: Annotated[Path, typer.Argument(help="Certificate file (JSON), as issued or as presented")],
+    html: Annotated[Path | None, typer.Option(help="Write a printable page (HTML)")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Write a one-page PDF with its QR code")] = None,
+) -> None:
+    """Render a certificate for people: one page with origin, verdicts and a QR code to verify it.
+    Only what the holder disclosed is shown. A page proves nothing by itself: verify the file.
+
+    Example: raretrace render cert.json --html cert.html --pdf cert.pdf
+    """
+    from raretrace.certify.verify import load_presentation
+
+    if html is None and pdf is None:
+        raise ValidationError("give --html FILE, --pdf FILE or both", field="format")
+    _render(load_presentation(_read_json(cert, "certificate")), html, pdf)
 
 
 def present(
@@ -398,6 +429,7 @@ def confirmations_command(
 def register(app: typer.Typer) -> None:
     app.command()(certify)
     app.command()(present)
+    app.command()(render)
     app.command()(verify)
     app.command()(revoke)
     app.command("status-list")(status_list_command)

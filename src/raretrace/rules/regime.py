@@ -105,9 +105,7 @@ class Regime:
             findings.append(self._finding(rule, subjects, ctx, findings))
         # 4. The most restrictive finding decides.
         outcome = most_severe(f.outcome for f in findings)
-        deciding = [f.explanation for f in findings if f.outcome == outcome]
-        if outcome == Outcome.NOT_APPLICABLE:
-            return self._verdict(subjects, ctx, outcome, " ".join(deciding), findings)
+        deciding = [f.explanation.rstrip(".") for f in findings if f.outcome == outcome]
         return self._verdict(subjects, ctx, outcome, " ".join(f"{e}." for e in deciding), findings)
 
     def _finding(
