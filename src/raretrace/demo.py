@@ -305,6 +305,7 @@ def issue_shipment_certificates(registry: Registry, folder: Path) -> dict[str, A
     list a customs officer needs, and each verified offline as the officer would."""
     from sqlalchemy import select
 
+    from raretrace.certify.render import render_html, render_pdf
     from raretrace.certify.verify import TrustedKeys, verify_certificate
     from raretrace.ledger.certificates import issue, status_list, trusted_keys
     from raretrace.store import schema as t
@@ -327,6 +328,8 @@ def issue_shipment_certificates(registry: Registry, folder: Path) -> dict[str, A
         number = presentation["credential"]["credentialSubject"]["certificateNumber"]
         path = folder / f"{number}.json"
         _write_json(path, presentation)
+        path.with_suffix(".html").write_text(render_html(presentation), encoding="utf-8")
+        path.with_suffix(".pdf").write_bytes(render_pdf(presentation))
         report = verify_certificate(presentation, trusted)
         issued.append({"number": number, "transfer": transfer, "file": str(path), "verified": report.ok})
     _write_json(folder / "status-list.json", status_list(registry))
