@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from raretrace.pricing import PriceTable
-from raretrace.provenance import UNKNOWN, LotOrigin, at_stage
+from raretrace.provenance import NOT_PERFORMED, UNKNOWN, LotOrigin, at_stage
 from raretrace.rules.verdict import Evidence
 
 #: Upper bound of a share that cannot be bounded (unpriced material, no declared value).
@@ -57,7 +57,7 @@ class Subject:
 
     def performed(self, stage: str) -> bool:
         """Some of the subject's rare earths went through ``stage`` (somewhere, by someone)."""
-        return any(any(c != "none" for c in o["location"].get(stage, {})) for o in self.origin.values())
+        return any(any(c != NOT_PERFORMED for c in o["location"].get(stage, {})) for o in self.origin.values())
 
 
 @dataclass(frozen=True)
