@@ -57,7 +57,9 @@ class Subject:
 
     def performed(self, stage: str) -> bool:
         """Some of the subject's rare earths went through ``stage`` (somewhere, by someone)."""
-        return any(any(c != NOT_PERFORMED for c in o["location"].get(stage, {})) for o in self.origin.values())
+        return any(
+            any(c != NOT_PERFORMED for c in o["location"].get(stage, {})) for o in self.origin.values()
+        )
 
 
 @dataclass(frozen=True)
