@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from raretrace.certify.disclosure import reveal
@@ -217,7 +219,7 @@ def _checkpoint(state: dict[str, Any], trusted: TrustedKeys) -> tuple[bool, str]
             f"the evidence is from log {evidence.get('log')!r}, not the issuer's log {log_name!r}"
         )
     try:
-        checkpoint = open_checkpoint(evidence["checkpoint"], log_key)
+        checkpoint = _opened_checkpoint(evidence["checkpoint"], log_key)
     except RaretraceError as e:
         raise StepFailedError(
             f"the checkpoint is not signed by log {log_name}'s trusted key: {e.message}"
@@ -230,13 +232,20 @@ def _checkpoint(state: dict[str, Any], trusted: TrustedKeys) -> tuple[bool, str]
     return True, f"checkpoint of {log_name} at size {checkpoint.size} signed by its trusted key"
 
 
-# 4 ------------------------------------------------------------------------------------------------------
-def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> tuple[bool, str]:
-    text, lines = split_note(state["evidence"]["checkpoint"])
+@lru_cache(maxsize=64)
+def _opened_checkpoint(note: str, log_key: str) -> Checkpoint:
+    # Pure in (note, key): certificates issued together share one checkpoint; failures are not cached.
+    return open_checkpoint(note, log_key)
+
+
+@lru_cache(maxsize=64)
+def _good_witnesses(note: str, witnesses: tuple[tuple[str, str], ...]) -> frozenset[str]:
+    keys = dict(witnesses)
+    text, lines = split_note(note)
     good: set[str] = set()
     for line in lines:
         name = line.removeprefix("— ").split(" ", 1)[0]
-        key = trusted.witnesses.get(name)
+        key = keys.get(name)
         if key is None or name in good:
             continue
         try:
@@ -244,6 +253,12 @@ def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> t
         except RaretraceError:
             continue
         good.add(name)
+    return frozenset(good)
+
+
+# 4 ------------------------------------------------------------------------------------------------------
+def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> tuple[bool, str]:
+    good = _good_witnesses(state["evidence"]["checkpoint"], tuple(sorted(trusted.witnesses.items())))
     if len(good) < threshold:
         raise StepFailedError(
             f"{len(good)} trusted witness cosignature(s), fewer than the {threshold} required"
@@ -289,7 +304,7 @@ def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
 # 6 ------------------------------------------------------------------------------------------------------
 def _facts(state: dict[str, Any]) -> tuple[bool, str]:
     subject = state["shown"]["credentialSubject"]
-    events = [event_from_statement(parse_envelope(raw).statement()) for raw in state["envelopes"].values()]
+    events = [_parsed_event(raw) for raw in state["envelopes"].values()]
     produced = {spec.id: spec for event in events for spec in getattr(event, "outputs", ())}
     facilities = {e.spec.id: e.spec for e in events if isinstance(e, RegisterFacility)}
     transfers = [e for e in events if isinstance(e, Transfer)]
@@ -300,6 +315,12 @@ def _facts(state: dict[str, Any]) -> tuple[bool, str]:
     if not shown_events:
         return True, "all event envelopes are hidden: nothing shown to compare (the digests still bind them)"
     return True, f"{compared} certified fact group(s) equal the included events"
+
+
+@lru_cache(maxsize=4096)
+def _parsed_event(raw: bytes) -> Any:
+    # Pure in the envelope bytes: registrations and production events recur across certificates.
+    return event_from_statement(parse_envelope(raw).statement())
 
 
 def _lot_facts(lots: list[dict[str, Any]], produced: Mapping[str, Any], shown_events: bool) -> int:
@@ -403,15 +424,24 @@ def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) ->
         raise StepFailedError(
             f"the status list is {status_list.get('id')!r}, the certificate points at {url!r}"
         )
-    result = verify_proof(
-        dict(status_list), resolve_verification_method(status_list["proof"]["verificationMethod"])
-    )
-    if not result.ok or status_list["proof"]["verificationMethod"].split("#", 1)[0] != state["issuer"]:
-        raise StepFailedError(f"the status list's signature does not verify ({result.reason})")
-    subject = status_list.get("credentialSubject", {})
-    if is_set(decode_list(subject.get("encodedList")), index):
+    ok, reason, bits = _status_bits(json.dumps(status_list, sort_keys=True, separators=(",", ":")))
+    if not ok or status_list["proof"]["verificationMethod"].split("#", 1)[0] != state["issuer"]:
+        raise StepFailedError(f"the status list's signature does not verify ({reason})")
+    if is_set(bits, index):
         raise StepFailedError(f"revoked: bit {index} of {url} is set")
     return True, f"not revoked (bit {index} of {url}, list of {status_list.get('validFrom')})"
+
+
+@lru_cache(maxsize=8)
+def _status_bits(text: str) -> tuple[bool, str | None, bytes]:
+    # Keyed by the list's whole content (sorted-key JSON), so a changed list is a new entry.
+    status_list = json.loads(text)
+    result = verify_proof(
+        status_list, resolve_verification_method(status_list["proof"]["verificationMethod"])
+    )
+    if not result.ok:
+        return False, result.reason, b""
+    return True, None, decode_list(status_list.get("credentialSubject", {}).get("encodedList"))
 
 
 def load_presentation(data: object) -> dict[str, Any]:

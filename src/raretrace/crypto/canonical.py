@@ -61,8 +61,55 @@ def _fast(value: Any) -> bytes | None:
         return None
 
 
+class _DoubtfulNumberError(Exception):
+    pass
+
+
+_MAX_SAFE = 2**53
+_MAX_PLAIN_INT = 10**15  # 16 or more digits: as doubtful as the regex's digit runs
+
+
+def _jcs_numbers(value: Any) -> Any:
+    """The value with integral floats as ints; _DoubtfulNumberError if any number may print unlike JCS."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: _jcs_numbers(v) for k, v in value.items()}
+    if kind is list:
+        return [_jcs_numbers(v) for v in value]
+    if kind is float:
+        if value.is_integer() and abs(value) < _MAX_SAFE:
+            return int(value)
+        text = repr(value)
+        if "e" in text or "n" in text or sum(c.isdigit() for c in text) >= 16:
+            raise _DoubtfulNumberError
+        return value
+    if kind is int:
+        if -_MAX_PLAIN_INT < value < _MAX_PLAIN_INT:
+            return value
+        raise _DoubtfulNumberError
+    raise _DoubtfulNumberError  # tuples, subclasses, anything else: the old path decides
+
+
+def _fast_walked(value: Any) -> bytes | None:
+    try:
+        text = _encode(_jcs_numbers(value))
+    except (_DoubtfulNumberError, TypeError, ValueError, RecursionError):
+        return None
+    if not text.isascii() and _ASTRAL.search(text):
+        return None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 def canonical_bytes(value: Any) -> bytes:
     """JCS bytes of a JSON value; floats that JSON cannot carry (NaN, inf) are refused."""
+    walked = _fast_walked(value)
+    if walked is not None:
+        return walked
     fast = _fast(value)
     if fast is None:  # masses like 1000.0 are common: retry with them written as JCS writes them
         fast = _fast(_integral_floats_as_ints(value))

@@ -1,0 +1,632 @@
+"""Certificate verification benchmark: offline verification of shipment certificates on one core,
+against the bare Ed25519 verification rate measured in the same run.
+
+    python benchmarks/bench_certificates.py [--certificates 200] [--rounds 3] [--seconds 2] [--quick]
+
+The registry (a temporary SQLite file) is built as the tests build it (``tests/test_compliance.py``
+``two_chains`` and ``tests/test_certificates.py`` ``issued``): two mine-to-magnet chains, magnet lots
+shipped with an HS code, and two witnesses cosigning the newest checkpoint. N certificates are issued
+from it (transfers and lots in turn, each with its own number, status bit, salts and proof), plus one
+that is revoked so that the signed status list has a bit set; that one is not verified.
+
+Each round measures, in one process and on one core:
+
+* certificates/s: ``verify_certificate(presentation, trusted, status_list=…, witness_threshold=2,
+  now=…)`` over all N certificates, repeated for at least ``--seconds``;
+* Ed25519 verifies/s: ``Ed25519PublicKey.verify`` of 64-byte signatures over 64-byte messages (the
+  size of eddsa-jcs-2022's hashData), for at least ``--seconds``;
+* each of the 8 steps alone: the step helpers of ``raretrace.certify.verify`` called on states prepared
+  by a full verification of every certificate (each step only reads what earlier steps stored and
+  overwrites its own keys, so rerunning it on a finished state does the same work);
+* components inside the steps (JCS, status list decoding, note parsing, envelope parsing), each
+  timed alone, with the number of calls per certificate counted by a profiler hook, not assumed.
+
+Reported values are medians over the rounds. Nothing is written outside a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
+
+from raretrace.certify import verify as steps
+from raretrace.certify.disclosure import reveal
+from raretrace.certify.status import decode_list
+from raretrace.certify.verify import STEPS, TrustedKeys, verify_certificate
+from raretrace.crypto.dataintegrity import hash_data, verify_proof
+from raretrace.crypto.dsse import parse_envelope
+from raretrace.crypto.keys import Ed25519Signer
+from raretrace.crypto.multikey import resolve_verification_method
+from raretrace.ledger.certificates import issue, revoke, status_list, trusted_keys
+from raretrace.ledger.events import event_from_statement
+from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
+from raretrace.ledger.registry import Registry
+from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.log.checkpoint import Checkpoint
+from raretrace.log.cosignature import cosign, witness_key_text
+from raretrace.log.note import split_note
+from raretrace.store import schema as t
+from raretrace.store.db import make_engine
+
+ORIGIN = "bench.raretrace.example/log"
+WITNESSES = ("w1.consortium.example/witness", "w2.consortium.example/witness")
+WITNESS_THRESHOLD = 2
+ISSUED_AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+VERIFIED_AT = ISSUED_AT + timedelta(days=1)
+TARGET = 2_000  # certificates/s on one core (issue #4)
+ED25519_VERIFY = "Ed25519PublicKey.verify"
+JP_MAGNET = "urn:raretrace:lot:jp-magnet"
+US_MAGNET = "urn:raretrace:lot:us-magnet"
+AU_CONC = "urn:raretrace:lot:us-conc"
+
+# What each step's work depends on: the shared inputs are the same for every certificate of a batch.
+DEPENDS_ON = (
+    "this certificate",
+    "this certificate",
+    "the checkpoint note (shared)",
+    "the checkpoint note (shared)",
+    "this certificate's proofs",
+    "this certificate's events",
+    "this certificate",
+    "the status list (shared) + 1 bit",
+)
+
+
+# --- the registry --------------------------------------------------------------------------------------
+
+
+def _mine_to_magnet(
+    chain: ScriptedChain,
+    prefix: str,
+    mine: str,
+    separator: str,
+    metal_maker: str,
+    magnet_maker: str,
+    value: float,
+) -> None:
+    """1 t of concentrate -> 300 kg oxide -> 240 kg metal -> 800 kg magnets (as tests/test_compliance.py)."""
+    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
+    magnet = f"urn:raretrace:lot:{prefix}-magnet"
+    chain.record(
+        mine,
+        "extract",
+        deposit="test",
+        outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
+    )
+    stages: list[tuple[str, str, str, float, dict[str, Any], list[dict[str, Any]]]] = [
+        (
+            separator,
+            "separation",
+            conc,
+            1000.0,
+            lot(oxide, "separated_oxide", 300.0, {"Nd": 0.6, "Pr": 0.18, "Dy": 0.03}),
+            [],
+        ),
+        (
+            metal_maker,
+            "metallization",
+            oxide,
+            300.0,
+            lot(metal, "metal", 240.0, {"Nd": 0.75, "Pr": 0.225, "Dy": 0.025}),
+            [],
+        ),
+        (
+            magnet_maker,
+            "magnet",
+            metal,
+            240.0,
+            lot(
+                magnet,
+                "magnet",
+                800.0,
+                {"Nd": 0.225, "Pr": 0.0675, "Dy": 0.0075, "Fe": 0.69},
+                declared_value={"amount": value, "currency": "USD"},
+            ),
+            [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
+        ),
+    ]
+    holder = mine
+    for facility, stage, source, kg, output, additions in stages:
+        if facility != holder:
+            chain.ship(holder, facility, [source])
+            holder = facility
+        chain.record(
+            facility,
+            "process",
+            stage=stage,
+            inputs=[{"lot": source, "mass_kg": kg}],
+            outputs=[output],
+            additions=additions,
+        )
+
+
+def build_chain(url: str) -> ScriptedChain:
+    """The tests' two chains (Bayan Obo -> Baotou -> Japan; Mount Weld -> Malaysia -> US), then both
+    magnet lots shipped with an HS code, and two witnesses cosigning the newest checkpoint."""
+    chain = ScriptedChain(Registry.init(make_engine(url), ORIGIN))
+    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
+    chain.add_facility("CN-SEP", country="CN", stages=["separation", "metallization"])
+    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
+    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
+    chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
+    chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
+    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
+    chain.add_facility("DE-ASM", country="DE", stages=["component"])
+    _mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
+    _mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
+    chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
+    chain.ship("US-MAG", "JP-MAG", [US_MAGNET], hs_code="8505.11")
+    chain.ship("JP-MAG", "DE-ASM", [JP_MAGNET], hs_code="8505.11")
+    _cosign(chain.registry)
+    return chain
+
+
+def _cosign(registry: Registry) -> None:
+    """Two witnesses cosign the newest checkpoint (as tests/test_certificates.py ``_cosigned``)."""
+    note = latest_checkpoint(registry)
+    text, _ = split_note(note)
+    lines = []
+    for name in WITNESSES:
+        signer = Ed25519Signer.generate()
+        add_witness(registry, witness_key_text(name, signer.public_key))
+        lines.append(cosign(text, name, signer, 1_764_000_000))
+    add_cosignatures(registry, note + "".join(line + "\n" for line in lines))
+
+
+def _transfers(registry: Registry) -> list[str]:
+    with registry.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.events.c.event_id).where(t.events.c.kind == "transfer").order_by(t.events.c.seq)
+        )
+        return [str(r) for r in rows.scalars()][-2:]  # the two magnet shipments, in order
+
+
+@dataclass(frozen=True)
+class Batch:
+    presentations: list[dict[str, Any]]
+    kinds: list[str]
+    trusted: TrustedKeys
+    status_list: dict[str, Any]
+    tree_size: int
+    issue_seconds: float
+
+
+def issue_batch(registry: Registry, n: int) -> Batch:
+    """N certificates in turn for the two shipments and for lots, plus one revoked (not returned)."""
+    to_jp, to_de = _transfers(registry)
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("transfer US-MAG -> JP-MAG", {"transfer": to_jp}),
+        ("transfer JP-MAG -> DE-ASM", {"transfer": to_de}),
+        ("lots [us-magnet]", {"lots": [US_MAGNET]}),
+        ("lots [us-magnet, jp-magnet]", {"lots": [US_MAGNET, JP_MAGNET]}),
+    ]
+    start = time.perf_counter()
+    revoked = issue(registry, now=ISSUED_AT, **kinds[0][1])
+    revoke(registry, revoked["credential"]["id"], "benchmark: a set bit in the list", now=ISSUED_AT)
+    presentations, labels = [], []
+    for i in range(n):
+        label, what = kinds[i % len(kinds)]
+        presentations.append(issue(registry, now=ISSUED_AT, **what))
+        labels.append(label)
+    seconds = time.perf_counter() - start
+    listed = status_list(registry, now=ISSUED_AT)
+    trusted = TrustedKeys.from_dict(trusted_keys(registry))
+    size = Checkpoint.parse(split_note(latest_checkpoint(registry))[0]).size
+    return Batch(presentations, labels, trusted, listed, size, seconds)
+
+
+# --- the steps, one by one -----------------------------------------------------------------------------
+
+StepCall = Callable[[dict[str, Any], dict[str, Any]], tuple[bool | None, str]]
+
+
+def step_calls(batch: Batch) -> tuple[StepCall, ...]:
+    """verify_certificate's 8 checks, as it calls them, on (presentation, state)."""
+    trusted, listed = batch.trusted, batch.status_list
+    return (
+        lambda p, s: steps._proof(p.get("credential"), trusted, s),
+        lambda p, s: steps._disclosures(p.get("credential"), p.get("disclosures", []), s),
+        lambda p, s: steps._checkpoint(s, trusted),
+        lambda p, s: steps._witnesses(s, trusted, WITNESS_THRESHOLD),
+        lambda p, s: steps._inclusion(s),
+        lambda p, s: steps._facts(s),
+        lambda p, s: steps._validity(s, VERIFIED_AT),
+        lambda p, s: steps._revocation(s, listed),
+    )
+
+
+def verify_one(batch: Batch, presentation: dict[str, Any]) -> steps.Report:
+    return verify_certificate(
+        presentation,
+        batch.trusted,
+        status_list=batch.status_list,
+        witness_threshold=WITNESS_THRESHOLD,
+        now=VERIFIED_AT,
+    )
+
+
+def prepared_states(batch: Batch, calls: Sequence[StepCall]) -> list[dict[str, Any]]:
+    """Each certificate's state after all 8 steps; every step must pass, as in verify_certificate."""
+    states = []
+    for i, presentation in enumerate(batch.presentations):
+        report = verify_one(batch, presentation)
+        if not report.ok or any(s.ok is not True for s in report.steps):
+            raise SystemExit(f"certificate {i} does not verify: {report.failed()}")
+        state: dict[str, Any] = {}
+        for number, call in enumerate(calls, start=1):
+            ok, detail = call(presentation, state)
+            if ok is not True:
+                raise SystemExit(f"certificate {i}, step {number}: {detail}")
+        states.append(state)
+    return states
+
+
+# --- counting calls ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def counting(counts: Counter[CodeType | str]) -> Iterator[None]:
+    """Count Python function calls by code object and C calls by qualified name while inside."""
+
+    def hook(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            counts[frame.f_code] += 1
+        elif event == "c_call":
+            counts[getattr(arg, "__qualname__", "?")] += 1
+
+    sys.setprofile(hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+def calls_per_step(batch: Batch, calls: Sequence[StepCall]) -> list[Counter[CodeType | str]]:
+    """Calls made by each step, summed over the batch's certificates."""
+    totals: list[Counter[CodeType | str]] = [Counter() for _ in calls]
+    for presentation in batch.presentations:
+        state: dict[str, Any] = {}
+        for call, counts in zip(calls, totals, strict=True):
+            with counting(counts):
+                call(presentation, state)
+    return totals
+
+
+# --- timing --------------------------------------------------------------------------------------------
+
+
+def seconds_per_item(work: Callable[[], int], min_seconds: float) -> float:
+    """Run ``work`` (it returns how many items it did) until ``min_seconds`` have passed."""
+    gc.collect()
+    done, start = 0, time.perf_counter()
+    while True:
+        done += work()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / done
+
+
+Ed25519Material = tuple[Ed25519PublicKey, list[tuple[bytes, bytes]]]
+
+
+def ed25519_material(count: int) -> Ed25519Material:
+    key = Ed25519PrivateKey.generate()
+    messages = [os.urandom(64) for _ in range(count)]
+    return key.public_key(), [(key.sign(m), m) for m in messages]
+
+
+@dataclass(frozen=True)
+class Component:
+    label: str
+    counted: CodeType | str  # the function (or C method) whose calls are counted
+    step: int | None  # count only its calls inside this step (1-based), or in every step
+    work: Callable[[], object]  # one call on this batch's inputs
+
+
+def components(batch: Batch, states: Sequence[dict[str, Any]]) -> list[Component]:
+    presentation, state = batch.presentations[0], states[0]
+    credential = presentation["credential"]
+    cred_proof = {k: v for k, v in credential["proof"].items() if k != "proofValue"}
+    cred_doc = {k: v for k, v in credential.items() if k != "proof"}
+    listed = batch.status_list
+    list_proof = {k: v for k, v in listed["proof"].items() if k != "proofValue"}
+    list_doc = {k: v for k, v in listed.items() if k != "proof"}
+    list_key = resolve_verification_method(listed["proof"]["verificationMethod"])
+    encoded = listed["credentialSubject"]["encodedList"]
+    note = state["evidence"]["checkpoint"]
+    text = split_note(note)[0]
+    envelope = next(iter(state["envelopes"].values()))
+    return [
+        Component(
+            "hash_data: JCS + SHA-256 of the credential",
+            hash_data.__code__,
+            1,
+            lambda: hash_data(cred_doc, cred_proof),
+        ),
+        Component(
+            "hash_data: JCS + SHA-256 of the status list",
+            hash_data.__code__,
+            8,
+            lambda: hash_data(list_doc, list_proof),
+        ),
+        Component(
+            "status list: verify_proof (cacheable)",
+            verify_proof.__code__,
+            8,
+            lambda: verify_proof(dict(listed), list_key),
+        ),
+        Component(
+            "status list: decode_list, base64 + gunzip (cacheable)",
+            decode_list.__code__,
+            8,
+            lambda: decode_list(encoded),
+        ),
+        Component(
+            "split_note of the checkpoint note",
+            split_note.__code__,
+            None,
+            lambda: split_note(note),
+        ),
+        Component(
+            "Checkpoint.parse of the note text",
+            Checkpoint.parse.__func__.__code__,  # type: ignore[attr-defined]
+            None,
+            lambda: Checkpoint.parse(text),
+        ),
+        Component(
+            "reveal: digests + parse of the disclosures",
+            reveal.__code__,
+            2,
+            lambda: reveal(cred_doc, presentation["disclosures"]),
+        ),
+        Component(
+            "parse_envelope + event_from_statement, per event",
+            event_from_statement.__code__,
+            6,
+            lambda: event_from_statement(parse_envelope(envelope).statement()),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Round:
+    certs_per_s: float
+    ed25519_per_s: float
+    sequence_us: float
+    step_us: list[float]
+    component_us: list[float]
+
+
+def measure_round(
+    batch: Batch,
+    calls: Sequence[StepCall],
+    states: Sequence[dict[str, Any]],
+    parts: Sequence[Component],
+    ed25519: Ed25519Material,
+    args: argparse.Namespace,
+) -> Round:
+    public, signed = ed25519
+    presentations = batch.presentations
+
+    def verify_ed25519() -> int:
+        for signature, message in signed:
+            public.verify(signature, message)
+        return len(signed)
+
+    def verify_all() -> int:
+        for presentation in presentations:
+            verify_one(batch, presentation)
+        return len(presentations)
+
+    def in_sequence() -> int:
+        for presentation in presentations:
+            state: dict[str, Any] = {}
+            for call in calls:
+                call(presentation, state)
+        return len(presentations)
+
+    ed_s = seconds_per_item(verify_ed25519, args.seconds)
+    cert_s = seconds_per_item(verify_all, args.seconds)
+    sequence_s = seconds_per_item(in_sequence, args.step_seconds * 2)
+    pairs = list(zip(presentations, states, strict=True))
+
+    def one_step(call: StepCall) -> Callable[[], int]:
+        def work() -> int:
+            for presentation, state in pairs:
+                call(presentation, state)
+            return len(pairs)
+
+        return work
+
+    step_us = [seconds_per_item(one_step(call), args.step_seconds) * 1e6 for call in calls]
+
+    def repeat(part: Component) -> Callable[[], int]:
+        def work() -> int:
+            for _ in range(50):
+                part.work()
+            return 50
+
+        return work
+
+    component_us = [seconds_per_item(repeat(part), args.step_seconds / 2) * 1e6 for part in parts]
+    return Round(1 / cert_s, 1 / ed_s, sequence_s * 1e6, step_us, component_us)
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def compact_size(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def print_sizes(batch: Batch) -> None:
+    whole = [compact_size(p) for p in batch.presentations]
+    credential = [compact_size(p["credential"]) for p in batch.presentations]
+    zipped = [
+        len(gzip.compress(json.dumps(p, separators=(",", ":")).encode(), mtime=0))
+        for p in batch.presentations
+    ]
+    disclosures = [len(p["disclosures"]) for p in batch.presentations]
+
+    def spread(values: Sequence[int]) -> str:
+        return f"median {statistics.median(values):,.0f} (min {min(values):,}, max {max(values):,})"
+
+    print("certificate size, compact UTF-8 JSON bytes:")
+    print(f"  presentation (credential + all its disclosures): {spread(whole)}")
+    print(f"  credential alone: {spread(credential)}; disclosures per certificate: {spread(disclosures)}")
+    print(f"  presentation gzipped: {spread(zipped)}")
+    sizes: dict[str, int] = {}
+    for kind, size in zip(batch.kinds, whole, strict=True):
+        sizes.setdefault(kind, size)
+    print("  by kind: " + "; ".join(f"{kind} {size:,}" for kind, size in sizes.items()))
+    print(f"status list credential (shared, {2**17:,} bits): {compact_size(batch.status_list):,} bytes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--certificates", type=int, default=200, help="N distinct certificates")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per rate measurement")
+    parser.add_argument("--step-seconds", type=float, default=0.5, help="minimum time per step timing")
+    parser.add_argument("--quick", action="store_true", help="smoke run: N=20, 1 round, short times")
+    args = parser.parse_args()
+    if args.quick:
+        args.certificates, args.rounds, args.seconds, args.step_seconds = 20, 1, 0.2, 0.05
+    print(
+        f"raretrace certificate verification, 1 core: {args.certificates} certificates, {args.rounds} "
+        f"round(s), >= {args.seconds:g} s per rate, >= {args.step_seconds:g} s per step; "
+        f"Python {sys.version.split()[0]}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        chain = build_chain(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        batch = issue_batch(chain.registry, args.certificates)
+        chain.registry.engine.dispose()
+    print(
+        f"registry: 2 mine-to-magnet chains, 2 magnet shipments (HS 8505.11), tree size {batch.tree_size}, "
+        f"newest checkpoint cosigned by {len(WITNESSES)} witnesses; issued {args.certificates + 1} "
+        f"certificates in {batch.issue_seconds:.2f} s (1 revoked, not verified)"
+    )
+    mix = Counter(batch.kinds)
+    print("certificates verified: " + ", ".join(f"{n} x {kind}" for kind, n in mix.items()))
+    calls = step_calls(batch)
+    assert len(calls) == len(STEPS)
+    states = prepared_states(batch, calls)
+    notes = {s["evidence"]["checkpoint"] for s in states}
+    events = {len(s["envelopes"]) for s in states}
+    print(
+        f"shared by all {len(states)}: {len(notes)} checkpoint note(s), 1 status list; "
+        f"events per certificate: {', '.join(str(k) for k in sorted(events))} (by kind)"
+    )
+    print_sizes(batch)
+
+    per_step = calls_per_step(batch, calls)
+    n = len(batch.presentations)
+    ed_by_step = [c[ED25519_VERIFY] / n for c in per_step]
+    whole: Counter[CodeType | str] = Counter()
+    with counting(whole):
+        for presentation in batch.presentations:
+            verify_one(batch, presentation)
+    ed_total = whole[ED25519_VERIFY] / n
+    named = {1: "credential proof", 3: "checkpoint", 4: "witnesses", 8: "status list proof"}
+    parts_text = " + ".join(
+        f"{ed_by_step[i - 1]:g} {named.get(i, STEPS[i - 1])}" for i in range(1, 9) if ed_by_step[i - 1]
+    )
+    print(f"Ed25519 verifications per certificate (counted): {ed_total:g} = {parts_text}")
+
+    parts = components(batch, states)
+    ed25519 = ed25519_material(max(n, 200))
+    rounds = []
+    for i in range(args.rounds):
+        r = measure_round(batch, calls, states, parts, ed25519, args)
+        rounds.append(r)
+        print(
+            f"round {i + 1}: {r.certs_per_s:8,.0f} certificates/s, Ed25519 {r.ed25519_per_s:8,.0f} "
+            f"verifies/s, ratio {r.certs_per_s / r.ed25519_per_s:.4f}"
+        )
+
+    certs = statistics.median(r.certs_per_s for r in rounds)
+    ed = statistics.median(r.ed25519_per_s for r in rounds)
+    ratios = sorted(r.certs_per_s / r.ed25519_per_s for r in rounds)
+    total_us = 1e6 / certs
+    ed_us = 1e6 / ed
+    print()
+    print(f"certificates verified/s (median)   {certs:10,.0f}   ({total_us:,.1f} µs per certificate)")
+    print(f"Ed25519 verifies/s (median)        {ed:10,.0f}   ({ed_us:,.1f} µs per verification)")
+    print(
+        f"ratio certificates/Ed25519         {statistics.median(ratios):10.4f}   "
+        f"(rounds: {', '.join(f'{x:.4f}' for x in ratios)}); "
+        f"{ed_total:g} Ed25519 per certificate caps it at {1 / ed_total:.4f}"
+    )
+    verdict = "MET" if certs >= TARGET else "NOT MET"
+    print(
+        f"target >= {TARGET:,} certificates/s on one core: {verdict} "
+        f"({certs / TARGET:.1%} of target); its {ed_total:g} Ed25519 verification(s) alone "
+        f"allow at most {ed / ed_total:,.0f}/s on this machine"
+    )
+
+    step_us = [statistics.median(r.step_us[i] for r in rounds) for i in range(len(STEPS))]
+    print()
+    print("per step, each timed alone on prepared states (median of rounds):")
+    print(f"  {'#':>2} {'step':<18} {'µs/cert':>9} {'% total':>8} {'Ed25519':>8}  depends on")
+    for i, name in enumerate(STEPS):
+        print(
+            f"  {i + 1:>2} {name:<18} {step_us[i]:9.1f} {step_us[i] / total_us:8.1%} "
+            f"{ed_by_step[i]:8g}  {DEPENDS_ON[i]}"
+        )
+    sequence_us = statistics.median(r.sequence_us for r in rounds)
+    driver = total_us - sequence_us
+    print(f"  {'':>2} {'sum of the above':<18} {sum(step_us):9.1f} {sum(step_us) / total_us:8.1%}")
+    print(
+        f"  {'':>2} {'8 in a row':<18} {sequence_us:9.1f} {sequence_us / total_us:8.1%}"
+        f"           the 8 helpers on a fresh state per certificate"
+    )
+    print(
+        f"  {'':>2} {'driver':<18} {driver:9.1f} {driver / total_us:8.1%}"
+        f"           verify_certificate less the 8 in a row (Step, Report, lambdas; noise)"
+    )
+    print(f"  {'':>2} {'verify_certificate':<18} {total_us:9.1f} {1:8.1%} {ed_total:8g}")
+
+    component_us = [statistics.median(r.component_us[i] for r in rounds) for i in range(len(parts))]
+    print()
+    print("components, each timed alone; calls per certificate counted (median of rounds):")
+    print(f"  {'component':<54} {'µs/call':>8} {'calls':>6} {'µs/cert':>8} {'% total':>8}")
+    rows = [("Ed25519PublicKey.verify, 64-byte message (any step)", ed_us, ed_total)]
+    for part, us in zip(parts, component_us, strict=True):
+        counts = per_step if part.step is None else [per_step[part.step - 1]]
+        rows.append((part.label, us, sum(c[part.counted] for c in counts) / n))
+    for label, us, count in rows:
+        print(f"  {label:<54} {us:8.1f} {count:6g} {us * count:8.1f} {us * count / total_us:8.1%}")
+
+    shared = step_us[2] + step_us[3] + component_us[2] + component_us[3]
+    cached_us = total_us - shared
+    print()
+    print(
+        "projection, arithmetic on the figures above (not a measured run): verifying the shared "
+        f"checkpoint + witnesses (steps 3-4) and the status list proof + decode once per batch "
+        f"instead of per certificate saves {shared:,.1f} µs of {total_us:,.1f} µs: "
+        f"~{1e6 / cached_us:,.0f} certificates/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
