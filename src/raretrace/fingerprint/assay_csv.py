@@ -1,0 +1,263 @@
+"""Read assays from CSV, with the unit of every column stated in its header.
+
+Header names (case-insensitive; the unit in parentheses, brackets or after an underscore):
+
+* ``sample`` (or ``sample_id``, ``id``): optional, the sample's name; ``form``: required unless a default
+  form is given (ore, concentrate, mixed_oxide, separated_oxide, metal, alloy, magnet, component, product,
+  scrap);
+* an element in ``ppm``, ``ppb``, ``mg/kg``, ``g/t``, ``wt%`` or ``%``: ``La (ppm)``, ``Nd [wt%]``,
+  ``Th_ppm``;
+* an oxide in ``wt%`` or ``%``, the element's usual traded oxide: ``La2O3 (wt%)``, ``CeO2 (wt%)``,
+  ``Pr6O11 (wt%)``, ``Tb4O7 (wt%)``; converted to element ppm with stoichiometric factors;
+* isotopes without a unit: ``eNd`` (present-day epsilon-Nd), ``143Nd/144Nd``, ``87Sr/86Sr``, ``206Pb/204Pb``,
+  ``207Pb/204Pb``, ``208Pb/204Pb``.
+
+A cell ``<0.05`` is below a detection limit of 0.05 (in the column's unit). The 15 REY (La-Lu without Pm,
+plus Y) are required columns, and required cells for ore, concentrate and mixed oxide rows; processed forms
+may leave them blank. Unknown columns, units that are not stated, negative values, a reported total above
+100% and missing required values are errors that name the row (line number, header = row 1) and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from raretrace.elements import OTHER, oxide_factor, oxide_formula, parse_component
+from raretrace.errors import ValidationError
+from raretrace.fingerprint.declared import ISOTOPE_KEYS, PATTERN_FORMS, FingerprintResult, check_assay
+from raretrace.fingerprint.features import BELOW_DL_FRACTION, describe_many
+from raretrace.fingerprint.library import REY
+from raretrace.model import Form, parse_enum
+
+#: ppm per one unit of each accepted unit.
+UNITS: Final = {"ppm": 1.0, "mg/kg": 1.0, "g/t": 1.0, "ppb": 1e-3, "wt%": 1e4, "%": 1e4}
+#: A reported total may exceed 100% by this much (rounding of the individual values).
+TOTAL_TOLERANCE_PCT: Final = 0.5
+_ID_NAMES: Final = ("sample", "sample_id", "id")
+_HEADER: Final = re.compile(
+    r"^\s*(?P<name>[^\s(\[_]+?)\s*(?:[(\[]\s*(?P<u1>[^)\]]+?)\s*[)\]]|_(?P<u2>\S+)|\s(?P<u3>\S+))?\s*$"
+)
+_ISOTOPE_RANGES: Final = {
+    "eNd": (-60.0, 60.0),
+    "143Nd/144Nd": (0.50, 0.53),
+    "87Sr/86Sr": (0.69, 1.2),
+    "206Pb/204Pb": (9.0, 100.0),
+    "207Pb/204Pb": (10.0, 40.0),
+    "208Pb/204Pb": (28.0, 120.0),
+}
+
+
+@dataclass(frozen=True)
+class AssaySample:
+    row: int
+    sample_id: str
+    form: str
+    ppm: Mapping[str, float]  # element -> ppm, as measured (below-detection elements are absent)
+    isotopes: Mapping[str, float]
+    detection_limits: Mapping[str, float] = field(default_factory=dict)  # element -> DL ppm, "< DL" cells
+
+    def assay(self) -> dict[str, float]:
+        return dict(self.ppm) | dict(self.isotopes)
+
+    def check(self, declared: str | None = None) -> FingerprintResult:
+        return check_assay(self.assay(), self.form, declared, detection_limits=self.detection_limits)
+
+    def pattern(self) -> dict[str, float]:
+        """REY ppm with values below detection replaced as the model does (0.65 x DL)."""
+        limits = {e: BELOW_DL_FRACTION * dl for e, dl in self.detection_limits.items() if e in REY}
+        return {e: v for e, v in self.ppm.items() if e in REY} | limits
+
+
+def check_samples(samples: Sequence[AssaySample], declared: str | None = None) -> list[FingerprintResult]:
+    """``check`` for every sample, with the pyrolite descriptors computed in one batch."""
+    results = [
+        check_assay(s.assay(), s.form, declared, detection_limits=s.detection_limits, descriptors=False)
+        for s in samples
+    ]
+    with_pattern = [i for i, r in enumerate(results) if r.basis.startswith("rey_pattern")]
+    described = describe_many([samples[i].pattern() for i in with_pattern])
+    for i, d in zip(with_pattern, described, strict=True):
+        results[i] = replace(results[i], descriptors=d)
+    return results
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    kind: str  # id | form | element | isotope
+    key: str = ""  # element symbol or isotope key
+    to_ppm: float = 1.0  # factor from the cell's value to element ppm
+    oxide: bool = False  # value is oxide mass (counts with its oxygen in the total)
+
+
+def _column(header: str) -> _Column:
+    text = header.strip()
+    low = text.lower()
+    if low in _ID_NAMES:
+        return _Column(text, "id")
+    if low == "form":
+        return _Column(text, "form")
+    for key in ISOTOPE_KEYS:
+        if low in (key.lower(), "epsilon_nd" if key == "eNd" else key.lower()):
+            return _Column(text, "isotope", key)
+    match = _HEADER.match(text)
+    if match is None:
+        raise ValidationError(f"unknown column {text!r}", field=text, context="row 1")
+    name, unit = match["name"], (match["u1"] or match["u2"] or match["u3"] or "").strip().lower()
+    symbol, oxide = _species(name, text)
+    if not unit:
+        raise ValidationError(
+            f"state the unit of {text!r} in the header, e.g. '{name} (ppm)' or '{name} (wt%)'",
+            field=text,
+            context="row 1",
+        )
+    if unit not in UNITS:
+        raise ValidationError(
+            f"unknown unit {unit!r}; use one of {', '.join(UNITS)}", field=text, context="row 1"
+        )
+    if oxide and UNITS[unit] != 1e4:
+        raise ValidationError("give oxides in wt% (or %)", field=text, context="row 1")
+    factor = UNITS[unit] * (oxide_factor(symbol) if oxide else 1.0)
+    return _Column(text, "element", symbol, factor, oxide)
+
+
+def _species(name: str, header: str) -> tuple[str, bool]:
+    """(element symbol, is-oxide) of a column name such as 'La', 'lanthanum', 'La2O3', 'Th'."""
+    try:
+        symbol = parse_component(name)
+        if symbol != OTHER:
+            return symbol, False
+    except ValidationError:
+        pass
+    m = re.match(r"^([A-Z][a-z]?)\d*O\d+$", name)
+    if m:
+        try:
+            symbol = parse_component(m[1])
+        except ValidationError:
+            symbol = ""
+        if symbol in REY and oxide_formula(symbol) == name:
+            return symbol, True
+        if symbol in REY:
+            raise ValidationError(
+                f"{name} is not the usual oxide of {symbol}; use {oxide_formula(symbol)}",
+                field=header,
+                context="row 1",
+            )
+    raise ValidationError(f"unknown column {header!r}", field=header, context="row 1")
+
+
+def _number(cell: str, where: str, row: str) -> tuple[float, bool]:
+    """(value, below-detection) of a cell."""
+    text = cell.strip()
+    below = text.startswith("<")
+    try:
+        value = float(text[1:] if below else text)
+    except ValueError:
+        raise ValidationError(f"not a number: {cell!r}", field=where, context=row) from None
+    if not math.isfinite(value):
+        raise ValidationError(f"not a finite number: {cell!r}", field=where, context=row)
+    if value < 0:
+        raise ValidationError(f"a concentration cannot be negative, got {value:g}", field=where, context=row)
+    if below and value <= 0:
+        raise ValidationError("a detection limit must be > 0", field=where, context=row)
+    return value, below
+
+
+def parse_assay_csv(text: str, *, default_form: str | None = None) -> list[AssaySample]:
+    """Assays from CSV text; raises ``ValidationError`` naming the row and column of the first problem."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = [(n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)]
+    if not rows:
+        raise ValidationError("the CSV is empty", field="header", context="row 1")
+    header_line, header = rows[0]
+    columns = [_column(h) for h in header]
+    seen: dict[str, str] = {}
+    for c in columns:
+        key = c.kind if c.kind in ("id", "form") else c.key
+        if key in seen:
+            raise ValidationError(f"{c.header!r} repeats {seen[key]!r}", field=c.header, context="row 1")
+        seen[key] = c.header
+    if "form" not in seen and default_form is None:
+        raise ValidationError("missing required column 'form'", field="form", context="row 1")
+    absent = [e for e in REY if e not in seen]
+    if absent:
+        raise ValidationError(
+            f"missing required column(s) for {', '.join(absent)} (give each REY in ppm or as oxide wt%)",
+            field=absent[0],
+            context="row 1",
+        )
+    return [_row(n, r, columns, header_line, default_form) for n, r in rows[1:]]
+
+
+def _row(
+    n: int, cells: list[str], columns: list[_Column], header_line: int, default: str | None
+) -> AssaySample:
+    row = f"row {n}"
+    if len(cells) != len(columns):
+        raise ValidationError(
+            f"has {len(cells)} cells, the header (row {header_line}) has {len(columns)}",
+            field="row",
+            context=row,
+        )
+    sample_id, form_text = f"row {n}", default
+    ppm: dict[str, float] = {}
+    limits: dict[str, float] = {}
+    isotopes: dict[str, float] = {}
+    total_pct = 0.0
+    for col, cell in zip(columns, cells, strict=True):
+        if col.kind == "id":
+            sample_id = cell.strip() or sample_id
+        elif col.kind == "form":
+            form_text = cell.strip() or default
+        elif cell.strip() and col.kind == "isotope":
+            value = _isotope(cell, col.key, col.header, row)
+            isotopes[col.key] = value
+        elif cell.strip():
+            value, below = _number(cell, col.header, row)
+            if below:
+                limits[col.key] = value * col.to_ppm
+            else:
+                ppm[col.key] = value * col.to_ppm
+                total_pct += value * col.to_ppm / 1e4 / (oxide_factor(col.key) if col.oxide else 1.0)
+    if form_text is None or not form_text:
+        raise ValidationError("missing required value", field="form", context=row)
+    try:
+        form = parse_enum(Form, form_text.strip().lower(), "form")
+    except ValidationError as e:
+        raise ValidationError(e.message, field="form", context=row) from e
+    if total_pct > 100.0 + TOTAL_TOLERANCE_PCT:
+        raise ValidationError(
+            f"the reported values add up to {total_pct:.2f}% of the sample, more than 100%",
+            field="total",
+            context=row,
+        )
+    if form in PATTERN_FORMS:
+        headers = {c.key: c.header for c in columns if c.kind == "element"}
+        for symbol in REY:
+            if symbol not in ppm and symbol not in limits:
+                raise ValidationError(
+                    f"missing required value for {symbol} (a {form.value} needs all 15 REY; "
+                    "write values below detection as e.g. '<0.05')",
+                    field=headers[symbol],
+                    context=row,
+                )
+    return AssaySample(n, sample_id, form.value, ppm, isotopes, limits)
+
+
+def _isotope(cell: str, key: str, header: str, row: str) -> float:
+    try:
+        value = float(cell.strip())
+    except ValueError:
+        raise ValidationError(f"not a number: {cell!r}", field=header, context=row) from None
+    lo, hi = _ISOTOPE_RANGES[key]
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValidationError(
+            f"{value:g} is not a possible {key} (expected {lo:g} to {hi:g})", field=header, context=row
+        )
+    return value

@@ -1,0 +1,132 @@
+"""Features of an assay: what the model compares, and what a person reads.
+
+Model features (numpy, vectorized, fast):
+* ``ln(X/TREO)``: the log share of each REY in the total rare-earth oxide, on the oxide basis the reference
+  sources use. Sums of shares (``ln(Pr+Nd/TREO)``) stand in where a source gives only a sum.
+  Shares are closed, so these are log-ratio coordinates (the CLR plus one common offset); unlike a
+  CLR/ILR they stay defined for a reference that gives only some elements, which most sources do.
+* ``eNd``: present-day epsilon-Nd (CHUR 0.512630); ``87Sr/86Sr``.
+
+Descriptors (pyrolite, one sample at a time, for the explanation): chondrite-normalized REE with the named
+reference ``ChondriteREE_ON`` (O'Neill 2016), the O'Neill (2016) lambda shape coefficients λ0-λ3, Ce/Ce* and
+Eu/Eu* from the same fit, (La/Yb)N, Y/Ho, and the CLR and ILR of the REY composition.
+
+Values below detection are replaced by 0.65 x the detection limit before any logarithm.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from raretrace.elements import oxide_factor
+from raretrace.fingerprint.library import REY, group_members
+
+CHONDRITE: Final = "ChondriteREE_ON"
+CHONDRITE_NAME: Final = "ChondriteREE_ON (O'Neill 2016, Phil. Trans. R. Soc. A 374:20150239)"
+#: Fraction of the detection limit that stands in for a value below it (Palarea-Albaladejo et al. 2007).
+BELOW_DL_FRACTION: Final = 0.65
+ISOTOPE_FEATURES: Final[tuple[str, ...]] = ("eNd", "87Sr/86Sr")
+#: Oxide mass per unit element mass, in REY order.
+OXIDE_PER_ELEMENT: Final = np.array([1.0 / oxide_factor(e) for e in REY])
+
+
+def share_feature(key: str) -> str:
+    return f"ln({key}/TREO)"
+
+
+class FeatureSpace:
+    """A fixed list of feature names: every single REY share, the given group sums, then the isotopes."""
+
+    def __init__(self, groups: Iterable[str]) -> None:
+        self.groups: tuple[str, ...] = tuple(sorted(set(groups)))
+        self.names: tuple[str, ...] = (
+            tuple(share_feature(e) for e in REY)
+            + tuple(share_feature(g) for g in self.groups)
+            + ISOTOPE_FEATURES
+        )
+        self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+        self._group_idx = [[REY.index(m) for m in group_members(g)] for g in self.groups]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def key_index(self, key: str) -> int:
+        """Column of a library share key ("Nd", "Pr+Nd") or isotope feature ("eNd")."""
+        return self.index[key if key in ISOTOPE_FEATURES else share_feature(key)]
+
+    def from_ppm(
+        self,
+        ppm: NDArray[np.float64],
+        isotopes: NDArray[np.float64] | None = None,
+        total_oxide_ppm: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """Feature matrix from element ppm in REY order (n x 15; NaN = not reported, censored values
+        already imputed). Shares are of the sum of the 15 oxides, or of ``total_oxide_ppm`` when given
+        (simulated partial patterns); a row missing any REY without a given total gets NaN shares."""
+        ppm = np.atleast_2d(np.asarray(ppm, dtype=float))
+        n = ppm.shape[0]
+        oxide = ppm * OXIDE_PER_ELEMENT
+        total = np.sum(oxide, axis=1) if total_oxide_ppm is None else np.asarray(total_oxide_ppm)
+        out = np.full((n, len(self)), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = oxide / total[:, None]
+            out[:, : len(REY)] = np.log(shares)
+            for j, idx in enumerate(self._group_idx):
+                out[:, len(REY) + j] = np.log(np.sum(shares[:, idx], axis=1))
+        out[~np.isfinite(out)] = np.nan
+        if isotopes is not None:
+            out[:, -len(ISOTOPE_FEATURES) :] = isotopes
+        return out
+
+
+def pattern_vector(ppm: Mapping[str, float]) -> NDArray[np.float64]:
+    """Element ppm in REY order, NaN where not reported."""
+    return np.array([ppm.get(e, math.nan) for e in REY], dtype=float)
+
+
+def describe(ppm: Mapping[str, float]) -> dict[str, Any]:
+    """Pyrolite descriptors of one complete REY pattern (element ppm, censored values imputed)."""
+    return describe_many([ppm])[0]
+
+
+def describe_many(patterns: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
+    """Pyrolite descriptors of many complete REY patterns at once (the lambda fit has a fixed cost per
+    call, so a batch is far faster than one call per sample)."""
+    if not patterns:
+        return []
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pyrolite.geochem  # noqa: F401  (registers the .pyrochem accessor)
+        from pyrolite.comp import codata
+
+        ree = [e for e in REY if e != "Y"]
+        df = pd.DataFrame([[p[e] for e in ree] for p in patterns], columns=ree)
+        normalized = df.pyrochem.normalize_to(CHONDRITE, units="ppm")
+        lambdas = df.pyrochem.lambda_lnREE(norm_to=CHONDRITE, anomalies=["Ce", "Eu"])
+        rey = np.array([[p[e] for e in REY] for p in patterns])
+        clr, ilr = codata.CLR(rey), codata.ILR(rey)
+    out = []
+    for i, p in enumerate(patterns):
+        norm, lam = normalized.iloc[i], lambdas.iloc[i]
+        out.append(
+            {
+                "chondrite": CHONDRITE_NAME,
+                "chondrite_normalized": {e: float(norm[e]) for e in ree},
+                "lambdas": {name: float(lam[name]) for name in ("λ0", "λ1", "λ2", "λ3")},
+                "Ce/Ce*": float(lam["Ce/Ce*"]),
+                "Eu/Eu*": float(lam["Eu/Eu*"]),
+                "(La/Yb)N": float(norm["La"] / norm["Yb"]),
+                "Y/Ho": float(p["Y"] / p["Ho"]),
+                "clr": {e: float(v) for e, v in zip(REY, clr[i], strict=True)},
+                "ilr": [float(v) for v in ilr[i]],
+            }
+        )
+    return out

@@ -1,0 +1,264 @@
+"""The reference library: deposits with their sourced rare-earth distributions and isotope signatures.
+
+The library is package data (``data/deposits.json``). Every figure there names its source; this module only
+reads and checks it, and turns each row into the log-normal reference the model is built on. It never fills
+in a figure a source does not give: an element without one is simply unknown for that deposit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+import pycountry
+
+from raretrace.elements import parse_element
+from raretrace.errors import ValidationError
+
+#: The 15 rare earths of a REY pattern (lanthanides without Pm, plus Y), in atomic-number order of the
+#: lanthanides with Y last, as the sources tabulate them.
+REY: Final[tuple[str, ...]] = (
+    "La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y",
+)  # fmt: skip
+
+#: A reference "vouches" for samples (open-set acceptance, likelihood-ratio verdicts) only if it gives
+#: figures for at least this many single REY; sparser references can be matched but not relied on.
+COMPLETE_MIN: Final = 9
+#: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
+ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
+
+
+@dataclass(frozen=True)
+class Share:
+    """One sourced share of TREO (percent, oxide basis) as a log-normal: centre and natural log-sd."""
+
+    centre_pct: float
+    log_sd: float
+
+
+@dataclass(frozen=True)
+class IsotopeRef:
+    quantity: str
+    mean: float
+    sd: float
+    source: str
+    age_ma: float | None = None
+    material: str = ""
+
+
+@dataclass(frozen=True)
+class Deposit:
+    id: str
+    name: str
+    countries: tuple[str, ...]
+    type: str
+    mineral: str
+    approximate: bool
+    source: str
+    shares: Mapping[str, Share]  # keyed by element symbol or group name "Pr+Nd"
+    isotopes: tuple[IsotopeRef, ...] = ()
+    trace: tuple[str, ...] = ()
+    notes: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def country(self) -> str:
+        return self.countries[0]
+
+    @property
+    def complete_pattern(self) -> bool:
+        """Whether the reference gives figures for at least ``COMPLETE_MIN`` single REY."""
+        return sum(e in self.shares for e in REY) >= COMPLETE_MIN
+
+    def isotope(self, quantity: str) -> IsotopeRef | None:
+        return next((i for i in self.isotopes if i.quantity == quantity), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class Library:
+    deposits: tuple[Deposit, ...]
+    sources: Mapping[str, Any]
+    origin: str
+
+    def get(self, deposit_id: str) -> Deposit:
+        for d in self.deposits:
+            if d.id == deposit_id:
+                return d
+        raise ValidationError(
+            f"no deposit {deposit_id!r} in the library; known: {', '.join(self.ids())}", field="deposit"
+        )
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.deposits)
+
+    def without(self, *deposit_ids: str) -> Library:
+        """The same library with some deposits left out (open-set evaluation)."""
+        kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
+        return Library(kept, self.sources, f"{self.origin} without {', '.join(deposit_ids)}")
+
+    def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
+        """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
+        ``("country", deposits)`` for an ISO 3166-1 alpha-2 code (possibly no deposit in the library)."""
+        if not isinstance(declared, str) or not declared.strip():
+            raise ValidationError("a declared origin is a deposit id or a country code", field="declared")
+        key = declared.strip()
+        for d in self.deposits:
+            if key.lower() in (d.id, d.name.lower()):
+                return "deposit", (d,)
+        if len(key) == 2 and key.isalpha() and pycountry.countries.get(alpha_2=key.upper()) is not None:
+            code = key.upper()
+            return "country", tuple(d for d in self.deposits if code in d.countries)
+        raise ValidationError(
+            f"{declared!r} is neither a deposit of the library ({', '.join(self.ids())}) "
+            "nor an ISO 3166-1 alpha-2 country code",
+            field="declared",
+        )
+
+
+def _num(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("must be a finite number", field=where)
+    return float(value)
+
+
+def _range(value: object, where: str) -> tuple[float, float]:
+    """A figure as ``(low, high)``: a number gives ``(x, x)``."""
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise ValidationError("a range is [low, high]", field=where)
+        low, high = _num(value[0], where), _num(value[1], where)
+        if not 0 < low <= high:
+            raise ValidationError("a range needs 0 < low <= high", field=where)
+        return low, high
+    x = _num(value, where)
+    if x <= 0:
+        raise ValidationError("a share must be > 0 (leave out elements without a figure)", field=where)
+    return x, x
+
+
+def _log_sd(centre: float, spread: float, var: Mapping[str, Any], scale: float) -> float:
+    if centre >= 1.0:
+        base = float(var["log_sd_major"])
+    elif centre >= 0.1:
+        base = float(var["log_sd_minor"])
+    else:
+        base = float(var["log_sd_trace"])
+    return max(base * scale, spread)
+
+
+def _group_members(name: str, where: str) -> tuple[str, ...]:
+    members = tuple(parse_element(part).value for part in name.split("+"))
+    if len(members) < 2 or any(m not in REY for m in members):
+        raise ValidationError("a group is two or more REY symbols joined by '+'", field=where)
+    return members
+
+
+def group_members(name: str) -> tuple[str, ...]:
+    return _group_members(name, "group")
+
+
+def _shares(row: Mapping[str, Any], var: Mapping[str, Any], where: str) -> dict[str, Share]:
+    dist = row.get("distribution")
+    if not isinstance(dist, dict) or not dist:
+        raise ValidationError("every deposit has a non-empty distribution", field=f"{where}.distribution")
+    scale = float(var["approximate_scale"]) if row.get("approximate", True) else 1.0
+    low_conf = set(row.get("low_confidence", []))
+    ranges: dict[str, tuple[float, float]] = {}
+    for key, value in dist.items():
+        symbol = parse_element(key).value
+        if symbol not in REY:
+            raise ValidationError(f"{symbol} is not one of the REY", field=f"{where}.distribution")
+        ranges[symbol] = _range(value, f"{where}.distribution.{key}")
+    if row.get("renormalize"):
+        total = sum(math.sqrt(lo * hi) for lo, hi in ranges.values())
+        ranges = {k: (lo * 100 / total, hi * 100 / total) for k, (lo, hi) in ranges.items()}
+    for key, value in (row.get("groups") or {}).items():
+        _group_members(key, f"{where}.groups.{key}")
+        ranges[key] = _range(value, f"{where}.groups.{key}")
+    shares = {}
+    for key, (lo, hi) in ranges.items():
+        centre = math.sqrt(lo * hi)
+        factor = float(var["low_confidence_scale"]) if key in low_conf else 1.0
+        shares[key] = Share(centre, _log_sd(centre, math.log(hi / lo) / 3.92, var, scale * factor))
+    return shares
+
+
+def _isotopes(row: Mapping[str, Any], where: str) -> tuple[IsotopeRef, ...]:
+    out = []
+    for i, iso in enumerate(row.get("isotopes") or []):
+        at = f"{where}.isotopes[{i}]"
+        quantity = iso.get("quantity")
+        if quantity not in ISOTOPE_QUANTITIES:
+            raise ValidationError(f"quantity must be one of {sorted(ISOTOPE_QUANTITIES)}", field=at)
+        if not isinstance(iso.get("source"), str) or not iso["source"]:
+            raise ValidationError("every isotope figure names its source", field=at)
+        if "range" in iso:
+            lo, hi = _range(iso["range"], f"{at}.range")
+            mean, sd = (lo + hi) / 2, (hi - lo) / 3.92
+        else:
+            mean, sd = _num(iso.get("value"), f"{at}.value"), _num(iso.get("sd"), f"{at}.sd")
+        age = iso.get("age_ma")
+        if quantity == "eNd_initial" and age is None:
+            raise ValidationError("an initial epsilon-Nd needs age_ma", field=at)
+        out.append(
+            IsotopeRef(
+                quantity, mean, sd, iso["source"], None if age is None else _num(age, f"{at}.age_ma"),
+                str(iso.get("material", "")),
+            )
+        )  # fmt: skip
+    return tuple(out)
+
+
+def library_from_dict(data: object, origin: str) -> Library:
+    if not isinstance(data, dict) or not isinstance(data.get("deposits"), list):
+        raise ValidationError("a deposit library is an object with a list 'deposits'", field="deposits")
+    var = data.get("variability")
+    if not isinstance(var, dict):
+        raise ValidationError("the library states its variability model", field="variability")
+    sources = data.get("sources") or {}
+    deposits: list[Deposit] = []
+    for i, row in enumerate(data["deposits"]):
+        where = f"deposits[{i}]"
+        for name in ("id", "name", "type", "mineral", "source"):
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                raise ValidationError("must be a non-empty string", field=f"{where}.{name}")
+        if row["source"] not in sources:
+            raise ValidationError(f"unknown source {row['source']!r}", field=f"{where}.source")
+        countries = row.get("countries")
+        if not isinstance(countries, list) or not countries:
+            raise ValidationError("at least one ISO 3166-1 alpha-2 code", field=f"{where}.countries")
+        for c in countries:
+            if not isinstance(c, str) or pycountry.countries.get(alpha_2=c) is None:
+                raise ValidationError(f"{c!r} is not an ISO 3166-1 alpha-2 code", field=f"{where}.countries")
+        if any(d.id == row["id"] for d in deposits):
+            raise ValidationError(f"deposit {row['id']!r} appears twice", field=f"{where}.id")
+        deposits.append(
+            Deposit(
+                id=row["id"], name=row["name"], countries=tuple(countries), type=row["type"],
+                mineral=row["mineral"], approximate=bool(row.get("approximate", True)),
+                source=row["source"], shares=_shares(row, var, where), isotopes=_isotopes(row, where),
+                trace=tuple(row.get("trace", [])), notes=str(row.get("notes", "")), raw=row,
+            )
+        )  # fmt: skip
+    return Library(tuple(deposits), sources, origin)
+
+
+def library_data() -> dict[str, Any]:
+    """The shipped library file as a dict (a fresh copy each call)."""
+    text = resources.files("raretrace").joinpath("data/deposits.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def load_library() -> Library:
+    """The shipped reference library (read once)."""
+    return library_from_dict(library_data(), "raretrace/data/deposits.json")
