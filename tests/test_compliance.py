@@ -158,11 +158,39 @@ def test_fingerprints_are_read_from_assays_when_a_regime_asks(db_url: str, tmp_p
         registry, [US_MAGNET], regimes=["consortium"], regime_folders=[tmp_path], as_of=date(2026, 11, 29)
     )
     fingerprint = next(f for f in verdict.findings if f.rule == "fingerprint")
-    # The Australian concentrate was assayed, but no classifier has judged the assay yet (issue 5).
+    # The Australian concentrate's assay gives Nd only: the fingerprint cannot speak (issue 5).
     assert fingerprint.outcome == Outcome.INSUFFICIENT_DATA
-    assert [e.note for e in fingerprint.evidence] == ["unchecked"] and fingerprint.evidence[0].lots == (
-        AU_CONC,
+    assert [e.note for e in fingerprint.evidence] == ["indeterminate"]
+    assert fingerprint.evidence[0].lots == (AU_CONC,)
+
+
+FINGERPRINT_AMENDMENT = (
+    'amends = "consortium"\nversion = "1.1"\n'
+    'parameters = { fingerprint_required = true, approved = ["MY"] }\n'
+    '[[sources]]\ntitle = "test"\n'
+)
+
+
+@pytest.mark.parametrize(("assayed_as", "expected"), [("mountain-pass", "pass"), ("longnan", "fail")])
+def test_consortium_requires_a_consistent_fingerprint(
+    db_url: str, tmp_path: Path, assayed_as: str, expected: str
+) -> None:
+    """Ore declared from Mountain Pass with a full assay: Mountain Pass chemistry is consistent; a
+    southern-Chinese ionic clay's (Longnan) contradicts the declared deposit."""
+    from tests.chain_fixtures import ORE_LOT, mine_and_separator
+    from tests.test_fingerprint import assays
+
+    chain = mine_and_separator(db_url)
+    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
+    ppm, below = assays(assayed_as, 1, seed=7, form="ore")[0]
+    results = {"units": "ppm", **ppm, "detection_limits": below}
+    chain.record("US-LAB", "assay", lot=ORE_LOT, method="ICP-MS", results=results)
+    (tmp_path / "fp.toml").write_text(FINGERPRINT_AMENDMENT)
+    [verdict] = check_lots(
+        chain.registry, [ORE_LOT], regimes=["consortium"], regime_folders=[tmp_path], as_of=date(2026, 11, 29)
     )
+    fingerprint = next(f for f in verdict.findings if f.rule == "fingerprint")
+    assert fingerprint.outcome.value == expected, fingerprint.explanation
 
 
 def test_unknown_lot_is_an_error(db_url: str) -> None:

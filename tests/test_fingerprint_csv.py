@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from raretrace.elements import oxide_factor
@@ -135,3 +137,30 @@ def test_bad_cells_name_row_and_column(cells: dict[str, str], field: str, messag
 def test_ragged_row_is_rejected() -> None:
     with pytest.raises(ValidationError, match="row 2: row: has 2 cells"):
         parse_assay_csv(ppm_csv([]) + "S1,ore\n")
+
+
+def test_cli_fingerprint(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    import json
+
+    from tests.test_cli import Cli
+    from tests.test_fingerprint import assays
+
+    header = ["sample", "form", *(f"{e} (ppm)" for e in REY)]
+    rows = []
+    for i, (ppm, below) in enumerate(assays("longnan", 2, seed=3) + assays("mountain-pass", 1, seed=4)):
+        cells = [f"s{i}", "ore", *(f"{ppm[e]:.6g}" if e in ppm else f"<{below[e]}" for e in REY)]
+        rows.append(",".join(cells))
+    path = tmp_path / "assays.csv"
+    path.write_text("\n".join([",".join(header), *rows]) + "\n")
+    cli = Cli(tmp_path, capsysbinary, "")
+    code, out, err = cli("fingerprint", str(path), "--declared", "US", "--json", db=False)
+    assert code == 0, err
+    statuses = [s["status"] for s in json.loads(out)["samples"]]
+    assert statuses[:2] == ["inconsistent", "inconsistent"] and statuses[2] != "inconsistent"
+    code, out, _ = cli("fingerprint", str(path), "--declared", "longnan", db=False)
+    assert code == 0 and b"row 2 s0 (ore): most like" in out
+    path.write_text("sample,form,La (ppm),Xx (ppm)\ns,ore,1,2\n")
+    code, _, err = cli("fingerprint", str(path), db=False)
+    assert code == 2 and "Xx" in err
+    code, _, err = cli("fingerprint", str(tmp_path / "missing.csv"), db=False)
+    assert code == 5

@@ -24,6 +24,7 @@ from raretrace.cli_common import (
     err_console,
     out_console,
 )
+from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.errors import RaretraceError
 
 app = typer.Typer(
@@ -631,6 +632,7 @@ def demo(
 
 
 register_certificate_commands(app)
+register_fingerprint_commands(app)
 
 
 def main() -> None:

@@ -8,11 +8,13 @@ the pure rule evaluator.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
-from raretrace.errors import NotFoundError
+from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.model import REE_SYMBOLS, Lot
 from raretrace.pricing import PriceTable
@@ -39,8 +41,58 @@ def _needs_fingerprints(regimes: Sequence[Regime]) -> bool:
     return any(isinstance(r, FingerprintRequired) and r.enabled for g in regimes for r in g.rules)
 
 
+def _assay_ppm(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, float]] | None:
+    """An assay event's results as element ppm (plus isotope keys) and the detection limits of the
+    elements measured below them (``detection_limits``, same units), or None in units we cannot read."""
+    units = str(results.get("units", "ppm")).strip().lower()
+    scale = {"ppm": 1.0, "mg/kg": 1.0, "g/t": 1.0, "ppb": 1e-3, "wt%": 1e4, "%": 1e4}.get(units)
+    if scale is None:
+        return None
+    values: dict[str, float] = {}
+    for key, value in results.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        values[key] = float(value) * scale if key in REE_SYMBOLS else float(value)
+    raw_limits = results.get("detection_limits")
+    limits = {
+        k: float(v) * scale
+        for k, v in (raw_limits.items() if isinstance(raw_limits, dict) else ())
+        if k in REE_SYMBOLS and isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return values, limits
+
+
+def _fingerprint(lot: Lot, results: Mapping[str, Any], country: str | None) -> str:
+    """The declared-origin test on a raw-material lot's assay: its deposit if the library knows it,
+    else its mine's country (issue 5)."""
+    from raretrace.fingerprint import check_assay, load_library
+
+    parsed = _assay_ppm(results)
+    if parsed is None:
+        return "indeterminate"
+    assay, limits = parsed
+    declared = None
+    if lot.deposit:
+        try:
+            load_library().resolve(lot.deposit)
+            declared = lot.deposit
+        except ValidationError:
+            declared = None
+    declared = declared or country
+    if declared is None:
+        return "indeterminate"
+    try:
+        result = check_assay(
+            assay, lot.spec.form.value, declared, detection_limits=limits or None, descriptors=False
+        )
+    except ValidationError:
+        return "indeterminate"  # an assay the fingerprint cannot read says nothing either way
+    return result.status or "indeterminate"
+
+
 def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tuple[RawMaterial, ...]]:
-    """For each lot, the ore and concentrate lots upstream of it (itself included) and their assay state."""
+    """For each lot, the ore and concentrate lots upstream of it (itself included) and what their
+    assays' fingerprints say of their declared origin."""
     out: dict[str, tuple[RawMaterial, ...]] = {}
     with registry.engine.connect() as conn:
         for start in lot_ids:
@@ -54,15 +106,24 @@ def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tupl
                 seen.update(frontier)
             lots = registry.store.lots(conn, sorted(seen))
             raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
-            assayed = (
-                {r.lot_id for r in fetch_in(conn, [t.assays.c.lot_id], t.assays.c.lot_id, raw)}
-                if raw
-                else set()
-            )
-            # An assay exists; the fingerprint classifier that turns it into a consistency verdict is issue 5.
+            assays: dict[str, Mapping[str, Any]] = {}
+            if raw:
+                for row in fetch_in(conn, [t.assays.c.lot_id, t.assays.c.data], t.assays.c.lot_id, raw):
+                    assays[row.lot_id] = json.loads(row.data).get("results", {})
+            producers = registry.store.facilities(conn, sorted({lots[i].producer for i in raw}))
             out[start] = tuple(
                 RawMaterial(
-                    lot_id, lots[lot_id].spec.form.value, "unchecked" if lot_id in assayed else "unassayed"
+                    lot_id,
+                    lots[lot_id].spec.form.value,
+                    _fingerprint(
+                        lots[lot_id],
+                        assays[lot_id],
+                        producers[lots[lot_id].producer].country
+                        if lots[lot_id].producer in producers
+                        else None,
+                    )
+                    if lot_id in assays
+                    else "unassayed",
                 )
                 for lot_id in raw
             )

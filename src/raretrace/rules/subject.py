@@ -32,7 +32,7 @@ class RawMaterial:
 
     lot: str
     form: str
-    #: ``consistent``, ``inconsistent``, ``unchecked`` (assayed, no fingerprint verdict) or ``unassayed``
+    #: ``consistent``, ``inconsistent``, ``indeterminate`` (the assay cannot tell) or ``unassayed``
     fingerprint: str
 
 

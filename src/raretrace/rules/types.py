@@ -302,7 +302,7 @@ class FingerprintRequired(Rule):
     def evaluate(self, subject: Subject, ctx: Context, earlier: Sequence[Finding]) -> Finding:
         raw = [r for r in subject.raw_materials if r.form in self.forms]
         bad = [r for r in raw if r.fingerprint == "inconsistent"]
-        open_ = [r for r in raw if r.fingerprint in ("unassayed", "unchecked")]
+        open_ = [r for r in raw if r.fingerprint not in ("consistent", "inconsistent")]
         figures = {"raw_lots": len(raw), "inconsistent": len(bad), "without_verdict": len(open_)}
         if bad:
             return self.finding(
