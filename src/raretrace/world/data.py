@@ -1,0 +1,408 @@
+"""The world datasets: mine output, reserves, published stage shares, defense content, capacity, prices.
+
+Every row of ``data/world/*.json`` names its ``source`` and ``date``; loading checks that and every other
+field, and a bad row raises ``ValidationError`` naming the file, the row and the field
+(``mining.json: production[3].t_reo: must be a non-negative number``). ``from_dicts`` takes already-parsed
+JSON so tests and users can validate their own tables; ``load`` reads the shipped package data
+(importlib.resources only — domain code opens no other file).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from raretrace.errors import ValidationError
+
+FILES = ("mining.json", "stage_shares.json", "defense.json", "capacity.json", "prices.json", "imports.json")
+STAGES = (
+    "mining",
+    "beneficiation",
+    "separation",
+    "metallization",
+    "magnet",
+    "component",
+    "system",
+    "recycling",
+)
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_START = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
+
+
+@dataclass(frozen=True)
+class Sourced:
+    source: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Production(Sourced):
+    country: str  # ISO 3166-1 alpha-2, or "other" for USGS's aggregate of unnamed countries
+    year: int
+    t_reo: float
+    estimate: bool
+
+
+@dataclass(frozen=True)
+class Reserve(Sourced):
+    country: str
+    t_reo: float
+
+
+@dataclass(frozen=True)
+class WorldTotal(Sourced):
+    year: int
+    t_reo: float
+
+
+@dataclass(frozen=True)
+class StageShare(Sourced):
+    stage: str
+    country: str
+    share: float
+    year: int
+    kind: str  # "observed" or "projection"
+    measure: str  # the source's own word: "refining", "separation", "sintered NdFeB production" ...
+
+
+@dataclass(frozen=True)
+class SeedFigure:
+    stage: str
+    country: str
+    share: float
+
+
+@dataclass(frozen=True)
+class Seed(Sourced):
+    tolerance_pp: float
+    figures: tuple[SeedFigure, ...]
+
+
+@dataclass(frozen=True)
+class Platform(Sourced):
+    platform: str
+    kind: str
+    kg: float
+
+
+@dataclass(frozen=True)
+class Project(Sourced):
+    id: str
+    name: str
+    country: str
+    stage: str
+    capacity_t_per_year: float | None
+    unit: str
+    start: str | None  # "YYYY", "YYYY-Qn" or "YYYY-MM" as published; None for plants already operating
+    status: str
+
+    def start_month(self) -> str | None:
+        """The first month the published start can mean ("2029-Q1" -> "2029-01", "2027" -> "2027-01")."""
+        if self.start is None:
+            return None
+        if len(self.start) == 4:
+            return f"{self.start}-01"
+        if "-Q" in self.start:
+            quarter = int(self.start[-1])
+            return f"{self.start[:4]}-{3 * quarter - 2:02d}"
+        return self.start
+
+
+@dataclass(frozen=True)
+class PricePoint(Sourced):
+    product: str
+    element: str
+    basis: str
+    period: str
+    usd_per_kg_low: float
+    usd_per_kg_high: float  # equal to low for a single quote
+
+
+@dataclass(frozen=True)
+class ImportReliance(Sourced):
+    country: str
+    period: str
+    share: float
+    at_least: bool  # published as ">x%"
+
+
+@dataclass(frozen=True)
+class ImportSource(Sourced):
+    importer: str
+    period: str
+    country: str
+    share: float
+
+
+@dataclass(frozen=True)
+class WorldData:
+    production: tuple[Production, ...]
+    reserves: tuple[Reserve, ...]
+    world: tuple[WorldTotal, ...]
+    shares: tuple[StageShare, ...]
+    seed: Seed
+    platforms: tuple[Platform, ...]
+    projects: tuple[Project, ...]
+    prices: tuple[PricePoint, ...]
+    reliance: tuple[ImportReliance, ...]
+    import_sources: tuple[ImportSource, ...]
+
+    @classmethod
+    def from_dicts(cls, docs: Mapping[str, object]) -> WorldData:
+        """Validate parsed JSON documents keyed by file name (all of ``FILES``)."""
+        for name in FILES:
+            if name not in docs:
+                raise ValidationError("missing world data file", field=name)
+        mining = _Doc("mining.json", docs["mining.json"])
+        shares = _Doc("stage_shares.json", docs["stage_shares.json"])
+        defense = _Doc("defense.json", docs["defense.json"])
+        capacity = _Doc("capacity.json", docs["capacity.json"])
+        prices = _Doc("prices.json", docs["prices.json"])
+        imports = _Doc("imports.json", docs["imports.json"])
+        production = tuple(
+            Production(
+                r.text("source"),
+                r.text("date"),
+                r.country("country", other=True),
+                r.integer("year"),
+                r.number("t_reo"),
+                r.flag("estimate"),
+            )
+            for r in mining.rows("production")
+        )
+        _unique(mining, "production", [(p.country, p.year) for p in production])
+        reserves = tuple(
+            Reserve(r.text("source"), r.text("date"), r.country("country"), r.number("t_reo"))
+            for r in mining.rows("reserves")
+        )
+        _unique(mining, "reserves", [p.country for p in reserves])
+        world = tuple(
+            WorldTotal(r.text("source"), r.text("date"), r.integer("year"), r.number("t_reo"))
+            for r in mining.rows("world")
+        )
+        stage_shares = tuple(
+            StageShare(
+                r.text("source"),
+                r.text("date"),
+                r.stage("stage"),
+                r.country("country"),
+                r.fraction("share"),
+                r.integer("year"),
+                r.choice("kind", ("observed", "projection")),
+                r.text("measure"),
+            )
+            for r in shares.rows("shares")
+        )
+        _unique(shares, "shares", [(s.stage, s.country, s.year, s.kind, s.source) for s in stage_shares])
+        seed_row = shares.object("seed")
+        seed = Seed(
+            seed_row.text("source"),
+            seed_row.text("date"),
+            seed_row.number("tolerance_pp"),
+            tuple(
+                SeedFigure(f.stage("stage"), f.country("country"), f.fraction("share"))
+                for f in seed_row.rows("figures")
+            ),
+        )
+        platforms = tuple(
+            Platform(r.text("source"), r.text("date"), r.text("platform"), r.text("kind"), r.number("kg"))
+            for r in defense.rows("platforms")
+        )
+        projects = tuple(
+            Project(
+                r.text("source"),
+                r.text("date"),
+                r.text("id"),
+                r.text("name"),
+                r.country("country"),
+                r.stage("stage"),
+                r.optional_number("capacity_t_per_year"),
+                r.text("unit"),
+                r.optional_start("start"),
+                r.text("status"),
+            )
+            for r in capacity.rows("projects")
+        )
+        _unique(capacity, "projects", [p.id for p in projects])
+        price_points = tuple(_price(r) for r in prices.rows("prices"))
+        reliance = tuple(_reliance(r) for r in imports.rows("reliance"))
+        import_sources = tuple(
+            ImportSource(
+                r.text("source"),
+                r.text("date"),
+                r.country("importer"),
+                r.text("period"),
+                r.country("country", other=True),
+                r.fraction("share"),
+            )
+            for r in imports.rows("import_sources")
+        )
+        return cls(
+            production,
+            reserves,
+            world,
+            stage_shares,
+            seed,
+            platforms,
+            projects,
+            price_points,
+            reliance,
+            import_sources,
+        )
+
+    @classmethod
+    def load(cls) -> WorldData:
+        """The shipped datasets in ``raretrace/data/world/``."""
+        folder = resources.files("raretrace").joinpath("data/world")
+        docs: dict[str, object] = {}
+        for name in FILES:
+            try:
+                docs[name] = json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as e:
+                raise ValidationError(f"cannot read world data: {e}", field=name) from e
+        return cls.from_dicts(docs)
+
+    def world_total(self, year: int) -> WorldTotal:
+        for total in self.world:
+            if total.year == year:
+                return total
+        raise ValidationError(f"no world total for {year}", field="mining.json: world")
+
+
+def _price(r: _Row) -> PricePoint:
+    if "usd_per_kg" in r.data:
+        low = high = r.positive("usd_per_kg")
+    else:
+        low, high = r.positive("usd_per_kg_low"), r.positive("usd_per_kg_high")
+        if high < low:
+            raise r.error("usd_per_kg_high", "must not be below usd_per_kg_low")
+    return PricePoint(
+        r.text("source"),
+        r.text("date"),
+        r.text("product"),
+        r.text("element"),
+        r.text("basis"),
+        r.text("period"),
+        low,
+        high,
+    )
+
+
+def _reliance(r: _Row) -> ImportReliance:
+    at_least = "share_min" in r.data
+    share = r.fraction("share_min" if at_least else "share")
+    return ImportReliance(
+        r.text("source"), r.text("date"), r.country("country"), r.text("period"), share, at_least
+    )
+
+
+def _unique(doc: _Doc, section: str, keys: list[Any]) -> None:
+    seen: set[Any] = set()
+    for i, key in enumerate(keys):
+        if key in seen:
+            raise ValidationError(f"duplicate row {key!r}", field=f"{doc.name}: {section}[{i}]")
+        seen.add(key)
+
+
+class _Doc:
+    def __init__(self, name: str, data: object) -> None:
+        if not isinstance(data, dict):
+            raise ValidationError("must be a JSON object", field=name)
+        self.name = name
+        self.data: dict[str, Any] = data
+
+    def rows(self, section: str) -> list[_Row]:
+        items = self.data.get(section)
+        if not isinstance(items, list) or not items:
+            raise ValidationError(f"'{section}' must be a non-empty list", field=f"{self.name}: {section}")
+        return [_Row(self.name, f"{section}[{i}]", item) for i, item in enumerate(items)]
+
+    def object(self, section: str) -> _Row:
+        return _Row(self.name, section, self.data.get(section))
+
+
+class _Row:
+    def __init__(self, file: str, where: str, data: object) -> None:
+        self.file, self.where = file, where
+        if not isinstance(data, dict):
+            raise self.error(None, "must be an object")
+        self.data: dict[str, Any] = data
+
+    def error(self, name: str | None, message: str) -> ValidationError:
+        place = f"{self.where}.{name}" if name else self.where
+        return ValidationError(message, field=f"{self.file}: {place}")
+
+    def rows(self, section: str) -> list[_Row]:
+        items = self.data.get(section)
+        if not isinstance(items, list) or not items:
+            raise self.error(section, "must be a non-empty list")
+        return [_Row(self.file, f"{self.where}.{section}[{i}]", item) for i, item in enumerate(items)]
+
+    def text(self, name: str) -> str:
+        value = self.data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            message = "every row names its source and date" if name in ("source", "date") else ""
+            raise self.error(name, message or "must be a non-empty string")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self.data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.error(name, "must be a non-negative number")
+        return float(value)
+
+    def positive(self, name: str) -> float:
+        value = self.number(name)
+        if value <= 0:
+            raise self.error(name, "must be positive")
+        return value
+
+    def optional_number(self, name: str) -> float | None:
+        return None if self.data.get(name) is None else self.number(name)
+
+    def integer(self, name: str) -> int:
+        value = self.data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(name, "must be an integer")
+        return value
+
+    def fraction(self, name: str) -> float:
+        value = self.number(name)
+        if value > 1:
+            raise self.error(name, "must be a fraction between 0 and 1 (62% is 0.62)")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.data.get(name, False)
+        if not isinstance(value, bool):
+            raise self.error(name, "must be true or false")
+        return value
+
+    def country(self, name: str, *, other: bool = False) -> str:
+        value = self.data.get(name)
+        if other and value == "other":
+            return "other"
+        if not isinstance(value, str) or not _COUNTRY.match(value):
+            raise self.error(name, f"must be an ISO 3166-1 alpha-2 code, not {value!r}")
+        return value
+
+    def stage(self, name: str) -> str:
+        return self.choice(name, STAGES)
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.data.get(name)
+        if value not in allowed:
+            raise self.error(name, f"must be one of {', '.join(allowed)}, not {value!r}")
+        return str(value)
+
+    def optional_start(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _START.match(value):
+            raise self.error(name, f"must be YYYY, YYYY-Qn or YYYY-MM, not {value!r}")
+        return value

@@ -1,0 +1,461 @@
+"""Export-ban scenarios: who gets the rare earths that are left, month by month.
+
+A scenario is data (``Scenario.from_dict`` of a JSON object): an exporter restricts some stages of its
+output to some destination countries (optionally only for some end uses) from a start to an end month,
+approving a fraction of the restricted flow (the licence approval rate). Destination countries hold
+stockpiles by element. Supply lines (country, stage, element, t/month) feed demand lines (segment, country,
+element, t/month).
+
+Each month and element is allocated by a linear program solved with ``scipy.optimize.linprog`` (HiGHS):
+
+    variables  x[s,d,t] >= 0  supply line s -> demand line d in month t (same element)
+               w[d,t]   >= 0  stockpile draw for demand d (destination countries only)
+               u[d,t]   >= 0  unmet demand
+    (1) for each d, t:   sum_s x[s,d,t] + w[d,t] + u[d,t] = demand_d
+    (2) for each s, t:   sum_d x[s,d,t] <= capacity_s           (line active in month t)
+    (3) for each restricted s and t in the ban window:
+                         sum_{d covered} x[s,d,t] <= approval_rate * capacity_s
+    (4) for each element: sum_{d,t} w[d,t] <= stockpile
+    objective: lexicographic — minimise unmet demand of the first priority segment(s), fix that optimum,
+               then the next, then everyone else — or weighted (sum of weight x unmet), or none (plain
+               total); finally, with unmet demand fixed, minimise stockpile use.
+
+A source line is *restricted* when its country is the exporter and its stage is listed; a demand line is
+*covered* when its country is a destination and (no end uses listed or its segment is one of them).
+Elements never share a constraint, so each element is solved on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix, csr_matrix, vstack
+
+from raretrace.elements import parse_element
+from raretrace.errors import RaretraceError, ValidationError
+from raretrace.world.data import STAGES
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MODES = ("lexicographic", "weighted", "none")
+
+
+def month_index(text: str, where: str = "month") -> int:
+    """Months since year 0 ("2026-01" -> 24312); raises naming ``where`` on a malformed month."""
+    match = _MONTH.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValidationError(f"must be a month YYYY-MM, not {text!r}", field=where)
+    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+
+
+def month_text(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@dataclass(frozen=True)
+class SupplyLine:
+    country: str
+    stage: str
+    element: str
+    t_per_month: float
+    first: str | None = None  # first month the line delivers (None: from the start)
+    last: str | None = None  # last month the line delivers (None: to the end)
+
+    def active(self, month: int) -> bool:
+        return (self.first is None or month >= month_index(self.first)) and (
+            self.last is None or month <= month_index(self.last)
+        )
+
+
+@dataclass(frozen=True)
+class DemandLine:
+    segment: str
+    country: str
+    element: str
+    t_per_month: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    exporter: str
+    stages: tuple[str, ...]
+    destinations: tuple[str, ...]
+    end_uses: tuple[str, ...]  # empty: every end use is covered
+    start: str
+    end: str
+    approval_rate: float
+    stockpiles: Mapping[str, float]
+    supply: tuple[SupplyLine, ...]
+    demand: tuple[DemandLine, ...]
+    horizon_start: str
+    horizon_end: str
+    priority_mode: str = "none"
+    priority_order: tuple[str, ...] = ()
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.approval_rate <= 1.0:
+            raise ValidationError("must be between 0 and 1", field="scenario.approval_rate")
+        if month_index(self.start, "scenario.start") > month_index(self.end, "scenario.end"):
+            raise ValidationError("the ban ends before it starts", field="scenario.end")
+        if month_index(self.horizon_start, "scenario.horizon.start") > month_index(
+            self.horizon_end, "scenario.horizon.end"
+        ):
+            raise ValidationError("the horizon ends before it starts", field="scenario.horizon.end")
+        if self.priority_mode not in MODES:
+            raise ValidationError(f"must be one of {', '.join(MODES)}", field="scenario.priority.mode")
+        for stage in self.stages:
+            if stage not in STAGES:
+                raise ValidationError(f"unknown stage {stage!r}", field="scenario.stages")
+        for i, line in enumerate(self.supply):
+            if line.stage not in STAGES:
+                raise ValidationError(f"unknown stage {line.stage!r}", field=f"scenario.supply[{i}].stage")
+
+    def months(self) -> list[int]:
+        return list(range(month_index(self.horizon_start), month_index(self.horizon_end) + 1))
+
+    def in_ban(self, month: int) -> bool:
+        return month_index(self.start) <= month <= month_index(self.end)
+
+    def restricted(self, line: SupplyLine) -> bool:
+        return line.country == self.exporter and line.stage in self.stages
+
+    def covered(self, line: DemandLine) -> bool:
+        return line.country in self.destinations and (not self.end_uses or line.segment in self.end_uses)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape ``from_dict`` reads (round-trips)."""
+        priority: dict[str, Any] = {"mode": self.priority_mode, "order": list(self.priority_order)}
+        if self.weights:
+            priority["weights"] = dict(self.weights)
+        return {
+            "name": self.name,
+            "exporter": self.exporter,
+            "stages": list(self.stages),
+            "destinations": list(self.destinations),
+            "end_uses": list(self.end_uses),
+            "start": self.start,
+            "end": self.end,
+            "horizon": {"start": self.horizon_start, "end": self.horizon_end},
+            "approval_rate": self.approval_rate,
+            "stockpiles": dict(self.stockpiles),
+            "priority": priority,
+            "supply": [
+                {
+                    "country": s.country,
+                    "stage": s.stage,
+                    "element": s.element,
+                    "t_per_month": s.t_per_month,
+                    **({"from": s.first} if s.first else {}),
+                    **({"to": s.last} if s.last else {}),
+                }
+                for s in self.supply
+            ],
+            "demand": [
+                {
+                    "segment": d.segment,
+                    "country": d.country,
+                    "element": d.element,
+                    "t_per_month": d.t_per_month,
+                }
+                for d in self.demand
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Scenario:
+        if not isinstance(data, dict):
+            raise ValidationError("a scenario is a JSON object", field="scenario")
+        r = _Fields(data, "scenario")
+        horizon = data.get("horizon") or {}
+        if not isinstance(horizon, dict):
+            raise ValidationError("must be an object with start and end", field="scenario.horizon")
+        start, end = r.month("start"), r.month("end")
+        priority = data.get("priority") or {"mode": "none"}
+        if not isinstance(priority, dict):
+            raise ValidationError("must be an object", field="scenario.priority")
+        p = _Fields(priority, "scenario.priority")
+        stockpiles = data.get("stockpiles") or {}
+        if not isinstance(stockpiles, dict):
+            raise ValidationError("must be an object element -> tonnes", field="scenario.stockpiles")
+        return cls(
+            name=r.text("name"),
+            exporter=r.country("exporter"),
+            stages=tuple(r.texts("stages", required=True)),
+            destinations=tuple(r.texts("destinations", required=True)),
+            end_uses=tuple(r.texts("end_uses")),
+            start=start,
+            end=end,
+            approval_rate=r.number("approval_rate"),
+            stockpiles={
+                _element(k, f"scenario.stockpiles.{k}"): _Fields(stockpiles, "scenario.stockpiles").number(k)
+                for k in stockpiles
+            },
+            supply=tuple(
+                SupplyLine(
+                    f.country("country"),
+                    f.text("stage"),
+                    f.element("element"),
+                    f.number("t_per_month"),
+                    f.optional_month("from"),
+                    f.optional_month("to"),
+                )
+                for f in r.items("supply")
+            ),
+            demand=tuple(
+                DemandLine(
+                    f.text("segment"), f.country("country"), f.element("element"), f.number("t_per_month")
+                )
+                for f in r.items("demand")
+            ),
+            horizon_start=_Fields(horizon, "scenario.horizon").optional_month("start") or start,
+            horizon_end=_Fields(horizon, "scenario.horizon").optional_month("end") or end,
+            priority_mode=p.text("mode"),
+            priority_order=tuple(p.texts("order")),
+            weights=_weights(priority.get("weights") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    segment: str
+    element: str
+    month: str
+    demand_t: float
+    met_t: float  # from supply and stockpile
+    unmet_t: float
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: str
+    rows: tuple[Allocation, ...]  # one per segment, element and month (summed over countries)
+    stock_used: Mapping[str, float]  # element -> tonnes drawn
+
+    def unmet(
+        self, segment: str | None = None, element: str | None = None, month: str | None = None
+    ) -> float:
+        """Total unmet tonnes, optionally for one segment, element and/or month."""
+        return sum(
+            a.unmet_t
+            for a in self.rows
+            if (segment is None or a.segment == segment)
+            and (element is None or a.element == element)
+            and (month is None or a.month == month)
+        )
+
+
+def run(scenario: Scenario) -> ScenarioResult:
+    """Allocate supply to demand for every element and month of the horizon (see the module docstring)."""
+    rows: list[Allocation] = []
+    stock_used: dict[str, float] = {}
+    elements = sorted({d.element for d in scenario.demand})
+    for element in elements:
+        element_rows, used = _solve_element(scenario, element)
+        rows.extend(element_rows)
+        stock_used[element] = used
+    return ScenarioResult(scenario.name, tuple(rows), stock_used)
+
+
+def _solve_element(scenario: Scenario, element: str) -> tuple[list[Allocation], float]:
+    lp = _ElementLP(scenario, element)
+    demand = lp.demand
+    if scenario.priority_mode == "lexicographic":
+        levels = [{segment} for segment in scenario.priority_order]
+        levels.append({d.segment for d in demand} - set(scenario.priority_order))
+        for level in levels:
+            cost = lp.unmet_cost(level)
+            if cost.any():
+                lp.fix(cost, lp.solve(cost))
+    else:
+        cost = lp.unmet_cost(None, scenario.weights if scenario.priority_mode == "weighted" else None)
+        lp.fix(cost, lp.solve(cost))
+    # With unmet demand fixed, keep as much stockpile as possible; the small unmet term stops the final
+    # solve from spending the optimum's numerical slack on extra shortfall.
+    solution = lp.solve(lp.stock_cost() + 1e-3 * lp.unmet_cost(None))
+
+    rows = []
+    for segment in sorted({d.segment for d in demand}):
+        js = [j for j, d in enumerate(demand) if d.segment == segment]
+        for t, month in enumerate(lp.months):
+            want = sum(demand[j].t_per_month for j in js)
+            short = float(sum(solution[lp.u(j, t)] for j in js))
+            short = 0.0 if short < 1e-9 * max(1.0, want) else min(short, want)
+            rows.append(Allocation(segment, element, month_text(month), want, want - short, short))
+    used = float(sum(solution[lp.w_col[j] + t] for j in lp.holders for t in range(lp.n_t)))
+    return rows, used
+
+
+class _ElementLP:
+    """The LP of one element. Variable layout: x (n_s*n_d*n_t), then w (holders*n_t), then u (n_d*n_t)."""
+
+    def __init__(self, scenario: Scenario, element: str) -> None:
+        self.name = f"scenario {scenario.name!r}, element {element}"
+        self.months = scenario.months()
+        self.supply = [s for s in scenario.supply if s.element == element]
+        self.demand = [d for d in scenario.demand if d.element == element]
+        stock = scenario.stockpiles.get(element, 0.0)
+        self.n_t, self.n_s, self.n_d = len(self.months), len(self.supply), len(self.demand)
+        self.holders = (
+            [j for j, d in enumerate(self.demand) if d.country in scenario.destinations] if stock > 0 else []
+        )
+        w0 = self.n_s * self.n_d * self.n_t
+        self.w_col = {j: w0 + k * self.n_t for k, j in enumerate(self.holders)}
+        self.u0 = w0 + len(self.holders) * self.n_t
+        self.n_var = self.u0 + self.n_d * self.n_t
+        self.extra_rows: list[np.ndarray] = []
+        self.extra_b: list[float] = []
+        self._build_eq()
+        self._build_ub(scenario, stock)
+
+    def x(self, i: int, j: int, t: int) -> int:
+        return (i * self.n_d + j) * self.n_t + t
+
+    def u(self, j: int, t: int) -> int:
+        return self.u0 + j * self.n_t + t
+
+    def _build_eq(self) -> None:
+        rows: list[int] = []
+        cols: list[int] = []
+        b: list[float] = []
+        for j, d in enumerate(self.demand):  # (1)
+            for t in range(self.n_t):
+                these = [self.x(i, j, t) for i in range(self.n_s)] + [self.u(j, t)]
+                if j in self.w_col:
+                    these.append(self.w_col[j] + t)
+                rows += [len(b)] * len(these)
+                cols += these
+                b.append(d.t_per_month)
+        self.a_eq = coo_matrix(([1.0] * len(rows), (rows, cols)), shape=(len(b), self.n_var)).tocsr()
+        self.b_eq = np.array(b, dtype=float)
+
+    def _build_ub(self, scenario: Scenario, stock: float) -> None:
+        rows: list[int] = []
+        cols: list[int] = []
+        b: list[float] = []
+        covered = [j for j, d in enumerate(self.demand) if scenario.covered(d)]
+        for i, s in enumerate(self.supply):
+            for t, month in enumerate(self.months):
+                cap = s.t_per_month if s.active(month) else 0.0
+                rows += [len(b)] * self.n_d  # (2)
+                cols += [self.x(i, j, t) for j in range(self.n_d)]
+                b.append(cap)
+                if scenario.restricted(s) and scenario.in_ban(month) and covered:  # (3)
+                    rows += [len(b)] * len(covered)
+                    cols += [self.x(i, j, t) for j in covered]
+                    b.append(scenario.approval_rate * cap)
+        if self.holders:  # (4)
+            these = [self.w_col[j] + t for j in self.holders for t in range(self.n_t)]
+            rows += [len(b)] * len(these)
+            cols += these
+            b.append(stock)
+        self.a_ub = coo_matrix(([1.0] * len(rows), (rows, cols)), shape=(len(b), self.n_var)).tocsr()
+        self.b_ub = np.array(b, dtype=float)
+
+    def solve(self, cost: np.ndarray) -> np.ndarray:
+        a, b = self.a_ub, self.b_ub
+        if self.extra_rows:
+            a = vstack([a, csr_matrix(np.vstack(self.extra_rows))]).tocsr()
+            b = np.concatenate([b, np.array(self.extra_b)])
+        result = linprog(
+            cost, A_ub=a, b_ub=b, A_eq=self.a_eq, b_eq=self.b_eq, bounds=(0, None), method="highs"
+        )
+        if result.status != 0:
+            raise RaretraceError(f"{self.name}: the allocation LP failed: {result.message}")
+        solution: np.ndarray = np.asarray(result.x, dtype=float)
+        return solution
+
+    def unmet_cost(self, segments: set[str] | None, weights: Mapping[str, float] | None = None) -> np.ndarray:
+        cost = np.zeros(self.n_var)
+        for j, d in enumerate(self.demand):
+            if segments is None or d.segment in segments:
+                start = self.u(j, 0)
+                cost[start : start + self.n_t] = 1.0 if weights is None else weights.get(d.segment, 1.0)
+        return cost
+
+    def stock_cost(self) -> np.ndarray:
+        cost = np.zeros(self.n_var)
+        for j in self.holders:
+            cost[self.w_col[j] : self.w_col[j] + self.n_t] = 1.0
+        return cost
+
+    def fix(self, cost: np.ndarray, solution: np.ndarray) -> None:
+        """Keep later solves at this objective's optimum (within a relative 1e-9)."""
+        optimum = float(cost @ solution)
+        self.extra_rows.append(cost)
+        self.extra_b.append(optimum + 1e-9 * max(1.0, abs(optimum)))
+
+
+def _weights(data: object) -> dict[str, float]:
+    if not isinstance(data, dict):
+        raise ValidationError("must be an object segment -> weight", field="scenario.priority.weights")
+    fields = _Fields(data, "scenario.priority.weights")
+    return {str(k): fields.number(k) for k in data}
+
+
+def _element(text: object, where: str) -> str:
+    try:
+        return parse_element(str(text)).value
+    except ValidationError as e:
+        raise ValidationError(e.message, field=where) from e
+
+
+class _Fields:
+    def __init__(self, data: dict[str, Any], where: str) -> None:
+        self.data, self.where = data, where
+
+    def _err(self, name: str, message: str) -> ValidationError:
+        return ValidationError(message, field=f"{self.where}.{name}")
+
+    def text(self, name: str) -> str:
+        value = self.data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise self._err(name, "must be a non-empty string")
+        return value
+
+    def texts(self, name: str, *, required: bool = False) -> list[str]:
+        value = self.data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self._err(name, "must be a list of strings")
+        if required and not value:
+            raise self._err(name, "must not be empty")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self.data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self._err(name, "must be a non-negative number")
+        return float(value)
+
+    def country(self, name: str) -> str:
+        value = self.data.get(name)
+        if not isinstance(value, str) or not re.match(r"^[A-Z]{2}$", value):
+            raise self._err(name, f"must be an ISO 3166-1 alpha-2 code, not {value!r}")
+        return value
+
+    def element(self, name: str) -> str:
+        return _element(self.data.get(name), f"{self.where}.{name}")
+
+    def month(self, name: str) -> str:
+        value = self.data.get(name)
+        month_index(value, f"{self.where}.{name}")  # type: ignore[arg-type]
+        return str(value)
+
+    def optional_month(self, name: str) -> str | None:
+        return None if self.data.get(name) is None else self.month(name)
+
+    def items(self, name: str) -> list[_Fields]:
+        value = self.data.get(name)
+        if not isinstance(value, list) or not value:
+            raise self._err(name, "must be a non-empty list")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ValidationError("must be an object", field=f"{self.where}.{name}[{i}]")
+            out.append(_Fields(item, f"{self.where}.{name}[{i}]"))
+        return out
