@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,7 @@ class PriceTable:
     def load(cls, path: Path | None = None) -> PriceTable:
         """The shipped table, or the user's file at ``path``."""
         if path is None:
-            text = resources.files("raretrace").joinpath("data/prices.json").read_text(encoding="utf-8")
-            return cls.from_dict(json.loads(text), "raretrace/data/prices.json")
+            return _shipped_table()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
@@ -116,3 +116,10 @@ def value_shares(
         "priced_value_usd": sum(values.values()),
         "unpriced": unpriced(element_kg, table),
     }
+
+
+@cache
+def _shipped_table() -> PriceTable:
+    """The package's price table, read once per process (package data; the table is immutable)."""
+    text = resources.files("raretrace").joinpath("data/prices.json").read_text(encoding="utf-8")
+    return PriceTable.from_dict(json.loads(text), "raretrace/data/prices.json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Sequence
+from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -34,35 +35,55 @@ def _files(folder: Traversable | Path) -> list[tuple[str, Traversable | Path]]:
     return sorted((f.name, f) for f in folder.iterdir() if f.name.endswith(".toml"))
 
 
-def load_regimes(folders: Sequence[Path] = ()) -> dict[str, Regime]:
-    """Every regime by id: shipped ones, then each folder's (replacing same ids), then amendments."""
-    shipped = resources.files("raretrace").joinpath("data/regimes")
-    sources: list[tuple[str, Traversable | Path]] = [
-        (f"raretrace/data/regimes/{n}", f) for n, f in _files(shipped)
-    ]
-    for folder in folders:
-        if not folder.is_dir():
-            raise NotFoundError(f"regime folder {folder} does not exist", field="regimes")
-        sources.extend((str(f), f) for _, f in _files(folder))
-    regimes: dict[str, Regime] = {}
-    amendments: list[tuple[str, dict[str, Any]]] = []
-    from_folder: dict[str, str] = {}
-    for name, file in sources:
+def _read_folder(
+    files: Sequence[tuple[str, Traversable | Path]],
+    regimes: dict[str, Regime],
+    amendments: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Regimes of one folder into ``regimes`` (replacing same ids from earlier folders); amendments aside."""
+    seen: set[str] = set()
+    for name, file in files:
         data = _read(file, name)
         if "amends" in data:
             amendments.append((name, data))
             continue
         regime = read_regime(data, name)
-        if regime.id in regimes and from_folder.get(regime.id) == str(Path(name).parent):
+        if regime.id in seen:
             raise ValidationError(f"regime {regime.id!r} is defined twice in one folder", field=f"{name}: id")
+        seen.add(regime.id)
         regimes[regime.id] = regime
-        from_folder[regime.id] = str(Path(name).parent)
+
+
+def _apply(regimes: dict[str, Regime], amendments: list[tuple[str, dict[str, Any]]]) -> None:
     for name, data in amendments:
         fields = Fields(data, f"{name}:")
         target = fields.text("amends")
         if target not in regimes:
             raise ValidationError(f"amends {target!r}, which is not a loaded regime", field=f"{name}: amends")
         regimes[target] = regimes[target].amended(fields)
+
+
+@cache
+def _shipped() -> dict[str, Regime]:
+    """The package's regimes, read once per process: package data does not change under us, and
+    regimes are immutable values."""
+    folder = resources.files("raretrace").joinpath("data/regimes")
+    regimes: dict[str, Regime] = {}
+    amendments: list[tuple[str, dict[str, Any]]] = []
+    _read_folder([(f"raretrace/data/regimes/{n}", f) for n, f in _files(folder)], regimes, amendments)
+    _apply(regimes, amendments)
+    return regimes
+
+
+def load_regimes(folders: Sequence[Path] = ()) -> dict[str, Regime]:
+    """Every regime by id: shipped ones, then each folder's (replacing same ids), then amendments."""
+    regimes = dict(_shipped())
+    amendments: list[tuple[str, dict[str, Any]]] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise NotFoundError(f"regime folder {folder} does not exist", field="regimes")
+        _read_folder([(str(f), f) for _, f in _files(folder)], regimes, amendments)
+    _apply(regimes, amendments)
     return regimes
 
 
