@@ -2,107 +2,333 @@
 
 The graph is the ``lot_inputs`` table: one edge per (output lot, input lot) of a process, assemble or
 recycle event, weighted by the input mass allotted to that output. Walking is breadth-first with one
-IN query per level, so a trace costs a query per generation, not per lot.
+IN query per generation (per ``IN_CHUNK`` lots), so a trace costs a query per generation, not one
+per lot, and each lot's edges are fetched once however many paths lead to it; the lots' summaries
+come in one more IN query at the end.
 
 Shares up: an edge's share is its mass over all input mass of the child; a path's share is the
 product of its edges' shares, and a source's share the sum over its paths. Shares are of the traced
 input mass (additions such as iron have no lot and no share); per-element origin is the job of the
-origin vectors. Paths are enumerated, which suits real chains (about 8 deep, modest fan-in).
+origin vectors. A dense history (fan-in 3-5 at each of 8 stages) has hundreds of thousands of paths,
+so nothing here enumerates them: source shares and path counts are sums over the DAG in topological
+order (each edge used once), and only the ``max_paths`` highest-share paths are listed, found
+best-first with the share of each partial path's best completion known exactly.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
-from raretrace.errors import ValidationError
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import ClauseElement
+
+from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.store import schema as t
-from raretrace.store.raw import fetch_in
+from raretrace.store.raw import fetch_all
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
-_EDGE_COLUMNS = [t.lot_inputs.c.child, t.lot_inputs.c.parent, t.lot_inputs.c.mass_kg, t.lot_inputs.c.seq]
+DEFAULT_MAX_PATHS = 100
+IN_CHUNK = 512  # lots per IN (...) list: well inside every back end's parameter limit
+
+#: One ``lot_inputs`` row: (child, parent, mass_kg, seq) — ``mass_kg`` of ``parent`` went into
+#: ``child`` at event ``seq``. Plain tuples: a trace handles thousands of them.
+Edge = tuple[str, str, float, int]
 
 
-def _lot_summary(registry: Registry, lot_ids: list[str]) -> dict[str, dict[str, Any]]:
-    with registry.engine.connect() as conn:
-        lots = registry.store.lots(conn, lot_ids)
-    return {
-        lot_id: {
-            "form": lot.spec.form.value,
-            "mass_kg": lot.spec.mass_kg,
-            "producer": lot.producer,
-            "stage": lot.stage.value,
-            "deposit": lot.deposit,
-            "custodian": lot.custodian,
-        }
-        for lot_id, lot in lots.items()
-    }
+class Path(NamedTuple):
+    """One path from the traced lot up to a source: its lots (traced lot first), edge masses, share."""
+
+    lots: tuple[str, ...]
+    input_kg: tuple[float, ...]
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lots": list(self.lots), "input_kg": list(self.input_kg), "share": self.share}
 
 
-def _walk(registry: Registry, start: str, *, up: bool) -> list[Any]:
-    """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs)."""
-    key, other = (t.lot_inputs.c.child, "parent") if up else (t.lot_inputs.c.parent, "child")
-    edges: list[Any] = []
+@dataclass(frozen=True)
+class Ancestry:
+    """What the DAG above a lot gives without enumerating its paths."""
+
+    shares: dict[str, float]  # source lot (one with no inputs) -> its share of the root
+    path_counts: dict[str, int]  # source lot -> how many paths lead to it from the root
+    best: dict[str, float]  # lot -> share of its best single path to any source (1 for a source)
+    order: list[str]  # every lot above the root and the root, each after all lots made from it
+
+
+# --- pure graph work (no I/O) ------------------------------------------------------------------------
+
+
+def inputs_by_child(edges: Iterable[Edge]) -> dict[str, list[Edge]]:
+    """child -> its edges, in a fixed order (parent, event, mass), so results do not depend on the DB."""
+    grouped: dict[str, list[Edge]] = {}
+    for edge in edges:
+        group = grouped.get(edge[0])
+        if group is None:
+            grouped[edge[0]] = [edge]
+        else:
+            group.append(edge)
+    for group in grouped.values():
+        if len(group) > 1:
+            group.sort(key=lambda e: (e[1], e[3], e[2]))
+    return grouped
+
+
+def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
+    """Source shares and path counts by dynamic programming over the DAG above ``root``.
+
+    ``parents`` holds exactly the edges above ``root`` (what walking up from it finds). Kahn's
+    algorithm on them gives an order in which a lot comes after every lot made from it (BFS levels do
+    not: a recycled feed reaches an ore by paths of different lengths), so a lot's share is complete
+    before it is passed on: share(parent) += share(child) x mass(edge) / mass(all edges of child).
+    """
+    pending: dict[str, int] = {}  # lot -> edges from lots made from it not yet processed
+    for group in parents.values():
+        for edge in group:
+            pending[edge[1]] = pending.get(edge[1], 0) + 1
+    if root in pending:
+        raise ValidationError(f"the lineage of {root} has a cycle through the lot itself", field="lot")
+    share = {root: 1.0}
+    count = {root: 1}
+    totals: dict[str, float] = {}  # lot -> mass of all its inputs
+    order: list[str] = []
+    ready = deque([root])
+    while ready:
+        node = ready.popleft()
+        order.append(node)
+        incoming = parents.get(node)
+        if not incoming:
+            continue
+        total = totals[node] = sum(e[2] for e in incoming)
+        if total <= 0:
+            raise ValidationError(f"the inputs of lot {node} have no mass", field="lot")
+        weight = share[node] / total
+        paths = count[node]
+        for _, parent, mass, _ in incoming:
+            share[parent] = share.get(parent, 0.0) + weight * mass
+            count[parent] = count.get(parent, 0) + paths
+            left = pending[parent] - 1
+            pending[parent] = left
+            if not left:
+                ready.append(parent)
+    if len(order) != len(pending) + 1:  # some lots never became ready: they are on a cycle
+        raise ValidationError(f"the lineage of {root} has a cycle", field="lot")
+    best: dict[str, float] = {}
+    sources: list[str] = []
+    for node in reversed(order):  # every lot after the lots it was made from
+        incoming = parents.get(node)
+        if not incoming:
+            best[node] = 1.0
+            sources.append(node)
+            continue
+        best[node] = max(e[2] * best[e[1]] for e in incoming) / totals[node]
+    return Ancestry(
+        shares={s: share[s] for s in sources},
+        path_counts={s: count[s] for s in sources},
+        best=best,
+        order=order,
+    )
+
+
+# a partial path as a linked list from its tip back to the root: (previous, lot, mass of the edge)
+_Link = tuple["_Link | None", str, float]
+# a lot's inputs ranked by the share of the best path through each: (that share, edge share, edge)
+_Ranked = list[tuple[float, float, Edge]]
+
+
+def best_paths(
+    root: str, parents: Mapping[str, Sequence[Edge]], best: Mapping[str, float], limit: int
+) -> list[Path]:
+    """The ``limit`` highest-share paths from ``root`` to its sources, highest first.
+
+    Best-first over candidate edges: a heap entry is "extend this partial path by the i-th best
+    input of its tip", keyed on the exact share of the best complete path that makes (share so far x
+    edge share x ``best`` of the input). Taking an entry pushes at most two: the same partial path
+    with its next-best input, and the extended path with the best input of the new tip. Keys never
+    rise, so paths come out in falling share, each once, after about ``limit`` x depth steps however
+    many paths the graph has. Ties go to the longer partial path, so a path is finished first.
+    """
+    out: list[Path] = []
+    if limit <= 0:
+        return out
+    root_link: _Link = (None, root, 0.0)
+    if not parents.get(root):
+        return [Path((root,), (), 1.0)]
+    ranked: dict[str, _Ranked] = {}
+
+    def ranking(node: str) -> _Ranked:
+        found = ranked.get(node)
+        if found is None:
+            incoming = parents[node]
+            total = sum(e[2] for e in incoming)
+            found = sorted(
+                ((e[2] / total * best[e[1]], e[2] / total, e) for e in incoming), key=lambda r: -r[0]
+            )
+            ranked[node] = found
+        return found
+
+    tie = itertools.count()
+    # (-key, -depth, tie, share of the partial path, its tip, which input of the tip to add)
+    heap: list[tuple[float, int, int, float, _Link, int]] = [
+        (-ranking(root)[0][0], 0, next(tie), 1.0, root_link, 0)
+    ]
+    push, pop = heapq.heappush, heapq.heappop
+    while heap and len(out) < limit:
+        _, depth, _, share, link, i = pop(heap)
+        options = ranked[link[1]]
+        if i + 1 < len(options):
+            push(heap, (-share * options[i + 1][0], depth, next(tie), share, link, i + 1))
+        _, edge_share, edge = options[i]
+        step = share * edge_share
+        parent = edge[1]
+        extended: _Link = (link, parent, edge[2])
+        if not parents.get(parent):
+            out.append(_unlink(extended, step))
+        else:
+            push(heap, (-step * ranking(parent)[0][0], depth - 1, next(tie), step, extended, 0))
+    return out
+
+
+def _unlink(link: _Link, share: float) -> Path:
+    lots: list[str] = []
+    masses: list[float] = []
+    current: _Link | None = link
+    while current is not None:
+        previous, lot, mass = current
+        lots.append(lot)
+        if previous is not None:
+            masses.append(mass)
+        current = previous
+    lots.reverse()
+    masses.reverse()
+    return Path(tuple(lots), tuple(masses), share)
+
+
+# --- queries -------------------------------------------------------------------------------------------
+
+_EDGES = t.lot_inputs
+_SUMMARY_KEYS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
+# name -> (columns, the column the IN list is on); single-table lookups by an indexed column, which
+# every back end answers with its index whatever its statistics say (a join may not be).
+_QUERIES: dict[str, tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]] = {
+    "up": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.child),
+    "down": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.parent),
+    "lots": (tuple(t.lots.c[name] for name in ("id", *_SUMMARY_KEYS)), t.lots.c.id),
+}
+_STATEMENTS: dict[tuple[str, int], ClauseElement] = {}
+
+
+def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
+    """Rows (plain tuples) of ``query`` for ``values``, in IN queries of up to ``IN_CHUNK`` values.
+
+    List lengths are rounded up to a multiple of 16 (repeating the last value, which changes
+    nothing), so each back end sees a few dozen distinct statements and keeps them prepared."""
+    out: list[Any] = []
+    for start in range(0, len(values), IN_CHUNK):
+        part = values[start : start + IN_CHUNK]
+        size = -(-len(part) // 16) * 16
+        statement = _STATEMENTS.get((query, size))
+        if statement is None:
+            columns, key = _QUERIES[query]
+            statement = select(*columns).where(key.in_([bindparam(f"p{i}") for i in range(size)]))
+            _STATEMENTS[(query, size)] = statement
+        params = {f"p{i}": v for i, v in enumerate(part)}
+        last = part[-1]
+        for i in range(len(part), size):
+            params[f"p{i}"] = last
+        out.extend(fetch_all(conn, statement, params))
+    return out
+
+
+def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
+    return {r[0]: dict(zip(_SUMMARY_KEYS, r[1:], strict=True)) for r in _fetch(conn, "lots", lot_ids)}
+
+
+def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[str, dict[str, Any]]]:
+    """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs), and the
+    summary of every lot reached, ``start`` first (a ``NotFoundError`` if it does not exist).
+
+    One IN query per generation (and chunk); a lot joins the frontier the first time it is reached,
+    so its edges are fetched once however many paths lead to it. Summaries come in one more pass."""
+    lots = _summaries(conn, [start])
+    if start not in lots:
+        raise NotFoundError(f"lot {start} does not exist", field="lot")
+    query, other = ("up", 1) if up else ("down", 0)
+    edges: list[Edge] = []
     seen = {start}
     frontier = [start]
-    with registry.engine.connect() as conn:
-        for _ in range(MAX_DEPTH):
-            if not frontier:
-                return edges
-            rows = fetch_in(conn, _EDGE_COLUMNS, key, frontier)
-            edges.extend(rows)
-            frontier = sorted({getattr(r, other) for r in rows} - seen)
-            seen.update(frontier)
+    for _ in range(MAX_DEPTH):
+        if not frontier:
+            lots.update(_summaries(conn, sorted(seen - {start})))
+            return edges, lots
+        rows = _fetch(conn, query, frontier)
+        edges.extend(rows)
+        frontier = sorted({r[other] for r in rows} - seen)
+        seen.update(frontier)
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def trace_up(registry: Registry, lot_id: str) -> dict[str, Any]:
-    """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share."""
-    registry.lot(lot_id)  # raises if unknown
-    edges = _walk(registry, lot_id, up=True)
-    parents: dict[str, list[Any]] = defaultdict(list)
-    for edge in edges:
-        parents[edge.child].append(edge)
-    share: dict[str, float] = defaultdict(float)
-    paths: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    # (lot, share of the root carried by this path, lots on the path, input masses on its edges)
-    stack: list[tuple[str, float, list[str], list[float]]] = [(lot_id, 1.0, [lot_id], [])]
-    while stack:
-        node, weight, path, masses = stack.pop()
-        incoming = parents.get(node)
-        if not incoming:
-            share[node] += weight
-            paths[node].append({"lots": path, "input_kg": masses, "share": weight})
-            continue
-        total = sum(e.mass_kg for e in incoming)
-        for edge in incoming:
-            stack.append(
-                (edge.parent, weight * edge.mass_kg / total, [*path, edge.parent], [*masses, edge.mass_kg])
-            )
-    lots = _lot_summary(registry, sorted({lot_id} | {e.parent for e in edges}))
+def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
+    return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
+
+
+def trace_up(registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PATHS) -> dict[str, Any]:
+    """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
+
+    Each source has ``path_count``, how many paths reach it, and ``paths``: those of its paths that
+    are among the ``max_paths`` highest-share paths overall, highest first. At the top,
+    ``path_count`` is the number of paths in all, ``paths_listed`` how many are listed and
+    ``paths_truncated`` whether that is fewer. Shares are exact whatever ``max_paths`` is.
+    """
+    if max_paths < 0:
+        raise ValidationError("must be 0 or more", field="max_paths")
+    with registry.engine.connect() as conn:
+        edges, lots = _walk(conn, lot_id, up=True)
+    parents = inputs_by_child(edges)
+    found = ancestry(lot_id, parents)
+    listed = best_paths(lot_id, parents, found.best, max_paths)
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for path in listed:
+        by_source.setdefault(path.lots[-1], []).append(path.to_dict())
+    shares = found.shares
+    total_paths = sum(found.path_counts.values())
     sources = [
-        {"lot": s, **lots[s], "share": share[s], "paths": paths[s]}
-        for s in sorted(share, key=lambda s: -share[s])
+        {
+            "lot": s,
+            **lots.get(s, {}),
+            "share": shares[s],
+            "path_count": found.path_counts[s],
+            "paths": by_source.get(s, []),
+        }
+        for s in sorted(shares, key=lambda s: (-shares[s], s))
     ]
     return {
         "lot": lot_id,
         "direction": "up",
         "lots": lots,
         "sources": sources,
-        "edges": [
-            {"child": e.child, "parent": e.parent, "mass_kg": e.mass_kg, "event_index": e.seq} for e in edges
-        ],
+        "path_count": total_paths,
+        "paths_listed": len(listed),
+        "paths_truncated": len(listed) < total_paths,
+        "max_paths": max_paths,
+        "edges": _edge_dicts(edges),
     }
 
 
 def trace_down(registry: Registry, lot_id: str) -> dict[str, Any]:
     """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from."""
-    registry.lot(lot_id)
-    edges = _walk(registry, lot_id, up=False)
-    reached = sorted({e.child for e in edges})
-    lots = _lot_summary(registry, [lot_id, *reached])
-    made_from = {e.parent for e in edges}
+    with registry.engine.connect() as conn:
+        edges, lots = _walk(conn, lot_id, up=False)
+    reached = sorted({e[0] for e in edges})
+    made_from = {e[1] for e in edges}
     end_items = [lot for lot in reached if lot not in made_from]
     return {
         "lot": lot_id,
@@ -110,7 +336,5 @@ def trace_down(registry: Registry, lot_id: str) -> dict[str, Any]:
         "lots": lots,
         "reached": reached,
         "end_items": end_items,
-        "edges": [
-            {"child": e.child, "parent": e.parent, "mass_kg": e.mass_kg, "event_index": e.seq} for e in edges
-        ],
+        "edges": _edge_dicts(edges),
     }
