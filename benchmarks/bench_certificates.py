@@ -59,7 +59,7 @@ from raretrace.ledger.certificates import issue, revoke, status_list, trusted_ke
 from raretrace.ledger.events import event_from_statement
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.note import split_note
@@ -93,71 +93,6 @@ DEPENDS_ON = (
 # --- the registry --------------------------------------------------------------------------------------
 
 
-def _mine_to_magnet(
-    chain: ScriptedChain,
-    prefix: str,
-    mine: str,
-    separator: str,
-    metal_maker: str,
-    magnet_maker: str,
-    value: float,
-) -> None:
-    """1 t of concentrate -> 300 kg oxide -> 240 kg metal -> 800 kg magnets (as tests/test_compliance.py)."""
-    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
-    magnet = f"urn:raretrace:lot:{prefix}-magnet"
-    chain.record(
-        mine,
-        "extract",
-        deposit="test",
-        outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
-    )
-    stages: list[tuple[str, str, str, float, dict[str, Any], list[dict[str, Any]]]] = [
-        (
-            separator,
-            "separation",
-            conc,
-            1000.0,
-            lot(oxide, "separated_oxide", 300.0, {"Nd": 0.6, "Pr": 0.18, "Dy": 0.03}),
-            [],
-        ),
-        (
-            metal_maker,
-            "metallization",
-            oxide,
-            300.0,
-            lot(metal, "metal", 240.0, {"Nd": 0.75, "Pr": 0.225, "Dy": 0.025}),
-            [],
-        ),
-        (
-            magnet_maker,
-            "magnet",
-            metal,
-            240.0,
-            lot(
-                magnet,
-                "magnet",
-                800.0,
-                {"Nd": 0.225, "Pr": 0.0675, "Dy": 0.0075, "Fe": 0.69},
-                declared_value={"amount": value, "currency": "USD"},
-            ),
-            [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
-        ),
-    ]
-    holder = mine
-    for facility, stage, source, kg, output, additions in stages:
-        if facility != holder:
-            chain.ship(holder, facility, [source])
-            holder = facility
-        chain.record(
-            facility,
-            "process",
-            stage=stage,
-            inputs=[{"lot": source, "mass_kg": kg}],
-            outputs=[output],
-            additions=additions,
-        )
-
-
 def build_chain(url: str) -> ScriptedChain:
     """The tests' two chains (Bayan Obo -> Baotou -> Japan; Mount Weld -> Malaysia -> US), then both
     magnet lots shipped with an HS code, and two witnesses cosigning the newest checkpoint."""
@@ -170,8 +105,8 @@ def build_chain(url: str) -> ScriptedChain:
     chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
     chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
     chain.add_facility("DE-ASM", country="DE", stages=["component"])
-    _mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
-    _mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
+    mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
+    mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
     chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
     chain.ship("US-MAG", "JP-MAG", [US_MAGNET], hs_code="8505.11")
     chain.ship("JP-MAG", "DE-ASM", [JP_MAGNET], hs_code="8505.11")

@@ -11,7 +11,7 @@ import pytest
 
 from raretrace.errors import NotFoundError
 from raretrace.ledger.compliance import check_lots
-from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
 from raretrace.rules import Outcome
 from tests.chain_fixtures import new_registry, snapshot
 from tests.rules_helpers import hand_prices
@@ -20,71 +20,6 @@ from tests.test_cli import Cli
 JP_MAGNET = "urn:raretrace:lot:jp-magnet"
 US_MAGNET = "urn:raretrace:lot:us-magnet"
 AU_CONC = "urn:raretrace:lot:us-conc"
-
-
-def _mine_to_magnet(
-    chain: ScriptedChain,
-    prefix: str,
-    mine: str,
-    separator: str,
-    metal_maker: str,
-    magnet_maker: str,
-    value: float,
-) -> None:
-    """1 t of concentrate → 300 kg NdPr(Dy) oxide → 240 kg metal → 800 kg magnets, shipping between sites."""
-    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
-    magnet = f"urn:raretrace:lot:{prefix}-magnet"
-    chain.record(
-        mine,
-        "extract",
-        deposit="test",
-        outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
-    )
-    steps = [
-        (
-            separator,
-            "separation",
-            conc,
-            1000.0,
-            lot(oxide, "separated_oxide", 300.0, {"Nd": 0.6, "Pr": 0.18, "Dy": 0.03}),
-            [],
-        ),
-        (
-            metal_maker,
-            "metallization",
-            oxide,
-            300.0,
-            lot(metal, "metal", 240.0, {"Nd": 0.75, "Pr": 0.225, "Dy": 0.025}),
-            [],
-        ),
-        (
-            magnet_maker,
-            "magnet",
-            metal,
-            240.0,
-            lot(
-                magnet,
-                "magnet",
-                800.0,
-                {"Nd": 0.225, "Pr": 0.0675, "Dy": 0.0075, "Fe": 0.69},
-                declared_value={"amount": value, "currency": "USD"},
-            ),
-            [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
-        ),
-    ]
-    holder = mine
-    for facility, stage, source, kg, output, additions in steps:
-        if facility != holder:
-            chain.ship(holder, facility, [source])
-            holder = facility
-        chain.record(
-            facility,
-            "process",
-            stage=stage,
-            inputs=[{"lot": source, "mass_kg": kg}],
-            outputs=[output],
-            additions=additions,
-        )
 
 
 def two_chains(db_url: str) -> ScriptedChain:
@@ -97,8 +32,8 @@ def two_chains(db_url: str) -> ScriptedChain:
     chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
     chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
     chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
-    _mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
-    _mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
+    mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
+    mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
     chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
     return chain
 

@@ -103,3 +103,69 @@ class ScriptedChain:
                 self.envelope(receiver, "receive", transfer_event=transfer_id, lots=list(lots)),
             ]
         )
+
+
+def mine_to_magnet(
+    chain: ScriptedChain,
+    prefix: str,
+    mine: str,
+    separator: str,
+    metal_maker: str,
+    magnet_maker: str,
+    value: float,
+) -> None:
+    """A reference chain for tests and benchmarks: 1 t of concentrate → 300 kg NdPr(Dy) oxide → 240 kg
+    metal → 800 kg magnets, shipping whenever the next stage is another facility's."""
+    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
+    magnet = f"urn:raretrace:lot:{prefix}-magnet"
+    chain.record(
+        mine,
+        "extract",
+        deposit="test",
+        outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
+    )
+    steps = [
+        (
+            separator,
+            "separation",
+            conc,
+            1000.0,
+            lot(oxide, "separated_oxide", 300.0, {"Nd": 0.6, "Pr": 0.18, "Dy": 0.03}),
+            [],
+        ),
+        (
+            metal_maker,
+            "metallization",
+            oxide,
+            300.0,
+            lot(metal, "metal", 240.0, {"Nd": 0.75, "Pr": 0.225, "Dy": 0.025}),
+            [],
+        ),
+        (
+            magnet_maker,
+            "magnet",
+            metal,
+            240.0,
+            lot(
+                magnet,
+                "magnet",
+                800.0,
+                {"Nd": 0.225, "Pr": 0.0675, "Dy": 0.0075, "Fe": 0.69},
+                declared_value={"amount": value, "currency": "USD"},
+            ),
+            [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
+        ),
+    ]
+    holder = mine
+    for facility, stage, source, kg, output, additions in steps:
+        if facility != holder:
+            chain.ship(holder, facility, [source])
+            holder = facility
+        chain.record(
+            facility,
+            "process",
+            stage=stage,
+            inputs=[{"lot": source, "mass_kg": kg}],
+            outputs=[output],
+            additions=additions,
+        )
