@@ -17,18 +17,10 @@ from importlib import resources
 from typing import Any
 
 from raretrace.errors import ValidationError
+from raretrace.provenance import STAGE_ORDER
 
 FILES = ("mining.json", "stage_shares.json", "defense.json", "capacity.json", "prices.json", "imports.json")
-STAGES = (
-    "mining",
-    "beneficiation",
-    "separation",
-    "metallization",
-    "magnet",
-    "component",
-    "system",
-    "recycling",
-)
+STAGES = STAGE_ORDER
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _START = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 
