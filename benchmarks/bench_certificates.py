@@ -59,7 +59,7 @@ from raretrace.ledger.certificates import issue, revoke, status_list, trusted_ke
 from raretrace.ledger.events import event_from_statement
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
+from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.note import split_note
@@ -97,17 +97,8 @@ def build_chain(url: str) -> ScriptedChain:
     """The tests' two chains (Bayan Obo -> Baotou -> Japan; Mount Weld -> Malaysia -> US), then both
     magnet lots shipped with an HS code, and two witnesses cosigning the newest checkpoint."""
     chain = ScriptedChain(Registry.init(make_engine(url), ORIGIN))
-    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
-    chain.add_facility("CN-SEP", country="CN", stages=["separation", "metallization"])
-    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
-    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
-    chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
-    chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
-    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
+    two_reference_chains(chain)
     chain.add_facility("DE-ASM", country="DE", stages=["component"])
-    mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
-    mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
-    chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
     chain.ship("US-MAG", "JP-MAG", [US_MAGNET], hs_code="8505.11")
     chain.ship("JP-MAG", "DE-ASM", [JP_MAGNET], hs_code="8505.11")
     _cosign(chain.registry)

@@ -11,7 +11,7 @@ import pytest
 
 from raretrace.errors import NotFoundError
 from raretrace.ledger.compliance import check_lots
-from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
+from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
 from raretrace.rules import Outcome
 from tests.chain_fixtures import new_registry, snapshot
 from tests.rules_helpers import hand_prices
@@ -25,16 +25,7 @@ AU_CONC = "urn:raretrace:lot:us-conc"
 def two_chains(db_url: str) -> ScriptedChain:
     """Bayan Obo → Baotou (separation, metal) → Japan (magnet), and Mount Weld → Malaysia → US."""
     chain = ScriptedChain(new_registry(db_url))
-    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
-    chain.add_facility("CN-SEP", country="CN", stages=["separation", "metallization"])
-    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
-    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
-    chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
-    chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
-    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
-    mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
-    mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
-    chain.record("US-LAB", "assay", lot=AU_CONC, method="ICP-MS", results={"units": "ppm", "Nd": 200000})
+    two_reference_chains(chain)
     return chain
 
 

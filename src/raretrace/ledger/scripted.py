@@ -169,3 +169,25 @@ def mine_to_magnet(
             outputs=[output],
             additions=additions,
         )
+
+
+def two_reference_chains(chain: ScriptedChain) -> None:
+    """Bayan Obo → Baotou (separation, metal) → Japan (magnet), and Mount Weld → Malaysia (Australian
+    technology) → US (metal, magnet), with an assay of the Australian concentrate: the chains the
+    compliance and certificate tests and the certificate benchmark share."""
+    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
+    chain.add_facility("CN-SEP", country="CN", stages=["separation", "metallization"])
+    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
+    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
+    chain.add_facility("MY-SEP", country="MY", stages=["separation"], technology={"separation": "AU"})
+    chain.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])
+    chain.add_facility("US-LAB", country="US", stages=["assay"], accreditation="ISO/IEC 17025:2017")
+    mine_to_magnet(chain, "jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG", 60_000.0)
+    mine_to_magnet(chain, "us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG", 75_000.0)
+    chain.record(
+        "US-LAB",
+        "assay",
+        lot="urn:raretrace:lot:us-conc",
+        method="ICP-MS",
+        results={"units": "ppm", "Nd": 200000},
+    )
