@@ -25,6 +25,9 @@ from raretrace.cli_common import (
     out_console,
 )
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
+from raretrace.cli_interchange import register as register_interchange_commands
+from raretrace.cli_serve import register as register_serve_commands
+from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import RaretraceError
 
 app = typer.Typer(
@@ -633,6 +636,9 @@ def demo(
 
 register_certificate_commands(app)
 register_fingerprint_commands(app)
+register_world_commands(app)
+register_interchange_commands(app)
+register_serve_commands(app)
 
 
 def main() -> None:
