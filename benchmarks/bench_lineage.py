@@ -204,7 +204,7 @@ def deep_sample(engine: Engine, size: int, rng: random.Random) -> dict[str, list
 # --- the run -------------------------------------------------------------------------------------------
 
 
-def build(registry: Registry, args: argparse.Namespace) -> None:
+def new_chain(registry: Registry, args: argparse.Namespace) -> SyntheticChain:
     chain = SyntheticChain(
         registry,
         random.Random(args.seed),
@@ -213,9 +213,14 @@ def build(registry: Registry, args: argparse.Namespace) -> None:
         recycle_share=args.recycle_share,
     )
     chain.register_facilities()
-    start = time.perf_counter()
+    return chain
+
+
+def build(chain: SyntheticChain, target: int, args: argparse.Namespace) -> None:
+    """Grow the graph to ``target`` lots (a chain can be grown again: ``--measure-at``)."""
+    start = time.perf_counter() - chain.wall_seconds
     step = max(args.lots // 20, 1000)
-    next_report = [step]
+    next_report = [(chain.lots // step + 1) * step]
 
     def progress(c: SyntheticChain) -> None:
         if c.lots >= next_report[0]:
@@ -229,8 +234,8 @@ def build(registry: Registry, args: argparse.Namespace) -> None:
                 flush=True,
             )
 
-    chain.build(args.lots, progress)
-    elapsed = time.perf_counter() - start
+    chain.build(target, progress)
+    elapsed = chain.wall_seconds = time.perf_counter() - start
     print(
         f"built {chain.lots:,} lots with {chain.events:,} signed events in {elapsed:,.0f} s "
         f"(signing {chain.sign_seconds:,.0f} s, appending {chain.append_seconds:,.0f} s, "
@@ -375,6 +380,36 @@ def measure_check(registry: Registry, sample: dict[str, list[str]], args: argpar
     print(ratio_line(times, base_times))
 
 
+def measure(registry: Registry, url: str, args: argparse.Namespace) -> None:
+    """Trace and check latency on the graph as it is now."""
+    engine = registry.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # planner statistics, as autovacuum would gather them
+            conn.execute(text("ANALYZE"))
+        print("ran ANALYZE (PostgreSQL plans IN lookups on the indexes only with statistics)")
+    graph_size(engine, url)
+    sample = deep_sample(engine, args.sample, random.Random(args.seed + 1))
+    measure_trace(registry, sample, args)
+    measure_check(registry, sample, args)
+    print("targets (issue): trace p99 < 10 ms, check p99 < 5 ms", flush=True)
+
+
+def snapshot(url: str, to: Path) -> None:
+    """A page-for-page copy (SQLite's backup API: same layout, unlike VACUUM INTO) to measure later
+    with ``--reuse``, while the build goes on to larger sizes."""
+    import sqlite3
+
+    started = time.perf_counter()
+    source = sqlite3.connect(url.removeprefix("sqlite:///"))
+    target = sqlite3.connect(to)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    print(f"copied the graph to {to} in {time.perf_counter() - started:,.0f} s", flush=True)
+
+
 def open_database(args: argparse.Namespace, stack: list[Callable[[], None]]) -> str:
     """The URL to build in: a new SQLite file (a temporary one by default) or a new PostgreSQL schema."""
     if args.db is None:
@@ -428,6 +463,16 @@ def main() -> None:
     parser.add_argument("--max-paths", type=int, default=100)
     parser.add_argument("--reuse", action="store_true", help="measure the graph already in --db")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    parser.add_argument(
+        "--snapshot-dir", help="with --measure-at on SQLite: keep a copy of the graph at each size here"
+    )
+    parser.add_argument(
+        "--measure-at",
+        type=lambda v: [int(n) for n in v.split(",") if n],
+        default=[],
+        help="also measure when the graph reaches these sizes on its way to --lots, e.g. "
+        "--lots 10000000 --measure-at 1000000 (comma-separated)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.lots = 20_000
@@ -438,21 +483,18 @@ def main() -> None:
         url = open_database(args, cleanup)
         engine = make_engine(url)
         if args.reuse:
-            registry = Registry(engine)
             print(f"measuring the graph in {args.db}")
+            measure(Registry(engine), url, args)
         else:
             print(f"building ~{args.lots:,} lots in {url.split('?')[0]} (seed {args.seed})", flush=True)
-            registry = Registry.init(engine, "bench.raretrace.example/lineage")
-            build(registry, args)
-        if engine.dialect.name == "postgresql":
-            with engine.begin() as conn:  # planner statistics, as autovacuum would gather them
-                conn.execute(text("ANALYZE"))
-            print("ran ANALYZE (PostgreSQL plans IN lookups on the indexes only with statistics)")
-        graph_size(engine, url)
-        sample = deep_sample(engine, args.sample, random.Random(args.seed + 1))
-        measure_trace(registry, sample, args)
-        measure_check(registry, sample, args)
-        print("targets (issue): trace p99 < 10 ms, check p99 < 5 ms")
+            chain = new_chain(Registry.init(engine, "bench.raretrace.example/lineage"), args)
+            for target in sorted({*args.measure_at, args.lots}):
+                if target > args.lots:
+                    continue
+                build(chain, target, args)
+                if args.snapshot_dir and target < args.lots and url.startswith("sqlite:///"):
+                    snapshot(url, Path(args.snapshot_dir) / f"lineage-{target}.db")
+                measure(chain.registry, url, args)
         engine.dispose()
     finally:
         for undo in reversed(cleanup):

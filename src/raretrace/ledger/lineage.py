@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -222,7 +222,24 @@ _QUERIES: dict[str, tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]] =
     "down": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.parent),
     "lots": (tuple(t.lots.c[name] for name in ("id", *_SUMMARY_KEYS)), t.lots.c.id),
 }
-_STATEMENTS: dict[tuple[str, int], ClauseElement] = {}
+_STATEMENTS: dict[tuple[str, str, int], ClauseElement] = {}
+
+
+def _statement(query: str, dialect: str, size: int) -> ClauseElement:
+    """The IN query ``query`` for ``size`` values, as ``dialect`` should run it.
+
+    SQLite answers the lot summaries from the covering index ``ix_lots_summary`` only when its
+    statistics (ANALYZE) say so, and otherwise reads every lot's row, origin vector and all, through
+    the primary key; ``INDEXED BY`` makes it use the covering index whatever the statistics."""
+    columns, key = _QUERIES[query]
+    params = [bindparam(f"p{i}") for i in range(size)]
+    if query == "lots" and dialect == "sqlite":
+        return (
+            select(*(literal_column(c.name) for c in columns))
+            .select_from(text(f"{t.lots.name} INDEXED BY ix_lots_summary"))
+            .where(literal_column(key.name).in_(params))
+        )
+    return select(*columns).where(key.in_(params))
 
 
 def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
@@ -231,14 +248,13 @@ def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
     List lengths are rounded up to a multiple of 16 (repeating the last value, which changes
     nothing), so each back end sees a few dozen distinct statements and keeps them prepared."""
     out: list[Any] = []
+    dialect = conn.dialect.name
     for start in range(0, len(values), IN_CHUNK):
         part = values[start : start + IN_CHUNK]
         size = -(-len(part) // 16) * 16
-        statement = _STATEMENTS.get((query, size))
+        statement = _STATEMENTS.get((query, dialect, size))
         if statement is None:
-            columns, key = _QUERIES[query]
-            statement = select(*columns).where(key.in_([bindparam(f"p{i}") for i in range(size)]))
-            _STATEMENTS[(query, size)] = statement
+            statement = _STATEMENTS[(query, dialect, size)] = _statement(query, dialect, size)
         params = {f"p{i}": v for i, v in enumerate(part)}
         last = part[-1]
         for i in range(len(part), size):

@@ -103,6 +103,10 @@ lots = Table(
     Column("void", Boolean, nullable=False, default=False),
     Column("origin", Text, nullable=True),  # JSON origin vector (provenance.py), computed at append
 )
+# The summary a trace shows of each lot, answered from the index alone: the rows carry the origin
+# vector (kilobytes each), so reading them would cost a page per lot.
+LOT_SUMMARY_COLUMNS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
+Index("ix_lots_summary", lots.c.id, *(lots.c[name] for name in LOT_SUMMARY_COLUMNS))
 
 lot_inputs = Table(
     "lot_inputs",
@@ -111,8 +115,9 @@ lot_inputs = Table(
     Column("child", String(200), nullable=False),
     Column("parent", String(200), nullable=False),
     Column("mass_kg", Float, nullable=False),
-    Index("ix_lot_inputs_child", "child"),
-    Index("ix_lot_inputs_parent", "parent"),
+    # covering indexes: a trace up (down) reads every column of an edge from the index alone
+    Index("ix_lot_inputs_up", "child", "parent", "mass_kg", "seq"),
+    Index("ix_lot_inputs_down", "parent", "child", "mass_kg", "seq"),
 )
 
 transfers = Table(
@@ -203,4 +208,36 @@ trusted_registries = Table(
     Column("log", String(200), nullable=False),  # its log name (checkpoint origin)
     Column("log_key", Text, nullable=False),  # its checkpoint verifier key
     Column("added_at", String(32), nullable=False),
+)
+
+
+# --- the registry server (issue 7): who may call it --------------------------------------------------
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(32), nullable=False),  # operator, auditor, secretariat
+    Column("created_at", String(32), nullable=False),
+    Column("disabled_at", String(32), nullable=True),
+)
+
+participant_facilities = Table(
+    "participant_facilities",
+    metadata,
+    Column("participant_id", String(200), ForeignKey("participants.id"), primary_key=True),
+    Column("facility_id", String(200), ForeignKey("facilities.id"), primary_key=True),
+    Index("ix_participant_facilities_facility", "facility_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 hex of the token; the token is never stored
+    Column("participant_id", String(200), ForeignKey("participants.id"), nullable=False, index=True),
+    Column("label", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=True),
+    Column("revoked_at", String(32), nullable=True),
 )
