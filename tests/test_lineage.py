@@ -331,3 +331,30 @@ def test_a_diamond_counts_each_path_once(db_url: str) -> None:
     assert down["reached"] == [f"urn:raretrace:lot:{n}" for n in ("conc", "metal", "ox-1", "ox-2")]
     assert down["end_items"] == ["urn:raretrace:lot:metal"]
     assert len(down["edges"]) == len({(e["child"], e["parent"]) for e in down["edges"]}) == 5
+
+
+def test_cli_trace_lists_the_highest_share_paths_and_says_how_many_are_left_out(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from raretrace.cli import app
+
+    db = tmp_path / "blend.db"
+    _blend(f"sqlite:///{db}")
+
+    runner = CliRunner()
+    one = runner.invoke(app, ["--db", str(db), "trace", "urn:raretrace:lot:ox-1", "--up", "--max-paths", "1"])
+    assert one.exit_code == 0, one.output
+    assert "by 2 path(s); the 1 highest-share path(s) are shown (--max-paths to see more)" in one.output
+    assert "75.00%: urn:raretrace:lot:ox-1" in one.output and "25.00%: urn" not in one.output
+    both = runner.invoke(app, ["--db", str(db), "trace", "urn:raretrace:lot:ox-1", "--up"])
+    assert "the 2 highest-share path(s) are shown:" in both.output and "25.00%: urn" in both.output
+    as_json = json.loads(
+        runner.invoke(
+            app, ["--db", str(db), "trace", "urn:raretrace:lot:ox-1", "--up", "--max-paths", "0", "--json"]
+        ).output
+    )
+    assert as_json["paths_listed"] == 0 and as_json["path_count"] == 2 and as_json["paths_truncated"]
+    bad = runner.invoke(
+        app, ["--db", str(db), "trace", "urn:raretrace:lot:ox-1", "--up", "--max-paths", "-1"]
+    )
+    assert bad.exit_code == 2

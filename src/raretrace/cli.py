@@ -29,6 +29,7 @@ from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import RaretraceError
+from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
 
 app = typer.Typer(
     help="raretrace: verifiable rare-earth supply chains from mine to magnet.\n\n"
@@ -325,25 +326,36 @@ def trace(
     down: Annotated[
         bool, typer.Option("--down", help="Every lot and product it reached (recall list)")
     ] = False,
+    max_paths: Annotated[
+        int,
+        typer.Option(
+            "--max-paths",
+            min=0,
+            help="With --up: list this many highest-share paths (source shares are exact whatever it is)",
+        ),
+    ] = DEFAULT_MAX_PATHS,
     as_json: JsonFlag = False,
 ) -> None:
     """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
 
-    Example: raretrace --db registry.db trace urn:raretrace:lot:mp-magnet-2026-0001 --up
+    Example: raretrace --db registry.db trace urn:raretrace:lot:mp-magnet-2026-0001 --up --max-paths 20
     """
     from raretrace.ledger.lineage import trace_down, trace_up
 
     if up == down:
         raise RaretraceError("give exactly one of --up or --down", field="direction")
     registry = _ctx(ctx).registry()
-    result = trace_up(registry, lot) if up else trace_down(registry, lot)
+    result = trace_up(registry, lot, max_paths=max_paths) if up else trace_down(registry, lot)
     if as_json:
         emit_json(result)
         return
     lots = result["lots"]
     if up:
         out_console.print(
-            f"[bold]{lot}[/bold] comes from {len(result['sources'])} source lot(s):", soft_wrap=True
+            f"[bold]{escape(lot)}[/bold] comes from {len(result['sources'])} source lot(s) "
+            f"by {result['path_count']:,} path(s); the {result['paths_listed']:,} highest-share path(s) "
+            "are shown" + (" (--max-paths to see more)" if result["paths_truncated"] else "") + ":",
+            soft_wrap=True,
         )
         for source in result["sources"]:
             out_console.print(
@@ -361,7 +373,7 @@ def trace(
                 )
     else:
         out_console.print(
-            f"[bold]{lot}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True
+            f"[bold]{escape(lot)}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True
         )
         for item in result["end_items"]:
             info = lots[item]

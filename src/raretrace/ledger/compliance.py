@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raretrace.errors import NotFoundError, ValidationError
+from raretrace.ledger.lineage import walk_edges
 from raretrace.ledger.registry import Registry
 from raretrace.model import REE_SYMBOLS, Lot
 from raretrace.pricing import PriceTable
@@ -25,7 +26,6 @@ from raretrace.store import schema as t
 from raretrace.store.raw import fetch_in
 
 RAW_FORMS = ("ore", "concentrate")
-MAX_DEPTH = 64
 
 
 def _value(lot: Lot) -> tuple[float | None, str | None]:
@@ -96,14 +96,7 @@ def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tupl
     out: dict[str, tuple[RawMaterial, ...]] = {}
     with registry.engine.connect() as conn:
         for start in lot_ids:
-            seen = {start}
-            frontier = [start]
-            for _ in range(MAX_DEPTH):
-                if not frontier:
-                    break
-                rows = fetch_in(conn, [t.lot_inputs.c.parent], t.lot_inputs.c.child, frontier)
-                frontier = sorted({r.parent for r in rows} - seen)
-                seen.update(frontier)
+            _, seen = walk_edges(conn, start, up=True)
             lots = registry.store.lots(conn, sorted(seen))
             raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
             assays: dict[str, Mapping[str, Any]] = {}

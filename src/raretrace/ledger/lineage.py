@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, literal_column, select, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
 from raretrace.errors import NotFoundError, ValidationError
@@ -232,7 +232,7 @@ def _statement(query: str, dialect: str, size: int) -> ClauseElement:
     statistics (ANALYZE) say so, and otherwise reads every lot's row, origin vector and all, through
     the primary key; ``INDEXED BY`` makes it use the covering index whatever the statistics."""
     columns, key = _QUERIES[query]
-    params = [bindparam(f"p{i}") for i in range(size)]
+    params: list[BindParameter[Any]] = [bindparam(f"p{i}") for i in range(size)]
     if query == "lots" and dialect == "sqlite":
         return (
             select(*(literal_column(c.name) for c in columns))
@@ -268,28 +268,35 @@ def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, 
     return {r[0]: dict(zip(_SUMMARY_KEYS, r[1:], strict=True)) for r in _fetch(conn, "lots", lot_ids)}
 
 
-def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[str, dict[str, Any]]]:
-    """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs), and the
-    summary of every lot reached, ``start`` first (a ``NotFoundError`` if it does not exist).
+def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
+    """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs) and every
+    lot reached, ``start`` included; the lot itself is not looked up.
 
     One IN query per generation (and chunk); a lot joins the frontier the first time it is reached,
-    so its edges are fetched once however many paths lead to it. Summaries come in one more pass."""
-    lots = _summaries(conn, [start])
-    if start not in lots:
-        raise NotFoundError(f"lot {start} does not exist", field="lot")
+    so its edges are fetched once however many paths lead to it."""
     query, other = ("up", 1) if up else ("down", 0)
     edges: list[Edge] = []
     seen = {start}
     frontier = [start]
     for _ in range(MAX_DEPTH):
         if not frontier:
-            lots.update(_summaries(conn, sorted(seen - {start})))
-            return edges, lots
+            return edges, seen
         rows = _fetch(conn, query, frontier)
         edges.extend(rows)
         frontier = sorted({r[other] for r in rows} - seen)
         seen.update(frontier)
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
+
+
+def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[str, dict[str, Any]]]:
+    """``walk_edges`` and the summary of every lot reached, ``start`` first (a ``NotFoundError`` if
+    it does not exist)."""
+    lots = _summaries(conn, [start])
+    if start not in lots:
+        raise NotFoundError(f"lot {start} does not exist", field="lot")
+    edges, seen = walk_edges(conn, start, up=up)
+    lots.update(_summaries(conn, sorted(seen - {start})))
+    return edges, lots
 
 
 def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
