@@ -12,7 +12,7 @@ from raretrace.errors import ValidationError
 from raretrace.fingerprint import build_model, check_assay, default_model, load_library
 from raretrace.fingerprint.evaluate import auroc, expected_calibration_error, main
 from raretrace.fingerprint.isotopes import CHUR_147_144, present_day_epsilon, sm147_nd144
-from raretrace.fingerprint.library import REY, library_from_dict
+from raretrace.fingerprint.library import REY, STATUSES, library_data, library_from_dict
 from raretrace.fingerprint.model import ALPHA
 from raretrace.fingerprint.simulate import simulate, simulate_deposit
 
@@ -72,6 +72,58 @@ def test_library_rejects_a_figure_without_source() -> None:
         )
 
 
+def test_every_deposit_states_how_its_figures_are_known() -> None:
+    library = load_library()
+    # no original table could be read: rows are recalled (Table 1) or secondary (Table 2), never published
+    expected = {"castor-hedrick-2006-recalled": "recalled", "deposits-md-table2": "secondary"}
+    for d in library.deposits:
+        assert d.status == expected[d.source]
+        checks = d.raw["verification"]
+        assert checks and all(c["against"] and c["result"] for c in checks), d.id
+        for iso in d.raw.get("isotopes", []):
+            assert iso["status"] == "published"
+        assert all(r.status == "published" for r in d.ratios)
+        for key in d.shares:
+            assert d.status_of(key) in STATUSES
+    # published figures do appear: Bayan Obo's isotopes, Lovozero's loparite Ce/Yb, ages
+    assert {d.id for d in library.deposits if d.ratios} == {"lovozero"}
+    dated = {d.id for d in library.deposits if d.raw.get("ages")}
+    assert dated >= {"mountain-pass", "bayan-obo", "mount-weld"}
+
+
+def test_lovozero_yb_follows_the_published_ce_yb_ratio() -> None:
+    lovozero = load_library().get("lovozero")
+    (ratio,) = lovozero.ratios
+    assert ratio.ratio == "Ce/Yb" and ratio.low == ratio.high
+    # oxide shares -> element mass ratio, with the stoichiometric factors of raretrace.elements
+    from raretrace.elements import oxide_factor
+
+    ce = lovozero.shares["Ce"].centre_pct * oxide_factor("Ce")
+    yb = lovozero.shares["Yb"].centre_pct * oxide_factor("Yb")
+    assert ce / yb == pytest.approx(ratio.low, rel=0.01)
+    assert lovozero.status_of("Yb") == "estimated"
+    assert lovozero.status_of("La") == "recalled"
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        (lambda row: row.update(status="guessed"), "status must start with"),
+        (lambda row: row["isotopes"][0].update(source="nowhere"), "unknown source 'nowhere'"),
+        (lambda row: row["isotopes"][0].pop("status"), "status must start with"),
+        (lambda row: row.update(figure_status={"Ho": "estimated: x"}), "no figure 'Ho'"),
+        (lambda row: row.update(ratios=[{"ratio": "Ce/Yb", "value": 5, "basis": "mass"}]), "its source"),
+        (lambda row: row["verification"][0].update(result=""), "states its result"),
+    ],
+)
+def test_library_rejects_figures_without_provenance(patch: object, message: str) -> None:
+    data = library_data()
+    row = next(r for r in data["deposits"] if r["id"] == "bayan-obo")
+    patch(row)  # type: ignore[operator]
+    with pytest.raises(ValidationError, match=message):
+        library_from_dict(data, "test")
+
+
 def test_resolve_declared_origin() -> None:
     library = load_library()
     assert library.resolve("Mountain Pass") == ("deposit", (library.get("mountain-pass"),))
@@ -111,6 +163,33 @@ def test_probabilities_are_calibrated_on_fresh_draws() -> None:
     correct = probs.argmax(axis=1) == draws.labels
     assert np.allclose(probs.sum(axis=1), 1.0)
     assert expected_calibration_error(probs.max(axis=1), correct) < 0.06
+
+
+def test_open_set_threshold_keeps_its_false_rejection_rate_on_fresh_draws() -> None:
+    model = default_model()
+    vouching = tuple(d for d in model.deposits if d.complete_pattern)
+    rates = []
+    for form, seed in (("ore", 515151), ("concentrate", 525252)):
+        draws = simulate(vouching, model.space, 300, seed=seed, form=form)
+        scores = model.scores(draws.features)
+        rates.append(float(scores.unknown.mean()))
+        # the fast batch path takes the same decision
+        assert np.array_equal(model.classify(draws.features)[2], scores.unknown)
+    assert all(0.0 < r < 3 * ALPHA for r in rates), rates
+
+
+def test_light_ree_deposit_held_out_is_scored_as_novel() -> None:
+    """Bayan Obo's pattern lies inside the broad Lovozero and Mount Weld references: the fit test alone
+    ranks it poorly; the likelihood-ratio evidence in the novelty score separates it."""
+    library = load_library()
+    model = build_model(library.without("bayan-obo"))
+    held = simulate((library.get("bayan-obo"),), model.space, 400, seed=616161, form="ore")
+    known = simulate(tuple(d for d in model.deposits if d.complete_pattern), model.space, 100, seed=626262)
+    s_out, s_in = model.scores(held.features), model.scores(known.features)
+    novelty_auroc = auroc(s_out.novelty, s_in.novelty)
+    fit_only_auroc = auroc(-s_out.best_log_p, -s_in.best_log_p)
+    assert novelty_auroc >= 0.93
+    assert novelty_auroc > fit_only_auroc + 0.05
 
 
 def test_auroc_and_ece_helpers() -> None:

@@ -313,8 +313,9 @@ def _explain(
         )
     elif unknown:
         parts.append(
-            "The sample matches no deposit in the library (every deposit's p-value is below "
-            f"{ALPHA:g}); the closest is {candidates[0].name} at probability {candidates[0].probability:.2f}."
+            "The sample matches no deposit in the library (no deposit both fits it and explains it better "
+            f"than rare-earth material in general, at a {ALPHA:g} false-rejection rate); the closest is "
+            f"{candidates[0].name} at probability {candidates[0].probability:.2f}."
         )
     else:
         top = candidates[0]

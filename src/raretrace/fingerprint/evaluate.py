@@ -5,8 +5,9 @@ Evaluation draws use their own seeds, never the training or calibration draws. R
 1. closed set, per form (ore, concentrate): top-1 accuracy (all deposits, and deposits whose reference has
    a near-complete pattern), per-deposit accuracy, confusion matrix, Brier score, expected calibration error
    (15 equal-width bins of top-1 confidence), and the measured false-rejection rate of the open-set test;
-2. open set: each deposit in turn is left out of training entirely; AUROC of the rejection score
-   (-log best p-value) for its samples against samples of the deposits kept, and the share rejected;
+2. open set: each deposit in turn is left out of training and threshold fitting entirely; per form, AUROC of
+   the novelty score for its samples against samples of the deposits kept, the share of its samples rejected
+   and the share of known samples wrongly rejected (the false-rejection rate at the chosen threshold);
 3. throughput of the batch path (features from ppm, probabilities and rejection).
 
 The output is plain text; ``--quick`` uses fewer samples (for tests).
@@ -99,34 +100,65 @@ def _closed_set(model: FingerprintModel, form: str, n: int, out: list[str]) -> f
 
 
 def _open_set(library: Library, n_out: int, n_in: int, out: list[str]) -> float:
+    """Leave each deposit out of training and calibration entirely; score its fresh draws against fresh
+    draws of the deposits kept. Returns the smaller (over ore and concentrate) mean AUROC over the held-out
+    complete-pattern deposits."""
     out.append(
-        f"\n## Open set: each deposit left out of training entirely "
-        f"({n_out} held-out, {n_in} per known deposit)"
+        f"\n## Open set: each deposit left out of training and threshold fitting entirely "
+        f"({n_out} held-out assays, {n_in} per known deposit, per form)"
     )
-    out.append(f"{'held out':<16} {'pattern':<8} {'AUROC':>7} {'rejected':>9} {'known rejected':>15}")
-    pos_all, neg_all, aurocs, complete = [], [], [], []
+    out.append(
+        "score: novelty (larger of the scaled fit and likelihood-ratio statistics, see model.py); "
+        "negatives: known deposits with a complete reference pattern (the only ones whose complete assays "
+        "can be simulated without inventing figures, and the only ones that can vouch for a sample); "
+        "'with partial' adds the incomplete simulated assays of partial-reference deposits as negatives"
+    )
+    out.append(
+        f"{'held out':<16} {'pattern':<8} {'form':<12} {'AUROC':>7} {'w/ partial':>10} {'rejected':>9} "
+        f"{'known rejected':>15} {'rejected@5%':>12}"
+    )
+    per_form: dict[str, list[float]] = {form: [] for form in FORM_SEEDS}
+    per_form_all: dict[str, list[float]] = {form: [] for form in FORM_SEEDS}
+    frr: dict[str, list[float]] = {form: [] for form in FORM_SEEDS}
+    pooled: dict[str, tuple[list[NDArray[np.float64]], list[NDArray[np.float64]]]] = {
+        form: ([], []) for form in FORM_SEEDS
+    }
     for k, held in enumerate(library.deposits):
         model = build_model(library.without(held.id))
-        seed = EVAL_SEED + 100 + k
-        unknown = simulate((held,), model.space, n_out, seed, form="ore")
-        known = simulate(model.deposits, model.space, n_in, seed + 50, form="ore")
-        s_out, s_in = model.scores(unknown.features), model.scores(known.features)
-        pos, neg = -s_out.best_log_p, -s_in.best_log_p
-        a = auroc(pos, neg)
-        aurocs.append(a)
-        complete.append(held.complete_pattern)
-        pos_all.append(pos)
-        neg_all.append(neg)
         kind = "complete" if held.complete_pattern else "partial"
+        for form, form_seed in FORM_SEEDS.items():
+            seed = EVAL_SEED + 100 * (k + 1) + 10 * form_seed
+            unknown = simulate((held,), model.space, n_out, seed, form=form)
+            known = simulate(model.deposits, model.space, n_in, seed + 5, form=form)
+            s_out, s_in = model.scores(unknown.features), model.scores(known.features)
+            vouched = model.vouch[known.labels]
+            a = auroc(s_out.novelty, s_in.novelty[vouched])
+            a_all = auroc(s_out.novelty, s_in.novelty)
+            known_rej = float(s_in.unknown[vouched].mean())
+            # share of held-out samples rejected at the threshold that rejects 5% of these known samples
+            at5 = float(np.mean(s_out.novelty > np.quantile(s_in.novelty[vouched], 0.95)))
+            out.append(
+                f"{held.id:<16} {kind:<8} {form:<12} {a:>7.4f} {a_all:>10.4f} {s_out.unknown.mean():>9.3f} "
+                f"{known_rej:>15.3f} {at5:>12.3f}"
+            )
+            if held.complete_pattern:
+                per_form[form].append(a)
+                per_form_all[form].append(a_all)
+                frr[form].append(known_rej)
+                pooled[form][0].append(s_out.novelty)
+                pooled[form][1].append(s_in.novelty[vouched])
+    n_complete = sum(d.complete_pattern for d in library.deposits)
+    for form in FORM_SEEDS:
+        aurocs = np.array(per_form[form])
+        pos, neg = pooled[form]
         out.append(
-            f"{held.id:<16} {kind:<8} {a:>7.4f} {s_out.unknown.mean():>9.3f} {s_in.unknown.mean():>15.3f}"
+            f"{form}: {n_complete} complete-pattern deposits held out: mean AUROC {aurocs.mean():.4f} "
+            f"(min {aurocs.min():.4f}, pooled {auroc(np.concatenate(pos), np.concatenate(neg)):.4f}; "
+            f"with partial-reference negatives {np.mean(per_form_all[form]):.4f}); "
+            f"false-rejection rate of known complete-pattern samples {np.mean(frr[form]):.4f} "
+            f"(nominal {ALPHA:g})"
         )
-    sel = np.array(complete)
-    pooled = auroc(np.concatenate(pos_all), np.concatenate(neg_all))
-    mean_complete = float(np.mean(np.array(aurocs)[sel]))
-    out.append(f"mean AUROC, all {len(aurocs)} held out: {np.mean(aurocs):.4f} (pooled {pooled:.4f})")
-    out.append(f"mean AUROC, {int(sel.sum())} complete-pattern deposits held out: {mean_complete:.4f}")
-    return mean_complete
+    return float(min(np.mean(v) for v in per_form.values()))
 
 
 def _throughput(model: FingerprintModel, n: int, out: list[str]) -> float:
@@ -185,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verdict = "met" if auc >= TARGET_AUROC else "NOT met"
     out.append(
-        f"open-set AUROC >= {TARGET_AUROC} (complete-pattern deposits held out): {verdict} ({auc:.4f})"
+        f"open-set AUROC >= {TARGET_AUROC} (mean over complete-pattern deposits held out, worse of ore and "
+        f"concentrate): {verdict} ({auc:.4f})"
     )
     out.append(
         f">= {TARGET_RATE:,.0f} samples/s: {'met' if rate >= TARGET_RATE else 'NOT met'} ({rate:,.0f})"

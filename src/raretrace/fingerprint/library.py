@@ -31,6 +31,9 @@ REY: Final[tuple[str, ...]] = (
 COMPLETE_MIN: Final = 9
 #: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
 ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
+#: How a figure is known: read in a named public source; the Castor & Hedrick table as recalled; an
+#: approximate secondary summary; or computed here from published figures (the computation is stated).
+STATUSES: Final = frozenset({"published", "recalled", "secondary", "estimated"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,18 @@ class IsotopeRef:
 
 
 @dataclass(frozen=True)
+class RatioRef:
+    """A published trace-element ratio (mass basis), e.g. Ce/Yb of loparite."""
+
+    ratio: str
+    low: float
+    high: float
+    source: str
+    status: str
+    material: str = ""
+
+
+@dataclass(frozen=True)
 class Deposit:
     id: str
     name: str
@@ -64,7 +79,15 @@ class Deposit:
     isotopes: tuple[IsotopeRef, ...] = ()
     trace: tuple[str, ...] = ()
     notes: str = ""
+    status: str = "recalled"
+    ratios: tuple[RatioRef, ...] = ()
+    figure_status: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def status_of(self, key: str) -> str:
+        """How one figure (a share key such as "Nd" or "Pr+Nd") is known: its own status where the library
+        gives one (the text starts with a status word), else the distribution's."""
+        return self.figure_status.get(key, self.status).split(":", 1)[0]
 
     @property
     def country(self) -> str:
@@ -217,6 +240,63 @@ def _isotopes(row: Mapping[str, Any], where: str) -> tuple[IsotopeRef, ...]:
     return tuple(out)
 
 
+def _source_keys(value: object, sources: Mapping[str, Any], where: str) -> str:
+    """A source reference ("key" or "key1; key2"), every key present in the library's sources."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("every figure names its source", field=where)
+    for key in (k.strip() for k in value.split(";")):
+        if key not in sources:
+            raise ValidationError(f"unknown source {key!r}", field=where)
+    return value
+
+
+def _status(value: object, where: str) -> str:
+    if not isinstance(value, str) or value.split(":", 1)[0] not in STATUSES:
+        raise ValidationError(f"status must start with one of {sorted(STATUSES)}", field=where)
+    return value
+
+
+def _ratios(row: Mapping[str, Any], sources: Mapping[str, Any], where: str) -> tuple[RatioRef, ...]:
+    out = []
+    for i, r in enumerate(row.get("ratios") or []):
+        at = f"{where}.ratios[{i}]"
+        name = r.get("ratio")
+        parts = name.split("/") if isinstance(name, str) else []
+        if len(parts) != 2:
+            raise ValidationError("a ratio is two element symbols, 'Ce/Yb'", field=at)
+        for part in parts:
+            parse_element(part)
+        if r.get("basis") != "mass":
+            raise ValidationError("only mass ratios are held (basis: mass)", field=at)
+        lo, hi = _range(r.get("range", r.get("value")), f"{at}.value")
+        out.append(
+            RatioRef(
+                name, lo, hi, _source_keys(r.get("source"), sources, f"{at}.source"),
+                _status(r.get("status"), f"{at}.status"), str(r.get("material", "")),
+            )
+        )  # fmt: skip
+    return tuple(out)
+
+
+def _check_provenance(row: Mapping[str, Any], sources: Mapping[str, Any], where: str) -> None:
+    """Every isotope, age and verification entry names known sources and a status where it holds a
+    figure."""
+    for i, iso in enumerate(row.get("isotopes") or []):
+        _source_keys(iso.get("source"), sources, f"{where}.isotopes[{i}].source")
+        _status(iso.get("status"), f"{where}.isotopes[{i}].status")
+    for i, age in enumerate(row.get("ages") or []):
+        _source_keys(age.get("source"), sources, f"{where}.ages[{i}].source")
+        _status(age.get("status"), f"{where}.ages[{i}].status")
+    for i, v in enumerate(row.get("verification") or []):
+        _source_keys(v.get("against"), sources, f"{where}.verification[{i}].against")
+        if not isinstance(v.get("result"), str) or not v["result"]:
+            raise ValidationError("a verification states its result", field=f"{where}.verification[{i}]")
+    for key, text in (row.get("figure_status") or {}).items():
+        if key not in (row.get("distribution") or {}) and key not in (row.get("groups") or {}):
+            raise ValidationError(f"no figure {key!r} to give a status to", field=f"{where}.figure_status")
+        _status(text, f"{where}.figure_status.{key}")
+
+
 def library_from_dict(data: object, origin: str) -> Library:
     if not isinstance(data, dict) or not isinstance(data.get("deposits"), list):
         raise ValidationError("a deposit library is an object with a list 'deposits'", field="deposits")
@@ -240,12 +320,15 @@ def library_from_dict(data: object, origin: str) -> Library:
                 raise ValidationError(f"{c!r} is not an ISO 3166-1 alpha-2 code", field=f"{where}.countries")
         if any(d.id == row["id"] for d in deposits):
             raise ValidationError(f"deposit {row['id']!r} appears twice", field=f"{where}.id")
+        _check_provenance(row, sources, where)
         deposits.append(
             Deposit(
                 id=row["id"], name=row["name"], countries=tuple(countries), type=row["type"],
                 mineral=row["mineral"], approximate=bool(row.get("approximate", True)),
                 source=row["source"], shares=_shares(row, var, where), isotopes=_isotopes(row, where),
-                trace=tuple(row.get("trace", [])), notes=str(row.get("notes", "")), raw=row,
+                trace=tuple(row.get("trace", [])), notes=str(row.get("notes", "")),
+                status=_status(row.get("status"), f"{where}.status"), ratios=_ratios(row, sources, where),
+                figure_status=dict(row.get("figure_status") or {}), raw=row,
             )
         )  # fmt: skip
     return Library(tuple(deposits), sources, origin)

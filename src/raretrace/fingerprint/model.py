@@ -11,12 +11,25 @@ model never pretends to know what a source did not say. Treating features as ind
 evidence, so probabilities are softmax(score / T) with one temperature T fitted by log-loss on a separate set
 of calibration draws (temperature scaling; Guo et al. 2017).
 
-Open set: D2_k = sum of squared z-scores over the same features, for the deposits whose reference is
-complete enough to vouch for a sample (``Deposit.complete_pattern``): a reference of two or three figures
-fits far too much to say that a sample belongs to the library. Its calibration-draw mean and variance per
-feature give a scaled chi-square (Satterthwaite) for any number m of observed features; p_k is its survival
-function. A sample whose best p_k is below ``ALPHA`` matches no deposit in the library: by construction about
-``ALPHA`` of a known deposit's samples are wrongly rejected (the evaluation measures the real rate).
+Open set ("matches no deposit in the library"): two statistics, each over the deposits whose reference is
+complete enough to vouch for a sample (``Deposit.complete_pattern``; a reference of two or three figures fits
+far too much to say that a sample belongs to the library):
+
+* fit: D2_k = sum of squared z-scores over the compared features. Its calibration-draw mean and variance per
+  feature give a scaled chi-square (Satterthwaite) for any number m of compared features; p_k is its survival
+  function (the per-deposit p-value the declared-origin test uses), and z_k its Wilson-Hilferty normal score.
+  The fit statistic is the best (smallest) z_k: "is the sample inside some deposit's spread?".
+* evidence: the best log likelihood ratio score_k against the background: "does some deposit explain the
+  sample better than rare-earth material in general?". A broad reference (an approximate or low-confidence
+  row) covers a lot but explains little, so a sample that only falls inside its wide spread is not vouched
+  for; a tight reference that fits does.
+
+Neither alone is enough (the fit test accepts a light-REE sample inside a broad light-REE reference; the
+likelihood ratio accepts a heavy-REE sample far from the background even where it misfits), so the novelty
+score is the larger of the two after each is scaled by its median and 99th percentile on held-apart
+calibration draws of the known deposits, and a sample is unknown when its novelty exceeds the (1 - ALPHA)
+quantile of the same draws: by construction about ALPHA of a known deposit's samples are wrongly rejected
+(the evaluation measures the real rate on fresh draws).
 """
 
 from __future__ import annotations
@@ -51,16 +64,18 @@ class Scores:
     log_p: NDArray[np.float64]  # n x K, log p-value of each deposit's D2 (nan where nothing comparable)
     observed: NDArray[np.int64]  # n x K, features compared per deposit
     vouch: NDArray[np.bool_]  # K, deposits whose reference is complete enough to accept a sample
+    novelty: NDArray[np.float64]  # n, open-set score (higher = less like any vouching deposit)
+    threshold: float  # novelty above which a sample matches no deposit in the library
 
     @property
     def best_log_p(self) -> NDArray[np.float64]:
-        """Best log p-value among the deposits that can vouch for a sample (the open-set statistic)."""
+        """Best log p-value among the deposits that can vouch for a sample."""
         usable = ~np.isnan(self.log_p) & self.vouch
         return np.asarray(np.max(np.where(usable, self.log_p, -np.inf), axis=1))
 
     @property
     def unknown(self) -> NDArray[np.bool_]:
-        return np.asarray(self.best_log_p < math.log(ALPHA))
+        return np.asarray(self.novelty > self.threshold)
 
 
 def known_mask(deposit: Deposit, space: FeatureSpace) -> NDArray[np.bool_]:
@@ -113,7 +128,11 @@ class FingerprintModel:
         self.temperature = 1.0
         self.d2_mean = np.ones(k)  # per compared feature
         self.d2_var = np.full(k, 2.0)
-        self._set_thresholds()
+        # open-set scaling (median, 99th-percentile spread) of the fit and evidence statistics, and the
+        # novelty threshold; set by calibrate() from held-apart calibration draws
+        self.fit_scale = (0.0, 1.0)
+        self.evidence_scale = (0.0, 1.0)
+        self.novelty_threshold = math.inf
 
     # --- scoring ------------------------------------------------------------------------------------------
 
@@ -139,16 +158,45 @@ class FingerprintModel:
             m[:, i] = use.sum(axis=1)
         return score, d2, m
 
-    def _log_p(self, d2: NDArray[np.float64], m: NDArray[np.int64]) -> NDArray[np.float64]:
+    def _chi2(
+        self, d2: NDArray[np.float64], m: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(D2 / scale, degrees of freedom) of each deposit's scaled chi-square for m compared features."""
         mu, var = self.d2_mean * m, self.d2_var * m
         with np.errstate(all="ignore"):
-            scale = var / (2 * mu)
-            dof = 2 * mu**2 / var
-            out = np.asarray(stats.chi2.logsf(d2 / scale, dof), dtype=float)
+            return d2 * (2 * mu) / var, 2 * mu**2 / var
+
+    def _log_p(self, d2: NDArray[np.float64], m: NDArray[np.int64]) -> NDArray[np.float64]:
+        q, dof = self._chi2(d2, m)
+        with np.errstate(all="ignore"):
+            out = np.asarray(stats.chi2.logsf(q, dof), dtype=float)
         return np.where(m > 0, out, np.nan)
 
+    def _statistics(
+        self, score: NDArray[np.float64], d2: NDArray[np.float64], m: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(fit, evidence) open-set statistics per sample, higher = less like any vouching deposit; +inf
+        where no vouching deposit has a comparable feature."""
+        q, dof = self._chi2(d2, m)
+        usable = (m > 0) & self.vouch
+        with np.errstate(all="ignore"):
+            # Wilson-Hilferty: a chi-square with dof degrees of freedom as a standard normal score
+            c = 2.0 / (9.0 * dof)
+            z = (np.cbrt(q / dof) - (1.0 - c)) / np.sqrt(c)
+        fit = np.min(np.where(usable, z, np.inf), axis=1)
+        evidence = -np.max(np.where(usable, score, -np.inf), axis=1)
+        return np.asarray(fit), np.asarray(evidence)
+
+    def _novelty(
+        self, score: NDArray[np.float64], d2: NDArray[np.float64], m: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        fit, evidence = self._statistics(score, d2, m)
+        (f0, fs), (e0, es) = self.fit_scale, self.evidence_scale
+        return np.asarray(np.maximum((fit - f0) / fs, (evidence - e0) / es))
+
     def scores(self, x: NDArray[np.float64], among: NDArray[np.bool_] | None = None) -> Scores:
-        """Calibrated probabilities over the deposits (``among``: a mask to restrict to) and p-values."""
+        """Calibrated probabilities over the deposits (``among``: a mask to restrict to), p-values and the
+        open-set novelty."""
         score, d2, m = self._raw(x)
         logits = score / self.temperature
         if among is not None:
@@ -156,7 +204,9 @@ class FingerprintModel:
         logits = logits - logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)
-        return Scores(prob, self._log_p(d2, m), m, self.vouch)
+        return Scores(
+            prob, self._log_p(d2, m), m, self.vouch, self._novelty(score, d2, m), self.novelty_threshold
+        )
 
     def classify(
         self, x: NDArray[np.float64]
@@ -168,37 +218,43 @@ class FingerprintModel:
         prob = np.exp(logits)
         top = np.argmax(prob, axis=1)
         p_top = prob[np.arange(len(top)), top] / prob.sum(axis=1)
-        thresholds = self._thresholds[np.arange(len(self.deposits)), m]
-        unknown = ~np.any((m > 0) & (d2 <= thresholds) & self.vouch, axis=1)
-        return top, p_top, unknown
+        return top, p_top, np.asarray(self._novelty(score, d2, m) > self.novelty_threshold)
 
     # --- calibration --------------------------------------------------------------------------------------
 
     def calibrate(self, draws: Draws) -> None:
+        """Fit the temperature and the D2 scaling on every other calibration draw, then the open-set scaling
+        and threshold on the rest, so the threshold is set on draws the D2 scaling did not see."""
         score, d2, m = self._raw(draws.features)
-        rows = np.arange(len(draws.labels))
+        first = np.arange(len(draws.labels)) % 2 == 0
+        rows = np.flatnonzero(first)
+        labels = draws.labels[first]
 
         def nll(t: float) -> float:
-            logits = score / t
+            logits = score[rows] / t
             logits = logits - logits.max(axis=1, keepdims=True)
             logz = np.log(np.exp(logits).sum(axis=1))
-            return float(np.mean(logz - logits[rows, draws.labels]))
+            return float(np.mean(logz - logits[np.arange(len(rows)), labels]))
 
         self.temperature = float(optimize.minimize_scalar(nll, bounds=(0.05, 50.0), method="bounded").x)
         for i in range(len(self.deposits)):
-            own = draws.labels == i
+            own = first & (draws.labels == i)
             per = d2[own, i] / np.maximum(m[own, i], 1)
             self.d2_mean[i] = float(per.mean())
             self.d2_var[i] = float(max(np.var(d2[own, i]) / max(float(m[own, i].mean()), 1.0), 1e-6))
-        self._set_thresholds()
+        rest = ~first & self.vouch[draws.labels]
+        fit, evidence = self._statistics(score[rest], d2[rest], m[rest])
+        ok = np.isfinite(fit) & np.isfinite(evidence)
+        self.fit_scale = _robust_scale(fit[ok])
+        self.evidence_scale = _robust_scale(evidence[ok])
+        novelty = self._novelty(score[rest], d2[rest], m[rest])
+        self.novelty_threshold = float(np.quantile(novelty[np.isfinite(novelty)], 1.0 - ALPHA))
 
-    def _set_thresholds(self) -> None:
-        """D2 above which a deposit's p-value falls below ALPHA, for every number of compared features."""
-        counts = np.arange(len(self.space) + 1)[None, :]
-        mu, var = self.d2_mean[:, None] * counts, self.d2_var[:, None] * counts
-        with np.errstate(all="ignore"):
-            self._thresholds = np.asarray(stats.chi2.isf(ALPHA, 2 * mu**2 / var) * var / (2 * mu))
-        self._thresholds[:, 0] = -np.inf
+
+def _robust_scale(values: NDArray[np.float64]) -> tuple[float, float]:
+    """(median, 99th percentile minus median): puts two statistics in comparable units."""
+    centre = float(np.median(values))
+    return centre, max(float(np.quantile(values, 0.99)) - centre, 1e-9)
 
 
 def build_model(library: Library, seed: int = SEED) -> FingerprintModel:
