@@ -13,7 +13,9 @@ each lot's origin vector is computed on the append path. Reported:
     balance, origin vectors, lineage edges, log and checkpoint: the whole append path — the origin
     computation cannot be switched off to isolate it), and the time per lot;
 (b) ``trace --up`` latency p50/p99 over a sample of deep lots (systems, components, magnets in equal
-    parts) with ``raretrace.ledger.lineage.trace_up``; baseline: one WITH RECURSIVE query for every
+    parts) with ``raretrace.ledger.lineage.trace_up`` as ``trace --up`` prints it (source shares, path
+    counts, the ``--max-paths`` best paths: ``graph=False``), and with the whole upstream graph
+    (``graph=True``, what ``--json`` and the web page get); baseline: one WITH RECURSIVE query for every
     ancestor with its edge masses (and the same lot summary ``trace_up`` returns), then every path
     enumerated in Python, as lineage did before;
 (c) ``check`` latency p50/p99 with ``raretrace.ledger.compliance.check_lots`` when that module
@@ -271,6 +273,7 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
     lots = [lot for stage in DEEP_STAGES for lot in sample[stage]]
     every = 1 if args.baseline_sample is None else max(1, len(lots) // args.baseline_sample)
     times: list[float] = []
+    graph_times: list[float] = []
     stats: list[tuple[int, int]] = []
     base_times: list[float] = []
     ours_paired: list[float] = []
@@ -278,7 +281,8 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
     worst = 0.0
     with registry.engine.connect() as conn:  # the baseline's; trace_up takes its own from the pool
         for lot in lots[:: max(1, len(lots) // 20)]:  # compiled statements, caches
-            trace_up(registry, lot, max_paths=args.max_paths)
+            trace_up(registry, lot, max_paths=args.max_paths, graph=False)
+            trace_up(registry, lot, max_paths=args.max_paths, graph=True)
             with contextlib.suppress(TooManyPathsError):
                 naive_trace(conn, lot, args.naive_path_limit)
         gc.collect()
@@ -293,10 +297,13 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
                     base_shares = None
                 base_times.append(time.perf_counter() - base_start)
             start = time.perf_counter()
-            result = trace_up(registry, lot, max_paths=args.max_paths)
+            result = trace_up(registry, lot, max_paths=args.max_paths, graph=False)
             times.append(time.perf_counter() - start)
-            stats.append((result["path_count"], len(result["lots"]) - 1))
             ours = {s["lot"]: s["share"] for s in result["sources"]}
+            start = time.perf_counter()
+            result = trace_up(registry, lot, max_paths=args.max_paths, graph=True)
+            graph_times.append(time.perf_counter() - start)
+            stats.append((result["path_count"], len(result["lots"]) - 1))
             del result
             if paired and not base_first:
                 base_start = time.perf_counter()
@@ -322,12 +329,13 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
         f"  ancestors per lot: median {statistics.median(ancestors):,.0f}, max {ancestors[-1]:,}; "
         f"paths per lot: median {statistics.median(paths):,.0f}, max {paths[-1]:,}"
     )
-    print(line("ours: lineage.trace_up, all deep lots", times))
+    print(line("ours: trace_up (sources, paths), all deep lots", times))
     offset = 0
     for stage in DEEP_STAGES:
         n = len(sample[stage])
-        print(line(f"ours: lineage.trace_up, {stage}s", times[offset : offset + n]))
+        print(line(f"ours: trace_up (sources, paths), {stage}s", times[offset : offset + n]))
         offset += n
+    print(line("ours: trace_up with the whole graph (--json)", graph_times))
     print(line("baseline: WITH RECURSIVE + path enumeration", base_times))
     note = (
         f"; {given_up} lot(s) stopped at {args.naive_path_limit:,} paths, so their time is a lower bound"

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, literal_column, select, text
@@ -40,6 +41,8 @@ IN_CHUNK = 512  # lots per IN (...) list: well inside every back end's parameter
 #: One ``lot_inputs`` row: (child, parent, mass_kg, seq) — ``mass_kg`` of ``parent`` went into
 #: ``child`` at event ``seq``. Plain tuples: a trace handles thousands of them.
 Edge = tuple[str, str, float, int]
+_PARENT = itemgetter(1)
+_MASS = itemgetter(2)
 
 
 class Path(NamedTuple):
@@ -89,10 +92,8 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
     not: a recycled feed reaches an ore by paths of different lengths), so a lot's share is complete
     before it is passed on: share(parent) += share(child) x mass(edge) / mass(all edges of child).
     """
-    pending: dict[str, int] = {}  # lot -> edges from lots made from it not yet processed
-    for group in parents.values():
-        for edge in group:
-            pending[edge[1]] = pending.get(edge[1], 0) + 1
+    # lot -> edges from lots made from it not yet processed (counted in C: this runs per trace)
+    pending = Counter(map(_PARENT, itertools.chain.from_iterable(parents.values())))
     if root in pending:
         raise ValidationError(f"the lineage of {root} has a cycle through the lot itself", field="lot")
     share = {root: 1.0}
@@ -100,20 +101,21 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
     totals: dict[str, float] = {}  # lot -> mass of all its inputs
     order: list[str] = []
     ready = deque([root])
+    share_get, count_get = share.get, count.get
     while ready:
         node = ready.popleft()
         order.append(node)
         incoming = parents.get(node)
         if not incoming:
             continue
-        total = totals[node] = sum(e[2] for e in incoming)
+        total = totals[node] = sum(map(_MASS, incoming))
         if total <= 0:
             raise ValidationError(f"the inputs of lot {node} have no mass", field="lot")
         weight = share[node] / total
         paths = count[node]
         for _, parent, mass, _ in incoming:
-            share[parent] = share.get(parent, 0.0) + weight * mass
-            count[parent] = count.get(parent, 0) + paths
+            share[parent] = share_get(parent, 0.0) + weight * mass
+            count[parent] = count_get(parent, 0) + paths
             left = pending[parent] - 1
             pending[parent] = left
             if not left:
@@ -128,7 +130,12 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
             best[node] = 1.0
             sources.append(node)
             continue
-        best[node] = max(e[2] * best[e[1]] for e in incoming) / totals[node]
+        top = 0.0
+        for _, parent, mass, _ in incoming:
+            candidate = mass * best[parent]
+            if candidate > top:
+                top = candidate
+        best[node] = top / totals[node]
     return Ancestry(
         shares={s: share[s] for s in sources},
         path_counts={s: count[s] for s in sources},
@@ -303,21 +310,34 @@ def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
     return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
 
 
-def trace_up(registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PATHS) -> dict[str, Any]:
+def trace_up(
+    registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PATHS, graph: bool = True
+) -> dict[str, Any]:
     """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
 
     Each source has ``path_count``, how many paths reach it, and ``paths``: those of its paths that
     are among the ``max_paths`` highest-share paths overall, highest first. At the top,
     ``path_count`` is the number of paths in all, ``paths_listed`` how many are listed and
     ``paths_truncated`` whether that is fewer. Shares are exact whatever ``max_paths`` is.
+
+    With ``graph`` (the default) the result holds the whole upstream graph: ``lots`` summarizes every
+    lot above ``lot_id`` and ``edges`` lists every edge, for drawing it. Without, ``lots`` covers only
+    the lot, its sources and the lots on listed paths, and there is no ``edges``: what a reader of
+    the shares and paths needs, at a fraction of the cost for a lot with a long history.
     """
     if max_paths < 0:
         raise ValidationError("must be 0 or more", field="max_paths")
     with registry.engine.connect() as conn:
-        edges, lots = _walk(conn, lot_id, up=True)
-    parents = inputs_by_child(edges)
-    found = ancestry(lot_id, parents)
-    listed = best_paths(lot_id, parents, found.best, max_paths)
+        lots = _summaries(conn, [lot_id])
+        if lot_id not in lots:
+            raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
+        edges, seen = walk_edges(conn, lot_id, up=True)
+        parents = inputs_by_child(edges)
+        found = ancestry(lot_id, parents)
+        listed = best_paths(lot_id, parents, found.best, max_paths)
+        shown = seen if graph else {*found.shares, *(x for path in listed for x in path.lots)}
+        shown.discard(lot_id)
+        lots.update(_summaries(conn, sorted(shown)))
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
@@ -333,7 +353,7 @@ def trace_up(registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PA
         }
         for s in sorted(shares, key=lambda s: (-shares[s], s))
     ]
-    return {
+    result = {
         "lot": lot_id,
         "direction": "up",
         "lots": lots,
@@ -342,8 +362,10 @@ def trace_up(registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PA
         "paths_listed": len(listed),
         "paths_truncated": len(listed) < total_paths,
         "max_paths": max_paths,
-        "edges": _edge_dicts(edges),
     }
+    if graph:
+        result["edges"] = _edge_dicts(edges)
+    return result
 
 
 def trace_down(registry: Registry, lot_id: str) -> dict[str, Any]:
