@@ -190,3 +190,20 @@ def test_concentration_table_and_platforms() -> None:
     assert platform_content_t(data, "F-35", 100) == pytest.approx(41.73)
     with pytest.raises(ValidationError, match="known: F-35"):
         platform_content_t(data, "B-21")
+
+
+def test_demand_rows_by_segment_are_sourced() -> None:
+    data = WorldData.load()
+    segments = {d.segment for d in data.demand}
+    assert {"all", "ev", "defense", "electronics"} <= segments
+    iea = next(
+        d for d in data.demand if d.commodity == "magnet REE" and d.year == 2023 and d.segment == "all"
+    )
+    assert (iea.low, iea.unit, iea.region) == (93_000, "t/yr", "world")
+    defense = next(d for d in data.demand if d.segment == "defense" and d.unit == "t/yr")
+    assert (defense.low, defense.high, defense.kind) == (10, 1000, "bound")
+    assert all(d.of for d in data.demand if d.unit == "share")
+    docs = _docs()
+    docs["demand.json"]["demand"][2]["value_high"] = 7  # type: ignore[index]
+    with pytest.raises(ValidationError, match=r"demand\.json: demand\[2\]\.value_high"):
+        WorldData.from_dicts(docs)

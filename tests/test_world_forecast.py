@@ -111,3 +111,70 @@ def test_projects_from_shipped_capacity() -> None:
         }
     )
     assert len(model.projects) == len(projects)
+
+
+def test_progress_does_not_change_the_result() -> None:
+    model = _model(delay=12.0, sd=6.0)
+    seen: list[tuple[int, int]] = []
+    chunked = simulate(model, paths=1000, seed=2, progress=lambda d, t: seen.append((d, t)), chunk=300)
+    whole = simulate(model, paths=1000, seed=2)
+    assert np.array_equal(chunked.first_covered, whole.first_covered)
+    assert seen == [(300, 1000), (600, 1000), (900, 1000), (1000, 1000)]
+    for q in whole.supply_quantiles:
+        assert np.allclose(chunked.supply_quantiles[q], whole.supply_quantiles[q])
+
+
+def test_independence_plan_derives_demand_by_hand() -> None:
+    from raretrace.elements import oxide_factor
+    from raretrace.world.independence import Plan
+
+    plan = Plan.load()
+    defense = next(t for t in plan.targets if t.segment == "defense")
+    by = {c.commodity: c for c in plan.commodities}
+    # 100 t magnet REE / 0.30 = 333.3 t NdFeB; Dy 4% of it as Dy2O3; NdPr 25% of it as Nd2O3
+    assert plan.demand_t_per_year(defense, by["NdFeB"]) == pytest.approx(100 / 0.30)
+    assert plan.demand_t_per_year(defense, by["Dy"]) == pytest.approx(100 / 0.30 * 0.04 / oxide_factor("Dy"))
+    assert plan.demand_t_per_year(defense, by["NdPr"]) == pytest.approx(
+        100 / 0.30 * 0.25 / oxide_factor("Nd")
+    )
+    assert plan.uses_assumption(defense, by["Dy"]) is False  # published Dy content, derived defense figure
+    assert plan.uses_assumption(defense, by["Tb"]) is True  # the Tb content is an assumption
+
+
+def test_independence_model_from_capacity_and_estimates() -> None:
+    from raretrace.world.independence import Plan, p_covered_by, run_plan
+
+    plan, data = Plan.load(), WorldData.load()
+    by = {c.commodity: c for c in plan.commodities}
+    defense = next(t for t in plan.targets if t.segment == "defense")
+    ndpr = plan.model(data, by["NdPr"], defense)
+    # operating NdPr oxide: MP 1,300 + Lynas 10,500 + White Mesa phase 1 850 t/yr
+    assert ndpr.baseline_t_per_month * 12 == pytest.approx(12_650)
+    assert [p.id for p in ndpr.projects] == ["energy-fuels-white-mesa-2"]
+    dy = plan.model(data, by["Dy"], defense)
+    assert dy.baseline_t_per_month == 0 and [p.planned_start for p in dy.projects] == ["2029-01"]
+    lines = run_plan(plan, data, paths=200, seed=1)
+    dy_line = next(c for c in lines if c.commodity == "Dy" and c.segment == "defense")
+    # White Mesa phase 2 cannot deliver before 2029-01: nothing is covered by the 2027 goal
+    assert p_covered_by(dy_line.result, "2028-12") == 0.0
+    assert {c.label for c in dy_line.comparisons} == {"12-24 months", "2027 defense goal"}
+
+
+def test_bad_plan_names_the_field() -> None:
+    import copy
+    import json
+    from importlib import resources
+
+    from raretrace.world.independence import Plan
+
+    doc = json.loads(resources.files("raretrace").joinpath("data/world/forecasts.json").read_text("utf-8"))
+    bad = copy.deepcopy(doc)
+    bad["composition"][1]["mass_fraction"] = 0.5
+    with pytest.raises(ValidationError, match="Dy \\+ Tb"):
+        Plan.from_dict(bad)
+    bad = copy.deepcopy(doc)
+    bad["targets"][0]["segment"] = "navy"
+    with pytest.raises(ValidationError, match=r"forecasts\.json: targets\[0\]\.segment"):
+        Plan.from_dict(bad)
+    for row in doc["targets"] + doc["composition"] + doc["uncertainty"] + doc["estimates"]:
+        assert row["source"] and row["date"]

@@ -168,3 +168,46 @@ def test_scenario_round_trips_through_its_dict() -> None:
     again = Scenario.from_dict(scenario.to_dict())
     assert again == scenario
     assert again.stockpiles == {"Dy": 3.0}
+
+
+def test_flows_route_the_known_shortfall_and_stockpile() -> None:
+    doc = _base()
+    doc["stockpiles"] = {"Nd": 10}
+    doc["horizon"] = {"start": "2026-02", "end": "2026-04"}  # the ban only: the routing is unique
+    calls: list[tuple[str, int, int]] = []
+    result = run(Scenario.from_dict(doc), progress=lambda e, done, total: calls.append((e, done, total)))
+    flows = {(f.source_country, f.source_stage, f.country): f.tonnes for f in result.flows}
+    # 3 months: AU's 4 t/month all go to the US (12 t), CN's may go only to JP (2 t/month = 6 t);
+    # the US is 8 t/month short = 24 t, 10 of them from the stockpile, 14 unmet.
+    assert flows[("AU", "separation", "US")] == pytest.approx(12)
+    assert ("CN", "separation", "US") not in flows
+    assert flows[("CN", "separation", "JP")] == pytest.approx(6)
+    assert flows[("US", "stockpile", "US")] == pytest.approx(10)
+    assert flows[("", "unmet", "US")] == pytest.approx(14)
+    assert sum(f.tonnes for f in result.flows) == pytest.approx(3 * 14)  # every demanded tonne accounted for
+    assert calls == [("Nd", 3, 3)]
+
+
+def test_commodities_ndpr_and_ndfeb_are_accepted() -> None:
+    doc = _base()
+    for line in (*doc["supply"], *doc["demand"]):
+        line["element"] = "ndfeb"
+    scenario = Scenario.from_dict(doc)
+    assert {s.element for s in scenario.supply} == {"NdFeB"}
+    assert run(scenario).unmet(element="NdFeB") == pytest.approx(24)
+    doc["supply"][0]["element"] = "NdPr"
+    assert Scenario.from_dict(doc).supply[0].element == "NdPr"
+
+
+def test_shipped_scenarios_load_and_name_their_sources() -> None:
+    import json
+    from importlib import resources
+
+    folder = resources.files("raretrace").joinpath("data/scenarios")
+    files = [f for f in folder.iterdir() if f.name.endswith(".json")]
+    assert len(files) >= 3
+    for f in files:
+        raw = json.loads(f.read_text(encoding="utf-8"))
+        assert raw["description"] and raw["sources"], f.name
+        assert all(line.get("source") for line in (*raw["supply"], *raw["demand"])), f.name
+        assert Scenario.from_dict(raw).name == f.name[: -len(".json")]

@@ -19,7 +19,17 @@ from typing import Any
 from raretrace.errors import ValidationError
 from raretrace.provenance import STAGE_ORDER
 
-FILES = ("mining.json", "stage_shares.json", "defense.json", "capacity.json", "prices.json", "imports.json")
+FILES = (
+    "mining.json",
+    "stage_shares.json",
+    "defense.json",
+    "capacity.json",
+    "prices.json",
+    "imports.json",
+    "demand.json",
+    "premiums.json",
+)
+SEGMENTS = ("all", "ev", "wind", "industry", "electronics", "defense")
 STAGES = STAGE_ORDER
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _START = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
@@ -131,6 +141,54 @@ class ImportSource(Sourced):
 
 
 @dataclass(frozen=True)
+class Demand(Sourced):
+    """One published demand figure: tonnes a year, or a share of the demand named in ``of``."""
+
+    segment: str
+    commodity: str
+    region: str  # ISO 3166-1 alpha-2 or "world"
+    year: int
+    kind: str  # observed, projection or bound
+    low: float
+    high: float
+    unit: str  # "t/yr" or "share"
+    of: str | None
+
+
+@dataclass(frozen=True)
+class PriceSide:
+    usd_per_kg_low: float
+    usd_per_kg_high: float
+    basis: str
+
+
+@dataclass(frozen=True)
+class Premium(Sourced):
+    """A published price gap between Chinese and allied supply at one stage.
+
+    Either both sides are priced (``china`` and ``allied``), or the premium is given as published: a ratio
+    (Vietnam-made magnets at 15-20% over Chinese ones) or an amount per kg (Narva's $10-30/kg)."""
+
+    id: str
+    stage: str
+    product: str
+    comparison: str
+    china: PriceSide | None
+    allied: PriceSide | None
+    ratio: tuple[float, float] | None
+    usd_per_kg: tuple[float, float] | None
+    thin_market: bool
+
+
+@dataclass(frozen=True)
+class Claim(Sourced):
+    id: str
+    claim: str
+    ratio_low: float
+    ratio_high: float
+
+
+@dataclass(frozen=True)
 class WorldData:
     production: tuple[Production, ...]
     reserves: tuple[Reserve, ...]
@@ -142,6 +200,9 @@ class WorldData:
     prices: tuple[PricePoint, ...]
     reliance: tuple[ImportReliance, ...]
     import_sources: tuple[ImportSource, ...]
+    demand: tuple[Demand, ...] = ()
+    premiums: tuple[Premium, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     @classmethod
     def from_dicts(cls, docs: Mapping[str, object]) -> WorldData:
@@ -155,6 +216,8 @@ class WorldData:
         capacity = _Doc("capacity.json", docs["capacity.json"])
         prices = _Doc("prices.json", docs["prices.json"])
         imports = _Doc("imports.json", docs["imports.json"])
+        demand_doc = _Doc("demand.json", docs["demand.json"])
+        premium_doc = _Doc("premiums.json", docs["premiums.json"])
         production = tuple(
             Production(
                 r.text("source"),
@@ -233,6 +296,13 @@ class WorldData:
             )
             for r in imports.rows("import_sources")
         )
+        demand = tuple(_demand(r) for r in demand_doc.rows("demand"))
+        premiums = tuple(_premium(r) for r in premium_doc.rows("premiums"))
+        _unique(premium_doc, "premiums", [p.id for p in premiums])
+        claims = tuple(
+            Claim(r.text("source"), r.text("date"), r.text("id"), r.text("claim"), *r.range("ratio", 1.0))
+            for r in premium_doc.rows("claims")
+        )
         return cls(
             production,
             reserves,
@@ -244,6 +314,9 @@ class WorldData:
             price_points,
             reliance,
             import_sources,
+            demand,
+            premiums,
+            claims,
         )
 
     @classmethod
@@ -281,6 +354,54 @@ def _price(r: _Row) -> PricePoint:
         r.text("period"),
         low,
         high,
+    )
+
+
+def _demand(r: _Row) -> Demand:
+    unit = r.choice("unit", ("t/yr", "share"))
+    low, high = r.range("value")
+    if unit == "share" and high > 1:
+        raise r.error("value_high", "a share is a fraction between 0 and 1")
+    region = r.data.get("region")
+    return Demand(
+        r.text("source"),
+        r.text("date"),
+        r.choice("segment", SEGMENTS),
+        r.text("commodity"),
+        "world" if region == "world" else r.country("region"),
+        r.integer("year"),
+        r.choice("kind", ("observed", "projection", "bound")),
+        low,
+        high,
+        unit,
+        r.text("of") if unit == "share" else None,
+    )
+
+
+def _premium(r: _Row) -> Premium:
+    sides = [r.side(name) for name in ("china", "allied")]
+    ratio = r.range("premium_ratio", 1.0) if "premium_ratio_low" in r.data else None
+    usd = r.range("premium_usd_per_kg") if "premium_usd_per_kg_low" in r.data else None
+    priced = sides[0] is not None and sides[1] is not None
+    if [priced, ratio is not None, usd is not None].count(True) != 1:
+        raise r.error(
+            None,
+            "give exactly one of: china and allied prices, premium_ratio_low/high, "
+            "premium_usd_per_kg_low/high",
+        )
+    flag = r.flag("thin_market")
+    return Premium(
+        r.text("source"),
+        r.text("date"),
+        r.text("id"),
+        r.stage("stage"),
+        r.text("product"),
+        r.text("comparison"),
+        sides[0],
+        sides[1],
+        ratio,
+        usd,
+        flag,
     )
 
 
@@ -390,6 +511,25 @@ class _Row:
         if value not in allowed:
             raise self.error(name, f"must be one of {', '.join(allowed)}, not {value!r}")
         return str(value)
+
+    def range(self, prefix: str, minimum: float = 0.0) -> tuple[float, float]:
+        """``prefix_low`` and ``prefix_high``: numbers, low <= high, both at least ``minimum``."""
+        low, high = self.number(f"{prefix}_low"), self.number(f"{prefix}_high")
+        if low < minimum:
+            raise self.error(f"{prefix}_low", f"must be at least {minimum:g}")
+        if high < low:
+            raise self.error(f"{prefix}_high", f"must not be below {prefix}_low")
+        return low, high
+
+    def side(self, name: str) -> PriceSide | None:
+        """One priced side of a premium row (``china`` or ``allied``), or None when absent."""
+        if name not in self.data:
+            return None
+        row = _Row(self.file, f"{self.where}.{name}", self.data[name])
+        low, high = row.range("usd_per_kg")
+        if low <= 0:
+            raise row.error("usd_per_kg_low", "must be positive")
+        return PriceSide(low, high, row.text("basis"))
 
     def optional_start(self, name: str) -> str | None:
         value = self.data.get(name)

@@ -20,7 +20,7 @@ reference the vectorized code is tested (and benchmarked) against. Both use the 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,10 +206,28 @@ def first_covered(supply: FloatArray, demand: FloatArray) -> IntArray:
 
 
 def simulate(
-    model: ForecastModel, paths: int = 10_000, seed: int = 0, quantiles: Sequence[float] = (0.1, 0.5, 0.9)
+    model: ForecastModel,
+    paths: int = 10_000,
+    seed: int = 0,
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 2_000,
 ) -> ForecastResult:
-    """Monte Carlo distribution of the month allied supply covers the demand line (vectorized)."""
-    supply = supply_paths(model, draw(model, paths, seed))
+    """Monte Carlo distribution of the month allied supply covers the demand line (vectorized).
+
+    With ``progress``, paths are computed ``chunk`` at a time and ``progress(done, paths)`` is called after
+    each chunk; the draws are made once up front, so the result is the same with or without it."""
+    draws = draw(model, paths, seed)
+    if progress is None:
+        supply = supply_paths(model, draws)
+    else:
+        parts = []
+        for lo in range(0, paths, max(1, chunk)):
+            hi = min(paths, lo + max(1, chunk))
+            part = Draws(draws.delay[lo:hi], draws.ramp[lo:hi], draws.alive[lo:hi])
+            parts.append(supply_paths(model, part))
+            progress(hi, paths)
+        supply = np.concatenate(parts, axis=0)
     demand = demand_curve(model)
     bands = {q: np.quantile(supply, q, axis=0) for q in quantiles}
     return ForecastResult(model.start, model.months, first_covered(supply, demand), bands, demand)

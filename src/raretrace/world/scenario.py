@@ -22,13 +22,17 @@ Each month and element is allocated by a linear program solved with ``scipy.opti
 
 A source line is *restricted* when its country is the exporter and its stage is listed; a demand line is
 *covered* when its country is a destination and (no end uses listed or its segment is one of them).
-Elements never share a constraint, so each element is solved on its own.
+Elements never share a constraint, so each element is solved on its own. Besides elements, a line may
+name the commodities ``NdPr`` (NdPr oxide) and ``NdFeB`` (magnets), the units the capacity table uses.
+
+The result also carries the flows the solution routes (supply country and stage -> demand segment and
+country, stockpile draws, unmet demand) summed over the horizon: what the report's Sankey draws.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +46,8 @@ from raretrace.world.data import STAGES
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MODES = ("lexicographic", "weighted", "none")
+#: Commodities a line may name besides the elements (the units of the capacity table).
+COMMODITIES = {"ndpr": "NdPr", "ndfeb": "NdFeB"}
 
 
 def month_index(text: str, where: str = "month") -> int:
@@ -232,10 +238,26 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class Flow:
+    """Tonnes routed over the whole horizon from a source to a demand line.
+
+    ``source_country``/``source_stage`` name a supply line; a stockpile draw has stage "stockpile" and
+    the holder's country; unmet demand has stage "unmet" and country ""."""
+
+    element: str
+    source_country: str
+    source_stage: str
+    segment: str
+    country: str
+    tonnes: float
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     scenario: str
     rows: tuple[Allocation, ...]  # one per segment, element and month (summed over countries)
     stock_used: Mapping[str, float]  # element -> tonnes drawn
+    flows: tuple[Flow, ...] = ()
 
     def unmet(
         self, segment: str | None = None, element: str | None = None, month: str | None = None
@@ -250,19 +272,28 @@ class ScenarioResult:
         )
 
 
-def run(scenario: Scenario) -> ScenarioResult:
+#: Called after each element is solved with (element, months solved so far, months in total).
+Progress = Callable[[str, int, int], None]
+
+
+def run(scenario: Scenario, progress: Progress | None = None) -> ScenarioResult:
     """Allocate supply to demand for every element and month of the horizon (see the module docstring)."""
     rows: list[Allocation] = []
+    flows: list[Flow] = []
     stock_used: dict[str, float] = {}
     elements = sorted({d.element for d in scenario.demand})
-    for element in elements:
-        element_rows, used = _solve_element(scenario, element)
+    months = len(scenario.months())
+    for k, element in enumerate(elements):
+        element_rows, used, element_flows = _solve_element(scenario, element)
         rows.extend(element_rows)
+        flows.extend(element_flows)
         stock_used[element] = used
-    return ScenarioResult(scenario.name, tuple(rows), stock_used)
+        if progress is not None:
+            progress(element, (k + 1) * months, len(elements) * months)
+    return ScenarioResult(scenario.name, tuple(rows), stock_used, tuple(flows))
 
 
-def _solve_element(scenario: Scenario, element: str) -> tuple[list[Allocation], float]:
+def _solve_element(scenario: Scenario, element: str) -> tuple[list[Allocation], float, list[Flow]]:
     lp = _ElementLP(scenario, element)
     demand = lp.demand
     if scenario.priority_mode == "lexicographic":
@@ -288,7 +319,27 @@ def _solve_element(scenario: Scenario, element: str) -> tuple[list[Allocation], 
             short = 0.0 if short < 1e-9 * max(1.0, want) else min(short, want)
             rows.append(Allocation(segment, element, month_text(month), want, want - short, short))
     used = float(sum(solution[lp.w_col[j] + t] for j in lp.holders for t in range(lp.n_t)))
-    return rows, used
+    return rows, used, _flows(lp, solution, element)
+
+
+def _flows(lp: _ElementLP, solution: np.ndarray, element: str) -> list[Flow]:
+    """Sum the solution over months into flows keyed by source and demand line (tiny values dropped)."""
+    totals: dict[tuple[str, str, str, str], float] = {}
+
+    def add(key: tuple[str, str, str, str], tonnes: float) -> None:
+        if tonnes > 1e-9:
+            totals[key] = totals.get(key, 0.0) + tonnes
+
+    for j, d in enumerate(lp.demand):
+        for i, s in enumerate(lp.supply):
+            start = lp.x(i, j, 0)
+            add((s.country, s.stage, d.segment, d.country), float(solution[start : start + lp.n_t].sum()))
+        if j in lp.w_col:
+            start = lp.w_col[j]
+            add((d.country, "stockpile", d.segment, d.country), float(solution[start : start + lp.n_t].sum()))
+        start = lp.u(j, 0)
+        add(("", "unmet", d.segment, d.country), float(solution[start : start + lp.n_t].sum()))
+    return [Flow(element, *key, tonnes) for key, tonnes in sorted(totals.items())]
 
 
 class _ElementLP:
@@ -399,6 +450,9 @@ def _weights(data: object) -> dict[str, float]:
 
 
 def _element(text: object, where: str) -> str:
+    """An element symbol or name, or one of ``COMMODITIES`` (NdPr, NdFeB)."""
+    if isinstance(text, str) and text.lower() in COMMODITIES:
+        return COMMODITIES[text.lower()]
     try:
         return parse_element(str(text)).value
     except ValidationError as e:

@@ -1,0 +1,344 @@
+"""The security-analytics report: tables (for JSON and CSV) and one self-contained HTML page of charts.
+
+``Analysis`` holds every computed result; ``tables`` flattens them into named lists of rows (one CSV or
+JSON file each), ``figures`` draws them with plotly, and ``render_html`` puts the figures, the tables and
+their sources into one page with plotly's JavaScript inlined, so the page opens with no network.
+
+Charts: a Sankey of the flows each scenario's allocation routes (supply country and stage -> demand
+segment, with stockpile draws and unmet demand as their own nodes); unmet demand per month for each
+scenario (the ban window shaded); allied supply against demand per commodity with the Monte Carlo's
+10-90% band; China's share per stage against the seed figures; the premiums by stage and the 100-500x
+sensitivity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from raretrace.world.data import WorldData
+from raretrace.world.economics import Economics
+from raretrace.world.independence import Coverage
+from raretrace.world.metrics import SeedCheck, concentration_table
+from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    data: WorldData
+    seed: list[SeedCheck]
+    scenarios: list[tuple[Scenario, ScenarioResult]]
+    coverage: list[Coverage]
+    economics: Economics
+    paths: int
+    seed_value: int
+
+
+def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
+    """China's share per stage, HHI bounds and the seed figure beside the computed one."""
+    by_stage = {c.stage: c for c in checks}
+    rows = []
+    for r in concentration_table(data):
+        check = by_stage.get(str(r["stage"]))
+        rows.append(
+            {
+                "stage": r["stage"],
+                "year": r["year"],
+                "china_share": r["china_share"],
+                "seed_share": check.seed if check else None,
+                "difference_pp": check.difference_pp if check else None,
+                "tolerance_pp": check.tolerance_pp if check else None,
+                "within_tolerance": check.within_tolerance if check else None,
+                "unallocated": r["unallocated"],
+                "hhi_low": r["hhi_low"],
+                "hhi_high": r["hhi_high"],
+                "basis": r["basis"],
+                "sources": "; ".join(r["sources"]),  # type: ignore[arg-type]
+            }
+        )
+    return rows
+
+
+def scenario_tables(scenario: Scenario, result: ScenarioResult) -> dict[str, list[Row]]:
+    name = scenario.name
+    return {
+        f"scenario_{name}_unmet": [{"scenario": name, **asdict(a)} for a in result.rows],
+        f"scenario_{name}_flows": [{"scenario": name, **asdict(f)} for f in result.flows],
+        f"scenario_{name}_stock": [
+            {"scenario": name, "element": k, "tonnes_drawn": v} for k, v in result.stock_used.items()
+        ],
+    }
+
+
+def coverage_rows(coverage: list[Coverage]) -> list[Row]:
+    rows = []
+    for c in coverage:
+        d = c.to_dict()
+        estimates = d.pop("estimates")
+        d["projects"] = " ".join(d["projects"])
+        d["estimates"] = "; ".join(
+            f"{e['label']} ({e['window']}): {e['p_covered_by_end']:.1%}" for e in estimates
+        )
+        rows.append(d)
+    return rows
+
+
+def economics_tables(econ: Economics) -> dict[str, list[Row]]:
+    d = econ.to_dict()
+    sensitivity = []
+    for r in d["sensitivity"]:
+        row = {k: v for k, v in r.items() if k != "platform_usd"}
+        for platform, (low, high) in r["platform_usd"].items():
+            row[f"{platform} usd_low"] = low
+            row[f"{platform} usd_high"] = high
+        sensitivity.append(row)
+    return {
+        "economics_premiums": d["premiums"],
+        "economics_platforms": d["platform_costs"],
+        "economics_floor": [d["floor"]],
+        "economics_sensitivity": sensitivity,
+    }
+
+
+def tables(analysis: Analysis) -> dict[str, list[Row]]:
+    """Every table of the report by name (file stem)."""
+    out: dict[str, list[Row]] = {"dependence": dependence_rows(analysis.data, analysis.seed)}
+    for scenario, result in analysis.scenarios:
+        out.update(scenario_tables(scenario, result))
+    out["forecast"] = coverage_rows(analysis.coverage)
+    out.update(economics_tables(analysis.economics))
+    return out
+
+
+# Charts -----------------------------------------------------------------------------------------------
+_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+    "height": 420,
+    "template": "plotly_white",
+}
+
+
+def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
+    """Flows over the horizon: 'CN separation (Nd)' -> 'US civil'; stockpile and unmet as their own nodes."""
+    labels: list[str] = []
+    index: dict[str, int] = {}
+
+    def node(label: str) -> int:
+        if label not in index:
+            index[label] = len(labels)
+            labels.append(label)
+        return index[label]
+
+    source, target, value = [], [], []
+    for f in result.flows:
+        if f.source_stage == "unmet":
+            src = node(f"unmet ({f.element})")
+        elif f.source_stage == "stockpile":
+            src = node(f"{f.source_country} stockpile ({f.element})")
+        else:
+            src = node(f"{f.source_country} {f.source_stage} ({f.element})")
+        source.append(src)
+        target.append(node(f"{f.country} {f.segment}"))
+        value.append(round(f.tonnes, 3))
+    colors = [
+        "#c0392b" if lab.startswith("unmet") else "#7f8c8d" if "stockpile" in lab else "#2c7fb8"
+        for lab in labels
+    ]
+    fig = go.Figure(
+        go.Sankey(
+            node={"label": labels, "pad": 18, "thickness": 16, "color": colors},
+            link={"source": source, "target": target, "value": value},
+            valueformat=",.1f",
+            valuesuffix=" t",
+        )
+    )
+    fig.update_layout(
+        title=f"{scenario.name}: flows {scenario.horizon_start}..{scenario.horizon_end}", **_LAYOUT
+    )
+    return fig
+
+
+def unmet_series(scenario: Scenario, result: ScenarioResult) -> go.Figure:
+    """Unmet demand per month of one scenario, one line per segment and element; the ban window shaded."""
+    fig = go.Figure()
+    for segment, element in sorted({(a.segment, a.element) for a in result.rows}):
+        rows = [a for a in result.rows if a.segment == segment and a.element == element]
+        fig.add_trace(
+            go.Scatter(
+                x=[a.month for a in rows],
+                y=[a.unmet_t for a in rows],
+                mode="lines+markers",
+                name=f"{segment} {element}",
+            )
+        )
+    fig.add_vrect(
+        x0=scenario.start, x1=scenario.end, fillcolor="#c0392b", opacity=0.08, line_width=0,
+        annotation_text="ban", annotation_position="top left",
+    )  # fmt: skip
+    fig.update_layout(title=f"{scenario.name}: unmet demand per month", **_LAYOUT)
+    fig.update_yaxes(title="unmet per month (scenario units)", rangemode="tozero")
+    return fig
+
+
+def coverage_figure(commodity: str, lines: list[Coverage]) -> go.Figure:
+    """Allied supply (median and 10-90% band over paths) against each demand target of one commodity."""
+    first = lines[0]
+    result = first.result
+    origin = month_index(result.start)
+    months = [month_text(origin + i) for i in range(result.months)]
+    q = result.supply_quantiles
+    low, mid, high = (q[k] * 12.0 for k in (0.1, 0.5, 0.9))
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=months, y=high, mode="lines", line={"width": 0}, name="supply p90", showlegend=False)
+    )
+    band = "rgba(44,127,184,0.25)"
+    fig.add_trace(
+        go.Scatter(
+            x=months, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=band,
+            name="allied supply p10-p90",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=months, y=mid, mode="lines", line={"color": "#2c7fb8"}, name="allied supply median")
+    )
+    for c in lines:
+        flag = " (assumption)" if c.assumption else ""
+        fig.add_trace(
+            go.Scatter(
+                x=months, y=c.result.demand * 12.0, mode="lines", line={"dash": "dash"},
+                name=f"US {c.segment} demand{flag}",
+            )
+        )  # fmt: skip
+    fig.update_layout(title=f"{commodity}: allied supply vs US demand ({first.unit} a year)", **_LAYOUT)
+    fig.update_yaxes(title=f"{first.unit} / yr", rangemode="tozero")
+    return fig
+
+
+def dependence_figure(rows: list[Row]) -> go.Figure:
+    stages = [str(r["stage"]) for r in rows]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=stages,
+                y=[100 * float(r["china_share"]) for r in rows],
+                name="China, computed from the data",
+            ),
+            go.Bar(x=stages, y=[100 * float(r["seed_share"] or 0) for r in rows], name="seed figure"),
+        ]
+    )
+    fig.update_layout(title="China's share by stage (%): data vs seed", barmode="group", **_LAYOUT)
+    fig.update_yaxes(range=[0, 100], title="%")
+    return fig
+
+
+def premium_figure(econ: Economics) -> go.Figure:
+    rows = [p for p in econ.premiums if p.ratio_low is not None and p.ratio_high is not None]
+    fig = go.Figure(
+        go.Bar(
+            x=[p.id for p in rows],
+            y=[p.ratio_high - p.ratio_low for p in rows],  # type: ignore[operator]
+            base=[p.ratio_low for p in rows],
+            marker_color=["#e67e22" if p.thin_market else "#27ae60" for p in rows],
+            name="published ratio (allied / China)",
+            hovertext=[p.comparison for p in rows],
+        )
+    )
+    fig.update_layout(
+        title="Published premium of allied supply (ratio, low-high; orange = thin spot market)", **_LAYOUT
+    )
+    fig.update_yaxes(title="allied / China", rangemode="tozero")
+    return fig
+
+
+def sensitivity_figure(econ: Economics) -> go.Figure:
+    rows = econ.sensitivity
+    platforms = list(rows[0].platform_usd) if rows else []
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=[f"{r.multiplier:g}x" for r in rows],
+                y=[r.platform_usd[p][1] for r in rows],
+                name=p,
+            )
+            for p in platforms
+        ]
+    )
+    fig.update_layout(
+        title="Premium per platform if allied costs were m x China's NdPr price (USD, log)",
+        barmode="group",
+        **_LAYOUT,
+    )
+    fig.update_yaxes(type="log", title="USD per platform")
+    return fig
+
+
+def economics_table_figure(econ: Economics) -> go.Figure:
+    rows = econ.sensitivity
+    fig = go.Figure(
+        go.Table(
+            header={"values": ["multiplier", "evidence", "premium USD/kg", "fee per member USD/yr"]},
+            cells={
+                "values": [
+                    [f"{r.multiplier:g}x" for r in rows],
+                    [r.label or "-" for r in rows],
+                    [f"{r.premium_usd_per_kg_low:,.0f}-{r.premium_usd_per_kg_high:,.0f}" for r in rows],
+                    [f"{r.per_member_usd_low:,.0f}-{r.per_member_usd_high:,.0f}" for r in rows],
+                ]
+            },
+        )
+    )
+    fig.update_layout(title="Price-floor fee per consortium member under each multiplier", **_LAYOUT)
+    return fig
+
+
+def figures(analysis: Analysis) -> list[tuple[str, go.Figure]]:
+    """Every chart with its id, in page order."""
+    out: list[tuple[str, go.Figure]] = []
+    for scenario, result in analysis.scenarios:
+        out.append((f"sankey-{scenario.name}", sankey(scenario, result)))
+        out.append((f"unmet-{scenario.name}", unmet_series(scenario, result)))
+    by_commodity: dict[str, list[Coverage]] = {}
+    for c in analysis.coverage:
+        by_commodity.setdefault(c.commodity, []).append(c)
+    for commodity, lines in by_commodity.items():
+        out.append((f"coverage-{commodity}", coverage_figure(commodity, lines)))
+    out.append(("dependence", dependence_figure(dependence_rows(analysis.data, analysis.seed))))
+    out.append(("premiums", premium_figure(analysis.economics)))
+    out.append(("sensitivity", sensitivity_figure(analysis.economics)))
+    out.append(("economics-table", economics_table_figure(analysis.economics)))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    source = resources.files("raretrace").joinpath("data/templates/report.html.j2").read_text("utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(source)
+
+
+def render_html(analysis: Analysis) -> str:
+    """The whole report as one HTML page; plotly's JavaScript is inlined once (no network needed)."""
+    charts = [
+        {
+            "id": chart_id,
+            "html": fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{chart_id}"),
+        }
+        for chart_id, fig in figures(analysis)
+    ]
+    return _template().render(
+        plotly_js=get_plotlyjs(),
+        charts=charts,
+        tables=tables(analysis),
+        analysis=analysis,
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
