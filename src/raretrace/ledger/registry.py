@@ -111,9 +111,17 @@ class Registry:
 
     # --- append ---------------------------------------------------------------------------------
     def append(
-        self, envelopes: Sequence[bytes], *, progress: Callable[[int], None] | None = None
+        self,
+        envelopes: Sequence[bytes],
+        *,
+        progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
     ) -> AppendResult:
-        """Append a batch of DSSE envelopes, all or nothing; raises naming the envelope and field."""
+        """Append a batch of DSSE envelopes, all or nothing; raises naming the envelope and field.
+
+        With ``dry_run`` the batch is judged exactly as for real (every check and signature) and
+        nothing is written: the result's ``tree_size`` is the unchanged size, its checkpoint empty.
+        """
         if not envelopes:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
         parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
@@ -135,6 +143,8 @@ class Registry:
                 verifier.cancel()
                 raise
             self._check_signatures(verifier.first_failure(state.pending_signatures))
+            if dry_run:
+                return AppendResult(size, len(parsed), size, "")
             self.store.write_batch(conn, state.write, size + len(parsed))
             tree = TiledTree(SqlTileStorage(conn), size)
             root = tree.append([row["leaf_hash"] for row in state.write.events])

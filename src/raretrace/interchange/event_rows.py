@@ -1,0 +1,373 @@
+"""Event rows (one line of an event per row) into raretrace events.
+
+A row is one line of an event: an ``output`` lot it creates, an ``input`` lot it consumes, an
+``addition`` (non-REE feed such as iron), or a ``lot`` it ships, receives or assays. The rows of one
+event are consecutive and share its ``event_id``; the event's own fields (kind, time, facility …) may
+be repeated on each row but must then agree. Masses are converted from the header's unit to kg and
+composition columns from theirs to mass fractions; every field of the built event remembers its row
+and column, so an error found later — by the event parser or by the registry — names the cell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from raretrace.errors import RaretraceError, ValidationError
+from raretrace.interchange.columns import EVENT_KIND_NAMES, ROLES, Field, Header, parse_header
+from raretrace.interchange.items import Item, Origins
+from raretrace.interchange.problems import ProblemLog
+from raretrace.interchange.signed import signed_envelope
+from raretrace.interchange.tabular import Sheet, cell_number, cell_text
+from raretrace.ledger.events import parse_event
+
+_NUMBERS = frozenset({"mass", "units", "declared_value"})
+#: the event's own fields: taken from its first row, and any later row that repeats one must agree
+_EVENT_FIELDS = (
+    "kind",
+    "time",
+    "facility_id",
+    "stage",
+    "deposit",
+    "to_facility",
+    "transfer_event",
+    "hs_code",
+    "details",
+    "method",
+    "results",
+    "envelope",
+)
+#: which row roles each kind takes
+_ROLES_OF = {
+    "extract": {"output"},
+    "process": {"output", "input", "addition"},
+    "assemble": {"output", "input", "addition"},
+    "recycle": {"output", "input", "addition"},
+    "transfer": {"lot"},
+    "receive": {"lot"},
+    "assay": {"lot"},
+}
+
+
+@dataclass
+class Line:
+    """One row, read: its number and its values by canonical column (numbers already in kg)."""
+
+    number: int
+    values: dict[str, Any]
+    composition: dict[str, float]
+
+
+class _Reader:
+    def __init__(self, header: Header, log: ProblemLog) -> None:
+        self.columns = header.by_name()
+        self.components = header.components()
+        self.log = log
+        self.heading = {name: f.header for name, f in self.columns.items()}
+
+    def column(self, name: str) -> str:
+        return self.heading.get(name, name)
+
+    def line(self, number: int, cells: Sequence[Any]) -> Line | None:
+        values: dict[str, Any] = {}
+        ok = True
+        for name, found in self.columns.items():
+            raw = cells[found.index] if found.index < len(cells) else None
+            try:
+                values[name] = self._value(name, found, raw)
+            except ValidationError as e:
+                self.log.add(number, found.header, e.message)
+                ok = False
+        composition: dict[str, float] = {}
+        for found in self.components:
+            raw = cells[found.index] if found.index < len(cells) else None
+            try:
+                number_value = cell_number(raw)
+            except ValidationError as e:
+                self.log.add(number, found.header, e.message)
+                ok = False
+                continue
+            if number_value is not None:
+                composition[found.name] = number_value * found.factor
+        return Line(number, values, composition) if ok else None
+
+    @staticmethod
+    def _value(name: str, found: Field, raw: Any) -> Any:
+        if name in _NUMBERS:
+            number = cell_number(raw)
+            if number is None:
+                return None
+            if name == "units":
+                if not number.is_integer():
+                    raise ValidationError(f"{number:g} is not a whole number of pieces", field=name)
+                return int(number)
+            return number * found.factor
+        return cell_text(raw)
+
+
+def event_items(sheet: Sheet, log: ProblemLog) -> Iterator[Item]:
+    """Events from event rows, streaming: one event is held at a time."""
+    header, header_problems = parse_header("events", sheet.header)
+    for column, reason in header_problems:
+        log.add(1, column, reason)
+    if header_problems:
+        return
+    reader = _Reader(header, log)
+    seen_events: dict[str, int] = {}
+    seen_lots: dict[str, int] = {}
+    group: list[Line] = []
+    group_id: str | None = None
+    for number, cells in sheet.rows:
+        line = reader.line(number, cells)
+        if line is None:
+            continue
+        event_id = line.values.get("event_id")
+        if not event_id:
+            log.add(number, reader.column("event_id"), "required value is empty")
+            continue
+        if group and event_id != group_id:
+            item = _event(group, reader, seen_events, seen_lots)
+            if item is not None:
+                yield item
+            group = []
+        group_id = event_id
+        group.append(line)
+    if group:
+        item = _event(group, reader, seen_events, seen_lots)
+        if item is not None:
+            yield item
+
+
+def _event(
+    lines: list[Line], reader: _Reader, seen_events: dict[str, int], seen_lots: dict[str, int]
+) -> Item | None:
+    log = reader.log
+    first = lines[0]
+    event_id = str(first.values["event_id"])
+    col = reader.column
+    if event_id in seen_events:
+        log.add(
+            first.number,
+            col("event_id"),
+            f"event {event_id} already appeared on row {seen_events[event_id]} (duplicate id, or its rows "
+            "are not consecutive)",
+        )
+        return None
+    seen_events[event_id] = first.number
+    before = log.total
+    head: dict[str, Any] = {}
+    for name in _EVENT_FIELDS:
+        for line in lines:
+            value = line.values.get(name)
+            if value is None:
+                continue
+            if name not in head:
+                head[name] = value
+            elif value != head[name]:
+                log.add(
+                    line.number,
+                    col(name),
+                    f"{value!r} differs from {head[name]!r} on an earlier row of event {event_id}",
+                )
+    for name in ("kind", "time", "facility_id"):
+        if not head.get(name):
+            log.add(first.number, col(name), "required value is empty")
+    if log.total > before:
+        return None
+    kind = head["kind"]
+    if kind not in EVENT_KIND_NAMES:
+        log.add(first.number, col("kind"), f"{kind!r} is not one of {', '.join(EVENT_KIND_NAMES)}")
+        return None
+    origins: Origins = {
+        "event_id": (first.number, col("event_id")),
+        "time": (first.number, col("time")),
+        "facility": (first.number, col("facility_id")),
+        "kind": (first.number, col("kind")),
+    }
+    event: dict[str, Any] = {
+        "kind": kind,
+        "event_id": event_id,
+        "time": head["time"],
+        "facility": head["facility_id"],
+    }
+    parts = _lines(lines, kind, reader, origins, seen_lots)
+    if parts is None:
+        return None
+    facilities = [(head["facility_id"], first.number, col("facility_id"))]
+    try:
+        _fill(event, kind, head, parts, origins, first.number, col)
+    except ValidationError as e:
+        log.add(first.number, col(e.field or ""), e.message)
+        return None
+    if kind == "transfer":
+        facilities.append((head.get("to_facility") or "", first.number, col("to_facility")))
+    item = Item(first.number, event_id, origins=origins, facilities=facilities)
+    try:
+        parse_event(event)
+        if head.get("envelope"):
+            item.envelope = signed_envelope(head["envelope"], event)
+        else:
+            item.event = event
+    except RaretraceError as e:
+        row, column = item.locate(e.field)
+        if column == e.field and e.field is not None:  # not a field read from a cell: name its column
+            column = col(e.field)
+        log.add(row, column, e.message, exit_code=e.exit_code)
+        return None
+    return item
+
+
+def _lines(
+    lines: list[Line], kind: str, reader: _Reader, origins: Origins, seen_lots: dict[str, int]
+) -> dict[str, list[Any]] | None:
+    """The event's outputs, inputs, additions and lots from its rows, recording each one's cells."""
+    log, col = reader.log, reader.column
+    parts: dict[str, list[Any]] = {"output": [], "input": [], "addition": [], "lot": []}
+    before = log.total
+    for line in lines:
+        v = line.values
+        role = (v.get("role") or "").lower()
+        if role not in ROLES:
+            log.add(line.number, col("role"), f"{v.get('role')!r} is not one of {', '.join(ROLES)}")
+            continue
+        if role not in _ROLES_OF[kind]:
+            log.add(
+                line.number,
+                col("role"),
+                f"a {kind} event has no {role} rows (it takes {', '.join(sorted(_ROLES_OF[kind]))})",
+            )
+            continue
+        index = len(parts[role])
+        if role == "output":
+            spec: dict[str, Any] = {
+                "id": v.get("lot_id"),
+                "form": v.get("form"),
+                "mass_kg": v.get("mass"),
+                "composition": line.composition,
+            }
+            if v.get("units") is not None:
+                spec["units"] = v["units"]
+            if v.get("declared_value") is not None:
+                spec["declared_value"] = {"amount": v["declared_value"], "currency": v.get("currency")}
+            lot_id = v.get("lot_id")
+            if lot_id in seen_lots:
+                log.add(
+                    line.number, col("lot_id"), f"lot {lot_id} is already produced on row {seen_lots[lot_id]}"
+                )
+                continue
+            if lot_id:
+                seen_lots[lot_id] = line.number
+            base = f"outputs[{index}]"
+            origins.setdefault("outputs", (line.number, col("mass")))  # event-wide: mass balance
+            origins.update(
+                {
+                    base: (line.number, col("lot_id")),
+                    f"{base}.id": (line.number, col("lot_id")),
+                    f"{base}.form": (line.number, col("form")),
+                    f"{base}.mass_kg": (line.number, col("mass")),
+                    f"{base}.units": (line.number, col("units")),
+                    f"{base}.declared_value": (line.number, col("declared_value")),
+                    f"{base}.currency": (line.number, col("currency")),
+                }
+            )
+            for component in line.composition:
+                origins[f"{base}.composition.{component}"] = (
+                    line.number,
+                    _component_header(reader, component),
+                )
+            parts["output"].append(spec)
+        elif role == "input":
+            base = f"inputs[{index}]"
+            origins.setdefault("inputs", (line.number, col("lot_id")))
+            origins.update(
+                {
+                    base: (line.number, col("lot_id")),
+                    f"{base}.lot": (line.number, col("lot_id")),
+                    f"{base}.mass_kg": (line.number, col("mass")),
+                }
+            )
+            parts["input"].append({"lot": v.get("lot_id"), "mass_kg": v.get("mass")})
+        elif role == "addition":
+            name = "external_feed" if kind == "recycle" else "additions"
+            base = f"{name}[{index}]"
+            origins.update(
+                {
+                    base: (line.number, col("material")),
+                    f"{base}.material": (line.number, col("material")),
+                    f"{base}.mass_kg": (line.number, col("mass")),
+                }
+            )
+            parts["addition"].append(
+                {"material": v.get("material"), "mass_kg": v.get("mass"), "composition": line.composition}
+            )
+        else:
+            origins[f"lots[{index}]"] = (line.number, col("lot_id"))
+            origins["lot"] = (line.number, col("lot_id"))
+            parts["lot"].append(v.get("lot_id"))
+    return parts if log.total == before else None
+
+
+def _component_header(reader: _Reader, component: str) -> str:
+    return next((f.header for f in reader.components if f.name == component), component)
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValidationError(f"not JSON: {e.msg}", field=name) from e
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object", field=name)
+    return value
+
+
+def _fill(
+    event: dict[str, Any],
+    kind: str,
+    head: dict[str, Any],
+    parts: dict[str, list[Any]],
+    origins: Origins,
+    row: int,
+    col: Any,
+) -> None:
+    """Put the kind's own fields on the event (from the event fields and the collected lines)."""
+    for name, column in (
+        ("stage", "stage"),
+        ("deposit", "deposit"),
+        ("to", "to_facility"),
+        ("transfer_event", "transfer_event"),
+        ("details", "details"),
+        ("method", "method"),
+        ("results", "results"),
+    ):
+        origins[name] = (row, col(column))
+    if kind == "extract":
+        event.update(deposit=head.get("deposit"), outputs=parts["output"])
+    elif kind in ("process", "assemble"):
+        event.update(
+            stage=head.get("stage"),
+            inputs=parts["input"],
+            additions=parts["addition"],
+            outputs=parts["output"],
+        )
+    elif kind == "recycle":
+        event.update(inputs=parts["input"], external_feed=parts["addition"], outputs=parts["output"])
+    elif kind == "transfer":
+        details = _json_object(head.get("details"), "details")
+        if head.get("hs_code"):
+            details["hs_code"] = head["hs_code"]
+        event.update(to=head.get("to_facility"), lots=parts["lot"], details=details)
+    elif kind == "receive":
+        event.update(transfer_event=head.get("transfer_event"), lots=parts["lot"])
+    elif kind == "assay":
+        if len(parts["lot"]) != 1:
+            raise ValidationError("an assay event has exactly one lot row", field="role")
+        event.update(
+            lot=parts["lot"][0],
+            method=head.get("method"),
+            results=_json_object(head.get("results"), "results"),
+        )

@@ -1,0 +1,132 @@
+"""Writing tables as CSV, JSON or Parquet, row by row (Parquet in record batches).
+
+Every export is a stream of records (plain dicts) plus the list of its columns with their types; a
+record may hold nested values (composition, origin vectors, findings). CSV and Parquet hold them as
+compact JSON text in their column; JSON keeps them as they are. Files are written to a temporary name
+and renamed when complete, so a failed export never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from raretrace.errors import ValidationError
+
+TABLE_FORMATS = ("csv", "json", "parquet")
+BATCH_ROWS = 4096
+#: column types: text, float, int, bool (Parquet's string, double, int64, bool)
+Columns = Sequence[tuple[str, str]]
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, separators=(",", ":"), sort_keys=False)
+    return value
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(_flat(value))
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_table(
+    path: Path,
+    fmt: str,
+    columns: Columns,
+    records: Iterable[dict[str, Any]],
+    *,
+    meta: dict[str, Any] | None = None,
+    nested: bool = True,
+) -> int:
+    """Write ``records`` to ``path`` as ``fmt``; returns how many were written."""
+    if fmt not in TABLE_FORMATS:
+        raise ValidationError(f"{fmt!r} is not one of {', '.join(TABLE_FORMATS)}", field="format")
+    with _atomic(path) as tmp:
+        if fmt == "csv":
+            with tmp.open("w", encoding="utf-8", newline="") as handle:
+                return _csv(handle, columns, records)
+        if fmt == "json":
+            with tmp.open("w", encoding="utf-8") as handle:
+                return _json(handle, records, meta or {}, columns, nested)
+        return _parquet(tmp, columns, records)
+
+
+def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, Any]]) -> int:
+    writer = csv.writer(handle, lineterminator="\n")
+    names = [name for name, _ in columns]
+    writer.writerow(names)
+    count = 0
+    for record in records:
+        writer.writerow([_csv_cell(record.get(name)) for name in names])
+        count += 1
+    return count
+
+
+def _json(
+    handle: TextIO, records: Iterable[dict[str, Any]], meta: dict[str, Any], columns: Columns, nested: bool
+) -> int:
+    head = json.dumps(meta)[:-1]
+    handle.write(head + (", " if meta else "") + '"items": [')
+    count = 0
+    names = [name for name, _ in columns]
+    for record in records:
+        item = record if nested else {name: record.get(name) for name in names}
+        handle.write(("," if count else "") + "\n" + json.dumps(item, separators=(",", ":")))
+        count += 1
+    handle.write("\n]}\n")
+    return count
+
+
+def _parquet(path: Path, columns: Columns, records: Iterable[dict[str, Any]]) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
+    schema = pa.schema([(name, types[kind]) for name, kind in columns])
+    count = 0
+    batch: list[dict[str, Any]] = []
+    with pq.ParquetWriter(str(path), schema) as writer:
+        for record in records:
+            batch.append({name: _typed(record.get(name), kind) for name, kind in columns})
+            if len(batch) >= BATCH_ROWS:
+                writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+                count += len(batch)
+                batch = []
+        if batch or not count:
+            writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+            count += len(batch)
+    return count
+
+
+def _typed(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "text":
+        return value if isinstance(value, str) else _flat(value)
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    return bool(value)
