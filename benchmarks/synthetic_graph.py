@@ -25,12 +25,12 @@ balance the registry enforces (see ``_out_mass``).
 from __future__ import annotations
 
 import random
-import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raretrace.demoworld.batching import BatchedAppender
 from raretrace.elements import TRADED
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
@@ -190,21 +190,17 @@ class SyntheticChain:
     batch: int = 2000
     ores_per_wave: int = 200
     recycle_share: float = RECYCLE_SHARE
-    lots: int = 0
-    events: int = 0
-    append_seconds: float = 0.0
-    sign_seconds: float = 0.0
     wall_seconds: float = 0.0  # building so far, all included (kept by the benchmark)
     by_form: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _chain: ScriptedChain = field(init=False)
-    _pending: list[bytes] = field(default_factory=list)
-    _pending_lots: int = 0
+    _appender: BatchedAppender = field(init=False)
     _stock: dict[str, deque[Stock]] = field(default_factory=lambda: defaultdict(deque))
     _incoming: dict[str, list[tuple[str, Stock]]] = field(default_factory=lambda: defaultdict(list))
     _serial: int = 0
 
     def __post_init__(self) -> None:
         self._chain = ScriptedChain(self.registry)
+        self._appender = BatchedAppender(self.registry, self.batch)
         self._steps = {s.name: s for s in STEPS}
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -228,8 +224,8 @@ class SyntheticChain:
     # --- building ---------------------------------------------------------------------------------
     def build(self, target_lots: int, progress: Callable[[SyntheticChain], None] | None = None) -> None:
         """Waves until at least ``target_lots`` lots are recorded."""
-        while self.lots + self._pending_lots < target_lots:
-            self._wave(min(self.ores_per_wave, max(1, (target_lots - self.lots - self._pending_lots) // 9)))
+        while self.lots + self.queued_lots < target_lots:
+            self._wave(min(self.ores_per_wave, max(1, (target_lots - self.lots - self.queued_lots) // 9)))
             if progress is not None:
                 progress(self)
         self.flush()
@@ -336,27 +332,32 @@ class SyntheticChain:
         self._sign(lambda: [self._chain.envelope(facility, kind, **fields)], new_lots)
 
     def _sign(self, make: Callable[[], list[bytes]], new_lots: int = 0) -> None:
-        start = time.perf_counter()
-        self._pending.extend(make())
-        self._pending_lots += new_lots
-        self.sign_seconds += time.perf_counter() - start
-        if len(self._pending) >= self.batch:
-            self.flush()
+        self._appender.add(make, new_lots)
 
     def flush(self) -> None:
-        if not self._pending:
-            return
-        start = time.perf_counter()
-        self.registry.append(self._pending)
-        self.append_seconds += time.perf_counter() - start
-        self.events += len(self._pending)
-        self.lots += self._pending_lots
-        self._pending, self._pending_lots = [], 0
+        self._appender.flush()
+
+    # Counters and timings, kept by the demo world's batched appender (signing and appending).
+    @property
+    def lots(self) -> int:
+        return self._appender.lots
+
+    @property
+    def events(self) -> int:
+        return self._appender.events
+
+    @property
+    def sign_seconds(self) -> float:
+        return self._appender.sign_seconds
+
+    @property
+    def append_seconds(self) -> float:
+        return self._appender.append_seconds
 
     @property
     def queued_lots(self) -> int:
         """Lots in signed events not yet appended."""
-        return self._pending_lots
+        return self._appender.queued_lots
 
     # --- helpers ---------------------------------------------------------------------------------
     def _lot_id(self, prefix: str) -> str:
