@@ -14,12 +14,15 @@ GUIDE = ROOT / "docs" / "guide"
 #: guide -> what its "What you see" section promises, as text the commands print
 PROMISED = {
     "compliance-officer.md": [
-        "urn:raretrace:lot:bo-magnet-2026-0001 comes from 1 source lot(s)",
-        "us-dfars-252.225-7052 2024-05-30 · lot 1: pass",
-        "us-dfars-252.225-7052 2024-05-30 · lot 2: fail",
-        "cn-mofcom-61-2025 2025-11-07 · lot 2: fail — Overseas military end users",
-        "\nfail - Magnet material mined",
-        "wrote ",
+        "urn:raretrace:lot:us-defense-magnets-ndfeb-magnet-006298 comes from 1 source lot(s)",
+        "urn:raretrace:lot:cn-northern-baotou-ndpr-oxide-003024 reached",
+        "us-lm-fort-worth-f35",
+        "us-dfars-252.225-7052 2024-05-30 · lot 1: fail",
+        "us-dfars-252.225-7052 2024-05-30 · lot 2: pass",
+        "cn-mofcom-61-2025 2025-11-07 · lot 1: fail — Overseas military end users",
+        "\n2026-12-31 pass - Magnet melted or produced",
+        "\n2027-01-01 fail - Magnet material mined",
+        "certificate ",
     ],
     "lab.md": [
         "MP-CONC-0112 (concentrate): most like Mountain Pass 100% — declared mountain-pass: consistent",

@@ -630,20 +630,57 @@ def demo(
         typer.Option("--db", help="Where to build the demo registry (default: a fresh raretrace-demo.db)"),
     ] = None,
     no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Build and print only (no server yet exists)")
+        bool, typer.Option("--no-serve", help="Build and print only; do not start the web server")
     ] = False,
+    scale: Annotated[
+        float, typer.Option(min=0.01, max=10.0, help="Multiply the number of lots (1.0: about 8,700)")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of every choice the world makes")] = 0,
+    host: Annotated[str, typer.Option(help="Address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to serve on")] = 8000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Build a small realistic chain (Mountain Pass to a US magnet maker; Bayan Obo via China to Japan).
+    """Build the demo world — real deposits and plants, published capacities and stage shares,
+    thousands of signed lots from mines to magnets, EV motors and defense platforms, and four planted
+    cases (a false declared origin, Chinese magnet technology, Chinese-separated oxide in a defense
+    magnet, a certificate tampered with in transit) — print what the checks find, then serve it.
 
-    Example: raretrace demo --db demo.db
+    Example: raretrace demo --db demo.db --no-serve
     """
-    from raretrace.demo import run_demo
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    summary = run_demo(db or _ctx(ctx).db or "raretrace-demo.db", console=None if as_json else out_console)
+    from raretrace.demo import DEFAULT_DB, run_demo
+
+    target = db or _ctx(ctx).db or DEFAULT_DB
+    with Progress(
+        TextColumn("building the demo world: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("lots"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json or not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("plants", total=round(8_700 * scale))
+
+        def progress(stage: str, lots: int) -> None:
+            bar.update(task, description=stage, completed=lots)
+
+        summary = run_demo(
+            target,
+            console=None if as_json else out_console,
+            scale=scale,
+            seed=seed,
+            progress=progress,
+        )
     if as_json:
         emit_json(summary)
-    _ = no_serve  # the server arrives with issue 7; the flag is accepted now so scripts keep working
+    if not no_serve:
+        from raretrace.cli_serve import run_server
+
+        # the demo is a development registry: a one-day secretariat token is printed to log in with
+        run_server(target, host=host, port=port, dev=True)
 
 
 register_certificate_commands(app)

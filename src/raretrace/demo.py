@@ -1,324 +1,127 @@
-"""``raretrace demo``: a small, realistic chain signed and recorded step by step.
+"""``raretrace demo``: the rare-earth industry's real structure, recorded, checked and certified.
 
-Two chains, as the industry runs them today:
-* US: Mountain Pass (MP Materials) bastnäsite ore → concentrate → NdPr oxide, shipped to MP's
-  Independence plant in Fort Worth for metal and NdFeB magnets;
-* China → Japan: Bayan Obo ore → concentrate → separation and NdPr metal in Baotou, shipped to a
-  Japanese sintered-magnet maker.
-Every step is an event signed by the acting facility's own key and appended through the normal
-pipeline; the figures used are cited in ``SOURCES``. Masses are one illustrative production lot,
-not annual output.
+The demo builds the demo world (``raretrace.demoworld``: named deposits and plants with their published
+capacities and countries, flows in proportion to the published stage shares, thousands of signed lots
+from mines to magnets, EV motors and defense platforms) into a fresh registry, then shows what a user
+of each kind would look at: the four planted cases and the check that catches each, China's share of
+every stage measured from the recorded lots beside the published figures, the compliance of featured
+lots under every shipped regime (today, and for a military end use from 2027-01-01), shipment
+certificates verified offline (a tampered copy refused), and the log's audit. Everything printed is
+computed from the registry, not stored answers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
 
-from raretrace.elements import oxide_to_element
+from raretrace.demoworld import WorldFindings, WorldSummary, build_world, findings
 from raretrace.errors import ValidationError
 from raretrace.ledger.audit import audit
 from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, lot
-from raretrace.provenance import ordered
+from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url
 
 ORIGIN = "demo.raretrace.example/registry"
-
-SOURCES = {
-    "mountain_pass_reo": "Castor & Hedrick 2006 (Industrial Minerals and Rocks), Mountain Pass bastnäsite "
-    "REO distribution, via shared/reference/deposits.md Table 1",
-    "bayan_obo_reo": "Castor & Hedrick 2006, Bayan Obo bastnäsite+monazite REO distribution, via "
-    "shared/reference/deposits.md Table 1",
-    "mp_capacity": "MP Materials SEC exhibit 99.1, 2025-01-22 (Mountain Pass; Independence, Fort Worth), via "
-    "shared/reference/world.md",
-    "grades": "illustrative ore grades (Mountain Pass ≈8% REO, Bayan Obo ≈6% REO) and process recoveries; "
-    "not measured values",
-}
-
-#: % of total REO (oxide basis), Castor & Hedrick 2006 as listed in shared/reference/deposits.md.
-MOUNTAIN_PASS_REO = {
-    "La": 33.2,
-    "Ce": 49.1,
-    "Pr": 4.34,
-    "Nd": 12.0,
-    "Sm": 0.789,
-    "Eu": 0.118,
-    "Gd": 0.166,
-    "Tb": 0.0159,
-    "Dy": 0.0312,
-    "Y": 0.0913,
-}
-BAYAN_OBO_REO = {
-    "La": 23.0,
-    "Ce": 50.0,
-    "Pr": 6.2,
-    "Nd": 18.5,
-    "Sm": 0.8,
-    "Eu": 0.2,
-    "Gd": 0.7,
-    "Tb": 0.1,
-    "Dy": 0.1,
-}
+DEFAULT_DB = "raretrace-demo.db"
+#: An all-allied chain the demo features beside the cases: MP Materials' Fort Worth magnets.
+ALLIED_MAGNET_MAKER = "US-MP-INDEPENDENCE"
 
 
-def element_fractions(reo_distribution: dict[str, float], reo_grade: float) -> dict[str, float]:
-    """Element mass fractions of a material holding ``reo_grade`` REO with the given distribution."""
-    total = sum(reo_distribution.values())
-    return {
-        el: round(reo_grade * pct / total * oxide_to_element(el, 1.0), 8)
-        for el, pct in reo_distribution.items()
-    }
-
-
-def ndpr_oxide(nd_share: float) -> dict[str, float]:
-    """An NdPr oxide of the given Nd2O3 share (the rest Pr6O11), as element fractions."""
-    return {
-        "Nd": round(nd_share * oxide_to_element("Nd", 1.0), 6),
-        "Pr": round((1 - nd_share) * oxide_to_element("Pr", 1.0), 6),
-    }
-
-
-def _urn(name: str) -> str:
-    return f"urn:raretrace:lot:{name}"
-
-
-@dataclass(frozen=True)
-class ChainPlan:
-    """One mine-to-magnet chain: who performs each stage, and the ore it starts from."""
-
-    prefix: str
-    deposit: str
-    reo_distribution: dict[str, float]
-    ore_grade: float  # REO mass fraction of the ore
-    concentrate_grade: float
-    mine: str  # mining and beneficiation
-    separator: str
-    metal_maker: str
-    magnet_maker: str
-    hs_codes: dict[str, str]  # form shipped -> HS code
-
-
-US_CHAIN = ChainPlan(
-    "mp",
-    "Mountain Pass (bastnäsite carbonatite)",
-    MOUNTAIN_PASS_REO,
-    0.08,
-    0.60,
-    "US-MP-MOUNTAIN-PASS",
-    "US-MP-MOUNTAIN-PASS",
-    "US-MP-INDEPENDENCE",
-    "US-MP-INDEPENDENCE",
-    {"separated_oxide": "2846.90"},
-)
-CN_JP_CHAIN = ChainPlan(
-    "bo",
-    "Bayan Obo (carbonatite-related Fe-REE-Nb)",
-    BAYAN_OBO_REO,
-    0.06,
-    0.50,
-    "CN-BAOGANG-BAYAN-OBO",
-    "CN-NORTHERN-RE-BAOTOU",
-    "CN-NORTHERN-RE-BAOTOU",
-    "JP-MAGNET-WORKS",
-    {"concentrate": "2530.90", "metal": "2805.30"},
-)
-
-#: Per tonne of magnet: 30% NdPr metal, the rest iron and ferroboron (typical sintered NdFeB).
-MAGNET_ADDITIONS = [
-    {"material": "electrolytic iron", "mass_kg": 6_700.0, "composition": {"Fe": 1.0}},
-    {"material": "ferroboron", "mass_kg": 550.0, "composition": {"B": 0.18, "Fe": 0.82}},
-]
-
-
-def record_chain(chain: ScriptedChain, plan: ChainPlan) -> dict[str, str]:
-    """Extract, beneficiate, separate, metallize and make magnets, shipping whenever custody changes."""
-    holder = plan.mine
-    ids = {
-        name: _urn(f"{plan.prefix}-{name}-2026-0001") for name in ("ore", "conc", "oxide", "metal", "magnet")
-    }
-
-    def move_to(facility: str, lot_id: str, form: str) -> None:
-        nonlocal holder
-        if facility != holder:
-            chain.ship(holder, facility, [lot_id], hs_code=plan.hs_codes.get(form, ""))
-            holder = facility
-
-    dist = plan.reo_distribution
-    chain.record(
-        plan.mine,
-        "extract",
-        deposit=plan.deposit,
-        outputs=[lot(ids["ore"], "ore", 1_000_000.0, element_fractions(dist, plan.ore_grade))],
-    )
-    conc_kg = round(1_000_000.0 * plan.ore_grade * 0.9 / plan.concentrate_grade, 1)  # 90% recovery
-    chain.record(
-        plan.mine,
-        "process",
-        stage="beneficiation",
-        inputs=[{"lot": ids["ore"], "mass_kg": 1_000_000.0}],
-        outputs=[lot(ids["conc"], "concentrate", conc_kg, element_fractions(dist, plan.concentrate_grade))],
-    )
-    move_to(plan.separator, ids["conc"], "concentrate")
-    reo_kg = conc_kg * plan.concentrate_grade * 0.95  # 95% separation recovery
-    ndpr_kg = round(reo_kg * (dist["Nd"] + dist["Pr"]) / sum(dist.values()), 1)
-    nd_share = dist["Nd"] / (dist["Nd"] + dist["Pr"])
-    chain.record(
-        plan.separator,
-        "process",
-        stage="separation",
-        inputs=[{"lot": ids["conc"], "mass_kg": conc_kg}],
-        outputs=[lot(ids["oxide"], "separated_oxide", ndpr_kg, ndpr_oxide(nd_share))],
-    )
-    move_to(plan.metal_maker, ids["oxide"], "separated_oxide")
-    metal_kg = round(ndpr_kg * 0.98 * sum(ndpr_oxide(nd_share).values()), 1)
-    metal_comp = {"Nd": round(nd_share, 4), "Pr": round(1 - nd_share, 4)}
-    chain.record(
-        plan.metal_maker,
-        "process",
-        stage="metallization",
-        inputs=[{"lot": ids["oxide"], "mass_kg": ndpr_kg}],
-        outputs=[lot(ids["metal"], "metal", metal_kg, metal_comp)],
-    )
-    move_to(plan.magnet_maker, ids["metal"], "metal")
-    magnet_comp = {
-        "Nd": round(0.30 * nd_share, 4),
-        "Pr": round(0.30 * (1 - nd_share), 4),
-        "Fe": 0.69,
-        "B": 0.0099,
-    }
-    chain.record(
-        plan.magnet_maker,
-        "process",
-        stage="magnet",
-        inputs=[{"lot": ids["metal"], "mass_kg": 3_000.0}],
-        additions=MAGNET_ADDITIONS,
-        outputs=[lot(ids["magnet"], "magnet", 10_000.0, magnet_comp, units=200_000)],
-    )
-    return ids
-
-
-def build_demo(registry: Registry) -> dict[str, Any]:
-    """Register the facilities and record both chains; returns the lot ids worth looking at."""
-    chain = ScriptedChain(registry, time="2026-03-02T08:00:00Z")
-    registry.append([chain.facility_event(fid, **spec) for fid, spec in FACILITIES.items()])
-    us = record_chain(chain, US_CHAIN)
-    chain.record(
-        "US-LAB-ASSAY",
-        "assay",
-        lot=us["ore"],
-        method="ICP-MS (REE), MC-ICP-MS (Nd isotopes)",
-        results={"units": "ppm", "La": 56_000, "Ce": 81_000, "Nd": 20_500, "Pr": 7_100},
-    )
-    cn = record_chain(chain, CN_JP_CHAIN)
-    return {"us_magnet": us["magnet"], "jp_magnet": cn["magnet"], "us_ore": us["ore"], "cn_ore": cn["ore"]}
-
-
-FACILITIES: dict[str, dict[str, Any]] = {
-    "US-MP-MOUNTAIN-PASS": {
-        "name": "Mountain Pass mine and separation plant",
-        "operator": "MP Materials",
-        "country": "US",
-        "stages": ["mining", "beneficiation", "separation"],
-    },
-    "US-MP-INDEPENDENCE": {
-        "name": "Independence metal and magnet plant, Fort Worth",
-        "operator": "MP Materials",
-        "country": "US",
-        "stages": ["metallization", "magnet"],
-    },
-    "CN-BAOGANG-BAYAN-OBO": {
-        "name": "Bayan Obo mine",
-        "operator": "Baotou Steel",
-        "country": "CN",
-        "stages": ["mining", "beneficiation"],
-    },
-    "CN-NORTHERN-RE-BAOTOU": {
-        "name": "Baotou separation and metal plant",
-        "operator": "China Northern Rare Earth",
-        "country": "CN",
-        "stages": ["separation", "metallization"],
-    },
-    "JP-MAGNET-WORKS": {
-        "name": "Sintered NdFeB magnet plant",
-        "operator": "Japanese magnet maker",
-        "country": "JP",
-        "stages": ["magnet"],
-    },
-    "US-LAB-ASSAY": {
-        "name": "Independent assay laboratory",
-        "operator": "Assay lab",
-        "country": "US",
-        "stages": ["assay"],
-        "accreditation": "ISO/IEC 17025:2017",
-    },
-}
-
-
-def run_demo(db: str, console: Console | None) -> dict[str, Any]:
-    """Build the demo registry in ``db`` (a fresh file is required) and summarize it."""
+def run_demo(
+    db: str,
+    console: Console | None,
+    *,
+    scale: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
+    """Build the demo world in ``db`` (a fresh registry) and report what it shows."""
     url = resolve_url(db)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if path.exists():
-            if path.name != "raretrace-demo.db":
+            if path.name != DEFAULT_DB:
                 raise ValidationError(
                     f"{path} already exists; the demo builds a fresh registry (pick a new path)", field="db"
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
+        folder = path.with_name(path.stem + "-certificates")
+    else:
+        folder = Path("raretrace-demo-certificates")
     registry = Registry.init(make_engine(db), ORIGIN)
-    lots = build_demo(registry)
-    folder = (
-        Path(url.removeprefix("sqlite:///")).with_suffix("")
-        if url.startswith("sqlite:///")
-        else Path("raretrace-demo")
-    )
-    certificates = issue_shipment_certificates(registry, folder.with_name(folder.name + "-certificates"))
+    world = build_world(registry, seed=seed, scale=scale, progress=progress, folder=folder)
+    found = findings(registry, world)
+    featured = featured_lots(registry, world, found)
+    certificates = issue_shipment_certificates(registry, folder, list(featured.values()))
+    tampered = _verify_tampered(world, folder)
     result = audit(registry)
     checkpoint = latest_checkpoint(registry)
+    later = max(today(), date(2027, 1, 1))
     summary = {
         "db": db,
         "origin": registry.origin,
         "tree_size": registry.tree_size(),
-        "lots": lots,
+        "world": world.to_dict(),
+        "findings": found.to_dict(),
+        "featured": featured,
         "audit_ok": result.ok,
         "checkpoint": checkpoint,
-        "sources": SOURCES,
-        "compliance": [v.to_dict() for v in check_lots(registry, [lots["us_magnet"], lots["jp_magnet"]])],
-        "certificates": certificates,
+        "compliance": [v.to_dict() for v in check_lots(registry, list(featured.values()))],
+        "compliance_military_2027": [
+            v.to_dict()
+            for v in check_lots(registry, list(featured.values()), as_of=later, end_use="military")
+        ],
+        "certificates": certificates | {"tampered": tampered},
     }
     if console is not None:
-        _print(console, registry, lots, result.ok, checkpoint)
-        _print_certificates(console, certificates)
+        _print(console, registry, world, found, featured, summary)
     return summary
 
 
-def issue_shipment_certificates(registry: Registry, folder: Path) -> dict[str, Any]:
-    """A certificate for every shipment in the demo, written with the trusted-keys file and the status
-    list a customs officer needs, and each verified offline as the officer would."""
-    from sqlalchemy import select
+def featured_lots(registry: Registry, world: WorldSummary, found: WorldFindings) -> dict[str, str]:
+    """The lots the demo puts in front of the user: one per case, and an all-allied magnet."""
+    featured = {
+        "F-35 with Baotou-separated magnets (case c)": world.defense_magnet.system,
+        "US defense magnets from Chinese oxide (case c)": world.defense_magnet.magnet,
+        "Vietnam magnets, Chinese technology (case b)": world.chinese_technology.magnet,
+    }
+    case_a = next((c for c in found.cases if c.case == "a"), None)
+    if case_a is not None and len(case_a.lots) > 1:
+        featured["Japanese magnets from falsely declared ore (case a)"] = case_a.lots[-1]
+    with registry.engine.connect() as conn:
+        allied = conn.execute(
+            select(t.lots.c.id)
+            .where(t.lots.c.producer == ALLIED_MAGNET_MAKER, t.lots.c.form == "magnet")
+            .order_by(t.lots.c.produced_seq)
+            .limit(1)
+        ).scalar_one_or_none()
+    if allied is not None:
+        featured["US magnets, Mountain Pass to Fort Worth"] = allied
+    return {label: lot for label, lot in featured.items() if lot}
 
+
+def issue_shipment_certificates(registry: Registry, folder: Path, lots: list[str]) -> dict[str, Any]:
+    """A certificate for the shipment of each featured lot (and of the inputs it was made from, when
+    the lot itself never shipped), written with the trusted-keys file and the status list a customs
+    officer needs, and each verified offline as the officer would."""
     from raretrace.certify.render import render_html, render_pdf
     from raretrace.certify.verify import TrustedKeys, verify_certificate
     from raretrace.ledger.certificates import issue, status_list, trusted_keys
-    from raretrace.store import schema as t
 
     folder.mkdir(parents=True, exist_ok=True)
-    with registry.engine.connect() as conn:
-        transfers = (
-            conn.execute(
-                select(t.events.c.event_id).where(t.events.c.kind == "transfer").order_by(t.events.c.seq)
-            )
-            .scalars()
-            .all()
-        )
+    transfers = _shipments(registry, lots)
     keys = trusted_keys(registry)
     _write_json(folder / "trusted-keys.json", keys)
     trusted = TrustedKeys.from_dict(keys)
@@ -336,10 +139,120 @@ def issue_shipment_certificates(registry: Registry, folder: Path) -> dict[str, A
     return {"folder": str(folder), "issued": issued}
 
 
-def _write_json(path: Path, value: Any) -> None:
-    import json
+def _shipments(registry: Registry, lots: list[str]) -> list[str]:
+    """The transfer events that shipped ``lots``, in log order (first shipment of each lot)."""
+    with registry.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.events.c.event_id, t.transfers.c.lot_id)
+            .join(t.events, t.events.c.seq == t.transfers.c.seq)
+            .where(t.transfers.c.lot_id.in_(lots))
+            .order_by(t.transfers.c.seq)
+        ).all()
+    first: dict[str, str] = {}
+    for event_id, lot_id in rows:
+        first.setdefault(lot_id, event_id)
+    return sorted(set(first.values()), key=[r[0] for r in rows].index)
 
+
+def _verify_tampered(world: WorldSummary, folder: Path) -> list[dict[str, Any]]:
+    """The case (d) certificate and its altered copies, verified as a customs officer would."""
+    from raretrace.certify.verify import TrustedKeys, verify_certificate
+
+    trusted = TrustedKeys.from_dict(world.certificate.trusted_keys)
+    out = []
+    copies = {"genuine": world.certificate.certificate, **world.certificate.tampered}
+    for name, presentation in copies.items():
+        report = verify_certificate(presentation, trusted)
+        failed = next((i for i, s in enumerate(report.steps, 1) if not s.ok), None)
+        file = world.certificate.files.get(name if name != "genuine" else "certificate")
+        out.append(
+            {
+                "copy": name,
+                "what": world.certificate.what.get(name, "as issued"),
+                "verified": report.ok,
+                "failed_step": failed,
+                "failure": report.steps[failed - 1].detail if failed else None,
+                "file": str(file) if file else str(folder / "certificate.json"),
+            }
+        )
+    return out
+
+
+def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+# --- printing -----------------------------------------------------------------------------------------
+
+
+def _print(
+    console: Console,
+    registry: Registry,
+    world: WorldSummary,
+    found: WorldFindings,
+    featured: dict[str, str],
+    summary: dict[str, Any],
+) -> None:
+    from raretrace.views import print_verdicts
+
+    console.print(
+        f"[bold]raretrace demo[/bold]: the demo world in registry {escape(registry.origin)} "
+        f"({escape(str(registry.engine.url))})",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  {world.facilities} plants, {world.lots:,} lots in {world.events:,} signed events, built in "
+        f"{world.seconds['total']:.1f} s (signing {world.seconds['sign']:.1f} s, appending "
+        f"{world.seconds['append']:.1f} s)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    shares = Table(title="China's share by stage, measured from the recorded lots", title_justify="left")
+    for column in ("stage", "measured", "published", "within"):
+        shares.add_column(column)
+    for check in found.shares:
+        shares.add_row(
+            check.stage,
+            f"{check.measured:.1%}",
+            f"≈{check.published:.0%}",
+            f"±{check.tolerance_pp:g} pp: " + ("yes" if check.within else "NO"),
+        )
+    console.print(shares)
+    cases = Table(title="What a user must catch — and the check that catches it", title_justify="left")
+    for column in ("case", "caught", "check", "outcome"):
+        cases.add_column(column, overflow="fold")
+    for case in found.cases:
+        cases.add_row(
+            f"({case.case}) {escape(case.title)}",
+            "[green]yes[/green]" if case.caught else "[red]NO[/red]",
+            escape(case.check),
+            escape(case.outcome),
+        )
+    console.print(cases)
+    for case in found.cases:
+        console.print(f"  ({case.case}) {escape(case.explanation)}", soft_wrap=True, highlight=False)
+    console.print()
+    console.print("featured lots:")
+    for label, lot in featured.items():
+        console.print(f"  {label}: {lot}", soft_wrap=True, highlight=False)
+    print_verdicts(console, check_lots(registry, list(featured.values()), as_of=today()))
+    later = max(today(), date(2027, 1, 1))
+    verdicts = check_lots(registry, list(featured.values()), as_of=later, end_use="military")
+    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
+    console.print()
+    _print_certificates(console, summary["certificates"])
+    console.print(
+        f"{registry.tree_size():,} signed events in the log; audit "
+        + ("[green]passed[/green]" if summary["audit_ok"] else "[red]FAILED[/red]")
+    )
+    console.print("latest checkpoint (C2SP signed note):")
+    console.print(summary["checkpoint"], highlight=False, markup=False, end="", soft_wrap=True)
+    first = next(iter(featured.values()))
+    console.print(
+        f"next: raretrace --db {registry.engine.url.database} trace {first} --up --max-paths 5",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _print_certificates(console: Console, certificates: dict[str, Any]) -> None:
@@ -352,62 +265,18 @@ def _print_certificates(console: Console, certificates: dict[str, Any]) -> None:
         console.print(
             f"  {item['number']}  shipment {item['transfer']}  {state}", soft_wrap=True, highlight=False
         )
+    for item in certificates["tampered"]:
+        if item["verified"]:
+            state = "[green]verified offline[/green]"
+        else:
+            state = f"[red]refused at step {item['failed_step']}[/red]: {escape(item['failure'] or '')}"
+        console.print(
+            f"  case (d) {item['copy']} ({escape(item['what'])}): {state}", soft_wrap=True, highlight=False
+        )
     first = certificates["issued"][0]["file"] if certificates["issued"] else "CERT.json"
     console.print(
         f"verify one: raretrace verify {first} --trusted-keys {folder}/trusted-keys.json "
         f"--status-list {folder}/status-list.json",
-        soft_wrap=True,
-        highlight=False,
-    )
-
-
-def _print_compliance(console: Console, registry: Registry, magnets: list[str]) -> None:
-    """The magnets under every shipped regime today, explained; then, for a defense buyer, on
-    2027-01-01 when DFARS reaches back to the mine. EU CRMA judges the two lots together as one
-    importer's intake."""
-    from raretrace.views import print_verdicts
-
-    console.print()
-    print_verdicts(console, check_lots(registry, magnets, as_of=today()))
-    console.print()
-    later = max(today(), date(2027, 1, 1))
-    verdicts = check_lots(registry, magnets, as_of=later, end_use="military")
-    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
-    console.print()
-
-
-def _print(
-    console: Console, registry: Registry, lots: dict[str, str], audit_ok: bool, checkpoint: str
-) -> None:
-    console.print(
-        f"[bold]raretrace demo[/bold]: registry {registry.origin} in {registry.engine.url}", soft_wrap=True
-    )
-    labels = {"us_ore": "US ore", "us_magnet": "US magnets", "cn_ore": "CN ore", "jp_magnet": "JP magnets"}
-    for key, label in labels.items():
-        item = registry.lot(lots[key])
-        console.print(f"  {label:<11} {item.id}", soft_wrap=True, highlight=False)
-        console.print(
-            f"  {'':<11} {item.spec.form.value}, {item.spec.mass_kg:,.0f} kg, made by {item.producer} "
-            f"({item.stage.value}), held by {item.custodian}",
-            soft_wrap=True,
-            highlight=False,
-        )
-        neodymium = ordered(item.origin()).get("Nd")
-        if neodymium and item.spec.form.value == "magnet":
-            where = "; ".join(
-                f"{stage} " + ", ".join(f"{c} {share:.0%}" for c, share in shares.items())
-                for stage, shares in neodymium["location"].items()
-            )
-            console.print(f"  {'':<11} Nd, stage by stage: {where}", soft_wrap=True, highlight=False)
-    _print_compliance(console, registry, [lots["us_magnet"], lots["jp_magnet"]])
-    console.print(
-        f"{registry.tree_size()} signed events in the log; audit "
-        + ("[green]passed[/green]" if audit_ok else "[red]FAILED[/red]")
-    )
-    console.print("latest checkpoint (C2SP signed note):")
-    console.print(checkpoint, highlight=False, markup=False, end="", soft_wrap=True)
-    console.print(
-        f"next: raretrace --db {registry.engine.url.database} lot show {lots['us_magnet']}",
         soft_wrap=True,
         highlight=False,
     )
