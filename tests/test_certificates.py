@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raretrace.certify.credential import concealable
 from raretrace.certify.disclosure import conceal, make_disclosure, parse_disclosure, reveal
@@ -348,3 +350,90 @@ def test_cli_round_trip(
     assert number in html.read_text() and "hidden by the holder" in html.read_text()
     assert pdf.read_bytes().startswith(b"%PDF")
     assert cli("render", str(shown), db=False)[0] == 2
+
+
+# --- selective disclosure on arbitrary documents -------------------------------------------------------
+
+_members = st.text(alphabet="abcxyz_.", min_size=1, max_size=4).filter(lambda k: k not in ("_sd", "..."))
+_documents = st.dictionaries(
+    _members,
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_members, inner, max_size=3),
+        max_leaves=12,
+    ),
+    max_size=4,
+)
+
+
+def _without(value: Any, hidden: set[tuple[Any, ...]], path: tuple[Any, ...] = ()) -> Any:
+    """The document as a recipient should see it: every hidden path removed."""
+    if isinstance(value, dict):
+        return {k: _without(v, hidden, (*path, k)) for k, v in value.items() if (*path, k) not in hidden}
+    if isinstance(value, list):
+        return [_without(v, hidden, (*path, i)) for i, v in enumerate(value) if (*path, i) not in hidden]
+    return value
+
+
+def _scribble(value: Any) -> None:
+    """Change every object and array in place (a copy must not share any with the signed document)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _scribble(item)
+        value["__scribbled__"] = True
+    elif isinstance(value, list):
+        for item in value:
+            _scribble(item)
+        value.append("__scribbled__")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_documents, st.randoms(use_true_random=False))
+def test_reveal_shows_exactly_what_was_not_hidden(document: dict[str, Any], rnd: Any) -> None:
+    """Conceal random members and array elements (nested too), hand over a random choice of the
+    disclosures (an inner one only with the one around it), and the recipient sees the document less
+    what was withheld, counts each outermost withheld value once, and gets a copy of its own."""
+    paths: list[tuple[Any, ...]] = []
+
+    def concealable(path: tuple[Any, ...]) -> bool:
+        if rnd.random() < 0.4:
+            paths.append(path)
+            return True
+        return False
+
+    concealed, disclosures = conceal(document, concealable)
+    assert len(paths) == len(disclosures)
+    withheld = {p for p in paths if rnd.random() < 0.5}
+    hidden = {p for p in paths if any(p[: len(w)] == w for w in withheld)}  # with everything inside
+    kept = [d for p, d in zip(paths, disclosures, strict=True) if p not in hidden]
+    rnd.shuffle(kept)
+    shown, count = reveal(concealed, kept)
+    assert shown == _without(document, hidden)
+    assert count == sum(1 for p in hidden if not any(p[: len(h)] == h for h in hidden - {p}))
+    before = copy.deepcopy(concealed)
+    _scribble(shown)
+    assert concealed == before
+    everything, none_hidden = reveal(concealed, disclosures)
+    assert everything == document and none_hidden == 0
+
+
+def test_reveal_refuses_what_does_not_fit() -> None:
+    document = {"a": 1, "list": [1, 2], "inner": {"b": 2}}
+    concealed, disclosures = conceal(document, lambda path: path in (("a",), ("list", 0), ("inner", "b")))
+    by_name = {parse_disclosure(d)[0]: d for d in disclosures}
+    element = by_name[None]
+    with pytest.raises(ValidationError, match="given twice"):
+        reveal(concealed, [element, element])
+    with pytest.raises(ValidationError, match="match no digest"):
+        reveal(concealed, [make_disclosure("a", 1)])
+    twice = {**concealed, "again": {"_sd": concealed["_sd"]}}
+    with pytest.raises(ValidationError, match="committed twice"):
+        reveal(twice, [by_name["a"]])
+    in_clear = {**concealed, "a": 1}
+    with pytest.raises(ValidationError, match="also present in clear"):
+        reveal(in_clear, [by_name["a"]])
+    misplaced = {**concealed, "list": [{"...": concealed["_sd"][0]}, 2]}
+    with pytest.raises(ValidationError, match="does not fit"):
+        reveal(misplaced, [by_name["a"]])
+    with pytest.raises(ValidationError, match="only sha-256"):
+        reveal({**concealed, "_sd_alg": "sha-512"}, disclosures)

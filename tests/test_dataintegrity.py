@@ -661,3 +661,51 @@ def test_resolving_verification_methods() -> None:
         with pytest.raises(ValidationError, match=message) as info:
             resolve_verification_method(bad)
         assert info.value.field == "verificationMethod"
+
+
+# --- the JCS bytes every proof hashes: the orjson encoder on the fast path ----------------------------
+
+_strings = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)  # any code point, no surrogate
+_walked_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**15) + 1, 10**15 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _strings,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_strings, children, max_size=4),
+    max_leaves=25,
+)
+
+
+@given(_walked_values)
+def test_orjson_writes_what_the_standard_library_writes(value: object) -> None:
+    """On every value the fast path keeps, orjson's bytes are the standard library encoder's (whose
+    agreement with rfc8785 tests/test_crypto.py checks), so proofs never depend on orjson being there."""
+    from raretrace.crypto import canonical
+
+    pytest.importorskip("orjson")
+    try:
+        tree = canonical._jcs_numbers(value)
+    except canonical._DoubtfulNumberError:
+        return
+    assert canonical._orjson_tree(tree) == canonical._stdlib_tree(tree)
+    assert canonical.canonical_bytes(value) == reference_canonical_bytes(value)
+
+
+def test_orjson_is_used_only_where_it_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import-time check picks orjson here, and turns it away if it wrote any edge value differently."""
+    from raretrace.crypto import canonical
+
+    orjson = pytest.importorskip("orjson")
+    assert canonical._orjson_agrees() and canonical._encode_walked is canonical._orjson_tree
+    real = orjson.dumps
+    for changed in (
+        lambda v, option=None: real(v, option=option).replace(b"\\u001f", b"\\u001F"),  # hex case
+        lambda v, option=None: real(v, option=option).replace(b"0.0001", b"1e-4"),  # exponent
+        lambda v, option=None: real(v, option=option),  # the same bytes: orjson stays
+    ):
+        monkeypatch.setattr(orjson, "dumps", changed)
+        edges_differ = any(changed(v) != real(v) for v in canonical._EDGES)
+        assert canonical._orjson_agrees() is not edges_differ
+    monkeypatch.setattr(orjson, "dumps", real)
+    assert canonical._orjson_agrees()

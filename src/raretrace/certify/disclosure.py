@@ -34,9 +34,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str, field: str) -> bytes:
+    # base64.urlsafe_b64decode, without its two argument conversions (ten calls per verification).
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = text.encode("ascii").translate(_FROM_URLSAFE)
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
     except (binascii.Error, ValueError) as e:
         raise ValidationError(f"not base64url: {e}", field=field) from e
 
@@ -52,9 +57,18 @@ def make_disclosure(name: str | None, value: Any, salt: str | None = None) -> st
     return _b64(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
+def _json(raw: bytes) -> Any:
+    # json.loads(bytes) first guesses the encoding and then decodes with "surrogatepass"; for bytes
+    # that start with '[' and a non-NUL byte its guess is UTF-8, so decoding here gives the same value
+    # without the guessing (a measurable part of a verification with ten disclosures).
+    if raw[:1] == b"[" and raw[1:2] not in (b"", b"\x00"):
+        return json.loads(raw.decode("utf-8", "surrogatepass"))
+    return json.loads(raw)
+
+
 def parse_disclosure(text: str, field: str = "disclosure") -> tuple[str | None, Any]:
     try:
-        parts = json.loads(_unb64(text, field))
+        parts = _json(_unb64(text, field))
     except (ValueError, UnicodeDecodeError) as e:
         raise ValidationError(f"not a disclosure: {e}", field=field) from e
     if not isinstance(parts, list) or len(parts) not in (2, 3) or not isinstance(parts[0], str):
@@ -110,11 +124,18 @@ def conceal(
     return out, disclosures
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})  # values the walk returns as they are
+
+
 def reveal(document: Mapping[str, Any], disclosures: Iterable[str]) -> tuple[dict[str, Any], int]:
     """What the disclosures show of the document, and how many values stay hidden.
 
     Every disclosure must match a digest in the document exactly once; a disclosure that matches
     nothing (forged, or changed by a single byte) or is given twice is an error.
+
+    The walk visits every member of the document (a digest may stand anywhere) but handles the
+    plain values inline and an object without ``_sd`` in one comprehension, because a credential is
+    mostly strings and numbers: a call per value was most of the cost of a verification's step 2.
     """
     by_digest: dict[str, tuple[str | None, Any]] = {}
     for i, text in enumerate(disclosures):
@@ -139,37 +160,41 @@ def reveal(document: Mapping[str, Any], disclosures: Iterable[str]) -> tuple[dic
         return found
 
     def walk(value: Any) -> Any:
-        nonlocal hidden
         if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                if key in (SD_KEY, SD_ALG_KEY):
-                    continue
-                out[key] = walk(item)
-            for key in value.get(SD_KEY, []):
-                found = take(key, want_name=True)
-                if found is None:
-                    hidden += 1
-                    continue
-                name, item = found
-                assert name is not None
-                if name in out:
-                    raise ValidationError(f"disclosed member {name!r} is also present in clear", field=SD_KEY)
-                out[name] = walk(item)
-            return out
+            if SD_KEY not in value and SD_ALG_KEY not in value:
+                return {k: v if type(v) in _LEAVES else walk(v) for k, v in value.items()}
+            return walk_committed(value)
         if isinstance(value, list):
-            items: list[Any] = []
-            for item in value:
-                if isinstance(item, dict) and set(item) == {ARRAY_KEY}:
-                    found = take(item[ARRAY_KEY], want_name=False)
-                    if found is None:
-                        hidden += 1
-                        continue
-                    items.append(walk(found[1]))
-                else:
-                    items.append(walk(item))
-            return items
+            before = hidden
+            items = [v if type(v) in _LEAVES else walk_element(v) for v in value]
+            return items if hidden == before else [v for v in items if v is not _HIDDEN]
         return value
+
+    def walk_committed(value: dict[str, Any]) -> dict[str, Any]:
+        nonlocal hidden
+        out = {k: v if type(v) in _LEAVES else walk(v) for k, v in value.items() if k not in _SD_KEYS}
+        for key in value.get(SD_KEY, []):
+            found = take(key, want_name=True)
+            if found is None:
+                hidden += 1
+                continue
+            name, item = found
+            assert name is not None
+            if name in out:
+                raise ValidationError(f"disclosed member {name!r} is also present in clear", field=SD_KEY)
+            out[name] = walk(item)
+        return out
+
+    def walk_element(item: Any) -> Any:
+        # An array element is a value or {"...": digest}; a hidden one is dropped by the caller.
+        nonlocal hidden
+        if isinstance(item, dict) and len(item) == 1 and ARRAY_KEY in item:
+            found = take(item[ARRAY_KEY], want_name=False)
+            if found is None:
+                hidden += 1
+                return _HIDDEN
+            return walk(found[1])
+        return walk(item)
 
     shown = walk(document)
     unused = set(by_digest) - used
@@ -179,6 +204,10 @@ def reveal(document: Mapping[str, Any], disclosures: Iterable[str]) -> tuple[dic
             field="disclosures",
         )
     return shown, hidden
+
+
+_SD_KEYS = frozenset({SD_KEY, SD_ALG_KEY})
+_HIDDEN: Any = object()  # stands for an array element whose disclosure was not given, then dropped
 
 
 def select(

@@ -30,15 +30,16 @@ from typing import Any
 
 from raretrace.certify.disclosure import reveal
 from raretrace.certify.status import decode_list, entry_index, is_set
+from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dataintegrity import verify_proof
 from raretrace.crypto.dsse import parse_envelope
-from raretrace.crypto.multikey import resolve_verification_method
+from raretrace.crypto.multikey import DID_KEY_PREFIX, public_key_from_did_key, resolve_verification_method
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.events import RegisterFacility, Transfer, event_from_statement
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.merkle import leaf_hash, verify_inclusion
-from raretrace.log.note import split_note
+from raretrace.log.note import parse_verifier_key, split_note
 
 STEPS = (
     "credential proof",
@@ -94,22 +95,50 @@ class TrustedKeys:
 
     @classmethod
     def from_dict(cls, data: object) -> TrustedKeys:
+        """Parse and check a trusted-keys file (as ``raretrace trusted-keys`` writes it).
+
+        Every key is parsed here, not at the first certificate: a registry stores what it trusts
+        (``trust-registry``) only after this passes. An issuer must be a ``did:key``: the trust file
+        binds no key to an issuer, so only an identifier that is its own key says which key may sign
+        (an ``https://…#z6Mk…`` method would let any key speak for that URL). The log key must be the
+        key of that log: a checkpoint's origin is its key's name.
+        """
         if not isinstance(data, dict) or not isinstance(data.get("issuers"), list):
             raise ValidationError(
                 "a trusted-keys file is an object with a list 'issuers'", field="trusted_keys"
             )
         issuers: dict[str, tuple[str, str]] = {}
         for i, item in enumerate(data["issuers"]):
+            where = f"issuers[{i}]"
             if not isinstance(item, dict) or not all(
                 isinstance(item.get(k), str) for k in ("id", "log", "logKey")
             ):
-                raise ValidationError("needs id, log and logKey strings", field=f"issuers[{i}]")
+                raise ValidationError("needs id, log and logKey strings", field=where)
+            if not item["id"].startswith(DID_KEY_PREFIX) or "#" in item["id"]:
+                raise ValidationError(f"the issuer {item['id']!r} is not a did:key", field=f"{where}.id")
+            public_key_from_did_key(item["id"], field=f"{where}.id")
+            try:
+                log_key = parse_verifier_key(item["logKey"])
+            except ValidationError as e:
+                raise ValidationError(f"not a log verifier key: {e.message}", field=f"{where}.logKey") from e
+            if log_key.name != item["log"]:
+                raise ValidationError(
+                    f"is the key of log {log_key.name!r}, not of log {item['log']!r}", field=f"{where}.logKey"
+                )
             issuers[item["id"]] = (item["log"], item["logKey"])
         witnesses: dict[str, str] = {}
-        for i, text in enumerate(data.get("witnesses", [])):
+        listed = data.get("witnesses", [])
+        if not isinstance(listed, list):
+            raise ValidationError("must be a list of witness verifier keys", field="witnesses")
+        for i, text in enumerate(listed):
             if not isinstance(text, str):
                 raise ValidationError("must be a witness verifier key", field=f"witnesses[{i}]")
-            witnesses[parse_witness_key(text).name] = text
+            try:
+                witnesses[parse_witness_key(text).name] = text
+            except ValidationError as e:
+                raise ValidationError(
+                    f"not a witness verifier key: {e.message}", field=f"witnesses[{i}]"
+                ) from e
         return cls(issuers, witnesses)
 
 
@@ -281,24 +310,50 @@ def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
         where = f"events[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("leafIndex"), int):
             raise StepFailedError(f"{where} has no leafIndex")
-        leaf = _b64(item.get("leafHash"), f"{where}.leafHash")
-        proof = [_b64(h, f"{where}.inclusionProof") for h in item.get("inclusionProof", [])]
-        if "envelope" in item:
-            raw = _b64(item["envelope"], f"{where}.envelope")
-            if leaf_hash(raw) != leaf:
-                raise StepFailedError(f"{where}: the envelope's leaf hash is not the listed leaf hash")
+        leaf_text, proof_texts = item.get("leafHash"), tuple(item.get("inclusionProof", []))
+        shown, envelope = "envelope" in item, item.get("envelope")
+        args = (where, leaf_text, item["leafIndex"], proof_texts, shown, envelope)
+        # The cached check needs hashable arguments; anything else goes to the uncached one and fails.
+        hashable = isinstance(envelope, str | None)
+        plain = hashable and all(isinstance(x, str) for x in (leaf_text, *proof_texts))
+        check = _included if plain else _included.__wrapped__
+        raw = check(*args, checkpoint.size, checkpoint.root_hash)
+        if raw is not None:
             envelopes[item["leafIndex"]] = raw
-        try:
-            verify_inclusion(leaf, item["leafIndex"], checkpoint.size, proof, checkpoint.root_hash)
-        except RaretraceError as e:
-            raise StepFailedError(
-                f"{where} (leaf {item['leafIndex']}) is not in the checkpoint's tree: {e.message}"
-            ) from e
     state["envelopes"] = envelopes
     return (
         True,
         f"{len(events)} event(s) included in the tree of size {checkpoint.size} ({len(envelopes)} shown)",
     )
+
+
+# Pure in its arguments, which include the position named in an error: an event (a registration, a
+# production) recurs in many certificates of one registry, with the same proof against one checkpoint.
+# Failures raise and are never cached.
+@lru_cache(maxsize=4096)
+def _included(
+    where: str,
+    leaf_text: Any,
+    index: int,
+    proof_texts: tuple[Any, ...],
+    shown: bool,
+    envelope: Any,
+    size: int,
+    root: bytes,
+) -> bytes | None:
+    """The event's envelope bytes (None if hidden) once its leaf is proven in the tree of ``root``."""
+    leaf = _b64(leaf_text, f"{where}.leafHash")
+    proof = [_b64(h, f"{where}.inclusionProof") for h in proof_texts]
+    raw = None
+    if shown:
+        raw = _b64(envelope, f"{where}.envelope")
+        if leaf_hash(raw) != leaf:
+            raise StepFailedError(f"{where}: the envelope's leaf hash is not the listed leaf hash")
+    try:
+        verify_inclusion(leaf, index, size, proof, root)
+    except RaretraceError as e:
+        raise StepFailedError(f"{where} (leaf {index}) is not in the checkpoint's tree: {e.message}") from e
+    return raw
 
 
 # 6 ------------------------------------------------------------------------------------------------------
@@ -424,7 +479,7 @@ def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) ->
         raise StepFailedError(
             f"the status list is {status_list.get('id')!r}, the certificate points at {url!r}"
         )
-    ok, reason, bits = _status_bits(json.dumps(status_list, sort_keys=True, separators=(",", ":")))
+    ok, reason, bits = _status_bits(canonical_bytes(status_list))
     if not ok or status_list["proof"]["verificationMethod"].split("#", 1)[0] != state["issuer"]:
         raise StepFailedError(f"the status list's signature does not verify ({reason})")
     if is_set(bits, index):
@@ -433,15 +488,26 @@ def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) ->
 
 
 @lru_cache(maxsize=8)
-def _status_bits(text: str) -> tuple[bool, str | None, bytes]:
-    # Keyed by the list's whole content (sorted-key JSON), so a changed list is a new entry.
-    status_list = json.loads(text)
+def _status_bits(jcs: bytes) -> tuple[bool, str | None, bytes]:
+    # Keyed by the list's JCS bytes: lists with the same JCS have the same proof hash and the same
+    # encodedList, so the same outcome (and a changed list is a new entry).
+    status_list = json.loads(jcs)
     result = verify_proof(
         status_list, resolve_verification_method(status_list["proof"]["verificationMethod"])
     )
     if not result.ok:
         return False, result.reason, b""
     return True, None, decode_list(status_list.get("credentialSubject", {}).get("encodedList"))
+
+
+def clear_caches() -> None:
+    """Forget every result this module keeps by content (checkpoints, cosignatures, inclusion proofs,
+    parsed events, status lists), so the next verification does all of its work again.
+
+    For benchmarks and tests: each result is pure in its key, so clearing never changes an outcome.
+    """
+    for cached in (_opened_checkpoint, _good_witnesses, _included, _parsed_event, _status_bits):
+        cached.cache_clear()
 
 
 def load_presentation(data: object) -> dict[str, Any]:
