@@ -1,9 +1,186 @@
-"""`raretrace` commands for this area (registered from cli.py)."""
+"""``raretrace serve`` (the registry server and web UI) and ``raretrace participant`` (who may use it)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+
+from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+
+participant_app = typer.Typer(
+    help="Participants of the registry server and their API tokens (the secretariat's job).",
+    no_args_is_help=True,
+)
+
+DbHere = Annotated[
+    str | None, typer.Option("--db", help="SQLite file or database URL (default: the global --db)")
+]
+
+
+def serve(
+    ctx: typer.Context,
+    db: DbHere = None,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev", help="Development: create a secretariat token and print it (never in production)"
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
+    ] = 1,
+) -> None:
+    """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
+
+    Without --dev the server starts only once a secretariat participant holds a token.
+    Example: raretrace --db registry.db serve --host 0.0.0.0 --port 8000
+    """
+    run_server(db or _ctx(ctx).db, host=host, port=port, dev=dev, workers=workers)
+
+
+def run_server(
+    db: str | None, *, host: str = "127.0.0.1", port: int = 8000, dev: bool = False, workers: int = 1
+) -> None:
+    """Serve the registry at ``db`` until interrupted, printing its URL (and, with ``dev``, a fresh
+    secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
+    import uvicorn
+
+    from raretrace.server.app import create_app, open_registry
+    from raretrace.server.participants import dev_token
+    from raretrace.server.settings import Settings
+
+    settings = Settings(db=db, dev=dev, secure_cookies=not dev)
+    registry = open_registry(settings)
+    app = create_app(settings, registry=registry)
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+    if dev:
+        token = dev_token(registry.engine)
+        err_console.print(
+            f"[yellow]development mode[/yellow]: secretariat token {token} (valid one day; log in at "
+            f"{url}login)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    out_console.print(f"serving {escape(registry.origin)} at {url}", highlight=False, soft_wrap=True)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    import os
+
+    from raretrace.server.app import DB_ENV, DEV_ENV
+    from raretrace.store.db import resolve_url
+
+    os.environ[DB_ENV] = resolve_url(db)  # the workers open the same database
+    os.environ[DEV_ENV] = "1" if dev else "0"
+    registry.engine.dispose()
+    uvicorn.run(
+        "raretrace.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@participant_app.command("add")
+def participant_add(
+    ctx: typer.Context,
+    participant_id: Annotated[str, typer.Option("--id", help="Participant id, e.g. mp-materials")],
+    name: Annotated[str, typer.Option(help="Organisation name")],
+    role: Annotated[str, typer.Option(help="operator, auditor or secretariat")],
+    facility: Annotated[
+        list[str] | None, typer.Option("--facility", help="Facility it operates (operators; repeat)")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a participant: an operator of registered facilities, an auditor or the secretariat.
+
+    Example: raretrace --db registry.db participant add --id mp --name "MP Materials" --role operator
+    --facility US-MINE-1
+    """
+    from raretrace.server.participants import add_participant
+
+    registry = _ctx(ctx).registry()
+    principal = add_participant(registry.engine, participant_id, name, role, facility or [])
+    if as_json:
+        emit_json(principal.to_dict())
+    else:
+        out_console.print(f"added {escape(participant_id)} ({role})", highlight=False)
+
+
+@participant_app.command("token")
+def participant_token(
+    ctx: typer.Context,
+    participant_id: Annotated[str, typer.Argument(metavar="ID", help="Participant id")],
+    label: Annotated[str | None, typer.Option(help="What the token is for")] = None,
+    valid_days: Annotated[int | None, typer.Option(min=1, max=3650, help="Expires after N days")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Issue an API token for a participant. It is printed once; only its hash is stored.
+
+    Example: raretrace --db registry.db participant token mp --label "ERP integration" --valid-days 90
+    """
+    from raretrace.server.participants import issue_token
+
+    issued = issue_token(_ctx(ctx).registry().engine, participant_id, label=label, valid_days=valid_days)
+    if as_json:
+        emit_json(issued)
+    else:
+        out_console.print(issued["token"], highlight=False, soft_wrap=True)
+        err_console.print("store it now: the registry keeps only its SHA-256", highlight=False)
+
+
+@participant_app.command("list")
+def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List participants, their roles, facilities and live tokens.
+
+    Example: raretrace --db registry.db participant list --json
+    """
+    from raretrace.server.participants import list_participants
+
+    rows = list_participants(_ctx(ctx).registry().engine)
+    if as_json:
+        emit_json({"participants": rows})
+        return
+    from rich.table import Table
+
+    table = Table("id", "name", "role", "facilities", "live tokens")
+    for r in rows:
+        table.add_row(
+            escape(r["id"]),
+            escape(r["name"]),
+            r["role"],
+            escape(", ".join(r["facilities"])),
+            str(r["live_tokens"]),
+        )
+    out_console.print(table)
+
+
+@participant_app.command("revoke")
+def participant_revoke(
+    ctx: typer.Context,
+    participant_id: Annotated[str, typer.Argument(metavar="ID", help="Participant id")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Revoke every live token of a participant (it takes effect on the next request).
+
+    Example: raretrace --db registry.db participant revoke mp
+    """
+    from raretrace.server.participants import revoke_tokens
+
+    count = revoke_tokens(_ctx(ctx).registry().engine, participant_id)
+    if as_json:
+        emit_json({"participant": participant_id, "revoked": count})
+    else:
+        out_console.print(f"revoked {count} token(s) of {escape(participant_id)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main application."""
+    app.command()(serve)
+    app.add_typer(participant_app, name="participant")

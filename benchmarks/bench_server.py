@@ -1,0 +1,432 @@
+"""Server load benchmark: signed event submissions and trace queries over HTTP on loopback, from a
+separate load-generator process with 50 concurrent clients, against the same work done in-process.
+
+    python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
+                                      [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
+
+The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
+generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
+asyncio streams so that the client costs little CPU (the machine has two shared cores). Every
+submitted event is a signed extract of a new lot (independent events, so no submission is refused);
+every trace is ``GET /api/v1/lots/{magnet}/trace`` by the magnet maker's operator, with the access
+check and the redaction of other participants' lots. In-process, the same envelopes are appended one
+call each (``Registry.append([e])``) and in the same batches, and the same lots traced with
+``trace_up``, on an identical copy of the database. The log audit must pass on both afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CLIENTS = 50
+ORE = {"La": 0.022, "Ce": 0.033, "Pr": 0.003, "Nd": 0.008, "other": 0.9}
+
+
+# --- the load generator (its own process) ------------------------------------------------------------
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, method: str, path: str, body: bytes, head: str
+) -> tuple[int, bytes]:
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def _drive(
+    host: str, port: int, clients: int, requests: list[tuple[str, str, bytes]], head: str
+) -> dict[str, Any]:
+    latencies: list[float] = [0.0] * len(requests)
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    position = 0
+
+    async def client() -> None:
+        nonlocal position
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while position < len(requests):
+                i = position
+                position += 1
+                method, path, body = requests[i]
+                start = time.perf_counter()
+                status, answer = await _request(reader, writer, method, path, body, head)
+                latencies[i] = time.perf_counter() - start
+                statuses[status] = statuses.get(status, 0) + 1
+                if status >= 300 and len(errors) < 5:
+                    errors.append(f"{status} {answer[:300]!r}")
+        finally:
+            writer.close()
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "client_cpu_s": time.process_time() - cpu,
+        "latencies": latencies,
+        "statuses": statuses,
+        "errors": errors,
+    }
+
+
+def loadgen(args: argparse.Namespace) -> None:
+    """Read the requests from a JSON file, drive them at ``--clients``, print the measurements."""
+    spec = json.loads(Path(args.requests).read_text())
+    head = f"Authorization: Bearer {spec['token']}\r\nContent-Type: {spec['content_type']}\r\n"
+    requests = [(r["method"], r["path"], r["body"].encode("latin-1")) for r in spec["requests"]]
+    result = asyncio.run(_drive(args.host, args.port, args.clients, requests, head))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+# --- the orchestrator ------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build(url: str, mines: int, chains: int) -> tuple[dict[str, str], list[str], Any]:
+    """A registry with ``mines`` mines, ``chains`` mine-to-magnet chains to trace, and participants.
+    Returns the tokens, the magnet lots and the scripted chain (with the mines' keys)."""
+    from raretrace.ledger.registry import Registry
+    from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
+    from raretrace.server.participants import add_participant, issue_token
+    from raretrace.store.db import make_engine
+
+    registry = Registry.init(make_engine(url), "bench.raretrace.example/log")
+    chain = ScriptedChain(registry)
+    registry.append(
+        [chain.facility_event(f"MINE-{i}", country="US", stages=["mining"]) for i in range(mines)]
+        + [
+            chain.facility_event("T-MINE", country="AU", stages=["mining"]),
+            chain.facility_event("T-SEP", country="MY", stages=["separation"]),
+            chain.facility_event("T-MAG", country="US", stages=["metallization", "magnet"]),
+        ]
+    )
+    for i in range(chains):
+        mine_to_magnet(chain, f"c{i}", "T-MINE", "T-SEP", "T-MAG", "T-MAG", 50_000.0)
+    engine = registry.engine
+    add_participant(engine, "secretariat", "Secretariat", "secretariat")
+    add_participant(engine, "mines", "Mining co.", "operator", [f"MINE-{i}" for i in range(mines)])
+    add_participant(engine, "maker", "Magnet maker", "operator", ["T-MAG"])
+    tokens = {name: str(issue_token(engine, name)["token"]) for name in ("secretariat", "mines", "maker")}
+    return tokens, [f"urn:raretrace:lot:c{i}-magnet" for i in range(chains)], chain
+
+
+def extracts(chain: Any, mines: int, count: int, tag: str) -> list[bytes]:
+    from raretrace.ledger.scripted import lot
+
+    return [
+        chain.envelope(
+            f"MINE-{i % mines}",
+            "extract",
+            event_id=f"urn:raretrace:event:{tag}-{i}",
+            deposit="Mountain Pass",
+            outputs=[lot(f"urn:raretrace:lot:{tag}-{i}", "ore", 1000.0, ORE)],
+        )
+        for i in range(count)
+    ]
+
+
+class Databases:
+    """The base registry and its two identical copies (in-process and served), on SQLite files or as
+    PostgreSQL databases cloned from the base with CREATE DATABASE … TEMPLATE."""
+
+    def __init__(self, work: Path, pg_admin: str | None) -> None:
+        self.work, self.pg_admin = work, pg_admin
+        self.tag = f"bench_server_{os.getpid()}"
+
+    def url(self, name: str) -> str:
+        if self.pg_admin is None:
+            return str(self.work / f"{name}.db")
+        return self.pg_admin.rsplit("/", 1)[0] + f"/{self.tag}_{name}"
+
+    def _admin(self, sql: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        from raretrace.store.db import resolve_url
+
+        assert self.pg_admin is not None
+        engine = create_engine(resolve_url(self.pg_admin), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+        engine.dispose()
+
+    def create_base(self) -> str:
+        if self.pg_admin is not None:
+            self._admin(f'CREATE DATABASE "{self.tag}_base"')
+        return self.url("base") if self.pg_admin else f"sqlite:///{self.url('base')}"
+
+    def copy(self, name: str) -> None:
+        if self.pg_admin is None:
+            copy_sqlite(Path(self.url("base")), Path(self.url(name)))
+        else:
+            self._admin(f'CREATE DATABASE "{self.tag}_{name}" TEMPLATE "{self.tag}_base"')
+
+    def drop(self) -> None:
+        if self.pg_admin is not None:
+            for name in ("base", "inproc", "server"):
+                self._admin(f'DROP DATABASE IF EXISTS "{self.tag}_{name}" WITH (FORCE)')
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(source) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(source, target)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its children (uvicorn's workers), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_loadgen(
+    work: Path, port: int, clients: int, name: str, spec: dict[str, Any], server_pid: int
+) -> dict[str, Any]:
+    path = work / f"{name}.json"
+    before = cpu_seconds(server_pid)
+    path.write_text(json.dumps(spec))
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--loadgen",
+            "--requests",
+            str(path),
+            "--port",
+            str(port),
+            "--clients",
+            str(clients),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    result["server_cpu_s"] = cpu_seconds(server_pid) - before
+    bad = {s: n for s, n in result["statuses"].items() if int(s) >= 300}
+    if bad:
+        raise SystemExit(f"{name}: non-2xx answers {bad}: {result['errors']}")
+    return result
+
+
+def summary(count: int, wall: float, latencies: list[float], cpu: float | None = None) -> dict[str, float]:
+    """Rate, latency percentiles and (over HTTP) the server's CPU ms per item."""
+    out = {"per_s": count / wall, "p50_ms": 1000 * pct(latencies, 50), "p99_ms": 1000 * pct(latencies, 99)}
+    if cpu is not None:
+        out["cpu_ms"] = 1000 * cpu / count
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--singles", type=int, default=10_000)
+    parser.add_argument("--batched", type=int, default=30_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--traces", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=CLIENTS)
+    parser.add_argument("--mines", type=int, default=50)
+    parser.add_argument("--chains", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
+    parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
+    parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--requests", help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.loadgen:
+        loadgen(args)
+        return
+
+    from raretrace.ledger.audit import audit
+    from raretrace.ledger.lineage import trace_up
+    from raretrace.ledger.registry import Registry
+    from raretrace.store.db import make_engine
+
+    work = Path(tempfile.mkdtemp(prefix="bench-server-"))
+    databases = Databases(work, args.pg)
+    print(f"building the registry in {work} …", flush=True)
+    tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
+    singles = extracts(chain, args.mines, args.singles, "single")
+    batched = extracts(chain, args.mines, args.batched, "batched")
+    chain.registry.engine.dispose()
+    databases.copy("inproc")
+    databases.copy("server")
+    inproc_db, server_db = databases.url("inproc"), databases.url("server")
+    traced = [magnets[i % len(magnets)] for i in range(args.traces)]
+    batches = [batched[i : i + args.batch_size] for i in range(0, len(batched), args.batch_size)]
+
+    # --- in-process: the same envelopes, the same batches, the same traces ------------------------------
+    registry = Registry(make_engine(inproc_db))
+    lat: list[float] = []
+    start = time.perf_counter()
+    for envelope in singles:
+        t0 = time.perf_counter()
+        registry.append([envelope])
+        lat.append(time.perf_counter() - t0)
+    inproc_single = summary(len(singles), time.perf_counter() - start, lat)
+    lat = []
+    start = time.perf_counter()
+    for batch in batches:
+        t0 = time.perf_counter()
+        registry.append(batch)
+        lat.append(time.perf_counter() - t0)
+    inproc_batch = summary(len(batched), time.perf_counter() - start, lat)
+    lat = []
+    start = time.perf_counter()
+    for lot_id in traced:
+        t0 = time.perf_counter()
+        trace_up(registry, lot_id)
+        lat.append(time.perf_counter() - t0)
+    inproc_trace = summary(len(traced), time.perf_counter() - start, lat)
+    inproc_audit = audit(registry).ok
+    registry.engine.dispose()
+
+    # --- over HTTP: the server in its own process, the load generator in another -------------------------
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "raretrace",
+            "--db",
+            server_db,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError as e:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"the server did not start: {server.stderr.read() if server.stderr else ''}"
+                    ) from e
+                time.sleep(0.1)
+        print("server up; driving single submissions …", flush=True)
+
+        def drive(name: str, who: str, content_type: str, requests: list[tuple[str, str, bytes]]) -> Any:
+            spec = {
+                "token": tokens[who],
+                "content_type": content_type,
+                "requests": [{"method": m, "path": p, "body": b.decode("latin-1")} for m, p, b in requests],
+            }
+            return run_loadgen(work, port, args.clients, name, spec, server.pid)
+
+        single = drive(
+            "single", "mines", "application/json", [("POST", "/api/v1/events", e) for e in singles]
+        )
+        print("batches …", flush=True)
+        batch = drive(
+            "batch",
+            "mines",
+            "application/x-ndjson",
+            [("POST", "/api/v1/events/batch", b"".join(e + b"\n" for e in b)) for b in batches],
+        )
+        print("traces …", flush=True)
+        traces = drive(
+            "trace",
+            "maker",
+            "application/json",
+            [("GET", f"/api/v1/lots/{lot_id}/trace?direction=up", b"") for lot_id in traced],
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    served = Registry(make_engine(server_db))
+    expected = Registry(make_engine(inproc_db)).tree_size()
+    server_audit = audit(served).ok and served.tree_size() == expected
+
+    http_single = summary(len(singles), single["wall_s"], single["latencies"], single["server_cpu_s"])
+    http_batch = summary(len(batched), batch["wall_s"], batch["latencies"], batch["server_cpu_s"])
+    http_trace = summary(len(traced), traces["wall_s"], traces["latencies"], traces["server_cpu_s"])
+    rows = [
+        ("single submissions/s", http_single, inproc_single, ">= 1,000/s, p99 < 100 ms"),
+        (f"batch events/s ({args.batch_size}/request)", http_batch, inproc_batch, ">= 3,000 events/s"),
+        ("trace queries/s", http_trace, inproc_trace, "p99 < 50 ms"),
+    ]
+    print(
+        f"\n{args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; "
+        f"{'PostgreSQL' if args.pg else 'SQLite'}; "
+        f"in-process = one caller, sequential, same work on a copy of the database"
+    )
+    print(
+        f"{'':32} {'HTTP /s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} | {'in-proc /s':>10} "
+        f"{'p50 ms':>8} {'p99 ms':>8} | {'ratio':>6}  target"
+    )
+    for name, http, local, target in rows:
+        print(
+            f"{name:32} {http['per_s']:9,.0f} {http['p50_ms']:8.1f} {http['p99_ms']:8.1f} "
+            f"{http['cpu_ms']:6.2f}ms | {local['per_s']:10,.0f} {local['p50_ms']:8.2f} "
+            f"{local['p99_ms']:8.2f} | "
+            f"{http['per_s'] / local['per_s']:6.2f}  {target}"
+        )
+    client_cpu = ", ".join(f"{r['client_cpu_s']:.1f} s" for r in (single, batch, traces))
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        "srv cpu: the server process's CPU time per event or query; the load generator used "
+        f"{client_cpu} of CPU in the three phases; load average at the end {load}"
+    )
+    same = served.tree_size() == expected
+    print(
+        f"log audit: in-process {'passed' if inproc_audit else 'FAILED'}, "
+        f"server {'passed' if server_audit else 'FAILED'} (tree sizes equal: {same})"
+    )
+    served.engine.dispose()
+    databases.drop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

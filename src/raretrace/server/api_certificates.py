@@ -1,0 +1,136 @@
+"""Certificates: issue (operators for what they hold or ship), read, revoke (secretariat), the status
+list and trusted keys (public), and verification in eight steps (public)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from raretrace.certify.verify import TrustedKeys, load_presentation, verify_certificate
+from raretrace.errors import NotFoundError
+from raretrace.ledger import certificates as certs
+from raretrace.ledger.registry import Registry
+from raretrace.server import queries
+from raretrace.server.access import require, require_holds, require_participant, visible_lots
+from raretrace.server.deps import Caller, RegistryDep
+from raretrace.server.participants import Principal
+from raretrace.server.problems import responses
+
+router = APIRouter(tags=["certificates"], responses=responses(401, 403, 404, 409, 422))
+
+
+class IssueRequest(BaseModel):
+    transfer: str | None = Field(default=None, max_length=200, description="A transfer event id")
+    lots: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=1000)
+    valid_days: int = Field(default=certs.DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
+
+
+def issue_for(registry: Registry, caller: Principal, request: IssueRequest) -> dict[str, Any]:
+    """The secretariat certifies anything; an operator its own shipments and the lots it holds."""
+    require(caller, "operator", "secretariat", action="issuing certificates")
+    if caller.role == "operator":
+        with registry.engine.connect() as conn:
+            if request.transfer is not None:
+                sender = queries.transfer_sender(conn, request.transfer)
+                if sender is None or sender not in caller.facilities:
+                    # the same answer for a missing transfer and another participant's
+                    raise NotFoundError(
+                        f"no transfer {request.transfer} sent by your facilities", field="transfer"
+                    )
+            else:
+                require_holds(conn, caller, request.lots, action="certifying")
+    return certs.issue(registry, transfer=request.transfer, lots=request.lots, valid_days=request.valid_days)
+
+
+@router.post("/api/v1/certificates", status_code=201, summary="Issue a signed shipment certificate")
+def issue(body: IssueRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    """Returns ``{credential, disclosures}``; pass it on whole or with fields hidden."""
+    return issue_for(registry, caller, body)
+
+
+def certificate_for(registry: Registry, caller: Principal, certificate: str) -> dict[str, Any]:
+    require_participant(caller, action="reading certificates")
+    with registry.engine.connect() as conn:
+        row = queries.certificate_row(conn, certificate)
+        if row is not None and not caller.sees_everything:
+            summary = queries.certificate_summary(row)
+            if not visible_lots(conn, caller, summary["lots"]):
+                row = None
+    if row is None:
+        raise NotFoundError(f"no certificate {certificate} visible to you", field="certificate")
+
+    return {**queries.certificate_summary(row), "credential": json.loads(row.credential)}
+
+
+@router.get("/api/v1/certificates/{certificate}", summary="A certificate as issued (concealed fields)")
+def get_certificate(certificate: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    return certificate_for(registry, caller, certificate)
+
+
+class RevokeRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/api/v1/certificates/{certificate}/revoke", summary="Revoke a certificate (secretariat)")
+def revoke(certificate: str, body: RevokeRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    require(caller, "secretariat", action="revoking certificates")
+    return certs.revoke(registry, certificate, body.reason)
+
+
+@router.get("/status/1", summary="The signed Bitstring Status List of revoked certificates (public)")
+def status_list(registry: RegistryDep) -> dict[str, Any]:
+    return certs.status_list(registry)
+
+
+@router.get("/trusted-keys", summary="What a verifier needs to trust this registry (public)")
+def trusted_keys(registry: RegistryDep) -> dict[str, Any]:
+    return certs.trusted_keys(registry)
+
+
+class VerifyRequest(BaseModel):
+    certificate: dict[str, Any] = Field(description="The certificate as received: {credential, disclosures}")
+    trusted_keys: dict[str, Any] | None = Field(default=None, description="Default: this registry's")
+    status_list: dict[str, Any] | None = Field(default=None, description="Default: this registry's current")
+    witness_threshold: int = Field(default=0, ge=0, le=100)
+    at: datetime | None = None
+
+
+class StepOut(BaseModel):
+    step: int
+    name: str
+    ok: bool | None
+    detail: str
+
+
+class VerifyReport(BaseModel):
+    ok: bool
+    steps: list[StepOut]
+    hidden_fields: int
+    certificate: str | None = None
+
+
+def verify_for(registry: Registry, request: VerifyRequest) -> dict[str, Any]:
+    presentation = load_presentation(request.certificate)
+    trusted = TrustedKeys.from_dict(request.trusted_keys or certs.trusted_keys(registry))
+    listing = request.status_list if request.status_list is not None else certs.status_list(registry)
+    moment = request.at.astimezone(UTC) if request.at and request.at.tzinfo else request.at
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    report = verify_certificate(
+        presentation, trusted, status_list=listing, witness_threshold=request.witness_threshold, now=moment
+    )
+    return report.to_dict()
+
+
+@router.post(
+    "/api/v1/verify",
+    response_model=VerifyReport,
+    summary="Verify a certificate in eight steps (public; nothing is written)",
+)
+def verify(body: VerifyRequest, registry: RegistryDep) -> dict[str, Any]:
+    """``ok`` is true only if every step passes; each step says why."""
+    return verify_for(registry, body)

@@ -1,0 +1,131 @@
+"""Lots, lineage and compliance: each answer limited to what the caller may see."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from raretrace.ledger.compliance import check_lots
+from raretrace.ledger.lineage import DEFAULT_MAX_PATHS, trace_down, trace_up
+from raretrace.ledger.registry import Registry
+from raretrace.rules import load_regimes
+from raretrace.server import queries
+from raretrace.server.access import require_lots, require_participant, visible_lots
+from raretrace.server.deps import Caller, RegistryDep, quick
+from raretrace.server.participants import Principal
+from raretrace.server.problems import responses
+from raretrace.server.redact import redact_lot, redact_trace
+
+router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))
+
+LotId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def lot_page(registry: Registry, caller: Principal, limit: int, offset: int) -> list[dict[str, Any]]:
+    require_participant(caller, action="listing lots")
+    with registry.engine.connect() as conn:
+        return queries.lots_for(conn, caller, limit=limit, offset=offset)
+
+
+@router.get("/lots", summary="The lots the caller may see")
+def list_lots(
+    registry: RegistryDep,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    return {"lots": lot_page(registry, caller, limit, offset), "limit": limit, "offset": offset}
+
+
+def lot_view(registry: Registry, caller: Principal, lot_id: str) -> dict[str, Any]:
+    """``lot show`` for a caller: 404 alike for a missing lot and another participant's."""
+    require_participant(caller, action="reading lots")
+    with registry.engine.connect() as conn:
+        require_lots(conn, caller, [lot_id])
+    details = registry.lot_details(lot_id)
+    if caller.sees_everything:
+        return details
+    with registry.engine.connect() as conn:
+        visible = visible_lots(conn, caller, [item["lot"] for item in details["inputs"]])
+    return redact_lot(details, visible, caller.facilities)
+
+
+@router.get("/lots/{lot_id}", summary="A lot: composition, origin, custody, inputs, transfers, assays")
+async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    return await quick(registry, lot_view, registry, caller, lot_id)
+
+
+def trace_view(
+    registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
+) -> dict[str, Any]:
+    require_participant(caller, action="tracing lots")
+    with registry.engine.connect() as conn:
+        require_lots(conn, caller, [lot_id])
+    result = (
+        trace_up(registry, lot_id, max_paths=max_paths) if direction == "up" else trace_down(registry, lot_id)
+    )
+    if caller.sees_everything:
+        return result
+    with registry.engine.connect() as conn:
+        visible = visible_lots(conn, caller, result["lots"])
+    return redact_trace(result, visible)
+
+
+@router.get("/lots/{lot_id}/trace", summary="Lineage up to the sources, or down to everything made from it")
+async def trace(
+    lot_id: str,
+    registry: RegistryDep,
+    caller: Caller,
+    direction: Literal["up", "down"] = "up",
+    max_paths: Annotated[int, Query(ge=0, le=10_000)] = DEFAULT_MAX_PATHS,
+) -> dict[str, Any]:
+    """Lots the caller may not see appear as ``hidden-N`` placeholders (shares and masses kept)."""
+    if direction == "down":  # a recall list can reach thousands of lots: never on the event loop
+        return await run_in_threadpool(trace_view, registry, caller, lot_id, direction, max_paths)
+    return await quick(registry, trace_view, registry, caller, lot_id, direction, max_paths)
+
+
+class CheckRequest(BaseModel):
+    lots: list[LotId] = Field(min_length=1, max_length=1000)
+    regimes: list[str] | None = None
+    as_of: date | None = None
+    end_use: str | None = Field(default=None, max_length=100)
+    as_one: bool = False
+
+
+def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -> dict[str, Any]:
+    require_participant(caller, action="checking compliance")
+    with registry.engine.connect() as conn:
+        require_lots(conn, caller, request.lots)
+    verdicts = check_lots(
+        registry,
+        request.lots,
+        regimes=request.regimes or None,
+        as_of=request.as_of,
+        end_use=request.end_use,
+        as_one=request.as_one,
+    )
+    return {"verdicts": [v.to_dict() for v in verdicts]}
+
+
+@router.post("/check", summary="Compliance verdicts for lots under regimes")
+def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    return verdicts_for(registry, caller, body)
+
+
+@router.get("/lots/{lot_id}/certificates", summary="Certificates issued for a lot")
+def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+    require_participant(caller, action="reading certificates")
+    with registry.engine.connect() as conn:
+        require_lots(conn, caller, [lot_id])
+        return {"certificates": queries.certificates_of_lot(conn, lot_id)}
+
+
+@router.get("/regimes", summary="The compliance regimes the registry judges by")
+async def regimes() -> dict[str, Any]:
+    known = await run_in_threadpool(load_regimes, ())
+    return {"regimes": [r.describe() for r in known.values()]}

@@ -1,0 +1,138 @@
+"""Security analytics over the API: world concentration by stage (public) and export-ban scenarios
+(participants). The figures come from ``raretrace.world`` with their sources."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from raretrace.errors import NotFoundError, ValidationError
+from raretrace.server.access import require_participant
+from raretrace.server.deps import Caller
+from raretrace.server.problems import responses
+from raretrace.world.data import WorldData
+from raretrace.world.metrics import concentration_table, seed_check, stage_shares
+from raretrace.world.report import dependence_rows, scenario_tables
+from raretrace.world.scenario import Scenario, ScenarioResult, run
+
+router = APIRouter(prefix="/api/v1", tags=["world"], responses=responses(401, 403, 422))
+
+MAX_MONTHS = 240  # a scenario's horizon: 20 years of monthly linear programs is plenty
+SHARE_STAGES = ("mining", "separation", "metallization", "magnet")
+
+
+@lru_cache(maxsize=1)
+def world() -> WorldData:
+    return WorldData.load()
+
+
+def stage_share_table() -> list[dict[str, Any]]:
+    """Each stage with published data: the share of each country, what is unallocated, and sources."""
+    out = []
+    for stage in SHARE_STAGES:
+        try:
+            dist = stage_shares(world(), stage)
+        except ValidationError:
+            continue  # no published figures for this stage
+        out.append(
+            {
+                "stage": dist.stage,
+                "year": dist.year,
+                "shares": dict(sorted(dist.shares.items(), key=lambda kv: -kv[1])),
+                "unallocated": dist.unallocated,
+                "basis": dist.basis,
+                "sources": list(dist.sources),
+            }
+        )
+    return out
+
+
+@router.get("/world/stage-shares", summary="Share of each stage by country, world (public)")
+def world_stage_shares() -> dict[str, Any]:
+    return {"stages": stage_share_table()}
+
+
+@router.get("/world/concentration", summary="China's share and HHI bounds per stage (public)")
+def world_concentration() -> dict[str, Any]:
+    return {"concentration": concentration_table(world())}
+
+
+@router.get("/world/dependence", summary="China's share per stage against the seed figures (public)")
+def world_dependence() -> dict[str, Any]:
+    return {"dependence": dependence_rows(world(), seed_check(world()))}
+
+
+def shipped_scenarios() -> dict[str, dict[str, Any]]:
+    """The scenarios shipped in ``data/scenarios``, by name (only these can be named in a URL)."""
+    folder = resources.files("raretrace").joinpath("data/scenarios")
+    return {
+        f.name.removesuffix(".json"): json.loads(f.read_text(encoding="utf-8"))
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".json")
+    }
+
+
+def solve(data: object) -> tuple[Scenario, ScenarioResult]:
+    scenario = Scenario.from_dict(data)
+    if len(scenario.months()) > MAX_MONTHS:
+        raise ValidationError(f"the horizon is limited to {MAX_MONTHS} months", field="scenario.horizon")
+    return scenario, run(scenario)
+
+
+@lru_cache(maxsize=8)
+def _shipped_result(name: str) -> tuple[Scenario, ScenarioResult]:
+    return solve(shipped_scenarios()[name])
+
+
+def shipped(name: str) -> tuple[Scenario, ScenarioResult]:
+    known = shipped_scenarios()
+    if name not in known:
+        raise NotFoundError(f"no shipped scenario {name} (shipped: {', '.join(known)})", field="name")
+    return _shipped_result(name)
+
+
+@router.get("/scenarios", summary="The shipped scenarios (public)")
+def list_scenarios() -> dict[str, Any]:
+    return {"scenarios": shipped_scenarios()}
+
+
+@router.get("/scenarios/{name}", summary="A shipped scenario's result tables (participants)")
+def shipped_tables(name: str, caller: Caller) -> dict[str, Any]:
+    require_participant(caller, action="running scenarios")
+    return {"tables": scenario_tables(*shipped(name))}
+
+
+def run_scenario(data: dict[str, Any]) -> dict[str, Any]:
+    return summarize(*solve(data))
+
+
+def summarize(scenario: Scenario, result: ScenarioResult) -> dict[str, Any]:
+    segments: dict[str, dict[str, float]] = {}
+    for row in result.rows:
+        totals = segments.setdefault(row.segment, {"demand_t": 0.0, "met_t": 0.0, "unmet_t": 0.0})
+        totals["demand_t"] += row.demand_t
+        totals["met_t"] += row.met_t
+        totals["unmet_t"] += row.unmet_t
+    return {
+        "scenario": result.scenario,
+        "unmet_t": result.unmet(),
+        "segments": segments,
+        "stock_used_t": dict(result.stock_used),
+        "rows": [asdict(r) for r in result.rows],
+        "flows": [asdict(f) for f in result.flows],
+    }
+
+
+@router.post("/scenarios/run", summary="Run an export-ban scenario (participants)")
+def scenario_run(
+    caller: Caller,
+    scenario: dict[str, Any] = Body(description="A scenario (see raretrace.world.scenario)"),  # noqa: B008
+) -> dict[str, Any]:
+    """Who gets the rare earths left under a ban, month by month (linear program per element)."""
+    require_participant(caller, action="running scenarios")
+    return run_scenario(scenario)

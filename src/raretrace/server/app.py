@@ -1,0 +1,99 @@
+"""The app factory: ``create_app(settings)`` opens the registry, checks the secrets, mounts the API
+routers, the log endpoints and the web pages, and installs the one error shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from raretrace.errors import StoreError
+from raretrace.ledger.registry import Registry
+from raretrace.server import (
+    api_admin,
+    api_certificates,
+    api_events,
+    api_log,
+    api_lots,
+    api_more,
+    api_witness,
+    api_world,
+    problems,
+    web,
+)
+from raretrace.server.group_commit import GroupCommit
+from raretrace.server.participants import has_live_secretariat
+from raretrace.server.settings import Settings
+from raretrace.store.db import make_engine
+
+WORKER_THREADS = 12
+NO_SECRETS = (
+    "the server has no credentials configured: no secretariat participant holds a live token. Create "
+    "one with `raretrace --db DB participant add --id secretariat --name NAME --role secretariat` and "
+    "`raretrace --db DB participant token secretariat`, or run with --dev on your own machine"
+)
+
+
+def open_registry(settings: Settings) -> Registry:
+    return Registry(make_engine(settings.db, must_exist=True))
+
+
+def create_app(settings: Settings, *, registry: Registry | None = None) -> FastAPI:
+    """An app serving one registry. Refuses (StoreError) without a live secretariat token unless dev."""
+    registry = registry or open_registry(settings)
+    if not settings.dev and not has_live_secretariat(registry.engine):
+        raise StoreError(NO_SECRETS, field="secrets")
+    group = GroupCommit(registry) if settings.group_commit else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Fewer worker threads than pooled connections (SQLAlchemy's default pool: 5 + 10 overflow),
+        # so a handler never waits for a connection and the event loop's token lookups find one free.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        if group is not None:
+            await group.start()
+        try:
+            yield
+        finally:
+            if group is not None:
+                await group.stop()
+
+    app = FastAPI(
+        title=settings.title,
+        version="1",
+        description="A consortium registry of signed rare-earth custody events: submit events, read "
+        "your lots, trace, check compliance, issue and verify certificates, read the log as C2SP "
+        "tlog-tiles. Errors are RFC 9457 problem details.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.group_commit = group
+    problems.install(app)
+    for module in (
+        api_events,
+        api_lots,
+        api_certificates,
+        api_log,
+        api_witness,
+        api_admin,
+        api_world,
+        api_more,
+    ):
+        app.include_router(module.router)
+    web.install(app)
+    return app
+
+
+DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each worker process of ``raretrace serve --workers N`` (uvicorn imports it by name,
+    so the settings travel in the environment: ``RARETRACE_DB`` and ``RARETRACE_SERVE_DEV``)."""
+    import os
+
+    dev = os.environ.get(DEV_ENV) == "1"
+    return create_app(Settings(db=os.environ.get(DB_ENV), dev=dev, secure_cookies=not dev))

@@ -1,0 +1,149 @@
+"""One JSON error shape for every failure: RFC 9457 problem details (``application/problem+json``).
+
+``{"type", "title", "status", "detail", "field", "errors"?}`` — for the registry's own errors (each
+class has its status), for request validation (FastAPI's 422, with every failing field listed in
+``errors``), for the framework's 404/405 and for anything unexpected (500, without internals).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from raretrace import errors
+from raretrace.server.access import AuthenticationError
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://raretrace.dev/problems/"
+log = logging.getLogger("raretrace.server")
+
+#: error class -> (HTTP status, problem type slug, title); the first matching class wins.
+STATUS: tuple[tuple[type[errors.RaretraceError], int, str, str], ...] = (
+    (AuthenticationError, 401, "unauthenticated", "Authentication required"),
+    (errors.AuthorizationError, 403, "forbidden", "Forbidden"),
+    (errors.NotFoundError, 404, "not-found", "Not found"),
+    (errors.DuplicateError, 409, "duplicate", "Already exists"),
+    (errors.CustodyError, 409, "custody", "Custody conflict"),
+    (errors.MassBalanceError, 422, "mass-balance", "Mass balance broken"),
+    (errors.SignatureError, 422, "signature", "Signature not valid"),
+    (errors.ProofError, 422, "proof", "Proof does not verify"),
+    (errors.ValidationError, 422, "invalid", "Invalid input"),
+    (errors.StoreError, 503, "store", "Registry storage unavailable"),
+    (errors.RaretraceError, 400, "bad-request", "Bad request"),
+)
+
+
+class FieldProblem(BaseModel):
+    field: str | None = None
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the field at fault when there is one."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, field: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "field": field,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"WWW-Authenticate": 'Bearer realm="raretrace"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def classify(error: errors.RaretraceError) -> tuple[int, str, str]:
+    for cls, status, slug, title in STATUS:
+        if isinstance(error, cls):
+            return status, slug, title
+    return 400, "bad-request", "Bad request"  # pragma: no cover - RaretraceError is last above
+
+
+def from_error(error: errors.RaretraceError) -> JSONResponse:
+    status, slug, title = classify(error)
+    detail = f"{error.context}: {error.message}" if error.context else error.message
+    return problem(status, slug, title, detail, error.field)
+
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+
+
+def _loc(loc: Any) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def install(app: FastAPI) -> None:
+    """Route every failure through ``problem``."""
+
+    async def on_raretrace(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.RaretraceError)
+        return from_error(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        items = [
+            {"field": _loc(e.get("loc", ())), "detail": str(e.get("msg", "invalid"))} for e in exc.errors()
+        ]
+        first = items[0] if items else {"field": None, "detail": "invalid request"}
+        return problem(422, "invalid", "Invalid input", str(first["detail"]), first["field"], errors=items)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug = _HTTP_SLUGS.get(exc.status_code, "http-error")
+        title = slug.replace("-", " ").capitalize()
+        response = problem(exc.status_code, slug, title, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, "internal", "Internal error", "the server failed; the error was logged")
+
+    app.add_exception_handler(errors.RaretraceError, on_raretrace)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _content() -> dict[str, Any]:
+    return {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404
+    and 422 always: a body that is not JSON, a bad token, a missing resource and invalid parameters can
+    reach any operation)."""
+    statuses = tuple(sorted({400, 401, 404, 422, *statuses}))
+    descriptions = {
+        400: "Bad request",
+        401: "No or invalid bearer token",
+        403: "The caller's role does not allow this",
+        404: "Not found (or not visible to the caller)",
+        409: "Conflicts with the registry's state",
+        413: "Request too large",
+        422: "Invalid input",
+        503: "Storage unavailable",
+    }
+    return {
+        s: {"description": descriptions.get(s, "Error"), "model": Problem, "content": _content()}
+        for s in statuses
+    }

@@ -1,0 +1,26 @@
+"""What the server is started with. Built by ``raretrace serve`` (or a test), never at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_BATCH = 10_000  # envelopes per batch request
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The database to serve and whether this is a development run.
+
+    ``dev`` is the only mode in which the server invents a credential: it creates (or reuses) a
+    secretariat participant and prints a fresh token for it. Outside dev the server refuses to start
+    until the secretariat has a participant with a live token (``raretrace participant add`` and
+    ``raretrace participant token``), so no deployment ever runs on a default secret.
+    """
+
+    db: str | None = None
+    dev: bool = False
+    title: str = "raretrace registry"
+    max_batch: int = MAX_BATCH
+    secure_cookies: bool = True  # Secure flag on the session cookie (off only for plain-http dev)
+    group_commit: bool = True  # append concurrent single submissions together (see group_commit.py)

@@ -1,0 +1,72 @@
+"""Submitting signed events through the API: who may submit each envelope, then the registry's append.
+
+The envelope bytes go to ``Registry.append`` exactly as received (the log hashes those bytes). Each
+envelope is parsed once here to learn its kind and acting facility, so a participant cannot slip an
+event for another participant's facility into a batch; the registry then checks everything else
+(signatures, custody, mass balance …) and writes all or nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+
+from raretrace.crypto.dsse import parse_envelope
+from raretrace.errors import RaretraceError, ValidationError
+from raretrace.ledger.events import event_from_statement
+from raretrace.ledger.registry import AppendResult, Registry
+from raretrace.server.access import may_submit, require
+from raretrace.server.participants import Principal
+
+
+def authorize(principal: Principal, envelopes: Sequence[bytes]) -> None:
+    """Raise 401/403 (naming the envelope) unless the caller may submit every envelope."""
+    require(principal, "operator", "secretariat", action="submitting events")
+    for i, raw in enumerate(envelopes):
+        where = f"envelope {i}"
+        try:
+            event = event_from_statement(parse_envelope(raw).statement())
+        except RaretraceError as e:
+            raise e.within(where) from e
+        may_submit(principal, event.kind, event.facility, where)
+
+
+def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
+    authorize(principal, envelopes)
+    return registry.append(envelopes)
+
+
+def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:
+    """The envelopes of a batch body: JSON Lines (one envelope per line, bytes kept) or
+    ``{"envelopes": [base64 of each envelope's bytes]}``."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("application/x-ndjson", "application/jsonl", "application/json-lines"):
+        envelopes = [line.strip() for line in body.splitlines() if line.strip()]
+    elif media in ("application/json", ""):
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValidationError(f"the body is not JSON: {e}", field="body") from e
+        if not isinstance(data, dict) or not isinstance(data.get("envelopes"), list):
+            raise ValidationError(
+                'a JSON batch is {"envelopes": [base64 of each envelope]}', field="envelopes"
+            )
+        envelopes = []
+        for i, item in enumerate(data["envelopes"]):
+            if not isinstance(item, str):
+                raise ValidationError("must be the base64 of an envelope's bytes", field=f"envelopes[{i}]")
+            try:
+                envelopes.append(base64.b64decode(item, validate=True))
+            except (binascii.Error, ValueError) as e:
+                raise ValidationError(f"not base64: {e}", field=f"envelopes[{i}]") from e
+    else:
+        raise ValidationError(
+            f"send application/x-ndjson or application/json, not {media}", field="content-type"
+        )
+    if not envelopes:
+        raise ValidationError("nothing to record: the batch is empty", field="envelopes")
+    if len(envelopes) > limit:
+        raise ValidationError(f"at most {limit} envelopes per batch, got {len(envelopes)}", field="envelopes")
+    return envelopes
