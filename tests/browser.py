@@ -74,18 +74,30 @@ class BrowserPage:
         return getattr(self.page, name)
 
 
+#: The one Chromium of this test process. Every module that imports ``browser`` gets a fixture of its own
+#: (pytest keys fixtures by the module they are found in), and a second ``sync_playwright()`` in the same
+#: process fails ("Sync API inside the asyncio loop"), so the first fixture to run launches it and the
+#: others borrow it.
+_LAUNCHED: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the whole test session."""
+    """One headless Chromium for the whole test session, shared by every module that imports this."""
+    if _LAUNCHED:
+        yield _LAUNCHED[0]
+        return
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:  # pragma: no cover - playwright is a test dependency
         unavailable(f"playwright is not installed: {e}")
     with sync_playwright() as playwright:
         chromium = launch(playwright)
+        _LAUNCHED.append(chromium)
         try:
             yield chromium
         finally:
+            _LAUNCHED.clear()
             chromium.close()
 
 
