@@ -44,6 +44,7 @@ PROMISED = {
         "witnessed registry.example.gov/rare-earths at size 2",
         "8. revocation: FAILED — revoked",
         "suspended from 2026-11-11 to 2027-11-10",
+        "added mp-materials (operator)",
     ],
     "analyst.md": ["unmet demand, t: 4100.4", "68.5%"],
 }
@@ -61,6 +62,9 @@ def test_guide_runs_as_written(guide: str, tmp_path: Path) -> None:
     out = run_script(bash_blocks(GUIDE / guide), tmp_path, copy=("docs",), timeout=600)
     missing = [text for text in PROMISED[guide] if text not in out]
     assert not missing, f"{guide}: output lacks {missing}\n{out[-4000:]}"
+    if guide == "authority-secretariat.md":
+        token = json.loads((tmp_path / "mp-token.json").read_text(encoding="utf-8"))
+        assert token["participant"] == "mp-materials" and token["token"].startswith("rt_")
     if guide == "customs.md":
         assert (tmp_path / "certificate.pdf").stat().st_size > 1000
     if guide == "analyst.md":
