@@ -37,12 +37,14 @@ from raretrace.store.raw import fetch_all
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
 IN_CHUNK = 512  # lots per IN (...) list: well inside every back end's parameter limit
+_PARAM_NAMES = [f"p{i}" for i in range(IN_CHUNK)]
 
 #: One ``lot_inputs`` row: (child, parent, mass_kg, seq) — ``mass_kg`` of ``parent`` went into
 #: ``child`` at event ``seq``. Plain tuples: a trace handles thousands of them.
 Edge = tuple[str, str, float, int]
 _PARENT = itemgetter(1)
 _MASS = itemgetter(2)
+_FIRST = itemgetter(0)
 
 
 class Path(NamedTuple):
@@ -132,9 +134,7 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
             continue
         top = 0.0
         for _, parent, mass, _ in incoming:
-            candidate = mass * best[parent]
-            if candidate > top:
-                top = candidate
+            top = max(top, mass * best[parent])
         best[node] = top / totals[node]
     return Ancestry(
         shares={s: share[s] for s in sources},
@@ -176,7 +176,7 @@ def best_paths(
             incoming = parents[node]
             total = sum(e[2] for e in incoming)
             found = sorted(
-                ((e[2] / total * best[e[1]], e[2] / total, e) for e in incoming), key=lambda r: -r[0]
+                ((e[2] / total * best[e[1]], e[2] / total, e) for e in incoming), key=_FIRST, reverse=True
             )
             ranked[node] = found
         return found
@@ -262,17 +262,16 @@ def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
         statement = _STATEMENTS.get((query, dialect, size))
         if statement is None:
             statement = _STATEMENTS[(query, dialect, size)] = _statement(query, dialect, size)
-        params = {f"p{i}": v for i, v in enumerate(part)}
-        last = part[-1]
-        for i in range(len(part), size):
-            params[f"p{i}"] = last
+        padded = [*part, *(part[-1],) * (size - len(part))]
+        params = dict(zip(_PARAM_NAMES[:size], padded, strict=True))
         out.extend(fetch_all(conn, statement, params))
     return out
 
 
 def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
-    return {r[0]: dict(zip(_SUMMARY_KEYS, r[1:], strict=True)) for r in _fetch(conn, "lots", lot_ids)}
+    keys = _SUMMARY_KEYS
+    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in _fetch(conn, "lots", lot_ids)}
 
 
 def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
