@@ -1,38 +1,47 @@
 """Certificate verification benchmark: offline verification of shipment certificates on one core,
 against the bare Ed25519 verification rate measured in the same run.
 
-    python benchmarks/bench_certificates.py [--certificates 200] [--rounds 5] [--seconds 2] [--quick]
+    python benchmarks/bench_certificates.py [--certificates 400] [--rounds 5] [--seconds 2] [--quick]
     python benchmarks/bench_certificates.py --callgrind   # instruction counts (valgrind), load-independent
 
-The registry (a temporary SQLite file) is built as the tests build it (``tests/test_compliance.py``
-``two_chains`` and ``tests/test_certificates.py`` ``issued``): two mine-to-magnet chains, magnet lots
-shipped with an HS code, and two witnesses cosigning the newest checkpoint. N certificates are issued
-from it (transfers and lots in turn, each with its own number, status bit, salts and proof), plus one
-that is revoked so that the signed status list has a bit set; that one is not verified.
+The registry (a temporary SQLite file) holds the tests' two reference chains (``tests/test_compliance.py``
+``two_chains``), then further runs of the same two routes (mine -> separation -> metal -> magnet, then
+the magnets shipped to an assembler with an HS code) until it holds at least N transfers, each moving
+lots produced for it; two witnesses cosign the newest checkpoint. The headline batch is one certificate
+per distinct transfer (the newest N), as a customs officer or buyer would receive them from a stream of
+shipments: what recurs from one certificate to the next is registry-level material only (the checkpoint,
+its cosignatures, the status list, the issuer key, the facilities' registration events); each shipment's
+transfer and production events appear in its certificate alone. One more certificate is revoked so that
+the signed status list has a bit set; it is not verified. Every certificate is verified as the file
+``raretrace certificate --out`` writes, parsed back (as a verifier holds it).
 
 Each round measures, in one process and on one core:
 
-* certificates/s: ``verify_certificate(presentation, trusted, status_list=…, witness_threshold=2,
-  now=…)`` over all N certificates, repeated for at least ``--seconds``;
+* certificates/s (headline): ``verify_certificate(presentation, trusted, status_list=…,
+  witness_threshold=2, now=…)`` over all N certificates, each once per pass, with every event's cached
+  inclusion proof and parsed envelope forgotten at the start of each pass, repeated for ``--seconds``;
 * Ed25519 verifies/s: ``Ed25519PublicKey.verify`` of 64-byte signatures over 64-byte messages (the
   size of eddsa-jcs-2022's hashData), for at least ``--seconds``;
+* the old same-subjects batch (secondary): 200 certificates for only 4 subjects (two magnet shipments
+  and two lot sets) in turn, nothing forgotten between passes, so after the first 4 certificates every
+  event is a cache hit: it shows what the per-event caches save, not what a stream of shipments costs;
 * each of the 8 steps alone: the step helpers of ``raretrace.certify.verify`` called on states prepared
   by a full verification of every certificate (each step only reads what earlier steps stored and
-  overwrites its own keys, so rerunning it on a finished state does the same work);
+  overwrites its own keys, so rerunning it on a finished state does the same work), per-event caches
+  forgotten at the start of each pass as above;
 * components inside the steps (JCS, status list decoding, note parsing, envelope parsing), each
   timed alone, with the number of calls per certificate counted by a profiler hook, not assumed.
 
-Both rates are given by the wall clock and by the thread's CPU time (``time.thread_time``): on a
+Both rates are given by the thread's CPU time (``time.thread_time``) and by the wall clock: on a
 shared machine the wall clock also counts the time other processes held the core, the CPU time does
-not. Best and median over the rounds are printed. The verifier keeps results that depend only on
-inputs shared by certificates of one registry (the checkpoint signature, witness cosignatures, the
-status list's proof and bits, an event's inclusion proof and parsed envelope) keyed by their content;
-a last measurement clears all of them before every certificate ("cold") to show what they save.
+not. Best and median over the rounds are printed; the target is judged by the median CPU time. A last
+measurement ("cold") clears every cache, registry-level ones too, before every certificate.
 
 ``--callgrind`` runs this script under ``valgrind --tool=callgrind`` four times (verifying the
-certificates K and 0 times, and K and 0 passes of bare Ed25519 verifications) and prints instructions
-per certificate and per Ed25519 verification: unlike times, these do not move with the machine's load.
-Nothing is written outside a temporary directory.
+distinct-shipment certificates K and 0 times, per-event caches forgotten each pass, and K and 0 passes
+of bare Ed25519 verifications) and prints instructions per certificate and per Ed25519 verification:
+unlike times, these do not move with the machine's load. Nothing is written outside a temporary
+directory.
 """
 
 from __future__ import annotations
@@ -74,7 +83,7 @@ from raretrace.ledger.certificates import issue, revoke, status_list, trusted_ke
 from raretrace.ledger.events import event_from_statement
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
+from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet, two_reference_chains
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.note import split_note
@@ -108,15 +117,32 @@ DEPENDS_ON = (
 
 # --- the registry --------------------------------------------------------------------------------------
 
+# The two routes of the reference chains, run again for every further pair of shipments: each run mines a
+# new concentrate lot and takes it to magnets, shipping at each change of facility (2 transfers), then
+# ships the magnets to an assembler in Germany with an HS code (a third transfer).
+ROUTES = (
+    ("CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG"),
+    ("AU-MINE", "MY-SEP", "US-MAG", "US-MAG"),
+)
 
-def build_chain(url: str) -> ScriptedChain:
-    """The tests' two chains (Bayan Obo -> Baotou -> Japan; Mount Weld -> Malaysia -> US), then both
-    magnet lots shipped with an HS code, and two witnesses cosigning the newest checkpoint."""
+
+def build_chain(url: str, shipments: int = 0) -> ScriptedChain:
+    """The tests' two chains (Bayan Obo -> Baotou -> Japan; Mount Weld -> Malaysia -> US), both magnet
+    lots shipped with an HS code, then further runs of the same two routes until the log holds at least
+    ``shipments`` transfers, each moving its own newly produced lots; two witnesses cosign the newest
+    checkpoint last, so every certificate is issued against it."""
     chain = ScriptedChain(Registry.init(make_engine(url), ORIGIN))
     two_reference_chains(chain)
     chain.add_facility("DE-ASM", country="DE", stages=["component"])
     chain.ship("US-MAG", "JP-MAG", [US_MAGNET], hs_code="8505.11")
     chain.ship("JP-MAG", "DE-ASM", [JP_MAGNET], hs_code="8505.11")
+    run = 0
+    while len(_transfers(chain.registry)) < shipments:
+        mine, separator, metal_maker, magnet_maker = ROUTES[run % len(ROUTES)]
+        prefix = f"run{run:05d}"
+        mine_to_magnet(chain, prefix, mine, separator, metal_maker, magnet_maker, 50_000.0 + run)
+        chain.ship(magnet_maker, "DE-ASM", [f"urn:raretrace:lot:{prefix}-magnet"], hs_code="8505.11")
+        run += 1
     _cosign(chain.registry)
     return chain
 
@@ -134,11 +160,12 @@ def _cosign(registry: Registry) -> None:
 
 
 def _transfers(registry: Registry) -> list[str]:
+    """Every transfer's event id, in log order."""
     with registry.engine.connect() as conn:
         rows = conn.execute(
             select(t.events.c.event_id).where(t.events.c.kind == "transfer").order_by(t.events.c.seq)
         )
-        return [str(r) for r in rows.scalars()][-2:]  # the two magnet shipments, in order
+        return [str(r) for r in rows.scalars()]
 
 
 @dataclass(frozen=True)
@@ -170,22 +197,34 @@ class Batch:
         )
 
 
-def issue_batch(registry: Registry, n: int) -> Batch:
-    """N certificates in turn for the two shipments and for lots, plus one revoked (not returned)."""
-    to_jp, to_de = _transfers(registry)
-    kinds: list[tuple[str, dict[str, Any]]] = [
-        ("transfer US-MAG -> JP-MAG", {"transfer": to_jp}),
-        ("transfer JP-MAG -> DE-ASM", {"transfer": to_de}),
-        ("lots [us-magnet]", {"lots": [US_MAGNET]}),
-        ("lots [us-magnet, jp-magnet]", {"lots": [US_MAGNET, JP_MAGNET]}),
-    ]
+def issue_batch(registry: Registry, n: int, *, distinct: bool = True) -> Batch:
+    """N certificates plus one revoked first (not returned), so the status list has a bit set.
+
+    ``distinct``: one certificate for each of N different transfers (the newest N), as a stream of
+    separate shipments would bring them. Otherwise the old same-subjects batch: the two reference magnet
+    shipments and two lot sets in turn, so 4 subjects recur N/4 times each."""
+    transfers = _transfers(registry)
+    kinds: list[tuple[str, dict[str, Any]]]
+    if distinct:
+        if len(transfers) < n:
+            raise SystemExit(f"the registry holds {len(transfers)} transfers, fewer than {n}")
+        kinds = [("transfer (distinct shipment)", {"transfer": ev}) for ev in transfers[-n:]]
+    else:
+        to_jp, to_de = transfers[:2]
+        subjects: list[tuple[str, dict[str, Any]]] = [
+            ("transfer US-MAG -> JP-MAG", {"transfer": to_jp}),
+            ("transfer JP-MAG -> DE-ASM", {"transfer": to_de}),
+            ("lots [us-magnet]", {"lots": [US_MAGNET]}),
+            ("lots [us-magnet, jp-magnet]", {"lots": [US_MAGNET, JP_MAGNET]}),
+        ]
+        kinds = [subjects[i % len(subjects)] for i in range(n)]
     start = time.perf_counter()
-    revoked = issue(registry, now=ISSUED_AT, **kinds[0][1])
+    revoked = issue(registry, now=ISSUED_AT, transfer=transfers[0])
     revoke(registry, revoked["credential"]["id"], "benchmark: a set bit in the list", now=ISSUED_AT)
     presentations, labels = [], []
-    for i in range(n):
-        label, what = kinds[i % len(kinds)]
-        presentations.append(issue(registry, now=ISSUED_AT, **what))
+    for label, what in kinds:
+        # What a verifier holds: the file `raretrace certificate --out` writes, parsed back.
+        presentations.append(json.loads(json.dumps(issue(registry, now=ISSUED_AT, **what), indent=2)))
         labels.append(label)
     seconds = time.perf_counter() - start
     listed = status_list(registry, now=ISSUED_AT)
@@ -199,6 +238,16 @@ def clear_every_cache() -> None:
     steps.clear_caches()
     dataintegrity._ed25519.cache_clear()
     multikey._public_key_from_multibase.cache_clear()
+
+
+def clear_event_caches() -> None:
+    """A new pass over a batch: forget every event's inclusion proof and parsed envelope, so that no
+    certificate gains from having been verified in an earlier pass. Registry-level results stay (the
+    checkpoint, witness cosignatures, status list, issuer key): a stream of certificates from one
+    registry shares them, and within a pass so do the events two certificates both carry (the
+    facilities' registrations)."""
+    steps._included.cache_clear()
+    steps._parsed_event.cache_clear()
 
 
 # --- the steps, one by one -----------------------------------------------------------------------------
@@ -268,8 +317,9 @@ def counting(counts: Counter[CodeType | str]) -> Iterator[None]:
 
 
 def calls_per_step(batch: Batch, calls: Sequence[StepCall]) -> list[Counter[CodeType | str]]:
-    """Calls made by each step, summed over the batch's certificates."""
+    """Calls made by each step, summed over the batch's certificates, in one pass (as timed)."""
     totals: list[Counter[CodeType | str]] = [Counter() for _ in calls]
+    clear_event_caches()
     for presentation in batch.presentations:
         state: dict[str, Any] = {}
         for call, counts in zip(calls, totals, strict=True):
@@ -389,10 +439,13 @@ class Round:
     sequence_us: float
     step_us: list[float]
     component_us: list[float]
+    same_per_s: float  # the old same-subjects batch, nothing cleared between passes
+    same_per_cpu_s: float
 
 
 def measure_round(
     batch: Batch,
+    same: Batch,
     calls: Sequence[StepCall],
     states: Sequence[dict[str, Any]],
     parts: Sequence[Component],
@@ -408,11 +461,18 @@ def measure_round(
         return len(signed)
 
     def verify_all() -> int:
+        clear_event_caches()
         for presentation in presentations:
             verify_one(batch, presentation)
         return len(presentations)
 
+    def verify_same() -> int:
+        for presentation in same.presentations:
+            verify_one(same, presentation)
+        return len(same.presentations)
+
     def in_sequence() -> int:
+        clear_event_caches()
         for presentation in presentations:
             state: dict[str, Any] = {}
             for call in calls:
@@ -421,11 +481,13 @@ def measure_round(
 
     ed_s, ed_cpu = timed(verify_ed25519, args.seconds)
     cert_s, cert_cpu = timed(verify_all, args.seconds)
+    same_s, same_cpu = timed(verify_same, args.seconds)
     sequence_s = cpu_seconds_per_item(in_sequence, args.step_seconds * 2)
     pairs = list(zip(presentations, states, strict=True))
 
     def one_step(call: StepCall) -> Callable[[], int]:
         def work() -> int:
+            clear_event_caches()
             for presentation, state in pairs:
                 call(presentation, state)
             return len(pairs)
@@ -443,7 +505,17 @@ def measure_round(
         return work
 
     component_us = [cpu_seconds_per_item(repeat(part), args.step_seconds / 2) * 1e6 for part in parts]
-    return Round(1 / cert_s, 1 / ed_s, 1 / cert_cpu, 1 / ed_cpu, sequence_s * 1e6, step_us, component_us)
+    return Round(
+        1 / cert_s,
+        1 / ed_s,
+        1 / cert_cpu,
+        1 / ed_cpu,
+        sequence_s * 1e6,
+        step_us,
+        component_us,
+        1 / same_s,
+        1 / same_cpu,
+    )
 
 
 def cold_rate(batch: Batch, min_seconds: float) -> tuple[float, float, float]:
@@ -510,6 +582,7 @@ def passes_only(args: argparse.Namespace) -> None:
     for presentation in batch.presentations:  # warm, as in the timed runs; the 0-pass run does it too
         verify_one(batch, presentation)
     for _ in range(args.passes):
+        clear_event_caches()  # as in the timed passes: each certificate's events verified once
         for presentation in batch.presentations:
             verify_one(batch, presentation)
 
@@ -546,7 +619,7 @@ def callgrind_report(args: argparse.Namespace) -> None:
         raise SystemExit("--callgrind needs valgrind on PATH")
     n, k = args.certificates, CALLGRIND_PASSES
     with tempfile.TemporaryDirectory() as tmp:
-        chain = build_chain(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        chain = build_chain(f"sqlite:///{Path(tmp) / 'bench.db'}", n)
         batch = issue_batch(chain.registry, n)
         chain.registry.engine.dispose()
         saved = Path(tmp) / "batch.json"
@@ -567,7 +640,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--certificates", type=int, default=200, help="N distinct certificates")
+    parser.add_argument(
+        "--certificates", type=int, default=400, help="N certificates, one per distinct shipment"
+    )
+    parser.add_argument(
+        "--same-subjects",
+        type=int,
+        default=200,
+        help="size of the secondary batch that repeats 4 subjects (the old benchmark)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per rate measurement")
     parser.add_argument("--step-seconds", type=float, default=0.5, help="minimum time per step timing")
@@ -584,38 +665,55 @@ def main() -> None:
         callgrind_report(args)
         return
     if args.quick:
-        args.certificates, args.rounds, args.seconds, args.step_seconds = 20, 1, 0.2, 0.05
+        args.certificates, args.same_subjects = 20, 20
+        args.rounds, args.seconds, args.step_seconds = 1, 0.2, 0.05
     print(
         f"raretrace certificate verification, 1 core: {args.certificates} certificates, {args.rounds} "
         f"round(s), >= {args.seconds:g} s per rate, >= {args.step_seconds:g} s per step; "
         f"Python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        chain = build_chain(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        chain = build_chain(f"sqlite:///{Path(tmp) / 'bench.db'}", args.certificates)
+        transfers = len(_transfers(chain.registry))
         batch = issue_batch(chain.registry, args.certificates)
+        same = issue_batch(chain.registry, args.same_subjects, distinct=False)
         chain.registry.engine.dispose()
     print(
-        f"registry: 2 mine-to-magnet chains, 2 magnet shipments (HS 8505.11), tree size {batch.tree_size}, "
-        f"newest checkpoint cosigned by {len(WITNESSES)} witnesses; issued {args.certificates + 1} "
-        f"certificates in {batch.issue_seconds:.2f} s (1 revoked, not verified)"
+        f"registry: the 2 reference chains and further runs of their 2 routes (mine -> separation -> "
+        f"metal -> magnet -> DE-ASM, HS 8505.11): {transfers} transfers, each moving newly produced "
+        f"lots; tree size {batch.tree_size}; the newest checkpoint cosigned by {len(WITNESSES)} witnesses"
     )
-    mix = Counter(batch.kinds)
-    print("certificates verified: " + ", ".join(f"{n} x {kind}" for kind, n in mix.items()))
+    print(
+        f"headline batch: {len(batch.presentations)} certificates, one per distinct transfer (the newest "
+        f"{len(batch.presentations)}), issued in {batch.issue_seconds:.2f} s plus 1 revoked (not verified); "
+        f"each parsed from the JSON file `raretrace certificate --out` writes"
+    )
     calls = step_calls(batch)
     assert len(calls) == len(STEPS)
     states = prepared_states(batch, calls)
     notes = {s["evidence"]["checkpoint"] for s in states}
     events = {len(s["envelopes"]) for s in states}
+    referenced = sum(len(s["envelopes"]) for s in states)
+    distinct_events = len({raw for s in states for raw in s["envelopes"].values()})
     print(
-        f"shared by all {len(states)}: {len(notes)} checkpoint note(s), 1 status list; "
-        f"events per certificate: {', '.join(str(k) for k in sorted(events))} (by kind)"
+        f"shared by all {len(states)}: {len(notes)} checkpoint note(s), 1 status list, 1 issuer key; "
+        f"events per certificate: {', '.join(str(k) for k in sorted(events))}; per pass "
+        f"{referenced:,} events verified, {distinct_events:,} distinct (the rest are the facilities' "
+        f"registrations, which recur across shipments)"
     )
     print_sizes(batch)
+    same_states = prepared_states(same, step_calls(same))
+    same_distinct = len({raw for s in same_states for raw in s["envelopes"].values()})
+    print(
+        f"secondary batch (the old benchmark): {len(same.presentations)} certificates for 4 subjects "
+        f"({', '.join(sorted(set(same.kinds)))}) in turn, {same_distinct} distinct events in all"
+    )
 
     per_step = calls_per_step(batch, calls)
     n = len(batch.presentations)
     ed_by_step = [c[ED25519_VERIFY] / n for c in per_step]
     whole: Counter[CodeType | str] = Counter()
+    clear_event_caches()
     with counting(whole):
         for presentation in batch.presentations:
             verify_one(batch, presentation)
@@ -630,12 +728,12 @@ def main() -> None:
     ed25519 = ed25519_material(max(n, 200))
     rounds = []
     for i in range(args.rounds):
-        r = measure_round(batch, calls, states, parts, ed25519, args)
+        r = measure_round(batch, same, calls, states, parts, ed25519, args)
         rounds.append(r)
         print(
-            f"round {i + 1}: {r.certs_per_s:8,.0f} certificates/s, Ed25519 {r.ed25519_per_s:8,.0f} "
-            f"verifies/s, ratio {r.certs_per_s / r.ed25519_per_s:.4f}; by CPU time "
-            f"{r.certs_per_cpu_s:8,.0f} and {r.ed25519_per_cpu_s:8,.0f}/s"
+            f"round {i + 1}: distinct shipments {r.certs_per_cpu_s:8,.0f} certificates/s by CPU time "
+            f"({r.certs_per_s:,.0f} wall), Ed25519 {r.ed25519_per_cpu_s:8,.0f} verifies/s by CPU time "
+            f"({r.ed25519_per_s:,.0f} wall); same 4 subjects {r.same_per_cpu_s:,.0f}/s CPU"
         )
 
     certs = statistics.median(r.certs_per_s for r in rounds)
@@ -646,10 +744,15 @@ def main() -> None:
     ed_us = 1e6 / ed
     print()
     print(
-        f"certificates verified/s, wall clock {spread([r.certs_per_s for r in rounds])}"
+        f"HEADLINE: {len(batch.presentations)} certificates for distinct shipments, each verified once "
+        f"per pass (every event's inclusion proof and parse redone each pass; registry-level results "
+        f"kept)"
+    )
+    print(f"certificates verified/s, CPU time   {spread([r.certs_per_cpu_s for r in rounds])}")
+    print(
+        f"                        wall clock {spread([r.certs_per_s for r in rounds])}"
         f"   ({total_us:,.1f} µs per certificate at the median)"
     )
-    print(f"                        CPU time   {spread([r.certs_per_cpu_s for r in rounds])}")
     print(
         f"Ed25519 verifies/s,     wall clock {spread([r.ed25519_per_s for r in rounds])}"
         f"   ({ed_us:,.1f} µs per verification at the median)"
@@ -661,14 +764,15 @@ def main() -> None:
         f"{statistics.median(cpu_ratios):.4f}; {ed_total:g} Ed25519 per certificate caps it at "
         f"{1 / ed_total:.4f}"
     )
-    best = max(r.certs_per_s for r in rounds)
+    best = max(r.certs_per_cpu_s for r in rounds)
     cpu = statistics.median(r.certs_per_cpu_s for r in rounds)
-    verdict = "MET" if certs >= TARGET else "NOT MET"
+    verdict = "MET" if cpu >= TARGET else "NOT MET"
     print(
-        f"target >= {TARGET:,} certificates/s on one core: {verdict} by the median wall clock "
-        f"({certs / TARGET:.1%} of target; best round {best / TARGET:.1%}, median by CPU time "
-        f"{cpu / TARGET:.1%}); its {ed_total:g} Ed25519 verification(s) alone allow at most "
-        f"{ed / ed_total:,.0f}/s on this machine"
+        f"target >= {TARGET:,} certificates/s on one core: {verdict} by the median CPU time "
+        f"({cpu / TARGET:.1%} of target; best round {best / TARGET:.1%}; median wall clock "
+        f"{certs / TARGET:.1%}, which also counts time other processes held the core); its "
+        f"{ed_total:g} Ed25519 verification(s) alone allow at most "
+        f"{statistics.median(r.ed25519_per_cpu_s for r in rounds) / ed_total:,.0f}/s by CPU time"
     )
 
     # The tables below are in thread-CPU time, against the CPU time of a whole verification.
@@ -708,11 +812,19 @@ def main() -> None:
         print(f"  {label:<54} {us:8.1f} {count:6g} {us * count:8.1f} {us * count / total_us:8.1%}")
 
     cold_wall, cold_cpu, cold_ed = cold_rate(batch, args.seconds)
+    same_cpu = [r.same_per_cpu_s for r in rounds]
+    same_wall = [r.same_per_s for r in rounds]
     print()
+    print("secondary figures (not the headline):")
     print(
-        f"cold: every cache cleared before each certificate: {cold_wall:,.0f} certificates/s "
-        f"({cold_cpu:,.0f} by CPU time), {cold_ed:g} Ed25519 verifications each; what the content-keyed "
-        f"caches save when certificates share a checkpoint, status list and events"
+        f"  cold, the same {len(batch.presentations)} distinct-shipment certificates with every cache "
+        f"cleared before each one (checkpoint, witnesses, status list and issuer key redone too; "
+        f"{cold_ed:g} Ed25519 verifications each): {cold_cpu:,.0f}/s by CPU time, {cold_wall:,.0f}/s wall"
+    )
+    print(
+        f"  same subjects (the old benchmark): {len(same.presentations)} certificates for only 4 "
+        f"subjects, nothing cleared between passes, so after the first 4 every event is a cache hit: "
+        f"CPU time {spread(same_cpu)}; wall clock {spread(same_wall)}"
     )
 
 

@@ -437,3 +437,54 @@ def test_reveal_refuses_what_does_not_fit() -> None:
         reveal(misplaced, [by_name["a"]])
     with pytest.raises(ValidationError, match="only sha-256"):
         reveal({**concealed, "_sd_alg": "sha-512"}, disclosures)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "N1+HJS3PgvsJHXNSsqFgJcfz4RmvXPPqDDrW7eAD5Mg=",
+        "",
+        "YWI=",
+        "YWI",  # missing padding
+        "YWI==",  # too much padding
+        "YW I=",
+        "YWI=\n",
+        "YW=I",
+        "=YWI",
+        "YWI-",  # base64url, not base64
+        "é",
+    ],
+)
+def test_inclusion_base64_decodes_as_b64decode_validate(text: str) -> None:
+    """Step 5's strict fast path decodes exactly what b64decode(validate=True) decodes, and refuses
+    exactly what it refuses (the lenient check still decides what strict mode turns away)."""
+    from raretrace.certify.verify import _b64
+
+    try:
+        expected = base64.b64decode(text, validate=True)
+    except ValueError:
+        with pytest.raises(ValidationError, match="not base64"):
+            _b64(text, "events[0].leafHash")
+        return
+    assert _b64(text, "events[0].leafHash") == expected
+
+
+def test_inclusion_refuses_an_unhashable_proof_at_its_step(
+    issued: tuple[Registry, dict[str, Any], TrustedKeys],
+) -> None:
+    """A list where a base64 string belongs cannot key the inclusion cache: it is checked uncached
+    and fails at step 5 like any other malformed proof (and a good proof still passes after it)."""
+    from raretrace.certify import verify as steps
+
+    _, presentation, trusted = issued
+    state: dict[str, Any] = {}
+    steps._proof(presentation["credential"], trusted, state)
+    steps._disclosures(presentation["credential"], presentation["disclosures"], state)
+    steps._checkpoint(state, trusted)
+    good = copy.deepcopy(state["evidence"]["events"])
+    state["evidence"]["events"][0]["inclusionProof"] = [["not", "a", "string"]]
+    with pytest.raises(ValidationError, match="base64") as info:
+        steps._inclusion(state)
+    assert info.value.field == "events[0].inclusionProof"
+    state["evidence"]["events"] = good
+    assert steps._inclusion(state)[0] is True

@@ -709,3 +709,130 @@ def test_orjson_is_used_only_where_it_agrees(monkeypatch: pytest.MonkeyPatch) ->
         assert canonical._orjson_agrees() is not edges_differ
     monkeypatch.setattr(orjson, "dumps", real)
     assert canonical._orjson_agrees()
+
+
+# --- the walk copies only what it changes; decoding with orjson gives json.loads's values ------------
+
+
+@given(_walked_values | st.sampled_from([{"a": [1.0, {"b": 2.5}], "c": ["x", {"d": 3.0}]}, [[1.0], [2]]]))
+def test_the_jcs_walk_never_changes_its_input(value: object) -> None:
+    """The walk returns containers without integral floats as they are and copies the rest: the
+    caller's value is never modified, and the bytes are the reference JCS."""
+    from raretrace.crypto import canonical
+
+    before = copy.deepcopy(value)
+    try:
+        canonical._jcs_numbers(value)
+    except canonical._DoubtfulNumberError:
+        return
+    assert value == before and json.dumps(value) == json.dumps(before)  # 1.0 is still a float
+    assert canonical.canonical_bytes(value) == reference_canonical_bytes(value)
+
+
+def test_the_jcs_walk_copies_only_the_path_to_a_changed_number() -> None:
+    from raretrace.crypto import canonical
+
+    plain = {"s": "x", "n": 2, "f": 0.5}
+    value = {"plain": plain, "path": {"to": [1000.0]}}
+    tree = canonical._jcs_numbers(value)
+    assert tree["plain"] is plain  # nothing to change inside: not copied
+    assert tree["path"] is not value["path"] and tree["path"]["to"] == [1000]
+    assert type(tree["path"]["to"][0]) is int and type(value["path"]["to"][0]) is float
+    shared: dict[str, Any] = {"k": [1.0]}
+    assert canonical.canonical_bytes([shared, shared]) == b'[{"k":[1]},{"k":[1]}]'
+    circular: list[Any] = [1.5]
+    circular.append(circular)
+    with pytest.raises(RecursionError):  # every container is still visited: no silent loop
+        canonical._jcs_numbers(circular)
+
+
+_decodable = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # any size: orjson would turn one beyond 64 bits into a float
+    | st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30, -(10**19)])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal, with the same types all the way down (1 and 1.0 differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b) or (isinstance(a, float) and a != a and b != b)  # NaN is NaN
+
+
+@given(_decodable)
+def test_loads_gives_what_json_loads_gives(value: object) -> None:
+    from raretrace.crypto.canonical import loads
+
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False), json.dumps(value, indent=1)):
+        raw = text.encode("utf-8")
+        assert _same_json(loads(raw), json.loads(raw))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[NaN, Infinity, -Infinity]",  # json.loads reads these, orjson refuses: the fallback decides
+        b'["\\ud800"]',  # a lone surrogate
+        b"[1e400]",  # overflows to inf in json.loads
+        b'{"a": 1, "a": 2}',
+        b"[123456789012345678901234567890, -9223372036854775809]",
+        '\ufeff["bom"]'.encode(),
+        "[1]".encode("utf-16"),
+        b"[" * 2000 + b"]" * 2000,  # json.loads gives up (RecursionError), orjson would not
+        b"[" * 300 + b"]" * 300,
+    ],
+)
+def test_loads_falls_back_where_orjson_differs(raw: bytes) -> None:
+    from raretrace.crypto.canonical import loads
+
+    try:
+        expected = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        with pytest.raises(type(e)):
+            loads(raw)
+        return
+    assert _same_json(loads(raw), expected)
+
+
+@pytest.mark.parametrize("raw", [b"", b"[1,", b"{'a': 1}", b"\xff[]", b"[1] [2]", b"\x00"])
+def test_loads_raises_what_json_loads_raises(raw: bytes) -> None:
+    from raretrace.crypto.canonical import loads
+
+    with pytest.raises(ValueError) as expected:
+        json.loads(raw)
+    with pytest.raises(type(expected.value)):
+        loads(raw)
+
+
+def test_dsse_parsing_keeps_json_loads_values_and_errors() -> None:
+    """Envelopes and statements decoded through ``loads`` keep what ``json.loads`` gave: an integer
+    beyond 64 bits stays an integer; a byte order mark, trailing bytes, truncation or invalid UTF-8
+    are still malformed."""
+    import base64 as b64
+
+    from raretrace.crypto.dsse import IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE, parse_envelope
+
+    statement = {"_type": STATEMENT_TYPE, "subject": [], "predicateType": "x", "predicate": {"n": 2**70}}
+    payload = json.dumps(statement).encode()
+    envelope = {
+        "payload": b64.b64encode(payload).decode(),
+        "payloadType": IN_TOTO_PAYLOAD_TYPE,
+        "signatures": [{"keyid": "k", "sig": b64.b64encode(b"s").decode()}],
+    }
+    raw = json.dumps(envelope).encode()
+    parsed = parse_envelope(raw).statement()
+    assert parsed["predicate"]["n"] == 2**70 and type(parsed["predicate"]["n"]) is int
+    for bad in (b"\xef\xbb\xbf" + raw, raw + b"\x00", raw[:-1], b"\xff" + raw):
+        with pytest.raises(ValidationError, match="malformed JSON") as info:
+            parse_envelope(bad)
+        assert info.value.field == "envelope"

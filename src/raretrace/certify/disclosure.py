@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from raretrace.crypto.canonical import loads
 from raretrace.errors import ValidationError
 
 SD_KEY = "_sd"
@@ -57,13 +58,18 @@ def make_disclosure(name: str | None, value: Any, salt: str | None = None) -> st
     return _b64(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def _json(raw: bytes) -> Any:
+def _stdlib_json(raw: bytes) -> Any:
     # json.loads(bytes) first guesses the encoding and then decodes with "surrogatepass"; for bytes
     # that start with '[' and a non-NUL byte its guess is UTF-8, so decoding here gives the same value
-    # without the guessing (a measurable part of a verification with ten disclosures).
+    # without the guessing.
     if raw[:1] == b"[" and raw[1:2] not in (b"", b"\x00"):
         return json.loads(raw.decode("utf-8", "surrogatepass"))
     return json.loads(raw)
+
+
+def _json(raw: bytes) -> Any:
+    # The same value as json.loads(raw) (orjson where it agrees): ten parses per verification.
+    return loads(raw, _stdlib_json)
 
 
 def parse_disclosure(text: str, field: str = "disclosure") -> tuple[str | None, Any]:

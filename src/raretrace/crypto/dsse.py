@@ -14,12 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from raretrace.crypto.canonical import canonical_bytes
+from raretrace.crypto.canonical import canonical_bytes, loads
 from raretrace.crypto.keys import Signer, b64decode_strict
 from raretrace.errors import ValidationError
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+
+
+def _utf8_json(raw: bytes) -> Any:
+    """JSON in UTF-8 (no other encoding): what ``loads`` falls back to, with the errors it raises."""
+    return json.loads(raw.decode("utf-8"))
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -50,7 +55,7 @@ class Envelope:
     def statement(self) -> dict[str, Any]:
         """The in-toto Statement in the payload, checked for its v1 shape."""
         try:
-            value = json.loads(self.payload.decode("utf-8"))
+            value = loads(self.payload, _utf8_json)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValidationError(f"payload is not JSON: {e}", field="payload") from e
         if not isinstance(value, dict):
@@ -92,7 +97,7 @@ def add_signature(raw: bytes, signer: Signer) -> bytes:
 def parse_envelope(raw: bytes) -> Envelope:
     """Parse envelope bytes, naming the field of the first problem. Verifies nothing."""
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads(raw, _utf8_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValidationError(f"malformed JSON: {e}", field="envelope") from e
     if not isinstance(data, dict):
