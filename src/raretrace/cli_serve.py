@@ -67,6 +67,9 @@ def run_server(
         )
     out_console.print(f"serving {escape(registry.origin)} at {url}", highlight=False, soft_wrap=True)
     if workers == 1:
+        from raretrace.server.app import freeze_startup_objects
+
+        freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
     import os

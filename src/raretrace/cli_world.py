@@ -462,30 +462,14 @@ def report(
 
     Example: raretrace report --out report.html --csv tables/ --json tables/
     """
-    from raretrace.world.data import WorldData
-    from raretrace.world.economics import economics as compute
-    from raretrace.world.independence import run_plan
-    from raretrace.world.metrics import seed_check
-    from raretrace.world.report import Analysis, render_html, tables
-    from raretrace.world.scenario import run
+    from raretrace.world.report import analyse, render_html, tables
 
     names = scenario or list(_shipped_scenarios())
     scenarios = [load_scenario(name)[0] for name in names]
     plan = _plan(model)
-    data = WorldData.load()
     n_members = _members(members)
     with _progress("report") as update:
-        results = []
-        for s in scenarios:
-
-            def tick(element: str, done: int, total: int, name: str = s.name) -> None:
-                update(f"scenario {name} {element}", done, total)
-
-            results.append((s, run(s, progress=tick)))
-        coverage = run_plan(
-            plan, data, paths=paths, seed=seed, progress=lambda lab, d, t: update(f"forecast {lab}", d, t)
-        )
-        analysis = Analysis(data, seed_check(data), results, coverage, compute(data, n_members), paths, seed)
+        analysis = analyse(scenarios, plan, members=n_members, paths=paths, seed=seed, progress=update)
         update("rendering", 0, 1)
         html = render_html(analysis)
         all_tables = tables(analysis)

@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Body
+from fastapi.responses import HTMLResponse
 
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.server.access import require_participant
@@ -136,3 +137,36 @@ def scenario_run(
     """Who gets the rare earths left under a ban, month by month (linear program per element)."""
     require_participant(caller, action="running scenarios")
     return run_scenario(scenario)
+
+
+@lru_cache(maxsize=1)
+def _report() -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """The security-analytics report of the shipped scenarios and the default forecast plan, as
+    `raretrace report` writes it (10,000 paths, seed 0): computed once per process, a few seconds."""
+    from raretrace.rules.loader import load_regimes
+    from raretrace.world.independence import Plan
+    from raretrace.world.report import analyse, render_html, tables
+
+    scenarios = [_shipped_result(name)[0] for name in shipped_scenarios()]
+    members = len(load_regimes()["consortium"].parameters["members"])
+    analysis = analyse(scenarios, Plan.load(), members=members, data=world())
+    return render_html(analysis), tables(analysis)
+
+
+@router.get(
+    "/report",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}},
+    summary="The security-analytics report, self-contained HTML (participants)",
+)
+def report_html(caller: Caller) -> HTMLResponse:
+    """Sankey of flows per scenario, unmet demand per month, forecast bands, dependence and economics,
+    with plotly inlined: the page works offline once saved."""
+    require_participant(caller, action="reading the analytics report")
+    return HTMLResponse(_report()[0])
+
+
+@router.get("/report/tables", summary="Every table of the security-analytics report (participants)")
+def report_tables(caller: Caller) -> dict[str, list[dict[str, Any]]]:
+    require_participant(caller, action="reading the analytics report")
+    return _report()[1]

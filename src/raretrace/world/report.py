@@ -13,6 +13,7 @@ sensitivity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,10 +25,10 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from raretrace.world.data import WorldData
-from raretrace.world.economics import Economics
-from raretrace.world.independence import Coverage
-from raretrace.world.metrics import SeedCheck, concentration_table
-from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text
+from raretrace.world.economics import Economics, economics
+from raretrace.world.independence import Coverage, Plan, run_plan
+from raretrace.world.metrics import SeedCheck, concentration_table, seed_check
+from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text, run
 
 Row = dict[str, Any]
 
@@ -41,6 +42,35 @@ class Analysis:
     economics: Economics
     paths: int
     seed_value: int
+
+
+def analyse(
+    scenarios: list[Scenario],
+    plan: Plan,
+    *,
+    members: int,
+    paths: int = 10_000,
+    seed: int = 0,
+    data: WorldData | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Analysis:
+    """Everything a report shows, computed once: each scenario run, the forecast, the economics.
+
+    ``progress(label, done, total)`` hears about the long parts. The command line and the server both
+    build their report from this, so the two never disagree."""
+    data = data or WorldData.load()
+    update = progress or (lambda label, done, total: None)
+    results = []
+    for scenario in scenarios:
+
+        def tick(element: str, done: int, total: int, name: str = scenario.name) -> None:
+            update(f"scenario {name} {element}", done, total)
+
+        results.append((scenario, run(scenario, progress=tick)))
+    coverage = run_plan(
+        plan, data, paths=paths, seed=seed, progress=lambda label, d, t: update(f"forecast {label}", d, t)
+    )
+    return Analysis(data, seed_check(data), results, coverage, economics(data, members), paths, seed)
 
 
 def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
