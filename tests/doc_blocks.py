@@ -26,10 +26,12 @@ def bash_blocks(document: Path, after: str | None = None, *, first_only: bool = 
     return blocks[0] if first_only else "\n".join(blocks)
 
 
-def run_script(script: str, cwd: Path, *, copy: tuple[str, ...] = ("docs",), timeout: float = 300) -> str:
+def run_script(
+    script: str, cwd: Path, *, copy: tuple[str, ...] = ("docs",), timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``script`` with ``set -euo pipefail`` in ``cwd`` after copying ``copy`` (paths relative to
-    the repository) there; returns stdout followed by stderr (where errors and progress go), and
-    fails the test with both if a command fails."""
+    the repository) there; returns the finished process (stdout, and stderr where errors and
+    progress go), and fails the test with both if a command fails."""
     for name in copy:
         source = ROOT / name
         if source.is_dir():
@@ -49,4 +51,4 @@ def run_script(script: str, cwd: Path, *, copy: tuple[str, ...] = ("docs",), tim
     assert result.returncode == 0, (
         f"exit {result.returncode}\n--- stderr\n{result.stderr}\n--- stdout\n{result.stdout[-3000:]}"
     )
-    return result.stdout + "\n" + result.stderr
+    return result

@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,28 +14,17 @@ from openpyxl import load_workbook
 
 from raretrace.interchange.columns import KINDS, columns_for, template_headers
 from raretrace.interchange.templates import csv_text, shipped_csv
+from tests.doc_blocks import ROOT, bash_blocks, run_script
 from tests.test_cli import Cli
 from tests.test_interchange_support import every_row
 
-ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "import-export.md"
 EXAMPLES = ROOT / "docs" / "examples" / "import"
 
 
-def _walkthrough() -> str:
-    section = GUIDE.read_text(encoding="utf-8").split("## Walk-through", 1)[1]
-    match = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert match, "the guide has no walk-through block"
-    return match.group(1)
-
-
 def test_the_guide_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    script = f'set -euo pipefail\nraretrace() {{ "{sys.executable}" -m raretrace "$@"; }}\n' + _walkthrough()
-    result = subprocess.run(
-        ["bash", "-c", script], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
+    script = bash_blocks(GUIDE, "## Walk-through", first_only=True)
+    result = run_script(script, tmp_path, copy=("docs",), timeout=300)
     out, err = result.stdout, result.stderr
     assert "mine-events.csv: would record 2 event(s); tree size 2; nothing written" in " ".join(out.split())
     assert "separator-mes.jsonld: recorded 2 event(s)" in out

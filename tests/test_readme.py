@@ -9,7 +9,9 @@ from tests.doc_blocks import ROOT, bash_blocks, run_script
 
 
 def test_readme_walkthrough_runs(tmp_path: Path) -> None:
-    out = run_script(bash_blocks(ROOT / "README.md", "## Using it", first_only=True), tmp_path, timeout=120)
+    out = run_script(
+        bash_blocks(ROOT / "README.md", "## Using it", first_only=True), tmp_path, timeout=120
+    ).stdout
     assert "audit passed: 2 leaves" in out
     lot, _ = json.JSONDecoder().raw_decode(out, out.index('{\n  "lot"'))
     assert lot["lot"]["custodian"] == "US-MINE-1" and lot["lot"]["mass_kg"] == 1000000

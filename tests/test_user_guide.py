@@ -59,7 +59,8 @@ def test_every_guide_is_listed_and_checked() -> None:
 
 @pytest.mark.parametrize("guide", sorted(PROMISED))
 def test_guide_runs_as_written(guide: str, tmp_path: Path) -> None:
-    out = run_script(bash_blocks(GUIDE / guide), tmp_path, copy=("docs",), timeout=600)
+    done = run_script(bash_blocks(GUIDE / guide), tmp_path, copy=("docs",), timeout=600)
+    out = done.stdout + "\n" + done.stderr
     missing = [text for text in PROMISED[guide] if text not in out]
     assert not missing, f"{guide}: output lacks {missing}\n{out[-4000:]}"
     if guide == "authority-secretariat.md":

@@ -198,22 +198,13 @@ def test_magnet_ban_shortfall_by_hand() -> None:
 
 
 def test_docs_walkthrough_runs(tmp_path: Path) -> None:
-    import shutil
-    import subprocess
-    import sys
+    from tests.doc_blocks import ROOT, bash_blocks, run_script
 
-    root = Path(__file__).resolve().parents[1]
-    text = (root / "docs" / "analytics.md").read_text(encoding="utf-8")
-    block = re.search(r"## Walk-through.*?```bash\n(.*?)```", text, re.S)
-    assert block, "docs/analytics.md has no walk-through block"
-    shutil.copytree(
-        root / "src" / "raretrace" / "data" / "scenarios", tmp_path / "src/raretrace/data/scenarios"
+    result = run_script(
+        bash_blocks(ROOT / "docs" / "analytics.md", "## Walk-through", first_only=True),
+        tmp_path,
+        copy=("src/raretrace/data/scenarios",),
     )
-    script = f'set -euo pipefail\nraretrace() {{ "{sys.executable}" -m raretrace "$@"; }}\n' + block.group(1)
-    result = subprocess.run(
-        ["bash", "-c", script], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "japan.json").read_text(encoding="utf-8"))["unmet_t"] == pytest.approx(30)
     assert (tmp_path / "report.html").stat().st_size > 1_000_000
     assert (tmp_path / "tables" / "forecast.csv").exists() and (

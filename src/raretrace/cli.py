@@ -338,7 +338,7 @@ def trace(
 ) -> None:
     """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
 
-    Example: raretrace --db registry.db trace urn:raretrace:lot:mp-magnet-2026-0001 --up --max-paths 20
+    Example: raretrace --db demo.db trace urn:raretrace:lot:us-defense-magnets-ndfeb-magnet-006298 --up
     """
     from raretrace.ledger.lineage import trace_down, trace_up
 
@@ -557,7 +557,7 @@ def check(
     """Verdicts for lots under compliance regimes: pass, fail, licence_required, insufficient_data or
     not_applicable, each with its explanation, figures and evidence.
 
-    Example: raretrace --db registry.db check urn:raretrace:lot:bo-magnet-2026-0001 --end-use military
+    Example: raretrace --db demo.db check urn:raretrace:lot:vn-cn-tech-magnets-ndfeb-magnet-006294
     """
     from datetime import date
 
@@ -662,7 +662,7 @@ def demo(
         transient=True,
         disable=as_json or not err_console.is_terminal,
     ) as bar:
-        task = bar.add_task("plants", total=round(8_700 * scale))
+        task = bar.add_task("plants", total=None)  # lots recorded so far; the total is not known ahead
 
         def progress(stage: str, lots: int) -> None:
             bar.update(task, description=stage, completed=lots)

@@ -151,7 +151,7 @@ def _shipments(registry: Registry, lots: list[str]) -> list[str]:
     first: dict[str, str] = {}
     for event_id, lot_id in rows:
         first.setdefault(lot_id, event_id)
-    return sorted(set(first.values()), key=[r[0] for r in rows].index)
+    return list(dict.fromkeys(first.values()))  # log order: rows and dicts keep it
 
 
 def _verify_tampered(world: WorldSummary, folder: Path) -> list[dict[str, Any]]:
