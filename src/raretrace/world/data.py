@@ -29,7 +29,9 @@ FILES = (
     "demand.json",
     "premiums.json",
 )
-SEGMENTS = ("all", "ev", "wind", "industry", "electronics", "defense")
+#: Demand segments. "industry" is industrial motors and other industrial uses; "appliances" (inverter air
+#: conditioners, as ACREI counts them) is its own segment, so no appliance figure passes for industry.
+SEGMENTS = ("all", "ev", "wind", "industry", "electronics", "appliances", "defense")
 STAGES = STAGE_ORDER
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _START = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
@@ -153,6 +155,7 @@ class Demand(Sourced):
     high: float
     unit: str  # "t/yr" or "share"
     of: str | None
+    scenario: str | None = None  # the source's scenario of a projection ("STEPS", "APS"), if it names one
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,7 @@ def _demand(r: _Row) -> Demand:
         high,
         unit,
         r.text("of") if unit == "share" else None,
+        r.text("scenario") if "scenario" in r.data else None,
     )
 
 
