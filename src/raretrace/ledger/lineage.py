@@ -10,21 +10,23 @@ Shares up: an edge's share is its mass over all input mass of the child; a path'
 product of its edges' shares, and a source's share the sum over its paths. Shares are of the traced
 input mass (additions such as iron have no lot and no share); per-element origin is the job of the
 origin vectors. A dense history (fan-in 3-5 at each of 8 stages) has hundreds of thousands of paths,
-so nothing here enumerates them: source shares and path counts are sums over the DAG in topological
-order (each edge used once), and only the ``max_paths`` highest-share paths are listed, found
-best-first with the share of each partial path's best completion known exactly.
+so nothing here enumerates them: source shares and path counts are sums over the DAG, one
+generation at a time (each edge used once per generation), and only the ``max_paths`` highest-share
+paths are listed, found best-first with the share of each partial path's best completion known
+exactly.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, literal_column, select, text
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
@@ -65,82 +67,88 @@ class Ancestry:
     shares: dict[str, float]  # source lot (one with no inputs) -> its share of the root
     path_counts: dict[str, int]  # source lot -> how many paths lead to it from the root
     best: dict[str, float]  # lot -> share of its best single path to any source (1 for a source)
-    order: list[str]  # every lot above the root and the root, each after all lots made from it
 
 
 # --- pure graph work (no I/O) ------------------------------------------------------------------------
 
 
 def inputs_by_child(edges: Iterable[Edge]) -> dict[str, list[Edge]]:
-    """child -> its edges, in a fixed order (parent, event, mass), so results do not depend on the DB."""
-    grouped: dict[str, list[Edge]] = {}
-    for edge in edges:
-        group = grouped.get(edge[0])
-        if group is None:
-            grouped[edge[0]] = [edge]
-        else:
-            group.append(edge)
-    for group in grouped.values():
-        if len(group) > 1:
-            group.sort(key=lambda e: (e[1], e[3], e[2]))
-    return grouped
+    """child -> its edges, in a fixed order (parent, mass, event), so results do not depend on the DB.
+
+    Sorting the plain tuples orders them by (child, parent, mass, event); the rows of one IN query
+    come in that order from the covering index already, so the sort mostly merges sorted runs."""
+    ordered = sorted(edges)
+    return {child: list(group) for child, group in itertools.groupby(ordered, key=_FIRST)}
 
 
 def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
-    """Source shares and path counts by dynamic programming over the DAG above ``root``.
+    """Source shares, path counts and best-path shares by dynamic programming over the DAG above ``root``.
 
-    ``parents`` holds exactly the edges above ``root`` (what walking up from it finds). Kahn's
-    algorithm on them gives an order in which a lot comes after every lot made from it (BFS levels do
-    not: a recycled feed reaches an ore by paths of different lengths), so a lot's share is complete
-    before it is passed on: share(parent) += share(child) x mass(edge) / mass(all edges of child).
+    ``parents`` holds exactly the edges above ``root`` (what walking up from it finds). The sums run
+    generation by generation as sparse vector products in numpy: what reaches the lots ``k`` steps
+    above the root is what reached their children ``k - 1`` steps above it, times the edge share
+    (the edge's mass over all input mass of its child). Summing over ``k`` gives each source's share
+    of the root, and with unit weights its number of paths, whatever the lengths of the paths (a
+    recycled feed reaches an ore by paths of different lengths). A DAG empties after as many steps as
+    its longest path; anything still moving after ``MAX_DEPTH`` steps is on a cycle. This is the part
+    of a trace that grows with the history, so it runs in C: a per-edge Python loop cost milliseconds
+    for a system with a thousand lots behind it. Path counts are summed in floating point, exact up
+    to 2**53 paths.
     """
-    # lot -> edges from lots made from it not yet processed (counted in C: this runs per trace)
-    pending = Counter(map(_PARENT, itertools.chain.from_iterable(parents.values())))
-    if root in pending:
+    if not parents.get(root):
+        return Ancestry(shares={root: 1.0}, path_counts={root: 1}, best={root: 1.0})
+    edges = list(itertools.chain.from_iterable(parents.values()))
+    children = list(map(_FIRST, edges))
+    inputs = list(map(_PARENT, edges))
+    if root in inputs:
         raise ValidationError(f"the lineage of {root} has a cycle through the lot itself", field="lot")
-    share = {root: 1.0}
-    count = {root: 1}
-    totals: dict[str, float] = {}  # lot -> mass of all its inputs
-    order: list[str] = []
-    ready = deque([root])
-    share_get, count_get = share.get, count.get
-    while ready:
-        node = ready.popleft()
-        order.append(node)
-        incoming = parents.get(node)
-        if not incoming:
-            continue
-        total = totals[node] = sum(map(_MASS, incoming))
-        if total <= 0:
-            raise ValidationError(f"the inputs of lot {node} have no mass", field="lot")
-        weight = share[node] / total
-        paths = count[node]
-        for _, parent, mass, _ in incoming:
-            share[parent] = share_get(parent, 0.0) + weight * mass
-            count[parent] = count_get(parent, 0) + paths
-            left = pending[parent] - 1
-            pending[parent] = left
-            if not left:
-                ready.append(parent)
-    if len(order) != len(pending) + 1:  # some lots never became ready: they are on a cycle
+    # lot -> its number (the root is 0); built with C-level maps, as every step here that touches
+    # each edge in Python would dominate the trace
+    ids = list(dict.fromkeys(itertools.chain((root,), children, inputs)))
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    n = len(ids)
+    child = np.array(list(map(index.__getitem__, children)), dtype=np.intp)
+    parent = np.array(list(map(index.__getitem__, inputs)), dtype=np.intp)
+    mass = np.array(list(map(_MASS, edges)), dtype=np.float64)
+    totals = np.bincount(child, weights=mass, minlength=n)
+    if np.any(totals[child] <= 0):
+        bad = next(e[0] for e in edges if totals[index[e[0]]] <= 0)
+        raise ValidationError(f"the inputs of lot {bad} have no mass", field="lot")
+    weight = mass / totals[child]
+    share = np.zeros(n)
+    count = np.zeros(n)
+    # what arrives by paths of the current length (bincount's stubs say int; with weights it is float)
+    reach: npt.NDArray[Any] = np.zeros(n)
+    reach[0] = 1.0
+    paths: npt.NDArray[Any] = np.zeros(n)
+    paths[0] = 1.0
+    for _ in range(MAX_DEPTH + 1):
+        reach = np.bincount(parent, weights=weight * reach[child], minlength=n)
+        paths = np.bincount(parent, weights=paths[child], minlength=n)
+        if not paths.any():
+            break
+        share += reach
+        count += paths
+    else:
         raise ValidationError(f"the lineage of {root} has a cycle", field="lot")
-    best: dict[str, float] = {}
-    sources: list[str] = []
-    for node in reversed(order):  # every lot after the lots it was made from
-        incoming = parents.get(node)
-        if not incoming:
-            best[node] = 1.0
-            sources.append(node)
-            continue
-        top = 0.0
-        for _, parent, mass, _ in incoming:
-            top = max(top, mass * best[parent])
-        best[node] = top / totals[node]
+    has_inputs = totals > 0
+    # best[x]: share of x's best single path down to a source; sources are 1, and each pass fixes the
+    # lots one more step above their sources (the longest path bounds the passes, as above).
+    starts = np.flatnonzero(np.r_[True, child[1:] != child[:-1]])
+    group_child = child[starts]
+    best = np.where(has_inputs, 0.0, 1.0)
+    for _ in range(MAX_DEPTH + 1):
+        updated = best.copy()
+        updated[group_child] = np.maximum.reduceat(weight * best[parent], starts)
+        if np.array_equal(updated, best):
+            break
+        best = updated
+    sources = np.flatnonzero(~has_inputs).tolist()
+    source_ids = [ids[i] for i in sources]
     return Ancestry(
-        shares={s: share[s] for s in sources},
-        path_counts={s: count[s] for s in sources},
-        best=best,
-        order=order,
+        shares=dict(zip(source_ids, share[sources].tolist(), strict=True)),
+        path_counts=dict(zip(source_ids, map(int, count[sources].tolist()), strict=True)),
+        best=dict(zip(ids, best.tolist(), strict=True)),
     )
 
 
@@ -174,10 +182,9 @@ def best_paths(
         found = ranked.get(node)
         if found is None:
             incoming = parents[node]
-            total = sum(e[2] for e in incoming)
-            found = sorted(
-                ((e[2] / total * best[e[1]], e[2] / total, e) for e in incoming), key=_FIRST, reverse=True
-            )
+            scale = 1.0 / sum(map(_MASS, incoming))
+            found = [(m * scale * best[p], m * scale, e) for e in incoming for _, p, m, _ in (e,)]
+            found.sort(key=_FIRST, reverse=True)
             ranked[node] = found
         return found
 
