@@ -19,6 +19,7 @@ from raretrace.cli_common import (
     Context,
     DbOption,
     JsonFlag,
+    RegistryKeyOption,
     _ctx,
     emit_json,
     err_console,
@@ -49,9 +50,9 @@ app.add_typer(log_app, name="log")
 
 
 @app.callback()
-def root(ctx: typer.Context, db: DbOption = None) -> None:
+def root(ctx: typer.Context, db: DbOption = None, registry_key: RegistryKeyOption = None) -> None:
     """raretrace: verifiable rare-earth supply chains from mine to magnet."""
-    ctx.obj = Context(db)
+    ctx.obj = Context(db, registry_key)
 
 
 # --- registry set-up ---------------------------------------------------------------------------------
@@ -66,13 +67,22 @@ def init(
 ) -> None:
     """Create a registry, its signing key and its empty log.
 
+    With --registry-key the registry signs with that key (made by `raretrace keygen`) and the database
+    keeps only its public key: what a served registry should do, so that a copy of the database cannot
+    sign checkpoints or certificates. Without it, a new key is generated and stored in the database.
+
     Example: raretrace --db registry.db init --origin registry.example.org/rare-earths
     """
+    from raretrace.crypto.keys import load_signer
     from raretrace.ledger.registry import Registry
     from raretrace.log.note import verifier_key_text
     from raretrace.store.db import make_engine
 
-    registry = Registry.init(make_engine(_ctx(ctx).db), origin, tolerance=tolerance)
+    key_file = _ctx(ctx).registry_key
+    signer = None if key_file is None else load_signer(key_file)
+    registry = Registry.init(
+        make_engine(_ctx(ctx).db), origin, tolerance=tolerance, signer=signer, key_outside=signer is not None
+    )
     vkey = verifier_key_text(registry.origin, registry.signer.public_key)
     if as_json:
         emit_json({"origin": registry.origin, "verifier_key": vkey, "tree_size": 0})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,20 +22,31 @@ DbOption = Annotated[
         envvar="RARETRACE_DB",
     ),
 ]
+RegistryKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry-key",
+        help="PEM file of the registry's private key, for a registry whose database keeps only the "
+        "public key (`init` with this option creates one)",
+        envvar="RARETRACE_REGISTRY_KEY",
+        dir_okay=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 class Context:
     """What the top-level options leave for the sub-commands."""
 
-    def __init__(self, db: str | None) -> None:
+    def __init__(self, db: str | None, registry_key: Path | None = None) -> None:
         self.db = db
+        self.registry_key = registry_key
 
     def registry(self) -> Any:
         from raretrace.ledger.registry import Registry
         from raretrace.store.db import make_engine
 
-        return Registry(make_engine(self.db, must_exist=True))
+        return Registry(make_engine(self.db, must_exist=True), key_file=self.registry_key)
 
 
 def _ctx(ctx: typer.Context) -> Context:

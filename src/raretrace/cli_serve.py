@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -39,6 +40,11 @@ def serve(
     Without --dev the server starts only once a secretariat participant holds a token.
     Example: raretrace --db registry.db serve --host 0.0.0.0 --port 8000
     """
+    key_file = _ctx(ctx).registry_key
+    if key_file is not None:  # the app (and every worker process) opens the registry from the environment
+        from raretrace.ledger.registry import REGISTRY_KEY_ENV
+
+        os.environ[REGISTRY_KEY_ENV] = str(key_file)
     run_server(db or _ctx(ctx).db, host=host, port=port, dev=dev, workers=workers)
 
 
@@ -55,6 +61,15 @@ def run_server(
 
     settings = Settings(db=db, dev=dev, secure_cookies=not dev)
     registry = open_registry(settings)
+    registry.signer  # noqa: B018 -- a key kept outside the database must load now, not at the first append
+    if registry.key_in_database and not dev:
+        err_console.print(
+            "[yellow]note[/yellow]: this registry's private key is stored in its database; a served registry "
+            "should keep it in a file (raretrace --registry-key KEY init …) so that a copy of the "
+            "database cannot sign",
+            highlight=False,
+            soft_wrap=True,
+        )
     app = create_app(settings, registry=registry)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     if dev:
@@ -72,8 +87,6 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    import os
-
     from raretrace.server.app import DB_ENV, DEV_ENV
     from raretrace.store.db import resolve_url
 

@@ -23,10 +23,8 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, literal_column, select, text
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
@@ -35,6 +33,9 @@ from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_all
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
@@ -97,6 +98,8 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
     """
     if not parents.get(root):
         return Ancestry(shares={root: 1.0}, path_counts={root: 1}, best={root: 1.0})
+    import numpy as np  # here, not at the top: every CLI command imports this module
+
     edges = list(itertools.chain.from_iterable(parents.values()))
     children = list(map(_FIRST, edges))
     inputs = list(map(_PARENT, edges))

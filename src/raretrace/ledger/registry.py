@@ -11,19 +11,22 @@ lock on the log head), so two clients racing to spend one lot cannot both succee
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from raretrace.crypto.dsse import Envelope, parse_envelope
-from raretrace.crypto.keys import Ed25519Signer, PublicKey
+from raretrace.crypto.keys import Ed25519Signer, PublicKey, load_signer
 from raretrace.errors import (
     NotFoundError,
     RaretraceError,
     SignatureError,
+    StoreError,
     ValidationError,
 )
 from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
@@ -53,11 +56,27 @@ def _rejected(index: int, event_id: str | None, error: RaretraceError) -> Raretr
     return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
 
 
+#: names the file holding the private key of a registry whose database keeps only the public key
+REGISTRY_KEY_ENV = "RARETRACE_REGISTRY_KEY"
+
+
 class Registry:
     """One registry (one log) stored in one database."""
 
-    def __init__(self, engine: Engine, *, signature_pool: ProcessPoolExecutor | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        signature_pool: ProcessPoolExecutor | None = None,
+        signer: Ed25519Signer | None = None,
+        key_file: Path | None = None,
+    ) -> None:
+        """Open the registry in ``engine``. Its signing key is the one stored in the database or, when
+        the database holds only the public key, ``signer``, else the PEM file ``key_file``, else the
+        one named by ``$RARETRACE_REGISTRY_KEY`` (read when something is first signed: reading the
+        registry needs no key)."""
         self.engine = engine
+        self._key_file = key_file
         self.store = Store()
         self._pool = signature_pool
         if not has_schema(engine):
@@ -67,7 +86,42 @@ class Registry:
         with engine.connect() as conn:
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
-            self.signer = Ed25519Signer.from_seed(self.store.registry_seed(conn))
+            seed, self._public_key = self.store.registry_key(conn)
+        self._signer = signer
+        self._key_in_database = seed is not None
+        if seed is not None:
+            self._signer = Ed25519Signer.from_seed(seed)
+            if signer is not None and signer.public_key != self._public_key:
+                raise ValidationError(
+                    "the key given is not this registry's key (the database holds its own)",
+                    field="registry_key",
+                )
+        elif signer is not None:
+            self._check_key(signer, "the key given")
+
+    @property
+    def signer(self) -> Ed25519Signer:
+        """The registry's signing key; one kept outside the database is loaded on first use."""
+        if self._signer is None:
+            path = self._key_file or os.environ.get(REGISTRY_KEY_ENV)
+            if not path:
+                raise StoreError(
+                    "this registry's signing key is kept outside the database: give --registry-key FILE "
+                    f"or set {REGISTRY_KEY_ENV}",
+                    field="registry_key",
+                )
+            self._signer = self._check_key(load_signer(Path(path)), f"the key in {path}")
+        return self._signer
+
+    @property
+    def key_in_database(self) -> bool:
+        """Whether the database holds the private key (the default of ``init``) or only the public one."""
+        return self._key_in_database
+
+    def _check_key(self, signer: Ed25519Signer, what: str) -> Ed25519Signer:
+        if signer.public_key != self._public_key:
+            raise ValidationError(f"{what} is not this registry's key", field="registry_key")
+        return signer
 
     # --- creation -----------------------------------------------------------------------------
     @classmethod
@@ -78,8 +132,14 @@ class Registry:
         *,
         tolerance: float = DEFAULT_TOLERANCE,
         signer: Ed25519Signer | None = None,
+        key_outside: bool = False,
     ) -> Registry:
-        """Create the schema, the registry's signing key and the empty log's first checkpoint."""
+        """Create the schema, the registry's signing key and the empty log's first checkpoint.
+
+        With ``key_outside`` the database keeps only the public key of ``signer`` (required then): the
+        private key stays in its file or KMS, and opening the registry to write needs it again."""
+        if key_outside and signer is None:
+            raise ValidationError("a key kept outside the database must be given", field="registry_key")
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
             raise ValidationError(
                 "a log origin is a non-empty name without spaces or '+', e.g. "
@@ -97,17 +157,17 @@ class Registry:
                     f"the database already holds registry {store.get_meta(conn, 'origin')!r}", field="db"
                 )
             now = utc_now()
-            store.save_registry_key(conn, "log", key.seed, key.public_key, now)
+            store.save_registry_key(conn, "log", None if key_outside else key.seed, key.public_key, now)
             for name, value in (("origin", origin), ("tolerance", repr(tolerance)), ("tree_size", "0")):
                 store.set_meta(conn, name, value)
             root = TiledTree(SqlTileStorage(conn), 0).root(0)
             note = sign_checkpoint(Checkpoint(origin, 0, root), origin, key)
             conn.execute(t.checkpoints.insert().values(size=0, root=root, note=note, created_at=now))
-        return cls(engine)
+        return cls(engine, signer=key)
 
     @property
     def public_key(self) -> PublicKey:
-        return PublicKey(self.signer.public_key)
+        return PublicKey(self._public_key)
 
     # --- append ---------------------------------------------------------------------------------
     def append(

@@ -37,7 +37,8 @@ registry_keys = Table(
     "registry_keys",
     metadata,
     Column("role", String(32), primary_key=True),
-    Column("seed", LargeBinary, nullable=False),
+    # NULL when the key is kept outside the database (a key file or KMS: ``--registry-key``)
+    Column("seed", LargeBinary, nullable=True),
     Column("public_key", LargeBinary, nullable=False),
     Column("created_at", String(32), nullable=False),
 )

@@ -206,13 +206,18 @@ class Store:
         return int(value)
 
     # --- registry key -------------------------------------------------------------------------
-    def registry_seed(self, conn: Connection, role: str = "log") -> bytes:
-        seed = conn.execute(select(t.registry_keys.c.seed).where(t.registry_keys.c.role == role)).scalar()
-        if seed is None:
+    def registry_key(self, conn: Connection, role: str = "log") -> tuple[bytes | None, bytes]:
+        """The registry key's seed (None when it is kept outside the database) and its public key."""
+        row = conn.execute(
+            select(t.registry_keys.c.seed, t.registry_keys.c.public_key).where(t.registry_keys.c.role == role)
+        ).first()
+        if row is None:
             raise StoreError("the registry has no signing key; was it initialized?", field="db")
-        return bytes(seed)
+        return (None if row.seed is None else bytes(row.seed)), bytes(row.public_key)
 
-    def save_registry_key(self, conn: Connection, role: str, seed: bytes, public: bytes, now: str) -> None:
+    def save_registry_key(
+        self, conn: Connection, role: str, seed: bytes | None, public: bytes, now: str
+    ) -> None:
         conn.execute(insert(t.registry_keys).values(role=role, seed=seed, public_key=public, created_at=now))
 
     # --- state reads for the append pipeline --------------------------------------------------
