@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from raretrace.crypto.dsse import add_signature
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.errors import (
     AuthorizationError,
@@ -86,6 +87,21 @@ def test_revoked_key(db_url: str) -> None:
         "US-SEP", "revoke_key", key_id=key.key_id, revoked_at="2026-01-01T00:00:00Z", reason="laptop stolen"
     )
     _rejects(chain, separation(chain), SignatureError, "was revoked at 2026-01-01")
+
+
+def test_back_dated_event_by_a_revoked_key_needs_the_secretariat(db_url: str) -> None:
+    """Revoked from 2026-06-01: a thief can still date events before that, so once the revocation is
+    recorded such an event is refused unless the secretariat countersigns it."""
+    chain = _shipped(db_url)
+    key = chain.signers["US-SEP"]
+    chain.record(
+        "US-SEP", "revoke_key", key_id=key.key_id, revoked_at="2026-06-01T00:00:00Z", reason="laptop stolen"
+    )
+    back_dated = separation(chain)  # dated 2026-01-05, inside the key's validity
+    _rejects(chain, back_dated, SignatureError, "has been revoked .*needs the secretariat's countersignature")
+    before = int(snapshot(chain.registry)["tree_size"])
+    chain.registry.append([add_signature(back_dated, chain.registry.signer)])
+    assert int(snapshot(chain.registry)["tree_size"]) == before + 1
 
 
 def test_key_used_before_its_validity(db_url: str) -> None:

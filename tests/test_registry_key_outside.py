@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,43 @@ def test_a_registry_without_its_key_reads_but_cannot_sign(
     assert registry.origin == ORIGIN and registry.public_key.raw == signer.public_key
     with pytest.raises(StoreError, match="RARETRACE_REGISTRY_KEY"):
         registry.signer  # noqa: B018
+
+
+def test_countersign_adds_the_secretariat_signature(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event signed by a since-revoked key goes in once the secretariat countersigns it."""
+    monkeypatch.delenv(REGISTRY_KEY_ENV, raising=False)
+    registry_key, mine_key = _key(tmp_path), _key(tmp_path, "mine.key")
+    assert cli("--registry-key", str(registry_key), "init", "--origin", ORIGIN)[0] == 0
+    facility = ("facility", "add", "--id", "US-MINE", "--name", "Mine", "--operator", "Op", "--country", "us")
+    code, _, err = cli(
+        "--registry-key", str(registry_key), *facility, "--stage", "mining", "--key", f"{mine_key}.pub",
+        "--valid-from", "2020-01-01T00:00:00Z",
+    )  # fmt: skip
+    assert code == 0, err
+    key_id = load_signer(mine_key).key_id
+    revoke = {"kind": "revoke_key", "event_id": "rv", "time": "2026-07-01T00:00:00Z", "facility": "US-MINE",
+              "key_id": key_id, "revoked_at": "2026-06-01T00:00:00Z", "reason": "stolen"}  # fmt: skip
+    extract = {"kind": "extract", "event_id": "x1", "time": "2026-02-01T00:00:00Z", "facility": "US-MINE",
+               "deposit": "Mountain Pass", "outputs": [{"id": "urn:raretrace:lot:ore-1", "form": "ore",
+               "mass_kg": 1000, "composition": {"Nd": 0.008}}]}  # fmt: skip
+    for name, event in (("revoke", revoke), ("extract", extract)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(event))
+        code, out, err = cli("sign", str(tmp_path / f"{name}.json"), "--key", str(mine_key), db=False)
+        assert code == 0, err
+        (tmp_path / f"{name}.dsse.jsonl").write_bytes(out)
+    signing = ("--registry-key", str(registry_key))  # every append signs a checkpoint
+    assert cli(*signing, "record", str(tmp_path / "revoke.dsse.jsonl"))[0] == 0
+    code, _, err = cli(*signing, "record", str(tmp_path / "extract.dsse.jsonl"))
+    assert code == 3 and "needs the secretariat's countersignature" in err
+
+    code, _, err = cli("countersign", str(tmp_path / "extract.dsse.jsonl"), "--registry")
+    assert code == 7 and "kept outside the database" in err  # no key given: nothing signed
+    code, out, err = cli(*signing, "countersign", str(tmp_path / "extract.dsse.jsonl"), "--registry")
+    assert code == 0, err
+    envelope = json.loads(out)
+    assert [s["keyid"] for s in envelope["signatures"]][1] == load_signer(registry_key).key_id
+    (tmp_path / "countersigned.jsonl").write_bytes(out)
+    code, _, err = cli(*signing, "record", str(tmp_path / "countersigned.jsonl"))
+    assert code == 0, err

@@ -120,6 +120,16 @@ def keygen(
         )
 
 
+def _write_envelopes(lines: list[bytes], out: Path | None) -> None:
+    """Envelopes as JSON Lines, to ``out`` or standard output."""
+    data = b"".join(line + b"\n" for line in lines)
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        err_console.print(f"wrote {len(lines)} envelope(s) to {out}")
+
+
 @app.command()
 def sign(
     event_file: Annotated[
@@ -148,12 +158,56 @@ def sign(
             lines.append(sign_event(item, signers))
         except RaretraceError as e:
             raise e.within(where) from e
-    data = b"".join(line + b"\n" for line in lines)
-    if out is None:
-        sys.stdout.buffer.write(data)
-    else:
-        out.write_bytes(data)
-        err_console.print(f"wrote {len(lines)} envelope(s) to {out}")
+    _write_envelopes(lines, out)
+
+
+@app.command()
+def countersign(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="ENVELOPES", help="DSSE envelopes (JSON, list or JSON Lines); '-' reads stdin"
+        ),
+    ],
+    key: Annotated[
+        list[Path] | None, typer.Option(help="Private key file to add a signature with (repeatable)")
+    ] = None,
+    registry_key: Annotated[
+        bool,
+        typer.Option(
+            "--registry",
+            help="Add the registry's (the secretariat's) signature: from the database or --registry-key",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Write envelopes here (JSON Lines) instead of stdout")
+    ] = None,
+) -> None:
+    """Add signatures to envelopes already signed, payload unchanged: a receiver's co-signature, or the
+    secretariat's countersignature that an event signed by a since-revoked key needs.
+
+    Example: raretrace --db registry.db --registry-key registry.key countersign late.dsse.jsonl --registry
+    """
+    from raretrace.crypto.dsse import add_signature
+    from raretrace.crypto.keys import Ed25519Signer, load_signer
+    from raretrace.io import read_envelopes
+
+    signers: list[Ed25519Signer] = [load_signer(k) for k in key or []]
+    if registry_key:
+        signers.append(_ctx(ctx).registry().signer)
+    if not signers:
+        raise RaretraceError("give --key FILE or --registry", field="key")
+    lines = []
+    for i, raw in enumerate(read_envelopes(file)):
+        signed = raw
+        try:
+            for signer in signers:
+                signed = add_signature(signed, signer)
+        except RaretraceError as e:
+            raise e.within(f"envelope {i}") from e
+        lines.append(signed)
+    _write_envelopes(lines, out)
 
 
 @app.command()

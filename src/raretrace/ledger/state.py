@@ -109,8 +109,15 @@ class LedgerState:
 
     # --- signatures and authorization ---------------------------------------------------------
     def _check_signatures(self, index: int, event: Event, envelope: Envelope) -> list[str]:
+        """Every signature by a known key valid at the event's time, and one that may sign this event.
+
+        A key whose revocation is already recorded may still have signed events dated before its
+        ``revoked_at``, but whoever stole it can sign such back-dated events too. So an event signed
+        by a revoked key that reaches the registry after the revocation needs the secretariat's
+        countersignature (the registry key on the same envelope): someone checked it is genuine."""
         authorized = False
         signer_ids: list[str] = []
+        revoked_signer: tuple[str, KeyRecord] | None = None
         for i, sig in enumerate(envelope.signatures):
             where = f"envelope.signatures[{i}].keyid"
             if sig.key_id == self.registry_key.key_id:
@@ -128,6 +135,8 @@ class LedgerState:
                         f"before the event's time {event.time}",
                         field=where,
                     )
+                if record.revoked_at is not None and revoked_signer is None:
+                    revoked_signer = (where, record)
                 if not record.valid_at(event.time):
                     raise SignatureError(
                         f"key {sig.key_id[:16]}… of {record.facility_id} is valid from {record.valid_from}"
@@ -145,6 +154,14 @@ class LedgerState:
             who = "the registry secretariat" if event.secretariat_only else f"facility {event.facility}"
             raise AuthorizationError(
                 f"a {event.kind} event must be signed by a current key of {who}", field="envelope.signatures"
+            )
+        if revoked_signer is not None and self.registry_key.key_id not in signer_ids:
+            where, record = revoked_signer
+            raise SignatureError(
+                f"key {record.key_id[:16]}… of {record.facility_id} has been revoked (from "
+                f"{record.revoked_at}); an event it signed that arrives after the revocation needs the "
+                "secretariat's countersignature",
+                field=where,
             )
         return signer_ids
 
