@@ -1,10 +1,23 @@
 """Evaluate the origin fingerprint on simulated assays: ``python -m raretrace.fingerprint.evaluate``.
 
-Evaluation draws use their own seeds, never the training or calibration draws. Reported:
+Evaluation draws use their own seeds, never the training or calibration draws. A simulated assay reports
+only the elements its deposit's reference publishes (``simulate``), so a figure means different things by
+the reference's pattern group (``Deposit.pattern_group``), and every figure is reported per group:
 
-1. closed set, per form (ore, concentrate): top-1 accuracy (all deposits, and deposits whose reference has
-   a near-complete pattern), per-deposit accuracy, confusion matrix, Brier score, expected calibration error
-   (15 equal-width bins of top-1 confidence), and the measured false-rejection rate of the open-set test;
+* ``full``: the reference gives all 15 REY, so the simulated assays are complete, as a lab reports them;
+* ``near-complete``: at least ``COMPLETE_MIN`` single REY; the assays hold only those, and the classifier
+  compares every deposit on them alone (accuracy *on the published elements*, not on a full assay);
+* ``partial``: fewer; the same, on their 1-7 single figures and group sums.
+
+No honest simulation of a full assay exists for the last two groups: the missing elements would have to be
+invented.
+
+Reported:
+
+1. closed set, per form (ore, concentrate): top-1 accuracy per group and over all deposits, per-deposit
+   accuracy with the elements its assays hold, confusion matrix, Brier score and expected calibration error
+   (15 equal-width bins of top-1 confidence) per group and overall, and the measured false-rejection rate of
+   the open-set test;
 2. open set: each deposit in turn is left out of training and threshold fitting entirely; per form, AUROC of
    the novelty score for its samples against samples of the deposits kept, the share of its samples rejected
    and the share of known samples wrongly rejected (the false-rejection rate at the chosen threshold);
@@ -24,7 +37,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from raretrace.fingerprint.library import COMPLETE_MIN, Library, library_data, library_from_dict, load_library
+from raretrace.fingerprint.library import (
+    COMPLETE_MIN,
+    Deposit,
+    Library,
+    library_data,
+    library_from_dict,
+    load_library,
+)
 from raretrace.fingerprint.model import ALPHA, SEED, FingerprintModel, build_model, default_model
 from raretrace.fingerprint.simulate import Noise, simulate
 
@@ -53,50 +73,84 @@ def expected_calibration_error(
     return ece
 
 
-def _closed_set(model: FingerprintModel, form: str, n: int, out: list[str]) -> float:
+GROUPS = ("full", "near-complete", "partial")
+
+
+def _coverage(deposit: Deposit) -> str:
+    """What a simulated assay of ``deposit`` holds: single REY out of 15, plus the group figures."""
+    groups = sum("+" in key for key in deposit.shares)
+    return f"{len(deposit.published_rey)}/15" + (f"+{groups}g" if groups else "")
+
+
+def _calibration(prob: NDArray[np.float64], labels: NDArray[np.int64]) -> tuple[float, float, float]:
+    """(top-1 accuracy, multi-class Brier score, expected calibration error) of some samples."""
+    correct = prob.argmax(axis=1) == labels
+    onehot = np.eye(prob.shape[1])[labels]
+    brier = float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))
+    return float(correct.mean()), brier, expected_calibration_error(prob.max(axis=1), correct)
+
+
+def _closed_set(model: FingerprintModel, form: str, n: int, out: list[str]) -> dict[str, float]:
+    """Closed-set figures of one form; returns top-1 accuracy per group, over all deposits ("all") and over
+    the deposits that can vouch for a sample ("complete": full and near-complete)."""
     deposits = model.deposits
     seed = EVAL_SEED + FORM_SEEDS[form]
     draws = simulate(deposits, model.space, n, seed, form=form)
     scores = model.scores(draws.features)
     prob, labels = scores.probabilities, draws.labels
     pred = prob.argmax(axis=1)
-    correct = pred == labels
-    onehot = np.eye(len(deposits))[labels]
+    group = np.array([d.pattern_group for d in deposits])[labels]
     complete = np.array([d.complete_pattern for d in deposits])
-    acc_complete = float(correct[complete[labels]].mean())
     out.append(f"\n## Closed set: {form} ({n} simulated assays per deposit, seed {seed})")
-    out.append(f"top-1 accuracy, all {len(deposits)} deposits:              {correct.mean():.4f}")
-    n_complete = int(complete.sum())
     out.append(
-        f"top-1 accuracy, {n_complete} deposits with >= {COMPLETE_MIN} sourced REY:  {acc_complete:.4f}"
+        f"{'group':<15} {'deposits':>8} {'assays hold':<26} {'top-1':>7} {'Brier':>7} {'ECE':>7} "
+        f"{'rejected':>9}"
     )
-    brier = float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))
-    out.append(f"Brier score (multi-class, 0 = perfect, 2 = worst):  {brier:.4f}")
-    ece = expected_calibration_error(prob.max(axis=1), correct)
-    out.append(f"expected calibration error (15 bins):               {ece:.4f}")
-    frr_complete = float(scores.unknown[complete[labels]].mean())
+    holds = {
+        "full": "all 15 REY (a lab's assay)",
+        "near-complete": "the published REY only",
+        "partial": "the published figures only",
+    }
+    acc: dict[str, float] = {}
+    for name in (*GROUPS, "all"):
+        sel = np.ones(len(labels), dtype=bool) if name == "all" else group == name
+        count = len({int(i) for i in labels[sel]})
+        if not sel.any():
+            continue
+        a, brier, ece = _calibration(prob[sel], labels[sel])
+        acc[name] = a
+        what = holds.get(name, "as above, per deposit")
+        out.append(
+            f"{name:<15} {count:>8} {what:<26} {a:>7.4f} {brier:>7.4f} {ece:>7.4f} "
+            f"{scores.unknown[sel].mean():>9.4f}"
+        )
+    acc["complete"] = float((pred == labels)[complete[labels]].mean())
     out.append(
-        f"false-rejection rate, complete-pattern deposits (nominal {ALPHA:g}): {frr_complete:.4f}; "
-        f"partial-pattern deposits (cannot vouch): {scores.unknown[~complete[labels]].mean():.4f}"
+        f"top-1 over the {int(complete.sum())} deposits with >= {COMPLETE_MIN} sourced REY (full and "
+        f"near-complete): {acc['complete']:.4f}"
+    )
+    out.append(
+        f"false-rejection rate of the open-set test, those deposits (nominal {ALPHA:g}): "
+        f"{scores.unknown[complete[labels]].mean():.4f}; partial references cannot vouch for a sample, so "
+        "their own samples are rejected more often (column 'rejected')"
+    )
+    out.append(
+        "per deposit (accuracy, share rejected as unknown) and confusion matrix (rows true, columns "
+        "predicted); 'holds' = single REY of 15 in the simulated assays, +Ng = group figures"
     )
     abbrev = [f"{i:>2}" for i in range(len(deposits))]
     out.append(
-        "per deposit (accuracy, share rejected as unknown) and confusion matrix "
-        "(rows true, columns predicted):"
-    )
-    out.append(
-        f"{'':>4} {'deposit':<16} {'pattern':<8} {'acc':>6} {'rej':>6}  "
+        f"{'':>4} {'deposit':<16} {'group':<14} {'holds':<8} {'acc':>6} {'rej':>6}  "
         + " ".join(f"{a:>4}" for a in abbrev)
     )
     for i, d in enumerate(deposits):
         sel = labels == i
         row = np.bincount(pred[sel], minlength=len(deposits))
-        kind = "complete" if complete[i] else "partial"
         out.append(
-            f"{i:>4} {d.id:<16} {kind:<8} {correct[sel].mean():>6.3f} {scores.unknown[sel].mean():>6.3f}  "
-            + " ".join(f"{c:>4}" for c in row)
+            f"{i:>4} {d.id:<16} {d.pattern_group:<14} {_coverage(d):<8} {(pred[sel] == i).mean():>6.3f} "
+            f"{scores.unknown[sel].mean():>6.3f}  " + " ".join(f"{c:>4}" for c in row)
         )
-    return acc_complete
+    return acc
 
 
 def _open_set(library: Library, n_out: int, n_in: int, out: list[str]) -> float:
@@ -109,12 +163,12 @@ def _open_set(library: Library, n_out: int, n_in: int, out: list[str]) -> float:
     )
     out.append(
         "score: novelty (larger of the scaled fit and likelihood-ratio statistics, see model.py); "
-        "negatives: known deposits with a complete reference pattern (the only ones whose complete assays "
-        "can be simulated without inventing figures, and the only ones that can vouch for a sample); "
-        "'with partial' adds the incomplete simulated assays of partial-reference deposits as negatives"
+        f"negatives: known full and near-complete deposits (>= {COMPLETE_MIN} sourced REY, the only ones "
+        "that can vouch for a sample; assays of their published elements); 'with partial' adds the "
+        "simulated assays of the partial-reference deposits (their 1-7 figures) as negatives"
     )
     out.append(
-        f"{'held out':<16} {'pattern':<8} {'form':<12} {'AUROC':>7} {'w/ partial':>10} {'rejected':>9} "
+        f"{'held out':<16} {'group':<14} {'form':<12} {'AUROC':>7} {'w/ partial':>10} {'rejected':>9} "
         f"{'known rejected':>15} {'rejected@5%':>12}"
     )
     per_form: dict[str, list[float]] = {form: [] for form in FORM_SEEDS}
@@ -125,7 +179,7 @@ def _open_set(library: Library, n_out: int, n_in: int, out: list[str]) -> float:
     }
     for k, held in enumerate(library.deposits):
         model = build_model(library.without(held.id))
-        kind = "complete" if held.complete_pattern else "partial"
+        kind = held.pattern_group
         for form, form_seed in FORM_SEEDS.items():
             seed = EVAL_SEED + 100 * (k + 1) + 10 * form_seed
             unknown = simulate((held,), model.space, n_out, seed, form=form)
@@ -138,7 +192,7 @@ def _open_set(library: Library, n_out: int, n_in: int, out: list[str]) -> float:
             # share of held-out samples rejected at the threshold that rejects 5% of these known samples
             at5 = float(np.mean(s_out.novelty > np.quantile(s_in.novelty[vouched], 0.95)))
             out.append(
-                f"{held.id:<16} {kind:<8} {form:<12} {a:>7.4f} {a_all:>10.4f} {s_out.unknown.mean():>9.3f} "
+                f"{held.id:<16} {kind:<14} {form:<12} {a:>7.4f} {a_all:>10.4f} {s_out.unknown.mean():>9.3f} "
                 f"{known_rej:>15.3f} {at5:>12.3f}"
             )
             if held.complete_pattern:
@@ -200,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = default_model()
     built = time.perf_counter() - start
     out.append(f"model built and calibrated in {built:.2f} s; temperature {model.temperature:.3f}")
-    acc = min(_closed_set(model, form, n, out) for form in ("ore", "concentrate"))
+    closed = [_closed_set(model, form, n, out) for form in ("ore", "concentrate")]
+    acc = {name: min(c[name] for c in closed) for name in closed[0]}
     auc = _open_set(library, n_out, n_in, out)
     rate = _throughput(model, n_rate, out)
     if args.sensitivity:
@@ -211,10 +266,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("\n## SENSITIVITY, not a result: as if every reference figure were verified (no widening)")
         _open_set(verified, n_out, n_in, out)
     out.append("\n## Targets")
-    out.append(
-        f"top-1 >= {TARGET_ACCURACY:.0%} on ore and concentrate (complete-pattern deposits): "
-        f"{'met' if acc >= TARGET_ACCURACY else 'NOT met'} ({acc:.4f})"
-    )
+    counts = {g: sum(d.pattern_group == g for d in library.deposits) for g in GROUPS}
+    for name, label in (
+        (
+            "complete",
+            f"{counts['full'] + counts['near-complete']} deposits with >= {COMPLETE_MIN} sourced REY",
+        ),
+        ("full", f"{counts['full']} deposits with all 15 REY sourced (complete assays)"),
+        ("near-complete", f"{counts['near-complete']} near-complete deposits (assays of the published REY)"),
+        ("partial", f"{counts['partial']} partial deposits (assays of their 2-7 published figures)"),
+        ("all", f"all {len(library.deposits)} deposits"),
+    ):
+        if name in acc:
+            out.append(
+                f"top-1 >= {TARGET_ACCURACY:.0%} on ore and concentrate, {label}: "
+                f"{'met' if acc[name] >= TARGET_ACCURACY else 'NOT met'} ({acc[name]:.4f}, worse form)"
+            )
+    if acc.get("partial", 1.0) < TARGET_ACCURACY:
+        out.append(
+            "  why not on partial references: their sources give 1-7 single REY (some only group sums), so "
+            "their samples can be told apart only on those figures, where several references overlap "
+            "(Maoniuping and Mountain Pass, Kachin and Browns Range and Longnan, Nolans and the light-REE "
+            "deposits); completing them needs published distributions, not modelling"
+        )
     verdict = "met" if auc >= TARGET_AUROC else "NOT met"
     out.append(
         f"open-set AUROC >= {TARGET_AUROC} (mean over complete-pattern deposits held out, worse of ore and "

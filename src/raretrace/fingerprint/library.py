@@ -1,8 +1,13 @@
 """The reference library: deposits with their sourced rare-earth distributions and isotope signatures.
 
-The library is package data (``data/deposits.json``). Every figure there names its source; this module only
-reads and checks it, and turns each row into the log-normal reference the model is built on. It never fills
-in a figure a source does not give: an element without one is simply unknown for that deposit.
+The library is package data (``data/deposits.json``). Every figure there names its source (the row's, or its
+own ``figure_source``) and how it is known (``status``, or its own ``figure_status``); this module only reads
+and checks it, and turns each row into the log-normal reference the model is built on. It never fills in a
+figure a source does not give: an element without one is simply unknown for that deposit. What the figures
+leave of the whole composition (``Deposit.remainders``: 100% less the published row, a group less its
+published members) is computed, never split among elements, so simulated samples can be whole compositions.
+Figures of an approximate row are modelled with a widened spread, except single figures read in a public
+source (status ``published``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ REY: Final[tuple[str, ...]] = (
 #: A reference "vouches" for samples (open-set acceptance, likelihood-ratio verdicts) only if it gives
 #: figures for at least this many single REY; sparser references can be matched but not relied on.
 COMPLETE_MIN: Final = 9
+#: Key of the remainder of a composition that no figure of the reference covers (``Deposit.remainders``).
+REST: Final = "rest"
 #: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
 ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
 #: How a figure is known: read in a named public source; the Castor & Hedrick table as recalled; an
@@ -82,12 +89,37 @@ class Deposit:
     status: str = "recalled"
     ratios: tuple[RatioRef, ...] = ()
     figure_status: Mapping[str, str] = field(default_factory=dict)
+    figure_source: Mapping[str, str] = field(default_factory=dict)
+    remainders: Mapping[str, Share] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status_of(self, key: str) -> str:
         """How one figure (a share key such as "Nd" or "Pr+Nd") is known: its own status where the library
         gives one (the text starts with a status word), else the distribution's."""
         return self.figure_status.get(key, self.status).split(":", 1)[0]
+
+    def source_of(self, key: str) -> str:
+        """The source key(s) of one figure: its own where the library gives one, else the row's."""
+        return self.figure_source.get(key, self.source)
+
+    @property
+    def published_rey(self) -> tuple[str, ...]:
+        """The single REY the reference gives a figure for, in REY order: what an assay simulated from
+        it can report (the rest stay unreported, never filled in)."""
+        return tuple(e for e in REY if e in self.shares)
+
+    @property
+    def full_pattern(self) -> bool:
+        """Whether the reference gives a figure for every one of the 15 REY, so that a simulated assay is
+        a complete assay of the kind a lab reports."""
+        return len(self.published_rey) == len(REY)
+
+    @property
+    def pattern_group(self) -> str:
+        """``full`` (all 15 REY), ``near-complete`` (at least ``COMPLETE_MIN``) or ``partial``."""
+        if self.full_pattern:
+            return "full"
+        return "near-complete" if self.complete_pattern else "partial"
 
     @property
     def country(self) -> str:
@@ -188,11 +220,19 @@ def group_members(name: str) -> tuple[str, ...]:
     return _group_members(name, "group")
 
 
+def _widened(row: Mapping[str, Any], key: str) -> bool:
+    """Whether a figure gets the approximate row's widened spread: every figure of an approximate row
+    except those read in a named public source (figure status ``published``)."""
+    if not row.get("approximate", True):
+        return False
+    text = (row.get("figure_status") or {}).get(key, row.get("status", "recalled"))
+    return not str(text).startswith("published")
+
+
 def _shares(row: Mapping[str, Any], var: Mapping[str, Any], where: str) -> dict[str, Share]:
     dist = row.get("distribution")
     if not isinstance(dist, dict) or not dist:
         raise ValidationError("every deposit has a non-empty distribution", field=f"{where}.distribution")
-    scale = float(var["approximate_scale"]) if row.get("approximate", True) else 1.0
     low_conf = set(row.get("low_confidence", []))
     ranges: dict[str, tuple[float, float]] = {}
     for key, value in dist.items():
@@ -210,8 +250,45 @@ def _shares(row: Mapping[str, Any], var: Mapping[str, Any], where: str) -> dict[
     for key, (lo, hi) in ranges.items():
         centre = math.sqrt(lo * hi)
         factor = float(var["low_confidence_scale"]) if key in low_conf else 1.0
+        scale = float(var["approximate_scale"]) if _widened(row, key) else 1.0
         shares[key] = Share(centre, _log_sd(centre, math.log(hi / lo) / 3.92, var, scale * factor))
     return shares
+
+
+def _remainders(
+    shares: Mapping[str, Share], row: Mapping[str, Any], var: Mapping[str, Any]
+) -> dict[str, Share]:
+    """The parts of the composition the reference gives no single figure for, so that a simulated sample
+    can be a whole (closed) composition without a number being invented for any element.
+
+    * a group's remainder (key: the group, e.g. "La+Ce" when only Ce has its own figure): the group's figure
+      less the figures of its members and of the smaller groups inside it;
+    * ``REST``: the elements neither a single nor a group figure covers, together: 100% less the sum of the
+      figures (the closure of the published row). Nothing when every REY is covered or the row sums to
+      100% or more (a rounded, complete row).
+
+    Each is a share of its own size with the library's spread for that size (``_log_sd``); a remainder of
+    zero or less (figures that already account for the group) is left out."""
+    out: dict[str, Share] = {}
+    covered: dict[str, float] = {e: s.centre_pct for e, s in shares.items() if "+" not in e}
+    groups = sorted((k for k in shares if "+" in k), key=lambda k: len(group_members(k)))
+    for key in groups:
+        members = set(group_members(key))
+        if members <= covered.keys():
+            continue
+        inner = sum(c for k, c in covered.items() if set(k.split("+")) <= members)
+        centre = shares[key].centre_pct - inner
+        scale = float(var["approximate_scale"]) if _widened(row, key) else 1.0
+        if centre > 0:
+            out[key] = Share(centre, _log_sd(centre, 0.0, var, scale))
+        covered = {k: c for k, c in covered.items() if not set(k.split("+")) <= members}
+        covered[key] = shares[key].centre_pct
+    if set(REY) - {e for k in covered for e in k.split("+")}:
+        rest = 100.0 - sum(covered.values())
+        scale = float(var["approximate_scale"]) if row.get("approximate", True) else 1.0
+        if rest > 0:
+            out[REST] = Share(rest, _log_sd(rest, 0.0, var, scale))
+    return out
 
 
 def _isotopes(row: Mapping[str, Any], where: str) -> tuple[IsotopeRef, ...]:
@@ -291,10 +368,15 @@ def _check_provenance(row: Mapping[str, Any], sources: Mapping[str, Any], where:
         _source_keys(v.get("against"), sources, f"{where}.verification[{i}].against")
         if not isinstance(v.get("result"), str) or not v["result"]:
             raise ValidationError("a verification states its result", field=f"{where}.verification[{i}]")
+    figures = set(row.get("distribution") or {}) | set(row.get("groups") or {})
     for key, text in (row.get("figure_status") or {}).items():
-        if key not in (row.get("distribution") or {}) and key not in (row.get("groups") or {}):
+        if key not in figures:
             raise ValidationError(f"no figure {key!r} to give a status to", field=f"{where}.figure_status")
         _status(text, f"{where}.figure_status.{key}")
+    for key, ref in (row.get("figure_source") or {}).items():
+        if key not in figures:
+            raise ValidationError(f"no figure {key!r} to give a source to", field=f"{where}.figure_source")
+        _source_keys(ref, sources, f"{where}.figure_source.{key}")
 
 
 def library_from_dict(data: object, origin: str) -> Library:
@@ -321,14 +403,17 @@ def library_from_dict(data: object, origin: str) -> Library:
         if any(d.id == row["id"] for d in deposits):
             raise ValidationError(f"deposit {row['id']!r} appears twice", field=f"{where}.id")
         _check_provenance(row, sources, where)
+        shares = _shares(row, var, where)
         deposits.append(
             Deposit(
                 id=row["id"], name=row["name"], countries=tuple(countries), type=row["type"],
                 mineral=row["mineral"], approximate=bool(row.get("approximate", True)),
-                source=row["source"], shares=_shares(row, var, where), isotopes=_isotopes(row, where),
+                source=row["source"], shares=shares, isotopes=_isotopes(row, where),
                 trace=tuple(row.get("trace", [])), notes=str(row.get("notes", "")),
                 status=_status(row.get("status"), f"{where}.status"), ratios=_ratios(row, sources, where),
-                figure_status=dict(row.get("figure_status") or {}), raw=row,
+                figure_status=dict(row.get("figure_status") or {}),
+                figure_source=dict(row.get("figure_source") or {}),
+                remainders=_remainders(shares, row, var), raw=row,
             )
         )  # fmt: skip
     return Library(tuple(deposits), sources, origin)

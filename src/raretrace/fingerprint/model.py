@@ -3,17 +3,24 @@
 For deposit k and each feature f the library gives a figure for, the model holds a Gaussian fitted to
 simulated training draws of k (so analytical noise and censoring are in its spread). A sample's score for k is
 
-    score_k(x) = sum over f known to k and observed in x of [log N(x_f; mu_kf, sd_kf) - log B_f(x_f)]
+    score_k(x) = sum over f fixed by k and observed in x of [log N(x_f; mu_kf, sd_kf) - log B_f(x_f)]
 
 where B_f is a background density (the pooled spread of all deposits; for isotopes a broad fixed range).
-A feature a deposit has no figure for contributes nothing, i.e. it is as likely as for "any deposit": the
-model never pretends to know what a source did not say. Treating features as independent overcounts correlated
-evidence, so probabilities are softmax(score / T) with one temperature T fitted by log-loss on a separate set
-of calibration draws (temperature scaling; Guo et al. 2017).
+A feature a deposit has no figure for contributes nothing, i.e. it is marginalised: as likely as for "any
+deposit". The model never pretends to know what a source did not say. "Fixed by k" includes the group sums
+of the feature space (e.g. La+Ce+Pr+Nd, which a partial reference gives instead of its members) that k's
+reference fixes through the members it gives: otherwise a reference giving only a tight sum would collect
+that sum's evidence while the references giving its members would not, and a sparse reference would take
+samples from fuller ones. Treating features as independent overcounts correlated evidence, so
+probabilities are softmax(score / T) with one temperature T fitted by log-loss on a separate set of
+calibration draws (temperature scaling; Guo et al. 2017).
 
 Open set ("matches no deposit in the library"): two statistics, each over the deposits whose reference is
 complete enough to vouch for a sample (``Deposit.complete_pattern``; a reference of two or three figures fits
 far too much to say that a sample belongs to the library):
+
+The open-set statistics and the per-deposit p-values count each figure once: a group sum is left out where the
+sample's members of it are compared already (it adds nothing, and counting it would inflate the evidence).
 
 * fit: D2_k = sum of squared z-scores over the compared features. Its calibration-draw mean and variance per
   feature give a scaled chi-square (Satterthwaite) for any number m of compared features; p_k is its survival
@@ -56,6 +63,16 @@ _MIN_SD: Final = 0.02
 #: Background for isotopes: a broad range of continental and mantle-derived materials (an assumption, used
 #: only as the "any deposit" alternative): epsilon-Nd(0) mean -12, sd 12; 87Sr/86Sr mean 0.712, sd 0.010.
 ISOTOPE_BACKGROUND: Final = {"eNd": (-12.0, 12.0), "87Sr/86Sr": (0.712, 0.010)}
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Per-sample, per-deposit sums over the compared features (see ``FingerprintModel._raw``)."""
+
+    score: NDArray[np.float64]  # log likelihood ratio vs background, every feature the reference fixes
+    evidence: NDArray[np.float64]  # the same over non-redundant features only (open-set evidence)
+    d2: NDArray[np.float64]  # squared z-scores over the non-redundant features
+    m: NDArray[np.int64]  # number of non-redundant features compared
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,9 @@ class FingerprintModel:
                 m, s = self.mean[fitted[:, j], j], self.sd[fitted[:, j], j]
                 self.bg_mean[j] = m.mean()
                 self.bg_sd[j] = math.sqrt(float(np.mean(s**2 + (m - m.mean()) ** 2)))
+        self._group_cols = np.array([space.key_index(g) for g in space.groups], dtype=np.int64)
+        self._group_basis = np.concatenate([self._group_cols + b * f for b in range(4)])
+        self._coef = self._coefficients()
         self.temperature = 1.0
         self.d2_mean = np.ones(k)  # per compared feature
         self.d2_var = np.full(k, 2.0)
@@ -136,27 +156,51 @@ class FingerprintModel:
 
     # --- scoring ------------------------------------------------------------------------------------------
 
-    def _raw(
-        self, x: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    def _coefficients(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Coefficients that turn per-feature terms into per-deposit sums (see ``_raw``): columns of
+        (x^2, x, 1, log B(x)) blocks, rows per deposit of [score, d2, m] over its own figures and score over
+        the sums it fixes through members (for every observed feature), and [score, d2, m] over those sums
+        (for group features whose members are not compared)."""
+        inv_var = 1.0 / self.sd**2
+        quad, lin = -0.5 * inv_var, self.mean * inv_var
+        const = -0.5 * self.mean**2 * inv_var - np.log(self.sd)
+        zero = np.zeros_like(self.sd)
+
+        def rows(mask: NDArray[np.bool_]) -> tuple[NDArray[np.float64], ...]:
+            d = mask.astype(float)
+            score = np.hstack([d * quad, d * lin, d * const, -d])
+            d2 = np.hstack([d * inv_var, -2.0 * d * lin, d * self.mean**2 * inv_var, zero])
+            count = np.hstack([zero, zero, d, zero])
+            return score, d2, count
+
+        own, through = rows(self.known), rows(self.derived)
+        return np.vstack([*own, through[0]]).T, np.vstack(through).T[self._group_basis]
+
+    def _raw(self, x: NDArray[np.float64]) -> Raw:
+        """Sums over the compared features as two matrix products: each Gaussian term is a quadratic in x,
+        so the observed (x^2, x, 1, log B(x)) times per-deposit coefficients gives every deposit's sums at
+        once (no loop over deposits, no n x K x f array)."""
         x = np.atleast_2d(x)
         obs = ~np.isnan(x)
-        xz = np.where(obs, x, 0.0)
-        zb = (xz - self.bg_mean) / self.bg_sd
-        log_bg = -0.5 * zb**2 - np.log(self.bg_sd)
-        n, k = x.shape[0], len(self.deposits)
-        score, d2, m = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k), dtype=np.int64)
         members_obs = np.zeros_like(obs)
         for j, g in enumerate(self.space.groups):
             members_obs[:, self.space.key_index(g)] = obs[:, self._members[j]].all(axis=1)
-        for i in range(k):
-            use = obs & (self.known[i] | (self.derived[i] & ~members_obs))
-            z = (xz - self.mean[i]) / self.sd[i]
-            contrib = np.where(use, -0.5 * z**2 - np.log(self.sd[i]) - log_bg, 0.0)
-            score[:, i] = contrib.sum(axis=1)
-            d2[:, i] = np.where(use, z**2, 0.0).sum(axis=1)
-            m[:, i] = use.sum(axis=1)
-        return score, d2, m
+        xz = np.where(obs, x, 0.0)  # zero where not observed, so x^2 and x terms vanish there
+        w = obs.astype(float)
+        zb = (xz - self.bg_mean) / self.bg_sd
+        log_bg = (-0.5 * zb**2 - np.log(self.bg_sd)) * w
+        basis = np.hstack([xz**2, xz, w, log_bg])
+        every, alone = self._coef
+        k = len(self.deposits)
+        a = basis @ every
+        # a group sum counts once: only where its members are not compared (group columns only)
+        single = np.tile(~members_obs[:, self._group_cols], 4)
+        b = (basis[:, self._group_basis] * single) @ alone
+        s_own, d2_own, m_own, s_through = (a[:, i * k : (i + 1) * k] for i in range(4))
+        s_alone, d2_alone, m_alone = (b[:, i * k : (i + 1) * k] for i in range(3))
+        m = np.rint(m_own + m_alone).astype(np.int64)
+        d2 = np.maximum(d2_own + d2_alone + 0.0, 0.0)
+        return Raw(s_own + s_through, s_own + s_alone, d2, m)
 
     def _chi2(
         self, d2: NDArray[np.float64], m: NDArray[np.int64]
@@ -197,7 +241,8 @@ class FingerprintModel:
     def scores(self, x: NDArray[np.float64], among: NDArray[np.bool_] | None = None) -> Scores:
         """Calibrated probabilities over the deposits (``among``: a mask to restrict to), p-values and the
         open-set novelty."""
-        score, d2, m = self._raw(x)
+        raw = self._raw(x)
+        score, d2, m = raw.score, raw.d2, raw.m
         logits = score / self.temperature
         if among is not None:
             logits = np.where(among, logits, -np.inf)
@@ -205,27 +250,34 @@ class FingerprintModel:
         prob = np.exp(logits)
         prob /= prob.sum(axis=1, keepdims=True)
         return Scores(
-            prob, self._log_p(d2, m), m, self.vouch, self._novelty(score, d2, m), self.novelty_threshold
+            prob,
+            self._log_p(d2, m),
+            m,
+            self.vouch,
+            self._novelty(raw.evidence, d2, m),
+            self.novelty_threshold,
         )
 
     def classify(
         self, x: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]:
         """Fast path for many samples: (top deposit index, its probability, open-set rejection)."""
-        score, d2, m = self._raw(x)
-        logits = score / self.temperature
+        raw = self._raw(x)
+        logits = raw.score / self.temperature
         logits = logits - logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         top = np.argmax(prob, axis=1)
         p_top = prob[np.arange(len(top)), top] / prob.sum(axis=1)
-        return top, p_top, np.asarray(self._novelty(score, d2, m) > self.novelty_threshold)
+        novelty = self._novelty(raw.evidence, raw.d2, raw.m)
+        return top, p_top, np.asarray(novelty > self.novelty_threshold)
 
     # --- calibration --------------------------------------------------------------------------------------
 
     def calibrate(self, draws: Draws) -> None:
         """Fit the temperature and the D2 scaling on every other calibration draw, then the open-set scaling
         and threshold on the rest, so the threshold is set on draws the D2 scaling did not see."""
-        score, d2, m = self._raw(draws.features)
+        raw = self._raw(draws.features)
+        score, evidence, d2, m = raw.score, raw.evidence, raw.d2, raw.m
         first = np.arange(len(draws.labels)) % 2 == 0
         rows = np.flatnonzero(first)
         labels = draws.labels[first]
@@ -243,11 +295,11 @@ class FingerprintModel:
             self.d2_mean[i] = float(per.mean())
             self.d2_var[i] = float(max(np.var(d2[own, i]) / max(float(m[own, i].mean()), 1.0), 1e-6))
         rest = ~first & self.vouch[draws.labels]
-        fit, evidence = self._statistics(score[rest], d2[rest], m[rest])
-        ok = np.isfinite(fit) & np.isfinite(evidence)
+        fit, best = self._statistics(evidence[rest], d2[rest], m[rest])
+        ok = np.isfinite(fit) & np.isfinite(best)
         self.fit_scale = _robust_scale(fit[ok])
-        self.evidence_scale = _robust_scale(evidence[ok])
-        novelty = self._novelty(score[rest], d2[rest], m[rest])
+        self.evidence_scale = _robust_scale(best[ok])
+        novelty = self._novelty(evidence[rest], d2[rest], m[rest])
         self.novelty_threshold = float(np.quantile(novelty[np.isfinite(novelty)], 1.0 - ALPHA))
 
 
@@ -288,4 +340,4 @@ def default_model() -> FingerprintModel:
     return build_model(load_library())
 
 
-__all__ = ["ALPHA", "REY", "FingerprintModel", "Scores", "build_model", "default_model"]
+__all__ = ["ALPHA", "REY", "FingerprintModel", "Raw", "Scores", "build_model", "default_model"]

@@ -4,15 +4,23 @@ The reference library gives each deposit's shares as log-normals (centre, log-sd
 
 1. draws each known share with Student-t (6 d.o.f.) log-noise scaled to the deposit's log-sd (heavier tails
    than the model assumes), plus one shared light-to-heavy slope per sample (log-sd ``slope_sd`` from La to
-   Lu), so elements vary together as fractionation makes them;
+   Lu), so elements vary together as fractionation makes them; where the reference does not cover every
+   REY, also the remainders (``Deposit.remainders``: what a group figure holds beyond its published
+   members, and the unpublished rest of the composition), then closes the sample (all parts sum to the
+   whole), so that no sample has shares summing past 100% or a group smaller than its own members;
 2. draws a grade (TREO, log-uniform over the form's range) and turns shares into element ppm;
 3. adds analytical noise: relative standard deviation ``rsd`` plus an absolute term of a third of the
    detection limit; a reading below the detection limit is reported as "< DL" and replaced by 0.65 x DL;
 4. adds isotope values where the deposit has sourced ones: epsilon-Nd evolved to today with this
    sample's own Sm/Nd (``isotopes.present_day_epsilon``), and 87Sr/86Sr, each with measurement noise.
 
-Elements without a sourced figure are not reported (NaN): a deposit is never given numbers it lacks. The
-noise parameters are modelling assumptions, stated in ``Noise`` and printed by the evaluation.
+Elements without a sourced figure are not reported (NaN): a deposit is never given numbers it lacks. So an
+assay simulated from a reference that publishes only some of the 15 REY (``Deposit.published_rey``) is an
+assay of those elements only, with their shares of the sample's total rare-earth oxide as a lab would sum
+it (``_lab_total``); only a ``Deposit.full_pattern`` reference yields the complete 15-element assay a lab
+reports. The evaluation says which kind each figure was measured on. A group figure a source gives instead
+of single elements ("Pr+Nd") is reported as that sum of the sample's parts. The noise parameters are
+modelling assumptions, stated in ``Noise`` and printed by the evaluation.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from numpy.typing import NDArray
 
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, OXIDE_PER_ELEMENT, FeatureSpace
 from raretrace.fingerprint.isotopes import present_day_epsilon
-from raretrace.fingerprint.library import REY, Deposit
+from raretrace.fingerprint.library import REST, REY, Deposit, group_members
 
 #: TREO grade ranges (mass fraction) by form, log-uniform: ore spans ion-adsorption clays (~0.05%) to
 #: carbonatite ore (~10%); concentrates and mixed oxides are REE-rich. Assumptions, not data.
@@ -56,10 +64,6 @@ class Draws:
     censored: NDArray[np.bool_]
 
 
-def _full_pattern(deposit: Deposit) -> bool:
-    return all(e in deposit.shares for e in REY)
-
-
 def simulate_deposit(
     deposit: Deposit,
     space: FeatureSpace,
@@ -80,6 +84,12 @@ def simulate_deposit(
         if s is not None:
             eps = rng.standard_t(_T_DOF, size=n) * t_scale
             log_share[:, j] = math.log(s.centre_pct / 100.0) + s.log_sd * eps + slope[:, j]
+    remainder: dict[str, NDArray[np.float64]] = {}
+    if not deposit.full_pattern:
+        for key, s in deposit.remainders.items():
+            eps = rng.standard_t(_T_DOF, size=n) * t_scale
+            remainder[key] = math.log(s.centre_pct / 100.0) + s.log_sd * eps
+        log_share, remainder = _closed(log_share, remainder)
     lo, hi = GRADES.get(form, GRADES["ore"])
     grade = np.exp(rng.uniform(math.log(lo), math.log(hi), size=n))  # TREO mass fraction
     true_ppm = np.exp(log_share) * grade[:, None] * 1e6 / OXIDE_PER_ELEMENT
@@ -88,7 +98,7 @@ def simulate_deposit(
     measured = true_ppm + rng.normal(size=true_ppm.shape) * sd
     censored = np.isfinite(measured) & (measured < dl)
     ppm = np.where(censored, BELOW_DL_FRACTION * dl, measured)
-    total = None if _full_pattern(deposit) else grade * 1e6
+    total = None if deposit.full_pattern else _lab_total(ppm, log_share, grade, noise, rng)
     iso = np.full((n, 2), np.nan)
     if isotopes:
         eps_ref = deposit.isotope("eNd_initial")
@@ -103,12 +113,52 @@ def simulate_deposit(
             iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
     features = space.from_ppm(ppm, iso, total)
     for g in space.groups:
-        s = deposit.shares.get(g)
-        if s is not None and np.all(np.isnan(features[:, space.key_index(g)])):
-            eps = rng.standard_t(_T_DOF, size=n) * t_scale
-            true_log = math.log(s.centre_pct / 100.0) + s.log_sd * eps
-            features[:, space.key_index(g)] = true_log + rng.normal(0.0, noise.rsd, size=n)
+        if g in deposit.shares and np.all(np.isnan(features[:, space.key_index(g)])):
+            share = _group_share(g, log_share, remainder)
+            inside = share * np.exp(rng.normal(0.0, noise.rsd, size=n))
+            outside = (1.0 - share) * np.exp(rng.normal(0.0, noise.rsd, size=n))
+            features[:, space.key_index(g)] = np.log(inside / (inside + outside))
     return features, ppm, censored
+
+
+def _lab_total(
+    ppm: NDArray[np.float64],
+    log_share: NDArray[np.float64],
+    grade: NDArray[np.float64],
+    noise: Noise,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Total rare-earth oxide (ppm) a lab would sum for a sample whose reference leaves some REY out: the
+    measured oxides of the published elements plus the rest of the composition, measured with the same
+    relative noise, so measured shares stay shares of one whole."""
+    published = np.nansum(ppm * OXIDE_PER_ELEMENT, axis=1)
+    rest = np.clip(1.0 - np.nansum(np.exp(log_share), axis=1), 0.0, None) * grade * 1e6
+    return np.asarray(published + rest * np.exp(rng.normal(0.0, noise.rsd, size=len(grade))))
+
+
+def _closed(
+    log_share: NDArray[np.float64], remainder: dict[str, NDArray[np.float64]]
+) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Log shares of the published elements and of the remainders, rescaled so that each sample's parts sum
+    to the whole: the published shares of a sample are shares of one composition, as in a lab's assay."""
+    total = np.nansum(np.exp(log_share), axis=1)
+    for part in remainder.values():
+        total = total + np.exp(part)
+    log_total = np.log(total)
+    return log_share - log_total[:, None], {k: v - log_total for k, v in remainder.items()}
+
+
+def _group_share(
+    group: str, log_share: NDArray[np.float64], remainder: dict[str, NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """True share of a group figure: its published members plus the remainders inside it (its own and those
+    of smaller groups), so a group is never smaller than the members it contains."""
+    members = set(group_members(group))
+    share = np.nansum(np.exp(log_share[:, [REY.index(e) for e in REY if e in members]]), axis=1)
+    for key, part in remainder.items():
+        if key != REST and set(group_members(key)) <= members:
+            share = share + np.exp(part)
+    return np.asarray(share)
 
 
 def simulate(
