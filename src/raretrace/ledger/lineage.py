@@ -281,7 +281,7 @@ def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
 def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
     keys = _SUMMARY_KEYS
-    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in _fetch(conn, "lots", lot_ids)}
+    return {r[0]: dict(zip(keys, r[1:])) for r in _fetch(conn, "lots", lot_ids)}  # noqa: B905 (hot)
 
 
 def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
@@ -290,7 +290,7 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
 
     One IN query per generation (and chunk); a lot joins the frontier the first time it is reached,
     so its edges are fetched once however many paths lead to it."""
-    query, other = ("up", 1) if up else ("down", 0)
+    query, other = ("up", _PARENT) if up else ("down", _FIRST)
     edges: list[Edge] = []
     seen = {start}
     frontier = [start]
@@ -299,7 +299,7 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
             return edges, seen
         rows = _fetch(conn, query, frontier)
         edges.extend(rows)
-        frontier = sorted({r[other] for r in rows} - seen)
+        frontier = sorted(set(map(other, rows)) - seen)
         seen.update(frontier)
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
@@ -350,17 +350,12 @@ def trace_up(
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
-    shares = found.shares
-    total_paths = sum(found.path_counts.values())
+    counts = found.path_counts
+    total_paths = sum(counts.values())
+    summary, paths_of = lots.get, by_source.get
     sources = [
-        {
-            "lot": s,
-            **lots.get(s, {}),
-            "share": shares[s],
-            "path_count": found.path_counts[s],
-            "paths": by_source.get(s, []),
-        }
-        for s in sorted(shares, key=lambda s: (-shares[s], s))
+        {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
+        for s, share in sorted(found.shares.items(), key=lambda item: (-item[1], item[0]))
     ]
     result = {
         "lot": lot_id,
