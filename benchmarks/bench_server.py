@@ -3,6 +3,7 @@ separate load-generator process with 50 concurrent clients, against the same wor
 
     python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
+                                      [--phases single,batch,trace]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
@@ -26,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +271,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=CLIENTS)
     parser.add_argument("--mines", type=int, default=50)
     parser.add_argument("--chains", type=int, default=50)
+    parser.add_argument(
+        "--phases",
+        default="single,batch,trace",
+        help="which phases to run, comma-separated (single, batch, trace); e.g. --phases trace",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
@@ -284,8 +292,16 @@ def main() -> None:
     from raretrace.ledger.registry import Registry
     from raretrace.store.db import make_engine
 
+    phases = [p for p in ("single", "batch", "trace") if p in args.phases.split(",")]
+    if not phases or set(args.phases.split(",")) - set(phases):
+        parser.error(f"--phases: give some of single, batch, trace, not {args.phases!r}")
+    if "single" not in phases:
+        args.singles = 0
+    if "batch" not in phases:
+        args.batched = 0
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     databases = Databases(work, args.pg)
+    load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"building the registry in {work} …", flush=True)
     tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
     singles = extracts(chain, args.mines, args.singles, "single")
@@ -299,27 +315,21 @@ def main() -> None:
 
     # --- in-process: the same envelopes, the same batches, the same traces ------------------------------
     registry = Registry(make_engine(inproc_db))
-    lat: list[float] = []
-    start = time.perf_counter()
-    for envelope in singles:
-        t0 = time.perf_counter()
-        registry.append([envelope])
-        lat.append(time.perf_counter() - t0)
-    inproc_single = summary(len(singles), time.perf_counter() - start, lat)
-    lat = []
-    start = time.perf_counter()
-    for batch in batches:
-        t0 = time.perf_counter()
-        registry.append(batch)
-        lat.append(time.perf_counter() - t0)
-    inproc_batch = summary(len(batched), time.perf_counter() - start, lat)
-    lat = []
-    start = time.perf_counter()
-    for lot_id in traced:
-        t0 = time.perf_counter()
-        trace_up(registry, lot_id)
-        lat.append(time.perf_counter() - t0)
-    inproc_trace = summary(len(traced), time.perf_counter() - start, lat)
+    calls: dict[str, tuple[int, list[Callable[[], Any]]]] = {
+        "single": (len(singles), [partial(registry.append, [e]) for e in singles]),
+        "batch": (len(batched), [partial(registry.append, b) for b in batches]),
+        "trace": (len(traced), [partial(trace_up, registry, lot_id) for lot_id in traced]),
+    }
+    inproc: dict[str, dict[str, float]] = {}
+    for phase in phases:
+        count, steps = calls[phase]
+        lat: list[float] = []
+        start = time.perf_counter()
+        for step in steps:
+            t0 = time.perf_counter()
+            step()
+            lat.append(time.perf_counter() - t0)
+        inproc[phase] = summary(count, time.perf_counter() - start, lat)
     inproc_audit = audit(registry).ok
     registry.engine.dispose()
 
@@ -354,7 +364,7 @@ def main() -> None:
                         f"the server did not start: {server.stderr.read() if server.stderr else ''}"
                     ) from e
                 time.sleep(0.1)
-        print("server up; driving single submissions …", flush=True)
+        print("server up", flush=True)
 
         def drive(name: str, who: str, content_type: str, requests: list[tuple[str, str, bytes]]) -> Any:
             spec = {
@@ -364,23 +374,23 @@ def main() -> None:
             }
             return run_loadgen(work, port, args.clients, name, spec, server.pid)
 
-        single = drive(
-            "single", "mines", "application/json", [("POST", "/api/v1/events", e) for e in singles]
-        )
-        print("batches …", flush=True)
-        batch = drive(
-            "batch",
-            "mines",
-            "application/x-ndjson",
-            [("POST", "/api/v1/events/batch", b"".join(e + b"\n" for e in b)) for b in batches],
-        )
-        print("traces …", flush=True)
-        traces = drive(
-            "trace",
-            "maker",
-            "application/json",
-            [("GET", f"/api/v1/lots/{lot_id}/trace?direction=up", b"") for lot_id in traced],
-        )
+        loads = {
+            "single": ("mines", "application/json", [("POST", "/api/v1/events", e) for e in singles]),
+            "batch": (
+                "mines",
+                "application/x-ndjson",
+                [("POST", "/api/v1/events/batch", b"".join(e + b"\n" for e in b)) for b in batches],
+            ),
+            "trace": (
+                "maker",
+                "application/json",
+                [("GET", f"/api/v1/lots/{lot_id}/trace?direction=up", b"") for lot_id in traced],
+            ),
+        }
+        results: dict[str, Any] = {}
+        for phase in phases:
+            print(f"{phase} phase …", flush=True)
+            results[phase] = drive(phase, *loads[phase])
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -388,14 +398,17 @@ def main() -> None:
     expected = Registry(make_engine(inproc_db)).tree_size()
     server_audit = audit(served).ok and served.tree_size() == expected
 
-    http_single = summary(len(singles), single["wall_s"], single["latencies"], single["server_cpu_s"])
-    http_batch = summary(len(batched), batch["wall_s"], batch["latencies"], batch["server_cpu_s"])
-    http_trace = summary(len(traced), traces["wall_s"], traces["latencies"], traces["server_cpu_s"])
-    rows = [
-        ("single submissions/s", http_single, inproc_single, ">= 1,000/s, p99 < 100 ms"),
-        (f"batch events/s ({args.batch_size}/request)", http_batch, inproc_batch, ">= 3,000 events/s"),
-        ("trace queries/s", http_trace, inproc_trace, "p99 < 50 ms"),
-    ]
+    counts = {phase: calls[phase][0] for phase in phases}
+    over_http = {
+        phase: summary(counts[phase], r["wall_s"], r["latencies"], r["server_cpu_s"])
+        for phase, r in results.items()
+    }
+    labels = {
+        "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
+        "batch": (f"batch events/s ({args.batch_size}/request)", ">= 3,000 events/s"),
+        "trace": ("trace queries/s", "p99 < 50 ms"),
+    }
+    rows = [(labels[phase][0], over_http[phase], inproc[phase], labels[phase][1]) for phase in phases]
     print(
         f"\n{args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; "
         f"{'PostgreSQL' if args.pg else 'SQLite'}; "
@@ -412,11 +425,12 @@ def main() -> None:
             f"{local['p99_ms']:8.2f} | "
             f"{http['per_s'] / local['per_s']:6.2f}  {target}"
         )
-    client_cpu = ", ".join(f"{r['client_cpu_s']:.1f} s" for r in (single, batch, traces))
+    client_cpu = ", ".join(f"{results[phase]['client_cpu_s']:.1f} s ({phase})" for phase in phases)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         "srv cpu: the server process's CPU time per event or query; the load generator used "
-        f"{client_cpu} of CPU in the three phases; load average at the end {load}"
+        f"{client_cpu} of CPU; load average (1, 5, 15 min) at the start "
+        f"{load_at_start}, at the end {load}"
     )
     same = served.tree_size() == expected
     print(

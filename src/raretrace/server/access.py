@@ -10,7 +10,8 @@ learns how much of its lot came from elsewhere without learning whose lot it was
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -68,6 +69,27 @@ def visible_lots(conn: Connection, principal: Principal, lot_ids: Iterable[str])
         moves = fetch_in(conn, _MOVES, t.transfers.c.lot_id, rest)
         found.update(m.lot_id for m in moves if m.sender in mine or m.receiver in mine)
     return found
+
+
+def visible_among(
+    conn: Connection, principal: Principal, summaries: Mapping[str, Mapping[str, Any]]
+) -> set[str]:
+    """``visible_lots`` of the lots of a lineage answer, by id with their summaries (``producer`` and
+    ``custodian`` as the trace read them).
+
+    A lot whose producer or custodian in that read is one of the caller's facilities is visible now
+    as well: a lot's producer never changes, and custody leaves a facility only through a transfer
+    that facility sends, which keeps the lot visible to it. Only the other lots are looked up, which
+    for an operator tracing its own product is usually one or two lots, not all of them."""
+    if principal.sees_everything:
+        return visible_lots(conn, principal, summaries)
+    mine = principal.facilities
+    known = {
+        lot_id
+        for lot_id, summary in summaries.items()
+        if summary.get("custodian") in mine or summary.get("producer") in mine
+    }
+    return known | visible_lots(conn, principal, [lot_id for lot_id in summaries if lot_id not in known])
 
 
 _LOT_PARTIES = (t.lots.c.id, t.lots.c.custodian, t.lots.c.producer, t.lots.c.in_transit_to)

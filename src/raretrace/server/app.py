@@ -22,6 +22,7 @@ from raretrace.server import (
     api_witness,
     api_world,
     problems,
+    reads,
     web,
 )
 from raretrace.server.group_commit import GroupCommit
@@ -50,9 +51,10 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Fewer worker threads than pooled connections (SQLAlchemy's default pool: 5 + 10 overflow),
-        # so a handler never waits for a connection and the event loop's token lookups find one free.
+        # Fewer worker threads than pooled connections (SQLAlchemy's default pool: 5 + 10 overflow, one
+        # of them the event loop's own, see reads.py), so a handler never waits for a connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        reads.hold(registry.engine)  # the event loop's own read connection (SQLite)
         if group is not None:
             await group.start()
         try:
@@ -60,6 +62,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         finally:
             if group is not None:
                 await group.stop()
+            reads.release(registry.engine)
 
     app = FastAPI(
         title=settings.title,

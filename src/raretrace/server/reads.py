@@ -1,0 +1,86 @@
+"""The event loop's own read connection: short SQLite reads share one connection instead of taking
+one from the pool each time.
+
+Why: on SQLite the server runs its short reads (the token lookup, visibility checks, a trace's access
+check) on the event loop itself (``deps.quick``), and each ``engine.connect()`` costs a pool checkout
+and a reset on return — three of them per trace request. The loop runs one read at a time, so one
+connection, opened when the app starts serving and used only by the loop's thread, serves them all.
+
+Nothing is cached and no snapshot is kept between requests: the raw statements (``store.raw``) run in
+autocommit, so each one sees the latest commit (a token revoked by the CLI or another worker is refused
+on the next request), and a transaction that SQLAlchemy begins on the connection is rolled back when
+the outermost use ends, as the pool's reset on return would. Any other thread — the thread pool, a
+server database's reads, tests without the app's lifespan — gets a pooled connection as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+
+
+@dataclass
+class _Held:
+    conn: Connection
+    users: int = 1  # apps on this thread serving the same engine (tests may run two)
+    depth: int = 0  # nested ``reading`` blocks in progress
+
+
+_local = threading.local()
+
+
+def _held() -> dict[Engine, _Held]:
+    held: dict[Engine, _Held] | None = getattr(_local, "held", None)
+    if held is None:
+        held = _local.held = {}
+    return held
+
+
+def hold(engine: Engine) -> None:
+    """Give the calling thread (the event loop's, at start-up) its own connection to ``engine``.
+    SQLite only: a server database's reads wait on the network and run in the thread pool."""
+    if engine.dialect.name != "sqlite":
+        return
+    held = _held()
+    if engine in held:
+        held[engine].users += 1
+    else:
+        held[engine] = _Held(engine.connect())
+
+
+def release(engine: Engine) -> None:
+    """Undo ``hold`` (at shutdown, on the same thread)."""
+    held = _held()
+    entry = held.get(engine)
+    if entry is None:
+        return
+    entry.users -= 1
+    if entry.users == 0:
+        del held[engine]
+        entry.conn.close()
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for a short read: the thread's own if it holds one, else one from the pool."""
+    entry = _held().get(engine)
+    if entry is None:
+        with engine.connect() as conn:
+            yield conn
+        return
+    conn = entry.conn
+    entry.depth += 1
+    try:
+        yield conn
+    finally:
+        entry.depth -= 1
+        if entry.depth == 0 and conn.in_transaction():
+            try:
+                conn.rollback()
+            except Exception:
+                conn.invalidate()  # a connection that cannot end its transaction is not reused
+                raise
