@@ -10,20 +10,21 @@ Shares up: an edge's share is its mass over all input mass of the child; a path'
 product of its edges' shares, and a source's share the sum over its paths. Shares are of the traced
 input mass (additions such as iron have no lot and no share); per-element origin is the job of the
 origin vectors. A dense history (fan-in 3-5 at each of 8 stages) has hundreds of thousands of paths,
-so nothing here enumerates them: source shares and path counts are sums over the DAG, one
-generation at a time (each edge used once per generation), and only the ``max_paths`` highest-share
-paths are listed, found best-first with the share of each partial path's best completion known
-exactly.
+so nothing here enumerates them: source shares and path counts are sums over the DAG in topological
+order (each edge used once), and only the ``max_paths`` highest-share paths are listed, found
+best-first with the share of each partial path's best completion known exactly.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, literal_column, select, text
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -33,9 +34,6 @@ from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_all
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
@@ -83,75 +81,59 @@ def inputs_by_child(edges: Iterable[Edge]) -> dict[str, list[Edge]]:
 
 
 def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
-    """Source shares, path counts and best-path shares by dynamic programming over the DAG above ``root``.
+    """Source shares and path counts by dynamic programming over the DAG above ``root``.
 
-    ``parents`` holds exactly the edges above ``root`` (what walking up from it finds). The sums run
-    generation by generation as sparse vector products in numpy: what reaches the lots ``k`` steps
-    above the root is what reached their children ``k - 1`` steps above it, times the edge share
-    (the edge's mass over all input mass of its child). Summing over ``k`` gives each source's share
-    of the root, and with unit weights its number of paths, whatever the lengths of the paths (a
-    recycled feed reaches an ore by paths of different lengths). A DAG empties after as many steps as
-    its longest path; anything still moving after ``MAX_DEPTH`` steps is on a cycle. This is the part
-    of a trace that grows with the history, so it runs in C: a per-edge Python loop cost milliseconds
-    for a system with a thousand lots behind it. Path counts are summed in floating point, exact up
-    to 2**53 paths.
+    ``parents`` holds exactly the edges above ``root`` (what walking up from it finds). Kahn's
+    algorithm on them gives an order in which a lot comes after every lot made from it (BFS levels do
+    not: a recycled feed reaches an ore by paths of different lengths), so a lot's share is complete
+    before it is passed on: share(parent) += share(child) x mass(edge) / mass(all edges of child).
     """
-    if not parents.get(root):
-        return Ancestry(shares={root: 1.0}, path_counts={root: 1}, best={root: 1.0})
-    import numpy as np  # here, not at the top: every CLI command imports this module
-
-    edges = list(itertools.chain.from_iterable(parents.values()))
-    children = list(map(_FIRST, edges))
-    inputs = list(map(_PARENT, edges))
-    if root in inputs:
+    # lot -> edges from lots made from it not yet processed (counted in C: this runs per trace)
+    pending = Counter(map(_PARENT, itertools.chain.from_iterable(parents.values())))
+    if root in pending:
         raise ValidationError(f"the lineage of {root} has a cycle through the lot itself", field="lot")
-    # lot -> its number (the root is 0); built with C-level maps, as every step here that touches
-    # each edge in Python would dominate the trace
-    ids = list(dict.fromkeys(itertools.chain((root,), children, inputs)))
-    index = dict(zip(ids, range(len(ids)), strict=True))
-    n = len(ids)
-    child = np.array(list(map(index.__getitem__, children)), dtype=np.intp)
-    parent = np.array(list(map(index.__getitem__, inputs)), dtype=np.intp)
-    mass = np.array(list(map(_MASS, edges)), dtype=np.float64)
-    totals = np.bincount(child, weights=mass, minlength=n)
-    if np.any(totals[child] <= 0):
-        bad = next(e[0] for e in edges if totals[index[e[0]]] <= 0)
-        raise ValidationError(f"the inputs of lot {bad} have no mass", field="lot")
-    weight = mass / totals[child]
-    share = np.zeros(n)
-    count = np.zeros(n)
-    # what arrives by paths of the current length (bincount's stubs say int; with weights it is float)
-    reach: npt.NDArray[Any] = np.zeros(n)
-    reach[0] = 1.0
-    paths: npt.NDArray[Any] = np.zeros(n)
-    paths[0] = 1.0
-    for _ in range(MAX_DEPTH + 1):
-        reach = np.bincount(parent, weights=weight * reach[child], minlength=n)
-        paths = np.bincount(parent, weights=paths[child], minlength=n)
-        if not paths.any():
-            break
-        share += reach
-        count += paths
-    else:
+    share = {root: 1.0}
+    count = {root: 1}
+    totals: dict[str, float] = {}  # lot -> mass of all its inputs
+    ready = deque([root])
+    share_get, count_get = share.get, count.get
+    seen: list[str] = []  # in the order the lots became ready
+    while ready:
+        node = ready.popleft()
+        seen.append(node)
+        incoming = parents.get(node)
+        if not incoming:
+            continue
+        total = totals[node] = sum(map(_MASS, incoming))
+        if total <= 0:
+            raise ValidationError(f"the inputs of lot {node} have no mass", field="lot")
+        weight = share[node] / total
+        paths = count[node]
+        for _, parent, mass, _ in incoming:
+            share[parent] = share_get(parent, 0.0) + weight * mass
+            count[parent] = count_get(parent, 0) + paths
+            left = pending[parent] - 1
+            pending[parent] = left
+            if not left:
+                ready.append(parent)
+    if len(seen) != len(pending) + 1:  # some lots never became ready: they are on a cycle
         raise ValidationError(f"the lineage of {root} has a cycle", field="lot")
-    has_inputs = totals > 0
-    # best[x]: share of x's best single path down to a source; sources are 1, and each pass fixes the
-    # lots one more step above their sources (the longest path bounds the passes, as above).
-    starts = np.flatnonzero(np.r_[True, child[1:] != child[:-1]])
-    group_child = child[starts]
-    best = np.where(has_inputs, 0.0, 1.0)
-    for _ in range(MAX_DEPTH + 1):
-        updated = best.copy()
-        updated[group_child] = np.maximum.reduceat(weight * best[parent], starts)
-        if np.array_equal(updated, best):
-            break
-        best = updated
-    sources = np.flatnonzero(~has_inputs).tolist()
-    source_ids = [ids[i] for i in sources]
+    best: dict[str, float] = {}
+    sources: list[str] = []
+    for node in reversed(seen):  # every lot after the lots it was made from
+        incoming = parents.get(node)
+        if not incoming:
+            best[node] = 1.0
+            sources.append(node)
+            continue
+        top = 0.0
+        for _, parent, mass, _ in incoming:
+            top = max(top, mass * best[parent])
+        best[node] = top / totals[node]
     return Ancestry(
-        shares=dict(zip(source_ids, share[sources].tolist(), strict=True)),
-        path_counts=dict(zip(source_ids, map(int, count[sources].tolist()), strict=True)),
-        best=dict(zip(ids, best.tolist(), strict=True)),
+        shares={s: share[s] for s in sources},
+        path_counts={s: count[s] for s in sources},
+        best=best,
     )
 
 
@@ -315,6 +297,15 @@ def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[s
     return edges, lots
 
 
+@contextmanager
+def _snapshot(registry: Registry) -> Iterator[Connection]:
+    """A connection in one read transaction: every statement of a trace sees the same state of the
+    registry, and SQLite takes its read lock once, not once per statement (the statements run on the
+    DB-API cursor, which SQLAlchemy's automatic begin does not see)."""
+    with registry.engine.connect() as conn, conn.begin():
+        yield conn
+
+
 def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
     return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
 
@@ -336,7 +327,7 @@ def trace_up(
     """
     if max_paths < 0:
         raise ValidationError("must be 0 or more", field="max_paths")
-    with registry.engine.connect() as conn:
+    with _snapshot(registry) as conn:
         lots = _summaries(conn, [lot_id])
         if lot_id not in lots:
             raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
@@ -374,7 +365,7 @@ def trace_up(
 
 def trace_down(registry: Registry, lot_id: str) -> dict[str, Any]:
     """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from."""
-    with registry.engine.connect() as conn:
+    with _snapshot(registry) as conn:
         edges, lots = _walk(conn, lot_id, up=False)
     reached = sorted({e[0] for e in edges})
     made_from = {e[1] for e in edges}
