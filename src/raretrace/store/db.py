@@ -24,7 +24,6 @@ from raretrace.errors import StoreError
 
 DEFAULT_DB = "raretrace.db"
 ENV_VAR = "RARETRACE_DB"
-MMAP_BYTES = 2**31
 
 
 def resolve_url(db: str | None) -> str:
@@ -49,10 +48,6 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Checkpoint the WAL every 64 MiB instead of 4 MiB: a batch of 1,000 events writes ~3 MiB, and each
     # checkpoint (the only fsync in WAL + synchronous=NORMAL) then serves many batches, not one.
     cursor.execute("PRAGMA wal_autocheckpoint=16384")
-    # Read the file through a memory map (up to 2 GiB, SQLite's usual build limit): a trace or check
-    # touches thousands of index pages, and each one not in the connection's small page cache would
-    # otherwise cost a read() system call and a copy.
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 
