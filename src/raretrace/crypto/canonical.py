@@ -21,6 +21,11 @@ bytes as the standard library's encoder (escapes, key order, shortest round-trip
 check at import time confirms on values chosen at the edges (else it is not used), and anything
 orjson refuses (keys that are not strings, deep nesting, lone surrogates) goes to the standard
 library as before. So the bytes never depend on whether orjson is there.
+
+A caller that has already walked a document with the same rules (the verifier, which must visit every
+member of a credential anyway to reveal it) marks its objects and arrays with ``prechecked``, and the
+fast path encodes them without walking them a second time; the property tests compare the bytes of
+such documents with ``rfc8785`` too.
 """
 
 from __future__ import annotations
@@ -90,12 +95,16 @@ def _utf8_unless_astral(text: str) -> bytes | None:
     return data
 
 
-class _DoubtfulNumberError(Exception):
-    pass
+class DoubtfulNumberError(Exception):
+    """A number (or a value that is not plain JSON) the fast path leaves to the reference."""
 
+
+_DoubtfulNumberError = DoubtfulNumberError
 
 _MAX_SAFE = 2**53
 _MAX_PLAIN_INT = 10**15  # 16 or more digits: as doubtful as the regex's digit runs
+_MIN_PLAIN_INT = -_MAX_PLAIN_INT
+JCS_PLAIN_INTS = range(_MIN_PLAIN_INT + 1, _MAX_PLAIN_INT)  # the ints the fast path writes itself
 
 
 _LEAVES = frozenset({str, bool, type(None)})  # returned as they are, without a call
@@ -108,16 +117,22 @@ def _jcs_numbers(value: Any) -> Any:
     reads it), so a document without integral floats — one parsed from JSON that JCS wrote — is
     checked without being rebuilt; rebuilding every dict and list was most of the cost of hashing a
     certificate. Every container is still visited, so a circular value still recurses without end.
+    Numbers inside a container are checked inline, without a call: a call per number was a tenth of
+    the walk.
     """
     kind = type(value)
-    # Containers first, their strings and small integers inline: most nodes of a credential.
+    # Containers first, their strings and numbers inline: most nodes of a credential.
     if kind is dict:
         changed: dict[Any, Any] | None = None
         for key, item in value.items():
             inner = type(item)
-            if inner in _LEAVES or (inner is int and -_MAX_PLAIN_INT < item < _MAX_PLAIN_INT):
+            if inner in _LEAVES:
                 continue
-            new = _jcs_numbers(item)
+            if inner is int:
+                if _MIN_PLAIN_INT < item < _MAX_PLAIN_INT:
+                    continue
+                raise _DoubtfulNumberError
+            new = _jcs_float(item) if inner is float else _jcs_numbers(item)
             if new is not item:
                 if changed is None:
                     changed = dict(value)
@@ -127,9 +142,13 @@ def _jcs_numbers(value: Any) -> Any:
         copied: list[Any] | None = None
         for i, item in enumerate(value):
             inner = type(item)
-            if inner in _LEAVES or (inner is int and -_MAX_PLAIN_INT < item < _MAX_PLAIN_INT):
+            if inner in _LEAVES:
                 continue
-            new = _jcs_numbers(item)
+            if inner is int:
+                if _MIN_PLAIN_INT < item < _MAX_PLAIN_INT:
+                    continue
+                raise _DoubtfulNumberError
+            new = _jcs_float(item) if inner is float else _jcs_numbers(item)
             if new is not item:
                 if copied is None:
                     copied = list(value)
@@ -138,18 +157,53 @@ def _jcs_numbers(value: Any) -> Any:
     if kind in _LEAVES:
         return value
     if kind is float:
-        if value.is_integer() and abs(value) < _MAX_SAFE:
-            return int(value)
-        text = repr(value)
-        # Without "e" (exponent) or "n" (nan, inf) the repr is -?digits.digits: count its digits.
-        if "e" in text or "n" in text or len(text) - 1 - (text[0] == "-") >= 16:
-            raise _DoubtfulNumberError
-        return value
+        return _jcs_float(value)
     if kind is int:
-        if -_MAX_PLAIN_INT < value < _MAX_PLAIN_INT:
-            return value
-        raise _DoubtfulNumberError
+        return jcs_int(value)
+    if kind is _CheckedDict or kind is _CheckedList:
+        return value  # walked already, by a walk that applied the same rules (see ``prechecked``)
     raise _DoubtfulNumberError  # tuples, subclasses, anything else: the old path decides
+
+
+def jcs_int(value: int) -> int:
+    """The int as it is, when the fast path may print it; DoubtfulNumberError otherwise."""
+    if _MIN_PLAIN_INT < value < _MAX_PLAIN_INT:
+        return value
+    raise _DoubtfulNumberError
+
+
+def _jcs_float(value: float) -> float | int:
+    if value.is_integer() and -_MAX_SAFE < value < _MAX_SAFE:
+        return int(value)
+    text = repr(value)
+    # Without "e" (exponent) or "n" (nan, inf) the repr is -?digits.digits: count its digits.
+    if "e" in text or "n" in text or len(text) - 1 - (text[0] == "-") >= 16:
+        raise _DoubtfulNumberError
+    return value
+
+
+jcs_float = _jcs_float  # an integral float below 2**53 as an int; DoubtfulNumberError if JCS may differ
+
+
+class _CheckedDict(dict):  # type: ignore[type-arg]
+    """An object already in the form ``_jcs_numbers`` gives (see ``prechecked``)."""
+
+
+class _CheckedList(list):  # type: ignore[type-arg]
+    """An array already in the form ``_jcs_numbers`` gives (see ``prechecked``)."""
+
+
+def prechecked(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with its objects and arrays marked as walked, so ``canonical_bytes`` encodes them
+    without walking them again: for a caller whose own walk over the document (the verifier's reveal)
+    already did what ``_jcs_numbers`` does — exact JSON types only, every int through ``jcs_int``,
+    every float replaced by what ``jcs_float`` returns, nothing doubtful. The marks are dict and list
+    subclasses, which both encoders write as plain objects and arrays; only the top level is copied.
+    """
+    return {
+        key: _CheckedDict(item) if type(item) is dict else _CheckedList(item) if type(item) is list else item
+        for key, item in document.items()
+    }
 
 
 def _stdlib_tree(tree: Any) -> bytes | None:
@@ -216,16 +270,60 @@ def loads(raw: bytes, fallback: Callable[[bytes], Any] = json.loads) -> Any:
     standard library stops at a nesting depth set by the recursion limit, orjson goes deeper) and
     everything orjson refuses — NaN, Infinity, lone surrogates, encodings other than UTF-8 — where
     ``fallback`` returns its own value or raises its own error, exactly as before; anything but
-    ``bytes`` goes there too.
+    ``bytes`` goes there too. A value made of strings only, three levels deep at most (a disclosure, a
+    DSSE envelope), holds no number and hardly any nesting, so it is kept without scanning the bytes:
+    a disclosure of a long string (an event envelope) would otherwise be scanned byte by byte for
+    nothing.
     """
     if orjson is not None and type(raw) is bytes:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return fallback(raw)
+        if _only_strings(value):
+            return value
         classes = raw.translate(_LOADS_CLASSES)
         if _LONG_DIGIT_RUN not in classes and classes.count(b"[") < _MAX_OPENINGS:
-            try:
-                return orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                pass
+            return value
     return fallback(raw)
+
+
+_STRINGS = frozenset({str})
+
+
+_STRINGS_OR_ARRAYS = frozenset({str, list})
+
+
+def _only_strings(value: Any) -> bool:
+    """An array or object of strings, or of strings and arrays whose items are strings or flat
+    arrays or objects of strings (a disclosure; a DSSE envelope and its signatures): it holds no
+    number that orjson could have read unlike ``json.loads`` and is at most three levels deep, so the
+    bytes need no scan. Anything else is turned away at the first look (a statement holds an object:
+    looking deeper would cost more on such documents than it saves on the others)."""
+    kind = type(value)
+    if kind is list:
+        items: Any = value
+    elif kind is dict:
+        items = value.values()
+    else:
+        return False
+    kinds = set(map(type, items))
+    if kinds <= _STRINGS:
+        return True
+    if not kinds <= _STRINGS_OR_ARRAYS:
+        return False
+    for item in items:
+        if type(item) is list:
+            for inner in item:
+                inner_kind = type(inner)
+                if inner_kind is str:
+                    continue
+                if inner_kind is dict:
+                    if not _STRINGS.issuperset(map(type, inner.values())):
+                        return False
+                elif inner_kind is not list or not _STRINGS.issuperset(map(type, inner)):
+                    return False
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:
