@@ -122,9 +122,9 @@ def _jcs_numbers(value: Any) -> Any:
     """
     kind = type(value)
     # Containers first, their strings and numbers inline: most nodes of a credential.
-    if kind is dict:
-        changed: dict[Any, Any] | None = None
-        for key, item in value.items():
+    if kind is dict or kind is list:
+        changed: Any = None  # a copy of the container, made at its first changed number
+        for key, item in value.items() if kind is dict else enumerate(value):
             inner = type(item)
             if inner in _LEAVES:
                 continue
@@ -135,25 +135,9 @@ def _jcs_numbers(value: Any) -> Any:
             new = _jcs_float(item) if inner is float else _jcs_numbers(item)
             if new is not item:
                 if changed is None:
-                    changed = dict(value)
+                    changed = kind(value)
                 changed[key] = new
         return value if changed is None else changed
-    if kind is list:
-        copied: list[Any] | None = None
-        for i, item in enumerate(value):
-            inner = type(item)
-            if inner in _LEAVES:
-                continue
-            if inner is int:
-                if _MIN_PLAIN_INT < item < _MAX_PLAIN_INT:
-                    continue
-                raise _DoubtfulNumberError
-            new = _jcs_float(item) if inner is float else _jcs_numbers(item)
-            if new is not item:
-                if copied is None:
-                    copied = list(value)
-                copied[i] = new
-        return value if copied is None else copied
     if kind in _LEAVES:
         return value
     if kind is float:
