@@ -281,49 +281,22 @@ class _Revealing:
         reference sets ``doubtful`` and the walk goes on (the caller then hashes as before).
         """
         kind = type(value)
-        if kind is dict:
-            if SD_KEY in value or SD_ALG_KEY in value:
-                return self.committed_signed(value)
-            return self.dict_signed(value)
-        if kind is list:
-            return self.list_signed(value)
+        if kind is dict and (SD_KEY in value or SD_ALG_KEY in value):
+            return self.committed_signed(value)
+        if kind is dict or kind is list:
+            return self.container_signed(value)
         # Subclasses, tuples, anything else: shown as reveal shows them, hashed by canonical.py itself.
         self.doubtful = True
         return self.walk(value), value
 
-    def dict_signed(self, value: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``walk_signed`` of an object without commitments of its own."""
+    def container_signed(self, value: Any) -> tuple[Any, Any]:
+        """``walk_signed`` of an array, or of an object without commitments of its own. An array
+        element ``{"...": digest}`` is shown as disclosed (or dropped) and signed as it stands."""
+        kind = type(value)
         shown = value  # copied only if something in it is revealed
-        signed: dict[str, Any] | None = None
-        for key, item in value.items():
-            inner = type(item)
-            if inner in _PLAIN:
-                continue
-            if inner is int:
-                if item not in JCS_PLAIN_INTS:
-                    self.doubtful = True
-                continue
-            if inner is float:
-                new = self.number(item)
-            else:
-                walked, new = self.walk_signed(item)
-                if walked is not item:
-                    if shown is value:
-                        shown = value.copy()
-                    shown[key] = walked
-            if new is not item:
-                if signed is None:
-                    signed = value.copy()
-                signed[key] = new
-        return shown, value if signed is None else signed
-
-    def list_signed(self, value: list[Any]) -> tuple[list[Any], list[Any]]:
-        """``walk_signed`` of an array: an element ``{"...": digest}`` is shown as disclosed (or dropped)
-        and signed as it stands."""
-        items = value  # copied only if something in it is revealed
-        signed: list[Any] | None = None
+        signed: Any = None  # copied only if one of its numbers is written otherwise
         dropped = False
-        for i, item in enumerate(value):
+        for key, item in value.items() if kind is dict else enumerate(value):
             inner = type(item)
             if inner in _PLAIN:
                 continue
@@ -333,23 +306,24 @@ class _Revealing:
                 continue
             if inner is float:
                 new = self.number(item)
-            elif isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
-                if items is value:
-                    items = value.copy()
-                items[i] = shown_item = self.element(item)
+            elif kind is list and isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
+                if shown is value:
+                    shown = kind(value)
+                shown[key] = shown_item = self.element(item)
                 dropped = dropped or shown_item is _HIDDEN
                 _, new = self.walk_signed(item)  # the digest itself, as signed
             else:
                 walked, new = self.walk_signed(item)
                 if walked is not item:
-                    if items is value:
-                        items = value.copy()
-                    items[i] = walked
+                    if shown is value:
+                        shown = kind(value)
+                    shown[key] = walked
             if new is not item:
                 if signed is None:
-                    signed = value.copy()
-                signed[i] = new
-        shown = [v for v in items if v is not _HIDDEN] if dropped else items
+                    signed = kind(value)
+                signed[key] = new
+        if dropped:
+            shown = [v for v in shown if v is not _HIDDEN]
         return shown, value if signed is None else signed
 
     def committed_signed(self, value: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
