@@ -149,3 +149,60 @@ def test_canonical_fast_path_on_typical_lots() -> None:
         "tiny": 1e-7,
     }
     assert canonical_bytes(lot) == reference_canonical_bytes(lot)
+
+
+# --- Ed25519 verification through libsodium (keys.ed25519_valid) ---------------------------------------
+
+_ORDER_L = 2**252 + 27742317777372353535851937790883648493  # the order of the Ed25519 base point
+
+
+@given(st.binary(max_size=300), st.integers(min_value=0, max_value=2**31))
+def test_libsodium_agrees_with_openssl_on_honest_and_tampered_signatures(message: bytes, pick: int) -> None:
+    """Switching the verifier from OpenSSL to libsodium must not change a verdict on real signatures:
+    the honest one verifies in both, a one-bit change of signature or message fails in both."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from raretrace.crypto.keys import ed25519_valid
+
+    signer = Ed25519Signer.generate()
+    signature = signer.sign(message)
+    openssl = Ed25519PublicKey.from_public_bytes(signer.public_key)
+
+    def both(sig: bytes, msg: bytes) -> tuple[bool, bool]:
+        try:
+            openssl.verify(sig, msg)
+            theirs = True
+        except InvalidSignature:
+            theirs = False
+        return ed25519_valid(signer.public_key, sig, msg), theirs
+
+    assert both(signature, message) == (True, True)
+    bit = pick % (len(signature) * 8)
+    flipped = bytearray(signature)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    assert both(bytes(flipped), message) == (False, False)
+    if message:
+        bit = pick % (len(message) * 8)
+        changed = bytearray(message)
+        changed[bit // 8] ^= 1 << (bit % 8)
+        assert both(signature, bytes(changed)) == (False, False)
+
+
+def test_libsodium_refuses_malleable_and_degenerate_signatures() -> None:
+    """What the stricter verifier adds: S + L (the same signature made malleable), a small-order key
+    (the identity point, for which R = identity and S = 0 'signs' every message) and wrong lengths."""
+    from raretrace.crypto.keys import ed25519_valid
+
+    signer = Ed25519Signer.generate()
+    message = b"raretrace"
+    signature = signer.sign(message)
+    assert ed25519_valid(signer.public_key, signature, message)
+    s = int.from_bytes(signature[32:], "little") + _ORDER_L
+    assert not ed25519_valid(signer.public_key, signature[:32] + s.to_bytes(32, "little"), message)
+    identity = (1).to_bytes(32, "little")  # the neutral element's encoding: y = 1, x = 0
+    assert not ed25519_valid(identity, identity + bytes(32), message)
+    assert not ed25519_valid(signer.public_key, signature[:63], message)
+    assert not ed25519_valid(signer.public_key[:31], signature, message)
+    with pytest.raises(SignatureError, match="does not verify"):
+        PublicKey(signer.public_key).verify(signature[:32] + s.to_bytes(32, "little"), message)
