@@ -298,10 +298,16 @@ def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[s
 
 
 @contextmanager
-def _snapshot(registry: Registry) -> Iterator[Connection]:
+def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[Connection]:
     """A connection in one read transaction: every statement of a trace sees the same state of the
     registry, and SQLite takes its read lock once, not once per statement (the statements run on the
-    DB-API cursor, which SQLAlchemy's automatic begin does not see)."""
+    DB-API cursor, which SQLAlchemy's automatic begin does not see).
+
+    A ``given`` connection (a server's, already in the transaction its caller wants the trace to
+    share) is used as it is: the caller owns its transaction, and no pool checkout is paid."""
+    if given is not None:
+        yield given
+        return
     with registry.engine.connect() as conn, conn.begin():
         yield conn
 
@@ -311,7 +317,12 @@ def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
 
 
 def trace_up(
-    registry: Registry, lot_id: str, *, max_paths: int = DEFAULT_MAX_PATHS, graph: bool = True
+    registry: Registry,
+    lot_id: str,
+    *,
+    max_paths: int = DEFAULT_MAX_PATHS,
+    graph: bool = True,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
 
@@ -324,20 +335,22 @@ def trace_up(
     lot above ``lot_id`` and ``edges`` lists every edge, for drawing it. Without, ``lots`` covers only
     the lot, its sources and the lots on listed paths, and there is no ``edges``: what a reader of
     the shares and paths needs, at a fraction of the cost for a lot with a long history.
+
+    ``conn``: read on this connection, in the caller's transaction (see ``_snapshot``).
     """
     if max_paths < 0:
         raise ValidationError("must be 0 or more", field="max_paths")
-    with _snapshot(registry) as conn:
-        lots = _summaries(conn, [lot_id])
+    with _snapshot(registry, conn) as db:
+        lots = _summaries(db, [lot_id])
         if lot_id not in lots:
             raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
-        edges, seen = walk_edges(conn, lot_id, up=True)
+        edges, seen = walk_edges(db, lot_id, up=True)
         parents = inputs_by_child(edges)
         found = ancestry(lot_id, parents)
         listed = best_paths(lot_id, parents, found.best, max_paths)
         shown = seen if graph else {*found.shares, *(x for path in listed for x in path.lots)}
         shown.discard(lot_id)
-        lots.update(_summaries(conn, sorted(shown)))
+        lots.update(_summaries(db, sorted(shown)))
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
@@ -363,10 +376,11 @@ def trace_up(
     return result
 
 
-def trace_down(registry: Registry, lot_id: str) -> dict[str, Any]:
-    """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from."""
-    with _snapshot(registry) as conn:
-        edges, lots = _walk(conn, lot_id, up=False)
+def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = None) -> dict[str, Any]:
+    """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from.
+    ``conn`` as for ``trace_up``."""
+    with _snapshot(registry, conn) as db:
+        edges, lots = _walk(db, lot_id, up=False)
     reached = sorted({e[0] for e in edges})
     made_from = {e[1] for e in edges}
     end_items = [lot for lot in reached if lot not in made_from]

@@ -68,14 +68,17 @@ def trace_view(
     registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
 ) -> dict[str, Any]:
     require_participant(caller, action="tracing lots")
-    with reading(registry.engine) as conn:
+    # One connection (the event loop's own on SQLite) and one read transaction for the access check,
+    # the trace and the visibility check: no pool checkout for the trace, and all three see the
+    # registry in the same state.
+    with reading(registry.engine) as conn, conn.begin():
         require_lots(conn, caller, [lot_id])
-    result = (
-        trace_up(registry, lot_id, max_paths=max_paths) if direction == "up" else trace_down(registry, lot_id)
-    )
-    if caller.sees_everything:
-        return result
-    with reading(registry.engine) as conn:
+        if direction == "up":
+            result = trace_up(registry, lot_id, max_paths=max_paths, conn=conn)
+        else:
+            result = trace_down(registry, lot_id, conn=conn)
+        if caller.sees_everything:
+            return result
         visible = visible_among(conn, caller, result["lots"])
     return redact_trace(result, visible)
 
