@@ -236,11 +236,17 @@ def test_wind_has_magnet_and_heavy_figures_industry_only_bounds_and_a_listed_gap
     ]
     wind_heavy = [d for d in data.demand if d.segment == "wind" and d.commodity in ("Dy", "Tb")]
     assert wind_magnet and {d.commodity for d in wind_heavy} == {"Dy", "Tb"}
-    # no source read gives an industrial-motor tonnage: industry rows are limits, and the gap says so
+    # no named analyst gives an industrial-motor figure: industry rows are limits, except one unattributed
+    # secondary breakdown (2018, world high-performance NdFeB), which says so in its source; the gap says so
     industry = [d for d in data.demand if d.segment == "industry"]
-    assert industry and all(d.kind == "bound" and d.low == 0 for d in industry)
+    figures = [d for d in industry if d.kind != "bound"]
+    assert industry and all(d.low == 0 for d in industry if d.kind == "bound")
+    assert figures and all("atechmagnet.cn" in d.source and "unattributed" in d.source for d in figures)
+    assert {(d.region, d.year, d.commodity) for d in figures} == {("world", 2018, "NdFeB")}
     gaps = _docs()["demand.json"]["gaps"]  # type: ignore[index]
-    assert any(g.startswith("industrial motors") and "no tonnage or share" in g for g in gaps)
+    assert any(
+        g.startswith("industrial motors") and "no figure attributed to a named analyst" in g for g in gaps
+    )
     assert any(g.startswith("Tb by segment") for g in gaps)
     assert {d.segment for d in data.demand if d.commodity == "Tb"} == {"ev", "wind"}
 

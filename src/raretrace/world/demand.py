@@ -4,11 +4,16 @@ The rows of ``data/world/demand.json`` are a patchwork: point figures, ranges wh
 itself, upper bounds, shares, and sources that disagree with each other. Before a figure feeds an
 allocation, the table of one (commodity, region, year, scenario, source) says which segments have a
 tonnage, which have only a bound, and how much of the total no segment accounts for, so a scenario never
-meets a tonnage the data does not hold. Industrial motors, for instance, only ever appear as a bound.
+meets a tonnage the data does not hold. Bounds (industrial motors in most sources) never become demand.
+
+``world_lines`` is what a scenario's ``{"from": "world", ...}`` demand entry calls: it checks the request
+against the table step by step (commodity, region, year, scenario, source, each segment) so the error names
+the one field of the scenario that asks for something the data does not hold.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from raretrace.elements import parse_element
@@ -48,28 +53,64 @@ class SegmentTable:
             )
         return max(low, 0.0), high
 
-    def lines(self, country: str, *, pick: str = "low", rest: str | None = None) -> tuple[DemandLine, ...]:
+    def lines(
+        self,
+        country: str,
+        *,
+        pick: str = "low",
+        rest: str | None = None,
+        segments: tuple[str, ...] | None = None,
+    ) -> tuple[DemandLine, ...]:
         """Scenario demand lines in t/month, one per segment with a tonnage, at the ``pick`` end of ranges.
 
-        With ``rest`` named and a total published, the total (same end) less the segments becomes one more
-        line of that segment, so the lines add up to the total. Bounds never become demand."""
+        ``segments`` keeps only those segments (in that order; each must have a tonnage). With ``rest``
+        named and a total published, the total (same end) less the segments taken becomes one more line of
+        that segment, so the lines add up to the total. Bounds never become demand. Each line's ``source``
+        names the demand.json key, the segment, the end of the range and the row's source."""
         if pick not in PICKS:
             raise ValidationError(f"must be one of {', '.join(PICKS)}, not {pick!r}", field="pick")
         element = _element(self.commodity, self._where())
+        if segments is None:
+            taken = list(self.tonnages)
+        else:
+            taken = []
+            for name in segments:
+                row = self.segment(name)
+                if row is None:
+                    raise ValidationError(f"segment {name!r} has no published tonnage", field=self._where())
+                taken.append(row)
 
         def at(d: Demand) -> float:
             return d.low if pick == "low" else d.high
 
-        lines = [DemandLine(d.segment, country, element, at(d) / 12.0) for d in self.tonnages]
+        lines = [
+            DemandLine(
+                d.segment,
+                country,
+                element,
+                at(d) / 12.0,
+                f"{self._where()}, {d.segment} ({pick}): {d.source}",
+            )
+            for d in taken
+        ]
         if rest is not None:
             if self.total is None:
                 raise ValidationError("no total is published, so there is no remainder", field=self._where())
-            left = at(self.total) - sum(at(d) for d in self.tonnages)
+            left = at(self.total) - sum(at(d) for d in taken)
             if left < 0:
                 raise ValidationError(
                     f"at the {pick} end the segments exceed the total by {-left:,.0f} t", field=self._where()
                 )
-            lines.append(DemandLine(rest, country, element, left / 12.0))
+            taken_names = ", ".join(d.segment for d in taken) or "nothing"
+            lines.append(
+                DemandLine(
+                    rest,
+                    country,
+                    element,
+                    left / 12.0,
+                    f"{self._where()}, total ({pick}) less {taken_names}: {self.total.source}",
+                )
+            )
         return tuple(lines)
 
     def _where(self) -> str:
@@ -124,3 +165,133 @@ def _element(commodity: str, where: str) -> str:
         raise ValidationError(
             f"{commodity!r} is not an element, NdPr oxide or NdFeB: it cannot be a scenario line", field=where
         ) from e
+
+
+@dataclass(frozen=True)
+class WorldDemandRequest:
+    """What a scenario's ``{"from": "world"}`` demand entry asks for (see ``world_lines``)."""
+
+    commodity: str  # as demand.json names it: NdFeB, NdPr, Dy, Tb ...
+    region: str  # "world" or an ISO 3166-1 alpha-2 code, as demand.json names it
+    year: int
+    country: str  # the scenario country the lines belong to
+    segments: tuple[str, ...] = ()  # empty: every segment with a tonnage
+    rest: str | None = None  # segment name for the total less the segments taken
+    pick: str = "low"  # which end of a published range
+    scenario: str | None = None  # the source's scenario (IEA: STEPS, APS); None for observed rows
+    source: str | None = None  # text the rows' source must contain, when two publishers give one segment
+
+
+def world_lines(
+    data: WorldData, request: WorldDemandRequest, *, where: str = "demand"
+) -> tuple[DemandLine, ...]:
+    """Scenario demand lines (t/month) from the published tonnages of ``data.demand``.
+
+    Each step narrows the t/yr rows and, when nothing is left, says which field of the request (``where``
+    + ``.commodity``, ``.region``, ``.year``, ``.scenario``, ``.source_contains``, ``.segments[i]``,
+    ``.rest``, ``.pick``) asks for what the data does not hold, listing what it does hold."""
+
+    def field(name: str) -> str:
+        return f"{where}.{name}"
+
+    def listed(values: set[str]) -> str:
+        return ", ".join(sorted(values)) or "none"
+
+    if request.pick not in PICKS:
+        raise ValidationError(f"must be one of {', '.join(PICKS)}, not {request.pick!r}", field=field("pick"))
+    r = request
+    # (field, which rows it keeps, what was asked, what the data holds instead, the key grows by)
+    steps: list[tuple[str, Callable[[Demand], bool], str, str, Callable[[Demand], str], str]] = [
+        (
+            "commodity",
+            lambda d: d.commodity == r.commodity,
+            repr(r.commodity),
+            "commodities with tonnages",
+            lambda d: d.commodity,
+            r.commodity,
+        ),
+        (
+            "region",
+            lambda d: d.region == r.region,
+            f" for region {r.region!r}",
+            "regions",
+            lambda d: d.region,
+            f" {r.region}",
+        ),
+        ("year", lambda d: d.year == r.year, f" in {r.year}", "years", lambda d: str(d.year), f" {r.year}"),
+        (
+            "scenario",
+            lambda d: d.scenario == r.scenario,
+            f" under scenario {r.scenario!r}",
+            "published",
+            lambda d: d.scenario or "none (observed or unnamed)",
+            "",
+        ),
+    ]
+    if r.source is not None:
+        source = r.source
+        steps.append(
+            (
+                "source_contains",
+                lambda d: source in d.source,
+                f" with a source containing {source!r}",
+                "sources",
+                lambda d: d.source,
+                "",
+            )
+        )
+    rows = [d for d in data.demand if d.unit == "t/yr"]
+    key = ""
+    for name, keep, asked, holds, value_of, grows in steps:
+        same = [d for d in rows if keep(d)]
+        if not same:
+            raise ValidationError(
+                f"demand.json has no tonnage of {key}{asked} "
+                f"({holds}: {listed({value_of(d) for d in rows})})",
+                field=field(name),
+            )
+        rows, key = same, key + grows
+        if name == "commodity":  # held as a tonnage, but is it something a scenario line can carry?
+            _element(r.commodity, field(name))
+    try:
+        table = segment_table(
+            data,
+            request.commodity,
+            request.region,
+            request.year,
+            scenario=request.scenario,
+            source=request.source,
+        )
+    except ValidationError as e:  # two publishers give one segment
+        raise ValidationError(
+            f"{e.message}; name it with source_contains", field=field("source_contains")
+        ) from e
+    published = {d.segment for d in table.tonnages}
+    for i, name in enumerate(request.segments):
+        if name in request.segments[:i]:
+            raise ValidationError(f"segment {name!r} is listed twice", field=field(f"segments[{i}]"))
+        if name in published:
+            continue
+        bound = next((b for b in table.bounds if b.segment == name), None)
+        why = (
+            f"only a bound (at most {bound.high:,.0f} t), which never becomes demand"
+            if bound is not None
+            else "no published tonnage"
+        )
+        raise ValidationError(
+            f"segment {name!r} of {table._where()} has {why} (segments with a tonnage: {listed(published)})",
+            field=field(f"segments[{i}]"),
+        )
+    if request.rest is not None:
+        if table.total is None:
+            raise ValidationError(
+                f"{table._where()} has no published total, so there is no remainder", field=field("rest")
+            )
+        if request.rest in (request.segments or tuple(published)):
+            raise ValidationError(f"{request.rest!r} is already a segment taken", field=field("rest"))
+    try:
+        return table.lines(
+            request.country, pick=request.pick, rest=request.rest, segments=request.segments or None
+        )
+    except ValidationError as e:  # the segments exceed the total at this end of the ranges
+        raise ValidationError(f"{e.message} ({e.field})", field=field("rest")) from e

@@ -25,6 +25,12 @@ A source line is *restricted* when its country is the exporter and its stage is 
 Elements never share a constraint, so each element is solved on its own. Besides elements, a line may
 name the commodities ``NdPr`` (NdPr oxide) and ``NdFeB`` (magnets), the units the capacity table uses.
 
+A demand entry either states its line (segment, country, element, t/month) or asks for the published
+figures: ``{"from": "world", "commodity": "NdFeB", "region": "CN", "year": 2024, ...}`` turns the
+tonnages of ``data/world/demand.json`` into one line per segment (``raretrace.world.demand.world_lines``),
+so a scenario runs on sourced demand instead of copying numbers by hand, and a missing segment, element,
+region or year stops ``from_dict`` with an error naming the field.
+
 The result also carries the flows the solution routes (supply country and stage -> demand segment and
 country, stockpile draws, unmet demand) summed over the horizon: what the report's Sankey draws.
 """
@@ -42,7 +48,7 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 
 from raretrace.elements import parse_element
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.world.data import STAGES
+from raretrace.world.data import STAGES, WorldData
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MODES = ("lexicographic", "weighted", "none")
@@ -83,6 +89,7 @@ class DemandLine:
     country: str
     element: str
     t_per_month: float
+    source: str | None = None  # where the figure comes from (a world row's source, or the file's own note)
 
 
 @dataclass(frozen=True)
@@ -168,13 +175,16 @@ class Scenario:
                     "country": d.country,
                     "element": d.element,
                     "t_per_month": d.t_per_month,
+                    **({"source": d.source} if d.source else {}),
                 }
                 for d in self.demand
             ],
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> Scenario:
+    def from_dict(cls, data: object, world: WorldData | None = None) -> Scenario:
+        """Validate a scenario; ``world`` is the data ``{"from": "world"}`` demand entries read (default:
+        the shipped package data, loaded only when such an entry is present)."""
         if not isinstance(data, dict):
             raise ValidationError("a scenario is a JSON object", field="scenario")
         r = _Fields(data, "scenario")
@@ -213,12 +223,7 @@ class Scenario:
                 )
                 for f in r.items("supply")
             ),
-            demand=tuple(
-                DemandLine(
-                    f.text("segment"), f.country("country"), f.element("element"), f.number("t_per_month")
-                )
-                for f in r.items("demand")
-            ),
+            demand=_demand(r.items("demand"), world),
             horizon_start=_Fields(horizon, "scenario.horizon").optional_month("start") or start,
             horizon_end=_Fields(horizon, "scenario.horizon").optional_month("end") or end,
             priority_mode=p.text("mode"),
@@ -442,6 +447,64 @@ class _ElementLP:
         self.extra_b.append(optimum + 1e-9 * max(1.0, abs(optimum)))
 
 
+def _demand(items: list[_Fields], world: WorldData | None) -> tuple[DemandLine, ...]:
+    """Demand lines as written, or taken from the world demand table for ``{"from": "world"}`` entries."""
+    lines: list[DemandLine] = []
+    for f in items:
+        if "from" not in f.data:
+            lines.append(
+                DemandLine(
+                    f.text("segment"),
+                    f.country("country"),
+                    f.element("element"),
+                    f.number("t_per_month"),
+                    f.note("source"),
+                )
+            )
+            continue
+        if world is None:
+            world = WorldData.load()
+        lines.extend(_world_demand(f, world))
+    return tuple(lines)
+
+
+def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
+    # imported here: raretrace.world.demand builds DemandLines, so it imports this module
+    from raretrace.world.demand import WorldDemandRequest, world_lines
+
+    if f.data.get("from") != "world":
+        raise f._err("from", f'must be "world" (the published demand table), not {f.data.get("from")!r}')
+    for name in ("segment", "element", "t_per_month"):
+        if name in f.data:
+            raise f._err(
+                name,
+                "is not used with from: world (the lines take segment, element and tonnage from "
+                "demand.json; name the commodity, region, year and optionally segments)",
+            )
+    region = f.text("region")
+    if region == "world":
+        if "country" not in f.data:
+            raise f._err(
+                "country",
+                'is required when region is "world": name the country whose demand the lines stand for',
+            )
+        country = f.country("country")
+    else:
+        country = f.country("country") if "country" in f.data else f.country("region")
+    request = WorldDemandRequest(
+        commodity=f.text("commodity"),
+        region=region,
+        year=f.integer("year"),
+        country=country,
+        segments=tuple(f.texts("segments")),
+        rest=f.optional_text("rest"),
+        pick=f.optional_text("pick") or "low",
+        scenario=f.optional_text("scenario"),
+        source=f.optional_text("source_contains"),
+    )
+    return world_lines(world, request, where=f.where)
+
+
 def _weights(data: object) -> dict[str, float]:
     if not isinstance(data, dict):
         raise ValidationError("must be an object segment -> weight", field="scenario.priority.weights")
@@ -470,6 +533,20 @@ class _Fields:
         value = self.data.get(name)
         if not isinstance(value, str) or not value.strip():
             raise self._err(name, "must be a non-empty string")
+        return value
+
+    def note(self, name: str) -> str | None:
+        """A free-text note: kept when it is a non-empty string, ignored otherwise (never an error)."""
+        value = self.data.get(name)
+        return value if isinstance(value, str) and value.strip() else None
+
+    def optional_text(self, name: str) -> str | None:
+        return None if self.data.get(name) is None else self.text(name)
+
+    def integer(self, name: str) -> int:
+        value = self.data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._err(name, f"must be a whole number, not {value!r}")
         return value
 
     def texts(self, name: str, *, required: bool = False) -> list[str]:
