@@ -31,6 +31,29 @@ def test_published_figures_name_their_source_and_are_not_widened() -> None:
                 assert ref.strip() in library.sources, (d.id, key)
 
 
+def test_company_table_figures_carry_their_status_and_spread() -> None:
+    """Figures read in (or computed from) company resource tables, 2026-11-29: Nolans Pr+Nd is published
+    (arultd.com, 26.4% of TREO) and not widened; Browns Range Y, Dy, Tb and Kvanefjeld Y are estimated
+    from contained tonnages (their computation is stated in figure_status) and keep the widened spread."""
+    library = load_library()
+    nolans, browns, kvane = library.get("nolans"), library.get("browns-range"), library.get("kvanefjeld")
+    assert nolans.status_of("Pr+Nd") == "published" and nolans.status_of("Nd") == "secondary"
+    assert nolans.source_of("Pr+Nd") == "arafura-nolans-resources-2017"
+    assert nolans.shares["Pr+Nd"].centre_pct == pytest.approx(26.4)
+    assert nolans.shares["Pr+Nd"].log_sd == pytest.approx(0.15)  # major share, published: not widened
+    # Browns Range (Wolverine rows of the Ore Reserve table): oxide kg / TREO kg
+    assert browns.shares["Y"].centre_pct == pytest.approx(2_989_000 / 5_124_000 * 100, abs=0.05)
+    assert browns.shares["Tb"].centre_pct == pytest.approx(66_000 / 5_124_000 * 100, abs=0.005)
+    assert browns.shares["Dy"].centre_pct == pytest.approx(math.sqrt(8.81 * 8.98))
+    for key in ("Y", "Dy", "Tb"):
+        assert browns.status_of(key) == "estimated"
+        assert browns.source_of(key) == "ntu-browns-range-ore-reserve"
+        assert browns.shares[key].log_sd == pytest.approx(0.225)  # estimated: widened by 1.5
+    assert kvane.status_of("Y") == "estimated" and kvane.source_of("Y") == "wnn-kvanefjeld-pfs"
+    # Y2O3 740,000 t against 9.2 Mt REO, counted inside or beside it: the range [7.44, 8.04]
+    assert kvane.shares["Y"].centre_pct == pytest.approx(math.sqrt(7.44 * 8.04))
+
+
 def test_a_figure_source_must_be_a_known_source() -> None:
     data = library_data()
     row = next(r for r in data["deposits"] if r["id"] == "maoniuping")
@@ -56,8 +79,9 @@ def test_remainders_close_the_published_row_without_naming_an_element() -> None:
     published = sum(s.centre_pct for s in kachin.shares.values())
     assert set(kachin.remainders) == {REST}
     assert kachin.remainders[REST].centre_pct == pytest.approx(100 - published)
-    # a group's remainder is what it holds beyond its published members: Nolans Pr+Nd 26 less Nd 20
-    assert library.get("nolans").remainders["Pr+Nd"].centre_pct == pytest.approx(6.0)
+    # a group's remainder is what it holds beyond its published members: Nolans Pr+Nd 26.4 (Arafura's
+    # published 'NdPr enrichment' of the 2017 Mineral Resource) less the secondary Nd 20
+    assert library.get("nolans").remainders["Pr+Nd"].centre_pct == pytest.approx(6.4)
     # rows that already sum to 100% or more have no rest; full patterns need none
     assert library.get("mount-weld").remainders == {}
     assert library.get("mountain-pass").remainders == {}
