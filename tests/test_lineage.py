@@ -91,6 +91,15 @@ def test_trace_down_is_a_recall_list(db_url: str) -> None:
     assert trace_down(registry, "urn:raretrace:lot:ox-2")["reached"] == []
     with pytest.raises(NotFoundError):
         trace_up(registry, "urn:raretrace:lot:nothing")
+    with pytest.raises(NotFoundError):
+        trace_down(registry, "urn:raretrace:lot:nothing")
+    # the traced lot is summarized with the others, in one query, and still listed first
+    for result in (
+        trace_down(registry, "urn:raretrace:lot:ore-b"),
+        trace_up(registry, "urn:raretrace:lot:ox-1"),
+    ):
+        assert next(iter(result["lots"])) == result["lot"]
+        assert result["lots"][result["lot"]]["stage"]
 
 
 # --- shares by dynamic programming, against enumerating every path -----------------------------------

@@ -286,15 +286,15 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def _walk(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], dict[str, dict[str, Any]]]:
-    """``walk_edges`` and the summary of every lot reached, ``start`` first (a ``NotFoundError`` if
-    it does not exist)."""
-    lots = _summaries(conn, [start])
-    if start not in lots:
-        raise NotFoundError(f"lot {start} does not exist", field="lot")
-    edges, seen = walk_edges(conn, start, up=up)
-    lots.update(_summaries(conn, sorted(seen - {start})))
-    return edges, lots
+def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, dict[str, Any]]:
+    """The summaries of ``shown`` and of ``root``, ``root`` first; a ``NotFoundError`` if ``root`` does
+    not exist. One query for all: a lot that does not exist has no edges either, so walking it first
+    costs one empty query, and an existing lot is not looked up twice."""
+    lots = _summaries(conn, sorted(shown | {root}))
+    summary = lots.pop(root, None)
+    if summary is None:
+        raise NotFoundError(f"lot {root} does not exist", field="lot")
+    return {root: summary, **lots}
 
 
 @contextmanager
@@ -341,16 +341,12 @@ def trace_up(
     if max_paths < 0:
         raise ValidationError("must be 0 or more", field="max_paths")
     with _snapshot(registry, conn) as db:
-        lots = _summaries(db, [lot_id])
-        if lot_id not in lots:
-            raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
         edges, seen = walk_edges(db, lot_id, up=True)
         parents = inputs_by_child(edges)
         found = ancestry(lot_id, parents)
         listed = best_paths(lot_id, parents, found.best, max_paths)
         shown = seen if graph else {*found.shares, *(x for path in listed for x in path.lots)}
-        shown.discard(lot_id)
-        lots.update(_summaries(db, sorted(shown)))
+        lots = _with_root(db, lot_id, shown)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
@@ -380,7 +376,8 @@ def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = Non
     """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from.
     ``conn`` as for ``trace_up``."""
     with _snapshot(registry, conn) as db:
-        edges, lots = _walk(db, lot_id, up=False)
+        edges, seen = walk_edges(db, lot_id, up=False)
+        lots = _with_root(db, lot_id, seen)
     reached = sorted({e[0] for e in edges})
     made_from = {e[1] for e in edges}
     end_items = [lot for lot in reached if lot not in made_from]
