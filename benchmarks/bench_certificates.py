@@ -20,8 +20,7 @@ Each round measures, in one process and on one core:
 * certificates/s (headline): ``verify_certificate(presentation, trusted, status_list=…,
   witness_threshold=2, now=…)`` over all N certificates, each once per pass, with every event's cached
   inclusion proof and parsed envelope forgotten at the start of each pass, repeated for ``--seconds``;
-* Ed25519 verifies/s: ``raretrace.crypto.keys.ed25519_valid`` (libsodium, the call every verification in
-  raretrace makes) of 64-byte signatures over 64-byte messages (the
+* Ed25519 verifies/s: ``Ed25519PublicKey.verify`` of 64-byte signatures over 64-byte messages (the
   size of eddsa-jcs-2022's hashData), for at least ``--seconds``;
 * the old same-subjects batch (secondary): 200 certificates for only 4 subjects (two magnet shipments
   and two lot sets) in turn, nothing forgotten between passes, so after the first 4 certificates every
@@ -77,10 +76,10 @@ from raretrace.certify import verify as steps
 from raretrace.certify.disclosure import reveal_signed
 from raretrace.certify.status import decode_list
 from raretrace.certify.verify import STEPS, TrustedKeys, verify_certificate
-from raretrace.crypto import multikey
+from raretrace.crypto import dataintegrity, multikey
 from raretrace.crypto.dataintegrity import hash_data, verify_proof
 from raretrace.crypto.dsse import parse_envelope
-from raretrace.crypto.keys import Ed25519Signer, ed25519_valid
+from raretrace.crypto.keys import Ed25519Signer
 from raretrace.crypto.multikey import resolve_verification_method
 from raretrace.ledger.certificates import issue, revoke, status_list, trusted_keys
 from raretrace.ledger.events import event_from_statement
@@ -100,7 +99,7 @@ ISSUED_AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 VERIFIED_AT = ISSUED_AT + timedelta(days=1)
 TARGET = 2_000  # certificates/s on one core (issue #4)
 CALLGRIND_PASSES = 2
-ED25519_VERIFY = ed25519_valid.__code__  # counted by the profiler hook as a Python call
+ED25519_VERIFY = "Ed25519PublicKey.verify"
 JP_MAGNET = "urn:raretrace:lot:jp-magnet"
 US_MAGNET = "urn:raretrace:lot:us-magnet"
 AU_CONC = "urn:raretrace:lot:us-conc"
@@ -239,6 +238,7 @@ def issue_batch(registry: Registry, n: int, *, distinct: bool = True) -> Batch:
 def clear_every_cache() -> None:
     """Cold start: the verifier's content-keyed results and the parsed issuer keys are forgotten."""
     steps.clear_caches()
+    dataintegrity._ed25519.cache_clear()
     multikey._public_key_from_multibase.cache_clear()
 
 
@@ -366,26 +366,13 @@ def timed(work: Callable[[], int], min_seconds: float) -> tuple[float, float]:
             return elapsed / done, (time.thread_time() - cpu_start) / done
 
 
-Ed25519Material = tuple[bytes, list[tuple[bytes, bytes]]]  # raw public key, (signature, message)
+Ed25519Material = tuple[Ed25519PublicKey, list[tuple[bytes, bytes]]]
 
 
 def ed25519_material(count: int) -> Ed25519Material:
     key = Ed25519PrivateKey.generate()
     messages = [os.urandom(64) for _ in range(count)]
-    return key.public_key().public_bytes_raw(), [(key.sign(m), m) for m in messages]
-
-
-def openssl_ed25519_rate(material: Ed25519Material, min_seconds: float) -> float:
-    """Verifies/s (CPU time) of the same signatures with OpenSSL through ``cryptography``."""
-    raw, signed = material
-    public = Ed25519PublicKey.from_public_bytes(raw)
-
-    def verify() -> int:
-        for signature, message in signed:
-            public.verify(signature, message)
-        return len(signed)
-
-    return 1 / timed(verify, min_seconds)[1]
+    return key.public_key(), [(key.sign(m), m) for m in messages]
 
 
 @dataclass(frozen=True)
@@ -492,8 +479,7 @@ def measure_round(
 
     def verify_ed25519() -> int:
         for signature, message in signed:
-            if not ed25519_valid(public, signature, message):
-                raise SystemExit("a benchmark signature did not verify")
+            public.verify(signature, message)
         return len(signed)
 
     def verify_all() -> int:
@@ -612,7 +598,7 @@ def passes_only(args: argparse.Namespace) -> None:
         public, signed = ed25519_material(args.certificates)
         for _ in range(args.passes):
             for signature, message in signed:
-                ed25519_valid(public, signature, message)
+                public.verify(signature, message)
         return
     batch = Batch.load(Path(args.load))
     for presentation in batch.presentations:  # warm, as in the timed runs; the 0-pass run does it too
@@ -794,11 +780,6 @@ def main() -> None:
         f"   ({ed_us:,.1f} µs per verification at the median)"
     )
     print(f"                        CPU time   {spread([r.ed25519_per_cpu_s for r in rounds])}")
-    openssl = openssl_ed25519_rate(ed25519, args.seconds)
-    print(
-        f"  (for context: OpenSSL's Ed25519 through cryptography, which raretrace verified with before, "
-        f"{openssl:,.0f} verifies/s by CPU time in this run)"
-    )
     print(
         f"ratio certificates/Ed25519 (same round): median {statistics.median(ratios):.4f} "
         f"(rounds: {', '.join(f'{x:.4f}' for x in ratios)}); by CPU time median "
@@ -845,7 +826,7 @@ def main() -> None:
     print()
     print("components, each timed alone; calls per certificate counted (CPU time, median of rounds):")
     print(f"  {'component':<54} {'µs/call':>8} {'calls':>6} {'µs/cert':>8} {'% total':>8}")
-    rows = [("ed25519_valid (libsodium), 64-byte message (any step)", ed_us, ed_total)]
+    rows = [("Ed25519PublicKey.verify, 64-byte message (any step)", ed_us, ed_total)]
     for part, us in zip(parts, component_us, strict=True):
         counts = per_step if part.step is None else [per_step[part.step - 1]]
         rows.append((part.label, us, sum(c[part.counted] for c in counts) / n))
