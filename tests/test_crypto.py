@@ -6,6 +6,7 @@ import base64
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -149,3 +150,77 @@ def test_canonical_fast_path_on_typical_lots() -> None:
         "tiny": 1e-7,
     }
     assert canonical_bytes(lot) == reference_canonical_bytes(lot)
+
+
+# --- base64 through pybase64 (crypto/b64.py) agrees with binascii's strict mode --------------------------
+
+_B64_EDGES = [
+    "",
+    "AA==",
+    "AAA=",
+    "AAAA",
+    "AB==",
+    "AA=",
+    "AA",
+    "A",
+    "AA==AA==",
+    "=AAA",
+    "AA=A",
+    "AAAA\n",
+    " AAAA",
+    "AA\nAA",
+    "A===",
+    "AAAAA",
+    "AAA==",
+    "Zm9vYh==",
+    "_-AA",
+    "+/AA",
+    "é",
+    "AA\x00A",
+]
+
+
+def _binascii_strict(text: str) -> bytes | None:
+    import binascii
+
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except ValueError:
+        return None
+
+
+def _ours(decode: Any, text: str) -> bytes | None:
+    try:
+        return bytes(decode(text))
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("text", _B64_EDGES)
+def test_strict_base64_accepts_and_refuses_what_binascii_strict_mode_does(text: str) -> None:
+    from raretrace.crypto import b64
+
+    assert _ours(b64.strict, text) == _binascii_strict(text)
+
+
+@given(
+    st.text(alphabet="AB+/=-_ \nz", max_size=12)
+    | st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode())
+)
+def test_strict_base64_agrees_with_binascii_on_random_text(text: str) -> None:
+    from raretrace.crypto import b64
+
+    assert _ours(b64.strict, text) == _binascii_strict(text)
+
+
+@given(st.binary(max_size=200))
+def test_urlsafe_base64_round_trips_and_refuses_the_standard_alphabet(data: bytes) -> None:
+    from raretrace.crypto import b64
+
+    encoded = base64.urlsafe_b64encode(data).decode()
+    assert b64.urlsafe(encoded) == data
+    assert b64.urlsafe(encoded.rstrip("=")) == data
+    standard = base64.b64encode(data).decode()
+    if standard != encoded:  # it holds '+' or '/'
+        with pytest.raises(ValueError):
+            b64.urlsafe(standard)

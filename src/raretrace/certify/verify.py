@@ -24,8 +24,6 @@ again on its own and reports the failure exactly as before.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from typing import Any
 
 from raretrace.certify.disclosure import reveal, reveal_signed
 from raretrace.certify.status import decode_list, entry_index, is_set
+from raretrace.crypto import b64
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dataintegrity import verify_proof
 from raretrace.crypto.dsse import parse_envelope
@@ -150,19 +149,11 @@ class TrustedKeys:
 
 
 def _b64(text: object, where: str) -> bytes:
-    if type(text) is str:
-        # Well-formed base64 (the alphabet, padding only at the end and only as needed) decodes the
-        # same in strict mode, without the regular expression b64decode(validate=True) runs first; an
-        # inclusion proof has a dozen of these. Anything else gets the lenient check as before.
-        try:
-            return binascii.a2b_base64(text, strict_mode=True)
-        except (binascii.Error, ValueError):
-            pass
     if not isinstance(text, str):
         raise ValidationError("must be base64", field=where)
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as e:
+        return b64.strict(text)
+    except ValueError as e:  # binascii.Error, or a character beyond ASCII
         raise ValidationError(f"not base64: {e}", field=where) from e
 
 
@@ -170,13 +161,13 @@ _STRINGS = frozenset({str})
 
 
 def _strict_hashes(texts: tuple[Any, ...]) -> list[bytes] | None:
-    """``_b64`` of each text when all are strings in strict base64 (what ``_b64`` tries first), in
-    one comprehension: an inclusion proof has a dozen. None when any is not (``_b64`` decides)."""
+    """``_b64`` of each text when all are strings in strict base64, in one comprehension: an
+    inclusion proof has a dozen. None when any is not (``_b64`` then names the one at fault)."""
     if not _STRINGS.issuperset(map(type, texts)):
         return None
     try:
-        return [binascii.a2b_base64(text, strict_mode=True) for text in texts]
-    except (binascii.Error, ValueError):
+        return [b64.strict(text) for text in texts]
+    except ValueError:
         return None
 
 

@@ -8,7 +8,6 @@ Key ids are the hex SHA-256 of the raw 32-byte public key, so anyone can recompu
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from raretrace.crypto import b64
 from raretrace.errors import SignatureError, ValidationError
 
 PUBLIC_KEY_LEN = 32
@@ -120,8 +120,8 @@ class Ed25519Signer:
 def b64decode_strict(text: str, *, field: str) -> bytes:
     """Standard base64 with padding; anything else is an error naming the field."""
     try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (ValueError, UnicodeEncodeError) as e:  # binascii.Error is a ValueError
+        return b64.strict(text)
+    except ValueError as e:  # binascii.Error and non-ASCII text are ValueErrors
         raise ValidationError("is not valid base64", field=field) from e
 
 

@@ -8,11 +8,10 @@ event for another participant's facility into a batch; the registry then checks 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Sequence
 
+from raretrace.crypto import b64
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.events import event_from_statement
@@ -58,8 +57,8 @@ def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:
             if not isinstance(item, str):
                 raise ValidationError("must be the base64 of an envelope's bytes", field=f"envelopes[{i}]")
             try:
-                envelopes.append(base64.b64decode(item, validate=True))
-            except (binascii.Error, ValueError) as e:
+                envelopes.append(b64.strict(item))
+            except ValueError as e:  # binascii.Error, or a character beyond ASCII
                 raise ValidationError(f"not base64: {e}", field=f"envelopes[{i}]") from e
     else:
         raise ValidationError(
