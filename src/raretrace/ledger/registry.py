@@ -176,15 +176,24 @@ class Registry:
         *,
         progress: Callable[[int], None] | None = None,
         dry_run: bool = False,
+        admit: Callable[[int, Event], None] | None = None,
     ) -> AppendResult:
         """Append a batch of DSSE envelopes, all or nothing; raises naming the envelope and field.
 
         With ``dry_run`` the batch is judged exactly as for real (every check and signature) and
         nothing is written: the result's ``tree_size`` is the unchanged size, its checkpoint empty.
+        ``admit(index, event)`` sees each event as soon as it is parsed, before anything is read or
+        written, and refuses it by raising (a server's permission check: the envelope is parsed once).
         """
         if not envelopes:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
-        parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
+        if admit is None:
+            parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
+        else:
+            parsed = []
+            for i, raw in enumerate(envelopes):  # each refused as soon as it is read, in order
+                parsed.append(item := self._parse(i, raw))
+                admit(i, item[1])
         with write_transaction(self.engine) as conn:
             size = self.store.lock_head(conn)
             state = self._load_state(conn, parsed)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from raretrace.crypto import b64
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.ledger.events import event_from_statement
+from raretrace.ledger.events import Event, event_from_statement
 from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.server.access import may_submit, require
 from raretrace.server.participants import Principal
@@ -33,8 +33,14 @@ def authorize(principal: Principal, envelopes: Sequence[bytes]) -> None:
 
 
 def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
-    authorize(principal, envelopes)
-    return registry.append(envelopes)
+    """``authorize`` and append, parsing each envelope once: the registry hands each parsed event to
+    the permission check before it reads or writes anything."""
+    require(principal, "operator", "secretariat", action="submitting events")
+
+    def admit(index: int, event: Event) -> None:
+        may_submit(principal, event.kind, event.facility, f"envelope {index}")
+
+    return registry.append(envelopes, admit=admit)
 
 
 def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:
