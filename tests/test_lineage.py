@@ -93,6 +93,15 @@ def test_trace_down_is_a_recall_list(db_url: str) -> None:
         trace_up(registry, "urn:raretrace:lot:nothing")
     with pytest.raises(NotFoundError):
         trace_down(registry, "urn:raretrace:lot:nothing")
+    # without the graph: the lot and its sources are summarized, the paths still listed in full
+    brief = trace_up(registry, "urn:raretrace:lot:ox-1", graph=False)
+    sources = {s["lot"] for s in brief["sources"]}
+    assert set(brief["lots"]) == {"urn:raretrace:lot:ox-1", *sources} and "edges" not in brief
+    full = trace_up(registry, "urn:raretrace:lot:ox-1")
+    assert brief["sources"] == full["sources"] and set(full["lots"]) > set(brief["lots"])
+    assert any(
+        len(p["lots"]) > 2 for s in brief["sources"] for p in s["paths"]
+    )  # through lots not summarized
     # the traced lot is summarized with the others, in one query, and still listed first
     for result in (
         trace_down(registry, "urn:raretrace:lot:ore-b"),

@@ -333,8 +333,10 @@ def trace_up(
 
     With ``graph`` (the default) the result holds the whole upstream graph: ``lots`` summarizes every
     lot above ``lot_id`` and ``edges`` lists every edge, for drawing it. Without, ``lots`` covers only
-    the lot, its sources and the lots on listed paths, and there is no ``edges``: what a reader of
-    the shares and paths needs, at a fraction of the cost for a lot with a long history.
+    the lot and its sources (each source entry carries its summary too), and there is no ``edges``:
+    what ``trace --up`` prints — shares, the sources' form, producer and deposit, and the listed paths as
+    lot ids with masses — at a fraction of the cost for a lot with a long history (summarizing the
+    lots on the listed paths as well cost a third more time at the 99th percentile, measured at 1M lots).
 
     ``conn``: read on this connection, in the caller's transaction (see ``_snapshot``).
     """
@@ -345,7 +347,7 @@ def trace_up(
         parents = inputs_by_child(edges)
         found = ancestry(lot_id, parents)
         listed = best_paths(lot_id, parents, found.best, max_paths)
-        shown = seen if graph else {*found.shares, *(x for path in listed for x in path.lots)}
+        shown = seen if graph else set(found.shares)
         lots = _with_root(db, lot_id, shown)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
