@@ -26,7 +26,7 @@ from tests.chain_fixtures import new_registry
 COMP = {"Nd": 0.01, "Pr": 0.003}
 
 
-def _blend(db_url: str) -> ScriptedChain:
+def _blend(db_url: str, kg_a: float = 300.0, kg_b: float = 100.0) -> ScriptedChain:
     """Ore A (AU) 300 kg and ore B (CN) 100 kg blended into a concentrate, split into two oxides."""
     chain = ScriptedChain(new_registry(db_url))
     chain.add_facility("MINE-AU", country="AU", stages=["mining"])
@@ -42,8 +42,8 @@ def _blend(db_url: str) -> ScriptedChain:
         "process",
         stage="beneficiation",
         inputs=[
-            {"lot": "urn:raretrace:lot:ore-a", "mass_kg": 300.0},
-            {"lot": "urn:raretrace:lot:ore-b", "mass_kg": 100.0},
+            {"lot": "urn:raretrace:lot:ore-a", "mass_kg": kg_a},
+            {"lot": "urn:raretrace:lot:ore-b", "mass_kg": kg_b},
         ],
         outputs=[lot("urn:raretrace:lot:conc", "concentrate", 40.0, {"Nd": 0.1, "Pr": 0.03})],
     )
@@ -58,6 +58,17 @@ def _blend(db_url: str) -> ScriptedChain:
         ],
     )
     return chain
+
+
+@pytest.mark.parametrize(
+    ("kg_a", "kg_b", "order"),
+    [(100.0, 300.0, ["ore-b", "ore-a"]), (200.0, 200.0, ["ore-a", "ore-b"])],  # by share; ties by id
+)
+def test_sources_rank_by_share_then_lot_id(db_url: str, kg_a: float, kg_b: float, order: list[str]) -> None:
+    registry = _blend(db_url, kg_a, kg_b).registry
+    for graph in (True, False):
+        result = trace_up(registry, "urn:raretrace:lot:ox-1", graph=graph)
+        assert [s["lot"] for s in result["sources"]] == [f"urn:raretrace:lot:{x}" for x in order]
 
 
 def test_trace_up_gives_shares_by_path(db_url: str) -> None:
@@ -99,6 +110,7 @@ def test_trace_down_is_a_recall_list(db_url: str) -> None:
     assert set(brief["lots"]) == {"urn:raretrace:lot:ox-1", *sources} and "edges" not in brief
     full = trace_up(registry, "urn:raretrace:lot:ox-1")
     assert brief["sources"] == full["sources"] and set(full["lots"]) > set(brief["lots"])
+    assert brief["sources"] == sorted(brief["sources"], key=lambda s: (-s["share"], s["lot"]))
     assert any(
         len(p["lots"]) > 2 for s in brief["sources"] for p in s["paths"]
     )  # through lots not summarized

@@ -46,6 +46,7 @@ Edge = tuple[str, str, float, int]
 _PARENT = itemgetter(1)
 _MASS = itemgetter(2)
 _FIRST = itemgetter(0)
+_SHARE = itemgetter(1)  # of a (lot, share) pair
 
 
 class Path(NamedTuple):
@@ -355,9 +356,12 @@ def trace_up(
     counts = found.path_counts
     total_paths = sum(counts.values())
     summary, paths_of = lots.get, by_source.get
+    # highest share first, ties by lot id: two sorts in C (a sort with reverse=True is still stable)
+    ranked = sorted(found.shares.items())
+    ranked.sort(key=_SHARE, reverse=True)
     sources = [
         {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
-        for s, share in sorted(found.shares.items(), key=lambda item: (-item[1], item[0]))
+        for s, share in ranked
     ]
     result = {
         "lot": lot_id,
