@@ -9,7 +9,7 @@ event for another participant's facility into a batch; the registry then checks 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from raretrace.crypto import b64
 from raretrace.crypto.dsse import parse_envelope
@@ -20,27 +20,32 @@ from raretrace.server.access import may_submit, require
 from raretrace.server.participants import Principal
 
 
-def authorize(principal: Principal, envelopes: Sequence[bytes]) -> None:
-    """Raise 401/403 (naming the envelope) unless the caller may submit every envelope."""
-    require(principal, "operator", "secretariat", action="submitting events")
-    for i, raw in enumerate(envelopes):
-        where = f"envelope {i}"
-        try:
-            event = event_from_statement(parse_envelope(raw).statement())
-        except RaretraceError as e:
-            raise e.within(where) from e
-        may_submit(principal, event.kind, event.facility, where)
-
-
-def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
-    """``authorize`` and append, parsing each envelope once: the registry hands each parsed event to
-    the permission check before it reads or writes anything."""
+def admission(principal: Principal) -> Callable[[int, Event], None]:
+    """The check of one parsed event of a submission (``Registry.append``'s ``admit``): 401/403 naming
+    the envelope unless the caller may submit it. The caller's role is checked here, once."""
     require(principal, "operator", "secretariat", action="submitting events")
 
     def admit(index: int, event: Event) -> None:
         may_submit(principal, event.kind, event.facility, f"envelope {index}")
 
-    return registry.append(envelopes, admit=admit)
+    return admit
+
+
+def authorize(principal: Principal, envelopes: Sequence[bytes]) -> None:
+    """Raise 401/403 (naming the envelope) unless the caller may submit every envelope."""
+    admit = admission(principal)
+    for i, raw in enumerate(envelopes):
+        try:
+            event = event_from_statement(parse_envelope(raw).statement())
+        except RaretraceError as e:
+            raise e.within(f"envelope {i}") from e
+        admit(i, event)
+
+
+def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
+    """``authorize`` and append, parsing each envelope once: the registry hands each parsed event to
+    the permission check before it reads or writes anything."""
+    return registry.append(envelopes, admit=admission(principal))
 
 
 def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:
