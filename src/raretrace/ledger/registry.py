@@ -187,12 +187,10 @@ class Registry:
         """
         if not envelopes:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
-        if admit is None:
-            parsed = [self._parse(i, raw) for i, raw in enumerate(envelopes)]
-        else:
-            parsed = []
-            for i, raw in enumerate(envelopes):  # each refused as soon as it is read, in order
-                parsed.append(item := self._parse(i, raw))
+        parsed: list[tuple[Envelope, Event]] = []
+        for i, raw in enumerate(envelopes):  # each refused as soon as it is read, in order
+            parsed.append(item := self._parse(i, raw))
+            if admit is not None:
                 admit(i, item[1])
         with write_transaction(self.engine) as conn:
             size = self.store.lock_head(conn)
