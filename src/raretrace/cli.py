@@ -29,7 +29,7 @@ from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_world import register as register_world_commands
-from raretrace.errors import RaretraceError
+from raretrace.errors import RaretraceError, StoreError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
 
 app = typer.Typer(
@@ -89,6 +89,33 @@ def init(
     else:
         out_console.print(f"initialized registry [bold]{registry.origin}[/bold]")
         out_console.print(f"log verifier key: {vkey}", soft_wrap=True)
+
+
+@app.command()
+def upgrade(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Upgrade the database's schema to this raretrace's revision (back it up first).
+
+    A registry made by an older raretrace is refused until it is upgraded: new revisions add indexes
+    or columns that queries rely on. Upgrading an index on a large registry can take minutes.
+
+    Example: raretrace --db registry.db upgrade
+    """
+    from raretrace.store.db import SCHEMA_REVISION, has_schema, make_engine, migrate, schema_revision
+
+    engine = make_engine(_ctx(ctx).db, must_exist=True)
+    if not has_schema(engine):
+        raise StoreError("this database holds no raretrace registry; nothing to upgrade", field="db")
+    with engine.connect() as conn:
+        before = schema_revision(conn)
+    if before != SCHEMA_REVISION:
+        with err_console.status(f"upgrading the schema from revision {before} to {SCHEMA_REVISION}…"):
+            migrate(engine)
+    if as_json:
+        emit_json({"from": before, "to": SCHEMA_REVISION, "changed": before != SCHEMA_REVISION})
+    elif before == SCHEMA_REVISION:
+        out_console.print(f"the schema is already at revision {SCHEMA_REVISION}")
+    else:
+        out_console.print(f"schema upgraded from revision {before} to {SCHEMA_REVISION}")
 
 
 @app.command()

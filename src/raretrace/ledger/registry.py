@@ -38,7 +38,7 @@ from raretrace.log.tiles import TiledTree
 from raretrace.model import REE_SYMBOLS, Lot, utc_now
 from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
-from raretrace.store.db import has_schema, migrate, write_transaction
+from raretrace.store.db import has_schema, migrate, require_current_schema, write_transaction
 from raretrace.store.store import Store
 from raretrace.store.tiles import SqlTileStorage
 
@@ -84,6 +84,7 @@ class Registry:
                 "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
             )
         with engine.connect() as conn:
+            require_current_schema(conn)
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
             seed, self._public_key = self.store.registry_key(conn)

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from raretrace.errors import StoreError
 
 DEFAULT_DB = "raretrace.db"
+SCHEMA_REVISION = "0009"  # the newest Alembic revision this code expects (a test holds it to the scripts)
 ENV_VAR = "RARETRACE_DB"
 
 
@@ -108,6 +109,34 @@ def migrate(engine: Engine) -> None:
     with write_transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at (None: no revision recorded)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def require_current_schema(conn: Connection) -> None:
+    """Refuse a database whose schema is older or newer than this code's, saying what to do.
+
+    Queries and indexes change between revisions; running on an old schema would be slow or wrong in
+    ways nobody notices, so opening one fails until the operator upgrades it deliberately."""
+    found = schema_revision(conn)
+    if found == SCHEMA_REVISION:
+        return
+    if found is not None and found.isdigit() and int(found) > int(SCHEMA_REVISION):
+        raise StoreError(
+            f"this database's schema is at revision {found}, newer than this raretrace knows "
+            f"({SCHEMA_REVISION}): use the raretrace release that wrote it, or a newer one",
+            field="db",
+        )
+    raise StoreError(
+        f"this database's schema is at revision {found or 'unknown'}; this raretrace needs "
+        f"{SCHEMA_REVISION}: back the database up, then run `raretrace --db … upgrade`",
+        field="db",
+    )
 
 
 def has_schema(engine: Engine) -> bool:

@@ -124,7 +124,7 @@ lot_inputs = Table(
 transfers = Table(
     "transfers",
     metadata,
-    Column("seq", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, index=True),  # the transfer event: receipts look it up
     Column("lot_id", String(200), nullable=False, index=True),
     Column("sender", String(200), nullable=False),
     Column("receiver", String(200), nullable=False),

@@ -1,0 +1,80 @@
+"""A registry made by an older raretrace is refused until `raretrace upgrade` brings its schema up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+import raretrace.store.db as db
+from raretrace.errors import StoreError
+from raretrace.ledger.registry import Registry
+from raretrace.store.db import SCHEMA_REVISION, make_engine, schema_revision
+from tests.test_cli import ORIGIN, Cli
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    return config
+
+
+def _downgrade(url: str, revision: str) -> None:
+    config = _config()
+    with db.write_transaction(make_engine(url)) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_the_code_expects_the_newest_migration() -> None:
+    assert ScriptDirectory.from_config(_config()).get_current_head() == SCHEMA_REVISION
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], db_url: str) -> Cli:
+    return Cli(tmp_path, capsysbinary, db_url)
+
+
+def test_an_old_schema_is_refused_until_upgraded(cli: Cli) -> None:
+    code, _, err = cli("init", "--origin", ORIGIN, db=True)
+    assert code == 0, err
+    _downgrade(cli.db, "0008")
+    engine = make_engine(cli.db)
+    assert "ix_transfers_seq" not in {ix["name"] for ix in inspect(engine).get_indexes("transfers")}
+
+    needs = r"revision 0008; this raretrace needs 0009.*raretrace --db … upgrade"
+    with pytest.raises(StoreError, match=needs):
+        Registry(engine)
+    code, _, err = cli("log", "checkpoint")
+    assert code == 7 and "upgrade" in err
+
+    code, out, err = cli("upgrade", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"from": "0008", "to": SCHEMA_REVISION, "changed": True}
+    assert "ix_transfers_seq" in {ix["name"] for ix in inspect(engine).get_indexes("transfers")}
+    assert Registry(engine).origin == ORIGIN
+    code, out, _ = cli("upgrade")
+    assert code == 0 and b"already at revision" in out
+    code, out, _ = cli("log", "audit")
+    assert code == 0 and b"audit passed" in out
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    engine = make_engine(url)
+    Registry.init(engine, ORIGIN)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        assert schema_revision(conn) == "9999"
+    with pytest.raises(StoreError, match="newer than this raretrace knows"):
+        Registry(engine)
+
+
+def test_upgrade_needs_a_registry(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("--db", str(tmp_path / "missing.db"), "upgrade", db=False)
+    assert code == 7 and "no registry at" in err
