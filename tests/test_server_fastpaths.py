@@ -230,3 +230,49 @@ def test_visibility_from_a_trace_s_summaries_is_the_looked_up_one(shared: Server
                     ), (who, lot_id)
                 checked += 1
     assert checked >= 4 * 2 * 6
+
+
+def test_a_participant_s_lot_listing_is_what_the_lot_by_lot_check_allows(shared: ServerWorld) -> None:
+    """``queries.lots_for`` (index lookups, one page) lists exactly the lots ``visible_lots`` allows
+    one by one, in id order, and its pages neither skip nor repeat a lot."""
+    from raretrace.server.access import visible_lots
+    from raretrace.server.deps import token_principal
+    from raretrace.server.queries import lots_for
+
+    registry = shared.registry
+    with registry.engine.connect() as conn:
+        every_lot = list(conn.execute(select(t.lots.c.id)).scalars())
+        for who in ("cn", "jp", "us", "auditor"):
+            caller = token_principal(registry, shared.tokens[who])
+            allowed = sorted(visible_lots(conn, caller, every_lot))
+            listed: list[str] = []
+            for offset in range(0, len(every_lot) + 2, 2):
+                listed += [row["id"] for row in lots_for(conn, caller, limit=2, offset=offset)]
+            assert listed == allowed, who
+            assert 0 < len(allowed) <= len(every_lot)
+            whole = lots_for(conn, caller, limit=1000, offset=0)
+            assert [row["id"] for row in whole] == allowed
+            facilities = set(conn.execute(select(t.facilities.c.id)).scalars())
+            assert {row["producer"] for row in whole} <= facilities
+
+
+def test_a_lot_in_transit_is_listed_for_its_receiver(tmp_path: Any) -> None:
+    """The receiver of a transfer not yet received sees the lot (only the transfer names it) and a
+    facility that never touched it does not; after the receipt the receiver holds it."""
+    from raretrace.server.access import visible_lots
+    from raretrace.server.participants import Principal
+    from raretrace.server.queries import lots_for
+    from tests.chain_fixtures import ORE_LOT, mine_and_separator
+
+    chain = mine_and_separator(f"sqlite:///{tmp_path / 'r.db'}")
+    chain.record("US-MINE", "transfer", to="US-SEP", lots=[ORE_LOT])
+
+    def listed(*facilities: str) -> list[str]:
+        caller = Principal("p", "operator", facilities=frozenset(facilities))
+        with chain.registry.engine.connect() as conn:
+            ids = [row["id"] for row in lots_for(conn, caller, limit=10, offset=0)]
+            assert ids == sorted(visible_lots(conn, caller, [ORE_LOT]))
+        return ids
+
+    assert listed("US-SEP") == [ORE_LOT] == listed("US-MINE") == listed("CN-SEP", "US-SEP")
+    assert listed("CN-SEP") == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, union
+from sqlalchemy import Connection, Select, select, union
 
 from raretrace.server.participants import Principal
 from raretrace.store import schema as t
@@ -15,23 +15,29 @@ LOT_COLUMNS = ("id", "form", "mass_kg", "remaining_kg", "custodian", "in_transit
 
 
 def lots_for(conn: Connection, principal: Principal, *, limit: int, offset: int) -> list[dict[str, Any]]:
-    """The lots the caller may see, by id, one page."""
+    """The lots the caller may see, by id, one page.
+
+    A participant sees the lots its facilities produced, hold, or sent or received (a lot in transit
+    to one of them has a transfer row naming it as receiver). Each of the four is an index lookup and
+    only the page is read from the lots table, so a page costs what the participant's own lots cost,
+    not what the registry holds."""
     lots = t.lots.c
-    query = select(*(lots[c] for c in LOT_COLUMNS)).order_by(lots.id).limit(limit).offset(offset)
-    if not principal.sees_everything:
-        mine = sorted(principal.facilities)
-        moved = union(
-            select(t.transfers.c.lot_id).where(t.transfers.c.sender.in_(mine)),
-            select(t.transfers.c.lot_id).where(t.transfers.c.receiver.in_(mine)),
-        )
-        query = query.where(
-            or_(
-                lots.custodian.in_(mine),
-                lots.producer.in_(mine),
-                lots.in_transit_to.in_(mine),
-                lots.id.in_(select(moved.subquery().c.lot_id)),
-            )
-        )
+    columns = [lots[c] for c in LOT_COLUMNS]
+    if principal.sees_everything:
+        return _rows(conn, select(*columns).order_by(lots.id).limit(limit).offset(offset))
+    mine = sorted(principal.facilities)
+    moves = t.transfers.c
+    ids = union(
+        select(lots.id).where(lots.custodian.in_(mine)),
+        select(lots.id).where(lots.producer.in_(mine)),
+        select(moves.lot_id.label("id")).where(moves.sender.in_(mine)),
+        select(moves.lot_id.label("id")).where(moves.receiver.in_(mine)),
+    ).subquery()
+    page = select(ids.c.id).order_by(ids.c.id).limit(limit).offset(offset).subquery()
+    return _rows(conn, select(*columns).join(page, page.c.id == lots.id).order_by(lots.id))
+
+
+def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
     return [dict(zip(LOT_COLUMNS, row, strict=True)) for row in conn.execute(query)]
 
 

@@ -95,7 +95,7 @@ lots = Table(
     Column("in_transit_to", String(200), nullable=True),
     Column("remaining_kg", Float, nullable=False),
     Column("produced_seq", BigInteger, nullable=False),
-    Column("producer", String(200), nullable=False),
+    Column("producer", String(200), nullable=False, index=True),  # a participant's own lots
     Column("stage", String(32), nullable=False),
     Column("deposit", Text, nullable=True),
     Column("declared_value", Float, nullable=True),
@@ -129,6 +129,9 @@ transfers = Table(
     Column("sender", String(200), nullable=False),
     Column("receiver", String(200), nullable=False),
     Column("received_seq", BigInteger, nullable=True),
+    # the lots a participant sent or received, for its listing (server/queries.lots_for)
+    Index("ix_transfers_sender", "sender", "lot_id"),
+    Index("ix_transfers_receiver", "receiver", "lot_id"),
 )
 
 assays = Table(
