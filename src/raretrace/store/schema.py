@@ -91,11 +91,11 @@ lots = Table(
     Column("mass_kg", Float, nullable=False),
     Column("units", Integer, nullable=True),
     Column("composition", Text, nullable=False),  # JSON {component: mass fraction}
-    Column("custodian", String(200), nullable=False, index=True),
+    Column("custodian", String(200), nullable=False),
     Column("in_transit_to", String(200), nullable=True),
     Column("remaining_kg", Float, nullable=False),
     Column("produced_seq", BigInteger, nullable=False),
-    Column("producer", String(200), nullable=False, index=True),  # a participant's own lots
+    Column("producer", String(200), nullable=False),
     Column("stage", String(32), nullable=False),
     Column("deposit", Text, nullable=True),
     Column("declared_value", Float, nullable=True),
@@ -108,6 +108,9 @@ lots = Table(
 # vector (kilobytes each), so reading them would cost a page per lot.
 LOT_SUMMARY_COLUMNS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
 Index("ix_lots_summary", lots.c.id, *(lots.c[name] for name in LOT_SUMMARY_COLUMNS))
+# A participant's lots in id order, a page at a time (server/queries.lots_for).
+Index("ix_lots_custodian", lots.c.custodian, lots.c.id)
+Index("ix_lots_producer", lots.c.producer, lots.c.id)
 
 lot_inputs = Table(
     "lot_inputs",
