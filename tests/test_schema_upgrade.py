@@ -48,7 +48,7 @@ def test_an_old_schema_is_refused_until_upgraded(cli: Cli) -> None:
     added = {"ix_transfers_seq", "ix_transfers_sender", "ix_transfers_receiver"}
     assert not added & {ix["name"] for ix in inspect(engine).get_indexes("transfers")}
 
-    needs = r"revision 0008; this raretrace needs 0010.*raretrace --db … upgrade"
+    needs = r"revision 0008; this raretrace needs 0011.*raretrace --db … upgrade"
     with pytest.raises(StoreError, match=needs):
         Registry(engine)
     code, _, err = cli("log", "checkpoint")
@@ -64,6 +64,28 @@ def test_an_old_schema_is_refused_until_upgraded(cli: Cli) -> None:
     assert code == 0 and b"already at revision" in out
     code, out, _ = cli("log", "audit")
     assert code == 0 and b"audit passed" in out
+
+
+def test_the_certificates_of_a_lot_survive_the_upgrade_that_indexes_them(db_url: str) -> None:
+    """Migration 0011 copies the lots of certificates issued before it into the table it adds; the
+    lot page lists the same certificates before and after, and a lot named by none lists none."""
+    from raretrace.ledger.certificates import issue
+    from raretrace.server.queries import certificates_of_lot
+    from tests.test_compliance import JP_MAGNET, US_MAGNET, two_chains
+
+    registry = two_chains(db_url).registry
+    both = issue(registry, lots=[JP_MAGNET, US_MAGNET])["credential"]["id"]
+    only_us = issue(registry, lots=[US_MAGNET])["credential"]["id"]
+    with registry.engine.connect() as conn:
+        before = {lot: certificates_of_lot(conn, lot) for lot in (JP_MAGNET, US_MAGNET, "urn:x:none")}
+    assert [c["id"] for c in before[US_MAGNET]] == [both, only_us]
+    assert [c["id"] for c in before[JP_MAGNET]] == [both] and before["urn:x:none"] == []
+
+    _downgrade(db_url, "0010")
+    assert "certificate_lots" not in inspect(registry.engine).get_table_names()
+    db.migrate(registry.engine)
+    with registry.engine.connect() as conn:
+        assert {lot: certificates_of_lot(conn, lot) for lot in before} == before
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -219,6 +219,9 @@ def issue(
                 credential=json.dumps(signed, separators=(",", ":")),
             )
         )
+        conn.execute(
+            insert(t.certificate_lots), [{"certificate_id": credential_id, "lot_id": lot} for lot in lot_ids]
+        )
     return {"credential": signed, "disclosures": disclosures}
 
 

@@ -73,14 +73,15 @@ def certificate_summary(row: Any) -> dict[str, Any]:
 
 
 def certificates_of_lot(conn: Connection, lot_id: str) -> list[dict[str, Any]]:
-    """Certificates naming the lot (the lots column is a JSON list; the LIKE narrows, JSON decides)."""
-    pattern = "%" + json.dumps(lot_id).replace("%", r"\%").replace("_", r"\_") + "%"
+    """Certificates naming the lot, oldest first."""
+    named = t.certificate_lots.c
     rows = conn.execute(
         select(t.certificates)
-        .where(t.certificates.c.lots.like(pattern, escape="\\"))
-        .order_by(t.certificates.c.issued_at)
+        .join(t.certificate_lots, named.certificate_id == t.certificates.c.id)
+        .where(named.lot_id == lot_id)
+        .order_by(t.certificates.c.issued_at, t.certificates.c.status_index)  # status index: issue order
     ).all()
-    return [certificate_summary(r) for r in rows if lot_id in json.loads(r.lots)]
+    return [certificate_summary(r) for r in rows]
 
 
 def facilities(conn: Connection) -> list[dict[str, Any]]:

@@ -195,6 +195,15 @@ certificates = Table(
     Column("revocation_reason", Text, nullable=True),
 )
 
+# Which certificates name a lot: the lot page lists them (certificates.lots keeps the list as issued).
+certificate_lots = Table(
+    "certificate_lots",
+    metadata,
+    Column("certificate_id", String(200), ForeignKey("certificates.id"), primary_key=True),
+    Column("lot_id", String(200), primary_key=True),
+    Index("ix_certificate_lots_lot", "lot_id", "certificate_id"),
+)
+
 
 witnessed_logs = Table(
     "witnessed_logs",
