@@ -209,7 +209,7 @@ def test_group_commit_keeps_each_submission_all_or_nothing(db_url: str) -> None:
         ],
     )
     size = chain.registry.tree_size()
-    outcomes = append_group(chain.registry, [first, second, unrelated])
+    outcomes = append_group(chain.registry, Registry.parse([first, second, unrelated]))
     assert [type(o).__name__ for o in outcomes] == ["AppendResult", "CustodyError", "AppendResult"]
     assert isinstance(outcomes[1], CustodyError) and outcomes[1].context.startswith("envelope 0")
     assert chain.registry.tree_size() == size + 2

@@ -56,6 +56,9 @@ def _rejected(index: int, event_id: str | None, error: RaretraceError) -> Raretr
     return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
 
 
+#: an envelope as ``Registry.parse`` read it, with its event
+Parsed = tuple[Envelope, Event]
+
 #: names the file holding the private key of a registry whose database keeps only the public key
 REGISTRY_KEY_ENV = "RARETRACE_REGISTRY_KEY"
 
@@ -186,13 +189,32 @@ class Registry:
         ``admit(index, event)`` sees each event as soon as it is parsed, before anything is read or
         written, and refuses it by raising (a server's permission check: the envelope is parsed once).
         """
-        if not envelopes:
-            raise ValidationError("nothing to record: the batch is empty", field="envelopes")
-        parsed: list[tuple[Envelope, Event]] = []
+        return self.append_parsed(self.parse(envelopes, admit=admit), progress=progress, dry_run=dry_run)
+
+    @staticmethod
+    def parse(
+        envelopes: Sequence[bytes], *, admit: Callable[[int, Event], None] | None = None
+    ) -> list[Parsed]:
+        """Each envelope parsed and shown to ``admit``, the first bad one refused naming its index;
+        nothing is read or written. ``append_parsed`` takes the result as it stands."""
+        parsed: list[Parsed] = []
         for i, raw in enumerate(envelopes):  # each refused as soon as it is read, in order
-            parsed.append(item := self._parse(i, raw))
+            parsed.append(item := Registry._parse(i, raw))
             if admit is not None:
                 admit(i, item[1])
+        return parsed
+
+    def append_parsed(
+        self,
+        parsed: Sequence[Parsed],
+        *,
+        progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
+    ) -> AppendResult:
+        """``append`` of envelopes ``parse`` has read already: a server that parsed them to decide who
+        may submit them, or to queue them for group commit, need not parse them again."""
+        if not parsed:
+            raise ValidationError("nothing to record: the batch is empty", field="envelopes")
         with write_transaction(self.engine) as conn:
             size = self.store.lock_head(conn)
             state = self._load_state(conn, parsed)
@@ -222,7 +244,7 @@ class Registry:
         return AppendResult(size, len(parsed), new_size, note)
 
     @staticmethod
-    def _parse(index: int, raw: bytes) -> tuple[Envelope, Event]:
+    def _parse(index: int, raw: bytes) -> Parsed:
         event_id: str | None = None
         try:
             envelope = parse_envelope(raw)
@@ -246,7 +268,7 @@ class Registry:
                 ),
             )
 
-    def _load_state(self, conn: Connection, parsed: Sequence[tuple[Envelope, Event]]) -> LedgerState:
+    def _load_state(self, conn: Connection, parsed: Sequence[Parsed]) -> LedgerState:
         """Prefetch, in a few IN queries, every row the batch refers to."""
         key_ids: set[str] = set()
         lot_ids: set[str] = set()

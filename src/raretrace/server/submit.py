@@ -1,6 +1,6 @@
 """Submitting signed events through the API: who may submit each envelope, then the registry's append.
 
-The envelope bytes go to ``Registry.append`` exactly as received (the log hashes those bytes). Each
+The envelope bytes go to the registry exactly as received (the log hashes those bytes). Each
 envelope is parsed once here to learn its kind and acting facility, so a participant cannot slip an
 event for another participant's facility into a batch; the registry then checks everything else
 (signatures, custody, mass balance …) and writes all or nothing.
@@ -12,10 +12,9 @@ import json
 from collections.abc import Callable, Sequence
 
 from raretrace.crypto import b64
-from raretrace.crypto.dsse import parse_envelope
-from raretrace.errors import RaretraceError, ValidationError
-from raretrace.ledger.events import Event, event_from_statement
-from raretrace.ledger.registry import AppendResult, Registry
+from raretrace.errors import ValidationError
+from raretrace.ledger.events import Event
+from raretrace.ledger.registry import AppendResult, Parsed, Registry
 from raretrace.server.access import may_submit, require
 from raretrace.server.participants import Principal
 
@@ -31,15 +30,10 @@ def admission(principal: Principal) -> Callable[[int, Event], None]:
     return admit
 
 
-def authorize(principal: Principal, envelopes: Sequence[bytes]) -> None:
-    """Raise 401/403 (naming the envelope) unless the caller may submit every envelope."""
-    admit = admission(principal)
-    for i, raw in enumerate(envelopes):
-        try:
-            event = event_from_statement(parse_envelope(raw).statement())
-        except RaretraceError as e:
-            raise e.within(f"envelope {i}") from e
-        admit(i, event)
+def authorize(principal: Principal, envelopes: Sequence[bytes]) -> list[Parsed]:
+    """The envelopes parsed, or 401/403 (naming the envelope) unless the caller may submit every one;
+    ``Registry.append_parsed`` appends what this returns without parsing it again."""
+    return Registry.parse(envelopes, admit=admission(principal))
 
 
 def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
