@@ -10,7 +10,8 @@ at random offsets within its lots are fetched with ``raretrace.server.queries.lo
 range per way a participant may be entitled to a lot, then only the page read from the lots table) and
 with the baseline: the single ``OR`` over the lots table with the transfers in an ``IN`` subquery, as
 the server did before migration 0010. Both must return the same page; the first page's time and the
-p50 and max of the others are printed per participant, with the ratio baseline / ours (one untimed
+p50 and max of the others are printed per participant, with the ratio baseline / ours, and the time of
+the page after each one fetched by ``after`` (its last id) instead of an offset (one untimed
 call of each first, so that statement compilation is not timed). Nothing is written.
 """
 
@@ -92,7 +93,7 @@ def main() -> None:
         for label, (facility, count) in picks.items():
             who = Principal(f"bench-{label}", "operator", facilities=frozenset([facility]))
             offsets = [0, *(rng.randrange(max(1, count)) for _ in range(args.pages - 1))]
-            times: dict[str, list[float]] = {"ours": [], "baseline": []}
+            times: dict[str, list[float]] = {"ours": [], "baseline": [], "after": []}
             for offset in offsets:
                 took_ours, page = timed(ours, conn, who, args.limit, offset)
                 took_base, expected = timed(baseline, conn, who, args.limit, offset)
@@ -100,14 +101,22 @@ def main() -> None:
                     raise SystemExit(f"{facility} offset {offset}: the two queries disagree")
                 times["ours"].append(took_ours)
                 times["baseline"].append(took_base)
+                if page:  # the page after this one, by the last id seen (``after``, no offset)
+                    start = time.perf_counter()
+                    following = lots_for(conn, who, limit=args.limit, offset=0, after=page[-1]["id"])
+                    times["after"].append((time.perf_counter() - start) * 1000)
+                    if following and following[0]["id"] <= page[-1]["id"]:
+                        raise SystemExit(f"{facility}: the page after {page[-1]['id']} starts before it")
             p50 = {k: statistics.median(v[1:]) for k, v in times.items()}
-            first = {k: v[0] for k, v in times.items()}
+            first = {k: v[0] for k, v in times.items() if k != "after"}
+            after = times["after"] or [0.0]
             print(
                 f"  {label:<7} {facility} ({count:,} lots produced): first page ours {first['ours']:.1f} ms, "
                 f"baseline {first['baseline']:.1f} ms ({first['baseline'] / first['ours']:.1f}x); "
                 f"random offsets p50 ours {p50['ours']:.1f} ms (max {max(times['ours']):.1f}), baseline "
                 f"{p50['baseline']:.1f} ms (max {max(times['baseline']):.1f}): "
-                f"{p50['baseline'] / p50['ours']:.1f}x"
+                f"{p50['baseline'] / p50['ours']:.1f}x; the page after each by `after`: p50 "
+                f"{statistics.median(after):.1f} ms (max {max(after):.1f})"
             )
 
 

@@ -250,6 +250,12 @@ def test_a_participant_s_lot_listing_is_what_the_lot_by_lot_check_allows(shared:
                 listed += [row["id"] for row in lots_for(conn, caller, limit=2, offset=offset)]
             assert listed == allowed, who
             assert 0 < len(allowed) <= len(every_lot)
+            walked: list[str] = []
+            after = None
+            while page := lots_for(conn, caller, limit=2, offset=0, after=after):
+                walked += [row["id"] for row in page]
+                after = page[-1]["id"]
+            assert walked == allowed, who
             whole = lots_for(conn, caller, limit=1000, offset=0)
             assert [row["id"] for row in whole] == allowed
             facilities = set(conn.execute(select(t.facilities.c.id)).scalars())

@@ -301,3 +301,22 @@ def test_secretariat_administers(world: ServerWorld) -> None:
     status = world.client.get("/status/1").json()
     assert status["credentialSubject"]["type"] == "BitstringStatusList"
     assert world.client.get(f"/api/v1/certificates/{number}", headers=headers).json()["revoked_at"]
+
+
+def test_lot_pages_follow_on_with_after(shared: ServerWorld) -> None:
+    """``next_after`` of a full page, passed as ``after``, gives the next page: for an operator and for
+    the auditor the pages together are the whole list, in order, each lot once."""
+    for who in ("cn", "auditor"):
+        whole = shared.client.get("/api/v1/lots?limit=1000", headers=shared.as_(who)).json()["lots"]
+        walked: list[str] = []
+        query = "limit=2"
+        while True:
+            page = shared.client.get(f"/api/v1/lots?{query}", headers=shared.as_(who)).json()
+            walked += [item["id"] for item in page["lots"]]
+            if "next_after" not in page:
+                break
+            assert page["next_after"] == walked[-1]
+            query = f"limit=2&after={page['next_after']}"
+        assert walked == [item["id"] for item in whole] and len(walked) >= 3, who
+    refused = shared.client.get("/api/v1/lots?after=", headers=shared.as_("cn"))
+    assert refused.status_code == 422 and "after" in refused.text

@@ -30,10 +30,12 @@ LotId = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_PATHS = 10_000
 
 
-def lot_page(registry: Registry, caller: Principal, limit: int, offset: int) -> list[dict[str, Any]]:
+def lot_page(
+    registry: Registry, caller: Principal, limit: int, offset: int, after: str | None = None
+) -> list[dict[str, Any]]:
     require_participant(caller, action="listing lots")
     with registry.engine.connect() as conn:
-        return queries.lots_for(conn, caller, limit=limit, offset=offset)
+        return queries.lots_for(conn, caller, limit=limit, offset=offset, after=after)
 
 
 @router.get("/lots", summary="The lots the caller may see")
@@ -42,8 +44,22 @@ def list_lots(
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="the last lot id of the previous page: the lots after it (cheaper than an offset)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    return {"lots": lot_page(registry, caller, limit, offset), "limit": limit, "offset": offset}
+    lots = lot_page(registry, caller, limit, offset, after)
+    page: dict[str, Any] = {"lots": lots, "limit": limit, "offset": offset}
+    if after is not None:
+        page["after"] = after
+    if len(lots) == limit:
+        page["next_after"] = lots[-1]["id"]  # pass as ``after`` for the next page
+    return page
 
 
 def lot_view(registry: Registry, caller: Principal, lot_id: str) -> dict[str, Any]:
