@@ -189,3 +189,26 @@ def test_dashboard_shows_the_witnesses_of_the_latest_checkpoint(world: ServerWor
     home = world.client.get("/")
     assert '<div class="stat" id="witness-count">1</div>' in home.text
     assert "witness.example.org/log" in home.text
+
+
+def test_the_lots_page_pages_on(world: ServerWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more lots than a page holds, "Next page" leads on from the last lot shown until every lot
+    the caller may see has been shown once."""
+    import re
+
+    from raretrace.server import web
+
+    monkeypatch.setattr(web, "LOTS_PER_PAGE", 2)
+    c = world.client
+    c.cookies.set("raretrace_session", world.tokens["auditor"])
+    expected = [
+        item["id"] for item in c.get("/api/v1/lots?limit=1000", headers=world.as_("auditor")).json()["lots"]
+    ]
+    shown: list[str] = []
+    url: str | None = "/lots"
+    while url is not None:
+        html = c.get(url).text
+        shown += re.findall(r'<tr><td><a href="[^"]*">([^<]+)</a>', html)
+        found = re.search(r'id="next-page" href="([^"]+)"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert shown == expected and len(shown) > 2

@@ -274,13 +274,18 @@ def logout() -> Response:
     return response
 
 
+LOTS_PER_PAGE = 200
+
+
 @router.get("/lots", response_class=HTMLResponse)
-def lots(registry: RegistryDep, caller: WebCaller) -> Response:
+def lots(registry: RegistryDep, caller: WebCaller, after: str | None = None) -> Response:
+    """A page of the lots the caller may see; the next one follows from the last id shown."""
     if caller.id is None:
         return RedirectResponse("/login", status_code=303)
     with registry.engine.connect() as conn:
-        rows = queries.lots_for(conn, caller, limit=500, offset=0)
-    return page("lots.html", caller, lots=rows, href=charts.lot_href)
+        rows = queries.lots_for(conn, caller, limit=LOTS_PER_PAGE, offset=0, after=after or None)
+    following = rows[-1]["id"] if len(rows) == LOTS_PER_PAGE else None
+    return page("lots.html", caller, lots=rows, href=charts.lot_href, after=after, following=following)
 
 
 @router.get("/lots/{lot_id}", response_class=HTMLResponse)
