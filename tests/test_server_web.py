@@ -194,8 +194,6 @@ def test_dashboard_shows_the_witnesses_of_the_latest_checkpoint(world: ServerWor
 def test_the_lots_page_pages_on(world: ServerWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """With more lots than a page holds, "Next page" leads on from the last lot shown until every lot
     the caller may see has been shown once."""
-    import re
-
     from raretrace.server import web
 
     monkeypatch.setattr(web, "LOTS_PER_PAGE", 2)

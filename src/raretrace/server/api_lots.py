@@ -57,8 +57,9 @@ def list_lots(
     page: dict[str, Any] = {"lots": lots, "limit": limit, "offset": offset}
     if after is not None:
         page["after"] = after
-    if len(lots) == limit:
-        page["next_after"] = lots[-1]["id"]  # pass as ``after`` for the next page
+    following = queries.next_after(lots, limit)
+    if following is not None:
+        page["next_after"] = following
     return page
 
 

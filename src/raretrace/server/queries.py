@@ -47,6 +47,11 @@ def lots_for(
     return _rows(conn, select(*columns).join(page, page.c.id == lots.id).order_by(lots.id))
 
 
+def next_after(page: list[dict[str, Any]], limit: int) -> str | None:
+    """What to pass as ``after`` for the page following a full one (None: this page was the last)."""
+    return str(page[-1]["id"]) if page and len(page) == limit else None
+
+
 def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
     return [dict(zip(LOT_COLUMNS, row, strict=True)) for row in conn.execute(query)]
 

@@ -284,7 +284,7 @@ def lots(registry: RegistryDep, caller: WebCaller, after: str | None = None) -> 
         return RedirectResponse("/login", status_code=303)
     with registry.engine.connect() as conn:
         rows = queries.lots_for(conn, caller, limit=LOTS_PER_PAGE, offset=0, after=after or None)
-    following = rows[-1]["id"] if len(rows) == LOTS_PER_PAGE else None
+    following = queries.next_after(rows, LOTS_PER_PAGE)
     return page("lots.html", caller, lots=rows, href=charts.lot_href, after=after, following=following)
 
 
