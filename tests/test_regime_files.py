@@ -190,6 +190,7 @@ def test_every_shipped_regime_cites_sources_and_has_rules() -> None:
     regimes = load_regimes()
     assert set(regimes) == {
         "cn-mofcom-18-2025",
+        "cn-mofcom-57-2025",
         "cn-mofcom-61-2025",
         "us-dfars-252.225-7052",
         "consortium",

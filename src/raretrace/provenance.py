@@ -7,6 +7,18 @@ per element, weighted by the element mass each input contributes (ISO 22095 cont
 gives the pooled vector to every output, and then records its own stage as done in the facility's
 country with the facility's technology. Pure functions over plain values: no I/O.
 
+Marginals lose the pairing of stages as soon as lots are blended: from "half separated in China, half
+separated in Japan with Chinese technology" the two marginals alone cannot tell whether the Chinese
+technology was used in China or abroad, nor whether the share mined in China is the share separated
+there. Rules that ask such questions (MOFCOM 61's technology clause counts Chinese technology only where
+a stage was performed outside China; "any of several stages in China" counts each portion of material
+once) read the joint history, ``paths``: for each distinct history of an element — every stage with the
+place and the technology it was done with — the share of the element's mass that went that way. A path
+key is ``stage=PLACE@TECH`` parts joined by ``|`` in chain order; ``""`` is material with no traced
+history. Paths mix by mass exactly as marginals do, so a fully traced lot's figures are exact, and untraced
+feed is one portion however many stages it then passes through. A lot whose history reached this
+registry without paths (an older import) keeps only marginals; rules then fall back to bounds.
+
 The vectors are plain JSON-shaped dicts — the stored form is the working form — because they are
 computed for every lot on the append path, where building and converting objects would cost more
 than the arithmetic. Treat them as immutable: functions here return new dicts and share untouched
@@ -17,7 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Required, TypedDict
+
+from raretrace.errors import ValidationError
 
 UNKNOWN = "unknown"
 #: Share of an element whose traced history skipped the stage (ore separated without beneficiation,
@@ -39,11 +53,16 @@ STAGE_ORDER = (
 StageShares = dict[str, dict[str, float]]
 
 
-class ElementOrigin(TypedDict):
-    """One element's history: location and technology shares per stage."""
+#: path key (``stage=PLACE@TECH|…``) -> share of the element's mass with that joint history
+Paths = dict[str, float]
 
-    location: StageShares
-    technology: StageShares
+
+class ElementOrigin(TypedDict, total=False):
+    """One element's history: location and technology shares per stage, and the joint paths."""
+
+    location: Required[StageShares]
+    technology: Required[StageShares]
+    paths: Paths
 
 
 #: element symbol -> its origin
@@ -51,7 +70,57 @@ LotOrigin = dict[str, ElementOrigin]
 
 
 def _empty() -> ElementOrigin:
-    return {"location": {}, "technology": {}}
+    return {"location": {}, "technology": {}, "paths": {"": 1.0}}
+
+
+_STAGE_RANK = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+
+
+def path_key(steps: Mapping[str, tuple[str, str]]) -> str:
+    """The key of a joint history: ``stage=PLACE@TECH`` parts in chain order."""
+    ordered_stages = sorted(steps, key=lambda s: (_STAGE_RANK.get(s, len(_STAGE_RANK)), s))
+    return "|".join(f"{stage}={steps[stage][0]}@{steps[stage][1]}" for stage in ordered_stages)
+
+
+def path_steps(key: str) -> dict[str, tuple[str, str]]:
+    """stage -> (place, technology) of one joint history (the inverse of ``path_key``)."""
+    steps: dict[str, tuple[str, str]] = {}
+    if not key:
+        return steps
+    for part in key.split("|"):
+        stage, _, where = part.partition("=")
+        place, _, technology = where.partition("@")
+        steps[stage] = (place, technology)
+    return steps
+
+
+def step_at(steps: Mapping[str, tuple[str, str]], stage: str) -> tuple[str, str]:
+    """(place, technology) of ``stage`` on one path; a missing stage counts as ``at_stage`` says."""
+    found = steps.get(stage)
+    if found is not None:
+        return found
+    return (NOT_PERFORMED, NOT_PERFORMED) if "mining" in steps else (UNKNOWN, UNKNOWN)
+
+
+def check_paths(paths: object, where: str) -> Paths:
+    """Joint paths read from outside (an imported certificate): well formed, shares summing to one.
+
+    Errors name ``where`` as the field.
+    """
+    if not isinstance(paths, dict) or not paths:
+        raise ValidationError("must be a non-empty table of path -> share", field=where)
+    total = 0.0
+    for key, share in paths.items():
+        if not isinstance(key, str) or (key and path_key(path_steps(key)) != key):
+            raise ValidationError(
+                f"{key!r} is not a path (stage=PLACE@TECH parts in chain order)", field=where
+            )
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ValidationError(f"the share of {key!r} must be a number from 0 to 1", field=where)
+        total += share
+    if abs(total - 1.0) > 1e-6:
+        raise ValidationError(f"shares add up to {total:.9g}, not 1", field=where)
+    return {k: float(v) for k, v in paths.items()}
 
 
 @dataclass(frozen=True)
@@ -64,8 +133,13 @@ class Contribution:
 
 def extracted(elements: Iterable[str], country: str, technology: str) -> LotOrigin:
     """A freshly mined lot: every element's mining stage done where and as the mine does it."""
+    key = path_key({"mining": (country, technology)})
     return {
-        e: {"location": {"mining": {country: 1.0}}, "technology": {"mining": {technology: 1.0}}}
+        e: {
+            "location": {"mining": {country: 1.0}},
+            "technology": {"mining": {technology: 1.0}},
+            "paths": {key: 1.0},
+        }
         for e in elements
     }
 
@@ -127,22 +201,42 @@ def pooled(
             out[element] = parts[0][1]
             continue
         total = sum(kg for kg, _ in parts)
-        out[element] = {
+        mixed: ElementOrigin = {
             "location": _mix([(kg, o["location"]) for kg, o in parts], total),
             "technology": _mix([(kg, o["technology"]) for kg, o in parts], total),
         }
+        if all("paths" in o for _, o in parts):  # one part without joint history: marginals only
+            paths: Paths = {}
+            for kg, o in parts:
+                for key, share in o["paths"].items():
+                    paths[key] = paths.get(key, 0.0) + kg * share / total
+            mixed["paths"] = paths
+        out[element] = mixed
+    return out
+
+
+def _with_step(paths: Paths, stage: str, country: str, technology: str) -> Paths:
+    out: Paths = {}
+    for key, share in paths.items():
+        steps = path_steps(key)
+        steps[stage] = (country, technology)
+        new = path_key(steps)
+        out[new] = out.get(new, 0.0) + share
     return out
 
 
 def performed(origin: Mapping[str, ElementOrigin], stage: str, country: str, technology: str) -> LotOrigin:
     """The same origin with ``stage`` done, for every element, in ``country`` with ``technology``."""
-    return {
-        e: {
+    out: LotOrigin = {}
+    for e, o in origin.items():
+        done: ElementOrigin = {
             "location": {**o["location"], stage: {country: 1.0}},
             "technology": {**o["technology"], stage: {technology: 1.0}},
         }
-        for e, o in origin.items()
-    }
+        if "paths" in o:
+            done["paths"] = _with_step(o["paths"], stage, country, technology)
+        out[e] = done
+    return out
 
 
 def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
@@ -155,7 +249,10 @@ def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
             for stage in sorted(shares, key=lambda s: rank.get(s, len(rank)))
         }
 
-    return {
-        e: {"location": sort(o["location"]), "technology": sort(o["technology"])}
-        for e, o in sorted(origin.items())
-    }
+    out: LotOrigin = {}
+    for e, o in sorted(origin.items()):
+        item: ElementOrigin = {"location": sort(o["location"]), "technology": sort(o["technology"])}
+        if "paths" in o:
+            item["paths"] = dict(sorted(o["paths"].items(), key=lambda kv: (-kv[1], kv[0])))
+        out[e] = item
+    return out

@@ -21,6 +21,7 @@ from raretrace.model import REE_SYMBOLS, Lot
 from raretrace.pricing import PriceTable
 from raretrace.provenance import Contribution, pooled
 from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select
+from raretrace.rules.judging import parse_assertions, parse_end_use
 from raretrace.rules.types import FingerprintRequired
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_in
@@ -123,8 +124,41 @@ def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tupl
     return out
 
 
+def _magnet_kg(registry: Registry, lot_id: str) -> float:
+    """Mass of finished magnets inside a lot: a magnet is its own mass; an assembly holds its inputs'
+    magnets in proportion to the share of each input it consumed. Walked only for DFARS's COTS test."""
+    with registry.engine.connect() as conn:
+        edges, seen = walk_edges(conn, lot_id, up=True)
+        lots = registry.store.lots(conn, sorted(seen))
+    inputs: dict[str, list[tuple[str, float]]] = {}
+    for child, parent, mass, _ in edges:
+        inputs.setdefault(child, []).append((parent, mass))
+    memo: dict[str, float] = {}
+
+    def inside(lot: str) -> float:
+        if lot not in memo:
+            found = lots.get(lot)
+            if found is None:
+                memo[lot] = 0.0
+            elif found.spec.form.value == "magnet":
+                memo[lot] = found.spec.mass_kg
+            else:
+                memo[lot] = sum(
+                    inside(parent) * mass / lots[parent].spec.mass_kg
+                    for parent, mass in inputs.get(lot, ())
+                    if parent in lots and lots[parent].spec.mass_kg > 0
+                )
+        return memo[lot]
+
+    return inside(lot_id)
+
+
 def subjects(
-    registry: Registry, lot_ids: Sequence[str], *, with_raw_materials: bool = False
+    registry: Registry,
+    lot_ids: Sequence[str],
+    *,
+    with_raw_materials: bool = False,
+    with_magnet_mass: bool = False,
 ) -> list[Subject]:
     """One subject per lot, in the order given; unknown lots are an error naming the first."""
     with registry.engine.connect() as conn:
@@ -154,6 +188,7 @@ def subjects(
                 made_in=frozenset({producer.country} if producer else ()),
                 held_in=frozenset({custodian.country} if custodian else ()),
                 raw_materials=raw.get(lot_id, ()),
+                magnet_kg=_magnet_kg(registry, lot_id) if with_magnet_mass else None,
             )
         )
     return out
@@ -181,6 +216,7 @@ def combined(parts: Sequence[Subject]) -> Subject:
         made_in=frozenset().union(*(p.made_in for p in parts)),
         held_in=frozenset().union(*(p.held_in for p in parts)),
         raw_materials=tuple(r for p in parts for r in p.raw_materials),
+        magnet_kg=None if any(p.magnet_kg is None for p in parts) else sum(p.magnet_kg or 0.0 for p in parts),
     )
 
 
@@ -198,11 +234,13 @@ def check_lots(
     prices: PriceTable | None = None,
     as_one: bool = False,
     regime_folders: Sequence[Path] = (),
+    assertions: Sequence[str] = (),
 ) -> list[Verdict]:
     """Verdicts for each lot (or for all of them as one item with ``as_one``) under each regime.
 
     Portfolio regimes (EU CRMA) judge all the lots together, once. ``regimes`` are loaded regimes or
-    ids; None means every regime known. ``as_of`` defaults to today (UTC).
+    ids; None means every regime known. ``as_of`` defaults to today (UTC). ``end_use`` and
+    ``assertions`` are checked against their closed sets (rules/judging.py) and recorded in each verdict.
     """
     if not lot_ids:
         raise NotFoundError("give at least one lot to check", field="lot")
@@ -211,8 +249,14 @@ def check_lots(
         chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
     else:
         chosen = [r for r in regimes if isinstance(r, Regime)]
-    ctx = Context(as_of or today(), end_use, prices or PriceTable.load())
-    items = subjects(registry, lot_ids, with_raw_materials=_needs_fingerprints(chosen))
+    asserted = parse_assertions(assertions)
+    ctx = Context(as_of or today(), parse_end_use(end_use), prices or PriceTable.load(), asserted)
+    items = subjects(
+        registry,
+        lot_ids,
+        with_raw_materials=_needs_fingerprints(chosen),
+        with_magnet_mass="cots" in asserted,
+    )
     judged = [combined(items)] if as_one else items
     verdicts: list[Verdict] = []
     for regime in chosen:

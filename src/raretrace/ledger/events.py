@@ -31,6 +31,7 @@ from raretrace.model import (
     parse_positive,
     parse_time,
 )
+from raretrace.provenance import check_paths
 
 PREDICATE_PREFIX = "https://raretrace.dev/event/"
 PREDICATE_SUFFIX = "/v1"
@@ -454,6 +455,9 @@ def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Any, Stage]:
     origin = lot["origin"]
     if not isinstance(origin, dict):
         raise ValidationError("must be an origin vector", field=f"{where}.origin")
+    for symbol, element in origin.items():
+        if isinstance(element, dict) and "paths" in element:
+            check_paths(element["paths"], f"{where}.origin.{symbol}.paths")
     done = {stage for element in origin.values() for stage in element.get("location", {})}
     known = {st.value for st in Stage}
     stage = max((Stage(s) for s in done if s in known), key=list(Stage).index, default=None)

@@ -4,14 +4,18 @@ Evaluation, numbered as a compliance officer would reason:
 1. Is the regime in force on the date, and not suspended as a whole? Otherwise not applicable.
 2. Does it cover this item (form, where made or held, content)? Otherwise not applicable.
 3. Each rule in force and not suspended on the date, covering the item, gives a finding; rules that
-   read other findings (end use) run last.
-4. The verdict is the most restrictive finding; its explanation quotes the findings that decided it.
+   read other findings (end use) run after them.
+4. Statutory exceptions run last: one whose conditions hold lifts the findings of the rules it names
+   (they stay in the verdict, marked as lifted, so the reader sees what the exception saved).
+5. The verdict is the most restrictive finding; its explanation quotes the findings that decided it,
+   and it records the end use, the asserted facts and any suspension that has just ended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from raretrace.errors import ValidationError
@@ -20,6 +24,9 @@ from raretrace.rules.scope import DateWindow, Scope, Suspension
 from raretrace.rules.subject import Context, Subject
 from raretrace.rules.types import RULE_TYPES, Rule
 from raretrace.rules.verdict import Finding, Outcome, Verdict, most_severe
+
+#: How long after a suspension ends verdicts and listings keep saying so.
+RECENTLY_ENDED_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,32 @@ class Regime:
             explanation=why,
             findings=tuple(findings),
             sources=tuple(s.cite() for s in self.sources),
+            end_use=ctx.end_use,
+            assertions=tuple(sorted(ctx.assertions)),
+            decided_by=tuple(f.rule for f in findings if f.outcome == outcome),
+            notices=self.lapsed_suspensions(ctx.as_of),
         )
+
+    def lapsed_suspensions(self, day: date, within_days: int = RECENTLY_ENDED_DAYS) -> tuple[str, ...]:
+        """Plain notices for suspensions that ended in the ``within_days`` before ``day`` with no later
+        one covering it: the rule binds again, and a reader must know an extension may be missing."""
+        notices = []
+        for suspension in self.suspensions:
+            end = suspension.window.end
+            if end is None or not end < day <= end + timedelta(days=within_days):
+                continue
+            still = any(
+                other.window.contains(day) and set(other.rules or ()) >= set(suspension.rules or ())
+                for other in self.suspensions
+            )
+            if still:
+                continue
+            what = f"rules {', '.join(suspension.rules)}" if suspension.rules else "this regime"
+            notices.append(
+                f"suspension of {what} ended {end} ({suspension.source}); no extension recorded — "
+                f"add an amendment file if one was published"
+            )
+        return tuple(notices)
 
     def _not_in_force(self, rule: str | None, ctx: Context) -> str | None:
         """Why the regime (rule None) or one rule does not bind on the date, or None if it does."""
@@ -99,11 +131,18 @@ class Regime:
             why = self.applies_to.mismatch(subjects[0])
             if why:
                 return self._verdict(subjects, ctx, Outcome.NOT_APPLICABLE, f"{self.title} {why}.")
-        # 3. Findings, escalating rules last.
+        # 3. Findings, escalating rules after them.
         findings: list[Finding] = []
-        for rule in sorted(self.rules, key=lambda r: r.escalates):
-            findings.append(self._finding(rule, subjects, ctx, findings))
-        # 4. The most restrictive finding decides.
+        for rule in sorted(self.rules, key=lambda r: (r.excepts, r.escalates)):
+            if not rule.excepts:
+                findings.append(self._finding(rule, subjects, ctx, findings))
+        # 4. Exceptions lift the findings of the rules they name.
+        for rule in self.rules:
+            if rule.excepts:
+                exception = self._finding(rule, subjects, ctx, findings)
+                findings = _lifted(findings, rule, exception)
+                findings.append(exception)
+        # 5. The most restrictive finding decides.
         outcome = most_severe(f.outcome for f in findings)
         deciding = [f.explanation.rstrip(".") for f in findings if f.outcome == outcome]
         return self._verdict(subjects, ctx, outcome, " ".join(f"{e}." for e in deciding), findings)
@@ -159,7 +198,7 @@ class Regime:
     # The file content a regime was read from, so an amendment can merge into it.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, day: date | None = None) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
@@ -171,10 +210,33 @@ class Regime:
                 for s in self.suspensions
             ],
             "rules": [{"id": r.id, "title": r.title, "in_force": r.window.describe()} for r in self.rules],
+            "notices": list(self.lapsed_suspensions(day or date.today())),
             "sources": [s.cite() for s in self.sources],
             "parameters": self.parameters,
             "file": self.origin,
         }
+
+
+_BINDING = (Outcome.FAIL, Outcome.LICENCE_REQUIRED, Outcome.INSUFFICIENT_DATA)
+
+
+def _lifted(findings: list[Finding], rule: Rule, exception: Finding) -> list[Finding]:
+    """The findings with those the exception lifts turned into passes that say why."""
+    lifts = set(getattr(rule, "lifts", ()))
+    if exception.outcome != Outcome.PASS or not lifts:
+        return findings
+    out = []
+    for f in findings:
+        lifted = f
+        if f.rule in lifts and f.outcome in _BINDING:
+            lifted = replace(
+                f,
+                outcome=Outcome.PASS,
+                explanation=f"{f.explanation} — lifted by {rule.id}",
+                figures={**f.figures, "lifted_by": rule.id, "outcome_without_exception": f.outcome.value},
+            )
+        out.append(lifted)
+    return out
 
 
 def read_source(fields: Fields) -> Source:

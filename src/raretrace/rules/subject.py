@@ -4,11 +4,13 @@ A subject is one lot, or several lots taken as one item (a shipment, a product's
 its rare-earth masses, its origin vector, its declared value and where it was made and is held.
 The service layer builds subjects from the registry; rules only read them, so they stay pure.
 
-Origin vectors are marginal per stage: they say what share of an element was separated in China and
-what share was mined in China, not how the two overlap. A share "at any of several stages" is therefore
-known only within bounds: at least the largest stage's share, at most the sum (and at most 1). Material
-of untraced history (``unknown``) counts towards the upper bound only. Rules decide on the bounds and say
-"insufficient data" when the threshold falls between them.
+Origin vectors carry each element's joint paths (provenance.py): every portion's whole history, stage
+by stage, with the place and the technology. A share "at any of several stages in China" is then exact
+for traced material: each portion counts once, whichever stages it passed in China. Untraced history
+(``unknown``) counts towards the upper bound only, and once per portion however many stages it missed.
+Only a lot whose history arrived without paths (an older certificate) falls back to the marginals, where
+the share is known within bounds: at least the largest stage's share, at most the sum (and at most 1).
+Rules decide on the bounds and say "insufficient data" when the threshold falls between them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from raretrace.pricing import PriceTable
-from raretrace.provenance import NOT_PERFORMED, UNKNOWN, LotOrigin, at_stage
+from raretrace.provenance import (
+    NOT_PERFORMED,
+    UNKNOWN,
+    ElementOrigin,
+    LotOrigin,
+    at_stage,
+    path_steps,
+    step_at,
+)
 from raretrace.rules.verdict import Evidence
 
 #: Upper bound of a share that cannot be bounded (unpriced material, no declared value).
@@ -49,6 +59,9 @@ class Subject:
     made_in: frozenset[str] = frozenset()
     held_in: frozenset[str] = frozenset()
     raw_materials: tuple[RawMaterial, ...] = ()
+    #: Mass of finished magnets inside the item (the item itself if it is a magnet), None if unknown:
+    #: DFARS's COTS exception turns on the covered material's share of the item's weight.
+    magnet_kg: float | None = None
 
     def stages(self, aspect: str = "location") -> set[str]:
         """Stages in the subject's history, and always mining: material whose history does not reach
@@ -69,6 +82,8 @@ class Context:
     as_of: date
     end_use: str | None = None
     prices: PriceTable = field(default_factory=PriceTable.load)
+    #: Facts the user asserts that no record can show (``waiver``, ``cots``, ``electronic-device``…).
+    assertions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -116,10 +131,17 @@ def share_at_stages(
     basis: str = "mass",
     of: str = "elements",
     prices: PriceTable | None = None,
+    performed_outside: Iterable[str] = (),
 ) -> ShareFigure:
     """Share of the subject (by mass or value, of the chosen elements or of the whole item) whose
-    ``stages`` were done in ``countries`` (``aspect="technology"``: with their technology)."""
-    wanted = set(countries)
+    ``stages`` were done in ``countries`` (``aspect="technology"``: with their technology).
+
+    ``performed_outside``: with the technology aspect, a stage counts only where it was performed
+    outside these countries (MOFCOM 61 clause (2): Chinese technology used abroad; Chinese technology
+    used in China makes Chinese-origin content, which clause (1) judges by value).
+    """
+    wanted = frozenset(countries)
+    outside = frozenset(performed_outside)
     gaps: list[str] = []
     evidence: list[Evidence] = []
     num_lo = num_hi = 0.0
@@ -131,24 +153,17 @@ def share_at_stages(
             price = prices.prices.get(element) if prices else None
             weight = kg * price.usd_per_kg_element if price else None
         origin = subject.origin.get(element)
-        history = origin[aspect] if origin else {}  # type: ignore[literal-required]
-        lo = hi = 0.0
-        for stage in _stage_list(subject, stages, aspect):
-            shares = at_stage(history, stage)
-            if not wanted:  # no countries named: the elements' content, wherever they come from
-                lo = hi = 1.0
-                break
-            inside = sum(v for c, v in shares.items() if c in wanted)
-            unknown = shares.get(UNKNOWN, 0.0)
-            lo = max(lo, inside)
-            hi += inside + unknown
-            for country in sorted(wanted & shares.keys()):
-                if shares[country] > 0:
-                    evidence.append(Evidence(subject.lots, shares[country], element, stage, country))
-            if unknown > 0:
-                evidence.append(Evidence(subject.lots, unknown, element, stage, UNKNOWN, "history untraced"))
-                gaps.append(f"{element} {stage}: {unknown:.4g} of its mass has untraced history")
-        hi = min(1.0, hi)
+        stage_list = _stage_list(subject, stages, aspect)
+        if not wanted:  # no countries named: the elements' content, wherever they come from
+            lo = hi = 1.0
+        elif origin is not None and "paths" in origin:
+            lo, hi = _joint_share(
+                origin, element, stage_list, wanted, aspect, outside, subject, evidence, gaps
+            )
+        else:
+            lo, hi = _marginal_share(
+                origin, element, stage_list, wanted, aspect, outside, subject, evidence, gaps
+            )
         if weight is None:
             if hi > 0:
                 gaps.append(f"{element} has no price in the price table: its value share cannot be bounded")
@@ -177,3 +192,99 @@ def share_at_stages(
         tuple(evidence),
         tuple(gaps),
     )
+
+
+def _stage_hit(
+    place: str, technology: str, aspect: str, wanted: frozenset[str], outside: frozenset[str]
+) -> tuple[bool, bool]:
+    """(certainly, possibly) one stage of one portion counts."""
+    if place == NOT_PERFORMED:
+        return False, False
+    if aspect == "location":
+        return place in wanted, place in wanted or place == UNKNOWN
+    abroad_known = place != UNKNOWN and place not in outside
+    abroad_possible = place == UNKNOWN or place not in outside
+    return (
+        technology in wanted and abroad_known,
+        (technology in wanted or technology == UNKNOWN) and abroad_possible,
+    )
+
+
+def _joint_share(
+    origin: ElementOrigin,
+    element: str,
+    stages: Sequence[str],
+    wanted: frozenset[str],
+    aspect: str,
+    outside: frozenset[str],
+    subject: Subject,
+    evidence: list[Evidence],
+    gaps: list[str],
+) -> tuple[float, float]:
+    """Exact share from the joint paths: each portion counts once, certain or only possible."""
+    lo = hi = 0.0
+    untraced = 0.0
+    hits: dict[tuple[str, str, str], float] = {}  # (stage, place, technology) -> share, for evidence
+    for key, share in origin["paths"].items():
+        if share <= 0:
+            continue
+        steps = path_steps(key)
+        certain = possible = False
+        for stage in stages:
+            place, technology = step_at(steps, stage)
+            yes, maybe = _stage_hit(place, technology, aspect, wanted, outside)
+            if yes:
+                hits[(stage, place, technology)] = hits.get((stage, place, technology), 0.0) + share
+            certain, possible = certain or yes, possible or maybe
+        if certain:
+            lo += share
+            hi += share
+        elif possible:
+            hi += share
+            untraced += share
+    for (stage, place, technology), share in sorted(hits.items()):
+        country = technology if aspect == "technology" else place
+        note = f"{technology} technology used in {place}" if aspect == "technology" else None
+        evidence.append(Evidence(subject.lots, share, element, stage, country, note))
+    if untraced > 0:
+        evidence.append(Evidence(subject.lots, untraced, element, None, UNKNOWN, "history untraced"))
+        gaps.append(f"{element}: {untraced:.4g} of its mass has untraced history at the stages checked")
+    return min(1.0, lo), min(1.0, hi)
+
+
+def _marginal_share(
+    origin: ElementOrigin | None,
+    element: str,
+    stages: Sequence[str],
+    wanted: frozenset[str],
+    aspect: str,
+    outside: frozenset[str],
+    subject: Subject,
+    evidence: list[Evidence],
+    gaps: list[str],
+) -> tuple[float, float]:
+    """Bounds from per-stage marginals only (history without joint paths)."""
+    history = origin[aspect] if origin else {}  # type: ignore[literal-required]
+    places = origin["location"] if origin else {}
+    lo = hi = 0.0
+    for stage in stages:
+        shares = at_stage(history, stage)
+        inside = sum(v for c, v in shares.items() if c in wanted)
+        unknown = shares.get(UNKNOWN, 0.0)
+        if aspect == "technology" and outside:
+            # Fréchet bounds on "wanted technology AND performed outside": the pairing is lost.
+            where = at_stage(places, stage)
+            in_excluded = sum(v for c, v in where.items() if c in outside)
+            place_unknown = where.get(UNKNOWN, 0.0)
+            lo = max(lo, inside - in_excluded - place_unknown)
+            hi += min(inside + unknown, 1.0 - in_excluded)
+        else:
+            lo = max(lo, inside)
+            hi += inside + unknown
+        for country in sorted(wanted & shares.keys()):
+            if shares[country] > 0:
+                evidence.append(Evidence(subject.lots, shares[country], element, stage, country))
+        if unknown > 0:
+            evidence.append(Evidence(subject.lots, unknown, element, stage, UNKNOWN, "history untraced"))
+            gaps.append(f"{element} {stage}: {unknown:.4g} of its mass has untraced history")
+    return max(0.0, lo), min(1.0, max(0.0, hi))

@@ -12,6 +12,9 @@ asks a new kind of question. Types:
 * ``end_use`` — escalates another finding for listed end uses (MOFCOM 61: military users denied).
 * ``fingerprint`` — upstream ore and concentrate carry an origin fingerprint consistent with it.
 * ``portfolio_concentration`` — over a set of lots, no single third country above a share (EU CRMA).
+* ``made_in`` — the item itself was made (assembled, manufactured) in chosen countries (DFARS end items).
+* ``exception`` — a statutory exception: when its conditions hold, the findings of the rules it names
+  no longer bind (DFARS's recycled-magnet, COTS and electronic-device exceptions, waivers).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from raretrace.provenance import NOT_PERFORMED, UNKNOWN, at_stage
+from raretrace.provenance import NOT_PERFORMED, UNKNOWN, at_stage, path_steps, step_at
 from raretrace.rules.fields import Fields
+from raretrace.rules.judging import ASSERTIONS
 from raretrace.rules.scope import DateWindow, Scope
 from raretrace.rules.subject import Context, ShareFigure, Subject, select_elements, share_at_stages
 from raretrace.rules.verdict import Evidence, Finding, Outcome
@@ -51,6 +55,8 @@ class Rule:
     portfolio: ClassVar[bool] = False
     #: Rules that read other rules' findings run after them.
     escalates: ClassVar[bool] = False
+    #: Exception rules lift other rules' findings when their conditions hold.
+    excepts: ClassVar[bool] = False
 
     def finding(
         self,
@@ -92,6 +98,8 @@ class ShareThreshold(Rule):
     threshold: float = 0.0
     trigger: str = "at_or_above"
     outcome: Outcome = Outcome.FAIL
+    #: technology aspect only: count a stage only where it was performed outside these countries
+    performed_outside: tuple[str, ...] = ()
 
     default_threshold: ClassVar[float | None] = None
     default_trigger: ClassVar[str] = "at_or_above"
@@ -104,12 +112,17 @@ class ShareThreshold(Rule):
             if cls.default_threshold is None
             else fields.number("threshold", cls.default_threshold)
         )
+        aspect = fields.choice("aspect", ("location", "technology"), cls.default_aspect)
+        performed_outside = fields.countries("performed_outside", ())
+        if performed_outside and aspect != "technology":
+            raise fields.error("performed_outside", "only a technology rule can ask where a stage was done")
         return cls(
             **_common(fields),  # type: ignore[arg-type]
             elements=fields.elements("elements", ("*",)),
             stages=fields.stages("stages", ("*",)),
             countries=fields.countries("countries", ()),
-            aspect=fields.choice("aspect", ("location", "technology"), cls.default_aspect),
+            aspect=aspect,
+            performed_outside=performed_outside,
             basis=fields.choice("basis", ("mass", "value"), "mass"),
             of=fields.choice("of", ("elements", "item"), "elements"),
             threshold=threshold,
@@ -127,6 +140,7 @@ class ShareThreshold(Rule):
             basis=self.basis,
             of=self.of,
             prices=ctx.prices,
+            performed_outside=self.performed_outside,
         )
 
     def _hit(self, share: float) -> bool:
@@ -145,6 +159,11 @@ class ShareThreshold(Rule):
         if not self.countries:
             return f"{', '.join(self.elements)} make up {share} of {of}"
         stages = "any stage" if "*" in self.stages else "/".join(self.stages)
+        if self.performed_outside:
+            return (
+                f"{share} of {of} went through {stages} outside {', '.join(self.performed_outside)} "
+                f"with technology from {', '.join(self.countries)}"
+            )
         return f"{share} of {of} had {stages} {what} in {', '.join(self.countries)}"
 
     def evaluate(self, subject: Subject, ctx: Context, earlier: Sequence[Finding]) -> Finding:
@@ -408,6 +427,125 @@ class PortfolioConcentration(Rule):
         )
 
 
+@dataclass(frozen=True)
+class MadeIn(Rule):
+    """The item itself was made in one of ``countries`` (where its producer is)."""
+
+    countries: tuple[str, ...] = ()
+    outcome: Outcome = Outcome.FAIL
+
+    @classmethod
+    def read(cls, fields: Fields) -> MadeIn:
+        return cls(
+            **_common(fields),  # type: ignore[arg-type]
+            countries=fields.countries("countries"),
+            outcome=Outcome(fields.choice("outcome", OUTCOMES, "fail")),
+        )
+
+    def evaluate(self, subject: Subject, ctx: Context, earlier: Sequence[Finding]) -> Finding:
+        where = ", ".join(sorted(subject.made_in)) or "an unknown country"
+        hit = sorted(subject.made_in & set(self.countries))
+        figures = {"made_in": sorted(subject.made_in)}
+        if hit:
+            return self.finding(
+                self.outcome,
+                f"made in {', '.join(hit)}, a listed country",
+                figures,
+                [Evidence(subject.lots, 1.0, None, None, c, "where the item was made") for c in hit],
+            )
+        if not subject.made_in:
+            return self.finding(Outcome.INSUFFICIENT_DATA, "where the item was made is not recorded", figures)
+        return self.finding(Outcome.PASS, f"made in {where}, not a listed country", figures)
+
+
+@dataclass(frozen=True)
+class StatutoryException(Rule):
+    """When every condition given holds, the findings of ``lifts`` stop binding.
+
+    Conditions: ``assertion`` (a fact the user asserts, recorded in the verdict), ``below_covered_share``
+    (the finished magnets weigh less than this share of the item), ``recycled_in`` (every portion of
+    every rare earth went through recycling, and then magnet making, in these countries).
+    """
+
+    lifts: tuple[str, ...] = ()
+    assertion: str | None = None
+    below_covered_share: float | None = None
+    recycled_in: tuple[str, ...] = ()
+    excepts: ClassVar[bool] = True
+
+    @classmethod
+    def read(cls, fields: Fields) -> StatutoryException:
+        assertion = fields.text("assertion", None)
+        if assertion is not None and assertion not in ASSERTIONS:
+            raise fields.error("assertion", f"must be one of {', '.join(ASSERTIONS)}")
+        below = fields.raw("below_covered_share", None)
+        if below is not None:
+            below = fields.number("below_covered_share")
+        rule = cls(
+            **_common(fields),  # type: ignore[arg-type]
+            lifts=fields.strings("lifts"),
+            assertion=assertion,
+            below_covered_share=below,
+            recycled_in=fields.countries("recycled_in", ()),
+        )
+        if rule.assertion is None and rule.below_covered_share is None and not rule.recycled_in:
+            raise fields.error("lifts", "an exception needs at least one condition")
+        return rule
+
+    def evaluate(self, subject: Subject, ctx: Context, earlier: Sequence[Finding]) -> Finding:
+        """PASS: the exception applies; NOT_APPLICABLE: it does not, with the condition that failed."""
+        met: list[str] = []
+        figures: dict[str, object] = {"lifts": list(self.lifts)}
+        if self.assertion is not None:
+            if self.assertion not in ctx.assertions:
+                return self.finding(
+                    Outcome.NOT_APPLICABLE, f"not asserted (--assert {self.assertion})", figures
+                )
+            met.append(f"asserted: {self.assertion}")
+        if self.below_covered_share is not None:
+            if subject.magnet_kg is None or not subject.mass_kg:
+                return self.finding(
+                    Outcome.NOT_APPLICABLE, "the weight of the magnets in the item is not known", figures
+                )
+            share = subject.magnet_kg / subject.mass_kg
+            figures["covered_share_by_weight"] = share
+            if share >= self.below_covered_share - EPSILON:
+                return self.finding(
+                    Outcome.NOT_APPLICABLE,
+                    f"magnets are {pct(share)} of the item's weight, "
+                    f"not below {pct(self.below_covered_share)}",
+                    figures,
+                )
+            met.append(f"magnets are {pct(share)} of the item's weight")
+        if self.recycled_in:
+            why = _not_recycled(subject, set(self.recycled_in))
+            if why:
+                return self.finding(Outcome.NOT_APPLICABLE, why, figures)
+            met.append(
+                "made from recycled material, recycled and made into magnets in "
+                + ", ".join(self.recycled_in)
+            )
+        return self.finding(Outcome.PASS, "applies (" + "; ".join(met) + ")", figures)
+
+
+def _not_recycled(subject: Subject, places: set[str]) -> str | None:
+    """Why the subject's rare earths are not all recycled, then made into magnets, in ``places``."""
+    for element in select_elements(subject, ("*",)):
+        origin = subject.origin.get(element)
+        if origin is None or "paths" not in origin:
+            return f"{element}'s joint history is not recorded, so recycled content cannot be shown"
+        for key, share in origin["paths"].items():
+            if share <= 0:
+                continue
+            steps = path_steps(key)
+            recycled, magnet = step_at(steps, "recycling")[0], step_at(steps, "magnet")[0]
+            if recycled not in places:
+                return f"{pct(share)} of {element} was not recycled in {', '.join(sorted(places))}"
+            if magnet not in places:
+                return f"{pct(share)} of {element} was made into magnets outside {', '.join(sorted(places))}"
+    return None
+
+
 RULE_TYPES: dict[str, Callable[[Fields], Rule]] = {
     "share_threshold": ShareThreshold.read,
     "excluded_countries": ExcludedCountries.read,
@@ -416,4 +554,6 @@ RULE_TYPES: dict[str, Callable[[Fields], Rule]] = {
     "end_use": EndUse.read,
     "fingerprint": FingerprintRequired.read,
     "portfolio_concentration": PortfolioConcentration.read,
+    "made_in": MadeIn.read,
+    "exception": StatutoryException.read,
 }

@@ -89,6 +89,14 @@ class Verdict:
     explanation: str
     findings: tuple[Finding, ...] = ()
     sources: tuple[str, ...] = ()
+    #: What the subject was judged for: the end use (None: not given) and the facts the user asserted
+    #: that the records cannot show (a waiver, a COTS item), so a verdict is never read out of context.
+    end_use: str | None = None
+    assertions: tuple[str, ...] = ()
+    #: The rules that decided the outcome (their ids; each finding names its clause in its title).
+    decided_by: tuple[str, ...] = ()
+    #: Plain warnings a reader must see beside the outcome (a suspension that just ended).
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,8 +105,12 @@ class Verdict:
             "title": self.title,
             "subject": list(self.subject),
             "as_of": self.as_of,
+            "end_use": self.end_use,
+            "assertions": list(self.assertions),
             "outcome": self.outcome.value,
+            "decided_by": list(self.decided_by),
             "explanation": self.explanation,
+            "notices": list(self.notices),
             "findings": [f.to_dict() for f in self.findings],
             "sources": list(self.sources),
         }

@@ -1,0 +1,148 @@
+"""Recomputing every lot's origin vector from the recorded events (migration 0012: joint paths).
+
+Why a recomputation and not a conversion: stored marginals cannot be turned into joint paths once
+lots were blended (that loss is why the paths exist). The events still say everything needed: which
+lots each process consumed and how much (``lot_inputs``), what untraced feed it added (the event's
+predicate), where and with whose technology it ran (the facility). Events are replayed in log order
+through the same provenance functions the append path uses, so a rebuilt vector equals the one a new
+registry computes. Imported lots keep the origin their certificate stated (it is all this registry
+knows of them); so does anything produced by an event this function does not recompute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from raretrace.model import REE_SYMBOLS
+from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, untraced
+
+_BATCH = 2000
+_PROCESSING = {"process", "assemble", "recycle"}
+
+
+def _ree_kg(composition: Mapping[str, float], mass_kg: float) -> dict[str, float]:
+    return {e: f * mass_kg for e, f in composition.items() if e in REE_SYMBOLS}
+
+
+def _own(origin: LotOrigin, composition: Mapping[str, float]) -> LotOrigin:
+    return {e: o for e, o in origin.items() if composition.get(e, 0.0) > 0}
+
+
+def _predicate(stored: str) -> dict[str, Any]:
+    """The event's predicate from the stored payload (an in-toto Statement holding it)."""
+    statement = json.loads(stored)
+    inner = statement.get("predicate", statement) if isinstance(statement, dict) else {}
+    return inner if isinstance(inner, dict) else {}
+
+
+def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = None) -> int:
+    """Rewrite the origin of every lot produced by an extract or a processing event; returns how many.
+
+    Runs in the caller's transaction. Inputs are always produced by earlier events, so walking events
+    in log order sees every input's rebuilt origin before it is consumed.
+    """
+    facilities = {
+        row.id: (row.country, json.loads(row.technology))
+        for row in conn.execute(text("SELECT id, country, technology FROM facilities"))
+    }
+    rebuilt: dict[str, tuple[str, dict[str, float]]] = {}  # this batch's lots: origin JSON, composition
+    done = 0
+    last = -1
+    while True:
+        lots = list(
+            conn.execute(
+                text(
+                    "SELECT id, produced_seq, producer, composition FROM lots "
+                    "WHERE produced_seq > :last ORDER BY produced_seq, id LIMIT :n"
+                ),
+                {"last": last, "n": _BATCH},
+            ).all()
+        )
+        if not lots:
+            break
+        # finish the last seq of the batch whole: an event's outputs must be computed together
+        top = lots[-1].produced_seq
+        if len(lots) == _BATCH:
+            lots = [r for r in lots if r.produced_seq < top] or lots
+            top = lots[-1].produced_seq
+            lots += conn.execute(
+                text("SELECT id, produced_seq, producer, composition FROM lots WHERE produced_seq = :s"),
+                {"s": top},
+            ).all()
+            lots = list({r.id: r for r in lots}.values())
+        by_seq: dict[int, list[Any]] = {}
+        for row in lots:
+            by_seq.setdefault(row.produced_seq, []).append(row)
+        events = {
+            row.seq: (row.kind, _predicate(row.predicate))
+            for row in conn.execute(
+                text("SELECT seq, kind, predicate FROM events WHERE seq >= :lo AND seq <= :hi"),
+                {"lo": min(by_seq), "hi": top},
+            )
+            if row.seq in by_seq
+        }
+        rebuilt.clear()
+        for seq in sorted(by_seq):
+            kind, predicate = events.get(seq, ("", {}))
+            outputs = by_seq[seq]
+            origin = _event_origin(conn, seq, kind, predicate, outputs[0].producer, facilities, rebuilt)
+            if origin is None:
+                continue
+            for row in outputs:
+                composition = json.loads(row.composition)
+                own = json.dumps(_own(origin, composition), separators=(",", ":"))
+                rebuilt[row.id] = (own, composition)
+                conn.execute(text("UPDATE lots SET origin = :o WHERE id = :i"), {"o": own, "i": row.id})
+                done += 1
+        last = top
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _event_origin(
+    conn: Connection,
+    seq: int,
+    kind: str,
+    predicate: Mapping[str, Any],
+    producer: str,
+    facilities: Mapping[str, tuple[str, Mapping[str, str]]],
+    rebuilt: Mapping[str, tuple[str, dict[str, float]]],
+) -> LotOrigin | None:
+    if producer not in facilities:
+        return None
+    country, technology = facilities[producer]
+    if kind == "extract":
+        elements = {
+            e for o in predicate.get("outputs", []) for e in o.get("composition", {}) if e in REE_SYMBOLS
+        }
+        return extracted(elements, country, technology.get("mining", country))
+    if kind not in _PROCESSING:
+        return None
+    stage = "recycling" if kind == "recycle" else str(predicate.get("stage"))
+    consumed: dict[str, float] = {}
+    for row in conn.execute(text("SELECT parent, mass_kg FROM lot_inputs WHERE seq = :s"), {"s": seq}):
+        consumed[row.parent] = consumed.get(row.parent, 0.0) + float(row.mass_kg)
+    contributions = []
+    for parent, mass in sorted(consumed.items()):
+        found = rebuilt.get(parent)
+        if found is None:
+            row = conn.execute(
+                text("SELECT origin, composition FROM lots WHERE id = :i"), {"i": parent}
+            ).one()
+            composition = json.loads(row.composition)
+            origin = (
+                json.loads(row.origin) if row.origin else untraced(e for e in composition if e in REE_SYMBOLS)
+            )
+        else:
+            origin, composition = json.loads(found[0]), found[1]
+        contributions.append(Contribution(origin, _ree_kg(composition, mass)))
+    untraced_kg: dict[str, float] = {}
+    for feed in predicate.get("additions") or predicate.get("external_feed") or []:
+        for element, kg in _ree_kg(feed.get("composition", {}), float(feed.get("mass_kg", 0))).items():
+            untraced_kg[element] = untraced_kg.get(element, 0.0) + kg
+    return performed(pooled(contributions, untraced_kg), stage, country, technology.get(stage, country))
