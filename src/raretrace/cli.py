@@ -616,6 +616,9 @@ def log_cosign_add(
 
 # --- compliance ----------------------------------------------------------------------------------------
 
+#: ``check --fail-on``: some verdict reached the level given (errors use 1-8).
+GATE_EXIT_CODE = 9
+
 RegimeDirs = Annotated[
     list[Path] | None,
     typer.Option("--regimes", help="Folder of your own regime or amendment files (TOML); repeatable"),
@@ -633,7 +636,26 @@ def check(
         str | None, typer.Option("--as-of", help="Judge on this date, YYYY-MM-DD (default: today, UTC)")
     ] = None,
     end_use: Annotated[
-        str | None, typer.Option("--end-use", help="Declared end use or end user, e.g. military, civil")
+        str | None,
+        typer.Option(
+            "--end-use",
+            help="End use: civil, military or dual-use (case-insensitive; defense/defence mean military)",
+        ),
+    ] = None,
+    asserted: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--assert",
+            help="A fact no record shows, recorded in each verdict: waiver, outside-us, cots, "
+            "electronic-device (repeatable; docs/compliance.md)",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 9 if any verdict is this or worse: fail, licence_required or insufficient_data",
+        ),
     ] = None,
     as_one: Annotated[
         bool, typer.Option("--as-one", help="Judge the lots together as one item (a shipment, a product)")
@@ -646,7 +668,11 @@ def check(
     as_json: JsonFlag = False,
 ) -> None:
     """Verdicts for lots under compliance regimes: pass, fail, licence_required, insufficient_data or
-    not_applicable, each with its explanation, figures and evidence.
+    not_applicable, each with its explanation, figures and evidence, the clause that decided it, and
+    the date and end use it was judged for.
+
+    With --fail-on, exit code 9 when any verdict is at or worse than the level given (severity:
+    not_applicable < pass < insufficient_data < licence_required < fail), for pipelines.
 
     Example: raretrace --db demo.db check urn:raretrace:lot:vn-cn-tech-magnets-ndfeb-magnet-006294
     """
@@ -655,6 +681,8 @@ def check(
     from raretrace.errors import ValidationError
     from raretrace.ledger.compliance import check_lots
     from raretrace.pricing import PriceTable
+    from raretrace.rules.judging import parse_assertions, parse_end_use
+    from raretrace.rules.verdict import breaches, gate_level
 
     day = None
     if as_of is not None:
@@ -662,22 +690,26 @@ def check(
             day = date.fromisoformat(as_of)
         except ValueError as e:
             raise ValidationError(f"{as_of!r} is not a date (YYYY-MM-DD)", field="as_of") from e
+    level = gate_level(fail_on, field="fail_on") if fail_on is not None else None
     verdicts = check_lots(
         _ctx(ctx).registry(),
         lots,
         regimes=regime or None,
         as_of=day,
-        end_use=end_use,
+        end_use=parse_end_use(end_use, field="end_use"),
+        assertions=sorted(parse_assertions(asserted or (), field="assert")),
         prices=PriceTable.load(prices) if prices else None,
         as_one=as_one,
         regime_folders=regimes or (),
     )
     if as_json:
         emit_json({"verdicts": [v.to_dict() for v in verdicts]})
-        return
-    from raretrace.views import print_verdicts
+    else:
+        from raretrace.views import print_verdicts
 
-    print_verdicts(out_console, verdicts, details=details)
+        print_verdicts(out_console, verdicts, details=details)
+    if level is not None and breaches(verdicts, level):
+        raise typer.Exit(GATE_EXIT_CODE)
 
 
 @app.command("regimes")
@@ -686,14 +718,16 @@ def regimes_list(ctx: typer.Context, regimes: RegimeDirs = None, as_json: JsonFl
 
     Example: raretrace regimes --regimes ./my-regimes --json
     """
+    from raretrace.ledger.compliance import today
     from raretrace.rules import load_regimes
 
     known = load_regimes(regimes or ())
+    day = today()
     if as_json:
-        emit_json({"regimes": [r.describe() for r in known.values()]})
+        emit_json({"regimes": [r.describe(day) for r in known.values()]})
         return
     for regime in known.values():
-        info = regime.describe()
+        info = regime.describe(day)
         out_console.print(
             f"[bold]{escape(regime.id)}[/bold] {escape(regime.version)}: {escape(regime.title)}",
             soft_wrap=True,
@@ -705,6 +739,8 @@ def regimes_list(ctx: typer.Context, regimes: RegimeDirs = None, as_json: JsonFl
             out_console.print(
                 f"    suspended {item['window']} ({escape(item['source'])})", soft_wrap=True, highlight=False
             )
+        for notice in info["notices"]:
+            out_console.print(f"    [yellow]notice:[/] {escape(notice)}", soft_wrap=True, highlight=False)
         for rule in info["rules"]:
             out_console.print(
                 f"    rule {rule['id']} ({rule['in_force']}): {escape(rule['title'])}",

@@ -62,7 +62,10 @@ def print_verdicts(
     subjects, regimes, cells = grid(verdicts)
     names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
     if title is None and verdicts:
-        title = f"compliance on {verdicts[0].as_of}"
+        end_use = verdicts[0].end_use or "not given"
+        title = f"compliance on {verdicts[0].as_of}, end use {end_use}"
+        if verdicts[0].assertions:
+            title += f", asserted: {', '.join(verdicts[0].assertions)}"
     table = Table(title=title)
     table.add_column("regime", no_wrap=True)
     for subject in subjects:
@@ -87,6 +90,10 @@ def print_verdicts(
             soft_wrap=True,
             highlight=False,
         )
+        if verdict.decided_by and verdict.outcome.value not in ("pass", "not_applicable"):
+            console.print(f"    decided by: {', '.join(verdict.decided_by)}", highlight=False)
+        for notice in verdict.notices:
+            console.print(f"    [yellow]notice:[/] {escape(notice)}", soft_wrap=True, highlight=False)
         if not details:
             continue
         for finding in verdict.findings:

@@ -133,8 +133,12 @@ VERDICT_COLUMNS: Columns = (
     ("version", "text"),
     ("subject", "text"),
     ("as_of", "text"),
+    ("end_use", "text"),
+    ("assertions", "text"),
     ("outcome", "text"),
+    ("decided_by", "text"),
     ("explanation", "text"),
+    ("notices", "text"),
     ("findings", "text"),
     ("sources", "text"),
 )
@@ -158,6 +162,10 @@ def verdict_records(
     for verdict in check_lots(registry, lots, regimes=regimes or None, as_of=as_of, end_use=end_use):
         record = verdict.to_dict()
         record["subject"] = " ".join(record["subject"])
+        for name in ("assertions", "decided_by"):
+            record[name] = " ".join(record[name])
+        record["notices"] = " | ".join(record["notices"])
+        record["end_use"] = record["end_use"] or ""
         yield record
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from raretrace.errors import ValidationError
+
 
 class Outcome(StrEnum):
     PASS = "pass"  # noqa: S105 (an outcome, not a password)
@@ -34,6 +36,26 @@ _SEVERITY = {
 
 def most_severe(outcomes: Iterable[Outcome]) -> Outcome:
     return max(outcomes, key=_SEVERITY.__getitem__, default=Outcome.NOT_APPLICABLE)
+
+
+#: Levels a pipeline can gate on (``check --fail-on``): the outcomes that need someone to act.
+GATE_LEVELS = (Outcome.INSUFFICIENT_DATA, Outcome.LICENCE_REQUIRED, Outcome.FAIL)
+
+
+def gate_level(value: str, field: str = "fail_on") -> Outcome:
+    """The outcome named by ``value``, if a pipeline may gate on it."""
+    for level in GATE_LEVELS:
+        if value.strip().lower() == level.value:
+            return level
+    raise ValidationError(
+        f"{value!r} is not a level to fail on: use one of {', '.join(v.value for v in GATE_LEVELS)}",
+        field=field,
+    )
+
+
+def breaches(verdicts: Iterable[Verdict], level: Outcome) -> bool:
+    """Some verdict is at ``level`` or more restrictive."""
+    return any(_SEVERITY[v.outcome] >= _SEVERITY[level] for v in verdicts)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from raretrace.ledger.compliance import check_lots
+from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS, trace_down, trace_up
 from raretrace.ledger.registry import Registry
 from raretrace.rules import load_regimes
@@ -133,7 +133,14 @@ class CheckRequest(BaseModel):
     lots: list[LotId] = Field(min_length=1, max_length=1000)
     regimes: list[str] | None = None
     as_of: date | None = None
-    end_use: str | None = Field(default=None, max_length=100)
+    end_use: str | None = Field(
+        default=None, max_length=100, description="civil, military or dual-use (aliases: defense, defence)"
+    )
+    assertions: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Facts no record shows: waiver, outside-us, cots, electronic-device",
+    )
     as_one: bool = False
 
 
@@ -147,6 +154,7 @@ def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -
         regimes=request.regimes or None,
         as_of=request.as_of,
         end_use=request.end_use,
+        assertions=request.assertions,
         as_one=request.as_one,
     )
     return {"verdicts": [v.to_dict() for v in verdicts]}
@@ -168,4 +176,5 @@ def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> dict
 @router.get("/regimes", summary="The compliance regimes the registry judges by")
 async def regimes() -> dict[str, Any]:
     known = await run_in_threadpool(load_regimes, ())
-    return {"regimes": [r.describe() for r in known.values()]}
+    day = today()
+    return {"regimes": [r.describe(day) for r in known.values()]}
