@@ -67,3 +67,37 @@ def judge(regime_id: str, subjects: list[Subject] | Subject, day: str, **ctx: An
         date.fromisoformat(day), ctx.pop("end_use", None), ctx.pop("prices", None) or hand_prices()
     )
     return regimes[regime_id].evaluate(items, context)
+
+
+def joint(*portions: tuple[float, dict[str, str]]) -> ElementOrigin:
+    """An element's origin from its portions, each (share, {stage: "PLACE" or "PLACE@TECH"}).
+
+    The marginals are summed here from the portions, independently of the code under test, and the
+    joint paths are written in the documented key format (stage=PLACE@TECH, chain order).
+    """
+    order = [
+        "mining",
+        "beneficiation",
+        "separation",
+        "metallization",
+        "magnet",
+        "component",
+        "system",
+        "recycling",
+    ]
+    location: dict[str, dict[str, float]] = {}
+    technology: dict[str, dict[str, float]] = {}
+    paths: dict[str, float] = {}
+    for share, stages in portions:
+        parts = []
+        for stage in sorted(stages, key=order.index):
+            place, _, tech = stages[stage].partition("@")
+            tech = tech or place
+            location.setdefault(stage, {}).setdefault(place, 0.0)
+            location[stage][place] += share
+            technology.setdefault(stage, {}).setdefault(tech, 0.0)
+            technology[stage][tech] += share
+            parts.append(f"{stage}={place}@{tech}")
+        key = "|".join(parts)
+        paths[key] = paths.get(key, 0.0) + share
+    return {"location": location, "technology": technology, "paths": paths}

@@ -95,11 +95,22 @@ def path_steps(key: str) -> dict[str, tuple[str, str]]:
 
 
 def step_at(steps: Mapping[str, tuple[str, str]], stage: str) -> tuple[str, str]:
-    """(place, technology) of ``stage`` on one path; a missing stage counts as ``at_stage`` says."""
+    """(place, technology) of ``stage`` on one path.
+
+    A missing stage was skipped on a path traced to a mine. On an untraced path it may have happened
+    before the registry saw the material only if a later stage was recorded: an untraced feed
+    separated in Japan may have been mined anywhere, but it has not been made into magnets yet. A path
+    with no stage at all (a lot with no history) may have been through any stage.
+    """
     found = steps.get(stage)
     if found is not None:
         return found
-    return (NOT_PERFORMED, NOT_PERFORMED) if "mining" in steps else (UNKNOWN, UNKNOWN)
+    if "mining" in steps:
+        return NOT_PERFORMED, NOT_PERFORMED
+    rank = _STAGE_RANK.get(stage, len(_STAGE_RANK))
+    if not steps or any(_STAGE_RANK.get(done, len(_STAGE_RANK)) > rank for done in steps):
+        return UNKNOWN, UNKNOWN
+    return NOT_PERFORMED, NOT_PERFORMED
 
 
 def check_paths(paths: object, where: str) -> Paths:

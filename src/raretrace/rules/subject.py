@@ -109,6 +109,23 @@ class ShareFigure:
         }
 
 
+def stage_shares(origin: ElementOrigin | None, stage: str, aspect: str = "location") -> dict[str, float]:
+    """Where (or with whose technology) ``stage`` was done, by share of the element's mass.
+
+    From the joint paths when the history has them (an untraced portion is ``unknown`` only for stages
+    before the first one recorded); from the marginals otherwise."""
+    if origin is None:
+        return {UNKNOWN: 1.0}
+    if "paths" not in origin:
+        return at_stage(origin[aspect], stage)  # type: ignore[literal-required]
+    column = 0 if aspect == "location" else 1
+    out: dict[str, float] = {}
+    for key, share in origin["paths"].items():
+        country = step_at(path_steps(key), stage)[column]
+        out[country] = out.get(country, 0.0) + share
+    return out
+
+
 def select_elements(subject: Subject, elements: Sequence[str]) -> list[str]:
     """The subject's rare earths among ``elements`` (``*`` = all of them)."""
     present = [e for e, kg in subject.element_kg.items() if kg > 0]

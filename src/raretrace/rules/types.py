@@ -24,11 +24,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from raretrace.provenance import NOT_PERFORMED, UNKNOWN, at_stage, path_steps, step_at
+from raretrace.provenance import NOT_PERFORMED, UNKNOWN, path_steps, step_at
 from raretrace.rules.fields import Fields
 from raretrace.rules.judging import ASSERTIONS
 from raretrace.rules.scope import DateWindow, Scope
-from raretrace.rules.subject import Context, ShareFigure, Subject, select_elements, share_at_stages
+from raretrace.rules.subject import (
+    Context,
+    ShareFigure,
+    Subject,
+    select_elements,
+    share_at_stages,
+    stage_shares,
+)
 from raretrace.rules.verdict import Evidence, Finding, Outcome
 
 #: Shares are sums of floats: a share "exactly at" a threshold may come out a few ulps below it.
@@ -227,9 +234,8 @@ class AllowedCountries(Rule):
         stages = sorted(subject.stages()) if "*" in self.stages else self.stages
         for element in select_elements(subject, self.elements):
             origin = subject.origin.get(element)
-            history = origin["location"] if origin else {}
             for stage in stages:
-                for country, share in at_stage(history, stage).items():
+                for country, share in stage_shares(origin, stage).items():
                     if share <= 0 or country in allowed:
                         continue
                     item = Evidence(subject.lots, share, element, stage, country)
@@ -382,8 +388,7 @@ class PortfolioConcentration(Rule):
             for stage in sorted(stages) if "*" in self.stages else self.stages:
                 acc: dict[str, float] = {}
                 for sub, element, kg in parts:
-                    origin = sub.origin.get(element)
-                    for country, share in at_stage(origin["location"] if origin else {}, stage).items():
+                    for country, share in stage_shares(sub.origin.get(element), stage).items():
                         acc[country] = acc.get(country, 0.0) + share * kg / total
                 third = {
                     c: v for c, v in acc.items() if c not in (UNKNOWN, NOT_PERFORMED) and c not in self.exempt
