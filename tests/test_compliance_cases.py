@@ -250,7 +250,8 @@ CASES: list[Case] = [
         lambda: jp_magnet(AU_JP_WITH_CN_SEP_TECH, value=1e6),
         "licence_required",
         "chinese-technology",
-        "separated in JP with Chinese technology: 'manufactured overseas using technologies originating in China'",
+        "separated in JP with Chinese technology: "
+        "'manufactured overseas using technologies originating in China'",
     ),
     Case(
         "cn-tech-magnet-abroad",
@@ -286,7 +287,8 @@ CASES: list[Case] = [
         ),
         "pass",
         None,
-        "component assembly is not among the listed technologies (mining, separation, metal, magnet, recycling)",
+        "component assembly is not among the listed technologies "
+        "(mining, separation, metal, magnet, recycling)",
     ),
     Case(
         "blend-cn-tech-in-china-half",

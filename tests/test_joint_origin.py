@@ -1,0 +1,188 @@
+"""Joint (place, technology) paths: computed at append, rebuilt by migration 0012, and what they decide.
+
+Expected paths are written out by hand from the chain's events (who did which stage where, with whose
+technology, and how much of each input went into the blend), not read back from the tool.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from raretrace.ledger.audit import audit
+from raretrace.ledger.compliance import check_lots
+from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.store import db
+from raretrace.store.db import make_engine
+from tests.chain_fixtures import new_registry
+
+ORE = "urn:raretrace:lot:au-ore"
+CN_OX = "urn:raretrace:lot:cn-oxide"
+JP_OX = "urn:raretrace:lot:jp-oxide"
+JP_CNTECH_OX = "urn:raretrace:lot:jp-cntech-oxide"
+MAGNET_OK = "urn:raretrace:lot:magnet-cn-tech-in-cn"
+MAGNET_CNTECH = "urn:raretrace:lot:magnet-cn-tech-abroad"
+MAGNET_UNTRACED = "urn:raretrace:lot:magnet-untraced-feed"
+DY_OXIDE = {"Dy": 0.8, "Nd": 0.05}
+DAY = date(2026, 12, 6)
+
+
+def _build(url: str) -> ScriptedChain:
+    """Australian ore separated three ways (China with Chinese technology, Japan with its own, Japan
+    with Chinese technology), then blended 50/50 into magnets in Japan; and one magnet with untraced feed."""
+    chain = ScriptedChain(new_registry(url))
+    chain.add_facility("AU-MINE", country="AU", stages=["mining"])
+    chain.add_facility("CN-SEP", country="CN", stages=["separation"])
+    chain.add_facility("JP-SEP", country="JP", stages=["separation"])
+    chain.add_facility("JP-SEP-CN", country="JP", stages=["separation"], technology={"separation": "CN"})
+    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
+    for separator, oxide in (("CN-SEP", CN_OX), ("JP-SEP", JP_OX), ("JP-SEP-CN", JP_CNTECH_OX)):
+        ore = f"{ORE}-{separator.lower()}"
+        chain.record(
+            "AU-MINE",
+            "extract",
+            deposit="Mount Weld",
+            outputs=[lot(ore, "concentrate", 1000.0, {"Dy": 0.01, "Nd": 0.1})],
+        )
+        chain.ship("AU-MINE", separator, [ore])
+        chain.record(
+            separator,
+            "process",
+            stage="separation",
+            inputs=[{"lot": ore, "mass_kg": 1000.0}],
+            outputs=[lot(oxide, "separated_oxide", 12.0, DY_OXIDE)],
+        )
+        chain.ship(separator, "JP-MAG", [oxide])
+    for magnet, (first, second) in ((MAGNET_OK, (CN_OX, JP_OX)), (MAGNET_CNTECH, (CN_OX, JP_CNTECH_OX))):
+        chain.record(
+            "JP-MAG",
+            "process",
+            stage="magnet",
+            inputs=[{"lot": first, "mass_kg": 5.0}, {"lot": second, "mass_kg": 5.0}],
+            additions=[{"material": "iron", "mass_kg": 30.0, "composition": {"Fe": 1.0}}],
+            outputs=[
+                lot(
+                    magnet,
+                    "magnet",
+                    40.0,
+                    {"Dy": 0.2, "Nd": 0.0125, "Fe": 0.75},
+                    declared_value={"amount": 8000.0, "currency": "USD"},
+                )
+            ],
+        )
+    # 20% of the Dy arrives as untraced feed (2 kg of 10 kg)
+    chain.record(
+        "JP-MAG",
+        "process",
+        stage="magnet",
+        inputs=[{"lot": JP_OX, "mass_kg": 2.0}],
+        additions=[
+            {"material": "untraced Dy oxide", "mass_kg": 0.5, "composition": {"Dy": 0.8}},
+            {"material": "iron", "mass_kg": 7.5, "composition": {"Fe": 1.0}},
+        ],
+        outputs=[
+            lot(
+                MAGNET_UNTRACED,
+                "magnet",
+                10.0,
+                {"Dy": 0.2, "Fe": 0.75},
+                declared_value={"amount": 2000.0, "currency": "USD"},
+            )
+        ],
+    )
+    return chain
+
+
+EXPECTED = {
+    # each magnet: 5 kg of each oxide, 4 kg Dy each: 50/50 by Dy mass
+    MAGNET_OK: {
+        "mining=AU@AU|separation=CN@CN|magnet=JP@JP": 0.5,
+        "mining=AU@AU|separation=JP@JP|magnet=JP@JP": 0.5,
+    },
+    MAGNET_CNTECH: {
+        "mining=AU@AU|separation=CN@CN|magnet=JP@JP": 0.5,
+        "mining=AU@AU|separation=JP@CN|magnet=JP@JP": 0.5,
+    },
+    # 1.6 kg traced Dy (2 kg oxide x 0.8) and 0.4 kg untraced (0.5 kg x 0.8): 80/20
+    MAGNET_UNTRACED: {"mining=AU@AU|separation=JP@JP|magnet=JP@JP": 0.8, "magnet=JP@JP": 0.2},
+}
+
+
+def _paths(chain: ScriptedChain, lot_id: str) -> dict[str, float]:
+    return dict(chain.registry.lot(lot_id).origin()["Dy"]["paths"])
+
+
+def _assert_paths(found: dict[str, float], expected: dict[str, float]) -> None:
+    assert set(found) == set(expected)
+    for key, share in expected.items():
+        assert math.isclose(found[key], share, rel_tol=1e-9), key
+
+
+def test_append_computes_joint_paths_by_element_mass(db_url: str) -> None:
+    chain = _build(db_url)
+    for lot_id, expected in EXPECTED.items():
+        _assert_paths(_paths(chain, lot_id), expected)
+
+
+def test_chinese_technology_counts_only_where_used_abroad(db_url: str) -> None:
+    """Marginals alone give 50% Chinese separation technology and 50% separation in China for both
+    magnets; only the pairing tells the first (Chinese technology used in China) from the second."""
+    registry = _build(db_url).registry
+    ok, cn_tech = check_lots(registry, [MAGNET_OK, MAGNET_CNTECH], regimes=["cn-mofcom-61-2025"], as_of=DAY)
+    tech = {
+        v.subject[0]: next(f for f in v.findings if f.rule == "chinese-technology") for v in (ok, cn_tech)
+    }
+    assert tech[MAGNET_OK].outcome.value == "pass"
+    assert tech[MAGNET_CNTECH].outcome.value == "licence_required"
+    # half of the Dy and half of the Nd (each oxide brings both) went through the Chinese-technology
+    # separator in Japan: half of the rare-earth mass, exactly
+    assert math.isclose(tech[MAGNET_CNTECH].figures["share_lower"], 0.5)
+    assert math.isclose(tech[MAGNET_CNTECH].figures["share_upper"], 0.5)
+    # clause I(1): Chinese-separated Dy is 4 kg x $price; far above 0.1% of $8000 at any Dy price
+    value = next(f for f in ok.findings if f.rule == "chinese-content-by-value")
+    assert value.outcome.value == "licence_required"
+    assert ok.decided_by == ("chinese-content-by-value",)
+
+
+def _downgrade(url: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(db.__file__).replace("db.py", "migrations"))
+    with db.write_transaction(make_engine(url)) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_migration_0012_rebuilds_joint_paths_from_the_events(db_url: str) -> None:
+    chain = _build(db_url)
+    registry = chain.registry
+    with registry.engine.connect() as conn:
+        before = dict(conn.execute(text("SELECT id, origin FROM lots ORDER BY id")).all())
+    _downgrade(db_url, "0011")
+    with registry.engine.connect() as conn:
+        stripped = dict(conn.execute(text("SELECT id, origin FROM lots ORDER BY id")).all())
+    assert all('"paths"' not in (origin or "") for origin in stripped.values())
+    db.migrate(registry.engine)
+    with registry.engine.connect() as conn:
+        after = dict(conn.execute(text("SELECT id, origin FROM lots ORDER BY id")).all())
+    assert after == before  # byte for byte what the append path computed
+    for lot_id, expected in EXPECTED.items():
+        _assert_paths(_paths(chain, lot_id), expected)
+    result = audit(registry)
+    assert result.ok, result.problems
+
+
+@pytest.mark.parametrize(
+    "bad", [{"": 0.5}, {"mining=AU": 1.0}, {"separation=JP@JP|mining=AU@AU": 1.0}, {"": 1.5}, []]
+)
+def test_a_certificate_with_malformed_paths_is_refused(bad: object) -> None:
+    from raretrace.errors import ValidationError
+    from raretrace.provenance import check_paths
+
+    with pytest.raises(ValidationError) as caught:
+        check_paths(bad, "certificate.lots[0].origin.Dy.paths")
+    assert caught.value.field == "certificate.lots[0].origin.Dy.paths"
