@@ -186,3 +186,60 @@ def test_a_certificate_with_malformed_paths_is_refused(bad: object) -> None:
     with pytest.raises(ValidationError) as caught:
         check_paths(bad, "certificate.lots[0].origin.Dy.paths")
     assert caught.value.field == "certificate.lots[0].origin.Dy.paths"
+
+
+def test_trace_up_gives_each_sources_share_of_each_element(db_url: str) -> None:
+    """A 30/70 blend by gross mass is not 30/70 by element; untraced feed added upstream and at the
+    blend takes its part. Expected figures worked out from the declared compositions below."""
+    from raretrace.ledger.lineage import trace_up
+
+    chain = ScriptedChain(new_registry(db_url))
+    chain.add_facility("MINE-A", country="AU", stages=["mining"])
+    chain.add_facility("MINE-B", country="CA", stages=["mining"])
+    chain.add_facility("SEP", country="JP", stages=["separation"])
+    chain.add_facility("MAG", country="JP", stages=["magnet"])
+    chain.record(
+        "MINE-A", "extract", deposit="A", outputs=[lot("urn:x:ore-a", "ore", 100.0, {"Nd": 0.2, "Dy": 0.04})]
+    )
+    chain.record(
+        "MINE-B", "extract", deposit="B", outputs=[lot("urn:x:ore-b", "ore", 100.0, {"Nd": 0.1, "Dy": 0.02})]
+    )
+    chain.ship("MINE-A", "SEP", ["urn:x:ore-a"])
+    chain.ship("MINE-B", "SEP", ["urn:x:ore-b"])
+    chain.record(  # A: 20 kg Nd, 4 kg Dy, all traced
+        "SEP",
+        "process",
+        stage="separation",
+        inputs=[{"lot": "urn:x:ore-a", "mass_kg": 100.0}],
+        outputs=[lot("urn:x:ox-a", "separated_oxide", 40.0, {"Nd": 0.5, "Dy": 0.1})],
+    )
+    chain.record(  # B: 10 kg traced Nd + 10 kg untraced Nd; 2 kg traced Dy
+        "SEP",
+        "process",
+        stage="separation",
+        inputs=[{"lot": "urn:x:ore-b", "mass_kg": 100.0}],
+        additions=[{"material": "untraced Nd", "mass_kg": 10.0, "composition": {"Nd": 1.0}}],
+        outputs=[lot("urn:x:ox-b", "separated_oxide", 100.0, {"Nd": 0.2, "Dy": 0.02})],
+    )
+    chain.ship("SEP", "MAG", ["urn:x:ox-a", "urn:x:ox-b"])
+    chain.record(  # 30 kg A (15 Nd, 3 Dy) + 70 kg B (14 Nd, 1.4 Dy) + 2 kg untraced Nd
+        "MAG",
+        "process",
+        stage="magnet",
+        inputs=[{"lot": "urn:x:ox-a", "mass_kg": 30.0}, {"lot": "urn:x:ox-b", "mass_kg": 70.0}],
+        additions=[{"material": "untraced Nd metal", "mass_kg": 2.0, "composition": {"Nd": 1.0}}],
+        outputs=[lot("urn:x:magnet", "magnet", 100.0, {"Nd": 0.31, "Dy": 0.044})],
+    )
+    result = trace_up(chain.registry, "urn:x:magnet")
+    sources = {s["lot"]: s for s in result["sources"]}
+    assert math.isclose(sources["urn:x:ore-a"]["share"], 0.3) and math.isclose(
+        sources["urn:x:ore-b"]["share"], 0.7
+    )
+    expected_nd = {"urn:x:ore-a": 15 / 31, "urn:x:ore-b": 14 / 31 * 0.5}
+    expected_dy = {"urn:x:ore-a": 3 / 4.4, "urn:x:ore-b": 1.4 / 4.4}
+    for source, share in expected_nd.items():
+        assert math.isclose(sources[source]["element_shares"]["Nd"], share, rel_tol=1e-9)
+    for source, share in expected_dy.items():
+        assert math.isclose(sources[source]["element_shares"]["Dy"], share, rel_tol=1e-9)
+    assert math.isclose(result["untraced_by_element"]["Nd"], 2 / 31 + 7 / 31, rel_tol=1e-9)
+    assert result["untraced_by_element"]["Dy"] == 0

@@ -448,20 +448,36 @@ def trace(
             "are shown" + (" (--max-paths to see more)" if result["paths_truncated"] else "") + ":",
             soft_wrap=True,
         )
+        out_console.print(
+            "  shares are of the gross traced input mass; 'by element' gives each source's share of each "
+            "rare-earth element",
+            soft_wrap=True,
+            highlight=False,
+        )
         for source in result["sources"]:
             out_console.print(
-                f"  {source['share']:7.2%}  {source['lot']}  ({source['form']}, {source['producer']}"
+                f"  {source['share']:7.2%} by mass  {source['lot']}  ({source['form']}, {source['producer']}"
                 + (f", deposit {source['deposit']}" if source["deposit"] else "")
                 + ")",
                 soft_wrap=True,
                 highlight=False,
             )
+            if source["element_shares"]:
+                elements = ", ".join(f"{e} {v:.2%}" for e, v in source["element_shares"].items())
+                out_console.print(f"           by element: {elements}", soft_wrap=True, highlight=False)
             for path in source["paths"]:
                 hops = zip(path["lots"][1:], path["input_kg"], strict=True)
                 steps = [path["lots"][0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
                 out_console.print(
                     f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
                 )
+        untraced = {e: u for e, u in result["untraced_by_element"].items() if u > 0}
+        if untraced:
+            out_console.print(
+                "  untraced feed: " + ", ".join(f"{e} {u:.2%}" for e, u in untraced.items()),
+                soft_wrap=True,
+                highlight=False,
+            )
     else:
         out_console.print(
             f"[bold]{escape(lot)}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True

@@ -267,3 +267,10 @@ def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
             item["paths"] = dict(sorted(o["paths"].items(), key=lambda kv: (-kv[1], kv[0])))
         out[e] = item
     return out
+
+
+def untraced_share(origin: ElementOrigin) -> float:
+    """Share of an element whose history does not reach a mine (untraced feed or scrap)."""
+    if "paths" in origin:
+        return sum(share for key, share in origin["paths"].items() if not key.startswith("mining="))
+    return at_stage(origin["location"], "mining").get(UNKNOWN, 0.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
+from raretrace.provenance import untraced_share
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_all
 
@@ -65,6 +67,7 @@ class Ancestry:
     """What the DAG above a lot gives without enumerating its paths."""
 
     shares: dict[str, float]  # source lot (one with no inputs) -> its share of the root
+    order: list[str]  # every lot above the root (root first), each after every lot made from it
     path_counts: dict[str, int]  # source lot -> how many paths lead to it from the root
     best: dict[str, float]  # lot -> share of its best single path to any source (1 for a source)
 
@@ -133,6 +136,7 @@ def ancestry(root: str, parents: Mapping[str, Sequence[Edge]]) -> Ancestry:
         best[node] = top / totals[node]
     return Ancestry(
         shares={s: share[s] for s in sources},
+        order=seen,
         path_counts={s: count[s] for s in sources},
         best=best,
     )
@@ -221,6 +225,7 @@ _QUERIES: dict[str, tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]] =
     "up": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.child),
     "down": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.parent),
     "lots": (tuple(t.lots.c[name] for name in ("id", *_SUMMARY_KEYS)), t.lots.c.id),
+    "origins": ((t.lots.c.id, t.lots.c.composition, t.lots.c.origin), t.lots.c.id),
 }
 _STATEMENTS: dict[tuple[str, str, int], ClauseElement] = {}
 
@@ -317,6 +322,54 @@ def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
     return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
 
 
+def element_shares(
+    root: str,
+    parents: Mapping[str, Sequence[Edge]],
+    order: Sequence[str],
+    lots: Mapping[str, tuple[Mapping[str, float], Mapping[str, Any]]],
+) -> dict[str, tuple[dict[str, float], float]]:
+    """Per rare-earth element of ``root``: each source's share of that element, and the untraced share.
+
+    Gross input mass says how much of a lot came from each input; an element's share follows the
+    element's own mass instead (a 30/70 blend by mass can be 52/48 by Nd and 63/37 by Dy). At each lot
+    its traced inputs weigh by ``edge mass x the input's fraction of the element`` (the pooling the
+    origin vectors use), and untraced feed added at that lot — known exactly from the stored origin
+    vectors: ``u(lot) = a + (1 - a) x mean u(inputs)`` — takes its part before the rest passes up.
+    ``lots``: lot -> (composition, origin vector).
+    """
+    composition, origin = lots.get(root, ({}, {}))
+    out: dict[str, tuple[dict[str, float], float]] = {}
+    for element in sorted(e for e in origin if composition.get(e, 0.0) > 0):
+
+        def fraction(lot: str, element: str = element) -> float:
+            return float(lots.get(lot, ({}, {}))[0].get(element, 0.0))
+
+        def untraced(lot: str, element: str = element) -> float:
+            found = lots.get(lot, ({}, {}))[1].get(element)
+            return untraced_share(found) if found else 0.0
+
+        share = {root: 1.0}
+        sources: dict[str, float] = {}
+        for node in order:
+            mine = share.get(node, 0.0)
+            incoming = parents.get(node)
+            if not incoming:
+                if node != root and mine > 0:
+                    sources[node] = sources.get(node, 0.0) + mine
+                continue
+            weights = [(parent, mass * fraction(parent)) for _, parent, mass, _ in incoming]
+            total = sum(w for _, w in weights)
+            if total <= 0 or mine <= 0:
+                continue
+            mean = sum(w * untraced(parent) for parent, w in weights) / total
+            added = 0.0 if mean >= 1 else (untraced(node) - mean) / (1 - mean)
+            passed = mine * (1 - min(1.0, max(0.0, added))) / total
+            for parent, w in weights:
+                share[parent] = share.get(parent, 0.0) + passed * w
+        out[element] = (sources, untraced(root))
+    return out
+
+
 def trace_up(
     registry: Registry,
     lot_id: str,
@@ -350,6 +403,11 @@ def trace_up(
         listed = best_paths(lot_id, parents, found.best, max_paths)
         shown = seen if graph else set(found.shares)
         lots = _with_root(db, lot_id, shown)
+        histories = {
+            row[0]: (json.loads(row[1]), json.loads(row[2]) if row[2] else {})
+            for row in _fetch(db, "origins", sorted(seen))
+        }
+    by_element = element_shares(lot_id, parents, found.order, histories)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
@@ -360,7 +418,14 @@ def trace_up(
     ranked = sorted(found.shares.items())
     ranked.sort(key=_SHARE, reverse=True)
     sources = [
-        {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
+        {
+            "lot": s,
+            **summary(s, {}),
+            "share": share,
+            "element_shares": {e: shares.get(s, 0.0) for e, (shares, _) in by_element.items()},
+            "path_count": counts[s],
+            "paths": paths_of(s, []),
+        }
         for s, share in ranked
     ]
     result = {
@@ -368,6 +433,8 @@ def trace_up(
         "direction": "up",
         "lots": lots,
         "sources": sources,
+        "share_basis": "share: of the gross traced input mass; element_shares: of each rare-earth element",
+        "untraced_by_element": {e: u for e, (_, u) in by_element.items()},
         "path_count": total_paths,
         "paths_listed": len(listed),
         "paths_truncated": len(listed) < total_paths,

@@ -44,6 +44,7 @@ def redact_trace(result: dict[str, Any], visible: Set[str]) -> dict[str, Any]:
         out["sources"] = [
             _summary(name, s["lot"], {k: v for k, v in s.items() if k not in ("lot", "paths")})
             | {"lot": name(s["lot"]), "share": s["share"], "path_count": s["path_count"]}
+            | ({"element_shares": s["element_shares"]} if "element_shares" in s else {})
             | {"paths": [p | {"lots": [name(x) for x in p["lots"]]} for p in s["paths"]]}
             for s in result["sources"]
         ]
