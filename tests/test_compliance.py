@@ -155,3 +155,50 @@ def test_cli_check(db_url: str, tmp_path: Path, capsysbinary: pytest.CaptureFixt
     listing = cli.json("regimes")
     assert {r["id"] for r in listing["regimes"]} >= {"consortium", "eu-crma-2030"}
     assert json.dumps(listing)  # one JSON object
+
+
+def test_cli_end_use_assertions_and_the_pipeline_gate(
+    db_url: str, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """End use is a closed set (aliases map, anything else is refused), verdicts record what they were
+    judged for, and --fail-on turns verdicts into exit code 9 for pipelines."""
+    chain = two_chains(db_url)
+    cli = Cli(tmp_path, capsysbinary, db_url)
+    mofcom = ("-r", "cn-mofcom-61-2025", "--as-of", "2026-12-06")
+    [verdict] = cli.json("check", JP_MAGNET, *mofcom, "--end-use", "Defence")["verdicts"]
+    assert verdict["end_use"] == "military" and verdict["as_of"] == "2026-12-06"
+    assert verdict["outcome"] == "fail" and "military-end-users" in verdict["decided_by"]
+    assert any("ended 2026-11-10" in n and "no extension recorded" in n for n in verdict["notices"])
+    before = snapshot(chain.registry)
+    for args, field in [
+        (("--end-use", "militray"), "end_use"),
+        (("--assert", "friendly"), "assert"),
+        (("--fail-on", "pass"), "fail_on"),
+    ]:
+        code, out, err = cli("check", JP_MAGNET, *mofcom, *args)
+        assert code == 2 and field in err and out == b""
+    assert snapshot(chain.registry) == before
+    # the gate: JP magnet needs a licence under MOFCOM 61 (civil use), the US magnet passes
+    code, _, _ = cli("check", JP_MAGNET, *mofcom, "--end-use", "civil", "--fail-on", "licence_required")
+    assert code == 9
+    code, _, _ = cli("check", JP_MAGNET, *mofcom, "--end-use", "civil", "--fail-on", "fail")
+    assert code == 0
+    code, _, _ = cli("check", US_MAGNET, *mofcom, "--fail-on", "insufficient_data")
+    assert code == 0
+    code, _, _ = cli("check", JP_MAGNET, *mofcom, "--end-use", "civil")
+    assert code == 0  # no gate asked: verdicts are answers, not errors
+    [asserted] = cli.json(
+        "check", US_MAGNET, "-r", "us-dfars-252.225-7052", "--assert", "waiver", "--as-of", "2027-01-01"
+    )["verdicts"]
+    assert asserted["assertions"] == ["waiver"]
+
+
+def test_a_suspension_notice_lasts_ninety_days() -> None:
+    from raretrace.rules import load_regimes
+
+    regime = load_regimes()["cn-mofcom-61-2025"]
+    ended = date(2026, 11, 10)
+    assert regime.lapsed_suspensions(ended) == ()  # still suspended that day
+    assert regime.lapsed_suspensions(date(2026, 11, 11))
+    assert regime.lapsed_suspensions(date(2027, 2, 8))  # 90 days after the end
+    assert regime.lapsed_suspensions(date(2027, 2, 9)) == ()
