@@ -124,6 +124,8 @@ def test_a_certificate_verifies_offline_and_carries_the_kimberley_fields(issued:
     lot = shipment["lots"][0]
     assert lot["origin"]["Nd"]["location"]["separation"] == {"MY": 1.0}
     assert {v["regime"] for v in subject["compliance"]} >= {"us-dfars-252.225-7052", "consortium"}
+    # each verdict says what it was judged for: the issue date, no end use stated
+    assert {(v["asOf"], v["endUse"]) for v in subject["compliance"]} == {(NOW.date().isoformat(), None)}
     kinds = [e["kind"] for e in subject["logEvidence"]["events"]]
     assert sorted(kinds) == ["process", "register_facility", "register_facility", "transfer"]
     assert [s.ok for s in report.steps] == [True] * 7 + [None]  # no status list given: not checked

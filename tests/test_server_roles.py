@@ -222,6 +222,23 @@ def test_operator_checks_and_certifies_what_it_holds(world: ServerWorld) -> None
     assert [c["number"] for c in listed["certificates"]] == [number]
 
 
+def test_check_takes_a_documented_end_use_and_records_it(world: ServerWorld) -> None:
+    jp = world.as_("jp")
+    body = {"lots": [JP_MAGNET], "regimes": ["cn-mofcom-61-2025"], "as_of": "2026-12-06"}
+    answer = world.client.post("/api/v1/check", json={**body, "end_use": "DEFENSE"}, headers=jp)
+    assert answer.status_code == 200, answer.text
+    [verdict] = answer.json()["verdicts"]
+    assert verdict["end_use"] == "military" and verdict["as_of"] == "2026-12-06"
+    refused = assert_problem(
+        world.client.post("/api/v1/check", json={**body, "end_use": "militia"}, headers=jp), 422
+    )
+    assert refused["field"] == "end_use" and "civil, military, dual-use" in refused["detail"]
+    refused = assert_problem(
+        world.client.post("/api/v1/check", json={**body, "assertions": ["bribe"]}, headers=jp), 422
+    )
+    assert refused["field"] == "assertions"
+
+
 def test_operator_submits_events_of_its_own_facilities(world: ServerWorld) -> None:
     before = world.registry.tree_size()
     response = world.client.post(

@@ -61,14 +61,27 @@ def certify(
     out: Annotated[Path | None, typer.Option(help="Write the certificate here (default: stdout)")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write a printable page (HTML)")] = None,
     pdf: Annotated[Path | None, typer.Option(help="Also write a one-page PDF with its QR code")] = None,
+    end_use: Annotated[
+        str | None,
+        typer.Option(
+            "--end-use", help="Judge the verdicts it carries for this end use: civil, military, dual-use"
+        ),
+    ] = None,
 ) -> None:
     """Issue a signed shipment certificate (W3C VC 2.0, eddsa-jcs-2022) for a transfer or for lots.
 
     Example: raretrace --db registry.db certify --transfer urn:raretrace:event:transfer-000014 --out cert.json
     """
     from raretrace.ledger.certificates import issue
+    from raretrace.rules.judging import parse_end_use
 
-    presentation = issue(_ctx(ctx).registry(), transfer=transfer, lots=lot or (), valid_days=valid_days)
+    presentation = issue(
+        _ctx(ctx).registry(),
+        transfer=transfer,
+        lots=lot or (),
+        valid_days=valid_days,
+        end_use=parse_end_use(end_use),
+    )
     _write(out, json.dumps(presentation, indent=2) + "\n")
     _render(presentation, html, pdf)
     if out is not None:

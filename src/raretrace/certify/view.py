@@ -384,6 +384,8 @@ def certificate_view(presentation: Mapping[str, Any]) -> dict[str, Any]:
                 ),
                 "css": str(v.get("outcome")) if v.get("outcome") in OUTCOMES else "unknown",
                 "explanation": str(v.get("explanation", "")),
+                "as_of": str(v.get("asOf") or ""),
+                "end_use": str(v.get("endUse") or "not stated"),
             }
             for v in subject.get("compliance") or []
             if isinstance(v, Mapping)

@@ -128,6 +128,7 @@ def issue(
     prices: PriceTable | None = None,
     regimes: Sequence[Regime] | None = None,
     salt: Any = None,
+    end_use: str | None = None,
 ) -> dict[str, Any]:
     """A signed certificate for a transfer (or for lots): ``{"credential": …, "disclosures": […]}``.
 
@@ -164,9 +165,23 @@ def issue(
     seqs.extend(int(parties[p].registered_seq) for p in parties)
     lot_entries = [cred.lot_entry(stored[i].to_dict(), ordered(stored[i].origin())) for i in lot_ids]
     verdicts = [
-        {"regime": v.regime, "version": v.version, "outcome": v.outcome.value, "explanation": v.explanation}
+        {
+            "regime": v.regime,
+            "version": v.version,
+            "asOf": v.as_of,
+            "endUse": v.end_use,
+            "outcome": v.outcome.value,
+            "decidedBy": list(v.decided_by),
+            "explanation": v.explanation,
+        }
         for v in check_lots(
-            registry, lot_ids, regimes=regimes, as_of=moment.date(), prices=prices, as_one=True
+            registry,
+            lot_ids,
+            regimes=regimes,
+            as_of=moment.date(),
+            end_use=end_use,
+            prices=prices,
+            as_one=True,
         )
     ]
     fingerprints = [

@@ -249,7 +249,7 @@ def check_lots(
         chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
     else:
         chosen = [r for r in regimes if isinstance(r, Regime)]
-    asserted = parse_assertions(assertions)
+    asserted = parse_assertions(assertions, field="assertions")
     ctx = Context(as_of or today(), parse_end_use(end_use), prices or PriceTable.load(), asserted)
     items = subjects(
         registry,
