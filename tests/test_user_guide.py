@@ -19,9 +19,10 @@ PROMISED = {
         "us-lm-fort-worth-f35",
         "us-dfars-252.225-7052 2024-05-30 · lot 1: fail",
         "us-dfars-252.225-7052 2024-05-30 · lot 2: pass",
-        "cn-mofcom-61-2025 2025-11-07 · lot 1: fail — Overseas military end users",
-        "\n2026-12-31 pass - Magnet melted or produced",
-        "\n2027-01-01 fail - Magnet material mined",
+        "cn-mofcom-61-2025 2025-11-07 · lot 1: fail — Section II: overseas military end users",
+        "(triggered by chinese-content-by-value)",
+        "\n2026-12-31 pass - (b)(1)(i) until 2026: magnet melted or produced",
+        "\n2027-01-01 fail - (b)(1)(i) from 2027: magnet material mined",
         "certificate ",
     ],
     "lab.md": [
