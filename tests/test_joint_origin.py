@@ -230,7 +230,8 @@ def test_trace_up_gives_each_sources_share_of_each_element(db_url: str) -> None:
         additions=[{"material": "untraced Nd metal", "mass_kg": 2.0, "composition": {"Nd": 1.0}}],
         outputs=[lot("urn:x:magnet", "magnet", 100.0, {"Nd": 0.31, "Dy": 0.044})],
     )
-    result = trace_up(chain.registry, "urn:x:magnet")
+    result = trace_up(chain.registry, "urn:x:magnet", by_element=True)
+    assert "element_shares" not in trace_up(chain.registry, "urn:x:magnet")["sources"][0]
     sources = {s["lot"]: s for s in result["sources"]}
     assert math.isclose(sources["urn:x:ore-a"]["share"], 0.3) and math.isclose(
         sources["urn:x:ore-b"]["share"], 0.7

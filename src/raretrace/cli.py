@@ -436,7 +436,11 @@ def trace(
     if up == down:
         raise RaretraceError("give exactly one of --up or --down", field="direction")
     registry = _ctx(ctx).registry()
-    result = trace_up(registry, lot, max_paths=max_paths, graph=as_json) if up else trace_down(registry, lot)
+    result = (
+        trace_up(registry, lot, max_paths=max_paths, graph=as_json, by_element=True)
+        if up
+        else trace_down(registry, lot)
+    )
     if as_json:
         emit_json(result)
         return

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection, bindparam, literal_column, select, text
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
@@ -326,7 +326,7 @@ def element_shares(
     root: str,
     parents: Mapping[str, Sequence[Edge]],
     order: Sequence[str],
-    lots: Mapping[str, tuple[Mapping[str, float], Mapping[str, Any]]],
+    lots: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]],
 ) -> dict[str, tuple[dict[str, float], float]]:
     """Per rare-earth element of ``root``: each source's share of that element, and the untraced share.
 
@@ -335,38 +335,52 @@ def element_shares(
     its traced inputs weigh by ``edge mass x the input's fraction of the element`` (the pooling the
     origin vectors use), and untraced feed added at that lot — known exactly from the stored origin
     vectors: ``u(lot) = a + (1 - a) x mean u(inputs)`` — takes its part before the rest passes up.
-    ``lots``: lot -> (composition, origin vector).
+    ``lots``: lot -> (composition, untraced share by element).
     """
-    composition, origin = lots.get(root, ({}, {}))
+    empty: tuple[Mapping[str, float], Mapping[str, float]] = ({}, {})
+    composition, untraced_root = lots.get(root, empty)
     out: dict[str, tuple[dict[str, float], float]] = {}
-    for element in sorted(e for e in origin if composition.get(e, 0.0) > 0):
-
-        def fraction(lot: str, element: str = element) -> float:
-            return float(lots.get(lot, ({}, {}))[0].get(element, 0.0))
-
-        def untraced(lot: str, element: str = element) -> float:
-            found = lots.get(lot, ({}, {}))[1].get(element)
-            return untraced_share(found) if found else 0.0
-
+    for element in sorted(e for e in untraced_root if composition.get(e, 0.0) > 0):
         share = {root: 1.0}
         sources: dict[str, float] = {}
         for node in order:
             mine = share.get(node, 0.0)
+            if mine <= 0:
+                continue
             incoming = parents.get(node)
             if not incoming:
-                if node != root and mine > 0:
+                if node != root:
                     sources[node] = sources.get(node, 0.0) + mine
                 continue
-            weights = [(parent, mass * fraction(parent)) for _, parent, mass, _ in incoming]
-            total = sum(w for _, w in weights)
-            if total <= 0 or mine <= 0:
+            weights = []
+            total = mean = 0.0
+            for _, parent, mass, _ in incoming:
+                found = lots.get(parent, empty)
+                weight = mass * found[0].get(element, 0.0)
+                if weight > 0:
+                    weights.append((parent, weight))
+                    total += weight
+                    mean += weight * found[1].get(element, 0.0)
+            if total <= 0:
                 continue
-            mean = sum(w * untraced(parent) for parent, w in weights) / total
-            added = 0.0 if mean >= 1 else (untraced(node) - mean) / (1 - mean)
+            mean /= total
+            added = 0.0 if mean >= 1 else (lots.get(node, empty)[1].get(element, 0.0) - mean) / (1 - mean)
             passed = mine * (1 - min(1.0, max(0.0, added))) / total
-            for parent, w in weights:
-                share[parent] = share.get(parent, 0.0) + passed * w
-        out[element] = (sources, untraced(root))
+            for parent, weight in weights:
+                share[parent] = share.get(parent, 0.0) + passed * weight
+        out[element] = (sources, untraced_root[element])
+    return out
+
+
+_Histories = dict[str, tuple[dict[str, float], dict[str, float]]]
+
+
+def _element_histories(conn: Connection, lot_ids: Sequence[str]) -> _Histories:
+    """Each lot's composition and, per element, the share of untraced history (origin vectors)."""
+    out: _Histories = {}
+    for lot_id, composition, origin in _fetch(conn, "origins", lot_ids):
+        vector = orjson.loads(origin) if origin else {}
+        out[lot_id] = (orjson.loads(composition), {e: untraced_share(o) for e, o in vector.items()})
     return out
 
 
@@ -377,8 +391,13 @@ def trace_up(
     max_paths: int = DEFAULT_MAX_PATHS,
     graph: bool = True,
     conn: Connection | None = None,
+    by_element: bool = False,
 ) -> dict[str, Any]:
     """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
+
+    ``by_element``: also each source's share of every rare-earth element of the lot
+    (``element_shares``) and the untraced share of each (``untraced_by_element``); it reads every
+    upstream lot's origin vector, so it is asked for, not paid on every trace.
 
     Each source has ``path_count``, how many paths reach it, and ``paths``: those of its paths that
     are among the ``max_paths`` highest-share paths overall, highest first. At the top,
@@ -403,11 +422,8 @@ def trace_up(
         listed = best_paths(lot_id, parents, found.best, max_paths)
         shown = seen if graph else set(found.shares)
         lots = _with_root(db, lot_id, shown)
-        histories = {
-            row[0]: (json.loads(row[1]), json.loads(row[2]) if row[2] else {})
-            for row in _fetch(db, "origins", sorted(seen))
-        }
-    by_element = element_shares(lot_id, parents, found.order, histories)
+        histories = _element_histories(db, sorted(seen)) if by_element else None
+    per_element = element_shares(lot_id, parents, found.order, histories) if histories is not None else None
     by_source: dict[str, list[dict[str, Any]]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
@@ -418,28 +434,29 @@ def trace_up(
     ranked = sorted(found.shares.items())
     ranked.sort(key=_SHARE, reverse=True)
     sources = [
-        {
-            "lot": s,
-            **summary(s, {}),
-            "share": share,
-            "element_shares": {e: shares.get(s, 0.0) for e, (shares, _) in by_element.items()},
-            "path_count": counts[s],
-            "paths": paths_of(s, []),
-        }
+        {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
         for s, share in ranked
     ]
+    if per_element is not None:
+        for source in sources:
+            source["element_shares"] = {
+                e: shares.get(source["lot"], 0.0) for e, (shares, _) in per_element.items()
+            }
     result = {
         "lot": lot_id,
         "direction": "up",
         "lots": lots,
         "sources": sources,
-        "share_basis": "share: of the gross traced input mass; element_shares: of each rare-earth element",
-        "untraced_by_element": {e: u for e, (_, u) in by_element.items()},
         "path_count": total_paths,
         "paths_listed": len(listed),
         "paths_truncated": len(listed) < total_paths,
         "max_paths": max_paths,
     }
+    if per_element is not None:
+        result["share_basis"] = (
+            "share: of the gross traced input mass; element_shares: of each rare-earth element"
+        )
+        result["untraced_by_element"] = {e: u for e, (_, u) in per_element.items()}
     if graph:
         result["edges"] = _edge_dicts(edges)
     return result
