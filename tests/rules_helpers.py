@@ -69,11 +69,24 @@ def judge(regime_id: str, subjects: list[Subject] | Subject, day: str, **ctx: An
     return regimes[regime_id].evaluate(items, context)
 
 
+CODES = {
+    "mining": "mi",
+    "beneficiation": "be",
+    "separation": "se",
+    "metallization": "me",
+    "magnet": "ma",
+    "component": "co",
+    "system": "sy",
+    "recycling": "re",
+}
+
+
 def joint(*portions: tuple[float, dict[str, str]]) -> ElementOrigin:
     """An element's origin from its portions, each (share, {stage: "PLACE" or "PLACE@TECH"}).
 
     The marginals are summed here from the portions, independently of the code under test, and the
-    joint paths are written in the documented key format (stage=PLACE@TECH, chain order).
+    joint paths are written in the documented key format (CODE=PLACE, CODE=PLACE@TECH when the
+    technology's country differs; chain order; codes as docs/compliance.md lists them).
     """
     order = [
         "mining",
@@ -97,7 +110,8 @@ def joint(*portions: tuple[float, dict[str, str]]) -> ElementOrigin:
             location[stage][place] += share
             technology.setdefault(stage, {}).setdefault(tech, 0.0)
             technology[stage][tech] += share
-            parts.append(f"{stage}={place}@{tech}")
+            code = CODES[stage]
+            parts.append(f"{code}={place}" if tech == place else f"{code}={place}@{tech}")
         key = "|".join(parts)
         paths[key] = paths.get(key, 0.0) + share
     return {"location": location, "technology": technology, "paths": paths}

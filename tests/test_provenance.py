@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raretrace.provenance import NOT_PERFORMED, UNKNOWN, Contribution, extracted, performed, pooled, untraced
+from raretrace.provenance import (
+    NOT_PERFORMED,
+    UNKNOWN,
+    Contribution,
+    extracted,
+    performed,
+    pooled,
+    untraced,
+    with_marginals,
+)
 
 COUNTRIES = ["AU", "CN", "MY", "US", "JP"]
 
@@ -17,7 +26,9 @@ def test_japanese_magnet_from_chinese_separated_oxide() -> None:
     ore = extracted(["Nd", "Pr"], "CN", "CN")
     oxide = performed(ore, "separation", "CN", "CN")
     metal = performed(oxide, "metallization", "CN", "CN")
-    magnet = performed(pooled([Contribution(metal, {"Nd": 22.0, "Pr": 8.0})]), "magnet", "JP", "JP")
+    magnet = with_marginals(
+        performed(pooled([Contribution(metal, {"Nd": 22.0, "Pr": 8.0})]), "magnet", "JP", "JP")
+    )
     assert magnet["Nd"]["location"] == {
         "mining": {"CN": 1.0},
         "separation": {"CN": 1.0},
@@ -30,7 +41,7 @@ def test_us_magnet_from_australian_ore_separated_in_malaysia_with_some_untraced_
     ore = extracted(["Nd"], "AU", "AU")
     oxide = performed(ore, "separation", "MY", "AU")
     mixed = pooled([Contribution(oxide, {"Nd": 75.0})], untraced_kg={"Nd": 25.0})
-    magnet = performed(mixed, "magnet", "US", "JP")
+    magnet = with_marginals(performed(mixed, "magnet", "US", "JP"))
     assert magnet["Nd"]["location"]["mining"] == {"AU": 0.75, UNKNOWN: 0.25}
     assert magnet["Nd"]["location"]["separation"] == {"MY": 0.75, UNKNOWN: 0.25}
     assert magnet["Nd"]["technology"]["separation"] == {"AU": 0.75, UNKNOWN: 0.25}
@@ -41,9 +52,9 @@ def test_us_magnet_from_australian_ore_separated_in_malaysia_with_some_untraced_
 def test_recycled_feed_keeps_traced_origin_else_unknown() -> None:
     scrap = performed(extracted(["Dy"], "CN", "CN"), "magnet", "CN", "CN")
     feed = pooled([Contribution(scrap, {"Dy": 1.0})], untraced_kg={"Dy": 3.0})
-    out = performed(feed, "recycling", "US", "US")
+    out = with_marginals(performed(feed, "recycling", "US", "US"))
     assert out["Dy"]["location"]["mining"] == {"CN": 0.25, UNKNOWN: 0.75}
-    assert untraced(["Nd"])["Nd"]["location"] == {}
+    assert with_marginals(untraced(["Nd"]))["Nd"]["location"] == {}
 
 
 lots = st.lists(
@@ -59,7 +70,7 @@ def test_shares_sum_to_one_and_mixing_is_mass_weighted(parts: list[tuple[str, st
         Contribution(performed(extracted(["Nd"], mine, mine), "separation", sep, sep), {"Nd": kg})
         for mine, sep, kg in parts
     ]
-    mixed = pooled(inputs)["Nd"]
+    mixed = with_marginals(pooled(inputs))["Nd"]
     total = sum(kg for _, _, kg in parts)
     for stage in ("mining", "separation"):
         assert math.isclose(sum(mixed["location"][stage].values()), 1.0, rel_tol=1e-9)
@@ -76,6 +87,6 @@ def test_a_skipped_stage_is_none_and_untraced_history_unknown() -> None:
     mixed = pooled(
         [Contribution(beneficiated, {"Nd": 3.0}), Contribution(direct, {"Nd": 1.0})], untraced_kg={"Nd": 1.0}
     )
-    location = mixed["Nd"]["location"]
+    location = with_marginals(mixed)["Nd"]["location"]
     assert location["beneficiation"] == pytest.approx({"AU": 0.6, NOT_PERFORMED: 0.2, UNKNOWN: 0.2})
     assert location["mining"] == pytest.approx({"AU": 0.6, "US": 0.2, UNKNOWN: 0.2})

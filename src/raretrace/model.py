@@ -21,7 +21,7 @@ import pycountry
 
 from raretrace.elements import TRADED, parse_component
 from raretrace.errors import ValidationError
-from raretrace.provenance import LotOrigin, ordered, untraced
+from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
 REE_SYMBOLS = frozenset(e.value for e in TRADED)
@@ -397,7 +397,12 @@ class Lot:
         return new
 
     def origin(self) -> LotOrigin:
-        """Per element, the countries and technologies of each stage done (``unknown`` if untraced)."""
+        """Per element, the countries and technologies of each stage done (``unknown`` if untraced),
+        with the joint paths where recorded."""
+        return with_marginals(self.stored_origin())
+
+    def stored_origin(self) -> LotOrigin:
+        """The origin vector as stored (paths only where recorded): what the append path pools."""
         if self.origin_json is None:
             return untraced(e for e in self.spec.composition.fractions if e in REE_SYMBOLS)
         origin: LotOrigin = json.loads(self.origin_json)

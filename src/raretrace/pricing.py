@@ -18,7 +18,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
-from raretrace.provenance import ElementOrigin, StageShares, at_stage
+from raretrace.provenance import ElementOrigin, StageShares, at_stage, with_marginals
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ def weighted_shares(
     shares: StageShares = {}
     if total <= 0:
         return shares
-    histories = {e: origin[e][aspect] if e in origin else {} for e in weights}  # type: ignore[literal-required]
+    full = with_marginals(origin)
+    histories = {e: full[e][aspect] if e in full else {} for e in weights}  # type: ignore[literal-required]
     stages = {stage for history in histories.values() for stage in history}
     for stage in stages:
         acc = shares.setdefault(stage, {})

@@ -14,10 +14,15 @@ there. Rules that ask such questions (MOFCOM 61's technology clause counts Chine
 a stage was performed outside China; "any of several stages in China" counts each portion of material
 once) read the joint history, ``paths``: for each distinct history of an element — every stage with the
 place and the technology it was done with — the share of the element's mass that went that way. A path
-key is ``stage=PLACE@TECH`` parts joined by ``|`` in chain order; ``""`` is material with no traced
-history. Paths mix by mass exactly as marginals do, so a fully traced lot's figures are exact, and untraced
-feed is one portion however many stages it then passes through. A lot whose history reached this
-registry without paths (an older import) keeps only marginals; rules then fall back to bounds.
+key is ``CODE=PLACE`` parts (``CODE=PLACE@TECH`` where the technology's country differs from the place)
+joined by ``|`` in chain order, with two-letter stage codes (``STAGE_CODES``): ``mi=AU|se=MY@AU|ma=JP``;
+``""`` is material with no traced history. Paths mix by mass exactly as marginals do, so a fully traced
+lot's figures are exact, and untraced feed is one portion however many stages it then passes through.
+
+Stored form: an element with paths stores only its paths (the marginals are derived from them when a lot
+is read, ``with_marginals``), which keeps the append path and the stored vectors small. A lot whose
+history reached this registry without paths (an older import) keeps only marginals; rules then fall back
+to bounds, and blends with it carry marginals only.
 
 The vectors are plain JSON-shaped dicts — the stored form is the working form — because they are
 computed for every lot on the append path, where building and converting objects would cost more
@@ -29,7 +34,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Required, TypedDict
+from functools import lru_cache
+from typing import TypedDict
 
 from raretrace.errors import ValidationError
 
@@ -53,44 +59,64 @@ STAGE_ORDER = (
 StageShares = dict[str, dict[str, float]]
 
 
-#: path key (``stage=PLACE@TECH|…``) -> share of the element's mass with that joint history
+#: path key (``mi=AU|se=MY@AU|…``) -> share of the element's mass with that joint history
 Paths = dict[str, float]
 
 
 class ElementOrigin(TypedDict, total=False):
-    """One element's history: location and technology shares per stage, and the joint paths."""
+    """One element's history: location and technology shares per stage, and/or the joint paths."""
 
-    location: Required[StageShares]
-    technology: Required[StageShares]
+    location: StageShares
+    technology: StageShares
     paths: Paths
 
 
 #: element symbol -> its origin
 LotOrigin = dict[str, ElementOrigin]
 
-
-def _empty() -> ElementOrigin:
-    return {"location": {}, "technology": {}, "paths": {"": 1.0}}
-
-
+#: Two-letter codes of the stages in path keys (stored for every lot: short keys keep vectors small).
+STAGE_CODES = {
+    "mining": "mi",
+    "beneficiation": "be",
+    "separation": "se",
+    "metallization": "me",
+    "magnet": "ma",
+    "component": "co",
+    "system": "sy",
+    "recycling": "re",
+}
+_CODE_STAGES = {code: stage for stage, code in STAGE_CODES.items()}
 _STAGE_RANK = {stage: i for i, stage in enumerate(STAGE_ORDER)}
 
 
+def _empty() -> ElementOrigin:
+    return {"paths": {"": 1.0}}
+
+
 def path_key(steps: Mapping[str, tuple[str, str]]) -> str:
-    """The key of a joint history: ``stage=PLACE@TECH`` parts in chain order."""
+    """The key of a joint history: ``CODE=PLACE[@TECH]`` parts in chain order."""
     ordered_stages = sorted(steps, key=lambda s: (_STAGE_RANK.get(s, len(_STAGE_RANK)), s))
-    return "|".join(f"{stage}={steps[stage][0]}@{steps[stage][1]}" for stage in ordered_stages)
+    parts = []
+    for stage in ordered_stages:
+        place, technology = steps[stage]
+        where = place if technology == place else f"{place}@{technology}"
+        parts.append(f"{STAGE_CODES.get(stage, stage)}={where}")
+    return "|".join(parts)
 
 
-def path_steps(key: str) -> dict[str, tuple[str, str]]:
-    """stage -> (place, technology) of one joint history (the inverse of ``path_key``)."""
+@lru_cache(maxsize=1 << 16)
+def path_steps(key: str) -> Mapping[str, tuple[str, str]]:
+    """stage -> (place, technology) of one joint history (the inverse of ``path_key``).
+
+    Cached: the same histories recur across lots and checks. The mapping is shared; do not change it.
+    """
     steps: dict[str, tuple[str, str]] = {}
     if not key:
         return steps
     for part in key.split("|"):
-        stage, _, where = part.partition("=")
+        code, _, where = part.partition("=")
         place, _, technology = where.partition("@")
-        steps[stage] = (place, technology)
+        steps[_CODE_STAGES.get(code, code)] = (place, technology or place)
     return steps
 
 
@@ -113,6 +139,44 @@ def step_at(steps: Mapping[str, tuple[str, str]], stage: str) -> tuple[str, str]
     return NOT_PERFORMED, NOT_PERFORMED
 
 
+def _marginals(paths: Paths) -> tuple[StageShares, StageShares]:
+    """Per-stage location and technology shares of a path distribution."""
+    parsed = [(path_steps(key), share) for key, share in paths.items()]
+    stages = {stage for steps, _ in parsed for stage in steps}
+    location: StageShares = {}
+    technology: StageShares = {}
+    for stage in stages:
+        where: dict[str, float] = {}
+        whose: dict[str, float] = {}
+        for steps, share in parsed:
+            place, tech = step_at(steps, stage)
+            where[place] = where.get(place, 0.0) + share
+            whose[tech] = whose.get(tech, 0.0) + share
+        location[stage], technology[stage] = where, whose
+    return location, technology
+
+
+def with_marginals(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
+    """The origin with per-stage marginals for every element (derived from its paths where stored
+    without them): the form people and marginal readers (prices, certificates) use."""
+    out: LotOrigin = {}
+    for element, o in origin.items():
+        if "location" in o and "technology" in o:
+            out[element] = o
+            continue
+        location, technology = _marginals(o.get("paths") or {"": 1.0})
+        full: ElementOrigin = {"location": location, "technology": technology}
+        if "paths" in o:
+            full["paths"] = o["paths"]
+        out[element] = full
+    return out
+
+
+def stored_form(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
+    """What is stored for a lot: paths alone where an element has them, marginals otherwise."""
+    return {e: ({"paths": o["paths"]} if "paths" in o else o) for e, o in origin.items()}
+
+
 def check_paths(paths: object, where: str) -> Paths:
     """Joint paths read from outside (an imported certificate): well formed, shares summing to one.
 
@@ -124,7 +188,7 @@ def check_paths(paths: object, where: str) -> Paths:
     for key, share in paths.items():
         if not isinstance(key, str) or (key and path_key(path_steps(key)) != key):
             raise ValidationError(
-                f"{key!r} is not a path (stage=PLACE@TECH parts in chain order)", field=where
+                f"{key!r} is not a path (CODE=PLACE[@TECH] parts in chain order)", field=where
             )
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
             raise ValidationError(f"the share of {key!r} must be a number from 0 to 1", field=where)
@@ -145,14 +209,7 @@ class Contribution:
 def extracted(elements: Iterable[str], country: str, technology: str) -> LotOrigin:
     """A freshly mined lot: every element's mining stage done where and as the mine does it."""
     key = path_key({"mining": (country, technology)})
-    return {
-        e: {
-            "location": {"mining": {country: 1.0}},
-            "technology": {"mining": {technology: 1.0}},
-            "paths": {key: 1.0},
-        }
-        for e in elements
-    }
+    return {e: {"paths": {key: 1.0}} for e in elements}
 
 
 def untraced(elements: Iterable[str]) -> LotOrigin:
@@ -212,24 +269,26 @@ def pooled(
             out[element] = parts[0][1]
             continue
         total = sum(kg for kg, _ in parts)
-        mixed: ElementOrigin = {
-            "location": _mix([(kg, o["location"]) for kg, o in parts], total),
-            "technology": _mix([(kg, o["technology"]) for kg, o in parts], total),
-        }
-        if all("paths" in o for _, o in parts):  # one part without joint history: marginals only
+        if all("paths" in o for _, o in parts):
             paths: Paths = {}
             for kg, o in parts:
                 for key, share in o["paths"].items():
                     paths[key] = paths.get(key, 0.0) + kg * share / total
-            mixed["paths"] = paths
-        out[element] = mixed
+            out[element] = {"paths": paths}
+            continue
+        # a part without joint history (an older import): marginals only, derived where needed
+        full = [(kg, with_marginals({element: o})[element]) for kg, o in parts]
+        out[element] = {
+            "location": _mix([(kg, o["location"]) for kg, o in full], total),
+            "technology": _mix([(kg, o["technology"]) for kg, o in full], total),
+        }
     return out
 
 
 def _with_step(paths: Paths, stage: str, country: str, technology: str) -> Paths:
     out: Paths = {}
     for key, share in paths.items():
-        steps = path_steps(key)
+        steps = dict(path_steps(key))
         steps[stage] = (country, technology)
         new = path_key(steps)
         out[new] = out.get(new, 0.0) + share
@@ -240,18 +299,19 @@ def performed(origin: Mapping[str, ElementOrigin], stage: str, country: str, tec
     """The same origin with ``stage`` done, for every element, in ``country`` with ``technology``."""
     out: LotOrigin = {}
     for e, o in origin.items():
-        done: ElementOrigin = {
-            "location": {**o["location"], stage: {country: 1.0}},
-            "technology": {**o["technology"], stage: {technology: 1.0}},
-        }
         if "paths" in o:
-            done["paths"] = _with_step(o["paths"], stage, country, technology)
-        out[e] = done
+            out[e] = {"paths": _with_step(o["paths"], stage, country, technology)}
+        else:
+            out[e] = {
+                "location": {**o["location"], stage: {country: 1.0}},
+                "technology": {**o["technology"], stage: {technology: 1.0}},
+            }
     return out
 
 
 def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
-    """For people: elements alphabetically, stages in chain order, countries by falling share."""
+    """For people: elements alphabetically, marginals with stages in chain order and countries by
+    falling share, then the joint paths by falling share."""
     rank = {stage: i for i, stage in enumerate(STAGE_ORDER)}
 
     def sort(shares: StageShares) -> StageShares:
@@ -261,7 +321,7 @@ def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
         }
 
     out: LotOrigin = {}
-    for e, o in sorted(origin.items()):
+    for e, o in sorted(with_marginals(origin).items()):
         item: ElementOrigin = {"location": sort(o["location"]), "technology": sort(o["technology"])}
         if "paths" in o:
             item["paths"] = dict(sorted(o["paths"].items(), key=lambda kv: (-kv[1], kv[0])))
@@ -272,5 +332,5 @@ def ordered(origin: Mapping[str, ElementOrigin]) -> LotOrigin:
 def untraced_share(origin: ElementOrigin) -> float:
     """Share of an element whose history does not reach a mine (untraced feed or scrap)."""
     if "paths" in origin:
-        return sum(share for key, share in origin["paths"].items() if not key.startswith("mining="))
+        return sum(share for key, share in origin["paths"].items() if "mining" not in path_steps(key))
     return at_stage(origin["location"], "mining").get(UNKNOWN, 0.0)

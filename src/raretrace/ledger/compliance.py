@@ -19,7 +19,7 @@ from raretrace.ledger.lineage import walk_edges
 from raretrace.ledger.registry import Registry
 from raretrace.model import REE_SYMBOLS, Lot
 from raretrace.pricing import PriceTable
-from raretrace.provenance import Contribution, pooled
+from raretrace.provenance import Contribution, pooled, with_marginals
 from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select
 from raretrace.rules.judging import parse_assertions, parse_end_use
 from raretrace.rules.types import FingerprintRequired
@@ -210,7 +210,7 @@ def combined(parts: Sequence[Subject]) -> Subject:
         forms=frozenset().union(*(p.forms for p in parts)),
         mass_kg=sum(p.mass_kg for p in parts),
         element_kg=element_kg,
-        origin=pooled(Contribution(p.origin, p.element_kg) for p in parts),
+        origin=with_marginals(pooled(Contribution(p.origin, p.element_kg) for p in parts)),
         declared_value_usd=None if None in values else sum(v for v in values if v is not None),
         value_note="; ".join(notes) or None,
         made_in=frozenset().union(*(p.made_in for p in parts)),

@@ -47,7 +47,7 @@ from raretrace.ledger.events import (
     Transfer,
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
-from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled
+from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form
 from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
 #: Default per-element mass-balance tolerance: outputs may hold up to 1% more of an element than the
@@ -267,7 +267,7 @@ class LedgerState:
         for lot, mass in consumed:
             self._set_lot(lot.evolve(remaining_kg=max(0.0, lot.remaining_kg - mass)))
         contributions = [
-            Contribution(lot.origin(), kg) for (lot, _), kg in zip(consumed, brought, strict=True)
+            Contribution(lot.stored_origin(), kg) for (lot, _), kg in zip(consumed, brought, strict=True)
         ]
         stage = event.stage.value
         origin = performed(
@@ -314,7 +314,9 @@ class LedgerState:
             )
         # 3. The lots, with the certified composition and origin vectors.
         for spec in event.outputs:
-            self._create_lots(seq, event, facility, (spec,), event.stages[spec.id], event.origins[spec.id])
+            self._create_lots(
+                seq, event, facility, (spec,), event.stages[spec.id], stored_form(event.origins[spec.id])
+            )
 
     def _check_mass_balance(
         self,

@@ -26,9 +26,11 @@ from raretrace.provenance import (
     UNKNOWN,
     ElementOrigin,
     LotOrigin,
+    StageShares,
     at_stage,
     path_steps,
     step_at,
+    with_marginals,
 )
 from raretrace.rules.verdict import Evidence
 
@@ -66,13 +68,15 @@ class Subject:
     def stages(self, aspect: str = "location") -> set[str]:
         """Stages in the subject's history, and always mining: material whose history does not reach
         a mine has an unknown mining stage, not none."""
-        return {"mining"} | {s for o in self.origin.values() for s in o[aspect]}  # type: ignore[literal-required]
+        origin = with_marginals(self.origin)
+        keyed: list[StageShares] = [
+            o["location"] if aspect == "location" else o["technology"] for o in origin.values()
+        ]
+        return {"mining"} | {s for shares in keyed for s in shares}
 
     def performed(self, stage: str) -> bool:
         """Some of the subject's rare earths went through ``stage`` (somewhere, by someone)."""
-        return any(
-            any(c != NOT_PERFORMED for c in o["location"].get(stage, {})) for o in self.origin.values()
-        )
+        return any(any(c != NOT_PERFORMED for c in stage_shares(o, stage)) for o in self.origin.values())
 
 
 @dataclass(frozen=True)
