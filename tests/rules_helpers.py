@@ -8,7 +8,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor
 from raretrace.pricing import PriceTable
-from raretrace.provenance import ElementOrigin
+from raretrace.provenance import STAGE_CODES, ElementOrigin
 from raretrace.rules import Context, RawMaterial, Subject, Verdict, load_regimes
 
 #: USD per kg of contained element, chosen round so expected figures can be worked out by hand.
@@ -69,16 +69,8 @@ def judge(regime_id: str, subjects: list[Subject] | Subject, day: str, **ctx: An
     return regimes[regime_id].evaluate(items, context)
 
 
-CODES = {
-    "mining": "mi",
-    "beneficiation": "be",
-    "separation": "se",
-    "metallization": "me",
-    "magnet": "ma",
-    "component": "co",
-    "system": "sy",
-    "recycling": "re",
-}
+#: the documented stage codes of path keys
+CODES = STAGE_CODES
 
 
 def joint(*portions: tuple[float, dict[str, str]]) -> ElementOrigin:
