@@ -249,7 +249,9 @@ class Plan:
                 continue
             if p.ramp_months is not None:  # the rest of an observed ramp: no delay, no cancellation
                 projects.append(
-                    ForecastProject(p.producer, p.t_per_year / 12.0, p.start, 0.0, 0.0, p.ramp_months, p.ramp_months)
+                    ForecastProject(
+                        p.producer, p.t_per_year / 12.0, p.start, 0.0, 0.0, p.ramp_months, p.ramp_months
+                    )
                 )
             else:
                 projects.append(

@@ -270,7 +270,15 @@ def _producer(r: _Row) -> Producer:
             raise o.error("share", "must lie between share_low and share_high")
         basis = o.text("basis")
         offtake.append(
-            Offtake(o.country("country"), share, low, high, basis.startswith("assumption"), basis, o.text("source"))
+            Offtake(
+                o.country("country"),
+                share,
+                low,
+                high,
+                basis.startswith("assumption"),
+                basis,
+                o.text("source"),
+            )
         )
     status = r.choice("status", ("operating", "ramping", "planned"))
     start = r.optional_start("start")
