@@ -76,26 +76,26 @@ def test_bad_production_row_names_the_field() -> None:
 
 
 def _market(**change: object) -> Market:
-    base = dict(
-        months=24,
-        p0=100.0,
-        demand0=1000.0,
-        growth=0.0,
-        free_supply=500.0,
-        restricted_supply=500.0,
-        allowed=tuple([1.0] * 6 + [0.0] * 18),
-        stock=0.0,
-        trigger=1.5,
-        release=0.2,
-        p_cap=1000.0,
-        eps_d=Range(0.5, 0.5, 0.5),
-        eps_s=Range(0.0, 0.0, 0.0),
-        lead_months=Range(12, 12, 12),
-        cap_new=0.0,
-        thrift_max=Range(0.0, 0.0, 0.0),
-        thrift_lag=Range(6, 6, 6),
-        thrift_tau=12.0,
-    )
+    base = {
+        "months": 24,
+        "p0": 100.0,
+        "demand0": 1000.0,
+        "growth": 0.0,
+        "free_supply": 500.0,
+        "restricted_supply": 500.0,
+        "allowed": tuple([1.0] * 6 + [0.0] * 18),
+        "stock": 0.0,
+        "trigger": 1.5,
+        "release": 0.2,
+        "p_cap": 1000.0,
+        "eps_d": Range(0.5, 0.5, 0.5),
+        "eps_s": Range(0.0, 0.0, 0.0),
+        "lead_months": Range(12, 12, 12),
+        "cap_new": 0.0,
+        "thrift_max": Range(0.0, 0.0, 0.0),
+        "thrift_lag": Range(6, 6, 6),
+        "thrift_tau": 12.0,
+    }
     base.update(change)
     return Market(**base)  # type: ignore[arg-type]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from raretrace.world.data import WorldData
-from raretrace.world.independence import Plan, p_covered_by
 from raretrace.world.forecast import simulate
+from raretrace.world.independence import Plan, p_covered_by
 from raretrace.world.production import ProductionData, Settings, calibrated_ramp
 
 #: The brownfield ramp of shared/reference/world.md (Lynas HREE circuit, Solvay: 1-2.5 years), low end.
