@@ -164,9 +164,17 @@ def test_backtest_error_recomputed_from_the_data() -> None:
 
 def test_no_backtest_parameter_comes_from_the_outcomes() -> None:
     doc = load_episode()
-    for name, value in doc["market"].items():
-        if isinstance(value, dict):
-            assert value["basis"].startswith(("assumption", "shared/reference")), name
+    shared = json.loads(
+        resources.files("raretrace").joinpath("data/world/market_params.json").read_text("utf-8")
+    )["parameters"]
+    # the episode overrides none of the shared parameters: the back-test runs on the scenarios' set
+    assert not set(shared) & set(doc["market"])
+    for name, row in shared.items():
+        assert row["basis"].startswith(("assumption", "shared/reference")), name
+    m = episode_market(doc)
+    assert (m.eps_d.central, m.eps_d.low, m.eps_d.high) == tuple(
+        shared["eps_d"][k] for k in ("central", "low", "high")
+    )
     # outcomes are dated inside the horizon and never read by episode_market
     changed = copy.deepcopy(doc)
     changed["outcomes"][0]["usd_per_kg_low"] = 1.0

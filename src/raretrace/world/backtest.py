@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from raretrace.errors import ValidationError
-from raretrace.world.market import Market, Paths, central, draw, market_from_dict, price_paths
+from raretrace.world.market import (
+    Market,
+    Paths,
+    central,
+    draw,
+    load_params,
+    market_from_dict,
+    price_paths,
+)
 from raretrace.world.scenario import month_index, month_text
 
 
@@ -104,7 +112,7 @@ def episode_market(doc: dict[str, Any]) -> Market:
         restricted_supply=restricted,
         stock=float(m["stock_months"]) * (restricted + free),
     )
-    return market_from_dict(params, tuple(allowed), "backtest_2010.json: market")
+    return market_from_dict(params, tuple(allowed), "backtest_2010.json: market", load_params())
 
 
 def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None = None) -> Backtest:

@@ -25,9 +25,12 @@ compares against. Every parameter is an input with its source or marked as an as
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +74,7 @@ class Market:
     thrift_max: Range  # share of demand substitution/thrifting can remove
     thrift_lag: Range  # months before thrifting starts to respond
     thrift_tau: float  # months of the adjustment (1 / speed)
+    scheduled: tuple[float, ...] = ()  # per month: unrestricted supply coming on by plan (t/month), if any
 
     def __post_init__(self) -> None:
         if self.months < 1 or len(self.allowed) != self.months:
@@ -82,6 +86,12 @@ class Market:
             raise ValidationError("demand elasticity must be positive", field="market.eps_d")
         if self.p_cap <= 1 or self.thrift_tau < 1:
             raise ValidationError("p_cap > 1 and thrift_tau >= 1 required", field="market")
+        if self.scheduled and len(self.scheduled) != self.months:
+            raise ValidationError("scheduled needs one value per month", field="market.scheduled")
+
+    def extra(self, t: int) -> float:
+        """Scheduled unrestricted supply in month ``t`` (0 when none is scheduled)."""
+        return self.scheduled[t] if self.scheduled else 0.0
 
     @property
     def supply0(self) -> float:
@@ -157,7 +167,7 @@ def price_paths(market: Market, d: Draws) -> Paths:
         lagged = np.where(t - d.lead >= 0, lagged, market.p0)
         new = market.supply0 * np.clip((lagged / market.p0) ** d.eps_s - 1.0, 0.0, market.cap_new)
         restricted = market.restricted_supply * market.allowed[t]
-        supply = market.free_supply + restricted + new
+        supply = market.free_supply + market.extra(t) + restricted + new
         before = market.p0 * (ref / supply) ** inv_eps
         release = np.where(
             before >= market.trigger * market.p0, np.minimum(stock, market.release * market.demand0), 0.0
@@ -187,7 +197,7 @@ def quantity_paths(market: Market, d: Draws) -> Paths:
     for t in range(months):
         ref = market.demand0 * (1.0 + market.growth) ** (t / 12.0)
         restricted = market.restricted_supply * market.allowed[t]
-        supply = market.free_supply + restricted
+        supply = market.free_supply + market.extra(t) + restricted
         release = np.minimum(stock, np.maximum(0.0, ref - supply))
         stock = stock - release
         cons[:, t] = np.minimum(ref, supply + release)
@@ -231,7 +241,7 @@ def central_path_lp(market: Market) -> FloatArray:
         lag = t - int(d.lead[0])
         lagged = prices[lag] if lag >= 0 else market.p0
         new = market.supply0 * min(market.cap_new, max(0.0, (lagged / market.p0) ** float(d.eps_s[0]) - 1.0))
-        supply = market.free_supply + market.restricted_supply * market.allowed[t] + new
+        supply = market.free_supply + market.extra(t) + market.restricted_supply * market.allowed[t] + new
         before = clear_lp(ref, supply, market.p0, eps, market.p_cap)
         release = min(stock, market.release * market.demand0) if before >= market.trigger * market.p0 else 0.0
         stock -= release
@@ -242,17 +252,35 @@ def central_path_lp(market: Market) -> FloatArray:
     return prices
 
 
-def market_from_dict(data: Mapping[str, object], allowed: tuple[float, ...], where: str) -> Market:
-    """A market from a parameters object (``{"eps_d": {"central":..,"low":..,"high":..}, ...}``)."""
+def load_params() -> dict[str, Any]:
+    """The shared parameter set (``data/world/market_params.json``): name -> number or range object."""
+    text = resources.files("raretrace").joinpath("data/world/market_params.json").read_text(encoding="utf-8")
+    doc = json.loads(text)
+    out: dict[str, Any] = {}
+    for name, row in doc["parameters"].items():
+        out[name] = row["value"] if "value" in row else row
+    return out
+
+
+def market_from_dict(
+    data: Mapping[str, object],
+    allowed: tuple[float, ...],
+    where: str,
+    defaults: Mapping[str, object] | None = None,
+    scheduled: tuple[float, ...] = (),
+) -> Market:
+    """A market from a parameters object (``{"eps_d": {"central":..,"low":..,"high":..}, ...}``); a name
+    missing from ``data`` is taken from ``defaults`` (the shared ``market_params.json``)."""
+    merged: dict[str, object] = {**(defaults or {}), **data}
 
     def num(name: str) -> float:
-        value = data.get(name)
+        value = merged.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ValidationError("must be a number", field=f"{where}.{name}")
         return float(value)
 
     def rng(name: str) -> Range:
-        value = data.get(name)
+        value = merged.get(name)
         if not isinstance(value, dict):
             raise ValidationError("must be an object with central, low, high", field=f"{where}.{name}")
         try:
@@ -279,4 +307,5 @@ def market_from_dict(data: Mapping[str, object], allowed: tuple[float, ...], whe
         rng("thrift_max"),
         rng("thrift_lag"),
         num("thrift_tau"),
+        scheduled,
     )
