@@ -26,7 +26,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
-from raretrace.world.data import WorldData, _Doc, _Row
+from raretrace.world.data import WorldData, _Doc
 
 READINGS = ("magnet", "element")
 

@@ -4,7 +4,9 @@ substitution and a supply response, over Monte Carlo paths.
 One market (one element or commodity as seen by the importing side), months t = 0..T-1, paths i:
 
     reference demand   D[t]   = D0 * (1 + g)^(t/12) * (1 - thrift[t])
-    supply             S[t]   = free supply + restricted supply * allowed[t] + new[t]
+    supply             S[t]   = free supply + scheduled[t] + restricted[t] * allowed[t] + new[t]
+                       (restricted[t]: fixed, or following the demand trend up to the exporter's
+                       capacity, as an exporter with spare capacity does in normal times)
     new supply         new[t] = S0 * min(cap_new, max(0, (p[t-L] / p0)^eps_s - 1))      (lead time L months)
     stockpile rule     R[t]   = min(stock, release * D0) if the price without a release would reach
                                 trigger * p0 this month, else 0 (stock kept for the spike, not drawn early)
@@ -75,6 +77,9 @@ class Market:
     thrift_lag: Range  # months before thrifting starts to respond
     thrift_tau: float  # months of the adjustment (1 / speed)
     scheduled: tuple[float, ...] = ()  # per month: unrestricted supply coming on by plan (t/month), if any
+    #: when set, the exporter's supply follows the demand trend (before thrifting) up to this capacity,
+    #: as an exporter with spare capacity does in normal times; None: fixed at ``restricted_supply``
+    restricted_cap: float | None = None
 
     def __post_init__(self) -> None:
         if self.months < 1 or len(self.allowed) != self.months:
@@ -89,7 +94,18 @@ class Market:
         if self.scheduled and len(self.scheduled) != self.months:
             raise ValidationError("scheduled needs one value per month", field="market.scheduled")
 
-    def extra(self, t: int) -> float:
+    def restricted_at(self, t: int) -> float:
+        """The exporter's supply in month ``t`` before any restriction."""
+        if self.restricted_cap is None:
+            return self.restricted_supply
+        trend = self.demand0 * (1.0 + self.growth) ** (t / 12.0) - self.free_supply - self.scheduled_at(t)
+        return float(min(self.restricted_cap, max(0.0, trend)))
+
+    def base_supply(self, t: int) -> float:
+        """Supply in month ``t`` before any supply response: free, scheduled and what the exporter ships."""
+        return self.free_supply + self.scheduled_at(t) + self.restricted_at(t) * self.allowed[t]
+
+    def scheduled_at(self, t: int) -> float:
         """Scheduled unrestricted supply in month ``t`` (0 when none is scheduled)."""
         return self.scheduled[t] if self.scheduled else 0.0
 
@@ -166,8 +182,8 @@ def price_paths(market: Market, d: Draws) -> Paths:
         lagged = price[rows, np.maximum(t - d.lead, 0)] if t else np.full(n, market.p0)
         lagged = np.where(t - d.lead >= 0, lagged, market.p0)
         new = market.supply0 * np.clip((lagged / market.p0) ** d.eps_s - 1.0, 0.0, market.cap_new)
-        restricted = market.restricted_supply * market.allowed[t]
-        supply = market.free_supply + market.extra(t) + restricted + new
+        restricted = market.restricted_at(t) * market.allowed[t]
+        supply = market.base_supply(t) + new
         before = market.p0 * (ref / supply) ** inv_eps
         release = np.where(
             before >= market.trigger * market.p0, np.minimum(stock, market.release * market.demand0), 0.0
@@ -196,8 +212,8 @@ def quantity_paths(market: Market, d: Draws) -> Paths:
     stock = np.full(n, market.stock)
     for t in range(months):
         ref = market.demand0 * (1.0 + market.growth) ** (t / 12.0)
-        restricted = market.restricted_supply * market.allowed[t]
-        supply = market.free_supply + market.extra(t) + restricted
+        restricted = market.restricted_at(t) * market.allowed[t]
+        supply = market.base_supply(t)
         release = np.minimum(stock, np.maximum(0.0, ref - supply))
         stock = stock - release
         cons[:, t] = np.minimum(ref, supply + release)
@@ -240,8 +256,8 @@ def central_path_lp(market: Market) -> FloatArray:
         ref = market.demand0 * (1.0 + market.growth) ** (t / 12.0) * (1.0 - thrift)
         lag = t - int(d.lead[0])
         lagged = prices[lag] if lag >= 0 else market.p0
-        new = market.supply0 * min(market.cap_new, max(0.0, (lagged / market.p0) ** float(d.eps_s[0]) - 1.0))
-        supply = market.free_supply + market.extra(t) + market.restricted_supply * market.allowed[t] + new
+        response = (lagged / market.p0) ** float(d.eps_s[0]) - 1.0
+        supply = market.base_supply(t) + market.supply0 * min(market.cap_new, max(0.0, response))
         before = clear_lp(ref, supply, market.p0, eps, market.p_cap)
         release = min(stock, market.release * market.demand0) if before >= market.trigger * market.p0 else 0.0
         stock -= release
@@ -258,7 +274,7 @@ def load_params() -> dict[str, Any]:
     doc = json.loads(text)
     out: dict[str, Any] = {}
     for name, row in doc["parameters"].items():
-        out[name] = row["value"] if "value" in row else row
+        out[name] = row.get("value", row)
     return out
 
 
@@ -268,6 +284,7 @@ def market_from_dict(
     where: str,
     defaults: Mapping[str, object] | None = None,
     scheduled: tuple[float, ...] = (),
+    restricted_cap: float | None = None,
 ) -> Market:
     """A market from a parameters object (``{"eps_d": {"central":..,"low":..,"high":..}, ...}``); a name
     missing from ``data`` is taken from ``defaults`` (the shared ``market_params.json``)."""
@@ -308,4 +325,5 @@ def market_from_dict(
         rng("thrift_lag"),
         num("thrift_tau"),
         scheduled,
+        restricted_cap,
     )

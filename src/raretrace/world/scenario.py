@@ -110,6 +110,8 @@ class Scenario:
     priority_mode: str = "none"
     priority_order: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)
+    #: element -> market parameters (``raretrace.world.scenario_market``); empty: quantities only
+    market: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.approval_rate <= 1.0:
@@ -179,6 +181,7 @@ class Scenario:
                 }
                 for d in self.demand
             ],
+            **({"market": {k: dict(v) for k, v in self.market.items()}} if self.market else {}),
         }
 
     @classmethod
@@ -229,6 +232,7 @@ class Scenario:
             priority_mode=p.text("mode"),
             priority_order=tuple(p.texts("order")),
             weights=_weights(priority.get("weights") or {}),
+            market=_market(data.get("market") or {}),
         )
 
 
@@ -503,6 +507,18 @@ def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
         source=f.optional_text("source_contains"),
     )
     return world_lines(world, request, where=f.where)
+
+
+def _market(data: object) -> dict[str, dict[str, Any]]:
+    """The ``market`` block: element -> parameters object (checked in full when the market is built)."""
+    if not isinstance(data, dict):
+        raise ValidationError("must be an object element -> parameters", field="scenario.market")
+    out = {}
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object of market parameters", field=f"scenario.market.{key}")
+        out[_element(key, f"scenario.market.{key}")] = dict(value)
+    return out
 
 
 def _weights(data: object) -> dict[str, float]:
