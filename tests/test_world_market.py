@@ -179,3 +179,66 @@ def test_no_backtest_parameter_comes_from_the_outcomes() -> None:
     changed = copy.deepcopy(doc)
     changed["outcomes"][0]["usd_per_kg_low"] = 1.0
     assert episode_market(changed) == episode_market(doc)
+
+
+def _priced_scenario(**market: object) -> dict:
+    fixed = {"central": 0.0, "low": 0.0, "high": 0.0}
+    block = {
+        "p0": 100.0,
+        "p0_source": "test figure",
+        "eps_d": {"central": 0.5, "low": 0.5, "high": 0.5},
+        "thrift_max": fixed,
+        "cap_new": 0.0,
+        **market,
+    }
+    return {
+        "name": "priced",
+        "exporter": "CN",
+        "stages": ["separation"],
+        "destinations": ["US"],
+        "start": "2026-04",
+        "end": "2026-06",
+        "horizon": {"start": "2026-01", "end": "2026-12"},
+        "approval_rate": 0.5,
+        "supply": [
+            {"country": "CN", "stage": "separation", "element": "Dy", "t_per_month": 200},
+            {"country": "AU", "stage": "separation", "element": "Dy", "t_per_month": 20},
+        ],
+        "demand": [{"segment": "civil", "country": "US", "element": "Dy", "t_per_month": 100}],
+        "market": {"Dy": block},
+    }
+
+
+def test_scenario_market_by_hand() -> None:
+    from raretrace.world.scenario import Scenario
+    from raretrace.world.scenario_market import run_markets
+
+    scenario = Scenario.from_dict(_priced_scenario())
+    (dy,) = run_markets(scenario, paths=50, seed=1)
+    # China fills 100 - 20 = 80 t at p0; half of it is licensed in the ban: 20 + 40 = 60 t for 100 t demand
+    assert dy.market.restricted_supply == 80 and dy.market.allowed[3] == 0.5
+    assert dy.price[0.5][0] == pytest.approx(100.0)
+    assert dy.price[0.5][4] == pytest.approx(100.0 * (100 / 60) ** 2)
+    assert dy.unmet_total[0.5] == pytest.approx(3 * 40)
+    assert dy.quantity_unmet_total == pytest.approx(3 * 40)
+    assert dy.dependence[0.5][0] == pytest.approx(0.8) and dy.dependence[0.5][4] == pytest.approx(40 / 60)
+    assert dy.overrides == ("cap_new", "eps_d", "thrift_max")
+    assert np.max(np.abs(dy.price_lp / dy.price[0.5] - 1)) < 0.01  # HiGHS month by month
+    assert scenario.to_dict()["market"]["Dy"]["p0"] == 100.0
+
+
+def test_scenario_market_errors_name_the_field() -> None:
+    from raretrace.world.scenario import Scenario
+    from raretrace.world.scenario_market import run_markets
+
+    raw = _priced_scenario()
+    raw["market"]["Dy"].pop("p0_source")
+    with pytest.raises(ValidationError, match=r"scenario\.market\.Dy\.p0_source"):
+        run_markets(Scenario.from_dict(raw))
+    raw = _priced_scenario(eps_d={"central": 0.5})
+    with pytest.raises(ValidationError, match=r"scenario\.market\.Dy\.eps_d"):
+        run_markets(Scenario.from_dict(raw))
+    raw = _priced_scenario()
+    raw["market"] = {"Dy": 3}
+    with pytest.raises(ValidationError, match=r"scenario\.market\.Dy"):
+        Scenario.from_dict(raw)
