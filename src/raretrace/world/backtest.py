@@ -55,7 +55,9 @@ class RatioPoint:
     months: str
     observed_low: float
     observed_high: float
+    model_p10: float
     model_p50: float
+    model_p90: float
     log10_error: float  # against the observed range's geometric middle
     source: str
 
@@ -153,7 +155,8 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None =
         t0 = month_index(r["from"]) - origin
         t1 = at(r["to"], f"backtest.ratios[{i}].to")
         before = sim.price[:, t0] if t0 >= 0 else np.full(sim.price.shape[0], p0)
-        model = float(np.median(sim.price[:, t1] / before))
+        multiple = sim.price[:, t1] / before
+        p10, model, p90 = (float(np.quantile(multiple, q)) for q in (0.1, 0.5, 0.9))
         lo, hi = float(r["ratio_low"]), float(r["ratio_high"])
         ratios.append(
             RatioPoint(
@@ -161,7 +164,9 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None =
                 f"{r['from']}..{r['to']}",
                 lo,
                 hi,
+                p10,
                 model,
+                p90,
                 math.log10(model / math.sqrt(lo * hi)),
                 r["source"],
             )
