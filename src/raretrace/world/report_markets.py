@@ -159,7 +159,8 @@ def backtest_figure(bt: Backtest) -> go.Figure:
             go.Scatter(
                 x=[p.month for p in bt.prices],
                 y=[p.observed_multiple for p in bt.prices],
-                mode="markers",
+                mode="lines+markers",
+                line={"dash": "dot", "color": "#c0392b"},
                 marker={"size": 10, "color": "#c0392b"},
                 name="Dy oxide, published",
                 hovertext=[p.source for p in bt.prices],
