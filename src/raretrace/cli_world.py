@@ -369,10 +369,11 @@ def dependence(as_json: JsonFlag = False) -> None:
     """
     from raretrace.world.data import WorldData
     from raretrace.world.metrics import import_source_shares, seed_check
-    from raretrace.world.report import dependence_rows
+    from raretrace.world.report import control_rows, dependence_rows
 
     data = WorldData.load()
     rows = dependence_rows(data, seed_check(data))
+    control = control_rows(data)
     imports = import_source_shares(data, "US")
     reliance = [
         {
@@ -394,6 +395,7 @@ def dependence(as_json: JsonFlag = False) -> None:
                     "unallocated": imports.unallocated,
                 },
                 "us_import_reliance": reliance,
+                "mining_by_control": control,
             }
         )
         return
@@ -413,6 +415,20 @@ def dependence(as_json: JsonFlag = False) -> None:
                 str(r["basis"]),
             ]
             for r in rows
+        ],
+    )
+    _print_table(
+        "mining by location and by control (who takes the ore for processing)",
+        ["group", "basis", "by location", "by control", "controller not known"],
+        [
+            [
+                str(r["group"]),
+                str(r["basis"]),
+                _pct(r["by_location"]),
+                _pct(r["by_control"]),
+                _pct(r["not_known"]),
+            ]
+            for r in control
         ],
     )
     out_console.print(

@@ -25,6 +25,7 @@ import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from raretrace.world.control import china_plus
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
@@ -125,6 +126,24 @@ def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
     return rows
 
 
+def control_rows(data: WorldData) -> list[Row]:
+    """China alone and China plus Myanmar, mining by location and by control (``control.china_plus``)."""
+    rows = []
+    for group in (("CN",), ("CN", "MM")):
+        for g in china_plus(data, group):
+            rows.append(
+                {
+                    "group": " + ".join(g.group),
+                    "basis": g.basis,
+                    "by_location": g.by_location,
+                    "by_control": g.by_control,
+                    "not_known": g.not_known,
+                    "sources": "; ".join(g.sources),
+                }
+            )
+    return rows
+
+
 def scenario_tables(scenario: Scenario, result: ScenarioResult) -> dict[str, list[Row]]:
     name = scenario.name
     return {
@@ -169,6 +188,7 @@ def economics_tables(econ: Economics) -> dict[str, list[Row]]:
 def tables(analysis: Analysis) -> dict[str, list[Row]]:
     """Every table of the report by name (file stem)."""
     out: dict[str, list[Row]] = {"dependence": dependence_rows(analysis.data, analysis.seed)}
+    out["dependence_control"] = control_rows(analysis.data)
     for scenario, result in analysis.scenarios:
         out.update(scenario_tables(scenario, result))
     out["forecast"] = coverage_rows(analysis.coverage)
