@@ -130,6 +130,5 @@ def test_priced_scenario_figures() -> None:
     assert f"(10-90% ${tb.price[0.1][-1]:,.0f}-{tb.price[0.9][-1]:,.0f})" in text
     assert (
         f"leaves\n{dy.quantity_unmet_total:.1f} t of Dy unmet against the priced model's "
-        f"{dy.unmet_total[0.5]:.1f} t"
-        in text
+        f"{dy.unmet_total[0.5]:.1f} t" in text
     )
