@@ -132,3 +132,30 @@ def test_priced_scenario_figures() -> None:
         f"leaves\n{dy.quantity_unmet_total:.1f} t of Dy unmet against the priced model's "
         f"{dy.unmet_total[0.5]:.1f} t" in text
     )
+
+
+def test_readme_figures(data: WorldData) -> None:
+    """The README's issue-21 paragraph, figure by figure (the benchmark times are measurements)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(
+        text.split("Issue #21 counts production", 1)[1].split("The NdPr price floor", 1)[0].split()
+    )
+    prod = ProductionData.load()
+    lines = run_plan(Plan.load(), data, paths=10_000, seed=0, production=prod)
+    old = run_plan(Plan.load(), data, paths=200, seed=0)
+    by = {(c.commodity, c.segment): c for c in lines}
+    was = {(c.commodity, c.segment): c for c in old}
+    assert f"{by[('NdPr', 'all')].baseline_t_per_year:,.1f} t/yr" in text
+    assert f"said {was[('NdPr', 'all')].baseline_t_per_year:,.0f}" in text
+    assert f"by {by[('NdFeB', 'defense')].result.quantile_month(0.5)}" in text
+    assert f"on {_pct(by[('NdPr', 'all')].result.p_covered)} of paths" in text
+    assert f"(median {by[('Dy', 'defense')].result.quantile_month(0.5)})" in text
+    dy = by[("Dy", "defense")]
+    assert f"({dy.baseline_t_per_year:.1f} t/yr against {dy.demand_t_per_year:.1f} t)" in text
+    f35 = platform_element_costs(data, ElementTables.load())[0]
+    assert f35.platform.startswith("F-35") and f35.reading == "magnet"
+    assert f"worth ${_range(*f35.china_usd)}" in text
+    bt = run_backtest(paths=2_000, seed=0)
+    assert (
+        f"a factor of {bt.error_factor:.1f} (mean absolute log10 error {bt.mean_abs_log10_error:.2f})" in text
+    )
