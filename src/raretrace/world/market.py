@@ -8,8 +8,8 @@ One market (one element or commodity as seen by the importing side), months t = 
                        (restricted[t]: fixed, or following the demand trend up to the exporter's
                        capacity, as an exporter with spare capacity does in normal times)
     new supply         new[t] = S0 * min(cap_new, max(0, (p[t-L] / p0)^eps_s - 1))      (lead time L months)
-    stockpile rule     R[t]   = min(stock, release * D0) if the price without a release would reach
-                                trigger * p0 this month, else 0 (stock kept for the spike, not drawn early)
+    stockpile rule     R[t]   = min(stock, release * D0, what holds the price at trigger * p0): nothing
+                                while the price stays below trigger * p0 (stock kept for the spike)
     price              p[t]   = p0 * (D[t] / (S[t] + R[t]))^(1 / eps_d), at most p_cap * p0
     consumption        C[t]   = D[t] * (p[t] / p0)^(-eps_d)       (= S + R unless the price is capped)
     unmet              U[t]   = max(0, D[t] - C[t])               (demand priced out or left unserved)
@@ -66,7 +66,7 @@ class Market:
     restricted_supply: float  # t/month from the restricting exporter before the restriction
     allowed: tuple[float, ...]  # per month: share of the restricted supply still shipped
     stock: float  # t held by the importing side
-    trigger: float  # stockpile released when the price without a release would reach trigger x p0
+    trigger: float  # stockpile sold to hold the price at trigger x p0 (at most release x D0 a month)
     release: float  # at most this share of D0 a month
     p_cap: float  # price ceiling as a multiple of p0 (demand destroyed above it)
     eps_d: Range  # price elasticity of demand (absolute value)
@@ -184,10 +184,8 @@ def price_paths(market: Market, d: Draws) -> Paths:
         new = market.supply0 * np.clip((lagged / market.p0) ** d.eps_s - 1.0, 0.0, market.cap_new)
         restricted = market.restricted_at(t) * market.allowed[t]
         supply = market.base_supply(t) + new
-        before = market.p0 * (ref / supply) ** inv_eps
-        release = np.where(
-            before >= market.trigger * market.p0, np.minimum(stock, market.release * market.demand0), 0.0
-        )
+        needed = np.maximum(0.0, ref * market.trigger ** (-d.eps_d) - supply)  # to hold trigger x p0
+        release = np.minimum(np.minimum(stock, market.release * market.demand0), needed)
         stock = stock - release
         available = supply + release
         p = market.p0 * (ref / available) ** inv_eps
@@ -258,10 +256,10 @@ def central_path_lp(market: Market) -> FloatArray:
         lagged = prices[lag] if lag >= 0 else market.p0
         response = (lagged / market.p0) ** float(d.eps_s[0]) - 1.0
         supply = market.base_supply(t) + market.supply0 * min(market.cap_new, max(0.0, response))
-        before = clear_lp(ref, supply, market.p0, eps, market.p_cap)
-        release = min(stock, market.release * market.demand0) if before >= market.trigger * market.p0 else 0.0
+        needed = max(0.0, ref * market.trigger ** (-eps) - supply)
+        release = min(stock, market.release * market.demand0, needed)
         stock -= release
-        prices[t] = clear_lp(ref, supply + release, market.p0, eps, market.p_cap) if release else before
+        prices[t] = clear_lp(ref, supply + release, market.p0, eps, market.p_cap)
         seen_at = t - int(d.thrift_lag[0])
         target = float(d.thrift_max[0]) if seen_at >= 0 and prices[seen_at] >= 2.0 * market.p0 else 0.0
         thrift += (target - thrift) / market.thrift_tau
