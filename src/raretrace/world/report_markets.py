@@ -146,7 +146,7 @@ def backtest_figure(bt: Backtest) -> go.Figure:
     p10, p50, p90 = (bt.paths.band("price", q) / p0 for q in BANDS)
     fig = go.Figure(
         [
-            go.Scatter(x=months, y=p90, line={"width": 0}, showlegend=False, hoverinfo="skip"),
+            go.Scatter(x=months, y=p90, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"),
             go.Scatter(
                 x=months,
                 y=p10,
@@ -155,7 +155,7 @@ def backtest_figure(bt: Backtest) -> go.Figure:
                 name="model 10-90%",
                 fillcolor="rgba(52,152,219,0.25)",
             ),
-            go.Scatter(x=months, y=p50, name="model median", line={"color": "#2980b9"}),
+            go.Scatter(x=months, y=p50, mode="lines", name="model median", line={"color": "#2980b9"}),
             go.Scatter(
                 x=[p.month for p in bt.prices],
                 y=[p.observed_multiple for p in bt.prices],
@@ -216,10 +216,16 @@ def market_figure(name: str, o: MarketOutcome) -> go.Figure:
     months = list(o.months)
     fig = go.Figure(
         [
-            go.Scatter(x=months, y=o.price[0.9], line={"width": 0}, showlegend=False, hoverinfo="skip"),
-            go.Scatter(x=months, y=o.price[0.1], fill="tonexty", line={"width": 0}, name="price 10-90%"),
-            go.Scatter(x=months, y=o.price[0.5], name="price median"),
-            go.Scatter(x=months, y=o.price_lp, name="central path, HiGHS", line={"dash": "dot"}),
+            go.Scatter(
+                x=months, y=o.price[0.9], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+            ),
+            go.Scatter(
+                x=months, y=o.price[0.1], mode="lines", fill="tonexty", line={"width": 0}, name="price 10-90%"
+            ),
+            go.Scatter(x=months, y=o.price[0.5], mode="lines", name="price median"),
+            go.Scatter(
+                x=months, y=o.price_lp, mode="lines", name="central path, HiGHS", line={"dash": "dot"}
+            ),
         ]
     )
     fig.update_layout(title=f"{name}: {o.element} price ($/kg), {o.paths:,} paths", **_LAYOUT)
