@@ -242,3 +242,28 @@ def test_scenario_market_errors_name_the_field() -> None:
     raw["market"] = {"Dy": 3}
     with pytest.raises(ValidationError, match=r"scenario\.market\.Dy"):
         Scenario.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("rule", "first_short", "partial_month"),
+    [("latest", "2026-01", "2026-08"), ("earliest", "2026-05", "2026-05")],
+)
+def test_stockpile_rule_decides_when_the_reserve_is_drawn(
+    rule: str, first_short: str, partial_month: str
+) -> None:
+    from raretrace.world.scenario import Scenario, run
+
+    raw = json.loads(
+        resources.files("raretrace").joinpath("data/scenarios/cn-heavy-ree-ban-us.json").read_text("utf-8")
+    )
+    raw["stockpile_rule"] = rule
+    result = run(Scenario.from_dict(raw))
+    short = [a for a in result.rows if a.segment == "defense" and a.element == "Dy" and a.unmet_t > 0]
+    # 6 t of stock covers 6 / 1.28 = 4.69 months of the 1.28 t/month defense line; the month it runs out
+    # in is short by 1.28 - (6 - 4 x 1.28) = 0.40 t, and the total is the same either way
+    assert short[0].month == first_short and len(short) == 8
+    partial = next(a for a in short if a.month == partial_month)
+    assert partial.unmet_t == pytest.approx(1.28 - (6 - 4 * 1.28))
+    assert sum(a.unmet_t for a in short) == pytest.approx(12 * 1.28 - 6)
+    with pytest.raises(ValidationError, match="scenario.stockpile_rule"):
+        Scenario.from_dict({**raw, "stockpile_rule": "never"})
