@@ -73,6 +73,10 @@ def test_bad_production_row_names_the_field() -> None:
     bad["producers"][0]["offtake"][1]["share"] = 0.5  # above share_high 0.25
     with pytest.raises(ValidationError, match=r"producers\[0\]\.offtake\[1\]\.share"):
         ProductionData.from_dict(bad)
+    bad = copy.deepcopy(doc)
+    del bad["producers"][1]["split"]  # Lynas' 26 t of Dy and Tb together cannot be read without it
+    with pytest.raises(ValidationError, match=r"producers\[1\]\.reported\[0\]\.t_reported"):
+        ProductionData.from_dict(bad)
 
 
 def _market(**change: object) -> Market:

@@ -1,7 +1,8 @@
 """Production, not capacity: what allied plants reported making, and who receives it.
 
 ``production.json`` holds, per plant and commodity, the nameplate (with its source), the reported output
-(period, tonnes, source), the offtake (share of output each receiving country gets, published or marked
+(period, tonnes, source; a figure published for several elements together is split by the row's
+``split`` share), the offtake (share of output each receiving country gets, published or marked
 as an assumption) and the status. From these rows this module derives, never assumes:
 
     run-rate     = mean of the last (up to) four reported quarters x 4, t/yr (an annual row if no quarters)
@@ -254,13 +255,20 @@ def calibrated_ramp(data: ProductionData, stage: str = "separation") -> float:
 
 
 def _producer(r: _Row) -> Producer:
+    split = _Row(r.file, f"{r.where}.split", r.data["split"]).fraction("share") if "split" in r.data else None
     reported = []
     for i, item in enumerate(r.data.get("reported") or []):
         row = _Row(r.file, f"{r.where}.reported[{i}]", item)
         period = row.text("period")
         if not _PERIOD.match(period):
             raise row.error("period", f"must be YYYY or YYYY-Qn, not {period!r}")
-        reported.append(Reported(period, row.number("t"), row.text("source"), row.text("date")))
+        if "t_reported" in row.data:  # published for several elements together: this element's share
+            if split is None:
+                raise row.error("t_reported", "a combined figure needs the producer's split share")
+            tonnes = row.number("t_reported") * split
+        else:
+            tonnes = row.number("t")
+        reported.append(Reported(period, tonnes, row.text("source"), row.text("date")))
     offtake = []
     for o in r.rows("offtake"):
         share = o.fraction("share")
