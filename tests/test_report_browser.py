@@ -53,6 +53,9 @@ def test_report_draws_every_chart(tmp_path: Path, page: BrowserPage) -> None:  #
     expected |= {f"chart-coverage-{c}" for c in ("NdPr", "Dy", "Tb", "NdFeB")}
     for name in ("cn-magnet-ban-us", "cn-heavy-ree-ban-us", "japan-2010-replay"):
         expected |= {f"chart-sankey-{name}", f"chart-unmet-{name}"}
+    # the price sections: the back-test, a tornado per line, the priced scenario's markets, element costs
+    expected |= {"chart-backtest", "chart-economics-elements", "chart-tornado-Dy-defense"}
+    expected |= {f"chart-market-cn-heavy-ree-ban-us-{e}" for e in ("Dy", "Tb")}
     assert expected <= ids, sorted(ids)
 
     for chart in charts:

@@ -32,13 +32,15 @@ def test_iea_rows_load_with_their_sheet_and_scenario() -> None:
     data = WorldData.load()
     raw = {json.dumps(r, sort_keys=True) for r in _docs()["demand.json"]["demand"]}  # type: ignore[index]
     iea = [d for d in data.demand if IEA in d.source]
-    assert len(iea) == 34
+    # 34 rows read from the JSON conversion, 18 added from the second copy (2035/2040 STEPS, 'Other uses')
+    assert len(iea) == 34 + 18
     assert {d.commodity for d in iea} == {"magnet REE", "Nd+Pr", "Dy", "Tb"}
     assert {d.segment for d in iea} == {"all", "ev", "wind", "industry"}
     for d in iea:
         assert d.date == "2025-05-21" and d.region == "world" and d.unit == "t/yr"
-        # observed rows are the 2024 base year; every projection names its IEA scenario
-        assert (d.scenario is None) == (d.kind != "projection")
+        # observed rows are the 2024 base year; every later row (projection, or a bound on one) names its
+        # IEA scenario
+        assert (d.scenario is None) == (d.year == 2024)
         assert d.kind != "observed" or d.year == 2024
         assert d.scenario in (None, "STEPS", "APS")
     assert any("sheet '1 Total demand for key minerals'" in r for r in raw)
@@ -48,18 +50,34 @@ def test_iea_rows_load_with_their_sheet_and_scenario() -> None:
     ("segment", "year", "scenario"), [(s, y, c) for s in ("ev", "wind") for y, c in KEYS]
 )
 def test_iea_elements_add_up_to_the_magnet_rows(segment: str, year: int, scenario: str | None) -> None:
-    """Nd+Pr, Dy and Tb of a segment add up to its magnet rare-earth row (sheet 1); for wind only the high
-    ends do, the low ends being the dataset's wind sheet, which disagrees with its own summary."""
+    """Nd+Pr, Dy and Tb of a segment add up to its magnet rare-earth row (sheet 1), wind included: the
+    earlier wind 'low ends' were a later case block of sheet 4.2 misread as the base case (the first block
+    equals the summary sheets), so every element is now one figure."""
     iea = [d for d in WorldData.load().demand if IEA in d.source]
     key = {"segment": segment, "year": year, "scenario": scenario, "region": "world"}
     magnet = _one(iea, commodity="magnet REE", **key)
     parts = [_one(iea, commodity=c, **key) for c in ("Nd+Pr", "Dy", "Tb")]
     assert sum(p.high for p in parts) == pytest.approx(magnet.low, abs=2)
-    if segment == "ev":
-        assert all(p.low == p.high for p in parts)
-    else:
-        assert all(p.low < p.high for p in parts)
-        assert sum(p.low for p in parts) < magnet.low
+    assert all(p.low == p.high for p in parts)
+
+
+@pytest.mark.parametrize(("segment", "year"), [(s, y) for s in ("ev", "wind") for y in (2035, 2040)])
+def test_later_iea_years_add_up_within_their_rounding(segment: str, year: int) -> None:
+    """The 2035/2040 element rows were read to two decimals of a kt (at most 5 t off each, 4 elements)."""
+    iea = [d for d in WorldData.load().demand if IEA in d.source]
+    key = {"segment": segment, "year": year, "scenario": "STEPS", "region": "world"}
+    magnet = _one(iea, commodity="magnet REE", **key)
+    parts = [_one(iea, commodity=c, **key) for c in ("Nd+Pr", "Dy", "Tb")]
+    assert sum(p.low for p in parts) == pytest.approx(magnet.low, abs=4 * 5 + 1)
+
+
+def test_wind_2024_by_element_is_the_first_case_block() -> None:
+    """Sheet 4.2's first block, equal to sheets 3.1/3.2 (Nd 8.00, Pr 1.34, Dy 0.86, Tb 0.30 kt in 2024)."""
+    iea = [d for d in WorldData.load().demand if IEA in d.source]
+    key = {"segment": "wind", "year": 2024, "scenario": None, "region": "world"}
+    assert _one(iea, commodity="Nd+Pr", **key).low == pytest.approx((8.00 + 1.34) * 1000, abs=5)
+    assert _one(iea, commodity="Dy", **key).low == pytest.approx(860, abs=5)
+    assert _one(iea, commodity="Tb", **key).low == pytest.approx(300, abs=5)
 
 
 def test_industry_bound_is_what_wind_and_evs_leave() -> None:

@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -181,18 +182,31 @@ def scenario_run(
     file: Annotated[str, typer.Argument(help="Scenario JSON file, or the name of a shipped scenario")],
     as_json: JsonFlag = False,
     csv_dir: CsvDir = None,
+    paths: Annotated[
+        int, typer.Option("--paths", help="Monte Carlo paths of a priced scenario's market", min=1)
+    ] = 1_000,
+    seed: SeedOption = 0,
 ) -> None:
-    """Run an export-ban scenario: unmet demand per segment, element and month (LP, HiGHS).
+    """Run an export-ban scenario: unmet demand per segment, element and month (LP, HiGHS); with a
+    "market" block also prices, unmet demand and dependence per month with Monte Carlo bands.
 
-    Example: raretrace scenario run cn-magnet-ban-us --csv out/
+    Example: raretrace scenario run cn-heavy-ree-ban-us --paths 1000 --csv out/
     """
+    from raretrace.cli_world_markets import market_tables, print_markets
     from raretrace.world.report import scenario_tables
     from raretrace.world.scenario import run
+    from raretrace.world.scenario_market import run_markets
 
     scenario, _raw = load_scenario(file)
     with _progress(f"scenario {scenario.name}") as update:
         result = run(scenario, progress=update)
+        update("market", 0, 1)
+        try:
+            markets = run_markets(scenario, paths=paths, seed=seed)
+        except RaretraceError as e:
+            raise e.within(file) from e
     tables = scenario_tables(scenario, result)
+    tables.update(market_tables(scenario.name, markets))
     write_tables(tables, csv_dir, None)
     if as_json:
         emit_json(
@@ -202,6 +216,7 @@ def scenario_run(
                 "stock_used": dict(result.stock_used),
                 "rows": next(v for k, v in tables.items() if k.endswith("_unmet")),
                 "flows": next(v for k, v in tables.items() if k.endswith("_flows")),
+                "market": [o.to_dict() for o in markets],
             }
         )
         return
@@ -229,6 +244,8 @@ def scenario_run(
         + ", ".join(f"{k} {v:,.1f}" for k, v in result.stock_used.items()),
         highlight=False,
     )
+    if markets:
+        print_markets(markets)
 
 
 @scenario_app.command("list")
@@ -254,19 +271,51 @@ def forecast(
     seed: SeedOption = 0,
     model: ModelOption = None,
     as_json: JsonFlag = False,
+    basis: Annotated[
+        str,
+        typer.Option(
+            "--basis",
+            help="production (reported output, ramp, utilisation, offtake to the US) or nameplate "
+            "(capacity counted as output, all of it American: the old optimistic bound)",
+        ),
+    ] = "production",
+    production: Annotated[
+        Path | None, typer.Option("--production", help="Your own production.json (default: the shipped one)")
+    ] = None,
+    show_tornado: Annotated[
+        bool, typer.Option("--tornado", help="Also vary each ramp-up, offtake and utilisation assumption")
+    ] = False,
 ) -> None:
     """When allied supply covers US defense demand and all US demand, for NdPr, Dy, Tb and NdFeB magnets
     (Monte Carlo over project delays, ramp-ups and cancellations), beside the published estimates.
 
-    Example: raretrace forecast --paths 10000 --seed 1
+    Example: raretrace forecast --paths 10000 --seed 1 --tornado
     """
+    from raretrace.cli_world_markets import print_tornados, production_data
     from raretrace.world.data import WorldData
     from raretrace.world.independence import run_plan
+    from raretrace.world.report_markets import TORNADO_LINES
+    from raretrace.world.tornado import tornado
 
+    if basis not in ("production", "nameplate"):
+        raise ValidationError("must be production or nameplate", field="--basis")
     plan = _plan(model)
     data = WorldData.load()
+    prod = production_data(production) if basis == "production" or show_tornado else None
     with _progress("forecast") as update:
-        coverage = run_plan(plan, data, paths=paths, seed=seed, progress=update)
+        coverage = run_plan(
+            plan,
+            data,
+            paths=paths,
+            seed=seed,
+            progress=update,
+            production=prod if basis == "production" else None,
+        )
+        tornados = (
+            [tornado(plan, data, prod, c, s, paths=min(paths, 2_000), seed=seed) for c, s in TORNADO_LINES]
+            if show_tornado and prod is not None
+            else []
+        )
     if as_json:
         emit_json(
             {
@@ -274,7 +323,13 @@ def forecast(
                 "months": plan.months,
                 "paths": paths,
                 "seed": seed,
+                "basis": basis,
                 "lines": [c.to_dict() for c in coverage],
+                **(
+                    {"tornado": [{**asdict(t), "bars": [asdict(b) for b in t.bars]} for t in tornados]}
+                    if tornados
+                    else {}
+                ),
             }
         )
         return
@@ -292,7 +347,7 @@ def forecast(
             ]
         )
     _print_table(
-        f"time to independence from {plan.start}, {paths:,} paths, seed {seed}",
+        f"time to independence from {plan.start}, {paths:,} paths, seed {seed}, basis: {basis}",
         [
             "commodity",
             "US demand",
@@ -303,6 +358,7 @@ def forecast(
         ],
         rows,
     )
+    print_tornados(tornados)
 
 
 def dependence(as_json: JsonFlag = False) -> None:
@@ -313,10 +369,11 @@ def dependence(as_json: JsonFlag = False) -> None:
     """
     from raretrace.world.data import WorldData
     from raretrace.world.metrics import import_source_shares, seed_check
-    from raretrace.world.report import dependence_rows
+    from raretrace.world.report import control_rows, dependence_rows
 
     data = WorldData.load()
     rows = dependence_rows(data, seed_check(data))
+    control = control_rows(data)
     imports = import_source_shares(data, "US")
     reliance = [
         {
@@ -338,6 +395,7 @@ def dependence(as_json: JsonFlag = False) -> None:
                     "unallocated": imports.unallocated,
                 },
                 "us_import_reliance": reliance,
+                "mining_by_control": control,
             }
         )
         return
@@ -357,6 +415,20 @@ def dependence(as_json: JsonFlag = False) -> None:
                 str(r["basis"]),
             ]
             for r in rows
+        ],
+    )
+    _print_table(
+        "mining by location and by control (who takes the ore for processing)",
+        ["group", "basis", "by location", "by control", "controller not known"],
+        [
+            [
+                str(r["group"]),
+                str(r["basis"]),
+                _pct(r["by_location"]),
+                _pct(r["by_control"]),
+                _pct(r["not_known"]),
+            ]
+            for r in control
         ],
     )
     out_console.print(
@@ -385,12 +457,34 @@ def economics(
 
     Example: raretrace economics --members 14 --volume 1300
     """
+    from raretrace.cli_world_markets import print_element_costs
     from raretrace.world.data import WorldData
     from raretrace.world.economics import economics as compute
+    from raretrace.world.element_cost import (
+        ElementTables,
+        basis_spreads,
+        crisis_sensitivity,
+        platform_element_costs,
+    )
 
-    econ = compute(WorldData.load(), _members(members), floor_row=floor_row, volume_t=volume)
+    data = WorldData.load()
+    econ = compute(data, _members(members), floor_row=floor_row, volume_t=volume)
+    tables = ElementTables.load()
+    costs = platform_element_costs(data, tables)
+    crises = crisis_sensitivity(costs, tables)
+    spreads = basis_spreads(tables)
     if as_json:
-        emit_json(econ.to_dict())
+        emit_json(
+            {
+                **econ.to_dict(),
+                "element_costs": [
+                    {**asdict(c), "china_usd": list(c.china_usd), "premium_usd": list(c.premium_usd)}
+                    for c in costs
+                ],
+                "crises": [asdict(r) for r in crises],
+                "bases": [asdict(b) for b in spreads],
+            }
+        )
         return
     _print_table(
         "published premiums (allied / China)",
@@ -442,6 +536,7 @@ def economics(
             for r in econ.sensitivity
         ],
     )
+    print_element_costs(costs, crises, spreads)
 
 
 def report(
@@ -495,3 +590,6 @@ def register(app: typer.Typer) -> None:
     app.command()(dependence)
     app.command()(economics)
     app.command()(report)
+    from raretrace.cli_world_markets import backtest
+
+    app.command()(backtest)

@@ -28,6 +28,7 @@ from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData, _Doc, _Row
 from raretrace.world.forecast import ForecastModel, ForecastProject, ForecastResult, simulate
+from raretrace.world.production import ProductionData, Settings, calibrated_ramp, supply_parts
 from raretrace.world.scenario import month_index, month_text
 
 COMMODITY_ORDER = ("NdPr", "Dy", "Tb", "NdFeB")
@@ -197,7 +198,19 @@ class Plan:
         used = {"NdFeB": (), "NdPr": ("Dy", "Tb"), "Dy": ("Dy",), "Tb": ("Tb",)}[commodity.commodity]
         return target.assumption or any(self.composition[c][1] for c in ("magnet REE", *used))
 
-    def model(self, data: WorldData, commodity: Commodity, target: Target) -> ForecastModel:
+    def model(
+        self,
+        data: WorldData,
+        commodity: Commodity,
+        target: Target,
+        production: ProductionData | None = None,
+        settings: Settings | None = None,
+    ) -> ForecastModel:
+        """The Monte Carlo model of one line. With ``production`` the supply is what plants reported and
+        what their offtake sends to the receiving country (``production.supply_parts``); without it, the
+        nameplate of ``capacity.json`` counted as output, all of it American (the old, optimistic bound)."""
+        if production is not None:
+            return self._production_model(production, commodity, target, settings)
         rows = [p for p in data.projects if p.unit == commodity.unit and p.capacity_t_per_year is not None]
         baseline = sum(p.capacity_t_per_year or 0.0 for p in rows if p.status == "operating") / 12.0
         u = self.uncertainty[commodity.stage]
@@ -217,6 +230,44 @@ class Plan:
         )
         demand = self.demand_t_per_year(target, commodity) / 12.0
         return ForecastModel(self.start, self.months, baseline, demand, self.growth, projects)
+
+    def _production_model(
+        self, production: ProductionData, commodity: Commodity, target: Target, settings: Settings | None
+    ) -> ForecastModel:
+        parts = supply_parts(production, commodity.commodity, settings)
+        u = self.uncertainty[commodity.stage]
+        fixed_ramp = settings.ramp_months if settings is not None else None
+        if commodity.stage == "separation":
+            slow = calibrated_ramp(production) if fixed_ramp is None else fixed_ramp
+            ramp = (min(u.ramp_months_min, slow), slow) if fixed_ramp is None else (slow, slow)
+        else:
+            ramp = (u.ramp_months_min, u.ramp_months_max) if fixed_ramp is None else (fixed_ramp, fixed_ramp)
+        baseline = sum(p.t_per_year for p in parts if p.kind != "project") / 12.0
+        projects = []
+        for p in parts:
+            if p.kind != "project" or p.start is None:
+                continue
+            if p.ramp_months is not None:  # the rest of an observed ramp: no delay, no cancellation
+                projects.append(
+                    ForecastProject(
+                        p.producer, p.t_per_year / 12.0, p.start, 0.0, 0.0, p.ramp_months, p.ramp_months
+                    )
+                )
+            else:
+                projects.append(
+                    ForecastProject(
+                        p.producer,
+                        p.t_per_year / 12.0,
+                        p.start,
+                        u.delay_mean_months,
+                        u.delay_sd_months,
+                        ramp[0],
+                        ramp[1],
+                        u.p_cancel,
+                    )
+                )
+        demand = self.demand_t_per_year(target, commodity) / 12.0
+        return ForecastModel(self.start, self.months, baseline, demand, self.growth, tuple(projects))
 
 
 @dataclass(frozen=True)
@@ -278,12 +329,15 @@ def run_plan(
     paths: int = 10_000,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    production: ProductionData | None = None,
+    settings: Settings | None = None,
 ) -> list[Coverage]:
-    """Every commodity x target of the plan, each a Monte Carlo of ``paths`` paths (seeded per line)."""
+    """Every commodity x target of the plan, each a Monte Carlo of ``paths`` paths (seeded per line).
+    ``production`` switches from nameplate to reported production and offtake (see ``Plan.model``)."""
     out = []
     lines = [(c, t) for c in plan.commodities for t in plan.targets]
     for k, (commodity, target) in enumerate(lines):
-        model = plan.model(data, commodity, target)
+        model = plan.model(data, commodity, target, production, settings)
         label = f"{commodity.commodity} / {target.segment}"
 
         def tick(done: int, total: int, label: str = label, k: int = k) -> None:

@@ -8,7 +8,8 @@ Charts: a Sankey of the flows each scenario's allocation routes (supply country 
 segment, with stockpile draws and unmet demand as their own nodes); unmet demand per month for each
 scenario (the ban window shaded); allied supply against demand per commodity with the Monte Carlo's
 10-90% band; China's share per stage against the seed figures; the premiums by stage and the 100-500x
-sensitivity.
+sensitivity. The price sections (back-test beside what happened, tornado of the production assumptions,
+priced scenarios, element-true economics) come from ``report_markets``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from raretrace.world.control import china_plus
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
 from raretrace.world.metrics import SeedCheck, concentration_table, seed_check
+from raretrace.world.production import ProductionData
+from raretrace.world.report_markets import Markets, analyse_markets
+from raretrace.world.report_markets import figures as market_figures
+from raretrace.world.report_markets import tables as market_tables
 from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text, run
 
 Row = dict[str, Any]
@@ -42,6 +48,8 @@ class Analysis:
     economics: Economics
     paths: int
     seed_value: int
+    markets: Markets | None = None
+    nameplate: list[Coverage] | None = None  # the forecast with nameplate as output (the old bound)
 
 
 def analyse(
@@ -67,10 +75,30 @@ def analyse(
             update(f"scenario {name} {element}", done, total)
 
         results.append((scenario, run(scenario, progress=tick)))
+    production = ProductionData.load()
     coverage = run_plan(
-        plan, data, paths=paths, seed=seed, progress=lambda label, d, t: update(f"forecast {label}", d, t)
+        plan,
+        data,
+        paths=paths,
+        seed=seed,
+        progress=lambda label, d, t: update(f"forecast {label}", d, t),
+        production=production,
     )
-    return Analysis(data, seed_check(data), results, coverage, economics(data, members), paths, seed)
+    nameplate = run_plan(plan, data, paths=paths, seed=seed)
+    markets = analyse_markets(
+        [s for s, _ in results], plan, data, production, paths=paths, seed=seed, progress=update
+    )
+    return Analysis(
+        data,
+        seed_check(data),
+        results,
+        coverage,
+        economics(data, members),
+        paths,
+        seed,
+        markets,
+        nameplate,
+    )
 
 
 def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
@@ -95,6 +123,24 @@ def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
                 "sources": "; ".join(r["sources"]),  # type: ignore[arg-type]
             }
         )
+    return rows
+
+
+def control_rows(data: WorldData) -> list[Row]:
+    """China alone and China plus Myanmar, mining by location and by control (``control.china_plus``)."""
+    rows = []
+    for group in (("CN",), ("CN", "MM")):
+        for g in china_plus(data, group):
+            rows.append(
+                {
+                    "group": " + ".join(g.group),
+                    "basis": g.basis,
+                    "by_location": g.by_location,
+                    "by_control": g.by_control,
+                    "not_known": g.not_known,
+                    "sources": "; ".join(g.sources),
+                }
+            )
     return rows
 
 
@@ -142,10 +188,15 @@ def economics_tables(econ: Economics) -> dict[str, list[Row]]:
 def tables(analysis: Analysis) -> dict[str, list[Row]]:
     """Every table of the report by name (file stem)."""
     out: dict[str, list[Row]] = {"dependence": dependence_rows(analysis.data, analysis.seed)}
+    out["dependence_control"] = control_rows(analysis.data)
     for scenario, result in analysis.scenarios:
         out.update(scenario_tables(scenario, result))
     out["forecast"] = coverage_rows(analysis.coverage)
+    if analysis.nameplate is not None:
+        out["forecast_nameplate"] = coverage_rows(analysis.nameplate)
     out.update(economics_tables(analysis.economics))
+    if analysis.markets is not None:
+        out.update(market_tables(analysis.markets))
     return out
 
 
@@ -346,6 +397,8 @@ def figures(analysis: Analysis) -> list[tuple[str, go.Figure]]:
     out.append(("premiums", premium_figure(analysis.economics)))
     out.append(("sensitivity", sensitivity_figure(analysis.economics)))
     out.append(("economics-table", economics_table_figure(analysis.economics)))
+    if analysis.markets is not None:
+        out += market_figures(analysis.markets)
     return out
 
 

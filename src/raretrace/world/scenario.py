@@ -18,7 +18,9 @@ Each month and element is allocated by a linear program solved with ``scipy.opti
     (4) for each element: sum_{d,t} w[d,t] <= stockpile
     objective: lexicographic — minimise unmet demand of the first priority segment(s), fix that optimum,
                then the next, then everyone else — or weighted (sum of weight x unmet), or none (plain
-               total); finally, with unmet demand fixed, minimise stockpile use.
+               total); then, with unmet demand fixed, minimise stockpile use; finally, with that fixed too,
+               the stockpile rule decides WHEN it is drawn: "latest" (default) keeps the reserve as long as
+               the shortfall allows, "earliest" serves the first short months (a cost rising by month).
 
 A source line is *restricted* when its country is the exporter and its stage is listed; a demand line is
 *covered* when its country is a destination and (no end uses listed or its segment is one of them).
@@ -52,6 +54,7 @@ from raretrace.world.data import STAGES, WorldData
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MODES = ("lexicographic", "weighted", "none")
+STOCKPILE_RULES = ("latest", "earliest")
 #: Commodities a line may name besides the elements (the units of the capacity table).
 COMMODITIES = {"ndpr": "NdPr", "ndfeb": "NdFeB"}
 
@@ -110,6 +113,11 @@ class Scenario:
     priority_mode: str = "none"
     priority_order: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)
+    #: element -> market parameters (``raretrace.world.scenario_market``); empty: quantities only
+    market: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: when the stockpile is drawn, once how much is fixed: "latest" keeps the reserve as long as the
+    #: shortfall allows (drawn in the last short months), "earliest" serves the first short months
+    stockpile_rule: str = "latest"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.approval_rate <= 1.0:
@@ -122,6 +130,10 @@ class Scenario:
             raise ValidationError("the horizon ends before it starts", field="scenario.horizon.end")
         if self.priority_mode not in MODES:
             raise ValidationError(f"must be one of {', '.join(MODES)}", field="scenario.priority.mode")
+        if self.stockpile_rule not in STOCKPILE_RULES:
+            raise ValidationError(
+                f"must be one of {', '.join(STOCKPILE_RULES)}", field="scenario.stockpile_rule"
+            )
         for stage in self.stages:
             if stage not in STAGES:
                 raise ValidationError(f"unknown stage {stage!r}", field="scenario.stages")
@@ -179,6 +191,8 @@ class Scenario:
                 }
                 for d in self.demand
             ],
+            **({"market": {k: dict(v) for k, v in self.market.items()}} if self.market else {}),
+            "stockpile_rule": self.stockpile_rule,
         }
 
     @classmethod
@@ -229,6 +243,8 @@ class Scenario:
             priority_mode=p.text("mode"),
             priority_order=tuple(p.texts("order")),
             weights=_weights(priority.get("weights") or {}),
+            market=_market(data.get("market") or {}),
+            stockpile_rule=r.text("stockpile_rule") if "stockpile_rule" in data else "latest",
         )
 
 
@@ -313,7 +329,11 @@ def _solve_element(scenario: Scenario, element: str) -> tuple[list[Allocation], 
         lp.fix(cost, lp.solve(cost))
     # With unmet demand fixed, keep as much stockpile as possible; the small unmet term stops the final
     # solve from spending the optimum's numerical slack on extra shortfall.
-    solution = lp.solve(lp.stock_cost() + 1e-3 * lp.unmet_cost(None))
+    final = lp.stock_cost() + 1e-3 * lp.unmet_cost(None)
+    solution = lp.solve(final)
+    if lp.holders:  # then the explicit timing rule, with the amount drawn fixed
+        lp.fix(final, solution)
+        solution = lp.solve(lp.timing_cost(scenario.stockpile_rule) + 1e-3 * lp.unmet_cost(None))
 
     rows = []
     for segment in sorted({d.segment for d in demand}):
@@ -440,6 +460,18 @@ class _ElementLP:
             cost[self.w_col[j] : self.w_col[j] + self.n_t] = 1.0
         return cost
 
+    def timing_cost(self, rule: str) -> np.ndarray:
+        """A cost on stockpile draws that rises towards the months the rule wants drawn last."""
+        cost = np.zeros(self.n_var)
+        ramp = (
+            np.arange(self.n_t, 0, -1, dtype=float)
+            if rule == "latest"
+            else np.arange(1, self.n_t + 1, dtype=float)
+        )
+        for j in self.holders:
+            cost[self.w_col[j] : self.w_col[j] + self.n_t] = ramp / self.n_t
+        return cost
+
     def fix(self, cost: np.ndarray, solution: np.ndarray) -> None:
         """Keep later solves at this objective's optimum (within a relative 1e-9)."""
         optimum = float(cost @ solution)
@@ -503,6 +535,18 @@ def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
         source=f.optional_text("source_contains"),
     )
     return world_lines(world, request, where=f.where)
+
+
+def _market(data: object) -> dict[str, dict[str, Any]]:
+    """The ``market`` block: element -> parameters object (checked in full when the market is built)."""
+    if not isinstance(data, dict):
+        raise ValidationError("must be an object element -> parameters", field="scenario.market")
+    out = {}
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object of market parameters", field=f"scenario.market.{key}")
+        out[_element(key, f"scenario.market.{key}")] = dict(value)
+    return out
 
 
 def _weights(data: object) -> dict[str, float]:

@@ -1,0 +1,119 @@
+"""Dependence by control as well as location: "China plus Myanmar" style questions.
+
+The location view counts where ore is mined; the control view credits a country's mine output to the
+country whose companies take it for processing, where ``control.json`` gives a source (Myanmar's carbonate
+to Chinese separators; Mountain Pass concentrate to Shenghe in 2024; Mt Weld to Lynas). For a group of
+countries (default China and Myanmar):
+
+    by location = sum over the group of its mine output / world output
+    by control  = sum over every country of (its output x share controlled by a group member) / world,
+                  where a country without a control row controls its own output
+    not known   = output of countries without a control row, outside the group (never guessed)
+
+Two bases: USGS mine production (t REO, ``mining.json``) and the IEA's magnet rare earths mined (kt).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from raretrace.errors import ValidationError
+from raretrace.world.data import WorldData, _Doc
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    stage: str
+    country: str
+    controller: str
+    share: float
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class GroupShare:
+    basis: str  # "USGS t REO 2024" or "IEA magnet REE 2024"
+    group: tuple[str, ...]
+    by_location: float
+    by_control: float
+    not_known: float  # share of output whose controller no source gives
+    sources: tuple[str, ...]
+
+
+def load_control(
+    doc: object | None = None,
+) -> tuple[tuple[ControlRow, ...], dict[str, float], tuple[str, ...]]:
+    """The control rows, the IEA magnet-REE mine output by country (kt) and its sources."""
+    if doc is None:
+        text = resources.files("raretrace").joinpath("data/world/control.json").read_text(encoding="utf-8")
+        doc = json.loads(text)
+    d = _Doc("control.json", doc)
+    rows = []
+    for r in d.rows("control"):
+        if "share" in r.data:
+            share = r.fraction("share")
+        else:
+            num, den = r.number("share_num"), r.positive("share_den")
+            if num > den:
+                raise r.error("share_num", "must not exceed share_den")
+            share = num / den
+        rows.append(
+            ControlRow(
+                r.stage("stage"),
+                r.country("country"),
+                r.country("controller"),
+                share,
+                r.text("basis"),
+                r.text("source"),
+            )
+        )
+    magnet = {}
+    sources = []
+    for r in d.rows("magnet_ree_mining"):
+        magnet[r.country("country", other=True)] = r.number("kt")
+        sources.append(r.text("source"))
+    return tuple(rows), magnet, tuple(dict.fromkeys(sources))
+
+
+def group_share(
+    output: Mapping[str, float],
+    rows: Iterable[ControlRow],
+    group: tuple[str, ...],
+    basis: str,
+    sources: tuple[str, ...],
+) -> GroupShare:
+    """The group's share of ``output`` (country -> amount) by location and by control."""
+    total = sum(output.values())
+    if total <= 0:
+        raise ValidationError("no output to share", field=basis)
+    control = {r.country: r for r in rows if r.stage == "mining"}
+    located = sum(v for c, v in output.items() if c in group)
+    controlled = unknown = 0.0
+    for country, amount in output.items():
+        row = control.get(country)
+        if row is None:  # no source: the country keeps its own output
+            controlled += amount if country in group else 0.0
+            unknown += 0.0 if country in group else amount
+            continue
+        to_controller = row.share if row.controller in group else 0.0
+        kept = (1.0 - row.share) if country in group else 0.0
+        controlled += amount * (to_controller + kept)
+    used = sources + tuple(r.source for r in control.values() if r.country in output)
+    return GroupShare(
+        basis, group, located / total, controlled / total, unknown / total, tuple(dict.fromkeys(used))
+    )
+
+
+def china_plus(data: WorldData, group: tuple[str, ...] = ("CN", "MM"), year: int = 2024) -> list[GroupShare]:
+    """The group's mining share on both bases (USGS t REO; IEA magnet rare earths)."""
+    rows, magnet, iea_sources = load_control()
+    usgs = {p.country: p.t_reo for p in data.production if p.year == year}
+    usgs_sources = tuple(dict.fromkeys(p.source for p in data.production if p.year == year))
+    out = [group_share(usgs, rows, group, f"USGS mine production {year}, t REO", usgs_sources)]
+    if year == 2024:
+        out.append(group_share(magnet, rows, group, "IEA magnet rare earths mined 2024, kt", iea_sources))
+    return out

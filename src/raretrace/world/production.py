@@ -1,0 +1,311 @@
+"""Production, not capacity: what allied plants reported making, and who receives it.
+
+``production.json`` holds, per plant and commodity, the nameplate (with its source), the reported output
+(period, tonnes, source; a figure published for several elements together is split by the row's
+``split`` share), the offtake (share of output each receiving country gets, published or marked
+as an assumption) and the status. From these rows this module derives, never assumes:
+
+    run-rate     = mean of the last (up to) four reported quarters x 4, t/yr (an annual row if no quarters)
+    utilisation  = sum of run-rates / sum of nameplates over the operating plants that publish both
+    ramp months  = months from first output to the middle of an observed quarter, divided by the share of
+                   nameplate that quarter's annualised output reached (a linear ramp through the origin)
+
+and turns them into the forecast's inputs for one receiving country: an operating plant contributes its
+run-rate x its offtake share; a plant still ramping contributes the rest of its ramp (nameplate x
+utilisation - run-rate) as a project; a planned plant is a project of nameplate x utilisation x share.
+Why: the forecast used to count nameplate as output and every allied tonne as American; the reported
+quarters (Lynas 1.4-2.1 kt NdPr a quarter against a 10.5 kt/yr nameplate) say otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from importlib import resources
+
+from raretrace.errors import ValidationError
+from raretrace.world.data import _Doc, _Row
+from raretrace.world.scenario import month_index
+
+_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
+PICKS = ("central", "low", "high")
+
+
+@dataclass(frozen=True)
+class Reported:
+    period: str  # "YYYY" or "YYYY-Qn"
+    t: float
+    source: str
+    date: str
+
+    @property
+    def quarterly(self) -> bool:
+        return "-Q" in self.period
+
+    def mid_month(self) -> int:
+        """Month index of the middle month of the period (a quarter's second month, a year's June)."""
+        m = _PERIOD.match(self.period)
+        assert m is not None
+        year = int(m.group(1))
+        month = 3 * int(m.group(2)) - 1 if m.group(2) else 6
+        return month_index(f"{year}-{month:02d}")
+
+
+@dataclass(frozen=True)
+class Offtake:
+    country: str
+    share: float
+    low: float
+    high: float
+    assumption: bool
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Producer:
+    id: str
+    name: str
+    country: str
+    commodity: str  # NdPr, Dy, Tb, NdFeB
+    unit: str
+    status: str  # operating, ramping, planned
+    start: str | None  # published start (YYYY, YYYY-MM) for plants not yet operating
+    nameplate_t_per_year: float | None
+    nameplate_source: str
+    first_output: str | None
+    reported: tuple[Reported, ...]
+    offtake: tuple[Offtake, ...]
+
+    @property
+    def stage(self) -> str:
+        return "magnet" if self.commodity == "NdFeB" else "separation"
+
+    def run_rate(self) -> float | None:
+        """Reported output a year: the last (up to) four quarters annualised, else the latest annual row."""
+        quarters = sorted((r for r in self.reported if r.quarterly), key=lambda r: r.mid_month())[-4:]
+        if quarters:
+            return sum(r.t for r in quarters) / len(quarters) * 4.0
+        years = sorted((r for r in self.reported if not r.quarterly), key=lambda r: r.mid_month())
+        return years[-1].t if years else None
+
+    def share_to(self, country: str, pick: str = "central") -> Offtake:
+        """The offtake row for ``country`` (a zero, published-as-absent row when the plant names none)."""
+        for o in self.offtake:
+            if o.country == country:
+                value = {"central": o.share, "low": o.low, "high": o.high}[pick]
+                return replace(o, share=value)
+        return Offtake(country, 0.0, 0.0, 0.0, False, "no offtake row for this country", "")
+
+    def start_month(self) -> str | None:
+        if self.start is None:
+            return None
+        return f"{self.start}-01" if len(self.start) == 4 else self.start
+
+
+@dataclass(frozen=True)
+class Ramp:
+    producer: str
+    stage: str
+    months: float  # months a linear ramp takes from first output to nameplate
+    fraction: float  # share of nameplate reached in the observed quarter
+    elapsed_months: float
+
+
+@dataclass(frozen=True)
+class ProductionData:
+    as_of: str
+    producers: tuple[Producer, ...]
+    ramp_rows: tuple[tuple[str, str, str], ...]  # (producer, stage, observed period)
+    utilization_low: float
+    utilization_high: float
+
+    @classmethod
+    def from_dict(cls, data: object, name: str = "production.json") -> ProductionData:
+        """Validate the table; errors name the file, row and field."""
+        doc = _Doc(name, data)
+        top = _Row(name, "production", data)
+        as_of = top.text("as_of")
+        month_index(as_of, f"{name}: as_of")
+        producers = tuple(_producer(r) for r in doc.rows("producers"))
+        ids = [p.id for p in producers]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("producer ids must be unique", field=f"{name}: producers")
+        ramps = []
+        for r in doc.rows("ramps"):
+            pid = r.text("producer")
+            if pid not in ids:
+                raise r.error("producer", f"no producer {pid!r}")
+            period = r.text("observed_period")
+            if not _PERIOD.match(period):
+                raise r.error("observed_period", "must be YYYY or YYYY-Qn")
+            ramps.append((pid, r.stage("stage"), period))
+        util = doc.object("utilization")
+        low, high = util.fraction("low"), util.fraction("high")
+        if high < low:
+            raise util.error("high", "must not be below low")
+        return cls(as_of, producers, tuple(ramps), low, high)
+
+    @classmethod
+    def load(cls) -> ProductionData:
+        """The shipped table (``data/world/production.json``)."""
+        text = resources.files("raretrace").joinpath("data/world/production.json").read_text(encoding="utf-8")
+        return cls.from_dict(json.loads(text))
+
+    def producer(self, pid: str) -> Producer:
+        for p in self.producers:
+            if p.id == pid:
+                return p
+        raise ValidationError(f"no producer {pid!r}", field="production.json: producers")
+
+    def utilization(self) -> float:
+        """Run-rate over nameplate of the ramped operating plants that publish both (a plant with a
+        ``first_output`` month is still ramping and would bias the share low; see the module docstring)."""
+        rows = [
+            (rate, p.nameplate_t_per_year)
+            for p in self.producers
+            if p.status == "operating"
+            and p.first_output is None
+            and p.nameplate_t_per_year
+            and (rate := p.run_rate()) is not None
+        ]
+        if not rows:
+            raise ValidationError("no operating plant reports output and nameplate", field="production.json")
+        return sum(r for r, _ in rows) / sum(n for _, n in rows)
+
+    def ramps(self) -> list[Ramp]:
+        """The observed ramps, each turned into the length of a linear ramp to nameplate."""
+        out = []
+        for pid, stage, period in self.ramp_rows:
+            p = self.producer(pid)
+            row = next((r for r in p.reported if r.period == period), None)
+            if row is None or p.first_output is None or not p.nameplate_t_per_year:
+                raise ValidationError(
+                    "a ramp needs the observed period reported, a first_output month and a nameplate",
+                    field=f"production.json: ramps[{pid}]",
+                )
+            elapsed = row.mid_month() - month_index(p.first_output)
+            annual = row.t * (4.0 if row.quarterly else 1.0)
+            fraction = annual / p.nameplate_t_per_year
+            out.append(Ramp(pid, stage, elapsed / fraction, fraction, float(elapsed)))
+        return out
+
+
+@dataclass(frozen=True)
+class SupplyPart:
+    """One producer's contribution to a receiving country's supply of one commodity."""
+
+    producer: str
+    kind: str  # "run-rate" (operating, counted from reports), "nameplate" (no reports), "project"
+    t_per_year: float  # after utilisation and offtake share
+    start: str | None  # for projects: the month the (rest of the) ramp starts
+    share: float
+    assumption: bool  # rests on an assumption row (offtake share, or nameplate x utilisation)
+    ramp_months: float | None = None  # fixed ramp (the rest of an observed ramp); None: drawn by stage
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Replaceable inputs the tornado varies: the offtake pick per producer, utilisation and ramp length."""
+
+    receiver: str = "US"
+    offtake_pick: tuple[tuple[str, str], ...] = ()  # (producer id, "low"|"high"); others central
+    utilization: float | None = None  # None: derived from the reports
+    ramp_months: float | None = None  # None: the calibrated observed ramp
+
+    def pick(self, pid: str) -> str:
+        return dict(self.offtake_pick).get(pid, "central")
+
+
+def supply_parts(data: ProductionData, commodity: str, settings: Settings | None = None) -> list[SupplyPart]:
+    """The receiving country's supply of one commodity, producer by producer (see the module docstring)."""
+    s = settings or Settings()
+    util = data.utilization() if s.utilization is None else s.utilization
+    ramp = calibrated_ramp(data) if s.ramp_months is None else s.ramp_months
+    parts = []
+    for p in data.producers:
+        if p.commodity != commodity:
+            continue
+        off = p.share_to(s.receiver, s.pick(p.id))
+        rate = p.run_rate()
+        if p.status == "operating":
+            if rate is not None:
+                parts.append(SupplyPart(p.id, "run-rate", rate * off.share, None, off.share, off.assumption))
+                if p.first_output and p.nameplate_t_per_year and rate < p.nameplate_t_per_year * util:
+                    elapsed = month_index(data.as_of) - month_index(p.first_output)
+                    rest = (p.nameplate_t_per_year * util - rate) * off.share
+                    left = max(1.0, ramp - elapsed)
+                    parts.append(SupplyPart(p.id, "project", rest, data.as_of, off.share, True, left))
+            elif p.nameplate_t_per_year:
+                t = p.nameplate_t_per_year * util * off.share
+                parts.append(SupplyPart(p.id, "nameplate", t, None, off.share, True))
+        elif p.nameplate_t_per_year and (month := p.start_month()) is not None:
+            t = p.nameplate_t_per_year * util * off.share
+            parts.append(SupplyPart(p.id, "project", t, month, off.share, True))
+    return parts
+
+
+def calibrated_ramp(data: ProductionData, stage: str = "separation") -> float:
+    """Mean length of the observed linear ramps of a stage, in months."""
+    ramps = [r.months for r in data.ramps() if r.stage == stage]
+    if not ramps:
+        raise ValidationError(f"no observed ramp for stage {stage!r}", field="production.json: ramps")
+    return sum(ramps) / len(ramps)
+
+
+def _producer(r: _Row) -> Producer:
+    split = _Row(r.file, f"{r.where}.split", r.data["split"]).fraction("share") if "split" in r.data else None
+    reported = []
+    for i, item in enumerate(r.data.get("reported") or []):
+        row = _Row(r.file, f"{r.where}.reported[{i}]", item)
+        period = row.text("period")
+        if not _PERIOD.match(period):
+            raise row.error("period", f"must be YYYY or YYYY-Qn, not {period!r}")
+        if "t_reported" in row.data:  # published for several elements together: this element's share
+            if split is None:
+                raise row.error("t_reported", "a combined figure needs the producer's split share")
+            tonnes = row.number("t_reported") * split
+        else:
+            tonnes = row.number("t")
+        reported.append(Reported(period, tonnes, row.text("source"), row.text("date")))
+    offtake = []
+    for o in r.rows("offtake"):
+        share = o.fraction("share")
+        low = o.fraction("share_low") if "share_low" in o.data else share
+        high = o.fraction("share_high") if "share_high" in o.data else share
+        if not low <= share <= high:
+            raise o.error("share", "must lie between share_low and share_high")
+        basis = o.text("basis")
+        offtake.append(
+            Offtake(
+                o.country("country"),
+                share,
+                low,
+                high,
+                basis.startswith("assumption"),
+                basis,
+                o.text("source"),
+            )
+        )
+    status = r.choice("status", ("operating", "ramping", "planned"))
+    start = r.optional_start("start")
+    if status != "operating" and start is None:
+        raise r.error("start", "a plant not yet operating needs its published start")
+    first = r.data.get("first_output")
+    if first is not None:
+        month_index(str(first), f"{r.file}: {r.where}.first_output")
+    return Producer(
+        r.text("id"),
+        r.text("name"),
+        r.country("country"),
+        r.choice("commodity", ("NdPr", "Dy", "Tb", "NdFeB")),
+        r.text("unit"),
+        status,
+        start,
+        r.optional_number("nameplate_t_per_year"),
+        r.text("nameplate_source"),
+        str(first) if first is not None else None,
+        tuple(reported),
+        tuple(offtake),
+    )

@@ -1,0 +1,161 @@
+"""Every headline figure docs/analytics.md gives for production, prices, the back-test, element costs and
+control is recomputed here from the data files (with the seed and path count the page states) and must
+appear in the page as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raretrace.world.backtest import run_backtest
+from raretrace.world.control import china_plus
+from raretrace.world.data import WorldData
+from raretrace.world.element_cost import ElementTables, crisis_sensitivity, platform_element_costs
+from raretrace.world.independence import Plan, p_covered_by, run_plan
+from raretrace.world.production import ProductionData, calibrated_ramp
+from raretrace.world.scenario import Scenario
+from raretrace.world.scenario_market import run_markets
+from raretrace.world.tornado import tornado
+
+DOC = (Path(__file__).resolve().parents[1] / "docs" / "analytics.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    return DOC.split(title, 1)[1].split("\n### ", 1)[0]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _range(a: float, b: float, fmt: str = "{:,.0f}") -> str:
+    return f"{fmt.format(a)}-{fmt.format(b)}"
+
+
+@pytest.fixture(scope="module")
+def data() -> WorldData:
+    return WorldData.load()
+
+
+def test_production_figures(data: WorldData) -> None:
+    text = _section("### Time to independence")
+    prod = ProductionData.load()
+    assert f"{prod.producer('lynas-malaysia').run_rate():,.0f} t/yr" in text
+    assert _pct(prod.utilization()) in text
+    assert f"{calibrated_ramp(prod):.1f} months" in text
+    lines = run_plan(Plan.load(), data, paths=10_000, seed=0, production=prod)
+    by = {(c.commodity, c.segment): c for c in lines}
+    assert f"| NdPr oxide | {by[('NdPr', 'all')].baseline_t_per_year:,.1f} (" in text
+    assert f"| Dy oxide | {by[('Dy', 'defense')].baseline_t_per_year:.1f} (" in text
+    ndpr_all = by[("NdPr", "all")].result
+    assert f"| {_pct(ndpr_all.p_covered)} |" in text
+    assert f"3-4 years {_pct(p_covered_by(ndpr_all, '2029-12'))}" in text
+    dy = by[("Dy", "defense")].result
+    assert f"| {_pct(dy.p_covered)} | {dy.quantile_month(0.1)} / {dy.quantile_month(0.5)} / never |" in text
+    mag = by[("NdFeB", "defense")].result
+    months = " / ".join(str(mag.quantile_month(q)) for q in (0.1, 0.5, 0.9))
+    assert f"| {100 * mag.p_covered:.2f}% | {months} |" in text
+    assert f"2027 goal {_pct(p_covered_by(mag, '2027-12'))}" in text
+
+
+def test_tornado_figures(data: WorldData) -> None:
+    text = _section("### Time to independence")
+    plan, prod = Plan.load(), ProductionData.load()
+    ndpr = {b.input: b for b in tornado(plan, data, prod, "NdPr", "all", paths=2_000, seed=0).bars}
+    dy = {b.input: b for b in tornado(plan, data, prod, "Dy", "defense", paths=2_000, seed=0).bars}
+
+    def span(b: object) -> str:
+        lo, hi = sorted((b.metric_low, b.metric_high))  # type: ignore[attr-defined]
+        return f"{100 * lo:.1f}-{100 * hi:.1f}%".replace("100.0%", "100%")
+
+    assert span(ndpr["utilisation once ramped"]) in text
+    assert span(ndpr["offtake to US: lynas-malaysia"]) in text
+    assert span(dy["offtake to US: lynas-malaysia-hree"]) in text
+    assert span(dy["ramp-up length"]) in text
+    assert span(dy["offtake to US: energy-fuels-white-mesa-2-dy"]) in text
+
+
+def test_backtest_figures() -> None:
+    text = _section("### Back-test")
+    bt = run_backtest(paths=2_000, seed=0)
+    assert (
+        f"mean absolute log10 error {bt.mean_abs_log10_error:.2f}, a factor of {bt.error_factor:.1f}" in text
+    )
+    for p in bt.prices:
+        assert f"| {p.observed_multiple:.2f} |" in text
+        assert f"{p.log10_error:+.2f}".replace("-", "−") in text
+        assert p.model_p10 <= p.observed_multiple <= p.model_p90  # "every observed Dy point lies inside"
+    for r in bt.ratios:
+        assert f"{r.log10_error:+.2f}".replace("-", "−") in text
+    assert f"from\n{100 * bt.dependence_before:.0f}% to {100 * bt.dependence_after:.0f}%" in text.replace(
+        "model goes from ", "model goes from\n"
+    )
+
+
+def test_element_cost_figures(data: WorldData) -> None:
+    text = _section("### The cost of security")
+    tables = ElementTables.load()
+    costs = {(c.platform[:5], c.reading): c for c in platform_element_costs(data, tables)}
+    f35 = costs[("F-35 ", "magnet")]
+    assert f"${_range(*f35.china_usd)} | ${_range(*f35.premium_usd)} |" in text
+    f35e = costs[("F-35 ", "element")]
+    assert f"${_range(*f35e.premium_usd)} |" in text
+    crises = {(r.id, r.platform[:5], r.reading): r for r in crisis_sensitivity(list(costs.values()), tables)}
+    peak = crises[("2011-quota-dy-peak", "F-35 ", "magnet")]
+    assert f"${_range(*peak.premium_usd)}" in text
+
+
+def test_control_figures(data: WorldData) -> None:
+    text = _section("### Dependence")
+    cn = china_plus(data, ("CN",))[0]
+    usgs, iea = china_plus(data, ("CN", "MM"))
+    assert f"| China, USGS t REO | {_pct(cn.by_location)} | {_pct(cn.by_control)} |" in text
+    assert f"| {_pct(usgs.by_location)} | {_pct(usgs.by_control)} | {_pct(usgs.not_known)} |" in text
+    assert f"| {_pct(iea.by_location)} | {_pct(iea.by_control)} | {_pct(iea.not_known)} |" in text
+
+
+def test_priced_scenario_figures() -> None:
+    import json
+    from importlib import resources
+
+    text = _section("### Prices in a scenario")
+    raw = json.loads(
+        resources.files("raretrace").joinpath("data/scenarios/cn-heavy-ree-ban-us.json").read_text("utf-8")
+    )
+    dy, tb = run_markets(Scenario.from_dict(raw), paths=1_000, seed=0)
+    assert f"${dy.price[0.5][0]:,.0f}/kg all year" in text
+    assert f"10-90% ${dy.price[0.1][0]:,.0f}-{dy.price[0.9][0]:,.0f}" in text
+    assert f"${tb.price[0.5][-1]:,.0f}/kg by December" in text
+    assert f"(10-90% ${tb.price[0.1][-1]:,.0f}-{tb.price[0.9][-1]:,.0f})" in text
+    assert (
+        f"leaves\n{dy.quantity_unmet_total:.1f} t of Dy unmet against the priced model's "
+        f"{dy.unmet_total[0.5]:.1f} t" in text
+    )
+
+
+def test_readme_figures(data: WorldData) -> None:
+    """The README's issue-21 paragraph, figure by figure (the benchmark times are measurements)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(
+        text.split("Issue #21 counts production", 1)[1].split("The NdPr price floor", 1)[0].split()
+    )
+    prod = ProductionData.load()
+    lines = run_plan(Plan.load(), data, paths=10_000, seed=0, production=prod)
+    old = run_plan(Plan.load(), data, paths=200, seed=0)
+    by = {(c.commodity, c.segment): c for c in lines}
+    was = {(c.commodity, c.segment): c for c in old}
+    assert f"{by[('NdPr', 'all')].baseline_t_per_year:,.1f} t/yr" in text
+    assert f"said {was[('NdPr', 'all')].baseline_t_per_year:,.0f}" in text
+    assert f"by {by[('NdFeB', 'defense')].result.quantile_month(0.5)}" in text
+    assert f"on {_pct(by[('NdPr', 'all')].result.p_covered)} of paths" in text
+    assert f"(median {by[('Dy', 'defense')].result.quantile_month(0.5)})" in text
+    dy = by[("Dy", "defense")]
+    assert f"({dy.baseline_t_per_year:.1f} t/yr against {dy.demand_t_per_year:.1f} t)" in text
+    f35 = platform_element_costs(data, ElementTables.load())[0]
+    assert f35.platform.startswith("F-35") and f35.reading == "magnet"
+    assert f"worth ${_range(*f35.china_usd)}" in text
+    bt = run_backtest(paths=2_000, seed=0)
+    assert (
+        f"a factor of {bt.error_factor:.1f} (mean absolute log10 error {bt.mean_abs_log10_error:.2f})" in text
+    )
