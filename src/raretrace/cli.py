@@ -27,6 +27,7 @@ from raretrace.cli_common import (
 )
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
+from raretrace.cli_publish import register as register_publish_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import RaretraceError, StoreError
@@ -779,6 +780,7 @@ register_fingerprint_commands(app)
 register_world_commands(app)
 register_interchange_commands(app)
 register_serve_commands(app)
+register_publish_commands(log_app)
 
 
 def main() -> None:
