@@ -25,6 +25,7 @@ from raretrace.cli_common import (
     err_console,
     out_console,
 )
+from raretrace.cli_consortium import register as register_consortium_commands
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_publish import register as register_publish_commands
@@ -781,6 +782,7 @@ register_world_commands(app)
 register_interchange_commands(app)
 register_serve_commands(app)
 register_publish_commands(log_app)
+register_consortium_commands(app)
 
 
 def main() -> None:
