@@ -30,6 +30,7 @@ from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_publish import register as register_publish_commands
 from raretrace.cli_serve import register as register_serve_commands
+from raretrace.cli_witness import register as register_witness_commands
 from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import RaretraceError, StoreError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
@@ -783,6 +784,7 @@ register_interchange_commands(app)
 register_serve_commands(app)
 register_publish_commands(log_app)
 register_consortium_commands(app)
+register_witness_commands(app)
 
 
 def main() -> None:
