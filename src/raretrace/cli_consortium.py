@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, emit_json, out_console
+from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
 from raretrace.errors import ValidationError
 
 consortium_app = typer.Typer(
@@ -271,6 +271,71 @@ def fetch_command(
     for version, raw in docs:
         (into / f"{version}.json").write_bytes(raw)
     _render(newest, as_json)
+
+
+@consortium_app.command("stats")
+def stats_command(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed statistics", dir_okay=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Sign this registry's statistics for a month (production, certified exports, confirmed imports,
+    a summary per partner country and element) with its log key: a DSSE envelope for the other members.
+
+    Example: raretrace --db registry.db consortium stats --month 2026-11 --out stats-2026-11.dsse.json
+    """
+    from raretrace.ledger.member_stats import sign_monthly
+
+    raw = sign_monthly(_ctx(ctx).registry(), month)
+    out.write_bytes(raw)
+    if as_json:
+        emit_json({"file": str(out), "month": month, "bytes": len(raw)})
+    else:
+        out_console.print(f"signed statistics for {month} written to {escape(str(out))}", highlight=False)
+
+
+@consortium_app.command("reconcile")
+def reconcile_command(
+    exporter: Annotated[
+        Path, typer.Argument(help="The exporting member's signed statistics", dir_okay=False)
+    ],
+    importer: Annotated[
+        Path, typer.Argument(help="The importing member's signed statistics", dir_okay=False)
+    ],
+    consortium: Annotated[
+        Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify both members' signed statistics against the consortium file, then name every mismatch
+    of the exporter's shipments to the importer's country, certificate by certificate; exit 8 if any.
+
+    Example: raretrace consortium reconcile au-2026-11.dsse.json us-2026-11.dsse.json --consortium consortium/
+    """
+    from raretrace.cli_witness import load_consortium
+    from raretrace.ledger.member_stats import reconcile_signed
+    from raretrace.model import utc_now
+
+    members = load_consortium(consortium, utc_now())
+    result = reconcile_signed(members, exporter.read_bytes(), importer.read_bytes())
+    if as_json:
+        emit_json(result)
+    else:
+        out_console.print(
+            f"{result['month']}: {result['exporter']} → {result['importer']}, {result['certificates']} "
+            f"certificate(s): {'agree' if result['agree'] else 'MISMATCHES'}",
+            highlight=False,
+        )
+        for item in result["findings"]:
+            figures = (
+                f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
+            )
+            out_console.print(
+                f"  {escape(str(item['number']))}: {escape(item['issue'])}{figures}", highlight=False
+            )
+    if not result["agree"]:
+        raise typer.Exit(8)
 
 
 def register(app: typer.Typer) -> None:

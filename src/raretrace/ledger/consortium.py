@@ -102,11 +102,11 @@ class Consortium:
             "expires": self.expires,
             "signers": {"threshold": self.threshold, "keys": dict(sorted(self.signers.items()))},
             "witness_quorum": self.witness_quorum,
-            "members": [_member_dict(m) for m in self.members],
+            "members": [member_dict(m) for m in self.members],
         }
 
 
-def _member_dict(m: Member) -> dict[str, Any]:
+def member_dict(m: Member) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": m.id,
         "name": m.name,
