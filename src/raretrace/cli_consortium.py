@@ -338,5 +338,68 @@ def reconcile_command(
         raise typer.Exit(8)
 
 
+@consortium_app.command("confirm-imports")
+def confirm_imports_command(
+    ctx: typer.Context,
+    consortium: Annotated[
+        Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
+    ],
+    endpoint: Annotated[
+        list[str] | None, typer.Option("--endpoint", help="MEMBER=URL: reach a member there instead")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send the exporting member a signed confirmation of every import in this registry's log (the
+    Kimberley confirmation step). Safe to repeat; exporters that are offline get theirs next time.
+    Exit 7 if some exporter was unreachable, 8 if one refused a confirmation.
+
+    Example: raretrace --db member-b.db consortium confirm-imports --consortium consortium/
+    """
+    import httpx
+
+    from raretrace.cli_witness import _endpoints, load_consortium
+    from raretrace.ledger.confirmations import send_pending
+    from raretrace.model import utc_now
+
+    members = load_consortium(consortium, utc_now())
+    with httpx.Client(timeout=30) as client:
+        sent = send_pending(_ctx(ctx).registry(), members, client, endpoints=_endpoints(endpoint or []))
+    if as_json:
+        emit_json([item.__dict__ for item in sent])
+    else:
+        for item in sent:
+            detail = f" — {escape(item.detail)}" if item.detail else ""
+            out_console.print(
+                f"{escape(item.certificate)} → {item.exporter}: {item.status}{detail}", highlight=False
+            )
+    statuses = {item.status for item in sent}
+    if statuses & {"refused", "unknown_exporter"}:
+        raise typer.Exit(8)
+    if "offline" in statuses:
+        raise typer.Exit(7)
+
+
+@consortium_app.command("confirmations")
+def confirmations_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the import confirmations this (exporting) registry received from other members.
+
+    Example: raretrace --db registry.db consortium confirmations --json
+    """
+    from raretrace.ledger.confirmations import recorded
+
+    rows = recorded(_ctx(ctx).registry())
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        out_console.print(
+            f"{escape(row['certificate'])}: confirmed by {escape(row['importer_log'])} "
+            f"(leaf {row['leaf_index']}, {row['confirmed_at']})",
+            highlight=False,
+        )
+    if not rows:
+        out_console.print("no confirmations received", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(consortium_app, name="consortium")

@@ -78,3 +78,9 @@ class HttpPeer:
         """C2SP tlog-witness ``POST /add-checkpoint`` on the peer as a witness of another log."""
         body = f"old {old}\n" + "".join(base64.b64encode(h).decode() + "\n" for h in proof) + "\n" + note
         return self._call("POST", "/add-checkpoint", content=body.encode())
+
+    # --- shipments -----------------------------------------------------------------------------------
+    def send_confirmation(self, envelope: bytes) -> Answer:
+        """``POST /api/v1/confirmations`` on the exporting member."""
+        headers = {"Content-Type": "application/json"}
+        return self._call("POST", "/api/v1/confirmations", content=envelope, headers=headers)
