@@ -120,15 +120,17 @@ class Member:
                 self.process.wait()
         self.process = None
 
-    def submit(self, envelopes: list[bytes]) -> None:
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def try_submit(self, envelopes: list[bytes]) -> httpx.Response:
         """A batch through the member's API, as its secretariat."""
         body = {"envelopes": [base64.b64encode(e).decode() for e in envelopes]}
-        response = httpx.post(
-            self.url + "/api/v1/events/batch",
-            json=body,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=60,
-        )
+        return httpx.post(self.url + "/api/v1/events/batch", json=body, headers=self.auth, timeout=60)
+
+    def submit(self, envelopes: list[bytes]) -> None:
+        response = self.try_submit(envelopes)
         assert response.status_code == 201, response.text
 
     def extracts(self, count: int, tag: str) -> list[bytes]:
@@ -144,6 +146,13 @@ class Member:
 
     def checkpoint(self) -> str:
         return httpx.get(self.url + "/checkpoint", timeout=10).text
+
+    def confirm_imports(self, consortium_dir: Path) -> tuple[int, list[dict[str, Any]], str]:
+        """``raretrace consortium confirm-imports`` in its own process."""
+        done = cli(
+            "--db", self.db, "consortium", "confirm-imports", "--consortium", str(consortium_dir), "--json"
+        )
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else [], done.stderr
 
     def round(self, consortium_dir: Path, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
         """One witness round in this process (the CLI's code, without starting Python again)."""
