@@ -273,6 +273,28 @@ def fetch_command(
     _render(newest, as_json)
 
 
+@consortium_app.command("member-keys")
+def member_keys_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Print what the consortium file needs of this registry: its origin, log key and witness key.
+
+    Example: raretrace --db registry.db consortium member-keys --json
+    """
+    from raretrace.ledger.witnessing import witness_key
+    from raretrace.log.note import verifier_key_text
+
+    registry = _ctx(ctx).registry()
+    keys = {
+        "origin": registry.origin,
+        "log_key": verifier_key_text(registry.origin, registry.signer.public_key),
+        "witness_key": witness_key(registry),
+    }
+    if as_json:
+        emit_json(keys)
+    else:
+        for name, value in keys.items():
+            out_console.print(f"{name}: {escape(value)}", highlight=False, soft_wrap=True)
+
+
 @consortium_app.command("stats")
 def stats_command(
     ctx: typer.Context,
