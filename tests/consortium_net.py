@@ -66,6 +66,7 @@ class Member:
     token: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
+    log: Path | None = None
 
     @property
     def registry(self) -> Registry:
@@ -75,30 +76,34 @@ class Member:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, logs: Path) -> None:
+        """Start the server; its stderr goes to a file (a pipe nobody reads could fill and block it)."""
         env = {**os.environ, "PYTHONPATH": SRC}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "raretrace",
-                "--db",
-                self.db,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+        self.log = logs / f"{self.id}-{self.port}.serve.log"
+        with self.log.open("w") as err:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "raretrace",
+                    "--db",
+                    self.db,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                text=True,
+                env=env,
+            )
 
-    def wait_up(self) -> None:
+    def wait_up(self, seconds: float = 180) -> None:
+        """Until ``/checkpoint`` answers; a loaded machine can take a while to import the server."""
         assert self.process is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 if httpx.get(self.url + "/checkpoint", timeout=2).status_code == 200:
@@ -106,7 +111,8 @@ class Member:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                why = self.process.stderr.read() if self.process.stderr else ""
+                self.stop()
+                why = self.log.read_text()[-2000:] if self.log else ""
                 raise RuntimeError(f"member {self.id} did not start: {why}")
             time.sleep(0.1)
 
@@ -156,11 +162,11 @@ class Member:
 
     def round(self, consortium_dir: Path, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
         """One witness round in this process (the CLI's code, without starting Python again)."""
-        from raretrace.cli_witness import load_consortium
+        from raretrace.ledger.consortium_fetch import load_directory
         from raretrace.ledger.witness_service import run_round
         from raretrace.model import utc_now
 
-        members = load_consortium(consortium_dir, utc_now())
+        members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=10) as client:
             return run_round(self.registry, members, client, endpoints=endpoints).to_dict()
 
@@ -242,7 +248,7 @@ class Network:
 
     def start(self, members: list[Member] | None = None) -> None:
         for m in members or self.members:
-            m.start()
+            m.start(self.work)
         for m in members or self.members:
             m.wait_up()
 

@@ -119,6 +119,13 @@ def test_cli_signed_stats_and_reconcile(
         Cli(tmp_path, capsysbinary, str(tmp_path / "b.db")),
     )
     b.record("US-MAG", "import", certificate=certificate)
+    code, out, err = ex("consortium", "member-keys", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {
+        "origin": a.registry.origin,
+        "log_key": verifier_key_text(a.registry.origin, a.registry.signer.public_key),
+        "witness_key": witness_key(a.registry),
+    }
     assert ex("consortium", "stats", "--month", "2026-01", "--out", str(tmp_path / "au.json"))[0] == 0
     assert im("consortium", "stats", "--month", "2026-01", "--out", str(tmp_path / "us.json"))[0] == 0
     code, out, err = ex(

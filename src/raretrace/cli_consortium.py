@@ -335,11 +335,11 @@ def reconcile_command(
 
     Example: raretrace consortium reconcile au-2026-11.dsse.json us-2026-11.dsse.json --consortium consortium/
     """
-    from raretrace.cli_witness import load_consortium
+    from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.member_stats import reconcile_signed
     from raretrace.model import utc_now
 
-    members = load_consortium(consortium, utc_now())
+    members = load_directory(consortium, utc_now())
     result = reconcile_signed(members, exporter.read_bytes(), importer.read_bytes())
     if as_json:
         emit_json(result)
@@ -379,13 +379,14 @@ def confirm_imports_command(
     """
     import httpx
 
-    from raretrace.cli_witness import _endpoints, load_consortium
+    from raretrace.cli_witness import parse_endpoints
     from raretrace.ledger.confirmations import send_pending
+    from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.model import utc_now
 
-    members = load_consortium(consortium, utc_now())
+    members = load_directory(consortium, utc_now())
     with httpx.Client(timeout=30) as client:
-        sent = send_pending(_ctx(ctx).registry(), members, client, endpoints=_endpoints(endpoint or []))
+        sent = send_pending(_ctx(ctx).registry(), members, client, endpoints=parse_endpoints(endpoint or []))
     if as_json:
         emit_json([item.__dict__ for item in sent])
     else:

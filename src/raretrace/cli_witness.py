@@ -40,26 +40,7 @@ witness_app = typer.Typer(
 witness_app.command("local")(witness_local)
 
 
-def load_consortium(directory: Path, at: str) -> Any:
-    """The newest version in ``directory`` (``1.json``, ``2.json`` …), the chain verified from 1."""
-    from raretrace.ledger.consortium import verify_chain
-
-    files = sorted(directory.glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else -1)
-    files = [p for p in files if p.stem.isdigit()]
-    if not files:
-        raise ValidationError(
-            f"{directory} holds no consortium versions (1.json, 2.json …)", field="consortium"
-        )
-    docs = []
-    for path in files:
-        try:
-            docs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValidationError(f"{path} is not readable JSON: {e}", field="consortium") from e
-    return verify_chain(docs, now=at)
-
-
-def _endpoints(pairs: list[str]) -> dict[str, str]:
+def parse_endpoints(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         member, sep, url = pair.partition("=")
@@ -115,14 +96,15 @@ def witness_run(
     """
     import httpx
 
+    from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.witness_service import run_round
     from raretrace.model import utc_now
 
     registry = _ctx(ctx).registry()
-    overrides = _endpoints(endpoint or [])
+    overrides = parse_endpoints(endpoint or [])
     with httpx.Client(timeout=timeout) as client:
         while True:
-            members = load_consortium(consortium, utc_now())
+            members = load_directory(consortium, utc_now())
             result = run_round(registry, members, client, endpoints=overrides)
             if status is not None:
                 status.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Fetching newer versions of the consortium file, TUF-client style, through an injected getter.
+"""Fetching newer versions of the consortium file, TUF-client style, through an injected getter, and
+reading the verified chain a member keeps in a directory.
 
 The getter (HTTP in the CLI, a dict in tests) returns the bytes of ``<N>.json`` or None when there is
 no such version. Versions are fetched one after another from the trusted one and each is verified
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from raretrace.errors import ProofError, ValidationError
-from raretrace.ledger.consortium import Consortium, verify_update
+from raretrace.ledger.consortium import Consortium, verify_chain, verify_update
 from raretrace.model import parse_time
 
 MAX_VERSIONS_PER_FETCH = 1000
@@ -46,3 +48,19 @@ def fetch_newer(
     if parse_time(now, "now") >= current.expires:
         raise ProofError(f"version {current.version} expired at {current.expires}", field="expires")
     return current, fetched
+
+
+def load_directory(directory: Path, now: str) -> Consortium:
+    """The newest version in ``directory`` (``1.json``, ``2.json`` …), the chain verified from 1."""
+    files = sorted((p for p in directory.glob("*.json") if p.stem.isdigit()), key=lambda p: int(p.stem))
+    if not files:
+        raise ValidationError(
+            f"{directory} holds no consortium versions (1.json, 2.json …)", field="consortium"
+        )
+    docs = []
+    for path in files:
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValidationError(f"{path} is not readable JSON: {e}", field="consortium") from e
+    return verify_chain(docs, now=now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 
 import httpx
@@ -60,8 +61,6 @@ class HttpPeer:
         answer = self._call("GET", "/api/v1/log/consistency", params={"old": old, "new": new})
         text = self._ok(answer, "consistency proof")
         try:
-            import json
-
             return [base64.b64decode(h, validate=True) for h in json.loads(text)["proof"]]
         except (ValueError, KeyError, TypeError, binascii.Error) as e:
             raise PeerUnreachableError(f"{self.endpoint} sent a malformed consistency proof: {e}") from e
