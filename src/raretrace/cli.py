@@ -25,9 +25,12 @@ from raretrace.cli_common import (
     err_console,
     out_console,
 )
+from raretrace.cli_consortium import register as register_consortium_commands
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
+from raretrace.cli_publish import register as register_publish_commands
 from raretrace.cli_serve import register as register_serve_commands
+from raretrace.cli_witness import register as register_witness_commands
 from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import RaretraceError, StoreError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
@@ -835,6 +838,9 @@ register_fingerprint_commands(app)
 register_world_commands(app)
 register_interchange_commands(app)
 register_serve_commands(app)
+register_publish_commands(log_app)
+register_consortium_commands(app)
+register_witness_commands(app)
 
 
 def main() -> None:

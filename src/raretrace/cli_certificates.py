@@ -447,7 +447,6 @@ def register(app: typer.Typer) -> None:
     app.command()(revoke)
     app.command("status-list")(status_list_command)
     app.command("trusted-keys")(trusted_keys_command)
-    app.command()(witness)
     app.command("witness-compare")(witness_compare)
     app.command("trust-registry")(trust_registry_command)
     app.command("import-event")(import_event)

@@ -49,6 +49,7 @@ def _shipment(presentation: Mapping[str, Any]) -> dict[str, Any]:
         else credential["issuer"],
         "exporter": (subject.get("exporter") or {}).get("id"),
         "importer": (subject.get("importer") or {}).get("id"),
+        "exporter_country": (subject.get("exporter") or {}).get("country"),
         "parcels": shipment.get("parcels"),
         "mass_kg": shipment.get("massKg"),
         "value_usd": shipment.get("valueUsd"),
@@ -135,6 +136,8 @@ def _issued_record(registry: Registry, credential: Mapping[str, Any]) -> dict[st
         return None  # a certificate for lots, not a shipment
     with registry.engine.connect() as conn:
         lots = registry.store.lots(conn, json.loads(row.lots))
+        receiver = registry.store.transfers(conn, [row.transfer_event])[row.transfer_event].receiver
+        importer = registry.store.facilities(conn, [receiver]).get(receiver)
     entries = [
         {"massKg": lot.spec.mass_kg, "composition": dict(lot.spec.composition.fractions)}
         for lot in lots.values()
@@ -145,6 +148,8 @@ def _issued_record(registry: Registry, credential: Mapping[str, Any]) -> dict[st
         "certificate": credential["id"],
         "number": subject["certificateNumber"],
         "issuer": credential["issuer"]["id"],
+        "importer": receiver,  # the registry knows it even when the certificate conceals it
+        "importer_country": None if importer is None else importer.country,
         "parcels": len(entries),
         "mass_kg": sum(e["massKg"] for e in entries),
         "value_usd": None if None in values else sum(v for v in values if v is not None),

@@ -15,6 +15,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.server import (
     api_admin,
     api_certificates,
+    api_confirmations,
     api_events,
     api_log,
     api_lots,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         api_admin,
         api_world,
         api_more,
+        api_confirmations,
     ):
         app.include_router(module.router)
     web.install(app)

@@ -227,6 +227,19 @@ trusted_registries = Table(
 )
 
 
+import_confirmations = Table(
+    "import_confirmations",
+    metadata,
+    Column("certificate_id", String(200), ForeignKey("certificates.id"), primary_key=True),
+    Column("importer_log", String(200), nullable=False),  # the importing member's log origin
+    Column("import_event", String(200), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),  # of the import event in the importer's log
+    Column("confirmed_at", String(32), nullable=False),  # the import event's time
+    Column("received_at", String(32), nullable=False),
+    Column("envelope", LargeBinary, nullable=False),  # the signed confirmation, byte-exact
+)
+
+
 # --- the registry server (issue 7): who may call it --------------------------------------------------
 
 participants = Table(

@@ -1,0 +1,246 @@
+"""Signed import confirmations between members: the Kimberley scheme's confirmation step, over HTTP.
+
+The importing registry, once an import event for a certificate is in its log, signs with its log key
+a statement naming the certificate, the import event, the envelope as recorded, its leaf index and
+an inclusion proof in a checkpoint of its log. The exporting registry records the confirmation only
+after checking, in order: 1. the statement is a confirmation signed by the log key of a registry it
+trusts (``trusted_registries``, filled from the consortium or a trusted-keys file); 2. that log's
+checkpoint verifies under the same key and the envelope is leaf ``leaf_index`` of it (RFC 9162
+inclusion proof); 3. the envelope is an ``import`` event of exactly that certificate; 4. the
+certificate is one this registry issued. A confirmation already recorded is answered as such
+(sending again is harmless, which is what makes retrying an offline exporter safe); a *different*
+confirmation of the same certificate (a replayed certificate imported twice somewhere) is refused.
+
+The importer needs no outbox: its log is one. ``pending`` lists every import event, and a sender
+offers each to its exporter until the exporter says it has it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from raretrace.crypto.dsse import parse_envelope, sign_statement
+from raretrace.crypto.keys import PublicKey
+from raretrace.errors import DuplicateError, NotFoundError, ProofError, ValidationError
+from raretrace.ledger.consortium import Consortium
+from raretrace.ledger.logview import inclusion_proof, latest_checkpoint
+from raretrace.ledger.peer_http import HttpPeer, PeerUnreachableError
+from raretrace.ledger.registry import Registry
+from raretrace.log.checkpoint import Checkpoint, open_checkpoint
+from raretrace.log.merkle import leaf_hash, verify_inclusion
+from raretrace.log.note import parse_verifier_key, split_note
+from raretrace.store import confirmations as store
+from raretrace.store.db import write_transaction
+
+PREDICATE_TYPE = "https://raretrace.dev/consortium/import-confirmation/v1"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An import in this log, and the confirmation to send for it."""
+
+    certificate: str
+    issuer_log: str | None  # the exporting registry's log origin, from the certificate's evidence
+    envelope: bytes  # the signed confirmation
+
+
+@dataclass(frozen=True)
+class Recorded:
+    certificate: str
+    importer_log: str
+    import_event: str
+    leaf_index: int
+    new: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _import_predicate(envelope: bytes) -> dict[str, Any]:
+    statement = parse_envelope(envelope).statement()
+    predicate = statement["predicate"]
+    if predicate.get("kind") != "import":
+        raise ValidationError("the confirmed event is not an import", field="predicate.envelope")
+    return dict(predicate)
+
+
+def _certificate_of(predicate: dict[str, Any]) -> dict[str, Any]:
+    credential = (predicate.get("certificate") or {}).get("credential")
+    if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
+        raise ValidationError("the import event carries no certificate id", field="predicate.envelope")
+    return credential
+
+
+def _issuer_log(credential: dict[str, Any]) -> str | None:
+    """The log the certificate's evidence names: its issuing registry."""
+    evidence = (credential.get("credentialSubject") or {}).get("logEvidence") or {}
+    log = evidence.get("log") if isinstance(evidence, dict) else None
+    return log if isinstance(log, str) else None
+
+
+def confirm(registry: Registry, seq: int, event_id: str, envelope: bytes) -> Pending:
+    """The signed confirmation of the import event at leaf ``seq`` of this registry's log."""
+    predicate = _import_predicate(envelope)
+    credential = _certificate_of(predicate)
+    note = latest_checkpoint(registry)
+    size = Checkpoint.parse(split_note(note)[0]).size
+    proof = inclusion_proof(registry, seq, size)
+    body = {
+        "certificate": credential["id"],
+        "importer_log": registry.origin,
+        "import_event": event_id,
+        "confirmed_by": predicate.get("facility"),
+        "time": predicate.get("time"),
+        "leaf_index": seq,
+        "envelope": base64.b64encode(envelope).decode(),
+        "checkpoint": note,
+        "inclusion_proof": proof["proof"],
+    }
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": credential["id"], "digest": {"sha256": hashlib.sha256(envelope).hexdigest()}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": body,
+    }
+    return Pending(credential["id"], _issuer_log(credential), sign_statement(statement, [registry.signer]))
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the exporting member answered to one confirmation."""
+
+    certificate: str
+    exporter: str | None
+    status: str  # recorded | already | offline | refused | unknown_exporter
+    detail: str = ""
+
+
+def send_pending(
+    registry: Registry,
+    consortium: Consortium,
+    client: httpx.Client,
+    *,
+    endpoints: dict[str, str] | None = None,
+) -> list[Sent]:
+    """Offer every import's confirmation to its exporting member. Safe to repeat: an exporter that
+    has one answers so; one that is offline gets it on a later run (this log is the outbox)."""
+    out = []
+    for item in pending(registry):
+        try:
+            member = consortium.by_origin(item.issuer_log or "")
+        except ValidationError:
+            out.append(
+                Sent(item.certificate, None, "unknown_exporter", f"log {item.issuer_log} is no member's")
+            )
+            continue
+        url = (endpoints or {}).get(member.id, member.endpoint)
+        if url is None:
+            out.append(Sent(item.certificate, member.id, "offline", "no endpoint"))
+            continue
+        try:
+            answer = HttpPeer(url, client).send_confirmation(item.envelope)
+        except PeerUnreachableError as e:
+            out.append(Sent(item.certificate, member.id, "offline", e.message))
+            continue
+        status = {201: "recorded", 200: "already"}.get(answer.status, "refused")
+        out.append(
+            Sent(item.certificate, member.id, status, "" if status != "refused" else answer.text[:300])
+        )
+    return out
+
+
+def pending(registry: Registry) -> list[Pending]:
+    """A signed confirmation for every import event in this log, oldest first."""
+    with registry.engine.connect() as conn:
+        rows = store.import_events(conn)
+    return [confirm(registry, int(r.seq), str(r.event_id), bytes(r.envelope)) for r in rows]
+
+
+def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None = None) -> Recorded:
+    """Check a confirmation (steps in the module docstring) and record it; see there for replays."""
+    envelope = parse_envelope(raw)
+    statement = envelope.statement()
+    if statement["predicateType"] != PREDICATE_TYPE:
+        raise ValidationError(f"is not {PREDICATE_TYPE}", field="payload.predicateType")
+    body = statement["predicate"]
+    try:
+        origin, index, certificate = (
+            str(body["importer_log"]),
+            int(body["leaf_index"]),
+            str(body["certificate"]),
+        )
+        event_bytes = base64.b64decode(body["envelope"], validate=True)
+        proof = [base64.b64decode(h, validate=True) for h in body["inclusion_proof"]]
+        note, event_id = str(body["checkpoint"]), str(body["import_event"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValidationError(f"malformed confirmation: {e}", field="predicate") from e
+    # 1. signed by the log key of a registry this one trusts
+    with registry.engine.connect() as conn:
+        key_text = store.trusted_log_keys(conn).get(origin)
+    if key_text is None:
+        raise ProofError(f"this registry does not trust log {origin}", field="predicate.importer_log")
+    key = PublicKey(parse_verifier_key(key_text).public_key)
+    if not any(key.is_valid(s.sig, envelope.signing_bytes) for s in envelope.signatures):
+        raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
+    # 2. the envelope is in that log
+    checkpoint = open_checkpoint(note, key_text)
+    verify_inclusion(leaf_hash(event_bytes), index, checkpoint.size, proof, checkpoint.root_hash)
+    # 3. it imports exactly that certificate
+    predicate = _import_predicate(event_bytes)
+    if _certificate_of(predicate)["id"] != certificate or predicate.get("event_id") != event_id:
+        raise ProofError("the recorded import is not of the certificate it confirms", field="predicate")
+    stamp = (
+        (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
+    with write_transaction(registry.engine) as conn:
+        # 4. a certificate this registry issued, confirmed once
+        if not store.issued(conn, certificate):
+            raise NotFoundError(
+                f"this registry issued no certificate {certificate}", field="predicate.certificate"
+            )
+        held = store.confirmation(conn, certificate)
+        if held is not None:
+            if (held.importer_log, held.import_event) != (origin, event_id):
+                raise DuplicateError(
+                    f"certificate {certificate} was already confirmed by {held.importer_log} "
+                    f"(event {held.import_event}): a replayed certificate",
+                    field="predicate.certificate",
+                )
+            return Recorded(certificate, origin, event_id, int(held.leaf_index), False)
+        store.record(
+            conn,
+            {
+                "certificate_id": certificate,
+                "importer_log": origin,
+                "import_event": event_id,
+                "leaf_index": index,
+                "confirmed_at": str(predicate.get("time") or ""),
+                "received_at": stamp,
+                "envelope": bytes(raw),
+            },
+        )
+    return Recorded(certificate, origin, event_id, index, True)
+
+
+def recorded(registry: Registry) -> list[dict[str, Any]]:
+    """Every confirmation this (exporting) registry holds."""
+    with registry.engine.connect() as conn:
+        rows = store.all_confirmations(conn)
+    return [
+        {
+            "certificate": r.certificate_id,
+            "importer_log": r.importer_log,
+            "import_event": r.import_event,
+            "leaf_index": int(r.leaf_index),
+            "confirmed_at": r.confirmed_at,
+            "received_at": r.received_at,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,265 @@
+"""A consortium on loopback: member registries as separate ``raretrace serve`` processes, each on its
+own PostgreSQL database, and the signed consortium file that names them.
+
+Scale: ``members`` and the events each member records are parameters of ``Network``; the tests use
+3 members and a few dozen events each so that they run in well under a minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+import raretrace
+from raretrace.crypto.keys import Ed25519Signer
+from raretrace.ledger import consortium as cs
+from raretrace.ledger.registry import Registry
+from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.ledger.witnessing import witness_key
+from raretrace.log.note import verifier_key_text
+from raretrace.server.participants import add_participant, issue_token
+from raretrace.store.db import make_engine
+from tests.conftest import PG_ADMIN_URL
+
+SRC = str(Path(raretrace.__file__).resolve().parents[1])
+ORE = {"La": 0.0222, "Ce": 0.0330, "Pr": 0.0029, "Nd": 0.0082, "other": 0.9337}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``raretrace …`` in its own process, from this source tree."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run(
+        [sys.executable, "-m", "raretrace", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Member:
+    id: str
+    country: str
+    db: str
+    chain: ScriptedChain
+    token: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[str] | None = None
+    log: Path | None = None
+
+    @property
+    def registry(self) -> Registry:
+        return self.chain.registry
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, logs: Path) -> None:
+        """Start the server; its stderr goes to a file (a pipe nobody reads could fill and block it)."""
+        env = {**os.environ, "PYTHONPATH": SRC}
+        self.log = logs / f"{self.id}-{self.port}.serve.log"
+        with self.log.open("w") as err:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "raretrace",
+                    "--db",
+                    self.db,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                text=True,
+                env=env,
+            )
+
+    def wait_up(self, seconds: float = 180) -> None:
+        """Until ``/checkpoint`` answers; a loaded machine can take a while to import the server."""
+        assert self.process is not None
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if httpx.get(self.url + "/checkpoint", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                why = self.log.read_text()[-2000:] if self.log else ""
+                raise RuntimeError(f"member {self.id} did not start: {why}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def try_submit(self, envelopes: list[bytes]) -> httpx.Response:
+        """A batch through the member's API, as its secretariat."""
+        body = {"envelopes": [base64.b64encode(e).decode() for e in envelopes]}
+        return httpx.post(self.url + "/api/v1/events/batch", json=body, headers=self.auth, timeout=60)
+
+    def submit(self, envelopes: list[bytes]) -> None:
+        response = self.try_submit(envelopes)
+        assert response.status_code == 201, response.text
+
+    def extracts(self, count: int, tag: str) -> list[bytes]:
+        return [
+            self.chain.envelope(
+                f"{self.id}-MINE",
+                "extract",
+                deposit=f"{self.id} deposit",
+                outputs=[lot(f"urn:raretrace:lot:{self.id}-{tag}-{i}", "ore", 100.0 + i, ORE)],
+            )
+            for i in range(count)
+        ]
+
+    def checkpoint(self) -> str:
+        return httpx.get(self.url + "/checkpoint", timeout=10).text
+
+    def confirm_imports(self, consortium_dir: Path) -> tuple[int, list[dict[str, Any]], str]:
+        """``raretrace consortium confirm-imports`` in its own process."""
+        done = cli(
+            "--db", self.db, "consortium", "confirm-imports", "--consortium", str(consortium_dir), "--json"
+        )
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else [], done.stderr
+
+    def round(self, consortium_dir: Path, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
+        """One witness round in this process (the CLI's code, without starting Python again)."""
+        from raretrace.ledger.consortium_fetch import load_directory
+        from raretrace.ledger.witness_service import run_round
+        from raretrace.model import utc_now
+
+        members = load_directory(consortium_dir, utc_now())
+        with httpx.Client(timeout=10) as client:
+            return run_round(self.registry, members, client, endpoints=endpoints).to_dict()
+
+    def witness(self, consortium_dir: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+        """``raretrace witness run --once`` in its own process."""
+        done = cli(
+            "--db", self.db, "witness", "run", "--consortium", str(consortium_dir), "--once", "--json", *extra
+        )
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
+
+
+class Network:
+    """Member databases (created here, dropped on close), registries, servers, the consortium file."""
+
+    def __init__(self, work: Path, countries: list[str]) -> None:
+        self.work = work
+        self.tag = f"rt_net_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.databases: list[str] = []
+        self.members = [self.new_member(f"m{i + 1}", c) for i, c in enumerate(countries)]
+        self.board = [Ed25519Signer.generate() for _ in range(3)]
+        self.consortium_dir = work / "consortium"
+        self.consortium_dir.mkdir()
+        self.versions: list[cs.Consortium] = []
+
+    def database(self, name: str) -> str:
+        full = f"{self.tag}_{name}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{full}"'))
+        self.databases.append(full)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{full}"
+
+    def new_member(
+        self, mid: str, country: str, *, signer: Ed25519Signer | None = None, name: str | None = None
+    ) -> Member:
+        db = self.database(name or mid)
+        registry = Registry.init(make_engine(db), f"registry.{mid}.example/log", signer=signer)
+        chain = ScriptedChain(registry)
+        chain.add_facility(f"{mid}-MINE", country=country, stages=["mining"])
+        add_participant(registry.engine, "secretariat", "Secretariat", "secretariat")
+        token = str(issue_token(registry.engine, "secretariat")["token"])
+        return Member(mid, country, db, chain, token)
+
+    def publish_version(self, version: cs.Consortium) -> None:
+        doc = cs.document(version)
+        for key in self.board[:2]:
+            doc = cs.sign(doc, key)
+        (self.consortium_dir / f"{version.version}.json").write_text(json.dumps(doc))
+        self.versions.append(version)
+
+    def found_consortium(self, quorum: int) -> cs.Consortium:
+        """Version 1 (the board), then one version per member joining."""
+        current = cs.create(
+            "loopback-club", [k.public_key for k in self.board], 2, "2099-01-01T00:00:00Z", quorum
+        )
+        self.publish_version(current)
+        for m in self.members:
+            current = cs.add_member(
+                current,
+                {
+                    "id": m.id,
+                    "name": f"{m.id} registry",
+                    "country": m.country,
+                    "roles": ["registry", "witness"],
+                    "status": "active",
+                    "origin": m.registry.origin,
+                    "endpoint": m.url,
+                    "log_keys": [
+                        {
+                            "key": verifier_key_text(m.registry.origin, m.registry.signer.public_key),
+                            "since": "2026-01-01T00:00:00Z",
+                        }
+                    ],
+                    "witness_key": witness_key(m.registry),
+                },
+            )
+            self.publish_version(current)
+        return current
+
+    def start(self, members: list[Member] | None = None) -> None:
+        for m in members or self.members:
+            m.start(self.work)
+        for m in members or self.members:
+            m.wait_up()
+
+    def close(self) -> None:
+        for m in self.members:  # all told to stop first, then waited for
+            if m.process is not None and m.process.poll() is None:
+                m.process.send_signal(signal.SIGTERM)
+        for m in self.members:
+            m.stop()
+            m.registry.engine.dispose()
+        with self.admin.connect() as conn:
+            for name in self.databases:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
