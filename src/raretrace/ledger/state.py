@@ -24,6 +24,7 @@ from raretrace.crypto.keys import PublicKey
 from raretrace.elements import TRADED
 from raretrace.errors import (
     AuthorizationError,
+    Confidential,
     CustodyError,
     DuplicateError,
     MassBalanceError,
@@ -56,6 +57,12 @@ DEFAULT_TOLERANCE = 0.01
 _ABS_SLACK_KG = 1e-9
 REE_SYMBOLS = tuple(e.value for e in TRADED)
 _REE_SET = frozenset(REE_SYMBOLS)
+
+
+def missing_lot(lot_id: str) -> str:
+    """The refusal for a lot that does not exist, which a server also gives about a lot the caller may
+    not see (``errors.Confidential``)."""
+    return f"lot {lot_id} does not exist"
 
 
 @dataclass(frozen=True)
@@ -189,17 +196,32 @@ class LedgerState:
     def _lot(self, lot_id: str, field_name: str) -> Lot:
         lot = self.lots.get(lot_id)
         if lot is None:
-            raise NotFoundError(f"lot {lot_id} does not exist", field=field_name)
+            message = missing_lot(lot_id)
+            raise NotFoundError(message, field=field_name, confidential=Confidential("lot", lot_id, message))
         return lot
 
     def _held_lot(self, lot_id: str, holder: str, field_name: str) -> Lot:
         lot = self._lot(lot_id, field_name)
+        unseen, discreet = missing_lot(lot_id), f"lot {lot_id} is not held by {holder}"
         if lot.void:
-            raise CustodyError(f"lot {lot_id} was voided by a correction", field=field_name)
+            raise CustodyError(
+                f"lot {lot_id} was voided by a correction",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen),
+            )
         if lot.in_transit_to is not None:
-            raise CustodyError(f"lot {lot_id} is in transit to {lot.in_transit_to}", field=field_name)
+            parties = frozenset({lot.custodian, lot.in_transit_to})
+            raise CustodyError(
+                f"lot {lot_id} is in transit to {lot.in_transit_to}",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen, parties, discreet),
+            )
         if lot.custodian != holder:
-            raise CustodyError(f"lot {lot_id} is held by {lot.custodian}, not by {holder}", field=field_name)
+            raise CustodyError(
+                f"lot {lot_id} is held by {lot.custodian}, not by {holder}",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen, frozenset({lot.custodian}), discreet),
+            )
         return lot
 
     def _set_lot(self, lot: Lot, *, new: bool = False) -> None:
@@ -370,14 +392,15 @@ class LedgerState:
     def _apply_receive(self, seq: int, event: Receive) -> None:
         receiver = self._facility(event.facility)
         transfer = self.transfers.get(event.transfer_event)
+        unseen = f"no transfer event {event.transfer_event} is recorded"
+        secret = Confidential("event", event.transfer_event, unseen)
         if transfer is None:
-            raise NotFoundError(
-                f"no transfer event {event.transfer_event} is recorded", field="transfer_event"
-            )
+            raise NotFoundError(unseen, field="transfer_event", confidential=secret)
         if transfer.receiver != receiver.id:
             raise CustodyError(
                 f"transfer {transfer.event_id} was sent to {transfer.receiver}, not {receiver.id}",
                 field="transfer_event",
+                confidential=secret,
             )
         for i, lot_id in enumerate(event.lots):
             where = f"lots[{i}]"
