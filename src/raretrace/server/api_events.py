@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from raretrace.ledger.registry import AppendResult
 from raretrace.errors import RaretraceError
+from raretrace.ledger.registry import AppendResult
 from raretrace.server.deps import Caller, RegistryDep, SettingsDep, quick
 from raretrace.server.problems import responses
 from raretrace.server.settings import MAX_BODY_BYTES
