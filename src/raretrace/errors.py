@@ -105,3 +105,10 @@ class StoreError(RaretraceError):
     """The database cannot be opened, is not initialized, or is at the wrong schema version."""
 
     exit_code = 7
+
+
+def too_deep(field: str | None = None) -> ValidationError:
+    """The refusal of JSON nested more deeply than Python's reader goes (it raises RecursionError)."""
+    return ValidationError(
+        "the JSON is nested too deeply to read (a few hundred levels at most)", field=field
+    )

@@ -15,7 +15,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from raretrace.certify.verify import TrustedKeys, verify_certificate
@@ -47,7 +48,7 @@ from raretrace.ledger.events import (
     RotateKey,
     Transfer,
 )
-from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
+from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage, format_time
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled
 from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
@@ -57,6 +58,20 @@ DEFAULT_TOLERANCE = 0.01
 _ABS_SLACK_KG = 1e-9
 REE_SYMBOLS = tuple(e.value for e in TRADED)
 _REE_SET = frozenset(REE_SYMBOLS)
+
+
+#: An event's time may lie this far before the registry's clock (records of past years)…
+PAST_YEARS = 50
+#: …and this far after it (the signer's clock running ahead of the registry's).
+FUTURE_HOURS = 24
+
+
+@lru_cache(maxsize=8)
+def time_window(recorded_at: str) -> tuple[str, str]:
+    """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text."""
+    now = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    earliest = now.replace(year=now.year - PAST_YEARS, month=1, day=1)
+    return format_time(earliest), format_time(now + timedelta(hours=FUTURE_HOURS))
 
 
 def missing_lot(lot_id: str) -> str:
@@ -93,6 +108,13 @@ class LedgerState:
 
     # --- the entry point ----------------------------------------------------------------------
     def apply(self, index: int, seq: int, event: Event, envelope: Envelope, recorded_at: str) -> None:
+        earliest, latest = time_window(recorded_at)
+        if not earliest <= event.time <= latest:
+            raise ValidationError(
+                f"{event.time} is outside the registry's window of {PAST_YEARS} years before and "
+                f"{FUTURE_HOURS} hours after its clock ({recorded_at})",
+                field="time",
+            )
         if event.event_id in self.events:
             raise DuplicateError(f"event {event.event_id} is already recorded", field="event_id")
         signers = self._check_signatures(index, event, envelope)

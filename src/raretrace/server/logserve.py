@@ -7,11 +7,9 @@ from sqlalchemy import select
 
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.registry import Registry
-from raretrace.log.tiles import TILE_WIDTH, TiledTree, TilePath
+from raretrace.log.tiles import MAX_ENTRY_BYTES, TILE_WIDTH, TiledTree, TilePath
 from raretrace.store import schema as t
 from raretrace.store.tiles import SqlTileStorage
-
-MAX_ENTRY = 0xFFFF
 
 
 def tile_bytes(registry: Registry, tile: TilePath) -> bytes:
@@ -35,9 +33,10 @@ def tile_bytes(registry: Registry, tile: TilePath) -> bytes:
     out = bytearray()
     for row in rows:
         data = bytes(row.envelope)
-        if len(data) > MAX_ENTRY:
+        if len(data) > MAX_ENTRY_BYTES:  # refused at append since issue 17; older logs may hold one
             raise ValidationError(
-                f"entry {row.seq} is {len(data)} bytes, more than an entry bundle can carry (65535)",
+                f"entry {row.seq} is {len(data)} bytes, more than an entry bundle can carry "
+                f"({MAX_ENTRY_BYTES})",
                 field="tile",
             )
         out += len(data).to_bytes(2, "big") + data
