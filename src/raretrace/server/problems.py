@@ -83,7 +83,13 @@ def from_error(error: errors.RaretraceError) -> JSONResponse:
     return problem(status, slug, title, detail, error.field)
 
 
-_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
 
 
 def _loc(loc: Any) -> str:
@@ -114,6 +120,10 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    async def on_too_deep(_: Request, exc: Exception) -> JSONResponse:
+        # JSON nested beyond the standard reader's depth, wherever it was read: the input's fault
+        return from_error(errors.too_deep())
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "internal", "Internal error", "the server failed; the error was logged")
@@ -121,6 +131,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.RaretraceError, on_raretrace)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)
 
 
