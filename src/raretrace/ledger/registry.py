@@ -39,7 +39,13 @@ from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
 from raretrace.model import REE_SYMBOLS, Lot, utc_now
 from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
-from raretrace.store.db import has_schema, migrate, require_current_schema, write_transaction
+from raretrace.store.db import (
+    has_schema,
+    migrate,
+    owner_only,
+    require_current_schema,
+    write_transaction,
+)
 from raretrace.store.store import Store
 from raretrace.store.tiles import SqlTileStorage
 
@@ -162,6 +168,8 @@ class Registry:
             )
         if not 0 <= tolerance < 1:
             raise ValidationError("must be a fraction between 0 and 1", field="tolerance")
+        if not key_outside:
+            owner_only(engine)  # the database will hold the private key
         migrate(engine)
         store = Store()
         key = signer or Ed25519Signer.generate()
