@@ -140,10 +140,10 @@ def _content() -> dict[str, Any]:
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404
-    and 422 always: a body that is not JSON, a bad token, a missing resource and invalid parameters can
-    reach any operation)."""
-    statuses = tuple(sorted({400, 401, 404, 422, *statuses}))
+    """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404,
+    413, 422 and 429 always: a body that is not JSON, a bad token, a missing resource, a body over the
+    endpoint's bound, invalid parameters and the rate limits can reach any operation)."""
+    statuses = tuple(sorted({400, 401, 404, 413, 422, 429, *statuses}))
     descriptions = {
         400: "Bad request",
         401: "No or invalid bearer token",
@@ -152,6 +152,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the registry's state",
         413: "Request too large",
         422: "Invalid input",
+        429: "Too many requests (see Retry-After)",
         503: "Storage unavailable",
     }
     return {
