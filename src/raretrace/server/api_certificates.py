@@ -20,6 +20,7 @@ from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.redact import redact_certificate
+from raretrace.server.schemas import CertificateSummary
 
 router = APIRouter(tags=["certificates"], responses=responses(401, 403, 404, 409, 422))
 
@@ -68,7 +69,12 @@ def certificate_for(registry: Registry, caller: Principal, certificate: str) -> 
     return shown if visible is None else redact_certificate(shown, visible)
 
 
-@router.get("/api/v1/certificates/{certificate}", summary="A certificate as issued (concealed fields)")
+@router.get(
+    "/api/v1/certificates/{certificate}",
+    summary="A certificate as issued (concealed fields)",
+    response_model=CertificateSummary,
+    response_model_exclude_unset=True,
+)
 def get_certificate(certificate: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
     return certificate_for(registry, caller, certificate)
 

@@ -23,6 +23,7 @@ from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.reads import reading
 from raretrace.server.redact import redact_certificate, redact_custody, redact_lot, redact_trace
+from raretrace.server.schemas import LotCertificates, LotPage
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
 
 router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))
@@ -42,7 +43,12 @@ def lot_page(
     return [redact_custody(row, caller.facilities) for row in rows]
 
 
-@router.get("/lots", summary="The lots the caller may see")
+@router.get(
+    "/lots",
+    summary="The lots the caller may see",
+    response_model=LotPage,
+    response_model_exclude_unset=True,
+)
 def list_lots(
     registry: RegistryDep,
     caller: Caller,
@@ -161,7 +167,12 @@ def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> dict[str
     return verdicts_for(registry, caller, body)
 
 
-@router.get("/lots/{lot_id}/certificates", summary="Certificates issued for a lot")
+@router.get(
+    "/lots/{lot_id}/certificates",
+    summary="Certificates issued for a lot",
+    response_model=LotCertificates,
+    response_model_exclude_unset=True,
+)
 def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
     require_participant(caller, action="reading certificates")
     with registry.engine.connect() as conn:
