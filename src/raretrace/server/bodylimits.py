@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from raretrace.log.tiles import MAX_ENTRY_BYTES
 from raretrace.server.problems import problem
+from raretrace.server.ratelimit import token_key
 from raretrace.server.settings import MAX_BODY_BYTES
 
 KIB, MIB = 1024, 1024 * 1024
@@ -40,16 +41,6 @@ PUBLIC_WRITES = frozenset(
 
 def limit_of(method: str, path: str) -> int:
     return LIMITS.get((method, path), DEFAULT_LIMIT)
-
-
-def has_credentials(scope: Scope) -> bool:
-    """A bearer token or the web session cookie is present (whether it is valid is the route's check)."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            return True
-        if name == b"cookie" and b"raretrace_session=" in value:
-            return True
-    return False
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -83,7 +74,7 @@ class BodyLimits:
         method, path = scope["method"], scope["path"]
         length = declared_length(scope)
         carries_body = (length is None and chunked(scope)) or bool(length)
-        if carries_body and path not in PUBLIC_WRITES and not has_credentials(scope):
+        if carries_body and path not in PUBLIC_WRITES and token_key(scope) is None:
             response = problem(
                 401,
                 "unauthenticated",
