@@ -284,6 +284,15 @@ def test_the_secretariat_and_the_audit_log_get_the_full_detail(
 # --- custody and certificates shown only as far as the caller took part -----------------------------
 
 
+def web_get(arena: Arena, who: str, path: str) -> Any:
+    """A page as participant ``who``'s browser gets it (its session cookie)."""
+    arena.w.client.cookies.set("raretrace_session", arena.w.tokens[who])
+    try:
+        return arena.w.client.get(path)
+    finally:
+        arena.w.client.cookies.clear()
+
+
 def _listed(arena: Arena, who: str) -> dict[str, dict[str, Any]]:
     page = arena.w.client.get("/api/v1/lots?limit=1000", headers=arena.w.as_(who)).json()
     return {row["id"]: row for row in page["lots"]}
@@ -301,11 +310,9 @@ def test_a_lot_that_moved_on_shows_no_later_custody(arena: Arena) -> None:
     assert shown["lot"]["custodian"] == "hidden" and shown["lot"]["in_transit_to"] == "hidden"
     assert [(t["from"], t["to"]) for t in shown["transfers"]] == [("CN-MINE", "JP-MAG")]
     assert "US-MAG" not in str(shown)
-    page = arena.w.client.get(f"/lots/{CN_R}", cookies={"raretrace_session": arena.w.tokens["cn"]})
-    arena.w.client.cookies.clear()
+    page = web_get(arena, "cn", f"/lots/{CN_R}")
     assert page.status_code == 200 and "US-MAG" not in page.text and 'id="custody-hidden"' in page.text
-    listing = arena.w.client.get("/lots", cookies={"raretrace_session": arena.w.tokens["cn"]})
-    arena.w.client.cookies.clear()
+    listing = web_get(arena, "cn", "/lots")
     assert listing.status_code == 200 and "US-MAG" not in listing.text
     # the parties of now see it all
     jp = arena.w.client.get(f"/api/v1/lots/{CN_R}", headers=arena.w.as_("jp")).json()
@@ -328,8 +335,7 @@ def test_a_certificate_names_only_the_lots_the_caller_may_see(arena: Arena) -> N
     assert CN_A not in str(us)
     listed = arena.w.client.get(f"/api/v1/lots/{CN_B}/certificates", headers=arena.w.as_("us")).json()
     assert listed["certificates"][0]["lots"] == ["hidden-1", CN_B]
-    page = arena.w.client.get(f"/lots/{CN_B}", cookies={"raretrace_session": arena.w.tokens["us"]})
-    arena.w.client.cookies.clear()
+    page = web_get(arena, "us", f"/lots/{CN_B}")
     assert page.status_code == 200 and CN_A not in page.text
     cn = arena.w.client.get(f"/api/v1/certificates/{number}", headers=arena.w.as_("cn")).json()
     assert cn["lots"] == [CN_A, CN_B] and cn["credential"]["credentialSubject"]
