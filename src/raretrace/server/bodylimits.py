@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from raretrace.log.tiles import MAX_ENTRY_BYTES
 from raretrace.server.problems import problem
-from raretrace.server.ratelimit import token_key
+from raretrace.server.ratelimit import has_credentials
 from raretrace.server.settings import MAX_BODY_BYTES
 
 KIB, MIB = 1024, 1024 * 1024
@@ -74,7 +74,7 @@ class BodyLimits:
         method, path = scope["method"], scope["path"]
         length = declared_length(scope)
         carries_body = (length is None and chunked(scope)) or bool(length)
-        if carries_body and path not in PUBLIC_WRITES and token_key(scope) is None:
+        if carries_body and path not in PUBLIC_WRITES and not has_credentials(scope):
             response = problem(
                 401,
                 "unauthenticated",
@@ -90,7 +90,7 @@ class BodyLimits:
             response.headers["Connection"] = "close"  # the unread body is not drained
             await response(scope, receive, send)
             return
-        if length is not None:
+        if length is not None or not carries_body:
             await self.app(scope, receive, send)
             return
         seen = 0

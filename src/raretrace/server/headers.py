@@ -17,7 +17,7 @@ import re
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from raretrace.server.ratelimit import token_key
+from raretrace.server.ratelimit import has_credentials
 
 _INLINE = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 POLICY = (
@@ -49,7 +49,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = scope["path"].startswith("/api/") and token_key(scope) is not None
+        private = scope["path"].startswith("/api/") and has_credentials(scope)
         start: Message | None = None
         chunks: list[bytes] = []
 

@@ -56,6 +56,16 @@ class Buckets:
         self._level = {k: v for k, v in self._level.items() if now - v[1] < full}
 
 
+def has_credentials(scope: Scope) -> bool:
+    """Whether the request carries a bearer token or the session cookie (valid or not)."""
+    for name, value in scope.get("headers", ()):
+        if (name == b"authorization" and value[:7].lower() == b"bearer ") or (
+            name == b"cookie" and b"raretrace_session=" in value
+        ):
+            return True
+    return False
+
+
 def token_key(scope: Scope) -> bytes | None:
     """A digest of the request's bearer token or session cookie (the token itself is not kept)."""
     for name, value in scope.get("headers", ()):
