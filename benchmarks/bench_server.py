@@ -3,7 +3,7 @@ separate load-generator process with 50 concurrent clients, against the same wor
 
     python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
-                                      [--phases single,batch,trace]
+                                      [--phases single,batch,trace] [--rate-limit 1e9]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
@@ -277,6 +277,13 @@ def main() -> None:
         help="which phases to run, comma-separated (single, batch, trace); e.g. --phases trace",
     )
     parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
+    parser.add_argument(
+        "--rate-limit",
+        default="1e9",
+        help="the server's per-token and per-address limits (raretrace serve --rate-token/--rate-address): "
+        "by default on but far above the load, so the run measures what checking them costs; 0 turns "
+        "them off (the server before issue 17 had none)",
+    )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
@@ -347,6 +354,10 @@ def main() -> None:
             str(port),
             "--workers",
             str(args.workers),
+            "--rate-token",
+            args.rate_limit,
+            "--rate-address",
+            args.rate_limit,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -192,10 +192,14 @@ def test_import_rules(members: Any, tmp_path: Path) -> None:
     lonely = _importer(tmp_path / "c.db", "2026-01-06T08:00:00Z")
     with pytest.raises(AuthorizationError, match="trusts no other registry"):
         lonely.record("US-MAG", "import", certificate=certificate)
-    b2 = _importer(tmp_path / "d.db", "2028-01-06T08:00:00Z")
+    # a certificate valid one day, imported a month later (event times stay within the registry's
+    # window around its clock, docs/security.md, so the expiry is reached by a short validity)
+    transfer = next(e for e in _events(a.registry) if e.startswith("urn:raretrace:event:transfer"))
+    short = issue(a.registry, transfer=transfer, now=ISSUED, valid_days=1)
+    b2 = _importer(tmp_path / "d.db", "2026-02-06T08:00:00Z")
     trust_registry(b2.registry.engine, trusted_keys(a.registry))
     with pytest.raises(ProofError, match="expired"):
-        b2.record("US-MAG", "import", certificate=certificate)
+        b2.record("US-MAG", "import", certificate=short)
 
 
 def test_statistics_confirmations_and_reconciliation(members: Any) -> None:

@@ -32,7 +32,7 @@ from raretrace.cli_publish import register as register_publish_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_witness import register as register_witness_commands
 from raretrace.cli_world import register as register_world_commands
-from raretrace.errors import RaretraceError, StoreError
+from raretrace.errors import RaretraceError, StoreError, ValidationError, too_deep
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
 
 app = typer.Typer(
@@ -852,7 +852,19 @@ def main() -> None:
     try:
         app()
     except RaretraceError as e:
-        err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(e.exit_code)
+        _fail(str(e), e.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except RecursionError:  # JSON nested beyond the standard reader, wherever a file was read
+        _fail(str(too_deep()), ValidationError.exit_code)
+    except Exception as e:  # a bug: one line and a documented code, never a traceback
+        _fail(f"internal error ({type(e).__name__}: {e}); please report it", INTERNAL_ERROR)
+
+
+#: The exit code of a failure that is not the input's fault (BSD sysexits EX_SOFTWARE).
+INTERNAL_ERROR = 70
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

@@ -9,6 +9,20 @@ import typer
 from rich.markup import escape
 
 from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only answers this machine."""
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve to anything
+        return False
+
 
 participant_app = typer.Typer(
     help="Participants of the registry server and their API tokens (the secretariat's job).",
@@ -34,6 +48,14 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
     ] = 1,
+    rate_token: Annotated[
+        float,
+        typer.Option(min=0, max=1e9, help="Requests a second per participant token (0: no limit)"),
+    ] = RATE_PER_TOKEN,
+    rate_address: Annotated[
+        float,
+        typer.Option(min=0, max=1e9, help="Requests a second per client address (0: no limit)"),
+    ] = RATE_PER_ADDRESS,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
@@ -45,11 +67,24 @@ def serve(
         from raretrace.ledger.registry import REGISTRY_KEY_ENV
 
         os.environ[REGISTRY_KEY_ENV] = str(key_file)
-    run_server(db or _ctx(ctx).db, host=host, port=port, dev=dev, workers=workers)
+    run_server(
+        db or _ctx(ctx).db,
+        host=host,
+        port=port,
+        dev=dev,
+        workers=workers,
+        rates=(rate_token, rate_address),
+    )
 
 
 def run_server(
-    db: str | None, *, host: str = "127.0.0.1", port: int = 8000, dev: bool = False, workers: int = 1
+    db: str | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dev: bool = False,
+    workers: int = 1,
+    rates: tuple[float, float] = (RATE_PER_TOKEN, RATE_PER_ADDRESS),
 ) -> None:
     """Serve the registry at ``db`` until interrupted, printing its URL (and, with ``dev``, a fresh
     secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
@@ -59,7 +94,17 @@ def run_server(
     from raretrace.server.participants import dev_token
     from raretrace.server.settings import Settings
 
-    settings = Settings(db=db, dev=dev, secure_cookies=not dev)
+    settings = Settings(
+        db=db, dev=dev, secure_cookies=not dev, rate_per_token=rates[0], rate_per_address=rates[1]
+    )
+    if dev and not is_loopback(host):
+        err_console.print(
+            f"[red]warning[/red]: --dev on {escape(host)}, which is not a loopback address: anyone who can "
+            "reach it can read the secretariat token printed below off this terminal's logs or take "
+            "over a development registry; bind 127.0.0.1 for development",
+            highlight=False,
+            soft_wrap=True,
+        )
     registry = open_registry(settings)
     registry.signer  # noqa: B018 -- a key kept outside the database must load now, not at the first append
     if registry.key_in_database and not dev:
@@ -87,11 +132,12 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    from raretrace.server.app import DB_ENV, DEV_ENV
+    from raretrace.server.app import DB_ENV, DEV_ENV, RATE_ADDRESS_ENV, RATE_TOKEN_ENV
     from raretrace.store.db import resolve_url
 
     os.environ[DB_ENV] = resolve_url(db)  # the workers open the same database
     os.environ[DEV_ENV] = "1" if dev else "0"
+    os.environ[RATE_TOKEN_ENV], os.environ[RATE_ADDRESS_ENV] = (repr(rate) for rate in rates)
     registry.engine.dispose()
     uvicorn.run(
         "raretrace.server.app:app_from_environment",

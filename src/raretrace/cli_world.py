@@ -22,6 +22,7 @@ from rich.table import Table
 
 from raretrace.cli_common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
+from raretrace.interchange.writers import inert
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
 
@@ -127,7 +128,7 @@ def _progress(description: str) -> Iterator[Callable[[str, int, int], None]]:
 def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple | dict):
         return json.dumps(value)
-    return value
+    return inert(value) if isinstance(value, str) else value  # no formula in a spreadsheet (OWASP)
 
 
 def write_tables(

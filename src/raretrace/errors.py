@@ -7,22 +7,48 @@ reason. Foreign exceptions are wrapped with ``raise ... from e`` so the cause st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Confidential:
+    """What a refusal says about a lot or event that may belong to another participant.
+
+    A server tells each caller only what it may see (docs/security.md): a caller who may not see
+    ``subject`` gets ``unseen`` — word for word the refusal for a ``subject`` that does not exist —
+    and a caller who may see it but is not one of ``parties`` (the facilities the message names) gets
+    ``discreet``. The full message stays for the secretariat, auditors and the parties themselves."""
+
+    kind: str  # "lot" or "event"
+    subject: str
+    unseen: str
+    parties: frozenset[str] = frozenset()
+    discreet: str | None = None
+
 
 class RaretraceError(Exception):
     """Base of every error raised on purpose by raretrace."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, field: str | None = None, context: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        context: str | None = None,
+        confidential: Confidential | None = None,
+    ) -> None:
         self.message = message
         self.field = field
         self.context = context  # which item of a batch or file, e.g. "envelope 3 (event ev-17)"
+        self.confidential = confidential
         super().__init__(": ".join([part for part in (context, field) if part] + [message]))
 
     def within(self, context: str) -> RaretraceError:
         """The same error, said of one item of a batch or file (outermost context first)."""
         inner = f"{context}, {self.context}" if self.context else context
-        wrapped = type(self)(self.message, field=self.field, context=inner)
+        wrapped = type(self)(self.message, field=self.field, context=inner, confidential=self.confidential)
         wrapped.__cause__ = self
         return wrapped
 
@@ -79,3 +105,10 @@ class StoreError(RaretraceError):
     """The database cannot be opened, is not initialized, or is at the wrong schema version."""
 
     exit_code = 7
+
+
+def too_deep(field: str | None = None) -> ValidationError:
+    """The refusal of JSON nested more deeply than Python's reader goes (it raises RecursionError)."""
+    return ValidationError(
+        "the JSON is nested too deeply to read (a few hundred levels at most)", field=field
+    )

@@ -35,6 +35,15 @@ T = TypeVar("T")
 #: Relative slack allowed on sums of mass fractions (rounding in declarations).
 FRACTION_SLACK = 1e-9
 
+#: The largest mass (kg) and count of units a lot or an input may declare: 1 Gt, more than ten times
+#: the world's rare-earth oxide reserves (>90 Mt REO, USGS Mineral Commodity Summaries 2025), so no
+#: real lot comes near it, while a 1e308 kg lot cannot turn every share into nonsense.
+MAX_MASS_KG = 1e12
+#: The largest declared value, in any currency: 1e15, above the world's whole 2024 rare-earth mine
+#: output (390,000 t REO, USGS MCS 2025) priced at the dearest oxide (Tb, 2,051 $/kg in 2022, Argus)
+#: — about 8e11 USD — even in a currency worth a thousandth of a dollar.
+MAX_VALUE = 1e15
+
 _UTC_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]{0,199}$")
 _LOT_ID_RE = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]{1,160}$")
@@ -114,14 +123,26 @@ def parse_lot_id(value: object, field_name: str) -> str:
     return value
 
 
-def parse_positive(value: object, field_name: str, *, allow_zero: bool = False) -> float:
+def parse_positive(
+    value: object, field_name: str, *, allow_zero: bool = False, at_most: float = MAX_MASS_KG
+) -> float:
+    """A finite number above zero (or zero, if allowed) and at most ``at_most`` (a mass in kg unless
+    told: fractions and remaining masses are bounded further by their own checks)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError("must be a number", field=field_name)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
     if not math.isfinite(number):
         raise ValidationError("must be a finite number", field=field_name)
     if number < 0 or (number == 0 and not allow_zero):
         raise ValidationError(f"must be {'>= 0' if allow_zero else '> 0'}, got {value}", field=field_name)
+    if number > at_most:
+        raise ValidationError(
+            f"must be at most {at_most:g} (the registry's bound: docs/security.md), got {number:g}",
+            field=field_name,
+        )
     return number
 
 
@@ -302,11 +323,15 @@ class LotSpec:
         parse_lot_id(self.id, "lot.id")
         parse_positive(self.mass_kg, "lot.mass_kg")
         if self.units is not None and (
-            isinstance(self.units, bool) or not isinstance(self.units, int) or self.units <= 0
+            isinstance(self.units, bool)
+            or not isinstance(self.units, int)
+            or not 0 < self.units <= MAX_MASS_KG
         ):
-            raise ValidationError("must be a positive whole number", field="lot.units")
+            raise ValidationError(
+                f"must be a positive whole number, at most {MAX_MASS_KG:g}", field="lot.units"
+            )
         if self.declared_value is not None:
-            parse_positive(self.declared_value, "lot.declared_value", allow_zero=True)
+            parse_positive(self.declared_value, "lot.declared_value", allow_zero=True, at_most=MAX_VALUE)
             if not isinstance(self.currency, str) or not re.fullmatch(r"[A-Z]{3}", self.currency):
                 raise ValidationError(
                     "a declared value needs an ISO 4217 currency code", field="lot.currency"

@@ -172,7 +172,12 @@ def _number(cell: str, where: str, row: str) -> tuple[float, bool]:
 def parse_assay_csv(text: str, *, default_form: str | None = None) -> list[AssaySample]:
     """Assays from CSV text; raises ``ValidationError`` naming the row and column of the first problem."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    rows = [(n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)]
+    try:
+        rows = [(n, r) for n, r in enumerate(reader, start=1) if any(c.strip() for c in r)]
+    except csv.Error as e:  # e.g. a cell beyond the csv module's field limit (128 KiB)
+        raise ValidationError(
+            f"not readable as CSV: {e}", field="csv", context=f"row {reader.line_num}"
+        ) from e
     if not rows:
         raise ValidationError("the CSV is empty", field="header", context="row 1")
     header_line, header = rows[0]

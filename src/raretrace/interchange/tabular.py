@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from raretrace.errors import ValidationError
+from raretrace.interchange.writers import plain
 
 FORMATS = ("csv", "xlsx", "epcis")
 _EXTENSIONS = {
@@ -96,7 +97,8 @@ def open_sheet(path: Path, fmt: str, kind: str | None = None) -> Iterator[Sheet]
     if fmt == "csv":
         with _open_text(path) as (handle, raw):
             size = path.stat().st_size
-            sheet = rows_from(iter(csv.reader(handle)), path.name)
+            cells = ([plain(cell) for cell in row] for row in csv.reader(handle))  # exports are inert
+            sheet = rows_from(cells, path.name)
             sheet.position = lambda: (raw.tell(), size)
             yield sheet
         return

@@ -30,14 +30,35 @@ def _flat(value: Any) -> Any:
     return value
 
 
+#: What a spreadsheet may take for the start of a formula (OWASP, "CSV Injection"): = + - @, tab, CR.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+QUOTE = "'"
+
+
+def inert(text: str) -> str:
+    """Text a spreadsheet shows as text: one ``'`` put before a cell that could start a formula
+    (OWASP's advice), and before one that starts with ``'`` already, so ``plain`` undoes it exactly."""
+    if text and (text[0] in FORMULA_STARTS or text[0] == QUOTE):
+        return QUOTE + text
+    return text
+
+
+def plain(text: str) -> str:
+    """The text ``inert`` was given (a CSV cell as read back by the importer)."""
+    if len(text) > 1 and text[0] == QUOTE and (text[1] in FORMULA_STARTS or text[1] == QUOTE):
+        return text[1:]
+    return text
+
+
 def _csv_cell(value: Any) -> str:
+    """A CSV cell; text is made ``inert`` (numbers, written by ``repr``, stay numbers)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
+    if isinstance(value, float | int):
         return repr(value)
-    return str(_flat(value))
+    return inert(str(_flat(value)))
 
 
 @contextmanager
@@ -75,11 +96,15 @@ def write_table(
 
 def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, Any]]) -> int:
     writer = csv.writer(handle, lineterminator="\n")
+    # the csv module quotes a field holding "\n" (the line terminator) but not one holding a lone "\r",
+    # which every reader takes for the end of the row: such rows are written with every field quoted
+    quoted = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
     names = [name for name, _ in columns]
     writer.writerow(names)
     count = 0
     for record in records:
-        writer.writerow([_csv_cell(record.get(name)) for name in names])
+        cells = [_csv_cell(record.get(name)) for name in names]
+        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
         count += 1
     return count
 

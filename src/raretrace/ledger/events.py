@@ -370,9 +370,28 @@ def _parse_assay(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     results = d.get("results")
     if not isinstance(results, dict) or not results:
         raise ValidationError("missing or not a non-empty object of measurements", field="results")
+    _measurements(results, "results", 1)
     return Assay(
         **base, lot=parse_lot_id(d.get("lot"), "lot"), method=_text(d, "method") or "", results=results
     )
+
+
+#: How deep an assay's results may nest (``{"detection_limits": {"Nd": 0.1}}`` is two levels).
+MAX_RESULT_DEPTH = 3
+
+
+def _measurements(value: Any, where: str, depth: int) -> None:
+    """An assay's results: names with text, finite numbers within the registry's bound, or objects of
+    those (a few levels deep); nothing that would store ``Infinity`` or a 400-digit number."""
+    if isinstance(value, dict):
+        if depth > MAX_RESULT_DEPTH:
+            raise ValidationError(f"nested more than {MAX_RESULT_DEPTH} levels deep", field=where)
+        for name, item in value.items():
+            _measurements(item, f"{where}.{name}", depth + 1)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parse_positive(abs(value), where, allow_zero=True)
+    elif value is not None and not isinstance(value, str | bool):
+        raise ValidationError("must be a number, text or an object of those", field=where)
 
 
 def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:

@@ -34,11 +34,10 @@ from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.merkle import verify_consistency
 from raretrace.log.note import split_note, verifier_key_text
-from raretrace.log.tiles import TILE_HEIGHT, TILE_WIDTH, TiledTree, TilePath
+from raretrace.log.tiles import MAX_ENTRY_BYTES, TILE_HEIGHT, TILE_WIDTH, TiledTree, TilePath
 from raretrace.store.entries import envelopes_between
 from raretrace.store.tiles import SqlTileStorage
 
-MAX_ENTRY = 0xFFFF
 CHECKPOINT_FILE = "checkpoint"
 
 
@@ -48,9 +47,9 @@ def entry_bundle(conn: Connection, index: int, width: int) -> bytes:
     first = index * TILE_WIDTH
     out = bytearray()
     for seq, data in envelopes_between(conn, first, first + width):
-        if len(data) > MAX_ENTRY:
+        if len(data) > MAX_ENTRY_BYTES:
             raise ValidationError(
-                f"entry {seq} is {len(data)} bytes, more than an entry bundle can carry (65535)",
+                f"entry {seq} is {len(data)} bytes, more than an entry bundle can carry ({MAX_ENTRY_BYTES})",
                 field="tile",
             )
         out += len(data).to_bytes(2, "big") + data

@@ -28,17 +28,24 @@ from raretrace.errors import (
     SignatureError,
     StoreError,
     ValidationError,
+    too_deep,
 )
 from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
-from raretrace.log.tiles import TiledTree
+from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
 from raretrace.model import REE_SYMBOLS, Lot, utc_now
 from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
-from raretrace.store.db import has_schema, migrate, require_current_schema, write_transaction
+from raretrace.store.db import (
+    has_schema,
+    migrate,
+    owner_only,
+    require_current_schema,
+    write_transaction,
+)
 from raretrace.store.store import Store
 from raretrace.store.tiles import SqlTileStorage
 
@@ -54,6 +61,15 @@ class AppendResult:
 def _rejected(index: int, event_id: str | None, error: RaretraceError) -> RaretraceError:
     """The same error, its message prefixed with which envelope of the batch it concerns."""
     return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
+
+
+def oversized(size: int) -> ValidationError:
+    """The refusal of an envelope longer than a log entry may be."""
+    return ValidationError(
+        f"the envelope is {size} bytes; a log entry is at most {MAX_ENTRY_BYTES} bytes (C2SP tlog-tiles "
+        "entry bundles give each entry a 16-bit length): split the event, e.g. fewer outputs per event",
+        field="envelope",
+    )
 
 
 #: an envelope as ``Registry.parse`` read it, with its event
@@ -152,6 +168,8 @@ class Registry:
             )
         if not 0 <= tolerance < 1:
             raise ValidationError("must be a fraction between 0 and 1", field="tolerance")
+        if not key_outside:
+            owner_only(engine)  # the database will hold the private key
         migrate(engine)
         store = Store()
         key = signer or Ed25519Signer.generate()
@@ -246,6 +264,8 @@ class Registry:
     @staticmethod
     def _parse(index: int, raw: bytes) -> Parsed:
         event_id: str | None = None
+        if len(raw) > MAX_ENTRY_BYTES:  # else its entry bundle could never be served (C2SP tlog-tiles)
+            raise _rejected(index, None, oversized(len(raw)))
         try:
             envelope = parse_envelope(raw)
             statement = envelope.statement()
@@ -254,6 +274,8 @@ class Registry:
             return envelope, event_from_statement(statement)
         except RaretraceError as e:
             raise _rejected(index, event_id, e) from e
+        except RecursionError as e:  # the standard JSON reader's depth limit
+            raise _rejected(index, event_id, too_deep("envelope")) from e
 
     @staticmethod
     def _check_signatures(task: SignatureTask | None) -> None:

@@ -15,7 +15,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from raretrace.certify.verify import TrustedKeys, verify_certificate
@@ -24,6 +25,7 @@ from raretrace.crypto.keys import PublicKey
 from raretrace.elements import TRADED
 from raretrace.errors import (
     AuthorizationError,
+    Confidential,
     CustodyError,
     DuplicateError,
     MassBalanceError,
@@ -46,7 +48,7 @@ from raretrace.ledger.events import (
     RotateKey,
     Transfer,
 )
-from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
+from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage, format_time
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form
 from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
@@ -56,6 +58,26 @@ DEFAULT_TOLERANCE = 0.01
 _ABS_SLACK_KG = 1e-9
 REE_SYMBOLS = tuple(e.value for e in TRADED)
 _REE_SET = frozenset(REE_SYMBOLS)
+
+
+#: An event's time may lie this far before the registry's clock (records of past years)…
+PAST_YEARS = 50
+#: …and this far after it (the signer's clock running ahead of the registry's).
+FUTURE_HOURS = 24
+
+
+@lru_cache(maxsize=8)
+def time_window(recorded_at: str) -> tuple[str, str]:
+    """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text."""
+    now = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    earliest = now.replace(year=now.year - PAST_YEARS, month=1, day=1)
+    return format_time(earliest), format_time(now + timedelta(hours=FUTURE_HOURS))
+
+
+def missing_lot(lot_id: str) -> str:
+    """The refusal for a lot that does not exist, which a server also gives about a lot the caller may
+    not see (``errors.Confidential``)."""
+    return f"lot {lot_id} does not exist"
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,13 @@ class LedgerState:
 
     # --- the entry point ----------------------------------------------------------------------
     def apply(self, index: int, seq: int, event: Event, envelope: Envelope, recorded_at: str) -> None:
+        earliest, latest = time_window(recorded_at)
+        if not earliest <= event.time <= latest:
+            raise ValidationError(
+                f"{event.time} is outside the registry's window of {PAST_YEARS} years before and "
+                f"{FUTURE_HOURS} hours after its clock ({recorded_at})",
+                field="time",
+            )
         if event.event_id in self.events:
             raise DuplicateError(f"event {event.event_id} is already recorded", field="event_id")
         signers = self._check_signatures(index, event, envelope)
@@ -189,17 +218,32 @@ class LedgerState:
     def _lot(self, lot_id: str, field_name: str) -> Lot:
         lot = self.lots.get(lot_id)
         if lot is None:
-            raise NotFoundError(f"lot {lot_id} does not exist", field=field_name)
+            message = missing_lot(lot_id)
+            raise NotFoundError(message, field=field_name, confidential=Confidential("lot", lot_id, message))
         return lot
 
     def _held_lot(self, lot_id: str, holder: str, field_name: str) -> Lot:
         lot = self._lot(lot_id, field_name)
+        unseen, discreet = missing_lot(lot_id), f"lot {lot_id} is not held by {holder}"
         if lot.void:
-            raise CustodyError(f"lot {lot_id} was voided by a correction", field=field_name)
+            raise CustodyError(
+                f"lot {lot_id} was voided by a correction",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen),
+            )
         if lot.in_transit_to is not None:
-            raise CustodyError(f"lot {lot_id} is in transit to {lot.in_transit_to}", field=field_name)
+            parties = frozenset({lot.custodian, lot.in_transit_to})
+            raise CustodyError(
+                f"lot {lot_id} is in transit to {lot.in_transit_to}",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen, parties, discreet),
+            )
         if lot.custodian != holder:
-            raise CustodyError(f"lot {lot_id} is held by {lot.custodian}, not by {holder}", field=field_name)
+            raise CustodyError(
+                f"lot {lot_id} is held by {lot.custodian}, not by {holder}",
+                field=field_name,
+                confidential=Confidential("lot", lot_id, unseen, frozenset({lot.custodian}), discreet),
+            )
         return lot
 
     def _set_lot(self, lot: Lot, *, new: bool = False) -> None:
@@ -372,14 +416,15 @@ class LedgerState:
     def _apply_receive(self, seq: int, event: Receive) -> None:
         receiver = self._facility(event.facility)
         transfer = self.transfers.get(event.transfer_event)
+        unseen = f"no transfer event {event.transfer_event} is recorded"
+        secret = Confidential("event", event.transfer_event, unseen)
         if transfer is None:
-            raise NotFoundError(
-                f"no transfer event {event.transfer_event} is recorded", field="transfer_event"
-            )
+            raise NotFoundError(unseen, field="transfer_event", confidential=secret)
         if transfer.receiver != receiver.id:
             raise CustodyError(
                 f"transfer {transfer.event_id} was sent to {transfer.receiver}, not {receiver.id}",
                 field="transfer_event",
+                confidential=secret,
             )
         for i, lot_id in enumerate(event.lots):
             where = f"lots[{i}]"

@@ -30,6 +30,9 @@ from raretrace.errors import NotFoundError, StoreError, ValidationError
 from raretrace.log.merkle import HASH_SIZE, NodeId, TreeBorder, consistency_proof, inclusion_proof
 
 TILE_HEIGHT = 8
+#: C2SP tlog-tiles: an entry bundle prefixes each entry with its length as a big-endian uint16, so no
+#: entry may be longer; the registry refuses larger envelopes at append (``Registry.parse``).
+MAX_ENTRY_BYTES = 0xFFFF
 TILE_WIDTH = 1 << TILE_HEIGHT
 MAX_TILE_LEVEL = 63
 

@@ -18,13 +18,14 @@ from raretrace.server.access import require, require_participant
 from raretrace.server.api_events import Appended
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import responses
+from raretrace.server.schemas import Facilities, Me
 
 router = APIRouter(prefix="/api/v1", tags=["administration"], responses=responses(401, 403, 404, 409, 422))
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-@router.get("/me", summary="Who the credentials name (the public without any)")
+@router.get("/me", summary="Who the credentials name (the public without any)", response_model=Me)
 def me(caller: Caller) -> dict[str, Any]:
     return caller.to_dict()
 
@@ -83,7 +84,7 @@ def revoke_tokens(participant_id: str, registry: RegistryDep, caller: Caller) ->
     return {"revoked": participants.revoke_tokens(registry.engine, participant_id)}
 
 
-@router.get("/facilities", summary="Registered facilities (participants)")
+@router.get("/facilities", summary="Registered facilities (participants)", response_model=Facilities)
 def list_facilities(registry: RegistryDep, caller: Caller) -> dict[str, Any]:
     require_participant(caller, action="listing facilities")
     with registry.engine.connect() as conn:

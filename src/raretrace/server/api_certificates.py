@@ -19,6 +19,8 @@ from raretrace.server.access import require, require_holds, require_participant,
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
+from raretrace.server.redact import redact_certificate
+from raretrace.server.schemas import CertificateSummary
 
 router = APIRouter(tags=["certificates"], responses=responses(401, 403, 404, 409, 422))
 
@@ -54,19 +56,25 @@ def issue(body: IssueRequest, registry: RegistryDep, caller: Caller) -> dict[str
 
 def certificate_for(registry: Registry, caller: Principal, certificate: str) -> dict[str, Any]:
     require_participant(caller, action="reading certificates")
+    visible: set[str] | None = None
     with registry.engine.connect() as conn:
         row = queries.certificate_row(conn, certificate)
         if row is not None and not caller.sees_everything:
-            summary = queries.certificate_summary(row)
-            if not visible_lots(conn, caller, summary["lots"]):
+            visible = visible_lots(conn, caller, queries.certificate_summary(row)["lots"])
+            if not visible:
                 row = None
     if row is None:
         raise NotFoundError(f"no certificate {certificate} visible to you", field="certificate")
+    shown = {**queries.certificate_summary(row), "credential": json.loads(row.credential)}
+    return shown if visible is None else redact_certificate(shown, visible)
 
-    return {**queries.certificate_summary(row), "credential": json.loads(row.credential)}
 
-
-@router.get("/api/v1/certificates/{certificate}", summary="A certificate as issued (concealed fields)")
+@router.get(
+    "/api/v1/certificates/{certificate}",
+    summary="A certificate as issued (concealed fields)",
+    response_model=CertificateSummary,
+    response_model_exclude_unset=True,
+)
 def get_certificate(certificate: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
     return certificate_for(registry, caller, certificate)
 

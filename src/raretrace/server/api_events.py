@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from raretrace.errors import RaretraceError
 from raretrace.ledger.registry import AppendResult
-from raretrace.server.deps import Caller, RegistryDep, SettingsDep
+from raretrace.server.deps import Caller, RegistryDep, SettingsDep, quick
 from raretrace.server.problems import responses
 from raretrace.server.settings import MAX_BODY_BYTES
-from raretrace.server.submit import split_batch, submit
+from raretrace.server.submit import refusal, split_batch, submit
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=responses(400, 401, 403, 409, 413, 422))
 
@@ -73,7 +74,10 @@ async def submit_event(request: Request, registry: RegistryDep, caller: Caller) 
     body = await _body(request)
     group = request.app.state.group_commit
     if group is not None:
-        result = await group.submit(caller, body)
+        try:
+            result = await group.submit(caller, body)
+        except RaretraceError as e:
+            raise await quick(registry, refusal, registry, caller, e) from e
     else:
         result = await run_in_threadpool(submit, registry, caller, [body])
     return Appended.of(result)

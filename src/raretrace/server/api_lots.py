@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.ledger.compliance import check_lots, today
@@ -21,7 +22,8 @@ from raretrace.server.deps import Caller, RegistryDep, quick
 from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.reads import reading
-from raretrace.server.redact import redact_lot, redact_trace
+from raretrace.server.redact import redact_certificate, redact_custody, redact_lot, redact_trace
+from raretrace.server.schemas import LotCertificates, LotPage
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
 
 router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))
@@ -35,10 +37,18 @@ def lot_page(
 ) -> list[dict[str, Any]]:
     require_participant(caller, action="listing lots")
     with registry.engine.connect() as conn:
-        return queries.lots_for(conn, caller, limit=limit, offset=offset, after=after)
+        rows = queries.lots_for(conn, caller, limit=limit, offset=offset, after=after)
+    if caller.sees_everything:
+        return rows
+    return [redact_custody(row, caller.facilities) for row in rows]
 
 
-@router.get("/lots", summary="The lots the caller may see")
+@router.get(
+    "/lots",
+    summary="The lots the caller may see",
+    response_model=LotPage,
+    response_model_exclude_unset=True,
+)
 def list_lots(
     registry: RegistryDep,
     caller: Caller,
@@ -97,7 +107,7 @@ def trace_view(
         if caller.sees_everything:
             return result
         visible = visible_among(conn, caller, result["lots"])
-    return redact_trace(result, visible)
+    return redact_trace(result, visible, caller.facilities)
 
 
 async def trace(
@@ -165,12 +175,26 @@ def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> dict[str
     return verdicts_for(registry, caller, body)
 
 
-@router.get("/lots/{lot_id}/certificates", summary="Certificates issued for a lot")
+@router.get(
+    "/lots/{lot_id}/certificates",
+    summary="Certificates issued for a lot",
+    response_model=LotCertificates,
+    response_model_exclude_unset=True,
+)
 def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
     require_participant(caller, action="reading certificates")
     with registry.engine.connect() as conn:
         require_lots(conn, caller, [lot_id])
-        return {"certificates": queries.certificates_of_lot(conn, lot_id)}
+        return {"certificates": certificates_seen(conn, caller, lot_id)}
+
+
+def certificates_seen(conn: Connection, caller: Principal, lot_id: str) -> list[dict[str, Any]]:
+    """The certificates of a lot, each naming only the lots the caller may see."""
+    found = queries.certificates_of_lot(conn, lot_id)
+    if caller.sees_everything:
+        return found
+    visible = visible_lots(conn, caller, [x for summary in found for x in summary["lots"]])
+    return [redact_certificate(summary, visible) for summary in found]
 
 
 @router.get("/regimes", summary="The compliance regimes the registry judges by")

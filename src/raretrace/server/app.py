@@ -26,9 +26,12 @@ from raretrace.server import (
     reads,
     web,
 )
+from raretrace.server.bodylimits import BodyLimits
 from raretrace.server.group_commit import GroupCommit
+from raretrace.server.headers import SecurityHeaders
 from raretrace.server.participants import has_live_secretariat
-from raretrace.server.settings import Settings
+from raretrace.server.ratelimit import Rate, RateLimits
+from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
 from raretrace.store.db import make_engine
 
 WORKER_THREADS = 12
@@ -77,6 +80,14 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
     app.state.registry = registry
     app.state.group_commit = group
     problems.install(app)
+    # outermost last: rates first, then body bounds (before any body is read), then the headers
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimits)
+    app.add_middleware(
+        RateLimits,
+        per_token=Rate(settings.rate_per_token, 2 * settings.rate_per_token),
+        per_address=Rate(settings.rate_per_address, 2 * settings.rate_per_address),
+    )
     for module in (
         api_events,
         api_lots,
@@ -94,15 +105,25 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 
 
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
+RATE_TOKEN_ENV, RATE_ADDRESS_ENV = "RARETRACE_RATE_TOKEN", "RARETRACE_RATE_ADDRESS"
 
 
 def app_from_environment() -> FastAPI:
     """The app for each worker process of ``raretrace serve --workers N`` (uvicorn imports it by name,
-    so the settings travel in the environment: ``RARETRACE_DB`` and ``RARETRACE_SERVE_DEV``)."""
+    so the settings travel in the environment: ``RARETRACE_DB``, ``RARETRACE_SERVE_DEV`` and the
+    rate limits)."""
     import os
 
     dev = os.environ.get(DEV_ENV) == "1"
-    app = create_app(Settings(db=os.environ.get(DB_ENV), dev=dev, secure_cookies=not dev))
+    app = create_app(
+        Settings(
+            db=os.environ.get(DB_ENV),
+            dev=dev,
+            secure_cookies=not dev,
+            rate_per_token=float(os.environ.get(RATE_TOKEN_ENV, RATE_PER_TOKEN)),
+            rate_per_address=float(os.environ.get(RATE_ADDRESS_ENV, RATE_PER_ADDRESS)),
+        )
+    )
     freeze_startup_objects()
     return app
 

@@ -83,7 +83,13 @@ def from_error(error: errors.RaretraceError) -> JSONResponse:
     return problem(status, slug, title, detail, error.field)
 
 
-_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "too-large",
+    415: "unsupported-media-type",
+    429: "rate-limited",
+}
 
 
 def _loc(loc: Any) -> str:
@@ -114,6 +120,10 @@ def install(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    async def on_too_deep(_: Request, exc: Exception) -> JSONResponse:
+        # JSON nested beyond the standard reader's depth, wherever it was read: the input's fault
+        return from_error(errors.too_deep())
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "internal", "Internal error", "the server failed; the error was logged")
@@ -121,6 +131,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.RaretraceError, on_raretrace)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(RecursionError, on_too_deep)
     app.add_exception_handler(Exception, on_unexpected)
 
 
@@ -129,10 +140,10 @@ def _content() -> dict[str, Any]:
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404
-    and 422 always: a body that is not JSON, a bad token, a missing resource and invalid parameters can
-    reach any operation)."""
-    statuses = tuple(sorted({400, 401, 404, 422, *statuses}))
+    """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404,
+    413, 422 and 429 always: a body that is not JSON, a bad token, a missing resource, a body over the
+    endpoint's bound, invalid parameters and the rate limits can reach any operation)."""
+    statuses = tuple(sorted({400, 401, 404, 413, 422, 429, *statuses}))
     descriptions = {
         400: "Bad request",
         401: "No or invalid bearer token",
@@ -141,6 +152,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the registry's state",
         413: "Request too large",
         422: "Invalid input",
+        429: "Too many requests (see Retry-After)",
         503: "Storage unavailable",
     }
     return {

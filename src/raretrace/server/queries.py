@@ -110,3 +110,15 @@ def facilities(conn: Connection) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def transfer_parties(conn: Connection, event_id: str) -> set[str]:
+    """The sending and receiving facilities of transfer event ``event_id`` (empty: no such transfer)."""
+    moves = t.transfers.c
+    rows = conn.execute(
+        select(moves.sender, moves.receiver)
+        .join(t.events, t.events.c.seq == moves.seq)
+        .where(t.events.c.event_id == event_id, t.events.c.kind == "transfer")
+        .limit(1)
+    ).all()
+    return {name for row in rows for name in (row.sender, row.receiver)}

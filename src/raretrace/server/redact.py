@@ -1,9 +1,16 @@
-"""Lineage answers for a caller who may not see every lot in them.
+"""Answers for a caller who may not see every lot in them (docs/security.md).
 
 Lots the caller may not see become ``hidden-1``, ``hidden-2`` … (numbered in order of first
 appearance, so the numbers say nothing about the real ids). Their summaries keep form, mass and stage
 — how much came from elsewhere, and at which stage — but not who produced or holds them, nor the
 deposit. Shares, masses and path structure are unchanged.
+
+A lot the caller may see is shown with its current custody (custodian, destination of a shipment,
+remaining mass) only while one of the caller's facilities holds it or is receiving it: a participant
+sees the custody chain only as far as it took part in it, so once the lot has moved on, where it went
+next and how much of it was used there are ``hidden`` — the same whether it stayed or moved again.
+Certificates are shown with the lots the caller may not see as placeholders, and without the signed
+credential (which names every lot and cannot be altered) unless the caller may see all its lots.
 """
 
 from __future__ import annotations
@@ -34,11 +41,30 @@ def _summary(name: _Names, lot_id: str, summary: dict[str, Any]) -> dict[str, An
     return {k: v for k, v in summary.items() if k in KEPT} | {"hidden": True}
 
 
-def redact_trace(result: dict[str, Any], visible: Set[str]) -> dict[str, Any]:
-    """The same trace with every lot outside ``visible`` replaced by a placeholder."""
+HIDDEN = "hidden"
+#: the fields of a lot that say where it is now and how much of it its holder has used
+CUSTODY = ("custodian", "in_transit_to", "remaining_kg")
+
+
+def redact_custody(lot: dict[str, Any], facilities: Set[str]) -> dict[str, Any]:
+    """The lot (a listing row or ``Lot.to_dict``) with its current custody hidden unless one of
+    ``facilities`` holds it or is receiving it."""
+    if lot.get("custodian") in facilities or lot.get("in_transit_to") in facilities:
+        return lot
+    hidden = {"custodian": HIDDEN, "in_transit_to": HIDDEN, "remaining_kg": None}
+    return lot | {k: v for k, v in hidden.items() if k in lot}
+
+
+def redact_trace(
+    result: dict[str, Any], visible: Set[str], facilities: Set[str] | None = None
+) -> dict[str, Any]:
+    """The same trace with every lot outside ``visible`` replaced by a placeholder, and (given the
+    caller's ``facilities``) the custody of the visible lots the caller does not hold hidden."""
     name = _Names(visible)
     out = dict(result)
     out["lots"] = {name(k): _summary(name, k, v) for k, v in result["lots"].items()}
+    if facilities is not None:
+        out["lots"] = {k: redact_custody(v, facilities) for k, v in out["lots"].items()}
     out["edges"] = [e | {"child": name(e["child"]), "parent": name(e["parent"])} for e in result["edges"]]
     if "sources" in result:
         out["sources"] = [
@@ -56,15 +82,27 @@ def redact_trace(result: dict[str, Any], visible: Set[str]) -> dict[str, Any]:
 
 
 def redact_lot(details: dict[str, Any], visible: Set[str], facilities: Set[str]) -> dict[str, Any]:
-    """``lot show`` for an operator: inputs it may not see become placeholders, and shipments between
-    two other participants' facilities name neither."""
+    """``lot show`` for an operator: inputs it may not see become placeholders, its custody is hidden
+    unless the caller holds or is receiving it, and only the shipments the caller sent or received are
+    listed (those between two other participants are left out, not merely unnamed: their number and
+    dates would say the lot moved on)."""
     name = _Names(visible)
     out = dict(details)
+    out["lot"] = redact_custody(details["lot"], facilities)
     out["inputs"] = [item | {"lot": name(item["lot"])} for item in details["inputs"]]
     out["transfers"] = [
-        item
-        if item["from"] in facilities or item["to"] in facilities
-        else item | {"from": "hidden", "to": "hidden"}
-        for item in details["transfers"]
+        item for item in details["transfers"] if item["from"] in facilities or item["to"] in facilities
     ]
+    return out
+
+
+def redact_certificate(summary: dict[str, Any], visible: Set[str]) -> dict[str, Any]:
+    """A certificate (``queries.certificate_summary``, with or without its ``credential``) for a caller
+    who may see only ``visible`` of its lots: the others become placeholders, and the credential is
+    withheld when it names any of them."""
+    name = _Names(visible)
+    out = summary | {"lots": [name(lot_id) for lot_id in summary["lots"]]}
+    if name.hidden and "credential" in out:
+        out["credential"] = None
+        out["credential_withheld"] = "it names lots of other participants; ask the issuer or the secretariat"
     return out

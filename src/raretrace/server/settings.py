@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 MAX_BATCH = 10_000  # envelopes per batch request
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Default request rates (per second; a burst of twice as many passes at once): one participant's
+#: token may use about half of what the server was measured to answer on two cores (1,000-2,000
+#: requests/s, README), one address all of it. 0 turns a limit off (docs/security.md).
+RATE_PER_TOKEN = 500.0
+RATE_PER_ADDRESS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -24,3 +29,5 @@ class Settings:
     max_batch: int = MAX_BATCH
     secure_cookies: bool = True  # Secure flag on the session cookie (off only for plain-http dev)
     group_commit: bool = True  # append concurrent single submissions together (see group_commit.py)
+    rate_per_token: float = RATE_PER_TOKEN  # requests/s per bearer token or session (0: no limit)
+    rate_per_address: float = RATE_PER_ADDRESS  # requests/s per client address (0: no limit)

@@ -12,11 +12,13 @@ import json
 from collections.abc import Callable, Sequence
 
 from raretrace.crypto import b64
-from raretrace.errors import ValidationError
+from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.events import Event
 from raretrace.ledger.registry import AppendResult, Parsed, Registry
 from raretrace.server.access import may_submit, require
 from raretrace.server.participants import Principal
+from raretrace.server.reads import reading
+from raretrace.server.refusals import told
 
 
 def admission(principal: Principal) -> Callable[[int, Event], None]:
@@ -38,8 +40,18 @@ def authorize(principal: Principal, envelopes: Sequence[bytes]) -> list[Parsed]:
 
 def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes]) -> AppendResult:
     """``authorize`` and append, parsing each envelope once: the registry hands each parsed event to
-    the permission check before it reads or writes anything."""
-    return registry.append(envelopes, admit=admission(principal))
+    the permission check before it reads or writes anything. A refusal says only what the caller may
+    see (``refusals``)."""
+    try:
+        return registry.append(envelopes, admit=admission(principal))
+    except RaretraceError as e:
+        raise refusal(registry, principal, e) from e
+
+
+def refusal(registry: Registry, principal: Principal, error: RaretraceError) -> RaretraceError:
+    """``refusals.told`` on a read connection of the registry."""
+    with reading(registry.engine) as conn:
+        return told(conn, principal, error)
 
 
 def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:

@@ -27,7 +27,7 @@ from raretrace.model import REE_SYMBOLS
 from raretrace.server import charts, queries
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.api_certificates import VerifyRequest, verify_for
-from raretrace.server.api_lots import lot_view
+from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
 from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_share_table, summarize
 from raretrace.server.deps import SESSION_COOKIE, RegistryDep, SettingsDep, WebCaller, token_principal
 from raretrace.server.participants import Principal
@@ -168,11 +168,11 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
     if not caller.sees_everything:
         with registry.engine.connect() as conn:
             visible = visible_lots(conn, caller, {*up["lots"], *down["lots"]})
-        up, down = redact_trace(up, visible), redact_trace(down, visible)
+        up, down = (redact_trace(x, visible, caller.facilities) for x in (up, down))
     composition = details["lot"]["composition"]
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
-        certificates = queries.certificates_of_lot(conn, lot_id)
+        certificates = certificates_seen(conn, caller, lot_id)
     drawable = len({*up["lots"], *down["lots"]}) <= MAX_DRAWN
     return {
         "details": details,
@@ -282,8 +282,7 @@ def lots(registry: RegistryDep, caller: WebCaller, after: str | None = None) -> 
     """A page of the lots the caller may see; the next one follows from the last id shown."""
     if caller.id is None:
         return RedirectResponse("/login", status_code=303)
-    with registry.engine.connect() as conn:
-        rows = queries.lots_for(conn, caller, limit=LOTS_PER_PAGE, offset=0, after=after or None)
+    rows = lot_page(registry, caller, LOTS_PER_PAGE, 0, after or None)
     following = queries.next_after(rows, LOTS_PER_PAGE)
     return page("lots.html", caller, lots=rows, href=charts.lot_href, after=after, following=following)
 

@@ -99,6 +99,20 @@ def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
     )
 
 
+def owner_only(engine: Engine) -> None:
+    """Make a SQLite database file readable and writable by its owner only (0600), creating it so if
+    it does not exist yet: it is about to hold the registry's private key. SQLite creates the WAL and
+    shared-memory files with the database file's permissions; any already there are restricted too.
+    A server database (PostgreSQL) is guarded by its own roles instead (docs/security.md)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, database + "-wal", database + "-shm", database + "-journal"):
+        if os.path.exists(path):
+            os.chmod(path, 0o600)
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
     from alembic import command
