@@ -142,6 +142,10 @@ class Library:
     deposits: tuple[Deposit, ...]
     sources: Mapping[str, Any]
     origin: str
+    #: measured inter-laboratory bias (log-sd) of a library built from samples; None = the model's default
+    lab_bias_sd: float | None = None
+    #: deposits left out (``without``): still names a declaration may use, with no reference to test
+    withheld: tuple[Deposit, ...] = ()
 
     def get(self, deposit_id: str) -> Deposit:
         for d in self.deposits:
@@ -157,7 +161,9 @@ class Library:
     def without(self, *deposit_ids: str) -> Library:
         """The same library with some deposits left out (open-set evaluation)."""
         kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
-        return Library(kept, self.sources, f"{self.origin} without {', '.join(deposit_ids)}")
+        gone = self.withheld + tuple(d for d in self.deposits if d.id in deposit_ids)
+        origin = f"{self.origin} without {', '.join(deposit_ids)}"
+        return Library(kept, self.sources, origin, self.lab_bias_sd, gone)
 
     def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
         """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
@@ -168,6 +174,9 @@ class Library:
         for d in self.deposits:
             if key.lower() in (d.id, d.name.lower()):
                 return "deposit", (d,)
+        for d in self.withheld:
+            if key.lower() in (d.id, d.name.lower()):
+                return "deposit", ()
         if len(key) == 2 and key.isalpha() and pycountry.countries.get(alpha_2=key.upper()) is not None:
             code = key.upper()
             return "country", tuple(d for d in self.deposits if code in d.countries)
