@@ -11,7 +11,7 @@ from scipy import stats
 from raretrace.errors import ValidationError
 from raretrace.fingerprint import default_model, load_library
 from raretrace.fingerprint.library import REST, REY, group_members, library_data, library_from_dict
-from raretrace.fingerprint.features import Observed
+from raretrace.fingerprint.features import OXIDE_PER_ELEMENT, Observed
 from raretrace.fingerprint.simulate import Noise, simulate, simulate_deposit
 
 
@@ -116,12 +116,14 @@ def test_full_pattern_assays_are_shares_of_their_measured_total() -> None:
     observed, ppm, cens = simulate_deposit(mp, model.space, 200, np.random.default_rng(11), noise=uncensored)
     assert np.isfinite(ppm).all() and not cens.any()
     assert np.allclose(np.exp(observed.x[:, : len(REY)]).sum(axis=1), 1.0)
-    # censored at the default limits: a censored element's feature is its limit's share, and TREO counts
-    # it at half its limit, so measured shares plus half the censored bounds make the whole
+    # censored at the default limits: a censored element's feature is its limit's share of TREO, which is
+    # the sum of the measured oxides, so the measured shares make the whole
     observed, ppm, cens = simulate_deposit(mp, model.space, 400, np.random.default_rng(12))
     assert cens.any() and (observed.censored[:, : len(REY)] == cens).all()
     shares = np.exp(observed.x[:, : len(REY)])
-    assert np.allclose(np.where(cens, 0.5 * shares, shares).sum(axis=1), 1.0)
+    assert np.allclose(np.where(cens, 0.0, shares).sum(axis=1), 1.0)
+    limit_share = 0.05 * OXIDE_PER_ELEMENT / np.nansum(np.where(cens, 0.0, ppm) * OXIDE_PER_ELEMENT, axis=1)[:, None]
+    assert np.allclose(shares[cens], np.broadcast_to(limit_share, cens.shape)[cens])
 
 
 def test_group_sums_compete_on_equal_terms_but_count_once_in_the_open_set() -> None:

@@ -125,17 +125,19 @@ class FeatureSpace:
         ``ppm`` value there is ignored); ``sd_ppm`` the 1-sigma uncertainty of each value (NaN or 0 =
         none given).
 
-        Shares are of TREO: the sum of the measured oxides plus half the limit of each censored one (the
-        midpoint of what it can be), or ``total_oxide_ppm`` when given (simulated partial patterns); a row
+        Shares are of TREO: the sum of the measured oxides (censored ones count as zero: with coarse
+        limits, half the limit of many censored elements would inflate TREO far more than their true,
+        usually tiny, amounts), or ``total_oxide_ppm`` when given (simulated partial patterns); a row
         missing any REY without a given total gets NaN shares. A censored element's feature is the log of
-        its limit's share, marked censored. A group sum is censored only when all its members are; else
-        its censored members count at half their limit (they are small beside the measured ones)."""
+        its limit's share, marked censored (a bound that can only be loose: TREO is at least the measured
+        sum). A group sum is censored only when all its members are; else it is the sum of its measured
+        members."""
         ppm = np.atleast_2d(np.asarray(ppm, dtype=float))
         n = ppm.shape[0]
         cens = np.zeros(ppm.shape, dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
         bound = ppm if limits is None else np.where(cens, np.asarray(limits, dtype=float), ppm)
         oxide = np.where(cens, bound, ppm) * OXIDE_PER_ELEMENT
-        mid = np.where(cens, 0.5 * oxide, oxide)
+        mid = np.where(cens, 0.0, oxide)
         total = np.sum(mid, axis=1) if total_oxide_ppm is None else np.asarray(total_oxide_ppm)
         out = np.full((n, len(self)), np.nan)
         out_cens = np.zeros((n, len(self)), dtype=bool)

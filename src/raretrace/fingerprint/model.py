@@ -418,7 +418,9 @@ class FingerprintModel:
             self.declared_fit[i] = float(np.quantile(lp[np.isfinite(lp)], ALPHA / 2))
             lr = llr[own, i]
             if self.vouch[i] and np.isfinite(lr).any():
-                self.declared_lr[i] = float(np.quantile(lr[np.isfinite(lr)], ALPHA / 2))
+                # never above 0: "outweighed" means another deposit explains the sample better, so a
+                # sample that says little (heavy censoring, coarse rounding) is not accused for lack of it
+                self.declared_lr[i] = min(float(np.quantile(lr[np.isfinite(lr)], ALPHA / 2)), 0.0)
 
 
 def _robust_scale(values: NDArray[np.float64]) -> tuple[float, float]:
