@@ -122,8 +122,9 @@ def test_full_pattern_assays_are_shares_of_their_measured_total() -> None:
     assert cens.any() and (observed.censored[:, : len(REY)] == cens).all()
     shares = np.exp(observed.x[:, : len(REY)])
     assert np.allclose(np.where(cens, 0.0, shares).sum(axis=1), 1.0)
-    limit_share = 0.05 * OXIDE_PER_ELEMENT / np.nansum(np.where(cens, 0.0, ppm) * OXIDE_PER_ELEMENT, axis=1)[:, None]
-    assert np.allclose(shares[cens], np.broadcast_to(limit_share, cens.shape)[cens])
+    limits = np.array([Noise().detection_limit_ppm[e] for e in REY])
+    treo = np.sum(np.where(cens, 0.0, ppm) * OXIDE_PER_ELEMENT, axis=1)
+    assert np.allclose(shares[cens], (limits * OXIDE_PER_ELEMENT / treo[:, None])[cens])
 
 
 def test_group_sums_compete_on_equal_terms_but_count_once_in_the_open_set() -> None:

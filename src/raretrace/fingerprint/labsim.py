@@ -236,8 +236,9 @@ def natural_sd(shares: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(pct >= 1.0, 0.15, np.where(pct >= 0.1, 0.30, 0.45))
 
 
-def lookalike(pattern: NDArray[np.float64], kind: str) -> NDArray[np.float64]:
-    """An out-of-library deposit that resembles ``pattern``, by one geological difference:
+def lookalike(pattern: NDArray[np.float64], kind: str, strength: float = 1.0) -> NDArray[np.float64]:
+    """An out-of-library deposit that resembles ``pattern``, by one geological difference (at strength 1;
+    ``strength`` scales the log change):
 
     * ``tilt``: steeper or flatter light-to-heavy fractionation, (La/Lu)N changed by a factor e (about 2.7);
     * ``mree``: a middle-REE (Sm-Dy) hump, x1.8;
@@ -246,11 +247,12 @@ def lookalike(pattern: NDArray[np.float64], kind: str) -> NDArray[np.float64]:
     log = np.log(pattern * _ELEMENT_PER_OXIDE / _CHONDRITE)
     pos = np.append(_POS, _POS[REY.index("Ho")])
     if kind == "tilt":
-        log = log - 0.5 * pos * (1 if log[0] > log[13] else -1)
+        log = log - strength * 0.5 * pos * (1 if log[0] > log[13] else -1)
     elif kind == "mree":
-        log = log + np.log(1.8) * np.array([e in ("Sm", "Eu", "Gd", "Tb", "Dy") for e in REY])
+        log = log + strength * np.log(1.8) * np.array([e in ("Sm", "Eu", "Gd", "Tb", "Dy") for e in REY])
     elif kind == "eu":
-        log = log + np.log(0.4) * (np.arange(15) == REY.index("Eu")) + np.log(0.7) * (np.arange(15) == 1)
+        eu, ce = np.arange(15) == REY.index("Eu"), np.arange(15) == REY.index("Ce")
+        log = log + strength * (np.log(0.4) * eu + np.log(0.7) * ce)
     else:
         raise ValueError(kind)
     shares = np.exp(log) * _CHONDRITE / _ELEMENT_PER_OXIDE

@@ -42,6 +42,7 @@ quantile of the same draws: by construction about ALPHA of a known deposit's sam
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -65,6 +66,9 @@ _MIN_SD: Final = 0.02
 #: comparisons of REE by ICP-MS, 3-8%; a library built from samples measures its own). Marginalised
 #: analytically: it adds its variance to every share feature of every deposit.
 LAB_BIAS_SD: Final = 0.05
+#: Coarse detection limits (element ppm) of the calibration draws besides the trace ICP-MS default: an
+#: ore-grade method and a coarse oxide report (about 0.002 wt% of oxide). Assumptions about lab practice.
+CALIBRATION_LIMITS_PPM: Final = (5.0, 20.0)
 #: Background for isotopes: a broad range of continental and mantle-derived materials (an assumption, used
 #: only as the "any deposit" alternative): epsilon-Nd(0) mean -12, sd 12; 87Sr/86Sr mean 0.712, sd 0.010.
 ISOTOPE_BACKGROUND: Final = {"eNd": (-12.0, 12.0), "87Sr/86Sr": (0.712, 0.010)}
@@ -437,12 +441,10 @@ def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = 
     if lab_bias_sd is None:
         lab_bias_sd = library.lab_bias_sd if library.lab_bias_sd is not None else LAB_BIAS_SD
 
-    def draws(n: int, s: int, noise: Noise) -> Draws:
+    def draws(n: int, s: int, plan: Sequence[tuple[str, bool, Noise]]) -> Draws:
         parts = [
-            simulate(deposits, space, n // 4, s + i, form=form, isotopes=iso, noise=noise)
-            for i, (form, iso) in enumerate(
-                [("ore", False), ("concentrate", False), ("ore", True), ("concentrate", True)]
-            )
+            simulate(deposits, space, n // len(plan), s + i, form=form, isotopes=iso, noise=noise)
+            for i, (form, iso, noise) in enumerate(plan)
         ]
         return Draws(
             Observed.stack([p.features for p in parts]),
@@ -452,11 +454,23 @@ def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = 
         )
 
     # training draws are not censored (the likelihood handles censoring, so the Gaussians describe the
-    # values themselves); calibration draws are censored at the default limits and carry the lab bias
-    # the model assumes, so thresholds are set on assays like the ones it will read
+    # values themselves); calibration draws are censored at three regimes of detection limits (trace
+    # ICP-MS, ore-grade, coarse) and carry the lab bias the model assumes, so thresholds are set on assays
+    # that say as little as the ones it will read
     uncensored = Noise(detection_limit_ppm=dict.fromkeys(REY, 1e-12))
-    model = FingerprintModel(deposits, space, draws(N_TRAIN, seed, uncensored), lab_bias_sd)
-    model.calibrate(draws(N_CALIBRATE, seed + 1000, Noise(lab_bias_sd=lab_bias_sd)))
+    training = [(form, iso, uncensored) for form in ("ore", "concentrate") for iso in (False, True)]
+    model = FingerprintModel(deposits, space, draws(N_TRAIN, seed, training), lab_bias_sd)
+    regimes = [
+        Noise(lab_bias_sd=lab_bias_sd, detection_limit_ppm=limits)
+        for limits in (Noise().detection_limit_ppm, dict.fromkeys(REY, CALIBRATION_LIMITS_PPM[0]),
+                       dict.fromkeys(REY, CALIBRATION_LIMITS_PPM[1]))
+    ]  # fmt: skip
+    calibration = [
+        (form, (i + j) % 2 == 1, noise)
+        for i, form in enumerate(("ore", "concentrate"))
+        for j, noise in enumerate(regimes)
+    ]
+    model.calibrate(draws(N_CALIBRATE, seed + 1000, calibration))
     model.library = library
     return model
 
