@@ -117,7 +117,10 @@ def _column(header: str) -> _Column:
     low = text.lower()
     for prefix, kind in (("dl ", "limit"), ("u ", "uncertainty")):
         if low.startswith(prefix) and len(text) > len(prefix):
-            inner = _column(text[len(prefix) :])
+            try:
+                inner = _column(text[len(prefix) :])
+            except ValidationError as e:
+                raise ValidationError(e.message, field=text, context="row 1") from None
             if inner.kind != "element":
                 raise ValidationError(
                     f"{text!r}: a {kind} column names an element, e.g. '{prefix.strip().upper()} La (ppm)'",
