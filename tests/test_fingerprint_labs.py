@@ -335,3 +335,44 @@ def test_cli_library_build_and_use(tmp_path: Path, capsysbinary: pytest.CaptureF
     assert code == 2 and "lab" in err and not other.exists()
     # the shipped library says what it is
     assert "literature" in load_library().title.lower() or "fingerprints" in load_library().title.lower()
+
+
+# --- newly sourced figures ------------------------------------------------------------------------------------
+
+
+def test_every_newly_sourced_figure_is_cited_and_compared_with_the_library() -> None:
+    """Each row of the sourced figures (deposits-ree-distributions.csv) that concerns a library deposit is
+    recorded with a known source and a result; the library value recorded is recomputed here from the raw
+    distribution (geometric centre of a range; renormalised rows rescaled to 100), and the result says
+    'conflict' exactly where the figures disagree by more than 10% (or a bound is broken)."""
+    data = json.loads(json.dumps(literature_library().sources))  # a plain copy
+    from raretrace.fingerprint.library import library_data
+
+    raw = library_data()
+    checks = raw["literature_checks"]
+    rows = {r["id"]: r for r in raw["deposits"]}
+    covered = {c["deposit"] for c in checks}
+    for deposit in ("longnan", "xunwu", "bayan-obo", "kvanefjeld", "serra-verde", "nolans", "browns-range"):
+        assert deposit in covered
+    for c in checks:
+        assert c["source"] in data and c["result"]
+        row = rows[c["deposit"]]
+        members = c["figure"].split("+")
+        if c["library_value"] is None or c["result"].startswith("used"):
+            continue
+        dist = row["distribution"]
+
+        def centre(v: float | list[float]) -> float:
+            return math.sqrt(v[0] * v[1]) if isinstance(v, list) else float(v)
+
+        total = sum(centre(dist[m]) for m in members if m in dist)
+        if row.get("renormalize"):
+            total *= 100 / sum(centre(v) for v in dist.values())
+        assert c["library_value"] == pytest.approx(total, abs=1e-3), c
+        complete = all(m in dist for m in members)
+        if not complete:
+            assert ("conflict" in c["result"]) == (total > c["value"] * 1.02), c
+        elif c["relation"] == "≥":
+            assert ("conflict" in c["result"]) == (total < c["value"] * 0.98), c
+        elif not c["result"].startswith("conflict, unresolved"):
+            assert ("conflict" in c["result"]) == (abs(total - c["value"]) / c["value"] > 0.10), c

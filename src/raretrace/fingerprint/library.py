@@ -432,6 +432,11 @@ def library_from_dict(data: object, origin: str) -> Library:
                 remainders=_remainders(shares, row, var), raw=row,
             )
         )  # fmt: skip
+    for i, check in enumerate(data.get("literature_checks") or []):
+        where = f"literature_checks[{i}]"
+        _source_keys(check.get("source"), sources, f"{where}.source")
+        if not isinstance(check.get("result"), str) or not check["result"]:
+            raise ValidationError("a literature check states its result", field=f"{where}.result")
     bias = data.get("lab_bias_sd")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, int | float) or bias < 0):
         raise ValidationError("must be a number >= 0", field="lab_bias_sd")
