@@ -62,7 +62,11 @@ def _inputs(n: int, prefix: str) -> None:
 def _time(src: Path, prefix: str, inner: int) -> float:
     env = dict(os.environ, PYTHONPATH=str(src))
     out = subprocess.run(
-        [sys.executable, "-c", _TIMER, prefix, str(inner)], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", _TIMER, prefix, str(inner)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -90,7 +94,9 @@ def main() -> int:
     print(f"{n} assays; samples/s, best of 3 per process, median of {args.repeat} processes each")
     print(f"before ({args.base}): {o:,.0f}   runs: {', '.join(f'{r:,.0f}' for r in old)}")
     print(f"after (this tree):  {w:,.0f}   runs: {', '.join(f'{r:,.0f}' for r in new)}")
-    print(f"ratio after/before: {w / o:.2f}; target >= 50,000 samples/s: {'met' if w >= 50_000 else 'NOT met'}")
+    print(
+        f"ratio after/before: {w / o:.2f}; target >= 50,000 samples/s: {'met' if w >= 50_000 else 'NOT met'}"
+    )
     return 0
 
 

@@ -10,8 +10,8 @@ from scipy import stats
 
 from raretrace.errors import ValidationError
 from raretrace.fingerprint import default_model, load_library
-from raretrace.fingerprint.library import REST, REY, group_members, library_data, library_from_dict
 from raretrace.fingerprint.features import OXIDE_PER_ELEMENT, Observed
+from raretrace.fingerprint.library import REST, REY, group_members, library_data, library_from_dict
 from raretrace.fingerprint.simulate import Noise, simulate, simulate_deposit
 
 

@@ -20,7 +20,7 @@ from raretrace.fingerprint.labsim import CHONDRITE_MS95, PROFILES, lookalike, wh
 from raretrace.fingerprint.library import REY, library_from_dict, literature_library
 from raretrace.fingerprint.samples import parse_reference_samples
 
-# --- censored likelihood ---------------------------------------------------------------------------------
+# --- censored likelihood ------------------------------------------------------------------------------------
 
 
 def test_a_value_below_detection_is_censored_not_imputed() -> None:
@@ -82,7 +82,9 @@ def test_censored_fit_recovers_a_gaussian_that_a_substitution_biases() -> None:
     substituted = np.where(cens, bound + math.log(0.65), x)
     p = stats.norm.cdf(0.4)
     upper = 1.0 + 0.5 * stats.norm.pdf(0.4) / (1 - p)  # E[x | x > 1.2]
-    assert float(substituted.mean()) == pytest.approx(p * (bound + math.log(0.65)) + (1 - p) * upper, abs=0.03)
+    assert float(substituted.mean()) == pytest.approx(
+        p * (bound + math.log(0.65)) + (1 - p) * upper, abs=0.03
+    )
     assert float(substituted.std()) < 0.4
 
 
@@ -134,12 +136,12 @@ def test_bad_limit_columns_name_row_and_column(
     assert e.value.field == field
 
 
-# --- decisions ------------------------------------------------------------------------------------------------
+# --- decisions ----------------------------------------------------------------------------------------------
 
 
 def test_a_clear_mismatch_is_inconsistent_even_where_the_country_has_a_partial_reference() -> None:
-    """Bayan Obo ore declared as Australian: AU has Nolans, a partial light-REE reference Bayan Obo fits on its
-    four figures. Where the vouching references identify Bayan Obo (Bayes factor of AU below 1:100), the
+    """Bayan Obo ore declared as Australian: AU has Nolans, a partial light-REE reference Bayan Obo fits on
+    its four figures. Where the vouching references identify Bayan Obo (Bayes factor of AU below 1:100), the
     declaration is inconsistent, never indeterminate; the truthful declaration stays consistent."""
     model = default_model()
     gen, kept = truth_patterns()
@@ -173,7 +175,7 @@ def test_a_partial_reference_never_ranks_first_over_one_that_can_vouch() -> None
     assert (~model.vouch[raw_top]).any()
 
 
-# --- lab generator --------------------------------------------------------------------------------------------
+# --- lab generator ------------------------------------------------------------------------------------------
 
 
 def test_whole_pattern_interpolates_in_chondrite_normalised_space() -> None:
@@ -244,7 +246,7 @@ def test_trace_icpms_meets_the_identification_and_declaration_targets_on_the_lit
     assert f.false_country >= 0.9
 
 
-# --- libraries from samples -----------------------------------------------------------------------------------
+# --- libraries from samples ---------------------------------------------------------------------------------
 
 
 def test_library_build_from_certified_samples(tmp_path: Path) -> None:
@@ -307,7 +309,9 @@ def test_cli_library_build_and_use(tmp_path: Path, capsysbinary: pytest.CaptureF
     samples = tmp_path / "crm.csv"
     samples.write_text(certified_samples_csv(3))
     out_file = tmp_path / "lib.json"
-    code, out, err = cli("fingerprint", "library", "build", str(samples), "-o", str(out_file), "--json", db=False)
+    code, out, err = cli(
+        "fingerprint", "library", "build", str(samples), "-o", str(out_file), "--json", db=False
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["provenance"]["sha256"] and out_file.exists()
@@ -337,7 +341,7 @@ def test_cli_library_build_and_use(tmp_path: Path, capsysbinary: pytest.CaptureF
     assert "literature" in load_library().title.lower() or "fingerprints" in load_library().title.lower()
 
 
-# --- newly sourced figures ------------------------------------------------------------------------------------
+# --- newly sourced figures ----------------------------------------------------------------------------------
 
 
 def test_every_newly_sourced_figure_is_cited_and_compared_with_the_library() -> None:

@@ -45,7 +45,9 @@ fingerprint_app = typer.Typer(
     "'raretrace fingerprint check ASSAY.csv'); build and evaluate libraries from samples.",
     no_args_is_help=True,
 )
-library_app = typer.Typer(help="Reference libraries built from certified reference samples.", no_args_is_help=True)
+library_app = typer.Typer(
+    help="Reference libraries built from certified reference samples.", no_args_is_help=True
+)
 fingerprint_app.add_typer(library_app, name="library")
 
 
@@ -99,7 +101,7 @@ def fingerprint(
                 "samples": [
                     {"row": s.row, "sample": s.sample_id, **r.to_dict()}
                     for s, r in zip(samples, results, strict=True)
-                ]
+                ],
             }
         )
         return
@@ -118,8 +120,12 @@ def fingerprint(
 
 @library_app.command("build")
 def library_build(
-    samples: Annotated[Path, typer.Argument(help="Certified reference samples CSV (deposit, country, lab, method)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Library file to write (JSON)", dir_okay=False)],
+    samples: Annotated[
+        Path, typer.Argument(help="Certified reference samples CSV (deposit, country, lab, method)")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Library file to write (JSON)", dir_okay=False)
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Build a reference library from certified reference samples: per deposit and element a censored
@@ -164,7 +170,9 @@ def library_build(
 
 @library_app.command("evaluate")
 def library_evaluate(
-    samples: Annotated[Path, typer.Argument(help="Certified reference samples CSV the library is built from")],
+    samples: Annotated[
+        Path, typer.Argument(help="Certified reference samples CSV the library is built from")
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Cross-validate the library the samples build: leave-one-sample-out and leave-one-lab-out top-1
@@ -194,7 +202,11 @@ def library_evaluate(
             f"{f.kind} ({f.folds} folds, {f.scored} samples of deposits in the library): top-1 {f.top1:.3f}, "
             f"wrongly rejected {f.wrongly_rejected:.3f}, truthful declarations inconsistent "
             f"{f.truthful_inconsistent:.3f}"
-            + (f"; {f.outside} samples of deposits left out, rejected {f.outside_rejected:.3f}" if f.outside else ""),
+            + (
+                f"; {f.outside} samples of deposits left out, rejected {f.outside_rejected:.3f}"
+                if f.outside
+                else ""
+            ),
             soft_wrap=True,
             highlight=False,
         )

@@ -14,7 +14,8 @@ Header names (case-insensitive; the unit in parentheses, brackets or after an un
 
 A cell ``<0.05`` is below a detection limit of 0.05 (in the column's unit). Per-sample, per-element limits
 and uncertainties may also have columns of their own: ``DL La (ppm)``, ``DL La2O3 (wt%)`` (the limit; a cell
-``<DL`` or ``bdl`` then takes it) and ``U La (ppm)`` (the 1-sigma uncertainty of the value). A value is read at
+``<DL`` or ``bdl`` then takes it) and ``U La (ppm)`` (the 1-sigma uncertainty of the value). A value is read
+at
 its own precision: the rounding of its last digit (a uniform error of one unit, standard deviation unit /
 sqrt(12)) adds to its uncertainty, and a value rounded to zero ("0.000") is below half a unit of its last
 digit (censored there), so oxide wt% to three decimals and ppm to one are read for what they say. The 15 REY

@@ -23,8 +23,7 @@ from numpy.typing import NDArray
 from scipy import optimize, special
 
 from raretrace.errors import ValidationError
-from raretrace.fingerprint.features import FeatureSpace
-from raretrace.fingerprint.features import pattern_vector
+from raretrace.fingerprint.features import FeatureSpace, pattern_vector
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.samples import ReferenceSample
 
@@ -84,7 +83,9 @@ def lab_bias_sd(samples: Sequence[ReferenceSample], centres: dict[str, NDArray[n
     return math.sqrt(max(float(np.mean(terms)), 0.0)) if terms else 0.0
 
 
-def build_library(samples: Sequence[ReferenceSample], file_name: str, data: bytes, built_at: str) -> dict[str, Any]:
+def build_library(
+    samples: Sequence[ReferenceSample], file_name: str, data: bytes, built_at: str
+) -> dict[str, Any]:
     """The library file (a dict in the shipped library's format) fitted to ``samples``."""
     by_deposit: dict[str, list[ReferenceSample]] = defaultdict(list)
     for s in samples:
@@ -126,7 +127,10 @@ def build_library(samples: Sequence[ReferenceSample], file_name: str, data: byte
             mu, sd = fit
             sd = math.sqrt(max(sd**2 - tau**2, _MIN_SD**2))  # the model adds the lab bias back
             centre = math.exp(mu) * 100.0
-            distribution[e] = [round(centre * math.exp(-_Z95 * sd), 8), round(centre * math.exp(_Z95 * sd), 8)]
+            distribution[e] = [
+                round(centre * math.exp(-_Z95 * sd), 8),
+                round(centre * math.exp(_Z95 * sd), 8),
+            ]
         labs = sorted({r.lab for r in rows})
         deposits.append(
             {
@@ -139,7 +143,8 @@ def build_library(samples: Sequence[ReferenceSample], file_name: str, data: byte
                 "status": "measured",
                 "source": key,
                 "distribution": distribution,
-                "notes": f"{len(rows)} samples from {len(labs)} lab(s): {', '.join(labs)}; each figure is the "
+                "notes": f"{len(rows)} samples from {len(labs)} lab(s): {', '.join(labs)}; each figure is "
+                "the "
                 "censored maximum-likelihood centre, its range the 95% interval of the within-lab spread",
                 "samples": len(rows),
                 "labs": labs,
@@ -148,7 +153,8 @@ def build_library(samples: Sequence[ReferenceSample], file_name: str, data: byte
     methods = sorted({s.method for s in samples})
     return {
         "title": f"Reference library built from certified reference samples ({file_name})",
-        "note": "Built by 'raretrace fingerprint library build'. Percent of TREO, oxide basis. Every figure is "
+        "note": "Built by 'raretrace fingerprint library build'. Percent of TREO, oxide basis. Every figure "
+        "is "
         "fitted to the samples of the source below; nothing is taken from the literature.",
         "basis": "percent of TREO, oxide basis (CeO2, Pr6O11, Tb4O7, R2O3 otherwise)",
         "variability": {

@@ -74,7 +74,14 @@ def _score(
         return float(np.mean(v)) if v else float("nan")
 
     return FoldFigures(
-        kind, len(folds), len(top), mean(top), mean(rejected), mean(truthful), len(out_rejected), mean(out_rejected)
+        kind,
+        len(folds),
+        len(top),
+        mean(top),
+        mean(rejected),
+        mean(truthful),
+        len(out_rejected),
+        mean(out_rejected),
     )
 
 

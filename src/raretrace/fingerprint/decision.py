@@ -58,10 +58,10 @@ def declared_verdicts(
     """Verdicts for n samples declared to come from the deposits ``declared`` (K mask: one deposit, or all
     of a country's); ``comparable`` (n x K) says which deposits share a feature with each sample;
     ``pattern`` (n) whether the sample's rare-earth pattern is used (else isotopes only)."""
-    n, k = scores.probabilities.shape
+    n = scores.probabilities.shape[0]
     vouch = model.vouch
     tested = declared[None, :] & comparable
-    untestable = (declared[None, :] & ~comparable).any(axis=1)
+    untestable: NDArray[np.bool_] = np.asarray((declared[None, :] & ~comparable).any(axis=1))
     log_p = np.where(tested, scores.log_p, np.nan)
     with np.errstate(invalid="ignore"):
         best_log_p = np.where(tested.any(axis=1), np.nanmax(np.where(tested, log_p, -np.inf), axis=1), np.nan)
@@ -69,9 +69,9 @@ def declared_verdicts(
     fit_fail, outweighed = model.declared_fails(scores.log_p, model.lr_against_others(scores.score))
     fit_fail = np.where(pattern[:, None], fit_fail, scores.log_p < math.log(ALPHA))
     passes = tested & ~fit_fail
-    vouch_pass = (passes & vouch & ~outweighed).any(axis=1)
-    partial_fit = (passes & ~vouch).any(axis=1)
-    iso_pass = passes.any(axis=1)
+    vouch_pass: NDArray[np.bool_] = np.asarray((passes & vouch & ~outweighed).any(axis=1))
+    partial_fit: NDArray[np.bool_] = np.asarray((passes & ~vouch).any(axis=1))
+    iso_pass: NDArray[np.bool_] = np.asarray(passes.any(axis=1))
     others = comparable & ~declared[None, :]
     inside = np.sum(np.where(tested, scores.probabilities, 0.0), axis=1)
     outside = np.sum(np.where(others, scores.probabilities, 0.0), axis=1)
@@ -80,7 +80,7 @@ def declared_verdicts(
         ratio = np.where(pattern & others.any(axis=1), (inside / np.maximum(outside, 1e-300)) / prior, np.nan)
     top = model.top(scores.probabilities)
     rows = np.arange(n)
-    claimed = (
+    claimed: NDArray[np.bool_] = np.asarray(
         pattern
         & ~declared[top]
         & vouch[top]
@@ -88,8 +88,8 @@ def declared_verdicts(
         & ~fit_fail[rows, top]
         & (np.nan_to_num(ratio, nan=np.inf) < LR_CLAIM)
     )
-    any_tested = tested.any(axis=1)
-    vouching_declared = (tested & vouch).any(axis=1)
+    any_tested: NDArray[np.bool_] = np.asarray(tested.any(axis=1))
+    vouching_declared: NDArray[np.bool_] = np.asarray((tested & vouch).any(axis=1))
     status = np.full(n, INCONSISTENT, dtype=object)
     reason = [""] * n
     for i in range(n):

@@ -27,7 +27,8 @@ from raretrace.fingerprint.decision import declared_verdicts
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, Observed, describe, pattern_vector
 from raretrace.fingerprint.isotopes import epsilon_nd
 from raretrace.fingerprint.library import REY
-from raretrace.fingerprint.model import ALPHA, FingerprintModel, default_model
+from raretrace.fingerprint.mixture import best_mixtures
+from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores, default_model
 from raretrace.model import Form, parse_enum
 
 PATTERN_FORMS: Final = frozenset({Form.ORE, Form.CONCENTRATE, Form.MIXED_OXIDE})
@@ -71,6 +72,8 @@ class FingerprintResult:
     false_rejection_rate: float
     explanation: str
     descriptors: Mapping[str, Any] | None = field(default=None)
+    #: a two-deposit blend that fits where no single deposit does (``mixture.best_mixtures``)
+    mixture: Mapping[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -263,6 +266,13 @@ def check_assay(
     explanation = _explain(
         the_form.value, basis, candidates, unknown, declared, status, p_value, ratio, reason, missing
     )
+    mixture = _mixture(model, obs, scores) if pattern and scores is not None else None
+    if mixture is not None:
+        explanation += (
+            f" It fits a blend of {mixture['deposits'][0]} and {mixture['deposits'][1]} (about "
+            f"{mixture['fraction'][1]:.0%} of the TREO from the second, p = {mixture['p_value']:.3g}) where no "
+            "single deposit fits; similar references make other blends possible too."
+        )
     if unknown and partial_fits:
         explanation += (
             f" It does fit the partial references of {', '.join(partial_fits)}, which give too few figures "
@@ -272,8 +282,21 @@ def check_assay(
         form=the_form.value, declared=declared, status=status, basis=basis, candidates=candidates,
         unknown=unknown, p_value=p_value, likelihood_ratio=ratio, tested_deposits=tested,
         features_used=tuple(used), features_missing=tuple(missing), features_ignored=ignored,
-        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described,
+        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described, mixture=mixture,
     )  # fmt: skip
+
+
+def _mixture(model: FingerprintModel, obs: Observed, scores: Scores) -> dict[str, Any] | None:
+    m = best_mixtures(model, obs, scores)
+    if not m.reported[0]:
+        return None
+    a, b = model.deposits[int(m.a[0])], model.deposits[int(m.b[0])]
+    f = float(m.fraction_b[0])
+    return {
+        "deposits": [a.id, b.id],
+        "fraction": [round(1 - f, 2), round(f, 2)],
+        "p_value": float(m.p_value[0]),
+    }
 
 
 def _explain(

@@ -159,7 +159,9 @@ class FeatureSpace:
                 var[:, : len(REY)] = np.nan_to_num((sd / ppm) ** 2)
                 for j, idx in enumerate(self._group_idx):
                     s2 = np.sum(sd[:, idx] ** 2, axis=1)
-                    var[:, len(REY) + j] = np.nan_to_num(s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2)
+                    var[:, len(REY) + j] = np.nan_to_num(
+                        s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2
+                    )
         if isotopes is not None:
             out[:, -len(ISOTOPE_FEATURES) :] = isotopes
         out_cens &= ~np.isnan(out)

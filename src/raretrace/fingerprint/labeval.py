@@ -8,7 +8,8 @@
   sample declared as every other deposit of the library, vouching and partial reported apart) called
   inconsistent; false country declarations (Chinese ore declared as each consortium member country with a
   library reference) called inconsistent, with the share left indeterminate;
-* out-of-library look-alikes (each library pattern changed by one geological difference, ``labsim.lookalike``):
+* out-of-library look-alikes (each library pattern changed by one geological difference,
+  ``labsim.lookalike``):
   AUROC of the novelty score and detection at the thresholds that reject 1% and 5% of in-library assays of the
   same profile, plus at the model's own threshold with its measured false-rejection rate.
 
@@ -30,6 +31,7 @@ from raretrace.fingerprint.decision import INCONSISTENT, INDETERMINATE, declared
 from raretrace.fingerprint.evaluate import auroc
 from raretrace.fingerprint.labsim import LOOKALIKES, PROFILES, LabGenerator, LabProfile, lookalike
 from raretrace.fingerprint.library import REY, Deposit, literature_library, read_library_file
+from raretrace.fingerprint.mixture import best_mixtures
 from raretrace.fingerprint.model import FingerprintModel, Scores, build_model, default_model
 
 EVAL_SEED: Final = 19_000_019
@@ -57,10 +59,17 @@ class ProfileFigures:
     ood_own: float
     known_rejected_own: float
     distinct_at_5: float  # look-alikes at twice the difference, rejected at 5% false rejection
+    mixture_admixed: float  # admixed samples reported as a blend
+    mixture_right_pair: float  # of those, the blend names the two deposits mixed
+    mixture_pure: float  # unmixed samples wrongly reported as a blend
 
 
 def _verdict_rate(
-    model: FingerprintModel, obs_scores: object, sel: NDArray[np.bool_], declared: NDArray[np.bool_], what: str
+    model: FingerprintModel,
+    obs_scores: object,
+    sel: NDArray[np.bool_],
+    declared: NDArray[np.bool_],
+    what: str,
 ) -> tuple[float, float]:
     """(share inconsistent, share indeterminate) of the samples ``sel`` declared as ``declared``."""
     assert isinstance(obs_scores, Scores)
@@ -95,10 +104,13 @@ def certified_samples_csv(n_per: int, seed: int = EVAL_SEED) -> str:
         for i in range(len(a.labels)):
             d = kept[int(a.labels[i])]
             cells = [
-                f"<{a.limits[i, j]:.6g}" if a.censored[i, j] else f"{a.ppm[i, j]:.6g}" for j in range(len(REY))
+                f"<{a.limits[i, j]:.6g}" if a.censored[i, j] else f"{a.ppm[i, j]:.6g}"
+                for j in range(len(REY))
             ]
             lab = f"{profile.name} lab {int(a.lab[i]) + 1}"
-            lines.append(",".join([f"crm-{p}-{i}", d.id, d.country, lab, profile.name, "concentrate", *cells]))
+            lines.append(
+                ",".join([f"crm-{p}-{i}", d.id, d.country, lab, profile.name, "concentrate", *cells])
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +128,14 @@ def evaluate_profile(
     truth = idx[assays.labels]
     top1 = float(np.mean(model.top(scores.probabilities) == truth))
     mixed = gen.draw(profile, n_per, form, admix=(0.05, 0.20), salt=2)
-    top1_mixed = float(np.mean(model.top(model.scores(mixed.observe(model.space)).probabilities) == idx[mixed.labels]))
+    mixed_obs = mixed.observe(model.space)
+    mixed_scores = model.scores(mixed_obs)
+    top1_mixed = float(np.mean(model.top(mixed_scores.probabilities) == idx[mixed.labels]))
+    blends = best_mixtures(model, mixed_obs, mixed_scores)
+    assert mixed.partner is not None
+    main_, other = idx[mixed.labels], idx[mixed.partner]
+    right = ((blends.a == main_) & (blends.b == other)) | ((blends.a == other) & (blends.b == main_))
+    pure_blends = best_mixtures(model, assays.observe(model.space), scores)
     k = len(ids)
     truthful: list[float] = []
     false_v: list[float] = []
@@ -160,6 +179,8 @@ def evaluate_profile(
         float(np.mean(fc)), float(np.mean(fci)), float(np.mean(truthful_country)),
         auroc(out_scores.novelty, known_novelty), at[0.01], at[0.05],
         float(np.mean(out_scores.unknown)), float(np.mean(scores.unknown)), distinct,
+        float(np.mean(blends.reported)), float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0,
+        float(np.mean(pure_blends.reported)),
     )  # fmt: skip
 
 
@@ -178,16 +199,18 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
         "| profile | form | top-1 | top-1 admixed | truthful → inconsistent | false deposit (vouching / "
         "partial) → inconsistent | false country → inconsistent (indeterminate) | truthful country → "
         "inconsistent | look-alikes AUROC | rejected at 1% / 5% FRR | at model threshold (its FRR) | "
-        "twice as different, at 5% FRR |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "twice as different, at 5% FRR | blend reported: admixed / right pair / unmixed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         out.append(
-            f"| {f.profile} | {f.form} | {f.top1:.3f} | {f.top1_admixed:.3f} | {f.truthful_inconsistent:.3f} | "
+            f"| {f.profile} | {f.form} | {f.top1:.3f} | {f.top1_admixed:.3f} | "
+            f"{f.truthful_inconsistent:.3f} | "
             f"{f.false_deposit_vouching:.3f} / {f.false_deposit_partial:.3f} | {f.false_country:.3f} "
             f"({f.false_country_indeterminate:.3f}) | {f.truthful_country_inconsistent:.3f} | "
             f"{f.ood_auroc:.3f} | {f.ood_at_1:.3f} / {f.ood_at_5:.3f} | {f.ood_own:.3f} "
-            f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} |"
+            f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} | {f.mixture_admixed:.3f} / "
+            f"{f.mixture_right_pair:.3f} / {f.mixture_pure:.3f} |"
         )
     out.append("")
     for key, op, target, label in TARGETS:
@@ -206,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write-certified", metavar="CSV", help="write simulated certified reference samples and stop"
     )
-    parser.add_argument("--certified-n", type=int, default=20, help="certified samples per deposit and profile")
+    parser.add_argument(
+        "--certified-n", type=int, default=20, help="certified samples per deposit and profile"
+    )
     args = parser.parse_args(argv)
     if args.write_certified:
         with open(args.write_certified, "w", encoding="utf-8") as f:

@@ -28,7 +28,7 @@ assumptions in ``PROFILES``; no figure here is fitted to the model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -80,10 +80,26 @@ PROFILES: Final = (
         "ore-grade ICP-OES",
         "peroxide fusion ICP-OES, ppm to 3 significant figures; limits 1-10 ppm",
         tuple(
-            {"La": 5, "Ce": 10, "Pr": 10, "Nd": 5, "Sm": 5, "Eu": 1, "Gd": 5, "Tb": 5, "Dy": 3, "Ho": 3,
-             "Er": 3, "Tm": 2, "Yb": 1, "Lu": 1, "Y": 2}[e] * 1.0
+            {
+                "La": 5,
+                "Ce": 10,
+                "Pr": 10,
+                "Nd": 5,
+                "Sm": 5,
+                "Eu": 1,
+                "Gd": 5,
+                "Tb": 5,
+                "Dy": 3,
+                "Ho": 3,
+                "Er": 3,
+                "Tm": 2,
+                "Yb": 1,
+                "Lu": 1,
+                "Y": 2,
+            }[e]
+            * 1.0
             for e in REY
-        ),  # fmt: skip
+        ),
         rsd=0.05,
         bias_sd=0.06,
     ),
@@ -124,6 +140,7 @@ class LabAssays:
     sd_ppm: NDArray[np.float64]  # n x 15 rounding uncertainty of the reported value (element ppm)
     labels: NDArray[np.int64]  # index of the true (main) deposit in the list given
     lab: NDArray[np.int64]
+    partner: NDArray[np.int64] | None = None  # index of the admixed deposit (None: no admixture)
 
     def observe(self, space: FeatureSpace) -> Observed:
         return space.observe(
@@ -162,7 +179,8 @@ class LabGenerator:
 
     def true_shares(
         self, labels: NDArray[np.int64], rng: np.random.Generator, admix: tuple[float, float] | None = None
-    ) -> NDArray[np.float64]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64] | None]:
+        """True oxide shares (n x 15) and, with ``admix``, the deposit mixed in."""
         n = len(labels)
         base = np.log(self.patterns[labels])
         slope = rng.normal(0.0, 0.12, size=(n, 1))
@@ -172,11 +190,11 @@ class LabGenerator:
         noise = rng.laplace(0.0, 1.0 / math.sqrt(2.0), size=(n, 15)) * self.log_sd[labels]
         shares = np.exp(base + smooth + noise)
         shares /= shares.sum(axis=1, keepdims=True)
-        if admix is not None:
-            other = (labels + rng.integers(1, len(self.patterns), size=n)) % len(self.patterns)
-            frac = rng.uniform(admix[0], admix[1], size=(n, 1))
-            shares = (1 - frac) * shares + frac * self.patterns[other]
-        return shares
+        if admix is None:
+            return np.asarray(shares, dtype=float), None
+        other = (labels + rng.integers(1, len(self.patterns), size=n)) % len(self.patterns)
+        frac = rng.uniform(admix[0], admix[1], size=(n, 1))
+        return np.asarray((1 - frac) * shares + frac * self.patterns[other], dtype=float), other
 
     def draw(
         self,
@@ -191,7 +209,7 @@ class LabGenerator:
         rng = np.random.default_rng([self.seed, salt, PROFILES.index(profile) if profile in PROFILES else 9])
         k = len(self.patterns)
         labels = np.repeat(np.arange(k), n_per)
-        shares = self.true_shares(labels, rng, admix)
+        shares, partner = self.true_shares(labels, rng, admix)
         lo, hi = GRADES[form]
         grade = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(len(labels), 1)))
         true_ppm = shares * grade * 1e6 * _ELEMENT_PER_OXIDE
@@ -204,7 +222,7 @@ class LabGenerator:
         measured = true_ppm * np.exp(bias[lab]) * (1 + profile.rsd * t) + rng.normal(size=t.shape) * dl / 3
         outlier = rng.random(size=t.shape) < profile.outlier_rate
         measured = np.where(outlier, measured * np.exp(rng.normal(0.0, 0.3, size=t.shape)), measured)
-        return self._report(profile, measured, dl, labels, lab)
+        return replace(self._report(profile, measured, dl, labels, lab), partner=partner)
 
     @staticmethod
     def _report(

@@ -441,7 +441,12 @@ def library_from_dict(data: object, origin: str) -> Library:
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, int | float) or bias < 0):
         raise ValidationError("must be a number >= 0", field="lab_bias_sd")
     return Library(
-        tuple(deposits), sources, origin, None if bias is None else float(bias), (), str(data.get("title", ""))
+        tuple(deposits),
+        sources,
+        origin,
+        None if bias is None else float(bias),
+        (),
+        str(data.get("title", "")),
     )
 
 

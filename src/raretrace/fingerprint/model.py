@@ -276,9 +276,10 @@ class FingerprintModel:
         zb = (xz - self.bg_mean) / bsd
         measured_term = -0.5 * z**2 - np.log(sd) - (-0.5 * zb**2 - np.log(bsd))[:, None, :]
         with np.errstate(divide="ignore"):
-            cens_term = special.log_ndtr(np.where(cens[:, None, :], z, 0.0)) - special.log_ndtr(
-                np.where(cens, zb, 0.0)
-            )[:, None, :]
+            cens_term = (
+                special.log_ndtr(np.where(cens[:, None, :], z, 0.0))
+                - special.log_ndtr(np.where(cens, zb, 0.0))[:, None, :]
+            )
         cens3 = cens[:, None, :]
         term = np.where(cens3, cens_term, measured_term) * obs[:, None, :]
         miss = np.where(cens3, np.minimum(z, 0.0) ** 2, z**2) * obs[:, None, :]

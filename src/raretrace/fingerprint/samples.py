@@ -21,8 +21,8 @@ from raretrace.errors import ValidationError
 from raretrace.fingerprint.assay_csv import AssaySample, parse_assay_csv
 from raretrace.fingerprint.declared import PATTERN_FORMS
 
-META: Final = ("deposit", "country", "lab", "method", "name")
-_REQUIRED: Final = ("deposit", "country", "lab", "method")
+META: Final[tuple[str, ...]] = ("deposit", "country", "lab", "method", "name")
+_REQUIRED: Final[tuple[str, ...]] = ("deposit", "country", "lab", "method")
 _ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -86,7 +86,9 @@ def parse_reference_samples(text: str) -> list[ReferenceSample]:
                 context=where,
             )
         out.append(
-            ReferenceSample(deposit, values.get("name") or deposit, country, values["lab"], values["method"], assay)
+            ReferenceSample(
+                deposit, values.get("name") or deposit, country, values["lab"], values["method"], assay
+            )
         )
     if not out:
         raise ValidationError("no samples", field="rows", context="row 2")
