@@ -270,8 +270,8 @@ def check_assay(
     if mixture is not None:
         explanation += (
             f" It fits a blend of {mixture['deposits'][0]} and {mixture['deposits'][1]} (about "
-            f"{mixture['fraction'][1]:.0%} of the TREO from the second, p = {mixture['p_value']:.3g}) where no "
-            "single deposit fits; similar references make other blends possible too."
+            f"{mixture['fraction'][1]:.0%} of the TREO from the second, p = {mixture['p_value']:.3g}) where "
+            "no single deposit fits; similar references make other blends possible too."
         )
     if unknown and partial_fits:
         explanation += (

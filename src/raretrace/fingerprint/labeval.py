@@ -179,7 +179,8 @@ def evaluate_profile(
         float(np.mean(fc)), float(np.mean(fci)), float(np.mean(truthful_country)),
         auroc(out_scores.novelty, known_novelty), at[0.01], at[0.05],
         float(np.mean(out_scores.unknown)), float(np.mean(scores.unknown)), distinct,
-        float(np.mean(blends.reported)), float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0,
+        float(np.mean(blends.reported)),
+        float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0,
         float(np.mean(pure_blends.reported)),
     )  # fmt: skip
 
