@@ -81,7 +81,8 @@ class AssaySample:
         )  # fmt: skip
 
     def pattern(self) -> dict[str, float]:
-        """REY ppm with values below detection replaced as the model does (0.65 x DL)."""
+        """REY ppm with values below detection at 0.65 x DL, for the pyrolite descriptors only (the model
+        censors them)."""
         limits = {e: BELOW_DL_FRACTION * dl for e, dl in self.detection_limits.items() if e in REY}
         return {e: v for e, v in self.ppm.items() if e in REY} | limits
 
