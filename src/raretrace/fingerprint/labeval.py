@@ -29,7 +29,14 @@ from numpy.typing import NDArray
 
 from raretrace.fingerprint.decision import INCONSISTENT, INDETERMINATE, declared_verdicts
 from raretrace.fingerprint.evaluate import auroc
-from raretrace.fingerprint.labsim import LOOKALIKES, PROFILES, LabGenerator, LabProfile, lookalike
+from raretrace.fingerprint.labsim import (
+    ELEMENT_PER_OXIDE,
+    LOOKALIKES,
+    PROFILES,
+    LabGenerator,
+    LabProfile,
+    lookalike,
+)
 from raretrace.fingerprint.library import REY, Deposit, literature_library, read_library_file
 from raretrace.fingerprint.mixture import best_mixtures
 from raretrace.fingerprint.model import FingerprintModel, Scores, build_model, default_model
@@ -38,6 +45,9 @@ EVAL_SEED: Final = 19_000_019
 #: Consortium members (Minerals Security Partnership partners, ``data/regimes/consortium.toml``) for which
 #: the library holds a reference: the false-country declarations tested.
 CONSORTIUM_WITH_REFERENCES: Final = ("AU", "US", "IN")
+#: Reported TREO (wt%) below which a coarse report (oxide wt% to three decimals) holds too few digits: the
+#: figures are also given for the samples at or above it.
+RICH_TREO_PCT: Final = 0.5
 FORMS: Final = ("ore", "concentrate")
 
 
@@ -62,6 +72,10 @@ class ProfileFigures:
     mixture_admixed: float  # admixed samples reported as a blend
     mixture_right_pair: float  # of those, the blend names the two deposits mixed
     mixture_pure: float  # unmixed samples wrongly reported as a blend
+    rich_top1: float  # top-1 where the reported TREO is at least RICH_TREO_PCT
+    rich_truthful_inconsistent: float
+    poor_share: float  # share of samples below RICH_TREO_PCT
+    false_country_by_deposit: tuple[tuple[str, float], ...] = ()
 
 
 def _verdict_rate(
@@ -114,6 +128,30 @@ def certified_samples_csv(n_per: int, seed: int = EVAL_SEED) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _false_country(
+    model: FingerprintModel, scores: Scores, truth: NDArray[np.int64]
+) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    """Chinese ore declared as each consortium country with a reference: (inconsistent share per country,
+    indeterminate share per country, inconsistent shares per Chinese deposit)."""
+    chinese = np.array(["CN" in model.deposits[int(t)].countries for t in truth])
+    fc: list[float] = []
+    fci: list[float] = []
+    by_deposit: dict[str, list[float]] = {}
+    for country in CONSORTIUM_WITH_REFERENCES:
+        declared = np.array([country in d.countries for d in model.deposits])
+        if not declared.any():
+            continue  # no reference for that country in this library: nothing to test
+        bad, undecided = _verdict_rate(model, scores, chinese, declared, "false country")
+        fc.append(bad)
+        fci.append(undecided)
+        for t in np.unique(truth[chinese]):
+            name = model.deposits[int(t)].id
+            by_deposit.setdefault(name, []).append(
+                _verdict_rate(model, scores, truth == t, declared, "false country")[0]
+            )
+    return fc, fci, by_deposit
+
+
 def evaluate_profile(
     model: FingerprintModel, profile: LabProfile, form: str, n_per: int, seed: int = EVAL_SEED
 ) -> ProfileFigures:
@@ -137,6 +175,10 @@ def evaluate_profile(
     right = ((blends.a == main_) & (blends.b == other)) | ((blends.a == other) & (blends.b == main_))
     pure_blends = best_mixtures(model, assays.observe(model.space), scores)
     k = len(ids)
+    treo_pct = np.nansum(np.where(assays.censored, 0.0, assays.ppm) / ELEMENT_PER_OXIDE, axis=1) / 1e4
+    rich = treo_pct >= RICH_TREO_PCT
+    rich_top1 = float(np.mean(model.top(scores.probabilities)[rich] == truth[rich])) if rich.any() else np.nan
+    rich_truthful: list[float] = []
     truthful: list[float] = []
     false_v: list[float] = []
     false_p: list[float] = []
@@ -144,17 +186,10 @@ def evaluate_profile(
         declared = np.arange(k) == j
         if j in idx:
             truthful.append(_verdict_rate(model, scores, truth == j, declared, "truthful")[0])
+            rich_truthful.append(_verdict_rate(model, scores, rich & (truth == j), declared, "truthful")[0])
         rate = _verdict_rate(model, scores, truth != j, declared, "false")[0]
         (false_v if model.vouch[j] else false_p).append(rate)
-    chinese = np.array(["CN" in model.deposits[int(t)].countries for t in truth])
-    fc, fci = [], []
-    for country in CONSORTIUM_WITH_REFERENCES:
-        declared = np.array([country in d.countries for d in model.deposits])
-        if not declared.any():
-            continue  # no reference for that country in this library: nothing to test
-        bad, undecided = _verdict_rate(model, scores, chinese, declared, "false country")
-        fc.append(bad)
-        fci.append(undecided)
+    fc, fci, by_deposit = _false_country(model, scores, truth)
     truthful_country = []
     for t in np.unique(truth):
         country = model.deposits[int(t)].country
@@ -182,6 +217,8 @@ def evaluate_profile(
         float(np.mean(blends.reported)),
         float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0,
         float(np.mean(pure_blends.reported)),
+        rich_top1, float(np.nanmean(rich_truthful)), float(np.mean(~rich)),
+        tuple((k, float(np.mean(v))) for k, v in by_deposit.items()),
     )  # fmt: skip
 
 
@@ -212,6 +249,17 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
             f"{f.ood_auroc:.3f} | {f.ood_at_1:.3f} / {f.ood_at_5:.3f} | {f.ood_own:.3f} "
             f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} | {f.mixture_admixed:.3f} / "
             f"{f.mixture_right_pair:.3f} / {f.mixture_pure:.3f} |"
+        )
+    out.append("")
+    out.append(
+        f"Samples with reported TREO >= {RICH_TREO_PCT}% (top-1 / truthful declarations inconsistent; share "
+        "of samples below):"
+    )
+    for f in figures:
+        per = ", ".join(f"{k} {v:.3f}" for k, v in f.false_country_by_deposit)
+        out.append(
+            f"- {f.profile}, {f.form}: {f.rich_top1:.3f} / {f.rich_truthful_inconsistent:.3f} "
+            f"({f.poor_share:.0%} below); false country declarations inconsistent by Chinese deposit: {per}"
         )
     out.append("")
     for key, op, target, label in TARGETS:

@@ -45,7 +45,7 @@ CHONDRITE_MS95: Final = {
 }  # fmt: skip
 _LANTHANIDES: Final = REY[:14]
 _POS: Final = np.linspace(-1.0, 1.0, 14)
-_ELEMENT_PER_OXIDE: Final = np.array([oxide_factor(e) for e in REY])
+ELEMENT_PER_OXIDE: Final = np.array([oxide_factor(e) for e in REY])
 _CHONDRITE: Final = np.array([CHONDRITE_MS95[e] for e in REY])
 GRADES: Final = {"ore": (0.0005, 0.10), "concentrate": (0.20, 0.70)}
 
@@ -121,14 +121,14 @@ def whole_pattern(deposit: Deposit) -> tuple[NDArray[np.float64], NDArray[np.boo
         return None
     known = np.array([e in deposit.shares for e in REY])
     oxide = np.array([deposit.shares[e].centre_pct if e in deposit.shares else np.nan for e in REY])
-    norm = np.log(oxide * _ELEMENT_PER_OXIDE / _CHONDRITE)  # chondrite-normalised element amounts
+    norm = np.log(oxide * ELEMENT_PER_OXIDE / _CHONDRITE)  # chondrite-normalised element amounts
     lan = norm[:14]
     have = ~np.isnan(lan)
     filled = np.interp(_POS, _POS[have], lan[have])  # linear inside, flat beyond the ends
     out = np.concatenate([np.where(have, lan, filled), [norm[14]]])
     if np.isnan(out[14]):
         out[14] = out[REY.index("Ho")]  # Y follows Ho at the chondritic ratio
-    shares = np.exp(out) * _CHONDRITE / _ELEMENT_PER_OXIDE
+    shares = np.exp(out) * _CHONDRITE / ELEMENT_PER_OXIDE
     return shares / shares.sum(), ~known
 
 
@@ -212,7 +212,7 @@ class LabGenerator:
         shares, partner = self.true_shares(labels, rng, admix)
         lo, hi = GRADES[form]
         grade = np.exp(rng.uniform(math.log(lo), math.log(hi), size=(len(labels), 1)))
-        true_ppm = shares * grade * 1e6 * _ELEMENT_PER_OXIDE
+        true_ppm = shares * grade * 1e6 * ELEMENT_PER_OXIDE
         bias = rng.normal(0.0, profile.bias_sd, size=(profile.n_labs, 15))
         lab = rng.integers(0, profile.n_labs, size=len(labels))
         t = rng.standard_t(profile.tail_dof, size=true_ppm.shape) * math.sqrt(
@@ -234,7 +234,7 @@ class LabGenerator:
     ) -> LabAssays:
         limits = np.broadcast_to(dl, measured.shape).copy()
         if profile.oxide_decimals is not None:
-            unit = 10.0**-profile.oxide_decimals * 1e4 * _ELEMENT_PER_OXIDE  # ppm of element per digit
+            unit = 10.0**-profile.oxide_decimals * 1e4 * ELEMENT_PER_OXIDE  # ppm of element per digit
             reported = np.round(measured / unit) * unit
             sd = np.broadcast_to(unit / math.sqrt(12.0), measured.shape).copy()
         else:
@@ -262,7 +262,7 @@ def lookalike(pattern: NDArray[np.float64], kind: str, strength: float = 1.0) ->
     * ``mree``: a middle-REE (Sm-Dy) hump, x1.8;
     * ``eu``: a deeper Eu anomaly (x0.4) and a Ce anomaly change (x0.7), as oxidation and plagioclase
       fractionation give."""
-    log = np.log(pattern * _ELEMENT_PER_OXIDE / _CHONDRITE)
+    log = np.log(pattern * ELEMENT_PER_OXIDE / _CHONDRITE)
     pos = np.append(_POS, _POS[REY.index("Ho")])
     if kind == "tilt":
         log = log - strength * 0.5 * pos * (1 if log[0] > log[13] else -1)
@@ -273,7 +273,7 @@ def lookalike(pattern: NDArray[np.float64], kind: str, strength: float = 1.0) ->
         log = log + strength * (np.log(0.4) * eu + np.log(0.7) * ce)
     else:
         raise ValueError(kind)
-    shares = np.exp(log) * _CHONDRITE / _ELEMENT_PER_OXIDE
+    shares = np.exp(log) * _CHONDRITE / ELEMENT_PER_OXIDE
     return np.asarray(shares / shares.sum())
 
 
