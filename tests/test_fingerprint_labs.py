@@ -380,3 +380,34 @@ def test_every_newly_sourced_figure_is_cited_and_compared_with_the_library() -> 
             assert ("conflict" in c["result"]) == (total < c["value"] * 0.98), c
         elif not c["result"].startswith("conflict, unresolved"):
             assert ("conflict" in c["result"]) == (abs(total - c["value"]) / c["value"] > 0.10), c
+
+
+def test_a_report_too_coarse_to_judge_is_indeterminate_not_accused() -> None:
+    """Oxide wt% to three decimals of a 0.05-0.3% TREO ore: most REY are censored or rounded past 10%. Such
+    reports are neither cleared nor accused, whatever is declared."""
+    model = default_model()
+    gen, _kept = truth_patterns()
+    a = gen.draw(PROFILES[2], 40, "ore", salt=11)
+    observed = a.observe(model.space)
+    scores = model.scores(observed)
+    precise = observed.precise_count()
+    # counted independently: measured REY whose rounding (one unit of 0.001 wt% oxide) is at most 10%
+    unit = 0.001 * 1e4 * np.array([oxide_factor(e) for e in REY]) / math.sqrt(12)
+    with np.errstate(invalid="ignore"):
+        expected = np.sum(~a.censored & (unit / a.ppm <= 0.10), axis=1)
+    assert (precise == expected).all()
+    coarse = precise < 9
+    assert coarse.any() and (~coarse).any()
+    ids = [d.id for d in model.deposits]
+    for j in range(len(ids)):
+        declared = np.arange(len(ids)) == j
+        v = declared_verdicts(
+            model,
+            scores,
+            declared,
+            np.ones((len(precise), len(ids)), bool),
+            np.ones(len(precise), bool),
+            precise,
+        )
+        assert (v.status[coarse] == "indeterminate").all()
+        assert all("finer assay" in r for r, c in zip(v.reason, coarse, strict=True) if c)

@@ -13,8 +13,11 @@ Built for enforcement: each outcome has a stated error rate, measured by the eva
   deposits against the others is below ``LR_CLAIM``) is ``inconsistent`` whatever partial references the
   declared country also has.
 * ``indeterminate`` is left for what the library truly cannot tell: no reference for the declared origin, no
-  comparable features, or a sample that only a partial reference of the declaration fits and no vouching
-  deposit elsewhere claims.
+  comparable features, a sample that only a partial reference of the declaration fits and no vouching
+  deposit elsewhere claims, or a report too coarse to judge: fewer than ``COMPLETE_MIN`` REY measured to 10%
+  or better (``Observed.precise_count``; e.g. oxide wt% to three decimals on a low-grade ore). Such a report
+  is neither cleared nor accused: the answer is "send a finer assay", which under a regime requiring a
+  consistent fingerprint does not pass either.
 
 For processed forms only the isotopes speak; a deposit's isotope reference is then tested by its D2 p-value
 at ALPHA (no likelihood-ratio test: isotopes alone do not identify a deposit).
@@ -29,6 +32,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from raretrace.fingerprint.library import COMPLETE_MIN
 from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores
 
 #: Bayes factor (declared deposits against the rest, uniform prior) below which a vouching deposit outside the
@@ -48,16 +52,83 @@ class Verdicts:
     tested: NDArray[np.bool_]  # n x K, the declared deposits compared
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """Per sample, what the verdict is read from (see ``declared_verdicts``)."""
+
+    any_tested: NDArray[np.bool_]
+    coarse: NDArray[np.bool_]
+    pattern: NDArray[np.bool_]
+    iso_pass: NDArray[np.bool_]
+    untestable: NDArray[np.bool_]
+    vouch_pass: NDArray[np.bool_]
+    claimed: NDArray[np.bool_]
+    partial_fit: NDArray[np.bool_]
+    vouching_declared: NDArray[np.bool_]
+
+
+def _label(
+    f: _Facts,
+    model: FingerprintModel,
+    top: NDArray[np.int64],
+    any_declared: bool,
+    precise: NDArray[np.int64] | None,
+) -> tuple[NDArray[np.str_], tuple[str, ...]]:
+    """The rules of the module docstring, in their order of precedence."""
+    n = len(f.any_tested)
+    status = np.full(n, INCONSISTENT, dtype=object)
+    reason = [""] * n
+    for i in range(n):
+        if not f.any_tested[i]:
+            status[i] = INDETERMINATE
+            reason[i] = (
+                "the library holds no reference for the declared origin"
+                if not any_declared
+                else "the library has no reference figures for the features given"
+            )
+        elif f.coarse[i]:
+            assert precise is not None
+            status[i] = INDETERMINATE
+            reason[i] = (
+                f"the report gives {int(precise[i])} REY values to 10% or better; at least {COMPLETE_MIN} "
+                "are needed to judge a declaration (ask for a finer assay)"
+            )
+        elif not f.pattern[i]:
+            if f.iso_pass[i]:
+                status[i] = CONSISTENT
+            elif f.untestable[i]:
+                status[i] = INDETERMINATE
+                reason[i] = "a declared deposit has no isotope reference to compare with"
+        elif f.vouch_pass[i]:
+            status[i] = CONSISTENT
+        elif f.claimed[i]:
+            reason[i] = (
+                f"the chemistry is that of {model.deposits[int(top[i])].name}, which the declaration excludes"
+            )
+        elif f.partial_fit[i]:
+            status[i] = INDETERMINATE
+            reason[i] = (
+                "only a partial reference of the declared origin fits; it gives too few figures to vouch "
+                "for the sample, and no deposit elsewhere claims it"
+            )
+        elif f.untestable[i] and not f.vouching_declared[i]:
+            status[i] = INDETERMINATE
+            reason[i] = "a declared deposit has no reference to compare with"
+    return np.asarray(status, dtype=str), tuple(reason)
+
+
 def declared_verdicts(
     model: FingerprintModel,
     scores: Scores,
     declared: NDArray[np.bool_],
     comparable: NDArray[np.bool_],
     pattern: NDArray[np.bool_],
+    precise: NDArray[np.int64] | None = None,
 ) -> Verdicts:
     """Verdicts for n samples declared to come from the deposits ``declared`` (K mask: one deposit, or all
     of a country's); ``comparable`` (n x K) says which deposits share a feature with each sample;
-    ``pattern`` (n) whether the sample's rare-earth pattern is used (else isotopes only)."""
+    ``pattern`` (n) whether the sample's rare-earth pattern is used (else isotopes only); ``precise`` (n) the
+    number of REY each sample gives to 10% or better (None: all it gives)."""
     n = scores.probabilities.shape[0]
     vouch = model.vouch
     tested = declared[None, :] & comparable
@@ -88,39 +159,13 @@ def declared_verdicts(
         & ~fit_fail[rows, top]
         & (np.nan_to_num(ratio, nan=np.inf) < LR_CLAIM)
     )
-    any_tested: NDArray[np.bool_] = np.asarray(tested.any(axis=1))
-    vouching_declared: NDArray[np.bool_] = np.asarray((tested & vouch).any(axis=1))
-    status = np.full(n, INCONSISTENT, dtype=object)
-    reason = [""] * n
-    for i in range(n):
-        if not any_tested[i]:
-            status[i] = INDETERMINATE
-            reason[i] = (
-                "the library holds no reference for the declared origin"
-                if not declared.any()
-                else "the library has no reference figures for the features given"
-            )
-        elif not pattern[i]:
-            if iso_pass[i]:
-                status[i] = CONSISTENT
-            elif untestable[i]:
-                status[i] = INDETERMINATE
-                reason[i] = "a declared deposit has no isotope reference to compare with"
-        elif vouch_pass[i]:
-            status[i] = CONSISTENT
-        elif claimed[i]:
-            who = model.deposits[int(top[i])].name
-            reason[i] = f"the chemistry is that of {who}, which the declaration excludes"
-        elif partial_fit[i]:
-            status[i] = INDETERMINATE
-            reason[i] = (
-                "only a partial reference of the declared origin fits; it gives too few figures to vouch "
-                "for the sample, and no deposit elsewhere claims it"
-            )
-        elif untestable[i] and not vouching_declared[i]:
-            status[i] = INDETERMINATE
-            reason[i] = "a declared deposit has no reference to compare with"
-    return Verdicts(np.asarray(status, dtype=str), tuple(reason), p_value, ratio, tested)
+    coarse = np.zeros(n, dtype=bool) if precise is None else pattern & (precise < COMPLETE_MIN)
+    facts = _Facts(
+        np.asarray(tested.any(axis=1)), coarse, pattern, iso_pass, untestable, vouch_pass, claimed,
+        partial_fit, np.asarray((tested & vouch).any(axis=1)),
+    )  # fmt: skip
+    status, reason = _label(facts, model, top, bool(declared.any()), precise)
+    return Verdicts(status, reason, p_value, ratio, tested)
 
 
 __all__ = ["CONSISTENT", "INCONSISTENT", "INDETERMINATE", "LR_CLAIM", "Verdicts", "declared_verdicts"]

@@ -253,7 +253,9 @@ def check_assay(
             where = "that country" if kind == "country" else "that deposit"
             status, reason = "indeterminate", f"the library holds no reference for {where}"
         else:
-            v = declared_verdicts(model, scores, mask, comparable[None, :], np.array([pattern]))
+            v = declared_verdicts(
+                model, scores, mask, comparable[None, :], np.array([pattern]), obs.precise_count()
+            )
             status, reason = str(v.status[0]), v.reason[0]
             p_value = None if np.isnan(v.p_value[0]) else float(v.p_value[0])
             ratio = None if np.isnan(v.ratio[0]) else float(v.ratio[0])

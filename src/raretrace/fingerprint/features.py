@@ -38,6 +38,9 @@ CHONDRITE_NAME: Final = "ChondriteREE_ON (O'Neill 2016, Phil. Trans. R. Soc. A 3
 #: Fraction of the detection limit that stands in for a value below it (Palarea-Albaladejo et al. 2007).
 BELOW_DL_FRACTION: Final = 0.65
 ISOTOPE_FEATURES: Final[tuple[str, ...]] = ("eNd", "87Sr/86Sr")
+#: A value counts as precise (``Observed.precise_count``) up to this relative 1-sigma: a REY value rounded
+#: to one digit of 0.001 wt% (oxide wt% to three decimals at 0.003 wt%) is not.
+PRECISE_RSD: Final = 0.10
 #: Oxide mass per unit element mass, in REY order.
 OXIDE_PER_ELEMENT: Final = np.array([1.0 / oxide_factor(e) for e in REY])
 
@@ -56,6 +59,15 @@ class Observed:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def precise_count(self) -> NDArray[np.int64]:
+        """Per sample: single REY measured (not censored) to a relative 1-sigma of at most
+        ``PRECISE_RSD`` (reported uncertainty and rounding together)."""
+        singles = len(REY)
+        measured = ~self.censored[:, :singles] & ~np.isnan(self.x[:, :singles])
+        if self.var is not None:
+            measured &= self.var[:, :singles] <= PRECISE_RSD**2
+        return np.asarray(measured.sum(axis=1), dtype=np.int64)
 
     def rows(self, sel: NDArray[Any] | slice) -> Observed:
         return Observed(self.x[sel], self.censored[sel], None if self.var is None else self.var[sel])
