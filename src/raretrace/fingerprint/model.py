@@ -238,13 +238,16 @@ class FingerprintModel:
             once_w = self.known[:, cols].T + self.derived[:, cols].T * ~members_obs[rows, cols][:, None]
             every_w = (self.known | self.derived)[:, cols].T
             miss = np.minimum(z, 0.0) ** 2
+            # np.nonzero gives the entries row by row, so each row's entries are one run: sum the runs
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            hit = rows[starts]
             for target, value in (
                 (score, term * every_w),
                 (evidence, term * once_w),
                 (d2, miss * once_w),
                 (m, once_w.astype(float)),
             ):
-                np.add.at(target, rows, value)
+                target[hit] += np.add.reduceat(value, starts, axis=0)
         return Raw(score, evidence, np.maximum(d2, 0.0), np.rint(m).astype(np.int64))
 
     def _members_observed(self, obs: NDArray[np.bool_]) -> NDArray[np.bool_]:
