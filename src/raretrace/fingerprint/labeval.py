@@ -168,6 +168,27 @@ def _blends(model: FingerprintModel, mixed: LabAssays, idx: NDArray[np.int64]) -
     return top1, float(np.mean(blends.reported)), named
 
 
+def _lookalike_novelty(
+    model: FingerprintModel,
+    gen: LabGenerator,
+    profile: LabProfile,
+    form: str,
+    n_per: int,
+    seed: int,
+    strength: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Novelty and rejection of the look-alikes of every truth pattern (each kind) whose reports are
+    precise enough to judge."""
+    patterns = np.vstack(
+        [np.array([lookalike(p, kind, strength) for p in gen.patterns]) for kind in LOOKALIKES]
+    )
+    alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77)
+    observed = alike.draw(profile, n_per, form, salt=3).observe(model.space)
+    scores = model.scores(observed)
+    judged = observed.precise_count() >= COMPLETE_MIN
+    return scores.novelty[judged], scores.unknown[judged]
+
+
 def evaluate_profile(
     model: FingerprintModel, profile: LabProfile, form: str, n_per: int, seed: int = EVAL_SEED
 ) -> ProfileFigures:
@@ -212,25 +233,23 @@ def evaluate_profile(
         country = model.deposits[int(t)].country
         declared = np.array([country in d.countries for d in model.deposits])
         truthful_country.append(_verdict_rate(model, scores, precise, truth == t, declared)[0])
-    # out of library: look-alikes of every pattern, each kind, at strength 1 and 2
-    known_novelty = scores.novelty
-
-    def alike_scores(strength: float) -> Scores:
-        patterns = np.vstack(
-            [np.array([lookalike(p, kind, strength) for p in gen.patterns]) for kind in LOOKALIKES]
+    # out of library: look-alikes of every pattern, each kind, at strength 1 and 2; over the reports precise
+    # enough to judge (a coarse report is indeterminate, neither accepted nor rejected)
+    known_novelty = scores.novelty[judged]
+    out_novelty, out_unknown = _lookalike_novelty(model, gen, profile, form, max(n_per // 3, 1), seed, 1.0)
+    at = {q: float(np.mean(out_novelty > np.quantile(known_novelty, 1 - q))) for q in (0.01, 0.05)}
+    distinct = float(
+        np.mean(
+            _lookalike_novelty(model, gen, profile, form, max(n_per // 3, 1), seed, 2.0)[0]
+            > np.quantile(known_novelty, 0.95)
         )
-        alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77)
-        return model.scores(alike.draw(profile, max(n_per // 3, 1), form, salt=3).observe(model.space))
-
-    out_scores = alike_scores(1.0)
-    at = {q: float(np.mean(out_scores.novelty > np.quantile(known_novelty, 1 - q))) for q in (0.01, 0.05)}
-    distinct = float(np.mean(alike_scores(2.0).novelty > np.quantile(known_novelty, 0.95)))
+    )
     return ProfileFigures(
         profile.name, form, top1, top1_mixed,
         float(np.mean(truthful)), float(np.mean(false_v)), float(np.mean(false_p)),
         float(np.mean(fc)), float(np.mean(fci)), float(np.mean(truthful_country)),
-        auroc(out_scores.novelty, known_novelty), at[0.01], at[0.05],
-        float(np.mean(out_scores.unknown)), float(np.mean(scores.unknown)), distinct,
+        auroc(out_novelty, known_novelty), at[0.01], at[0.05],
+        float(np.mean(out_unknown)), float(np.mean(scores.unknown[judged])), distinct,
         blended, right_pair,
         float(np.mean(pure_blends.reported)),
         top1_all, float(np.mean(judged)), float(np.mean(passed_v)),
