@@ -105,6 +105,11 @@ def fingerprint(
             }
         )
         return
+    out_console.print(
+        f"library: {escape(model.library.title or model.library.origin)} ({escape(model.library.origin)})",
+        soft_wrap=True,
+        highlight=False,
+    )
     for sample, result in zip(samples, results, strict=True):
         top = ", ".join(f"{c.name} {c.probability:.0%}" for c in result.candidates) or "none"
         status = f" — declared {escape(str(declared))}: [bold]{result.status}[/bold]" if declared else ""
