@@ -226,6 +226,7 @@ def evaluate_profile(
             rate, passed = _verdict_rate(model, scores, precise, truth != j, declared)
             false_all.append(rate)
             passed_v.append(passed)
+    false_p = false_p or [float("nan")]  # a library without partial references
     fc, _, by_deposit = _false_country(model, scores, precise, truth, judged)
     fc_all, fci, _ = _false_country(model, scores, precise, truth, np.ones(len(truth), dtype=bool))
     truthful_country = []
@@ -273,6 +274,11 @@ TARGETS: Final = (
 )
 
 
+def _or_na(value: float) -> str:
+    """A figure, or n/a where the library has nothing to measure it on (e.g. no partial references)."""
+    return "n/a" if np.isnan(value) else f"{value:.3f}"
+
+
 def render(figures: Sequence[ProfileFigures]) -> list[str]:
     out = [
         "| profile | form | top-1 (reports precise enough) | top-1 admixed | truthful → inconsistent | "
@@ -286,7 +292,7 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
         out.append(
             f"| {f.profile} | {f.form} | {f.top1:.3f} | {f.top1_admixed:.3f} | "
             f"{f.truthful_inconsistent:.3f} | "
-            f"{f.false_deposit_vouching:.3f} / {f.false_deposit_partial:.3f} | {f.false_country:.3f} "
+            f"{f.false_deposit_vouching:.3f} / {_or_na(f.false_deposit_partial)} | {f.false_country:.3f} "
             f"({f.false_country_passed:.3f}) | {f.truthful_country_inconsistent:.3f} | "
             f"{f.ood_auroc:.3f} | {f.ood_at_1:.3f} / {f.ood_at_5:.3f} | {f.ood_own:.3f} "
             f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} | {f.mixture_admixed:.3f} / "
