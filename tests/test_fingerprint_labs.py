@@ -24,51 +24,38 @@ from raretrace.fingerprint.samples import parse_reference_samples
 
 
 def test_a_value_below_detection_is_censored_not_imputed() -> None:
-    """The same sample with Lu reported as '< DL' scores Lu by the normal CDF at the bound: a limit far above
-    a deposit's expected Lu costs that deposit nothing, a limit far below costs it log Phi(z)."""
+    """A Mountain Pass concentrate (its reference centres) with Lu reported below a limit: the limit enters
+    as log Phi((c - mu) / sd) less the background's, c the log of the limit's share of the measured TREO
+    (written out here with scipy). A limit far above the expected Lu says nothing; one far below it rules
+    Mountain Pass out, where the old 0.65 x DL substitution would have scored a made-up value."""
     model = default_model()
-    values, _ = _mountain_pass()
+    mp_ref = literature_library().get("mountain-pass")
+    grade = 0.5e6  # ppm TREO
+    values = {e: mp_ref.shares[e].centre_pct / 100 * grade * oxide_factor(e) for e in REY if e != "Lu"}
+    treo = sum(v / oxide_factor(e) for e, v in values.items())
     lu = REY.index("Lu")
     mp = [d.id for d in model.deposits].index("mountain-pass")
-    high = check_assay(values, "concentrate", detection_limits={"Lu": 1e4}, descriptors=False)
-    assert high.candidates[0].deposit == "mountain-pass"
-    # the censored term itself, written out with scipy for Mountain Pass
-    obs = model.space.observe(
-        np.array([[values.get(e, 0.0) for e in REY]]),
-        censored=np.array([[e == "Lu" for e in REY]]),
-        limits=np.array([[1e4 if e == "Lu" else 0.0 for e in REY]]),
-    )
-    raw = model._raw(obs)
-    without = model._raw(
-        model.space.observe(
-            np.array([[values.get(e, 0.0) for e in REY]]),
-            censored=np.array([[e == "Lu" for e in REY]]),
-            limits=np.array([[1e-9 if e == "Lu" else 0.0 for e in REY]]),
+    ppm = np.array([[values.get(e, 0.0) for e in REY]])
+    below = np.array([[e == "Lu" for e in REY]])
+
+    def lu_term(limit: float) -> float:
+        obs = model.space.observe(ppm, censored=below, limits=np.where(below, limit, 0.0))
+        assert obs.censored[0, lu]
+        return float(model._raw(obs).score[0, mp])
+
+    def expected(limit: float) -> float:
+        c = math.log(limit / oxide_factor("Lu") / treo)
+        return float(
+            stats.norm.logcdf((c - model.mean[mp, lu]) / model.sd[mp, lu])
+            - stats.norm.logcdf((c - model.bg_mean[lu]) / model.bg_sd[lu])
         )
-    )
-    z_hi = (obs.x[0, lu] - model.mean[mp, lu]) / model.sd[mp, lu]
-    zb_hi = (obs.x[0, lu] - model.bg_mean[lu]) / model.bg_sd[lu]
-    assert obs.censored[0, lu]
-    assert stats.norm.logcdf(z_hi) == pytest.approx(0.0, abs=1e-6)  # a limit far above: no information
-    z_lo = (without.score[0, mp] - raw.score[0, mp]) - (stats.norm.logcdf(-1) * 0)  # difference of two sums
-    x_lo = math.log(1e-9 * (1 / oxide_factor("Lu")) / _treo(values))
-    expected = (
-        stats.norm.logcdf((x_lo - model.mean[mp, lu]) / model.sd[mp, lu])
-        - stats.norm.logcdf((x_lo - model.bg_mean[lu]) / model.bg_sd[lu])
-    ) - (stats.norm.logcdf(z_hi) - stats.norm.logcdf(zb_hi))
-    assert z_lo == pytest.approx(expected, rel=1e-6)
 
-
-def _treo(values: dict[str, float]) -> float:
-    return sum(v / oxide_factor(e) for e, v in values.items())
-
-
-def _mountain_pass() -> tuple[dict[str, float], dict[str, float]]:
-    library = literature_library()
-    mp = library.get("mountain-pass")
-    grade = 0.5e6  # ppm TREO, a concentrate
-    values = {e: mp.shares[e].centre_pct / 100 * grade * oxide_factor(e) for e in REY if e != "Lu"}
-    return values, {}
+    high, low = 1e5, 1e-9
+    assert lu_term(low) - lu_term(high) == pytest.approx(expected(low) - expected(high), rel=1e-6)
+    assert expected(high) == pytest.approx(0.0, abs=0.05)  # a limit far above: (almost) no information
+    assert lu_term(low) < lu_term(high) - 10  # far below Mountain Pass's Lu: strong evidence against it
+    result = check_assay(values, "concentrate", detection_limits={"Lu": high}, descriptors=False)
+    assert result.candidates[0].deposit == "mountain-pass"
 
 
 def test_censored_fit_recovers_a_gaussian_that_a_substitution_biases() -> None:
