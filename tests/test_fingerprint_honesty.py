@@ -186,3 +186,21 @@ def test_reported_uncertainty_widens_each_term_by_its_own_variance() -> None:
     z2 = ((data.x[0, j] - model.mean[0, j]) / model.sd[0, j]) ** 2
     shrunk = z2 * model.sd[0, j] ** 2 / (model.sd[0, j] ** 2 + 0.09)
     assert widened.d2[0, 0] == pytest.approx(plain.d2[0, 0] - z2 + shrunk, rel=1e-9)
+
+
+def test_entries_with_their_own_variance_match_the_term_by_term_path() -> None:
+    """Oxide wt% reports to three decimals carry a rounding variance per entry: the fast path's correction
+    over those entries gives the term-by-term sums."""
+    from raretrace.fingerprint.labeval import truth_patterns
+    from raretrace.fingerprint.labsim import PROFILES
+
+    model = default_model()
+    gen, _ = truth_patterns()
+    data = gen.draw(PROFILES[2], 15, "ore", salt=13).observe(model.space)
+    assert data.var is not None and data.censored.any()
+    kept = model.own_variance(data.var)
+    assert kept is not None and (kept > 0).any() and (kept < data.var).any()  # some kept, some negligible
+    fast, direct = model._raw(data), model._raw_direct(data)
+    for name in ("score", "evidence", "d2"):
+        assert np.allclose(getattr(fast, name), getattr(direct, name), atol=1e-6), name
+    assert (fast.m == direct.m).all()

@@ -66,6 +66,11 @@ _MIN_SD: Final = 0.02
 #: comparisons of REE by ICP-MS, 3-8%; a library built from samples measures its own). Marginalised
 #: analytically: it adds its variance to every share feature of every deposit.
 LAB_BIAS_SD: Final = 0.05
+#: A sample's own variance (log scale) of an entry below this share of the smallest deposit variance of its
+#: feature is left out (``FingerprintModel.own_variance``): it widens no spread by more than 0.5%, so a term
+#: changes by at most 0.5 z^2 / 100 (0.13 at z = 5), while 3-significant-figure rounding keeps every row on
+#: the fast matrix path.
+VAR_NEGLIGIBLE: Final = 0.01
 #: Coarse detection limits (element ppm) of the calibration draws besides the trace ICP-MS default: an
 #: ore-grade method and a coarse oxide report (about 0.002 wt% of oxide). Assumptions about lab practice.
 CALIBRATION_LIMITS_PPM: Final = (5.0, 20.0)
@@ -206,11 +211,10 @@ class FingerprintModel:
         matrix products: each Gaussian term is a quadratic in x, so the observed (x^2, x, 1, log B(x)) times
         per-deposit coefficients gives every deposit's sums at once (no loop over deposits, no n x K x f
         array). Censored entries (a value below a detection limit) are added from the normal CDF at their
-        bound, one array over the censored entries only; rows carrying reported uncertainties are scored
-        by ``_raw_direct`` (their variance differs per sample)."""
+        bound, and entries with their own variance (reported uncertainty, rounding) get the difference
+        their widened spread makes; both as arrays over those entries only. ``_raw_direct`` computes the same
+        term by term (a second implementation, tested against this one)."""
         obs_in = Observed.of(x)
-        if obs_in.var is not None and np.any(obs_in.var > 0):
-            return self._raw_direct(obs_in)
         x, cens = obs_in.x, obs_in.censored
         obs = ~np.isnan(x)
         members_obs = self._members_observed(obs)
@@ -230,25 +234,65 @@ class FingerprintModel:
         s_alone, d2_alone, m_alone = (b[:, i * k : (i + 1) * k] for i in range(3))
         score, evidence = s_own + s_through, s_own + s_alone
         d2, m = d2_own + d2_alone, m_own + m_alone
+        sums = (score, evidence, d2, m)
         if cens.any():
             rows, cols = np.nonzero(cens)
             z = (x[rows, cols][:, None] - self.mean[:, cols].T) / self.sd[:, cols].T  # E x K
             zb_c = (x[rows, cols] - self.bg_mean[cols]) / self.bg_sd[cols]
             term = special.log_ndtr(z) - special.log_ndtr(zb_c)[:, None]
-            once_w = self.known[:, cols].T + self.derived[:, cols].T * ~members_obs[rows, cols][:, None]
-            every_w = (self.known | self.derived)[:, cols].T
-            miss = np.minimum(z, 0.0) ** 2
-            # np.nonzero gives the entries row by row, so each row's entries are one run: sum the runs
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            hit = rows[starts]
-            for target, value in (
-                (score, term * every_w),
-                (evidence, term * once_w),
-                (d2, miss * once_w),
-                (m, once_w.astype(float)),
-            ):
-                target[hit] += np.add.reduceat(value, starts, axis=0)
+            self._add_entries(sums, rows, cols, members_obs, term, np.minimum(z, 0.0) ** 2, count=True)
+        own_var = self.own_variance(obs_in.var)
+        if own_var is not None:
+            # an entry's own variance (reported uncertainty, rounding) widens its terms: the matrix path
+            # scored it with the deposit's spread alone, so add the difference
+            rows, cols = np.nonzero(measured & (own_var > 0))
+            if rows.size:
+                v = own_var[rows, cols]
+                xe = x[rows, cols][:, None]
+                sd0, sd1 = self.sd[:, cols].T, np.sqrt(self.sd[:, cols].T ** 2 + v[:, None])
+                bsd0, bsd1 = self.bg_sd[cols], np.sqrt(self.bg_sd[cols] ** 2 + v)
+                z0, z1 = (xe - self.mean[:, cols].T) / sd0, (xe - self.mean[:, cols].T) / sd1
+                zb0 = (x[rows, cols] - self.bg_mean[cols]) / bsd0
+                zb1 = (x[rows, cols] - self.bg_mean[cols]) / bsd1
+                own = (-0.5 * z1**2 - np.log(sd1)) - (-0.5 * z0**2 - np.log(sd0))
+                bg = (-0.5 * zb1**2 - np.log(bsd1)) - (-0.5 * zb0**2 - np.log(bsd0))
+                self._add_entries(
+                    sums, rows, cols, members_obs, own - bg[:, None], z1**2 - z0**2, count=False
+                )
         return Raw(score, evidence, np.maximum(d2, 0.0), np.rint(m).astype(np.int64))
+
+    def own_variance(self, var: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+        """A sample's own variances, those below ``VAR_NEGLIGIBLE`` of the smallest deposit variance of
+        their feature set to zero (None when nothing is left)."""
+        if var is None:
+            return None
+        kept = np.where(var > VAR_NEGLIGIBLE * np.min(self.sd**2, axis=0), var, 0.0)
+        return kept if kept.any() else None
+
+    def _add_entries(
+        self,
+        sums: tuple[NDArray[np.float64], ...],
+        rows: NDArray[np.intp],
+        cols: NDArray[np.intp],
+        members_obs: NDArray[np.bool_],
+        term: NDArray[np.float64],
+        miss: NDArray[np.float64],
+        *,
+        count: bool,
+    ) -> None:
+        """Add per-entry terms (E x K, for the entries at ``rows``, ``cols``) to the (score, evidence, d2,
+        m) sums, weighted as the matrix path weighs them (own figures; sums fixed through members)."""
+        score, evidence, d2, m = sums
+        once_w = self.known[:, cols].T + self.derived[:, cols].T * ~members_obs[rows, cols][:, None]
+        every_w = (self.known | self.derived)[:, cols].T
+        # np.nonzero gives the entries row by row, so each row's entries are one run: sum the runs
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        hit = rows[starts]
+        pairs = [(score, term * every_w), (evidence, term * once_w), (d2, miss * once_w)]
+        if count:
+            pairs.append((m, once_w.astype(float)))
+        for target, value in pairs:
+            target[hit] += np.add.reduceat(value, starts, axis=0)
 
     def _members_observed(self, obs: NDArray[np.bool_]) -> NDArray[np.bool_]:
         """Per group column: whether all its members are reported (measured or censored)."""
@@ -259,8 +303,7 @@ class FingerprintModel:
 
     def _raw_direct(self, data: Observed, chunk: int = 2048) -> Raw:
         """The same sums term by term (n x K x f, in chunks), with each entry's own variance added to the
-        deposit's: the exact path for reported uncertainties, and the second implementation the matrix
-        path is tested against."""
+        deposit's: the second implementation the matrix path is tested against."""
         parts = [self._raw_chunk(data.rows(slice(i, i + chunk))) for i in range(0, len(data), chunk)]
         if not parts:
             k = len(self.deposits)
@@ -269,7 +312,8 @@ class FingerprintModel:
 
     def _raw_chunk(self, data: Observed) -> Raw:
         x, cens = data.x, data.censored
-        extra = np.zeros_like(x) if data.var is None else data.var
+        own = self.own_variance(data.var)
+        extra = np.zeros_like(x) if own is None else own
         obs = ~np.isnan(x)
         members_obs = self._members_observed(obs)
         xz = np.where(obs, x, 0.0)
