@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from raretrace.errors import ValidationError
 from raretrace.fingerprint import default_model, load_library
+from raretrace.fingerprint.features import OXIDE_PER_ELEMENT, Observed
 from raretrace.fingerprint.library import REST, REY, group_members, library_data, library_from_dict
-from raretrace.fingerprint.simulate import simulate, simulate_deposit
+from raretrace.fingerprint.simulate import Noise, simulate, simulate_deposit
 
 
 def test_published_figures_name_their_source_and_are_not_widened() -> None:
@@ -90,7 +92,8 @@ def test_remainders_close_the_published_row_without_naming_an_element() -> None:
 @pytest.mark.parametrize("deposit_id", ["kachin", "maoniuping", "nolans", "browns-range", "bayan-obo"])
 def test_simulated_assays_report_only_published_elements_and_are_whole(deposit_id: str) -> None:
     model, deposit = default_model(), load_library().get(deposit_id)
-    features, ppm, _ = simulate_deposit(deposit, model.space, 2000, np.random.default_rng(7))
+    observed, ppm, _ = simulate_deposit(deposit, model.space, 2000, np.random.default_rng(7))
+    features = observed.x
     published = np.array([e in deposit.published_rey for e in REY])
     assert np.isfinite(ppm[:, published]).all()
     assert np.isnan(ppm[:, ~published]).all()  # never a number for an element without a figure
@@ -109,9 +112,19 @@ def test_simulated_assays_report_only_published_elements_and_are_whole(deposit_i
 def test_full_pattern_assays_are_shares_of_their_measured_total() -> None:
     """A full pattern is simulated as a lab's complete assay: all 15 REY, shares of their measured sum."""
     model, mp = default_model(), load_library().get("mountain-pass")
-    features, ppm, _ = simulate_deposit(mp, model.space, 200, np.random.default_rng(11))
-    assert np.isfinite(ppm).all()
-    assert np.allclose(np.exp(features[:, : len(REY)]).sum(axis=1), 1.0)
+    uncensored = Noise(detection_limit_ppm=dict.fromkeys(REY, 1e-12))
+    observed, ppm, cens = simulate_deposit(mp, model.space, 200, np.random.default_rng(11), noise=uncensored)
+    assert np.isfinite(ppm).all() and not cens.any()
+    assert np.allclose(np.exp(observed.x[:, : len(REY)]).sum(axis=1), 1.0)
+    # censored at the default limits: a censored element's feature is its limit's share of TREO, which is
+    # the sum of the measured oxides, so the measured shares make the whole
+    observed, ppm, cens = simulate_deposit(mp, model.space, 400, np.random.default_rng(12))
+    assert cens.any() and (observed.censored[:, : len(REY)] == cens).all()
+    shares = np.exp(observed.x[:, : len(REY)])
+    assert np.allclose(np.where(cens, 0.0, shares).sum(axis=1), 1.0)
+    limits = np.array([Noise().detection_limit_ppm[e] for e in REY])
+    treo = np.sum(np.where(cens, 0.0, ppm) * OXIDE_PER_ELEMENT, axis=1)
+    assert np.allclose(shares[cens], (limits * OXIDE_PER_ELEMENT / treo[:, None])[cens])
 
 
 def test_group_sums_compete_on_equal_terms_but_count_once_in_the_open_set() -> None:
@@ -127,22 +140,67 @@ def test_group_sums_compete_on_equal_terms_but_count_once_in_the_open_set() -> N
 
 
 def test_matrix_scoring_matches_a_direct_sum() -> None:
+    """The fast path (matrix products plus the censored entries) against a term-by-term sum written here
+    with scipy's normal log-pdf and log-cdf, and against the model's own n x K x f path."""
     model = default_model()
-    draws = simulate(model.deposits, model.space, 40, seed=5, form="concentrate", isotopes=True)
-    x = draws.features
-    raw = model._raw(x)
+    draws = simulate(model.deposits, model.space, 40, seed=5, form="ore", isotopes=True)
+    data = draws.features
+    x, cens = data.x, data.censored
+    assert cens.any()  # ore at the default limits: some heavy REE of light-REE ores fall below them
+    raw = model._raw(data)
     obs = ~np.isnan(x)
-    xz = np.where(obs, x, 0.0)
-    log_bg = -0.5 * ((xz - model.bg_mean) / model.bg_sd) ** 2 - np.log(model.bg_sd)
     members_obs = np.zeros_like(obs)
     for j, g in enumerate(model.space.groups):
         members_obs[:, model.space.key_index(g)] = obs[:, model._members[j]].all(axis=1)
+    xz = np.where(obs, x, 0.0)
     for i in range(len(model.deposits)):
         own, through = obs & model.known[i], obs & model.derived[i]
         once = own | (through & ~members_obs)
         z = (xz - model.mean[i]) / model.sd[i]
-        term = -0.5 * z**2 - np.log(model.sd[i]) - log_bg
+        zb = (xz - model.bg_mean) / model.bg_sd
+        measured = stats.norm.logpdf(z) - np.log(model.sd[i]) - (stats.norm.logpdf(zb) - np.log(model.bg_sd))
+        censored = stats.norm.logcdf(z) - stats.norm.logcdf(zb)
+        term = np.where(cens, censored, measured)
+        miss = np.where(cens, np.minimum(z, 0.0) ** 2, z**2)
         assert np.allclose(raw.score[:, i], np.where(own | through, term, 0.0).sum(axis=1), atol=1e-6)
         assert np.allclose(raw.evidence[:, i], np.where(once, term, 0.0).sum(axis=1), atol=1e-6)
-        assert np.allclose(raw.d2[:, i], np.where(once, z**2, 0.0).sum(axis=1), atol=1e-5)
+        assert np.allclose(raw.d2[:, i], np.where(once, miss, 0.0).sum(axis=1), atol=1e-5)
         assert (raw.m[:, i] == once.sum(axis=1)).all()
+    direct = model._raw_direct(data)
+    for name in ("score", "evidence", "d2"):
+        assert np.allclose(getattr(raw, name), getattr(direct, name), atol=1e-6), name
+    assert (raw.m == direct.m).all()
+
+
+def test_reported_uncertainty_widens_each_term_by_its_own_variance() -> None:
+    """A sample whose values carry a large reported uncertainty is a weaker witness: its D2 shrinks by
+    exactly sd^2 / (sd^2 + u^2) on a measured feature (written out here for one feature)."""
+    model = default_model()
+    draws = simulate(model.deposits[:1], model.space, 1, seed=8, form="concentrate")
+    data = draws.features
+    j = model.space.key_index("La")
+    var = np.zeros_like(data.x)
+    var[0, j] = 0.3**2
+    widened = model._raw(Observed(data.x, data.censored, var))
+    plain = model._raw(data)
+    z2 = ((data.x[0, j] - model.mean[0, j]) / model.sd[0, j]) ** 2
+    shrunk = z2 * model.sd[0, j] ** 2 / (model.sd[0, j] ** 2 + 0.09)
+    assert widened.d2[0, 0] == pytest.approx(plain.d2[0, 0] - z2 + shrunk, rel=1e-9)
+
+
+def test_entries_with_their_own_variance_match_the_term_by_term_path() -> None:
+    """Oxide wt% reports to three decimals carry a rounding variance per entry: the fast path's correction
+    over those entries gives the term-by-term sums."""
+    from raretrace.fingerprint.labeval import truth_patterns
+    from raretrace.fingerprint.labsim import PROFILES
+
+    model = default_model()
+    gen, _ = truth_patterns()
+    data = gen.draw(PROFILES[2], 15, "ore", salt=13).observe(model.space)
+    assert data.var is not None and data.censored.any()
+    kept = model.own_variance(data.var)
+    assert kept is not None and (kept > 0).any() and (kept < data.var).any()  # some kept, some negligible
+    fast, direct = model._raw(data), model._raw_direct(data)
+    for name in ("score", "evidence", "d2"):
+        assert np.allclose(getattr(fast, name), getattr(direct, name), atol=1e-6), name
+    assert (fast.m == direct.m).all()

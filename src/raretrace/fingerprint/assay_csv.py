@@ -12,7 +12,14 @@ Header names (case-insensitive; the unit in parentheses, brackets or after an un
 * isotopes without a unit: ``eNd`` (present-day epsilon-Nd), ``143Nd/144Nd``, ``87Sr/86Sr``, ``206Pb/204Pb``,
   ``207Pb/204Pb``, ``208Pb/204Pb``.
 
-A cell ``<0.05`` is below a detection limit of 0.05 (in the column's unit). The 15 REY (La-Lu without Pm,
+A cell ``<0.05`` is below a detection limit of 0.05 (in the column's unit). Per-sample, per-element limits
+and uncertainties may also have columns of their own: ``DL La (ppm)``, ``DL La2O3 (wt%)`` (the limit; a cell
+``<DL`` or ``bdl`` then takes it) and ``U La (ppm)`` (the 1-sigma uncertainty of the value). A value is read
+at
+its own precision: the rounding of its last digit (a uniform error of one unit, standard deviation unit /
+sqrt(12)) adds to its uncertainty, and a value rounded to zero ("0.000") is below half a unit of its last
+digit (censored there), so oxide wt% to three decimals and ppm to one are read for what they say. The 15 REY
+(La-Lu without Pm,
 plus Y) are required columns, and required cells for ore, concentrate and mixed oxide rows; processed forms
 may leave them blank. Unknown columns, units that are not stated, negative values, a reported total above
 100% and missing required values are errors that name the row (line number, header = row 1) and column.
@@ -33,6 +40,7 @@ from raretrace.errors import ValidationError
 from raretrace.fingerprint.declared import ISOTOPE_KEYS, PATTERN_FORMS, FingerprintResult, check_assay
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, describe_many
 from raretrace.fingerprint.library import REY
+from raretrace.fingerprint.model import FingerprintModel
 from raretrace.model import Form, parse_enum
 
 #: ppm per one unit of each accepted unit.
@@ -61,25 +69,35 @@ class AssaySample:
     ppm: Mapping[str, float]  # element -> ppm, as measured (below-detection elements are absent)
     isotopes: Mapping[str, float]
     detection_limits: Mapping[str, float] = field(default_factory=dict)  # element -> DL ppm, "< DL" cells
+    uncertainties: Mapping[str, float] = field(default_factory=dict)  # element -> 1-sigma ppm (with rounding)
 
     def assay(self) -> dict[str, float]:
         return dict(self.ppm) | dict(self.isotopes)
 
-    def check(self, declared: str | None = None) -> FingerprintResult:
-        return check_assay(self.assay(), self.form, declared, detection_limits=self.detection_limits)
+    def check(self, declared: str | None = None, model: FingerprintModel | None = None) -> FingerprintResult:
+        return check_assay(
+            self.assay(), self.form, declared, detection_limits=self.detection_limits,
+            uncertainties=self.uncertainties, model=model,
+        )  # fmt: skip
 
     def pattern(self) -> dict[str, float]:
-        """REY ppm with values below detection replaced as the model does (0.65 x DL)."""
+        """REY ppm with values below detection at 0.65 x DL, for the pyrolite descriptors only (the model
+        censors them)."""
         limits = {e: BELOW_DL_FRACTION * dl for e, dl in self.detection_limits.items() if e in REY}
         return {e: v for e, v in self.ppm.items() if e in REY} | limits
 
 
-def check_samples(samples: Sequence[AssaySample], declared: str | None = None) -> list[FingerprintResult]:
+def check_samples(
+    samples: Sequence[AssaySample], declared: str | None = None, model: FingerprintModel | None = None
+) -> list[FingerprintResult]:
     """``check`` for every sample, with the pyrolite descriptors computed in one batch."""
     results = [
-        check_assay(s.assay(), s.form, declared, detection_limits=s.detection_limits, descriptors=False)
+        check_assay(
+            s.assay(), s.form, declared, detection_limits=s.detection_limits,
+            uncertainties=s.uncertainties, model=model, descriptors=False,
+        )
         for s in samples
-    ]
+    ]  # fmt: skip
     with_pattern = [i for i, r in enumerate(results) if r.basis.startswith("rey_pattern")]
     described = describe_many([samples[i].pattern() for i in with_pattern])
     for i, d in zip(with_pattern, described, strict=True):
@@ -90,7 +108,7 @@ def check_samples(samples: Sequence[AssaySample], declared: str | None = None) -
 @dataclass(frozen=True)
 class _Column:
     header: str
-    kind: str  # id | form | element | isotope
+    kind: str  # id | form | element | isotope | limit | uncertainty
     key: str = ""  # element symbol or isotope key
     to_ppm: float = 1.0  # factor from the cell's value to element ppm
     oxide: bool = False  # value is oxide mass (counts with its oxygen in the total)
@@ -99,6 +117,19 @@ class _Column:
 def _column(header: str) -> _Column:
     text = header.strip()
     low = text.lower()
+    for prefix, kind in (("dl ", "limit"), ("u ", "uncertainty")):
+        if low.startswith(prefix) and len(text) > len(prefix):
+            try:
+                inner = _column(text[len(prefix) :])
+            except ValidationError as e:
+                raise ValidationError(e.message, field=text, context="row 1") from None
+            if inner.kind != "element":
+                raise ValidationError(
+                    f"{text!r}: a {kind} column names an element, e.g. '{prefix.strip().upper()} La (ppm)'",
+                    field=text,
+                    context="row 1",
+                )
+            return replace(inner, header=text, kind=kind)
     if low in _ID_NAMES:
         return _Column(text, "id")
     if low == "form":
@@ -152,6 +183,14 @@ def _species(name: str, header: str) -> tuple[str, bool]:
     raise ValidationError(f"unknown column {header!r}", field=header, context="row 1")
 
 
+def _half_unit(cell: str) -> float:
+    """Half a unit of a number's last written digit ("0.012" -> 0.0005, "120" -> 0.5, "1.2e3" -> 50)."""
+    text = cell.strip().lstrip("<").lower()
+    mantissa, _, exponent = text.partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (-decimals + (int(exponent) if exponent.lstrip("+-").isdigit() else 0))
+
+
 def _number(cell: str, where: str, row: str) -> tuple[float, bool]:
     """(value, below-detection) of a cell."""
     text = cell.strip()
@@ -185,12 +224,13 @@ def parse_assay_csv(text: str, *, default_form: str | None = None) -> list[Assay
     seen: dict[str, str] = {}
     for c in columns:
         key = c.kind if c.kind in ("id", "form") else c.key
+        key = f"{c.kind} {key}" if c.kind in ("limit", "uncertainty") else key
         if key in seen:
             raise ValidationError(f"{c.header!r} repeats {seen[key]!r}", field=c.header, context="row 1")
         seen[key] = c.header
     if "form" not in seen and default_form is None:
         raise ValidationError("missing required column 'form'", field="form", context="row 1")
-    absent = [e for e in REY if e not in seen]
+    absent = [e for e in REY if e not in seen]  # the values' own columns ("DL La" is not "La")
     if absent:
         raise ValidationError(
             f"missing required column(s) for {', '.join(absent)} (give each REY in ppm or as oxide wt%)",
@@ -213,22 +253,39 @@ def _row(
     sample_id, form_text = f"row {n}", default
     ppm: dict[str, float] = {}
     limits: dict[str, float] = {}
+    sds: dict[str, float] = {}
     isotopes: dict[str, float] = {}
     total_pct = 0.0
+    given_limits, given_sds = _side_columns(cells, columns, row)
     for col, cell in zip(columns, cells, strict=True):
+        text = cell.strip()
         if col.kind == "id":
-            sample_id = cell.strip() or sample_id
+            sample_id = text or sample_id
         elif col.kind == "form":
-            form_text = cell.strip() or default
-        elif cell.strip() and col.kind == "isotope":
-            value = _isotope(cell, col.key, col.header, row)
-            isotopes[col.key] = value
-        elif cell.strip():
+            form_text = text or default
+        elif col.kind in ("limit", "uncertainty") or not text:
+            continue
+        elif col.kind == "isotope":
+            isotopes[col.key] = _isotope(cell, col.key, col.header, row)
+        elif text.lower() in ("<dl", "bdl", "<lod"):
+            if col.key not in given_limits:
+                raise ValidationError(
+                    f"{text!r} needs a detection limit: give 'DL {col.key} (ppm)' or write '<0.05'",
+                    field=col.header,
+                    context=row,
+                )
+            limits[col.key] = given_limits[col.key]
+        else:
             value, below = _number(cell, col.header, row)
+            half = _half_unit(text) * col.to_ppm
             if below:
                 limits[col.key] = value * col.to_ppm
+            elif value == 0.0:
+                limits[col.key] = given_limits.get(col.key, half)  # rounded to zero: below half a unit
             else:
                 ppm[col.key] = value * col.to_ppm
+                rounding = 2.0 * half / math.sqrt(12.0)
+                sds[col.key] = math.hypot(given_sds.get(col.key, 0.0), rounding)
                 total_pct += value * col.to_ppm / 1e4 / (oxide_factor(col.key) if col.oxide else 1.0)
     if form_text is None or not form_text:
         raise ValidationError("missing required value", field="form", context=row)
@@ -252,7 +309,28 @@ def _row(
                     field=headers[symbol],
                     context=row,
                 )
-    return AssaySample(n, sample_id, form.value, ppm, isotopes, limits)
+    return AssaySample(n, sample_id, form.value, ppm, isotopes, limits, sds)
+
+
+def _side_columns(
+    cells: list[str], columns: list[_Column], row: str
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(detection limits, uncertainties) in ppm from a row's 'DL ...' and 'U ...' columns."""
+    limits: dict[str, float] = {}
+    sds: dict[str, float] = {}
+    for col, cell in zip(columns, cells, strict=True):
+        if col.kind not in ("limit", "uncertainty") or not cell.strip():
+            continue
+        value, below = _number(cell, col.header, row)
+        if below:
+            raise ValidationError("write the number alone here, without '<'", field=col.header, context=row)
+        if col.kind == "limit":
+            if value <= 0:
+                raise ValidationError("a detection limit must be > 0", field=col.header, context=row)
+            limits[col.key] = value * col.to_ppm
+        else:
+            sds[col.key] = value * col.to_ppm
+    return limits, sds
 
 
 def _isotope(cell: str, key: str, header: str, row: str) -> float:

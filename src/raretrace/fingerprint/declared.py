@@ -1,14 +1,10 @@
 """Check one assay: which deposits it resembles, whether it matches none, whether its declared origin holds.
 
 Identification and verification are separate questions (as in BGR's Analytical Fingerprint): the candidates
-answer "which deposit?", the status answers "is the declared origin plausible?". The status is
-
-* ``inconsistent`` when the declared deposit(s) explain the chemistry with p < ALPHA (false-rejection rate
-  ALPHA for a sample truly from there), or another library deposit explains it at least 100 times better
-  (likelihood ratio < 0.01);
-* ``consistent`` when neither holds;
-* ``indeterminate`` when the informative features are missing, the library has no reference for them at the
-  declared origin, or the declared country has a deposit the sample cannot be compared with.
+answer "which deposit?" (the first candidate is always a deposit whose reference can vouch for a sample;
+partial references follow, flagged ``can_vouch=False``), the status answers "is the declared origin
+plausible?" (``decision.declared_verdicts``: the rules and their error rates). Values below detection are
+censored in the likelihood, never replaced by a number.
 
 What can speak depends on the form. Separation erases the ore's rare-earth pattern: for separated oxides,
 metals, alloys, magnets and everything made of them only the Nd isotope ratio (unchanged by chemistry, only by
@@ -27,17 +23,15 @@ import numpy as np
 
 from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
-from raretrace.fingerprint.features import BELOW_DL_FRACTION, describe, pattern_vector
+from raretrace.fingerprint.decision import declared_verdicts
+from raretrace.fingerprint.features import BELOW_DL_FRACTION, Observed, describe, pattern_vector
 from raretrace.fingerprint.isotopes import epsilon_nd
-from raretrace.fingerprint.library import REY, load_library
-from raretrace.fingerprint.model import ALPHA, FingerprintModel, default_model
+from raretrace.fingerprint.library import REY
+from raretrace.fingerprint.mixture import best_mixtures
+from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores, default_model
 from raretrace.model import Form, parse_enum
 
 PATTERN_FORMS: Final = frozenset({Form.ORE, Form.CONCENTRATE, Form.MIXED_OXIDE})
-#: A likelihood ratio below this (declared vs the other library deposits) is inconsistent, but only where
-#: every declared deposit has a near-complete reference pattern (``Deposit.complete_pattern``): against a
-#: partial reference a low ratio measures the library's ignorance, not the sample.
-LR_INCONSISTENT: Final = 0.01
 #: Isotope keys an assay may carry; the value says what the library can do with it.
 ISOTOPE_KEYS: Final = {
     "eNd": "used",
@@ -58,6 +52,7 @@ class Candidate:
     probability: float
     p_value: float | None
     approximate_reference: bool
+    can_vouch: bool = True  # a partial reference can be listed, never ranked first over one that can
 
 
 @dataclass(frozen=True)
@@ -77,6 +72,8 @@ class FingerprintResult:
     false_rejection_rate: float
     explanation: str
     descriptors: Mapping[str, Any] | None = field(default=None)
+    #: a two-deposit blend that fits where no single deposit does (``mixture.best_mixtures``)
+    mixture: Mapping[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -89,9 +86,12 @@ class FingerprintResult:
 
 
 def _split(
-    assay: Mapping[str, float], detection_limits: Mapping[str, float] | None
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    """(REY ppm with censored values imputed, isotopes, ignored keys with reasons)."""
+    assay: Mapping[str, float],
+    detection_limits: Mapping[str, float] | None,
+    uncertainties: Mapping[str, float] | None = None,
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float], dict[str, str]]:
+    """(REY ppm measured, REY detection limits of values below them, REY 1-sigma uncertainties, isotopes,
+    ignored keys with reasons)."""
     rey: dict[str, float] = {}
     isotopes: dict[str, float] = {}
     ignored: dict[str, str] = {}
@@ -108,41 +108,64 @@ def _split(
             rey[symbol] = float(value)
         else:
             ignored[symbol] = "no reference data for it in the library"
+    limits: dict[str, float] = {}
     for key, limit in (detection_limits or {}).items():
         symbol = parse_component(key)
         if not (isinstance(limit, int | float) and math.isfinite(limit) and limit > 0):
             raise ValidationError(f"a detection limit must be > 0, got {limit!r}", field=key)
         if symbol in REY and rey.get(symbol, 0.0) <= 0.0:
-            rey[symbol] = BELOW_DL_FRACTION * float(limit)
+            limits[symbol] = float(limit)
+            rey.pop(symbol, None)
+    sds: dict[str, float] = {}
+    for key, sd in (uncertainties or {}).items():
+        symbol = parse_component(key)
+        if not (isinstance(sd, int | float) and math.isfinite(sd) and sd >= 0):
+            raise ValidationError(f"an uncertainty must be >= 0, got {sd!r}", field=key)
+        if symbol in rey:
+            sds[symbol] = float(sd)
     if "143Nd/144Nd" in isotopes:
         if "eNd" in isotopes:
             raise ValidationError("give eNd or 143Nd/144Nd, not both", field="143Nd/144Nd")
         isotopes["eNd"] = epsilon_nd(isotopes.pop("143Nd/144Nd"))
-    return rey, isotopes, ignored
+    return rey, limits, sds, isotopes, ignored
 
 
 def _informative(
     model: FingerprintModel,
     the_form: Form,
-    rey: dict[str, float],
+    values: tuple[dict[str, float], dict[str, float], dict[str, float]],
     isotopes: dict[str, float],
     ignored: dict[str, str],
-) -> tuple[np.ndarray[Any, Any], list[str], list[str], bool, str]:
-    """(feature vector, features used, informative features missing, pattern used, basis); records in
-    ``ignored`` what this form cannot use and why."""
+) -> tuple[Observed, list[str], list[str], bool, str]:
+    """(features of the sample, features used, informative features missing, pattern used, basis); records
+    in ``ignored`` what this form cannot use and why. ``values``: measured ppm, detection limits of the
+    values below them, uncertainties."""
+    rey, limits, sds = values
     space = model.space
     x = np.full(len(space), np.nan)
+    cens = np.zeros(len(space), dtype=bool)
+    var: np.ndarray[Any, Any] | None = None
     used: list[str] = []
     missing: list[str] = []
     pattern = the_form in PATTERN_FORMS
     if pattern:
-        absent = [e for e in REY if rey.get(e, 0.0) <= 0.0]
+        absent = [e for e in REY if rey.get(e, 0.0) <= 0.0 and e not in limits]
         if absent:
             missing.append(f"REY pattern (no value or detection limit for {', '.join(absent)})")
             pattern = False
         else:
-            x[:] = space.from_ppm(pattern_vector(rey)[None, :])[0]
+            below = np.array([e in limits for e in REY])
+            obs = space.observe(
+                pattern_vector(rey)[None, :],
+                censored=below[None, :],
+                limits=pattern_vector(limits)[None, :],
+                sd_ppm=pattern_vector(sds)[None, :] if sds else None,
+            )
+            x[:], cens[:] = obs.x[0], obs.censored[0]
+            var = None if obs.var is None else obs.var[0]
             used += list(space.names[: len(REY)])
+    elif rey or limits:
+        ignored.update(dict.fromkeys([*rey, *limits], f"separation erases the ore's pattern in a {the_form}"))
     elif rey:
         ignored.update(dict.fromkeys(rey, f"separation erases the ore's pattern in a {the_form}"))
     if "eNd" in isotopes:
@@ -161,7 +184,8 @@ def _informative(
     basis = "rey_pattern" if pattern else ""
     if "eNd" in used or "87Sr/86Sr" in used:
         basis = f"{basis}+isotopes" if basis else "isotopes"
-    return x, used, missing, pattern, basis or "none"
+    observed = Observed(x[None, :], cens[None, :], None if var is None else var[None, :])
+    return observed, used, missing, pattern, basis or "none"
 
 
 def check_assay(
@@ -170,43 +194,48 @@ def check_assay(
     declared: str | None = None,
     *,
     detection_limits: Mapping[str, float] | None = None,
+    uncertainties: Mapping[str, float] | None = None,
     model: FingerprintModel | None = None,
     descriptors: bool = True,
 ) -> FingerprintResult:
     """Fingerprint one assay: element ppm (plus optional isotopes ``eNd`` = present-day epsilon-Nd,
     ``143Nd/144Nd``, ``87Sr/86Sr``, Pb ratios) of material of ``form``, optionally against a declared
-    origin (deposit id or name, or ISO 3166-1 alpha-2 country). ``descriptors=False`` skips the pyrolite
-    descriptors (``check_samples`` computes them for a whole batch at once)."""
+    origin (deposit id or name, or ISO 3166-1 alpha-2 country). ``detection_limits``: the limit (ppm) of each
+    element reported below it (censored in the likelihood); ``uncertainties``: 1-sigma (ppm) of measured
+    values. ``descriptors=False`` skips the pyrolite descriptors (``check_samples`` computes them for a
+    whole batch at once)."""
     # 1. Inputs: the form, the values, the declared origin (resolved before any work).
     the_form = parse_enum(Form, form, "form")
     model = model or default_model()
-    library = load_library()
+    library = model.library
     kind, declared_deposits = library.resolve(declared) if declared is not None else ("", ())
-    rey, isotopes, ignored = _split(assay, detection_limits)
+    rey, limits, sds, isotopes, ignored = _split(assay, detection_limits, uncertainties)
 
     # 2. What can speak for this form.
-    x, used, missing, pattern, basis = _informative(model, the_form, rey, isotopes, ignored)
+    obs, used, missing, pattern, basis = _informative(model, the_form, (rey, limits, sds), isotopes, ignored)
 
     # 3. Score: identification needs the pattern; isotopes alone only test a declared origin.
-    comparable: np.ndarray[Any, Any] = np.asarray(model.known[:, ~np.isnan(x)].any(axis=1))
+    comparable: np.ndarray[Any, Any] = np.asarray(model.known[:, ~np.isnan(obs.x[0])].any(axis=1))
     candidates: tuple[Candidate, ...] = ()
     unknown = False
     log_p = np.full(len(model.deposits), np.nan)
     prob = np.zeros(len(model.deposits))
+    scores = None
     if basis != "none":
-        scores = model.scores(x[None, :], among=comparable[None, :])
+        scores = model.scores(obs, among=comparable[None, :])
         log_p, prob = scores.log_p[0], scores.probabilities[0]
-    if pattern:
+    if pattern and scores is not None:
         unknown = bool(scores.unknown[0])
-        order = np.argsort(-prob)[:_TOP]
+        first = int(model.top(prob[None, :])[0])
+        order = [first, *(int(i) for i in np.argsort(-prob) if i != first)][:_TOP]
         candidates = tuple(
             Candidate(
                 model.deposits[i].id, model.deposits[i].name, model.deposits[i].countries,
                 round(float(prob[i]), 6), None if np.isnan(log_p[i]) else float(math.exp(log_p[i])),
-                model.deposits[i].approximate,
+                model.deposits[i].approximate, bool(model.vouch[i]),
             )
             for i in order
-            if prob[i] >= 1e-4
+            if prob[i] >= 1e-4 or i == first
         )  # fmt: skip
 
     # 4. The declared-origin test.
@@ -216,16 +245,36 @@ def check_assay(
     tested: tuple[str, ...] = ()
     reason = ""
     if declared is not None:
-        status, p_value, ratio, tested, reason = _declared_test(
-            model, kind, declared_deposits, comparable, log_p, prob, pattern, basis
-        )
-    described = describe(rey) if pattern and descriptors else None
+        wanted = {d.id for d in declared_deposits}
+        mask = np.array([d.id in wanted for d in model.deposits])
+        if scores is None:
+            status, reason = "indeterminate", "the informative features are missing"
+        elif not mask.any():
+            where = "that country" if kind == "country" else "that deposit"
+            status, reason = "indeterminate", f"the library holds no reference for {where}"
+        else:
+            v = declared_verdicts(
+                model, scores, mask, comparable[None, :], np.array([pattern]), obs.precise_count()
+            )
+            status, reason = str(v.status[0]), v.reason[0]
+            p_value = None if np.isnan(v.p_value[0]) else float(v.p_value[0])
+            ratio = None if np.isnan(v.ratio[0]) else float(v.ratio[0])
+            tested = tuple(d.id for d, t in zip(model.deposits, v.tested[0], strict=True) if t)
+    pattern_ppm = rey | {e: BELOW_DL_FRACTION * dl for e, dl in limits.items()}
+    described = describe(pattern_ppm) if pattern and descriptors else None
     partial_fits = tuple(
         d.name for i, d in enumerate(model.deposits) if not model.vouch[i] and log_p[i] >= math.log(ALPHA)
     )
     explanation = _explain(
         the_form.value, basis, candidates, unknown, declared, status, p_value, ratio, reason, missing
     )
+    mixture = _mixture(model, obs, scores) if pattern and scores is not None else None
+    if mixture is not None:
+        explanation += (
+            f" It fits a blend of {mixture['deposits'][0]} and {mixture['deposits'][1]} (about "
+            f"{mixture['fraction'][1]:.0%} of the TREO from the second, p = {mixture['p_value']:.3g}) where "
+            "no single deposit fits; similar references make other blends possible too."
+        )
     if unknown and partial_fits:
         explanation += (
             f" It does fit the partial references of {', '.join(partial_fits)}, which give too few figures "
@@ -235,56 +284,21 @@ def check_assay(
         form=the_form.value, declared=declared, status=status, basis=basis, candidates=candidates,
         unknown=unknown, p_value=p_value, likelihood_ratio=ratio, tested_deposits=tested,
         features_used=tuple(used), features_missing=tuple(missing), features_ignored=ignored,
-        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described,
+        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described, mixture=mixture,
     )  # fmt: skip
 
 
-def _declared_test(
-    model: FingerprintModel,
-    kind: str,
-    declared_deposits: tuple[Any, ...],
-    comparable: np.ndarray[Any, Any],
-    log_p: np.ndarray[Any, Any],
-    prob: np.ndarray[Any, Any],
-    pattern: bool,
-    basis: str,
-) -> tuple[str, float | None, float | None, tuple[str, ...], str]:
-    ids = [d.id for d in model.deposits]
-    wanted = [ids.index(d.id) for d in declared_deposits if d.id in ids]
-    if basis == "none":
-        return "indeterminate", None, None, (), "the informative features are missing"
-    if not wanted:
-        where = "that country" if kind == "country" else "that deposit"
-        return "indeterminate", None, None, (), f"the library holds no reference for {where}"
-    testable = [i for i in wanted if comparable[i]]
-    untestable = [ids[i] for i in wanted if not comparable[i]]
-    if not testable:
-        return "indeterminate", None, None, (), "the library has no reference figures for the features given"
-    p = float(math.exp(float(np.nanmax(log_p[testable]))))
-    ratio: float | None = None
-    others = [i for i in range(len(ids)) if i not in wanted and comparable[i]]
-    if pattern and others:
-        # Bayes factor: posterior odds over prior odds (uniform prior over deposits)
-        inside, outside = float(prob[wanted].sum()), float(prob[others].sum())
-        prior = len(wanted) / len(others)
-        ratio = (inside / max(outside, 1e-300)) / prior  # finite, so the result stays valid JSON
-    tested = tuple(ids[i] for i in testable)
-    outweighed = ratio is not None and ratio < LR_INCONSISTENT
-    if p >= ALPHA and outweighed and not all(model.deposits[i].complete_pattern for i in wanted):
-        return (
-            "indeterminate",
-            p,
-            ratio,
-            tested,
-            (
-                "the chemistry fits the declared reference, but other deposits explain it far better and the "
-                "declared reference is too incomplete to tell"
-            ),
-        )
-    bad = p < ALPHA or outweighed
-    if bad and untestable:
-        return "indeterminate", p, ratio, tested, f"no reference to compare with for {', '.join(untestable)}"
-    return ("inconsistent" if bad else "consistent"), p, ratio, tested, ""
+def _mixture(model: FingerprintModel, obs: Observed, scores: Scores) -> dict[str, Any] | None:
+    m = best_mixtures(model, obs, scores)
+    if not m.reported[0]:
+        return None
+    a, b = model.deposits[int(m.a[0])], model.deposits[int(m.b[0])]
+    f = float(m.fraction_b[0])
+    return {
+        "deposits": [a.id, b.id],
+        "fraction": [round(1 - f, 2), round(f, 2)],
+        "p_value": float(m.p_value[0]),
+    }
 
 
 def _explain(

@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulation: natural variation = library log-sd (Student-t, 6 d.o.f.) + shared slope sd "
         f"{noise.slope_sd}; analytical RSD {noise.rsd:.0%}; detection limits "
         f"{noise.detection_limit_ppm['La']} ppm (lanthanides), {noise.detection_limit_ppm['Y']} ppm (Y); "
-        "values below DL replaced by 0.65 x DL",
+        "values below DL censored in the likelihood (normal CDF at the limit)",
     ]
     start = time.perf_counter()
     model = default_model()

@@ -11,7 +11,12 @@ Descriptors (pyrolite, one sample at a time, for the explanation): chondrite-nor
 reference ``ChondriteREE_ON`` (O'Neill 2016), the O'Neill (2016) lambda shape coefficients λ0-λ3, Ce/Ce* and
 Eu/Eu* from the same fit, (La/Yb)N, Y/Ho, and the CLR and ILR of the REY composition.
 
-Values below detection are replaced by 0.65 x the detection limit before any logarithm.
+Values below detection are not replaced by a number: ``FeatureSpace.observe`` keeps them as censored
+features ("somewhere below this share"), with the log of the limit's share of TREO as the bound, and the
+model scores them with the normal CDF (a censored Gaussian likelihood, as in Tobit regression). Reported
+uncertainties (and the rounding of the reported digits) become a per-sample variance on the log scale (the
+delta method: var(ln x) = (u/x)^2). ``BELOW_DL_FRACTION`` remains only for the pyrolite descriptors, which
+need a number.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -32,8 +38,54 @@ CHONDRITE_NAME: Final = "ChondriteREE_ON (O'Neill 2016, Phil. Trans. R. Soc. A 3
 #: Fraction of the detection limit that stands in for a value below it (Palarea-Albaladejo et al. 2007).
 BELOW_DL_FRACTION: Final = 0.65
 ISOTOPE_FEATURES: Final[tuple[str, ...]] = ("eNd", "87Sr/86Sr")
+#: A value counts as precise (``Observed.precise_count``) up to this relative 1-sigma: a REY value rounded
+#: to one digit of 0.001 wt% (oxide wt% to three decimals at 0.003 wt%) is not.
+PRECISE_RSD: Final = 0.10
 #: Oxide mass per unit element mass, in REY order.
 OXIDE_PER_ELEMENT: Final = np.array([1.0 / oxide_factor(e) for e in REY])
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A batch of assays as the likelihood reads them (n samples x f features).
+
+    ``x`` holds the log share, or for a censored entry the log of its upper bound; NaN = not reported.
+    ``censored`` marks the entries that are only known to lie below ``x``. ``var`` is the extra variance
+    (log scale) of each entry from its reported uncertainty and rounding; None when nothing was given."""
+
+    x: NDArray[np.float64]
+    censored: NDArray[np.bool_]
+    var: NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def precise_count(self) -> NDArray[np.int64]:
+        """Per sample: single REY measured (not censored) to a relative 1-sigma of at most
+        ``PRECISE_RSD`` (reported uncertainty and rounding together)."""
+        singles = len(REY)
+        measured = ~self.censored[:, :singles] & ~np.isnan(self.x[:, :singles])
+        if self.var is not None:
+            measured &= self.var[:, :singles] <= PRECISE_RSD**2
+        return np.asarray(measured.sum(axis=1), dtype=np.int64)
+
+    def rows(self, sel: NDArray[Any] | slice) -> Observed:
+        return Observed(self.x[sel], self.censored[sel], None if self.var is None else self.var[sel])
+
+    @staticmethod
+    def of(x: NDArray[np.float64] | Observed) -> Observed:
+        """An ``Observed`` as is; a plain feature matrix as fully measured values."""
+        if isinstance(x, Observed):
+            return x
+        arr = np.atleast_2d(np.asarray(x, dtype=float))
+        return Observed(arr, np.zeros(arr.shape, dtype=bool))
+
+    @staticmethod
+    def stack(parts: Sequence[Observed]) -> Observed:
+        var = None
+        if any(p.var is not None for p in parts):
+            var = np.vstack([np.zeros_like(p.x) if p.var is None else p.var for p in parts])
+        return Observed(np.vstack([p.x for p in parts]), np.vstack([p.censored for p in parts]), var)
 
 
 def share_feature(key: str) -> str:
@@ -66,23 +118,66 @@ class FeatureSpace:
         isotopes: NDArray[np.float64] | None = None,
         total_oxide_ppm: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        """Feature matrix from element ppm in REY order (n x 15; NaN = not reported, censored values
-        already imputed). Shares are of the sum of the 15 oxides, or of ``total_oxide_ppm`` when given
-        (simulated partial patterns); a row missing any REY without a given total gets NaN shares."""
+        """Feature matrix of fully measured assays (element ppm in REY order, n x 15, NaN = not
+        reported): ``observe`` without censoring or uncertainties."""
+        return self.observe(ppm, isotopes=isotopes, total_oxide_ppm=total_oxide_ppm).x
+
+    def observe(
+        self,
+        ppm: NDArray[np.float64],
+        *,
+        censored: NDArray[np.bool_] | None = None,
+        limits: NDArray[np.float64] | None = None,
+        sd_ppm: NDArray[np.float64] | None = None,
+        isotopes: NDArray[np.float64] | None = None,
+        total_oxide_ppm: NDArray[np.float64] | None = None,
+    ) -> Observed:
+        """Features of assays: element ppm in REY order (n x 15, NaN = not reported); ``censored`` marks
+        elements reported below their detection limit ``limits`` (ppm, per sample and element; the
+        ``ppm`` value there is ignored); ``sd_ppm`` the 1-sigma uncertainty of each value (NaN or 0 =
+        none given).
+
+        Shares are of TREO: the sum of the measured oxides (censored ones count as zero: with coarse
+        limits, half the limit of many censored elements would inflate TREO far more than their true,
+        usually tiny, amounts), or ``total_oxide_ppm`` when given (simulated partial patterns); a row
+        missing any REY without a given total gets NaN shares. A censored element's feature is the log of
+        its limit's share, marked censored (a bound that can only be loose: TREO is at least the measured
+        sum). A group sum is censored only when all its members are; else it is the sum of its measured
+        members."""
         ppm = np.atleast_2d(np.asarray(ppm, dtype=float))
         n = ppm.shape[0]
-        oxide = ppm * OXIDE_PER_ELEMENT
-        total = np.sum(oxide, axis=1) if total_oxide_ppm is None else np.asarray(total_oxide_ppm)
+        cens = np.zeros(ppm.shape, dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
+        bound = ppm if limits is None else np.where(cens, np.asarray(limits, dtype=float), ppm)
+        oxide = np.where(cens, bound, ppm) * OXIDE_PER_ELEMENT
+        mid = np.where(cens, 0.0, oxide)
+        total = np.sum(mid, axis=1) if total_oxide_ppm is None else np.asarray(total_oxide_ppm)
         out = np.full((n, len(self)), np.nan)
+        out_cens = np.zeros((n, len(self)), dtype=bool)
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares = oxide / total[:, None]
-            out[:, : len(REY)] = np.log(shares)
+            out[:, : len(REY)] = np.log(oxide / total[:, None])
+            out_cens[:, : len(REY)] = cens
+            mid_share = mid / total[:, None]
             for j, idx in enumerate(self._group_idx):
-                out[:, len(REY) + j] = np.log(np.sum(shares[:, idx], axis=1))
+                all_cens = cens[:, idx].all(axis=1)
+                full = np.sum(oxide[:, idx], axis=1) / total
+                out[:, len(REY) + j] = np.log(np.where(all_cens, full, np.sum(mid_share[:, idx], axis=1)))
+                out_cens[:, len(REY) + j] = all_cens
         out[~np.isfinite(out)] = np.nan
+        var: NDArray[np.float64] | None = None
+        if sd_ppm is not None:
+            sd = np.where(cens, 0.0, np.nan_to_num(np.asarray(sd_ppm, dtype=float)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                var = np.zeros((n, len(self)))
+                var[:, : len(REY)] = np.nan_to_num((sd / ppm) ** 2)
+                for j, idx in enumerate(self._group_idx):
+                    s2 = np.sum(sd[:, idx] ** 2, axis=1)
+                    var[:, len(REY) + j] = np.nan_to_num(
+                        s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2
+                    )
         if isotopes is not None:
             out[:, -len(ISOTOPE_FEATURES) :] = isotopes
-        return out
+        out_cens &= ~np.isnan(out)
+        return Observed(out, out_cens, var)
 
 
 def pattern_vector(ppm: Mapping[str, float]) -> NDArray[np.float64]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -39,8 +40,12 @@ REST: Final = "rest"
 #: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
 ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
 #: How a figure is known: read in a named public source; the Castor & Hedrick table as recalled; an
-#: approximate secondary summary; or computed here from published figures (the computation is stated).
-STATUSES: Final = frozenset({"published", "recalled", "secondary", "estimated"})
+#: approximate secondary summary; computed here from published figures (the computation is stated); or
+#: fitted to certified reference samples by ``library build`` (``measured``).
+STATUSES: Final = frozenset({"published", "recalled", "secondary", "estimated", "measured"})
+#: Setting: path of a library file (from ``raretrace fingerprint library build``) to use instead of the
+#: shipped literature library, by every fingerprint command and the registry.
+LIBRARY_SETTING: Final = "RARETRACE_FINGERPRINT_LIBRARY"
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,12 @@ class Library:
     deposits: tuple[Deposit, ...]
     sources: Mapping[str, Any]
     origin: str
+    #: measured inter-laboratory bias (log-sd) of a library built from samples; None = the model's default
+    lab_bias_sd: float | None = None
+    #: deposits left out (``without``): still names a declaration may use, with no reference to test
+    withheld: tuple[Deposit, ...] = ()
+    #: what the library is, in a line (its file's title)
+    title: str = ""
 
     def get(self, deposit_id: str) -> Deposit:
         for d in self.deposits:
@@ -157,7 +168,9 @@ class Library:
     def without(self, *deposit_ids: str) -> Library:
         """The same library with some deposits left out (open-set evaluation)."""
         kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
-        return Library(kept, self.sources, f"{self.origin} without {', '.join(deposit_ids)}")
+        gone = self.withheld + tuple(d for d in self.deposits if d.id in deposit_ids)
+        origin = f"{self.origin} without {', '.join(deposit_ids)}"
+        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title)
 
     def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
         """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
@@ -168,6 +181,9 @@ class Library:
         for d in self.deposits:
             if key.lower() in (d.id, d.name.lower()):
                 return "deposit", (d,)
+        for d in self.withheld:
+            if key.lower() in (d.id, d.name.lower()):
+                return "deposit", ()
         if len(key) == 2 and key.isalpha() and pycountry.countries.get(alpha_2=key.upper()) is not None:
             code = key.upper()
             return "country", tuple(d for d in self.deposits if code in d.countries)
@@ -416,7 +432,35 @@ def library_from_dict(data: object, origin: str) -> Library:
                 remainders=_remainders(shares, row, var), raw=row,
             )
         )  # fmt: skip
-    return Library(tuple(deposits), sources, origin)
+    for i, check in enumerate(data.get("literature_checks") or []):
+        where = f"literature_checks[{i}]"
+        _source_keys(check.get("source"), sources, f"{where}.source")
+        if not isinstance(check.get("result"), str) or not check["result"]:
+            raise ValidationError("a literature check states its result", field=f"{where}.result")
+    bias = data.get("lab_bias_sd")
+    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, int | float) or bias < 0):
+        raise ValidationError("must be a number >= 0", field="lab_bias_sd")
+    return Library(
+        tuple(deposits),
+        sources,
+        origin,
+        None if bias is None else float(bias),
+        (),
+        str(data.get("title", "")),
+    )
+
+
+def read_library_file(path: str) -> Library:
+    """A library file (``library build``'s output, or a copy of the shipped one), checked like the
+    shipped one: every figure with its source."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ValidationError(f"cannot read the library {path}: {e.strerror}", field="library") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValidationError(f"the library {path} is not JSON: {e}", field="library") from e
+    return library_from_dict(data, path)
 
 
 def library_data() -> dict[str, Any]:
@@ -428,5 +472,13 @@ def library_data() -> dict[str, Any]:
 
 @cache
 def load_library() -> Library:
-    """The shipped reference library (read once)."""
+    """The library in use (read once per process): the file the ``RARETRACE_FINGERPRINT_LIBRARY`` setting
+    names, else the shipped literature library."""
+    path = os.environ.get(LIBRARY_SETTING, "").strip()
+    return read_library_file(path) if path else literature_library()
+
+
+@cache
+def literature_library() -> Library:
+    """The shipped reference library: literature figures, approximate."""
     return library_from_dict(library_data(), "raretrace/data/deposits.json")

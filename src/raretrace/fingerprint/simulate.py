@@ -10,7 +10,9 @@ The reference library gives each deposit's shares as log-normals (centre, log-sd
    whole), so that no sample has shares summing past 100% or a group smaller than its own members;
 2. draws a grade (TREO, log-uniform over the form's range) and turns shares into element ppm;
 3. adds analytical noise: relative standard deviation ``rsd`` plus an absolute term of a third of the
-   detection limit; a reading below the detection limit is reported as "< DL" and replaced by 0.65 x DL;
+   detection limit, and optionally a lab bias (a log-normal factor per sample and element, ``lab_bias_sd``);
+   a reading below the detection limit is reported as "< DL" (censored; ``ppm`` holds 0.65 x DL there
+   for callers that need a number, the features keep it censored);
 4. adds isotope values where the deposit has sourced ones: epsilon-Nd evolved to today with this
    sample's own Sm/Nd (``isotopes.present_day_epsilon``), and 87Sr/86Sr, each with measurement noise.
 
@@ -32,7 +34,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from raretrace.fingerprint.features import BELOW_DL_FRACTION, OXIDE_PER_ELEMENT, FeatureSpace
+from raretrace.fingerprint.features import BELOW_DL_FRACTION, OXIDE_PER_ELEMENT, FeatureSpace, Observed
 from raretrace.fingerprint.isotopes import present_day_epsilon
 from raretrace.fingerprint.library import REST, REY, Deposit, group_members
 
@@ -52,13 +54,14 @@ class Noise:
         default_factory=lambda: {e: (0.5 if e == "Y" else 0.05) for e in REY}
     )
     slope_sd: float = 0.10
+    lab_bias_sd: float = 0.0
     eps_nd_sd: float = 0.3
     sr_sd: float = 0.00002
 
 
 @dataclass(frozen=True)
 class Draws:
-    features: NDArray[np.float64]
+    features: Observed
     labels: NDArray[np.int64]
     ppm: NDArray[np.float64]
     censored: NDArray[np.bool_]
@@ -73,7 +76,7 @@ def simulate_deposit(
     form: str = "ore",
     noise: Noise | None = None,
     isotopes: bool = False,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+) -> tuple[Observed, NDArray[np.float64], NDArray[np.bool_]]:
     """``n`` simulated assays of ``deposit``: (features, element ppm in REY order, censored mask)."""
     noise = noise or Noise()
     t_scale = math.sqrt((_T_DOF - 2) / _T_DOF)  # unit variance
@@ -96,6 +99,8 @@ def simulate_deposit(
     dl = np.array([noise.detection_limit_ppm[e] for e in REY])
     sd = np.sqrt((noise.rsd * true_ppm) ** 2 + (dl / 3.0) ** 2)
     measured = true_ppm + rng.normal(size=true_ppm.shape) * sd
+    if noise.lab_bias_sd > 0:
+        measured = measured * np.exp(rng.normal(0.0, noise.lab_bias_sd, size=true_ppm.shape))
     censored = np.isfinite(measured) & (measured < dl)
     ppm = np.where(censored, BELOW_DL_FRACTION * dl, measured)
     total = None if deposit.full_pattern else _lab_total(ppm, log_share, grade, noise, rng)
@@ -111,14 +116,17 @@ def simulate_deposit(
         sr_ref = deposit.isotope("87Sr/86Sr")
         if sr_ref is not None:
             iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
-    features = space.from_ppm(ppm, iso, total)
+    observed = space.observe(
+        ppm, censored=censored, limits=np.broadcast_to(dl, ppm.shape), isotopes=iso, total_oxide_ppm=total
+    )
+    features = observed.x
     for g in space.groups:
         if g in deposit.shares and np.all(np.isnan(features[:, space.key_index(g)])):
             share = _group_share(g, log_share, remainder)
             inside = share * np.exp(rng.normal(0.0, noise.rsd, size=n))
             outside = (1.0 - share) * np.exp(rng.normal(0.0, noise.rsd, size=n))
             features[:, space.key_index(g)] = np.log(inside / (inside + outside))
-    return features, ppm, censored
+    return observed, ppm, censored
 
 
 def _lab_total(
@@ -180,4 +188,4 @@ def simulate(
         ppms.append(p)
         cens.append(c)
         labels.append(np.full(n_per_deposit, k, dtype=np.int64))
-    return Draws(np.vstack(feats), np.concatenate(labels), np.vstack(ppms), np.vstack(cens))
+    return Draws(Observed.stack(feats), np.concatenate(labels), np.vstack(ppms), np.vstack(cens))
