@@ -294,6 +294,10 @@ class Store:
         execute_many(conn, _INSERT[t.assays.name], batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
 
+    def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str, created_at: str) -> None:
+        """Record the signed checkpoint of the log at ``size`` (in the caller's transaction)."""
+        conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note, created_at=created_at))
+
 
 _INSERT = {table.name: insert(table) for table in t.metadata.tables.values()}
 _UPDATE_LOT = (
