@@ -48,7 +48,7 @@ def test_an_old_schema_is_refused_until_upgraded(cli: Cli) -> None:
     added = {"ix_transfers_seq", "ix_transfers_sender", "ix_transfers_receiver"}
     assert not added & {ix["name"] for ix in inspect(engine).get_indexes("transfers")}
 
-    needs = r"revision 0008; this raretrace needs 0011.*raretrace --db … upgrade"
+    needs = rf"revision 0008; this raretrace needs {SCHEMA_REVISION}.*raretrace --db … upgrade"
     with pytest.raises(StoreError, match=needs):
         Registry(engine)
     code, _, err = cli("log", "checkpoint")

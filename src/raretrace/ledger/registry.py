@@ -220,7 +220,7 @@ class Registry:
             with write_transaction(self.engine) as conn:
                 size = self.store.lock_head(conn)
                 now = utc_now()
-                state = self._judge(conn, parsed, size, now, verifier, progress)
+                state = self._judge(conn, parsed, size, verifier, progress)
                 if dry_run:
                     self._check_signatures(verifier.first_failure(state.pending_signatures))
                     return AppendResult(size, len(parsed), size, "")
@@ -238,7 +238,6 @@ class Registry:
         conn: Connection,
         parsed: Sequence[Parsed],
         size: int,
-        now: str,
         verifier: BatchVerifier,
         progress: Callable[[int], None] | None,
     ) -> LedgerState:
@@ -247,7 +246,7 @@ class Registry:
         state = self._load_state(conn, parsed)
         for i, (envelope, event) in enumerate(parsed):
             try:
-                state.apply(i, size + i, event, envelope, now)
+                state.apply(i, size + i, event, envelope)
             except RaretraceError as e:
                 raise _rejected(i, event.event_id, e) from e
             verifier.feed(state.pending_signatures)
