@@ -21,7 +21,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from sqlalchemy import create_engine, text
 
 from raretrace.crypto import ed25519
 from raretrace.crypto.dsse import parse_envelope
+from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store.db import make_engine
@@ -36,7 +36,7 @@ from raretrace.store.db import make_engine
 ORE = {"La": 0.022, "Ce": 0.033, "Pr": 0.003, "Nd": 0.008, "other": 0.9}
 
 
-def build(url: str, lots: int, *, pool: ProcessPoolExecutor | None = None) -> tuple[Registry, list[bytes]]:
+def build(url: str, lots: int, *, pool: VerifierPool | None = None) -> tuple[Registry, list[bytes]]:
     """A registry with ``lots`` ore lots at a mine, and the signed events to move and process each."""
     registry = Registry.init(make_engine(url), "bench.raretrace.example/log")
     registry = Registry(registry.engine, signature_pool=pool)
@@ -121,11 +121,12 @@ class Round:
 def one_round(url: str, args: argparse.Namespace, workers: int) -> Round:
     """A fresh registry at ``url``, the bare verification rates of its events' signatures, then their
     ingest (with ``workers`` verifying processes, or none), all in this process."""
-    pool = ProcessPoolExecutor(workers) if workers else None
+    pool = VerifierPool(workers) if workers else None
     try:
         registry, events = build(url, args.events // 3, pool=pool)
-        if pool is not None:  # start the workers before timing, as a long-running registry has them
-            list(pool.map(abs, range(workers)))
+        if pool is not None:  # the workers up before timing, as a long-running registry has them
+            for _ in range(workers):
+                pool.submit([]).result()
         signatures = prepared_signatures(registry, events)
         verify_wall, _ = timed(lambda: verify_all(signatures))
         openssl_wall, _ = timed(lambda: verify_all(signatures, ed25519.BACKENDS["openssl"]))
@@ -133,7 +134,7 @@ def one_round(url: str, args: argparse.Namespace, workers: int) -> Round:
         registry.engine.dispose()
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.close()
     n = len(signatures)
     return Round(n / verify_wall, n / openssl_wall, len(events) / ingest_wall, len(events) / ingest_cpu)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from raretrace.errors import (
 from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.ledger.trust import load_trust
-from raretrace.ledger.verify import BatchVerifier
+from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import TiledTree
 from raretrace.model import REE_SYMBOLS, Lot, utc_now
@@ -70,7 +69,7 @@ class Registry:
         self,
         engine: Engine,
         *,
-        signature_pool: ProcessPoolExecutor | None = None,
+        signature_pool: SignaturePool | None = None,
         signer: Ed25519Signer | None = None,
         key_file: Path | None = None,
     ) -> None:
