@@ -1,20 +1,14 @@
-"""The pipe-fed verifier pool finds the first bad signature of every chunk, in any order of asking,
-and a registry using it refuses a batch with one bad signature without writing anything."""
+"""The pipe-fed verifier pool finds the first bad signature of every chunk, in any order of asking
+(a registry using it: ``test_bad_input.test_wrong_signature_found_by_worker_processes``)."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.crypto.verifier_pool import VerifierPool, encode, first_bad
-from raretrace.errors import SignatureError
-from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, lot
-from tests.chain_fixtures import snapshot
-from tests.test_bad_input import _shipped
 
 SIGNER = Ed25519Signer.from_seed(bytes(32))
 
@@ -48,27 +42,3 @@ def test_pool_answers_each_chunk_whatever_the_order_of_asking() -> None:
         assert {i: tickets[i].result() for i in order} == {i: expected[i] for i in order}
         again = pool.submit(chunks[5])  # the pool stays in step after a cancellation
         assert again.result() == 12
-
-
-def test_registry_with_the_pool_refuses_a_bad_signature_and_writes_nothing(db_url: str) -> None:
-    chain = _shipped(db_url)
-    batch = [
-        chain.envelope(
-            "US-MINE",
-            "extract",
-            deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:vp-{i}", "ore", 1.0, {"Nd": 0.01})],
-        )
-        for i in range(300)
-    ]
-    env = json.loads(batch[250])
-    env["signatures"] = json.loads(batch[4])["signatures"]
-    batch[250] = json.dumps(env).encode()
-    with VerifierPool(2) as pool:
-        pooled = ScriptedChain(Registry(chain.registry.engine, signature_pool=pool))
-        before = snapshot(pooled.registry)
-        with pytest.raises(SignatureError, match="envelope 250 .*does not verify over the payload"):
-            pooled.registry.append(batch)
-        assert snapshot(pooled.registry) == before
-        result = pooled.registry.append(batch[:250])
-        assert result.count == 250
