@@ -277,6 +277,12 @@ def main() -> None:
         help="which phases to run, comma-separated (single, batch, trace); e.g. --phases trace",
     )
     parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
+    parser.add_argument(
+        "--signature-workers",
+        type=int,
+        default=None,
+        help="raretrace serve --signature-workers (default: serve's own, one per CPU; 0: in the server)",
+    )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
@@ -347,6 +353,7 @@ def main() -> None:
             str(port),
             "--workers",
             str(args.workers),
+            *([] if args.signature_workers is None else ["--signature-workers", str(args.signature_workers)]),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

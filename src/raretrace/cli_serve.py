@@ -34,6 +34,15 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
     ] = 1,
+    signature_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=256,
+            help="Processes verifying the appends' signatures, so the server's own process keeps "
+            "answering (0: verify in the server; default: one per CPU)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
@@ -45,11 +54,24 @@ def serve(
         from raretrace.ledger.registry import REGISTRY_KEY_ENV
 
         os.environ[REGISTRY_KEY_ENV] = str(key_file)
-    run_server(db or _ctx(ctx).db, host=host, port=port, dev=dev, workers=workers)
+    run_server(
+        db or _ctx(ctx).db,
+        host=host,
+        port=port,
+        dev=dev,
+        workers=workers,
+        signature_workers=(os.cpu_count() or 1) if signature_workers is None else signature_workers,
+    )
 
 
 def run_server(
-    db: str | None, *, host: str = "127.0.0.1", port: int = 8000, dev: bool = False, workers: int = 1
+    db: str | None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dev: bool = False,
+    workers: int = 1,
+    signature_workers: int = 0,
 ) -> None:
     """Serve the registry at ``db`` until interrupted, printing its URL (and, with ``dev``, a fresh
     secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
@@ -59,7 +81,7 @@ def run_server(
     from raretrace.server.participants import dev_token
     from raretrace.server.settings import Settings
 
-    settings = Settings(db=db, dev=dev, secure_cookies=not dev)
+    settings = Settings(db=db, dev=dev, secure_cookies=not dev, signature_workers=signature_workers)
     registry = open_registry(settings)
     registry.signer  # noqa: B018 -- a key kept outside the database must load now, not at the first append
     if registry.key_in_database and not dev:
@@ -87,11 +109,12 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    from raretrace.server.app import DB_ENV, DEV_ENV
+    from raretrace.server.app import DB_ENV, DEV_ENV, SIGNATURE_WORKERS_ENV
     from raretrace.store.db import resolve_url
 
     os.environ[DB_ENV] = resolve_url(db)  # the workers open the same database
     os.environ[DEV_ENV] = "1" if dev else "0"
+    os.environ[SIGNATURE_WORKERS_ENV] = str(signature_workers)
     registry.engine.dispose()
     uvicorn.run(
         "raretrace.server.app:app_from_environment",

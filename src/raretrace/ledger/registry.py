@@ -117,6 +117,15 @@ class Registry:
         return self._signer
 
     @property
+    def signature_pool(self) -> SignaturePool | None:
+        """The worker processes verifying this registry's appends (None: verified in this process)."""
+        return self._pool
+
+    @signature_pool.setter
+    def signature_pool(self, pool: SignaturePool | None) -> None:
+        self._pool = pool
+
+    @property
     def key_in_database(self) -> bool:
         """Whether the database holds the private key (the default of ``init``) or only the public one."""
         return self._key_in_database

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
+from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.errors import StoreError
 from raretrace.ledger.registry import Registry
 from raretrace.server import (
@@ -55,6 +56,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         # of them the event loop's own, see reads.py), so a handler never waits for a connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         reads.hold(registry.engine)  # the event loop's own read connection (SQLite)
+        pool = VerifierPool(settings.signature_workers) if settings.signature_workers > 0 else None
+        if pool is not None:
+            registry.signature_pool = pool
         if group is not None:
             await group.start()
         try:
@@ -62,6 +66,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         finally:
             if group is not None:
                 await group.stop()
+            if pool is not None:
+                registry.signature_pool = None
+                pool.close()
             reads.release(registry.engine)
 
     app = FastAPI(
@@ -92,6 +99,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 
 
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
+SIGNATURE_WORKERS_ENV = "RARETRACE_SIGNATURE_WORKERS"
 
 
 def app_from_environment() -> FastAPI:
@@ -100,7 +108,10 @@ def app_from_environment() -> FastAPI:
     import os
 
     dev = os.environ.get(DEV_ENV) == "1"
-    app = create_app(Settings(db=os.environ.get(DB_ENV), dev=dev, secure_cookies=not dev))
+    workers = int(os.environ.get(SIGNATURE_WORKERS_ENV) or 0)
+    app = create_app(
+        Settings(db=os.environ.get(DB_ENV), dev=dev, secure_cookies=not dev, signature_workers=workers)
+    )
     freeze_startup_objects()
     return app
 

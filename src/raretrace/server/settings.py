@@ -24,3 +24,6 @@ class Settings:
     max_batch: int = MAX_BATCH
     secure_cookies: bool = True  # Secure flag on the session cookie (off only for plain-http dev)
     group_commit: bool = True  # append concurrent single submissions together (see group_commit.py)
+    # Processes verifying the appends' Ed25519 signatures (crypto/verifier_pool.py), started with the
+    # app: verification then leaves the server process's GIL to the event loop. 0: in the server.
+    signature_workers: int = 0
