@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_server import cpu_seconds
 from sqlalchemy import create_engine, text
 
 from raretrace.crypto import ed25519
@@ -111,7 +112,9 @@ class Round:
     limit: float  # the fastest backend's bare verifications/s (the baseline)
     openssl: float  # OpenSSL's bare verifications/s on the same signatures (context)
     ingest: float  # events/s, wall clock
-    ingest_cpu: float  # events/s by the ingesting process's CPU time
+    ingest_cpu: float  # events/s by the ingesting (writing) process's CPU time
+    limit_cpu: float  # the fastest backend's verifications/s by CPU time
+    total_cpu: float  # events/s by the CPU time of the writer and its verifying processes together
 
     @property
     def ratio(self) -> float:
@@ -128,24 +131,36 @@ def one_round(url: str, args: argparse.Namespace, workers: int) -> Round:
             for _ in range(workers):
                 pool.submit([]).result()
         signatures = prepared_signatures(registry, events)
-        verify_wall, _ = timed(lambda: verify_all(signatures))
+        verify_wall, verify_cpu = timed(lambda: verify_all(signatures))
         openssl_wall, _ = timed(lambda: verify_all(signatures, ed25519.BACKENDS["openssl"]))
+        all_cpu = cpu_seconds(os.getpid())
         ingest_wall, ingest_cpu = timed(lambda: ingest_all(registry, events, args.batch))
+        all_cpu = cpu_seconds(os.getpid()) - all_cpu
         registry.engine.dispose()
     finally:
         if pool is not None:
             pool.close()
-    n = len(signatures)
-    return Round(n / verify_wall, n / openssl_wall, len(events) / ingest_wall, len(events) / ingest_cpu)
+    n, m = len(signatures), len(events)
+    return Round(
+        n / verify_wall,
+        n / openssl_wall,
+        m / ingest_wall,
+        m / ingest_cpu,
+        n / verify_cpu,
+        m / max(all_cpu, 1e-9),
+    )
 
 
 def report(label: str, rounds: list[Round]) -> None:
     ratios = sorted(r.ratio for r in rounds)
+    writer = statistics.median(r.ingest_cpu / r.limit_cpu for r in rounds)
+    total = statistics.median(r.total_cpu / r.limit_cpu for r in rounds)
     print(
         f"{label:<40} {statistics.median(r.ingest for r in rounds):>7,.0f} events/s; "
         f"{ed25519.BACKEND.name} {statistics.median(r.limit for r in rounds):>7,.0f}/s "
         f"(OpenSSL {statistics.median(r.openssl for r in rounds):>6,.0f}/s): "
-        f"ratio {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+        f"ratio {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)}); "
+        f"by CPU time: the writer's {writer:.2f}, all processes' {total:.2f}"
     )
 
 
@@ -219,8 +234,12 @@ def main() -> None:
             pg.drop()
     for label, rounds in results.items():
         report(label, rounds)
-    sqlite_cpu = statistics.median(r.ingest_cpu / r.limit for r in results[configs[0][0]])
-    print(f"(SQLite in-process ingest by CPU time of the ingesting process: ratio {sqlite_cpu:.2f})")
+    print(
+        "(by CPU time: events per CPU-second of the writing process, or of it and its verifying "
+        "processes together, over verifications per CPU-second: what the rates would be with a core "
+        "each and no other load; a writer ratio of 0.9 needs a core for the writer and verifying "
+        "capacity beside it)"
+    )
     if pg is not None:
         for sqlite_label, pg_label in ((configs[0][0], configs[2][0]), (configs[1][0], configs[3][0])):
             same = sorted(

@@ -6,23 +6,26 @@ thread and a result thread taking the GIL from it: measured on the ingest benchm
 one bytes object written to a worker's pipe (no pickling, no thread in the writer), and the reply is
 the chunk's number and the index of its first bad signature. Each worker reads its pipe on a thread
 of its own, so a chunk is taken off the pipe as soon as it arrives and the writer never blocks
-behind a busy worker. Workers are started by ``spawn`` (a clean interpreter: the parent may hold
-threads and database connections that a fork would copy).
+behind a busy worker. Workers are fresh interpreters (``python -m raretrace.crypto.verifier_pool``,
+their stdin and stdout the pipes): the parent may hold threads and database connections that a fork
+would copy, and unlike ``multiprocessing``'s spawn nothing re-imports the parent's main script.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
-import multiprocessing
 import os
 import queue
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from raretrace.crypto import ed25519
 
@@ -60,14 +63,24 @@ def first_bad(blob: bytes) -> int:
     return -1
 
 
-def _serve(conn: Connection) -> None:
+def _widen(fd: int) -> None:
+    """Let a pipe hold a few whole chunks (Linux: up to pipe-max-size, 1 MiB by default), so that the
+    writer's send returns at once instead of waiting for the worker to read."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+
+def _serve(inbound: Connection, outbound: Connection) -> None:
     """A worker: a thread drains the pipe into a queue; this thread verifies and replies in order."""
+    # The reading thread needs the GIL only briefly, but must get it soon: the writer may be blocked
+    # on a full pipe until it does (the default switch interval is 5 ms).
+    sys.setswitchinterval(0.0002)
     inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
     def read() -> None:
         try:
             while True:
-                blob = conn.recv_bytes()
+                blob = inbound.recv_bytes()
                 inbox.put(blob)
                 if blob == _STOP:
                     return
@@ -77,7 +90,7 @@ def _serve(conn: Connection) -> None:
     threading.Thread(target=read, daemon=True).start()
     while (blob := inbox.get()) != _STOP:
         number = int.from_bytes(blob[:8], "little")
-        conn.send_bytes(_REPLY.pack(number, first_bad(blob[8:])))
+        outbound.send_bytes(_REPLY.pack(number, first_bad(blob[8:])))
 
 
 @dataclass
@@ -101,8 +114,9 @@ class Ticket:
 
 @dataclass
 class _Worker:
-    process: BaseProcess
-    conn: Connection
+    process: subprocess.Popen[bytes]
+    send: Connection
+    receive: Connection
     early: dict[int, int] = field(default_factory=dict)  # replies read before they were asked for
     abandoned: set[int] = field(default_factory=set)
 
@@ -111,14 +125,26 @@ class VerifierPool:
     """``workers`` processes verifying Ed25519 chunks; chunks go to them in turn."""
 
     def __init__(self, workers: int | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
+        # the workers import this very raretrace, whatever the parent's sys.path or installed copy
+        package_root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
         self._workers: list[_Worker] = []
         for _ in range(workers or os.cpu_count() or 1):
-            ours, theirs = context.Pipe(duplex=True)
-            process = context.Process(target=_serve, args=(theirs,), daemon=True, name="raretrace-verifier")
-            process.start()
-            theirs.close()
-            self._workers.append(_Worker(process, ours))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "raretrace.crypto.verifier_pool"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            assert process.stdin is not None
+            assert process.stdout is not None
+            _widen(process.stdin.fileno())
+            send = Connection(os.dup(process.stdin.fileno()), readable=False)
+            receive = Connection(os.dup(process.stdout.fileno()), writable=False)
+            process.stdin.close()
+            process.stdout.close()
+            self._workers.append(_Worker(process, send, receive))
         self._numbers = itertools.count()
         self._turn = itertools.cycle(range(len(self._workers)))
 
@@ -128,7 +154,7 @@ class VerifierPool:
 
     def submit(self, chunk: Sequence[Item]) -> Ticket:
         number, worker = next(self._numbers), next(self._turn)
-        self._workers[worker].conn.send_bytes(number.to_bytes(8, "little") + encode(chunk))
+        self._workers[worker].send.send_bytes(number.to_bytes(8, "little") + encode(chunk))
         return Ticket(self, worker, number)
 
     def _reply(self, index: int, number: int) -> int:
@@ -137,7 +163,7 @@ class VerifierPool:
             return worker.early.pop(number)
         while True:
             try:
-                got, bad = _REPLY.unpack(worker.conn.recv_bytes())
+                got, bad = _REPLY.unpack(worker.receive.recv_bytes())
             except (EOFError, OSError) as e:
                 raise RuntimeError("a signature verifying process ended unexpectedly") from e
             if got == number:
@@ -155,12 +181,15 @@ class VerifierPool:
     def close(self) -> None:
         for worker in self._workers:
             with contextlib.suppress(OSError):
-                worker.conn.send_bytes(_STOP)
-            worker.conn.close()
+                worker.send.send_bytes(_STOP)
+            worker.send.close()
         for worker in self._workers:
-            worker.process.join(timeout=5)
-            if worker.process.is_alive():
-                worker.process.terminate()
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+            worker.receive.close()
         self._workers = []
 
     def __enter__(self) -> VerifierPool:
@@ -168,3 +197,7 @@ class VerifierPool:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":  # a worker: chunks on stdin, replies on stdout
+    _serve(Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False))
