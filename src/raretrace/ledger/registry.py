@@ -260,6 +260,7 @@ class Registry:
             verifier.feed(state.pending_signatures)
             if progress is not None:
                 progress(1)
+        verifier.feed(state.pending_signatures, final=True)  # the last chunk, before the writing starts
         return state
 
     def _write(self, conn: Connection, state: LedgerState, size: int, count: int, now: str) -> str:
