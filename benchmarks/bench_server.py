@@ -281,7 +281,7 @@ def main() -> None:
         "--signature-workers",
         type=int,
         default=None,
-        help="raretrace serve --signature-workers (default: serve's own, one per CPU; 0: in the server)",
+        help="raretrace serve --signature-workers (default: serve's own, 0: in the server)",
     )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)

@@ -35,14 +35,14 @@ def serve(
         int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
     ] = 1,
     signature_workers: Annotated[
-        int | None,
+        int,
         typer.Option(
             min=0,
             max=256,
             help="Processes verifying the appends' signatures, so the server's own process keeps "
-            "answering (0: verify in the server; default: one per CPU)",
+            "answering (0, the default: verify in the server)",
         ),
-    ] = None,
+    ] = 0,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
@@ -60,7 +60,7 @@ def serve(
         port=port,
         dev=dev,
         workers=workers,
-        signature_workers=(os.cpu_count() or 1) if signature_workers is None else signature_workers,
+        signature_workers=signature_workers,
     )
 
 
