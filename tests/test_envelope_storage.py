@@ -18,6 +18,7 @@ from raretrace.crypto.dsse import sign_statement
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.ledger.audit import audit
 from raretrace.store import schema as t
+from raretrace.store.db import migrate
 from raretrace.store.envelopes import pack, unpack
 from tests.test_compliance import two_chains
 from tests.test_schema_upgrade import _downgrade
@@ -93,14 +94,28 @@ def test_the_registry_stores_envelopes_compressed_and_reads_them_exactly(db_url:
     assert audit(registry).ok
 
 
-def test_the_payload_copy_comes_back_on_downgrade(db_url: str) -> None:
+def test_the_payload_copy_and_the_edges_come_back_on_downgrade(db_url: str) -> None:
     registry = two_chains(db_url).registry
+    edges = select(t.lot_inputs).order_by(t.lot_inputs.c.child, t.lot_inputs.c.parent)
     with registry.engine.connect() as conn:
         envelopes = dict(conn.execute(select(t.events.c.seq, t.events.c.envelope)).all())
+        before = conn.execute(edges).all()
     registry.engine.dispose()
     _downgrade(db_url, "0011")
     with registry.engine.connect() as conn:
         rows = conn.execute(text("SELECT seq, predicate FROM events")).all()
+        verbatim = dict(conn.execute(text("SELECT seq, envelope FROM events")).all())
+        assert {seq: bytes(raw) for seq, raw in verbatim.items()} == envelopes  # as 0011's code reads them
+        assert conn.execute(edges).all() == before and before
+    indexes = {ix["name"] for ix in inspect(registry.engine).get_indexes("lot_inputs")}
+    assert {"ix_lot_inputs_up", "ix_lot_inputs_down"} <= indexes
     assert dict(rows) == {
         seq: base64.b64decode(json.loads(raw)["payload"]).decode() for seq, raw in envelopes.items()
     }
+    # and up again, with rows written before the upgrade (edges moved, envelopes verbatim)
+    registry.engine.dispose()
+    migrate(registry.engine)
+    with registry.engine.connect() as conn:
+        assert conn.execute(edges).all() == before
+        assert dict(conn.execute(select(t.events.c.seq, t.events.c.envelope)).all()) == envelopes
+    assert audit(registry).ok

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -136,9 +137,12 @@ lot_inputs = Table(
     Column("child", String(200), nullable=False),
     Column("parent", String(200), nullable=False),
     Column("mass_kg", Float, nullable=False),
-    # covering indexes: a trace up (down) reads every column of an edge from the index alone
-    Index("ix_lot_inputs_up", "child", "parent", "mass_kg", "seq"),
+    # A trace up (down) reads every column of an edge from one b-tree. Up: the table itself, clustered
+    # by (child, parent) on SQLite (WITHOUT ROWID; unique: a lot is produced once and an input is
+    # listed once), its key carrying the other columns on PostgreSQL; down: a covering index.
+    PrimaryKeyConstraint("child", "parent", name="pk_lot_inputs", postgresql_include=["mass_kg", "seq"]),
     Index("ix_lot_inputs_down", "parent", "child", "mass_kg", "seq"),
+    sqlite_with_rowid=False,
 )
 
 transfers = Table(
