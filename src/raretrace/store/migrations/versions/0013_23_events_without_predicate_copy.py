@@ -32,13 +32,25 @@ depends_on = None
 DROPPED = ("predicate", "signer_key_ids", "recorded_at")
 
 
-def _edge_columns() -> list[sa.Column[object]]:
-    return [
+def _rebuild_edges(*key: sa.PrimaryKeyConstraint, **options: bool) -> None:
+    """SQLite: ``lot_inputs`` copied into a new table (with ``key`` and ``options``) in its place."""
+    op.drop_index("ix_lot_inputs_down", table_name="lot_inputs")
+    op.create_table(
+        "lot_inputs_rebuilt",
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("child", sa.String(length=200), nullable=False),
         sa.Column("parent", sa.String(length=200), nullable=False),
         sa.Column("mass_kg", sa.Float(), nullable=False),
-    ]
+        *key,
+        **options,
+    )
+    op.execute(
+        "INSERT INTO lot_inputs_rebuilt (seq, child, parent, mass_kg) "
+        "SELECT seq, child, parent, mass_kg FROM lot_inputs"
+    )
+    op.drop_table("lot_inputs")
+    op.rename_table("lot_inputs_rebuilt", "lot_inputs")
+    op.create_index("ix_lot_inputs_down", "lot_inputs", ["parent", "child", "mass_kg", "seq"])
 
 
 def upgrade() -> None:
@@ -47,20 +59,9 @@ def upgrade() -> None:
         op.drop_column("events", name)
     op.drop_index("ix_lot_inputs_up", table_name="lot_inputs")
     if op.get_bind().dialect.name == "sqlite":
-        op.drop_index("ix_lot_inputs_down", table_name="lot_inputs")
-        op.create_table(
-            "lot_inputs_clustered",
-            *_edge_columns(),
-            sa.PrimaryKeyConstraint("child", "parent", name="pk_lot_inputs"),
-            sqlite_with_rowid=False,
+        _rebuild_edges(
+            sa.PrimaryKeyConstraint("child", "parent", name="pk_lot_inputs"), sqlite_with_rowid=False
         )
-        op.execute(
-            "INSERT INTO lot_inputs_clustered (seq, child, parent, mass_kg) "
-            "SELECT seq, child, parent, mass_kg FROM lot_inputs"
-        )
-        op.drop_table("lot_inputs")
-        op.rename_table("lot_inputs_clustered", "lot_inputs")
-        op.create_index("ix_lot_inputs_down", "lot_inputs", ["parent", "child", "mass_kg", "seq"])
     else:
         op.execute(
             "ALTER TABLE lot_inputs ADD CONSTRAINT pk_lot_inputs PRIMARY KEY (child, parent) "
@@ -72,15 +73,7 @@ def downgrade() -> None:
     from raretrace.store.envelopes import unpack
 
     if op.get_bind().dialect.name == "sqlite":
-        op.drop_index("ix_lot_inputs_down", table_name="lot_inputs")
-        op.create_table("lot_inputs_rowid", *_edge_columns())
-        op.execute(
-            "INSERT INTO lot_inputs_rowid (seq, child, parent, mass_kg) "
-            "SELECT seq, child, parent, mass_kg FROM lot_inputs"
-        )
-        op.drop_table("lot_inputs")
-        op.rename_table("lot_inputs_rowid", "lot_inputs")
-        op.create_index("ix_lot_inputs_down", "lot_inputs", ["parent", "child", "mass_kg", "seq"])
+        _rebuild_edges()
     else:
         op.drop_constraint("pk_lot_inputs", "lot_inputs", type_="primary")
     op.create_index("ix_lot_inputs_up", "lot_inputs", ["child", "parent", "mass_kg", "seq"])
