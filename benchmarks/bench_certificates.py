@@ -20,8 +20,10 @@ Each round measures, in one process and on one core:
 * certificates/s (headline): ``verify_certificate(presentation, trusted, status_list=…,
   witness_threshold=2, now=…)`` over all N certificates, each once per pass, with every event's cached
   inclusion proof and parsed envelope forgotten at the start of each pass, repeated for ``--seconds``;
-* Ed25519 verifies/s: ``Ed25519PublicKey.verify`` of 64-byte signatures over 64-byte messages (the
-  size of eddsa-jcs-2022's hashData), for at least ``--seconds``;
+* Ed25519 verifies/s: the fastest backend installed (libsodium through PyNaCl, what raretrace itself
+  uses; ``raretrace.crypto.ed25519``) verifying 64-byte signatures over 64-byte messages (the size of
+  eddsa-jcs-2022's hashData), for at least ``--seconds``: the baseline of the ratio; OpenSSL's rate
+  (``cryptography``) on the same signatures is printed beside it for context;
 * the old same-subjects batch (secondary): 200 certificates for only 4 subjects (two magnet shipments
   and two lot sets) in turn, nothing forgotten between passes, so after the first 4 certificates every
   event is a cache hit: it shows what the per-event caches save, not what a stream of shipments costs;
@@ -69,14 +71,13 @@ from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
 
 from raretrace.certify import verify as steps
 from raretrace.certify.disclosure import reveal_signed
 from raretrace.certify.status import decode_list
 from raretrace.certify.verify import STEPS, TrustedKeys, verify_certificate
-from raretrace.crypto import dataintegrity, multikey
+from raretrace.crypto import ed25519, multikey
 from raretrace.crypto.dataintegrity import hash_data, verify_proof
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import Ed25519Signer
@@ -99,7 +100,9 @@ ISSUED_AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 VERIFIED_AT = ISSUED_AT + timedelta(days=1)
 TARGET = 2_000  # certificates/s on one core (issue #4)
 CALLGRIND_PASSES = 2
-ED25519_VERIFY = "Ed25519PublicKey.verify"
+TARGET_RATIO = 0.35  # certificates/s against the fastest Ed25519 verification rate, one core (issue #23)
+# The counted call: the chosen backend's verify (every Ed25519 verification in raretrace goes through it).
+ED25519_VERIFY = type(ed25519.BACKEND).verify.__code__
 JP_MAGNET = "urn:raretrace:lot:jp-magnet"
 US_MAGNET = "urn:raretrace:lot:us-magnet"
 AU_CONC = "urn:raretrace:lot:us-conc"
@@ -238,7 +241,6 @@ def issue_batch(registry: Registry, n: int, *, distinct: bool = True) -> Batch:
 def clear_every_cache() -> None:
     """Cold start: the verifier's content-keyed results and the parsed issuer keys are forgotten."""
     steps.clear_caches()
-    dataintegrity._ed25519.cache_clear()
     multikey._public_key_from_multibase.cache_clear()
 
 
@@ -366,13 +368,27 @@ def timed(work: Callable[[], int], min_seconds: float) -> tuple[float, float]:
             return elapsed / done, (time.thread_time() - cpu_start) / done
 
 
-Ed25519Material = tuple[Ed25519PublicKey, list[tuple[bytes, bytes]]]
+Ed25519Material = tuple[bytes, list[tuple[bytes, bytes]]]
 
 
 def ed25519_material(count: int) -> Ed25519Material:
-    key = Ed25519PrivateKey.generate()
+    key = Ed25519Signer.generate()
     messages = [os.urandom(64) for _ in range(count)]
-    return key.public_key(), [(key.sign(m), m) for m in messages]
+    return key.public_key, [(key.sign(m), m) for m in messages]
+
+
+def ed25519_loop(material: Ed25519Material, backend: ed25519.Ed25519Backend) -> Callable[[], int]:
+    """One pass of bare verifications of ``material`` by ``backend``; returns how many."""
+    public, signed = material
+    verify = backend.verify
+
+    def work() -> int:
+        for signature, message in signed:
+            if not verify(public, signature, message):
+                raise SystemExit("a benchmark signature did not verify")
+        return len(signed)
+
+    return work
 
 
 @dataclass(frozen=True)
@@ -458,6 +474,7 @@ class Round:
     ed25519_per_s: float
     certs_per_cpu_s: float
     ed25519_per_cpu_s: float
+    openssl_per_cpu_s: float
     sequence_us: float
     step_us: list[float]
     component_us: list[float]
@@ -471,16 +488,11 @@ def measure_round(
     calls: Sequence[StepCall],
     states: Sequence[dict[str, Any]],
     parts: Sequence[Component],
-    ed25519: Ed25519Material,
+    material: Ed25519Material,
     args: argparse.Namespace,
 ) -> Round:
-    public, signed = ed25519
     presentations = batch.presentations
-
-    def verify_ed25519() -> int:
-        for signature, message in signed:
-            public.verify(signature, message)
-        return len(signed)
+    verify_ed25519 = ed25519_loop(material, ed25519.BACKEND)
 
     def verify_all() -> int:
         clear_event_caches()
@@ -502,6 +514,7 @@ def measure_round(
         return len(presentations)
 
     ed_s, ed_cpu = timed(verify_ed25519, args.seconds)
+    _, openssl_cpu = timed(ed25519_loop(material, ed25519.BACKENDS["openssl"]), args.seconds)
     cert_s, cert_cpu = timed(verify_all, args.seconds)
     same_s, same_cpu = timed(verify_same, args.seconds)
     sequence_s = cpu_seconds_per_item(in_sequence, args.step_seconds * 2)
@@ -532,6 +545,7 @@ def measure_round(
         1 / ed_s,
         1 / cert_cpu,
         1 / ed_cpu,
+        1 / openssl_cpu,
         sequence_s * 1e6,
         step_us,
         component_us,
@@ -595,10 +609,9 @@ def spread(values: Sequence[float]) -> str:
 def passes_only(args: argparse.Namespace) -> None:
     """``--passes K``: verify K times and exit, no timing (for the instruction counts of --callgrind)."""
     if args.only == "ed25519":
-        public, signed = ed25519_material(args.certificates)
+        work = ed25519_loop(ed25519_material(args.certificates), ed25519.BACKEND)
         for _ in range(args.passes):
-            for signature, message in signed:
-                public.verify(signature, message)
+            work()
         return
     batch = Batch.load(Path(args.load))
     for presentation in batch.presentations:  # warm, as in the timed runs; the 0-pass run does it too
@@ -747,10 +760,10 @@ def main() -> None:
     print(f"Ed25519 verifications per certificate (counted): {ed_total:g} = {parts_text}")
 
     parts = components(batch, states)
-    ed25519 = ed25519_material(max(n, 200))
+    material = ed25519_material(max(n, 200))
     rounds = []
     for i in range(args.rounds):
-        r = measure_round(batch, same, calls, states, parts, ed25519, args)
+        r = measure_round(batch, same, calls, states, parts, material, args)
         rounds.append(r)
         print(
             f"round {i + 1}: distinct shipments {r.certs_per_cpu_s:8,.0f} certificates/s by CPU time "
@@ -781,6 +794,10 @@ def main() -> None:
     )
     print(f"                        CPU time   {spread([r.ed25519_per_cpu_s for r in rounds])}")
     print(
+        f"  (the baseline is {ed25519.BACKEND.name}, the fastest installed; OpenSSL on the same "
+        f"signatures, CPU time: {spread([r.openssl_per_cpu_s for r in rounds])})"
+    )
+    print(
         f"ratio certificates/Ed25519 (same round): median {statistics.median(ratios):.4f} "
         f"(rounds: {', '.join(f'{x:.4f}' for x in ratios)}); by CPU time median "
         f"{statistics.median(cpu_ratios):.4f}; {ed_total:g} Ed25519 per certificate caps it at "
@@ -788,10 +805,12 @@ def main() -> None:
     )
     best = max(r.certs_per_cpu_s for r in rounds)
     cpu = statistics.median(r.certs_per_cpu_s for r in rounds)
-    verdict = "MET" if cpu >= TARGET else "NOT MET"
+    cpu_ratio = statistics.median(cpu_ratios)
+    verdict = "MET" if cpu_ratio >= TARGET_RATIO else "NOT MET"
     print(
-        f"target >= {TARGET:,} certificates/s on one core: {verdict} by the median CPU time "
-        f"({cpu / TARGET:.1%} of target; best round {best / TARGET:.1%}; median wall clock "
+        f"target >= {TARGET_RATIO} x the {ed25519.BACKEND.name} Ed25519 rate on one core: {verdict} by "
+        f"the median same-round ratio of CPU times ({cpu_ratio:.4f}); issue #4's {TARGET:,}/s: "
+        f"{cpu / TARGET:.1%} by the median CPU time (best round {best / TARGET:.1%}; median wall clock "
         f"{certs / TARGET:.1%}, which also counts time other processes held the core); its "
         f"{ed_total:g} Ed25519 verification(s) alone allow at most "
         f"{statistics.median(r.ed25519_per_cpu_s for r in rounds) / ed_total:,.0f}/s by CPU time"
@@ -826,7 +845,7 @@ def main() -> None:
     print()
     print("components, each timed alone; calls per certificate counted (CPU time, median of rounds):")
     print(f"  {'component':<54} {'µs/call':>8} {'calls':>6} {'µs/cert':>8} {'% total':>8}")
-    rows = [("Ed25519PublicKey.verify, 64-byte message (any step)", ed_us, ed_total)]
+    rows = [(f"Ed25519 verify ({ed25519.BACKEND.name}), 64-byte message (any step)", ed_us, ed_total)]
     for part, us in zip(parts, component_us, strict=True):
         counts = per_step if part.step is None else [per_step[part.step - 1]]
         rows.append((part.label, us, sum(c[part.counted] for c in counts) / n))

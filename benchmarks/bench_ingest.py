@@ -1,6 +1,9 @@
 """Ingest benchmark: signed process/transfer/receive events into a registry, against the bare
 Ed25519 verification rate of the same events' signatures measured in the same run.
 
+The baseline is the fastest Ed25519 verifier installed (libsodium through PyNaCl, the one raretrace
+uses); OpenSSL's rate (``cryptography``) on the same signatures is printed beside it for context only.
+
     python benchmarks/bench_ingest.py [--events 30000] [--batch 1000] [--pg URL]
 
 Every ingested event is fully handled: parsed, its statement and subjects checked, its signature
@@ -18,13 +21,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+from bench_server import cpu_seconds
 from sqlalchemy import create_engine, text
 
+from raretrace.crypto import ed25519
 from raretrace.crypto.dsse import parse_envelope
-from raretrace.crypto.keys import PublicKey
+from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store.db import make_engine
@@ -32,7 +37,7 @@ from raretrace.store.db import make_engine
 ORE = {"La": 0.022, "Ce": 0.033, "Pr": 0.003, "Nd": 0.008, "other": 0.9}
 
 
-def build(url: str, lots: int, *, pool: ProcessPoolExecutor | None = None) -> tuple[Registry, list[bytes]]:
+def build(url: str, lots: int, *, pool: VerifierPool | None = None) -> tuple[Registry, list[bytes]]:
     """A registry with ``lots`` ore lots at a mine, and the signed events to move and process each."""
     registry = Registry.init(make_engine(url), "bench.raretrace.example/log")
     registry = Registry(registry.engine, signature_pool=pool)
@@ -68,13 +73,13 @@ def build(url: str, lots: int, *, pool: ProcessPoolExecutor | None = None) -> tu
     return registry, events
 
 
-def prepared_signatures(registry: Registry, events: list[bytes]) -> list[tuple[PublicKey, bytes, bytes]]:
+def prepared_signatures(registry: Registry, events: list[bytes]) -> list[tuple[bytes, bytes, bytes]]:
     with registry.engine.connect() as conn:
         keys = {k: r.public_key for k, r in registry.store.all_keys(conn).items()}
     out = []
     for raw in events:
         env = parse_envelope(raw)
-        out.extend((keys[s.key_id], s.sig, env.signing_bytes) for s in env.signatures)
+        out.extend((keys[s.key_id].raw, s.sig, env.signing_bytes) for s in env.signatures)
     return out
 
 
@@ -85,9 +90,14 @@ def timed(work: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def verify_all(signatures: list[tuple[PublicKey, bytes, bytes]]) -> None:
+def verify_all(
+    signatures: list[tuple[bytes, bytes, bytes]], backend: ed25519.Ed25519Backend = ed25519.BACKEND
+) -> None:
+    """The bare verification loop: the backend's own call, nothing of raretrace around it."""
+    verify = backend.verify
     for key, sig, message in signatures:
-        key.verify(sig, message)
+        if not verify(key, sig, message):
+            raise SystemExit("a benchmark signature did not verify")
 
 
 def ingest_all(registry: Registry, events: list[bytes], batch: int) -> None:
@@ -95,36 +105,88 @@ def ingest_all(registry: Registry, events: list[bytes], batch: int) -> None:
         registry.append(events[i : i + batch])
 
 
-def ingest_rate(registry: Registry, events: list[bytes], batch: int) -> float:
-    wall, _ = timed(lambda: ingest_all(registry, events, batch))
-    return len(events) / wall
+@dataclass(frozen=True)
+class Round:
+    """One configuration's round: both verifiers' bare rates on its events, then its ingest."""
+
+    limit: float  # the fastest backend's bare verifications/s (the baseline)
+    openssl: float  # OpenSSL's bare verifications/s on the same signatures (context)
+    ingest: float  # events/s, wall clock
+    ingest_cpu: float  # events/s by the ingesting (writing) process's CPU time
+    limit_cpu: float  # the fastest backend's verifications/s by CPU time
+    total_cpu: float  # events/s by the CPU time of the writer and its verifying processes together
+
+    @property
+    def ratio(self) -> float:
+        return self.ingest / self.limit
 
 
-def round_ratio(url: str, args: argparse.Namespace, *, workers: int = 0) -> tuple[float, float, float]:
-    """One round: the bare verification rate of a set of events, then their ingest, same process.
-
-    Returns (verification events/s, ingest events/s, ingest CPU-time events/s)."""
-    pool = ProcessPoolExecutor(workers) if workers else None
-    registry, events = build(url, args.events // 3, pool=pool)
-    signatures = prepared_signatures(registry, events)
-    verify_wall, _ = timed(lambda: verify_all(signatures))
-    ingest_wall, ingest_cpu = timed(lambda: ingest_all(registry, events, args.batch))
-    if pool:
-        pool.shutdown()
-    registry.engine.dispose()
-    return len(signatures) / verify_wall, len(events) / ingest_wall, len(events) / ingest_cpu
-
-
-def report(label: str, rounds: list[tuple[float, float, float]]) -> float:
-    ratios = sorted(ingest / limit for limit, ingest, _ in rounds)
-    median = ratios[len(ratios) // 2]
-    limit = statistics.median(r[0] for r in rounds)
-    ingest = statistics.median(r[1] for r in rounds)
-    print(
-        f"{label:<44} {ingest:>8,.0f} events/s vs verification {limit:>7,.0f}/s: "
-        f"ratio {median:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+def one_round(url: str, args: argparse.Namespace, workers: int) -> Round:
+    """A fresh registry at ``url``, the bare verification rates of its events' signatures, then their
+    ingest (with ``workers`` verifying processes, or none), all in this process."""
+    pool = VerifierPool(workers) if workers else None
+    try:
+        registry, events = build(url, args.events // 3, pool=pool)
+        if pool is not None:  # the workers up before timing, as a long-running registry has them
+            for _ in range(workers):
+                pool.submit([]).result()
+        signatures = prepared_signatures(registry, events)
+        verify_wall, verify_cpu = timed(lambda: verify_all(signatures))
+        openssl_wall, _ = timed(lambda: verify_all(signatures, ed25519.BACKENDS["openssl"]))
+        all_cpu = cpu_seconds(os.getpid())
+        ingest_wall, ingest_cpu = timed(lambda: ingest_all(registry, events, args.batch))
+        all_cpu = cpu_seconds(os.getpid()) - all_cpu
+        registry.engine.dispose()
+    finally:
+        if pool is not None:
+            pool.close()
+    n, m = len(signatures), len(events)
+    return Round(
+        n / verify_wall,
+        n / openssl_wall,
+        m / ingest_wall,
+        m / ingest_cpu,
+        n / verify_cpu,
+        m / max(all_cpu, 1e-9),
     )
-    return median
+
+
+def report(label: str, rounds: list[Round]) -> None:
+    ratios = sorted(r.ratio for r in rounds)
+    writer = statistics.median(r.ingest_cpu / r.limit_cpu for r in rounds)
+    total = statistics.median(r.total_cpu / r.limit_cpu for r in rounds)
+    print(
+        f"{label:<40} {statistics.median(r.ingest for r in rounds):>7,.0f} events/s; "
+        f"{ed25519.BACKEND.name} {statistics.median(r.limit for r in rounds):>7,.0f}/s "
+        f"(OpenSSL {statistics.median(r.openssl for r in rounds):>6,.0f}/s): "
+        f"ratio {statistics.median(ratios):.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)}); "
+        f"by CPU time: the writer's {writer:.2f}, all processes' {total:.2f}"
+    )
+
+
+class Postgres:
+    """A scratch database on the PostgreSQL server, one schema per registry; dropped at the end."""
+
+    def __init__(self, url: str) -> None:
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        self.name = f"raretrace_bench_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.base = url.rsplit("/", 1)[0] + f"/{self.name}"
+        self._schemas = 0
+
+    def fresh(self) -> str:
+        self._schemas += 1
+        schema = f"r{self._schemas}"
+        engine = create_engine(self.base)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine.dispose()
+        return f"{self.base}?options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
 def main() -> None:
@@ -134,6 +196,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=15_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="verifying processes")
     parser.add_argument(
         "--pg",
         default=os.environ.get("RARETRACE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -141,40 +204,51 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"{args.events:,} signed transfer/receive/process events in batches of {args.batch:,}; "
-        "each round measures the bare Ed25519 verification of the same events "
-        "(the physical limit, 1 core), then their ingest"
+        f"each round measures the bare Ed25519 verification of the same events on 1 core by "
+        f"{ed25519.BACKEND.name} (the baseline: the fastest verifier installed) and by OpenSSL (context), "
+        "then their ingest; configurations alternate within each round"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        one = [round_ratio(f"sqlite:///{Path(tmp) / f'one{i}.db'}", args) for i in range(args.rounds)]
-        report("SQLite, verification in-process", one)
-        two = [
-            round_ratio(f"sqlite:///{Path(tmp) / f'two{i}.db'}", args, workers=2) for i in range(args.rounds)
-        ]
-        report("SQLite, verification over 2 processes", two)
-    cpu = statistics.median(r[2] / r[0] for r in one)
-    print(f"(SQLite in-process ingest by CPU time of the ingesting process: ratio {cpu:.2f})")
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    name = f"raretrace_bench_{uuid.uuid4().hex[:8]}"
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        pg: Postgres | None = Postgres(args.pg)
     except Exception as e:
         print(f"PostgreSQL ingest: skipped ({type(e).__name__}: no server at {args.pg})")
-        return
+        pg = None
+    configs: list[tuple[str, str, int]] = [
+        ("SQLite, in-process", "sqlite", 0),
+        (f"SQLite, {args.workers} worker processes", "sqlite", args.workers),
+    ]
+    if pg is not None:
+        configs += [
+            ("PostgreSQL, in-process", "pg", 0),
+            (f"PostgreSQL, {args.workers} worker processes", "pg", args.workers),
+        ]
+    results: dict[str, list[Round]] = {label: [] for label, _, _ in configs}
     try:
-        base = args.pg.rsplit("/", 1)[0] + f"/{name}"
-        pg = []
-        for i in range(args.rounds):
-            schema = f"r{i}"
-            engine = create_engine(base)
-            with engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            engine.dispose()
-            pg.append(round_ratio(f"{base}?options=-csearch_path%3D{schema}", args))
-        report("PostgreSQL, verification in-process", pg)
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(args.rounds):
+                for label, db, workers in configs:
+                    url = f"sqlite:///{Path(tmp) / f'r{i}-{workers}.db'}" if db == "sqlite" else pg.fresh()  # type: ignore[union-attr]
+                    results[label].append(one_round(url, args, workers))
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if pg is not None:
+            pg.drop()
+    for label, rounds in results.items():
+        report(label, rounds)
+    print(
+        "(by CPU time: events per CPU-second of the writing process, or of it and its verifying "
+        "processes together, over verifications per CPU-second: what the rates would be with a core "
+        "each and no other load; a writer ratio of 0.9 needs a core for the writer and verifying "
+        "capacity beside it)"
+    )
+    if pg is not None:
+        for sqlite_label, pg_label in ((configs[0][0], configs[2][0]), (configs[1][0], configs[3][0])):
+            same = sorted(
+                p.ingest / s.ingest for p, s in zip(results[pg_label], results[sqlite_label], strict=True)
+            )
+            print(
+                f"{pg_label} / {sqlite_label}, same round: ratio {statistics.median(same):.2f} "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in same)})"
+            )
     sys.stdout.flush()
 
 

@@ -44,10 +44,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, text
 from synthetic_graph import RECYCLE_SHARE, REE, SyntheticChain
 
+from raretrace.crypto.dsse import recorded_statement
 from raretrace.ledger.lineage import trace_up
 from raretrace.ledger.registry import Registry
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled
 from raretrace.store.db import make_engine, resolve_url
+from raretrace.store.envelopes import unpack
 
 DEEP_STAGES = ("system", "component", "magnet")
 _ANCESTORS = (
@@ -62,7 +64,7 @@ NAIVE_TRACE = text(
     "l.deposit, l.custodian FROM lot_inputs li JOIN anc ON li.child = anc.id JOIN lots l ON l.id = li.parent"
 )
 NAIVE_LOTS = text(
-    _ANCESTORS + "SELECT l.id, l.composition, l.mass_kg, l.stage, l.producer, e.predicate "
+    _ANCESTORS + "SELECT l.id, l.composition, l.mass_kg, l.stage, l.producer, e.envelope "
     "FROM anc JOIN lots l ON l.id = anc.id JOIN events e ON e.seq = l.produced_seq"
 )
 
@@ -130,7 +132,8 @@ def naive_origin(
         if row.stage == "mining":
             found = extracted(ree[lid], country, tech)
         else:
-            predicate = json.loads(row.predicate)["predicate"]
+            # the statement as recorded: the envelope's payload (stored compressed, store/envelopes.py)
+            predicate = recorded_statement(unpack(row.envelope))["predicate"]
             share = row.mass_kg / sum(o["mass_kg"] for o in predicate["outputs"])
             untraced: dict[str, float] = defaultdict(float)
             for feed in [*predicate.get("additions", []), *predicate.get("external_feed", [])]:

@@ -284,6 +284,12 @@ def main() -> None:
         "by default on but far above the load, so the run measures what checking them costs; 0 turns "
         "them off (the server before issue 17 had none)",
     )
+    parser.add_argument(
+        "--signature-workers",
+        type=int,
+        default=None,
+        help="raretrace serve --signature-workers (default: serve's own, 0: in the server)",
+    )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
@@ -358,6 +364,7 @@ def main() -> None:
             args.rate_limit,
             "--rate-address",
             args.rate_limit,
+            *([] if args.signature_workers is None else ["--signature-workers", str(args.signature_workers)]),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -231,10 +231,14 @@ def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> byt
     return sign_statement(statement, [chain.signers["US-SEP"]])
 
 
-def test_wrong_signature_found_by_worker_processes(db_url: str) -> None:
-    """The same rejection when signatures are verified in a process pool during validation."""
+@pytest.mark.parametrize("pool_kind", ["executor", "pipes"])
+def test_wrong_signature_found_by_worker_processes(db_url: str, pool_kind: str) -> None:
+    """The same rejection when signatures are verified in worker processes during validation (a
+    ``ProcessPoolExecutor`` or the pipe-fed ``VerifierPool``), the batch written meanwhile and
+    rolled back."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from raretrace.crypto.verifier_pool import VerifierPool
     from raretrace.ledger.registry import Registry
 
     chain = _shipped(db_url)
@@ -250,7 +254,7 @@ def test_wrong_signature_found_by_worker_processes(db_url: str) -> None:
     env = json.loads(batch[217])
     env["signatures"] = json.loads(batch[3])["signatures"]
     batch[217] = json.dumps(env).encode()
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2) if pool_kind == "executor" else VerifierPool(2) as pool:
         pooled = ScriptedChain(Registry(chain.registry.engine, signature_pool=pool))
         before = snapshot(pooled.registry)
         with pytest.raises(SignatureError, match="envelope 217 .*does not verify over the payload"):

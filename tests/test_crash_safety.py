@@ -29,7 +29,9 @@ def _prepare(tmp_path: Path) -> str:
 
 
 def _start(url: str, first: int, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    root = Path(__file__).resolve().parents[1]
+    # the tests' package and this checkout's raretrace (not whichever copy is installed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(root), str(root / "src")))}
     return subprocess.Popen(
         [sys.executable, str(CHILD), url, str(first), str(BATCH), *extra],
         stdout=subprocess.PIPE,

@@ -25,6 +25,7 @@ from tests.chain_fixtures import ORE_LOT, mine_and_separator, new_registry, sepa
 from tests.test_server_support import (
     ServerWorld,
     assert_problem,
+    build_chain,
     make_client,
     server_world,
     world_fixture,  # noqa: F401 (fixtures)
@@ -238,6 +239,30 @@ def test_submission_over_http_on_each_back_end(db_url: str) -> None:
         assert batch.status_code == 201, batch.text
     assert audit(w.registry).ok
     make_engine(db_url).dispose()
+
+
+def test_signature_workers_verify_submissions_and_stop_with_the_app(tmp_path: Path) -> None:
+    """``Settings.signature_workers``: the appends' signatures are verified in worker processes that
+    live as long as the app; a forged signature is still refused and nothing of it is written."""
+    import json
+
+    chain, tokens = build_chain(f"sqlite:///{tmp_path / 'registry.db'}")
+    w = ServerWorld(chain, tokens, make_client(chain, signature_workers=2))
+    good = w.chain.envelope("US-MAG", "transfer", to="JP-MAG", lots=["urn:raretrace:lot:us-magnet"])
+    forged = json.loads(
+        w.chain.envelope("JP-MAG", "transfer", to="US-MAG", lots=["urn:raretrace:lot:jp-magnet"])
+    )
+    forged["signatures"][0]["sig"] = json.loads(good)["signatures"][0]["sig"]
+    with w.client as client:
+        assert w.registry.signature_pool is not None
+        response = client.post("/api/v1/events", content=good, headers=w.as_("us"))
+        assert response.status_code == 201, response.text
+        before = snapshot(w.registry)
+        refused = client.post("/api/v1/events", content=json.dumps(forged), headers=w.as_("jp"))
+        assert refused.status_code >= 400 and "does not verify" in refused.text
+        assert snapshot(w.registry) == before
+    assert w.registry.signature_pool is None
+    assert audit(w.registry).ok
 
 
 def _event_id(envelope: bytes) -> str:

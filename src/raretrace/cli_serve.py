@@ -56,6 +56,15 @@ def serve(
         float,
         typer.Option(min=0, max=1e9, help="Requests a second per client address (0: no limit)"),
     ] = RATE_PER_ADDRESS,
+    signature_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=256,
+            help="Processes verifying the appends' signatures, so the server's own process keeps "
+            "answering (0, the default: verify in the server)",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
@@ -74,6 +83,7 @@ def serve(
         dev=dev,
         workers=workers,
         rates=(rate_token, rate_address),
+        signature_workers=signature_workers,
     )
 
 
@@ -85,6 +95,7 @@ def run_server(
     dev: bool = False,
     workers: int = 1,
     rates: tuple[float, float] = (RATE_PER_TOKEN, RATE_PER_ADDRESS),
+    signature_workers: int = 0,
 ) -> None:
     """Serve the registry at ``db`` until interrupted, printing its URL (and, with ``dev``, a fresh
     secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
@@ -95,7 +106,12 @@ def run_server(
     from raretrace.server.settings import Settings
 
     settings = Settings(
-        db=db, dev=dev, secure_cookies=not dev, rate_per_token=rates[0], rate_per_address=rates[1]
+        db=db,
+        dev=dev,
+        secure_cookies=not dev,
+        rate_per_token=rates[0],
+        rate_per_address=rates[1],
+        signature_workers=signature_workers,
     )
     if dev and not is_loopback(host):
         err_console.print(
@@ -132,12 +148,13 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    from raretrace.server.app import DB_ENV, DEV_ENV, RATE_ADDRESS_ENV, RATE_TOKEN_ENV
+    from raretrace.server.app import DB_ENV, DEV_ENV, RATE_ADDRESS_ENV, RATE_TOKEN_ENV, SIGNATURE_WORKERS_ENV
     from raretrace.store.db import resolve_url
 
     os.environ[DB_ENV] = resolve_url(db)  # the workers open the same database
     os.environ[DEV_ENV] = "1" if dev else "0"
     os.environ[RATE_TOKEN_ENV], os.environ[RATE_ADDRESS_ENV] = (repr(rate) for rate in rates)
+    os.environ[SIGNATURE_WORKERS_ENV] = str(signature_workers)
     registry.engine.dispose()
     uvicorn.run(
         "raretrace.server.app:app_from_environment",

@@ -27,11 +27,7 @@ import copy
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.keys import SIGNATURE_LEN, PublicKey, Signer
@@ -122,12 +118,6 @@ def hash_data(unsecured_document: dict[str, Any], proof_config: dict[str, Any]) 
         hashlib.sha256(canonical_bytes(proof_config)).digest()
         + hashlib.sha256(canonical_bytes(unsecured_document)).digest()
     )
-
-
-@lru_cache(maxsize=1024)
-def _ed25519(raw: bytes) -> Ed25519PublicKey:
-    # Loading a key costs about as much as hashing a credential; verifiers see few distinct keys.
-    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def _embedded_key(verification_method: str) -> PublicKey | None:
@@ -295,8 +285,6 @@ def verify_proof(
     # 9. eddsa §3.3.2 steps 5-7: transformation, proof configuration and hashing -> hashData.
     data = hash_data(unsecured, proof_options)
     # 10. eddsa §3.3.7 step 2 and §3.3.2 steps 8-9: Ed25519 (pure EdDSA, RFC 8032) verification.
-    try:
-        _ed25519(key.raw).verify(proof_bytes, data)
-    except InvalidSignature:
+    if not key.is_valid(proof_bytes, data):
         return _fail(STEP_SIGNATURE, f"the Ed25519 signature does not verify for key {key.key_id[:16]}")
     return _VERIFIED

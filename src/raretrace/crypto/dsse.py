@@ -94,6 +94,11 @@ def add_signature(raw: bytes, signer: Signer) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def recorded_statement(raw: bytes) -> dict[str, Any]:
+    """The in-toto Statement of envelope bytes a registry recorded (its payload: the one copy kept)."""
+    return parse_envelope(raw).statement()
+
+
 def parse_envelope(raw: bytes) -> Envelope:
     """Parse envelope bytes, naming the field of the first problem. Verifies nothing."""
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from raretrace.crypto.dsse import recorded_statement
 from raretrace.interchange.columns import COMPOSITION_COMPONENTS, COMPOSITION_UNIT, template_headers
 from raretrace.interchange.writers import Columns
 from raretrace.ledger.registry import Registry
@@ -248,13 +249,13 @@ def stored_events(
 ) -> Iterator[tuple[int, dict[str, Any], bytes]]:
     """(log index, event, envelope bytes) of the recorded events of ``kinds``, in log order, streamed."""
     query = (
-        select(t.events.c.seq, t.events.c.predicate, t.events.c.envelope)
+        select(t.events.c.seq, t.events.c.envelope)
         .where(t.events.c.kind.in_(list(kinds)))
         .order_by(t.events.c.seq)
     )
     with registry.engine.connect() as conn:
         for row in conn.execution_options(yield_per=_YIELD).execute(query):
-            yield int(row.seq), json.loads(row.predicate)["predicate"], bytes(row.envelope)
+            yield int(row.seq), recorded_statement(row.envelope)["predicate"], bytes(row.envelope)
 
 
 def event_columns(registry: Registry) -> Columns:

@@ -23,6 +23,7 @@ from raretrace.certify import credential as cred
 from raretrace.certify.disclosure import conceal
 from raretrace.certify.status import status_entry, status_list_credential
 from raretrace.crypto.dataintegrity import add_proof
+from raretrace.crypto.dsse import recorded_statement
 from raretrace.crypto.multikey import did_key, did_key_verification_method
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.compliance import check_lots, subjects
@@ -106,7 +107,7 @@ def _facilities(registry: Registry, ids: Sequence[str]) -> dict[str, Any]:
 def _transfer(registry: Registry, event_id: str) -> tuple[int, dict[str, Any]]:
     with registry.engine.connect() as conn:
         row = conn.execute(
-            select(t.events.c.seq, t.events.c.kind, t.events.c.predicate).where(
+            select(t.events.c.seq, t.events.c.kind, t.events.c.envelope).where(
                 t.events.c.event_id == event_id
             )
         ).one_or_none()
@@ -114,7 +115,7 @@ def _transfer(registry: Registry, event_id: str) -> tuple[int, dict[str, Any]]:
         raise NotFoundError(f"no event {event_id}", field="transfer")
     if row.kind != "transfer":
         raise ValidationError(f"event {event_id} is a {row.kind}, not a transfer", field="transfer")
-    statement = json.loads(row.predicate)  # the whole in-toto statement, as recorded
+    statement = recorded_statement(row.envelope)  # the whole in-toto statement, as recorded
     return int(row.seq), dict(statement["predicate"])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from raretrace.certify.disclosure import reveal
+from raretrace.crypto.dsse import recorded_statement
 from raretrace.ledger.certificates import issuer_did
 from raretrace.ledger.registry import Registry
 from raretrace.model import REE_SYMBOLS
@@ -66,13 +67,13 @@ def confirmations(log: Registry, issuer: str | None = None) -> list[dict[str, An
     certificates issued by ``issuer`` (a did:key)."""
     with log.engine.connect() as conn:
         rows = conn.execute(
-            select(t.events.c.seq, t.events.c.time, t.events.c.facility_id, t.events.c.predicate)
+            select(t.events.c.seq, t.events.c.time, t.events.c.facility_id, t.events.c.envelope)
             .where(t.events.c.kind == "import")
             .order_by(t.events.c.seq)
         ).all()
     out = []
     for row in rows:
-        predicate = json.loads(row.predicate)["predicate"]
+        predicate = recorded_statement(row.envelope)["predicate"]
         item = _shipment(predicate["certificate"])
         if issuer is None or item["issuer"] == issuer:
             out.append(
@@ -92,12 +93,12 @@ def statistics(registry: Registry, start: date, end: date) -> dict[str, Any]:
     production: dict[str, float] = {}
     with registry.engine.connect() as conn:
         extracts = conn.execute(
-            select(t.events.c.time, t.events.c.predicate).where(t.events.c.kind == "extract")
+            select(t.events.c.time, t.events.c.envelope).where(t.events.c.kind == "extract")
         ).all()
         certificates = conn.execute(select(t.certificates.c.issued_at, t.certificates.c.credential)).all()
     for row in extracts:
         if _in_period(row.time, start, end):
-            outputs = json.loads(row.predicate)["predicate"]["outputs"]
+            outputs = recorded_statement(row.envelope)["predicate"]["outputs"]
             for element, kg in _element_kg(
                 [{"massKg": o["mass_kg"], "composition": o["composition"]} for o in outputs]
             ).items():

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from raretrace.errors import (
 from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.ledger.trust import load_trust
-from raretrace.ledger.verify import BatchVerifier
+from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
 from raretrace.model import REE_SYMBOLS, Lot, utc_now
@@ -86,7 +85,7 @@ class Registry:
         self,
         engine: Engine,
         *,
-        signature_pool: ProcessPoolExecutor | None = None,
+        signature_pool: SignaturePool | None = None,
         signer: Ed25519Signer | None = None,
         key_file: Path | None = None,
     ) -> None:
@@ -132,6 +131,15 @@ class Registry:
                 )
             self._signer = self._check_key(load_signer(Path(path)), f"the key in {path}")
         return self._signer
+
+    @property
+    def signature_pool(self) -> SignaturePool | None:
+        """The worker processes verifying this registry's appends (None: verified in this process)."""
+        return self._pool
+
+    @signature_pool.setter
+    def signature_pool(self, pool: SignaturePool | None) -> None:
+        self._pool = pool
 
     @property
     def key_in_database(self) -> bool:
@@ -184,7 +192,7 @@ class Registry:
                 store.set_meta(conn, name, value)
             root = TiledTree(SqlTileStorage(conn), 0).root(0)
             note = sign_checkpoint(Checkpoint(origin, 0, root), origin, key)
-            conn.execute(t.checkpoints.insert().values(size=0, root=root, note=note, created_at=now))
+            store.insert_checkpoint(conn, 0, root, note, now)
         return cls(engine, signer=key)
 
     @property
@@ -233,33 +241,56 @@ class Registry:
         may submit them, or to queue them for group commit, need not parse them again."""
         if not parsed:
             raise ValidationError("nothing to record: the batch is empty", field="envelopes")
-        with write_transaction(self.engine) as conn:
-            size = self.store.lock_head(conn)
-            state = self._load_state(conn, parsed)
-            now = utc_now()
-            verifier = BatchVerifier(self._pool)
+        verifier = BatchVerifier(self._pool)
+        try:
+            with write_transaction(self.engine) as conn:
+                size = self.store.lock_head(conn)
+                now = utc_now()
+                state = self._judge(conn, parsed, size, verifier, progress, now)
+                if dry_run:
+                    self._check_signatures(verifier.first_failure(state.pending_signatures))
+                    return AppendResult(size, len(parsed), size, "")
+                # Pipelined: the batch is written, logged and its checkpoint signed while the workers
+                # finish its last signatures; nothing is committed before every one has verified.
+                note = self._write(conn, state, size, len(parsed), now)
+                self._check_signatures(verifier.first_failure(state.pending_signatures))
+        except BaseException:
+            verifier.cancel()
+            raise
+        return AppendResult(size, len(parsed), size + len(parsed), note)
+
+    def _judge(
+        self,
+        conn: Connection,
+        parsed: Sequence[Parsed],
+        size: int,
+        verifier: BatchVerifier,
+        progress: Callable[[int], None] | None,
+        now: str,
+    ) -> LedgerState:
+        """Every invariant of every event, in order, against the state the batch builds up; each
+        event's signatures are handed to ``verifier`` as they are queued (workers start at once)."""
+        state = self._load_state(conn, parsed)
+        for i, (envelope, event) in enumerate(parsed):
             try:
-                for i, (envelope, event) in enumerate(parsed):
-                    try:
-                        state.apply(i, size + i, event, envelope, now)
-                    except RaretraceError as e:
-                        raise _rejected(i, event.event_id, e) from e
-                    verifier.feed(state.pending_signatures)
-                    if progress is not None:
-                        progress(1)
-            except BaseException:
-                verifier.cancel()
-                raise
-            self._check_signatures(verifier.first_failure(state.pending_signatures))
-            if dry_run:
-                return AppendResult(size, len(parsed), size, "")
-            self.store.write_batch(conn, state.write, size + len(parsed))
-            tree = TiledTree(SqlTileStorage(conn), size)
-            root = tree.append([row["leaf_hash"] for row in state.write.events])
-            new_size = size + len(parsed)
-            note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, self.signer)
-            conn.execute(t.checkpoints.insert().values(size=new_size, root=root, note=note, created_at=now))
-        return AppendResult(size, len(parsed), new_size, note)
+                state.apply(i, size + i, event, envelope, now)
+            except RaretraceError as e:
+                raise _rejected(i, event.event_id, e) from e
+            verifier.feed(state.pending_signatures)
+            if progress is not None:
+                progress(1)
+        verifier.feed(state.pending_signatures, final=True)  # the last chunk, before the writing starts
+        return state
+
+    def _write(self, conn: Connection, state: LedgerState, size: int, count: int, now: str) -> str:
+        """The judged batch's rows, its log leaves and the new signed checkpoint; returns the note."""
+        self.store.write_batch(conn, state.write, size + count)
+        tree = TiledTree(SqlTileStorage(conn), size)
+        root = tree.append([row["leaf_hash"] for row in state.write.events])
+        new_size = size + count
+        note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, self.signer)
+        self.store.insert_checkpoint(conn, new_size, root, note, now)
+        return note
 
     @staticmethod
     def _parse(index: int, raw: bytes) -> Parsed:

@@ -117,7 +117,7 @@ class LedgerState:
             )
         if event.event_id in self.events:
             raise DuplicateError(f"event {event.event_id} is already recorded", field="event_id")
-        signers = self._check_signatures(index, event, envelope)
+        self._check_signatures(index, event, envelope)
         handler = getattr(self, f"_apply_{event.kind}")
         handler(seq, event)
         self.events[event.event_id] = (seq, event.kind)
@@ -128,10 +128,7 @@ class LedgerState:
                 "kind": event.kind,
                 "facility_id": event.facility,
                 "time": event.time,
-                "signer_key_ids": '["' + '","'.join(signers) + '"]',  # hex key ids: JSON without an encoder
                 "envelope": envelope.raw,
-                "predicate": envelope.payload.decode("utf-8"),
-                "recorded_at": recorded_at,
                 "leaf_hash": hashlib.sha256(b"\x00" + envelope.raw).digest(),
             }
         )

@@ -2,17 +2,30 @@
 
 Ed25519 verification is the one cost of an append that no amount of care removes, so with a pool
 the pipeline hands each chunk of queued signatures to a worker as soon as validation has queued it
-and keeps validating; it waits only at the end of the batch. The first failing signature (in batch
-order) is reported either way.
+and keeps validating, then writing; it waits only before the commit (``Registry.append_parsed``).
+The first failing signature (in batch order) is reported either way.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from raretrace.crypto.keys import PublicKey
+from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.ledger.state import SignatureTask
+
+#: what verifies a registry's signatures besides its own process: ``VerifierPool`` (pipes, the fast
+#: one) or any ``ProcessPoolExecutor``
+SignaturePool = VerifierPool | ProcessPoolExecutor
+
+
+class _Pending(Protocol):
+    def result(self) -> int | None: ...
+
+    def cancel(self) -> bool: ...
+
 
 CHUNK = 128
 
@@ -27,9 +40,9 @@ def verify_chunk(chunk: list[tuple[bytes, bytes, bytes]]) -> int | None:
 
 @dataclass
 class BatchVerifier:
-    pool: ProcessPoolExecutor | None = None
+    pool: SignaturePool | None = None
     _submitted: int = 0
-    _futures: list[tuple[int, Future[int | None]]] = field(default_factory=list)
+    _futures: list[tuple[int, _Pending]] = field(default_factory=list)
 
     def feed(self, tasks: list[SignatureTask], *, final: bool = False) -> None:
         """Hand over queued tasks not yet submitted, once a chunk is full (or at the end)."""
@@ -38,7 +51,12 @@ class BatchVerifier:
         waiting = len(tasks) - self._submitted
         if waiting >= CHUNK or (final and waiting):
             chunk = [(t.public_key, t.signature, t.message) for t in tasks[self._submitted :]]
-            self._futures.append((self._submitted, self.pool.submit(verify_chunk, chunk)))
+            pending: _Pending = (
+                self.pool.submit(chunk)
+                if isinstance(self.pool, VerifierPool)
+                else self.pool.submit(verify_chunk, chunk)
+            )
+            self._futures.append((self._submitted, pending))
             self._submitted = len(tasks)
 
     def first_failure(self, tasks: list[SignatureTask]) -> SignatureTask | None:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
+from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.errors import StoreError
 from raretrace.ledger.registry import Registry
 from raretrace.server import (
@@ -59,6 +60,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         # of them the event loop's own, see reads.py), so a handler never waits for a connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         reads.hold(registry.engine)  # the event loop's own read connection (SQLite)
+        pool = VerifierPool(settings.signature_workers) if settings.signature_workers > 0 else None
+        if pool is not None:
+            registry.signature_pool = pool
         if group is not None:
             await group.start()
         try:
@@ -66,6 +70,9 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         finally:
             if group is not None:
                 await group.stop()
+            if pool is not None:
+                registry.signature_pool = None
+                pool.close()
             reads.release(registry.engine)
 
     app = FastAPI(
@@ -106,6 +113,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
 RATE_TOKEN_ENV, RATE_ADDRESS_ENV = "RARETRACE_RATE_TOKEN", "RARETRACE_RATE_ADDRESS"
+SIGNATURE_WORKERS_ENV = "RARETRACE_SIGNATURE_WORKERS"
 
 
 def app_from_environment() -> FastAPI:
@@ -122,6 +130,7 @@ def app_from_environment() -> FastAPI:
             secure_cookies=not dev,
             rate_per_token=float(os.environ.get(RATE_TOKEN_ENV, RATE_PER_TOKEN)),
             rate_per_address=float(os.environ.get(RATE_ADDRESS_ENV, RATE_PER_ADDRESS)),
+            signature_workers=int(os.environ.get(SIGNATURE_WORKERS_ENV) or 0),
         )
     )
     freeze_startup_objects()

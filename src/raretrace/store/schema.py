@@ -17,14 +17,33 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+
+from raretrace.store.envelopes import pack, unpack
 
 SCHEMA_VERSION = "0002"
 
 metadata = MetaData()
+
+
+class EnvelopeBytes(TypeDecorator[bytes]):
+    """An envelope column: exact envelope bytes in and out, stored compactly (``store.envelopes``).
+    Bulk writes that bypass SQLAlchemy (``store.raw``) call ``pack`` themselves."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: object) -> bytes | None:
+        return None if value is None else pack(bytes(value))
+
+    def process_result_value(self, value: bytes | None, dialect: object) -> bytes | None:
+        return None if value is None else unpack(value)
+
 
 meta = Table(
     "meta",
@@ -74,13 +93,12 @@ events = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # = log leaf index
     Column("event_id", String(200), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
-    Column("facility_id", String(200), nullable=True, index=True),
+    Column("facility_id", String(200), nullable=True),
     Column("time", String(32), nullable=False),
-    Column("signer_key_ids", Text, nullable=False),  # JSON list
-    Column("envelope", LargeBinary, nullable=False),
-    Column("predicate", Text, nullable=False),  # JSON of the parsed predicate, for queries
+    # The DSSE envelope exactly as received (stored compressed). Its payload is the statement and its
+    # signatures name the signers; the checkpoint that first covers ``seq`` says when it was recorded.
+    Column("envelope", EnvelopeBytes, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
-    Column("recorded_at", String(32), nullable=False),
 )
 
 lots = Table(
@@ -119,9 +137,12 @@ lot_inputs = Table(
     Column("child", String(200), nullable=False),
     Column("parent", String(200), nullable=False),
     Column("mass_kg", Float, nullable=False),
-    # covering indexes: a trace up (down) reads every column of an edge from the index alone
-    Index("ix_lot_inputs_up", "child", "parent", "mass_kg", "seq"),
+    # A trace up (down) reads every column of an edge from one b-tree. Up: the table itself, clustered
+    # by (child, parent) on SQLite (WITHOUT ROWID; unique: a lot is produced once and an input is
+    # listed once), its key carrying the other columns on PostgreSQL; down: a covering index.
+    PrimaryKeyConstraint("child", "parent", name="pk_lot_inputs", postgresql_include=["mass_kg", "seq"]),
     Index("ix_lot_inputs_down", "parent", "child", "mass_kg", "seq"),
+    sqlite_with_rowid=False,
 )
 
 transfers = Table(

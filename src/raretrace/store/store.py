@@ -18,6 +18,7 @@ from raretrace.crypto.keys import PublicKey
 from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
+from raretrace.store.envelopes import pack
 from raretrace.store.raw import IN_CHUNK, execute_many, fetch_in
 
 _CHUNK = IN_CHUNK
@@ -285,7 +286,10 @@ class Store:
         execute_many(conn, _INSERT[t.lots.name], [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
         execute_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
-        execute_many(conn, _INSERT[t.events.name], batch.events)
+        # bulk rows bypass the column type, so the envelope's stored form is made here
+        execute_many(
+            conn, _INSERT[t.events.name], [{**row, "envelope": pack(row["envelope"])} for row in batch.events]
+        )
         execute_many(conn, _INSERT[t.lot_inputs.name], batch.lot_inputs)
         execute_many(conn, _INSERT[t.transfers.name], batch.transfers)
         execute_many(
@@ -293,6 +297,10 @@ class Store:
         )
         execute_many(conn, _INSERT[t.assays.name], batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
+
+    def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str, created_at: str) -> None:
+        """Record the signed checkpoint of the log at ``size`` (in the caller's transaction)."""
+        conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note, created_at=created_at))
 
 
 _INSERT = {table.name: insert(table) for table in t.metadata.tables.values()}
