@@ -34,8 +34,18 @@ LIMITS: Mapping[tuple[str, str], int] = {
 }
 DEFAULT_LIMIT = MIB
 #: Writes open to the public (everything else that is not GET/HEAD needs a participant's token).
+#: ``/api/v1/confirmations`` is posted by another member's registry, authenticated by the signature
+#: inside the body (ledger/confirmations.py), not by a participant token.
 PUBLIC_WRITES = frozenset(
-    {"/api/v1/verify", "/api/v1/log/cosignatures", "/add-checkpoint", "/login", "/logout", "/verify"}
+    {
+        "/api/v1/verify",
+        "/api/v1/log/cosignatures",
+        "/api/v1/confirmations",
+        "/add-checkpoint",
+        "/login",
+        "/logout",
+        "/verify",
+    }
 )
 
 

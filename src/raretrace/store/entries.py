@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select
 
+from raretrace.store.envelopes import unpack
 from raretrace.store.raw import fetch_all
 from raretrace.store.schema import events
 
@@ -20,5 +21,7 @@ _RANGE = (
 
 
 def envelopes_between(conn: Connection, first: int, end: int) -> list[tuple[int, bytes]]:
-    """``(leaf index, envelope bytes)`` for leaves ``first <= index < end``, in order."""
-    return [(int(row[0]), bytes(row[1])) for row in fetch_all(conn, _RANGE, {"first": first, "end": end})]
+    """``(leaf index, envelope bytes)`` for leaves ``first <= index < end``, in order. The rows are read
+    raw (no SQLAlchemy type processing), so stored envelopes are unpacked here (store/envelopes.py)."""
+    rows = fetch_all(conn, _RANGE, {"first": first, "end": end})
+    return [(int(row[0]), unpack(bytes(row[1]))) for row in rows]
