@@ -52,6 +52,11 @@ def stage_share_chart(
     return fragment(figure)
 
 
+def kilograms(value: float) -> str:
+    """A mass as people read it: thousands separated, whole kilograms from 100 kg up, never 2.5e+06."""
+    return f"{value:,.0f} kg" if abs(value) >= 100 else f"{value:,.3g} kg"
+
+
 def lot_href(lot_id: str) -> str:
     return "/lots/" + quote(lot_id, safe=":")
 
@@ -95,7 +100,9 @@ def lineage_svg(root: str, up: Mapping[str, Any], down: Mapping[str, Any]) -> di
                     "x": x,
                     "y": y,
                     "label": short(lot_id),
-                    "detail": f"{info.get('form', '')} · {info.get('mass_kg', 0):g} kg",
+                    "detail": f"{info.get('form', '')} · {kilograms(float(info.get('mass_kg', 0)))}",
+                    "form": info.get("form", ""),
+                    "mass_kg": info.get("mass_kg", 0),
                     "href": None if hidden else lot_href(lot_id),
                     "root": lot_id == root,
                 }

@@ -32,7 +32,7 @@ from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_
 from raretrace.server.deps import SESSION_COOKIE, RegistryDep, SettingsDep, WebCaller, token_principal
 from raretrace.server.participants import Principal
 from raretrace.server.problems import classify
-from raretrace.server.redact import redact_trace
+from raretrace.server.redact import HiddenNames, redact_trace
 from raretrace.server.submit import split_batch, submit
 from raretrace.world.report import sankey as report_sankey
 from raretrace.world.report import unmet_series
@@ -168,7 +168,8 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
     if not caller.sees_everything:
         with registry.engine.connect() as conn:
             visible = visible_lots(conn, caller, {*up["lots"], *down["lots"]})
-        up, down = redact_trace(up, visible), redact_trace(down, visible)
+        names = HiddenNames(visible)  # one numbering for the page: the graph merges both traces
+        up, down = redact_trace(up, visible, names), redact_trace(down, visible, names)
     composition = details["lot"]["composition"]
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
