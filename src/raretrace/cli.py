@@ -337,12 +337,13 @@ def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"facilities": [f.to_dict() for f in facilities]})
         return
-    from rich.table import Table
+    from raretrace.tables import print_table
 
-    table = Table("id", "name", "operator", "country", "stages")
-    for f in facilities:
-        table.add_row(f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))
-    out_console.print(table)
+    rows = [
+        [escape(x) for x in (f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))]
+        for f in facilities
+    ]
+    print_table(out_console, ["id", "name", "operator", "country", "stages"], rows)
 
 
 # --- lots ------------------------------------------------------------------------------------------

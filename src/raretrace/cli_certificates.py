@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
+from raretrace.cli_common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
@@ -69,7 +69,7 @@ def certify(
     from raretrace.ledger.certificates import issue
 
     presentation = issue(_ctx(ctx).registry(), transfer=transfer, lots=lot or (), valid_days=valid_days)
-    _write(out, json.dumps(presentation, indent=2) + "\n")
+    _write(out, json_text(presentation))
     _render(presentation, html, pdf)
     if out is not None:
         number = presentation["credential"]["credentialSubject"]["certificateNumber"]
@@ -129,7 +129,7 @@ def present(
     names = {name for h in chosen for name in HIDE[h]}
     kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
     result = {"credential": presentation["credential"], "disclosures": kept}
-    _write(out, json.dumps(result, indent=2) + "\n")
+    _write(out, json_text(result))
 
 
 def verify(
@@ -204,7 +204,7 @@ def status_list_command(
     """
     from raretrace.ledger.certificates import status_list
 
-    _write(out, json.dumps(status_list(_ctx(ctx).registry()), indent=2) + "\n")
+    _write(out, json_text(status_list(_ctx(ctx).registry())))
 
 
 def trusted_keys_command(
@@ -217,7 +217,7 @@ def trusted_keys_command(
     """
     from raretrace.ledger.certificates import trusted_keys
 
-    _write(out, json.dumps(trusted_keys(_ctx(ctx).registry()), indent=2) + "\n")
+    _write(out, json_text(trusted_keys(_ctx(ctx).registry())))
 
 
 def witness(
@@ -247,10 +247,12 @@ def witness(
         emit_json({**result.to_dict(), "submitted": bool(accepted)})
         return
     since = "first time" if result.old_size is None else f"consistent with size {result.old_size}"
-    out_console.print(f"witnessed {escape(result.origin)} at size {result.size} ({since})", highlight=False)
-    out_console.print(result.note, markup=False, highlight=False, end="")
+    # stdout is the cosigned note byte for byte (`witness … > note.txt` saves a note that verifies);
+    # what happened goes to stderr
+    err_console.print(f"witnessed {escape(result.origin)} at size {result.size} ({since})", highlight=False)
+    emit_text(result.note)
     if accepted:
-        out_console.print("cosignature accepted by the log", highlight=False)
+        err_console.print("cosignature accepted by the log", highlight=False)
 
 
 def witness_compare(
@@ -340,7 +342,7 @@ def import_event(
     }
     if status_list is not None:
         event["status_list"] = _read_json(status_list, "status_list")
-    _write(None, json.dumps(event, indent=2) + "\n")
+    _write(None, json_text(event))
 
 
 def stats(
@@ -364,7 +366,7 @@ def stats(
         raise ValidationError(f"{e}", field="from/to") from e
     if last < first:
         raise ValidationError("the period ends before it starts", field="to")
-    _write(out, json.dumps(statistics(_ctx(ctx).registry(), first, last), indent=2) + "\n")
+    _write(out, json_text(statistics(_ctx(ctx).registry(), first, last)))
 
 
 def reconcile_command(

@@ -163,18 +163,19 @@ def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"participants": rows})
         return
-    from rich.table import Table
+    from raretrace.tables import print_table
 
-    table = Table("id", "name", "role", "facilities", "live tokens")
-    for r in rows:
-        table.add_row(
+    cells = [
+        [
             escape(r["id"]),
             escape(r["name"]),
             r["role"],
             escape(", ".join(r["facilities"])),
             str(r["live_tokens"]),
-        )
-    out_console.print(table)
+        ]
+        for r in rows
+    ]
+    print_table(out_console, ["id", "name", "role", "facilities", "live tokens"], cells)
 
 
 @participant_app.command("revoke")

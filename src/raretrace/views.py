@@ -57,18 +57,14 @@ def print_verdicts(
     title: str | None = None,
 ) -> None:
     """The regime x lot table, then why each cell says what it says."""
-    from rich.table import Table
+    from raretrace.tables import print_table
 
     subjects, regimes, cells = grid(verdicts)
     names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
     if title is None and verdicts:
         title = f"compliance on {verdicts[0].as_of}"
-    table = Table(title=title)
-    table.add_column("regime", no_wrap=True)
-    for subject in subjects:
-        table.add_column(names[subject], no_wrap=True)
-    for regime in regimes:
-        table.add_row(
+    rows = [
+        [
             escape(regime),
             *(
                 f"[{STYLE[cells[(s, regime)].outcome]}]{cells[(s, regime)].outcome.value}[/]"
@@ -76,8 +72,10 @@ def print_verdicts(
                 else ""
                 for s in subjects
             ),
-        )
-    console.print(table)
+        ]
+        for regime in regimes
+    ]
+    print_table(console, ["regime", *(names[s] for s in subjects)], rows, title=title)
     for subject in subjects:
         console.print(f"  {names[subject]}: {escape(subject)}", soft_wrap=True, highlight=False)
     for verdict in verdicts if explain else ():

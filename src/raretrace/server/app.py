@@ -21,6 +21,7 @@ from raretrace.server import (
     api_more,
     api_witness,
     api_world,
+    apidocs,
     problems,
     reads,
     web,
@@ -71,6 +72,8 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         "your lots, trace, check compliance, issue and verify certificates, read the log as C2SP "
         "tlog-tiles. Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are apidocs': from an installed package, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.registry = registry
@@ -88,6 +91,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
     ):
         app.include_router(module.router)
     web.install(app)
+    apidocs.install(app)
     return app
 
 
