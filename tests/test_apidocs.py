@@ -35,9 +35,7 @@ def test_the_assets_are_the_real_scripts(shared: ServerWorld) -> None:
     assert b"Redoc" in redoc.content and len(redoc.content) > 500_000
 
 
-@pytest.mark.parametrize(
-    "path", ["/docs/assets/../app.py", "/docs/assets/index.html", "/docs/assets/x.py"]
-)
+@pytest.mark.parametrize("path", ["/docs/assets/../app.py", "/docs/assets/index.html", "/docs/assets/x.py"])
 def test_nothing_else_is_served_under_docs(shared: ServerWorld, path: str) -> None:
     assert shared.client.get(path).status_code == 404
 

@@ -29,12 +29,13 @@ from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_world import register as register_world_commands
-from raretrace.errors import RaretraceError, StoreError
+from raretrace.errors import EXIT_CODES, RaretraceError, StoreError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
 
 app = typer.Typer(
     help="raretrace: verifiable rare-earth supply chains from mine to magnet.\n\n"
     "Example: raretrace --db registry.db init --origin registry.example.org/rare-earths",
+    epilog="Exit codes:\n\n" + "\n\n".join(f"{code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -49,8 +50,24 @@ app.add_typer(lot_app, name="lot")
 app.add_typer(log_app, name="log")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from raretrace import __version__
+
+        sys.stdout.write(f"raretrace {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def root(ctx: typer.Context, db: DbOption = None, registry_key: RegistryKeyOption = None) -> None:
+def root(
+    ctx: typer.Context,
+    db: DbOption = None,
+    registry_key: RegistryKeyOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """raretrace: verifiable rare-earth supply chains from mine to magnet."""
     ctx.obj = Context(db, registry_key)
 
@@ -782,6 +799,17 @@ register_interchange_commands(app)
 register_serve_commands(app)
 
 
+def error_object(error: RaretraceError) -> dict[str, object]:
+    """An error as ``--json`` prints it: what a program needs to react without parsing prose."""
+    return {
+        "kind": type(error).__name__,
+        "message": error.message,
+        "field": error.field,
+        "context": error.context,
+        "exit_code": error.exit_code,
+    }
+
+
 def main() -> None:
     """Entry point: one handler turns every raretrace error into a message and an exit code.
 
@@ -792,6 +820,8 @@ def main() -> None:
         app()
     except RaretraceError as e:
         err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        if "--json" in sys.argv[1:]:  # the one JSON object a --json run promises, for the error too
+            emit_json({"error": error_object(e)})
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.exit(0)

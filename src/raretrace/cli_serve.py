@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.serve_config import ENV, PORTS, WORKERS
 
 participant_app = typer.Typer(
     help="Participants of the registry server and their API tokens (the secretariat's job).",
@@ -23,29 +25,64 @@ DbHere = Annotated[
 def serve(
     ctx: typer.Context,
     db: DbHere = None,
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1)", envvar=ENV["host"])
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=PORTS[0], max=PORTS[1], help="Port to listen on (default 8000)", envvar=ENV["port"]),
+    ] = None,
     dev: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--dev", help="Development: create a secretariat token and print it (never in production)"
+            "--dev",
+            help="Development: create a secretariat token and print it (never in production)",
+            envvar=ENV["dev"],
         ),
-    ] = False,
+    ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=WORKERS[0],
+            max=WORKERS[1],
+            help="Server processes (appends stay serialized by the database) (default 1)",
+            envvar=ENV["workers"],
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file setting any of these options (db, host, port, workers, dev, registry_key); "
+            "flags and environment variables win over it",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
-    Without --dev the server starts only once a secretariat participant holds a token.
+    Without --dev the server starts only once a secretariat participant holds a token. Health checks:
+    GET /healthz (the process answers) and GET /readyz (database, schema and signing key ready).
     Example: raretrace --db registry.db serve --host 0.0.0.0 --port 8000
+    Example: raretrace serve --config /etc/raretrace/serve.toml
     """
+    from raretrace.serve_config import resolve
+
     key_file = _ctx(ctx).registry_key
-    if key_file is not None:  # the app (and every worker process) opens the registry from the environment
+    given = {
+        "db": db or _ctx(ctx).db,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "dev": dev,
+        "registry_key": None if key_file is None else str(key_file),
+    }
+    options = resolve(given, config)
+    if options.registry_key is not None:  # the app (and every worker) opens the registry from the environment
         from raretrace.ledger.registry import REGISTRY_KEY_ENV
 
-        os.environ[REGISTRY_KEY_ENV] = str(key_file)
-    run_server(db or _ctx(ctx).db, host=host, port=port, dev=dev, workers=workers)
+        os.environ[REGISTRY_KEY_ENV] = options.registry_key
+    run_server(options.db, host=options.host, port=options.port, dev=options.dev, workers=options.workers)
 
 
 def run_server(

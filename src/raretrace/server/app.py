@@ -22,6 +22,7 @@ from raretrace.server import (
     api_witness,
     api_world,
     apidocs,
+    health,
     problems,
     reads,
     web,
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         api_admin,
         api_world,
         api_more,
+        health,
     ):
         app.include_router(module.router)
     web.install(app)
