@@ -21,10 +21,10 @@ import raretrace.errors as errors
 from raretrace.cli import main
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.ledger.registry import Registry
+from raretrace.serve_config import read_config
 from raretrace.server import health
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
-from raretrace.serve_config import read_config
 from raretrace.store.db import make_engine
 from tests.test_server_support import free_port
 
@@ -178,7 +178,7 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(
     from_file = _serve_options(monkeypatch, "serve", "--config", str(config))
     assert from_file == {
         "db": "from-file.db",
-        "host": "0.0.0.0",  # noqa: S104 -- the value under test, not a bind
+        "host": "0.0.0.0",
         "port": 9001,
         "workers": 3,
         "dev": True,
