@@ -756,25 +756,38 @@ def demo(
 
     Example: raretrace demo --db demo.db --no-serve
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from raretrace.demo import DEFAULT_DB, run_demo
+    from raretrace.cli_serve import require_free_port
+    from raretrace.demo import DEFAULT_DB, expected_lots, run_demo
 
     target = db or _ctx(ctx).db or DEFAULT_DB
+    if not no_serve:
+        require_free_port(host, port)  # said before a minute of building, not after
     with Progress(
         TextColumn("building the demo world: {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("lots"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
         disable=as_json or not err_console.is_terminal,
     ) as bar:
-        task = bar.add_task("plants", total=None)  # lots recorded so far; the total is not known ahead
+        estimate = expected_lots(scale)  # measured at scale 1; the bar grows if the world records more
+        task = bar.add_task("plants", total=estimate)
 
         def progress(stage: str, lots: int) -> None:
-            bar.update(task, description=stage, completed=lots)
+            bar.update(task, description=stage, completed=lots, total=max(estimate, lots))
 
         summary = run_demo(
             target,

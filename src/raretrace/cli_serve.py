@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.errors import ValidationError
 from raretrace.serve_config import ENV, PORTS, WORKERS
 
 participant_app = typer.Typer(
@@ -83,6 +84,23 @@ def serve(
 
         os.environ[REGISTRY_KEY_ENV] = options.registry_key
     run_server(options.db, host=options.host, port=options.port, dev=options.dev, workers=options.workers)
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on, naming it, before any work is done."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ValidationError(
+                f"port {port} on {host} is not free ({e.strerror}): another server runs there; pick "
+                "another with --port, or build without serving with --no-serve",
+                field="port",
+            ) from e
 
 
 def run_server(

@@ -36,6 +36,13 @@ ORIGIN = "demo.raretrace.example/registry"
 DEFAULT_DB = "raretrace-demo.db"
 #: An all-allied chain the demo features beside the cases: MP Materials' Fort Worth magnets.
 ALLIED_MAGNET_MAKER = "US-MP-INDEPENDENCE"
+#: Lots the demo world records at scale 1 (seed 0), measured: the progress bar's total is this times the
+#: scale, an estimate (lot counts round per stage, so small scales differ by a few per cent).
+LOTS_AT_FULL_SCALE = 8686
+
+
+def expected_lots(scale: float) -> int:
+    return max(1, round(LOTS_AT_FULL_SCALE * scale))
 
 
 def run_demo(
@@ -53,7 +60,9 @@ def run_demo(
         if path.exists():
             if path.name != DEFAULT_DB:
                 raise ValidationError(
-                    f"{path} already exists; the demo builds a fresh registry (pick a new path)", field="db"
+                    f"{path} already exists; the demo builds a fresh registry (pick a new path). To serve "
+                    f"the registry in it: raretrace --db {path} serve --dev",
+                    field="db",
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
