@@ -443,6 +443,12 @@ def trace(
             help="With --up: list this many highest-share paths (source shares are exact whatever it is)",
         ),
     ] = DEFAULT_MAX_PATHS,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", min=0, help="With --down: list this many end items (0: every one; --json has all)"
+        ),
+    ] = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
@@ -481,10 +487,17 @@ def trace(
                     f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
                 )
     else:
-        out_console.print(
-            f"[bold]{escape(lot)}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True
+        ends = result["end_items"]
+        shown = ends if limit == 0 else ends[:limit]
+        listed = (
+            "all listed" if len(shown) == len(ends) else f"{len(shown):,} listed (--limit 0 lists every one)"
         )
-        for item in result["end_items"]:
+        out_console.print(
+            f"[bold]{escape(lot)}[/bold] reached {len(result['reached']):,} lot(s); end items (nothing was "
+            f"made from them): {len(ends):,}, {listed}:",
+            soft_wrap=True,
+        )
+        for item in shown:
             info = lots[item]
             out_console.print(
                 f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False

@@ -130,6 +130,34 @@ def present(
     kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
     result = {"credential": presentation["credential"], "disclosures": kept}
     _write(out, json_text(result))
+    withheld = len(presentation["disclosures"]) - len(kept)
+    if chosen:  # on stderr: stdout may be the presentation itself
+        forced = " (and the event envelopes, which would show them)" if "events" not in (hide or []) else ""
+        asked = ", ".join(h for h in HIDE if h in (hide or []))
+        err_console.print(
+            f"hid {asked}{forced}: {withheld} of {len(presentation['disclosures'])} disclosed value(s) "
+            "withheld; the rest still verifies",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
+    """This registry's trusted keys, for `verify` without --trusted-keys; without a registry here the
+    advice is how to verify a file someone sent, not how to create a registry."""
+    from raretrace.errors import StoreError
+    from raretrace.ledger.certificates import trusted_keys as registry_keys
+
+    try:
+        registry = _ctx(ctx).registry()
+    except (StoreError, NotFoundError) as e:
+        raise ValidationError(
+            "no --trusted-keys file given, and no registry here to take them from: to verify a certificate "
+            "you received, give the issuer's trusted keys (it publishes them with `raretrace trusted-keys`), "
+            "e.g. raretrace verify cert.json --trusted-keys trusted-keys.json",
+            field="trusted_keys",
+        ) from e
+    return dict(registry_keys(registry))
 
 
 def verify(
@@ -156,9 +184,7 @@ def verify(
     if trusted_keys is not None:
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
     else:
-        from raretrace.ledger.certificates import trusted_keys as registry_keys
-
-        trusted = TrustedKeys.from_dict(registry_keys(_ctx(ctx).registry()))
+        trusted = TrustedKeys.from_dict(_own_trusted_keys(ctx))
     listing = _read_json(status_list, "status_list") if status_list else None
     report = verify_certificate(
         presentation, trusted, status_list=listing, witness_threshold=witness_threshold, now=_parse_time(at)
