@@ -27,6 +27,7 @@ from raretrace.cli_common import (
 )
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
+from raretrace.cli_search import register as register_search_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_world import register as register_world_commands
 from raretrace.errors import EXIT_CODES, RaretraceError, StoreError
@@ -823,6 +824,7 @@ register_fingerprint_commands(app)
 register_world_commands(app)
 register_interchange_commands(app)
 register_serve_commands(app)
+register_search_commands(app, lot_app)
 
 
 def error_object(error: RaretraceError) -> dict[str, object]:

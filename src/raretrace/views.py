@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from raretrace.rules.verdict import Outcome, Verdict
+
+if TYPE_CHECKING:
+    from raretrace.ledger.search import SearchResult
 
 STYLE = {
     Outcome.PASS: "green",
@@ -99,3 +103,18 @@ def print_verdicts(
                 )
             if len(finding.evidence) > 12:
                 console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)
+
+
+def search_csv(result: SearchResult) -> str:
+    """A lot search's matches as CSV (one row per lot, the API's field names as the header)."""
+    import csv
+    import io
+
+    from raretrace.ledger.search import HIT_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HIT_FIELDS)
+    for hit in result.lots:
+        writer.writerow(["" if getattr(hit, f) is None else getattr(hit, f) for f in HIT_FIELDS])
+    return buffer.getvalue()

@@ -19,6 +19,7 @@ from raretrace.server import (
     api_log,
     api_lots,
     api_more,
+    api_search,
     api_witness,
     api_world,
     apidocs,
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         api_admin,
         api_world,
         api_more,
+        api_search,
         health,
     ):
         app.include_router(module.router)
