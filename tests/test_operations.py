@@ -227,3 +227,16 @@ def test_serve_from_a_config_file_answers_its_health_checks(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_shell_completion_installs_and_completes(tmp_path: Path) -> None:
+    done = _cli("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    script = tmp_path / ".bash_completions" / "raretrace.sh"
+    assert "complete -o default -F _raretrace_completion raretrace" in script.read_text()
+    assert f"source '{script}'" in (tmp_path / ".bashrc").read_text()
+    # what the installed function asks the program when the user types `raretrace lo<TAB>`
+    answer = _cli(
+        env={"COMP_WORDS": "raretrace lo", "COMP_CWORD": "1", "_RARETRACE_COMPLETE": "complete_bash"}
+    )
+    assert answer.stdout.split() == ["lot", "log"]

@@ -39,7 +39,7 @@ app = typer.Typer(
     epilog="Exit codes:\n\n" + "\n\n".join(f"{code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion for bash, zsh, fish, PowerShell
 )
 facility_app = typer.Typer(help="Register and list facilities.", no_args_is_help=True)
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
@@ -845,7 +845,7 @@ def main() -> None:
     business; only our errors come through here.
     """
     try:
-        app()
+        app(prog_name="raretrace")  # also under `python -m raretrace`: completion and usage name it
     except RaretraceError as e:
         err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         if "--json" in sys.argv[1:]:  # the one JSON object a --json run promises, for the error too
