@@ -330,7 +330,7 @@ async def submit_events(
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(caller: WebCaller) -> HTMLResponse:
-    return page("verify.html", caller, report=None, error=None, text="")
+    return page("verify.html", caller, report=None, error=None, text="", stated=None)
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -352,8 +352,21 @@ async def verify_page(
             raise ValidationError("a certificate is a JSON object", field="certificate")
         report = await run_in_threadpool(verify_for, registry, VerifyRequest(certificate=data))
     except RaretraceError as e:
-        return page("verify.html", caller, status=422, report=None, error=e.message, text=certificate)
-    return page("verify.html", caller, report=report, error=None, text="")
+        return page(
+            "verify.html", caller, status=422, report=None, error=e.message, text=certificate, stated=None
+        )
+    return page("verify.html", caller, report=report, error=None, text="", stated=stated_facts(data))
+
+
+def stated_facts(presentation: dict[str, Any]) -> dict[str, Any] | None:
+    """What the certificate says it certifies (parties, lots, mass, value, origin by stage, verdicts),
+    as the printable page shows it; None when its disclosures do not match what was signed."""
+    from raretrace.certify.view import certificate_view
+
+    try:
+        return certificate_view(presentation)
+    except RaretraceError:
+        return None
 
 
 @router.get("/scenario", response_class=HTMLResponse)
