@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import plotly.colors
 import plotly.graph_objects as go
+
+from raretrace.colours import country_colour
 
 CONFIG = {"responsive": True, "displaylogo": False}
 NODE_W, NODE_H, COL_GAP, ROW_GAP = 200, 46, 60, 22
@@ -31,11 +32,10 @@ def stage_share_chart(
                 countries.append(country)
     labels = [f"{s['stage']} ({s['year']})" if "year" in s else str(s["stage"]) for s in stages]
     figure = go.Figure()
-    palette = plotly.colors.qualitative.Alphabet  # 26 distinct colours: no two countries share one
-    for i, country in enumerate(countries):
+    for country in countries:
         figure.add_bar(
             name=country,
-            marker_color=palette[i % len(palette)],
+            marker_color=country_colour(country),  # the same colour for a country on every chart
             y=labels,
             x=[100 * s["shares"].get(country, 0.0) for s in stages],
             orientation="h",
@@ -46,7 +46,7 @@ def stage_share_chart(
         y=labels,
         x=[100 * s.get("unallocated", 0.0) for s in stages],
         orientation="h",
-        marker_color="#c9ced6",
+        marker_color=country_colour("unallocated"),
     )
     figure.update_layout(barmode="stack", title=title, height=320, legend_traceorder="normal")
     return fragment(figure)

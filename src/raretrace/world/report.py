@@ -24,6 +24,7 @@ import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from raretrace.colours import country_colour
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
@@ -179,8 +180,8 @@ def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         source.append(src)
         target.append(node(f"{f.country} {f.segment}"))
         value.append(round(f.tonnes, 3))
-    colors = [
-        "#c0392b" if lab.startswith("unmet") else "#7f8c8d" if "stockpile" in lab else "#2c7fb8"
+    colors = [  # unmet and stockpiles stand out; a country has its colour on every chart
+        "#000000" if lab.startswith("unmet") else "#7f8c8d" if "stockpile" in lab else country_colour(lab[:2])
         for lab in labels
     ]
     fig = go.Figure(
