@@ -45,11 +45,13 @@ router = APIRouter(include_in_schema=False)
 
 @lru_cache(maxsize=1)
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("raretrace", "data/templates/web"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["kg"] = charts.kilograms  # 2,500,000 kg, never 2.5e+06
+    return env
 
 
 @lru_cache(maxsize=4)
