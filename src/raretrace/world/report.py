@@ -354,7 +354,33 @@ def figures(analysis: Analysis) -> list[tuple[str, go.Figure]]:
 def _template() -> jinja2.Template:
     source = resources.files("raretrace").joinpath("data/templates/report.html.j2").read_text("utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["heading"] = column_heading
     return env.from_string(source)
+
+
+_HEADINGS = {
+    "p_covered": "Probability covered",
+    "demand_rests_on_assumption": "Demand is an assumption",
+    "content_kg": "Content (kg)",
+    "id": "Id",
+}
+#: words of the tables' field names as a reader writes them
+_WORDS = {"usd": "USD", "hhi": "HHI", "pp": "(pp)", "t": "(t)", "kg": "kg", "p": "P", "id": "id"}
+
+
+def column_heading(name: str) -> str:
+    """A table's field name for people: ``demand_t_per_year`` → "Demand (t) per year", ``hhi_low`` →
+    "HHI low", ``month_p50`` → "Month P50" (the CSV and JSON keep the field names)."""
+    if name in _HEADINGS:
+        return _HEADINGS[name]
+    words = []
+    for word in name.split("_"):
+        if word[:1] == "p" and word[1:].isdigit():
+            words.append(word.upper())
+        else:
+            words.append(_WORDS.get(word, word))
+    text = " ".join(words).replace("usd per kg", "USD per kg")
+    return text[:1].upper() + text[1:]
 
 
 def render_html(analysis: Analysis) -> str:
