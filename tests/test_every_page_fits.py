@@ -15,7 +15,7 @@ import pytest
 from raretrace.ledger.certificates import issue
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
-from tests.browser import BrowserPage, browser, page  # noqa: F401
+from tests.browser import BrowserPage, browser, log_in, page  # noqa: F401
 from tests.test_server_support import JP_MAGNET, ServerWorld, running, server_world
 
 WIDTHS = {"laptop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -64,10 +64,7 @@ def test_every_page_fits_the_screen(
 ) -> None:
     w, url = served
     page.set_viewport_size(WIDTHS[width])
-    page.goto(f"{url}/login")
-    page.fill("#token", w.tokens["jp"])
-    page.click("button[type=submit] >> text=Log in")
-    page.wait_for_url(f"{url}/lots")
+    log_in(page, url, w.tokens["jp"])
     for name, path in PAGES.items():
         page.goto(url + path)
         if name in ("dashboard", "lot"):

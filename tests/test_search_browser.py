@@ -15,7 +15,7 @@ import pytest
 
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
-from tests.browser import BrowserPage, browser, page  # noqa: F401
+from tests.browser import BrowserPage, browser, log_in, page  # noqa: F401
 from tests.test_server_support import ServerWorld, running, server_world
 
 WIDTHS = {"laptop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -46,10 +46,7 @@ def test_facets_narrow_to_the_apis_lots_and_downloads_open(
 ) -> None:
     w, url = served
     page.set_viewport_size(WIDTHS[width])
-    page.goto(f"{url}/login")
-    page.fill("#token", w.tokens["auditor"])
-    page.click("button[type=submit] >> text=Log in")
-    page.wait_for_url(f"{url}/lots")
+    log_in(page, url, w.tokens["auditor"])
     page.goto(f"{url}/search")
     headers = {"Authorization": f"Bearer {w.tokens['auditor']}"}
     every = httpx.get(f"{url}/api/v1/search/lots", headers=headers).json()

@@ -23,7 +23,7 @@ from raretrace.ledger.lineage import trace_down, trace_up
 from raretrace.ledger.scripted import lot
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
-from tests.browser import BrowserPage, browser, page  # noqa: F401
+from tests.browser import BrowserPage, browser, log_in, page  # noqa: F401
 from tests.test_server_support import (
     JP_CONC,
     JP_MAGNET,
@@ -90,10 +90,7 @@ def test_every_box_shows_the_form_and_mass_of_its_lot(
     assert set(truth) == set(GENERATION)
     assert (truth[COMPONENT]["form"], truth[COMPONENT]["mass_kg"]) == ("component", 2500.0)
     page.set_viewport_size(viewport)
-    page.goto(f"{url}/login")
-    page.fill("#token", w.tokens["jp"])
-    page.click("button[type=submit] >> text=Log in")
-    page.wait_for_url(f"{url}/lots")
+    log_in(page, url, w.tokens["jp"])
     page.goto(f"{url}/lots/{JP_MAGNET}")
     page.wait_for_selector("#lineage-graph")
     boxes = _boxes(page)

@@ -3,25 +3,14 @@ stage, producer country and producer; a table, one JSON object (--json) or CSV o
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli_common import JsonFlag, _ctx, emit_json, emit_text, out_console
-from raretrace.errors import ValidationError
 
 Many = Annotated[list[str] | None, typer.Option()]
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)", field=name) from e
 
 
 def search(
@@ -53,7 +42,7 @@ def search(
 
     Example: raretrace --db demo.db search --form magnet --country CN --verdict us-dfars-252.225-7052=fail
     """
-    from raretrace.ledger.search import LotQuery, parse_verdict, search_lots
+    from raretrace.ledger.search import LotQuery, parse_day, parse_verdict, search_lots
     from raretrace.tables import print_table
     from raretrace.views import search_csv
 
@@ -68,8 +57,8 @@ def search(
         country=country.upper() if country else None,
         regime=regime,
         outcome=outcome,
-        created_from=_day(created_from, "from"),
-        created_to=_day(created_to, "to"),
+        created_from=parse_day(created_from, "from"),
+        created_to=parse_day(created_to, "to"),
         sort=sort,
         limit=None if limit == 0 or as_csv else limit,
         offset=0 if as_csv else offset,

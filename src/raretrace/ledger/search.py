@@ -225,3 +225,13 @@ def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
             f"{text!r} is not REGIME=OUTCOME, e.g. us-dfars-252.225-7052=fail", field="verdict"
         )
     return regime.strip(), outcome.strip()
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    """A date filter as typed (YYYY-MM-DD); empty: none."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from e

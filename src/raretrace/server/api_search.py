@@ -5,7 +5,6 @@ and both answer only what the caller may see."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,7 +14,7 @@ from starlette.datastructures import QueryParams
 
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.search import LotQuery, SearchResult, parse_verdict, search_lots
+from raretrace.ledger.search import LotQuery, SearchResult, parse_day, parse_verdict, search_lots
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.answers import json_answer
 from raretrace.server.deps import Caller, RegistryDep, WebCaller
@@ -26,15 +25,6 @@ from raretrace.views import search_csv
 router = APIRouter(tags=["lots"], responses=responses(401, 403, 422))
 LISTS = ("form", "stage", "producer_country")
 PARAMS = ("q", *LISTS, "facility", "element", "country", "verdict", "from", "to", "sort", "limit", "offset")
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)", field=name) from e
 
 
 def _whole(value: str | None, name: str, default: int, high: int) -> int:
@@ -64,8 +54,8 @@ def query_from(params: QueryParams, *, download: bool = False) -> LotQuery:
         country=(params.get("country") or "").upper() or None,
         regime=regime,
         outcome=outcome,
-        created_from=_day(params.get("from"), "from"),
-        created_to=_day(params.get("to"), "to"),
+        created_from=parse_day(params.get("from"), "from"),
+        created_to=parse_day(params.get("to"), "to"),
         sort=params.get("sort") or "id",
         limit=None if download else _whole(params.get("limit"), "limit", 50, 1000),
         offset=0 if download else _whole(params.get("offset"), "offset", 0, 10**9),
