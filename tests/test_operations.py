@@ -168,7 +168,9 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(
 ) -> None:
     for name in ("RARETRACE_DB", "RARETRACE_HOST", "RARETRACE_PORT", "RARETRACE_WORKERS", "RARETRACE_DEV"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("RARETRACE_REGISTRY_KEY", raising=False)
+    # serve sets $RARETRACE_REGISTRY_KEY for its workers: set-then-delete makes monkeypatch restore it
+    monkeypatch.setenv("RARETRACE_REGISTRY_KEY", "unset-after-the-test")
+    monkeypatch.delenv("RARETRACE_REGISTRY_KEY")
     config = tmp_path / "serve.toml"
     config.write_text(
         'db = "from-file.db"\nhost = "0.0.0.0"\nport = 9001\nworkers = 3\ndev = true\n'

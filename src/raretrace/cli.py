@@ -70,7 +70,9 @@ def root(
     ] = False,
 ) -> None:
     """raretrace: verifiable rare-earth supply chains from mine to magnet."""
-    ctx.obj = Context(db, registry_key)
+    source = ctx.get_parameter_source("registry_key")  # typer's own click: compare by name
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    ctx.obj = Context(db, registry_key, key_from_env=from_env)
 
 
 # --- registry set-up ---------------------------------------------------------------------------------

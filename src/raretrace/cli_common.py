@@ -57,15 +57,22 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 class Context:
     """What the top-level options leave for the sub-commands."""
 
-    def __init__(self, db: str | None, registry_key: Path | None = None) -> None:
+    def __init__(
+        self, db: str | None, registry_key: Path | None = None, *, key_from_env: bool = False
+    ) -> None:
         self.db = db
         self.registry_key = registry_key
+        # $RARETRACE_REGISTRY_KEY is a default for registries that need a key file: the registry reads it
+        # itself when it must; only a --registry-key given on the command line is refused by a registry
+        # whose database holds its own key
+        self.key_from_env = key_from_env
 
     def registry(self) -> Any:
         from raretrace.ledger.registry import Registry
         from raretrace.store.db import make_engine
 
-        return Registry(make_engine(self.db, must_exist=True), key_file=self.registry_key)
+        key_file = None if self.key_from_env else self.registry_key
+        return Registry(make_engine(self.db, must_exist=True), key_file=key_file)
 
 
 def _ctx(ctx: typer.Context) -> Context:

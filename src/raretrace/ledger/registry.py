@@ -96,7 +96,7 @@ class Registry:
         if seed is not None:
             if key_file is not None:  # refused, not ignored: the user believes another key signs
                 raise ValidationError(
-                    f"--registry-key (or ${REGISTRY_KEY_ENV}) names {key_file}, but this registry keeps its "
+                    f"--registry-key names {key_file}, but this registry keeps its "
                     "private key in its database and signs with that one; drop the option (a registry whose "
                     "database holds only its public key is made with `raretrace --registry-key KEY init …`)",
                     field="registry_key",
