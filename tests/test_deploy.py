@@ -121,7 +121,7 @@ def test_the_image_builds_where_a_docker_daemon_answers() -> None:
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> dict[str, Any]:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # eight raretrace runs, then the server: slow on a loaded machine
     while True:
         try:
             answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3)
