@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from raretrace.certify.verify import TrustedKeys, verify_certificate
-from raretrace.demo import run_demo
+from raretrace.demo import expected_lots, run_demo
 from raretrace.errors import ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.store.db import make_engine
@@ -44,8 +44,11 @@ def test_demo_builds_an_audited_world_and_every_case_is_caught(
     assert set(cases) == {"a", "b", "c", "d"} and all(c["caught"] for c in cases.values())
     assert all(s["within"] for s in summary["findings"]["shares"])
     assert "audit passed" in text and "What a user must catch" in text
-    with pytest.raises(ValidationError, match="already exists"):
+    with pytest.raises(ValidationError, match="already exists") as refused:
         run_demo(str(folder / "demo.db"), console=None, scale=0.2)
+    assert f"raretrace --db {folder / 'demo.db'} serve --dev" in str(refused.value)  # how to serve it
+    # the progress bar's total is an estimate from the lots measured at scale 1
+    assert abs(summary["world"]["lots"] - expected_lots(0.2)) <= 0.1 * expected_lots(0.2)
 
 
 def test_demo_prints_the_compliance_of_featured_lots_under_every_regime(

@@ -268,11 +268,23 @@ def test_eu_crma_65_percent_from_one_third_country(cn_share: float, expected: Ou
 
 
 def test_eu_crma_member_states_are_not_third_countries_and_unknown_may_tip_it() -> None:
-    eu_only = [_lot("SE", 1000.0, "urn:test:se")]
+    eu_only = [_lot("SE", 1000.0, "urn:test:se"), _lot("FI", 500.0, "urn:test:fi")]
     assert judge("eu-crma-2030", eu_only, "2026-11-29").outcome == Outcome.PASS  # type: ignore[arg-type]
     nd = element(history(mining={"CN": 0.6, "unknown": 0.1, "AU": 0.3}))
-    doubtful = [subject({"Nd": nd}, {"Nd": 10.0})]
+    doubtful = [
+        subject({"Nd": nd}, {"Nd": 10.0}, lot="urn:test:x"),
+        subject({"Nd": nd}, {"Nd": 5.0}, lot="urn:test:y"),
+    ]
     assert judge("eu-crma-2030", doubtful, "2026-11-29").outcome == Outcome.INSUFFICIENT_DATA
+
+
+def test_eu_crma_on_one_lot_explains_itself_instead_of_failing_it() -> None:
+    """A benchmark on the Union's (or an importer's) intake: one US ore lot is 100% from one third
+    country by construction, which says nothing about the benchmark."""
+    verdict = judge("eu-crma-2030", [_lot("US", 1000.0, "urn:test:us-ore")], "2026-11-29")  # type: ignore[arg-type]
+    assert verdict.outcome == Outcome.NOT_APPLICABLE
+    assert "set of lots" in verdict.explanation and "would be fail" in verdict.explanation
+    assert verdict.findings[0].figures["largest_third_country_share"] == pytest.approx(1.0)
 
 
 # --- cn-mofcom-18-2025 ------------------------------------------------------------------------------------

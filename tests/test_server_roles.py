@@ -199,16 +199,16 @@ def test_another_participants_lot_is_indistinguishable_from_a_missing_one(shared
 
 def test_operator_traces_with_other_participants_lots_hidden(shared: ServerWorld) -> None:
     up = shared.client.get(f"/api/v1/lots/{JP_MAGNET}/trace", headers=shared.as_("jp")).json()
-    assert set(up["lots"]) == {JP_MAGNET, JP_METAL, "hidden-1", "hidden-2"}
+    assert set(up["lots"]) == {JP_MAGNET, JP_METAL, "hidden-up-1", "hidden-up-2"}
     assert up["hidden_lots"] == 2
     (source,) = up["sources"]
-    assert source["lot"].startswith("hidden-") and source["share"] == pytest.approx(1.0)
+    assert source["lot"].startswith("hidden-up-") and source["share"] == pytest.approx(1.0)
     assert "producer" not in source and "deposit" not in source
     full = shared.client.get(f"/api/v1/lots/{JP_MAGNET}/trace", headers=shared.as_("auditor")).json()
     assert full["sources"][0]["lot"] == JP_CONC and "hidden_lots" not in full
     down = shared.client.get(f"/api/v1/lots/{JP_CONC}/trace?direction=down", headers=shared.as_("cn")).json()
     assert JP_OXIDE in down["reached"] and JP_MAGNET not in down["reached"]
-    assert len(down["end_items"]) == 1 and down["end_items"][0].startswith("hidden-")
+    assert len(down["end_items"]) == 1 and down["end_items"][0].startswith("hidden-down-")
 
 
 def test_operator_checks_and_certifies_what_it_holds(world: ServerWorld) -> None:

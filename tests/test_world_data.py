@@ -41,7 +41,7 @@ def test_shipped_data_loads_and_every_row_is_sourced() -> None:
         *data.import_sources,
     ]
     assert all(r.source.strip() and r.date.strip() for r in rows)
-    # spot-check figures against shared/reference/world.md
+    # spot-check figures against docs/reference/world.md
     cn = {p.year: p.t_reo for p in data.production if p.country == "CN"}
     assert sum(p.t_reo for p in data.production if p.year == 2024) == 393_950  # world total rounds to 390,000
     assert cn == {2023: 255_000, 2024: 270_000}

@@ -29,18 +29,20 @@ from raretrace.cli_consortium import register as register_consortium_commands
 from raretrace.cli_fingerprint import register as register_fingerprint_commands
 from raretrace.cli_interchange import register as register_interchange_commands
 from raretrace.cli_publish import register as register_publish_commands
+from raretrace.cli_search import register as register_search_commands
 from raretrace.cli_serve import register as register_serve_commands
 from raretrace.cli_witness import register as register_witness_commands
 from raretrace.cli_world import register as register_world_commands
-from raretrace.errors import RaretraceError, StoreError, ValidationError, too_deep
+from raretrace.errors import EXIT_CODES, RaretraceError, StoreError, ValidationError, too_deep
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
 
 app = typer.Typer(
     help="raretrace: verifiable rare-earth supply chains from mine to magnet.\n\n"
     "Example: raretrace --db registry.db init --origin registry.example.org/rare-earths",
+    epilog="Exit codes:\n\n" + "\n\n".join(f"{code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion for bash, zsh, fish, PowerShell
 )
 facility_app = typer.Typer(help="Register and list facilities.", no_args_is_help=True)
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
@@ -52,10 +54,28 @@ app.add_typer(lot_app, name="lot")
 app.add_typer(log_app, name="log")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from raretrace import __version__
+
+        sys.stdout.write(f"raretrace {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def root(ctx: typer.Context, db: DbOption = None, registry_key: RegistryKeyOption = None) -> None:
+def root(
+    ctx: typer.Context,
+    db: DbOption = None,
+    registry_key: RegistryKeyOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """raretrace: verifiable rare-earth supply chains from mine to magnet."""
-    ctx.obj = Context(db, registry_key)
+    source = ctx.get_parameter_source("registry_key")  # typer's own click: compare by name
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    ctx.obj = Context(db, registry_key, key_from_env=from_env)
 
 
 # --- registry set-up ---------------------------------------------------------------------------------
@@ -340,12 +360,13 @@ def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"facilities": [f.to_dict() for f in facilities]})
         return
-    from rich.table import Table
+    from raretrace.tables import print_table
 
-    table = Table("id", "name", "operator", "country", "stages")
-    for f in facilities:
-        table.add_row(f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))
-    out_console.print(table)
+    rows = [
+        [escape(x) for x in (f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))]
+        for f in facilities
+    ]
+    print_table(out_console, ["id", "name", "operator", "country", "stages"], rows)
 
 
 # --- lots ------------------------------------------------------------------------------------------
@@ -428,6 +449,12 @@ def trace(
             help="With --up: list this many highest-share paths (source shares are exact whatever it is)",
         ),
     ] = DEFAULT_MAX_PATHS,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", min=0, help="With --down: list this many end items (0: every one; --json has all)"
+        ),
+    ] = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
@@ -486,10 +513,17 @@ def trace(
                 highlight=False,
             )
     else:
-        out_console.print(
-            f"[bold]{escape(lot)}[/bold] reached {len(result['reached'])} lot(s); end items:", soft_wrap=True
+        ends = result["end_items"]
+        shown = ends if limit == 0 else ends[:limit]
+        listed = (
+            "all listed" if len(shown) == len(ends) else f"{len(shown):,} listed (--limit 0 lists every one)"
         )
-        for item in result["end_items"]:
+        out_console.print(
+            f"[bold]{escape(lot)}[/bold] reached {len(result['reached']):,} lot(s); end items (nothing was "
+            f"made from them): {len(ends):,}, {listed}:",
+            soft_wrap=True,
+        )
+        for item in shown:
             info = lots[item]
             out_console.print(
                 f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
@@ -797,25 +831,38 @@ def demo(
 
     Example: raretrace demo --db demo.db --no-serve
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from raretrace.demo import DEFAULT_DB, run_demo
+    from raretrace.cli_serve import require_free_port
+    from raretrace.demo import DEFAULT_DB, expected_lots, run_demo
 
     target = db or _ctx(ctx).db or DEFAULT_DB
+    if not no_serve:
+        require_free_port(host, port)  # said before a minute of building, not after
     with Progress(
         TextColumn("building the demo world: {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("lots"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
         disable=as_json or not err_console.is_terminal,
     ) as bar:
-        task = bar.add_task("plants", total=None)  # lots recorded so far; the total is not known ahead
+        estimate = expected_lots(scale)  # measured at scale 1; the bar grows if the world records more
+        task = bar.add_task("plants", total=estimate)
 
         def progress(stage: str, lots: int) -> None:
-            bar.update(task, description=stage, completed=lots)
+            bar.update(task, description=stage, completed=lots, total=max(estimate, lots))
 
         summary = run_demo(
             target,
@@ -841,6 +888,18 @@ register_serve_commands(app)
 register_publish_commands(log_app)
 register_consortium_commands(app)
 register_witness_commands(app)
+register_search_commands(app, lot_app)
+
+
+def error_object(error: RaretraceError) -> dict[str, object]:
+    """An error as ``--json`` prints it: what a program needs to react without parsing prose."""
+    return {
+        "kind": type(error).__name__,
+        "message": error.message,
+        "field": error.field,
+        "context": error.context,
+        "exit_code": error.exit_code,
+    }
 
 
 def main() -> None:
@@ -850,8 +909,10 @@ def main() -> None:
     business; only our errors come through here.
     """
     try:
-        app()
+        app(prog_name="raretrace")  # also under `python -m raretrace`: completion and usage name it
     except RaretraceError as e:
+        if "--json" in sys.argv[1:]:  # the one JSON object a --json run promises, for the error too
+            emit_json({"error": error_object(e)})
         _fail(str(e), e.exit_code)
     except BrokenPipeError:
         sys.exit(0)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
+from raretrace.cli_common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
@@ -82,7 +82,7 @@ def certify(
         valid_days=valid_days,
         end_use=parse_end_use(end_use),
     )
-    _write(out, json.dumps(presentation, indent=2) + "\n")
+    _write(out, json_text(presentation))
     _render(presentation, html, pdf)
     if out is not None:
         number = presentation["credential"]["credentialSubject"]["certificateNumber"]
@@ -142,7 +142,35 @@ def present(
     names = {name for h in chosen for name in HIDE[h]}
     kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
     result = {"credential": presentation["credential"], "disclosures": kept}
-    _write(out, json.dumps(result, indent=2) + "\n")
+    _write(out, json_text(result))
+    withheld = len(presentation["disclosures"]) - len(kept)
+    if chosen:  # on stderr: stdout may be the presentation itself
+        forced = " (and the event envelopes, which would show them)" if "events" not in (hide or []) else ""
+        asked = ", ".join(h for h in HIDE if h in (hide or []))
+        err_console.print(
+            f"hid {asked}{forced}: {withheld} of {len(presentation['disclosures'])} disclosed value(s) "
+            "withheld; the rest still verifies",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
+    """This registry's trusted keys, for `verify` without --trusted-keys; without a registry here the
+    advice is how to verify a file someone sent, not how to create a registry."""
+    from raretrace.errors import StoreError
+    from raretrace.ledger.certificates import trusted_keys as registry_keys
+
+    try:
+        registry = _ctx(ctx).registry()
+    except (StoreError, NotFoundError) as e:
+        raise ValidationError(
+            "no --trusted-keys file given, and no registry here to take them from: to verify a certificate "
+            "you received, give the issuer's trusted keys (it publishes them with `raretrace trusted-keys`), "
+            "e.g. raretrace verify cert.json --trusted-keys trusted-keys.json",
+            field="trusted_keys",
+        ) from e
+    return dict(registry_keys(registry))
 
 
 def verify(
@@ -169,9 +197,7 @@ def verify(
     if trusted_keys is not None:
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
     else:
-        from raretrace.ledger.certificates import trusted_keys as registry_keys
-
-        trusted = TrustedKeys.from_dict(registry_keys(_ctx(ctx).registry()))
+        trusted = TrustedKeys.from_dict(_own_trusted_keys(ctx))
     listing = _read_json(status_list, "status_list") if status_list else None
     report = verify_certificate(
         presentation, trusted, status_list=listing, witness_threshold=witness_threshold, now=_parse_time(at)
@@ -217,7 +243,7 @@ def status_list_command(
     """
     from raretrace.ledger.certificates import status_list
 
-    _write(out, json.dumps(status_list(_ctx(ctx).registry()), indent=2) + "\n")
+    _write(out, json_text(status_list(_ctx(ctx).registry())))
 
 
 def trusted_keys_command(
@@ -230,7 +256,7 @@ def trusted_keys_command(
     """
     from raretrace.ledger.certificates import trusted_keys
 
-    _write(out, json.dumps(trusted_keys(_ctx(ctx).registry()), indent=2) + "\n")
+    _write(out, json_text(trusted_keys(_ctx(ctx).registry())))
 
 
 def witness(
@@ -260,10 +286,12 @@ def witness(
         emit_json({**result.to_dict(), "submitted": bool(accepted)})
         return
     since = "first time" if result.old_size is None else f"consistent with size {result.old_size}"
-    out_console.print(f"witnessed {escape(result.origin)} at size {result.size} ({since})", highlight=False)
-    out_console.print(result.note, markup=False, highlight=False, end="")
+    # stdout is the cosigned note byte for byte (`witness … > note.txt` saves a note that verifies);
+    # what happened goes to stderr
+    err_console.print(f"witnessed {escape(result.origin)} at size {result.size} ({since})", highlight=False)
+    emit_text(result.note)
     if accepted:
-        out_console.print("cosignature accepted by the log", highlight=False)
+        err_console.print("cosignature accepted by the log", highlight=False)
 
 
 def witness_compare(
@@ -353,7 +381,7 @@ def import_event(
     }
     if status_list is not None:
         event["status_list"] = _read_json(status_list, "status_list")
-    _write(None, json.dumps(event, indent=2) + "\n")
+    _write(None, json_text(event))
 
 
 def stats(
@@ -377,7 +405,7 @@ def stats(
         raise ValidationError(f"{e}", field="from/to") from e
     if last < first:
         raise ValidationError("the period ends before it starts", field="to")
-    _write(out, json.dumps(statistics(_ctx(ctx).registry(), first, last), indent=2) + "\n")
+    _write(out, json_text(statistics(_ctx(ctx).registry(), first, last)))
 
 
 def reconcile_command(

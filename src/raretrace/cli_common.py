@@ -8,11 +8,30 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+
+#: Width of stdout when it is not a terminal (a pipe, a file): wide enough that nothing is wrapped.
+PIPED_WIDTH = 100_000
+
+
+class OutConsole(Console):
+    """stdout: as wide as the terminal on a terminal, and never wrapped when piped or redirected, so
+    ``raretrace … > file`` saves whole lines (a signed note wrapped at 80 columns no longer verifies)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if not self.is_terminal:
+            return ConsoleDimensions(PIPED_WIDTH, 25)
+        return super().size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
 
 # emoji=False: a URN such as urn:x:y must not turn into an emoji
 err_console = Console(stderr=True, emoji=False)
-out_console = Console(emoji=False)
+out_console = OutConsole(emoji=False)
 
 DbOption = Annotated[
     str | None,
@@ -38,15 +57,22 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 class Context:
     """What the top-level options leave for the sub-commands."""
 
-    def __init__(self, db: str | None, registry_key: Path | None = None) -> None:
+    def __init__(
+        self, db: str | None, registry_key: Path | None = None, *, key_from_env: bool = False
+    ) -> None:
         self.db = db
         self.registry_key = registry_key
+        # $RARETRACE_REGISTRY_KEY is a default for registries that need a key file: the registry reads it
+        # itself when it must; only a --registry-key given on the command line is refused by a registry
+        # whose database holds its own key
+        self.key_from_env = key_from_env
 
     def registry(self) -> Any:
         from raretrace.ledger.registry import Registry
         from raretrace.store.db import make_engine
 
-        return Registry(make_engine(self.db, must_exist=True), key_file=self.registry_key)
+        key_file = None if self.key_from_env else self.registry_key
+        return Registry(make_engine(self.db, must_exist=True), key_file=key_file)
 
 
 def _ctx(ctx: typer.Context) -> Context:
@@ -55,5 +81,17 @@ def _ctx(ctx: typer.Context) -> Context:
     return obj
 
 
+def json_text(value: Any) -> str:
+    """The one JSON rendering of the CLI: keys sorted, so the same registry gives the same bytes
+    whatever Python's hash seed; never wrapped (it does not go through the console)."""
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+
+
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json_text(value))
+
+
+def emit_text(text: str) -> None:
+    """Machine-readable text (a signed note, a key line) exactly as given: no markup, no wrapping."""
+    sys.stdout.write(text)
+    sys.stdout.flush()

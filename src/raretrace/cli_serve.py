@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.errors import ValidationError
+from raretrace.serve_config import ENV, PORTS, WORKERS
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN
 
 
@@ -37,17 +40,39 @@ DbHere = Annotated[
 def serve(
     ctx: typer.Context,
     db: DbHere = None,
-    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1)", envvar=ENV["host"])
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=PORTS[0], max=PORTS[1], help="Port to listen on (default 8000)", envvar=ENV["port"]),
+    ] = None,
     dev: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--dev", help="Development: create a secretariat token and print it (never in production)"
+            "--dev",
+            help="Development: create a secretariat token and print it (never in production)",
+            envvar=ENV["dev"],
         ),
-    ] = False,
+    ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes (appends stay serialized by the database)")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=WORKERS[0],
+            max=WORKERS[1],
+            help="Server processes (appends stay serialized by the database) (default 1)",
+            envvar=ENV["workers"],
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML file setting any of these options (db, host, port, workers, dev, registry_key); "
+            "flags and environment variables win over it",
+            dir_okay=False,
+        ),
+    ] = None,
     rate_token: Annotated[
         float,
         typer.Option(min=0, max=1e9, help="Requests a second per participant token (0: no limit)"),
@@ -68,23 +93,53 @@ def serve(
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
-    Without --dev the server starts only once a secretariat participant holds a token.
+    Without --dev the server starts only once a secretariat participant holds a token. Health checks:
+    GET /healthz (the process answers) and GET /readyz (database, schema and signing key ready).
     Example: raretrace --db registry.db serve --host 0.0.0.0 --port 8000
+    Example: raretrace serve --config /etc/raretrace/serve.toml
     """
+    from raretrace.serve_config import resolve
+
     key_file = _ctx(ctx).registry_key
-    if key_file is not None:  # the app (and every worker process) opens the registry from the environment
+    given = {
+        "db": db or _ctx(ctx).db,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "dev": dev,
+        "registry_key": None if key_file is None else str(key_file),
+    }
+    options = resolve(given, config)
+    if options.registry_key is not None:  # the app (and every worker) opens the registry from the environment
         from raretrace.ledger.registry import REGISTRY_KEY_ENV
 
-        os.environ[REGISTRY_KEY_ENV] = str(key_file)
+        os.environ[REGISTRY_KEY_ENV] = options.registry_key
     run_server(
-        db or _ctx(ctx).db,
-        host=host,
-        port=port,
-        dev=dev,
-        workers=workers,
+        options.db,
+        host=options.host,
+        port=options.port,
+        dev=options.dev,
+        workers=options.workers,
         rates=(rate_token, rate_address),
         signature_workers=signature_workers,
     )
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on, naming it, before any work is done."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ValidationError(
+                f"port {port} on {host} is not free ({e.strerror}): another server runs there; pick "
+                "another with --port, or build without serving with --no-serve",
+                field="port",
+            ) from e
 
 
 def run_server(
@@ -226,18 +281,19 @@ def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"participants": rows})
         return
-    from rich.table import Table
+    from raretrace.tables import print_table
 
-    table = Table("id", "name", "role", "facilities", "live tokens")
-    for r in rows:
-        table.add_row(
+    cells = [
+        [
             escape(r["id"]),
             escape(r["name"]),
             r["role"],
             escape(", ".join(r["facilities"])),
             str(r["live_tokens"]),
-        )
-    out_console.print(table)
+        ]
+        for r in rows
+    ]
+    print_table(out_console, ["id", "name", "role", "facilities", "live tokens"], cells)
 
 
 @participant_app.command("revoke")

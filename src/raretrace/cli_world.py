@@ -18,11 +18,11 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from raretrace.cli_common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
+from raretrace.tables import print_table
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
 
@@ -161,12 +161,7 @@ def write_tables(
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*[escape(x) for x in r])
-    out_console.print(table)
+    print_table(out_console, columns, [[escape(x) for x in r] for r in rows], title=title)
 
 
 def _pct(x: Any) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import select
 
 from raretrace.demoworld import WorldFindings, WorldSummary, build_world, findings
@@ -31,11 +30,19 @@ from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url
+from raretrace.tables import print_table
 
 ORIGIN = "demo.raretrace.example/registry"
 DEFAULT_DB = "raretrace-demo.db"
 #: An all-allied chain the demo features beside the cases: MP Materials' Fort Worth magnets.
 ALLIED_MAGNET_MAKER = "US-MP-INDEPENDENCE"
+#: Lots the demo world records at scale 1 (seed 0), measured: the progress bar's total is this times the
+#: scale, an estimate (lot counts round per stage, so small scales differ by a few per cent).
+LOTS_AT_FULL_SCALE = 8686
+
+
+def expected_lots(scale: float) -> int:
+    return max(1, round(LOTS_AT_FULL_SCALE * scale))
 
 
 def run_demo(
@@ -53,7 +60,9 @@ def run_demo(
         if path.exists():
             if path.name != DEFAULT_DB:
                 raise ValidationError(
-                    f"{path} already exists; the demo builds a fresh registry (pick a new path)", field="db"
+                    f"{path} already exists; the demo builds a fresh registry (pick a new path). To serve "
+                    f"the registry in it: raretrace --db {path} serve --dev",
+                    field="db",
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
@@ -207,28 +216,34 @@ def _print(
         soft_wrap=True,
         highlight=False,
     )
-    shares = Table(title="China's share by stage, measured from the recorded lots", title_justify="left")
-    for column in ("stage", "measured", "published", "within"):
-        shares.add_column(column)
-    for check in found.shares:
-        shares.add_row(
-            check.stage,
-            f"{check.measured:.1%}",
-            f"≈{check.published:.0%}",
-            f"±{check.tolerance_pp:g} pp: " + ("yes" if check.within else "NO"),
-        )
-    console.print(shares)
-    cases = Table(title="What a user must catch — and the check that catches it", title_justify="left")
-    for column in ("case", "caught", "check", "outcome"):
-        cases.add_column(column, overflow="fold")
-    for case in found.cases:
-        cases.add_row(
-            f"({case.case}) {escape(case.title)}",
-            "[green]yes[/green]" if case.caught else "[red]NO[/red]",
-            escape(case.check),
-            escape(case.outcome),
-        )
-    console.print(cases)
+    print_table(
+        console,
+        ["stage", "measured", "published", "within"],
+        [
+            [
+                check.stage,
+                f"{check.measured:.1%}",
+                f"≈{check.published:.0%}",
+                f"±{check.tolerance_pp:g} pp: " + ("yes" if check.within else "NO"),
+            ]
+            for check in found.shares
+        ],
+        title="China's share by stage, measured from the recorded lots",
+    )
+    print_table(
+        console,
+        ["case", "caught", "check", "outcome"],
+        [
+            [
+                f"({case.case}) {escape(case.title)}",
+                "[green]yes[/green]" if case.caught else "[red]NO[/red]",
+                escape(case.check),
+                escape(case.outcome),
+            ]
+            for case in found.cases
+        ],
+        title="What a user must catch — and the check that catches it",
+    )
     for case in found.cases:
         console.print(f"  ({case.case}) {escape(case.explanation)}", soft_wrap=True, highlight=False)
     console.print()

@@ -112,3 +112,24 @@ def too_deep(field: str | None = None) -> ValidationError:
     return ValidationError(
         "the JSON is nested too deeply to read (a few hundred levels at most)", field=field
     )
+
+
+#: What each exit code of the ``raretrace`` command means (shown by ``raretrace --help`` and in
+#: docs/cli.md; a test checks every error class's code is here). Usage errors (a missing or bad
+#: option) exit 2, like invalid input.
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "any other raretrace error",
+    2: "invalid input or usage: a malformed file, field or option (ValidationError)",
+    3: "a signature that does not verify, or a signer not authorized (SignatureError, AuthorizationError)",
+    4: "refused by the registry: custody, mass balance or a duplicate (CustodyError, MassBalanceError, "
+    "DuplicateError)",
+    5: "not found: a lot, facility, event, entry or file (NotFoundError)",
+    6: "a proof, checkpoint, note or certificate that does not verify; a split view (ProofError)",
+    7: "the database cannot be opened, holds no registry or has an older schema (StoreError)",
+    8: "a check that ran and found a fault: a log audit with a discrepancy, a certificate that does not "
+    "verify (verify, log audit); a peer that refused a confirmation",
+    9: "check --fail-on: some verdict is at or worse than the level given",
+    70: "an internal error (a bug): one line on stderr, never a traceback; please report it",
+    130: "interrupted (Ctrl-C)",
+}

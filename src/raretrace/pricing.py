@@ -93,7 +93,9 @@ def weighted_shares(
         return shares
     full = with_marginals(origin)
     histories = {e: full[e][aspect] if e in full else {} for e in weights}  # type: ignore[literal-required]
-    stages = {stage for history in histories.values() for stage in history}
+    # in the order the histories give them (the chain's), never a set's: the answer is the same bytes
+    # whatever the hash seed
+    stages = list(dict.fromkeys(stage for history in histories.values() for stage in history))
     for stage in stages:
         acc = shares.setdefault(stage, {})
         for element, weight in weights.items():

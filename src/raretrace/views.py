@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from raretrace.rules.verdict import Outcome, Verdict
+
+if TYPE_CHECKING:
+    from raretrace.ledger.search import SearchResult
 
 STYLE = {
     Outcome.PASS: "green",
@@ -57,7 +61,7 @@ def print_verdicts(
     title: str | None = None,
 ) -> None:
     """The regime x lot table, then why each cell says what it says."""
-    from rich.table import Table
+    from raretrace.tables import print_table
 
     subjects, regimes, cells = grid(verdicts)
     names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
@@ -66,12 +70,8 @@ def print_verdicts(
         title = f"compliance on {verdicts[0].as_of}, end use {end_use}"
         if verdicts[0].assertions:
             title += f", asserted: {', '.join(verdicts[0].assertions)}"
-    table = Table(title=title)
-    table.add_column("regime", no_wrap=True)
-    for subject in subjects:
-        table.add_column(names[subject], no_wrap=True)
-    for regime in regimes:
-        table.add_row(
+    rows = [
+        [
             escape(regime),
             *(
                 f"[{STYLE[cells[(s, regime)].outcome]}]{cells[(s, regime)].outcome.value}[/]"
@@ -79,8 +79,10 @@ def print_verdicts(
                 else ""
                 for s in subjects
             ),
-        )
-    console.print(table)
+        ]
+        for regime in regimes
+    ]
+    print_table(console, ["regime", *(names[s] for s in subjects)], rows, title=title)
     for subject in subjects:
         console.print(f"  {names[subject]}: {escape(subject)}", soft_wrap=True, highlight=False)
     for verdict in verdicts if explain else ():
@@ -108,3 +110,18 @@ def print_verdicts(
                 )
             if len(finding.evidence) > 12:
                 console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)
+
+
+def search_csv(result: SearchResult) -> str:
+    """A lot search's matches as CSV (one row per lot, the API's field names as the header)."""
+    import csv
+    import io
+
+    from raretrace.ledger.search import HIT_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HIT_FIELDS)
+    for hit in result.lots:
+        writer.writerow(["" if getattr(hit, f) is None else getattr(hit, f) for f in HIT_FIELDS])
+    return buffer.getvalue()

@@ -108,6 +108,12 @@ def parse_envelope(raw: bytes) -> Envelope:
     if not isinstance(data, dict):
         raise ValidationError("must be a JSON object", field="envelope")
     payload_type = data.get("payloadType")
+    if payload_type is None and "kind" in data and "payload" not in data:
+        raise ValidationError(
+            "this is an unsigned event, not a signed envelope: sign it with its facility's key first, "
+            "e.g. `raretrace sign event.json --key facility.key > event.dsse.jsonl`, then record that file",
+            field="envelope",
+        )
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise ValidationError(f"must be {IN_TOTO_PAYLOAD_TYPE!r}", field="envelope.payloadType")
     payload_b64 = data.get("payload")

@@ -50,7 +50,7 @@ ORE_LOTS = 1500  # ore lots at scale 1.0 (each becomes one concentrate lot)
 ASSAYS = 30  # honest ore assays at scale 1.0, on mines whose deposit the fingerprint knows fully
 RECYCLE_EVENTS = 8  # recycled-feed campaigns at scale 1.0 (their mass is the plant's capacity)
 RECYCLED = {"Nd": 0.22, "Pr": 0.07, "Dy": 0.01, "Fe": 0.65, "B": 0.01}  # illustrative scrap
-MAGNET_USD_PER_KG = 50.0  # illustrative declared value of sintered magnets (no price in shared/reference)
+MAGNET_USD_PER_KG = 50.0  # illustrative declared value of sintered magnets (no price in docs/reference)
 MINING_YEAR = 2024  # the latest USGS year (data/world/mining.json)
 TIMES = {
     "extract": "2026-01-12T08:00:00Z",

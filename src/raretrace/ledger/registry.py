@@ -109,6 +109,13 @@ class Registry:
         self._signer = signer
         self._key_in_database = seed is not None
         if seed is not None:
+            if key_file is not None:  # refused, not ignored: the user believes another key signs
+                raise ValidationError(
+                    f"--registry-key names {key_file}, but this registry keeps its "
+                    "private key in its database and signs with that one; drop the option (a registry whose "
+                    "database holds only its public key is made with `raretrace --registry-key KEY init …`)",
+                    field="registry_key",
+                )
             self._signer = Ed25519Signer.from_seed(seed)
             if signer is not None and signer.public_key != self._public_key:
                 raise ValidationError(

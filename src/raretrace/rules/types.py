@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from raretrace.provenance import NOT_PERFORMED, UNKNOWN, path_steps, step_at
@@ -370,6 +370,22 @@ class PortfolioConcentration(Rule):
         )
 
     def evaluate_portfolio(self, subjects: Sequence[Subject], ctx: Context) -> Finding:
+        """The benchmark over ``subjects``; on a single lot it explains itself instead of judging:
+        one lot is a portfolio of one, so any lot from one third country would 'fail' it."""
+        judged = self._judge(subjects)
+        lots = {lot for s in subjects for lot in s.lots}
+        if len(lots) != 1 or judged.outcome is Outcome.NOT_APPLICABLE:
+            return judged
+        would = judged.explanation.removeprefix(f"{self.title}: ")
+        return replace(
+            judged,
+            outcome=Outcome.NOT_APPLICABLE,
+            explanation=f"{self.title}: a benchmark for a set of lots (such as a year's intake), not one "
+            f"lot; check several lots together to judge it. This lot alone would be "
+            f"{judged.outcome.value}: {would}",
+        )
+
+    def _judge(self, subjects: Sequence[Subject]) -> Finding:
         # 1. Element mass by group (pooled: one strategic raw material; else each element alone).
         groups: dict[str, list[tuple[Subject, str, float]]] = {}
         for subject in subjects:

@@ -22,7 +22,13 @@ from raretrace.server.deps import Caller, RegistryDep, quick
 from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.reads import reading
-from raretrace.server.redact import redact_certificate, redact_custody, redact_lot, redact_trace
+from raretrace.server.redact import (
+    HiddenNames,
+    redact_certificate,
+    redact_custody,
+    redact_lot,
+    redact_trace,
+)
 from raretrace.server.schemas import LotCertificates, LotPage
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
 
@@ -107,7 +113,8 @@ def trace_view(
         if caller.sees_everything:
             return result
         visible = visible_among(conn, caller, result["lots"])
-    return redact_trace(result, visible, caller.facilities)
+    # the direction in the placeholder: an up and a down answer merged never name two lots alike
+    return redact_trace(result, visible, caller.facilities, HiddenNames(visible, f"hidden-{direction}-"))
 
 
 async def trace(
@@ -117,7 +124,8 @@ async def trace(
     direction: Literal["up", "down"] = "up",
     max_paths: Annotated[int, Query(ge=0, le=MAX_PATHS)] = DEFAULT_MAX_PATHS,
 ) -> Response:
-    """Lots the caller may not see appear as ``hidden-N`` placeholders (shares and masses kept)."""
+    """Lots the caller may not see appear as ``hidden-up-N`` / ``hidden-down-N`` placeholders (shares
+    and masses kept)."""
     # The busiest read of all: the registry comes from the request rather than as one more dependency,
     # plain requests skip FastAPI's dependency solving (TraceRoute) and the answer is serialized once.
     registry: Registry = request.app.state.registry

@@ -21,8 +21,11 @@ from raretrace.server import (
     api_log,
     api_lots,
     api_more,
+    api_search,
     api_witness,
     api_world,
+    apidocs,
+    health,
     problems,
     reads,
     web,
@@ -82,6 +85,8 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         "your lots, trace, check compliance, issue and verify certificates, read the log as C2SP "
         "tlog-tiles. Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are apidocs': from an installed package, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.registry = registry
@@ -105,9 +110,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         api_world,
         api_more,
         api_confirmations,
+        api_search,
+        health,
     ):
         app.include_router(module.router)
     web.install(app)
+    apidocs.install(app)
     return app
 
 

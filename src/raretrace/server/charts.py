@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import plotly.colors
 import plotly.graph_objects as go
+
+from raretrace.colours import country_colour
 
 CONFIG = {"responsive": True, "displaylogo": False}
 NODE_W, NODE_H, COL_GAP, ROW_GAP = 200, 46, 60, 22
@@ -31,11 +32,10 @@ def stage_share_chart(
                 countries.append(country)
     labels = [f"{s['stage']} ({s['year']})" if "year" in s else str(s["stage"]) for s in stages]
     figure = go.Figure()
-    palette = plotly.colors.qualitative.Alphabet  # 26 distinct colours: no two countries share one
-    for i, country in enumerate(countries):
+    for country in countries:
         figure.add_bar(
             name=country,
-            marker_color=palette[i % len(palette)],
+            marker_color=country_colour(country),  # the same colour for a country on every chart
             y=labels,
             x=[100 * s["shares"].get(country, 0.0) for s in stages],
             orientation="h",
@@ -46,10 +46,15 @@ def stage_share_chart(
         y=labels,
         x=[100 * s.get("unallocated", 0.0) for s in stages],
         orientation="h",
-        marker_color="#c9ced6",
+        marker_color=country_colour("unallocated"),
     )
     figure.update_layout(barmode="stack", title=title, height=320, legend_traceorder="normal")
     return fragment(figure)
+
+
+def kilograms(value: float) -> str:
+    """A mass as people read it: thousands separated, whole kilograms from 100 kg up, never 2.5e+06."""
+    return f"{value:,.0f} kg" if abs(value) >= 100 else f"{value:,.3g} kg"
 
 
 def lot_href(lot_id: str) -> str:
@@ -95,7 +100,9 @@ def lineage_svg(root: str, up: Mapping[str, Any], down: Mapping[str, Any]) -> di
                     "x": x,
                     "y": y,
                     "label": short(lot_id),
-                    "detail": f"{info.get('form', '')} · {info.get('mass_kg', 0):g} kg",
+                    "detail": f"{info.get('form', '')} · {kilograms(float(info.get('mass_kg', 0)))}",
+                    "form": info.get("form", ""),
+                    "mass_kg": info.get("mass_kg", 0),
                     "href": None if hidden else lot_href(lot_id),
                     "root": lot_id == root,
                 }

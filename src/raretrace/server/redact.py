@@ -11,6 +11,11 @@ sees the custody chain only as far as it took part in it, so once the lot has mo
 next and how much of it was used there are ``hidden`` — the same whether it stayed or moved again.
 Certificates are shown with the lots the caller may not see as placeholders, and without the signed
 credential (which names every lot and cannot be altered) unless the caller may see all its lots.
+
+One ``HiddenNames`` numbers every answer that is shown together: the web lot page redacts its up and
+down traces with the same one, so one hidden lot has one name on the page and two hidden lots never
+share one. The API answers each direction on its own, with its own prefix (``hidden-up-1`` …,
+``hidden-down-1`` …), so a client merging the two answers cannot merge two lots either.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from typing import Any
 KEPT = ("form", "mass_kg", "stage")
 
 
-class _Names:
-    def __init__(self, visible: Set[str]) -> None:
+class HiddenNames:
+    """Placeholder names for the lots outside ``visible``, one per lot, numbered in order of first use."""
+
+    def __init__(self, visible: Set[str], prefix: str = "hidden-") -> None:
         self.visible = visible
+        self.prefix = prefix
         self.hidden: dict[str, str] = {}
 
     def __call__(self, lot_id: str) -> str:
@@ -31,11 +39,11 @@ class _Names:
             return lot_id
         name = self.hidden.get(lot_id)
         if name is None:
-            name = self.hidden[lot_id] = f"hidden-{len(self.hidden) + 1}"
+            name = self.hidden[lot_id] = f"{self.prefix}{len(self.hidden) + 1}"
         return name
 
 
-def _summary(name: _Names, lot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _summary(name: HiddenNames, lot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     if lot_id in name.visible:
         return summary
     return {k: v for k, v in summary.items() if k in KEPT} | {"hidden": True}
@@ -56,11 +64,15 @@ def redact_custody(lot: dict[str, Any], facilities: Set[str]) -> dict[str, Any]:
 
 
 def redact_trace(
-    result: dict[str, Any], visible: Set[str], facilities: Set[str] | None = None
+    result: dict[str, Any],
+    visible: Set[str],
+    facilities: Set[str] | None = None,
+    names: HiddenNames | None = None,
 ) -> dict[str, Any]:
-    """The same trace with every lot outside ``visible`` replaced by a placeholder, and (given the
-    caller's ``facilities``) the custody of the visible lots the caller does not hold hidden."""
-    name = _Names(visible)
+    """The same trace with every lot outside ``visible`` replaced by a placeholder from ``names`` (pass
+    the same ``names`` for traces shown together; ``hidden_lots`` counts this trace's own), and (given
+    the caller's ``facilities``) the custody of the visible lots the caller does not hold hidden."""
+    name = names if names is not None else HiddenNames(visible)
     out = dict(result)
     out["lots"] = {name(k): _summary(name, k, v) for k, v in result["lots"].items()}
     if facilities is not None:
@@ -77,7 +89,7 @@ def redact_trace(
     for key in ("reached", "end_items"):
         if key in result:
             out[key] = [name(x) for x in result[key]]
-    out["hidden_lots"] = len(name.hidden)
+    out["hidden_lots"] = sum(1 for lot_id in result["lots"] if lot_id not in name.visible)
     return out
 
 
@@ -86,7 +98,7 @@ def redact_lot(details: dict[str, Any], visible: Set[str], facilities: Set[str])
     unless the caller holds or is receiving it, and only the shipments the caller sent or received are
     listed (those between two other participants are left out, not merely unnamed: their number and
     dates would say the lot moved on)."""
-    name = _Names(visible)
+    name = HiddenNames(visible)
     out = dict(details)
     out["lot"] = redact_custody(details["lot"], facilities)
     out["inputs"] = [item | {"lot": name(item["lot"])} for item in details["inputs"]]
@@ -100,7 +112,7 @@ def redact_certificate(summary: dict[str, Any], visible: Set[str]) -> dict[str, 
     """A certificate (``queries.certificate_summary``, with or without its ``credential``) for a caller
     who may see only ``visible`` of its lots: the others become placeholders, and the credential is
     withheld when it names any of them."""
-    name = _Names(visible)
+    name = HiddenNames(visible)
     out = summary | {"lots": [name(lot_id) for lot_id in summary["lots"]]}
     if name.hidden and "credential" in out:
         out["credential"] = None

@@ -32,7 +32,7 @@ from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_
 from raretrace.server.deps import SESSION_COOKIE, RegistryDep, SettingsDep, WebCaller, token_principal
 from raretrace.server.participants import Principal
 from raretrace.server.problems import classify
-from raretrace.server.redact import redact_trace
+from raretrace.server.redact import HiddenNames, redact_trace
 from raretrace.server.submit import split_batch, submit
 from raretrace.world.report import sankey as report_sankey
 from raretrace.world.report import unmet_series
@@ -45,11 +45,13 @@ router = APIRouter(include_in_schema=False)
 
 @lru_cache(maxsize=1)
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("raretrace", "data/templates/web"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["kg"] = charts.kilograms  # 2,500,000 kg, never 2.5e+06
+    return env
 
 
 @lru_cache(maxsize=4)
@@ -168,7 +170,8 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
     if not caller.sees_everything:
         with registry.engine.connect() as conn:
             visible = visible_lots(conn, caller, {*up["lots"], *down["lots"]})
-        up, down = (redact_trace(x, visible, caller.facilities) for x in (up, down))
+        names = HiddenNames(visible)  # one numbering for the page: the graph merges both traces
+        up, down = (redact_trace(x, visible, caller.facilities, names) for x in (up, down))
     composition = details["lot"]["composition"]
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
@@ -328,7 +331,7 @@ async def submit_events(
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(caller: WebCaller) -> HTMLResponse:
-    return page("verify.html", caller, report=None, error=None, text="")
+    return page("verify.html", caller, report=None, error=None, text="", stated=None)
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -350,8 +353,21 @@ async def verify_page(
             raise ValidationError("a certificate is a JSON object", field="certificate")
         report = await run_in_threadpool(verify_for, registry, VerifyRequest(certificate=data))
     except RaretraceError as e:
-        return page("verify.html", caller, status=422, report=None, error=e.message, text=certificate)
-    return page("verify.html", caller, report=report, error=None, text="")
+        return page(
+            "verify.html", caller, status=422, report=None, error=e.message, text=certificate, stated=None
+        )
+    return page("verify.html", caller, report=report, error=None, text="", stated=stated_facts(data))
+
+
+def stated_facts(presentation: dict[str, Any]) -> dict[str, Any] | None:
+    """What the certificate says it certifies (parties, lots, mass, value, origin by stage, verdicts),
+    as the printable page shows it; None when its disclosures do not match what was signed."""
+    from raretrace.certify.view import certificate_view
+
+    try:
+        return certificate_view(presentation)
+    except RaretraceError:
+        return None
 
 
 @router.get("/scenario", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ before its planned start plus delay, then ramps linearly to its capacity over th
     demand[t] = demand_0 * (1 + growth) ** (t / 12)
 
 The answer for a path is the first month from which supply >= demand holds through the end of the horizon
-(-1 when that never happens). All parameters are the caller's: the lead times in shared/reference/world.md
+(-1 when that never happens). All parameters are the caller's: the lead times in docs/reference/world.md
 (e.g. separation greenfield ≈5 years with ≈50% overruns; magnet plants ≈2–3.5 years) are ranges to choose
 from, not defaults baked in here.
 

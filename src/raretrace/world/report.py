@@ -25,6 +25,7 @@ import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from raretrace.colours import country_colour
 from raretrace.world.control import china_plus
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
@@ -230,8 +231,8 @@ def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         source.append(src)
         target.append(node(f"{f.country} {f.segment}"))
         value.append(round(f.tonnes, 3))
-    colors = [
-        "#c0392b" if lab.startswith("unmet") else "#7f8c8d" if "stockpile" in lab else "#2c7fb8"
+    colors = [  # unmet and stockpiles stand out; a country has its colour on every chart
+        "#000000" if lab.startswith("unmet") else "#7f8c8d" if "stockpile" in lab else country_colour(lab[:2])
         for lab in labels
     ]
     fig = go.Figure(
@@ -406,7 +407,33 @@ def figures(analysis: Analysis) -> list[tuple[str, go.Figure]]:
 def _template() -> jinja2.Template:
     source = resources.files("raretrace").joinpath("data/templates/report.html.j2").read_text("utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["heading"] = column_heading
     return env.from_string(source)
+
+
+_HEADINGS = {
+    "p_covered": "Probability covered",
+    "demand_rests_on_assumption": "Demand is an assumption",
+    "content_kg": "Content (kg)",
+    "id": "Id",
+}
+#: words of the tables' field names as a reader writes them
+_WORDS = {"usd": "USD", "hhi": "HHI", "pp": "(pp)", "t": "(t)", "kg": "kg", "p": "P", "id": "id"}
+
+
+def column_heading(name: str) -> str:
+    """A table's field name for people: ``demand_t_per_year`` → "Demand (t) per year", ``hhi_low`` →
+    "HHI low", ``month_p50`` → "Month P50" (the CSV and JSON keep the field names)."""
+    if name in _HEADINGS:
+        return _HEADINGS[name]
+    words = []
+    for word in name.split("_"):
+        if word[:1] == "p" and word[1:].isdigit():
+            words.append(word.upper())
+        else:
+            words.append(_WORDS.get(word, word))
+    text = " ".join(words).replace("usd per kg", "USD per kg")
+    return text[:1].upper() + text[1:]
 
 
 def render_html(analysis: Analysis) -> str:

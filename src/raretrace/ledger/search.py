@@ -1,0 +1,237 @@
+"""Find lots: by id, facility, form, stage, element, producer country, a country at any stage of the
+lot's history, a verdict, and a creation date range; with total counts and facet counts of the whole
+result, sorted and paged, in the spirit of datasette's faceted browsing.
+
+The database applies what its columns can (``store/search.py``); the rest is checked here exactly on
+the rows it kept (an element present in the composition, a country in the origin vector's location
+at some stage, a verdict under a regime). A search that would have to read more than ``MAX_SCAN`` rows,
+or judge more than ``MAX_JUDGED`` lots for a verdict, is refused with advice to narrow it first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pycountry
+
+from raretrace.errors import ValidationError
+from raretrace.ledger.registry import Registry
+from raretrace.model import Form, Stage
+from raretrace.rules.verdict import Outcome
+from raretrace.store.search import ColumnFilters, count_lots, lot_rows
+
+MAX_SCAN = 200_000
+MAX_JUDGED = 5_000
+SORTS = ("id", "-id", "mass_kg", "-mass_kg", "created_time", "-created_time", "form", "producer")
+FACETS = ("form", "stage", "producer_country", "producer")
+FACET_SIZE = 30
+
+Visible = Callable[[Sequence[str]], set[str]]
+
+
+@dataclass(frozen=True)
+class LotQuery:
+    text: str | None = None  # a part of the lot id
+    forms: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    facility: str | None = None  # produced or held by
+    producer_countries: tuple[str, ...] = ()
+    element: str | None = None
+    country: str | None = None  # where some stage of the lot's history was done
+    regime: str | None = None  # with outcome: lots with that verdict under that regime
+    outcome: str | None = None
+    created_from: date | None = None  # inclusive
+    created_to: date | None = None  # inclusive
+    sort: str = "id"
+    limit: int | None = 50  # None: every match (downloads)
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        _one_of("form", self.forms, [f.value for f in Form])
+        _one_of("stage", self.stages, [s.value for s in Stage])
+        for code in (*self.producer_countries, *([self.country] if self.country else [])):
+            if pycountry.countries.get(alpha_2=code) is None:
+                raise ValidationError(f"{code!r} is not an ISO 3166-1 alpha-2 country code", field="country")
+        if (self.regime is None) != (self.outcome is None):
+            raise ValidationError("give a regime and an outcome together, e.g. dfars=fail", field="verdict")
+        if self.outcome is not None:
+            _one_of("verdict", (self.outcome,), [o.value for o in Outcome])
+        if self.sort not in SORTS:
+            raise ValidationError(f"{self.sort!r} is not one of {', '.join(SORTS)}", field="sort")
+        if self.created_from and self.created_to and self.created_from > self.created_to:
+            raise ValidationError("the date range ends before it starts", field="created_to")
+        if (self.limit is not None and self.limit < 0) or self.offset < 0:
+            raise ValidationError("limit and offset are whole numbers", field="limit")
+
+    def filters(self) -> dict[str, Any]:
+        """The filters as given (for answers and links), empty ones left out."""
+        given = {
+            "q": self.text,
+            "form": list(self.forms),
+            "stage": list(self.stages),
+            "facility": self.facility,
+            "producer_country": list(self.producer_countries),
+            "element": self.element,
+            "country": self.country,
+            "verdict": f"{self.regime}={self.outcome}" if self.regime else None,
+            "from": self.created_from.isoformat() if self.created_from else None,
+            "to": self.created_to.isoformat() if self.created_to else None,
+        }
+        return {k: v for k, v in given.items() if v}
+
+
+def _one_of(name: str, values: Iterable[str], known: Sequence[str]) -> None:
+    for value in values:
+        if value not in known:
+            raise ValidationError(f"{value!r} is not one of {', '.join(known)}", field=name)
+
+
+@dataclass(frozen=True)
+class LotHit:
+    id: str
+    form: str
+    mass_kg: float
+    remaining_kg: float
+    custodian: str
+    producer: str
+    producer_country: str | None
+    stage: str
+    created_time: str
+    verdict: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in HIT_FIELDS}
+        if self.verdict is None:
+            del out["verdict"]
+        return out
+
+
+HIT_FIELDS = tuple(LotHit.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: LotQuery
+    total: int
+    lots: tuple[LotHit, ...]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filters": self.query.filters(),
+            "sort": self.query.sort,
+            "total": self.total,
+            "limit": self.query.limit,
+            "offset": self.query.offset,
+            "lots": [hit.to_dict() for hit in self.lots],
+            "facets": {
+                name: [{"value": v, "count": n} for v, n in counts] for name, counts in self.facets.items()
+            },
+        }
+
+
+def _element_present(row: dict[str, Any], element: str) -> bool:
+    return float(json.loads(row["composition"]).get(element, 0.0)) > 0
+
+
+def _country_at_some_stage(row: dict[str, Any], country: str) -> bool:
+    origin = json.loads(row["origin"] or "{}")
+    return any(
+        shares.get(country, 0.0) > 0
+        for history in origin.values()
+        for shares in history.get("location", {}).values()
+    )
+
+
+def _day_after(day: date) -> str:
+    return (day + timedelta(days=1)).isoformat()
+
+
+def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
+    """The lots matching ``query`` that the caller may see (``visible``: which of these ids; None: all)."""
+    columns = ColumnFilters(
+        id_contains=query.text,
+        forms=query.forms,
+        stages=query.stages,
+        facility=query.facility,
+        producer_countries=query.producer_countries,
+        element=query.element,
+        country=query.country,
+        created_from=query.created_from.isoformat() if query.created_from else None,
+        created_before=_day_after(query.created_to) if query.created_to else None,
+    )
+    with registry.engine.connect() as conn:
+        scanned = count_lots(conn, columns)
+        if scanned > MAX_SCAN:
+            raise ValidationError(
+                f"{scanned:,} lots match before the exact checks, more than {MAX_SCAN:,} searched at once: "
+                "narrow by form, stage, facility, producer country or dates first",
+                field="query",
+            )
+        rows = lot_rows(conn, columns, with_origin=query.country is not None)
+    if query.element:
+        rows = [r for r in rows if _element_present(r, query.element)]
+    if query.country:
+        rows = [r for r in rows if _country_at_some_stage(r, query.country)]
+    if visible is not None:
+        seen = visible([r["id"] for r in rows])
+        rows = [r for r in rows if r["id"] in seen]
+    verdicts: dict[str, str] = {}
+    if query.regime is not None:
+        verdicts = _verdicts(registry, [r["id"] for r in rows], query.regime)
+        rows = [r for r in rows if verdicts.get(r["id"]) == query.outcome]
+    hits = [
+        LotHit(**{k: r[k] for k in HIT_FIELDS if k != "verdict"}, verdict=verdicts.get(r["id"])) for r in rows
+    ]
+    facets = {
+        name: sorted(Counter(str(getattr(h, name)) for h in hits).items(), key=lambda kv: (-kv[1], kv[0]))[
+            :FACET_SIZE
+        ]
+        for name in FACETS
+    }
+    key, reverse = query.sort.removeprefix("-"), query.sort.startswith("-")
+    hits.sort(key=lambda h: (getattr(h, key), h.id), reverse=reverse)
+    end = None if query.limit is None else query.offset + query.limit
+    return SearchResult(query, len(hits), tuple(hits[query.offset : end]), facets)
+
+
+def _verdicts(registry: Registry, lot_ids: list[str], regime: str) -> dict[str, str]:
+    from raretrace.ledger.compliance import check_lots
+
+    if len(lot_ids) > MAX_JUDGED:
+        raise ValidationError(
+            f"{len(lot_ids):,} lots to judge for a verdict, more than {MAX_JUDGED:,} at once: narrow the "
+            "search by form, facility, country or dates first",
+            field="verdict",
+        )
+    if not lot_ids:
+        return {}
+    judged = check_lots(registry, lot_ids, regimes=[regime])
+    return {v.subject[0]: v.outcome.value for v in judged if len(v.subject) == 1}
+
+
+def parse_verdict(text: str | None) -> tuple[str | None, str | None]:
+    """``REGIME=OUTCOME`` (e.g. ``us-dfars-252.225-7052=fail``) as (regime, outcome); None: (None, None)."""
+    if text is None:
+        return None, None
+    regime, sep, outcome = text.partition("=")
+    if not sep or not regime or not outcome:
+        raise ValidationError(
+            f"{text!r} is not REGIME=OUTCOME, e.g. us-dfars-252.225-7052=fail", field="verdict"
+        )
+    return regime.strip(), outcome.strip()
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    """A date filter as typed (YYYY-MM-DD); empty: none."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from e

@@ -1,0 +1,71 @@
+"""The SQL of lot search (``ledger/search.py``): the filters a database can apply on its own
+columns, and nothing else. Substring and key tests on JSON text are coarse pre-filters; the service
+checks every row it keeps exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, or_, select
+
+from raretrace.store import schema as t
+
+#: what a search row carries (the origin vector only when a country filter needs it)
+COLUMNS = ("id", "form", "mass_kg", "remaining_kg", "custodian", "producer", "stage", "created_time")
+
+
+@dataclass(frozen=True)
+class ColumnFilters:
+    id_contains: str | None = None
+    forms: Sequence[str] = ()
+    stages: Sequence[str] = ()
+    facility: str | None = None  # producer or custodian
+    producer_countries: Sequence[str] = ()
+    element: str | None = None  # a key of the composition JSON (checked exactly by the service)
+    country: str | None = None  # a key somewhere in the origin JSON (checked exactly by the service)
+    created_from: str | None = None  # RFC 3339 prefixes compare as text
+    created_before: str | None = None
+
+
+def _where(query: Select[Any], f: ColumnFilters) -> Select[Any]:
+    lots = t.lots.c
+    if f.id_contains:
+        query = query.where(lots.id.contains(f.id_contains, autoescape=True))
+    if f.forms:
+        query = query.where(lots.form.in_(list(f.forms)))
+    if f.stages:
+        query = query.where(lots.stage.in_(list(f.stages)))
+    if f.facility:
+        query = query.where(or_(lots.producer == f.facility, lots.custodian == f.facility))
+    if f.producer_countries:
+        query = query.where(t.facilities.c.country.in_(list(f.producer_countries)))
+    if f.element:
+        query = query.where(lots.composition.contains(f'"{f.element}"', autoescape=True))
+    if f.country:
+        query = query.where(lots.origin.contains(f'"{f.country}"', autoescape=True))
+    if f.created_from:
+        query = query.where(lots.created_time >= f.created_from)
+    if f.created_before:
+        query = query.where(lots.created_time < f.created_before)
+    return query
+
+
+def _joined(query: Select[Any]) -> Select[Any]:
+    return query.select_from(t.lots.outerjoin(t.facilities, t.facilities.c.id == t.lots.c.producer))
+
+
+def count_lots(conn: Connection, filters: ColumnFilters) -> int:
+    return int(conn.execute(_where(_joined(select(func.count())), filters)).scalar_one())
+
+
+def lot_rows(conn: Connection, filters: ColumnFilters, *, with_origin: bool) -> list[dict[str, Any]]:
+    """Every lot passing ``filters``, by id, with its producer's country (and origin JSON if asked)."""
+    lots = t.lots.c
+    columns = [lots[c] for c in COLUMNS] + [t.facilities.c.country.label("producer_country")]
+    columns += [lots.composition]
+    if with_origin:
+        columns.append(lots.origin)
+    query = _where(_joined(select(*columns)), filters).order_by(lots.id)
+    return [dict(row._mapping) for row in conn.execute(query)]
