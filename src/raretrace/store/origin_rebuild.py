@@ -86,32 +86,65 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
             if row.seq in by_seq
         }
         rebuilt.clear()
+        seq_of = {row.id: row.produced_seq for row in lots}
+        consumed: dict[int, dict[str, float]] = {}  # event -> parent -> kg consumed
+        for child, parent, kg in _in_chunks(
+            conn, "SELECT child, parent, mass_kg FROM lot_inputs WHERE child IN", list(seq_of)
+        ):
+            by_parent = consumed.setdefault(seq_of[child], {})
+            by_parent[parent] = by_parent.get(parent, 0.0) + float(kg)
+        # every parent's stored row: one produced earlier in this batch by an event not recomputed here
+        # (an import) keeps its stored origin too
+        wanted = sorted({p for parents in consumed.values() for p in parents})
+        stored = {
+            lot_id: (origin, json.loads(composition))
+            for lot_id, origin, composition in _in_chunks(
+                conn, "SELECT id, origin, composition FROM lots WHERE id IN", wanted
+            )
+        }
+        updates = []
         for seq in sorted(by_seq):
             kind, predicate = events.get(seq, ("", {}))
             outputs = by_seq[seq]
-            origin = _event_origin(conn, seq, kind, predicate, outputs[0].producer, facilities, rebuilt)
+            origin = _event_origin(
+                kind, predicate, outputs[0].producer, facilities, consumed.get(seq, {}), rebuilt, stored
+            )
             if origin is None:
                 continue
             for row in outputs:
                 composition = json.loads(row.composition)
                 own = json.dumps(_own(origin, composition), separators=(",", ":"))
                 rebuilt[row.id] = (own, composition)
-                conn.execute(text("UPDATE lots SET origin = :o WHERE id = :i"), {"o": own, "i": row.id})
-                done += 1
+                updates.append({"o": own, "i": row.id})
+        if updates:
+            conn.execute(text("UPDATE lots SET origin = :o WHERE id = :i"), updates)
+            done += len(updates)
         last = top
         if progress is not None:
             progress(done)
     return done
 
 
+def _in_chunks(conn: Connection, sql: str, values: list[str]) -> list[Any]:
+    """``sql`` (ending in ``IN``) for ``values``, in lists of at most 500."""
+    rows: list[Any] = []
+    for i in range(0, len(values), 500):
+        part = values[i : i + 500]
+        names = [f"v{j}" for j in range(len(part))]
+        rows += conn.execute(
+            text(f"{sql} ({', '.join(':' + n for n in names)})"), dict(zip(names, part, strict=True))
+        ).all()
+    return rows
+
+
 def _event_origin(
-    conn: Connection,
-    seq: int,
     kind: str,
     predicate: Mapping[str, Any],
     producer: str,
     facilities: Mapping[str, tuple[str, Mapping[str, str]]],
+    consumed: Mapping[str, float],
     rebuilt: Mapping[str, tuple[str, dict[str, float]]],
+    stored: Mapping[str, tuple[str | None, dict[str, float]]],
 ) -> LotOrigin | None:
     if producer not in facilities:
         return None
@@ -124,22 +157,14 @@ def _event_origin(
     if kind not in _PROCESSING:
         return None
     stage = "recycling" if kind == "recycle" else str(predicate.get("stage"))
-    consumed: dict[str, float] = {}
-    for row in conn.execute(text("SELECT parent, mass_kg FROM lot_inputs WHERE seq = :s"), {"s": seq}):
-        consumed[row.parent] = consumed.get(row.parent, 0.0) + float(row.mass_kg)
     contributions = []
     for parent, mass in sorted(consumed.items()):
-        found = rebuilt.get(parent)
-        if found is None:
-            row = conn.execute(
-                text("SELECT origin, composition FROM lots WHERE id = :i"), {"i": parent}
-            ).one()
-            composition = json.loads(row.composition)
-            origin = (
-                json.loads(row.origin) if row.origin else untraced(e for e in composition if e in REE_SYMBOLS)
-            )
+        if parent in rebuilt:
+            text_origin, composition = rebuilt[parent]
+            origin: LotOrigin = json.loads(text_origin)
         else:
-            origin, composition = json.loads(found[0]), found[1]
+            found, composition = stored[parent]
+            origin = json.loads(found) if found else untraced(e for e in composition if e in REE_SYMBOLS)
         contributions.append(Contribution(origin, _ree_kg(composition, mass)))
     untraced_kg: dict[str, float] = {}
     for feed in predicate.get("additions") or predicate.get("external_feed") or []:
