@@ -106,6 +106,20 @@ def oxide(element: str, stages: dict[str, str], *, held_in: str = "CN", made_in:
     )
 
 
+def intake(*lots: tuple[float, dict[str, str]]) -> list[Subject]:
+    """An importer's intake: one separated-oxide lot per history, holding that share of 100 kg of Nd."""
+    return [
+        subject(
+            {"Nd": joint((1.0, stages))},
+            {"Nd": 100.0 * share},
+            form="separated_oxide",
+            made_in="FR",
+            lot=f"urn:test:intake-{i}",
+        )
+        for i, (share, stages) in enumerate(lots)
+    ]
+
+
 def with_magnets(item: Subject, magnet_kg: float | None) -> Subject:
     return dataclasses.replace(item, magnet_kg=magnet_kg)
 
@@ -813,30 +827,20 @@ CASES: list[Case] = [
         "4872(c)(2) procured and used abroad",
         assertions=frozenset({"outside-us"}),
     ),
-    # --- EU CRMA 65% benchmark, portfolio ---------------------------------------------------------------
+    # --- EU CRMA 65% benchmark, over an intake of two lots (a single lot only explains itself) -------
     *[
         Case(
-            f"crma-{int(cn * 100)}",
+            f"crma-{round(cn * 100)}",
             CRMA,
             TODAY,
             (
-                lambda cn=cn: [
-                    subject(
-                        {
-                            "Nd": joint(
-                                (cn, {"mining": "SE", "separation": "CN"}),
-                                (1 - cn, {"mining": "SE", "separation": "FR"}),
-                            )
-                        },
-                        {"Nd": 100.0},
-                        form="separated_oxide",
-                        made_in="FR",
-                    )
-                ]
+                lambda cn=cn: intake(
+                    (cn, {"mining": "SE", "separation": "CN"}), (1 - cn, {"mining": "SE", "separation": "FR"})
+                )
             ),
             "fail" if cn > CRMA_MAX else "pass",
             "single-third-country" if cn > CRMA_MAX else None,
-            f"{cn:.0%} separated in CN: 'not more than 65%' from one third country",
+            f"{cn:.0%} of the intake's Nd separated in CN: 'not more than 65%' from one third country",
         )
         for cn in (0.64, 0.65, 0.66)
     ],
@@ -844,23 +848,23 @@ CASES: list[Case] = [
         "crma-untraced-could-cross",
         CRMA,
         TODAY,
-        lambda: [
-            subject(
-                {
-                    "Nd": joint(
-                        (0.6, {"mining": "CN", "separation": "FR"}),
-                        (0.1, {"separation": "FR"}),
-                        (0.3, {"mining": "SE", "separation": "FR"}),
-                    )
-                },
-                {"Nd": 100.0},
-                form="separated_oxide",
-                made_in="FR",
-            )
-        ],
+        lambda: intake(
+            (0.6, {"mining": "CN", "separation": "FR"}),
+            (0.1, {"separation": "FR"}),
+            (0.3, {"mining": "SE", "separation": "FR"}),
+        ),
         "insufficient_data",
         "single-third-country",
-        "CN 60% at mining... and separation; 10% untraced could make mining 70%",
+        "60% of the intake mined in CN; the untraced 10% could make it 70%",
+    ),
+    Case(
+        "crma-single-lot-explains-itself",
+        CRMA,
+        TODAY,
+        lambda: [oxide("Nd", {"mining": "CN", "separation": "CN"}, made_in="FR", held_in="FR")],
+        "not_applicable",
+        None,
+        "a benchmark of a year's intake, not of one lot: it says what the lot alone would be",
     ),
     # --- the consortium --------------------------------------------------------------------------------
     Case(

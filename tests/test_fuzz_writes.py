@@ -198,7 +198,7 @@ def test_the_cli_turns_a_bug_into_one_line_and_code_70(
     """The last-resort handler (no input of the suites above reaches it; a failure inside does)."""
     import raretrace.cli as cli
 
-    def broken() -> None:
+    def broken(**_: object) -> None:
         raise KeyError("boom")
 
     monkeypatch.setattr(cli, "app", broken)

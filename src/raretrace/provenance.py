@@ -142,7 +142,11 @@ def step_at(steps: Mapping[str, tuple[str, str]], stage: str) -> tuple[str, str]
 def _marginals(paths: Paths) -> tuple[StageShares, StageShares]:
     """Per-stage location and technology shares of a path distribution."""
     parsed = [(path_steps(key), share) for key, share in paths.items()]
-    stages = {stage for steps, _ in parsed for stage in steps}
+    # in chain order, never a set's: the same origin gives the same bytes whatever the hash seed
+    stages = sorted(
+        {stage for steps, _ in parsed for stage in steps},
+        key=lambda s: (_STAGE_RANK.get(s, len(_STAGE_RANK)), s),
+    )
     location: StageShares = {}
     technology: StageShares = {}
     for stage in stages:
@@ -235,7 +239,10 @@ def at_stage(shares: StageShares, stage: str) -> dict[str, float]:
 
 def _mix(parts: list[tuple[float, StageShares]], total: float) -> StageShares:
     """Weighted mixture of stage shares; a part that lacks a stage others have counts per ``at_stage``."""
-    stages = {stage for _, shares in parts for stage in shares}
+    stages = sorted(
+        {stage for _, shares in parts for stage in shares},
+        key=lambda s: (_STAGE_RANK.get(s, len(_STAGE_RANK)), s),
+    )
     mixed: StageShares = {}
     for stage in stages:
         acc: dict[str, float] = {}

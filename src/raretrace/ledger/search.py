@@ -22,6 +22,7 @@ import pycountry
 from raretrace.errors import ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.model import Form, Stage
+from raretrace.provenance import with_marginals
 from raretrace.rules.verdict import Outcome
 from raretrace.store.search import ColumnFilters, count_lots, lot_rows
 
@@ -140,7 +141,7 @@ def _element_present(row: dict[str, Any], element: str) -> bool:
 
 
 def _country_at_some_stage(row: dict[str, Any], country: str) -> bool:
-    origin = json.loads(row["origin"] or "{}")
+    origin = with_marginals(json.loads(row["origin"] or "{}"))
     return any(
         shares.get(country, 0.0) > 0
         for history in origin.values()

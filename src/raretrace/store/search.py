@@ -43,8 +43,13 @@ def _where(query: Select[Any], f: ColumnFilters) -> Select[Any]:
         query = query.where(t.facilities.c.country.in_(list(f.producer_countries)))
     if f.element:
         query = query.where(lots.composition.contains(f'"{f.element}"', autoescape=True))
-    if f.country:
-        query = query.where(lots.origin.contains(f'"{f.country}"', autoescape=True))
+    if f.country:  # a place in a joint path key (``se=CN``) or a marginals key (``"CN"``, older imports)
+        query = query.where(
+            or_(
+                lots.origin.contains(f"={f.country}", autoescape=True),
+                lots.origin.contains(f'"{f.country}"', autoescape=True),
+            )
+        )
     if f.created_from:
         query = query.where(lots.created_time >= f.created_from)
     if f.created_before:

@@ -17,7 +17,7 @@ from raretrace.world.forecast import simulate
 from raretrace.world.independence import Plan, p_covered_by
 from raretrace.world.production import ProductionData, Settings, calibrated_ramp
 
-#: The brownfield ramp of shared/reference/world.md (Lynas HREE circuit, Solvay: 1-2.5 years), low end.
+#: The brownfield ramp of docs/reference/world.md (Lynas HREE circuit, Solvay: 1-2.5 years), low end.
 FAST_RAMP_MONTHS = 12.0
 
 
