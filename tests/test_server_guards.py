@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,9 @@ def call(
         "client": ("127.0.0.1", 5000),
         "server": ("test", 80),
     }
-    asyncio.run(app(scope, receive, send))
+    # in a thread of its own: a browser test in the same worker may hold this thread's event loop
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return sent
 
 

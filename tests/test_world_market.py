@@ -174,7 +174,7 @@ def test_no_backtest_parameter_comes_from_the_outcomes() -> None:
     # the episode overrides none of the shared parameters: the back-test runs on the scenarios' set
     assert not set(shared) & set(doc["market"])
     for name, row in shared.items():
-        assert row["basis"].startswith(("assumption", "shared/reference")), name
+        assert row["basis"].startswith(("assumption", "docs/reference")), name
     m = episode_market(doc)
     assert (m.eps_d.central, m.eps_d.low, m.eps_d.high) == tuple(
         shared["eps_d"][k] for k in ("central", "low", "high")
