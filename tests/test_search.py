@@ -152,3 +152,23 @@ def test_the_cli_lists_and_searches_with_the_same_filters(shared: ServerWorld, t
     assert "2 lot(s) match" in table and JP_METAL in table and US_METAL in table
     rows = list(csv.DictReader(io.StringIO(run("lot", "list", "--producer-country", "US", "--csv"))))
     assert {r["id"] for r in rows} == {US_METAL, US_MAGNET}
+
+
+def test_a_participant_sees_custody_only_while_it_holds_the_lot(shared: ServerWorld) -> None:
+    """As on the lot listing (issue 17): custody of a lot that left the caller is hidden, and a filter
+    on who holds lots is for the caller's own facilities only."""
+    jp = shared.as_("jp")
+    me = shared.client.get("/api/v1/me", headers=jp).json()
+    own = set(me["facilities"])
+    hits = shared.client.get("/api/v1/search/lots", headers=jp).json()["lots"]
+    assert hits
+    for hit in hits:
+        assert hit["custodian"] in own or (hit["custodian"] == "hidden" and hit["remaining_kg"] is None)
+    other = "CN-SEP"
+    assert other not in own
+    refused = shared.client.get(f"/api/v1/search/lots?facility={other}", headers=jp)
+    assert refused.status_code == 422 and refused.json()["field"] == "facility"
+    mine = shared.client.get(f"/api/v1/search/lots?facility={sorted(own)[0]}", headers=jp)
+    assert mine.status_code == 200
+    everything = shared.client.get(f"/api/v1/search/lots?facility={other}", headers=shared.as_("auditor"))
+    assert everything.status_code == 200 and everything.json()["lots"]

@@ -97,7 +97,7 @@ class LotHit:
     id: str
     form: str
     mass_kg: float
-    remaining_kg: float
+    remaining_kg: float | None  # None: hidden from a caller who no longer holds the lot
     custodian: str
     producer: str
     producer_country: str | None

@@ -5,6 +5,7 @@ and both answer only what the caller may see."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from raretrace.server.answers import json_answer
 from raretrace.server.deps import Caller, RegistryDep, WebCaller
 from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
+from raretrace.server.redact import HIDDEN
 from raretrace.views import search_csv
 
 router = APIRouter(tags=["lots"], responses=responses(401, 403, 422))
@@ -63,15 +65,28 @@ def query_from(params: QueryParams, *, download: bool = False) -> LotQuery:
 
 
 def run_search(registry: Registry, caller: Principal, query: LotQuery) -> SearchResult:
+    """A participant sees the lots it may see, and their custody only while it holds them (as on the
+    lot listing: docs/security.md); a filter on who holds a lot is for its own facilities only."""
     require_participant(caller, action="searching lots")
     if caller.sees_everything:
         return search_lots(registry, query)
+    if query.facility is not None and query.facility not in caller.facilities:
+        raise ValidationError(
+            "filter by one of your own facilities: who holds a lot after it left you is not shown "
+            "(search by producer country, form or stage instead)",
+            field="facility",
+        )
 
     def visible(ids: Sequence[str]) -> set[str]:
         with registry.engine.connect() as conn:
             return visible_lots(conn, caller, ids)
 
-    return search_lots(registry, query, visible=visible)
+    found = search_lots(registry, query, visible=visible)
+    hidden = [
+        hit if hit.custodian in caller.facilities else replace(hit, custodian=HIDDEN, remaining_kg=None)
+        for hit in found.lots
+    ]
+    return replace(found, lots=tuple(hidden))
 
 
 @router.get("/api/v1/search/lots", summary="Search lots: filters, facets with counts, sorting, downloads")
