@@ -8,7 +8,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor
 from raretrace.pricing import PriceTable
-from raretrace.provenance import STAGE_CODES, ElementOrigin
+from raretrace.provenance import STAGE_CODES, STAGE_ORDER, ElementOrigin
 from raretrace.rules import Context, RawMaterial, Subject, Verdict, load_regimes
 
 #: USD per kg of contained element, chosen round so expected figures can be worked out by hand.
@@ -80,16 +80,7 @@ def joint(*portions: tuple[float, dict[str, str]]) -> ElementOrigin:
     joint paths are written in the documented key format (CODE=PLACE, CODE=PLACE@TECH when the
     technology's country differs; chain order; codes as docs/compliance.md lists them).
     """
-    order = [
-        "mining",
-        "beneficiation",
-        "separation",
-        "metallization",
-        "magnet",
-        "component",
-        "system",
-        "recycling",
-    ]
+    order = list(STAGE_ORDER)
     location: dict[str, dict[str, float]] = {}
     technology: dict[str, dict[str, float]] = {}
     paths: dict[str, float] = {}
