@@ -67,8 +67,11 @@ FUTURE_HOURS = 24
 
 
 @lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def time_window(recorded_at: str) -> tuple[str, str]:
-    """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text."""
+    """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text.
+
+    Cached: every event of a batch shares the batch's clock, so it is worked out once a batch."""
     now = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
     earliest = now.replace(year=now.year - PAST_YEARS, month=1, day=1)
     return format_time(earliest), format_time(now + timedelta(hours=FUTURE_HOURS))

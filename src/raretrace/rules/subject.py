@@ -165,6 +165,10 @@ def share_at_stages(
     outside = frozenset(performed_outside)
     gaps: list[str] = []
     evidence: list[Evidence] = []
+
+    def question(stage_list: Sequence[str]) -> _Question:
+        return _Question(stage_list, wanted, aspect, outside, subject.lots, evidence, gaps)
+
     num_lo = num_hi = 0.0
     weight_total = 0.0
     for element in select_elements(subject, elements):
@@ -178,13 +182,9 @@ def share_at_stages(
         if not wanted:  # no countries named: the elements' content, wherever they come from
             lo = hi = 1.0
         elif origin is not None and "paths" in origin:
-            lo, hi = _joint_share(
-                origin, element, stage_list, wanted, aspect, outside, subject, evidence, gaps
-            )
+            lo, hi = _joint_share(origin, element, question(stage_list))
         else:
-            lo, hi = _marginal_share(
-                origin, element, stage_list, wanted, aspect, outside, subject, evidence, gaps
-            )
+            lo, hi = _marginal_share(origin, element, question(stage_list))
         if weight is None:
             if hi > 0:
                 gaps.append(f"{element} has no price in the price table: its value share cannot be bounded")
@@ -231,17 +231,20 @@ def _stage_hit(
     )
 
 
-def _joint_share(
-    origin: ElementOrigin,
-    element: str,
-    stages: Sequence[str],
-    wanted: frozenset[str],
-    aspect: str,
-    outside: frozenset[str],
-    subject: Subject,
-    evidence: list[Evidence],
-    gaps: list[str],
-) -> tuple[float, float]:
+@dataclass(frozen=True)
+class _Question:
+    """What one share asks of an element's history, and where its evidence and gaps go."""
+
+    stages: Sequence[str]
+    wanted: frozenset[str]
+    aspect: str
+    outside: frozenset[str]
+    lots: tuple[str, ...]
+    evidence: list[Evidence]
+    gaps: list[str]
+
+
+def _joint_share(origin: ElementOrigin, element: str, q: _Question) -> tuple[float, float]:
     """Exact share from the joint paths: each portion counts once, certain or only possible."""
     lo = hi = 0.0
     untraced = 0.0
@@ -251,9 +254,9 @@ def _joint_share(
             continue
         steps = path_steps(key)
         certain = possible = False
-        for stage in stages:
+        for stage in q.stages:
             place, technology = step_at(steps, stage)
-            yes, maybe = _stage_hit(place, technology, aspect, wanted, outside)
+            yes, maybe = _stage_hit(place, technology, q.aspect, q.wanted, q.outside)
             if yes:
                 hits[(stage, place, technology)] = hits.get((stage, place, technology), 0.0) + share
             certain, possible = certain or yes, possible or maybe
@@ -264,48 +267,38 @@ def _joint_share(
             hi += share
             untraced += share
     for (stage, place, technology), share in sorted(hits.items()):
-        country = technology if aspect == "technology" else place
-        note = f"{technology} technology used in {place}" if aspect == "technology" else None
-        evidence.append(Evidence(subject.lots, share, element, stage, country, note))
+        country = technology if q.aspect == "technology" else place
+        note = f"{technology} technology used in {place}" if q.aspect == "technology" else None
+        q.evidence.append(Evidence(q.lots, share, element, stage, country, note))
     if untraced > 0:
-        evidence.append(Evidence(subject.lots, untraced, element, None, UNKNOWN, "history untraced"))
-        gaps.append(f"{element}: {untraced:.4g} of its mass has untraced history at the stages checked")
+        q.evidence.append(Evidence(q.lots, untraced, element, None, UNKNOWN, "history untraced"))
+        q.gaps.append(f"{element}: {untraced:.4g} of its mass has untraced history at the stages checked")
     return min(1.0, lo), min(1.0, hi)
 
 
-def _marginal_share(
-    origin: ElementOrigin | None,
-    element: str,
-    stages: Sequence[str],
-    wanted: frozenset[str],
-    aspect: str,
-    outside: frozenset[str],
-    subject: Subject,
-    evidence: list[Evidence],
-    gaps: list[str],
-) -> tuple[float, float]:
+def _marginal_share(origin: ElementOrigin | None, element: str, q: _Question) -> tuple[float, float]:
     """Bounds from per-stage marginals only (history without joint paths)."""
-    history = origin[aspect] if origin else {}  # type: ignore[literal-required]
+    history = origin[q.aspect] if origin else {}  # type: ignore[literal-required]
     places = origin["location"] if origin else {}
     lo = hi = 0.0
-    for stage in stages:
+    for stage in q.stages:
         shares = at_stage(history, stage)
-        inside = sum(v for c, v in shares.items() if c in wanted)
+        inside = sum(v for c, v in shares.items() if c in q.wanted)
         unknown = shares.get(UNKNOWN, 0.0)
-        if aspect == "technology" and outside:
+        if q.aspect == "technology" and q.outside:
             # Fréchet bounds on "wanted technology AND performed outside": the pairing is lost.
             where = at_stage(places, stage)
-            in_excluded = sum(v for c, v in where.items() if c in outside)
+            in_excluded = sum(v for c, v in where.items() if c in q.outside)
             place_unknown = where.get(UNKNOWN, 0.0)
             lo = max(lo, inside - in_excluded - place_unknown)
             hi += min(inside + unknown, 1.0 - in_excluded)
         else:
             lo = max(lo, inside)
             hi += inside + unknown
-        for country in sorted(wanted & shares.keys()):
+        for country in sorted(q.wanted & shares.keys()):
             if shares[country] > 0:
-                evidence.append(Evidence(subject.lots, shares[country], element, stage, country))
+                q.evidence.append(Evidence(q.lots, shares[country], element, stage, country))
         if unknown > 0:
-            evidence.append(Evidence(subject.lots, unknown, element, stage, UNKNOWN, "history untraced"))
-            gaps.append(f"{element} {stage}: {unknown:.4g} of its mass has untraced history")
+            q.evidence.append(Evidence(q.lots, unknown, element, stage, UNKNOWN, "history untraced"))
+            q.gaps.append(f"{element} {stage}: {unknown:.4g} of its mass has untraced history")
     return max(0.0, lo), min(1.0, max(0.0, hi))
