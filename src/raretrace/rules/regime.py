@@ -198,7 +198,8 @@ class Regime:
     # The file content a regime was read from, so an amendment can merge into it.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def describe(self, day: date | None = None) -> dict[str, Any]:
+    def describe(self, day: date) -> dict[str, Any]:
+        """The regime as listings show it, with the notices that hold on ``day`` (the caller's clock)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -210,7 +211,7 @@ class Regime:
                 for s in self.suspensions
             ],
             "rules": [{"id": r.id, "title": r.title, "in_force": r.window.describe()} for r in self.rules],
-            "notices": list(self.lapsed_suspensions(day or date.today())),
+            "notices": list(self.lapsed_suspensions(day)),
             "sources": [s.cite() for s in self.sources],
             "parameters": self.parameters,
             "file": self.origin,
