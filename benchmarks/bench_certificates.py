@@ -82,8 +82,8 @@ from raretrace.crypto.dataintegrity import hash_data, verify_proof
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.crypto.multikey import resolve_verification_method
+from raretrace.custody.events import event_from_statement
 from raretrace.ledger.certificates import issue, revoke, status_list, trusted_keys
-from raretrace.ledger.events import event_from_statement
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet, two_reference_chains

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select, text, union
 
-from raretrace.server.participants import Principal
+from raretrace.ledger.participants import Principal
 from raretrace.server.queries import LOT_COLUMNS, lots_for
 from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url

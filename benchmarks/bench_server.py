@@ -122,9 +122,9 @@ def free_port() -> int:
 def build(url: str, mines: int, chains: int) -> tuple[dict[str, str], list[str], Any]:
     """A registry with ``mines`` mines, ``chains`` mine-to-magnet chains to trace, and participants.
     Returns the tokens, the magnet lots and the scripted chain (with the mines' keys)."""
+    from raretrace.ledger.participants import add_participant, issue_token
     from raretrace.ledger.registry import Registry
     from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet
-    from raretrace.server.participants import add_participant, issue_token
     from raretrace.store.db import make_engine
 
     registry = Registry.init(make_engine(url), "bench.raretrace.example/log")

@@ -26,11 +26,11 @@ from sqlalchemy import create_engine, text
 import raretrace
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.ledger import consortium as cs
+from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.ledger.witnessing import witness_key
 from raretrace.log.note import verifier_key_text
-from raretrace.server.participants import add_participant, issue_token
 from raretrace.store.db import make_engine
 from tests.conftest import PG_ADMIN_URL
 

@@ -10,6 +10,7 @@ import pytest
 
 from raretrace.crypto.dsse import add_signature
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
+from raretrace.custody.events import sign_event
 from raretrace.errors import (
     AuthorizationError,
     CustodyError,
@@ -19,7 +20,6 @@ from raretrace.errors import (
     SignatureError,
     ValidationError,
 )
-from raretrace.ledger.events import sign_event
 from raretrace.ledger.scripted import ScriptedChain, lot
 from tests.chain_fixtures import ORE_LOT, mine_and_separator, separation, snapshot
 
@@ -210,7 +210,7 @@ def test_facility_cannot_register_facilities(db_url: str) -> None:
 def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> bytes:
     """A separation event mutated into something invalid, wrapped and signed without the usual parse."""
     from raretrace.crypto.dsse import sign_statement
-    from raretrace.ledger.events import predicate_type
+    from raretrace.custody.events import predicate_type
 
     event = {
         "kind": "process",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from raretrace.cli import main
+from raretrace.cli.main import main
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
 from raretrace.log.note import parse_verifier_key

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from raretrace.errors import DuplicateError, NotFoundError, ProofError
 from raretrace.ledger.certificates import trusted_keys
 from raretrace.ledger.confirmations import pending, record_confirmation, recorded
+from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain
 from raretrace.ledger.trust import trust_registry
 from raretrace.server.app import create_app
-from raretrace.server.participants import add_participant, issue_token
 from raretrace.server.settings import Settings
 from raretrace.store.db import make_engine
 from tests.chain_fixtures import snapshot

@@ -20,7 +20,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from raretrace.log.checkpoint import open_checkpoint
-from raretrace.serve_config import read_config
+from raretrace.server.config import read_config
 from tests.test_server_support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

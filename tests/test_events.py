@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raretrace.errors import ValidationError
-from raretrace.ledger.events import (
+from raretrace.custody.events import (
     EVENT_KINDS,
     Process,
     Transfer,
@@ -18,6 +17,7 @@ from raretrace.ledger.events import (
     parse_event,
     statement_for,
 )
+from raretrace.errors import ValidationError
 from raretrace.model import Composition, Stage
 
 PROCESS: dict[str, Any] = {

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raretrace.cli import INTERNAL_ERROR, main
+from raretrace.cli.main import INTERNAL_ERROR, main
 from tests.chain_fixtures import snapshot
 from tests.test_server_support import ServerWorld, server_world
 
@@ -196,7 +196,7 @@ def test_the_cli_turns_a_bug_into_one_line_and_code_70(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last-resort handler (no input of the suites above reaches it; a failure inside does)."""
-    import raretrace.cli as cli
+    import raretrace.cli.main as cli
 
     def broken(**_: object) -> None:
         raise KeyError("boom")

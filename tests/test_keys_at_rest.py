@@ -56,7 +56,7 @@ def test_a_database_without_the_private_key_keeps_the_umask(tmp_path: Path) -> N
 def test_the_cli_init_creates_it_owner_only(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from raretrace.cli import app
+    from raretrace.cli.main import app
 
     db = tmp_path / "cli.db"
     result = CliRunner().invoke(app, ["--db", str(db), "init", "--origin", "cli.example/log"])

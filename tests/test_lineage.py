@@ -366,7 +366,7 @@ def test_a_diamond_counts_each_path_once(db_url: str) -> None:
 def test_cli_trace_lists_the_highest_share_paths_and_says_how_many_are_left_out(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from raretrace.cli import app
+    from raretrace.cli.main import app
 
     db = tmp_path / "blend.db"
     _blend(f"sqlite:///{db}")

@@ -142,8 +142,8 @@ def test_publishing_again_writes_only_the_new_files_and_the_trees_are_consistent
 def test_static_files_over_plain_http_match_the_api(chain: ScriptedChain, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
+    from raretrace.ledger.participants import add_participant, issue_token
     from raretrace.server.app import create_app
-    from raretrace.server.participants import add_participant, issue_token
     from raretrace.server.settings import Settings
 
     registry, out = chain.registry, tmp_path / "pub"

@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 import raretrace.errors as errors
-from raretrace.cli import main
+from raretrace.cli.main import main
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.ledger.registry import Registry
-from raretrace.serve_config import read_config
 from raretrace.server import health
 from raretrace.server.app import create_app
+from raretrace.server.config import read_config
 from raretrace.server.settings import Settings
 from raretrace.store.db import make_engine
 from tests.test_server_support import free_port
@@ -148,7 +148,7 @@ def test_a_bad_config_is_refused_naming_the_setting(
 
 
 def _serve_options(monkeypatch: pytest.MonkeyPatch, *argv: str) -> dict[str, Any]:
-    import raretrace.cli_serve as cli_serve
+    import raretrace.cli.serve as cli_serve
 
     seen: dict[str, Any] = {}
 

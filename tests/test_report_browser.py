@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from raretrace.cli import app
+from raretrace.cli.main import app
 from tests.browser import BrowserPage, browser, page  # noqa: F401  (pytest fixtures)
 
 _CHARTS = """() => [...document.querySelectorAll('.plotly-graph-div')].map(d => ({

@@ -99,7 +99,7 @@ def test_serve_with_worker_processes(tmp_path: Path) -> None:
 
     import httpx
 
-    from raretrace.server.participants import add_participant, issue_token
+    from raretrace.ledger.participants import add_participant, issue_token
     from tests.test_server_support import free_port
 
     db = tmp_path / "r.db"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from raretrace.ledger.audit import audit
+from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.server.app import create_app
-from raretrace.server.participants import add_participant, issue_token
 from raretrace.server.settings import Settings
 from tests.chain_fixtures import ORE_LOT, mine_and_separator, separation
 from tests.test_server_support import running

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from raretrace.ledger.participants import authenticate, revoke_tokens
 from raretrace.server import reads, shortcut
 from raretrace.server.answers import json_answer
 from raretrace.server.app import create_app
 from raretrace.server.deps import Caller
-from raretrace.server.participants import authenticate, revoke_tokens
 from raretrace.server.settings import Settings
 from raretrace.store import schema as t
 from tests.test_server_support import (
@@ -265,8 +265,8 @@ def test_a_participant_s_lot_listing_is_what_the_lot_by_lot_check_allows(shared:
 def test_a_lot_in_transit_is_listed_for_its_receiver(tmp_path: Any) -> None:
     """The receiver of a transfer not yet received sees the lot (only the transfer names it) and a
     facility that never touched it does not; after the receipt the receiver holds it."""
+    from raretrace.ledger.participants import Principal
     from raretrace.server.access import visible_lots
-    from raretrace.server.participants import Principal
     from raretrace.server.queries import lots_for
     from tests.chain_fixtures import ORE_LOT, mine_and_separator
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from raretrace.cli_serve import is_loopback
+from raretrace.cli.serve import is_loopback
 from raretrace.log.tiles import MAX_ENTRY_BYTES
 from raretrace.server.settings import MAX_BODY_BYTES
 from tests.chain_fixtures import snapshot
@@ -260,7 +260,7 @@ def test_dev_off_loopback_warns(
 ) -> None:
     import uvicorn
 
-    from raretrace.cli_serve import run_server
+    from raretrace.cli.serve import run_server
 
     chain, _ = build_chain(f"sqlite:///{tmp_path / 'r.db'}")
     chain.registry.engine.dispose()

@@ -22,9 +22,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
 from raretrace.server.app import create_app
-from raretrace.server.participants import add_participant, issue_token
 from raretrace.server.settings import Settings
 from tests.chain_fixtures import new_registry
 

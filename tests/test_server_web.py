@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from raretrace.cli import app as cli_app
+from raretrace.cli.main import app as cli_app
 from raretrace.ledger.certificates import issue
 from tests.chain_fixtures import new_registry, snapshot
 from tests.test_server_support import (

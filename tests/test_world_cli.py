@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from raretrace.cli import app
+from raretrace.cli.main import app
 from tests.test_cli import Cli
 from tests.test_world_scenario import _base
 

@@ -1,5 +1,5 @@
 """`python -m raretrace` runs the CLI (the same as the `raretrace` command)."""
 
-from raretrace.cli import main
+from raretrace.cli.main import main
 
 main()

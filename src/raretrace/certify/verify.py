@@ -38,8 +38,8 @@ from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dataintegrity import verify_proof
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.multikey import DID_KEY_PREFIX, public_key_from_did_key, resolve_verification_method
+from raretrace.custody.events import RegisterFacility, Transfer, event_from_statement
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.ledger.events import RegisterFacility, Transfer, event_from_statement
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.merkle import leaf_hash, verify_inclusion

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from raretrace.crypto.canonical import canonical_bytes
+from raretrace.custody.events import parse_event
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.items import Item, Origins
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.signed import signed_envelope
-from raretrace.ledger.events import parse_event
 from raretrace.model import ASSEMBLE_STAGES, PROCESS_STAGES, Stage
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"

@@ -15,13 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from raretrace.custody.events import parse_event
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.columns import EVENT_KIND_NAMES, ROLES, Field, Header, parse_header
 from raretrace.interchange.items import Item, Origins
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.signed import signed_envelope
 from raretrace.interchange.tabular import Sheet, cell_number, cell_text
-from raretrace.ledger.events import parse_event
 
 _NUMBERS = frozenset({"mass", "units", "declared_value"})
 #: the event's own fields: taken from its first row, and any later row that repeats one must agree

@@ -13,13 +13,13 @@ from typing import Any
 import pycountry
 
 from raretrace.crypto.keys import PublicKey
+from raretrace.custody.events import parse_event
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.columns import Header, parse_header
 from raretrace.interchange.items import Item
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.tabular import Sheet, cell_text
 from raretrace.ledger.admin import register_facility_event
-from raretrace.ledger.events import parse_event
 from raretrace.model import parse_time, utc_now
 
 #: event field -> template column, for naming the column of an error the event parser reports

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from raretrace.crypto.keys import Signer
+from raretrace.custody.events import sign_event
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.columns import KINDS, parse_header
 from raretrace.interchange.epcis import epcis_items
@@ -33,7 +34,6 @@ from raretrace.interchange.facility_rows import facility_items
 from raretrace.interchange.items import Item
 from raretrace.interchange.problems import DEFAULT_MAX_PROBLEMS, ProblemLog
 from raretrace.interchange.tabular import Sheet, detect_format, open_sheet
-from raretrace.ledger.events import sign_event
 from raretrace.ledger.registry import Registry
 
 #: progress(phase, done, total): phase "reading" counts bytes or rows, "recording" counts events

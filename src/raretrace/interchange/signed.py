@@ -13,8 +13,8 @@ from typing import Any
 
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import b64decode_strict
+from raretrace.custody.events import Event, parse_event
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.ledger.events import Event, parse_event
 
 
 def _first_difference(a: Event, b: Event) -> str:

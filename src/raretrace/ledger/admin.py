@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from raretrace.crypto.keys import PublicKey
-from raretrace.ledger.events import sign_event
+from raretrace.custody.events import sign_event
 from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.model import utc_now
 

@@ -21,6 +21,8 @@ from sqlalchemy import Connection, Engine, select
 
 from raretrace.crypto.dsse import Envelope, parse_envelope
 from raretrace.crypto.keys import Ed25519Signer, PublicKey, load_signer
+from raretrace.custody.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
+from raretrace.custody.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.errors import (
     NotFoundError,
     RaretraceError,
@@ -29,8 +31,6 @@ from raretrace.errors import (
     ValidationError,
     too_deep,
 )
-from raretrace.ledger.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
-from raretrace.ledger.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint

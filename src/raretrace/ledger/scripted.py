@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
+from raretrace.custody.events import sign_event
 from raretrace.ledger.admin import register_facility_event
-from raretrace.ledger.events import sign_event
 from raretrace.ledger.registry import AppendResult, Registry
 
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.crypto.verifier_pool import VerifierPool
-from raretrace.ledger.state import SignatureTask
+from raretrace.custody.state import SignatureTask
 
 #: what verifies a registry's signatures besides its own process: ``VerifierPool`` (pipes, the fast
 #: one) or any ``ProcessPoolExecutor``

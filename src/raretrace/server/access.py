@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from raretrace.errors import AuthorizationError, NotFoundError, RaretraceError
-from raretrace.server.participants import Principal
+from raretrace.ledger.participants import Principal
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_in
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from raretrace.crypto.keys import PublicKey, b64decode_strict
+from raretrace.custody.events import sign_event
+from raretrace.ledger import participants
 from raretrace.ledger.admin import register_facility
-from raretrace.ledger.events import sign_event
 from raretrace.ledger.registry import Registry
 from raretrace.model import utc_now
-from raretrace.server import participants, queries
+from raretrace.server import queries
 from raretrace.server.access import require, require_participant
 from raretrace.server.api_events import Appended
 from raretrace.server.deps import Caller, RegistryDep

@@ -13,11 +13,11 @@ from pydantic import BaseModel, Field
 from raretrace.certify.verify import TrustedKeys, load_presentation, verify_certificate
 from raretrace.errors import NotFoundError
 from raretrace.ledger import certificates as certs
+from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.server import queries
 from raretrace.server.access import require, require_holds, require_participant, visible_lots
 from raretrace.server.deps import Caller, RegistryDep
-from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.redact import redact_certificate
 from raretrace.server.schemas import CertificateSummary

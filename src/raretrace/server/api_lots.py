@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS, trace_down, trace_up
+from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.rules import load_regimes
 from raretrace.server import queries
 from raretrace.server.access import require_lots, require_participant, visible_among, visible_lots
 from raretrace.server.answers import json_answer
 from raretrace.server.deps import Caller, RegistryDep, quick
-from raretrace.server.participants import Principal
 from raretrace.server.problems import responses
 from raretrace.server.reads import reading
 from raretrace.server.redact import (

@@ -22,13 +22,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.errors import AuthorizationError, NotFoundError, ProofError, ValidationError
+from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.witnessing import SplitViewError, witness_log
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
 from raretrace.server.access import require
 from raretrace.server.deps import Caller, RegistryDep
-from raretrace.server.participants import Principal
 from raretrace.server.problems import from_error, responses
 from raretrace.store import schema as t
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.errors import StoreError
+from raretrace.ledger.participants import has_live_secretariat
 from raretrace.ledger.registry import Registry
 from raretrace.server import (
     api_admin,
@@ -33,7 +34,6 @@ from raretrace.server import (
 from raretrace.server.bodylimits import BodyLimits
 from raretrace.server.group_commit import GroupCommit
 from raretrace.server.headers import SecurityHeaders
-from raretrace.server.participants import has_live_secretariat
 from raretrace.server.ratelimit import Rate, RateLimits
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
 from raretrace.store.db import make_engine

@@ -16,9 +16,9 @@ from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
+from raretrace.ledger.participants import ANONYMOUS, Principal, authenticate
 from raretrace.ledger.registry import Registry
 from raretrace.server.access import AuthenticationError
-from raretrace.server.participants import ANONYMOUS, Principal, authenticate
 from raretrace.server.reads import reading
 from raretrace.server.settings import Settings
 

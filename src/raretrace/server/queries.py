@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select, union
 
-from raretrace.server.participants import Principal
+from raretrace.ledger.participants import Principal
 from raretrace.store import schema as t
 
 LOT_COLUMNS = ("id", "form", "mass_kg", "remaining_kg", "custodian", "in_transit_to", "producer", "stage")

@@ -16,9 +16,9 @@ import logging
 from sqlalchemy import Connection
 
 from raretrace.errors import Confidential, NotFoundError, RaretraceError
+from raretrace.ledger.participants import Principal
 from raretrace.server import queries
 from raretrace.server.access import visible_lots
-from raretrace.server.participants import Principal
 
 audit = logging.getLogger("raretrace.audit")
 

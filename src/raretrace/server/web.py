@@ -20,6 +20,7 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.compliance import check_lots
 from raretrace.ledger.lineage import trace_down, trace_up
 from raretrace.ledger.logview import latest_checkpoint
+from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
@@ -30,7 +31,6 @@ from raretrace.server.api_certificates import VerifyRequest, verify_for
 from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
 from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_share_table, summarize
 from raretrace.server.deps import SESSION_COOKIE, RegistryDep, SettingsDep, WebCaller, token_principal
-from raretrace.server.participants import Principal
 from raretrace.server.problems import classify
 from raretrace.server.redact import HiddenNames, redact_trace
 from raretrace.server.submit import split_batch, submit
@@ -252,7 +252,7 @@ def login_form(caller: WebCaller) -> HTMLResponse:
 def login(
     registry: RegistryDep, settings: SettingsDep, token: Annotated[str, Form(max_length=200)]
 ) -> Response:
-    from raretrace.server.participants import ANONYMOUS
+    from raretrace.ledger.participants import ANONYMOUS
 
     try:
         token_principal(registry, token.strip())  # a token naming no live participant is refused here

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from raretrace.cli_common import JsonFlag, emit_json, out_console
-from raretrace.cli_world import (
+from raretrace.cli.common import JsonFlag, emit_json, out_console
+from raretrace.cli.world import (
     CsvDir,
     SeedOption,
     _print_table,

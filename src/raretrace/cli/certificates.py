@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or

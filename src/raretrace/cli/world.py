@@ -19,7 +19,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from raretrace.cli_common import JsonFlag, emit_json, err_console, out_console
+from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
 from raretrace.tables import print_table
@@ -188,7 +188,7 @@ def scenario_run(
 
     Example: raretrace scenario run cn-heavy-ree-ban-us --paths 1000 --csv out/
     """
-    from raretrace.cli_world_markets import market_tables, print_markets
+    from raretrace.cli.world_markets import market_tables, print_markets
     from raretrace.world.report import scenario_tables
     from raretrace.world.scenario import run
     from raretrace.world.scenario_market import run_markets
@@ -287,7 +287,7 @@ def forecast(
 
     Example: raretrace forecast --paths 10000 --seed 1 --tornado
     """
-    from raretrace.cli_world_markets import print_tornados, production_data
+    from raretrace.cli.world_markets import print_tornados, production_data
     from raretrace.world.data import WorldData
     from raretrace.world.independence import run_plan
     from raretrace.world.report_markets import TORNADO_LINES
@@ -453,7 +453,7 @@ def economics(
 
     Example: raretrace economics --members 14 --volume 1300
     """
-    from raretrace.cli_world_markets import print_element_costs
+    from raretrace.cli.world_markets import print_element_costs
     from raretrace.world.data import WorldData
     from raretrace.world.economics import economics as compute
     from raretrace.world.element_cost import (
@@ -586,6 +586,6 @@ def register(app: typer.Typer) -> None:
     app.command()(dependence)
     app.command()(economics)
     app.command()(report)
-    from raretrace.cli_world_markets import backtest
+    from raretrace.cli.world_markets import backtest
 
     app.command()(backtest)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, out_console
 from raretrace.errors import ValidationError
 
 consortium_app = typer.Typer(
@@ -379,7 +379,7 @@ def confirm_imports_command(
     """
     import httpx
 
-    from raretrace.cli_witness import parse_endpoints
+    from raretrace.cli.witness import parse_endpoints
     from raretrace.ledger.confirmations import send_pending
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.model import utc_now

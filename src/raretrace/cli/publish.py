@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, out_console
 
 
 def log_publish(

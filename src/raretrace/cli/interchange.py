@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
 
 

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
-from raretrace.serve_config import ENV, PORTS, WORKERS
+from raretrace.server.config import ENV, PORTS, WORKERS
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN
 
 
@@ -98,7 +98,7 @@ def serve(
     Example: raretrace --db registry.db serve --host 0.0.0.0 --port 8000
     Example: raretrace serve --config /etc/raretrace/serve.toml
     """
-    from raretrace.serve_config import resolve
+    from raretrace.server.config import resolve
 
     key_file = _ctx(ctx).registry_key
     given = {
@@ -156,8 +156,8 @@ def run_server(
     secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
     import uvicorn
 
+    from raretrace.ledger.participants import dev_token
     from raretrace.server.app import create_app, open_registry
-    from raretrace.server.participants import dev_token
     from raretrace.server.settings import Settings
 
     settings = Settings(
@@ -237,7 +237,7 @@ def participant_add(
     Example: raretrace --db registry.db participant add --id mp --name "MP Materials" --role operator
     --facility US-MINE-1
     """
-    from raretrace.server.participants import add_participant
+    from raretrace.ledger.participants import add_participant
 
     registry = _ctx(ctx).registry()
     principal = add_participant(registry.engine, participant_id, name, role, facility or [])
@@ -259,7 +259,7 @@ def participant_token(
 
     Example: raretrace --db registry.db participant token mp --label "ERP integration" --valid-days 90
     """
-    from raretrace.server.participants import issue_token
+    from raretrace.ledger.participants import issue_token
 
     issued = issue_token(_ctx(ctx).registry().engine, participant_id, label=label, valid_days=valid_days)
     if as_json:
@@ -275,7 +275,7 @@ def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     Example: raretrace --db registry.db participant list --json
     """
-    from raretrace.server.participants import list_participants
+    from raretrace.ledger.participants import list_participants
 
     rows = list_participants(_ctx(ctx).registry().engine)
     if as_json:
@@ -306,7 +306,7 @@ def participant_revoke(
 
     Example: raretrace --db registry.db participant revoke mp
     """
-    from raretrace.server.participants import revoke_tokens
+    from raretrace.ledger.participants import revoke_tokens
 
     count = revoke_tokens(_ctx(ctx).registry().engine, participant_id)
     if as_json:

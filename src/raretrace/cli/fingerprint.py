@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from raretrace.cli_common import JsonFlag, emit_json, err_console, out_console
+from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, ValidationError
 
 LibraryOption = Annotated[

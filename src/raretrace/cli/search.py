@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, emit_text, out_console
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, out_console
 
 Many = Annotated[list[str] | None, typer.Option()]
 

@@ -22,19 +22,7 @@ from typing import Any
 from raretrace.certify.verify import TrustedKeys, verify_certificate
 from raretrace.crypto.dsse import Envelope
 from raretrace.crypto.keys import PublicKey
-from raretrace.elements import TRADED
-from raretrace.errors import (
-    AuthorizationError,
-    Confidential,
-    CustodyError,
-    DuplicateError,
-    MassBalanceError,
-    NotFoundError,
-    ProofError,
-    SignatureError,
-    ValidationError,
-)
-from raretrace.ledger.events import (
+from raretrace.custody.events import (
     Assay,
     Correct,
     Event,
@@ -47,6 +35,18 @@ from raretrace.ledger.events import (
     RevokeKey,
     RotateKey,
     Transfer,
+)
+from raretrace.elements import TRADED
+from raretrace.errors import (
+    AuthorizationError,
+    Confidential,
+    CustodyError,
+    DuplicateError,
+    MassBalanceError,
+    NotFoundError,
+    ProofError,
+    SignatureError,
+    ValidationError,
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage, format_time
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form

@@ -16,8 +16,8 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from raretrace.cli_certificates import witness as witness_local
-from raretrace.cli_common import JsonFlag, _ctx, emit_json, err_console, out_console
+from raretrace.cli.certificates import witness as witness_local
+from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
 
 ALARM_EXIT = 6

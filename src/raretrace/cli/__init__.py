@@ -1,0 +1,1 @@
+"""The command line: one module per command group; they parse and render only."""

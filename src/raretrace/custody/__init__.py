@@ -1,0 +1,1 @@
+"""Custody events and the ledger state that judges a batch: pure domain, no I/O."""
