@@ -25,8 +25,8 @@ from raretrace.ledger.witnessing import witness_key
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.cosignature import verify_cosignature
 from raretrace.log.note import split_note, verifier_key_text
+from raretrace.render.tables import print_table
 from raretrace.store.db import make_engine
-from raretrace.tables import print_table
 
 MAGNET = "urn:raretrace:lot:jp-magnet"
 CONC = "urn:raretrace:lot:jp-conc"

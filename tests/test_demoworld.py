@@ -14,9 +14,9 @@ import pytest
 
 from raretrace.certify.verify import TrustedKeys, verify_certificate
 from raretrace.demoworld import WorldFindings, WorldSummary, build_world, findings, load_demo_data
-from raretrace.demoworld.chemistry import REE
 from raretrace.demoworld.data import DemoData
 from raretrace.demoworld.summary import DFARS_BEFORE, DFARS_FROM, MOFCOM_AS_OF, MOFCOM_SUSPENDED_ON
+from raretrace.elements import REE_SYMBOLS as REE
 from raretrace.errors import ValidationError
 from raretrace.ledger.audit import audit
 from raretrace.ledger.compliance import check_lots

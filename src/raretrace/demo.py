@@ -28,9 +28,9 @@ from raretrace.ledger.audit import audit
 from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
+from raretrace.render.tables import print_table
 from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url
-from raretrace.tables import print_table
 
 ORIGIN = "demo.raretrace.example/registry"
 DEFAULT_DB = "raretrace-demo.db"
@@ -202,7 +202,7 @@ def _print(
     featured: dict[str, str],
     summary: dict[str, Any],
 ) -> None:
-    from raretrace.views import print_verdicts
+    from raretrace.render.verdicts import print_verdicts
 
     console.print(
         f"[bold]raretrace demo[/bold]: the demo world in registry {escape(registry.origin)} "

@@ -107,6 +107,11 @@ _DATA: Final = MappingProxyType(
 #: The 16 elements that are mined and traded, in atomic-number order (every element but Pm).
 TRADED: Final[tuple[Element, ...]] = tuple(e for e in Element if e.traded)
 
+#: The traded elements' symbols in atomic-number order, and as a set: the one definition of "a rare earth"
+#: for compositions (every other module imports these).
+TRADED_SYMBOLS: Final[tuple[str, ...]] = tuple(e.value for e in TRADED)
+REE_SYMBOLS: Final[frozenset[str]] = frozenset(TRADED_SYMBOLS)
+
 # --- Groups (traded elements only; Pm would chemically sit with the light group) ------------------------
 #
 # Definitions differ between sources, so each set names its convention:

@@ -19,12 +19,11 @@ from typing import Any, TypeVar
 
 import pycountry
 
-from raretrace.elements import TRADED, parse_component
+from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
-REE_SYMBOLS = frozenset(e.value for e in TRADED)
 
 #: Component names repeat in every lot of every event; only accepted names are cached (bounded).
 _component = lru_cache(maxsize=512)(parse_component)

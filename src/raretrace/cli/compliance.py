@@ -103,7 +103,7 @@ def check(
     if as_json:
         emit_json({"verdicts": [v.to_dict() for v in verdicts]})
     else:
-        from raretrace.views import print_verdicts
+        from raretrace.render.verdicts import print_verdicts
 
         print_verdicts(out_console, verdicts, details=details)
     if level is not None and breaches(verdicts, level):

@@ -76,7 +76,7 @@ def facility_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"facilities": [f.to_dict() for f in facilities]})
         return
-    from raretrace.tables import print_table
+    from raretrace.render.tables import print_table
 
     rows = [
         [escape(x) for x in (f.id, f.name, f.operator, f.country, ", ".join(sorted(f.activities)))]

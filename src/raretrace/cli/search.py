@@ -43,8 +43,8 @@ def search(
     Example: raretrace --db demo.db search --form magnet --country CN --verdict us-dfars-252.225-7052=fail
     """
     from raretrace.ledger.search import LotQuery, parse_day, parse_verdict, search_lots
-    from raretrace.tables import print_table
-    from raretrace.views import search_csv
+    from raretrace.render.tables import print_table
+    from raretrace.render.verdicts import search_csv
 
     regime, outcome = parse_verdict(verdict)
     query = LotQuery(

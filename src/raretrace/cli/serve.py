@@ -281,7 +281,7 @@ def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json({"participants": rows})
         return
-    from raretrace.tables import print_table
+    from raretrace.render.tables import print_table
 
     cells = [
         [

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
-from raretrace.tables import print_table
+from raretrace.render.tables import print_table
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
 

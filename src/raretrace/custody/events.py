@@ -534,6 +534,11 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
 
 EVENT_KINDS = tuple(_PARSERS)
 
+#: Kinds only the registry's secretariat may sign: the one definition (``secretariat_only`` on the class).
+SECRETARIAT_KINDS: frozenset[str] = frozenset(
+    cls.kind for cls in (Correct, RegisterFacility) if cls.secretariat_only
+)
+
 
 def parse_event(data: object) -> Event:
     """Parse an event (a statement predicate) into its typed object, naming the first bad field."""
@@ -547,7 +552,7 @@ def parse_event(data: object) -> Event:
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
         raise ValidationError("missing or not a string of 1-200 characters", field="event_id")
     facility = data.get("facility")
-    secretariat_kind = kind in ("correct", "register_facility")
+    secretariat_kind = kind in SECRETARIAT_KINDS
     base: dict[str, Any] = {
         "event_id": event_id,
         "time": parse_time(data.get("time"), "time"),

@@ -36,7 +36,8 @@ from raretrace.custody.events import (
     RotateKey,
     Transfer,
 )
-from raretrace.elements import TRADED
+from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
+from raretrace.elements import REE_SYMBOLS, TRADED_SYMBOLS
 from raretrace.errors import (
     AuthorizationError,
     Confidential,
@@ -50,14 +51,11 @@ from raretrace.errors import (
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage, format_time
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form
-from raretrace.store.store import BatchWrite, KeyRecord, TransferRecord, facility_row
 
 #: Default per-element mass-balance tolerance: outputs may hold up to 1% more of an element than the
 #: inputs declare, to absorb assay uncertainty in declared compositions. Set per registry at init.
 DEFAULT_TOLERANCE = 0.01
 _ABS_SLACK_KG = 1e-9
-REE_SYMBOLS = tuple(e.value for e in TRADED)
-_REE_SET = frozenset(REE_SYMBOLS)
 
 
 #: An event's time may lie this far before the registry's clock (records of past years)…
@@ -285,7 +283,7 @@ class LedgerState:
     def _apply_extract(self, seq: int, event: Extract) -> None:
         facility = self._facility(event.facility)
         self._performs(facility, Stage.MINING)
-        elements = {e for o in event.outputs for e in o.composition.fractions if e in _REE_SET}
+        elements = {e for o in event.outputs for e in o.composition.fractions if e in REE_SYMBOLS}
         origin = extracted(elements, facility.country, facility.technology_origin(Stage.MINING))
         self._create_lots(seq, event, facility, event.outputs, Stage.MINING, origin, deposit=event.deposit)
 
@@ -379,8 +377,8 @@ class LedgerState:
                 f"(tolerance {self.tolerance:.1%})",
                 field="outputs",
             )
-        declared = {c for o in event.outputs for c in o.composition.fractions if c in _REE_SET}
-        for element in sorted(declared, key=REE_SYMBOLS.index):
+        declared = {c for o in event.outputs for c in o.composition.fractions if c in REE_SYMBOLS}
+        for element in sorted(declared, key=TRADED_SYMBOLS.index):
             out = sum(o.element_mass(element) for o in event.outputs)
             if out <= _ABS_SLACK_KG:
                 continue
@@ -461,7 +459,7 @@ class LedgerState:
         if event.spec.id in self.facilities:
             raise DuplicateError(f"facility {event.spec.id} is already registered", field="facility.id")
         self.facilities[event.spec.id] = event.spec
-        self.write.facilities.append(facility_row(event.spec, seq))
+        self.write.facilities.append((event.spec, seq))
         for i, key in enumerate(event.keys):
             self._add_key(seq, event.spec.id, key, f"keys[{i}]")
 
@@ -517,4 +515,4 @@ class LedgerState:
 
 def _ree_kg(fractions: Mapping[str, float], mass_kg: float) -> dict[str, float]:
     """Mass of each rare earth in ``mass_kg`` of material (DESIGN §4: origin is pooled by element mass)."""
-    return {e: f * mass_kg for e, f in fractions.items() if e in _REE_SET}
+    return {e: f * mass_kg for e, f in fractions.items() if e in REE_SYMBOLS}

@@ -9,7 +9,7 @@ checks and says what they show. Data: ``raretrace/data/demoworld/*.json``; see d
 
 from raretrace.demoworld.builder import Progress, build_world
 from raretrace.demoworld.data import DemoData, load_demo_data
-from raretrace.demoworld.findings import CaseFinding, ShareCheck, WorldFindings, findings, stage_shares
+from raretrace.demoworld.findings import CaseFinding, ShareCheck, WorldFindings, findings
 from raretrace.demoworld.summary import WorldSummary
 
 __all__ = [
@@ -22,5 +22,4 @@ __all__ = [
     "build_world",
     "findings",
     "load_demo_data",
-    "stage_shares",
 ]

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from raretrace.elements import TRADED, element_to_oxide, oxide_to_element
+from raretrace.elements import REE_SYMBOLS, element_to_oxide, oxide_to_element
 
-REE: frozenset[str] = frozenset(e.value for e in TRADED)
 #: Elements of each separated product (the streams separators make).
 PRODUCT_ELEMENTS: Mapping[str, tuple[str, ...]] = {
     "NdPr": ("Nd", "Pr"),
@@ -58,7 +57,7 @@ def midpoint(value: Any) -> float:
 def reo_pattern_fractions(distribution: Mapping[str, Any], grade: float) -> dict[str, float]:
     """Element mass fractions of material holding ``grade`` REO (mass fraction) with the given
     distribution (% of TREO, oxide basis, as the fingerprint library gives it)."""
-    pct = {e: midpoint(v) for e, v in distribution.items() if e in REE}
+    pct = {e: midpoint(v) for e, v in distribution.items() if e in REE_SYMBOLS}
     total = sum(pct.values())
     return {e: floor7(grade * p / total * oxide_to_element(e, 1.0)) for e, p in sorted(pct.items())}
 
@@ -81,7 +80,7 @@ def element_kg(items: Iterable[tuple[float, Mapping[str, float]]]) -> dict[str, 
 
 
 def ree_kg(composition: Mapping[str, float], mass_kg: float) -> float:
-    return mass_kg * sum(f for e, f in composition.items() if e in REE)
+    return mass_kg * sum(f for e, f in composition.items() if e in REE_SYMBOLS)
 
 
 def from_element_kg(kg: Mapping[str, float], mass_kg: float) -> Made:
@@ -92,14 +91,14 @@ def from_element_kg(kg: Mapping[str, float], mass_kg: float) -> Made:
 
 def concentrate(ore_mass_kg: float, ore: Mapping[str, float], grade: float) -> Made:
     """Beneficiation: the ore's rare earths, less losses, at the concentrate's REO grade."""
-    kept = {e: f * ore_mass_kg * BENEFICIATION_RECOVERY for e, f in ore.items() if e in REE}
+    kept = {e: f * ore_mass_kg * BENEFICIATION_RECOVERY for e, f in ore.items() if e in REE_SYMBOLS}
     reo = sum(element_to_oxide(e, m) for e, m in kept.items())
     return from_element_kg(kept, reo / grade)
 
 
 def cracked(pooled: Mapping[str, float]) -> Made:
     """Cracking and leaching (Lynas Kalgoorlie): mixed rare-earth carbonate."""
-    kept = {e: m * CRACKING_RECOVERY for e, m in pooled.items() if e in REE}
+    kept = {e: m * CRACKING_RECOVERY for e, m in pooled.items() if e in REE_SYMBOLS}
     return from_element_kg(kept, sum(kept.values()) / MIXED_GRADE)
 
 
@@ -117,7 +116,7 @@ def separated(pooled: Mapping[str, float], products: Iterable[str], min_kg: floa
 
 def metal(pooled: Mapping[str, float]) -> Made:
     """Reduction of an oxide to metal."""
-    kept = {e: m * METAL_RECOVERY for e, m in pooled.items() if e in REE}
+    kept = {e: m * METAL_RECOVERY for e, m in pooled.items() if e in REE_SYMBOLS}
     return from_element_kg(kept, sum(kept.values()) / METAL_PURITY)
 
 
@@ -145,7 +144,7 @@ def ndfeb(
             "composition": {"B": FERROBORON_B, "Fe": 1 - FERROBORON_B},
         },
     ]
-    kg = {e: m * MAGNET_YIELD for e, m in charged.items() if e in REE}
+    kg = {e: m * MAGNET_YIELD for e, m in charged.items() if e in REE_SYMBOLS}
     kg["B"] = ferroboron * FERROBORON_B * MAGNET_YIELD
     kg["Fe"] = (iron + ferroboron * (1 - FERROBORON_B)) * MAGNET_YIELD
     return additions, from_element_kg(kg, magnet_mass_kg)
@@ -168,7 +167,7 @@ def smco(sm_kg: float) -> tuple[list[dict[str, Any]], Made]:
 
 def assembled(charged: Mapping[str, float], mass_kg: float) -> Made:
     """A component or system: the rare earths of what went in (no loss), in the assembly's mass."""
-    return from_element_kg({e: m for e, m in charged.items() if e in REE}, mass_kg)
+    return from_element_kg({e: m for e, m in charged.items() if e in REE_SYMBOLS}, mass_kg)
 
 
 def split(made: Made, parts: list[float]) -> list[Made]:

@@ -15,15 +15,11 @@ its finding says so (and the tests fail).
 
 from __future__ import annotations
 
-import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from raretrace.certify.verify import TrustedKeys, verify_certificate
-from raretrace.demoworld.chemistry import REE
 from raretrace.demoworld.summary import (
     DFARS_BEFORE,
     DFARS_FROM,
@@ -34,17 +30,14 @@ from raretrace.demoworld.summary import (
 from raretrace.ledger.compliance import check_lots, subjects
 from raretrace.ledger.lineage import walk_edges
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.stage_shares import stage_shares
 from raretrace.rules import Regime, Verdict, load_regimes
 from raretrace.rules.fields import Fields
 from raretrace.rules.verdict import Finding, Outcome
-from raretrace.store import schema as t
 from raretrace.world.data import WorldData
 
 MOFCOM = "cn-mofcom-61-2025"
 DFARS = "us-dfars-252.225-7052"
-#: Stages whose share by country the world reproduces, and what each is measured by: rare-earth
-#: element mass of the lots made at that stage (mining, separation), magnet mass (magnets).
-SHARE_STAGES = {"mining": "ree", "separation": "ree", "magnet": "mass"}
 
 
 @dataclass(frozen=True)
@@ -88,27 +81,6 @@ class WorldFindings:
         out = asdict(self)
         out["shares"] = [asdict(s) | {"within": s.within} for s in self.shares]
         return out
-
-
-def stage_shares(registry: Registry) -> dict[str, dict[str, float]]:
-    """For each stage of ``SHARE_STAGES``, each producer country's share, from the recorded lots."""
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    query = (
-        select(t.lots.c.stage, t.lots.c.mass_kg, t.lots.c.composition, t.facilities.c.country)
-        .join(t.facilities, t.facilities.c.id == t.lots.c.producer)
-        .where(t.lots.c.stage.in_(list(SHARE_STAGES)))
-    )
-    with registry.engine.connect() as conn:
-        for row in conn.execute(query):
-            if SHARE_STAGES[row.stage] == "mass":
-                weight = row.mass_kg
-            else:
-                weight = row.mass_kg * sum(f for e, f in json.loads(row.composition).items() if e in REE)
-            totals[row.stage][row.country] += weight
-    return {
-        stage: {c: kg / sum(by.values()) for c, kg in sorted(by.items(), key=lambda kv: -kv[1])}
-        for stage, by in totals.items()
-    }
 
 
 def _share_checks(measured: dict[str, dict[str, float]]) -> tuple[ShareCheck, ...]:

@@ -18,8 +18,9 @@ from typing import Any
 
 from raretrace.demoworld import chemistry as chem
 from raretrace.demoworld.batching import BatchedAppender
-from raretrace.demoworld.chemistry import REE, Made
+from raretrace.demoworld.chemistry import Made
 from raretrace.demoworld.data import DemoData, Plant
+from raretrace.elements import REE_SYMBOLS
 from raretrace.ledger.scripted import ScriptedChain, lot
 
 #: Lots per transfer: a shipment document lists a bounded number of lots.
@@ -43,7 +44,7 @@ class Held:
 
     @property
     def ree_fraction(self) -> float:
-        return sum(f for e, f in self.composition.items() if e in REE)
+        return sum(f for e, f in self.composition.items() if e in REE_SYMBOLS)
 
 
 class Flows:

@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.lineage import walk_edges
 from raretrace.ledger.registry import Registry
-from raretrace.model import REE_SYMBOLS, Lot
+from raretrace.model import Lot
 from raretrace.pricing import PriceTable
 from raretrace.provenance import Contribution, pooled, with_marginals
 from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from raretrace.certify.disclosure import reveal
 from raretrace.crypto.dsse import recorded_statement
+from raretrace.elements import REE_SYMBOLS
 from raretrace.ledger.certificates import issuer_did
 from raretrace.ledger.registry import Registry
-from raretrace.model import REE_SYMBOLS
 from raretrace.store import schema as t
 
 

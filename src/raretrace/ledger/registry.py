@@ -23,6 +23,7 @@ from raretrace.crypto.dsse import Envelope, parse_envelope
 from raretrace.crypto.keys import Ed25519Signer, PublicKey, load_signer
 from raretrace.custody.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
 from raretrace.custody.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
+from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import (
     NotFoundError,
     RaretraceError,
@@ -35,7 +36,7 @@ from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
-from raretrace.model import REE_SYMBOLS, Lot, utc_now
+from raretrace.model import Lot, utc_now
 from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
 from raretrace.store.db import (

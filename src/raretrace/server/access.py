@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from raretrace.custody.events import SECRETARIAT_KINDS
 from raretrace.errors import AuthorizationError, NotFoundError, RaretraceError
 from raretrace.ledger.participants import Principal
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_in
 
 #: Event kinds only the secretariat submits (it signs them with the registry's key).
-SECRETARIAT_KINDS = frozenset({"correct", "register_facility"})
 
 
 class AuthenticationError(RaretraceError):

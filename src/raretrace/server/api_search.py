@@ -17,12 +17,12 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.search import LotQuery, SearchResult, parse_day, parse_verdict, search_lots
+from raretrace.render.verdicts import search_csv
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.answers import json_answer
 from raretrace.server.deps import Caller, RegistryDep, WebCaller
 from raretrace.server.problems import responses
 from raretrace.server.redact import HIDDEN
-from raretrace.views import search_csv
 
 router = APIRouter(tags=["lots"], responses=responses(401, 403, 422))
 LISTS = ("form", "stage", "producer_country")

@@ -15,16 +15,16 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from raretrace.demoworld.findings import stage_shares as stage_shares_recorded
+from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.compliance import check_lots
 from raretrace.ledger.lineage import trace_down, trace_up
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.stage_shares import stage_shares as stage_shares_recorded
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
-from raretrace.model import REE_SYMBOLS
 from raretrace.server import charts, queries
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.api_certificates import VerifyRequest, verify_for
@@ -95,7 +95,7 @@ SHARES_TTL_S = 60.0  # the registry's own shares scan every lot: recomputed at m
 
 def registry_shares(registry: Registry, cache: dict[str, Any]) -> list[dict[str, Any]]:
     """Each stage's share by producer country in this registry's recorded lots (by rare-earth mass
-    for mining and separation, by mass for magnets: ``demoworld.findings.stage_shares``), cached."""
+    for mining and separation, by mass for magnets: ``ledger.stage_shares``), cached."""
     now = time.monotonic()
     if cache.get("at") is None or now - cache["at"] > SHARES_TTL_S:
         measured = stage_shares_recorded(registry)

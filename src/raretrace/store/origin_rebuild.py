@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from raretrace.model import REE_SYMBOLS
+from raretrace.elements import REE_SYMBOLS
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, untraced
 
 _BATCH = 2000

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from raretrace.crypto.keys import PublicKey
+from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
 from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
@@ -31,50 +31,6 @@ _MUTABLE_LOT_COLUMNS = ("composition", "custodian", "in_transit_to", "remaining_
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """A facility's public key with the period it may sign for."""
-
-    key_id: str
-    facility_id: str
-    public_key: PublicKey
-    valid_from: str
-    valid_until: str | None
-    revoked_at: str | None
-
-    def valid_at(self, time: str) -> bool:
-        return (
-            self.valid_from <= time
-            and (self.valid_until is None or time < self.valid_until)
-            and (self.revoked_at is None or time < self.revoked_at)
-        )
-
-
-@dataclass(frozen=True)
-class TransferRecord:
-    event_id: str
-    seq: int
-    sender: str
-    receiver: str
-    lots: tuple[str, ...]
-
-
-@dataclass
-class BatchWrite:
-    """Everything one appended batch writes, gathered so it goes to the database in bulk."""
-
-    events: list[dict[str, Any]] = field(default_factory=list)
-    facilities: list[dict[str, Any]] = field(default_factory=list)
-    new_keys: list[dict[str, Any]] = field(default_factory=list)
-    key_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    new_lots: dict[str, Lot] = field(default_factory=dict)
-    changed_lots: dict[str, Lot] = field(default_factory=dict)
-    lot_inputs: list[dict[str, Any]] = field(default_factory=list)
-    transfers: list[dict[str, Any]] = field(default_factory=list)
-    received: list[tuple[int, str, int]] = field(default_factory=list)  # (transfer seq, lot, receive seq)
-    assays: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _lot_update(lot: Lot) -> dict[str, Any]:
@@ -279,7 +235,9 @@ class Store:
     # --- the one write of a batch ---------------------------------------------------------------
     def write_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
         """Write a judged batch in bulk, in the caller's transaction (see ``store.raw`` for why raw)."""
-        execute_many(conn, _INSERT[t.facilities.name], batch.facilities)
+        execute_many(
+            conn, _INSERT[t.facilities.name], [facility_row(spec, seq) for spec, seq in batch.facilities]
+        )
         execute_many(conn, _INSERT[t.facility_keys.name], batch.new_keys)
         for key_id, values in batch.key_updates.items():
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))

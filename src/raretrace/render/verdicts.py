@@ -61,7 +61,7 @@ def print_verdicts(
     title: str | None = None,
 ) -> None:
     """The regime x lot table, then why each cell says what it says."""
-    from raretrace.tables import print_table
+    from raretrace.render.tables import print_table
 
     subjects, regimes, cells = grid(verdicts)
     names = {s: f"lot {i}" if " lots together" not in s else "all lots" for i, s in enumerate(subjects, 1)}
