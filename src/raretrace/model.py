@@ -297,9 +297,9 @@ class Facility:
             raise ValidationError("must be a string", field=f"{field_name}.accreditation")
         return cls(
             id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
-            name=value.get("name"),  # type: ignore[arg-type]
-            operator=value.get("operator"),  # type: ignore[arg-type]
-            country=value.get("country"),  # type: ignore[arg-type]
+            name=value.get("name"),  # type: ignore[arg-type]  # checked in __post_init__
+            operator=value.get("operator"),  # type: ignore[arg-type]  # checked in __post_init__
+            country=value.get("country"),  # type: ignore[arg-type]  # checked in __post_init__
             activities=frozenset(stages),
             technology=technology,
             accreditation=accreditation,
@@ -369,7 +369,7 @@ class LotSpec:
             return cls(
                 id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
                 form=parse_enum(Form, value.get("form"), "lot.form"),
-                mass_kg=value.get("mass_kg"),  # type: ignore[arg-type]
+                mass_kg=value.get("mass_kg"),  # type: ignore[arg-type]  # checked in __post_init__
                 composition=Composition.from_dict(value.get("composition"), "lot.composition"),
                 units=value.get("units"),
                 declared_value=amount,

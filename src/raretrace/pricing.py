@@ -92,7 +92,7 @@ def weighted_shares(
     if total <= 0:
         return shares
     full = with_marginals(origin)
-    histories = {e: full[e][aspect] if e in full else {} for e in weights}  # type: ignore[literal-required]
+    histories = {e: full[e][aspect] if e in full else {} for e in weights}  # type: ignore[literal-required]  # aspect: Literal
     # in the order the histories give them (the chain's), never a set's: the answer is the same bytes
     # whatever the hash seed
     stages = list(dict.fromkeys(stage for history in histories.values() for stage in history))

@@ -18,7 +18,9 @@ REL_TOLERANCE = 1e-6
 def _close(a: object, b: object) -> bool:
     if a is None or b is None:
         return a is b
-    x, y = float(a), float(b)  # type: ignore[arg-type]
+    if not isinstance(a, int | float | str) or not isinstance(b, int | float | str):
+        return a == b
+    x, y = float(a), float(b)
     return abs(x - y) <= REL_TOLERANCE * max(1.0, abs(x), abs(y))
 
 

@@ -40,7 +40,7 @@ import rfc8785
 try:
     import orjson
 except ImportError:  # pragma: no cover - a declared dependency; without it the stdlib encodes
-    orjson = None  # type: ignore[assignment]
+    orjson = None  # type: ignore[assignment]  # the optional fast path: absent module
 
 from raretrace.errors import ValidationError
 
@@ -169,11 +169,11 @@ def _jcs_float(value: float) -> float | int:
 jcs_float = _jcs_float  # an integral float below 2**53 as an int; DoubtfulNumberError if JCS may differ
 
 
-class _CheckedDict(dict):  # type: ignore[type-arg]
+class _CheckedDict(dict):  # type: ignore[type-arg]  # holds any JSON value, checked as it is built
     """An object already in the form ``_jcs_numbers`` gives (see ``prechecked``)."""
 
 
-class _CheckedList(list):  # type: ignore[type-arg]
+class _CheckedList(list):  # type: ignore[type-arg]  # holds any JSON value, checked as it is built
     """An array already in the form ``_jcs_numbers`` gives (see ``prechecked``)."""
 
 

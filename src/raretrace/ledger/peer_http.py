@@ -39,7 +39,7 @@ class HttpPeer:
     def _call(self, method: str, path: str, **kwargs: object) -> Answer:
         url = self.endpoint + path
         try:
-            response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+            response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]  # httpx's keyword types, passed through
         except httpx.HTTPError as e:
             raise PeerUnreachableError(f"{url}: {type(e).__name__}: {e}", field="endpoint") from e
         if response.status_code >= 500:

@@ -121,7 +121,7 @@ def stage_shares(origin: ElementOrigin | None, stage: str, aspect: str = "locati
     if origin is None:
         return {UNKNOWN: 1.0}
     if "paths" not in origin:
-        return at_stage(origin[aspect], stage)  # type: ignore[literal-required]
+        return at_stage(origin[aspect], stage)  # type: ignore[literal-required]  # aspect is a Literal of the two keys
     column = 0 if aspect == "location" else 1
     out: dict[str, float] = {}
     for key, share in origin["paths"].items():
@@ -278,7 +278,7 @@ def _joint_share(origin: ElementOrigin, element: str, q: _Question) -> tuple[flo
 
 def _marginal_share(origin: ElementOrigin | None, element: str, q: _Question) -> tuple[float, float]:
     """Bounds from per-stage marginals only (history without joint paths)."""
-    history = origin[q.aspect] if origin else {}  # type: ignore[literal-required]
+    history = origin[q.aspect] if origin else {}  # type: ignore[literal-required]  # aspect is a Literal of the two keys
     places = origin["location"] if origin else {}
     lo = hi = 0.0
     for stage in q.stages:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from raretrace.provenance import NOT_PERFORMED, UNKNOWN, path_steps, step_at
 from raretrace.rules.fields import Fields
@@ -81,7 +81,17 @@ class Rule:
         raise NotImplementedError
 
 
-def _common(fields: Fields) -> dict[str, object]:
+class _Common(TypedDict):
+    """The fields every rule reads, so each rule's constructor call is checked."""
+
+    enabled: bool
+    id: str
+    title: str
+    window: DateWindow
+    applies_to: Scope
+
+
+def _common(fields: Fields) -> _Common:
     enabled = fields.raw("enabled", True)
     if not isinstance(enabled, bool):
         raise fields.error("enabled", "must be true or false (or a parameter holding one)")
@@ -124,7 +134,7 @@ class ShareThreshold(Rule):
         if performed_outside and aspect != "technology":
             raise fields.error("performed_outside", "only a technology rule can ask where a stage was done")
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             elements=fields.elements("elements", ("*",)),
             stages=fields.stages("stages", ("*",)),
             countries=fields.countries("countries", ()),
@@ -219,7 +229,7 @@ class AllowedCountries(Rule):
     @classmethod
     def read(cls, fields: Fields) -> AllowedCountries:
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             stages=fields.stages("stages", ("*",)),
             countries=fields.countries("countries"),
             elements=fields.elements("elements", ("*",)),
@@ -281,7 +291,7 @@ class EndUse(Rule):
         if bad:
             raise fields.error("when", f"{bad[0]!r} is not an outcome ({', '.join(OUTCOMES)})")
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             end_uses=fields.strings("end_uses"),
             when=when,
             outcome=Outcome(fields.choice("outcome", OUTCOMES, "fail")),
@@ -318,7 +328,7 @@ class FingerprintRequired(Rule):
     @classmethod
     def read(cls, fields: Fields) -> FingerprintRequired:
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             forms=fields.forms("forms", ("ore", "concentrate")),
             outcome=Outcome(fields.choice("outcome", OUTCOMES, "fail")),
             missing_outcome=Outcome(fields.choice("missing_outcome", OUTCOMES, "insufficient_data")),
@@ -361,7 +371,7 @@ class PortfolioConcentration(Rule):
     @classmethod
     def read(cls, fields: Fields) -> PortfolioConcentration:
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             elements=fields.elements("elements", ("*",)),
             stages=fields.stages("stages", ("*",)),
             max_share=fields.number("max_share"),
@@ -458,7 +468,7 @@ class MadeIn(Rule):
     @classmethod
     def read(cls, fields: Fields) -> MadeIn:
         return cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             countries=fields.countries("countries"),
             outcome=Outcome(fields.choice("outcome", OUTCOMES, "fail")),
         )
@@ -503,7 +513,7 @@ class StatutoryException(Rule):
         if below is not None:
             below = fields.number("below_covered_share")
         rule = cls(
-            **_common(fields),  # type: ignore[arg-type]
+            **_common(fields),
             lifts=fields.strings("lifts"),
             assertion=assertion,
             below_covered_share=below,

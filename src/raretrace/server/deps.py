@@ -81,7 +81,7 @@ class BearerCaller(HTTPBearer):
         super().__init__(auto_error=False, scheme_name="HTTPBearer", description=BEARER_DESCRIPTION)
         self.web = web
 
-    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]  # narrows HTTPBearer's optional credentials to a principal
         if not self.web:
             return await get_principal(request)
         try:

@@ -121,7 +121,7 @@ def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
                 "hhi_low": r["hhi_low"],
                 "hhi_high": r["hhi_high"],
                 "basis": r["basis"],
-                "sources": "; ".join(r["sources"]),  # type: ignore[arg-type]
+                "sources": "; ".join(r["sources"]),  # type: ignore[arg-type]  # a row's sources are a list of str
             }
         )
     return rows
@@ -328,7 +328,7 @@ def premium_figure(econ: Economics) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=[p.id for p in rows],
-            y=[p.ratio_high - p.ratio_low for p in rows],  # type: ignore[operator]
+            y=[p.ratio_high - p.ratio_low for p in rows],  # type: ignore[operator]  # both set on these rows
             base=[p.ratio_low for p in rows],
             marker_color=["#e67e22" if p.thin_market else "#27ae60" for p in rows],
             name="published ratio (allied / China)",

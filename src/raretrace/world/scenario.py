@@ -618,7 +618,7 @@ class _Fields:
 
     def month(self, name: str) -> str:
         value = self.data.get(name)
-        month_index(value, f"{self.where}.{name}")  # type: ignore[arg-type]
+        month_index(value, f"{self.where}.{name}")  # type: ignore[arg-type]  # month_index checks the type
         return str(value)
 
     def optional_month(self, name: str) -> str | None:
