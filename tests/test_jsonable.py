@@ -1,0 +1,64 @@
+"""The one conversion of typed answers to JSON: names, order, enums, sets and refusals."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raretrace.render.jsonable import jsonable
+
+
+class Colour(Enum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Hop:
+    sender: str = field(metadata={"json": "from"})
+    to: str
+    note: str | None = field(default=None, metadata={"omit_if_none": True})
+
+
+@dataclass(frozen=True)
+class Answer:
+    when: date
+    colour: Colour
+    hops: tuple[Hop, ...]
+    tags: frozenset[str]
+
+
+def test_dataclasses_keep_field_order_and_take_json_names_from_metadata() -> None:
+    answer = Answer(
+        date(2027, 1, 1), Colour.RED, (Hop("A", "B"), Hop("B", "C", "late")), frozenset({"z", "a"})
+    )
+    assert jsonable(answer) == {
+        "when": "2027-01-01",
+        "colour": "red",
+        "hops": [{"from": "A", "to": "B"}, {"from": "B", "to": "C", "note": "late"}],
+        "tags": ["a", "z"],
+    }
+    assert list(jsonable(answer)) == ["when", "colour", "hops", "tags"]  # type: ignore[arg-type]  # a dict here
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, object()])
+def test_values_without_a_json_form_are_refused(bad: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        jsonable({"x": bad})
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=20,
+)
+
+
+@given(json_like)
+def test_json_values_pass_through_unchanged(value: object) -> None:
+    assert jsonable(value) == value
