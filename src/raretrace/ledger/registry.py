@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from raretrace.crypto.dsse import Envelope, parse_envelope
+from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import Ed25519Signer, PublicKey, load_signer
-from raretrace.custody.events import Event, Import, Receive, RotateKey, Transfer, event_from_statement
+from raretrace.custody.events import Event, event_from_statement
 from raretrace.custody.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
 from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import (
@@ -32,6 +32,7 @@ from raretrace.errors import (
     ValidationError,
     too_deep,
 )
+from raretrace.ledger.judging import Parsed, judge, load_state, needs_trust, rejected
 from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
@@ -58,11 +59,6 @@ class AppendResult:
     checkpoint: str
 
 
-def _rejected(index: int, event_id: str | None, error: RaretraceError) -> RaretraceError:
-    """The same error, its message prefixed with which envelope of the batch it concerns."""
-    return error.within(f"envelope {index}" + (f" (event {event_id})" if event_id else ""))
-
-
 def oversized(size: int) -> ValidationError:
     """The refusal of an envelope longer than a log entry may be."""
     return ValidationError(
@@ -71,9 +67,6 @@ def oversized(size: int) -> ValidationError:
         field="envelope",
     )
 
-
-#: an envelope as ``Registry.parse`` read it, with its event
-Parsed = tuple[Envelope, Event]
 
 #: names the file holding the private key of a registry whose database keeps only the public key
 REGISTRY_KEY_ENV = "RARETRACE_REGISTRY_KEY"
@@ -278,15 +271,17 @@ class Registry:
     ) -> LedgerState:
         """Every invariant of every event, in order, against the state the batch builds up; each
         event's signatures are handed to ``verifier`` as they are queued (workers start at once)."""
-        state = self._load_state(conn, parsed)
-        for i, (envelope, event) in enumerate(parsed):
-            try:
-                state.apply(i, size + i, event, envelope, now)
-            except RaretraceError as e:
-                raise _rejected(i, event.event_id, e) from e
-            verifier.feed(state.pending_signatures)
+        trust = load_trust(conn) if needs_trust(parsed) else (None, 0)
+        state = load_state(
+            self.store, conn, parsed, registry_key=self.public_key, tolerance=self.tolerance, trust=trust
+        )
+
+        def after_each(judged: LedgerState) -> None:
+            verifier.feed(judged.pending_signatures)
             if progress is not None:
                 progress(1)
+
+        judge(state, parsed, size, now, after_each=after_each)
         verifier.feed(state.pending_signatures, final=True)  # the last chunk, before the writing starts
         return state
 
@@ -304,7 +299,7 @@ class Registry:
     def _parse(index: int, raw: bytes) -> Parsed:
         event_id: str | None = None
         if len(raw) > MAX_ENTRY_BYTES:  # else its entry bundle could never be served (C2SP tlog-tiles)
-            raise _rejected(index, None, oversized(len(raw)))
+            raise rejected(index, None, oversized(len(raw)))
         try:
             envelope = parse_envelope(raw)
             statement = envelope.statement()
@@ -312,14 +307,14 @@ class Registry:
             event_id = predicate.get("event_id") if isinstance(predicate.get("event_id"), str) else None
             return envelope, event_from_statement(statement)
         except RaretraceError as e:
-            raise _rejected(index, event_id, e) from e
+            raise rejected(index, event_id, e) from e
         except RecursionError as e:  # the standard JSON reader's depth limit
-            raise _rejected(index, event_id, too_deep("envelope")) from e
+            raise rejected(index, event_id, too_deep("envelope")) from e
 
     @staticmethod
     def _check_signatures(task: SignatureTask | None) -> None:
         if task is not None:
-            raise _rejected(
+            raise rejected(
                 task.index,
                 task.event_id,
                 SignatureError(
@@ -328,49 +323,6 @@ class Registry:
                     field="envelope.signatures",
                 ),
             )
-
-    def _load_state(self, conn: Connection, parsed: Sequence[Parsed]) -> LedgerState:
-        """Prefetch, in a few IN queries, every row the batch refers to."""
-        key_ids: set[str] = set()
-        lot_ids: set[str] = set()
-        facility_ids: set[str] = set()
-        event_ids: set[str] = set()
-        transfer_ids: set[str] = set()
-        for envelope, event in parsed:
-            key_ids.update(sig.key_id for sig in envelope.signatures)
-            for name in ("retire_key_id", "key_id"):
-                value = getattr(event, name, None)
-                if isinstance(value, str):
-                    key_ids.add(value)
-            new_keys = [
-                *getattr(event, "keys", ()),
-                *([event.new_key] if isinstance(event, RotateKey) else []),
-            ]
-            key_ids.update(k.public_key.key_id for k in new_keys)
-            event_ids.add(event.event_id)
-            if event.facility:
-                facility_ids.add(event.facility)
-            lot_ids.update(_lots_referenced(event))
-            if isinstance(event, Transfer):
-                facility_ids.add(event.to)
-            if isinstance(event, Receive):
-                transfer_ids.add(event.transfer_event)
-            target = getattr(event, "target_event", None)
-            if isinstance(target, str):
-                event_ids.add(target)
-        store = self.store
-        trusted, threshold = load_trust(conn) if any(isinstance(e, Import) for _, e in parsed) else (None, 0)
-        return LedgerState(
-            registry_key=self.public_key,
-            tolerance=self.tolerance,
-            facilities=store.facilities(conn, sorted(facility_ids)),
-            keys=store.keys(conn, sorted(key_ids)),
-            lots=store.lots(conn, sorted(lot_ids)),
-            events=store.existing_event_ids(conn, sorted(event_ids | transfer_ids)),
-            transfers=store.transfers(conn, sorted(transfer_ids)),
-            trusted=trusted,
-            import_witness_threshold=threshold,
-        )
 
     # --- reads ------------------------------------------------------------------------------------
     def lot(self, lot_id: str) -> Lot:
@@ -415,17 +367,3 @@ class Registry:
     def tree_size(self) -> int:
         with self.engine.connect() as conn:
             return int(self.store.require_meta(conn, "tree_size"))
-
-
-def _lots_referenced(event: Event) -> Iterable[str]:
-    for name in ("inputs",):
-        for use in getattr(event, name, ()):
-            yield use.lot
-    for spec in getattr(event, "outputs", ()):
-        yield spec.id
-    yield from getattr(event, "lots", ())
-    lot = getattr(event, "lot", None)
-    if isinstance(lot, str):
-        yield lot
-    for change in getattr(event, "amendments", ()):
-        yield change.lot

@@ -20,8 +20,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.errors import RaretraceError
+from raretrace.ledger.judging import Parsed
 from raretrace.ledger.participants import Principal
-from raretrace.ledger.registry import AppendResult, Parsed, Registry
+from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.server.submit import authorize
 
 _WHICH = re.compile(r"^envelope (\d+)")

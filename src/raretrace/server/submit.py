@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from raretrace.crypto import b64
 from raretrace.custody.events import Event
 from raretrace.errors import RaretraceError, ValidationError
+from raretrace.ledger.judging import Parsed
 from raretrace.ledger.participants import Principal
-from raretrace.ledger.registry import AppendResult, Parsed, Registry
+from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.server.access import may_submit, require
 from raretrace.server.reads import reading
 from raretrace.server.refusals import told
