@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-
-import pytest
 
 from tests.shared_files import IN_REPO
 
@@ -17,8 +16,30 @@ def test_every_vector_folder_keeps_its_licence() -> None:
         assert licences and licences[0].stat().st_size > 100, folder
 
 
-@pytest.mark.skipif(not BESIDE.is_dir(), reason="no shared/ folder beside this checkout to compare with")
-def test_in_repo_vectors_equal_the_shared_copies() -> None:
-    shared = {p.relative_to(BESIDE): p.read_bytes() for p in BESIDE.rglob("*.json")}
-    ours = {p.relative_to(IN_REPO / "vectors"): p.read_bytes() for p in (IN_REPO / "vectors").rglob("*.json")}
-    assert shared and ours == shared
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        "./" + str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.json"))
+    }
+
+
+def _manifest() -> dict[str, str]:
+    """SHA256SUMS, written when the vectors were copied from the project's shared folder."""
+    lines = (IN_REPO / "vectors" / "SHA256SUMS").read_text().splitlines()
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
+
+
+def test_in_repo_vectors_are_the_ones_copied() -> None:
+    """Every vector file, byte for byte, as recorded when it was copied (and no file added or lost)."""
+    manifest = _manifest()
+    assert len(manifest) > 100
+    assert _digests(IN_REPO / "vectors") == manifest
+
+
+def test_the_shared_copies_when_present_are_the_same_files() -> None:
+    """Where the project's shared/ folder lies beside the checkout (as on the project's machines), it
+    holds exactly the files the manifest names; on a fresh clone the manifest alone stands for it."""
+    if BESIDE.is_dir():
+        assert _digests(BESIDE) == _manifest()
+    else:
+        assert not BESIDE.exists()
