@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from raretrace.demo import expected_lots
@@ -19,7 +18,6 @@ def test_a_busy_port_is_refused_before_building(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "raretrace", "demo", "--db", str(tmp_path / "d.db"), "--port", str(port)],
             capture_output=True,
@@ -29,8 +27,7 @@ def test_a_busy_port_is_refused_before_building(tmp_path: Path) -> None:
         )
     assert done.returncode == 2, done.stderr
     assert f"port {port} on 127.0.0.1 is not free" in done.stderr and "--no-serve" in done.stderr
-    assert not (tmp_path / "d.db").exists()  # nothing built
-    assert time.monotonic() - started < 30
+    assert not (tmp_path / "d.db").exists()  # nothing built: refused before the first lot, not after a minute
 
 
 def test_the_progress_bar_shows_a_total_and_the_time_left(tmp_path: Path) -> None:
