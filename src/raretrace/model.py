@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache, lru_cache
 from typing import Any, TypeVar
@@ -43,7 +42,6 @@ MAX_MASS_KG = 1e12
 #: — about 8e11 USD — even in a currency worth a thousandth of a dollar.
 MAX_VALUE = 1e15
 
-_UTC_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]{0,199}$")
 _LOT_ID_RE = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]{1,160}$")
 
@@ -143,31 +141,6 @@ def parse_positive(
             field=field_name,
         )
     return number
-
-
-def parse_time(value: object, field_name: str) -> str:
-    """An RFC 3339 timestamp with an offset, returned as normalized UTC text that sorts correctly."""
-    if not isinstance(value, str):
-        raise ValidationError("must be an RFC 3339 timestamp string", field=field_name)
-    try:
-        utc = _UTC_TIME_RE.match(value)
-        if utc:  # already UTC ("Z"): check the date and pad the fraction, no time-zone arithmetic
-            datetime.fromisoformat(utc.group(1))
-            return f"{utc.group(1)}.{(utc.group(2) or '').ljust(6, '0')}Z"
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not an RFC 3339 timestamp", field=field_name) from e
-    if moment.tzinfo is None:
-        raise ValidationError(f"{value!r} has no UTC offset (add Z or +hh:mm)", field=field_name)
-    return format_time(moment)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def utc_now() -> str:
-    return format_time(datetime.now(UTC))
 
 
 def trusted(cls: type[T], **fields: Any) -> T:

@@ -18,6 +18,7 @@ from typing import Any
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
+from raretrace.io import read_json_file
 from raretrace.provenance import ElementOrigin, StageShares, at_stage, with_marginals
 
 
@@ -63,11 +64,7 @@ class PriceTable:
         """The shipped table, or the user's file at ``path``."""
         if path is None:
             return _shipped_table()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValidationError(f"cannot read price table {path}: {e}", field="prices") from e
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json_file(path, "prices"), str(path))
 
 
 def element_values(element_kg: Mapping[str, float], table: PriceTable) -> dict[str, float]:

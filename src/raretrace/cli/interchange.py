@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
+from raretrace.times import parse_date
 
 
 @contextmanager
@@ -175,10 +176,7 @@ def export_command(
 def _date(text: str | None) -> date | None:
     if text is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as e:
-        raise ValidationError(f"{text!r} is not a date (YYYY-MM-DD)", field="as_of") from e
+    return parse_date(text, "as_of")
 
 
 def _table(

@@ -29,9 +29,9 @@ from raretrace.model import (
     parse_id,
     parse_lot_id,
     parse_positive,
-    parse_time,
 )
 from raretrace.provenance import check_paths
+from raretrace.times import parse_time
 
 PREDICATE_PREFIX = "https://raretrace.dev/event/"
 PREDICATE_SUFFIX = "/v1"
@@ -569,9 +569,10 @@ def subject_list(event: Event) -> list[dict[str, Any]]:
     ]
 
 
-def statement_for(event_data: Mapping[str, Any]) -> dict[str, Any]:
+def statement_for(event_data: object) -> dict[str, Any]:
     """The in-toto Statement v1 that carries an event; subjects are derived, never free text."""
     event = parse_event(event_data)
+    assert isinstance(event_data, Mapping)  # parse_event refused anything else
     return {
         "_type": STATEMENT_TYPE,
         "subject": subject_list(event),
@@ -594,6 +595,6 @@ def event_from_statement(statement: Mapping[str, Any]) -> Event:
     return event
 
 
-def sign_event(event_data: Mapping[str, Any], signers: Sequence[Signer]) -> bytes:
+def sign_event(event_data: object, signers: Sequence[Signer]) -> bytes:
     """Envelope bytes for an event: its statement, canonicalized and signed by every signer."""
     return sign_statement(statement_for(event_data), signers)

@@ -24,7 +24,6 @@ anything else          (packing, storing, OBSERVE elsewhere …)         skipped
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -36,6 +35,7 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.items import Item, Origins
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.signed import signed_envelope
+from raretrace.io import read_json_file
 from raretrace.model import ASSEMBLE_STAGES, PROCESS_STAGES, Stage
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -73,13 +73,7 @@ def facility_id(uri: object) -> str:
 def load_document(path: Path) -> tuple[list[Any], tuple[str, ...]]:
     """The event list of an EPCISDocument (or EPCISQueryDocument) and the prefixes bound to our
     namespace. The document is one JSON value, so it is read whole."""
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            document = json.load(handle)
-    except OSError as e:
-        raise ValidationError(f"cannot read {path}: {e.strerror}", field="file") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"{path.name} is not JSON: {e}", field="file") from e
+    document = read_json_file(path, "file")
     if not isinstance(document, dict):
         raise ValidationError(f"{path.name}: an EPCIS document is a JSON object", field="type")
     kind = _type(document)
@@ -91,7 +85,9 @@ def load_document(path: Path) -> tuple[list[Any], tuple[str, ...]]:
         )
     events = body.get("eventList")
     if events is None and kind == "EPCISQueryDocument":
-        events = (body.get("queryResults") or {}).get("resultsBody", {}).get("eventList")
+        results = body.get("queryResults")
+        found = results.get("resultsBody") if isinstance(results, dict) else None
+        events = found.get("eventList") if isinstance(found, dict) else None
     if not isinstance(events, list):
         raise ValidationError(f"{path.name}: epcisBody.eventList is missing or not a list", field="eventList")
     return events, _prefixes(document.get("@context"))

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from raretrace.interchange.epcis import EPCIS_CONTEXT, FACILITY_URN, RT_NAMESPACE, RT_PREFIX
 from raretrace.interchange.export import stored_events
 from raretrace.ledger.registry import Registry
-from raretrace.model import utc_now
+from raretrace.times import utc_now
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _OFFSET = re.compile(r"([+-]\d\d:\d\d)$")

@@ -20,7 +20,7 @@ from raretrace.interchange.items import Item
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.tabular import Sheet, cell_text
 from raretrace.ledger.admin import register_facility_event
-from raretrace.model import parse_time, utc_now
+from raretrace.times import parse_time, utc_now
 
 #: event field -> template column, for naming the column of an error the event parser reports
 _FIELD_COLUMNS = {

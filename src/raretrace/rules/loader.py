@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from raretrace.errors import NotFoundError, ValidationError
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.regime import Regime, read_regime
 
 
@@ -56,7 +56,7 @@ def _read_folder(
 
 def _apply(regimes: dict[str, Regime], amendments: list[tuple[str, dict[str, Any]]]) -> None:
     for name, data in amendments:
-        fields = Fields(data, f"{name}:")
+        fields = RegimeFields(data, f"{name}:")
         target = fields.text("amends")
         if target not in regimes:
             raise ValidationError(f"amends {target!r}, which is not a loaded regime", field=f"{name}: amends")

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from raretrace.errors import ValidationError
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.scope import DateWindow, Scope, Suspension
 from raretrace.rules.subject import Context, Subject
 from raretrace.rules.types import RULE_TYPES, Rule
@@ -166,7 +166,7 @@ class Regime:
             return rule.finding(Outcome.NOT_APPLICABLE, mismatch)
         return rule.evaluate(subjects[0], ctx, earlier)
 
-    def amended(self, amendment: Fields) -> Regime:
+    def amended(self, amendment: RegimeFields) -> Regime:
         """This regime with an amendment file applied: new version, more sources and suspensions,
         changed parameters (e.g. an authority extending a suspension, the secretariat adding a member).
 
@@ -174,10 +174,10 @@ class Regime:
         it is merged into the regime's file content and the whole is read again.
         """
         version = str(amendment.raw("version"))
-        sources = amendment.raw("sources", [])
+        sources = amendment.items("sources")
         for f in amendment.tables("sources", required=True):
             read_source(f)
-        suspensions = amendment.raw("suspensions", [])
+        suspensions = amendment.items("suspensions")
         for f in amendment.tables("suspensions"):
             Suspension.read(f)
         params = amendment.raw("parameters", {})
@@ -240,20 +240,20 @@ def _lifted(findings: list[Finding], rule: Rule, exception: Finding) -> list[Fin
     return out
 
 
-def read_source(fields: Fields) -> Source:
+def read_source(fields: RegimeFields) -> Source:
     source = Source(fields.text("title"), fields.text("url", None), _date_text(fields))
     fields.done()
     return source
 
 
-def _date_text(fields: Fields) -> str | None:
+def _date_text(fields: RegimeFields) -> str | None:
     value = fields.raw("date", None)
     return None if value is None else str(value)
 
 
 def read_regime(data: dict[str, Any], where: str) -> Regime:
     """A regime from the parsed content of its file; errors name ``where`` and the field."""
-    top = Fields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
+    top = RegimeFields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
     params = top.raw("parameters", {})
     if not isinstance(params, dict):
         raise top.error("parameters", "must be a table")
