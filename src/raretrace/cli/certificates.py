@@ -184,6 +184,7 @@ def verify(
     """
     from raretrace.certify.verify import TrustedKeys, load_presentation, summary_lines, verify_certificate
 
+    moment = _parse_time(at, "at")  # options before files: a typo is reported before any file is read
     presentation = load_presentation(_read_json(cert, "certificate"))
     if trusted_keys is not None:
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
@@ -195,7 +196,7 @@ def verify(
         trusted,
         status_list=listing,
         witness_threshold=witness_threshold,
-        now=_parse_time(at, "at"),
+        now=moment,
     )
     if as_json:
         emit_json(report.to_dict())
@@ -364,8 +365,8 @@ def import_event(
     """
     from raretrace.certify.verify import load_presentation
 
-    presentation = load_presentation(_read_json(cert, "certificate"))
     moment = _parse_time(time, "time") or datetime.now(UTC)
+    presentation = load_presentation(_read_json(cert, "certificate"))
     number = presentation["credential"].get("credentialSubject", {}).get("certificateNumber", "certificate")
     event: dict[str, Any] = {
         "kind": "import",
