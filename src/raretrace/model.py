@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pycountry
 
 from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
@@ -143,7 +144,7 @@ def parse_positive(
     return number
 
 
-def trusted(cls: type[T], **fields: Any) -> T:
+def trusted(cls: type[T], **fields: object) -> T:
     """An object rebuilt from a row this registry validated when it wrote it, without re-checking.
 
     Loading state is on the append path of every batch; re-validating what the registry itself
@@ -182,8 +183,8 @@ class Composition:
     def fraction(self, component: str) -> float:
         return self.fractions.get(component, 0.0)
 
-    def to_dict(self) -> dict[str, float]:
-        return dict(self.fractions)
+    def to_dict(self) -> JSONObject:
+        return dict(self.fractions.items())
 
     @classmethod
     def from_dict(cls, value: object, field_name: str = "composition") -> Composition:
@@ -242,13 +243,13 @@ class Facility:
         """Whose process technology the facility uses for a stage; its own country unless declared."""
         return self.technology.get(stage, self.country)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {
             "id": self.id,
             "name": self.name,
             "operator": self.operator,
             "country": self.country,
-            "stages": sorted(self.activities),
+            "stages": [*sorted(self.activities)],
             "technology": dict(sorted(self.technology.items())),
         }
         if self.accreditation:
@@ -312,8 +313,8 @@ class LotSpec:
     def element_mass(self, element: str) -> float:
         return self.mass_kg * self.composition.fraction(element)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {
             "id": self.id,
             "form": self.form.value,
             "mass_kg": self.mass_kg,
@@ -379,7 +380,7 @@ class Lot:
     def id(self) -> str:
         return self.spec.id
 
-    def evolve(self, **changes: Any) -> Lot:
+    def evolve(self, **changes: object) -> Lot:
         """A copy with some fields changed, checking the one invariant such changes can break.
 
         ``dataclasses.replace`` would re-run every check of the lot; on the append path the lot is
@@ -405,8 +406,9 @@ class Lot:
         origin: LotOrigin = json.loads(self.origin_json)
         return origin
 
-    def to_dict(self) -> dict[str, Any]:
-        out = self.spec.to_dict()
+    def to_dict(self) -> dict[str, object]:
+        """The lot as JSON values (the origin vector as its TypedDicts, which are JSON objects)."""
+        out: dict[str, object] = dict(self.spec.to_dict())
         out.update(
             {
                 "custodian": self.custodian,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
@@ -103,7 +102,7 @@ def weighted_shares(
 
 def value_shares(
     origin: Mapping[str, ElementOrigin], element_kg: Mapping[str, float], table: PriceTable
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Per stage, the share of the lot's priced rare-earth value done in each country and with whose
     technology.
 
