@@ -6,11 +6,11 @@ The commands parse options, show a progress bar on stderr and render; the work i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,14 +19,19 @@ from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_con
 from raretrace.errors import ValidationError
 from raretrace.times import parse_date
 
+if TYPE_CHECKING:  # annotations only: the commands import what they run when they run
+    from raretrace.interchange.writers import Columns, Record
+    from raretrace.ledger.registry import Registry
+
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
     """A Rich progress bar on stderr with one task per phase (reading, recording)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
     )
@@ -40,7 +45,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
         transient=True,
         disable=not enabled,
     ) as bar:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(phase: str, done: int, total: int | None) -> None:
             if phase not in tasks:
@@ -180,7 +185,7 @@ def _date(text: str | None) -> date | None:
 
 
 def _table(
-    registry: Any,
+    registry: Registry,
     what: str,
     fmt: str,
     lots: list[str] | None,
@@ -188,7 +193,7 @@ def _table(
     as_of: date | None,
     end_use: str | None,
     regimes: list[str] | None,
-) -> tuple[Any, Any, bool]:
+) -> tuple[Columns, Iterator[Record], bool]:
     """(columns, records, whether JSON keeps each whole record) for one export."""
     from raretrace.interchange import export as ex
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 from raretrace.errors import ValidationError
 
@@ -22,6 +22,8 @@ TABLE_FORMATS = ("csv", "json", "parquet")
 BATCH_ROWS = 4096
 #: column types: text, float, int, bool (Parquet's string, double, int64, bool)
 Columns = Sequence[tuple[str, str]]
+#: One exported row: column (or JSON member) name to value; nested values are flattened for tables.
+Record: TypeAlias = dict[str, object]
 
 
 def _flat(value: object) -> object:
@@ -76,7 +78,7 @@ def write_table(
     path: Path,
     fmt: str,
     columns: Columns,
-    records: Iterable[dict[str, object]],
+    records: Iterable[Record],
     *,
     meta: dict[str, object] | None = None,
     nested: bool = True,
@@ -94,7 +96,7 @@ def write_table(
         return _parquet(tmp, columns, records)
 
 
-def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, object]]) -> int:
+def _csv(handle: TextIO, columns: Columns, records: Iterable[Record]) -> int:
     writer = csv.writer(handle, lineterminator="\n")
     # the csv module quotes a field holding "\n" (the line terminator) but not one holding a lone "\r",
     # which every reader takes for the end of the row: such rows are written with every field quoted
@@ -111,7 +113,7 @@ def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, object]])
 
 def _json(
     handle: TextIO,
-    records: Iterable[dict[str, object]],
+    records: Iterable[Record],
     meta: dict[str, object],
     columns: Columns,
     nested: bool,
@@ -128,7 +130,7 @@ def _json(
     return count
 
 
-def _parquet(path: Path, columns: Columns, records: Iterable[dict[str, object]]) -> int:
+def _parquet(path: Path, columns: Columns, records: Iterable[Record]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -13,7 +13,7 @@ Evaluation, numbered as a compliance officer would reason:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -190,13 +190,14 @@ class Regime:
         amendment.done()
         raw = dict(self.raw)
         raw["version"] = version
-        raw["sources"] = [*raw.get("sources", []), *sources]
-        raw["suspensions"] = [*raw.get("suspensions", []), *suspensions]
-        raw["parameters"] = {**raw.get("parameters", {}), **params}
+        raw["sources"] = [*_listed(raw.get("sources")), *sources]
+        raw["suspensions"] = [*_listed(raw.get("suspensions")), *suspensions]
+        before = raw.get("parameters")
+        raw["parameters"] = {**(before if isinstance(before, dict) else {}), **params}
         return read_regime(raw, f"{self.origin} + {amendment.where}")
 
     # The file content a regime was read from, so an amendment can merge into it.
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self, day: date) -> dict[str, Any]:
         """The regime as listings show it, with the notices that hold on ``day`` (the caller's clock)."""
@@ -251,7 +252,12 @@ def _date_text(fields: RegimeFields) -> str | None:
     return None if value is None else str(value)
 
 
-def read_regime(data: dict[str, Any], where: str) -> Regime:
+def _listed(value: object) -> list[object]:
+    """A list member of a regime file (read and checked already, by ``read_regime``), or none."""
+    return value if isinstance(value, list) else []
+
+
+def read_regime(data: Mapping[str, object], where: str) -> Regime:
     """A regime from the parsed content of its file; errors name ``where`` and the field."""
     top = RegimeFields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
     params = top.raw("parameters", {})
