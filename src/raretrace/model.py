@@ -20,6 +20,7 @@ import pycountry
 
 from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields
 from raretrace.jsontypes import JSONObject
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
@@ -258,22 +259,23 @@ class Facility:
 
     @classmethod
     def from_dict(cls, value: object, field_name: str = "facility") -> Facility:
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object", field=field_name)
-        stages = value.get("stages")
+        f = Fields(value, field_name, shape="must be an object")
+        stages = f.raw("stages", None)
         if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
-            raise ValidationError("must be a list of stage names", field=f"{field_name}.stages")
-        technology = value.get("technology", {})
+            raise f.error("stages", "must be a list of stage names")
+        technology = f.raw("technology", {})
         if not isinstance(technology, dict):
-            raise ValidationError("must be an object of stage: country", field=f"{field_name}.technology")
-        accreditation = value.get("accreditation")
+            raise f.error("technology", "must be an object of stage: country")
+        accreditation = f.raw("accreditation", None)
         if accreditation is not None and not isinstance(accreditation, str):
-            raise ValidationError("must be a string", field=f"{field_name}.accreditation")
+            raise f.error("accreditation", "must be a string")
+        name, operator = (f.raw(n, None) for n in ("name", "operator"))
         return cls(
-            id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
-            name=value.get("name"),  # type: ignore[arg-type]  # checked in __post_init__
-            operator=value.get("operator"),  # type: ignore[arg-type]  # checked in __post_init__
-            country=value.get("country"),  # type: ignore[arg-type]  # checked in __post_init__
+            id=parse_id(f.raw("id", None), f.field("id")),
+            # anything but a non-empty string is refused by __post_init__, naming the field
+            name=name if isinstance(name, str) else "",
+            operator=operator if isinstance(operator, str) else "",
+            country=parse_country(f.raw("country", None), f.field("country")),
             activities=frozenset(stages),
             technology=technology,
             accreditation=accreditation,
