@@ -164,7 +164,7 @@ class Member:
         """One witness round in this process (the CLI's code, without starting Python again)."""
         from raretrace.ledger.consortium_fetch import load_directory
         from raretrace.ledger.witness_service import run_round
-        from raretrace.model import utc_now
+        from raretrace.times import utc_now
 
         members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=10) as client:

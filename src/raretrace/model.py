@@ -12,15 +12,16 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pycountry
 
 from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields
+from raretrace.jsontypes import JSONObject
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
@@ -43,7 +44,6 @@ MAX_MASS_KG = 1e12
 #: — about 8e11 USD — even in a currency worth a thousandth of a dollar.
 MAX_VALUE = 1e15
 
-_UTC_TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#@+-]{0,199}$")
 _LOT_ID_RE = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]{1,160}$")
 
@@ -145,32 +145,7 @@ def parse_positive(
     return number
 
 
-def parse_time(value: object, field_name: str) -> str:
-    """An RFC 3339 timestamp with an offset, returned as normalized UTC text that sorts correctly."""
-    if not isinstance(value, str):
-        raise ValidationError("must be an RFC 3339 timestamp string", field=field_name)
-    try:
-        utc = _UTC_TIME_RE.match(value)
-        if utc:  # already UTC ("Z"): check the date and pad the fraction, no time-zone arithmetic
-            datetime.fromisoformat(utc.group(1))
-            return f"{utc.group(1)}.{(utc.group(2) or '').ljust(6, '0')}Z"
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not an RFC 3339 timestamp", field=field_name) from e
-    if moment.tzinfo is None:
-        raise ValidationError(f"{value!r} has no UTC offset (add Z or +hh:mm)", field=field_name)
-    return format_time(moment)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def utc_now() -> str:
-    return format_time(datetime.now(UTC))
-
-
-def trusted(cls: type[T], **fields: Any) -> T:
+def trusted(cls: type[T], **fields: object) -> T:
     """An object rebuilt from a row this registry validated when it wrote it, without re-checking.
 
     Loading state is on the append path of every batch; re-validating what the registry itself
@@ -209,8 +184,8 @@ class Composition:
     def fraction(self, component: str) -> float:
         return self.fractions.get(component, 0.0)
 
-    def to_dict(self) -> dict[str, float]:
-        return dict(self.fractions)
+    def to_dict(self) -> JSONObject:
+        return dict(self.fractions.items())
 
     @classmethod
     def from_dict(cls, value: object, field_name: str = "composition") -> Composition:
@@ -269,13 +244,13 @@ class Facility:
         """Whose process technology the facility uses for a stage; its own country unless declared."""
         return self.technology.get(stage, self.country)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {
             "id": self.id,
             "name": self.name,
             "operator": self.operator,
             "country": self.country,
-            "stages": sorted(self.activities),
+            "stages": [*sorted(self.activities)],
             "technology": dict(sorted(self.technology.items())),
         }
         if self.accreditation:
@@ -284,22 +259,23 @@ class Facility:
 
     @classmethod
     def from_dict(cls, value: object, field_name: str = "facility") -> Facility:
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object", field=field_name)
-        stages = value.get("stages")
+        f = Fields(value, field_name, shape="must be an object")
+        stages = f.raw("stages", None)
         if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
-            raise ValidationError("must be a list of stage names", field=f"{field_name}.stages")
-        technology = value.get("technology", {})
+            raise f.error("stages", "must be a list of stage names")
+        technology = f.raw("technology", {})
         if not isinstance(technology, dict):
-            raise ValidationError("must be an object of stage: country", field=f"{field_name}.technology")
-        accreditation = value.get("accreditation")
+            raise f.error("technology", "must be an object of stage: country")
+        accreditation = f.raw("accreditation", None)
         if accreditation is not None and not isinstance(accreditation, str):
-            raise ValidationError("must be a string", field=f"{field_name}.accreditation")
+            raise f.error("accreditation", "must be a string")
+        name, operator = (f.raw(n, None) for n in ("name", "operator"))
         return cls(
-            id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
-            name=value.get("name"),  # type: ignore[arg-type]  # checked in __post_init__
-            operator=value.get("operator"),  # type: ignore[arg-type]  # checked in __post_init__
-            country=value.get("country"),  # type: ignore[arg-type]  # checked in __post_init__
+            id=parse_id(f.raw("id", None), f.field("id")),
+            # anything but a non-empty string is refused by __post_init__, naming the field
+            name=name if isinstance(name, str) else "",
+            operator=operator if isinstance(operator, str) else "",
+            country=parse_country(f.raw("country", None), f.field("country")),
             activities=frozenset(stages),
             technology=technology,
             accreditation=accreditation,
@@ -339,8 +315,8 @@ class LotSpec:
     def element_mass(self, element: str) -> float:
         return self.mass_kg * self.composition.fraction(element)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {
             "id": self.id,
             "form": self.form.value,
             "mass_kg": self.mass_kg,
@@ -406,7 +382,7 @@ class Lot:
     def id(self) -> str:
         return self.spec.id
 
-    def evolve(self, **changes: Any) -> Lot:
+    def evolve(self, **changes: object) -> Lot:
         """A copy with some fields changed, checking the one invariant such changes can break.
 
         ``dataclasses.replace`` would re-run every check of the lot; on the append path the lot is
@@ -432,8 +408,9 @@ class Lot:
         origin: LotOrigin = json.loads(self.origin_json)
         return origin
 
-    def to_dict(self) -> dict[str, Any]:
-        out = self.spec.to_dict()
+    def to_dict(self) -> dict[str, object]:
+        """The lot as JSON values (the origin vector as its TypedDicts, which are JSON objects)."""
+        out: dict[str, object] = dict(self.spec.to_dict())
         out.update(
             {
                 "custodian": self.custodian,

@@ -9,15 +9,17 @@ The table is data: the shipped one (``data/prices.json``) or a user's file of th
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields
+from raretrace.io import read_json_file
 from raretrace.provenance import ElementOrigin, StageShares, at_stage, with_marginals
 
 
@@ -39,23 +41,23 @@ class PriceTable:
         if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
             raise ValidationError("a price table is an object with a list 'prices'", field="prices")
         prices: dict[str, Price] = {}
-        for i, row in enumerate(data["prices"]):
-            where = f"prices[{i}]"
-            if not isinstance(row, dict):
-                raise ValidationError("must be an object", field=where)
+        for i, item in enumerate(data["prices"]):
+            row = Fields(item, f"prices[{i}]", shape="must be an object")
             try:
-                element = parse_element(str(row.get("element"))).value
+                element = parse_element(str(row.raw("element", None))).value
             except ValidationError as e:
-                raise ValidationError(e.message, field=f"{where}.element") from e
-            value = row.get("oxide_usd_per_kg")
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValidationError("must be a positive number", field=f"{where}.oxide_usd_per_kg")
-            for name in ("date", "source"):
-                if not isinstance(row.get(name), str) or not row[name].strip():
-                    raise ValidationError("every price names its date and source", field=f"{where}.{name}")
+                raise row.error("element", e.message) from e
+            try:
+                value = row.number("oxide_usd_per_kg", low=math.ulp(0.0), high=math.inf)
+            except ValidationError as e:
+                raise row.error("oxide_usd_per_kg", "must be a positive number") from e
+            try:
+                day, source = row.text("date"), row.text("source")
+            except ValidationError as e:
+                raise ValidationError("every price names its date and source", field=e.field) from e
             if element in prices:
-                raise ValidationError(f"{element} is priced twice", field=f"{where}.element")
-            prices[element] = Price(element, float(value) / oxide_factor(element), row["date"], row["source"])
+                raise row.error("element", f"{element} is priced twice")
+            prices[element] = Price(element, value / oxide_factor(element), day, source)
         return cls(prices, origin)
 
     @classmethod
@@ -63,11 +65,7 @@ class PriceTable:
         """The shipped table, or the user's file at ``path``."""
         if path is None:
             return _shipped_table()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValidationError(f"cannot read price table {path}: {e}", field="prices") from e
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json_file(path, "prices"), str(path))
 
 
 def element_values(element_kg: Mapping[str, float], table: PriceTable) -> dict[str, float]:
@@ -106,7 +104,7 @@ def weighted_shares(
 
 def value_shares(
     origin: Mapping[str, ElementOrigin], element_kg: Mapping[str, float], table: PriceTable
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Per stage, the share of the lot's priced rare-earth value done in each country and with whose
     technology.
 

@@ -44,6 +44,7 @@ from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.merkle import leaf_hash, verify_inclusion
 from raretrace.log.note import parse_verifier_key, split_note
+from raretrace.times import parse_instant
 
 STEPS = (
     "credential proof",
@@ -169,18 +170,6 @@ def _strict_hashes(texts: tuple[Any, ...]) -> list[bytes] | None:
         return [b64.strict(text) for text in texts]
     except ValueError:
         return None
-
-
-def _parse_time(text: object, where: str) -> datetime:
-    if not isinstance(text, str):
-        raise ValidationError("must be an RFC 3339 time", field=where)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ValidationError(f"{text!r} is not an RFC 3339 time", field=where) from e
-    if moment.tzinfo is None:
-        raise ValidationError(f"{text!r} has no UTC offset", field=where)
-    return moment
 
 
 class StepFailedError(Exception):
@@ -509,8 +498,8 @@ def _same_map(a: object, b: Mapping[str, float]) -> bool:
 # 7 ------------------------------------------------------------------------------------------------------
 def _validity(state: dict[str, Any], now: datetime) -> tuple[bool, str]:
     credential = state["credential"]
-    start = _parse_time(credential.get("validFrom"), "validFrom")
-    end = _parse_time(credential.get("validUntil"), "validUntil")
+    start = parse_instant(credential.get("validFrom"), "validFrom")
+    end = parse_instant(credential.get("validUntil"), "validUntil")
     if now < start:
         raise StepFailedError(f"not yet valid: valid from {credential['validFrom']}")
     if now > end:

@@ -3,7 +3,6 @@ trusted keys. Each calls the library and renders; verification's steps are print
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,8 @@ from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
+from raretrace.io import read_json_file
+from raretrace.times import parse_date, parse_instant
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
 #: values also hides the event envelopes, which would reveal them.
@@ -26,12 +27,7 @@ HIDE = {
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise NotFoundError(f"cannot read {path}: {e.strerror}", field=what) from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"{path} is not JSON: {e}", field=what) from e
+    return read_json_file(path, what)
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -43,14 +39,9 @@ def _write(path: Path | None, text: str) -> None:
     tmp.replace(path)
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not an RFC 3339 time", field="at") from e
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _parse_time(value: str | None, field: str) -> datetime | None:
+    """An option's RFC 3339 time (offset required: raretrace.times), or None when not given."""
+    return None if value is None else parse_instant(value, field)
 
 
 def certify(
@@ -193,6 +184,7 @@ def verify(
     """
     from raretrace.certify.verify import TrustedKeys, load_presentation, summary_lines, verify_certificate
 
+    moment = _parse_time(at, "at")  # options before files: a typo is reported before any file is read
     presentation = load_presentation(_read_json(cert, "certificate"))
     if trusted_keys is not None:
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
@@ -200,7 +192,11 @@ def verify(
         trusted = TrustedKeys.from_dict(_own_trusted_keys(ctx))
     listing = _read_json(status_list, "status_list") if status_list else None
     report = verify_certificate(
-        presentation, trusted, status_list=listing, witness_threshold=witness_threshold, now=_parse_time(at)
+        presentation,
+        trusted,
+        status_list=listing,
+        witness_threshold=witness_threshold,
+        now=moment,
     )
     if as_json:
         emit_json(report.to_dict())
@@ -369,8 +365,8 @@ def import_event(
     """
     from raretrace.certify.verify import load_presentation
 
+    moment = _parse_time(time, "time") or datetime.now(UTC)
     presentation = load_presentation(_read_json(cert, "certificate"))
-    moment = _parse_time(time) or datetime.now(UTC)
     number = presentation["credential"].get("credentialSubject", {}).get("certificateNumber", "certificate")
     event: dict[str, Any] = {
         "kind": "import",
@@ -395,14 +391,10 @@ def stats(
 
     Example: raretrace --db registry.db stats --from 2026-01-01 --to 2026-12-31 --out stats-2026.json
     """
-    from datetime import date
 
     from raretrace.ledger.federation import statistics
 
-    try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
-    except ValueError as e:
-        raise ValidationError(f"{e}", field="from/to") from e
+    first, last = parse_date(start, "from"), parse_date(end, "to")
     if last < first:
         raise ValidationError("the period ends before it starts", field="to")
     _write(out, json_text(statistics(_ctx(ctx).registry(), first, last)))

@@ -14,7 +14,7 @@ from raretrace.cli.common import (
     emit_json,
     out_console,
 )
-from raretrace.errors import ValidationError
+from raretrace.times import parse_date
 
 #: ``check --fail-on``: some verdict reached the level given (errors use 1-8).
 GATE_EXIT_CODE = 9
@@ -75,19 +75,13 @@ def check(
 
     Example: raretrace --db demo.db check urn:raretrace:lot:vn-cn-tech-magnets-ndfeb-magnet-006294
     """
-    from datetime import date
 
     from raretrace.ledger.compliance import check_lots
     from raretrace.pricing import PriceTable
     from raretrace.rules.judging import parse_assertions, parse_end_use
     from raretrace.rules.verdict import breaches, gate_level
 
-    day = None
-    if as_of is not None:
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError as e:
-            raise ValidationError(f"{as_of!r} is not a date (YYYY-MM-DD)", field="as_of") from e
+    day = None if as_of is None else parse_date(as_of, "as_of")
     level = gate_level(fail_on, field="fail_on") if fail_on is not None else None
     verdicts = check_lots(
         _ctx(ctx).registry(),

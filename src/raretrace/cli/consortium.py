@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, out_console
 from raretrace.errors import ValidationError
+from raretrace.io import read_json_file
 
 consortium_app = typer.Typer(
     help="The consortium's membership file: signed k-of-n, versioned (TUF-root style).", no_args_is_help=True
@@ -29,10 +30,7 @@ MemberId = Annotated[str, typer.Option("--id", help="The member's id")]
 
 
 def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValidationError(f"{path} is not a readable JSON file: {e}", field=str(path)) from e
+    return read_json_file(path, str(path))
 
 
 def _signed(path: Path) -> Any:
@@ -154,7 +152,7 @@ def rotate_command(
     Example: raretrace consortium rotate 4.json --id jp --log-key "…" --at 2026-06-15T00:00:00Z --out 5.json
     """
     from raretrace.ledger.consortium import document, rotate_keys
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     when = at or (utc_now() if log_key is not None else None)
     changed = rotate_keys(_signed(prev), member_id, log_key=log_key, at=when, witness_key=witness_key)
@@ -227,7 +225,7 @@ def verify_command(
     Example: raretrace consortium verify 1.json 2.json 3.json
     """
     from raretrace.ledger.consortium import verify_chain, verify_root
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     start = None if trusted is None else verify_root(_read(trusted))
     _render(verify_chain([_read(f) for f in files], start, now=at or utc_now()), as_json)
@@ -251,7 +249,7 @@ def fetch_command(
     from raretrace.errors import StoreError
     from raretrace.ledger.consortium import verify_root
     from raretrace.ledger.consortium_fetch import fetch_newer
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     def get(name: str) -> bytes | None:
         url = f"{source.rstrip('/')}/{name}"
@@ -337,7 +335,7 @@ def reconcile_command(
     """
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.member_stats import reconcile_signed
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     members = load_directory(consortium, utc_now())
     result = reconcile_signed(members, exporter.read_bytes(), importer.read_bytes())
@@ -382,7 +380,7 @@ def confirm_imports_command(
     from raretrace.cli.witness import parse_endpoints
     from raretrace.ledger.confirmations import send_pending
     from raretrace.ledger.consortium_fetch import load_directory
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     members = load_directory(consortium, utc_now())
     with httpx.Client(timeout=30) as client:

@@ -6,26 +6,32 @@ The commands parse options, show a progress bar on stderr and render; the work i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
+from raretrace.times import parse_date
+
+if TYPE_CHECKING:  # annotations only: the commands import what they run when they run
+    from raretrace.interchange.writers import Columns, Record
+    from raretrace.ledger.registry import Registry
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int | None], None]]:
     """A Rich progress bar on stderr with one task per phase (reading, recording)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
     )
@@ -39,7 +45,7 @@ def _progress(enabled: bool) -> Iterator[Any]:
         transient=True,
         disable=not enabled,
     ) as bar:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(phase: str, done: int, total: int | None) -> None:
             if phase not in tasks:
@@ -175,14 +181,11 @@ def export_command(
 def _date(text: str | None) -> date | None:
     if text is None:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as e:
-        raise ValidationError(f"{text!r} is not a date (YYYY-MM-DD)", field="as_of") from e
+    return parse_date(text, "as_of")
 
 
 def _table(
-    registry: Any,
+    registry: Registry,
     what: str,
     fmt: str,
     lots: list[str] | None,
@@ -190,7 +193,7 @@ def _table(
     as_of: date | None,
     end_use: str | None,
     regimes: list[str] | None,
-) -> tuple[Any, Any, bool]:
+) -> tuple[Columns, Iterator[Record], bool]:
     """(columns, records, whether JSON keeps each whole record) for one export."""
     from raretrace.interchange import export as ex
 

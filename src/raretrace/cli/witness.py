@@ -98,7 +98,7 @@ def witness_run(
 
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.witness_service import run_round
-    from raretrace.model import utc_now
+    from raretrace.times import utc_now
 
     registry = _ctx(ctx).registry()
     overrides = parse_endpoints(endpoint or [])

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
+from raretrace.io import read_json_file
 from raretrace.render.tables import print_table
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
@@ -50,16 +51,7 @@ def _shipped_scenarios() -> dict[str, Any]:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise NotFoundError(f"cannot read {path}: {e.strerror}", field="file") from e
-    except UnicodeDecodeError as e:
-        raise ValidationError(f"{path} is not UTF-8 text", field="file") from e
-    except json.JSONDecodeError as e:
-        raise ValidationError(
-            f"not JSON: {e.msg} at line {e.lineno} column {e.colno}", context=str(path)
-        ) from e
+    return read_json_file(path, "file")
 
 
 def load_scenario(name_or_path: str) -> tuple[Any, dict[str, Any]]:

@@ -61,7 +61,7 @@ _DOUBTFUL_NUMBER = re.compile(
 _ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
-def _integral_floats_as_ints(value: Any) -> Any:
+def _integral_floats_as_ints(value: object) -> object:
     """The same value with integral floats below 2**53 as ints (how JCS writes them: 1000.0 -> 1000)."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
@@ -72,7 +72,7 @@ def _integral_floats_as_ints(value: Any) -> Any:
     return value
 
 
-def _fast(value: Any) -> bytes | None:
+def _fast(value: object) -> bytes | None:
     # A number token always follows ':' '[' or ',' in this encoding (',' is prepended for a bare
     # number); the same text inside a string is a harmless false alarm.
     try:
@@ -190,7 +190,7 @@ def prechecked(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stdlib_tree(tree: Any) -> bytes | None:
+def _stdlib_tree(tree: object) -> bytes | None:
     try:
         text = _encode_tree(tree)
     except (TypeError, ValueError, RecursionError):
@@ -198,7 +198,7 @@ def _stdlib_tree(tree: Any) -> bytes | None:
     return _utf8_unless_astral(text)
 
 
-def _orjson_tree(tree: Any) -> bytes | None:
+def _orjson_tree(tree: object) -> bytes | None:
     try:
         data: bytes = orjson.dumps(tree, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # non-string keys, nesting past 254, lone surrogates, ...
@@ -211,7 +211,7 @@ def _orjson_tree(tree: Any) -> bytes | None:
 # Values at the edges where two encoders could part: escapes (every control, DEL, quote, backslash,
 # slash, U+2028/9, BOM, U+FFFF), key order across the BMP, and floats at the decimal/exponent limits
 # of the values the fast path keeps (Python prints 1e-4 ≤ |x| < 1e16 without exponent).
-_EDGES: tuple[Any, ...] = (
+_EDGES: tuple[object, ...] = (
     ["".join(map(chr, range(0x20))), '\x7f"\\/', "é\u2028\u2029\ufeff\uffff中", ""],
     {"\ue000": 0, "\uff5e": 1, "a": 2, "é": 3, "": 4, "Z": 5, "\u07ff": 6, "\u0800": 7, "ab": 8},
     [0.1, -0.5, 1.5, 0.0001, -0.00012345, 0.33333333333333, 123456789012.25, 99999999999999.9],
@@ -225,10 +225,10 @@ def _orjson_agrees() -> bool:
     return all(_orjson_tree(_jcs_numbers(v)) == _stdlib_tree(_jcs_numbers(v)) for v in _EDGES)
 
 
-_encode_walked: Callable[[Any], bytes | None] = _orjson_tree if _orjson_agrees() else _stdlib_tree
+_encode_walked: Callable[[object], bytes | None] = _orjson_tree if _orjson_agrees() else _stdlib_tree
 
 
-def _fast_walked(value: Any) -> bytes | None:
+def _fast_walked(value: object) -> bytes | None:
     try:
         tree = _jcs_numbers(value)
     except (_DoubtfulNumberError, TypeError, ValueError, RecursionError):
@@ -310,7 +310,7 @@ def _only_strings(value: Any) -> bool:
     return True
 
 
-def canonical_bytes(value: Any) -> bytes:
+def canonical_bytes(value: object) -> bytes:
     """JCS bytes of a JSON value; floats that JSON cannot carry (NaN, inf) are refused."""
     walked = _fast_walked(value)
     if walked is not None:
@@ -321,11 +321,11 @@ def canonical_bytes(value: Any) -> bytes:
     if fast is not None:
         return fast
     try:
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(value)  # type: ignore[arg-type]  # it refuses what is not JSON: the check wanted
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
         raise ValidationError(f"cannot be canonicalized as JSON: {e}") from e
 
 
-def reference_canonical_bytes(value: Any) -> bytes:
+def reference_canonical_bytes(value: object) -> bytes:
     """JCS through the reference implementation only (for tests and audits of the fast path)."""
-    return rfc8785.dumps(value)
+    return rfc8785.dumps(value)  # type: ignore[arg-type]  # it refuses what is not JSON (CanonicalizationError)

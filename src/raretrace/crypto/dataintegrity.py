@@ -26,8 +26,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.keys import SIGNATURE_LEN, PublicKey, Signer
@@ -107,7 +108,7 @@ def is_datetime(value: object, *, require_timezone: bool) -> bool:
     return day <= (29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1])
 
 
-def hash_data(unsecured_document: dict[str, Any], proof_config: dict[str, Any]) -> bytes:
+def hash_data(unsecured_document: Mapping[str, object], proof_config: Mapping[str, object]) -> bytes:
     """eddsa-jcs-2022 hashData: SHA-256(JCS(proof config)) || SHA-256(JCS(document)).
 
     §3.3.3 Transformation (JCS of the document), §3.3.5 Proof Configuration step 4 (JCS of the
@@ -131,14 +132,14 @@ def _embedded_key(verification_method: str) -> PublicKey | None:
 
 
 def add_proof(
-    document: dict[str, Any],
+    document: Mapping[str, object],
     signer: Signer,
     *,
     verification_method: str,
     created: str,
     proof_purpose: str = "assertionMethod",
     include_context: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """A new document: ``document`` with an eddsa-jcs-2022 ``proof`` (eddsa §3.3.1 Create Proof).
 
     ``created`` is an XML Schema dateTimeStamp (``2023-02-24T23:36:38Z``): passed in, not read
@@ -170,7 +171,7 @@ def add_proof(
         )
 
     # §3.3.1 step 1: proof = a clone of the proof options (members in the order the spec shows).
-    proof: dict[str, Any] = {
+    proof: dict[str, object] = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
         "created": created,
@@ -191,13 +192,13 @@ def add_proof(
     return {**document, "proof": proof}
 
 
-def _context_list(value: Any) -> list[Any]:
+def _context_list(value: object) -> list[object]:
     """``@context`` as a list: a single string or object counts as a one-item list (JSON-LD)."""
     return value if isinstance(value, list) else [value]
 
 
 def verify_proof(
-    document: dict[str, Any],
+    document: Mapping[str, object],
     public_key: PublicKey | None = None,
     *,
     expected_purpose: str | None = "assertionMethod",

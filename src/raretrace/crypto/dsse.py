@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 
 
-def _utf8_json(raw: bytes) -> Any:
+def _utf8_json(raw: bytes) -> object:
     """JSON in UTF-8 (no other encoding): what ``loads`` falls back to, with the errors it raises."""
     return json.loads(raw.decode("utf-8"))
 
@@ -68,7 +68,7 @@ class Envelope:
         return value
 
 
-def sign_statement(statement: dict[str, Any], signers: Sequence[Signer]) -> bytes:
+def sign_statement(statement: Mapping[str, object], signers: Sequence[Signer]) -> bytes:
     """Wrap a statement in a DSSE envelope signed by every signer; returns the envelope bytes."""
     if not signers:
         raise ValidationError("at least one signer is required", field="signers")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dsse import STATEMENT_TYPE, sign_statement
 from raretrace.crypto.keys import PublicKey, Signer
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.model import (
     ASSEMBLE_STAGES,
     PROCESS_STAGES,
@@ -29,9 +30,9 @@ from raretrace.model import (
     parse_id,
     parse_lot_id,
     parse_positive,
-    parse_time,
 )
 from raretrace.provenance import check_paths
+from raretrace.times import parse_time
 
 PREDICATE_PREFIX = "https://raretrace.dev/event/"
 PREDICATE_SUFFIX = "/v1"
@@ -41,7 +42,7 @@ def predicate_type(kind: str) -> str:
     return f"{PREDICATE_PREFIX}{kind}{PREDICATE_SUFFIX}"
 
 
-def _text(data: Mapping[str, Any], name: str, *, optional: bool = False) -> str | None:
+def _text(data: Mapping[str, object], name: str, *, optional: bool = False) -> str | None:
     value = data.get(name)
     if value is None and optional:
         return None
@@ -50,13 +51,21 @@ def _text(data: Mapping[str, Any], name: str, *, optional: bool = False) -> str 
     return value
 
 
-def _list(data: Mapping[str, Any], name: str, *, optional: bool = False) -> list[Any]:
+def _list(data: Mapping[str, object], name: str, *, optional: bool = False) -> list[object]:
     value = data.get(name)
     if value is None and optional:
         return []
     if not isinstance(value, list) or (not value and not optional):
         raise ValidationError("missing or not a non-empty list", field=name)
     return value
+
+
+class _Base(TypedDict):
+    """The fields every event has, read before its kind's own (``parse_event``)."""
+
+    event_id: str
+    time: str
+    facility: str | None
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class Consumption:
             parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"lot": self.lot, "mass_kg": self.mass_kg}
 
 
@@ -100,7 +109,7 @@ class ExternalFeed:
             Composition.from_dict(value.get("composition", {}), f"{where}.composition"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"material": self.material, "mass_kg": self.mass_kg, "composition": self.composition.to_dict()}
 
 
@@ -138,7 +147,7 @@ class Event:
     time: str
     facility: str | None
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         """(name, object) pairs the statement's subjects hash; see ``statement_for``."""
         return [(self.event_id, {"event_id": self.event_id})]
 
@@ -149,7 +158,7 @@ class Extract(Event):
     deposit: str
     outputs: tuple[LotSpec, ...]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(o.id, o.to_dict()) for o in self.outputs]
 
 
@@ -161,7 +170,7 @@ class Process(Event):
     additions: tuple[ExternalFeed, ...]
     outputs: tuple[LotSpec, ...]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(o.id, o.to_dict()) for o in self.outputs]
 
 
@@ -182,9 +191,9 @@ class Transfer(Event):
     kind: ClassVar[str] = "transfer"
     to: str
     lots: tuple[str, ...]
-    details: Mapping[str, Any]
+    details: Mapping[str, object]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(lot, {"lot": lot, "to": self.to}) for lot in self.lots]
 
 
@@ -194,7 +203,7 @@ class Receive(Event):
     transfer_event: str
     lots: tuple[str, ...]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(lot, {"lot": lot, "transfer_event": self.transfer_event}) for lot in self.lots]
 
 
@@ -203,9 +212,9 @@ class Assay(Event):
     kind: ClassVar[str] = "assay"
     lot: str
     method: str
-    results: Mapping[str, Any]
+    results: Mapping[str, object]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(self.lot, {"lot": self.lot, "results": dict(self.results)})]
 
 
@@ -233,7 +242,7 @@ class RegisterFacility(Event):
     spec: Facility
     keys: tuple[KeySpec, ...]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(self.spec.id, self.spec.to_dict())]
 
 
@@ -268,17 +277,18 @@ class Import(Event):
     """
 
     kind: ClassVar[str] = "import"
-    certificate: Mapping[str, Any]
-    status_list: Mapping[str, Any] | None
+    certificate: Mapping[str, object]
+    status_list: Mapping[str, object] | None
     outputs: tuple[LotSpec, ...]
+    #: Per lot, the origin vector the certificate shows (checked for paths only: a LotOrigin as JSON).
     origins: Mapping[str, Any]
     stages: Mapping[str, Stage]
 
-    def subjects(self) -> list[tuple[str, Any]]:
+    def subjects(self) -> list[tuple[str, object]]:
         return [(o.id, o.to_dict()) for o in self.outputs]
 
 
-def _outputs(data: Mapping[str, Any]) -> tuple[LotSpec, ...]:
+def _outputs(data: Mapping[str, object]) -> tuple[LotSpec, ...]:
     outs = tuple(LotSpec.from_dict(v, f"outputs[{i}]") for i, v in enumerate(_list(data, "outputs")))
     seen: set[str] = set()
     for i, out in enumerate(outs):
@@ -288,7 +298,9 @@ def _outputs(data: Mapping[str, Any]) -> tuple[LotSpec, ...]:
     return outs
 
 
-def _consumptions(data: Mapping[str, Any], name: str, *, optional: bool = False) -> tuple[Consumption, ...]:
+def _consumptions(
+    data: Mapping[str, object], name: str, *, optional: bool = False
+) -> tuple[Consumption, ...]:
     items = tuple(
         Consumption.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=optional))
     )
@@ -298,13 +310,13 @@ def _consumptions(data: Mapping[str, Any], name: str, *, optional: bool = False)
     return items
 
 
-def _feeds(data: Mapping[str, Any], name: str) -> tuple[ExternalFeed, ...]:
+def _feeds(data: Mapping[str, object], name: str) -> tuple[ExternalFeed, ...]:
     return tuple(
         ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=True))
     )
 
 
-def _stage(data: Mapping[str, Any], allowed: frozenset[Stage], kind: str) -> Stage:
+def _stage(data: Mapping[str, object], allowed: frozenset[Stage], kind: str) -> Stage:
     stage = parse_enum(Stage, data.get("stage"), "stage")
     if stage not in allowed:
         raise ValidationError(
@@ -313,18 +325,18 @@ def _stage(data: Mapping[str, Any], allowed: frozenset[Stage], kind: str) -> Sta
     return stage
 
 
-def _lot_ids(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+def _lot_ids(data: Mapping[str, object], name: str) -> tuple[str, ...]:
     ids = tuple(parse_lot_id(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name)))
     if len(set(ids)) != len(ids):
         raise ValidationError("a lot is listed twice", field=name)
     return ids
 
 
-def _parse_extract(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_extract(d: Mapping[str, object], base: _Base) -> Event:
     return Extract(**base, deposit=_text(d, "deposit") or "", outputs=_outputs(d))
 
 
-def _parse_process(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_process(d: Mapping[str, object], base: _Base) -> Event:
     return Process(
         **base,
         stage=_stage(d, PROCESS_STAGES, "process"),
@@ -334,7 +346,7 @@ def _parse_process(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-def _parse_assemble(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_assemble(d: Mapping[str, object], base: _Base) -> Event:
     return Assemble(
         **base,
         stage=_stage(d, ASSEMBLE_STAGES, "assemble"),
@@ -344,7 +356,7 @@ def _parse_assemble(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-def _parse_recycle(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_recycle(d: Mapping[str, object], base: _Base) -> Event:
     inputs = _consumptions(d, "inputs", optional=True)
     feed = _feeds(d, "external_feed")
     if not inputs and not feed:
@@ -352,7 +364,7 @@ def _parse_recycle(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     return Recycle(**base, stage=Stage.RECYCLING, inputs=inputs, additions=feed, outputs=_outputs(d))
 
 
-def _parse_transfer(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_transfer(d: Mapping[str, object], base: _Base) -> Event:
     details = d.get("details", {})
     if not isinstance(details, dict):
         raise ValidationError("must be an object (hs_code, value, documents …)", field="details")
@@ -362,11 +374,11 @@ def _parse_transfer(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     return Transfer(**base, to=to, lots=_lot_ids(d, "lots"), details=details)
 
 
-def _parse_receive(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_receive(d: Mapping[str, object], base: _Base) -> Event:
     return Receive(**base, transfer_event=_text(d, "transfer_event") or "", lots=_lot_ids(d, "lots"))
 
 
-def _parse_assay(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_assay(d: Mapping[str, object], base: _Base) -> Event:
     results = d.get("results")
     if not isinstance(results, dict) or not results:
         raise ValidationError("missing or not a non-empty object of measurements", field="results")
@@ -380,7 +392,7 @@ def _parse_assay(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
 MAX_RESULT_DEPTH = 3
 
 
-def _measurements(value: Any, where: str, depth: int) -> None:
+def _measurements(value: object, where: str, depth: int) -> None:
     """An assay's results: names with text, finite numbers within the registry's bound, or objects of
     those (a few levels deep); nothing that would store ``Infinity`` or a 400-digit number."""
     if isinstance(value, dict):
@@ -394,7 +406,7 @@ def _measurements(value: Any, where: str, depth: int) -> None:
         raise ValidationError("must be a number, text or an object of those", field=where)
 
 
-def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_correct(d: Mapping[str, object], base: _Base) -> Event:
     amendments = []
     for i, item in enumerate(_list(d, "amend_lots", optional=True)):
         where = f"amend_lots[{i}]"
@@ -423,13 +435,14 @@ def _parse_correct(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-def _parse_register(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_register(d: Mapping[str, object], base: _Base) -> Event:
     spec = Facility.from_dict(d.get("facility"))
     keys = tuple(KeySpec.from_dict(k, f"keys[{i}]", base["time"]) for i, k in enumerate(_list(d, "keys")))
-    return RegisterFacility(**{**base, "facility": spec.id}, spec=spec, keys=keys)
+    acting: _Base = {**base, "facility": spec.id}
+    return RegisterFacility(**acting, spec=spec, keys=keys)
 
 
-def _parse_rotate(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_rotate(d: Mapping[str, object], base: _Base) -> Event:
     retire = d.get("retire_key_id")
     if retire is not None and not isinstance(retire, str):
         raise ValidationError("must be a key id string", field="retire_key_id")
@@ -442,7 +455,7 @@ def _parse_rotate(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-def _parse_revoke(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_revoke(d: Mapping[str, object], base: _Base) -> Event:
     return RevokeKey(
         **base,
         key_id=_text(d, "key_id") or "",
@@ -451,7 +464,7 @@ def _parse_revoke(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Any, Stage]:
+def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Mapping[str, Any], Stage]:
     if not isinstance(lot, dict):
         raise ValidationError("must be a lot object", field=where)
     for name in ("massKg", "composition", "origin"):
@@ -485,7 +498,7 @@ def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Any, Stage]:
     return spec, origin, stage
 
 
-def _parse_import(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
+def _parse_import(d: Mapping[str, object], base: _Base) -> Event:
     from raretrace.certify.disclosure import reveal
 
     certificate = d.get("certificate")
@@ -517,7 +530,7 @@ def _parse_import(d: Mapping[str, Any], base: dict[str, Any]) -> Event:
     )
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], Event]] = {
+_PARSERS: dict[str, Callable[[Mapping[str, object], _Base], Event]] = {
     "extract": _parse_extract,
     "process": _parse_process,
     "assemble": _parse_assemble,
@@ -553,7 +566,7 @@ def parse_event(data: object) -> Event:
         raise ValidationError("missing or not a string of 1-200 characters", field="event_id")
     facility = data.get("facility")
     secretariat_kind = kind in SECRETARIAT_KINDS
-    base: dict[str, Any] = {
+    base: _Base = {
         "event_id": event_id,
         "time": parse_time(data.get("time"), "time"),
         "facility": None if secretariat_kind else parse_id(facility, "facility"),
@@ -561,7 +574,7 @@ def parse_event(data: object) -> Event:
     return parser(data, base)
 
 
-def subject_list(event: Event) -> list[dict[str, Any]]:
+def subject_list(event: Event) -> list[JSONValue]:
     """The statement subjects an event implies: each created or touched object with its digest."""
     return [
         {"name": name, "digest": {"sha256": hashlib.sha256(canonical_bytes(obj)).hexdigest()}}
@@ -569,9 +582,10 @@ def subject_list(event: Event) -> list[dict[str, Any]]:
     ]
 
 
-def statement_for(event_data: Mapping[str, Any]) -> dict[str, Any]:
+def statement_for(event_data: object) -> dict[str, object]:
     """The in-toto Statement v1 that carries an event; subjects are derived, never free text."""
     event = parse_event(event_data)
+    assert isinstance(event_data, Mapping)  # parse_event refused anything else
     return {
         "_type": STATEMENT_TYPE,
         "subject": subject_list(event),
@@ -580,7 +594,7 @@ def statement_for(event_data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_from_statement(statement: Mapping[str, Any]) -> Event:
+def event_from_statement(statement: Mapping[str, object]) -> Event:
     """Parse and cross-check a statement: predicateType and subjects must match the predicate."""
     event = parse_event(statement["predicate"])
     if statement["predicateType"] != predicate_type(event.kind):
@@ -594,6 +608,6 @@ def event_from_statement(statement: Mapping[str, Any]) -> Event:
     return event
 
 
-def sign_event(event_data: Mapping[str, Any], signers: Sequence[Signer]) -> bytes:
+def sign_event(event_data: object, signers: Sequence[Signer]) -> bytes:
     """Envelope bytes for an event: its statement, canonicalized and signed by every signer."""
     return sign_statement(statement_for(event_data), signers)

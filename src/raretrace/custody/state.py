@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -49,8 +49,9 @@ from raretrace.errors import (
     SignatureError,
     ValidationError,
 )
-from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage, format_time
+from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form
+from raretrace.times import format_time, stored_instant
 
 #: Default per-element mass-balance tolerance: outputs may hold up to 1% more of an element than the
 #: inputs declare, to absorb assay uncertainty in declared compositions. Set per registry at init.
@@ -70,7 +71,7 @@ def time_window(recorded_at: str) -> tuple[str, str]:
     """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text.
 
     Cached: every event of a batch shares the batch's clock, so it is worked out once a batch."""
-    now = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    now = stored_instant(recorded_at)
     earliest = now.replace(year=now.year - PAST_YEARS, month=1, day=1)
     return format_time(earliest), format_time(now + timedelta(hours=FUTURE_HOURS))
 
@@ -340,7 +341,7 @@ class LedgerState:
             self.trusted,
             status_list=event.status_list,
             witness_threshold=self.import_witness_threshold,
-            now=datetime.fromisoformat(event.time.replace("Z", "+00:00")),
+            now=stored_instant(event.time),
         )
         failed = report.failed()
         if failed is not None or not report.ok:

@@ -32,7 +32,7 @@ from raretrace.ledger.lineage import walk_edges
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.stage_shares import stage_shares
 from raretrace.rules import Regime, Verdict, load_regimes
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.verdict import Finding, Outcome
 from raretrace.world.data import WorldData
 
@@ -106,7 +106,7 @@ def _fingerprint_regime() -> Regime:
         "parameters": {"fingerprint_required": True},
         "sources": [{"title": "demo world: the secretariat switches the fingerprint rule on"}],
     }
-    return load_regimes()["consortium"].amended(Fields(amendment, "demo amendment:"))
+    return load_regimes()["consortium"].amended(RegimeFields(amendment, "demo amendment:"))
 
 
 def _rule(verdict: Verdict, rule: str) -> Finding:

@@ -19,12 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 import pycountry
 
 from raretrace.elements import parse_element
 from raretrace.errors import ValidationError
+from raretrace.io import read_json_file
 
 #: The 15 rare earths of a REY pattern (lanthanides without Pm, plus Y), in atomic-number order of the
 #: lanthanides with Y last, as the sources tabulate them.
@@ -453,14 +455,7 @@ def library_from_dict(data: object, origin: str) -> Library:
 def read_library_file(path: str) -> Library:
     """A library file (``library build``'s output, or a copy of the shipped one), checked like the
     shipped one: every figure with its source."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as e:
-        raise ValidationError(f"cannot read the library {path}: {e.strerror}", field="library") from e
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValidationError(f"the library {path} is not JSON: {e}", field="library") from e
-    return library_from_dict(data, path)
+    return library_from_dict(read_json_file(Path(path), "library"), path)
 
 
 def library_data() -> dict[str, Any]:

@@ -24,11 +24,9 @@ anything else          (packing, storing, OBSERVE elsewhere …)         skipped
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.custody.events import parse_event
@@ -36,6 +34,8 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.items import Item, Origins
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.signed import signed_envelope
+from raretrace.io import read_json_file
+from raretrace.jsontypes import JSONValue
 from raretrace.model import ASSEMBLE_STAGES, PROCESS_STAGES, Stage
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -70,16 +70,10 @@ def facility_id(uri: object) -> str:
     return text[len(FACILITY_URN) :] if text.startswith(FACILITY_URN) else text
 
 
-def load_document(path: Path) -> tuple[list[Any], tuple[str, ...]]:
+def load_document(path: Path) -> tuple[list[JSONValue], tuple[str, ...]]:
     """The event list of an EPCISDocument (or EPCISQueryDocument) and the prefixes bound to our
     namespace. The document is one JSON value, so it is read whole."""
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            document = json.load(handle)
-    except OSError as e:
-        raise ValidationError(f"cannot read {path}: {e.strerror}", field="file") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"{path.name} is not JSON: {e}", field="file") from e
+    document = read_json_file(path, "file")
     if not isinstance(document, dict):
         raise ValidationError(f"{path.name}: an EPCIS document is a JSON object", field="type")
     kind = _type(document)
@@ -91,13 +85,15 @@ def load_document(path: Path) -> tuple[list[Any], tuple[str, ...]]:
         )
     events = body.get("eventList")
     if events is None and kind == "EPCISQueryDocument":
-        events = (body.get("queryResults") or {}).get("resultsBody", {}).get("eventList")
+        results = body.get("queryResults")
+        found = results.get("resultsBody") if isinstance(results, dict) else None
+        events = found.get("eventList") if isinstance(found, dict) else None
     if not isinstance(events, list):
         raise ValidationError(f"{path.name}: epcisBody.eventList is missing or not a list", field="eventList")
     return events, _prefixes(document.get("@context"))
 
 
-def _type(obj: Mapping[str, Any]) -> str:
+def _type(obj: Mapping[str, object]) -> str:
     value = obj.get("type", obj.get("isA", ""))
     return str(value).removeprefix("epcis:")
 
@@ -117,18 +113,18 @@ def _prefixes(context: object) -> tuple[str, ...]:
 class _Event:
     """One EPCIS event with access to its raretrace extension members."""
 
-    def __init__(self, data: Mapping[str, Any], prefixes: tuple[str, ...]) -> None:
+    def __init__(self, data: Mapping[str, object], prefixes: tuple[str, ...]) -> None:
         self.data = data
         self.prefixes = prefixes
 
-    def rt(self, name: str, container: Mapping[str, Any] | None = None) -> Any:
+    def rt(self, name: str, container: Mapping[str, object] | None = None) -> object:
         source = self.data if container is None else container
         for prefix in self.prefixes:
             if f"{prefix}:{name}" in source:
                 return source[f"{prefix}:{name}"]
         return source.get(RT_NAMESPACE + name)
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> object:
         return self.data.get(name)
 
     def member(self, name: str) -> str:
@@ -163,12 +159,23 @@ def epcis_items(path: Path, log: ProblemLog, skipped: list[str]) -> Iterator[Ite
             log.add(number, _member(e.field, origins), e.message, exit_code=e.exit_code)
             continue
         at_row = {path: (number, member) for path, (_, member) in origins.items()}
-        item = Item(number, mapped["event_id"], origins=at_row, envelope=signed)
+        # parse_event accepted ``mapped``: its ids are strings
+        item = Item(number, str(mapped["event_id"]), origins=at_row, envelope=signed)
         item.event = None if signed else mapped
-        item.facilities = [(mapped["facility"], number, origins["facility"][1])]
+        item.facilities = [(str(mapped["facility"]), number, origins["facility"][1])]
         if mapped["kind"] == "transfer":
-            item.facilities.append((mapped["to"], number, origins["to"][1]))
+            item.facilities.append((str(mapped["to"]), number, origins["to"][1]))
         yield item
+
+
+def _listed(value: object) -> list[object]:
+    """An optional EPCIS list member: its items, or none when it is absent or not a list."""
+    return value if isinstance(value, list) else []
+
+
+def _kg(value: object) -> float:
+    """A mass already read (``_mass``) or not yet checked (an addition: ``parse_event`` judges it)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _member(field: str | None, origins: Origins) -> str | None:
@@ -227,7 +234,7 @@ def _event_id(event: _Event, origins: Origins) -> str:
     return "urn:raretrace:epcis:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
 
 
-def _mass(element: Mapping[str, Any], where: str, origins: Origins, field: str) -> float:
+def _mass(element: Mapping[str, object], where: str, origins: Origins, field: str) -> float:
     origins[field] = (0, f"{where}.quantity")
     quantity, uom = element.get("quantity"), element.get("uom")
     if uom is None:
@@ -245,7 +252,7 @@ def _mass(element: Mapping[str, Any], where: str, origins: Origins, field: str) 
     return float(quantity) * MASS_UOM[str(uom)]
 
 
-def _quantities(event: _Event, member: str) -> list[Mapping[str, Any]]:
+def _quantities(event: _Event, member: str) -> list[Mapping[str, object]]:
     value = event.get(member)
     if value is None:
         return []
@@ -254,7 +261,7 @@ def _quantities(event: _Event, member: str) -> list[Mapping[str, Any]]:
     return value
 
 
-def _master(event: _Event) -> dict[str, Any]:
+def _master(event: _Event) -> dict[str, object]:
     """Lot master data (form, composition, units, declaredValue) by lot id, from ilmd or the event."""
     ilmd = event.get("ilmd")
     lots = event.rt("lots", ilmd) if isinstance(ilmd, dict) else None
@@ -269,11 +276,11 @@ def _master(event: _Event) -> dict[str, Any]:
 
 def _outputs(
     event: _Event, member: str, field: str, origins: Origins, extra: list[tuple[str, float]] | None = None
-) -> list[dict[str, Any]]:
+) -> list[dict[str, object]]:
     _no_instances(event, member, field, origins, "creates")
     master = _master(event)
     origins[field] = (0, member)
-    specs: list[dict[str, Any]] = []
+    specs: list[dict[str, object]] = []
     entries = [
         (e.get("epcClass"), _mass(e, f"{member}[{i}]", origins, f"{field}[{i}].mass_kg"), f"{member}[{i}]")
         for i, e in enumerate(_quantities(event, member))
@@ -289,7 +296,7 @@ def _outputs(
                 f"lot {lot} has no master data: give its form and composition in ilmd {event.member('lots')}",
                 field=f"{base}.form",
             )
-        spec: dict[str, Any] = {
+        spec: dict[str, object] = {
             "id": lot,
             "form": data.get("form"),
             "mass_kg": kg,
@@ -325,7 +332,7 @@ def _no_instances(event: _Event, member: str, field: str, origins: Origins, verb
         )
 
 
-def _inputs(event: _Event, member: str, origins: Origins) -> list[dict[str, Any]]:
+def _inputs(event: _Event, member: str, origins: Origins) -> list[dict[str, object]]:
     _no_instances(event, member, "inputs", origins, "consumes")
     out = []
     for i, element in enumerate(_quantities(event, member)):
@@ -339,32 +346,32 @@ def _inputs(event: _Event, member: str, origins: Origins) -> list[dict[str, Any]
     return out
 
 
-def _lots(event: _Event, origins: Origins) -> list[Any]:
+def _lots(event: _Event, origins: Origins) -> list[object]:
     """Lots an event is about: epcList entries, then quantityList classes."""
-    lots: list[Any] = []
-    for i, epc in enumerate(event.get("epcList") or []):
+    lots: list[object] = []
+    for i, epc in enumerate(_listed(event.get("epcList"))):
         origins[f"lots[{i}]"] = (0, f"epcList[{i}]")
         lots.append(epc)
     for element in _quantities(event, "quantityList"):
         origins[f"lots[{len(lots)}]"] = (
             0,
-            f"quantityList[{len(lots) - len(event.get('epcList') or [])}].epcClass",
+            f"quantityList[{len(lots) - len(_listed(event.get('epcList')))}].epcClass",
         )
         lots.append(element.get("epcClass"))
     origins["lots"] = (0, "quantityList")
     return lots
 
 
-def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str, Any] | None:
+def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str, object] | None:
     """The raretrace event an EPCIS event stands for, or None when it stands for none."""
     kind_of = _type(event.data)
     step = bizstep(event.get("bizStep"))
     action = event.get("action")
     explicit = event.rt("kind")
-    base: dict[str, Any] = {}
+    base: dict[str, object] = {}
     origins["kind"] = (0, "type")
 
-    def start(kind: str) -> dict[str, Any]:
+    def start(kind: str) -> dict[str, object]:
         base.update(
             kind=kind,
             event_id=_event_id(event, origins),
@@ -388,9 +395,9 @@ def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str
             details = event.rt("details") or {}
             origins["details"] = (0, event.member("details"))
             event_data.update(to=to[0] if to else None, lots=_lots(event, origins), details=details)
-            for transaction in event.get("bizTransactionList") or []:
+            for transaction in _listed(event.get("bizTransactionList")):
                 if isinstance(transaction, dict) and bizstep(transaction.get("type")).endswith("desadv"):
-                    shipments[str(transaction.get("bizTransaction"))] = event_data["event_id"]
+                    shipments[str(transaction.get("bizTransaction"))] = str(event_data["event_id"])
             return event_data
         if explicit == "receive" or (explicit is None and step in ("receiving", "arriving")):
             event_data = start("receive")
@@ -398,7 +405,7 @@ def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str
             transfer = event.rt("transferEvent")
             if transfer is None:
                 origins["transfer_event"] = (0, "bizTransactionList")
-                for transaction in event.get("bizTransactionList") or []:
+                for transaction in _listed(event.get("bizTransactionList")):
                     if isinstance(transaction, dict) and bizstep(transaction.get("type")).endswith("desadv"):
                         reference = str(transaction.get("bizTransaction"))
                         transfer = shipments.get(reference, reference)
@@ -427,7 +434,9 @@ def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str
         inputs = _inputs(event, "childQuantityList", origins)
         additions = _additions(event, origins, "additions")
         parent = event.get("parentID")
-        total = sum(i["mass_kg"] for i in inputs) + sum(float(a.get("mass_kg", 0)) for a in additions)
+        total = sum(_kg(i["mass_kg"]) for i in inputs) + sum(
+            _kg(a.get("mass_kg")) for a in additions if isinstance(a, dict)
+        )
         origins["stage"] = (0, event.member("stage"))
         event_data.update(
             stage=event.rt("stage") or Stage.COMPONENT.value,
@@ -439,7 +448,7 @@ def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str
     return None
 
 
-def _additions(event: _Event, origins: Origins, field: str) -> list[dict[str, Any]]:
+def _additions(event: _Event, origins: Origins, field: str) -> list[object]:
     value = event.rt("additions") or []
     origins[field] = (0, event.member("additions"))
     if not isinstance(value, list):
@@ -449,7 +458,13 @@ def _additions(event: _Event, origins: Origins, field: str) -> list[dict[str, An
     return value
 
 
-def _transformation(event: _Event, step: str, explicit: Any, start: Any, origins: Origins) -> dict[str, Any]:
+def _transformation(
+    event: _Event,
+    step: str,
+    explicit: object,
+    start: Callable[[str], dict[str, object]],
+    origins: Origins,
+) -> dict[str, object]:
     stage = event.rt("stage") or (Stage.COMPONENT.value if step == "assembling" else None)
     origins["stage"] = (0, event.member("stage"))
     if explicit == "recycle" or stage == Stage.RECYCLING.value:
@@ -465,7 +480,7 @@ def _transformation(event: _Event, step: str, explicit: Any, start: Any, origins
             f"({', '.join(s.value for s in Stage if s is not Stage.MINING)}), got {stage!r}",
             field="stage",
         )
-    event_data: dict[str, Any] = start(kind)
+    event_data: dict[str, object] = start(kind)
     inputs = _inputs(event, "inputQuantityList", origins)
     feed_name = "external_feed" if kind == "recycle" else "additions"
     additions = _additions(event, origins, feed_name)

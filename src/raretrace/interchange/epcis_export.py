@@ -14,14 +14,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from raretrace.interchange.epcis import EPCIS_CONTEXT, FACILITY_URN, RT_NAMESPACE, RT_PREFIX
 from raretrace.interchange.export import stored_events
 from raretrace.ledger.registry import Registry
-from raretrace.model import utc_now
+from raretrace.times import utc_now
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 _OFFSET = re.compile(r"([+-]\d\d:\d\d)$")
@@ -45,17 +45,17 @@ def _offset(time: str) -> str:
     return match.group(1) if match else "+00:00"
 
 
-def _quantity(lot: str, mass_kg: float | None = None) -> dict[str, Any]:
-    element: dict[str, Any] = {"epcClass": lot}
+def _quantity(lot: str, mass_kg: float | None = None) -> dict[str, object]:
+    element: dict[str, object] = {"epcClass": lot}
     if mass_kg is not None:
         element.update(quantity=mass_kg, uom="KGM")
     return element
 
 
-def _master(outputs: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    lots: dict[str, Any] = {}
+def _master(outputs: Iterable[Mapping[str, Any]]) -> dict[str, object]:
+    lots: dict[str, object] = {}
     for spec in outputs:
-        data: dict[str, Any] = {"form": spec["form"], "composition": spec.get("composition", {})}
+        data: dict[str, object] = {"form": spec["form"], "composition": spec.get("composition", {})}
         if "units" in spec:
             data["units"] = spec["units"]
         if spec.get("declared_value"):
@@ -64,10 +64,10 @@ def _master(outputs: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {_rt("lots"): lots}
 
 
-def epcis_event(event: dict[str, Any], envelope: bytes | None = None) -> dict[str, Any]:
-    """The EPCIS 2.0 event that stands for a raretrace event."""
+def epcis_event(event: Mapping[str, Any], envelope: bytes | None = None) -> dict[str, object]:
+    """The EPCIS 2.0 event that stands for a raretrace event (a recorded, hence valid, predicate)."""
     kind = event["kind"]
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "type": "ObjectEvent",
         "eventTime": event["time"],
         "eventTimeZoneOffset": _offset(event["time"]),
@@ -138,9 +138,9 @@ def epcis_event(event: dict[str, Any], envelope: bytes | None = None) -> dict[st
     return out
 
 
-def write_document(handle: TextIO, events: Iterable[dict[str, Any]]) -> int:
+def write_document(handle: TextIO, events: Iterable[Mapping[str, object]]) -> int:
     """Write an EPCISDocument with ``events`` (already EPCIS events), one at a time."""
-    head: dict[str, Any] = {
+    head: dict[str, object] = {
         "@context": [EPCIS_CONTEXT, {RT_PREFIX: RT_NAMESPACE}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",

@@ -11,9 +11,8 @@ and column, so an error found later â€” by the event parser or by the registry â
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from raretrace.custody.events import parse_event
 from raretrace.errors import RaretraceError, ValidationError
@@ -56,7 +55,7 @@ class Line:
     """One row, read: its number and its values by canonical column (numbers already in kg)."""
 
     number: int
-    values: dict[str, Any]
+    values: dict[str, object]
     composition: dict[str, float]
 
 
@@ -70,8 +69,8 @@ class _Reader:
     def column(self, name: str) -> str:
         return self.heading.get(name, name)
 
-    def line(self, number: int, cells: Sequence[Any]) -> Line | None:
-        values: dict[str, Any] = {}
+    def line(self, number: int, cells: Sequence[object]) -> Line | None:
+        values: dict[str, object] = {}
         ok = True
         for name, found in self.columns.items():
             raw = cells[found.index] if found.index < len(cells) else None
@@ -94,7 +93,7 @@ class _Reader:
         return Line(number, values, composition) if ok else None
 
     @staticmethod
-    def _value(name: str, found: Field, raw: Any) -> Any:
+    def _value(name: str, found: Field, raw: object) -> object:
         if name in _NUMBERS:
             number = cell_number(raw)
             if number is None:
@@ -123,7 +122,7 @@ def event_items(sheet: Sheet, log: ProblemLog) -> Iterator[Item]:
         line = reader.line(number, cells)
         if line is None:
             continue
-        event_id = line.values.get("event_id")
+        event_id = _text(line.values.get("event_id"))
         if not event_id:
             log.add(number, reader.column("event_id"), "required value is empty")
             continue
@@ -157,7 +156,7 @@ def _event(
         return None
     seen_events[event_id] = first.number
     before = log.total
-    head: dict[str, Any] = {}
+    head: dict[str, object] = {}
     for name in _EVENT_FIELDS:
         for line in lines:
             value = line.values.get(name)
@@ -186,7 +185,7 @@ def _event(
         "facility": (first.number, col("facility_id")),
         "kind": (first.number, col("kind")),
     }
-    event: dict[str, Any] = {
+    event: dict[str, object] = {
         "kind": kind,
         "event_id": event_id,
         "time": head["time"],
@@ -195,19 +194,20 @@ def _event(
     parts = _lines(lines, kind, reader, origins, seen_lots)
     if parts is None:
         return None
-    facilities = [(head["facility_id"], first.number, col("facility_id"))]
+    facilities = [(str(head["facility_id"]), first.number, col("facility_id"))]
     try:
         _fill(event, kind, head, parts, origins, first.number, col)
     except ValidationError as e:
         log.add(first.number, col(e.field or ""), e.message)
         return None
     if kind == "transfer":
-        facilities.append((head.get("to_facility") or "", first.number, col("to_facility")))
+        facilities.append((_text(head.get("to_facility")) or "", first.number, col("to_facility")))
     item = Item(first.number, event_id, origins=origins, facilities=facilities)
     try:
         parse_event(event)
-        if head.get("envelope"):
-            item.envelope = signed_envelope(head["envelope"], event)
+        envelope = _text(head.get("envelope"))
+        if envelope:
+            item.envelope = signed_envelope(envelope, event)
         else:
             item.event = event
     except RaretraceError as e:
@@ -221,14 +221,14 @@ def _event(
 
 def _lines(
     lines: list[Line], kind: str, reader: _Reader, origins: Origins, seen_lots: dict[str, int]
-) -> dict[str, list[Any]] | None:
+) -> dict[str, list[object]] | None:
     """The event's outputs, inputs, additions and lots from its rows, recording each one's cells."""
     log, col = reader.log, reader.column
-    parts: dict[str, list[Any]] = {"output": [], "input": [], "addition": [], "lot": []}
+    parts: dict[str, list[object]] = {"output": [], "input": [], "addition": [], "lot": []}
     before = log.total
     for line in lines:
         v = line.values
-        role = (v.get("role") or "").lower()
+        role = (_text(v.get("role")) or "").lower()
         if role not in ROLES:
             log.add(line.number, col("role"), f"{v.get('role')!r} is not one of {', '.join(ROLES)}")
             continue
@@ -241,7 +241,7 @@ def _lines(
             continue
         index = len(parts[role])
         if role == "output":
-            spec: dict[str, Any] = {
+            spec: dict[str, object] = {
                 "id": v.get("lot_id"),
                 "form": v.get("form"),
                 "mass_kg": v.get("mass"),
@@ -251,8 +251,8 @@ def _lines(
                 spec["units"] = v["units"]
             if v.get("declared_value") is not None:
                 spec["declared_value"] = {"amount": v["declared_value"], "currency": v.get("currency")}
-            lot_id = v.get("lot_id")
-            if lot_id in seen_lots:
+            lot_id = _text(v.get("lot_id"))
+            if lot_id is not None and lot_id in seen_lots:
                 log.add(
                     line.number, col("lot_id"), f"lot {lot_id} is already produced on row {seen_lots[lot_id]}"
                 )
@@ -309,11 +309,16 @@ def _lines(
     return parts if log.total == before else None
 
 
+def _text(value: object) -> str | None:
+    """A text column's value (cells are read as text, numbers or nothing: ``_Reader._value``)."""
+    return None if value is None else str(value)
+
+
 def _component_header(reader: _Reader, component: str) -> str:
     return next((f.header for f in reader.components if f.name == component), component)
 
 
-def _json_object(text: str | None, name: str) -> dict[str, Any]:
+def _json_object(text: str | None, name: str) -> dict[str, object]:
     if not text:
         return {}
     try:
@@ -326,13 +331,13 @@ def _json_object(text: str | None, name: str) -> dict[str, Any]:
 
 
 def _fill(
-    event: dict[str, Any],
+    event: dict[str, object],
     kind: str,
-    head: dict[str, Any],
-    parts: dict[str, list[Any]],
+    head: dict[str, object],
+    parts: dict[str, list[object]],
     origins: Origins,
     row: int,
-    col: Any,
+    col: Callable[[str], str],
 ) -> None:
     """Put the kind's own fields on the event (from the event fields and the collected lines)."""
     for name, column in (
@@ -357,7 +362,7 @@ def _fill(
     elif kind == "recycle":
         event.update(inputs=parts["input"], external_feed=parts["addition"], outputs=parts["output"])
     elif kind == "transfer":
-        details = _json_object(head.get("details"), "details")
+        details = _json_object(_text(head.get("details")), "details")
         if head.get("hs_code"):
             details["hs_code"] = head["hs_code"]
         event.update(to=head.get("to_facility"), lots=parts["lot"], details=details)
@@ -369,5 +374,5 @@ def _fill(
         event.update(
             lot=parts["lot"][0],
             method=head.get("method"),
-            results=_json_object(head.get("results"), "results"),
+            results=_json_object(_text(head.get("results")), "results"),
         )

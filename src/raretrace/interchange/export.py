@@ -10,29 +10,25 @@ signed envelope, so another registry can import them (the round trip the tests r
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from raretrace.crypto.dsse import recorded_statement
 from raretrace.interchange.columns import COMPOSITION_COMPONENTS, COMPOSITION_UNIT, template_headers
-from raretrace.interchange.writers import Columns
+from raretrace.interchange.writers import Columns, Record
 from raretrace.ledger.registry import Registry
-from raretrace.store import schema as t
+from raretrace.store import exports as rows
 
 #: the kinds an event export carries: what a participant records about material. Identity,
 #: correction and import events are the registry's own acts and cannot be re-signed elsewhere.
 MATERIAL_KINDS = ("extract", "process", "assemble", "recycle", "transfer", "receive", "assay")
 EXPORTS = ("lots", "traces", "verdicts", "certificates", "facilities", "events")
-_YIELD = 1000
 
 
 def all_lot_ids(registry: Registry) -> list[str]:
     with registry.engine.connect() as conn:
-        return list(conn.execute(select(t.lots.c.id).order_by(t.lots.c.id)).scalars())
+        return rows.lot_ids(conn)
 
 
 # --- lots ------------------------------------------------------------------------------------------
@@ -59,7 +55,7 @@ LOT_COLUMNS: Columns = (
 )
 
 
-def lot_records(registry: Registry, lot_ids: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def lot_records(registry: Registry, lot_ids: Sequence[str] | None = None) -> Iterator[Record]:
     """Each lot as ``lot show --json`` gives it, with the lot's own fields also at the top level."""
     for lot_id in lot_ids or all_lot_ids(registry):
         details = registry.lot_details(lot_id)
@@ -93,7 +89,7 @@ TRACE_DOWN_COLUMNS: Columns = (
 )
 
 
-def trace_records(registry: Registry, lot_ids: Sequence[str] | None, *, up: bool) -> Iterator[dict[str, Any]]:
+def trace_records(registry: Registry, lot_ids: Sequence[str] | None, *, up: bool) -> Iterator[Record]:
     """One record per (lot, source) going up, or per (lot, lot reached) going down; the JSON form of
     each record also carries the whole trace of its lot (``trace`` key on the lot's first record)."""
     from raretrace.ledger.lineage import trace_down, trace_up
@@ -152,7 +148,7 @@ def verdict_records(
     as_of: date | None = None,
     end_use: str | None = None,
     regimes: Sequence[str] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Record]:
     """Every lot under every regime, as ``raretrace check --json`` gives it (portfolio regimes judge
     the lots exported together, once)."""
     from raretrace.ledger.compliance import check_lots
@@ -186,23 +182,23 @@ CERTIFICATE_COLUMNS: Columns = (
 )
 
 
-def certificate_records(registry: Registry) -> Iterator[dict[str, Any]]:
+def certificate_records(registry: Registry) -> Iterator[Record]:
     """The certificates this registry issued (``ledger.certificates.issue``), with their signed
     credential as issued (concealed fields stay concealed) and their revocation state."""
     with registry.engine.connect() as conn:
-        rows = conn.execute(select(t.certificates).order_by(t.certificates.c.status_index)).all()
-    for row in rows:
+        issued = rows.issued_certificates(conn)
+    for row in issued:
         yield {
             "id": row.id,
             "number": row.number,
             "status_index": row.status_index,
             "transfer_event": row.transfer_event,
-            "lots": json.loads(row.lots),
+            "lots": row.lots,
             "issued_at": row.issued_at,
             "valid_until": row.valid_until,
             "revoked_at": row.revoked_at,
             "revocation_reason": row.revocation_reason,
-            "credential": json.loads(row.credential),
+            "credential": row.credential,
         }
 
 
@@ -211,16 +207,12 @@ def certificate_records(registry: Registry) -> Iterator[dict[str, Any]]:
 FACILITY_COLUMNS: Columns = tuple((name, "text") for name in template_headers("facilities"))
 
 
-def facility_records(registry: Registry) -> Iterator[dict[str, Any]]:
+def facility_records(registry: Registry) -> Iterator[Record]:
     """Registered facilities with their unrevoked keys, each key's validity in the same position."""
     with registry.engine.connect() as conn:
         facilities = registry.store.all_facilities(conn)
-        keys = conn.execute(
-            select(t.facility_keys)
-            .where(t.facility_keys.c.revoked_at.is_(None))
-            .order_by(t.facility_keys.c.added_seq)
-        ).all()
-    by_facility: dict[str, list[Any]] = {}
+        keys = rows.active_keys(conn)
+    by_facility: dict[str, list[rows.ActiveKey]] = {}
     for key in keys:
         by_facility.setdefault(key.facility_id, []).append(key)
     for facility in facilities:
@@ -233,7 +225,7 @@ def facility_records(registry: Registry) -> Iterator[dict[str, Any]]:
             "stages": ";".join(sorted(facility.activities)),
             "technology": ";".join(f"{s}={c}" for s, c in sorted(facility.technology.items())),
             "accreditation": facility.accreditation,
-            "public_key": ";".join(base64.b64encode(bytes(k.public_key)).decode() for k in own),
+            "public_key": ";".join(base64.b64encode(k.public_key).decode() for k in own),
             "key_valid_from": ";".join(k.valid_from for k in own),
             "key_valid_until": ";".join(k.valid_until or "" for k in own)
             if any(k.valid_until for k in own)
@@ -248,14 +240,9 @@ def stored_events(
     registry: Registry, kinds: Sequence[str] = MATERIAL_KINDS
 ) -> Iterator[tuple[int, dict[str, Any], bytes]]:
     """(log index, event, envelope bytes) of the recorded events of ``kinds``, in log order, streamed."""
-    query = (
-        select(t.events.c.seq, t.events.c.envelope)
-        .where(t.events.c.kind.in_(list(kinds)))
-        .order_by(t.events.c.seq)
-    )
     with registry.engine.connect() as conn:
-        for row in conn.execution_options(yield_per=_YIELD).execute(query):
-            yield int(row.seq), recorded_statement(row.envelope)["predicate"], bytes(row.envelope)
+        for seq, envelope in rows.envelopes_of_kinds(conn, kinds):
+            yield seq, recorded_statement(envelope)["predicate"], envelope
 
 
 def event_columns(registry: Registry) -> Columns:
@@ -275,7 +262,7 @@ def event_columns(registry: Registry) -> Columns:
     )
 
 
-def event_records(registry: Registry) -> Iterator[dict[str, Any]]:
+def event_records(registry: Registry) -> Iterator[Record]:
     """Each material event as rows of the events template (its envelope on its first row)."""
     for _, event, envelope in stored_events(registry):
         rows = list(event_rows(event))
@@ -283,16 +270,16 @@ def event_records(registry: Registry) -> Iterator[dict[str, Any]]:
         yield from rows
 
 
-def event_json_records(registry: Registry) -> Iterator[dict[str, Any]]:
+def event_json_records(registry: Registry) -> Iterator[Record]:
     """Each material event as recorded: its log index, the event and its envelope (base64)."""
     for seq, event, envelope in stored_events(registry):
         yield {"log_index": seq, "event": event, "envelope": base64.b64encode(envelope).decode("ascii")}
 
 
-def event_rows(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def event_rows(event: dict[str, Any]) -> Iterator[Record]:
     """The rows of one event in the events template."""
     kind = event["kind"]
-    head = {
+    head: Record = {
         "event_id": event["event_id"],
         "kind": kind,
         "time": event["time"],
@@ -332,5 +319,5 @@ def event_rows(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**head, "role": "lot", "lot_id": lot}
 
 
-def _composition(fractions: dict[str, float]) -> dict[str, float]:
+def _composition(fractions: Mapping[str, float]) -> Record:
     return {f"{component} ({COMPOSITION_UNIT})": value for component, value in fractions.items()}

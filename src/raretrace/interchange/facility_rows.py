@@ -6,21 +6,20 @@ Each row registers one facility with its public key(s); the registry signs these
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from typing import Any
 
 import pycountry
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.events import parse_event
 from raretrace.errors import RaretraceError, ValidationError
-from raretrace.interchange.columns import Header, parse_header
+from raretrace.interchange.columns import Field, Header, parse_header
 from raretrace.interchange.items import Item
 from raretrace.interchange.problems import ProblemLog
 from raretrace.interchange.tabular import Sheet, cell_text
 from raretrace.ledger.admin import register_facility_event
-from raretrace.model import parse_time, utc_now
+from raretrace.times import parse_time, utc_now
 
 #: event field -> template column, for naming the column of an error the event parser reports
 _FIELD_COLUMNS = {
@@ -76,9 +75,9 @@ def facility_items(sheet: Sheet, log: ProblemLog, *, now: str | None = None) -> 
 
 def _row(
     number: int,
-    cells: Sequence[Any],
+    cells: Sequence[object],
     header: Header,
-    columns: dict[str, Any],
+    columns: Mapping[str, Field],
     log: ProblemLog,
     seen: dict[str, int],
     moment: str,
@@ -118,7 +117,7 @@ def _row(
             log.add(number, heading["technology"], f"{part!r} is not STAGE=COUNTRY")
             return None
         technology[stage.strip()] = code.strip()
-    spec: dict[str, Any] = {
+    spec: dict[str, object] = {
         "id": facility_id,
         "name": values["facility_name"],
         "operator": values["operator"],

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from raretrace.crypto.keys import Signer
 from raretrace.custody.events import sign_event
@@ -52,7 +51,7 @@ class ImportResult:
     tree_size: int | None = None
     skipped: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "ok": True,
             "file": self.file,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 #: field path of an event ("outputs[1].mass_kg") -> (row, column) it was read from
 Origins = dict[str, tuple[int, str]]
@@ -23,7 +22,7 @@ class Item:
 
     row: int
     event_id: str
-    event: dict[str, Any] | None = None
+    event: dict[str, object] | None = None
     envelope: bytes | None = None
     origins: Origins = field(default_factory=dict)
     secretariat: bool = False

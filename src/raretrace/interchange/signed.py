@@ -9,7 +9,6 @@ cells describe must equal the one that was signed.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import b64decode_strict
@@ -26,7 +25,7 @@ def _first_difference(a: Event, b: Event) -> str:
     return "event"
 
 
-def signed_envelope(encoded: str, described: dict[str, Any]) -> bytes:
+def signed_envelope(encoded: str, described: dict[str, object]) -> bytes:
     """The envelope bytes from their base64, once they are known to sign the event ``described``."""
     raw = b64decode_strict(encoded.strip(), field="envelope")
     try:

@@ -51,21 +51,21 @@ class Sheet:
     """A table being read: its header, then its rows as (row number, cells)."""
 
     name: str
-    header: Sequence[Any]
-    rows: Iterator[tuple[int, Sequence[Any]]]
+    header: Sequence[object]
+    rows: Iterator[tuple[int, Sequence[object]]]
     #: (done, total) in the units the source knows (bytes of a CSV, rows of a sheet); total may be None
     position: Callable[[], tuple[int, int | None]]
 
 
-def _blank(cells: Sequence[Any]) -> bool:
+def _blank(cells: Sequence[object]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
-def rows_from(cells: Iterator[Sequence[Any]], name: str, start: int = 1) -> Sheet:
+def rows_from(cells: Iterator[Sequence[object]], name: str, start: int = 1) -> Sheet:
     """A sheet over any iterator of rows (the first non-blank one is the header): what the CSV and
     Excel readers build on, and what a caller with rows from elsewhere (a generator) can use."""
     number = start - 1
-    header: Sequence[Any] = ()
+    header: Sequence[object] = ()
     for row in cells:
         number += 1
         if not _blank(row):
@@ -73,7 +73,7 @@ def rows_from(cells: Iterator[Sequence[Any]], name: str, start: int = 1) -> Shee
             break
     header_row = number
 
-    def body() -> Iterator[tuple[int, Sequence[Any]]]:
+    def body() -> Iterator[tuple[int, Sequence[object]]]:
         n = header_row
         for row in cells:
             n += 1
@@ -82,7 +82,7 @@ def rows_from(cells: Iterator[Sequence[Any]], name: str, start: int = 1) -> Shee
 
     done = [0]
 
-    def counting() -> Iterator[tuple[int, Sequence[Any]]]:
+    def counting() -> Iterator[tuple[int, Sequence[object]]]:
         for n, row in body():
             done[0] = n
             yield n, row
@@ -158,7 +158,7 @@ def _open_workbook(path: Path) -> Iterator[Any]:
 # --- cell values ---------------------------------------------------------------------------------------
 
 
-def cell_text(value: Any) -> str | None:
+def cell_text(value: object) -> str | None:
     """A cell as text (None when empty). Numbers that are whole print without '.0'."""
     if value is None:
         return None
@@ -173,7 +173,7 @@ def cell_text(value: Any) -> str | None:
     return text or None
 
 
-def cell_number(value: Any) -> float | None:
+def cell_number(value: object) -> float | None:
     """A cell as a number (None when empty); text must be a plain decimal number."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeAlias
 
 from raretrace.errors import ValidationError
 
@@ -22,9 +22,11 @@ TABLE_FORMATS = ("csv", "json", "parquet")
 BATCH_ROWS = 4096
 #: column types: text, float, int, bool (Parquet's string, double, int64, bool)
 Columns = Sequence[tuple[str, str]]
+#: One exported row: column (or JSON member) name to value; nested values are flattened for tables.
+Record: TypeAlias = dict[str, object]
 
 
-def _flat(value: Any) -> Any:
+def _flat(value: object) -> object:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, separators=(",", ":"), sort_keys=False)
     return value
@@ -50,7 +52,7 @@ def plain(text: str) -> str:
     return text
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_cell(value: object) -> str:
     """A CSV cell; text is made ``inert`` (numbers, written by ``repr``, stay numbers)."""
     if value is None:
         return ""
@@ -76,9 +78,9 @@ def write_table(
     path: Path,
     fmt: str,
     columns: Columns,
-    records: Iterable[dict[str, Any]],
+    records: Iterable[Record],
     *,
-    meta: dict[str, Any] | None = None,
+    meta: dict[str, object] | None = None,
     nested: bool = True,
 ) -> int:
     """Write ``records`` to ``path`` as ``fmt``; returns how many were written."""
@@ -94,7 +96,7 @@ def write_table(
         return _parquet(tmp, columns, records)
 
 
-def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, Any]]) -> int:
+def _csv(handle: TextIO, columns: Columns, records: Iterable[Record]) -> int:
     writer = csv.writer(handle, lineterminator="\n")
     # the csv module quotes a field holding "\n" (the line terminator) but not one holding a lone "\r",
     # which every reader takes for the end of the row: such rows are written with every field quoted
@@ -110,7 +112,11 @@ def _csv(handle: TextIO, columns: Columns, records: Iterable[dict[str, Any]]) ->
 
 
 def _json(
-    handle: TextIO, records: Iterable[dict[str, Any]], meta: dict[str, Any], columns: Columns, nested: bool
+    handle: TextIO,
+    records: Iterable[Record],
+    meta: dict[str, object],
+    columns: Columns,
+    nested: bool,
 ) -> int:
     head = json.dumps(meta)[:-1]
     handle.write(head + (", " if meta else "") + '"items": [')
@@ -124,14 +130,14 @@ def _json(
     return count
 
 
-def _parquet(path: Path, columns: Columns, records: Iterable[dict[str, Any]]) -> int:
+def _parquet(path: Path, columns: Columns, records: Iterable[Record]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"text": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
     schema = pa.schema([(name, types[kind]) for name, kind in columns])
     count = 0
-    batch: list[dict[str, Any]] = []
+    batch: list[dict[str, object]] = []
     with pq.ParquetWriter(str(path), schema) as writer:
         for record in records:
             batch.append({name: _typed(record.get(name), kind) for name, kind in columns})
@@ -145,7 +151,7 @@ def _parquet(path: Path, columns: Columns, records: Iterable[dict[str, Any]]) ->
     return count
 
 
-def _typed(value: Any, kind: str) -> Any:
+def _typed(value: Any, kind: str) -> object:
     if value is None:
         return None
     if kind == "text":

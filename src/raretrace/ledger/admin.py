@@ -9,7 +9,7 @@ from typing import Any
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.events import sign_event
 from raretrace.ledger.registry import AppendResult, Registry
-from raretrace.model import utc_now
+from raretrace.times import utc_now
 
 
 def register_facility_event(

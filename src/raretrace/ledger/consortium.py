@@ -27,11 +27,12 @@ from typing import Any
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.keys import PublicKey, Signer, key_id_for
 from raretrace.errors import ProofError, ValidationError
+from raretrace.fields import Fields
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.note import parse_verifier_key, split_note
-from raretrace.model import parse_country, parse_id, parse_time
-from raretrace.rules.fields import Fields
+from raretrace.model import parse_country, parse_id
+from raretrace.times import parse_time
 
 DOCUMENT_TYPE = "raretrace-consortium"
 SPEC_VERSION = "1"
@@ -157,7 +158,7 @@ def _member(data: object, where: str) -> Member:
             raise f.error("roles", f"{role!r} is not one of {', '.join(ROLES)}")
     origin = f.text("origin", None)
     keys: list[LogKey] = []
-    for i, item in enumerate(f.raw("log_keys", [])):
+    for i, item in enumerate(f.items("log_keys")):
         k = Fields(item, f.field(f"log_keys[{i}]"))
         text = k.text("key")
         verifier = parse_verifier_key(text)

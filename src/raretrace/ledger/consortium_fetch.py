@@ -10,13 +10,13 @@ feeding an endless chain.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from raretrace.errors import ProofError, ValidationError
+from raretrace.io import parse_json, read_json_file
 from raretrace.ledger.consortium import Consortium, verify_chain, verify_update
-from raretrace.model import parse_time
+from raretrace.times import parse_time
 
 MAX_VERSIONS_PER_FETCH = 1000
 MAX_FILE_BYTES = 1 << 20
@@ -34,10 +34,7 @@ def fetch_newer(
             break
         if len(raw) > MAX_FILE_BYTES:
             raise ValidationError(f"{name} is larger than {MAX_FILE_BYTES} bytes", field=name)
-        try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValidationError(f"{name} is not JSON: {e}", field=name) from e
+        doc = parse_json(raw, name, name)
         try:
             current = verify_update(current, doc)
         except (ProofError, ValidationError) as e:
@@ -59,8 +56,5 @@ def load_directory(directory: Path, now: str) -> Consortium:
         )
     docs = []
     for path in files:
-        try:
-            docs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValidationError(f"{path} is not readable JSON: {e}", field="consortium") from e
+        docs.append(read_json_file(path, "consortium"))
     return verify_chain(docs, now=now)

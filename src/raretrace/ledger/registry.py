@@ -37,7 +37,7 @@ from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
-from raretrace.model import Lot, utc_now
+from raretrace.model import Lot
 from raretrace.pricing import PriceTable, value_shares
 from raretrace.store import schema as t
 from raretrace.store.db import (
@@ -49,6 +49,7 @@ from raretrace.store.db import (
 )
 from raretrace.store.store import Store
 from raretrace.store.tiles import SqlTileStorage
+from raretrace.times import utc_now
 
 
 @dataclass(frozen=True)

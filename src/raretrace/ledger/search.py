@@ -25,6 +25,7 @@ from raretrace.model import Form, Stage
 from raretrace.provenance import with_marginals
 from raretrace.rules.verdict import Outcome
 from raretrace.store.search import ColumnFilters, count_lots, lot_rows
+from raretrace.times import parse_date
 
 MAX_SCAN = 200_000
 MAX_JUDGED = 5_000
@@ -232,7 +233,4 @@ def parse_day(value: str | None, field: str) -> date | None:
     """A date filter as typed (YYYY-MM-DD); empty: none."""
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from e
+    return parse_date(value, field)

@@ -15,14 +15,13 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
 
 from raretrace.errors import NotFoundError, ValidationError
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.regime import Regime, read_regime
 
 
-def _read(file: Traversable | Path, name: str) -> dict[str, Any]:
+def _read(file: Traversable | Path, name: str) -> dict[str, object]:
     try:
         return tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
@@ -38,7 +37,7 @@ def _files(folder: Traversable | Path) -> list[tuple[str, Traversable | Path]]:
 def _read_folder(
     files: Sequence[tuple[str, Traversable | Path]],
     regimes: dict[str, Regime],
-    amendments: list[tuple[str, dict[str, Any]]],
+    amendments: list[tuple[str, dict[str, object]]],
 ) -> None:
     """Regimes of one folder into ``regimes`` (replacing same ids from earlier folders); amendments aside."""
     seen: set[str] = set()
@@ -54,9 +53,9 @@ def _read_folder(
         regimes[regime.id] = regime
 
 
-def _apply(regimes: dict[str, Regime], amendments: list[tuple[str, dict[str, Any]]]) -> None:
+def _apply(regimes: dict[str, Regime], amendments: list[tuple[str, dict[str, object]]]) -> None:
     for name, data in amendments:
-        fields = Fields(data, f"{name}:")
+        fields = RegimeFields(data, f"{name}:")
         target = fields.text("amends")
         if target not in regimes:
             raise ValidationError(f"amends {target!r}, which is not a loaded regime", field=f"{name}: amends")
@@ -69,7 +68,7 @@ def _shipped() -> dict[str, Regime]:
     regimes are immutable values."""
     folder = resources.files("raretrace").joinpath("data/regimes")
     regimes: dict[str, Regime] = {}
-    amendments: list[tuple[str, dict[str, Any]]] = []
+    amendments: list[tuple[str, dict[str, object]]] = []
     _read_folder([(f"raretrace/data/regimes/{n}", f) for n, f in _files(folder)], regimes, amendments)
     _apply(regimes, amendments)
     return regimes
@@ -78,7 +77,7 @@ def _shipped() -> dict[str, Regime]:
 def load_regimes(folders: Sequence[Path] = ()) -> dict[str, Regime]:
     """Every regime by id: shipped ones, then each folder's (replacing same ids), then amendments."""
     regimes = dict(_shipped())
-    amendments: list[tuple[str, dict[str, Any]]] = []
+    amendments: list[tuple[str, dict[str, object]]] = []
     for folder in folders:
         if not folder.is_dir():
             raise NotFoundError(f"regime folder {folder} does not exist", field="regimes")

@@ -13,13 +13,13 @@ Evaluation, numbered as a compliance officer would reason:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from raretrace.errors import ValidationError
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.scope import DateWindow, Scope, Suspension
 from raretrace.rules.subject import Context, Subject
 from raretrace.rules.types import RULE_TYPES, Rule
@@ -166,7 +166,7 @@ class Regime:
             return rule.finding(Outcome.NOT_APPLICABLE, mismatch)
         return rule.evaluate(subjects[0], ctx, earlier)
 
-    def amended(self, amendment: Fields) -> Regime:
+    def amended(self, amendment: RegimeFields) -> Regime:
         """This regime with an amendment file applied: new version, more sources and suspensions,
         changed parameters (e.g. an authority extending a suspension, the secretariat adding a member).
 
@@ -174,10 +174,10 @@ class Regime:
         it is merged into the regime's file content and the whole is read again.
         """
         version = str(amendment.raw("version"))
-        sources = amendment.raw("sources", [])
+        sources = amendment.items("sources")
         for f in amendment.tables("sources", required=True):
             read_source(f)
-        suspensions = amendment.raw("suspensions", [])
+        suspensions = amendment.items("suspensions")
         for f in amendment.tables("suspensions"):
             Suspension.read(f)
         params = amendment.raw("parameters", {})
@@ -190,13 +190,14 @@ class Regime:
         amendment.done()
         raw = dict(self.raw)
         raw["version"] = version
-        raw["sources"] = [*raw.get("sources", []), *sources]
-        raw["suspensions"] = [*raw.get("suspensions", []), *suspensions]
-        raw["parameters"] = {**raw.get("parameters", {}), **params}
+        raw["sources"] = [*_listed(raw.get("sources")), *sources]
+        raw["suspensions"] = [*_listed(raw.get("suspensions")), *suspensions]
+        before = raw.get("parameters")
+        raw["parameters"] = {**(before if isinstance(before, dict) else {}), **params}
         return read_regime(raw, f"{self.origin} + {amendment.where}")
 
     # The file content a regime was read from, so an amendment can merge into it.
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    raw: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self, day: date) -> dict[str, Any]:
         """The regime as listings show it, with the notices that hold on ``day`` (the caller's clock)."""
@@ -240,20 +241,25 @@ def _lifted(findings: list[Finding], rule: Rule, exception: Finding) -> list[Fin
     return out
 
 
-def read_source(fields: Fields) -> Source:
+def read_source(fields: RegimeFields) -> Source:
     source = Source(fields.text("title"), fields.text("url", None), _date_text(fields))
     fields.done()
     return source
 
 
-def _date_text(fields: Fields) -> str | None:
+def _date_text(fields: RegimeFields) -> str | None:
     value = fields.raw("date", None)
     return None if value is None else str(value)
 
 
-def read_regime(data: dict[str, Any], where: str) -> Regime:
+def _listed(value: object) -> list[object]:
+    """A list member of a regime file (read and checked already, by ``read_regime``), or none."""
+    return value if isinstance(value, list) else []
+
+
+def read_regime(data: Mapping[str, object], where: str) -> Regime:
     """A regime from the parsed content of its file; errors name ``where`` and the field."""
-    top = Fields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
+    top = RegimeFields(data, f"{where}:")  # errors read "<file>: rules[2].threshold"
     params = top.raw("parameters", {})
     if not isinstance(params, dict):
         raise top.error("parameters", "must be a table")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.subject import Subject
 
 
@@ -17,7 +17,9 @@ class DateWindow:
     end: date | None = None
 
     @classmethod
-    def read(cls, fields: Fields, start: str = "effective_from", end: str = "effective_until") -> DateWindow:
+    def read(
+        cls, fields: RegimeFields, start: str = "effective_from", end: str = "effective_until"
+    ) -> DateWindow:
         window = cls(fields.date(start, None), fields.date(end, None))
         if window.start and window.end and window.end < window.start:
             raise fields.error(end, f"ends ({window.end}) before it starts ({window.start})")
@@ -41,7 +43,7 @@ class Suspension:
     rules: tuple[str, ...] = ()  # empty: the whole regime
 
     @classmethod
-    def read(cls, fields: Fields) -> Suspension:
+    def read(cls, fields: RegimeFields) -> Suspension:
         window = DateWindow.read(fields, "from", "until")
         if window.start is None or window.end is None:
             raise fields.error("until", "a suspension needs both 'from' and 'until'")
@@ -65,7 +67,7 @@ class Scope:
     stage_performed: tuple[str, ...] = ()
 
     @classmethod
-    def read(cls, fields: Fields | None) -> Scope:
+    def read(cls, fields: RegimeFields | None) -> Scope:
         if fields is None:
             return cls()
         scope = cls(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, TypedDict
 
 from raretrace.provenance import NOT_PERFORMED, UNKNOWN, path_steps, step_at
-from raretrace.rules.fields import Fields
+from raretrace.rules.fields import RegimeFields
 from raretrace.rules.judging import ASSERTIONS
 from raretrace.rules.scope import DateWindow, Scope
 from raretrace.rules.subject import (
@@ -91,7 +91,7 @@ class _Common(TypedDict):
     applies_to: Scope
 
 
-def _common(fields: Fields) -> _Common:
+def _common(fields: RegimeFields) -> _Common:
     enabled = fields.raw("enabled", True)
     if not isinstance(enabled, bool):
         raise fields.error("enabled", "must be true or false (or a parameter holding one)")
@@ -123,7 +123,7 @@ class ShareThreshold(Rule):
     default_aspect: ClassVar[str] = "location"
 
     @classmethod
-    def read(cls, fields: Fields) -> ShareThreshold:
+    def read(cls, fields: RegimeFields) -> ShareThreshold:
         threshold = (
             fields.number("threshold")
             if cls.default_threshold is None
@@ -227,7 +227,7 @@ class AllowedCountries(Rule):
     unknown_outcome: Outcome = Outcome.FAIL
 
     @classmethod
-    def read(cls, fields: Fields) -> AllowedCountries:
+    def read(cls, fields: RegimeFields) -> AllowedCountries:
         return cls(
             **_common(fields),
             stages=fields.stages("stages", ("*",)),
@@ -285,7 +285,7 @@ class EndUse(Rule):
     escalates: ClassVar[bool] = True
 
     @classmethod
-    def read(cls, fields: Fields) -> EndUse:
+    def read(cls, fields: RegimeFields) -> EndUse:
         when = fields.strings("when", ("licence_required",))
         bad = [w for w in when if w not in OUTCOMES]
         if bad:
@@ -326,7 +326,7 @@ class FingerprintRequired(Rule):
     missing_outcome: Outcome = Outcome.INSUFFICIENT_DATA
 
     @classmethod
-    def read(cls, fields: Fields) -> FingerprintRequired:
+    def read(cls, fields: RegimeFields) -> FingerprintRequired:
         return cls(
             **_common(fields),
             forms=fields.forms("forms", ("ore", "concentrate")),
@@ -369,7 +369,7 @@ class PortfolioConcentration(Rule):
     portfolio: ClassVar[bool] = True
 
     @classmethod
-    def read(cls, fields: Fields) -> PortfolioConcentration:
+    def read(cls, fields: RegimeFields) -> PortfolioConcentration:
         return cls(
             **_common(fields),
             elements=fields.elements("elements", ("*",)),
@@ -466,7 +466,7 @@ class MadeIn(Rule):
     outcome: Outcome = Outcome.FAIL
 
     @classmethod
-    def read(cls, fields: Fields) -> MadeIn:
+    def read(cls, fields: RegimeFields) -> MadeIn:
         return cls(
             **_common(fields),
             countries=fields.countries("countries"),
@@ -505,7 +505,7 @@ class StatutoryException(Rule):
     excepts: ClassVar[bool] = True
 
     @classmethod
-    def read(cls, fields: Fields) -> StatutoryException:
+    def read(cls, fields: RegimeFields) -> StatutoryException:
         assertion = fields.text("assertion", None)
         if assertion is not None and assertion not in ASSERTIONS:
             raise fields.error("assertion", f"must be one of {', '.join(ASSERTIONS)}")
@@ -577,7 +577,7 @@ def _not_recycled(subject: Subject, places: set[str]) -> str | None:
     return None
 
 
-RULE_TYPES: dict[str, Callable[[Fields], Rule]] = {
+RULE_TYPES: dict[str, Callable[[RegimeFields], Rule]] = {
     "share_threshold": ShareThreshold.read,
     "excluded_countries": ExcludedCountries.read,
     "technology_origin": TechnologyOrigin.read,

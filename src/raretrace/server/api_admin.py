@@ -13,13 +13,13 @@ from raretrace.custody.events import sign_event
 from raretrace.ledger import participants
 from raretrace.ledger.admin import register_facility
 from raretrace.ledger.registry import Registry
-from raretrace.model import utc_now
 from raretrace.server import queries
 from raretrace.server.access import require, require_participant
 from raretrace.server.api_events import Appended
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import responses
 from raretrace.server.schemas import Facilities, Me
+from raretrace.times import utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["administration"], responses=responses(401, 403, 404, 409, 422))
 

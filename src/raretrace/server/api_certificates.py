@@ -4,11 +4,10 @@ list and trusted keys (public), and verification in eight steps (public)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from raretrace.certify.verify import TrustedKeys, load_presentation, verify_certificate
 from raretrace.errors import NotFoundError
@@ -21,6 +20,7 @@ from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import responses
 from raretrace.server.redact import redact_certificate
 from raretrace.server.schemas import CertificateSummary
+from raretrace.times import parse_instant
 
 router = APIRouter(tags=["certificates"], responses=responses(401, 403, 404, 409, 422))
 
@@ -104,7 +104,10 @@ class VerifyRequest(BaseModel):
     trusted_keys: dict[str, Any] | None = Field(default=None, description="Default: this registry's")
     status_list: dict[str, Any] | None = Field(default=None, description="Default: this registry's current")
     witness_threshold: int = Field(default=0, ge=0, le=100)
-    at: datetime | None = None
+    at: Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})] | None = Field(
+        default=None,
+        description="Judge validity at this instant: RFC 3339 with its offset (Z or +hh:mm); default now",
+    )
 
 
 class StepOut(BaseModel):
@@ -122,12 +125,10 @@ class VerifyReport(BaseModel):
 
 
 def verify_for(registry: Registry, request: VerifyRequest) -> dict[str, Any]:
+    moment = None if request.at is None else parse_instant(request.at, "at")  # the option first: cheap
     presentation = load_presentation(request.certificate)
     trusted = TrustedKeys.from_dict(request.trusted_keys or certs.trusted_keys(registry))
     listing = request.status_list if request.status_list is not None else certs.status_list(registry)
-    moment = request.at.astimezone(UTC) if request.at and request.at.tzinfo else request.at
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     report = verify_certificate(
         presentation, trusted, status_list=listing, witness_threshold=request.witness_threshold, now=moment
     )
