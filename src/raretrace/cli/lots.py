@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,7 @@ from raretrace.cli.common import (
 )
 from raretrace.errors import RaretraceError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
+from raretrace.render.jsonable import jsonable
 
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
 
@@ -35,9 +37,9 @@ def lot_show(
     table = PriceTable.load(prices) if prices else None
     details = _ctx(ctx).registry().lot_details(lot, prices=table)
     if as_json:
-        emit_json(details)
+        emit_json(jsonable(details))
         return
-    info = details["lot"]
+    info: Mapping[str, Any] = details.lot  # Lot.to_dict's JSON, read by key for the text rendering
     out_console.print(
         f"[bold]{info['id']}[/bold]  {info['form']}  {info['mass_kg']:g} kg "
         f"(remaining {info['remaining_kg']:g} kg)"
@@ -65,18 +67,18 @@ def lot_show(
         out_console.print("  where each stage was done (share of the element's mass):")
         for line in origin_lines:
             out_console.print(line, soft_wrap=True, highlight=False)
-    for item in details["inputs"]:
-        out_console.print(f"  input {item['lot']}: {item['mass_kg']:g} kg (event {item['event_index']})")
-    for item in details["transfers"]:
+    for used in details.inputs:
+        out_console.print(f"  input {used.lot}: {used.mass_kg:g} kg (event {used.event_index})")
+    for moved in details.transfers:
         out_console.print(
-            f"  shipped {item['from']} → {item['to']} (event {item['event_index']}"
+            f"  shipped {moved.sender} → {moved.to} (event {moved.event_index}"
             + (
-                f", received at {item['received_event_index']})"
-                if item["received_event_index"] is not None
+                f", received at {moved.received_event_index})"
+                if moved.received_event_index is not None
                 else ", not yet received)"
             )
         )
-    for item in details["assays"]:
+    for item in details.assays:
         out_console.print(f"  assay by {item['lab']} ({item['method']}, event {item['event_index']})")
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from raretrace.ledger.participants import ANONYMOUS, Principal, authenticate
 from raretrace.ledger.registry import Registry
 from raretrace.server.access import AuthenticationError
-from raretrace.server.reads import reading
+from raretrace.store.reading import reading
 from raretrace.server.settings import Settings
 
 T = TypeVar("T")

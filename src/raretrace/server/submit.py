@@ -17,7 +17,7 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import AppendResult, Parsed, Registry
 from raretrace.server.access import may_submit, require
-from raretrace.server.reads import reading
+from raretrace.store.reading import reading
 from raretrace.server.refusals import told
 
 
