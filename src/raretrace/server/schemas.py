@@ -4,11 +4,10 @@ documented as such (docs/security.md)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from raretrace.ledger.lot_details import LotInput
+from raretrace.ledger.search import LotHit
 from raretrace.store.listings import FacilityListing
 
 
@@ -47,7 +46,7 @@ class CertificateSummary(BaseModel):
     valid_until: str
     revoked_at: str | None
     revocation_reason: str | None
-    credential: dict[str, Any] | None = Field(
+    credential: dict[str, object] | None = Field(
         default=None, description="The signed credential; null when it names lots the caller may not see"
     )
     credential_withheld: str | None = None
@@ -259,3 +258,23 @@ class RegimeOut(BaseModel):
 
 class Regimes(BaseModel):
     regimes: list[RegimeOut]
+
+
+# --- search (GET /api/v1/search/lots) --------------------------------------------------------------
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class SearchAnswer(BaseModel):
+    """``ledger.search.SearchResult.to_dict``: a page of hits, the total and the facets of all of them."""
+
+    filters: dict[str, str | list[str]] = Field(description="the filters as given, empty ones left out")
+    sort: str
+    total: int
+    limit: int | None = Field(description="null for a download of every match")
+    offset: int
+    lots: list[LotHit] = Field(description="verdict present when a verdict filter was given")
+    facets: dict[str, list[FacetCount]]

@@ -17,8 +17,8 @@ from raretrace.errors import RaretraceError, ValidationError
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import AppendResult, Parsed, Registry
 from raretrace.server.access import may_submit, require
-from raretrace.store.reading import reading
 from raretrace.server.refusals import told
+from raretrace.store.reading import reading
 
 
 def admission(principal: Principal) -> Callable[[int, Event], None]:
