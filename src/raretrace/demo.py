@@ -253,6 +253,34 @@ def _print(
         soft_wrap=True,
         highlight=False,
     )
+    _print_findings(console, found)
+    console.print()
+    console.print("featured lots:")
+    for label, lot in featured.items():
+        console.print(f"  {label}: {lot}", soft_wrap=True, highlight=False)
+    print_verdicts(console, check_lots(registry, list(featured.values()), as_of=today()))
+    later = max(today(), date(2027, 1, 1))
+    verdicts = check_lots(registry, list(featured.values()), as_of=later, end_use="military")
+    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
+    console.print()
+    _print_certificates(console, summary.certificates)
+    console.print(
+        f"{registry.tree_size():,} signed events in the log; audit "
+        + ("[green]passed[/green]" if summary.audit_ok else "[red]FAILED[/red]")
+    )
+    console.print("latest checkpoint (C2SP signed note):")
+    console.print(summary.checkpoint, highlight=False, markup=False, end="", soft_wrap=True)
+    first = next(iter(featured.values()))
+    console.print(
+        f"next: raretrace --db {registry.engine.url.database} trace {first} --up --max-paths 5",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _print_findings(console: Console, found: WorldFindings) -> None:
+    """China's share by stage beside the published figures, and the four cases with the check that
+    catches each."""
     print_table(
         console,
         ["stage", "measured", "published", "within"],
@@ -283,28 +311,6 @@ def _print(
     )
     for case in found.cases:
         console.print(f"  ({case.case}) {escape(case.explanation)}", soft_wrap=True, highlight=False)
-    console.print()
-    console.print("featured lots:")
-    for label, lot in featured.items():
-        console.print(f"  {label}: {lot}", soft_wrap=True, highlight=False)
-    print_verdicts(console, check_lots(registry, list(featured.values()), as_of=today()))
-    later = max(today(), date(2027, 1, 1))
-    verdicts = check_lots(registry, list(featured.values()), as_of=later, end_use="military")
-    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
-    console.print()
-    _print_certificates(console, summary.certificates)
-    console.print(
-        f"{registry.tree_size():,} signed events in the log; audit "
-        + ("[green]passed[/green]" if summary.audit_ok else "[red]FAILED[/red]")
-    )
-    console.print("latest checkpoint (C2SP signed note):")
-    console.print(summary.checkpoint, highlight=False, markup=False, end="", soft_wrap=True)
-    first = next(iter(featured.values()))
-    console.print(
-        f"next: raretrace --db {registry.engine.url.database} trace {first} --up --max-paths 5",
-        soft_wrap=True,
-        highlight=False,
-    )
 
 
 def _print_certificates(console: Console, certificates: DemoCertificates) -> None:
