@@ -25,19 +25,7 @@ def lots_for(
     its facilities produced, hold, or sent or received (``store.listings.lot_page``)."""
     facilities = None if principal.sees_everything else principal.facilities
     rows = listings.lot_page(conn, facilities, limit=limit, offset=offset, after=after)
-    return [
-        {
-            "id": r.id,
-            "form": r.form,
-            "mass_kg": r.mass_kg,
-            "remaining_kg": r.remaining_kg,
-            "custodian": r.custodian,
-            "in_transit_to": r.in_transit_to,
-            "producer": r.producer,
-            "stage": r.stage,
-        }
-        for r in rows
-    ]
+    return [dict(zip(LOT_COLUMNS, row, strict=True)) for row in rows]
 
 
 def next_after(page: list[JSONObject], limit: int) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Set
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, Select, select, union
 
@@ -20,9 +21,9 @@ from raretrace.store import schema as t
 LOT_COLUMNS = ("id", "form", "mass_kg", "remaining_kg", "custodian", "in_transit_to", "producer", "stage")
 
 
-@dataclass(frozen=True)
-class LotListing:
-    """One row of a lot listing (``LOT_COLUMNS``)."""
+class LotListing(NamedTuple):
+    """One row of a lot listing (``LOT_COLUMNS``, in that order: a tuple, as a page of up to 1,000 rows
+    is built per request and ``dict(zip(LOT_COLUMNS, row))`` writes it)."""
 
     id: str
     form: str
@@ -96,10 +97,8 @@ def lot_page(
 
 
 def _rows(conn: Connection, query: Select[tuple[object, ...]]) -> list[LotListing]:
-    return [
-        LotListing(r.id, r.form, r.mass_kg, r.remaining_kg, r.custodian, r.in_transit_to, r.producer, r.stage)
-        for r in conn.execute(query)
-    ]
+    make = LotListing._make
+    return [make(row) for row in conn.execute(query)]
 
 
 def transfer_sender(conn: Connection, event_id: str) -> str | None:
