@@ -20,6 +20,7 @@ from raretrace.certify.verify import TrustedKeys, verify_certificate
 from raretrace.demo import expected_lots, run_demo
 from raretrace.errors import ValidationError
 from raretrace.ledger.registry import Registry
+from raretrace.render.jsonable import jsonable
 from raretrace.store.db import make_engine
 
 Demo = tuple[Path, dict[str, Any], str]
@@ -30,7 +31,8 @@ REGIMES = ("cn-mofcom-18-2025", "cn-mofcom-61-2025", "us-dfars-252.225-7052", "c
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     folder = tmp_path_factory.mktemp("demo")
     out = StringIO()
-    summary = run_demo(str(folder / "demo.db"), console=Console(file=out, width=200), scale=0.2)
+    summary = jsonable(run_demo(str(folder / "demo.db"), console=Console(file=out, width=200), scale=0.2))
+    assert isinstance(summary, dict)  # what `raretrace demo --json` prints
     return folder, summary, out.getvalue()
 
 

@@ -60,3 +60,25 @@ def test_a_service_that_imports_an_interface_breaks_the_contract(tmp_path: Path)
     result = lint_imports(root)
     assert result.returncode != 0
     assert "raretrace.ledger.registry -> raretrace.server.app" in result.stdout
+
+
+def test_a_server_module_that_imports_the_database_library_breaks_the_contract(tmp_path: Path) -> None:
+    """Issue #18: the server holds no SQL; a route module reaching for SQLAlchemy or the tables fails."""
+    root = _copy(tmp_path)
+    lots = root / "src" / "raretrace" / "server" / "api_lots.py"
+    lots.write_text(
+        lots.read_text() + "\nimport sqlalchemy  # noqa: E402\nimport raretrace.store.schema  # noqa: E402\n"
+    )
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "raretrace.server.api_lots -> sqlalchemy" in result.stdout
+    assert "raretrace.server.api_lots -> raretrace.store.schema" in result.stdout
+
+
+def test_a_registry_service_that_builds_sql_breaks_the_contract(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    logview = root / "src" / "raretrace" / "ledger" / "logview.py"
+    logview.write_text(logview.read_text() + "\nimport raretrace.store.schema  # noqa: E402\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "raretrace.ledger.logview -> raretrace.store.schema" in result.stdout

@@ -101,7 +101,7 @@ def test_published_directory_verifies_against_the_registry_checkpoint(
     # the registry's inclusion proofs check against the hashes read from the files
     for index in (0, 255, 256, 511, 604):
         proof = logview.inclusion_proof(registry, index)
-        hashes = [base64.b64decode(h) for h in proof["proof"]]
+        hashes = [base64.b64decode(h) for h in proof.proof]
         assert verify_inclusion(index, head.size, leaves[index], hashes, head.root)
         assert not verify_inclusion(index, head.size, leaves[(index + 1) % head.size], hashes, head.root)
 
@@ -132,7 +132,7 @@ def test_publishing_again_writes_only_the_new_files_and_the_trees_are_consistent
         "tile/entries/003.p/137",
     }
     assert result.files_written == len(new) + 1
-    proof = [base64.b64decode(h) for h in logview.consistency_proof(registry, 605, 905)["proof"]]
+    proof = [base64.b64decode(h) for h in logview.consistency_proof(registry, 605, 905).proof]
     assert verify_consistency(first.size, head.size, proof, first.root, head.root)
     assert not verify_consistency(first.size, head.size, proof, head.root, first.root)
     # nothing new: only the checkpoint is rewritten

@@ -34,11 +34,11 @@ def test_chain_from_mine_to_metal(db_url: str) -> None:
     ore = registry.lot(ORE_LOT)
     assert ore.custodian == "US-SEP" and ore.remaining_kg == 0
     metal = registry.lot_details("urn:raretrace:lot:ndpr-metal-1")
-    assert metal["inputs"] == [{"lot": OXIDE_LOT, "mass_kg": 10.0, "event_index": 7}]
+    assert [(i.lot, i.mass_kg, i.event_index) for i in metal.inputs] == [(OXIDE_LOT, 10.0, 7)]
     assert registry.tree_size() == 8
     result = audit(registry)
     assert result.ok, result.problems
-    assert result.leaves == 8 and result.signatures == 8
+    assert result.leaves_checked == 8 and result.signatures_verified == 8
 
 
 def test_checkpoint_signed_by_registry_key(db_url: str) -> None:

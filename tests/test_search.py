@@ -52,7 +52,7 @@ def test_each_filter_finds_what_the_chain_says(shared: ServerWorld) -> None:
     assert _ids(shared, text="metal") == {JP_METAL, US_METAL}
     assert _ids(shared, element="Dy", stages=("magnet",)) == {JP_MAGNET, US_MAGNET}
     assert _ids(shared, element="Tb") == set()  # no terbium anywhere in the chains
-    day = shared.registry.lot_details(JP_CONC)["lot"]["created_time"][:10]
+    day = str(shared.registry.lot_details(JP_CONC).lot["created_time"])[:10]
     from datetime import date, timedelta
 
     assert _ids(shared, created_from=date.fromisoformat(day), created_to=date.fromisoformat(day)) == EVERY

@@ -180,13 +180,13 @@ def test_add_checkpoint_cosigns_after_a_consistency_proof(world: ServerWorld, tm
     size2 = Checkpoint.parse(split_note(second)[0]).size
     stale = c.post("/add-checkpoint", content=f"old 1\n\n{second}")
     assert stale.status_code == 409 and stale.text.strip() == str(size1)
-    proof = "".join(h + "\n" for h in consistency_proof(log, size1, size2)["proof"])
+    proof = "".join(h + "\n" for h in consistency_proof(log, size1, size2).proof)
     good = c.post("/add-checkpoint", content=f"old {size1}\n{proof}\n{second}")
     assert good.status_code == 200, good.text
     verify_cosignature(split_note(second)[0], good.text.strip(), witness_key(world.registry))
     # a proof that does not connect the trees is refused and nothing is remembered
     bad_proof = "".join(
-        base64.b64encode(bytes(32)).decode() + "\n" for _ in consistency_proof(log, 1, size2)["proof"]
+        base64.b64encode(bytes(32)).decode() + "\n" for _ in consistency_proof(log, 1, size2).proof
     )
     other.ship("US-SEP", "US-MINE", [ORE_LOT])
     third = latest_checkpoint(log)

@@ -18,11 +18,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from raretrace.ledger.participants import authenticate, revoke_tokens
-from raretrace.server import reads, shortcut
+from raretrace.server import shortcut
 from raretrace.server.answers import json_answer
 from raretrace.server.app import create_app
 from raretrace.server.deps import Caller
 from raretrace.server.settings import Settings
+from raretrace.store import reading as reads
 from raretrace.store import schema as t
 from tests.test_server_support import (
     JP_MAGNET,

@@ -13,14 +13,13 @@ computed from the registry, not stored answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import select
 
 from raretrace.demoworld import WorldFindings, WorldSummary, build_world, findings
 from raretrace.errors import ValidationError
@@ -29,8 +28,8 @@ from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.render.tables import print_table
-from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url
+from raretrace.store.lots import first_lot_made_by, transfer_events_of
 
 ORIGIN = "demo.raretrace.example/registry"
 DEFAULT_DB = "raretrace-demo.db"
@@ -45,6 +44,52 @@ def expected_lots(scale: float) -> int:
     return max(1, round(LOTS_AT_FULL_SCALE * scale))
 
 
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A shipment certificate the demo issued, where it wrote it, and whether it verified offline."""
+
+    number: str
+    transfer: str
+    file: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class TamperedCopy:
+    """The case (d) certificate or an altered copy of it, verified as a customs officer would."""
+
+    copy: str
+    what: str
+    verified: bool
+    failed_step: int | None  # the first verification step that failed (1-based)
+    failure: str | None
+    file: str
+
+
+@dataclass(frozen=True)
+class DemoCertificates:
+    folder: str
+    issued: tuple[IssuedCertificate, ...]
+    tampered: tuple[TamperedCopy, ...]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo built and found; ``raretrace demo --json`` prints its ``render.jsonable``."""
+
+    db: str
+    origin: str
+    tree_size: int
+    world: Mapping[str, object]
+    findings: Mapping[str, object]
+    featured: Mapping[str, str]
+    audit_ok: bool
+    checkpoint: str
+    compliance: tuple[Mapping[str, object], ...]
+    compliance_military_2027: tuple[Mapping[str, object], ...]
+    certificates: DemoCertificates
+
+
 def run_demo(
     db: str,
     console: Console | None,
@@ -52,7 +97,7 @@ def run_demo(
     scale: float = 1.0,
     seed: int = 0,
     progress: Callable[[str, int], None] | None = None,
-) -> dict[str, Any]:
+) -> DemoSummary:
     """Build the demo world in ``db`` (a fresh registry) and report what it shows."""
     url = resolve_url(db)
     if url.startswith("sqlite:///"):
@@ -73,27 +118,27 @@ def run_demo(
     world = build_world(registry, seed=seed, scale=scale, progress=progress, folder=folder)
     found = findings(registry, world)
     featured = featured_lots(registry, world, found)
-    certificates = issue_shipment_certificates(registry, folder, list(featured.values()))
+    issued = issue_shipment_certificates(registry, folder, list(featured.values()))
     tampered = _verify_tampered(world, folder)
     result = audit(registry)
     checkpoint = latest_checkpoint(registry)
     later = max(today(), date(2027, 1, 1))
-    summary = {
-        "db": db,
-        "origin": registry.origin,
-        "tree_size": registry.tree_size(),
-        "world": world.to_dict(),
-        "findings": found.to_dict(),
-        "featured": featured,
-        "audit_ok": result.ok,
-        "checkpoint": checkpoint,
-        "compliance": [v.to_dict() for v in check_lots(registry, list(featured.values()))],
-        "compliance_military_2027": [
+    summary = DemoSummary(
+        db=db,
+        origin=registry.origin,
+        tree_size=registry.tree_size(),
+        world=world.to_dict(),
+        findings=found.to_dict(),
+        featured=featured,
+        audit_ok=result.ok,
+        checkpoint=checkpoint,
+        compliance=tuple(v.to_dict() for v in check_lots(registry, list(featured.values()))),
+        compliance_military_2027=tuple(
             v.to_dict()
             for v in check_lots(registry, list(featured.values()), as_of=later, end_use="military")
-        ],
-        "certificates": certificates | {"tampered": tampered},
-    }
+        ),
+        certificates=DemoCertificates(str(folder), issued, tampered),
+    )
     if console is not None:
         _print(console, registry, world, found, featured, summary)
     return summary
@@ -110,18 +155,15 @@ def featured_lots(registry: Registry, world: WorldSummary, found: WorldFindings)
     if case_a is not None and len(case_a.lots) > 1:
         featured["Japanese magnets from falsely declared ore (case a)"] = case_a.lots[-1]
     with registry.engine.connect() as conn:
-        allied = conn.execute(
-            select(t.lots.c.id)
-            .where(t.lots.c.producer == ALLIED_MAGNET_MAKER, t.lots.c.form == "magnet")
-            .order_by(t.lots.c.produced_seq)
-            .limit(1)
-        ).scalar_one_or_none()
+        allied = first_lot_made_by(conn, ALLIED_MAGNET_MAKER, "magnet")
     if allied is not None:
         featured["US magnets, Mountain Pass to Fort Worth"] = allied
     return {label: lot for label, lot in featured.items() if lot}
 
 
-def issue_shipment_certificates(registry: Registry, folder: Path, lots: list[str]) -> dict[str, Any]:
+def issue_shipment_certificates(
+    registry: Registry, folder: Path, lots: list[str]
+) -> tuple[IssuedCertificate, ...]:
     """A certificate for the shipment of each featured lot (and of the inputs it was made from, when
     the lot itself never shipped), written with the trusted-keys file and the status list a customs
     officer needs, and each verified offline as the officer would."""
@@ -137,33 +179,28 @@ def issue_shipment_certificates(registry: Registry, folder: Path, lots: list[str
     issued = []
     for transfer in transfers:
         presentation = issue(registry, transfer=transfer)
-        number = presentation["credential"]["credentialSubject"]["certificateNumber"]
+        number = str(presentation["credential"]["credentialSubject"]["certificateNumber"])
         path = folder / f"{number}.json"
         _write_json(path, presentation)
         path.with_suffix(".html").write_text(render_html(presentation), encoding="utf-8")
         path.with_suffix(".pdf").write_bytes(render_pdf(presentation))
         report = verify_certificate(presentation, trusted)
-        issued.append({"number": number, "transfer": transfer, "file": str(path), "verified": report.ok})
+        issued.append(IssuedCertificate(number, transfer, str(path), report.ok))
     _write_json(folder / "status-list.json", status_list(registry))
-    return {"folder": str(folder), "issued": issued}
+    return tuple(issued)
 
 
 def _shipments(registry: Registry, lots: list[str]) -> list[str]:
     """The transfer events that shipped ``lots``, in log order (first shipment of each lot)."""
     with registry.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.events.c.event_id, t.transfers.c.lot_id)
-            .join(t.events, t.events.c.seq == t.transfers.c.seq)
-            .where(t.transfers.c.lot_id.in_(lots))
-            .order_by(t.transfers.c.seq)
-        ).all()
+        rows = transfer_events_of(conn, lots)
     first: dict[str, str] = {}
     for event_id, lot_id in rows:
         first.setdefault(lot_id, event_id)
     return list(dict.fromkeys(first.values()))  # log order: rows and dicts keep it
 
 
-def _verify_tampered(world: WorldSummary, folder: Path) -> list[dict[str, Any]]:
+def _verify_tampered(world: WorldSummary, folder: Path) -> tuple[TamperedCopy, ...]:
     """The case (d) certificate and its altered copies, verified as a customs officer would."""
     from raretrace.certify.verify import TrustedKeys, verify_certificate
 
@@ -175,19 +212,19 @@ def _verify_tampered(world: WorldSummary, folder: Path) -> list[dict[str, Any]]:
         failed = next((i for i, s in enumerate(report.steps, 1) if not s.ok), None)
         file = world.certificate.files.get(name if name != "genuine" else "certificate")
         out.append(
-            {
-                "copy": name,
-                "what": world.certificate.what.get(name, "as issued"),
-                "verified": report.ok,
-                "failed_step": failed,
-                "failure": report.steps[failed - 1].detail if failed else None,
-                "file": str(file) if file else str(folder / "certificate.json"),
-            }
+            TamperedCopy(
+                copy=name,
+                what=world.certificate.what.get(name, "as issued"),
+                verified=report.ok,
+                failed_step=failed,
+                failure=report.steps[failed - 1].detail if failed else None,
+                file=str(file) if file else str(folder / "certificate.json"),
+            )
         )
-    return out
+    return tuple(out)
 
 
-def _write_json(path: Path, value: Any) -> None:
+def _write_json(path: Path, value: object) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
@@ -200,7 +237,7 @@ def _print(
     world: WorldSummary,
     found: WorldFindings,
     featured: dict[str, str],
-    summary: dict[str, Any],
+    summary: DemoSummary,
 ) -> None:
     from raretrace.render.verdicts import print_verdicts
 
@@ -216,6 +253,34 @@ def _print(
         soft_wrap=True,
         highlight=False,
     )
+    _print_findings(console, found)
+    console.print()
+    console.print("featured lots:")
+    for label, lot in featured.items():
+        console.print(f"  {label}: {lot}", soft_wrap=True, highlight=False)
+    print_verdicts(console, check_lots(registry, list(featured.values()), as_of=today()))
+    later = max(today(), date(2027, 1, 1))
+    verdicts = check_lots(registry, list(featured.values()), as_of=later, end_use="military")
+    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
+    console.print()
+    _print_certificates(console, summary.certificates)
+    console.print(
+        f"{registry.tree_size():,} signed events in the log; audit "
+        + ("[green]passed[/green]" if summary.audit_ok else "[red]FAILED[/red]")
+    )
+    console.print("latest checkpoint (C2SP signed note):")
+    console.print(summary.checkpoint, highlight=False, markup=False, end="", soft_wrap=True)
+    first = next(iter(featured.values()))
+    console.print(
+        f"next: raretrace --db {registry.engine.url.database} trace {first} --up --max-paths 5",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _print_findings(console: Console, found: WorldFindings) -> None:
+    """China's share by stage beside the published figures, and the four cases with the check that
+    catches each."""
     print_table(
         console,
         ["stage", "measured", "published", "within"],
@@ -246,49 +311,25 @@ def _print(
     )
     for case in found.cases:
         console.print(f"  ({case.case}) {escape(case.explanation)}", soft_wrap=True, highlight=False)
-    console.print()
-    console.print("featured lots:")
-    for label, lot in featured.items():
-        console.print(f"  {label}: {lot}", soft_wrap=True, highlight=False)
-    print_verdicts(console, check_lots(registry, list(featured.values()), as_of=today()))
-    later = max(today(), date(2027, 1, 1))
-    verdicts = check_lots(registry, list(featured.values()), as_of=later, end_use="military")
-    print_verdicts(console, verdicts, title=f"for a military end use, on {later}", explain=False)
-    console.print()
-    _print_certificates(console, summary["certificates"])
-    console.print(
-        f"{registry.tree_size():,} signed events in the log; audit "
-        + ("[green]passed[/green]" if summary["audit_ok"] else "[red]FAILED[/red]")
-    )
-    console.print("latest checkpoint (C2SP signed note):")
-    console.print(summary["checkpoint"], highlight=False, markup=False, end="", soft_wrap=True)
-    first = next(iter(featured.values()))
-    console.print(
-        f"next: raretrace --db {registry.engine.url.database} trace {first} --up --max-paths 5",
-        soft_wrap=True,
-        highlight=False,
-    )
 
 
-def _print_certificates(console: Console, certificates: dict[str, Any]) -> None:
-    folder = certificates["folder"]
+def _print_certificates(console: Console, certificates: DemoCertificates) -> None:
+    folder = certificates.folder
     console.print(
         f"shipment certificates (W3C VC 2.0, eddsa-jcs-2022) in {folder}/:", soft_wrap=True, highlight=False
     )
-    for item in certificates["issued"]:
-        state = "[green]verified offline[/green]" if item["verified"] else "[red]FAILED verification[/red]"
-        console.print(
-            f"  {item['number']}  shipment {item['transfer']}  {state}", soft_wrap=True, highlight=False
-        )
-    for item in certificates["tampered"]:
-        if item["verified"]:
+    for item in certificates.issued:
+        state = "[green]verified offline[/green]" if item.verified else "[red]FAILED verification[/red]"
+        console.print(f"  {item.number}  shipment {item.transfer}  {state}", soft_wrap=True, highlight=False)
+    for copy in certificates.tampered:
+        if copy.verified:
             state = "[green]verified offline[/green]"
         else:
-            state = f"[red]refused at step {item['failed_step']}[/red]: {escape(item['failure'] or '')}"
+            state = f"[red]refused at step {copy.failed_step}[/red]: {escape(copy.failure or '')}"
         console.print(
-            f"  case (d) {item['copy']} ({escape(item['what'])}): {state}", soft_wrap=True, highlight=False
+            f"  case (d) {copy.copy} ({escape(copy.what)}): {state}", soft_wrap=True, highlight=False
         )
-    first = certificates["issued"][0]["file"] if certificates["issued"] else "CERT.json"
+    first = certificates.issued[0].file if certificates.issued else "CERT.json"
     console.print(
         f"verify one: raretrace verify {first} --trusted-keys {folder}/trusted-keys.json "
         f"--status-list {folder}/status-list.json",

@@ -50,6 +50,7 @@ def demo(
 
     from raretrace.cli.serve import require_free_port
     from raretrace.demo import DEFAULT_DB, expected_lots, run_demo
+    from raretrace.render.jsonable import jsonable
 
     target = db or _ctx(ctx).db or DEFAULT_DB
     if not no_serve:
@@ -80,7 +81,7 @@ def demo(
             progress=progress,
         )
     if as_json:
-        emit_json(summary)
+        emit_json(jsonable(summary))
     if not no_serve:
         from raretrace.cli.serve import run_server
 

@@ -16,6 +16,7 @@ from raretrace.cli.common import (
     out_console,
 )
 from raretrace.cli.publish import register as register_publish_commands
+from raretrace.render.jsonable import jsonable
 
 log_app = typer.Typer(
     help="The transparency log: checkpoints, entries, proofs, audit, witnesses.", no_args_is_help=True
@@ -67,12 +68,12 @@ def log_prove(
 
     proof = inclusion_proof(_ctx(ctx).registry(), index, size)
     if as_json:
-        emit_json(proof)
+        emit_json(jsonable(proof))
     else:
         out_console.print(
-            f"leaf {proof['leaf_index']} in tree of size {proof['tree_size']}: leaf hash {proof['leaf_hash']}"
+            f"leaf {proof.leaf_index} in tree of size {proof.tree_size}: leaf hash {proof.leaf_hash}"
         )
-        for i, h in enumerate(proof["proof"]):
+        for i, h in enumerate(proof.proof):
             out_console.print(f"  [{i}] {h}")
 
 
@@ -90,10 +91,10 @@ def log_consistency(
 
     proof = consistency_proof(_ctx(ctx).registry(), old, new)
     if as_json:
-        emit_json(proof)
+        emit_json(jsonable(proof))
     else:
-        out_console.print(f"consistency {proof['size1']} → {proof['size2']}: {len(proof['proof'])} hashes")
-        for i, h in enumerate(proof["proof"]):
+        out_console.print(f"consistency {proof.size1} → {proof.size2}: {len(proof.proof)} hashes")
+        for i, h in enumerate(proof.proof):
             out_console.print(f"  [{i}] {h}")
 
 
@@ -107,11 +108,11 @@ def log_audit(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     result = audit(_ctx(ctx).registry())
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(jsonable(result))
     elif result.ok:
         out_console.print(
-            f"audit passed: {result.tree_size} leaves, {result.signatures} signatures, "
-            f"{result.checkpoints} checkpoints verified"
+            f"audit passed: {result.tree_size} leaves, {result.signatures_verified} signatures, "
+            f"{result.checkpoints_verified} checkpoints verified"
         )
     else:
         err_console.print(f"audit FAILED: {result.problems[0]}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,11 @@ from raretrace.cli.common import (
 )
 from raretrace.errors import RaretraceError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
+from raretrace.render.jsonable import jsonable
+
+#: an answer from the lineage service or ``Lot.to_dict``, read by key for the text renderings (the lineage
+#: service, issue #23's, still answers untyped JSON)
+Answer = Mapping[str, Any]
 
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
 
@@ -35,9 +41,9 @@ def lot_show(
     table = PriceTable.load(prices) if prices else None
     details = _ctx(ctx).registry().lot_details(lot, prices=table)
     if as_json:
-        emit_json(details)
+        emit_json(jsonable(details))
         return
-    info = details["lot"]
+    info: Answer = details.lot
     out_console.print(
         f"[bold]{info['id']}[/bold]  {info['form']}  {info['mass_kg']:g} kg "
         f"(remaining {info['remaining_kg']:g} kg)"
@@ -65,18 +71,18 @@ def lot_show(
         out_console.print("  where each stage was done (share of the element's mass):")
         for line in origin_lines:
             out_console.print(line, soft_wrap=True, highlight=False)
-    for item in details["inputs"]:
-        out_console.print(f"  input {item['lot']}: {item['mass_kg']:g} kg (event {item['event_index']})")
-    for item in details["transfers"]:
+    for used in details.inputs:
+        out_console.print(f"  input {used.lot}: {used.mass_kg:g} kg (event {used.event_index})")
+    for moved in details.transfers:
         out_console.print(
-            f"  shipped {item['from']} → {item['to']} (event {item['event_index']}"
+            f"  shipped {moved.sender} → {moved.to} (event {moved.event_index}"
             + (
-                f", received at {item['received_event_index']})"
-                if item["received_event_index"] is not None
+                f", received at {moved.received_event_index})"
+                if moved.received_event_index is not None
                 else ", not yet received)"
             )
         )
-    for item in details["assays"]:
+    for item in details.assays:
         out_console.print(f"  assay by {item['lab']} ({item['method']}, event {item['event_index']})")
 
 
@@ -120,60 +126,68 @@ def trace(
     if as_json:
         emit_json(result)
         return
-    lots = result["lots"]
     if up:
+        _print_up(lot, result)
+    else:
+        _print_down(lot, result, limit)
+
+
+def _print_up(lot: str, result: Answer) -> None:
+    """The sources of ``lot`` with their shares and highest-share paths (``trace_up``)."""
+    out_console.print(
+        f"[bold]{escape(lot)}[/bold] comes from {len(result['sources'])} source lot(s) "
+        f"by {result['path_count']:,} path(s); the {result['paths_listed']:,} highest-share path(s) "
+        "are shown" + (" (--max-paths to see more)" if result["paths_truncated"] else "") + ":",
+        soft_wrap=True,
+    )
+    out_console.print(
+        "  shares are of the gross traced input mass; 'by element' gives each source's share of each "
+        "rare-earth element",
+        soft_wrap=True,
+        highlight=False,
+    )
+    for source in result["sources"]:
         out_console.print(
-            f"[bold]{escape(lot)}[/bold] comes from {len(result['sources'])} source lot(s) "
-            f"by {result['path_count']:,} path(s); the {result['paths_listed']:,} highest-share path(s) "
-            "are shown" + (" (--max-paths to see more)" if result["paths_truncated"] else "") + ":",
-            soft_wrap=True,
-        )
-        out_console.print(
-            "  shares are of the gross traced input mass; 'by element' gives each source's share of each "
-            "rare-earth element",
+            f"  {source['share']:7.2%} by mass  {source['lot']}  ({source['form']}, {source['producer']}"
+            + (f", deposit {source['deposit']}" if source["deposit"] else "")
+            + ")",
             soft_wrap=True,
             highlight=False,
         )
-        for source in result["sources"]:
+        if source["element_shares"]:
+            elements = ", ".join(f"{e} {v:.2%}" for e, v in source["element_shares"].items())
+            out_console.print(f"           by element: {elements}", soft_wrap=True, highlight=False)
+        for path in source["paths"]:
+            hops = zip(path["lots"][1:], path["input_kg"], strict=True)
+            steps = [path["lots"][0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
             out_console.print(
-                f"  {source['share']:7.2%} by mass  {source['lot']}  ({source['form']}, {source['producer']}"
-                + (f", deposit {source['deposit']}" if source["deposit"] else "")
-                + ")",
-                soft_wrap=True,
-                highlight=False,
+                f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
             )
-            if source["element_shares"]:
-                elements = ", ".join(f"{e} {v:.2%}" for e, v in source["element_shares"].items())
-                out_console.print(f"           by element: {elements}", soft_wrap=True, highlight=False)
-            for path in source["paths"]:
-                hops = zip(path["lots"][1:], path["input_kg"], strict=True)
-                steps = [path["lots"][0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
-                out_console.print(
-                    f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
-                )
-        untraced = {e: u for e, u in result["untraced_by_element"].items() if u > 0}
-        if untraced:
-            out_console.print(
-                "  untraced feed: " + ", ".join(f"{e} {u:.2%}" for e, u in untraced.items()),
-                soft_wrap=True,
-                highlight=False,
-            )
-    else:
-        ends = result["end_items"]
-        shown = ends if limit == 0 else ends[:limit]
-        listed = (
-            "all listed" if len(shown) == len(ends) else f"{len(shown):,} listed (--limit 0 lists every one)"
-        )
+    untraced = {e: u for e, u in result["untraced_by_element"].items() if u > 0}
+    if untraced:
         out_console.print(
-            f"[bold]{escape(lot)}[/bold] reached {len(result['reached']):,} lot(s); end items (nothing was "
-            f"made from them): {len(ends):,}, {listed}:",
+            "  untraced feed: " + ", ".join(f"{e} {u:.2%}" for e, u in untraced.items()),
             soft_wrap=True,
+            highlight=False,
         )
-        for item in shown:
-            info = lots[item]
-            out_console.print(
-                f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
-            )
+
+
+def _print_down(lot: str, result: Answer, limit: int) -> None:
+    """The lots ``lot`` reached and its end items, up to ``limit`` of them (``trace_down``)."""
+    lots = result["lots"]
+    ends = result["end_items"]
+    shown = ends if limit == 0 else ends[:limit]
+    listed = "all listed" if len(shown) == len(ends) else f"{len(shown):,} listed (--limit 0 lists every one)"
+    out_console.print(
+        f"[bold]{escape(lot)}[/bold] reached {len(result['reached']):,} lot(s); end items (nothing was "
+        f"made from them): {len(ends):,}, {listed}:",
+        soft_wrap=True,
+    )
+    for item in shown:
+        info = lots[item]
+        out_console.print(
+            f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -59,10 +60,23 @@ def lot_records(registry: Registry, lot_ids: Sequence[str] | None = None) -> Ite
     """Each lot as ``lot show --json`` gives it, with the lot's own fields also at the top level."""
     for lot_id in lot_ids or all_lot_ids(registry):
         details = registry.lot_details(lot_id)
-        lot = details["lot"]
-        value = lot.get("declared_value") or {}
+        lot = dict(details.lot)
+        declared = lot.get("declared_value")
+        value = declared if isinstance(declared, dict) else {}
         yield {
-            **details,
+            "lot": lot,
+            "origin_by_value": dict(details.origin_by_value),
+            "inputs": [asdict(used) for used in details.inputs],
+            "transfers": [
+                {
+                    "event_index": m.event_index,
+                    "from": m.sender,
+                    "to": m.to,
+                    "received_event_index": m.received_event_index,
+                }
+                for m in details.transfers
+            ],
+            "assays": [dict(assay) for assay in details.assays],
             **{k: v for k, v in lot.items() if k != "declared_value"},
             "declared_value": value.get("amount"),
             "currency": value.get("currency"),

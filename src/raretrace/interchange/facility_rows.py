@@ -154,7 +154,7 @@ def _row(
     return Item(
         number,
         event["event_id"],
-        event=event,
+        event=dict(event),
         origins=origins,
         secretariat=True,
         registers=(facility_id, number, heading["facility_id"]),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.events import sign_event
@@ -12,9 +12,23 @@ from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.times import utc_now
 
 
+class FacilityEvent(TypedDict):
+    """A register_facility event before it is signed (callers may add ``valid_until`` to a key)."""
+
+    kind: str
+    event_id: str
+    time: str
+    facility: Mapping[str, object]
+    keys: list[dict[str, str]]
+
+
 def register_facility_event(
-    spec: dict[str, Any], keys: Sequence[PublicKey], *, time: str | None = None, valid_from: str | None = None
-) -> dict[str, Any]:
+    spec: Mapping[str, object],
+    keys: Sequence[PublicKey],
+    *,
+    time: str | None = None,
+    valid_from: str | None = None,
+) -> FacilityEvent:
     """The register_facility event for a facility description and its public keys."""
     now = time or utc_now()
     return {
@@ -28,7 +42,7 @@ def register_facility_event(
 
 def register_facility(
     registry: Registry,
-    spec: dict[str, Any],
+    spec: Mapping[str, object],
     keys: Sequence[PublicKey],
     *,
     valid_from: str | None = None,

@@ -9,9 +9,8 @@ exits non-zero if there is any.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import PublicKey
@@ -20,46 +19,58 @@ from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.merkle import leaf_hash
 from raretrace.log.tiles import MemoryTileStorage, TiledTree
-from raretrace.store import schema as t
+from raretrace.store.checkpoints import leaves_in_order, signed_checkpoints
 from raretrace.store.tiles import SqlTileStorage
 
 _TILE = 256
 _MAX_PROBLEMS = 100
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditResult:
+    """What ``audit`` found; its JSON (``render.jsonable``) is the CLI's ``log audit --json`` and the API's
+    ``/api/v1/log/audit`` answer. ``problems`` holds at most the first 100 discrepancies."""
+
+    ok: bool
+    tree_size: int
+    leaves_checked: int
+    signatures_verified: int
+    checkpoints_verified: int
+    first_discrepancy: str | None
+    problems: tuple[str, ...]
+
+
+@dataclass
+class _Tally:
+    """The audit's running count while it reads the log; ``result`` freezes it."""
+
     tree_size: int
     leaves: int = 0
     signatures: int = 0
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
     def fail(self, message: str) -> None:
         if len(self.problems) < _MAX_PROBLEMS:
             self.problems.append(message)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "tree_size": self.tree_size,
-            "leaves_checked": self.leaves,
-            "signatures_verified": self.signatures,
-            "checkpoints_verified": self.checkpoints,
-            "first_discrepancy": self.problems[0] if self.problems else None,
-            "problems": self.problems,
-        }
+    def result(self) -> AuditResult:
+        return AuditResult(
+            ok=not self.problems,
+            tree_size=self.tree_size,
+            leaves_checked=self.leaves,
+            signatures_verified=self.signatures,
+            checkpoints_verified=self.checkpoints,
+            first_discrepancy=self.problems[0] if self.problems else None,
+            problems=tuple(self.problems),
+        )
 
 
 def audit(registry: Registry) -> AuditResult:
     store = registry.store
     with registry.engine.connect() as conn:
         size = int(store.require_meta(conn, "tree_size"))
-        result = AuditResult(size)
+        result = _Tally(size)
         keys = {k.key_id: k.public_key for k in store.all_keys(conn).values()}
         keys[registry.public_key.key_id] = registry.public_key
         stored = TiledTree(SqlTileStorage(conn), size)
@@ -67,21 +78,18 @@ def audit(registry: Registry) -> AuditResult:
         pending: list[bytes] = []
         stored_leaves: bytes = b""
         expected = 0
-        rows = conn.execution_options(yield_per=2000).execute(
-            select(t.events.c.seq, t.events.c.envelope, t.events.c.leaf_hash).order_by(t.events.c.seq)
-        )
-        for row in rows:
+        for row in leaves_in_order(conn):
             if row.seq != expected:
                 result.fail(f"leaf {expected}: missing from the event table (next stored is {row.seq})")
                 break
             if expected % _TILE == 0:
                 width = min(_TILE, size - expected)
                 stored_leaves = stored.read_tile(0, expected // _TILE, width) if width > 0 else b""
-            raw = bytes(row.envelope)
+            raw = row.envelope
             recomputed = leaf_hash(raw)
             offset = (expected % _TILE) * 32
             tile_hash = stored_leaves[offset : offset + 32]
-            if recomputed != tile_hash and recomputed != bytes(row.leaf_hash):
+            if recomputed not in (tile_hash, row.leaf_hash):
                 result.fail(
                     f"leaf {expected}: stored envelope bytes do not hash to the logged leaf "
                     f"(envelope changed after it was logged)"
@@ -91,7 +99,7 @@ def audit(registry: Registry) -> AuditResult:
                     f"leaf {expected}: the stored log tile holds another hash than the envelope's "
                     f"(tile changed after it was written)"
                 )
-            elif recomputed != bytes(row.leaf_hash):
+            elif recomputed != row.leaf_hash:
                 result.fail(f"leaf {expected}: the leaf_hash column disagrees with the envelope and the tile")
             result.signatures += _check_signatures(expected, raw, keys, result)
             pending.append(recomputed)
@@ -105,10 +113,10 @@ def audit(registry: Registry) -> AuditResult:
         if expected != size:
             result.fail(f"the log head says {size} leaves but {expected} events are stored")
         _check_checkpoints(registry, conn, rebuilt, expected, result)
-    return result
+    return result.result()
 
 
-def _check_signatures(index: int, raw: bytes, keys: dict[str, PublicKey], result: AuditResult) -> int:
+def _check_signatures(index: int, raw: bytes, keys: dict[str, PublicKey], result: _Tally) -> int:
     try:
         envelope = parse_envelope(raw)
     except RaretraceError as e:
@@ -124,9 +132,9 @@ def _check_signatures(index: int, raw: bytes, keys: dict[str, PublicKey], result
 
 
 def _check_checkpoints(
-    registry: Registry, conn: Any, rebuilt: TiledTree, leaves: int, result: AuditResult
+    registry: Registry, conn: Connection, rebuilt: TiledTree, leaves: int, result: _Tally
 ) -> None:
-    rows = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.size)).all()
+    rows = signed_checkpoints(conn)
     if not rows:
         result.fail("no signed checkpoint is stored")
     for row in rows:

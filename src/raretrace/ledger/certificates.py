@@ -90,8 +90,8 @@ def _evidence(registry: Registry, seqs: Sequence[int]) -> dict[str, Any]:
             {
                 "leafIndex": row.seq,
                 "kind": row.kind,
-                "leafHash": proof["leaf_hash"],
-                "inclusionProof": proof["proof"],
+                "leafHash": proof.leaf_hash,
+                "inclusionProof": list(proof.proof),
                 "envelope": base64.b64encode(bytes(row.envelope)).decode("ascii"),
             }
         )

@@ -8,11 +8,9 @@ the pure rule evaluator.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import NotFoundError, ValidationError
@@ -24,8 +22,7 @@ from raretrace.provenance import Contribution, pooled, with_marginals
 from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select
 from raretrace.rules.judging import parse_assertions, parse_end_use
 from raretrace.rules.types import FingerprintRequired
-from raretrace.store import schema as t
-from raretrace.store.raw import fetch_in
+from raretrace.store.lots import assay_results
 
 RAW_FORMS = ("ore", "concentrate")
 
@@ -43,7 +40,7 @@ def _needs_fingerprints(regimes: Sequence[Regime]) -> bool:
     return any(isinstance(r, FingerprintRequired) and r.enabled for g in regimes for r in g.rules)
 
 
-def _assay_ppm(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, float]] | None:
+def _assay_ppm(results: Mapping[str, object]) -> tuple[dict[str, float], dict[str, float]] | None:
     """An assay event's results as element ppm (plus isotope keys) and the detection limits of the
     elements measured below them (``detection_limits``, same units), or None in units we cannot read."""
     units = str(results.get("units", "ppm")).strip().lower()
@@ -64,7 +61,7 @@ def _assay_ppm(results: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, 
     return values, limits
 
 
-def _fingerprint(lot: Lot, results: Mapping[str, Any], country: str | None) -> str:
+def _fingerprint(lot: Lot, results: Mapping[str, object], country: str | None) -> str:
     """The declared-origin test on a raw-material lot's assay: its deposit if the library knows it,
     else its mine's country (issue 5)."""
     from raretrace.fingerprint import check_assay, load_library
@@ -101,10 +98,11 @@ def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tupl
             _, seen = walk_edges(conn, start, up=True)
             lots = registry.store.lots(conn, sorted(seen))
             raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
-            assays: dict[str, Mapping[str, Any]] = {}
+            assays: dict[str, Mapping[str, object]] = {}
             if raw:
-                for row in fetch_in(conn, [t.assays.c.lot_id, t.assays.c.data], t.assays.c.lot_id, raw):
-                    assays[row.lot_id] = json.loads(row.data).get("results", {})
+                for assayed, measurement in assay_results(conn, raw):
+                    results = measurement.get("results", {})
+                    assays[assayed] = results if isinstance(results, dict) else {}
             producers = registry.store.facilities(conn, sorted({lots[i].producer for i in raw}))
             out[start] = tuple(
                 RawMaterial(

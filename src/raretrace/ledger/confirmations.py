@@ -101,7 +101,7 @@ def confirm(registry: Registry, seq: int, event_id: str, envelope: bytes) -> Pen
         "leaf_index": seq,
         "envelope": base64.b64encode(envelope).decode(),
         "checkpoint": note,
-        "inclusion_proof": proof["proof"],
+        "inclusion_proof": list(proof.proof),
     }
     statement = {
         "_type": STATEMENT_TYPE,

@@ -1,20 +1,44 @@
-"""Read-side services of the log: checkpoints with cosignatures, entries, proofs, witnesses."""
+"""Read-side services of the log: checkpoints with cosignatures, entries, proofs, witnesses.
+
+Answers are frozen dataclasses (``InclusionProof``, ``ConsistencyProof``): the CLI's ``--json`` and the
+API send ``render.jsonable`` of them, so both say the same thing; the rows come from ``store.checkpoints``.
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection
 
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 from raretrace.ledger.registry import Registry
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.note import split_note
 from raretrace.log.tiles import TiledTree
-from raretrace.store import schema as t
+from raretrace.store import checkpoints as rows
 from raretrace.store.db import write_transaction
 from raretrace.store.tiles import SqlTileStorage
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """RFC 9162 §2.1.3 inclusion proof of leaf ``leaf_index`` in the tree of ``tree_size`` leaves
+    (hashes in base64, as C2SP tlog-proof writes them)."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    proof: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 consistency proof between trees of ``size1`` and ``size2`` leaves (base64)."""
+
+    size1: int
+    size2: int
+    proof: tuple[str, ...]
 
 
 def _b64(data: bytes) -> str:
@@ -28,35 +52,26 @@ def _size(registry: Registry, conn: Connection) -> int:
 def latest_checkpoint(registry: Registry) -> str:
     """The newest signed checkpoint note, with the witness cosignature lines accepted for it."""
     with registry.engine.connect() as conn:
-        size = conn.execute(select(func.max(t.checkpoints.c.size))).scalar_one()
-        return checkpoint_at(conn, size)
+        return checkpoint_at(conn, rows.newest_checkpoint_size(conn))
 
 
-def checkpoint_at(conn: Connection, size: int) -> str:
-    note = conn.execute(select(t.checkpoints.c.note).where(t.checkpoints.c.size == size)).scalar_one_or_none()
-    if note is None:
+def checkpoint_at(conn: Connection, size: int | None) -> str:
+    """The checkpoint signed at tree size ``size``, with its cosignature lines (C2SP tlog-cosignature)."""
+    note = None if size is None else rows.checkpoint_note(conn, size)
+    if note is None or size is None:
         raise NotFoundError(f"no checkpoint was signed at tree size {size}", field="size")
-    lines = (
-        conn.execute(
-            select(t.cosignatures.c.line)
-            .where(t.cosignatures.c.size == size)
-            .order_by(t.cosignatures.c.witness)
-        )
-        .scalars()
-        .all()
-    )
-    return str(note) + "".join(line + "\n" for line in lines)
+    return note + "".join(line + "\n" for line in rows.cosignature_lines(conn, size))
 
 
 def log_entry_bytes(registry: Registry, index: int) -> bytes:
     with registry.engine.connect() as conn:
-        raw = conn.execute(select(t.events.c.envelope).where(t.events.c.seq == index)).scalar_one_or_none()
+        raw = rows.envelope_at(conn, index)
         if raw is None:
             raise NotFoundError(f"no leaf {index}: the log holds {_size(registry, conn)} leaves", field="N")
-    return bytes(raw)
+    return raw
 
 
-def inclusion_proof(registry: Registry, index: int, size: int | None = None) -> dict[str, Any]:
+def inclusion_proof(registry: Registry, index: int, size: int | None = None) -> InclusionProof:
     with registry.engine.connect() as conn:
         current = _size(registry, conn)
         size = current if size is None else size
@@ -68,15 +83,10 @@ def inclusion_proof(registry: Registry, index: int, size: int | None = None) -> 
         proof = tree.inclusion_proof(index, size)
         leaf = tree.read_tile(0, index // 256, min(256, current - (index // 256) * 256))
         offset = (index % 256) * 32
-        return {
-            "leaf_index": index,
-            "tree_size": size,
-            "leaf_hash": _b64(leaf[offset : offset + 32]),
-            "proof": [_b64(h) for h in proof],
-        }
+        return InclusionProof(index, size, _b64(leaf[offset : offset + 32]), tuple(_b64(h) for h in proof))
 
 
-def consistency_proof(registry: Registry, old: int, new: int) -> dict[str, Any]:
+def consistency_proof(registry: Registry, old: int, new: int) -> ConsistencyProof:
     with registry.engine.connect() as conn:
         current = _size(registry, conn)
         if not 0 < old <= new:
@@ -84,18 +94,15 @@ def consistency_proof(registry: Registry, old: int, new: int) -> dict[str, Any]:
         if new > current:
             raise ValidationError(f"the tree has only {current} leaves", field="NEW")
         proof = TiledTree(SqlTileStorage(conn), current).consistency_proof(old, new)
-        return {"size1": old, "size2": new, "proof": [_b64(h) for h in proof]}
+        return ConsistencyProof(old, new, tuple(_b64(h) for h in proof))
 
 
 def add_witness(registry: Registry, verifier_key: str) -> str:
     name, _ = parse_witness_key(verifier_key)
     with write_transaction(registry.engine) as conn:
-        exists = conn.execute(
-            select(t.witnesses.c.name).where(t.witnesses.c.name == name)
-        ).scalar_one_or_none()
-        if exists is not None:
+        if rows.is_witness(conn, name):
             raise ValidationError(f"witness {name} is already trusted", field="verifier_key")
-        conn.execute(insert(t.witnesses).values(name=name, verifier_key=verifier_key.strip()))
+        rows.add_witness(conn, name, verifier_key.strip())
     return name
 
 
@@ -104,23 +111,17 @@ def add_cosignatures(registry: Registry, note: str) -> list[str]:
     text, signature_lines = split_note(note)
     accepted: list[str] = []
     with write_transaction(registry.engine) as conn:
-        row = conn.execute(select(t.checkpoints.c.size, t.checkpoints.c.note)).all()
-        sizes = {split_note(r.note)[0]: r.size for r in row}
+        sizes = {split_note(c.note)[0]: c.size for c in rows.signed_checkpoints(conn)}
         size = sizes.get(text)
         if size is None:
             raise ProofError("the note's checkpoint text is not one this log signed", field="checkpoint")
-        witnesses = {r.name: r.verifier_key for r in conn.execute(select(t.witnesses))}
+        witnesses = rows.witness_keys(conn)
         for line in signature_lines:
             name = line.removeprefix("— ").split(" ", 1)[0]
             if name not in witnesses or name == registry.origin:
                 continue
             timestamp = verify_cosignature(text, line, witnesses[name])
-            conn.execute(
-                t.cosignatures.delete().where(t.cosignatures.c.size == size, t.cosignatures.c.witness == name)
-            )
-            conn.execute(
-                insert(t.cosignatures).values(size=size, witness=name, timestamp=timestamp, line=line)
-            )
+            rows.put_cosignature(conn, size, name, timestamp, line)
             accepted.append(name)
         if not accepted:
             raise ProofError(

@@ -10,20 +10,17 @@ lock on the log head), so two clients racing to spend one lot cannot both succee
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.keys import Ed25519Signer, PublicKey, load_signer
 from raretrace.custody.events import Event, event_from_statement
 from raretrace.custody.state import DEFAULT_TOLERANCE, LedgerState, SignatureTask
-from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import (
     NotFoundError,
     RaretraceError,
@@ -33,13 +30,14 @@ from raretrace.errors import (
     too_deep,
 )
 from raretrace.ledger.judging import Parsed, judge, load_state, needs_trust, rejected
+from raretrace.ledger.lot_details import LotDetails, lot_details
 from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
 from raretrace.model import Lot
-from raretrace.pricing import PriceTable, value_shares
-from raretrace.store import schema as t
+from raretrace.pricing import PriceTable
+from raretrace.store import lots as lot_rows
 from raretrace.store.db import (
     has_schema,
     migrate,
@@ -333,37 +331,14 @@ class Registry:
             raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
         return lot
 
-    def lot_details(self, lot_id: str, *, prices: PriceTable | None = None) -> dict[str, Any]:
+    def lot_details(self, lot_id: str, *, prices: PriceTable | None = None) -> LotDetails:
         """The lot with its inputs, the events that touched it and its assays, for `lot show`."""
         lot = self.lot(lot_id)
         with self.engine.connect() as conn:
-            inputs = conn.execute(
-                select(t.lot_inputs.c.parent, t.lot_inputs.c.mass_kg, t.lot_inputs.c.seq).where(
-                    t.lot_inputs.c.child == lot_id
-                )
-            ).all()
-            transfers = conn.execute(
-                select(t.transfers).where(t.transfers.c.lot_id == lot_id).order_by(t.transfers.c.seq)
-            ).all()
-            assays = conn.execute(select(t.assays).where(t.assays.c.lot_id == lot_id)).all()
-        element_kg = {e: lot.spec.element_mass(e) for e in lot.spec.composition.fractions if e in REE_SYMBOLS}
-        table = prices or PriceTable.load()
-        by_value = value_shares(lot.origin(), element_kg, table)
-        return {
-            "lot": lot.to_dict(),
-            "origin_by_value": {**by_value, "price_table": table.origin},
-            "inputs": [{"lot": r.parent, "mass_kg": r.mass_kg, "event_index": r.seq} for r in inputs],
-            "transfers": [
-                {
-                    "event_index": r.seq,
-                    "from": r.sender,
-                    "to": r.receiver,
-                    "received_event_index": r.received_seq,
-                }
-                for r in transfers
-            ],
-            "assays": [{"event_index": r.seq, "lab": r.lab, **json.loads(r.data)} for r in assays],
-        }
+            inputs = lot_rows.inputs_of(conn, lot_id)
+            shipments = lot_rows.shipments_of(conn, lot_id)
+            assays = lot_rows.assays_of(conn, lot_id)
+        return lot_details(lot, inputs, shipments, assays, prices or PriceTable.load())
 
     def tree_size(self) -> int:
         with self.engine.connect() as conn:

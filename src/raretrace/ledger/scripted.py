@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Required, TypedDict, Unpack
 
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.custody.events import sign_event
@@ -19,10 +19,22 @@ from raretrace.ledger.registry import AppendResult, Registry
 
 
 def lot(
-    lot_id: str, form: str, mass_kg: float, composition: Mapping[str, float], **extra: Any
-) -> dict[str, Any]:
+    lot_id: str, form: str, mass_kg: float, composition: Mapping[str, float], **extra: object
+) -> dict[str, object]:
     """A lot declaration as events carry it."""
     return {"id": lot_id, "form": form, "mass_kg": mass_kg, "composition": dict(composition), **extra}
+
+
+class FacilityOptions(TypedDict, total=False):
+    """The description of a facility ``ScriptedChain.facility_event`` registers."""
+
+    name: str | None
+    operator: str
+    country: Required[str]
+    stages: Required[Sequence[str]]
+    technology: Mapping[str, str] | None
+    accreditation: str | None
+    signer: Ed25519Signer | None
 
 
 @dataclass
@@ -50,7 +62,7 @@ class ScriptedChain:
         """The signed register_facility envelope, remembering the facility's new key."""
         key = signer or Ed25519Signer.generate()
         self.signers[facility_id] = key
-        spec: dict[str, Any] = {
+        spec: dict[str, object] = {
             "id": facility_id,
             "name": name or facility_id,
             "operator": operator,
@@ -65,7 +77,7 @@ class ScriptedChain:
         )
         return sign_event(event, [self.registry.signer])
 
-    def add_facility(self, facility_id: str, **kwargs: Any) -> Ed25519Signer:
+    def add_facility(self, facility_id: str, **kwargs: Unpack[FacilityOptions]) -> Ed25519Signer:
         self.registry.append([self.facility_event(facility_id, **kwargs)])
         return self.signers[facility_id]
 
@@ -77,7 +89,7 @@ class ScriptedChain:
         event_id: str | None = None,
         time: str | None = None,
         signer: Ed25519Signer | None = None,
-        **fields: Any,
+        **fields: object,
     ) -> bytes:
         """A signed event of ``kind`` acted by ``facility_id`` (signed by its key unless told otherwise)."""
         event = {
@@ -89,10 +101,20 @@ class ScriptedChain:
         }
         return sign_event(event, [signer or self.signers[facility_id]])
 
-    def record(self, facility_id: str, kind: str, **fields: Any) -> AppendResult:
-        return self.registry.append([self.envelope(facility_id, kind, **fields)])
+    def record(
+        self,
+        facility_id: str,
+        kind: str,
+        *,
+        event_id: str | None = None,
+        time: str | None = None,
+        signer: Ed25519Signer | None = None,
+        **fields: object,
+    ) -> AppendResult:
+        envelope = self.envelope(facility_id, kind, event_id=event_id, time=time, signer=signer, **fields)
+        return self.registry.append([envelope])
 
-    def ship(self, sender: str, receiver: str, lots: Sequence[str], **details: Any) -> AppendResult:
+    def ship(self, sender: str, receiver: str, lots: Sequence[str], **details: object) -> AppendResult:
         """A transfer and its receipt, each signed by its own side, appended together."""
         transfer_id = self.next_id("transfer")
         return self.registry.append(

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 import pycountry
 
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.registry import Registry
 from raretrace.model import Form, Stage
 from raretrace.provenance import with_marginals
@@ -70,9 +70,9 @@ class LotQuery:
         if (self.limit is not None and self.limit < 0) or self.offset < 0:
             raise ValidationError("limit and offset are whole numbers", field="limit")
 
-    def filters(self) -> dict[str, Any]:
+    def filters(self) -> JSONObject:
         """The filters as given (for answers and links), empty ones left out."""
-        given = {
+        given: JSONObject = {
             "q": self.text,
             "form": list(self.forms),
             "stage": list(self.stages),
@@ -106,8 +106,8 @@ class LotHit:
     created_time: str
     verdict: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in HIT_FIELDS}
+    def to_dict(self) -> JSONObject:
+        out: JSONObject = {k: getattr(self, k) for k in HIT_FIELDS}
         if self.verdict is None:
             del out["verdict"]
         return out
@@ -123,7 +123,7 @@ class SearchResult:
     lots: tuple[LotHit, ...]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "filters": self.query.filters(),
             "sort": self.query.sort,
@@ -137,12 +137,12 @@ class SearchResult:
         }
 
 
-def _element_present(row: dict[str, Any], element: str) -> bool:
-    return float(json.loads(row["composition"]).get(element, 0.0)) > 0
+def _element_present(row: Mapping[str, object], element: str) -> bool:
+    return float(json.loads(str(row["composition"])).get(element, 0.0)) > 0
 
 
-def _country_at_some_stage(row: dict[str, Any], country: str) -> bool:
-    origin = with_marginals(json.loads(row["origin"] or "{}"))
+def _country_at_some_stage(row: Mapping[str, object], country: str) -> bool:
+    origin = with_marginals(json.loads(str(row["origin"] or "{}")))
     return any(
         shares.get(country, 0.0) > 0
         for history in origin.values()

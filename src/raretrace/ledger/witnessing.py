@@ -54,7 +54,7 @@ class RegistryLog:
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         import base64
 
-        return [base64.b64decode(h) for h in consistency_proof(self.registry, old, new)["proof"]]
+        return [base64.b64decode(h) for h in consistency_proof(self.registry, old, new).proof]
 
     def verifier_key(self) -> str:
         return verifier_key_text(self.registry.origin, self.registry.signer.public_key)

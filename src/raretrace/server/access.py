@@ -11,17 +11,12 @@ learns how much of its lot came from elsewhere without learning whose lot it was
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from sqlalchemy import Connection, select
 
 from raretrace.custody.events import SECRETARIAT_KINDS
 from raretrace.errors import AuthorizationError, NotFoundError, RaretraceError
 from raretrace.ledger.participants import Principal
-from raretrace.store import schema as t
-from raretrace.store.raw import fetch_in
-
-#: Event kinds only the secretariat submits (it signs them with the registry's key).
+from raretrace.store import visibility
+from raretrace.store.reading import Connection
 
 
 class AuthenticationError(RaretraceError):
@@ -52,27 +47,18 @@ def not_found(lot_id: str) -> NotFoundError:
 
 
 def visible_lots(conn: Connection, principal: Principal, lot_ids: Iterable[str]) -> set[str]:
-    """The subset of ``lot_ids`` that exist and that the caller may see.
-
-    Two IN queries on the fast DB-API path (lots, then the transfers of the lots not yet seen), the
-    facility test done here: a trace page asks this of every lot it shows."""
+    """The subset of ``lot_ids`` that exist and that the caller may see (``store.visibility``: two IN
+    queries on the fast DB-API path; a trace page asks this of every lot it shows)."""
     wanted = sorted(set(lot_ids))
     if not wanted:
         return set()
-    rows = fetch_in(conn, _LOT_PARTIES, t.lots.c.id, wanted)
     if principal.sees_everything:
-        return {r.id for r in rows}
-    mine = principal.facilities
-    found = {r.id for r in rows if r.custodian in mine or r.producer in mine or r.in_transit_to in mine}
-    rest = sorted({r.id for r in rows} - found)
-    if rest:
-        moves = fetch_in(conn, _MOVES, t.transfers.c.lot_id, rest)
-        found.update(m.lot_id for m in moves if m.sender in mine or m.receiver in mine)
-    return found
+        return visibility.existing(conn, wanted)
+    return visibility.touching(conn, wanted, principal.facilities)
 
 
 def visible_among(
-    conn: Connection, principal: Principal, summaries: Mapping[str, Mapping[str, Any]]
+    conn: Connection, principal: Principal, summaries: Mapping[str, Mapping[str, object]]
 ) -> set[str]:
     """``visible_lots`` of the lots of a lineage answer, by id with their summaries (``producer`` and
     ``custodian`` as the trace read them).
@@ -92,10 +78,6 @@ def visible_among(
     return known | visible_lots(conn, principal, [lot_id for lot_id in summaries if lot_id not in known])
 
 
-_LOT_PARTIES = (t.lots.c.id, t.lots.c.custodian, t.lots.c.producer, t.lots.c.in_transit_to)
-_MOVES = (t.transfers.c.lot_id, t.transfers.c.sender, t.transfers.c.receiver)
-
-
 def require_lots(conn: Connection, principal: Principal, lot_ids: Sequence[str]) -> None:
     """Raise the 404 of the first lot the caller may not see (or that does not exist)."""
     seen = visible_lots(conn, principal, lot_ids)
@@ -109,13 +91,7 @@ def require_holds(conn: Connection, principal: Principal, lot_ids: Sequence[str]
     require_lots(conn, principal, lot_ids)
     if principal.sees_everything:
         return
-    held = set(
-        conn.execute(
-            select(t.lots.c.id).where(
-                t.lots.c.id.in_(list(lot_ids)), t.lots.c.custodian.in_(sorted(principal.facilities))
-            )
-        ).scalars()
-    )
+    held = visibility.held_by(conn, lot_ids, principal.facilities)
     for lot_id in lot_ids:
         if lot_id not in held:
             raise AuthorizationError(

@@ -60,7 +60,7 @@ def certificate_for(registry: Registry, caller: Principal, certificate: str) -> 
     with registry.engine.connect() as conn:
         row = queries.certificate_row(conn, certificate)
         if row is not None and not caller.sees_everything:
-            visible = visible_lots(conn, caller, queries.certificate_summary(row)["lots"])
+            visible = visible_lots(conn, caller, row.lots)
             if not visible:
                 row = None
     if row is None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.errors import RaretraceError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.registry import AppendResult
 from raretrace.server.deps import Caller, RegistryDep, SettingsDep, quick
 from raretrace.server.problems import responses
@@ -17,7 +16,7 @@ from raretrace.server.submit import refusal, split_batch, submit
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=responses(400, 401, 403, 409, 413, 422))
 
-ENVELOPE_SCHEMA: dict[str, Any] = {
+ENVELOPE_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["payload", "payloadType", "signatures"],
     "properties": {

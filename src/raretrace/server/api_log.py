@@ -7,19 +7,21 @@ served to the auditor and the secretariat only; operators read their own lots th
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.errors import ValidationError
 from raretrace.ledger import logview
-from raretrace.ledger.audit import audit
+from raretrace.ledger.audit import AuditResult, audit
+from raretrace.ledger.logview import ConsistencyProof, InclusionProof
 from raretrace.log.note import verifier_key_text
 from raretrace.log.tiles import parse_tile_path
 from raretrace.server.access import require
+from raretrace.server.answers import typed_answer
 from raretrace.server.deps import Caller, RegistryDep, quick
 from raretrace.server.logserve import is_full, tile_bytes
 from raretrace.server.problems import responses
@@ -59,30 +61,17 @@ def public_key(registry: RegistryDep) -> PlainTextResponse:
     return PlainTextResponse(verifier_key_text(registry.origin, registry.signer.public_key) + "\n")
 
 
-class InclusionProof(BaseModel):
-    leaf_index: int
-    tree_size: int
-    leaf_hash: str
-    proof: list[str]
-
-
-class ConsistencyProof(BaseModel):
-    size1: int
-    size2: int
-    proof: list[str]
-
-
 Size = Annotated[int, Query(ge=0, le=2**62)]
 
 
 @router.get("/api/v1/log/inclusion", response_model=InclusionProof, summary="Inclusion proof of leaf N")
-async def inclusion(registry: RegistryDep, index: Size, size: Size | None = None) -> dict[str, Any]:
-    return await quick(registry, logview.inclusion_proof, registry, index, size)
+async def inclusion(registry: RegistryDep, index: Size, size: Size | None = None) -> JSONResponse:
+    return typed_answer(await quick(registry, logview.inclusion_proof, registry, index, size))
 
 
 @router.get("/api/v1/log/consistency", response_model=ConsistencyProof, summary="Consistency proof")
-async def consistency(registry: RegistryDep, old: Size, new: Size) -> dict[str, Any]:
-    return await quick(registry, logview.consistency_proof, registry, old, new)
+async def consistency(registry: RegistryDep, old: Size, new: Size) -> JSONResponse:
+    return typed_answer(await quick(registry, logview.consistency_proof, registry, old, new))
 
 
 class Accepted(BaseModel):
@@ -97,26 +86,37 @@ class Accepted(BaseModel):
         "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
     },
 )
-async def add_cosignatures(request: Request, registry: RegistryDep) -> dict[str, Any]:
+async def add_cosignatures(request: Request, registry: RegistryDep) -> Accepted:
     """Open to anyone: only cosignatures that verify under a witness key the secretariat trusts are kept."""
     note = await _text(request)
-    return {"accepted": await run_in_threadpool(logview.add_cosignatures, registry, note)}
+    return Accepted(accepted=await run_in_threadpool(logview.add_cosignatures, registry, note))
 
 
 class WitnessRequest(BaseModel):
     verifier_key: str = Field(min_length=1, max_length=2000)
 
 
-@router.post("/api/v1/log/witnesses", status_code=201, summary="Trust a witness (secretariat)")
-def add_witness(body: WitnessRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+class WitnessAdded(BaseModel):
+    witness: str = Field(description="the witness's name, from its verifier key")
+
+
+@router.post(
+    "/api/v1/log/witnesses",
+    status_code=201,
+    response_model=WitnessAdded,
+    summary="Trust a witness (secretariat)",
+)
+def add_witness(body: WitnessRequest, registry: RegistryDep, caller: Caller) -> WitnessAdded:
     require(caller, "secretariat", action="adding witnesses")
-    return {"witness": logview.add_witness(registry, body.verifier_key)}
+    return WitnessAdded(witness=logview.add_witness(registry, body.verifier_key))
 
 
-@router.get("/api/v1/log/audit", summary="Full audit of the log (auditor, secretariat)")
-def log_audit(registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/api/v1/log/audit", response_model=AuditResult, summary="Full audit of the log (auditor, secretariat)"
+)
+def log_audit(registry: RegistryDep, caller: Caller) -> JSONResponse:
     require(caller, "auditor", "secretariat", action="auditing the log")
-    return audit(registry).to_dict()
+    return typed_answer(audit(registry))
 
 
 async def _text(request: Request) -> str:

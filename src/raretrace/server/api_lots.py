@@ -6,11 +6,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS, trace_down, trace_up
 from raretrace.ledger.participants import Principal
@@ -18,10 +18,9 @@ from raretrace.ledger.registry import Registry
 from raretrace.rules import load_regimes
 from raretrace.server import queries
 from raretrace.server.access import require_lots, require_participant, visible_among, visible_lots
-from raretrace.server.answers import json_answer
+from raretrace.server.answers import as_object, json_answer, typed_answer
 from raretrace.server.deps import Caller, RegistryDep, quick
 from raretrace.server.problems import responses
-from raretrace.server.reads import reading
 from raretrace.server.redact import (
     HiddenNames,
     redact_certificate,
@@ -29,8 +28,10 @@ from raretrace.server.redact import (
     redact_lot,
     redact_trace,
 )
-from raretrace.server.schemas import LotCertificates, LotPage
+from raretrace.server.schemas import LotCertificates, LotDetailsOut, LotPage, Regimes, Trace, Verdicts
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
+from raretrace.store.listings import certificates_of_lot
+from raretrace.store.reading import Connection, reading
 
 router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))
 
@@ -40,9 +41,9 @@ MAX_PATHS = 10_000
 
 def lot_page(
     registry: Registry, caller: Principal, limit: int, offset: int, after: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[JSONObject]:
     require_participant(caller, action="listing lots")
-    with registry.engine.connect() as conn:
+    with reading(registry.engine) as conn:
         rows = queries.lots_for(conn, caller, limit=limit, offset=offset, after=after)
     if caller.sees_everything:
         return rows
@@ -68,9 +69,9 @@ def list_lots(
             description="the last lot id of the previous page: the lots after it (cheaper than an offset)",
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     lots = lot_page(registry, caller, limit, offset, after)
-    page: dict[str, Any] = {"lots": lots, "limit": limit, "offset": offset}
+    page: JSONObject = {"lots": list[JSONValue](lots), "limit": limit, "offset": offset}
     if after is not None:
         page["after"] = after
     following = queries.next_after(lots, limit)
@@ -80,26 +81,31 @@ def list_lots(
 
 
 def lot_view(registry: Registry, caller: Principal, lot_id: str) -> dict[str, Any]:
-    """``lot show`` for a caller: 404 alike for a missing lot and another participant's."""
+    """``lot show`` for a caller: 404 alike for a missing lot and another participant's. (Any: the web
+    lot page reads this JSON by key; typed as ``schemas.LotDetailsOut`` for API clients.)"""
     require_participant(caller, action="reading lots")
     with reading(registry.engine) as conn:
         require_lots(conn, caller, [lot_id])
     details = registry.lot_details(lot_id)
     if caller.sees_everything:
-        return details
+        return as_object(details)
     with reading(registry.engine) as conn:
-        visible = visible_lots(conn, caller, [item["lot"] for item in details["inputs"]])
-    return redact_lot(details, visible, caller.facilities)
+        visible = visible_lots(conn, caller, [used.lot for used in details.inputs])
+    return redact_lot(as_object(details), visible, caller.facilities)
 
 
-@router.get("/lots/{lot_id}", summary="A lot: composition, origin, custody, inputs, transfers, assays")
-async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
-    return await quick(registry, lot_view, registry, caller, lot_id)
+@router.get(
+    "/lots/{lot_id}",
+    summary="A lot: composition, origin, custody, inputs, transfers, assays",
+    response_model=LotDetailsOut,
+)
+async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> JSONResponse:
+    return typed_answer(await quick(registry, lot_view, registry, caller, lot_id))
 
 
 def trace_view(
     registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
-) -> dict[str, Any]:
+) -> JSONObject:
     require_participant(caller, action="tracing lots")
     # One connection (the event loop's own on SQLite) and one read transaction for the access check,
     # the trace and the visibility check: no pool checkout for the trace, and all three see the
@@ -142,7 +148,7 @@ router.add_api_route(
     trace,
     methods=["GET"],
     summary="Lineage up to the sources, or down to everything made from it",
-    response_model=dict[str, Any],
+    response_model=Trace,
     route_class_override=TraceRoute,
 )
 
@@ -162,9 +168,9 @@ class CheckRequest(BaseModel):
     as_one: bool = False
 
 
-def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -> dict[str, Any]:
+def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -> JSONObject:
     require_participant(caller, action="checking compliance")
-    with registry.engine.connect() as conn:
+    with reading(registry.engine) as conn:
         require_lots(conn, caller, request.lots)
     verdicts = check_lots(
         registry,
@@ -178,9 +184,9 @@ def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -
     return {"verdicts": [v.to_dict() for v in verdicts]}
 
 
-@router.post("/check", summary="Compliance verdicts for lots under regimes")
-def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
-    return verdicts_for(registry, caller, body)
+@router.post("/check", summary="Compliance verdicts for lots under regimes", response_model=Verdicts)
+def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> JSONResponse:
+    return typed_answer(verdicts_for(registry, caller, body))
 
 
 @router.get(
@@ -189,24 +195,25 @@ def check(body: CheckRequest, registry: RegistryDep, caller: Caller) -> dict[str
     response_model=LotCertificates,
     response_model_exclude_unset=True,
 )
-def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+def lot_certificates(lot_id: str, registry: RegistryDep, caller: Caller) -> JSONObject:
     require_participant(caller, action="reading certificates")
-    with registry.engine.connect() as conn:
+    with reading(registry.engine) as conn:
         require_lots(conn, caller, [lot_id])
         return {"certificates": certificates_seen(conn, caller, lot_id)}
 
 
-def certificates_seen(conn: Connection, caller: Principal, lot_id: str) -> list[dict[str, Any]]:
+def certificates_seen(conn: Connection, caller: Principal, lot_id: str) -> list[JSONValue]:
     """The certificates of a lot, each naming only the lots the caller may see."""
-    found = queries.certificates_of_lot(conn, lot_id)
+    records = certificates_of_lot(conn, lot_id)
+    found = [queries.certificate_summary(record) for record in records]
     if caller.sees_everything:
-        return found
-    visible = visible_lots(conn, caller, [x for summary in found for x in summary["lots"]])
+        return list[JSONValue](found)
+    visible = visible_lots(conn, caller, [x for record in records for x in record.lots])
     return [redact_certificate(summary, visible) for summary in found]
 
 
-@router.get("/regimes", summary="The compliance regimes the registry judges by")
-async def regimes() -> dict[str, Any]:
+@router.get("/regimes", summary="The compliance regimes the registry judges by", response_model=Regimes)
+async def regimes() -> JSONResponse:
     known = await run_in_threadpool(load_regimes, ())
     day = today()
-    return {"regimes": [r.describe(day) for r in known.values()]}
+    return typed_answer({"regimes": [r.describe(day) for r in known.values()]})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -23,6 +23,7 @@ from raretrace.server.answers import json_answer
 from raretrace.server.deps import Caller, RegistryDep, WebCaller
 from raretrace.server.problems import responses
 from raretrace.server.redact import HIDDEN
+from raretrace.server.schemas import SearchAnswer
 
 router = APIRouter(tags=["lots"], responses=responses(401, 403, 422))
 LISTS = ("form", "stage", "producer_country")
@@ -89,7 +90,12 @@ def run_search(registry: Registry, caller: Principal, query: LotQuery) -> Search
     return replace(found, lots=tuple(hidden))
 
 
-@router.get("/api/v1/search/lots", summary="Search lots: filters, facets with counts, sorting, downloads")
+@router.get(
+    "/api/v1/search/lots",
+    summary="Search lots: filters, facets with counts, sorting, downloads",
+    response_model=SearchAnswer,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def search_api(
     request: Request,
     registry: RegistryDep,
@@ -140,7 +146,10 @@ def search_api(
 # --- the page ---------------------------------------------------------------------------------------------
 
 
-def link(params: Mapping[str, Any], **change: Any) -> str:
+Params = Mapping[str, str | int | list[str]]
+
+
+def link(params: Params, **change: str | int | list[str] | None) -> str:
     """The search URL with ``change`` applied (a list value replaces, None removes)."""
     merged = {k: v for k, v in params.items() if k not in change} | {k: v for k, v in change.items() if v}
     pairs = [
@@ -157,7 +166,7 @@ def search_page(request: Request, registry: RegistryDep, caller: WebCaller) -> R
     if caller.id is None:
         return RedirectResponse("/login", status_code=303)
     given = request.query_params
-    params: dict[str, Any] = {k: given.getlist(k) if k in LISTS else given.get(k, "") for k in PARAMS}
+    params: Params = {k: given.getlist(k) if k in LISTS else given.get(k, "") for k in PARAMS}
     try:
         result = run_search(registry, caller, query_from(request.query_params))
     except RaretraceError as e:

@@ -28,7 +28,6 @@ from raretrace.server import (
     apidocs,
     health,
     problems,
-    reads,
     web,
 )
 from raretrace.server.bodylimits import BodyLimits
@@ -36,6 +35,7 @@ from raretrace.server.group_commit import GroupCommit
 from raretrace.server.headers import SecurityHeaders
 from raretrace.server.ratelimit import Rate, RateLimits
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
+from raretrace.store import reading as reads
 from raretrace.store.db import make_engine
 
 WORKER_THREADS = 12
@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Fewer worker threads than pooled connections (SQLAlchemy's default pool: 5 + 10 overflow, one
-        # of them the event loop's own, see reads.py), so a handler never waits for a connection.
+        # of them the event loop's own, see store/reading.py), so a handler never waits for a connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         reads.hold(registry.engine)  # the event loop's own read connection (SQLite)
         pool = VerifierPool(settings.signature_workers) if settings.signature_workers > 0 else None

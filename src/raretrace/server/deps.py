@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from raretrace.ledger.participants import ANONYMOUS, Principal, authenticate
 from raretrace.ledger.registry import Registry
 from raretrace.server.access import AuthenticationError
-from raretrace.server.reads import reading
 from raretrace.server.settings import Settings
+from raretrace.store.reading import reading
 
 T = TypeVar("T")
 SESSION_COOKIE = "raretrace_session"

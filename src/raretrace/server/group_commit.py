@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -81,7 +80,7 @@ class GroupCommit:
         self.registry = registry
         self.max_group = max_group
         self._queue: asyncio.Queue[tuple[Parsed, asyncio.Future[AppendResult]]] | None = None
-        self._task: asyncio.Task[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()

@@ -10,28 +10,43 @@ public and say nothing a caller could not learn from ``/checkpoint``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from pydantic import BaseModel, Field
 
 from raretrace.errors import RaretraceError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.registry import Registry
-from raretrace.store.db import SCHEMA_REVISION, schema_revision
+from raretrace.store.db import SCHEMA_REVISION
+from raretrace.store.health import UnreachableError, current_revision
 
 router = APIRouter(tags=["operations"])
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def readiness(registry: Registry) -> dict[str, dict[str, Any]]:
+class Liveness(BaseModel):
+    status: str = Field(description='"alive"')
+
+
+class Check(BaseModel):
+    ok: bool
+    reason: str | None = Field(default=None, description="why the check failed")
+    revision: str | None = Field(default=None, description="the schema revision found (schema check)")
+    expected: str | None = Field(default=None, description="the revision this code needs (schema check)")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description='"ready" or "not ready"')
+    checks: dict[str, Check] = Field(description="database, schema and key, each with its outcome")
+
+
+def readiness(registry: Registry) -> dict[str, JSONObject]:
     """Each check's outcome: ``{"ok": bool, …details or the reason}``."""
-    checks: dict[str, dict[str, Any]] = {}
+    checks: dict[str, JSONObject] = {}
     try:
-        with registry.engine.connect() as conn:
-            revision = schema_revision(conn)
-    except (SQLAlchemyError, OSError) as e:  # the driver's failure, said, not raised
-        checks["database"] = {"ok": False, "reason": f"{type(e).__name__}: not reachable"}
+        revision = current_revision(registry.engine)
+    except UnreachableError as e:  # the driver's failure, said, not raised
+        checks["database"] = {"ok": False, "reason": f"{e.kind}: not reachable"}
         checks["schema"] = {"ok": False, "reason": "database not reachable", "expected": SCHEMA_REVISION}
     else:
         checks["database"] = {"ok": True}
@@ -51,12 +66,17 @@ def readiness(registry: Registry) -> dict[str, dict[str, Any]]:
     return checks
 
 
-@router.get("/healthz", summary="Liveness: the server process answers")
+@router.get("/healthz", summary="Liveness: the server process answers", response_model=Liveness)
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "alive"}, headers=NO_STORE)
 
 
-@router.get("/readyz", summary="Readiness: database reachable, schema current, signing key loaded")
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable, schema current, signing key loaded",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: a check failed"}},
+)
 def readyz(request: Request) -> JSONResponse:
     checks = readiness(request.app.state.registry)
     ready = all(check["ok"] for check in checks.values())

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection
-
 from raretrace.errors import Confidential, NotFoundError, RaretraceError
 from raretrace.ledger.participants import Principal
-from raretrace.server import queries
 from raretrace.server.access import visible_lots
+from raretrace.store.listings import transfer_parties
+from raretrace.store.reading import Connection
 
 audit = logging.getLogger("raretrace.audit")
 
@@ -27,7 +26,7 @@ def may_see(conn: Connection, principal: Principal, secret: Confidential) -> boo
     """Whether the caller may see the lot or transfer event the refusal is about."""
     if secret.kind == "lot":
         return bool(visible_lots(conn, principal, [secret.subject]))
-    parties = queries.transfer_parties(conn, secret.subject)
+    parties = transfer_parties(conn, secret.subject)
     return bool(parties) and (principal.sees_everything or bool(parties & principal.facilities))
 
 

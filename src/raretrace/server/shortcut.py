@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Protocol
 
 from fastapi import Request, Response, routing
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from raretrace.server.deps import BearerCaller
 
 #: A parser takes a parameter's text and returns its value, or raises ValueError if the text is not
 #: a plainly valid value (the request then goes through FastAPI, which says what is wrong).
-Parser = Callable[[str], Any]
+Parser = Callable[[str], object]
 
 
 def one_of(*choices: str) -> Parser:
@@ -58,9 +59,9 @@ def whole_number(low: int, high: int) -> Parser:
     return parse
 
 
-def plain_query(query: bytes, parsers: Mapping[str, Parser]) -> dict[str, Any] | None:
+def plain_query(query: bytes, parsers: Mapping[str, Parser]) -> dict[str, object] | None:
     """The values of a plain query string, or None if it is not plain."""
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     if not query:
         return values
     for part in query.split(b"&"):
@@ -82,7 +83,7 @@ def shortcut_route(**parsers: Parser) -> type[APIRoute]:
     """An ``APIRoute`` class (``route_class_override``) with the shortcut for these query parameters."""
 
     class ShortcutRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        def get_route_handler(self) -> Callable[[Request], Coroutine[object, None, Response]]:
             general = super().get_route_handler()
             route = _as_included(self)
             caller = _check(route, parsers)
@@ -107,15 +108,31 @@ def shortcut_route(**parsers: Parser) -> type[APIRoute]:
     return ShortcutRoute
 
 
-def _as_included(route: APIRoute) -> Any:
+class _RouteLike(Protocol):
+    """What the shortcut reads of a route: an ``APIRoute``, or FastAPI's effective context for one."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def endpoint(self) -> Callable[..., object]: ...
+    @property
+    def dependant(self) -> Dependant: ...
+    @property
+    def dependency_overrides_provider(self) -> object: ...
+
+
+def _as_included(route: APIRoute) -> _RouteLike:
     """The route as FastAPI builds its handler: recent versions build an included route's handler
     under a context holding the route with its router's dependencies and the app's overrides."""
     var = getattr(routing, "_effective_route_context_var", None)
     context = var.get() if var is not None else None
-    return context if context is not None and getattr(context, "original_route", None) is route else route
+    if context is not None and getattr(context, "original_route", None) is route:
+        found: _RouteLike = context  # FastAPI types its context variable as Any
+        return found
+    return route
 
 
-def _check(route: Any, parsers: Mapping[str, Parser]) -> BearerCaller:
+def _check(route: _RouteLike, parsers: Mapping[str, Parser]) -> BearerCaller:
     """The route's caller dependency, after checking that the shortcut calls the endpoint as FastAPI
     would."""
     dependant = route.dependant

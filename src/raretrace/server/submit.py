@@ -18,8 +18,8 @@ from raretrace.ledger.judging import Parsed
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import AppendResult, Registry
 from raretrace.server.access import may_submit, require
-from raretrace.server.reads import reading
 from raretrace.server.refusals import told
+from raretrace.store.reading import reading
 
 
 def admission(principal: Principal) -> Callable[[int, Event], None]:

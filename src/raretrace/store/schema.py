@@ -126,7 +126,7 @@ lots = Table(
 # vector (kilobytes each), so reading them would cost a page per lot.
 LOT_SUMMARY_COLUMNS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
 Index("ix_lots_summary", lots.c.id, *(lots.c[name] for name in LOT_SUMMARY_COLUMNS))
-# A participant's lots in id order, a page at a time (server/queries.lots_for).
+# A participant's lots in id order, a page at a time (store/listings.lot_page).
 Index("ix_lots_custodian", lots.c.custodian, lots.c.id)
 Index("ix_lots_producer", lots.c.producer, lots.c.id)
 
@@ -153,7 +153,7 @@ transfers = Table(
     Column("sender", String(200), nullable=False),
     Column("receiver", String(200), nullable=False),
     Column("received_seq", BigInteger, nullable=True),
-    # the lots a participant sent or received, for its listing (server/queries.lots_for)
+    # the lots a participant sent or received, for its listing (store/listings.lot_page)
     Index("ix_transfers_sender", "sender", "lot_id"),
     Index("ix_transfers_receiver", "receiver", "lot_id"),
 )

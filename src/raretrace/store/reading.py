@@ -1,5 +1,5 @@
 """The event loop's own read connection: short SQLite reads share one connection instead of taking
-one from the pool each time.
+one from the pool each time. (Kept in store/: the server handles no database connection itself.)
 
 Why: on SQLite the server runs its short reads (the token lookup, visibility checks, a trace's access
 check) on the event loop itself (``deps.quick``), and each ``engine.connect()`` costs a pool checkout
@@ -21,6 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
+
+__all__ = ["Connection", "hold", "reading", "release"]
+#: ``Connection``: what ``reading`` yields. The server passes it on to store functions and names its
+#: type from here, so no server module imports the database library itself.
 
 
 @dataclass
