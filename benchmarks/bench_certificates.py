@@ -224,12 +224,14 @@ def issue_batch(registry: Registry, n: int, *, distinct: bool = True) -> Batch:
         ]
         kinds = [subjects[i % len(subjects)] for i in range(n)]
     start = time.perf_counter()
-    revoked = issue(registry, now=ISSUED_AT, transfer=transfers[0])
+    revoked = issue(registry, now=ISSUED_AT, transfer=transfers[0]).to_dict()
     revoke(registry, revoked["credential"]["id"], "benchmark: a set bit in the list", now=ISSUED_AT)
     presentations, labels = [], []
     for label, what in kinds:
         # What a verifier holds: the file `raretrace certificate --out` writes, parsed back.
-        presentations.append(json.loads(json.dumps(issue(registry, now=ISSUED_AT, **what), indent=2)))
+        presentations.append(
+            json.loads(json.dumps(issue(registry, now=ISSUED_AT, **what).to_dict(), indent=2))
+        )
         labels.append(label)
     seconds = time.perf_counter() - start
     listed = status_list(registry, now=ISSUED_AT)

@@ -56,7 +56,7 @@ def issued(db_url: str) -> tuple[Registry, dict[str, Any], TrustedKeys]:
     chain.ship("US-MAG", "JP-MAG", ["urn:raretrace:lot:us-magnet"], hs_code="8505.11")
     _cosigned(registry)
     transfer = registry_transfer(registry)
-    presentation = issue(registry, transfer=transfer, now=NOW)
+    presentation = issue(registry, transfer=transfer, now=NOW).to_dict()
     return registry, presentation, TrustedKeys.from_dict(trusted_keys(registry))
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
+from raretrace.jsontypes import JSONObject
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
 #: values also hides the event envelopes, which would reveal them.
@@ -25,13 +26,22 @@ HIDE = {
 }
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str) -> object:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value: object = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise NotFoundError(f"cannot read {path}: {e.strerror}", field=what) from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValidationError(f"{path} is not JSON: {e}", field=what) from e
+    return value
+
+
+def _read_object(path: Path, what: str) -> JSONObject:
+    """A JSON file that must hold one object (a status list, a statistics file)."""
+    value = _read_json(path, what)
+    if not isinstance(value, dict):
+        raise ValidationError(f"{path} does not hold a JSON object", field=what)
+    return value
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -75,21 +85,21 @@ def certify(
     from raretrace.ledger.certificates import issue
     from raretrace.rules.judging import parse_end_use
 
-    presentation = issue(
+    certificate = issue(
         _ctx(ctx).registry(),
         transfer=transfer,
         lots=lot or (),
         valid_days=valid_days,
         end_use=parse_end_use(end_use),
     )
+    presentation = certificate.to_dict()
     _write(out, json_text(presentation))
     _render(presentation, html, pdf)
     if out is not None:
-        number = presentation["credential"]["credentialSubject"]["certificateNumber"]
-        out_console.print(f"certificate {number} written to {escape(str(out))}", highlight=False)
+        out_console.print(f"certificate {certificate.number} written to {escape(str(out))}", highlight=False)
 
 
-def _render(presentation: dict[str, Any], html: Path | None, pdf: Path | None) -> None:
+def _render(presentation: JSONObject, html: Path | None, pdf: Path | None) -> None:
     from raretrace.certify.render import render_html, render_pdf
 
     if html is not None:
@@ -155,7 +165,7 @@ def present(
         )
 
 
-def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
+def _own_trusted_keys(ctx: typer.Context) -> JSONObject:
     """This registry's trusted keys, for `verify` without --trusted-keys; without a registry here the
     advice is how to verify a file someone sent, not how to create a registry."""
     from raretrace.errors import StoreError
@@ -170,7 +180,7 @@ def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
             "e.g. raretrace verify cert.json --trusted-keys trusted-keys.json",
             field="trusted_keys",
         ) from e
-    return dict(registry_keys(registry))
+    return registry_keys(registry)
 
 
 def verify(
@@ -198,7 +208,7 @@ def verify(
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
     else:
         trusted = TrustedKeys.from_dict(_own_trusted_keys(ctx))
-    listing = _read_json(status_list, "status_list") if status_list else None
+    listing = _read_object(status_list, "status_list") if status_list else None
     report = verify_certificate(
         presentation, trusted, status_list=listing, witness_threshold=witness_threshold, now=_parse_time(at)
     )
@@ -225,12 +235,13 @@ def revoke(
     Example: raretrace --db registry.db revoke CN-2026-000001 --reason "shipment diverted"
     """
     from raretrace.ledger.certificates import revoke as revoke_certificate
+    from raretrace.render.jsonable import jsonable
 
     result = revoke_certificate(_ctx(ctx).registry(), cert_id, reason)
     if as_json:
-        emit_json(result)
+        emit_json(jsonable(result))
     else:
-        out_console.print(f"revoked {escape(result['id'])} at {result['revoked_at']}", highlight=False)
+        out_console.print(f"revoked {escape(result.id)} at {result.revoked_at}", highlight=False)
 
 
 def status_list_command(
@@ -371,8 +382,9 @@ def import_event(
 
     presentation = load_presentation(_read_json(cert, "certificate"))
     moment = _parse_time(time) or datetime.now(UTC)
-    number = presentation["credential"].get("credentialSubject", {}).get("certificateNumber", "certificate")
-    event: dict[str, Any] = {
+    subject = presentation["credential"].get("credentialSubject")
+    number = subject.get("certificateNumber", "certificate") if isinstance(subject, dict) else "certificate"
+    event: JSONObject = {
         "kind": "import",
         "event_id": event_id or f"urn:raretrace:event:import-{number}",
         "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -380,7 +392,7 @@ def import_event(
         "certificate": presentation,
     }
     if status_list is not None:
-        event["status_list"] = _read_json(status_list, "status_list")
+        event["status_list"] = _read_object(status_list, "status_list")
     _write(None, json_text(event))
 
 
@@ -419,7 +431,7 @@ def reconcile_command(
     """
     from raretrace.certify.reconcile import reconcile
 
-    findings = reconcile(_read_json(exporter, "exporter"), _read_json(importer, "importer"))
+    findings = reconcile(_read_object(exporter, "exporter"), _read_object(importer, "importer"))
     if as_json:
         emit_json({"agree": not findings, "findings": findings})
     elif findings:
