@@ -140,9 +140,10 @@ def present(
     Example: raretrace present cert.json --hide exporter --hide value --out for-buyer.json
     """
     from raretrace.certify.disclosure import parse_disclosure
-    from raretrace.certify.verify import load_presentation
+    from raretrace.certify.verify import disclosures_of, load_presentation
 
     presentation = load_presentation(_read_json(cert, "certificate"))
+    disclosures = disclosures_of(presentation)
     unknown = [h for h in hide or [] if h not in HIDE]
     if unknown:
         raise ValidationError(f"{unknown[0]!r} is not one of {', '.join(HIDE)}", field="hide")
@@ -150,15 +151,15 @@ def present(
     if chosen & {"exporter", "importer", "mass", "value"}:
         chosen.add("events")  # the envelopes would show what is hidden
     names = {name for h in chosen for name in HIDE[h]}
-    kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
+    kept = [d for d in disclosures if parse_disclosure(d)[0] not in names]
     result = {"credential": presentation["credential"], "disclosures": kept}
     _write(out, json_text(result))
-    withheld = len(presentation["disclosures"]) - len(kept)
+    withheld = len(disclosures) - len(kept)
     if chosen:  # on stderr: stdout may be the presentation itself
         forced = " (and the event envelopes, which would show them)" if "events" not in (hide or []) else ""
         asked = ", ".join(h for h in HIDE if h in (hide or []))
         err_console.print(
-            f"hid {asked}{forced}: {withheld} of {len(presentation['disclosures'])} disclosed value(s) "
+            f"hid {asked}{forced}: {withheld} of {len(disclosures)} disclosed value(s) "
             "withheld; the rest still verifies",
             highlight=False,
             soft_wrap=True,
@@ -382,7 +383,8 @@ def import_event(
 
     presentation = load_presentation(_read_json(cert, "certificate"))
     moment = _parse_time(time) or datetime.now(UTC)
-    subject = presentation["credential"].get("credentialSubject")
+    credential = presentation["credential"]
+    subject = credential.get("credentialSubject") if isinstance(credential, dict) else None
     number = subject.get("certificateNumber", "certificate") if isinstance(subject, dict) else "certificate"
     event: JSONObject = {
         "kind": "import",
