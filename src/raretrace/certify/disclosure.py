@@ -24,7 +24,6 @@ from enum import Enum
 
 from raretrace.crypto import b64
 from raretrace.crypto.canonical import (
-    JCS_PLAIN_INTS,
     DoubtfulNumberError,
     jcs_float,
     jcs_int,
@@ -322,12 +321,8 @@ class _Revealing:
         for key, item in value.items():
             if type(item) in _PLAIN:
                 continue
-            if type(item) is int:
-                if item not in JCS_PLAIN_INTS:
-                    self.doubtful = True
-                continue
-            if type(item) is float:
-                new = self.number(item)
+            if type(item) is int or type(item) is float:
+                new = self.number(item)  # the int itself when JCS writes it as it is
             else:
                 walked, new = self.walk_signed(item)
                 if walked is not item:
@@ -349,11 +344,7 @@ class _Revealing:
         for i, item in enumerate(value):
             if type(item) in _PLAIN:
                 continue
-            if type(item) is int:
-                if item not in JCS_PLAIN_INTS:
-                    self.doubtful = True
-                continue
-            if type(item) is float:
+            if type(item) is int or type(item) is float:
                 new = self.number(item)
             elif isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
                 if shown is value:
