@@ -442,7 +442,7 @@ def reconcile_command(
                 f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
             )
             out_console.print(
-                f"[red]mismatch[/red] {escape(str(item['number']))}: {escape(item['issue'])}{figures}",
+                f"[red]mismatch[/red] {escape(str(item['number']))}: {escape(str(item['issue']))}{figures}",
                 soft_wrap=True,
             )
     else:
