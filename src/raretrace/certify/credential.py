@@ -148,6 +148,20 @@ class CertifiedLot:
         return cls(lot_entry(lot, origin), origin, _num(spec.mass_kg), usd)
 
 
+def _shipment(members: JSONObject, lots: Sequence[CertifiedLot]) -> JSONObject:
+    """The shipment: the transfer's own members, then parcels, totals, origin and the lots. The value
+    is stated only when every lot declares one in USD."""
+    values = [lot.value_usd for lot in lots]
+    return {
+        **members,
+        "parcels": len(lots),
+        "massKg": _num(sum(lot.mass_kg for lot in lots)),
+        **({"valueUsd": _num(sum(v for v in values if v is not None))} if None not in values else {}),
+        "countryOfOrigin": country_of_origin([lot.origin for lot in lots]),
+        "lots": [lot.entry for lot in lots],
+    }
+
+
 def credential(
     *,
     credential_id: str,
@@ -167,8 +181,6 @@ def credential(
     evidence: JSONObject,
 ) -> JSONObject:
     """The unsigned credential; ``certify.issue`` conceals and signs it."""
-    mass = sum(lot.mass_kg for lot in lots)
-    values = [lot.value_usd for lot in lots]
     authority: JSONObject = {
         "name": registry_origin,
         **({"country": registry_country} if registry_country else {}),
@@ -182,14 +194,7 @@ def credential(
         "issuingAuthority": authority,
         "dateOfIssue": valid_from[:10],
         "dateOfExpiry": valid_until[:10],
-        "shipment": {
-            **shipment,
-            "parcels": len(lots),
-            "massKg": _num(mass),
-            **({"valueUsd": _num(sum(v for v in values if v is not None))} if None not in values else {}),
-            "countryOfOrigin": country_of_origin([lot.origin for lot in lots]),
-            "lots": [lot.entry for lot in lots],
-        },
+        "shipment": _shipment(shipment, lots),
         "compliance": list(verdicts),
         "fingerprint": list(fingerprints),
         "logEvidence": dict(evidence),

@@ -211,6 +211,12 @@ def _draw(view: CertificateView, scale: float, clip: int, limit: int | None = No
         ],
     )
 
+    _findings(page, view, clip)
+    return page
+
+
+def _findings(page: _Page, view: CertificateView, clip: int) -> None:
+    """The page's second half: verdicts, fingerprints, log evidence and how to verify."""
     page.heading("Compliance verdicts")
     page.table(
         (22, 12, 17, 85),
@@ -238,7 +244,6 @@ def _draw(view: CertificateView, scale: float, clip: int, limit: int | None = No
         f"`{view.verify_command}` (add --status-list to check revocation).",
         7,
     )
-    return page
 
 
 def render_pdf(presentation: Mapping[str, object]) -> bytes:

@@ -36,7 +36,7 @@ from raretrace.log.note import split_note, verifier_key_text
 from raretrace.model import Lot
 from raretrace.pricing import PriceTable
 from raretrace.provenance import ordered
-from raretrace.rules import Regime
+from raretrace.rules import Regime, Subject
 from raretrace.store import certificates as records
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
@@ -187,14 +187,11 @@ def issue(
     The holder passes on the disclosures it chooses (``raretrace present``). Nothing is written
     unless the whole certificate could be built.
     """
-    if (transfer is None) == (not lots):
-        raise ValidationError("give a transfer event id or lots, not both", field="transfer")
-    if not 0 < valid_days <= 3650:
-        raise ValidationError("must be between 1 and 3650 days", field="valid_days")
+    _check_request(transfer, lots, valid_days)
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     shipment = _shipment(registry, transfer, lots)
     lot_ids = shipment.lot_ids
-    items = subjects(registry, lot_ids, with_raw_materials=True)
+    items = subjects(registry, lot_ids, with_raw_materials=True)  # first: an unknown lot is an error here
     with registry.engine.connect() as conn:
         stored = registry.store.lots(conn, lot_ids)
         exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
@@ -206,18 +203,14 @@ def issue(
     ]
     certified = [cred.CertifiedLot.of(stored[i], ordered(stored[i].origin())) for i in lot_ids]
     verdicts = _verdicts(registry, lot_ids, regimes, moment, end_use, prices)
-    fingerprints: list[JSONObject] = [
-        {"lot": r.lot, "form": r.form, "status": r.fingerprint} for item in items for r in item.raw_materials
-    ]
     exporter = parties.get(exporter_id) if exporter_id else None
     importer = parties.get(shipment.importer_id) if shipment.importer_id else None
     evidence = _evidence(registry, seqs)
     with write_transaction(registry.engine) as conn:
         index = records.count(conn)
         number = f"{exporter.country if exporter else 'XX'}-{moment.year}-{index + 1:06d}"
-        log_tag = hashlib.sha256(registry.origin.encode()).hexdigest()[:12]
         unsigned = cred.credential(
-            credential_id=f"urn:raretrace:certificate:{log_tag}:{number}",
+            credential_id=_credential_id(registry, number),
             number=number,
             issuer_did=issuer_did(registry),
             registry_origin=registry.origin,
@@ -230,12 +223,32 @@ def issue(
             shipment=shipment.members,
             lots=certified,
             verdicts=verdicts,
-            fingerprints=fingerprints,
+            fingerprints=_fingerprints(items),
             evidence=evidence,
         )
         presentation = _signed(registry, unsigned, moment, salt)
         _record(conn, presentation.credential, number, index, transfer, lot_ids, moment)
     return presentation
+
+
+def _check_request(transfer: str | None, lots: Sequence[str], valid_days: int) -> None:
+    if (transfer is None) == (not lots):
+        raise ValidationError("give a transfer event id or lots, not both", field="transfer")
+    if not 0 < valid_days <= 3650:
+        raise ValidationError("must be between 1 and 3650 days", field="valid_days")
+
+
+def _credential_id(registry: Registry, number: str) -> str:
+    """The certificate's URN: its number, prefixed with a tag of the issuing log (numbers restart per log)."""
+    log_tag = hashlib.sha256(registry.origin.encode()).hexdigest()[:12]
+    return f"urn:raretrace:certificate:{log_tag}:{number}"
+
+
+def _fingerprints(items: Sequence[Subject]) -> list[JSONObject]:
+    """The fingerprint status of each raw material the lots were made from."""
+    return [
+        {"lot": r.lot, "form": r.form, "status": r.fingerprint} for item in items for r in item.raw_materials
+    ]
 
 
 def _sole_custodian(stored: Mapping[str, Lot], lot_ids: Sequence[str]) -> str | None:
