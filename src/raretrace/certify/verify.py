@@ -392,7 +392,7 @@ def _inclusion(state: _State) -> tuple[bool, str]:
         # objects, to the cache: a list where a string belongs is unhashable (TypeError below)
         leaf_text: object = item.get("leafHash")
         envelope: object = item.get("envelope")
-        proof_texts = tuple[object, ...](listed)
+        proof_texts = tuple(listed)
         shown = "envelope" in item
         args = (where, leaf_text, index, proof_texts, shown, envelope)
         try:
