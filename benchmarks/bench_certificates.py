@@ -224,12 +224,14 @@ def issue_batch(registry: Registry, n: int, *, distinct: bool = True) -> Batch:
         ]
         kinds = [subjects[i % len(subjects)] for i in range(n)]
     start = time.perf_counter()
-    revoked = issue(registry, now=ISSUED_AT, transfer=transfers[0])
+    revoked = issue(registry, now=ISSUED_AT, transfer=transfers[0]).to_dict()
     revoke(registry, revoked["credential"]["id"], "benchmark: a set bit in the list", now=ISSUED_AT)
     presentations, labels = [], []
     for label, what in kinds:
         # What a verifier holds: the file `raretrace certificate --out` writes, parsed back.
-        presentations.append(json.loads(json.dumps(issue(registry, now=ISSUED_AT, **what), indent=2)))
+        presentations.append(
+            json.loads(json.dumps(issue(registry, now=ISSUED_AT, **what).to_dict(), indent=2))
+        )
         labels.append(label)
     seconds = time.perf_counter() - start
     listed = status_list(registry, now=ISSUED_AT)
@@ -256,8 +258,9 @@ def clear_event_caches() -> None:
 
 # --- the steps, one by one -----------------------------------------------------------------------------
 
-StepCall = Callable[[dict[str, Any], dict[str, Any]], tuple[bool | None, str]]
-EARLY = "bench: revealed by step 1"  # a prepared state's copy of what step 1 kept for step 2
+StepCall = Callable[[dict[str, Any], steps._State], tuple[bool | None, str]]
+#: a prepared state's copy of what step 1 kept for step 2, by the state's id
+EARLY: dict[int, tuple[dict[str, Any], list[str], dict[str, Any], int, int]] = {}
 
 
 def step_calls(batch: Batch) -> tuple[StepCall, ...]:
@@ -269,10 +272,10 @@ def step_calls(batch: Batch) -> tuple[StepCall, ...]:
     verification, not a second reveal."""
     trusted, listed = batch.trusted, batch.status_list
 
-    def disclosures(p: dict[str, Any], s: dict[str, Any]) -> tuple[bool | None, str]:
-        if EARLY in s and "revealed" not in s:
-            s["revealed"] = s[EARLY]
-        return steps._disclosures(p.get("credential"), p.get("disclosures", []), s)
+    def disclosures(p: dict[str, Any], s: steps._State) -> tuple[bool | None, str]:
+        if s.revealed is None and id(s) in EARLY:
+            s.revealed = EARLY[id(s)]
+        return steps._disclosures(s.credential, p.get("disclosures", []), s)
 
     return (
         lambda p, s: steps._proof(p.get("credential"), trusted, s, p.get("disclosures", [])),
@@ -296,22 +299,22 @@ def verify_one(batch: Batch, presentation: dict[str, Any]) -> steps.Report:
     )
 
 
-def prepared_states(batch: Batch, calls: Sequence[StepCall]) -> list[dict[str, Any]]:
+def prepared_states(batch: Batch, calls: Sequence[StepCall]) -> list[steps._State]:
     """Each certificate's state after all 8 steps; every step must pass, as in verify_certificate."""
     states = []
     for i, presentation in enumerate(batch.presentations):
         report = verify_one(batch, presentation)
         if not report.ok or any(s.ok is not True for s in report.steps):
             raise SystemExit(f"certificate {i} does not verify: {report.failed()}")
-        state: dict[str, Any] = {}
+        state = steps._State()
         for number, call in enumerate(calls, start=1):
             ok, detail = call(presentation, state)
             if ok is not True:
                 raise SystemExit(f"certificate {i}, step {number}: {detail}")
             if number == 1:
-                if "revealed" not in state:
+                if state.revealed is None:
                     raise SystemExit(f"certificate {i}: step 1 did not reveal it (the slow path ran)")
-                state[EARLY] = state["revealed"]
+                EARLY[id(state)] = state.revealed
         states.append(state)
     return states
 
@@ -341,7 +344,7 @@ def calls_per_step(batch: Batch, calls: Sequence[StepCall]) -> list[Counter[Code
     totals: list[Counter[CodeType | str]] = [Counter() for _ in calls]
     clear_event_caches()
     for presentation in batch.presentations:
-        state: dict[str, Any] = {}
+        state = steps._State()
         for call, counts in zip(calls, totals, strict=True):
             with counting(counts):
                 call(presentation, state)
@@ -399,7 +402,7 @@ class Component:
     work: Callable[[], object]  # one call on this batch's inputs
 
 
-def components(batch: Batch, states: Sequence[dict[str, Any]]) -> list[Component]:
+def components(batch: Batch, states: Sequence[steps._State]) -> list[Component]:
     presentation, state = batch.presentations[0], states[0]
     credential = presentation["credential"]
     cred_proof = {k: v for k, v in credential["proof"].items() if k != "proofValue"}
@@ -413,9 +416,9 @@ def components(batch: Batch, states: Sequence[dict[str, Any]]) -> list[Component
     list_doc = {k: v for k, v in listed.items() if k != "proof"}
     list_key = resolve_verification_method(listed["proof"]["verificationMethod"])
     encoded = listed["credentialSubject"]["encodedList"]
-    note = state["evidence"]["checkpoint"]
+    note = state.note
     text = split_note(note)[0]
-    envelope = next(iter(state["envelopes"].values()))
+    envelope = next(iter(state.envelopes.values()))
     return [
         Component(
             "hash_data: JCS + SHA-256 of the prepared credential",
@@ -486,7 +489,7 @@ def measure_round(
     batch: Batch,
     same: Batch,
     calls: Sequence[StepCall],
-    states: Sequence[dict[str, Any]],
+    states: Sequence[steps._State],
     parts: Sequence[Component],
     material: Ed25519Material,
     args: argparse.Namespace,
@@ -508,7 +511,7 @@ def measure_round(
     def in_sequence() -> int:
         clear_event_caches()
         for presentation in presentations:
-            state: dict[str, Any] = {}
+            state = steps._State()
             for call in calls:
                 call(presentation, state)
         return len(presentations)

@@ -143,7 +143,7 @@ def build(url: str, mines: int, chains: int) -> tuple[dict[str, str], list[str],
     add_participant(engine, "secretariat", "Secretariat", "secretariat")
     add_participant(engine, "mines", "Mining co.", "operator", [f"MINE-{i}" for i in range(mines)])
     add_participant(engine, "maker", "Magnet maker", "operator", ["T-MAG"])
-    tokens = {name: str(issue_token(engine, name)["token"]) for name in ("secretariat", "mines", "maker")}
+    tokens = {name: str(issue_token(engine, name).token) for name in ("secretariat", "mines", "maker")}
     return tokens, [f"urn:raretrace:lot:c{i}-magnet" for i in range(chains)], chain
 
 

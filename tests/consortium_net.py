@@ -207,7 +207,7 @@ class Network:
         chain = ScriptedChain(registry)
         chain.add_facility(f"{mid}-MINE", country=country, stages=["mining"])
         add_participant(registry.engine, "secretariat", "Secretariat", "secretariat")
-        token = str(issue_token(registry.engine, "secretariat")["token"])
+        token = str(issue_token(registry.engine, "secretariat").token)
         return Member(mid, country, db, chain, token)
 
     def publish_version(self, version: cs.Consortium) -> None:

@@ -56,7 +56,7 @@ def issued(db_url: str) -> tuple[Registry, dict[str, Any], TrustedKeys]:
     chain.ship("US-MAG", "JP-MAG", ["urn:raretrace:lot:us-magnet"], hs_code="8505.11")
     _cosigned(registry)
     transfer = registry_transfer(registry)
-    presentation = issue(registry, transfer=transfer, now=NOW)
+    presentation = issue(registry, transfer=transfer, now=NOW).to_dict()
     return registry, presentation, TrustedKeys.from_dict(trusted_keys(registry))
 
 
@@ -479,14 +479,14 @@ def test_inclusion_refuses_an_unhashable_proof_at_its_step(
     from raretrace.certify import verify as steps
 
     _, presentation, trusted = issued
-    state: dict[str, Any] = {}
+    state = steps._State()
     steps._proof(presentation["credential"], trusted, state)
     steps._disclosures(presentation["credential"], presentation["disclosures"], state)
     steps._checkpoint(state, trusted)
-    good = copy.deepcopy(state["evidence"]["events"])
-    state["evidence"]["events"][0]["inclusionProof"] = [["not", "a", "string"]]
+    good = copy.deepcopy(state.evidence["events"])
+    state.evidence["events"][0]["inclusionProof"] = [["not", "a", "string"]]
     with pytest.raises(ValidationError, match="base64") as info:
         steps._inclusion(state)
     assert info.value.field == "events[0].inclusionProof"
-    state["evidence"]["events"] = good
+    state.evidence["events"] = good
     assert steps._inclusion(state)[0] is True

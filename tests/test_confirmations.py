@@ -100,7 +100,7 @@ def test_the_confirmation_endpoint(members: Any) -> None:  # noqa: F811
     a, b, certificate = members
     trust_registry(a.registry.engine, trusted_keys(b.registry))
     add_participant(a.registry.engine, "secretariat", "Secretariat", "secretariat")
-    token = issue_token(a.registry.engine, "secretariat")["token"]
+    token = issue_token(a.registry.engine, "secretariat").token
     b.record("US-MAG", "import", certificate=certificate)
     envelope = pending(b.registry)[0].envelope
     client = TestClient(create_app(Settings(), registry=a.registry))

@@ -71,7 +71,7 @@ def test_every_page_fits_the_screen(
             page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1")
         _check(page, name, width)
     # the answers of the forms: a verified certificate, a scenario run
-    certificate = issue(w.registry, lots=[JP_MAGNET])
+    certificate = issue(w.registry, lots=[JP_MAGNET]).to_dict()
     page.goto(f"{url}/verify")
     page.fill("#certificate", json.dumps(certificate))
     page.click("button >> text=Verify")

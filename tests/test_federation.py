@@ -84,7 +84,7 @@ def members(tmp_path: Path) -> tuple[ScriptedChain, ScriptedChain, dict[str, Any
     a.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])  # A knows its customer
     a.ship("MY-SEP", "US-MAG", [OXIDE], hs_code="2846.90")
     transfer = next(e for e in _events(a.registry) if e.startswith("urn:raretrace:event:transfer"))
-    certificate = issue(a.registry, transfer=transfer, now=ISSUED)
+    certificate = issue(a.registry, transfer=transfer, now=ISSUED).to_dict()
     b = ScriptedChain(
         Registry.init(make_engine(f"sqlite:///{tmp_path / 'b.db'}"), "registry.us.example/log"),
         time="2026-01-06T08:00:00Z",
@@ -195,7 +195,7 @@ def test_import_rules(members: Any, tmp_path: Path) -> None:
     # a certificate valid one day, imported a month later (event times stay within the registry's
     # window around its clock, docs/security.md, so the expiry is reached by a short validity)
     transfer = next(e for e in _events(a.registry) if e.startswith("urn:raretrace:event:transfer"))
-    short = issue(a.registry, transfer=transfer, now=ISSUED, valid_days=1)
+    short = issue(a.registry, transfer=transfer, now=ISSUED, valid_days=1).to_dict()
     b2 = _importer(tmp_path / "d.db", "2026-02-06T08:00:00Z")
     trust_registry(b2.registry.engine, trusted_keys(a.registry))
     with pytest.raises(ProofError, match="expired"):

@@ -165,7 +165,7 @@ def test_certificates_traces_and_verdicts_export(source: Registry, tmp_path: Pat
     )
     from raretrace.ledger.certificates import issue, revoke
 
-    issued = issue(source, lots=["urn:raretrace:lot:us-magnet"])
+    issued = issue(source, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
     credential_id = issued["credential"]["id"]
     revoke(source, credential_id, "test revocation")
     assert (

@@ -74,8 +74,8 @@ def test_the_certificates_of_a_lot_survive_the_upgrade_that_indexes_them(db_url:
     from tests.test_compliance import JP_MAGNET, US_MAGNET, two_chains
 
     registry = two_chains(db_url).registry
-    both = issue(registry, lots=[JP_MAGNET, US_MAGNET])["credential"]["id"]
-    only_us = issue(registry, lots=[US_MAGNET])["credential"]["id"]
+    both = issue(registry, lots=[JP_MAGNET, US_MAGNET]).to_dict()["credential"]["id"]
+    only_us = issue(registry, lots=[US_MAGNET]).to_dict()["credential"]["id"]
     with registry.engine.connect() as conn:
         before = {lot: certificates_of_lot(conn, lot) for lot in (JP_MAGNET, US_MAGNET, "urn:x:none")}
     assert [c["id"] for c in before[US_MAGNET]] == [both, only_us]

@@ -105,7 +105,7 @@ def test_serve_with_worker_processes(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     registry = new_registry(f"sqlite:///{db}")
     add_participant(registry.engine, "sec", "Secretariat", "secretariat")
-    token = issue_token(registry.engine, "sec")["token"]
+    token = issue_token(registry.engine, "sec").token
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "raretrace", "--db", str(db), "serve", "--port", str(port), "--workers", "2"],

@@ -26,7 +26,7 @@ def test_racing_clients_spend_a_lot_once(db_url: str, group_commit: bool) -> Non
     add_participant(engine, "sep", "Separator", "operator", ["US-SEP"])
     add_participant(engine, "secretariat", "Secretariat", "secretariat")
     issue_token(engine, "secretariat")
-    token = issue_token(engine, "sep")["token"]
+    token = issue_token(engine, "sep").token
     envelopes = [separation(chain, event_id=f"race-{i}", out_mass=5.0) for i in range(RACERS)]
     app = create_app(Settings(group_commit=group_commit), registry=chain.registry)
     size = chain.registry.tree_size()

@@ -64,7 +64,7 @@ def build_chain(url: str) -> tuple[ScriptedChain, dict[str, str]]:
     tokens = {}
     for name, (role, facilities) in PARTICIPANTS.items():
         add_participant(chain.registry.engine, name, f"{name} organisation", role, facilities)
-        tokens[name] = str(issue_token(chain.registry.engine, name)["token"])
+        tokens[name] = str(issue_token(chain.registry.engine, name).token)
     return chain, tokens
 
 

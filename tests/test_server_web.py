@@ -112,7 +112,7 @@ def test_submit_form_refuses_without_writing(world: ServerWorld) -> None:
 
 
 def test_verify_form(world: ServerWorld) -> None:
-    good = issue(world.registry, lots=[JP_MAGNET])
+    good = issue(world.registry, lots=[JP_MAGNET]).to_dict()
     page = world.client.post("/verify", data={"certificate": json.dumps(good)})
     assert page.status_code == 200 and "Certificate verified" in page.text and page.text.count("<li") >= 8
     bad = json.loads(json.dumps(good))

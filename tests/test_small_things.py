@@ -44,7 +44,7 @@ def test_verify_without_keys_or_registry_advises_on_verifying_a_file(
 ) -> None:
     _, chain = world
     cert = tmp_path / "cert.json"
-    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"])))
+    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()))
     done = _cli(tmp_path, "--db", str(tmp_path / "none.db"), "verify", str(cert))
     assert done.returncode == 2
     assert "--trusted-keys" in done.stderr and "raretrace trusted-keys" in done.stderr
@@ -82,7 +82,7 @@ def test_present_reports_what_it_hid(
 ) -> None:
     _, chain = world
     cert = tmp_path / "cert.json"
-    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"])))
+    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()))
     args = [a for h in hide for a in ("--hide", h)]
     done = _cli(tmp_path, "present", str(cert), *args, "--out", str(tmp_path / "out.json"))
     assert done.returncode == 0, done.stderr

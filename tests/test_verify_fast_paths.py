@@ -273,7 +273,7 @@ def test_the_w3c_vector_verifies_as_step_1_prepares_it_and_any_change_fails() ->
 def _reports(presentation: dict[str, Any], trusted: TrustedKeys) -> tuple[Any, Any]:
     """Step 1 with the disclosures (as verify_certificate runs it) and without (the plain path)."""
     fast = verify_certificate(presentation, trusted, witness_threshold=2, now=NOW)
-    state: dict[str, Any] = {}
+    state = steps._State()
     plain: list[tuple[int, bool, str]] = []
     credential, disclosures = presentation.get("credential"), presentation.get("disclosures", [])
     calls: tuple[Callable[[], tuple[bool, str]], ...] = (

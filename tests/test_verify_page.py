@@ -26,7 +26,7 @@ def _section(html: str) -> str:
 
 
 def test_the_page_shows_what_the_certificate_certifies(shared: ServerWorld) -> None:
-    presentation = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"])
+    presentation = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
     html = _post(shared, presentation)
     assert "Certificate verified" in html
     section = _section(html)
@@ -42,7 +42,7 @@ def test_the_page_shows_what_the_certificate_certifies(shared: ServerWorld) -> N
 
 
 def test_a_rejected_certificate_is_shown_as_claims_only(shared: ServerWorld) -> None:
-    good = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"])
+    good = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
     tampered = copy.deepcopy(good)
     tampered["credential"]["credentialSubject"]["certificateNumber"] += "-X"
     html = _post(shared, tampered)

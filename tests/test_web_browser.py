@@ -113,7 +113,7 @@ def test_verify_a_good_and_a_tampered_certificate(
     shots: Path,
 ) -> None:
     w, url = served
-    good = issue(w.registry, lots=["urn:raretrace:lot:us-magnet"])
+    good = issue(w.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
     assert "Certificate verified" in _verify(page, url, good)
     assert page.locator("#steps li").count() == 8
     assert page.locator("#steps li[data-ok='False']").count() == 0

@@ -59,7 +59,7 @@ def test_a_member_witnesses_append_only_growth_and_its_cosignature_counts(
     assert submit(log, second) == ["member-b.example/registry"]
     assert latest_checkpoint(log).endswith(second.cosignature + "\n")
     # A certificate issued now carries the member's cosignature; a verifier requiring one accepts it.
-    presentation = issue(log, lots=[ORE_LOT])
+    presentation = issue(log, lots=[ORE_LOT]).to_dict()
     trusted = TrustedKeys.from_dict(trusted_keys(log))
     assert verify_certificate(presentation, trusted, witness_threshold=1).ok
     assert not verify_certificate(presentation, trusted, witness_threshold=2).ok

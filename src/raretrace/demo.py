@@ -178,8 +178,8 @@ def issue_shipment_certificates(
     trusted = TrustedKeys.from_dict(keys)
     issued = []
     for transfer in transfers:
-        presentation = issue(registry, transfer=transfer)
-        number = str(presentation["credential"]["credentialSubject"]["certificateNumber"])
+        certificate = issue(registry, transfer=transfer)
+        number, presentation = certificate.number, certificate.to_dict()
         path = folder / f"{number}.json"
         _write_json(path, presentation)
         path.with_suffix(".html").write_text(render_html(presentation), encoding="utf-8")

@@ -20,11 +20,10 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from enum import Enum
 
 from raretrace.crypto import b64
 from raretrace.crypto.canonical import (
-    JCS_PLAIN_INTS,
     DoubtfulNumberError,
     jcs_float,
     jcs_int,
@@ -32,6 +31,7 @@ from raretrace.crypto.canonical import (
     prechecked,
 )
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 
 SD_KEY = "_sd"
 SD_ALG_KEY = "_sd_alg"
@@ -57,14 +57,14 @@ def digest(disclosure: str) -> str:
     return binascii.b2a_base64(hashed, newline=False)[:43].decode("ascii").replace("+", "-").replace("/", "_")
 
 
-def make_disclosure(name: str | None, value: Any, salt: str | None = None) -> str:
+def make_disclosure(name: str | None, value: JSONValue, salt: str | None = None) -> str:
     """``[salt, name, value]`` for an object member, ``[salt, value]`` for an array element."""
     salt = salt or _b64(secrets.token_bytes(16))
-    parts: list[Any] = [salt, value] if name is None else [salt, name, value]
+    parts: list[JSONValue] = [salt, value] if name is None else [salt, name, value]
     return _b64(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def _stdlib_json(raw: bytes) -> Any:
+def _stdlib_json(raw: bytes) -> object:
     # json.loads(bytes) first guesses the encoding and then decodes with "surrogatepass"; for bytes
     # that start with '[' and a non-NUL byte its guess is UTF-8, so decoding here gives the same value
     # without the guessing.
@@ -73,12 +73,13 @@ def _stdlib_json(raw: bytes) -> Any:
     return json.loads(raw)
 
 
-def _json(raw: bytes) -> Any:
+def _json(raw: bytes) -> object:
     # The same value as json.loads(raw) (orjson where it agrees): ten parses per verification.
-    return loads(raw, _stdlib_json)
+    value: object = loads(raw, _stdlib_json)
+    return value
 
 
-def parse_disclosure(text: str, field: str = "disclosure") -> tuple[str | None, Any]:
+def parse_disclosure(text: str, field: str = "disclosure") -> tuple[str | None, JSONValue]:
     try:
         parts = _json(_unb64(text, field))
     except (ValueError, UnicodeDecodeError) as e:
@@ -96,29 +97,35 @@ Path = tuple[str | int, ...]
 
 
 def conceal(
-    document: Mapping[str, Any], concealable: Callable[[Path], bool], *, salt: Callable[[], str] | None = None
-) -> tuple[dict[str, Any], list[str]]:
+    document: Mapping[str, JSONValue],
+    concealable: Callable[[Path], bool],
+    *,
+    salt: Callable[[], str] | None = None,
+) -> tuple[JSONObject, list[str]]:
     """The document with every member or element for which ``concealable(path)`` holds replaced by a
     digest, and the disclosures (inner ones first: a concealed object may hold concealed members)."""
     disclosures: list[str] = []
 
-    def walk(value: Any, path: Path) -> Any:
+    def walk_object(value: Mapping[str, JSONValue], path: Path) -> JSONObject:
+        out: JSONObject = {}
+        hidden: list[str] = []
+        for key, item in value.items():
+            inner = walk(item, (*path, key))
+            if concealable((*path, key)):
+                text = make_disclosure(key, inner, salt() if salt else None)
+                disclosures.append(text)
+                hidden.append(digest(text))
+            else:
+                out[key] = inner
+        if hidden:
+            out[SD_KEY] = list[JSONValue](sorted(hidden))  # sorted: the order must not reveal which is which
+        return out
+
+    def walk(value: JSONValue, path: Path) -> JSONValue:
         if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            hidden: list[str] = []
-            for key, item in value.items():
-                inner = walk(item, (*path, key))
-                if concealable((*path, key)):
-                    text = make_disclosure(key, inner, salt() if salt else None)
-                    disclosures.append(text)
-                    hidden.append(digest(text))
-                else:
-                    out[key] = inner
-            if hidden:
-                out[SD_KEY] = sorted(hidden)  # sorted: the order must not reveal which member is which
-            return out
+            return walk_object(value, path)
         if isinstance(value, list):
-            items: list[Any] = []
+            items: list[JSONValue] = []
             for i, item in enumerate(value):
                 inner = walk(item, (*path, i))
                 if concealable((*path, i)):
@@ -130,7 +137,7 @@ def conceal(
             return items
         return value
 
-    out = walk(dict(document), ())
+    out = walk_object(document, ())
     if disclosures:
         out[SD_ALG_KEY] = ALG
     return out, disclosures
@@ -140,7 +147,13 @@ _LEAVES = frozenset({str, int, float, bool, type(None)})  # values the walk retu
 _PLAIN = frozenset({str, bool, type(None)})  # leaves JCS writes as they are
 
 
-def reveal(document: Mapping[str, Any], disclosures: Iterable[str]) -> tuple[dict[str, Any], int]:
+class _Hidden(Enum):
+    """An array element whose disclosure was not given: dropped from what is shown."""
+
+    HIDDEN = "hidden"
+
+
+def reveal(document: JSONObject, disclosures: Iterable[str]) -> tuple[JSONObject, int]:
     """What the disclosures show of the document, and how many values stay hidden.
 
     Every disclosure must match a digest in the document exactly once; a disclosure that matches
@@ -152,12 +165,12 @@ def reveal(document: Mapping[str, Any], disclosures: Iterable[str]) -> tuple[dic
     containers themselves are replaced by their walked copies, so a plain value costs one type test.
     """
     revealing = _Revealing(document, disclosures)
-    return revealing.finish(revealing.walk(document))
+    return revealing.finish(revealing.walk_object(document))
 
 
 def reveal_signed(
-    document: Mapping[str, Any], disclosures: Iterable[str]
-) -> tuple[dict[str, Any], int, dict[str, Any] | None]:
+    document: JSONObject, disclosures: Iterable[str]
+) -> tuple[JSONObject, int, JSONObject | None]:
     """``reveal``, and from the same walk the signed document as ``canonical_bytes`` hashes it.
 
     Unlike ``reveal``'s, what is shown is not a copy: it shares every object and array that holds no
@@ -170,7 +183,13 @@ def reveal_signed(
     with py-spy on the benchmark's 400 certificates). The errors are those of ``reveal``.
     """
     revealing = _Revealing(document, disclosures)
-    shown, signed = revealing.walk_signed(document)
+    if type(document) is dict and (SD_KEY in document or SD_ALG_KEY in document):
+        shown, signed = revealing.committed_signed(document)
+    elif type(document) is dict:
+        shown, signed = revealing.object_signed(document)
+    else:  # a subclass: shown as reveal shows it, hashed by canonical.py itself
+        revealing.doubtful = True
+        shown, signed = revealing.walk_object(document), document
     result, hidden = revealing.finish(shown)
     return result, hidden, None if revealing.doubtful else prechecked(signed)
 
@@ -178,8 +197,8 @@ def reveal_signed(
 class _Revealing:
     """One reveal: the disclosures by digest, the digests used so far, the values left hidden."""
 
-    def __init__(self, document: Mapping[str, Any], disclosures: Iterable[str]) -> None:
-        by_digest: dict[str, tuple[str | None, Any]] = {}
+    def __init__(self, document: Mapping[str, JSONValue], disclosures: Iterable[str]) -> None:
+        by_digest: dict[str, tuple[str | None, JSONValue]] = {}
         for i, text in enumerate(disclosures):
             try:
                 key = digest(text)
@@ -196,7 +215,7 @@ class _Revealing:
         self.hidden = 0
         self.doubtful = False  # reveal_signed: a value canonical.py must walk itself
 
-    def finish(self, shown: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def finish(self, shown: JSONObject) -> tuple[JSONObject, int]:
         unused = set(self.by_digest) - self.used
         if unused:
             raise ValidationError(
@@ -205,7 +224,7 @@ class _Revealing:
             )
         return shown, self.hidden
 
-    def take(self, key: object, want_name: bool) -> tuple[str | None, Any] | None:
+    def take(self, key: object, want_name: bool) -> tuple[str | None, JSONValue] | None:
         if type(key) is not str:
             raise ValidationError("a digest must be a string", field=SD_KEY)
         if key in self.used:
@@ -218,15 +237,15 @@ class _Revealing:
         self.used.add(key)
         return found
 
-    def element(self, item: dict[str, Any]) -> Any:
-        """An array element ``{"...": digest}``: its disclosed value, walked, or _HIDDEN."""
+    def element(self, item: Mapping[str, JSONValue]) -> JSONValue | _Hidden:
+        """An array element ``{"...": digest}``: its disclosed value, walked, or HIDDEN."""
         found = self.take(item[ARRAY_KEY], want_name=False)
         if found is None:
             self.hidden += 1
-            return _HIDDEN
+            return _Hidden.HIDDEN
         return self.walk(found[1])
 
-    def members(self, out: dict[str, Any], value: Mapping[str, Any]) -> dict[str, Any]:
+    def members(self, out: JSONObject, value: Mapping[str, JSONValue]) -> JSONObject:
         """``out`` with the members ``value``'s digests disclose."""
         digests = value.get(SD_KEY, [])
         if not isinstance(digests, list):
@@ -243,33 +262,41 @@ class _Revealing:
             out[name] = self.walk(item)
         return out
 
-    def walk(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is dict or (kind is not list and isinstance(value, dict)):
-            if SD_KEY in value or SD_ALG_KEY in value:
-                walk = self.walk
-                out = {k: v if type(v) in _LEAVES else walk(v) for k, v in value.items() if k not in _SD_KEYS}
-                return self.members(out, value)
-            out = value.copy() if kind is dict else dict(value)
-            for key, item in value.items():
-                if type(item) not in _LEAVES:
-                    out[key] = self.walk(item)
-            return out
-        if kind is list or isinstance(value, list):
-            items = value.copy() if kind is list else list(value)
-            dropped = False
-            for i, item in enumerate(value):
-                if type(item) not in _LEAVES:
-                    # An array element is a value or {"...": digest}; a hidden one is dropped.
-                    if isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
-                        items[i] = new = self.element(item)
-                        dropped = dropped or new is _HIDDEN
-                    else:
-                        items[i] = self.walk(item)
-            return [v for v in items if v is not _HIDDEN] if dropped else items
+    def walk(self, value: JSONValue) -> JSONValue:
+        if isinstance(value, dict):
+            return self.walk_object(value)
+        if isinstance(value, list):
+            return self.walk_array(value)
         return value
 
-    def walk_signed(self, value: Any) -> tuple[Any, Any]:
+    def walk_object(self, value: JSONObject) -> JSONObject:
+        if SD_KEY in value or SD_ALG_KEY in value:
+            walk = self.walk
+            out = {k: v if type(v) in _LEAVES else walk(v) for k, v in value.items() if k not in _SD_KEYS}
+            return self.members(out, value)
+        out = value.copy() if type(value) is dict else dict(value)
+        for key, item in value.items():
+            if type(item) not in _LEAVES:
+                out[key] = self.walk(item)
+        return out
+
+    def walk_array(self, value: list[JSONValue]) -> list[JSONValue]:
+        items = value.copy() if type(value) is list else list(value)
+        dropped: set[int] | None = None
+        for i, item in enumerate(value):
+            if type(item) not in _LEAVES:
+                # An array element is a value or {"...": digest}; a hidden one is dropped.
+                if isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
+                    new = self.element(item)
+                    if new is _Hidden.HIDDEN:
+                        dropped = {i} if dropped is None else dropped | {i}
+                    else:
+                        items[i] = new
+                else:
+                    items[i] = self.walk(item)
+        return items if dropped is None else [v for i, v in enumerate(items) if i not in dropped]
+
+    def walk_signed(self, value: JSONValue) -> tuple[JSONValue, JSONValue]:
         """(What ``walk`` shows, the value with its numbers as JCS writes them), each the value itself
         where nothing in it changes: what is shown is new only along the paths to a commitment.
 
@@ -277,66 +304,84 @@ class _Revealing:
         ``canonical._jcs_numbers`` on the signed values: a number or type it would leave to the
         reference sets ``doubtful`` and the walk goes on (the caller then hashes as before).
         """
-        kind = type(value)
-        if kind is dict and (SD_KEY in value or SD_ALG_KEY in value):
-            return self.committed_signed(value)
-        if kind is dict or kind is list:
-            return self.container_signed(value)
-        # Subclasses, tuples, anything else: shown as reveal shows them, hashed by canonical.py itself.
+        if type(value) is dict:
+            if SD_KEY in value or SD_ALG_KEY in value:
+                return self.committed_signed(value)
+            return self.object_signed(value)
+        if type(value) is list:
+            return self.array_signed(value)
+        # Subclasses, anything else: shown as reveal shows them, hashed by canonical.py itself.
         self.doubtful = True
         return self.walk(value), value
 
-    def container_signed(self, value: Any) -> tuple[Any, Any]:
-        """``walk_signed`` of an array, or of an object without commitments of its own. An array
-        element ``{"...": digest}`` is shown as disclosed (or dropped) and signed as it stands."""
-        kind = type(value)
+    def object_signed(self, value: JSONObject) -> tuple[JSONObject, JSONObject]:
+        """``walk_signed`` of an object without commitments of its own."""
         shown = value  # copied only if something in it is revealed
-        signed: Any = None  # copied only if one of its numbers is written otherwise
-        dropped = False
-        for key, item in value.items() if kind is dict else enumerate(value):
-            inner = type(item)
-            if inner in _PLAIN:
+        signed: JSONObject | None = None  # copied only if one of its numbers is written otherwise
+        for key, item in value.items():
+            if type(item) in _PLAIN:
                 continue
-            if inner is int:
-                if item not in JCS_PLAIN_INTS:
-                    self.doubtful = True
+            if type(item) is int or type(item) is float:
+                new = self.number(item)  # the int itself when JCS writes it as it is
+            else:
+                walked, new = self.walk_signed(item)
+                if walked is not item:
+                    if shown is value:
+                        shown = dict(value)
+                    shown[key] = walked
+            if new is not item:
+                if signed is None:
+                    signed = dict(value)
+                signed[key] = new
+        return shown, value if signed is None else signed
+
+    def array_signed(self, value: list[JSONValue]) -> tuple[list[JSONValue], list[JSONValue]]:
+        """``walk_signed`` of an array. An element ``{"...": digest}`` is shown as disclosed (or
+        dropped) and signed as it stands."""
+        shown = value  # copied only if something in it is revealed
+        signed: list[JSONValue] | None = None  # copied only if one of its numbers is written otherwise
+        dropped: set[int] | None = None
+        for i, item in enumerate(value):
+            if type(item) in _PLAIN:
                 continue
-            if inner is float:
+            if type(item) is int or type(item) is float:
                 new = self.number(item)
-            elif kind is list and isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
+            elif isinstance(item, dict) and ARRAY_KEY in item and len(item) == 1:
                 if shown is value:
-                    shown = kind(value)
-                shown[key] = shown_item = self.element(item)
-                dropped = dropped or shown_item is _HIDDEN
+                    shown = list(value)
+                revealed = self.element(item)
+                if revealed is _Hidden.HIDDEN:
+                    dropped = {i} if dropped is None else dropped | {i}
+                else:
+                    shown[i] = revealed
                 _, new = self.walk_signed(item)  # the digest itself, as signed
             else:
                 walked, new = self.walk_signed(item)
                 if walked is not item:
                     if shown is value:
-                        shown = kind(value)
-                    shown[key] = walked
+                        shown = list(value)
+                    shown[i] = walked
             if new is not item:
                 if signed is None:
-                    signed = kind(value)
-                signed[key] = new
-        if dropped:
-            shown = [v for v in shown if v is not _HIDDEN]
+                    signed = list(value)
+                signed[i] = new
+        if dropped is not None:
+            shown = [v for i, v in enumerate(shown) if i not in dropped]
         return shown, value if signed is None else signed
 
-    def committed_signed(self, value: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def committed_signed(self, value: JSONObject) -> tuple[JSONObject, JSONObject]:
         """``walk_signed`` of an object with commitments: ``_sd`` is not shown but is signed."""
-        shown: dict[str, Any] = {}
-        signed: dict[str, Any] | None = None
+        shown: JSONObject = {}
+        signed: JSONObject | None = None
         for key, item in value.items():
-            inner = type(item)
             if key in _SD_KEYS:
-                if inner in _PLAIN:
+                if type(item) in _PLAIN:
                     continue
-                new = self.number(item) if inner is int or inner is float else self.digests(item)
-            elif inner in _PLAIN:
+                new = self.number(item) if type(item) is int or type(item) is float else self.digests(item)
+            elif type(item) in _PLAIN:
                 shown[key] = item
                 continue
-            elif inner is int or inner is float:
+            elif type(item) is int or type(item) is float:
                 shown[key] = item
                 new = self.number(item)
             else:
@@ -347,13 +392,13 @@ class _Revealing:
                 signed[key] = new
         return self.members(shown, value), value if signed is None else signed
 
-    def digests(self, value: Any) -> Any:
+    def digests(self, value: JSONValue) -> JSONValue:
         """An ``_sd`` array as signed: strings only, else canonical.py decides (``members`` judges it)."""
         if type(value) is not list or not _PLAIN.issuperset(map(type, value)):
             self.doubtful = True
         return value
 
-    def number(self, value: int | float) -> Any:
+    def number(self, value: int | float) -> JSONValue:
         try:
             return jcs_int(value) if type(value) is int else jcs_float(value)
         except DoubtfulNumberError:
@@ -362,11 +407,12 @@ class _Revealing:
 
 
 _SD_KEYS = frozenset({SD_KEY, SD_ALG_KEY})
-_HIDDEN: Any = object()  # stands for an array element whose disclosure was not given, then dropped
 
 
 def select(
-    document: Mapping[str, Any], disclosures: Iterable[str], keep: Callable[[str | None, Any], bool]
+    document: Mapping[str, JSONValue],
+    disclosures: Iterable[str],
+    keep: Callable[[str | None, JSONValue], bool],
 ) -> list[str]:
     """The holder's choice: the disclosures to hand over (``keep(name, value)`` decides each)."""
     _ = document

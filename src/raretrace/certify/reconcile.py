@@ -10,7 +10,9 @@ and both figures.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 
 REL_TOLERANCE = 1e-6
 
@@ -24,13 +26,34 @@ def _close(a: object, b: object) -> bool:
     return abs(x - y) <= REL_TOLERANCE * max(1.0, abs(x), abs(y))
 
 
-def reconcile(exporter: Mapping[str, Any], importer: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _by_certificate(statistics: Mapping[str, object], name: str) -> dict[str, JSONObject]:
+    """The ``exports`` or ``imports`` of a statistics file, by certificate id; a malformed entry is an
+    error naming it."""
+    entries = statistics.get(name, [])
+    if not isinstance(entries, list):
+        raise ValidationError("must be a list", field=name)
+    out: dict[str, JSONObject] = {}
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("certificate"), str):
+            raise ValidationError("must be an object naming its certificate", field=f"{name}[{i}]")
+        out[str(entry["certificate"])] = entry
+    return out
+
+
+def _element_kg(entry: JSONObject) -> dict[str, JSONValue]:
+    masses = entry.get("element_kg", {})
+    return masses if isinstance(masses, dict) else {}
+
+
+def reconcile(exporter: Mapping[str, object], importer: Mapping[str, object]) -> list[JSONObject]:
     """Findings (empty when the two agree) for shipments from ``exporter``'s registry to ``importer``'s."""
-    issued = {e["certificate"]: e for e in exporter.get("exports", [])}
+    issued = _by_certificate(exporter, "exports")
     confirmed = {
-        c["certificate"]: c for c in importer.get("imports", []) if c.get("issuer") == exporter.get("issuer")
+        cert: c
+        for cert, c in _by_certificate(importer, "imports").items()
+        if c.get("issuer") == exporter.get("issuer")
     }
-    findings: list[dict[str, Any]] = []
+    findings: list[JSONObject] = []
     for cert, item in sorted(issued.items()):
         other = confirmed.get(cert)
         if other is None:
@@ -53,10 +76,10 @@ def reconcile(exporter: Mapping[str, Any], importer: Mapping[str, Any]) -> list[
                         "importer": other.get(name),
                     }
                 )
-        elements = set(item.get("element_kg", {})) | set(other.get("element_kg", {}))
-        for element in sorted(elements):
-            a, b = item.get("element_kg", {}).get(element, 0.0), other.get("element_kg", {}).get(element, 0.0)
-            if other.get("element_kg") and not _close(a, b):
+        mine, theirs = _element_kg(item), _element_kg(other)
+        for element in sorted(set(mine) | set(theirs)):
+            a, b = mine.get(element, 0.0), theirs.get(element, 0.0)
+            if theirs and not _close(a, b):
                 findings.append(
                     {
                         "certificate": cert,

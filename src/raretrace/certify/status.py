@@ -12,9 +12,9 @@ import base64
 import binascii
 import gzip
 from collections.abc import Iterable
-from typing import Any
 
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject
 
 MIN_BITS = 131_072  # Bitstring Status List v1.0, §2.1: at least 16 KB
 PURPOSE = "revocation"
@@ -33,7 +33,7 @@ def encode_list(revoked: Iterable[int], size: int = MIN_BITS) -> str:
     return "u" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
 
 
-def decode_list(encoded: str) -> bytes:
+def decode_list(encoded: object) -> bytes:
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise ValidationError(
             "encodedList must be multibase base64url (starting with 'u')", field="encodedList"
@@ -57,7 +57,7 @@ def is_set(bits: bytes, index: int) -> bool:
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
-def status_entry(list_url: str, index: int) -> dict[str, Any]:
+def status_entry(list_url: str, index: int) -> JSONObject:
     """The ``credentialStatus`` a certificate carries (spec §2.1, BitstringStatusListEntry)."""
     return {
         "id": f"{list_url}#{index}",
@@ -68,9 +68,7 @@ def status_entry(list_url: str, index: int) -> dict[str, Any]:
     }
 
 
-def status_list_credential(
-    list_url: str, issuer: str, valid_from: str, revoked: Iterable[int]
-) -> dict[str, Any]:
+def status_list_credential(list_url: str, issuer: str, valid_from: str, revoked: Iterable[int]) -> JSONObject:
     """The unsigned status list credential (spec §2.2); the registry signs it like any credential."""
     return {
         "@context": [CONTEXT_V2],

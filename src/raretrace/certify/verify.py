@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 
 from raretrace.certify.disclosure import reveal, reveal_signed
 from raretrace.certify.status import decode_list, entry_index, is_set
@@ -38,12 +37,14 @@ from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dataintegrity import verify_proof
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.multikey import DID_KEY_PREFIX, public_key_from_did_key, resolve_verification_method
-from raretrace.custody.events import RegisterFacility, Transfer, event_from_statement
+from raretrace.custody.events import Event, RegisterFacility, Transfer, event_from_statement
 from raretrace.errors import RaretraceError, ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.merkle import leaf_hash, verify_inclusion
 from raretrace.log.note import parse_verifier_key, split_note
+from raretrace.model import Facility, LotSpec
 from raretrace.times import parse_instant
 
 STEPS = (
@@ -65,7 +66,7 @@ class Step:
     ok: bool | None  # None: not checked (only revocation, without a status list)
     detail: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {"step": self.number, "name": self.name, "ok": self.ok, "detail": self.detail}
 
 
@@ -74,7 +75,7 @@ class Report:
     steps: tuple[Step, ...]
     # The credential as disclosed. It shares every object and array that holds no commitment with the
     # presentation's credential (copying them cost about 3% of a verification): read it, do not change it.
-    shown: dict[str, Any] = field(default_factory=dict)
+    shown: JSONObject = field(default_factory=dict)
     hidden: int = 0
 
     @property
@@ -84,7 +85,12 @@ class Report:
     def failed(self) -> Step | None:
         return next((s for s in self.steps if s.ok is False), None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def subject(self) -> JSONObject:
+        """The disclosed ``credentialSubject`` (empty when the verification stopped before step 2)."""
+        subject = self.shown.get("credentialSubject")
+        return subject if isinstance(subject, dict) else {}
+
+    def to_dict(self) -> JSONObject:
         return {
             "ok": self.ok,
             "steps": [s.to_dict() for s in self.steps],
@@ -161,15 +167,32 @@ def _b64(text: object, where: str) -> bytes:
 _STRINGS = frozenset({str})
 
 
-def _strict_hashes(texts: tuple[Any, ...]) -> list[bytes] | None:
+def _strict_hashes(texts: tuple[object, ...]) -> list[bytes] | None:
     """``_b64`` of each text when all are strings in strict base64, in one comprehension: an
     inclusion proof has a dozen. None when any is not (``_b64`` then names the one at fault)."""
     if not _STRINGS.issuperset(map(type, texts)):
         return None
     try:
-        return [b64.strict(text) for text in texts]
+        return [b64.strict(text) for text in texts]  # type: ignore[arg-type]  # all str: checked above (a set test mypy cannot follow)
     except ValueError:
         return None
+
+
+@dataclass
+class _State:
+    """What each step leaves for the later ones (set in step order; a later step runs only when the
+    earlier ones passed, so what it reads is there)."""
+
+    credential: JSONObject = field(default_factory=dict)
+    issuer: str = ""
+    # step 1's reveal for step 2: (credential, disclosures, shown, hidden, count)
+    revealed: tuple[JSONObject, list[str], JSONObject, int, int] | None = None
+    shown: JSONObject = field(default_factory=dict)
+    hidden: int = 0
+    evidence: JSONObject = field(default_factory=dict)
+    note: str = ""
+    checkpoint: Checkpoint | None = None
+    envelopes: dict[int, bytes] = field(default_factory=dict)
 
 
 class StepFailedError(Exception):
@@ -179,22 +202,22 @@ class StepFailedError(Exception):
 
 
 def verify_certificate(
-    presentation: Mapping[str, Any],
+    presentation: Mapping[str, object],
     trusted: TrustedKeys,
     *,
-    status_list: Mapping[str, Any] | None = None,
+    status_list: Mapping[str, object] | None = None,
     witness_threshold: int = 0,
     now: datetime | None = None,
 ) -> Report:
     """Run every step in order; stop at the first failure (later steps would build on it)."""
     moment = now or datetime.now(UTC)
     steps: list[Step] = []
-    state: dict[str, Any] = {}
+    state = _State()
     credential = presentation.get("credential")
     disclosures = presentation.get("disclosures", [])
     checks: tuple[Callable[[], tuple[bool | None, str]], ...] = (
         lambda: _proof(credential, trusted, state, disclosures),
-        lambda: _disclosures(credential, disclosures, state),
+        lambda: _disclosures(state.credential, disclosures, state),
         lambda: _checkpoint(state, trusted),
         lambda: _witnesses(state, trusted, witness_threshold),
         lambda: _inclusion(state),
@@ -212,12 +235,12 @@ def verify_certificate(
             steps.append(Step(number, name, False, str(e)))
             break
         steps.append(Step(number, name, ok, detail))
-    return Report(tuple(steps), state.get("shown", {}), int(state.get("hidden", 0)))
+    return Report(tuple(steps), state.shown, state.hidden)
 
 
 # 1 ------------------------------------------------------------------------------------------------------
 def _proof(
-    credential: object, trusted: TrustedKeys, state: dict[str, Any], disclosures: object = None
+    credential: object, trusted: TrustedKeys, state: _State, disclosures: object = None
 ) -> tuple[bool, str]:
     """With the disclosures, the credential is revealed here, in the walk that hashes it (step 2 then
     reports the outcome); if that walk fails, nothing is kept and both steps work as without them."""
@@ -237,11 +260,11 @@ def _proof(
     result = verify_proof(signed, resolve_verification_method(method))
     if not result.ok:
         raise StepFailedError(f"the issuer's signature does not verify ({result.step}: {result.reason})")
-    state["credential"], state["issuer"] = credential, issuer_id
+    state.credential, state.issuer = credential, issuer_id
     return True, f"eddsa-jcs-2022 signature by trusted issuer {issuer_id}"
 
 
-def _revealed_early(credential: dict[str, Any], disclosures: object, state: dict[str, Any]) -> dict[str, Any]:
+def _revealed_early(credential: JSONObject, disclosures: object, state: _State) -> JSONObject:
     """The credential to hash: its members as ``reveal_signed`` prepared them, or itself.
 
     What is shown is kept for step 2, tied to this credential and these disclosures. Any failure
@@ -255,38 +278,40 @@ def _revealed_early(credential: dict[str, Any], disclosures: object, state: dict
         shown, hidden, signed = reveal_signed(body, disclosures)
     except Exception:  # step 2 reveals again and meets the same error, as before
         return credential
-    state["revealed"] = (credential, disclosures, shown, hidden, len(disclosures))
+    state.revealed = (credential, disclosures, shown, hidden, len(disclosures))
     return credential if signed is None else {**signed, "proof": credential["proof"]}
 
 
 # 2 ------------------------------------------------------------------------------------------------------
-def _disclosures(credential: Any, disclosures: object, state: dict[str, Any]) -> tuple[bool, str]:
-    early = state.pop("revealed", None)
+def _disclosures(credential: JSONObject, disclosures: object, state: _State) -> tuple[bool, str]:
+    early, state.revealed = state.revealed, None
     if early is not None and early[0] is credential and early[1] is disclosures:
         # Step 1 found these disclosures to be strings and revealed the credential with them.
-        shown, hidden, count = early[2:]
+        _, _, shown, hidden, count = early
     else:
         if not isinstance(disclosures, list) or not all(isinstance(d, str) for d in disclosures):
             raise StepFailedError("disclosures must be a list of strings")
         body = {k: v for k, v in credential.items() if k != "proof"}
         shown, hidden = reveal(body, disclosures)
         count = len(disclosures)
-    state["shown"], state["hidden"] = shown, hidden
+    state.shown, state.hidden = shown, hidden
     return True, f"{count} disclosed value(s) match the signed digests; {hidden} kept hidden"
 
 
 # 3 ------------------------------------------------------------------------------------------------------
-def _checkpoint(state: dict[str, Any], trusted: TrustedKeys) -> tuple[bool, str]:
-    evidence = state["shown"].get("credentialSubject", {}).get("logEvidence")
-    if not isinstance(evidence, dict) or not isinstance(evidence.get("checkpoint"), str):
+def _checkpoint(state: _State, trusted: TrustedKeys) -> tuple[bool, str]:
+    subject = state.shown.get("credentialSubject")
+    evidence = subject.get("logEvidence") if isinstance(subject, dict) else None
+    note = evidence.get("checkpoint") if isinstance(evidence, dict) else None
+    if not isinstance(evidence, dict) or not isinstance(note, str):
         raise StepFailedError("the certificate carries no log evidence")
-    log_name, log_key = trusted.issuers[state["issuer"]]
+    log_name, log_key = trusted.issuers[state.issuer]
     if evidence.get("log") != log_name:
         raise StepFailedError(
             f"the evidence is from log {evidence.get('log')!r}, not the issuer's log {log_name!r}"
         )
     try:
-        checkpoint = _opened_checkpoint(evidence["checkpoint"], log_key)
+        checkpoint = _opened_checkpoint(note, log_key)
     except RaretraceError as e:
         raise StepFailedError(
             f"the checkpoint is not signed by log {log_name}'s trusted key: {e.message}"
@@ -295,7 +320,7 @@ def _checkpoint(state: dict[str, Any], trusted: TrustedKeys) -> tuple[bool, str]
         raise StepFailedError(
             f"the checkpoint is for size {checkpoint.size}, the evidence says {evidence.get('treeSize')}"
         )
-    state["evidence"], state["checkpoint"] = evidence, checkpoint
+    state.evidence, state.note, state.checkpoint = evidence, note, checkpoint
     return True, f"checkpoint of {log_name} at size {checkpoint.size} signed by its trusted key"
 
 
@@ -324,8 +349,8 @@ def _good_witnesses(note: str, witnesses: tuple[tuple[str, str], ...]) -> frozen
 
 
 # 4 ------------------------------------------------------------------------------------------------------
-def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> tuple[bool, str]:
-    good = _good_witnesses(state["evidence"]["checkpoint"], tuple(sorted(trusted.witnesses.items())))
+def _witnesses(state: _State, trusted: TrustedKeys, threshold: int) -> tuple[bool, str]:
+    good = _good_witnesses(state.note, tuple(sorted(trusted.witnesses.items())))
     if len(good) < threshold:
         raise StepFailedError(
             f"{len(good)} trusted witness cosignature(s), fewer than the {threshold} required"
@@ -338,26 +363,34 @@ def _witnesses(state: dict[str, Any], trusted: TrustedKeys, threshold: int) -> t
 
 
 # 5 ------------------------------------------------------------------------------------------------------
-def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
-    checkpoint: Checkpoint = state["checkpoint"]
-    events = state["evidence"].get("events")
+def _inclusion(state: _State) -> tuple[bool, str]:
+    checkpoint = state.checkpoint
+    assert checkpoint is not None  # step 3 passed
+    events = state.evidence.get("events")
     if not isinstance(events, list) or not events:
         raise StepFailedError("the evidence lists no events")
     envelopes: dict[int, bytes] = {}
     for i, item in enumerate(events):
         where = f"events[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("leafIndex"), int):
+        index = item.get("leafIndex") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(index, int):
             raise StepFailedError(f"{where} has no leafIndex")
-        leaf_text, proof_texts = item.get("leafHash"), tuple(item.get("inclusionProof", []))
-        shown, envelope = "envelope" in item, item.get("envelope")
-        args = (where, leaf_text, item["leafIndex"], proof_texts, shown, envelope)
+        listed = item.get("inclusionProof", [])
+        if not isinstance(listed, list):
+            raise StepFailedError(f"{where}.inclusionProof is not a list of hashes")
+        # objects, to the cache: a list where a string belongs is unhashable (TypeError below)
+        leaf_text: object = item.get("leafHash")
+        envelope: object = item.get("envelope")
+        proof_texts = tuple(listed)
+        shown = "envelope" in item
+        args = (where, leaf_text, index, proof_texts, shown, envelope)
         try:
             raw = _included(*args, checkpoint.size, checkpoint.root_hash)
         except TypeError:  # unhashable (a list where a string belongs): checked uncached, and fails
             raw = _included.__wrapped__(*args, checkpoint.size, checkpoint.root_hash)
         if raw is not None:
-            envelopes[item["leafIndex"]] = raw
-    state["envelopes"] = envelopes
+            envelopes[index] = raw
+    state.envelopes = envelopes
     return (
         True,
         f"{len(events)} event(s) included in the tree of size {checkpoint.size} ({len(envelopes)} shown)",
@@ -370,11 +403,11 @@ def _inclusion(state: dict[str, Any]) -> tuple[bool, str]:
 @lru_cache(maxsize=4096)
 def _included(
     where: str,
-    leaf_text: Any,
+    leaf_text: object,
     index: int,
-    proof_texts: tuple[Any, ...],
+    proof_texts: tuple[object, ...],
     shown: bool,
-    envelope: Any,
+    envelope: object,
     size: int,
     root: bytes,
 ) -> bytes | None:
@@ -397,14 +430,25 @@ def _included(
 
 
 # 6 ------------------------------------------------------------------------------------------------------
-def _facts(state: dict[str, Any]) -> tuple[bool, str]:
-    subject = state["shown"]["credentialSubject"]
-    events = [_parsed_event(raw) for raw in state["envelopes"].values()]
+def _member(value: JSONObject, name: str, where: str) -> JSONObject:
+    """The object ``value[name]`` ({} when absent); a member of another type fails the step."""
+    member = value.get(name, {})
+    if not isinstance(member, dict):
+        raise StepFailedError(f"{where} is not an object")
+    return member
+
+
+def _facts(state: _State) -> tuple[bool, str]:
+    subject = _member(state.shown, "credentialSubject", "credentialSubject")
+    events = [_parsed_event(raw) for raw in state.envelopes.values()]
     produced = {spec.id: spec for event in events for spec in getattr(event, "outputs", ())}
     facilities = {e.spec.id: e.spec for e in events if isinstance(e, RegisterFacility)}
     transfers = [e for e in events if isinstance(e, Transfer)]
-    shown_events = bool(state["envelopes"])
-    compared = _lot_facts(subject.get("shipment", {}).get("lots", []), produced, shown_events)
+    shown_events = bool(state.envelopes)
+    lots = _member(subject, "shipment", "credentialSubject.shipment").get("lots", [])
+    if not isinstance(lots, list) or not all(isinstance(lot, dict) for lot in lots):
+        raise StepFailedError("credentialSubject.shipment.lots is not a list of objects")
+    compared = _lot_facts(lots, produced, shown_events)
     compared += _party_facts(subject, facilities)
     compared += _transfer_facts(subject, transfers, shown_events)
     if not shown_events:
@@ -413,15 +457,17 @@ def _facts(state: dict[str, Any]) -> tuple[bool, str]:
 
 
 @lru_cache(maxsize=4096)
-def _parsed_event(raw: bytes) -> Any:
+def _parsed_event(raw: bytes) -> Event:
     # Pure in the envelope bytes: registrations and production events recur across certificates.
     return event_from_statement(parse_envelope(raw).statement())
 
 
-def _lot_facts(lots: list[dict[str, Any]], produced: Mapping[str, Any], shown_events: bool) -> int:
+def _lot_facts(lots: list[JSONValue], produced: Mapping[str, LotSpec], shown_events: bool) -> int:
     compared = 0
     for lot in lots:
-        spec = produced.get(lot.get("id", ""))
+        assert isinstance(lot, dict)  # _facts checked
+        lot_id = lot.get("id", "")
+        spec = produced.get(lot_id) if isinstance(lot_id, str) else None
         if spec is None:
             if shown_events and ("massKg" in lot or "composition" in lot):
                 raise StepFailedError(f"no included event produced lot {lot.get('id')}")
@@ -444,12 +490,12 @@ def _lot_facts(lots: list[dict[str, Any]], produced: Mapping[str, Any], shown_ev
     return compared
 
 
-def _party_facts(subject: Mapping[str, Any], facilities: Mapping[str, Any]) -> int:
+def _party_facts(subject: JSONObject, facilities: Mapping[str, Facility]) -> int:
     compared = 0
     for role in ("exporter", "importer"):
         party = subject.get(role)
         registered = facilities.get(str(party.get("id"))) if isinstance(party, dict) else None
-        if party is None or registered is None:
+        if not isinstance(party, dict) or registered is None:
             continue
         for name in ("name", "operator", "country"):
             if party.get(name) != getattr(registered, name):
@@ -460,8 +506,8 @@ def _party_facts(subject: Mapping[str, Any], facilities: Mapping[str, Any]) -> i
     return compared
 
 
-def _transfer_facts(subject: Mapping[str, Any], transfers: list[Transfer], shown_events: bool) -> int:
-    shipment = subject.get("shipment", {})
+def _transfer_facts(subject: JSONObject, transfers: list[Transfer], shown_events: bool) -> int:
+    shipment = _member(subject, "shipment", "credentialSubject.shipment")
     if "transferEvent" not in shipment:
         return 0
     transfer = next((e for e in transfers if e.event_id == shipment["transferEvent"]), None)
@@ -471,7 +517,11 @@ def _transfer_facts(subject: Mapping[str, Any], transfers: list[Transfer], shown
                 f"the transfer {shipment['transferEvent']} is not among the included events"
             )
         return 0
-    if sorted(transfer.lots) != sorted(lot.get("id") for lot in shipment.get("lots", [])):
+    lots = shipment.get("lots", [])
+    certified = (
+        sorted(str(lot.get("id")) for lot in lots if isinstance(lot, dict)) if isinstance(lots, list) else []
+    )
+    if sorted(transfer.lots) != certified:
         raise StepFailedError("the certified lots are not the lots the transfer moved")
     for role, actual in (("exporter", transfer.facility), ("importer", transfer.to)):
         party = subject.get(role)
@@ -496,8 +546,8 @@ def _same_map(a: object, b: Mapping[str, float]) -> bool:
 
 
 # 7 ------------------------------------------------------------------------------------------------------
-def _validity(state: dict[str, Any], now: datetime) -> tuple[bool, str]:
-    credential = state["credential"]
+def _validity(state: _State, now: datetime) -> tuple[bool, str]:
+    credential = state.credential
     start = parse_instant(credential.get("validFrom"), "validFrom")
     end = parse_instant(credential.get("validUntil"), "validUntil")
     if now < start:
@@ -508,19 +558,21 @@ def _validity(state: dict[str, Any], now: datetime) -> tuple[bool, str]:
 
 
 # 8 ------------------------------------------------------------------------------------------------------
-def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) -> tuple[bool | None, str]:
-    url, index = entry_index(state["credential"].get("credentialStatus"))
+def _revocation(state: _State, status_list: Mapping[str, object] | None) -> tuple[bool | None, str]:
+    url, index = entry_index(state.credential.get("credentialStatus"))
     if status_list is None:
         return None, f"not checked: no status list given (the issuer publishes it at {url})"
     issuer = status_list.get("issuer")
-    if issuer != state["issuer"]:
+    if issuer != state.issuer:
         raise StepFailedError(f"the status list is issued by {issuer!r}, not by the certificate's issuer")
     if status_list.get("id") != url:
         raise StepFailedError(
             f"the status list is {status_list.get('id')!r}, the certificate points at {url!r}"
         )
     ok, reason, bits = _status_bits(canonical_bytes(status_list))
-    if not ok or status_list["proof"]["verificationMethod"].split("#", 1)[0] != state["issuer"]:
+    proof = status_list.get("proof")
+    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+    if not ok or not isinstance(method, str) or method.split("#", 1)[0] != state.issuer:
         raise StepFailedError(f"the status list's signature does not verify ({reason})")
     if is_set(bits, index):
         raise StepFailedError(f"revoked: bit {index} of {url} is set")
@@ -531,13 +583,16 @@ def _revocation(state: dict[str, Any], status_list: Mapping[str, Any] | None) ->
 def _status_bits(jcs: bytes) -> tuple[bool, str | None, bytes]:
     # Keyed by the list's JCS bytes: lists with the same JCS have the same proof hash and the same
     # encodedList, so the same outcome (and a changed list is a new entry).
-    status_list = json.loads(jcs)
-    result = verify_proof(
-        status_list, resolve_verification_method(status_list["proof"]["verificationMethod"])
-    )
+    status_list: object = json.loads(jcs)
+    proof = status_list.get("proof") if isinstance(status_list, dict) else None
+    method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+    if not isinstance(status_list, dict) or not isinstance(method, str):
+        return False, "the status list has no proof naming its verification method", b""
+    result = verify_proof(status_list, resolve_verification_method(method))
     if not result.ok:
         return False, result.reason, b""
-    return True, None, decode_list(status_list.get("credentialSubject", {}).get("encodedList"))
+    subject = status_list.get("credentialSubject")
+    return True, None, decode_list(subject.get("encodedList") if isinstance(subject, dict) else None)
 
 
 def clear_caches() -> None:
@@ -550,13 +605,23 @@ def clear_caches() -> None:
         cached.cache_clear()
 
 
-def load_presentation(data: object) -> dict[str, Any]:
+def load_presentation(data: object) -> JSONObject:
     """A certificate file: ``{"credential": …, "disclosures": […]}``, or a bare credential."""
     if isinstance(data, dict) and "credential" in data:
         return data
     if isinstance(data, dict) and "proof" in data:
         return {"credential": data, "disclosures": []}
     raise ValidationError("not a certificate: expected {credential, disclosures}", field="certificate")
+
+
+def disclosures_of(presentation: Mapping[str, object]) -> list[str]:
+    """The presentation's disclosures, checked to be a list of strings (a holder choosing which to pass
+    on needs them readable; the verifier reports a bad list as its step 2 instead)."""
+    given = presentation.get("disclosures", [])
+    texts = [d for d in given if isinstance(d, str)] if isinstance(given, list) else None
+    if texts is None or (isinstance(given, list) and len(texts) != len(given)):
+        raise ValidationError("must be a list of disclosure strings", field="certificate.disclosures")
+    return texts
 
 
 def summary_lines(report: Report) -> Iterable[str]:

@@ -28,7 +28,7 @@ import base64
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pycountry
@@ -38,6 +38,7 @@ from raretrace.certify.disclosure import ARRAY_KEY, SD_ALG_KEY, SD_KEY, digest, 
 from raretrace.certify.verify import load_presentation
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.errors import RaretraceError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.log.note import split_note
 from raretrace.model import Stage
 
@@ -71,10 +72,129 @@ LOT_SECRETS = {"massKg": True, "declaredValueUsd": False}
 Path = tuple[str | int, ...]
 
 
+# The view: display strings only (the templates escape them; ``qr.svg`` is segno's markup) ------------------
+@dataclass(frozen=True)
+class PartyView:
+    role: str
+    shown: bool
+    absent: str = ""  # why the party is not shown (``shown`` False)
+    name: str = ""
+    operator: str = ""
+    country: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    hs_code: str
+    parcels: str
+    mass: str
+    mass_hidden: bool
+    value: str
+    value_hidden: bool
+    origin: str
+    transfer: str
+
+
+@dataclass(frozen=True)
+class LotView:
+    id: str
+    form: str
+    mass: str
+    mass_hidden: bool
+    composition: str
+    units: str
+    value: str
+    value_hidden: bool
+
+
+@dataclass(frozen=True)
+class OriginCell:
+    location: str
+    technology: str  # "" where the technology came from where the stage was done
+
+
+@dataclass(frozen=True)
+class OriginRow:
+    lot: str
+    elements: str
+    cells: tuple[OriginCell, ...]
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    regime: str
+    version: str
+    outcome: str
+    label: str
+    css: str
+    explanation: str
+    as_of: str
+    end_use: str
+
+
+@dataclass(frozen=True)
+class FingerprintView:
+    lot: str
+    form: str
+    status: str
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    log: str
+    tree_size: str
+    events: int
+    kinds: str
+    envelopes: str
+    signatures: str
+
+
+@dataclass(frozen=True)
+class QrView:
+    payload: str
+    svg: str  # markup: segno's SVG, path data and a fixed title only
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    title: str
+    statement: str
+    number: str
+    credential_id: str
+    issuer_did: str
+    authority: str
+    issued: str
+    expires: str
+    status_url: str
+    hidden: int
+    hidden_text: str
+    parties: tuple[PartyView, ...]
+    shipment: ShipmentView
+    lots: tuple[LotView, ...]
+    stages: tuple[str, ...]
+    origin_rows: tuple[OriginRow, ...]
+    verdicts: tuple[VerdictView, ...]
+    fingerprints: tuple[FingerprintView, ...]
+    evidence: EvidenceView
+    qr: QrView
+    verify_command: str
+
+
+def _object(value: object) -> JSONObject:
+    """A member that should be an object, or {} (the page shows what is there)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: object) -> list[JSONObject]:
+    """The objects of a member that should be an array of objects (anything else is left out)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 # QR -----------------------------------------------------------------------------------------------------
-def qr_payload(presentation: Mapping[str, Any]) -> str:
+def qr_payload(presentation: Mapping[str, object]) -> str:
     """What a phone needs to find and check the certificate (see the module docstring)."""
-    credential = load_presentation(dict(presentation))["credential"]
+    credential = _object(load_presentation(dict(presentation))["credential"])
     subject = credential.get("credentialSubject")
     evidence = subject.get("logEvidence") if isinstance(subject, dict) else None
     log = evidence.get("log") if isinstance(evidence, dict) else None
@@ -93,14 +213,15 @@ def qr_code(payload: str) -> segno.QRCode:
 
 
 # The view: the revealed certificate, formatted once for both renderings -----------------------------------
-def _undisclosed(signed: Mapping[str, Any], disclosures: list[str]) -> dict[Path, int]:
+def _undisclosed(signed: JSONObject, disclosures: list[str]) -> dict[Path, int]:
     """For each object of the shown document (by its path there), how many of its members stay hidden."""
     known = {digest(text): parse_disclosure(text) for text in disclosures}
     out: dict[Path, int] = {}
 
-    def walk(value: Any, path: Path) -> None:
+    def walk(value: JSONValue, path: Path) -> None:
         if isinstance(value, dict):
-            commitments = value.get(SD_KEY, [])
+            listed = value.get(SD_KEY, [])
+            commitments = [d for d in listed if isinstance(d, str)] if isinstance(listed, list) else []
             missing = sum(1 for d in commitments if d not in known)
             if missing:
                 out[path] = missing
@@ -115,9 +236,10 @@ def _undisclosed(signed: Mapping[str, Any], disclosures: list[str]) -> dict[Path
             shown = 0
             for item in value:
                 if isinstance(item, dict) and set(item) == {ARRAY_KEY}:
-                    if item[ARRAY_KEY] not in known:
+                    committed = item[ARRAY_KEY]
+                    if not isinstance(committed, str) or committed not in known:
                         continue
-                    walk(known[item[ARRAY_KEY]][1], (*path, shown))
+                    walk(known[committed][1], (*path, shown))
                 else:
                     walk(item, (*path, shown))
                 shown += 1
@@ -129,7 +251,7 @@ def _undisclosed(signed: Mapping[str, Any], disclosures: list[str]) -> dict[Path
 def _absent(
     undisclosed: Mapping[Path, int],
     path: Path,
-    present: Mapping[str, Any],
+    present: Mapping[str, object],
     key: str,
     secrets: Mapping[str, bool],
     missing: str,
@@ -155,13 +277,13 @@ def _absent(
 
 
 def _value(
-    obj: Mapping[str, Any],
+    obj: Mapping[str, JSONValue],
     key: str,
     path: Path,
     undisclosed: Mapping[Path, int],
     secrets: Mapping[str, bool],
     missing: str,
-    fmt: Callable[[Any], str],
+    fmt: Callable[[JSONValue], str],
 ) -> tuple[str, bool]:
     """A concealable member formatted, or why it is absent; and whether it is (maybe) hidden."""
     if key in obj:
@@ -170,20 +292,20 @@ def _value(
     return text, text.startswith(HIDDEN)
 
 
-def _number(value: Any, decimals: int = 3) -> str:
+def _number(value: object, decimals: int = 3) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     text = f"{value:,.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _money(value: Any) -> str:
+def _money(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     return f"{value:,.2f}"
 
 
-def _percent(share: Any) -> str:
+def _percent(share: object) -> str:
     if isinstance(share, bool) or not isinstance(share, int | float):
         return str(share)
     if 0 < share < 0.001:
@@ -191,63 +313,68 @@ def _percent(share: Any) -> str:
     return f"{_number(share * 100, 1)}%"
 
 
-def _shares(shares: Any) -> str:
-    if not isinstance(shares, Mapping) or not shares:
+def _rank(kv: tuple[str, JSONValue]) -> float:
+    share = kv[1]
+    return -share if isinstance(share, int | float) else 0
+
+
+def _shares(shares: object) -> str:
+    if not isinstance(shares, dict) or not shares:
         return "—"
-    ranked = sorted(shares.items(), key=lambda kv: -kv[1] if isinstance(kv[1], int | float) else 0)
+    ranked = sorted(shares.items(), key=_rank)
     return ", ".join(f"{country} {_percent(share)}" for country, share in ranked)
 
 
-def _country(code: Any) -> str:
+def _country(code: object) -> str:
     found = pycountry.countries.get(alpha_2=code) if isinstance(code, str) and len(code) == 2 else None
     if found is None:
         return str(code)
     return f"{getattr(found, 'common_name', None) or found.name} ({code})"
 
 
-def _party(role: str, subject: Mapping[str, Any], undisclosed: Mapping[Path, int]) -> dict[str, Any]:
+def _party(role: str, subject: JSONObject, undisclosed: Mapping[Path, int]) -> PartyView:
     value = subject.get(role.lower())
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         why = _absent(undisclosed, ("credentialSubject",), subject, role.lower(), PARTIES, NOT_STATED)
-        return {"role": role, "shown": False, "absent": why}
-    return {
-        "role": role,
-        "shown": True,
-        "name": str(value.get("name", "")),
-        "operator": str(value.get("operator", "")),
-        "country": _country(value.get("country")),
-        "id": str(value.get("id", "")),
-    }
+        return PartyView(role, False, why)
+    return PartyView(
+        role,
+        True,
+        name=str(value.get("name", "")),
+        operator=str(value.get("operator", "")),
+        country=_country(value.get("country")),
+        id=str(value.get("id", "")),
+    )
 
 
-def _lot(lot: Mapping[str, Any], path: Path, undisclosed: Mapping[Path, int]) -> dict[str, Any]:
+def _lot(lot: JSONObject, path: Path, undisclosed: Mapping[Path, int]) -> LotView:
     composition = lot.get("composition")
     mass, mass_hidden = _value(lot, "massKg", path, undisclosed, LOT_SECRETS, NOT_STATED, _number)
     value, value_hidden = _value(
         lot, "declaredValueUsd", path, undisclosed, LOT_SECRETS, "not declared", _money
     )
-    return {
-        "id": str(lot.get("id", "")),
-        "form": str(lot.get("form", "")),
-        "mass": mass,
-        "mass_hidden": mass_hidden,
-        "composition": ", ".join(f"{e} {_percent(f)}" for e, f in composition.items())
-        if isinstance(composition, Mapping)
+    return LotView(
+        id=str(lot.get("id", "")),
+        form=str(lot.get("form", "")),
+        mass=mass,
+        mass_hidden=mass_hidden,
+        composition=", ".join(f"{e} {_percent(f)}" for e, f in composition.items())
+        if isinstance(composition, dict)
         else "—",
-        "units": _number(lot["units"]) if "units" in lot else "—",
-        "value": value,
-        "value_hidden": value_hidden,
-    }
+        units=_number(lot["units"]) if "units" in lot else "—",
+        value=value,
+        value_hidden=value_hidden,
+    )
 
 
-def _elements(lot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _elements(lot: JSONObject) -> dict[str, JSONObject]:
     origin = lot.get("origin")
-    if not isinstance(origin, Mapping):
+    if not isinstance(origin, dict):
         return {}
     return {str(k): v for k, v in origin.items() if isinstance(v, dict)}
 
 
-def _origin(lots: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _origin(lots: Sequence[JSONObject]) -> tuple[list[str], list[OriginRow]]:
     """The stages any lot went through (chain order) and one row per lot and group of elements whose
     origins are identical (Nd and Pr separated together share a row)."""
     order = {stage.value: i for i, stage in enumerate(Stage)}
@@ -255,13 +382,13 @@ def _origin(lots: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str
     for lot in lots:
         for element in _elements(lot).values():
             for dimension in ("location", "technology"):
-                seen.update(element.get(dimension) or {})
+                seen.update(_object(element.get(dimension)))
     stages = sorted(seen, key=lambda s: (order.get(s, len(order)), s))
-    rows: list[dict[str, Any]] = []
+    rows: list[OriginRow] = []
     for lot in lots:
         groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for name, element in _elements(lot).items():
-            location, technology = element.get("location") or {}, element.get("technology") or {}
+            location, technology = _object(element.get("location")), _object(element.get("technology"))
             cells = tuple(
                 (
                     _shares(location.get(stage)),
@@ -271,27 +398,20 @@ def _origin(lots: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str
             )
             groups.setdefault(cells, []).append(str(name))
         rows.extend(
-            {
-                "lot": str(lot.get("id", "")),
-                "elements": ", ".join(names),
-                "cells": [{"location": loc, "technology": tech} for loc, tech in cells],
-            }
+            OriginRow(
+                str(lot.get("id", "")),
+                ", ".join(names),
+                tuple(OriginCell(loc, tech) for loc, tech in cells),
+            )
             for cells, names in groups.items()
         )
     return stages, rows
 
 
-def _evidence(evidence: Any, undisclosed: Mapping[Path, int]) -> dict[str, Any]:
-    if not isinstance(evidence, Mapping):
-        return {
-            "log": "none",
-            "tree_size": "—",
-            "events": 0,
-            "kinds": "none",
-            "envelopes": "",
-            "signatures": "—",
-        }
-    events = [e for e in evidence.get("events") or [] if isinstance(e, Mapping)]
+def _evidence(evidence: object, undisclosed: Mapping[Path, int]) -> EvidenceView:
+    if not isinstance(evidence, dict):
+        return EvidenceView(log="none", tree_size="—", events=0, kinds="none", envelopes="", signatures="—")
+    events = _objects(evidence.get("events"))
     kinds = Counter(str(e.get("kind", "event")) for e in events)
     shown = sum(1 for e in events if "envelope" in e)
     hidden = sum(
@@ -307,102 +427,104 @@ def _evidence(evidence: Any, undisclosed: Mapping[Path, int]) -> dict[str, Any]:
         )
     except RaretraceError:
         signatures = "unreadable checkpoint"
-    return {
-        "log": str(evidence.get("log", "")),
-        "tree_size": _number(evidence.get("treeSize", "—")),
-        "events": len(events),
-        "kinds": ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items())) or "none",
-        "envelopes": envelopes,
-        "signatures": signatures,
-    }
+    return EvidenceView(
+        log=str(evidence.get("log", "")),
+        tree_size=_number(evidence.get("treeSize", "—")),
+        events=len(events),
+        kinds=", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(kinds.items())) or "none",
+        envelopes=envelopes,
+        signatures=signatures,
+    )
 
 
-def certificate_view(presentation: Mapping[str, Any]) -> dict[str, Any]:
+def certificate_view(presentation: Mapping[str, object]) -> CertificateView:
     """The revealed certificate as display strings, shared by the HTML and the PDF renderings.
 
     Raises ``ValidationError`` when a disclosure matches no digest of the signed credential: a page
     must never show a value the issuer did not sign.
     """
-    presentation = load_presentation(dict(presentation))
-    signed = {k: v for k, v in presentation["credential"].items() if k != "proof"}
-    disclosures = [str(d) for d in presentation.get("disclosures") or []]
+    loaded = load_presentation(dict(presentation))
+    signed = {k: v for k, v in _object(loaded["credential"]).items() if k != "proof"}
+    listed = loaded.get("disclosures")
+    disclosures = [str(d) for d in listed] if isinstance(listed, list) else []
     shown, hidden = reveal(signed, disclosures)
     undisclosed = _undisclosed(signed, disclosures)
-    subject: dict[str, Any] = shown.get("credentialSubject") or {}
-    shipment: dict[str, Any] = subject.get("shipment") or {}
-    lots = [lot for lot in shipment.get("lots") or [] if isinstance(lot, dict)]
+    subject = _object(shown.get("credentialSubject"))
+    shipment = _object(subject.get("shipment"))
+    lots = _objects(shipment.get("lots"))
     at = ("credentialSubject", "shipment")
-    authority = subject.get("issuingAuthority") or {}
+    authority = _object(subject.get("issuingAuthority"))
     stages, origin_rows = _origin(lots)
+    issuer = shown.get("issuer")
+    payload = qr_payload(loaded)
+    svg = qr_code(payload).svg_inline(scale=4, omitsize=True, title="certificate QR code")
+    return CertificateView(
+        title=str(subject.get("title") or shown.get("name") or "Shipment certificate"),
+        statement=str(subject.get("statement", "")),
+        number=str(subject.get("certificateNumber", "")),
+        credential_id=str(shown.get("id", "")),
+        issuer_did=str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or ""),
+        authority=str(authority.get("name", ""))
+        + (f", {_country(authority['country'])}" if authority.get("country") else ""),
+        issued=str(subject.get("dateOfIssue", str(shown.get("validFrom", ""))[:10])),
+        expires=str(subject.get("dateOfExpiry", str(shown.get("validUntil", ""))[:10])),
+        status_url=str(_object(shown.get("credentialStatus")).get("statusListCredential", "")),
+        hidden=hidden,
+        hidden_text=f"{hidden} field(s) of this certificate are {HIDDEN}; their salted digests are "
+        "still signed."
+        if hidden
+        else "Every field of this certificate is shown.",
+        parties=(_party("Exporter", subject, undisclosed), _party("Importer", subject, undisclosed)),
+        shipment=_shipment(shipment, len(lots), undisclosed),
+        lots=tuple(_lot(lot, (*at, "lots", i), undisclosed) for i, lot in enumerate(lots)),
+        stages=tuple(stages),
+        origin_rows=tuple(origin_rows),
+        verdicts=tuple(_verdict(v) for v in _objects(subject.get("compliance"))),
+        fingerprints=tuple(_fingerprint(f) for f in _objects(subject.get("fingerprint"))),
+        evidence=_evidence(subject.get("logEvidence"), undisclosed),
+        qr=QrView(payload, svg),
+        verify_command=VERIFY_COMMAND,
+    )
+
+
+def _shipment(shipment: JSONObject, parcels: int, undisclosed: Mapping[Path, int]) -> ShipmentView:
+    at = ("credentialSubject", "shipment")
     mass, mass_hidden = _value(shipment, "massKg", at, undisclosed, SHIPMENT_SECRETS, NOT_STATED, _number)
     value, value_hidden = _value(
         shipment, "valueUsd", at, undisclosed, SHIPMENT_SECRETS, "not declared for every lot", _money
     )
-    issuer = shown.get("issuer")
-    payload = qr_payload(presentation)
-    svg = qr_code(payload).svg_inline(scale=4, omitsize=True, title="certificate QR code")
-    return {
-        "title": str(subject.get("title") or shown.get("name") or "Shipment certificate"),
-        "statement": str(subject.get("statement", "")),
-        "number": str(subject.get("certificateNumber", "")),
-        "credential_id": str(shown.get("id", "")),
-        "issuer_did": str(issuer.get("id", "") if isinstance(issuer, dict) else issuer or ""),
-        "authority": str(authority.get("name", ""))
-        + (f", {_country(authority['country'])}" if authority.get("country") else ""),
-        "issued": str(subject.get("dateOfIssue", str(shown.get("validFrom", ""))[:10])),
-        "expires": str(subject.get("dateOfExpiry", str(shown.get("validUntil", ""))[:10])),
-        "status_url": str((shown.get("credentialStatus") or {}).get("statusListCredential", "")),
-        "hidden": hidden,
-        "hidden_text": f"{hidden} field(s) of this certificate are {HIDDEN}; their salted digests are "
-        "still signed."
-        if hidden
-        else "Every field of this certificate is shown.",
-        "parties": [
-            _party("Exporter", subject, undisclosed),
-            _party("Importer", subject, undisclosed),
-        ],
-        "shipment": {
-            "hs_code": str(shipment.get("hsCode", NOT_STATED)),
-            "parcels": _number(shipment.get("parcels", len(lots))),
-            "mass": mass,
-            "mass_hidden": mass_hidden,
-            "value": value,
-            "value_hidden": value_hidden,
-            "origin": _country(shipment["countryOfOrigin"]) if shipment.get("countryOfOrigin") else MIXED,
-            "transfer": str(shipment.get("transferEvent", "—")),
-        },
-        "lots": [_lot(lot, (*at, "lots", i), undisclosed) for i, lot in enumerate(lots)],
-        "stages": stages,
-        "origin_rows": origin_rows,
-        "verdicts": [
-            {
-                "regime": str(v.get("regime", "")),
-                "version": str(v.get("version", "")),
-                "outcome": str(v.get("outcome", "")),
-                "label": OUTCOMES.get(
-                    str(v.get("outcome")), str(v.get("outcome", "")).replace("_", " ").upper()
-                ),
-                "css": str(v.get("outcome")) if v.get("outcome") in OUTCOMES else "unknown",
-                "explanation": str(v.get("explanation", "")),
-                "as_of": str(v.get("asOf") or ""),
-                "end_use": str(v.get("endUse") or "not stated"),
-            }
-            for v in subject.get("compliance") or []
-            if isinstance(v, Mapping)
-        ],
-        "fingerprints": [
-            {
-                "lot": str(f.get("lot", "")),
-                "form": str(f.get("form", "")),
-                "status": "; ".join(
-                    [FINGERPRINT_STATUS.get(str(f.get("status")), str(f.get("status", "")))]
-                    + [f"{k}: {val}" for k, val in f.items() if k not in ("lot", "form", "status")]
-                ),
-            }
-            for f in subject.get("fingerprint") or []
-            if isinstance(f, Mapping)
-        ],
-        "evidence": _evidence(subject.get("logEvidence"), undisclosed),
-        "qr": {"payload": payload, "svg": svg},  # markup: segno's SVG, path data and a fixed title only
-        "verify_command": VERIFY_COMMAND,
-    }
+    return ShipmentView(
+        hs_code=str(shipment.get("hsCode", NOT_STATED)),
+        parcels=_number(shipment.get("parcels", parcels)),
+        mass=mass,
+        mass_hidden=mass_hidden,
+        value=value,
+        value_hidden=value_hidden,
+        origin=_country(shipment["countryOfOrigin"]) if shipment.get("countryOfOrigin") else MIXED,
+        transfer=str(shipment.get("transferEvent", "—")),
+    )
+
+
+def _verdict(v: JSONObject) -> VerdictView:
+    outcome = v.get("outcome")
+    return VerdictView(
+        regime=str(v.get("regime", "")),
+        version=str(v.get("version", "")),
+        outcome=str(v.get("outcome", "")),
+        label=OUTCOMES.get(str(outcome), str(v.get("outcome", "")).replace("_", " ").upper()),
+        css=outcome if isinstance(outcome, str) and outcome in OUTCOMES else "unknown",
+        explanation=str(v.get("explanation", "")),
+        as_of=str(v.get("asOf") or ""),
+        end_use=str(v.get("endUse") or "not stated"),
+    )
+
+
+def _fingerprint(f: JSONObject) -> FingerprintView:
+    return FingerprintView(
+        lot=str(f.get("lot", "")),
+        form=str(f.get("form", "")),
+        status="; ".join(
+            [FINGERPRINT_STATUS.get(str(f.get("status")), str(f.get("status", "")))]
+            + [f"{k}: {val}" for k, val in f.items() if k not in ("lot", "form", "status")]
+        ),
+    )

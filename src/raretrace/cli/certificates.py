@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,7 @@ from rich.markup import escape
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, err_console, json_text, out_console
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 from raretrace.io import read_json_file
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.times import parse_date, parse_instant
 
 #: What ``present --hide`` accepts, and the disclosure names each hides. Hiding identities, masses or
@@ -26,8 +27,16 @@ HIDE = {
 }
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str) -> JSONValue:
     return read_json_file(path, what)
+
+
+def _read_object(path: Path, what: str) -> JSONObject:
+    """A JSON file that must hold one object (a status list, a statistics file)."""
+    value = _read_json(path, what)
+    if not isinstance(value, dict):
+        raise ValidationError(f"{path} does not hold a JSON object", field=what)
+    return value
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -66,21 +75,21 @@ def certify(
     from raretrace.ledger.certificates import issue
     from raretrace.rules.judging import parse_end_use
 
-    presentation = issue(
+    certificate = issue(
         _ctx(ctx).registry(),
         transfer=transfer,
         lots=lot or (),
         valid_days=valid_days,
         end_use=parse_end_use(end_use),
     )
+    presentation = certificate.to_dict()
     _write(out, json_text(presentation))
     _render(presentation, html, pdf)
     if out is not None:
-        number = presentation["credential"]["credentialSubject"]["certificateNumber"]
-        out_console.print(f"certificate {number} written to {escape(str(out))}", highlight=False)
+        out_console.print(f"certificate {certificate.number} written to {escape(str(out))}", highlight=False)
 
 
-def _render(presentation: dict[str, Any], html: Path | None, pdf: Path | None) -> None:
+def _render(presentation: JSONObject, html: Path | None, pdf: Path | None) -> None:
     from raretrace.certify.render import render_html, render_pdf
 
     if html is not None:
@@ -121,9 +130,10 @@ def present(
     Example: raretrace present cert.json --hide exporter --hide value --out for-buyer.json
     """
     from raretrace.certify.disclosure import parse_disclosure
-    from raretrace.certify.verify import load_presentation
+    from raretrace.certify.verify import disclosures_of, load_presentation
 
     presentation = load_presentation(_read_json(cert, "certificate"))
+    disclosures = disclosures_of(presentation)
     unknown = [h for h in hide or [] if h not in HIDE]
     if unknown:
         raise ValidationError(f"{unknown[0]!r} is not one of {', '.join(HIDE)}", field="hide")
@@ -131,22 +141,22 @@ def present(
     if chosen & {"exporter", "importer", "mass", "value"}:
         chosen.add("events")  # the envelopes would show what is hidden
     names = {name for h in chosen for name in HIDE[h]}
-    kept = [d for d in presentation["disclosures"] if parse_disclosure(d)[0] not in names]
+    kept = [d for d in disclosures if parse_disclosure(d)[0] not in names]
     result = {"credential": presentation["credential"], "disclosures": kept}
     _write(out, json_text(result))
-    withheld = len(presentation["disclosures"]) - len(kept)
+    withheld = len(disclosures) - len(kept)
     if chosen:  # on stderr: stdout may be the presentation itself
         forced = " (and the event envelopes, which would show them)" if "events" not in (hide or []) else ""
         asked = ", ".join(h for h in HIDE if h in (hide or []))
         err_console.print(
-            f"hid {asked}{forced}: {withheld} of {len(presentation['disclosures'])} disclosed value(s) "
+            f"hid {asked}{forced}: {withheld} of {len(disclosures)} disclosed value(s) "
             "withheld; the rest still verifies",
             highlight=False,
             soft_wrap=True,
         )
 
 
-def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
+def _own_trusted_keys(ctx: typer.Context) -> JSONObject:
     """This registry's trusted keys, for `verify` without --trusted-keys; without a registry here the
     advice is how to verify a file someone sent, not how to create a registry."""
     from raretrace.errors import StoreError
@@ -161,7 +171,7 @@ def _own_trusted_keys(ctx: typer.Context) -> dict[str, Any]:
             "e.g. raretrace verify cert.json --trusted-keys trusted-keys.json",
             field="trusted_keys",
         ) from e
-    return dict(registry_keys(registry))
+    return registry_keys(registry)
 
 
 def verify(
@@ -190,7 +200,7 @@ def verify(
         trusted = TrustedKeys.from_dict(_read_json(trusted_keys, "trusted_keys"))
     else:
         trusted = TrustedKeys.from_dict(_own_trusted_keys(ctx))
-    listing = _read_json(status_list, "status_list") if status_list else None
+    listing = _read_object(status_list, "status_list") if status_list else None
     report = verify_certificate(
         presentation,
         trusted,
@@ -221,12 +231,13 @@ def revoke(
     Example: raretrace --db registry.db revoke CN-2026-000001 --reason "shipment diverted"
     """
     from raretrace.ledger.certificates import revoke as revoke_certificate
+    from raretrace.render.jsonable import jsonable
 
     result = revoke_certificate(_ctx(ctx).registry(), cert_id, reason)
     if as_json:
-        emit_json(result)
+        emit_json(jsonable(result))
     else:
-        out_console.print(f"revoked {escape(result['id'])} at {result['revoked_at']}", highlight=False)
+        out_console.print(f"revoked {escape(result.id)} at {result.revoked_at}", highlight=False)
 
 
 def status_list_command(
@@ -367,8 +378,10 @@ def import_event(
 
     moment = _parse_time(time, "time") or datetime.now(UTC)
     presentation = load_presentation(_read_json(cert, "certificate"))
-    number = presentation["credential"].get("credentialSubject", {}).get("certificateNumber", "certificate")
-    event: dict[str, Any] = {
+    credential = presentation["credential"]
+    subject = credential.get("credentialSubject") if isinstance(credential, dict) else None
+    number = subject.get("certificateNumber", "certificate") if isinstance(subject, dict) else "certificate"
+    event: JSONObject = {
         "kind": "import",
         "event_id": event_id or f"urn:raretrace:event:import-{number}",
         "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -376,7 +389,7 @@ def import_event(
         "certificate": presentation,
     }
     if status_list is not None:
-        event["status_list"] = _read_json(status_list, "status_list")
+        event["status_list"] = _read_object(status_list, "status_list")
     _write(None, json_text(event))
 
 
@@ -411,7 +424,7 @@ def reconcile_command(
     """
     from raretrace.certify.reconcile import reconcile
 
-    findings = reconcile(_read_json(exporter, "exporter"), _read_json(importer, "importer"))
+    findings = reconcile(_read_object(exporter, "exporter"), _read_object(importer, "importer"))
     if as_json:
         emit_json({"agree": not findings, "findings": findings})
     elif findings:
@@ -420,7 +433,7 @@ def reconcile_command(
                 f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
             )
             out_console.print(
-                f"[red]mismatch[/red] {escape(str(item['number']))}: {escape(item['issue'])}{figures}",
+                f"[red]mismatch[/red] {escape(str(item['number']))}: {escape(str(item['issue']))}{figures}",
                 soft_wrap=True,
             )
     else:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, ConsoleDimensions
+
+if TYPE_CHECKING:  # imported when a command runs: `raretrace --help` stays quick
+    from raretrace.ledger.registry import Registry
 
 #: Width of stdout when it is not a terminal (a pipe, a file): wide enough that nothing is wrapped.
 PIPED_WIDTH = 100_000
@@ -67,7 +70,7 @@ class Context:
         # whose database holds its own key
         self.key_from_env = key_from_env
 
-    def registry(self) -> Any:
+    def registry(self) -> Registry:
         from raretrace.ledger.registry import Registry
         from raretrace.store.db import make_engine
 
@@ -81,13 +84,14 @@ def _ctx(ctx: typer.Context) -> Context:
     return obj
 
 
-def json_text(value: Any) -> str:
+def json_text(value: object) -> str:
     """The one JSON rendering of the CLI: keys sorted, so the same registry gives the same bytes
-    whatever Python's hash seed; never wrapped (it does not go through the console)."""
+    whatever Python's hash seed; never wrapped (it does not go through the console). ``value`` is what
+    ``json.dumps`` writes: JSON values (a typed answer goes through ``render.jsonable`` first)."""
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
 
-def emit_json(value: Any) -> None:
+def emit_json(value: object) -> None:
     sys.stdout.write(json_text(value))
 
 

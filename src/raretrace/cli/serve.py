@@ -260,12 +260,13 @@ def participant_token(
     Example: raretrace --db registry.db participant token mp --label "ERP integration" --valid-days 90
     """
     from raretrace.ledger.participants import issue_token
+    from raretrace.render.jsonable import jsonable
 
     issued = issue_token(_ctx(ctx).registry().engine, participant_id, label=label, valid_days=valid_days)
     if as_json:
-        emit_json(issued)
+        emit_json(jsonable(issued))
     else:
-        out_console.print(issued["token"], highlight=False, soft_wrap=True)
+        out_console.print(issued.token, highlight=False, soft_wrap=True)
         err_console.print("store it now: the registry keeps only its SHA-256", highlight=False)
 
 
@@ -276,21 +277,16 @@ def participant_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     Example: raretrace --db registry.db participant list --json
     """
     from raretrace.ledger.participants import list_participants
+    from raretrace.render.jsonable import jsonable
 
     rows = list_participants(_ctx(ctx).registry().engine)
     if as_json:
-        emit_json({"participants": rows})
+        emit_json({"participants": jsonable(rows)})
         return
     from raretrace.render.tables import print_table
 
     cells = [
-        [
-            escape(r["id"]),
-            escape(r["name"]),
-            r["role"],
-            escape(", ".join(r["facilities"])),
-            str(r["live_tokens"]),
-        ]
+        [escape(r.id), escape(r.name), r.role, escape(", ".join(r.facilities)), str(r.live_tokens)]
         for r in rows
     ]
     print_table(out_console, ["id", "name", "role", "facilities", "live tokens"], cells)

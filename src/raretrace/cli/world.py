@@ -81,9 +81,9 @@ def _members(members: int | None) -> int:
         if members < 1:
             raise ValidationError("must be at least 1", field="--members")
         return members
-    from raretrace.rules.loader import load_regimes
+    from raretrace.ledger.members import consortium_member_count
 
-    return len(load_regimes()["consortium"].parameters["members"])
+    return consortium_member_count()
 
 
 def _plan(model: Path | None) -> Any:

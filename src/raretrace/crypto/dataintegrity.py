@@ -39,6 +39,7 @@ from raretrace.crypto.multikey import (
     resolve_verification_method,
 )
 from raretrace.errors import SignatureError, ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 
 PROOF_TYPE: Final = "DataIntegrityProof"
 CRYPTOSUITE: Final = "eddsa-jcs-2022"
@@ -132,14 +133,14 @@ def _embedded_key(verification_method: str) -> PublicKey | None:
 
 
 def add_proof(
-    document: Mapping[str, object],
+    document: Mapping[str, JSONValue],
     signer: Signer,
     *,
     verification_method: str,
     created: str,
     proof_purpose: str = "assertionMethod",
     include_context: bool = True,
-) -> dict[str, object]:
+) -> JSONObject:
     """A new document: ``document`` with an eddsa-jcs-2022 ``proof`` (eddsa §3.3.1 Create Proof).
 
     ``created`` is an XML Schema dateTimeStamp (``2023-02-24T23:36:38Z``): passed in, not read

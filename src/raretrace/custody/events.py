@@ -509,9 +509,11 @@ def _parse_import(d: Mapping[str, object], base: _Base) -> Event:
         raise ValidationError("must be the issuer's status list credential", field="status_list")
     body = {k: v for k, v in certificate["credential"].items() if k != "proof"}
     try:
-        shown, _ = reveal(body, certificate.get("disclosures", []))
+        # read with .get below: each value is checked where it is used
+        revealed: tuple[dict[str, Any], int] = reveal(body, certificate.get("disclosures", []))
     except ValidationError as e:
         raise ValidationError(e.message, field=f"certificate.{e.field}") from e
+    shown = revealed[0]
     lots = shown.get("credentialSubject", {}).get("shipment", {}).get("lots")
     if not isinstance(lots, list) or not lots:
         raise ValidationError("the certificate lists no lots", field="certificate")

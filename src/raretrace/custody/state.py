@@ -348,7 +348,7 @@ class LedgerState:
             step = f"step {failed.number} ({failed.name}): {failed.detail}" if failed else "incomplete"
             raise ProofError(f"certificate refused at {step}", field="certificate")
         # 2. It was issued to this facility.
-        importer = report.shown.get("credentialSubject", {}).get("importer")
+        importer = report.subject().get("importer")
         if not isinstance(importer, dict) or importer.get("id") != facility.id:
             shown = importer.get("id") if isinstance(importer, dict) else "hidden"
             raise AuthorizationError(

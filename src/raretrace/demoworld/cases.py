@@ -267,7 +267,7 @@ def certify_and_tamper(
     registry: Registry, transfer: str
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]], dict[str, str]]:
     """Issue the shipment certificate of ``transfer`` and make the altered copies."""
-    presentation = issue(registry, transfer=transfer)
+    presentation: dict[str, Any] = issue(registry, transfer=transfer).to_dict()
     keys = trusted_keys(registry)
     origin = copy.deepcopy(presentation)
     what = {"origin-relabelled": _relabel_origin(origin["credential"])}

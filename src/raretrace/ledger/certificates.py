@@ -13,31 +13,44 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection
 
 from raretrace.certify import credential as cred
+from raretrace.certify.credential import Presentation
 from raretrace.certify.disclosure import conceal
 from raretrace.certify.status import status_entry, status_list_credential
 from raretrace.crypto.dataintegrity import add_proof
 from raretrace.crypto.dsse import recorded_statement
 from raretrace.crypto.multikey import did_key, did_key_verification_method
 from raretrace.errors import NotFoundError, ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.compliance import check_lots, subjects
 from raretrace.ledger.logview import inclusion_proof, latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note, verifier_key_text
+from raretrace.model import Lot
 from raretrace.pricing import PriceTable
 from raretrace.provenance import ordered
-from raretrace.rules import Regime
-from raretrace.store import schema as t
+from raretrace.rules import Regime, Subject
+from raretrace.store import certificates as records
+from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
 
 DEFAULT_VALIDITY_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A certificate just revoked: its id, when, and why (as recorded)."""
+
+    id: str
+    revoked_at: str
+    reason: str
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -52,39 +65,27 @@ def issuer_did(registry: Registry) -> str:
     return did_key(registry.signer.public_key)
 
 
-def trusted_keys(registry: Registry) -> dict[str, Any]:
+def trusted_keys(registry: Registry) -> JSONObject:
     """What a verifier needs to trust this registry: its issuer DID, log name and log key, and the
-    witnesses the registry knows (a verifier may keep only those it trusts itself)."""
+    witnesses the registry knows (a verifier may keep only those it trusts itself). A document (the
+    trusted-keys file ``certify.verify.TrustedKeys.from_dict`` reads), so JSON, not a dataclass."""
     with registry.engine.connect() as conn:
-        witnesses = [r.verifier_key for r in conn.execute(select(t.witnesses.c.verifier_key))]
-    return {
-        "issuers": [
-            {
-                "id": issuer_did(registry),
-                "log": registry.origin,
-                "logKey": verifier_key_text(registry.origin, registry.signer.public_key),
-            }
-        ],
-        "witnesses": sorted(witnesses),
+        witnesses = records.witness_keys(conn)
+    issuer: JSONObject = {
+        "id": issuer_did(registry),
+        "log": registry.origin,
+        "logKey": verifier_key_text(registry.origin, registry.signer.public_key),
     }
+    return {"issuers": [issuer], "witnesses": list[JSONValue](sorted(witnesses))}
 
 
-def _event_rows(registry: Registry, seqs: Sequence[int]) -> list[Any]:
-    with registry.engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(t.events.c.seq, t.events.c.envelope, t.events.c.kind).where(
-                    t.events.c.seq.in_(sorted(set(seqs)))
-                )
-            )
-        )
-
-
-def _evidence(registry: Registry, seqs: Sequence[int]) -> dict[str, Any]:
+def _evidence(registry: Registry, seqs: Sequence[int]) -> JSONObject:
     note = latest_checkpoint(registry)
     size = Checkpoint.parse(split_note(note)[0]).size
-    events = []
-    for row in sorted(_event_rows(registry, seqs), key=lambda r: r.seq):
+    with registry.engine.connect() as conn:
+        logged = records.logged_events(conn, seqs)
+    events: list[JSONValue] = []
+    for row in logged:
         proof = inclusion_proof(registry, row.seq, size)
         events.append(
             {
@@ -98,74 +99,56 @@ def _evidence(registry: Registry, seqs: Sequence[int]) -> dict[str, Any]:
     return {"log": registry.origin, "treeSize": size, "checkpoint": note, "events": events}
 
 
-def _facilities(registry: Registry, ids: Sequence[str]) -> dict[str, Any]:
+def _transfer(registry: Registry, event_id: str) -> tuple[int, Mapping[str, object]]:
     with registry.engine.connect() as conn:
-        rows = conn.execute(select(t.facilities).where(t.facilities.c.id.in_(sorted(set(ids))))).all()
-    return {r.id: r for r in rows}
-
-
-def _transfer(registry: Registry, event_id: str) -> tuple[int, dict[str, Any]]:
-    with registry.engine.connect() as conn:
-        row = conn.execute(
-            select(t.events.c.seq, t.events.c.kind, t.events.c.envelope).where(
-                t.events.c.event_id == event_id
-            )
-        ).one_or_none()
+        row = records.event_by_id(conn, event_id)
     if row is None:
         raise NotFoundError(f"no event {event_id}", field="transfer")
     if row.kind != "transfer":
         raise ValidationError(f"event {event_id} is a {row.kind}, not a transfer", field="transfer")
-    statement = recorded_statement(row.envelope)  # the whole in-toto statement, as recorded
-    return int(row.seq), dict(statement["predicate"])
+    predicate = recorded_statement(row.envelope)["predicate"]  # the whole statement, as recorded
+    assert isinstance(predicate, dict)  # the registry recorded a valid transfer
+    return row.seq, predicate
 
 
-def issue(
+@dataclass(frozen=True)
+class _Shipment:
+    """What is certified: the lots, the parties' ids, the shipment's own members and the log leaves
+    (so far: the transfer's) whose envelopes become evidence."""
+
+    lot_ids: list[str]
+    exporter_id: str | None
+    importer_id: str | None
+    members: JSONObject
+    seqs: list[int]
+
+
+def _shipment(registry: Registry, transfer: str | None, lots: Sequence[str]) -> _Shipment:
+    if transfer is None:
+        return _Shipment(list(dict.fromkeys(lots)), None, None, {}, [])
+    seq, predicate = _transfer(registry, transfer)
+    members: JSONObject = {"transferEvent": transfer}
+    details = predicate.get("details")
+    hs_code = details.get("hs_code") if isinstance(details, dict) else None
+    if hs_code:
+        # as the transfer states it (a code is a string; anything else is kept as its text)
+        members["hsCode"] = hs_code if isinstance(hs_code, str | int | float) else str(hs_code)
+    moved = predicate["lots"]
+    assert isinstance(moved, list)  # a recorded transfer names its lots
+    return _Shipment(
+        [str(lot) for lot in moved], str(predicate["facility"]), str(predicate["to"]), members, [seq]
+    )
+
+
+def _verdicts(
     registry: Registry,
-    *,
-    transfer: str | None = None,
-    lots: Sequence[str] = (),
-    valid_days: int = DEFAULT_VALIDITY_DAYS,
-    now: datetime | None = None,
-    prices: PriceTable | None = None,
-    regimes: Sequence[Regime] | None = None,
-    salt: Any = None,
-    end_use: str | None = None,
-) -> dict[str, Any]:
-    """A signed certificate for a transfer (or for lots): ``{"credential": …, "disclosures": […]}``.
-
-    The disclosures are the concealed fields' values; the holder passes on those it chooses
-    (``raretrace present``). Nothing is written unless the whole certificate could be built.
-    """
-    if (transfer is None) == (not lots):
-        raise ValidationError("give a transfer event id or lots, not both", field="transfer")
-    if not 0 < valid_days <= 3650:
-        raise ValidationError("must be between 1 and 3650 days", field="valid_days")
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    seqs: list[int] = []
-    shipment: dict[str, Any] = {}
-    exporter_id = importer_id = None
-    if transfer is not None:
-        seq, predicate = _transfer(registry, transfer)
-        seqs.append(seq)
-        lot_ids = list(predicate["lots"])
-        exporter_id, importer_id = predicate["facility"], predicate["to"]
-        shipment = {"transferEvent": transfer}
-        hs_code = (predicate.get("details") or {}).get("hs_code")
-        if hs_code:
-            shipment["hsCode"] = hs_code
-    else:
-        lot_ids = list(dict.fromkeys(lots))
-    items = subjects(registry, lot_ids, with_raw_materials=True)
-    with registry.engine.connect() as conn:
-        stored = registry.store.lots(conn, lot_ids)
-    if exporter_id is None:
-        custodians = {stored[i].custodian for i in lot_ids}
-        exporter_id = next(iter(custodians)) if len(custodians) == 1 else None
-    parties = _facilities(registry, [p for p in (exporter_id, importer_id) if p])
-    seqs.extend(stored[i].produced_seq for i in lot_ids)
-    seqs.extend(int(parties[p].registered_seq) for p in parties)
-    lot_entries = [cred.lot_entry(stored[i].to_dict(), ordered(stored[i].origin())) for i in lot_ids]
-    verdicts = [
+    lot_ids: Sequence[str],
+    regimes: Sequence[Regime] | None,
+    moment: datetime,
+    end_use: str | None,
+    prices: PriceTable | None,
+) -> list[JSONObject]:
+    return [
         {
             "regime": v.regime,
             "version": v.version,
@@ -185,20 +168,49 @@ def issue(
             as_one=True,
         )
     ]
-    fingerprints = [
-        {"lot": r.lot, "form": r.form, "status": r.fingerprint} for item in items for r in item.raw_materials
+
+
+def issue(
+    registry: Registry,
+    *,
+    transfer: str | None = None,
+    lots: Sequence[str] = (),
+    valid_days: int = DEFAULT_VALIDITY_DAYS,
+    now: datetime | None = None,
+    prices: PriceTable | None = None,
+    regimes: Sequence[Regime] | None = None,
+    salt: Callable[[], str] | None = None,
+    end_use: str | None = None,
+) -> Presentation:
+    """A signed certificate for a transfer (or for lots), with the disclosures of its concealed fields.
+
+    The holder passes on the disclosures it chooses (``raretrace present``). Nothing is written
+    unless the whole certificate could be built.
+    """
+    _check_request(transfer, lots, valid_days)
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    shipment = _shipment(registry, transfer, lots)
+    lot_ids = shipment.lot_ids
+    items = subjects(registry, lot_ids, with_raw_materials=True)  # first: an unknown lot is an error here
+    with registry.engine.connect() as conn:
+        stored = registry.store.lots(conn, lot_ids)
+        exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
+        parties = records.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
+    seqs = [
+        *shipment.seqs,
+        *(stored[i].produced_seq for i in lot_ids),
+        *(p.registered_seq for p in parties.values()),
     ]
-    exporter = cred.party(parties[exporter_id]._asdict()) if exporter_id in parties else None
-    importer = cred.party(parties[importer_id]._asdict()) if importer_id in parties else None
-    country = exporter["country"] if exporter else "XX"
+    certified = [cred.CertifiedLot.of(stored[i], ordered(stored[i].origin())) for i in lot_ids]
+    verdicts = _verdicts(registry, lot_ids, regimes, moment, end_use, prices)
+    exporter = parties.get(exporter_id) if exporter_id else None
+    importer = parties.get(shipment.importer_id) if shipment.importer_id else None
     evidence = _evidence(registry, seqs)
     with write_transaction(registry.engine) as conn:
-        index = int(conn.execute(select(func.count()).select_from(t.certificates)).scalar_one())
-        number = f"{country}-{moment.year}-{index + 1:06d}"
-        log_tag = hashlib.sha256(registry.origin.encode()).hexdigest()[:12]
-        credential_id = f"urn:raretrace:certificate:{log_tag}:{number}"
+        index = records.count(conn)
+        number = f"{exporter.country if exporter else 'XX'}-{moment.year}-{index + 1:06d}"
         unsigned = cred.credential(
-            credential_id=credential_id,
+            credential_id=_credential_id(registry, number),
             number=number,
             issuer_did=issuer_did(registry),
             registry_origin=registry.origin,
@@ -206,77 +218,116 @@ def issue(
             valid_from=_rfc3339(moment),
             valid_until=_rfc3339(moment + timedelta(days=valid_days)),
             status=status_entry(status_list_url(registry), index),
-            exporter=exporter,
-            importer=importer,
-            shipment=shipment,
-            lots=lot_entries,
+            exporter=cred.party(exporter) if exporter else None,
+            importer=cred.party(importer) if importer else None,
+            shipment=shipment.members,
+            lots=certified,
             verdicts=verdicts,
-            fingerprints=fingerprints,
+            fingerprints=_fingerprints(items),
             evidence=evidence,
         )
-        concealed, disclosures = conceal(
-            unsigned, lambda path: path[0] == "credentialSubject" and cred.concealable(path[1:]), salt=salt
-        )
-        signed = add_proof(
-            concealed,
-            registry.signer,
-            verification_method=did_key_verification_method(registry.signer.public_key),
-            created=_rfc3339(moment),
-        )
-        conn.execute(
-            insert(t.certificates).values(
-                id=credential_id,
-                number=number,
-                status_index=index,
-                transfer_event=transfer,
-                lots=json.dumps(lot_ids),
-                issued_at=_rfc3339(moment),
-                valid_until=unsigned["validUntil"],
-                credential=json.dumps(signed, separators=(",", ":")),
-            )
-        )
-        conn.execute(
-            insert(t.certificate_lots), [{"certificate_id": credential_id, "lot_id": lot} for lot in lot_ids]
-        )
-    return {"credential": signed, "disclosures": disclosures}
+        presentation = _signed(registry, unsigned, moment, salt)
+        _record(conn, presentation.credential, number, index, transfer, lot_ids, moment)
+    return presentation
+
+
+def _check_request(transfer: str | None, lots: Sequence[str], valid_days: int) -> None:
+    if (transfer is None) == (not lots):
+        raise ValidationError("give a transfer event id or lots, not both", field="transfer")
+    if not 0 < valid_days <= 3650:
+        raise ValidationError("must be between 1 and 3650 days", field="valid_days")
+
+
+def _credential_id(registry: Registry, number: str) -> str:
+    """The certificate's URN: its number, prefixed with a tag of the issuing log (numbers restart per log)."""
+    log_tag = hashlib.sha256(registry.origin.encode()).hexdigest()[:12]
+    return f"urn:raretrace:certificate:{log_tag}:{number}"
+
+
+def _fingerprints(items: Sequence[Subject]) -> list[JSONObject]:
+    """The fingerprint status of each raw material the lots were made from."""
+    return [
+        {"lot": r.lot, "form": r.form, "status": r.fingerprint} for item in items for r in item.raw_materials
+    ]
+
+
+def _sole_custodian(stored: Mapping[str, Lot], lot_ids: Sequence[str]) -> str | None:
+    """The exporter of certified lots: their custodian when one facility holds them all."""
+    custodians = {stored[i].custodian for i in lot_ids}
+    return next(iter(custodians)) if len(custodians) == 1 else None
+
+
+def _signed(
+    registry: Registry, unsigned: JSONObject, moment: datetime, salt: Callable[[], str] | None
+) -> Presentation:
+    """The credential with its concealable fields as digests, signed by the registry (eddsa-jcs-2022)."""
+    concealed, disclosures = conceal(
+        unsigned, lambda path: path[0] == "credentialSubject" and cred.concealable(path[1:]), salt=salt
+    )
+    signed = add_proof(
+        concealed,
+        registry.signer,
+        verification_method=did_key_verification_method(registry.signer.public_key),
+        created=_rfc3339(moment),
+    )
+    return Presentation(signed, tuple(disclosures))
+
+
+def _record(
+    conn: Connection,
+    credential: JSONObject,
+    number: str,
+    index: int,
+    transfer: str | None,
+    lot_ids: Sequence[str],
+    moment: datetime,
+) -> None:
+    valid_until = credential["validUntil"]
+    assert isinstance(valid_until, str)  # cred.credential writes it
+    certificate = CertificateRecord(
+        id=str(credential["id"]),
+        number=number,
+        lots=tuple(lot_ids),
+        transfer_event=transfer,
+        issued_at=_rfc3339(moment),
+        valid_until=valid_until,
+        revoked_at=None,
+        revocation_reason=None,
+        credential=json.dumps(credential, separators=(",", ":")),
+    )
+    records.record(conn, certificate, index)
+
+
+def certificate(registry: Registry, id_or_number: str) -> CertificateRecord | None:
+    """The certificate with this id or number as recorded, or None."""
+    with registry.engine.connect() as conn:
+        return records.find(conn, id_or_number)
 
 
 def revoke(
     registry: Registry, certificate_id: str, reason: str, *, now: datetime | None = None
-) -> dict[str, Any]:
+) -> Revocation:
     if not reason.strip():
         raise ValidationError("say why the certificate is revoked", field="reason")
     moment = _rfc3339(now or datetime.now(UTC))
     with write_transaction(registry.engine) as conn:
-        row = conn.execute(
-            select(t.certificates.c.id, t.certificates.c.revoked_at).where(
-                (t.certificates.c.id == certificate_id) | (t.certificates.c.number == certificate_id)
-            )
-        ).one_or_none()
-        if row is None:
+        found = records.find(conn, certificate_id)
+        if found is None:
             raise NotFoundError(f"no certificate {certificate_id}", field="certificate")
-        if row.revoked_at is not None:
+        if found.revoked_at is not None:
             raise ValidationError(
-                f"certificate {certificate_id} was already revoked at {row.revoked_at}", field="certificate"
+                f"certificate {certificate_id} was already revoked at {found.revoked_at}", field="certificate"
             )
-        conn.execute(
-            update(t.certificates)
-            .where(t.certificates.c.id == row.id)
-            .values(revoked_at=moment, revocation_reason=reason.strip())
-        )
-    return {"id": row.id, "revoked_at": moment, "reason": reason.strip()}
+        records.set_revoked(conn, found.id, moment, reason.strip())
+    return Revocation(found.id, moment, reason.strip())
 
 
-def status_list(registry: Registry, *, now: datetime | None = None) -> dict[str, Any]:
-    """The signed status list credential: bit i set when certificate i is revoked."""
+def status_list(registry: Registry, *, now: datetime | None = None) -> JSONObject:
+    """The signed status list credential: bit i set when certificate i is revoked. A document (W3C
+    Bitstring Status List), so JSON, not a dataclass."""
     moment = _rfc3339(now or datetime.now(UTC))
     with registry.engine.connect() as conn:
-        revoked = [
-            int(i)
-            for i in conn.execute(
-                select(t.certificates.c.status_index).where(t.certificates.c.revoked_at.is_not(None))
-            ).scalars()
-        ]
+        revoked = records.revoked_indexes(conn)
     unsigned = status_list_credential(status_list_url(registry), issuer_did(registry), moment, revoked)
     return add_proof(
         unsigned,

@@ -38,7 +38,9 @@ def _shipment(presentation: Mapping[str, Any]) -> dict[str, Any]:
     """What a certificate says of a shipment, as the holder disclosed it to this registry."""
     credential = presentation["credential"]
     body = {k: v for k, v in credential.items() if k != "proof"}
-    shown, _ = reveal(body, presentation.get("disclosures", []))
+    # a disclosed credential, read as the issuer's signed JSON
+    revealed: tuple[dict[str, Any], int] = reveal(body, presentation.get("disclosures", []))
+    shown = revealed[0]
     subject = shown["credentialSubject"]
     shipment = subject.get("shipment", {})
     lots = shipment.get("lots", [])

@@ -20,16 +20,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from raretrace.errors import DuplicateError, NotFoundError, ValidationError
-from raretrace.store import schema as t
+from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.store import participants as rows
 from raretrace.store.db import write_transaction
-from raretrace.store.raw import fetch_all
 
 ROLES = ("operator", "auditor", "secretariat")
 PUBLIC = "public"
@@ -50,11 +50,39 @@ class Principal:
     def sees_everything(self) -> bool:
         return self.role in ("auditor", "secretariat")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "role": self.role, "facilities": sorted(self.facilities)}
+    def to_dict(self) -> JSONObject:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "facilities": list[JSONValue](sorted(self.facilities)),
+        }
 
 
 ANONYMOUS = Principal(None, PUBLIC)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as issued: the only time its clear text exists outside the caller's hands."""
+
+    participant: str
+    token: str
+    expires_at: str | None
+    label: str | None
+
+
+@dataclass(frozen=True)
+class ParticipantListing:
+    """One participant as the secretariat lists it (``live_tokens`` counts the unrevoked ones)."""
+
+    id: str
+    name: str
+    role: str
+    facilities: tuple[str, ...]
+    created_at: str
+    disabled_at: str | None
+    live_tokens: int
 
 
 def _now() -> datetime:
@@ -69,10 +97,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_participant(
-    engine: Engine, participant_id: str, name: str, role: str, facilities: list[str] | tuple[str, ...] = ()
-) -> Principal:
-    """Record a participant; an operator must name at least one registered facility, others none."""
+def _checked_facilities(participant_id: object, name: str, role: str, facilities: Sequence[str]) -> list[str]:
+    """The facilities, each once, after the checks that need no database."""
     if not isinstance(participant_id, str) or not _ID.match(participant_id):
         raise ValidationError(
             "an id is 1-200 letters, digits or . _ : @ - and starts with a letter or digit", field="id"
@@ -86,29 +112,28 @@ def add_participant(
         raise ValidationError("an operator runs at least one registered facility", field="facilities")
     if role != "operator" and chosen:
         raise ValidationError(f"a {role} operates no facility", field="facilities")
+    return chosen
+
+
+def add_participant(
+    engine: Engine, participant_id: str, name: str, role: str, facilities: Sequence[str] = ()
+) -> Principal:
+    """Record a participant; an operator must name at least one registered facility, others none."""
+    chosen = _checked_facilities(participant_id, name, role, facilities)
     with write_transaction(engine) as conn:
-        if conn.execute(select(t.participants.c.id).where(t.participants.c.id == participant_id)).first():
+        if rows.exists(conn, participant_id):
             raise DuplicateError(f"participant {participant_id} already exists", field="id")
-        known = set(conn.execute(select(t.facilities.c.id).where(t.facilities.c.id.in_(chosen))).scalars())
+        known = rows.registered_facilities(conn, chosen)
         missing = [f for f in chosen if f not in known]
         if missing:
             raise NotFoundError(f"facility {missing[0]} is not registered", field="facilities")
-        conn.execute(
-            insert(t.participants).values(
-                id=participant_id, name=name.strip(), role=role, created_at=_stamp(_now())
-            )
-        )
-        if chosen:
-            conn.execute(
-                insert(t.participant_facilities),
-                [{"participant_id": participant_id, "facility_id": f} for f in chosen],
-            )
+        rows.insert_participant(conn, participant_id, name.strip(), role, _stamp(_now()), chosen)
     return Principal(participant_id, role, name.strip(), frozenset(chosen))
 
 
 def issue_token(
     engine: Engine, participant_id: str, *, label: str | None = None, valid_days: int | None = None
-) -> dict[str, Any]:
+) -> IssuedToken:
     """A new token for a participant, returned once in clear; only its hash is stored."""
     if valid_days is not None and not 0 < valid_days <= 3650:
         raise ValidationError("must be between 1 and 3650 days", field="valid_days")
@@ -116,112 +141,69 @@ def issue_token(
     now = _now()
     expires = _stamp(now + timedelta(days=valid_days)) if valid_days else None
     with write_transaction(engine) as conn:
-        row = conn.execute(
-            select(t.participants.c.disabled_at).where(t.participants.c.id == participant_id)
-        ).one_or_none()
-        if row is None:
+        found, disabled = rows.disabled_at(conn, participant_id)
+        if not found:
             raise NotFoundError(f"no participant {participant_id}", field="participant")
-        if row.disabled_at is not None:
+        if disabled is not None:
             raise ValidationError(f"participant {participant_id} is disabled", field="participant")
-        conn.execute(
-            insert(t.api_tokens).values(
-                token_hash=token_hash(token),
-                participant_id=participant_id,
-                label=label,
-                created_at=_stamp(now),
-                expires_at=expires,
-            )
+        rows.insert_token(
+            conn,
+            token_hash=token_hash(token),
+            participant_id=participant_id,
+            label=label,
+            created_at=_stamp(now),
+            expires_at=expires,
         )
-    return {"participant": participant_id, "token": token, "expires_at": expires, "label": label}
+    return IssuedToken(participant_id, token, expires, label)
 
 
 def revoke_tokens(engine: Engine, participant_id: str) -> int:
     """Revoke every live token of a participant; returns how many."""
     stamp = _stamp(_now())
     with write_transaction(engine) as conn:
-        if not conn.execute(select(t.participants.c.id).where(t.participants.c.id == participant_id)).first():
+        if not rows.exists(conn, participant_id):
             raise NotFoundError(f"no participant {participant_id}", field="participant")
-        result = conn.execute(
-            update(t.api_tokens)
-            .where(t.api_tokens.c.participant_id == participant_id, t.api_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=stamp)
-        )
-    return int(result.rowcount or 0)
-
-
-_TOKEN = (
-    select(
-        t.participants.c.id,
-        t.participants.c.name,
-        t.participants.c.role,
-        t.participants.c.disabled_at,
-        t.api_tokens.c.expires_at,
-        t.api_tokens.c.revoked_at,
-        t.participant_facilities.c.facility_id,
-    )
-    .join(t.participants, t.participants.c.id == t.api_tokens.c.participant_id)
-    .outerjoin(t.participant_facilities, t.participant_facilities.c.participant_id == t.participants.c.id)
-    .where(t.api_tokens.c.token_hash == bindparam("hash"))
-)
+        return rows.revoke_live_tokens(conn, participant_id, stamp)
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
     """The participant a token belongs to, or None if it is unknown, expired, revoked or disabled.
 
-    Every request asks this, so it is one prebuilt statement (the token, its participant and the
-    participant's facilities, one row per facility) on the fast DB-API path."""
-    rows = fetch_all(conn, _TOKEN, {"hash": token_hash(token)})
-    if not rows:
+    Every request asks this, so it is one prebuilt statement on the fast DB-API path
+    (``store.participants.token_holder``)."""
+    holder = rows.token_holder(conn, token_hash(token))
+    if holder is None or holder.revoked_at is not None or holder.disabled_at is not None:
         return None
-    pid, name, role, disabled_at, expires_at, revoked_at, _ = rows[0]
-    if revoked_at is not None or disabled_at is not None:
+    if holder.expires_at is not None and holder.expires_at <= _stamp(_now()):
         return None
-    if expires_at is not None and expires_at <= _stamp(_now()):
-        return None
-    return Principal(pid, role, name, frozenset(r[6] for r in rows if r[6] is not None))
+    return Principal(holder.participant_id, holder.role, holder.name, holder.facilities)
 
 
-def list_participants(engine: Engine) -> list[dict[str, Any]]:
+def list_participants(engine: Engine) -> list[ParticipantListing]:
     with engine.connect() as conn:
-        rows = conn.execute(select(t.participants).order_by(t.participants.c.id)).all()
-        links = conn.execute(select(t.participant_facilities)).all()
-        live = conn.execute(
-            select(t.api_tokens.c.participant_id).where(t.api_tokens.c.revoked_at.is_(None))
-        ).scalars()
-        counts: dict[str, int] = {}
-        for pid in live:
-            counts[pid] = counts.get(pid, 0) + 1
-    by_participant: dict[str, list[str]] = {}
-    for link in links:
-        by_participant.setdefault(link.participant_id, []).append(link.facility_id)
+        found = rows.all_participants(conn)
+        links = rows.facilities_by_participant(conn)
+        counts = rows.live_token_counts(conn)
     return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "role": r.role,
-            "facilities": sorted(by_participant.get(r.id, [])),
-            "created_at": r.created_at,
-            "disabled_at": r.disabled_at,
-            "live_tokens": counts.get(r.id, 0),
-        }
-        for r in rows
+        ParticipantListing(
+            r.id,
+            r.name,
+            r.role,
+            tuple(sorted(links.get(r.id, []))),
+            r.created_at,
+            r.disabled_at,
+            counts.get(r.id, 0),
+        )
+        for r in found
     ]
 
 
 def has_live_secretariat(engine: Engine) -> bool:
     """Whether some secretariat participant holds a token that is neither revoked nor expired."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.api_tokens.c.expires_at)
-            .join(t.participants, t.participants.c.id == t.api_tokens.c.participant_id)
-            .where(
-                t.participants.c.role == "secretariat",
-                t.participants.c.disabled_at.is_(None),
-                t.api_tokens.c.revoked_at.is_(None),
-            )
-        ).scalars()
-        now = _stamp(_now())
-        return any(expires is None or expires > now for expires in rows)
+        expiries = rows.secretariat_token_expiries(conn)
+    now = _stamp(_now())
+    return any(expires is None or expires > now for expires in expiries)
 
 
 DEV_SECRETARIAT = "dev-secretariat"
@@ -230,9 +212,7 @@ DEV_SECRETARIAT = "dev-secretariat"
 def dev_token(engine: Engine) -> str:
     """Development only: a secretariat participant (created if missing) and a fresh token for it."""
     with engine.connect() as conn:
-        exists = conn.execute(
-            select(t.participants.c.id).where(t.participants.c.id == DEV_SECRETARIAT)
-        ).first()
+        exists = rows.exists(conn, DEV_SECRETARIAT)
     if not exists:
         add_participant(engine, DEV_SECRETARIAT, "Development secretariat", "secretariat")
-    return str(issue_token(engine, DEV_SECRETARIAT, label="dev", valid_days=1)["token"])
+    return issue_token(engine, DEV_SECRETARIAT, label="dev", valid_days=1).token

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, JsonValue
 
 from raretrace.crypto.keys import PublicKey, b64decode_strict
 from raretrace.custody.events import sign_event
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger import participants
 from raretrace.ledger.admin import register_facility
 from raretrace.ledger.registry import Registry
+from raretrace.render.jsonable import jsonable
 from raretrace.server import queries
 from raretrace.server.access import require, require_participant
 from raretrace.server.api_events import Appended
+from raretrace.server.certificate_schemas import ParticipantList, TokensRevoked, typed_json
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import responses
 from raretrace.server.schemas import Facilities, Me
@@ -27,7 +31,7 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 @router.get("/me", summary="Who the credentials name (the public without any)", response_model=Me)
-def me(caller: Caller) -> dict[str, Any]:
+def me(caller: Caller) -> JSONObject:
     return caller.to_dict()
 
 
@@ -38,18 +42,17 @@ class ParticipantRequest(BaseModel):
     facilities: list[Id] = Field(default_factory=list, max_length=1000)
 
 
-@router.get("/participants", summary="Participants (secretariat)")
-def list_participants(registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+@router.get("/participants", response_model=ParticipantList, summary="Participants (secretariat)")
+def list_participants(registry: RegistryDep, caller: Caller) -> JSONResponse:
     require(caller, "secretariat", action="listing participants")
-    return {"participants": participants.list_participants(registry.engine)}
+    return typed_json(ParticipantList(tuple(participants.list_participants(registry.engine))))
 
 
-@router.post("/participants", status_code=201, summary="Add a participant (secretariat)")
-def add_participant(body: ParticipantRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+@router.post("/participants", status_code=201, response_model=Me, summary="Add a participant (secretariat)")
+def add_participant(body: ParticipantRequest, registry: RegistryDep, caller: Caller) -> JSONResponse:
     require(caller, "secretariat", action="adding participants")
-    return participants.add_participant(
-        registry.engine, body.id, body.name, body.role, body.facilities
-    ).to_dict()
+    added = participants.add_participant(registry.engine, body.id, body.name, body.role, body.facilities)
+    return typed_json(added.to_dict(), status_code=201)
 
 
 class TokenRequest(BaseModel):
@@ -70,23 +73,28 @@ class TokenOut(BaseModel):
     response_model=TokenOut,
     summary="Issue a token for a participant (secretariat)",
 )
-def issue_token(
-    participant_id: str, body: TokenRequest, registry: RegistryDep, caller: Caller
-) -> dict[str, Any]:
+def issue_token(participant_id: str, body: TokenRequest, registry: RegistryDep, caller: Caller) -> JSONObject:
     require(caller, "secretariat", action="issuing tokens")
-    return participants.issue_token(
+    issued = participants.issue_token(
         registry.engine, participant_id, label=body.label, valid_days=body.valid_days
     )
+    answer = jsonable(issued)
+    assert isinstance(answer, dict)  # a dataclass is a JSON object
+    return answer
 
 
-@router.post("/participants/{participant_id}/revoke-tokens", summary="Revoke a participant's tokens")
-def revoke_tokens(participant_id: str, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+@router.post(
+    "/participants/{participant_id}/revoke-tokens",
+    response_model=TokensRevoked,
+    summary="Revoke a participant's tokens",
+)
+def revoke_tokens(participant_id: str, registry: RegistryDep, caller: Caller) -> JSONResponse:
     require(caller, "secretariat", action="revoking tokens")
-    return {"revoked": participants.revoke_tokens(registry.engine, participant_id)}
+    return typed_json(TokensRevoked(participants.revoke_tokens(registry.engine, participant_id)))
 
 
 @router.get("/facilities", summary="Registered facilities (participants)", response_model=Facilities)
-def list_facilities(registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+def list_facilities(registry: RegistryDep, caller: Caller) -> dict[str, object]:
     require_participant(caller, action="listing facilities")
     with registry.engine.connect() as conn:
         return {"facilities": queries.facilities(conn)}
@@ -122,7 +130,7 @@ def add_facility(body: FacilityRequest, registry: RegistryDep, caller: Caller) -
 class CorrectionRequest(BaseModel):
     target_event: Id
     reason: str = Field(min_length=1, max_length=2000)
-    amend_lots: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+    amend_lots: list[dict[str, JsonValue]] = Field(default_factory=list, max_length=1000)
     event_id: str | None = Field(default=None, max_length=200)
 
 

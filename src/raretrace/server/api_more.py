@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from raretrace.errors import ValidationError
 from raretrace.fingerprint import check_samples, parse_assay_csv
 from raretrace.ledger.federation import statistics
+from raretrace.ledger.members import consortium_member_count
 from raretrace.ledger.trust import trust_registry
-from raretrace.rules.loader import load_regimes
 from raretrace.server.access import require, require_participant
 from raretrace.server.api_world import world
 from raretrace.server.deps import Caller, RegistryDep
@@ -72,5 +72,5 @@ def fingerprint(body: FingerprintRequest, caller: Caller) -> dict[str, Any]:
 @router.get("/world/economics", summary="What secure supply costs: premiums, platforms, floor fee (public)")
 def world_economics(members: Annotated[int | None, Query(ge=1, le=500)] = None) -> dict[str, Any]:
     """``members`` shares the floor fee (default: the consortium regime's members)."""
-    count = members or len(load_regimes()["consortium"].parameters["members"])
+    count = members or consortium_member_count()
     return economics(world(), count).to_dict()

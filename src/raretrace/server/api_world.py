@@ -32,14 +32,18 @@ def world() -> WorldData:
     return WorldData.load()
 
 
-def stage_share_table() -> list[dict[str, Any]]:
-    """Each stage with published data: the share of each country, what is unallocated, and sources."""
+def stage_share_table(not_published: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each stage with published data: the share of each country, what is unallocated, and sources.
+    A stage without figures is left out of the table and, given ``not_published``, listed there with
+    the reason (the API says which stages it could not show and why)."""
     out = []
     for stage in SHARE_STAGES:
         try:
             dist = stage_shares(world(), stage)
-        except ValidationError:
-            continue  # no published figures for this stage
+        except ValidationError as e:
+            if not_published is not None:
+                not_published.append({"stage": stage, "reason": e.message})
+            continue
         out.append(
             {
                 "stage": dist.stage,
@@ -55,7 +59,8 @@ def stage_share_table() -> list[dict[str, Any]]:
 
 @router.get("/world/stage-shares", summary="Share of each stage by country, world (public)")
 def world_stage_shares() -> dict[str, Any]:
-    return {"stages": stage_share_table()}
+    not_published: list[dict[str, Any]] = []
+    return {"stages": stage_share_table(not_published), "not_published": not_published}
 
 
 @router.get("/world/concentration", summary="China's share and HHI bounds per stage (public)")
@@ -143,13 +148,12 @@ def scenario_run(
 def _report() -> tuple[str, dict[str, list[dict[str, Any]]]]:
     """The security-analytics report of the shipped scenarios and the default forecast plan, as
     `raretrace report` writes it (10,000 paths, seed 0): computed once per process, a few seconds."""
-    from raretrace.rules.loader import load_regimes
+    from raretrace.ledger.members import consortium_member_count
     from raretrace.world.independence import Plan
     from raretrace.world.report import analyse, render_html, tables
 
     scenarios = [_shipped_result(name)[0] for name in shipped_scenarios()]
-    members = len(load_regimes()["consortium"].parameters["members"])
-    analysis = analyse(scenarios, Plan.load(), members=members, data=world())
+    analysis = analyse(scenarios, Plan.load(), members=consortium_member_count(), data=world())
     return render_html(analysis), tables(analysis)
 
 

@@ -9,7 +9,7 @@ public, so a revoked client notices.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
@@ -23,6 +23,7 @@ from raretrace.server.settings import Settings
 from raretrace.store.reading import reading
 
 T = TypeVar("T")
+P = ParamSpec("P")
 SESSION_COOKIE = "raretrace_session"
 BEARER_DESCRIPTION = "A participant's API token (raretrace participant token)"
 
@@ -92,14 +93,14 @@ class BearerCaller(HTTPBearer):
             return ANONYMOUS
 
 
-async def quick(registry: Registry, fn: Callable[..., T], *args: Any) -> T:
+async def quick(registry: Registry, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a short read (a trace, a lot, a tile: well under a millisecond on SQLite) on the event loop
     when the database is SQLite, where the work is CPU in this process and handing it to a thread
     costs more than doing it (GIL hand-offs with a dozen busy threads measured ~1 ms a request); in
     the thread pool when it is a server database, where it waits on the network."""
     if registry.engine.dialect.name == "sqlite":
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]

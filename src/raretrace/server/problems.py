@@ -8,6 +8,7 @@ class has its status), for request validation (FastAPI's 422, with every failing
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,9 +57,9 @@ class Problem(BaseModel):
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, field: str | None = None, **extra: Any
+    status: int, slug: str, title: str, detail: str, field: str | None = None, **extra: object
 ) -> JSONResponse:
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "type": TYPE_BASE + slug,
         "title": title,
         "status": status,
@@ -92,7 +93,7 @@ _HTTP_SLUGS = {
 }
 
 
-def _loc(loc: Any) -> str:
+def _loc(loc: Iterable[object]) -> str:
     return ".".join(str(part) for part in loc)
 
 
@@ -135,11 +136,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def _content() -> dict[str, Any]:
+def _content() -> dict[str, object]:
     return {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:  # FastAPI's own type for `responses`
     """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404,
     413, 422 and 429 always: a body that is not JSON, a bad token, a missing resource, a body over the
     endpoint's bound, invalid parameters and the rate limits can reach any operation)."""

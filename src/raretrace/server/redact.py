@@ -21,7 +21,8 @@ share one. The API answers each direction on its own, with its own prefix (``hid
 from __future__ import annotations
 
 from collections.abc import Set
-from typing import Any
+
+from raretrace.jsontypes import JSONObject, JSONValue
 
 KEPT = ("form", "mass_kg", "stage")
 
@@ -34,16 +35,31 @@ class HiddenNames:
         self.prefix = prefix
         self.hidden: dict[str, str] = {}
 
-    def __call__(self, lot_id: str) -> str:
-        if lot_id in self.visible:
-            return lot_id
-        name = self.hidden.get(lot_id)
+    def __call__(self, lot_id: JSONValue) -> str:
+        lot = str(lot_id)
+        if lot in self.visible:
+            return lot
+        name = self.hidden.get(lot)
         if name is None:
-            name = self.hidden[lot_id] = f"{self.prefix}{len(self.hidden) + 1}"
+            name = self.hidden[lot] = f"{self.prefix}{len(self.hidden) + 1}"
         return name
 
 
-def _summary(name: HiddenNames, lot_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _object(value: JSONValue) -> JSONObject:
+    """A member the services always answer as an object (a programming error otherwise)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _array(value: JSONValue) -> list[JSONValue]:
+    """A member the services always answer as an array (a programming error otherwise)."""
+    if not isinstance(value, list):
+        raise TypeError(f"expected a JSON array, got {type(value).__name__}")
+    return value
+
+
+def _summary(name: HiddenNames, lot_id: str, summary: JSONObject) -> JSONObject:
     if lot_id in name.visible:
         return summary
     return {k: v for k, v in summary.items() if k in KEPT} | {"hidden": True}
@@ -54,66 +70,86 @@ HIDDEN = "hidden"
 CUSTODY = ("custodian", "in_transit_to", "remaining_kg")
 
 
-def redact_custody(lot: dict[str, Any], facilities: Set[str]) -> dict[str, Any]:
+def redact_custody(lot: JSONObject, facilities: Set[str]) -> JSONObject:
     """The lot (a listing row or ``Lot.to_dict``) with its current custody hidden unless one of
     ``facilities`` holds it or is receiving it."""
     if lot.get("custodian") in facilities or lot.get("in_transit_to") in facilities:
         return lot
-    hidden = {"custodian": HIDDEN, "in_transit_to": HIDDEN, "remaining_kg": None}
+    hidden: JSONObject = {"custodian": HIDDEN, "in_transit_to": HIDDEN, "remaining_kg": None}
     return lot | {k: v for k, v in hidden.items() if k in lot}
 
 
+def _source(name: HiddenNames, source: JSONObject) -> JSONObject:
+    """One source of a trace with its lot and the lots of its paths named by ``name``."""
+    lot = str(source["lot"])
+    out = _summary(name, lot, {k: v for k, v in source.items() if k not in ("lot", "paths")})
+    out = out | {"lot": name(lot), "share": source["share"], "path_count": source["path_count"]}
+    if "element_shares" in source:
+        out = out | {"element_shares": source["element_shares"]}
+    paths: list[JSONValue] = []
+    for path in _array(source["paths"]):
+        entry = _object(path)
+        paths.append(entry | {"lots": [name(x) for x in _array(entry["lots"])]})
+    return out | {"paths": paths}
+
+
 def redact_trace(
-    result: dict[str, Any],
+    result: JSONObject,
     visible: Set[str],
     facilities: Set[str] | None = None,
     names: HiddenNames | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The same trace with every lot outside ``visible`` replaced by a placeholder from ``names`` (pass
     the same ``names`` for traces shown together; ``hidden_lots`` counts this trace's own), and (given
     the caller's ``facilities``) the custody of the visible lots the caller does not hold hidden."""
     name = names if names is not None else HiddenNames(visible)
+    lots = _object(result["lots"])
     out = dict(result)
-    out["lots"] = {name(k): _summary(name, k, v) for k, v in result["lots"].items()}
+    shown: JSONObject = {name(k): _summary(name, k, _object(v)) for k, v in lots.items()}
     if facilities is not None:
-        out["lots"] = {k: redact_custody(v, facilities) for k, v in out["lots"].items()}
-    out["edges"] = [e | {"child": name(e["child"]), "parent": name(e["parent"])} for e in result["edges"]]
+        shown = {k: redact_custody(_object(v), facilities) for k, v in shown.items()}
+    out["lots"] = shown
+    edges: list[JSONValue] = []
+    for edge in _array(result["edges"]):
+        e = _object(edge)
+        edges.append(e | {"child": name(e["child"]), "parent": name(e["parent"])})
+    out["edges"] = edges
     if "sources" in result:
-        out["sources"] = [
-            _summary(name, s["lot"], {k: v for k, v in s.items() if k not in ("lot", "paths")})
-            | {"lot": name(s["lot"]), "share": s["share"], "path_count": s["path_count"]}
-            | ({"element_shares": s["element_shares"]} if "element_shares" in s else {})
-            | {"paths": [p | {"lots": [name(x) for x in p["lots"]]} for p in s["paths"]]}
-            for s in result["sources"]
-        ]
+        out["sources"] = [_source(name, _object(s)) for s in _array(result["sources"])]
     for key in ("reached", "end_items"):
         if key in result:
-            out[key] = [name(x) for x in result[key]]
-    out["hidden_lots"] = sum(1 for lot_id in result["lots"] if lot_id not in name.visible)
+            out[key] = [name(x) for x in _array(result[key])]
+    out["hidden_lots"] = sum(1 for lot_id in lots if lot_id not in name.visible)
     return out
 
 
-def redact_lot(details: dict[str, Any], visible: Set[str], facilities: Set[str]) -> dict[str, Any]:
+def redact_lot(details: JSONObject, visible: Set[str], facilities: Set[str]) -> JSONObject:
     """``lot show`` for an operator: inputs it may not see become placeholders, its custody is hidden
     unless the caller holds or is receiving it, and only the shipments the caller sent or received are
     listed (those between two other participants are left out, not merely unnamed: their number and
     dates would say the lot moved on)."""
     name = HiddenNames(visible)
     out = dict(details)
-    out["lot"] = redact_custody(details["lot"], facilities)
-    out["inputs"] = [item | {"lot": name(item["lot"])} for item in details["inputs"]]
+    out["lot"] = redact_custody(_object(details["lot"]), facilities)
+    inputs: list[JSONValue] = []
+    for item in _array(details["inputs"]):
+        entry = _object(item)
+        inputs.append(entry | {"lot": name(entry["lot"])})
+    out["inputs"] = inputs
     out["transfers"] = [
-        item for item in details["transfers"] if item["from"] in facilities or item["to"] in facilities
+        item
+        for item in _array(details["transfers"])
+        if _object(item).get("from") in facilities or _object(item).get("to") in facilities
     ]
     return out
 
 
-def redact_certificate(summary: dict[str, Any], visible: Set[str]) -> dict[str, Any]:
+def redact_certificate(summary: JSONObject, visible: Set[str]) -> JSONObject:
     """A certificate (``queries.certificate_summary``, with or without its ``credential``) for a caller
     who may see only ``visible`` of its lots: the others become placeholders, and the credential is
     withheld when it names any of them."""
     name = HiddenNames(visible)
-    out = summary | {"lots": [name(lot_id) for lot_id in summary["lots"]]}
+    out = summary | {"lots": [name(lot_id) for lot_id in _array(summary["lots"])]}
     if name.hidden and "credential" in out:
         out["credential"] = None
         out["credential_withheld"] = "it names lots of other participants; ask the issuer or the secretariat"

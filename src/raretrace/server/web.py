@@ -8,7 +8,7 @@ import json
 import time
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jinja2
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
@@ -37,6 +37,9 @@ from raretrace.server.submit import split_batch, submit
 from raretrace.world.report import sankey as report_sankey
 from raretrace.world.report import unmet_series
 from raretrace.world.scenario import Scenario, ScenarioResult
+
+if TYPE_CHECKING:  # the certificate view loads QR and country tables: only when a page needs it
+    from raretrace.certify.view import CertificateView
 
 TRACE_PATHS = 20  # paths listed on a lot's page
 MAX_DRAWN = 120  # lots in a lineage graph or Sankey; a mine's recall list can reach thousands
@@ -359,7 +362,7 @@ async def verify_page(
     return page("verify.html", caller, report=report, error=None, text="", stated=stated_facts(data))
 
 
-def stated_facts(presentation: dict[str, Any]) -> dict[str, Any] | None:
+def stated_facts(presentation: dict[str, Any]) -> CertificateView | None:
     """What the certificate says it certifies (parties, lots, mass, value, origin by stage, verdicts),
     as the printable page shows it; None when its disclosures do not match what was signed."""
     from raretrace.certify.view import certificate_view
