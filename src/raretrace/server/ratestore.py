@@ -1,0 +1,147 @@
+"""The request-rate table every process of one server shares, so ``--workers N`` does not multiply
+the limits by N.
+
+Each key (a client address, a token's digest) has one cell holding its *theoretical arrival time*
+(GCRA, the generic cell rate algorithm of ITU-T I.371, which is a token bucket kept as one number):
+a request at ``now`` passes if that time lies at most ``(burst - 1) / rate`` ahead of ``now``, and
+then moves it on by ``1 / rate``. The cells live in a file mapped into every worker's memory, an
+open-addressed hash table of fixed size; each decision is made under an exclusive ``flock`` on the
+file, so two workers never both spend the last request of a bucket. A decision costs two system
+calls and a few dozen bytes of memory, not a database write: the registry's SQLite database has one
+writer, and a rate write per read request would queue every read behind the appends.
+
+Times are ``time.monotonic()`` seconds, one clock for every process of the machine; the table is made
+afresh each time the server starts (``raretrace serve`` makes it before it starts its workers and
+removes it when they stop), so no cell outlives the clock it was set by. Only the processes of one
+machine share it: servers on several machines behind one balancer each keep their own.
+
+If a key's neighbourhood (``PROBES`` cells) is full of buckets still refilling, the one closest to full
+is taken over: its owner then starts again with a full bucket. That needs tens of thousands of keys
+active within the few seconds a bucket takes to refill.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from raretrace.errors import ValidationError
+
+MAGIC = b"raretrace-rates1"
+HEADER = struct.Struct("<16sQ")  # magic, number of cells
+CELL = struct.Struct("<16sd")  # key digest, theoretical arrival time (monotonic seconds)
+CELLS = 1 << 16  # 1.5 MiB
+PROBES = 8
+_EMPTY = bytes(16)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``rate`` requests a second on average, ``burst`` at once; a rate of 0 is no limit."""
+
+    rate: float
+    burst: float
+
+    @property
+    def off(self) -> bool:
+        return self.rate <= 0
+
+
+def _shared_directory() -> str:
+    """Memory-backed where the system has it (Linux's /dev/shm), else the temporary directory."""
+    shm = "/dev/shm"  # noqa: S108 -- only the parent of a mkdtemp directory (private, unguessable name)
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+def create_table(directory: str | None = None, cells: int = CELLS) -> Path:
+    """A new, empty table file in a fresh directory (readable by its owner only); the caller removes
+    the directory when the server stops."""
+    folder = Path(tempfile.mkdtemp(prefix="raretrace-rates-", dir=directory or _shared_directory()))
+    path = folder / "rates"
+    with path.open("wb") as out:
+        out.write(HEADER.pack(MAGIC, cells))
+        out.truncate(HEADER.size + cells * CELL.size)
+    return path
+
+
+class RateTable:
+    """The table in one process: mapped on first use (again after a fork, whose copy of the file
+    description would share the parent's lock instead of competing for it)."""
+
+    def __init__(self, path: Path, *, keep_open: bool = False) -> None:
+        self.path = path
+        self._pid = -1
+        self._fd = -1
+        self._map: mmap.mmap | None = None
+        self._cells = 0
+        if keep_open:
+            self._open()
+
+    @classmethod
+    def private(cls) -> RateTable:
+        """A table for this process alone, mapped now and its file removed at once (nothing is left
+        behind, whatever happens to the process)."""
+        path = create_table()
+        table = cls(path, keep_open=True)
+        path.unlink()
+        path.parent.rmdir()
+        return table
+
+    def _open(self) -> mmap.mmap:
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            mapped = mmap.mmap(fd, 0)
+        except (OSError, ValueError) as e:
+            os.close(fd)
+            raise ValidationError(f"{self.path} is not a rate table ({e})", field="rate_file") from e
+        magic, cells = HEADER.unpack_from(mapped, 0)
+        if magic != MAGIC or len(mapped) != HEADER.size + cells * CELL.size:
+            mapped.close()
+            os.close(fd)
+            raise ValidationError(f"{self.path} is not a rate table", field="rate_file")
+        self._fd, self._map, self._cells, self._pid = fd, mapped, cells, os.getpid()
+        return mapped
+
+    def take(self, requests: Sequence[tuple[bytes, Rate]], now: float) -> float:
+        """Spend one request from each key's bucket in turn; 0 if all passed, else the seconds until
+        the first refusing bucket would pass (the buckets after it are not touched)."""
+        mapped = self._map if self._pid == os.getpid() and self._map is not None else self._open()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            for key, limit in requests:
+                wait = self._spend(mapped, hashlib.blake2b(key, digest_size=16).digest(), limit, now)
+                if wait:
+                    return wait
+            return 0.0
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _spend(self, mapped: mmap.mmap, digest: bytes, limit: Rate, now: float) -> float:
+        start = int.from_bytes(digest[:8], "little") % self._cells
+        spare: int | None = None  # an empty cell, or one whose bucket is full again
+        closest, closest_at = 0, float("inf")  # else the bucket nearest to full
+        for probe in range(PROBES):
+            offset = HEADER.size + ((start + probe) % self._cells) * CELL.size
+            key, arrival = CELL.unpack_from(mapped, offset)
+            arrival = float(arrival)
+            if key == digest:
+                break
+            if spare is None and (key == _EMPTY or arrival <= now):
+                spare = offset
+            if arrival < closest_at:
+                closest, closest_at = offset, arrival
+        else:
+            offset, arrival = (spare if spare is not None else closest), now
+        period = 1.0 / limit.rate
+        ahead = arrival - now - (limit.burst - 1) * period
+        if ahead > 0:
+            return ahead
+        CELL.pack_into(mapped, offset, digest, max(arrival, now) + period)
+        return 0.0
