@@ -40,6 +40,12 @@ CELL = struct.Struct("<16sd")  # key digest, theoretical arrival time (monotonic
 CELLS = 1 << 16  # 1.5 MiB
 PROBES = 8
 _EMPTY = bytes(16)
+_unpack_cell, _pack_cell = CELL.unpack_from, CELL.pack_into
+
+#: Forks of this process so far, counted in the child: a table mapped before a fork is mapped again
+#: after it (cheaper to compare on every request than asking the kernel for the process id).
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class RateTable:
 
     def __init__(self, path: Path, *, keep_open: bool = False) -> None:
         self.path = path
-        self._pid = -1
+        self._generation = -1
         self._fd = -1
         self._map: mmap.mmap | None = None
         self._cells = 0
@@ -106,13 +112,13 @@ class RateTable:
             mapped.close()
             os.close(fd)
             raise ValidationError(f"{self.path} is not a rate table", field="rate_file")
-        self._fd, self._map, self._cells, self._pid = fd, mapped, cells, os.getpid()
+        self._fd, self._map, self._cells, self._generation = fd, mapped, cells, _forks[0]
         return mapped
 
     def take(self, requests: Sequence[tuple[bytes, Rate]], now: float) -> float:
         """Spend one request from each key's bucket in turn; 0 if all passed, else the seconds until
         the first refusing bucket would pass (the buckets after it are not touched)."""
-        mapped = self._map if self._pid == os.getpid() and self._map is not None else self._open()
+        mapped = self._map if self._generation == _forks[0] and self._map is not None else self._open()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             for key, limit in requests:
@@ -127,10 +133,10 @@ class RateTable:
         start = int.from_bytes(digest[:8], "little") % self._cells
         spare: int | None = None  # an empty cell, or one whose bucket is full again
         closest, closest_at = 0, float("inf")  # else the bucket nearest to full
+        arrival: float
         for probe in range(PROBES):
             offset = HEADER.size + ((start + probe) % self._cells) * CELL.size
-            key, arrival = CELL.unpack_from(mapped, offset)
-            arrival = float(arrival)
+            key, arrival = _unpack_cell(mapped, offset)
             if key == digest:
                 break
             if spare is None and (key == _EMPTY or arrival <= now):
@@ -143,5 +149,5 @@ class RateTable:
         ahead = arrival - now - (limit.burst - 1) * period
         if ahead > 0:
             return ahead
-        CELL.pack_into(mapped, offset, digest, max(arrival, now) + period)
+        _pack_cell(mapped, offset, digest, max(arrival, now) + period)
         return 0.0
