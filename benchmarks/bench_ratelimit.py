@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from starlette.types import Receive, Scope, Send
 
 from raretrace.server.ratelimit import RateLimits
-from raretrace.server.ratestore import Rate, RateTable, create_table
+from raretrace.server.ratestore import Rate, RateTable, create_table, key_of
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ def main() -> None:
         table, rate = RateTable(path), Rate(1e9, 2e9)
         start = time.perf_counter()
         for address, token in order:
-            table.take([(b"a" + address, rate), (b"t" + token, rate)], time.monotonic())
+            table.take(
+                [(key_of(b"address", address), rate), (key_of(b"token", token), rate)], time.monotonic()
+            )
         shared = (time.perf_counter() - start) / args.requests
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)

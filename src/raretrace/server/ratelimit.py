@@ -11,14 +11,13 @@ address limit for that, or to 0 (off).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from raretrace.server.problems import problem
-from raretrace.server.ratestore import Rate, RateTable
+from raretrace.server.ratestore import Rate, RateTable, key_of
 
 __all__ = ["Rate", "RateLimits", "has_credentials", "token_key"]
 
@@ -34,13 +33,13 @@ def has_credentials(scope: Scope) -> bool:
 
 
 def token_key(scope: Scope) -> bytes | None:
-    """A digest of the request's bearer token or session cookie (the token itself is not kept)."""
+    """The rate table's key for the request's bearer token or session cookie (a digest: the token
+    itself is not kept)."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization" and value[:7].lower() == b"bearer ":
-            return hashlib.sha256(value[7:].strip()).digest()
+            return key_of(b"token", value[7:].strip())
         if name == b"cookie" and b"raretrace_session=" in value:
-            cookie = value.split(b"raretrace_session=", 1)[1].split(b";", 1)[0]
-            return hashlib.sha256(cookie).digest()
+            return key_of(b"token", value.split(b"raretrace_session=", 1)[1].split(b";", 1)[0])
     return None
 
 
@@ -62,10 +61,12 @@ class RateLimits:
             wanted: list[tuple[bytes, Rate]] = []
             if self.per_address is not None:
                 client = scope.get("client")
-                wanted.append((b"a" + str(client[0] if client else "").encode(), self.per_address))
+                wanted.append(
+                    (key_of(b"address", str(client[0] if client else "").encode()), self.per_address)
+                )
             key = token_key(scope) if self.per_token is not None else None
             if key is not None and self.per_token is not None:
-                wanted.append((b"t" + key, self.per_token))
+                wanted.append((key, self.per_token))
             wait = self.table.take(wanted, time.monotonic()) if wanted else 0.0
             if wait:
                 seconds = max(1, math.ceil(wait))

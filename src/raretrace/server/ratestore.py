@@ -66,6 +66,11 @@ def _shared_directory() -> str:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
+def _size(cells: int) -> int:
+    """Bytes of a table of ``cells`` (plus ``PROBES - 1`` at the end, so no key's run of cells wraps)."""
+    return HEADER.size + (cells + PROBES - 1) * CELL.size
+
+
 def create_table(directory: str | None = None, cells: int = CELLS) -> Path:
     """A new, empty table file in a fresh directory (readable by its owner only); the caller removes
     the directory when the server stops."""
@@ -73,8 +78,13 @@ def create_table(directory: str | None = None, cells: int = CELLS) -> Path:
     path = folder / "rates"
     with path.open("wb") as out:
         out.write(HEADER.pack(MAGIC, cells))
-        out.truncate(HEADER.size + cells * CELL.size)
+        out.truncate(_size(cells))
     return path
+
+
+def key_of(kind: bytes, value: bytes) -> bytes:
+    """The table's key (a 16-byte digest) for ``value`` of ``kind`` (an address, a token digest)."""
+    return hashlib.blake2b(value, digest_size=16, person=kind).digest()
 
 
 class RateTable:
@@ -108,7 +118,7 @@ class RateTable:
             os.close(fd)
             raise ValidationError(f"{self.path} is not a rate table ({e})", field="rate_file") from e
         magic, cells = HEADER.unpack_from(mapped, 0)
-        if magic != MAGIC or len(mapped) != HEADER.size + cells * CELL.size:
+        if magic != MAGIC or len(mapped) != _size(cells):
             mapped.close()
             os.close(fd)
             raise ValidationError(f"{self.path} is not a rate table", field="rate_file")
@@ -116,38 +126,44 @@ class RateTable:
         return mapped
 
     def take(self, requests: Sequence[tuple[bytes, Rate]], now: float) -> float:
-        """Spend one request from each key's bucket in turn; 0 if all passed, else the seconds until
-        the first refusing bucket would pass (the buckets after it are not touched)."""
+        """Spend one request from each key's bucket in turn (keys from ``key_of``); 0 if all passed,
+        else the seconds until the first refusing bucket would pass (those after it are not touched)."""
         mapped = self._map if self._generation == _forks[0] and self._map is not None else self._open()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             for key, limit in requests:
-                wait = self._spend(mapped, hashlib.blake2b(key, digest_size=16).digest(), limit, now)
+                wait = self._spend(mapped, key, limit, now)
                 if wait:
                     return wait
             return 0.0
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _spend(self, mapped: mmap.mmap, digest: bytes, limit: Rate, now: float) -> float:
-        start = int.from_bytes(digest[:8], "little") % self._cells
-        spare: int | None = None  # an empty cell, or one whose bucket is full again
-        closest, closest_at = 0, float("inf")  # else the bucket nearest to full
-        arrival: float
-        for probe in range(PROBES):
-            offset = HEADER.size + ((start + probe) % self._cells) * CELL.size
-            key, arrival = _unpack_cell(mapped, offset)
-            if key == digest:
-                break
-            if spare is None and (key == _EMPTY or arrival <= now):
-                spare = offset
-            if arrival < closest_at:
-                closest, closest_at = offset, arrival
-        else:
-            offset, arrival = (spare if spare is not None else closest), now
+    def _spend(self, mapped: mmap.mmap, key: bytes, limit: Rate, now: float) -> float:
+        offset = HEADER.size + (int.from_bytes(key[:8], "little") % self._cells) * CELL.size
+        held, arrival = _unpack_cell(mapped, offset)  # where a key almost always is
+        if held != key:
+            offset, arrival = _place(mapped, offset, key, now)
         period = 1.0 / limit.rate
-        ahead = arrival - now - (limit.burst - 1) * period
+        ahead: float = arrival - now - (limit.burst - 1) * period
         if ahead > 0:
             return ahead
-        _pack_cell(mapped, offset, digest, max(arrival, now) + period)
+        _pack_cell(mapped, offset, key, max(arrival, now) + period)
         return 0.0
+
+
+def _place(mapped: mmap.mmap, first: int, key: bytes, now: float) -> tuple[int, float]:
+    """The key's cell among the ``PROBES`` from ``first`` and its time; if it has none, the cell it
+    takes — an empty one or one whose bucket is full again, else the one nearest to full — and ``now``
+    (a new, full bucket)."""
+    spare: int | None = None
+    closest, closest_at = first, float("inf")
+    for offset in range(first, first + PROBES * CELL.size, CELL.size):
+        held, arrival = _unpack_cell(mapped, offset)
+        if held == key:
+            return offset, arrival
+        if spare is None and (held == _EMPTY or arrival <= now):
+            spare = offset
+        if arrival < closest_at:
+            closest, closest_at = offset, arrival
+    return (closest if spare is None else spare), now
