@@ -91,26 +91,32 @@ class RateTable:
     """The table in one process: mapped on first use (again after a fork, whose copy of the file
     description would share the parent's lock instead of competing for it)."""
 
-    def __init__(self, path: Path, *, keep_open: bool = False) -> None:
-        self.path = path
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: a private table (``private``)
         self._generation = -1
         self._fd = -1
         self._map: mmap.mmap | None = None
         self._cells = 0
-        if keep_open:
-            self._open()
 
     @classmethod
     def private(cls) -> RateTable:
-        """A table for this process alone, mapped now and its file removed at once (nothing is left
-        behind, whatever happens to the process)."""
+        """A table for this process alone, its file removed as soon as it is mapped (nothing is left
+        behind, whatever happens to the process). A process forked from this one makes its own."""
+        return cls(None)
+
+    def _map_private(self) -> mmap.mmap:
         path = create_table()
-        table = cls(path, keep_open=True)
-        path.unlink()
-        path.parent.rmdir()
-        return table
+        try:
+            self.path = path
+            return self._open()
+        finally:
+            self.path = None
+            path.unlink()
+            path.parent.rmdir()
 
     def _open(self) -> mmap.mmap:
+        if self.path is None:
+            return self._map_private()
         fd = os.open(self.path, os.O_RDWR)
         try:
             mapped = mmap.mmap(fd, 0)
@@ -122,6 +128,9 @@ class RateTable:
             mapped.close()
             os.close(fd)
             raise ValidationError(f"{self.path} is not a rate table", field="rate_file")
+        if self._map is not None:  # mapped before a fork: the child lets go of its copies
+            self._map.close()
+            os.close(self._fd)
         self._fd, self._map, self._cells, self._generation = fd, mapped, cells, _forks[0]
         return mapped
 
