@@ -3,7 +3,7 @@ separate load-generator process with 50 concurrent clients, against the same wor
 
     python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
-                                      [--phases single,batch,trace] [--rate-limit 1e9]
+                                      [--phases single,batch,trace] [--rate-limit 0,1e9]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
@@ -13,6 +13,11 @@ every trace is ``GET /api/v1/lots/{magnet}/trace`` by the magnet maker's operato
 check and the redaction of other participants' lots. In-process, the same envelopes are appended one
 call each (``Registry.append([e])``) and in the same batches, and the same lots traced with
 ``trace_up``, on an identical copy of the database. The log audit must pass on both afterwards.
+
+``--rate-limit`` takes one or more limits (comma-separated, e.g. ``0,1e9,0,1e9``): the server is run
+once per limit on a fresh copy of the database, and each run's rates and server CPU are printed beside
+the first's (0: limits off, the fastest server there is; 1e9: limits on and checked on every request
+but far above the load, so the run measures what checking them costs).
 """
 
 from __future__ import annotations
@@ -169,6 +174,7 @@ class Databases:
     def __init__(self, work: Path, pg_admin: str | None) -> None:
         self.work, self.pg_admin = work, pg_admin
         self.tag = f"bench_server_{os.getpid()}"
+        self.names = ["base"]
 
     def url(self, name: str) -> str:
         if self.pg_admin is None:
@@ -192,6 +198,7 @@ class Databases:
         return self.url("base") if self.pg_admin else f"sqlite:///{self.url('base')}"
 
     def copy(self, name: str) -> None:
+        self.names.append(name)
         if self.pg_admin is None:
             copy_sqlite(Path(self.url("base")), Path(self.url(name)))
         else:
@@ -199,7 +206,7 @@ class Databases:
 
     def drop(self) -> None:
         if self.pg_admin is not None:
-            for name in ("base", "inproc", "server"):
+            for name in self.names:
                 self._admin(f'DROP DATABASE IF EXISTS "{self.tag}_{name}" WITH (FORCE)')
 
 
@@ -280,9 +287,9 @@ def main() -> None:
     parser.add_argument(
         "--rate-limit",
         default="1e9",
-        help="the server's per-token and per-address limits (raretrace serve --rate-token/--rate-address): "
-        "by default on but far above the load, so the run measures what checking them costs; 0 turns "
-        "them off (the server before issue 17 had none)",
+        help="the server's per-token and per-address limits (raretrace serve --rate-token/--rate-address), "
+        "one run each, comma-separated: 1e9 is on but far above the load, so the run measures what "
+        "checking them costs; 0 turns them off (the server before issue 17 had none); e.g. 0,1e9,0,1e9",
     )
     parser.add_argument(
         "--signature-workers",
@@ -320,9 +327,11 @@ def main() -> None:
     singles = extracts(chain, args.mines, args.singles, "single")
     batched = extracts(chain, args.mines, args.batched, "batched")
     chain.registry.engine.dispose()
+    limits = args.rate_limit.split(",")
     databases.copy("inproc")
-    databases.copy("server")
-    inproc_db, server_db = databases.url("inproc"), databases.url("server")
+    for k in range(len(limits)):
+        databases.copy(f"server{k}")
+    inproc_db = databases.url("inproc")
     traced = [magnets[i % len(magnets)] for i in range(args.traces)]
     batches = [batched[i : i + args.batch_size] for i in range(0, len(batched), args.batch_size)]
 
@@ -346,7 +355,77 @@ def main() -> None:
     inproc_audit = audit(registry).ok
     registry.engine.dispose()
 
-    # --- over HTTP: the server in its own process, the load generator in another -------------------------
+    # --- over HTTP: the server in its own process, the load generator in another, once per limit -------
+    expected = Registry(make_engine(inproc_db)).tree_size()
+    runs = [
+        serve_and_drive(
+            args, databases.url(f"server{k}"), limit, phases, tokens, work, (singles, batches, traced)
+        )
+        for k, limit in enumerate(limits)
+    ]
+    counts = {phase: calls[phase][0] for phase in phases}
+    labels = {
+        "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
+        "batch": (f"batch events/s ({args.batch_size}/request)", ">= 3,000 events/s"),
+        "trace": ("trace queries/s", "p99 < 50 ms"),
+    }
+    print(
+        f"\n{args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; "
+        f"{'PostgreSQL' if args.pg else 'SQLite'}; {args.workers} server process(es); "
+        f"in-process = one caller, sequential, same work on a copy of the database"
+    )
+    first: dict[str, dict[str, float]] = {}
+    for run, (limit, (results, server_audit, served_size)) in enumerate(zip(limits, runs, strict=True), 1):
+        over_http = {
+            phase: summary(counts[phase], r["wall_s"], r["latencies"], r["server_cpu_s"])
+            for phase, r in results.items()
+        }
+        first = first or over_http
+        print(f"\nrun {run}: rate limit {limit}/s per token and per address")
+        print(
+            f"{'':32} {'HTTP /s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} | {'in-proc /s':>10} "
+            f"{'p50 ms':>8} {'p99 ms':>8} | {'ratio':>6} | {'vs run 1: /s':>12} {'cpu':>6}  target"
+        )
+        for phase in phases:
+            http, local, base = over_http[phase], inproc[phase], first[phase]
+            print(
+                f"{labels[phase][0]:32} {http['per_s']:9,.0f} {http['p50_ms']:8.1f} {http['p99_ms']:8.1f} "
+                f"{http['cpu_ms']:6.2f}ms | {local['per_s']:10,.0f} {local['p50_ms']:8.2f} "
+                f"{local['p99_ms']:8.2f} | {http['per_s'] / local['per_s']:6.2f} | "
+                f"{http['per_s'] / base['per_s']:12.2f} {http['cpu_ms'] / base['cpu_ms']:6.2f}  "
+                f"{labels[phase][1]}"
+            )
+        client_cpu = ", ".join(f"{results[phase]['client_cpu_s']:.1f} s ({phase})" for phase in phases)
+        print(
+            f"the load generator used {client_cpu} of CPU; log audit: server "
+            f"{'passed' if server_audit else 'FAILED'} (tree size {served_size}, in-process {expected})"
+        )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        "srv cpu: the server processes' CPU time per event or query; load average (1, 5, 15 min) at the "
+        f"start {load_at_start}, at the end {load}; log audit in-process "
+        f"{'passed' if inproc_audit else 'FAILED'}"
+    )
+    databases.drop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def serve_and_drive(
+    args: argparse.Namespace,
+    server_db: str,
+    limit: str,
+    phases: list[str],
+    tokens: dict[str, str],
+    work: Path,
+    work_items: tuple[list[bytes], list[list[bytes]], list[str]],
+) -> tuple[dict[str, Any], bool, int]:
+    """One server on ``server_db`` with rate limit ``limit``, every phase driven against it; its results,
+    whether its log audit passed, and its tree size."""
+    from raretrace.ledger.audit import audit
+    from raretrace.ledger.registry import Registry
+    from raretrace.store.db import make_engine
+
+    singles, batches, traced = work_items
     port = free_port()
     server = subprocess.Popen(
         [
@@ -361,9 +440,9 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--rate-token",
-            args.rate_limit,
+            limit,
             "--rate-address",
-            args.rate_limit,
+            limit,
             *([] if args.signature_workers is None else ["--signature-workers", str(args.signature_workers)]),
         ],
         stdout=subprocess.DEVNULL,
@@ -371,7 +450,7 @@ def main() -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a busy machine starts the processes slowly
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -413,51 +492,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
     served = Registry(make_engine(server_db))
-    expected = Registry(make_engine(inproc_db)).tree_size()
-    server_audit = audit(served).ok and served.tree_size() == expected
-
-    counts = {phase: calls[phase][0] for phase in phases}
-    over_http = {
-        phase: summary(counts[phase], r["wall_s"], r["latencies"], r["server_cpu_s"])
-        for phase, r in results.items()
-    }
-    labels = {
-        "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
-        "batch": (f"batch events/s ({args.batch_size}/request)", ">= 3,000 events/s"),
-        "trace": ("trace queries/s", "p99 < 50 ms"),
-    }
-    rows = [(labels[phase][0], over_http[phase], inproc[phase], labels[phase][1]) for phase in phases]
-    print(
-        f"\n{args.clients} concurrent clients on loopback; {os.cpu_count()} CPUs; "
-        f"{'PostgreSQL' if args.pg else 'SQLite'}; "
-        f"in-process = one caller, sequential, same work on a copy of the database"
-    )
-    print(
-        f"{'':32} {'HTTP /s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} | {'in-proc /s':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8} | {'ratio':>6}  target"
-    )
-    for name, http, local, target in rows:
-        print(
-            f"{name:32} {http['per_s']:9,.0f} {http['p50_ms']:8.1f} {http['p99_ms']:8.1f} "
-            f"{http['cpu_ms']:6.2f}ms | {local['per_s']:10,.0f} {local['p50_ms']:8.2f} "
-            f"{local['p99_ms']:8.2f} | "
-            f"{http['per_s'] / local['per_s']:6.2f}  {target}"
-        )
-    client_cpu = ", ".join(f"{results[phase]['client_cpu_s']:.1f} s ({phase})" for phase in phases)
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        "srv cpu: the server process's CPU time per event or query; the load generator used "
-        f"{client_cpu} of CPU; load average (1, 5, 15 min) at the start "
-        f"{load_at_start}, at the end {load}"
-    )
-    same = served.tree_size() == expected
-    print(
-        f"log audit: in-process {'passed' if inproc_audit else 'FAILED'}, "
-        f"server {'passed' if server_audit else 'FAILED'} (tree sizes equal: {same})"
-    )
+    passed, size = audit(served).ok, served.tree_size()
     served.engine.dispose()
-    databases.drop()
-    shutil.rmtree(work, ignore_errors=True)
+    return results, passed, size
 
 
 if __name__ == "__main__":

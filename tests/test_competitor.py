@@ -10,12 +10,16 @@ read the same too, and the secretariat still gets the full detail.
 from __future__ import annotations
 
 import re
+import statistics
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 from raretrace.ledger.scripted import lot
 from tests.chain_fixtures import snapshot
@@ -36,6 +40,10 @@ CN_T = "urn:raretrace:lot:cn-t"  # in transit CN-MINE -> JP-MAG
 CN_R = "urn:raretrace:lot:cn-r"  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG in transit
 CN_S = "urn:raretrace:lot:cn-s"  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG, received
 PROBE_EVENT = "urn:raretrace:event:probe-000001"
+# ids in CN-MINE's namespace (custody/namespaces.py): only CN-MINE's events may create ids there
+CN_OWN_EVENT = "urn:raretrace:event:CN-MINE:extract-0001"
+CN_OWN_LOT = "urn:raretrace:lot:CN-MINE:ore-0001"
+JP_OWN_LOT = "urn:raretrace:lot:JP-MAG:magnet-0001"
 
 
 @dataclass
@@ -73,6 +81,13 @@ def build_arena(path: Path) -> Arena:
     relay = _transfer(w, "JP-MAG", "US-MAG", CN_R, receive=False)
     _transfer(w, "CN-MINE", "JP-MAG", CN_S, receive=True)
     _transfer(w, "JP-MAG", "US-MAG", CN_S, receive=True)
+    w.chain.record(
+        "CN-MINE",
+        "extract",
+        event_id=CN_OWN_EVENT,
+        deposit="test",
+        outputs=[lot(CN_OWN_LOT, "ore", 50.0, ORE)],
+    )
     return Arena(w, transit, relay, number)
 
 
@@ -89,6 +104,20 @@ def missing_like(real: str) -> str:
     return prefix + "q" * (len(real) - len(prefix))
 
 
+def making(
+    a: Arena, facility: str, event_id: str, input_lot: str, output_id: str, form: str = "metal"
+) -> bytes:
+    """``facility`` making lot ``output_id`` of 1 kg of ``input_lot`` in event ``event_id`` (signed)."""
+    return a.w.chain.envelope(
+        facility,
+        "process",
+        event_id=event_id,
+        stage="magnet",
+        inputs=[{"lot": input_lot, "mass_kg": 1.0}],
+        outputs=[lot(output_id, form, 0.5, {"Nd": 0.1})],
+    )
+
+
 #: What a probe sends: (method, path, request keyword arguments), built from the probed id.
 Probe = tuple[str, str, dict[str, Any]]
 
@@ -97,16 +126,8 @@ def lot_probes(a: Arena, who: str, lot_id: str) -> list[Probe]:
     """Every route that takes a lot id, as ``who``'s own facility would use it."""
     facility = {"us": "US-MAG", "jp": "JP-MAG"}[who]
     other = {"us": "JP-MAG", "jp": "US-MAG"}[who]
-    out = lot("urn:raretrace:lot:probe-out", "metal", 0.5, {"Nd": 0.1})
     events = [
-        a.w.chain.envelope(
-            facility,
-            "process",
-            event_id=PROBE_EVENT,
-            stage="magnet",
-            inputs=[{"lot": lot_id, "mass_kg": 1.0}],
-            outputs=[out],
-        ),
+        making(a, facility, PROBE_EVENT, lot_id, "urn:raretrace:lot:probe-out"),
         a.w.chain.envelope(facility, "transfer", event_id=PROBE_EVENT, to=other, lots=[lot_id]),
     ]
     web = {"cookies": {"raretrace_session": a.w.tokens[who]}}
@@ -263,14 +284,7 @@ def test_the_refusal_names_no_other_party(arena: Arena) -> None:
 def test_the_secretariat_and_the_audit_log_get_the_full_detail(
     arena: Arena, caplog: pytest.LogCaptureFixture
 ) -> None:
-    event = arena.w.chain.envelope(
-        "US-MAG",
-        "process",
-        event_id=PROBE_EVENT,
-        stage="magnet",
-        inputs=[{"lot": JP_MAGNET, "mass_kg": 1.0}],
-        outputs=[lot("urn:raretrace:lot:probe-out", "metal", 0.5, {"Nd": 0.1})],
-    )
+    event = making(arena, "US-MAG", PROBE_EVENT, JP_MAGNET, "urn:raretrace:lot:probe-out")
     with caplog.at_level("INFO", logger="raretrace.audit"):
         told = assert_problem(
             arena.w.client.post("/api/v1/events", content=event, headers=arena.w.as_("us")), 404
@@ -339,3 +353,148 @@ def test_a_certificate_names_only_the_lots_the_caller_may_see(arena: Arena) -> N
     assert page.status_code == 200 and CN_A not in page.text
     cn = arena.w.client.get(f"/api/v1/certificates/{number}", headers=arena.w.as_("cn")).json()
     assert cn["lots"] == [CN_A, CN_B] and cn["credential"]["credentialSubject"]
+
+
+# --- ids: a competitor can neither probe nor squat ids in another's namespace ----------------------
+
+
+def creation_probes(a: Arena, lot_id: str, event_id: str) -> list[Probe]:
+    """JP-MAG creating ``lot_id`` (a magnet made of its own magnet) in an event ``event_id``, alone and
+    followed in its batch by an event that is refused anyway (a probe that writes nothing either way)."""
+    create = making(a, "JP-MAG", event_id, JP_MAGNET, lot_id, form="magnet")
+    doomed = a.w.chain.envelope("JP-MAG", "transfer", event_id=PROBE_EVENT, to="US-MAG", lots=[NOWHERE])
+    web = {"cookies": {"raretrace_session": a.w.tokens["jp"]}}
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    return [
+        ("post", "/api/v1/events/batch", {"content": create + b"\n" + doomed + b"\n", "headers": ndjson}),
+        ("post", "/api/v1/events", {"content": create}),
+        ("post", "/submit", {**web, "data": {"envelopes": create.decode()}}),
+    ]
+
+
+NOWHERE = "urn:raretrace:lot:nowhere-at-all"
+JP_NEW_EVENT = "urn:raretrace:event:JP-MAG:probe-0001"
+
+
+@pytest.mark.parametrize(
+    ("kind", "real"),
+    [
+        ("lot", CN_OWN_LOT),  # another's lot id
+        ("lot", CN_OWN_LOT.replace("CN-MINE", "cn-mine")),  # the same, spelt in lower case
+        ("event", CN_OWN_EVENT),  # another's event id
+    ],
+)
+def test_creating_an_id_in_anothers_namespace_reads_the_same_whether_it_exists(
+    arena: Arena, kind: str, real: str
+) -> None:
+    """Before namespaces, JP-MAG reusing CN-MINE's lot or event id was told "already exists" (409),
+    and a free id was accepted — or, inside a batch that fails anyway, refused further on: a free
+    probe of which ids CN-MINE has used. Now the refusal depends on the id's text only."""
+    fake = missing_like(real)
+
+    def probes(object_id: str) -> list[Probe]:
+        if kind == "lot":
+            return creation_probes(arena, object_id, JP_NEW_EVENT)
+        return creation_probes(arena, JP_OWN_LOT, object_id)
+
+    before = snapshot(arena.w.registry)
+    for theirs_probe, missing_probe in zip(probes(real), probes(fake), strict=True):
+        theirs, missing = ask(arena, "jp", theirs_probe), ask(arena, "jp", missing_probe)
+        assert theirs.status_code == 403, (theirs_probe[1], theirs.text)
+        same_answer(theirs, missing, real, fake, theirs_probe)
+    assert snapshot(arena.w.registry) == before
+
+
+def test_a_duplicate_of_ones_own_id_is_still_refused_as_one(arena: Arena) -> None:
+    """Inside its own namespace a producer is told of its own duplicates (they are its own ids)."""
+    event = arena.w.chain.envelope(
+        "CN-MINE", "extract", deposit="test", outputs=[lot(CN_OWN_LOT, "ore", 1.0, ORE)]
+    )
+    told = assert_problem(
+        arena.w.client.post("/api/v1/events", content=event, headers=arena.w.as_("cn")), 409
+    )
+    assert told["detail"].endswith(f"lot {CN_OWN_LOT} already exists"), told
+
+
+# --- timing: the refusal about another's lot costs what the refusal about no lot costs -------------
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine's connections run, as SQLite traces it (with its values).
+
+    A SQLAlchemy ``connect`` listener installs SQLite's own trace callback on each new connection:
+    ``before_cursor_execute`` would miss the statements the store runs on the raw DB-API cursor
+    (store/raw.py). The pool is emptied on the way in and out so that exactly the connections made
+    in between are traced."""
+    seen: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(seen.append)
+
+    event.listen(engine, "connect", trace)
+    engine.dispose()
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "connect", trace)
+        engine.dispose()
+
+
+def all_probes(a: Arena) -> Iterator[tuple[str, Probe, Probe, str, str]]:
+    """(who, probe of another's id, the same probe of a missing id, the real id, the missing id)."""
+    for who, states in NOT_VISIBLE.items():
+        for real in states.values():
+            fake = missing_like(real)
+            for theirs, missing in zip(lot_probes(a, who, real), lot_probes(a, who, fake), strict=True):
+                yield who, theirs, missing, real, fake
+    fake = missing_like(a.transit_event)
+    for theirs, missing in zip(
+        event_probes(a, "us", a.transit_event, CN_T), event_probes(a, "us", fake, CN_T), strict=True
+    ):
+        yield "us", theirs, missing, a.transit_event, fake
+
+
+def test_both_refusals_run_the_same_statements(arena: Arena) -> None:
+    """Deterministic half of "comparable timing": the same statements, in the same order, with the
+    probed id swapped for the missing one. (Before, a lot that exists but may not be seen cost one
+    query more — its transfers — on every route: a timing oracle.)"""
+    engine = arena.w.registry.engine
+    for who, theirs_probe, missing_probe, real, fake in all_probes(arena):
+        with statements(engine) as theirs:
+            ask(arena, who, theirs_probe)
+        with statements(engine) as missing:
+            ask(arena, who, missing_probe)
+        where = f"{who}: {theirs_probe[0].upper()} {theirs_probe[1]}"
+        assert len(theirs) >= 2, where  # the trace saw the request's queries at all
+        assert [in_lists_sorted(s.replace(real, fake)) for s in theirs] == [
+            in_lists_sorted(s) for s in missing
+        ], where
+
+
+def in_lists_sorted(sql: str) -> str:
+    """The statement with the values of each ``IN (…)`` list in sorted order: the store sorts the ids
+    it looks up, and the missing id does not sort where the probed one does."""
+    return re.sub(r"IN \(([^()]*)\)", lambda m: f"IN ({', '.join(sorted(m.group(1).split(', ')))})", sql)
+
+
+@pytest.mark.parametrize("route", ["lot", "submission"])
+def test_both_refusals_take_comparable_time(arena: Arena, route: str) -> None:
+    """The median time of many requests about another's lot and about a missing one, interleaved so
+    that the machine's load falls on both alike; the band (0.5-2) is wide enough for a busy 2-core
+    machine and far narrower than a difference a prober could use with few requests: it still
+    cannot see sub-millisecond differences, which the statement test above pins down."""
+    real = NOT_VISIBLE["us"]["held"]
+    fake = missing_like(real)
+    index = 0 if route == "lot" else 7  # GET /api/v1/lots/{id}, POST /api/v1/events (a process)
+    theirs_probe, missing_probe = lot_probes(arena, "us", real)[index], lot_probes(arena, "us", fake)[index]
+    timings: dict[str, list[float]] = {"theirs": [], "missing": []}
+    for i in range(240):
+        order = [("theirs", theirs_probe), ("missing", missing_probe)]
+        for name, probe in order if i % 2 else order[::-1]:
+            start = time.perf_counter()
+            answer = ask(arena, "us", probe)
+            timings[name].append(time.perf_counter() - start)
+            assert answer.status_code == 404
+    ratio = statistics.median(timings["theirs"]) / statistics.median(timings["missing"])
+    assert 0.5 < ratio < 2.0, ratio

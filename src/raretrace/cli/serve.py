@@ -203,22 +203,30 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
-    from raretrace.server.app import DB_ENV, DEV_ENV, RATE_ADDRESS_ENV, RATE_TOKEN_ENV, SIGNATURE_WORKERS_ENV
+    import shutil
+
+    from raretrace.server import app as served
+    from raretrace.server.ratestore import create_table
     from raretrace.store.db import resolve_url
 
-    os.environ[DB_ENV] = resolve_url(db)  # the workers open the same database
-    os.environ[DEV_ENV] = "1" if dev else "0"
-    os.environ[RATE_TOKEN_ENV], os.environ[RATE_ADDRESS_ENV] = (repr(rate) for rate in rates)
-    os.environ[SIGNATURE_WORKERS_ENV] = str(signature_workers)
+    os.environ[served.DB_ENV] = resolve_url(db)  # the workers open the same database
+    os.environ[served.DEV_ENV] = "1" if dev else "0"
+    os.environ[served.RATE_TOKEN_ENV], os.environ[served.RATE_ADDRESS_ENV] = (repr(rate) for rate in rates)
+    os.environ[served.SIGNATURE_WORKERS_ENV] = str(signature_workers)
+    rate_file = create_table()  # one rate table for all workers: --workers N keeps the limits as set
+    os.environ[served.RATE_FILE_ENV] = str(rate_file)
     registry.engine.dispose()
-    uvicorn.run(
-        "raretrace.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    try:
+        uvicorn.run(
+            "raretrace.server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    finally:
+        shutil.rmtree(rate_file.parent, ignore_errors=True)
 
 
 @participant_app.command("add")

@@ -21,6 +21,14 @@ def init(
     ctx: typer.Context,
     origin: Annotated[str, typer.Option(help="The log's origin line, e.g. registry.example.org/rare-earths")],
     tolerance: Annotated[float, typer.Option(help="Per-element mass-balance tolerance (fraction)")] = 0.01,
+    namespaced_ids: Annotated[
+        bool,
+        typer.Option(
+            "--namespaced-ids",
+            help="Require every new lot and event id of a facility to be in its namespace "
+            "(urn:raretrace:lot:<facility>:…), so no competitor can probe or squat ids (docs/security.md)",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a registry, its signing key and its empty log.
@@ -39,7 +47,12 @@ def init(
     key_file = _ctx(ctx).registry_key
     signer = None if key_file is None else load_signer(key_file)
     registry = Registry.init(
-        make_engine(_ctx(ctx).db), origin, tolerance=tolerance, signer=signer, key_outside=signer is not None
+        make_engine(_ctx(ctx).db),
+        origin,
+        tolerance=tolerance,
+        signer=signer,
+        key_outside=signer is not None,
+        namespaced_ids=namespaced_ids,
     )
     vkey = verifier_key_text(registry.origin, registry.signer.public_key)
     if as_json:

@@ -36,6 +36,7 @@ from raretrace.custody.events import (
     RotateKey,
     Transfer,
 )
+from raretrace.custody.namespaces import check_new_id
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
 from raretrace.elements import REE_SYMBOLS, TRADED_SYMBOLS
 from raretrace.errors import (
@@ -107,6 +108,8 @@ class LedgerState:
     #: Other members' registries whose certificates an import may rely on (loaded only for imports).
     trusted: TrustedKeys | None = None
     import_witness_threshold: int = 0
+    #: New lot and event ids must be in the acting facility's namespace (``custody/namespaces.py``).
+    namespaced_ids: bool = False
 
     # --- the entry point ----------------------------------------------------------------------
     def apply(self, index: int, seq: int, event: Event, envelope: Envelope, recorded_at: str) -> None:
@@ -117,6 +120,8 @@ class LedgerState:
                 f"{FUTURE_HOURS} hours after its clock ({recorded_at})",
                 field="time",
             )
+        actor = None if event.secretariat_only else event.facility  # the secretariat's acts: no namespace
+        check_new_id("event", event.event_id, actor, "event_id", required=self.namespaced_ids)
         if event.event_id in self.events:
             raise DuplicateError(f"event {event.event_id} is already recorded", field="event_id")
         self._check_signatures(index, event, envelope)
@@ -262,6 +267,8 @@ class LedgerState:
         deposit: str | None = None,
     ) -> None:
         for i, spec in enumerate(outputs):
+            if not isinstance(event, Import):  # imported ids were certified by another registry
+                check_new_id("lot", spec.id, facility.id, f"outputs[{i}].id", required=self.namespaced_ids)
             if spec.id in self.lots:
                 raise DuplicateError(f"lot {spec.id} already exists", field=f"outputs[{i}].id")
             own = {e: o for e, o in origin.items() if spec.composition.fraction(e) > 0}

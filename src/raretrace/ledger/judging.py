@@ -43,6 +43,7 @@ def load_state(
     registry_key: PublicKey,
     tolerance: float,
     trust: tuple[TrustedKeys | None, int] = (None, 0),
+    namespaced_ids: bool = False,
 ) -> LedgerState:
     """Prefetch, in a few IN queries, every row the batch refers to."""
     key_ids: set[str] = set()
@@ -73,6 +74,7 @@ def load_state(
     return LedgerState(
         registry_key=registry_key,
         tolerance=tolerance,
+        namespaced_ids=namespaced_ids,
         facilities=store.facilities(conn, sorted(facility_ids)),
         keys=store.keys(conn, sorted(key_ids)),
         lots=store.lots(conn, sorted(lot_ids)),

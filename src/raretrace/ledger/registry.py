@@ -98,6 +98,7 @@ class Registry:
             require_current_schema(conn)
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
+            self.namespaced_ids = self.store.get_meta(conn, "id_namespaces") == "required"
             seed, self._public_key = self.store.registry_key(conn)
         self._signer = signer
         self._key_in_database = seed is not None
@@ -161,11 +162,14 @@ class Registry:
         tolerance: float = DEFAULT_TOLERANCE,
         signer: Ed25519Signer | None = None,
         key_outside: bool = False,
+        namespaced_ids: bool = False,
     ) -> Registry:
         """Create the schema, the registry's signing key and the empty log's first checkpoint.
 
         With ``key_outside`` the database keeps only the public key of ``signer`` (required then): the
-        private key stays in its file or KMS, and opening the registry to write needs it again."""
+        private key stays in its file or KMS, and opening the registry to write needs it again. With
+        ``namespaced_ids`` every new lot and event id of a facility must be in its namespace
+        (``custody/namespaces.py``): no id can then be probed or squatted by a competitor."""
         if key_outside and signer is None:
             raise ValidationError("a key kept outside the database must be given", field="registry_key")
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
@@ -190,6 +194,8 @@ class Registry:
             store.save_registry_key(conn, "log", None if key_outside else key.seed, key.public_key, now)
             for name, value in (("origin", origin), ("tolerance", repr(tolerance)), ("tree_size", "0")):
                 store.set_meta(conn, name, value)
+            if namespaced_ids:
+                store.set_meta(conn, "id_namespaces", "required")
             root = TiledTree(SqlTileStorage(conn), 0).root(0)
             note = sign_checkpoint(Checkpoint(origin, 0, root), origin, key)
             store.insert_checkpoint(conn, 0, root, note, now)
@@ -272,7 +278,13 @@ class Registry:
         event's signatures are handed to ``verifier`` as they are queued (workers start at once)."""
         trust = load_trust(conn) if needs_trust(parsed) else (None, 0)
         state = load_state(
-            self.store, conn, parsed, registry_key=self.public_key, tolerance=self.tolerance, trust=trust
+            self.store,
+            conn,
+            parsed,
+            registry_key=self.public_key,
+            tolerance=self.tolerance,
+            trust=trust,
+            namespaced_ids=self.namespaced_ids,
         )
 
         def after_each(judged: LedgerState) -> None:

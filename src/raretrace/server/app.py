@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -34,6 +35,7 @@ from raretrace.server.bodylimits import BodyLimits
 from raretrace.server.group_commit import GroupCommit
 from raretrace.server.headers import SecurityHeaders
 from raretrace.server.ratelimit import Rate, RateLimits
+from raretrace.server.ratestore import RateTable
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
 from raretrace.store import reading as reads
 from raretrace.store.db import make_engine
@@ -99,6 +101,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         RateLimits,
         per_token=Rate(settings.rate_per_token, 2 * settings.rate_per_token),
         per_address=Rate(settings.rate_per_address, 2 * settings.rate_per_address),
+        table=RateTable(Path(settings.rate_file)) if settings.rate_file else None,
     )
     for module in (
         api_events,
@@ -121,13 +124,14 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
 RATE_TOKEN_ENV, RATE_ADDRESS_ENV = "RARETRACE_RATE_TOKEN", "RARETRACE_RATE_ADDRESS"
+RATE_FILE_ENV = "RARETRACE_RATE_FILE"  # the rate table the workers share, made by `raretrace serve`
 SIGNATURE_WORKERS_ENV = "RARETRACE_SIGNATURE_WORKERS"
 
 
 def app_from_environment() -> FastAPI:
     """The app for each worker process of ``raretrace serve --workers N`` (uvicorn imports it by name,
-    so the settings travel in the environment: ``RARETRACE_DB``, ``RARETRACE_SERVE_DEV`` and the
-    rate limits)."""
+    so the settings travel in the environment: ``RARETRACE_DB``, ``RARETRACE_SERVE_DEV``, the
+    rate limits and the rate table they share)."""
     import os
 
     dev = os.environ.get(DEV_ENV) == "1"
@@ -138,6 +142,7 @@ def app_from_environment() -> FastAPI:
             secure_cookies=not dev,
             rate_per_token=float(os.environ.get(RATE_TOKEN_ENV, RATE_PER_TOKEN)),
             rate_per_address=float(os.environ.get(RATE_ADDRESS_ENV, RATE_PER_ADDRESS)),
+            rate_file=os.environ.get(RATE_FILE_ENV),
             signature_workers=int(os.environ.get(SIGNATURE_WORKERS_ENV) or 0),
         )
     )

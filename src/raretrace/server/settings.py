@@ -31,6 +31,8 @@ class Settings:
     group_commit: bool = True  # append concurrent single submissions together (see group_commit.py)
     rate_per_token: float = RATE_PER_TOKEN  # requests/s per bearer token or session (0: no limit)
     rate_per_address: float = RATE_PER_ADDRESS  # requests/s per client address (0: no limit)
+    # The rate table the server's worker processes share (server/ratestore.py); None: this app's own.
+    rate_file: str | None = None
     # Processes verifying the appends' Ed25519 signatures (crypto/verifier_pool.py), started with the
     # app: verification then leaves the server process's GIL to the event loop. 0: in the server.
     signature_workers: int = 0

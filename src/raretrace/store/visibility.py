@@ -34,7 +34,9 @@ def touching(conn: Connection, lot_ids: Sequence[str], facilities: Set[str]) -> 
         for r in rows
         if r.custodian in facilities or r.producer in facilities or r.in_transit_to in facilities
     }
-    rest = sorted({str(r.id) for r in rows} - found)
+    # Every id not yet seen is looked up in the transfers, whether it exists or not: a lot the caller may
+    # not see and one that does not exist then cost the same queries (docs/security.md, timing).
+    rest = sorted(set(lot_ids) - found)
     if rest:
         moves = fetch_in(conn, _MOVES, t.transfers.c.lot_id, rest)
         found.update(str(m.lot_id) for m in moves if m.sender in facilities or m.receiver in facilities)

@@ -1,0 +1,64 @@
+"""Id namespaces: which facility may create a lot or event id, decided from the id alone.
+
+Lot and event ids are chosen by their producers and unique in the registry, so a submission whose
+new id is taken must be refused — and with ids open to everyone that refusal tells the submitter
+the id exists: a competitor could probe ids one by one (free of charge, inside a batch that fails
+anyway) and could squat the ids another producer will use next. No wording of the refusal can hide
+it: accepting a free id and refusing a taken one already differ.
+
+So an id can be put in a facility's namespace, ``urn:raretrace:lot:<facility>:…`` and
+``urn:raretrace:event:<facility>:…`` (the facility id compared without regard to case, so look-alike
+ids are refused too). Only events of that facility may create an id in it, and the refusal for any
+other submitter depends on the id's text only — the same words whether or not the id exists — so a
+duplicate can only ever collide with the submitter's own ids. Ids outside every namespace (any other
+URN, any other event id) are open, as before; a registry made with namespaced ids required
+(``raretrace init --namespaced-ids``) refuses them for every event of a facility, so no id of it can
+be probed or squatted. Imported lots keep the ids another registry certified (the importer does not
+choose them), and the secretariat's own acts (registering a facility, a correction) may use open ids
+in any registry: the secretariat sees everything, there is nothing to probe.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from raretrace.errors import AuthorizationError
+
+Kind = Literal["lot", "event"]
+
+PREFIX: dict[Kind, str] = {"lot": "urn:raretrace:lot:", "event": "urn:raretrace:event:"}
+
+
+def owner(kind: Kind, object_id: str) -> str | None:
+    """The facility whose namespace ``object_id`` is in (as written in the id), or None for an open id."""
+    prefix = PREFIX[kind]
+    if not object_id.startswith(prefix):
+        return None
+    name, colon, rest = object_id[len(prefix) :].partition(":")
+    return name if colon and name and rest else None
+
+
+def own_prefix(kind: Kind, facility: str) -> str:
+    return f"{PREFIX[kind]}{facility}:"
+
+
+def check_new_id(kind: Kind, object_id: str, facility: str | None, field: str, *, required: bool) -> None:
+    """Refuse to let ``facility`` create ``object_id`` unless the id is in its namespace (or open and
+    namespaces are not ``required``). Decided before anything is looked up: the refusal reveals
+    nothing about which ids exist."""
+    named = owner(kind, object_id)
+    if named is None:
+        if required and facility is not None:
+            raise AuthorizationError(
+                f"{kind} id {object_id} is outside facility {facility}'s namespace; this registry "
+                f"requires new {kind} ids of the form {own_prefix(kind, facility)}…",
+                field=field,
+            )
+        return
+    if facility is None or named.casefold() != facility.casefold():
+        acting = "the secretariat" if facility is None else f"facility {facility}"
+        raise AuthorizationError(
+            f"{kind} id {object_id} is in the namespace of facility {named}; {acting} may not "
+            f"create ids there",
+            field=field,
+        )
