@@ -26,6 +26,12 @@ Out = Annotated[
     Path, typer.Option("--out", help="Where to write the next version (unsigned)", dir_okay=False)
 ]
 MemberId = Annotated[str, typer.Option("--id", help="The member's id")]
+ConsortiumDir = Annotated[
+    Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
+]
+Endpoints = Annotated[
+    list[str] | None, typer.Option("--endpoint", help="MEMBER=URL: reach a member there instead")
+]
 
 
 def _read(path: Path) -> Any:
@@ -363,12 +369,8 @@ def reconcile_command(
 @consortium_app.command("confirm-imports")
 def confirm_imports_command(
     ctx: typer.Context,
-    consortium: Annotated[
-        Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
-    ],
-    endpoint: Annotated[
-        list[str] | None, typer.Option("--endpoint", help="MEMBER=URL: reach a member there instead")
-    ] = None,
+    consortium: ConsortiumDir,
+    endpoint: Endpoints = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Send the exporting member a signed confirmation of every import in this registry's log (the
@@ -383,12 +385,13 @@ def confirm_imports_command(
     from raretrace.ledger.confirmations import send_pending
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.model import utc_now
+    from raretrace.render.jsonable import jsonable
 
     members = load_directory(consortium, utc_now())
     with httpx.Client(timeout=30) as client:
         sent = send_pending(_ctx(ctx).registry(), members, client, endpoints=parse_endpoints(endpoint or []))
     if as_json:
-        emit_json([item.__dict__ for item in sent])
+        emit_json(jsonable(sent))
     else:
         for item in sent:
             detail = f" — {escape(item.detail)}" if item.detail else ""
@@ -402,6 +405,56 @@ def confirm_imports_command(
         raise typer.Exit(7)
 
 
+@consortium_app.command("receive")
+def receive_command(
+    ctx: typer.Context,
+    consortium: ConsortiumDir,
+    facility: Annotated[str, typer.Option(help="The importing facility (the certificates' importer)")],
+    key: Annotated[Path, typer.Option(help="That facility's private key (PEM)", dir_okay=False)],
+    endpoint: Endpoints = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch from every other member the certificates it keeps for FACILITY, check them and the proofs
+    they cite, import the lots into this registry and send each exporter its signed confirmation.
+    Safe to repeat. Exit 7 if some exporter was unreachable, 8 if a shipment or confirmation was refused.
+
+    Example: raretrace --db b.db consortium receive --consortium consortium/ --facility US-MAG --key mag.key
+    """
+    import httpx
+
+    from raretrace.cli.witness import parse_endpoints
+    from raretrace.crypto.keys import load_signer
+    from raretrace.ledger.confirmations import send_pending
+    from raretrace.ledger.consortium_fetch import load_directory
+    from raretrace.ledger.shipments import receive
+    from raretrace.model import utc_now
+    from raretrace.render.jsonable import jsonable
+
+    members = load_directory(consortium, utc_now())
+    registry = _ctx(ctx).registry()
+    endpoints = parse_endpoints(endpoint or [])
+    with httpx.Client(timeout=30) as client:
+        received = receive(
+            registry, members, client, facility=facility, signer=load_signer(key), endpoints=endpoints
+        )
+        sent = send_pending(registry, members, client, endpoints=endpoints)
+    if as_json:
+        emit_json({"received": jsonable(received), "confirmations": jsonable(sent)})
+    else:
+        for item in received:
+            detail = f" — {escape(item.detail)}" if item.detail else ""
+            what = escape(item.certificate or "(member)")
+            out_console.print(f"{item.exporter} → {what}: {item.status}{detail}", highlight=False)
+        for c in sent:
+            detail = f" — {escape(c.detail)}" if c.detail else ""
+            out_console.print(f"{escape(c.certificate)} → {c.exporter}: {c.status}{detail}", highlight=False)
+    statuses = {item.status for item in received} | {c.status for c in sent}
+    if statuses & {"refused", "unknown_exporter"}:
+        raise typer.Exit(8)
+    if "offline" in statuses:
+        raise typer.Exit(7)
+
+
 @consortium_app.command("confirmations")
 def confirmations_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the import confirmations this (exporting) registry received from other members.
@@ -409,15 +462,16 @@ def confirmations_command(ctx: typer.Context, as_json: JsonFlag = False) -> None
     Example: raretrace --db registry.db consortium confirmations --json
     """
     from raretrace.ledger.confirmations import recorded
+    from raretrace.render.jsonable import jsonable
 
     rows = recorded(_ctx(ctx).registry())
     if as_json:
-        emit_json(rows)
+        emit_json(jsonable(rows))
         return
     for row in rows:
         out_console.print(
-            f"{escape(row['certificate'])}: confirmed by {escape(row['importer_log'])} "
-            f"(leaf {row['leaf_index']}, {row['confirmed_at']})",
+            f"{escape(row.certificate)}: confirmed by {escape(row.importer_log)} "
+            f"(leaf {row.leaf_index}, {row.confirmed_at})",
             highlight=False,
         )
     if not rows:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
 from raretrace.crypto.dsse import parse_envelope, sign_statement
 from raretrace.crypto.keys import PublicKey
 from raretrace.errors import DuplicateError, NotFoundError, ProofError, ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.consortium import Consortium
 from raretrace.ledger.logview import inclusion_proof, latest_checkpoint
 from raretrace.ledger.peer_http import HttpPeer, PeerUnreachableError
@@ -53,35 +54,47 @@ class Pending:
 
 @dataclass(frozen=True)
 class Recorded:
+    """The exporter's answer to one confirmation: recorded now (``new``) or already held."""
+
     certificate: str
     importer_log: str
     import_event: str
     leaf_index: int
     new: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+
+@dataclass(frozen=True)
+class HeldConfirmation:
+    """A confirmation this (exporting) registry holds."""
+
+    certificate: str
+    importer_log: str
+    import_event: str
+    leaf_index: int
+    confirmed_at: str
+    received_at: str
 
 
-def _import_predicate(envelope: bytes) -> dict[str, Any]:
-    statement = parse_envelope(envelope).statement()
-    predicate = statement["predicate"]
-    if predicate.get("kind") != "import":
+def _import_predicate(envelope: bytes) -> Mapping[str, object]:
+    predicate = parse_envelope(envelope).statement()["predicate"]
+    if not isinstance(predicate, dict) or predicate.get("kind") != "import":
         raise ValidationError("the confirmed event is not an import", field="predicate.envelope")
-    return dict(predicate)
+    return predicate
 
 
-def _certificate_of(predicate: dict[str, Any]) -> dict[str, Any]:
-    credential = (predicate.get("certificate") or {}).get("credential")
-    if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
+def _certificate_of(predicate: Mapping[str, object]) -> Mapping[str, object]:
+    certificate = predicate.get("certificate")
+    credential = certificate.get("credential") if isinstance(certificate, Mapping) else None
+    if not isinstance(credential, Mapping) or not isinstance(credential.get("id"), str):
         raise ValidationError("the import event carries no certificate id", field="predicate.envelope")
     return credential
 
 
-def _issuer_log(credential: dict[str, Any]) -> str | None:
+def _issuer_log(credential: Mapping[str, object]) -> str | None:
     """The log the certificate's evidence names: its issuing registry."""
-    evidence = (credential.get("credentialSubject") or {}).get("logEvidence") or {}
-    log = evidence.get("log") if isinstance(evidence, dict) else None
+    subject = credential.get("credentialSubject")
+    evidence = subject.get("logEvidence") if isinstance(subject, Mapping) else None
+    log = evidence.get("log") if isinstance(evidence, Mapping) else None
     return log if isinstance(log, str) else None
 
 
@@ -89,27 +102,28 @@ def confirm(registry: Registry, seq: int, event_id: str, envelope: bytes) -> Pen
     """The signed confirmation of the import event at leaf ``seq`` of this registry's log."""
     predicate = _import_predicate(envelope)
     credential = _certificate_of(predicate)
+    certificate = str(credential["id"])
     note = latest_checkpoint(registry)
     size = Checkpoint.parse(split_note(note)[0]).size
     proof = inclusion_proof(registry, seq, size)
-    body = {
-        "certificate": credential["id"],
+    body: JSONObject = {
+        "certificate": certificate,
         "importer_log": registry.origin,
         "import_event": event_id,
-        "confirmed_by": predicate.get("facility"),
-        "time": predicate.get("time"),
+        "confirmed_by": str(predicate.get("facility")),
+        "time": str(predicate.get("time")),
         "leaf_index": seq,
         "envelope": base64.b64encode(envelope).decode(),
         "checkpoint": note,
-        "inclusion_proof": proof["proof"],
+        "inclusion_proof": list(proof["proof"]),
     }
-    statement = {
+    statement: JSONObject = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": credential["id"], "digest": {"sha256": hashlib.sha256(envelope).hexdigest()}}],
+        "subject": [{"name": certificate, "digest": {"sha256": hashlib.sha256(envelope).hexdigest()}}],
         "predicateType": PREDICATE_TYPE,
         "predicate": body,
     }
-    return Pending(credential["id"], _issuer_log(credential), sign_statement(statement, [registry.signer]))
+    return Pending(certificate, _issuer_log(credential), sign_statement(statement, [registry.signer]))
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,7 @@ def send_pending(
     consortium: Consortium,
     client: httpx.Client,
     *,
-    endpoints: dict[str, str] | None = None,
+    endpoints: Mapping[str, str] | None = None,
 ) -> list[Sent]:
     """Offer every import's confirmation to its exporting member. Safe to repeat: an exporter that
     has one answers so; one that is offline gets it on a later run (this log is the outbox)."""
@@ -160,7 +174,7 @@ def pending(registry: Registry) -> list[Pending]:
     """A signed confirmation for every import event in this log, oldest first."""
     with registry.engine.connect() as conn:
         rows = store.import_events(conn)
-    return [confirm(registry, int(r.seq), str(r.event_id), bytes(r.envelope)) for r in rows]
+    return [confirm(registry, r.seq, r.event_id, r.envelope) for r in rows]
 
 
 def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None = None) -> Recorded:
@@ -170,6 +184,8 @@ def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None 
     if statement["predicateType"] != PREDICATE_TYPE:
         raise ValidationError(f"is not {PREDICATE_TYPE}", field="payload.predicateType")
     body = statement["predicate"]
+    if not isinstance(body, dict):
+        raise ValidationError("must be an object", field="predicate")
     try:
         origin, index, certificate = (
             str(body["importer_log"]),
@@ -213,34 +229,23 @@ def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None 
                     f"(event {held.import_event}): a replayed certificate",
                     field="predicate.certificate",
                 )
-            return Recorded(certificate, origin, event_id, int(held.leaf_index), False)
+            return Recorded(certificate, origin, event_id, held.leaf_index, False)
         store.record(
             conn,
-            {
-                "certificate_id": certificate,
-                "importer_log": origin,
-                "import_event": event_id,
-                "leaf_index": index,
-                "confirmed_at": str(predicate.get("time") or ""),
-                "received_at": stamp,
-                "envelope": bytes(raw),
-            },
+            store.ConfirmationRow(
+                certificate, origin, event_id, index, str(predicate.get("time") or ""), stamp, bytes(raw)
+            ),
         )
     return Recorded(certificate, origin, event_id, index, True)
 
 
-def recorded(registry: Registry) -> list[dict[str, Any]]:
+def recorded(registry: Registry) -> list[HeldConfirmation]:
     """Every confirmation this (exporting) registry holds."""
     with registry.engine.connect() as conn:
         rows = store.all_confirmations(conn)
     return [
-        {
-            "certificate": r.certificate_id,
-            "importer_log": r.importer_log,
-            "import_event": r.import_event,
-            "leaf_index": int(r.leaf_index),
-            "confirmed_at": r.confirmed_at,
-            "received_at": r.received_at,
-        }
+        HeldConfirmation(
+            r.certificate_id, r.importer_log, r.import_event, r.leaf_index, r.confirmed_at, r.received_at
+        )
         for r in rows
     ]

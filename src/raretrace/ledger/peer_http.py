@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from raretrace.errors import RaretraceError
+from raretrace.jsontypes import JSONObject
 
 
 class PeerUnreachableError(RaretraceError):
@@ -83,3 +84,28 @@ class HttpPeer:
         """``POST /api/v1/confirmations`` on the exporting member."""
         headers = {"Content-Type": "application/json"}
         return self._call("POST", "/api/v1/confirmations", content=envelope, headers=headers)
+
+    def waiting_shipments(self, request: bytes) -> list[JSONObject]:
+        """``POST /api/v1/shipments/waiting`` on the exporting member: the certificates it keeps for the
+        facility that signed ``request`` (``ledger.shipments``)."""
+        headers = {"Content-Type": "application/json"}
+        answer = self._call("POST", "/api/v1/shipments/waiting", content=request, headers=headers)
+        data = self._json(self._ok(answer, "waiting shipments"), "waiting shipments")
+        if not isinstance(data, list) or not all(isinstance(p, dict) for p in data):
+            raise PeerUnreachableError(
+                f"{self.endpoint} sent waiting shipments that are not a list of objects"
+            )
+        return [p for p in data if isinstance(p, dict)]
+
+    def status_list(self) -> JSONObject:
+        """``GET /status/1``: the member's signed status list (checked by whoever verifies with it)."""
+        data = self._json(self._ok(self._call("GET", "/status/1"), "status list"), "status list")
+        if not isinstance(data, dict):
+            raise PeerUnreachableError(f"{self.endpoint} sent a status list that is not an object")
+        return data
+
+    def _json(self, text: str, what: str) -> object:
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise PeerUnreachableError(f"{self.endpoint} sent malformed JSON for the {what}: {e}") from e
