@@ -10,6 +10,8 @@ reported by the others through gossip, and a rolled-back view is an alarm.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from raretrace.crypto.keys import Ed25519Signer
+from raretrace.crypto.keys import Ed25519Signer, write_key_pair
 from raretrace.ledger import consortium as cs
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
-from tests.consortium_net import Member, Network
+from tests.consortium_net import Member, Network, cli
 
 pytestmark = pytest.mark.postgres
 
@@ -104,108 +106,65 @@ def now_text() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def test_shipments_are_certified_imported_confirmed_and_reconciled_over_http(network: Network) -> None:
+def test_shipments_are_fetched_imported_confirmed_and_reconciled_over_http(network: Network) -> None:
     c = network.found_consortium(quorum=2)
     members = list(network.members)
     m1, m2, m3 = members
     network.start()
-    keys = {m.id: Ed25519Signer.generate() for m in members}
-    for m in members:  # every member knows every member's magnet maker (its own and its customers)
-        m.submit(
-            [
-                m.chain.facility_event(f"{x.id}-MAG", country=x.country, stages=["magnet"], signer=keys[x.id])
-                for x in members
-            ]
-        )
-        for x in members:  # and trusts every other member's registry (imports one way, confirmations back)
-            if x is not m:
-                trusted = httpx.get(x.url + "/trusted-keys", timeout=10).json()
-                answer = httpx.post(
-                    m.url + "/api/v1/trusted-registries",
-                    json={"trusted_keys": trusted},
-                    headers=m.auth,
-                    timeout=10,
-                )
-                assert answer.status_code == 201, answer.text
-    shipments: dict[str, tuple[Member, Member, dict[str, Any]]] = {}
+    keys = network.open_trade()
+    shipments: dict[str, tuple[Member, Member]] = {}
     for exporter in members:
-        exporter.submit(exporter.extracts(2 * (len(members) - 1), "export"))
-        ids = [f"urn:raretrace:lot:{exporter.id}-export-{i}" for i in range(2 * (len(members) - 1))]
-        for k, importer in enumerate(x for x in members if x is not exporter):
-            for lot_id in ids[2 * k : 2 * k + 2]:
-                tid = exporter.chain.next_id("transfer")
-                exporter.submit(
-                    [
-                        exporter.chain.envelope(
-                            f"{exporter.id}-MINE",
-                            "transfer",
-                            event_id=tid,
-                            to=f"{importer.id}-MAG",
-                            lots=[lot_id],
-                        ),
-                        exporter.chain.envelope(
-                            f"{importer.id}-MAG", "receive", transfer_event=tid, lots=[lot_id]
-                        ),
-                    ]
-                )
-                issued = httpx.post(
-                    exporter.url + "/api/v1/certificates",
-                    json={"transfer": tid},
-                    headers=exporter.auth,
-                    timeout=30,
-                )
-                assert issued.status_code == 201, issued.text
-                presentation = issued.json()
-                importer.submit(
-                    [
-                        importer.chain.envelope(
-                            f"{importer.id}-MAG",
-                            "import",
-                            certificate=presentation,
-                            time=now_text(),
-                            signer=keys[importer.id],
-                        )
-                    ]
-                )
-                shipments[presentation["credential"]["id"]] = (exporter, importer, presentation)
+        for importer in (x for x in members if x is not exporter):
+            for cid in exporter.ship(importer, 2, f"to-{importer.id}"):
+                shipments[cid] = (exporter, importer)
     assert len(shipments) == 12  # 3 exporters x 2 importers x 2 lots
-    # the same certificate imported again where it was imported: refused there
-    _, (exporter, importer, presentation) = next(iter(shipments.items()))
-    again = importer.try_submit(
-        [
-            importer.chain.envelope(
-                f"{importer.id}-MAG",
-                "import",
-                certificate=presentation,
-                time=now_text(),
-                signer=keys[importer.id],
-            )
-        ]
-    )
-    assert again.status_code == 409, again.text
-    # confirmations: m1 is offline when m2 sends; nothing is lost, m2 sends again later
+    # m2 receives while m1 is down: m1's shipments wait there, nothing is lost
     m1.stop()
-    code, sent, err = m2.confirm_imports(network.consortium_dir)
-    assert code == 7, err
-    assert {s["exporter"]: s["status"] for s in sent} == {"m1": "offline", "m3": "recorded"}
+    got, sent = m2.receive(network.consortium_dir, "m2-MAG", keys["m2"])
+    assert sorted((g["exporter"], g["status"]) for g in got) == [
+        ("m1", "offline"),
+        ("m3", "imported"),
+        ("m3", "imported"),
+    ], got
+    assert {s["status"] for s in sent} == {"recorded"}
     network.start([m1])
-    for m in members:
-        code, sent, err = m.confirm_imports(network.consortium_dir)
-        assert code == 0, err
-        assert {s["status"] for s in sent} <= {"recorded", "already"}
+    # the command itself, in its own process, for m2; the others in this process
+    done = cli(
+        "--db", m2.db, "consortium", "receive", "--consortium", str(network.consortium_dir),
+        "--facility", "m2-MAG", "--key", str(write_key(network.work / "m2-mag.key", keys["m2"])), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert sorted(r["status"] for r in answer["received"]) == ["imported", "imported"], answer
+    assert {r["exporter"] for r in answer["received"]} == {"m1"}
+    for m in (m1, m3):
+        got, sent = m.receive(network.consortium_dir, f"{m.id}-MAG", keys[m.id])
+        assert sorted(g["status"] for g in got) == ["imported"] * 4, got
+        assert {s["status"] for s in sent} <= {"recorded", "already"}, sent
+    # a second run finds nothing waiting: every shipment's confirmation came back
+    got, sent = m3.receive(network.consortium_dir, "m3-MAG", keys["m3"])
+    assert got == [] and {s["status"] for s in sent} == {"already"}
     for exporter in members:
         held = httpx.get(exporter.url + "/api/v1/confirmations", headers=exporter.auth, timeout=10).json()
-        mine = sorted(cid for cid, (ex, _, _) in shipments.items() if ex is exporter)
+        mine = sorted(cid for cid, (ex, _) in shipments.items() if ex is exporter)
         assert sorted(r["certificate"] for r in held) == mine  # every shipment confirmed
+    # a fetch request signed by another facility's key is refused by the exporter
+    from raretrace.ledger.shipments import fetch_request
+
+    forged = fetch_request("m2-MAG", keys["m3"])
+    answer = httpx.post(m1.url + "/api/v1/shipments/waiting", content=forged, timeout=10)
+    assert answer.status_code == 403, answer.text
+    # the same certificate imported again where it was imported: refused there
+    replayed = next(cid for cid, (ex, im) in shipments.items() if ex is m1 and im is m2)
+    presentation = fetch_presentation(m2, replayed)
+    again = m2.try_submit(
+        [m2.chain.envelope("m2-MAG", "import", certificate=presentation, time=now_text(), signer=keys["m2"])]
+    )
+    assert again.status_code == 409, again.text
     # a replay: m2's magnet maker imports m1's certificate to it into m3 as well; m3 cannot tell,
     # m1 refuses the second confirmation, and the reconciliation names the certificate
-    replayed = next(cid for cid, (ex, im, _) in shipments.items() if ex is m1 and im is m2)
     m3.submit(
-        [
-            m3.chain.envelope(
-                "m2-MAG", "import", certificate=shipments[replayed][2], time=now_text(), signer=keys["m2"]
-            )
-        ]
+        [m3.chain.envelope("m2-MAG", "import", certificate=presentation, time=now_text(), signer=keys["m2"])]
     )
     code, sent, err = m3.confirm_imports(network.consortium_dir)
     assert code == 8, err
@@ -224,3 +183,20 @@ def test_shipments_are_certified_imported_confirmed_and_reconciled_over_http(net
                 assert [f["certificate"] for f in result["findings"]] == [replayed]
             else:
                 assert result["agree"], result
+
+
+def write_key(path: Path, key: Ed25519Signer) -> Path:
+    return write_key_pair(key, path)[0]
+
+
+def fetch_presentation(importer: Member, certificate: str) -> dict[str, Any]:
+    """The presentation as the importer recorded it (its import event carries it)."""
+    from raretrace.store.confirmations import import_events
+
+    with importer.registry.engine.connect() as conn:
+        rows = import_events(conn)
+    for row in rows:
+        predicate = json.loads(base64.b64decode(json.loads(row.envelope)["payload"]))["predicate"]
+        if predicate["certificate"]["credential"]["id"] == certificate:
+            return dict(predicate["certificate"])
+    raise AssertionError(f"{certificate} was not imported")

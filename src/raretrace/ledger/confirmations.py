@@ -164,9 +164,7 @@ def send_pending(
             out.append(Sent(item.certificate, member.id, "offline", e.message))
             continue
         status = {201: "recorded", 200: "already"}.get(answer.status, "refused")
-        out.append(
-            Sent(item.certificate, member.id, status, "" if status != "refused" else answer.text[:300])
-        )
+        out.append(Sent(item.certificate, member.id, status, "" if status != "refused" else answer.reason))
     return out
 
 

@@ -29,6 +29,16 @@ class Answer:
     status: int
     text: str
 
+    @property
+    def reason(self) -> str:
+        """The ``detail`` of a problem answer (RFC 9457, what raretrace's API sends), else the text."""
+        try:
+            data = json.loads(self.text)
+        except ValueError:
+            data = None
+        detail = data.get("detail") if isinstance(data, dict) else None
+        return detail if isinstance(detail, str) else self.text[:300]
+
 
 class HttpPeer:
     """One member's API at ``endpoint`` (its base URL), through a shared ``httpx.Client``."""
@@ -50,7 +60,7 @@ class HttpPeer:
     def _ok(self, answer: Answer, what: str) -> str:
         if answer.status != 200:
             raise PeerUnreachableError(
-                f"{self.endpoint} {what}: {answer.status} {answer.text[:300]}", field="endpoint"
+                f"{self.endpoint} {what}: {answer.status} {answer.reason}", field="endpoint"
             )
         return answer.text
 

@@ -46,6 +46,7 @@ from raretrace.jsontypes import JSONObject
 from raretrace.ledger.consortium import Consortium, Member, open_member_checkpoint
 from raretrace.ledger.peer_http import HttpPeer, PeerUnreachableError
 from raretrace.ledger.registry import Registry
+from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.merkle import verify_consistency
 from raretrace.store import confirmations as confirmation_store
 from raretrace.store import shipments as store
@@ -155,38 +156,52 @@ def _imported(registry: Registry) -> set[str]:
     return out
 
 
-def _check_cited(member: Member, consortium: Consortium, peer: HttpPeer, credential: JSONObject) -> None:
-    """Steps 1-3 of the module docstring."""
-    subject = credential.get("credentialSubject")
-    evidence = subject.get("logEvidence") if isinstance(subject, dict) else None
-    if not isinstance(evidence, dict) or evidence.get("log") != member.origin:
-        raise ProofError(f"the certificate does not cite member {member.id}'s log", field="logEvidence.log")
-    cited_note = evidence.get("checkpoint")
-    if not isinstance(cited_note, str):
-        raise ValidationError("the certificate cites no checkpoint", field="logEvidence.checkpoint")
-    _, cited = open_member_checkpoint(consortium, cited_note)
-    _, current = open_member_checkpoint(consortium, peer.checkpoint())
-    if current.size < cited.size:
-        raise ProofError(
-            f"member {member.id}'s log shows {current.size} leaves, the certificate cites {cited.size}",
-            field="logEvidence.checkpoint",
-        )
-    if current.size == cited.size:
-        if current.root_hash != cited.root_hash:
+class _ExporterLog:
+    """The exporter's log as its API shows it now: its checkpoint read once per call, each
+    consistency proof once per cited size (a batch of certificates usually cites one checkpoint)."""
+
+    def __init__(self, member: Member, consortium: Consortium, peer: HttpPeer) -> None:
+        self.member, self.consortium, self.peer = member, consortium, peer
+        self._current: Checkpoint | None = None
+        self._extends: set[tuple[int, bytes]] = set()
+
+    def current(self) -> Checkpoint:
+        if self._current is None:
+            _, self._current = open_member_checkpoint(self.consortium, self.peer.checkpoint())
+        return self._current
+
+    def check_cited(self, credential: Mapping[str, object]) -> None:
+        """Steps 1-3 of the module docstring."""
+        subject = credential.get("credentialSubject")
+        evidence = subject.get("logEvidence") if isinstance(subject, Mapping) else None
+        if not isinstance(evidence, Mapping) or evidence.get("log") != self.member.origin:
+            raise ProofError(
+                f"the certificate does not cite member {self.member.id}'s log", field="logEvidence.log"
+            )
+        note = evidence.get("checkpoint")
+        if not isinstance(note, str):
+            raise ValidationError("the certificate cites no checkpoint", field="logEvidence.checkpoint")
+        _, cited = open_member_checkpoint(self.consortium, note)
+        current = self.current()
+        if (cited.size, cited.root_hash) in self._extends:
+            return
+        if current.size < cited.size:
+            raise ProofError(
+                f"member {self.member.id}'s log shows {current.size} leaves, the certificate cites "
+                f"{cited.size}",
+                field="logEvidence.checkpoint",
+            )
+        if current.size == cited.size and current.root_hash != cited.root_hash:
             raise ProofError("the exporter's log shows another tree of the cited size", field="checkpoint")
-        return
-    proof = peer.consistency_proof(cited.size, current.size)
-    verify_consistency(cited.size, current.size, proof, cited.root_hash, current.root_hash)
+        if current.size > cited.size > 0:
+            proof = self.peer.consistency_proof(cited.size, current.size)
+            verify_consistency(cited.size, current.size, proof, cited.root_hash, current.root_hash)
+        self._extends.add((cited.size, cited.root_hash))
 
 
-def _import_one(
-    registry: Registry,
-    facility: str,
-    signer: Signer,
-    presentation: JSONObject,
-    status_list: JSONObject,
-    moment: datetime,
-) -> None:
+def _import_event(
+    facility: str, signer: Signer, presentation: JSONObject, status_list: JSONObject, moment: datetime
+) -> bytes:
     credential = presentation["credential"]
     assert isinstance(credential, dict)
     event = {
@@ -197,47 +212,55 @@ def _import_one(
         "certificate": presentation,
         "status_list": status_list,
     }
-    registry.append([sign_event(event, [signer])])
+    return sign_event(event, [signer])
+
+
+def _append(registry: Registry, exporter: str, ready: list[tuple[str, bytes]]) -> list[Received]:
+    """All in one batch; if the batch is refused, one by one, so each refusal names its certificate."""
+    try:
+        registry.append([envelope for _, envelope in ready])
+    except RaretraceError as e:
+        if len(ready) > 1:
+            return [r for item in ready for r in _append(registry, exporter, [item])]
+        return [Received(exporter, ready[0][0], "refused", f"{e.field}: {e.message}")]
+    return [Received(exporter, certificate, "imported") for certificate, _ in ready]
 
 
 def _from_member(
     registry: Registry,
-    consortium: Consortium,
-    member: Member,
-    peer: HttpPeer,
+    log: _ExporterLog,
     facility: str,
     signer: Signer,
     done: set[str],
     moment: datetime,
 ) -> list[Received]:
+    exporter = log.member.id
     try:
-        offered = peer.waiting_shipments(fetch_request(facility, signer, now=moment))
-        status_list = peer.status_list() if offered else {}
+        offered = log.peer.waiting_shipments(fetch_request(facility, signer, now=moment))
+        status_list = log.peer.status_list() if offered else {}
     except PeerUnreachableError as e:
-        return [Received(member.id, None, "offline", e.message)]
-    out = []
+        return [Received(exporter, None, "offline", e.message)]
+    out, ready = [], []
     for presentation in offered:
         credential = presentation.get("credential")
         certificate = credential.get("id") if isinstance(credential, dict) else None
-        if not isinstance(certificate, str):
-            out.append(Received(member.id, None, "refused", "an offered presentation has no credential id"))
+        if not isinstance(credential, dict) or not isinstance(certificate, str):
+            out.append(Received(exporter, None, "refused", "an offered presentation has no credential id"))
             continue
         if certificate in done:
-            out.append(Received(member.id, certificate, "already"))
+            out.append(Received(exporter, certificate, "already"))
             continue
         try:
-            assert isinstance(credential, dict)
-            _check_cited(member, consortium, peer, credential)
-            _import_one(registry, facility, signer, presentation, status_list, moment)
+            log.check_cited(credential)
         except PeerUnreachableError as e:
-            out.append(Received(member.id, certificate, "offline", e.message))
+            out.append(Received(exporter, certificate, "offline", e.message))
             continue
         except RaretraceError as e:
-            out.append(Received(member.id, certificate, "refused", f"{e.field}: {e.message}"))
+            out.append(Received(exporter, certificate, "refused", f"{e.field}: {e.message}"))
             continue
         done.add(certificate)
-        out.append(Received(member.id, certificate, "imported"))
-    return out
+        ready.append((certificate, _import_event(facility, signer, presentation, status_list, moment)))
+    return out + (_append(registry, exporter, ready) if ready else [])
 
 
 def receive(
@@ -263,6 +286,6 @@ def receive(
         if url is None:
             out.append(Received(member.id, None, "offline", "no endpoint"))
             continue
-        peer = HttpPeer(url, client)
-        out.extend(_from_member(registry, consortium, member, peer, facility, signer, done, moment))
+        log = _ExporterLog(member, consortium, HttpPeer(url, client))
+        out.extend(_from_member(registry, log, facility, signer, done, moment))
     return out

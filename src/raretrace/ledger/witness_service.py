@@ -146,7 +146,7 @@ def _witness_one(
         return PeerResult(member.id, member.origin, "refused", detail=e.message), None
     try:
         answer = peer.give_cosignatures(done.note)
-        accepted, detail = answer.status == 200, "" if answer.status == 200 else answer.text[:300]
+        accepted, detail = answer.status == 200, "" if answer.status == 200 else answer.reason
     except PeerUnreachableError as e:
         accepted, detail = False, e.message
     return PeerResult(member.id, member.origin, "cosigned", done.size, detail, accepted), done
@@ -174,8 +174,8 @@ def _gossip(log: HttpPeer, witness: Member, peer: HttpPeer, done: Witnessed) -> 
     if answer.status == 404:
         return GossipResult(done.origin, name, "unknown", "it has not witnessed this log yet")
     if answer.status == 403:
-        return GossipResult(done.origin, name, "behind", answer.text[:300])
-    return GossipResult(done.origin, name, "split_view", answer.text[:300])
+        return GossipResult(done.origin, name, "behind", answer.reason)
+    return GossipResult(done.origin, name, "split_view", answer.reason)
 
 
 def run_round(

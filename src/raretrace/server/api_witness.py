@@ -18,19 +18,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from raretrace.errors import AuthorizationError, NotFoundError, ProofError, ValidationError
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.witnessing import SplitViewError, witness_log
+from raretrace.ledger.witnessing import SplitViewError, witness_log, witnessed_size
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
 from raretrace.server.access import require
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import from_error, responses
-from raretrace.store import schema as t
 
 router = APIRouter(tags=["witness"], responses=responses(400, 403, 404, 409, 422))
 
@@ -73,16 +71,13 @@ def add_checkpoint(registry: Registry, caller: Principal, body: str, log_key: st
     old, proof, note = parse_request(body)
     text, _ = split_note(note)
     origin = Checkpoint.parse(text).origin
-    with registry.engine.connect() as conn:
-        known = conn.execute(
-            select(t.witnessed_logs.c.size).where(t.witnessed_logs.c.origin == origin)
-        ).scalar_one_or_none()
+    known = witnessed_size(registry, origin)
     if known is None:
         if log_key is None:
             raise NotFoundError(f"this witness does not know log {origin}", field="origin")
         require(caller, "secretariat", action="witnessing a new log")
-    elif int(known) != old:
-        return PlainTextResponse(f"{int(known)}\n", status_code=409, media_type="text/x.tlog.size")
+    elif known != old:
+        return PlainTextResponse(f"{known}\n", status_code=409, media_type="text/x.tlog.size")
     try:
         result = witness_log(registry, _Submitted(note, proof), log_key=log_key if known is None else None)
     except SplitViewError as e:

@@ -28,6 +28,7 @@ class ImportEvent:
     seq: int
     event_id: str
     time: str
+    facility_id: str
     envelope: bytes
 
 
@@ -73,11 +74,14 @@ def issued(conn: Connection, certificate_id: str) -> bool:
 def import_events(conn: Connection) -> list[ImportEvent]:
     """Every import event in this log, in log order."""
     rows = conn.execute(
-        select(events.c.seq, events.c.event_id, events.c.time, events.c.envelope)
+        select(events.c.seq, events.c.event_id, events.c.time, events.c.facility_id, events.c.envelope)
         .where(events.c.kind == "import")
         .order_by(events.c.seq)
     )
-    return [ImportEvent(int(r.seq), str(r.event_id), str(r.time), bytes(r.envelope)) for r in rows]
+    return [
+        ImportEvent(int(r.seq), str(r.event_id), str(r.time), str(r.facility_id), bytes(r.envelope))
+        for r in rows
+    ]
 
 
 def trusted_log_keys(conn: Connection) -> dict[str, str]:
