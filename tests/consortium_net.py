@@ -400,7 +400,7 @@ def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTr
         for importer in members:
             if exporter is not importer:
                 result = reconcile_signed(c, signed[exporter.id], signed[importer.id])
-                assert result["agree"] and result["certificates"] == per_pair, result
+                assert result.agree and result.certificates == per_pair, result
                 pairs += 1
     lap("statistics, reconciliation")
     return MonthOfTrade(len(members), len(shipped), confirmed, pairs, phases)

@@ -178,11 +178,13 @@ def test_shipments_are_fetched_imported_confirmed_and_reconciled_over_http(netwo
             if exporter is importer:
                 continue
             result = reconcile_signed(c, signed[exporter.id], signed[importer.id])
-            assert result["certificates"] == 2
+            assert result.certificates == 2
+            assert not any(b.unexplained for b in result.by_form), result  # every difference named
             if (exporter.id, importer.id) == ("m1", "m3"):
-                assert [f["certificate"] for f in result["findings"]] == [replayed]
+                assert [f["certificate"] for f in result.findings] == [replayed]
+                assert [b.explained_by for b in result.by_form] == [(replayed,)]
             else:
-                assert result["agree"], result
+                assert result.agree, result
 
 
 def write_key(path: Path, key: Ed25519Signer) -> Path:

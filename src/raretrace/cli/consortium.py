@@ -344,25 +344,34 @@ def reconcile_command(
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.member_stats import reconcile_signed
     from raretrace.model import utc_now
+    from raretrace.render.jsonable import jsonable
 
     members = load_directory(consortium, utc_now())
     result = reconcile_signed(members, exporter.read_bytes(), importer.read_bytes())
     if as_json:
-        emit_json(result)
+        emit_json(jsonable(result))
     else:
         out_console.print(
-            f"{result['month']}: {result['exporter']} → {result['importer']}, {result['certificates']} "
-            f"certificate(s): {'agree' if result['agree'] else 'MISMATCHES'}",
+            f"{result.month}: {result.exporter} → {result.importer}, {result.certificates} "
+            f"certificate(s): {'agree' if result.agree else 'MISMATCHES'}",
             highlight=False,
         )
-        for item in result["findings"]:
+        for item in result.findings:
             figures = (
                 f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
             )
             out_console.print(
-                f"  {escape(str(item['number']))}: {escape(item['issue'])}{figures}", highlight=False
+                f"  {escape(str(item['number']))}: {escape(str(item['issue']))}{figures}", highlight=False
             )
-    if not result["agree"]:
+        for form in result.by_form:
+            note = "  UNEXPLAINED" if form.unexplained else ""
+            named = f" (differences: {', '.join(form.explained_by)})" if form.explained_by else ""
+            out_console.print(
+                f"  {form.form}: exporter {form.exporter_kg:g} kg, importer {form.importer_kg:g} kg"
+                f"{escape(named)}{note}",
+                highlight=False,
+            )
+    if not result.agree:
         raise typer.Exit(8)
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from raretrace.errors import NotFoundError, ProofError, ValidationError
-from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.logview import add_cosignatures, consistency_proof, latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
@@ -159,7 +159,21 @@ def submit(log: Registry, witnessed: Witnessed) -> list[str]:
     return add_cosignatures(log, witnessed.note)
 
 
-def compare_views(notes: Sequence[str], log_key: str) -> list[JSONObject]:
+@dataclass(frozen=True)
+class RootSeen:
+    root: str  # hex
+    signed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitView:
+    """One tree size the log signed with more than one root, and who signed each."""
+
+    size: int
+    roots: tuple[RootSeen, ...]
+
+
+def compare_views(notes: Sequence[str], log_key: str) -> list[SplitView]:
     """Split views among checkpoints that witnesses (or certificate holders) hold: for each tree size
     signed with more than one root, the roots and the cosigners of each. Notes not signed by the log
     are refused: a forged note proves nothing against the log."""
@@ -174,11 +188,10 @@ def compare_views(notes: Sequence[str], log_key: str) -> list[JSONObject]:
         _, lines = split_note(note)
         signers = {line.removeprefix("— ").split(" ", 1)[0] for line in lines}
         by_size.setdefault(checkpoint.size, {}).setdefault(checkpoint.root_hash, set()).update(signers)
-    conflicts: list[JSONObject] = []
-    for size, roots in sorted(by_size.items()):
-        if len(roots) > 1:
-            shown: list[JSONValue] = [
-                {"root": root.hex(), "signed_by": [*sorted(who)]} for root, who in sorted(roots.items())
-            ]
-            conflicts.append({"size": size, "roots": shown})
-    return conflicts
+    return [
+        SplitView(
+            size, tuple(RootSeen(root.hex(), tuple(sorted(who))) for root, who in sorted(roots.items()))
+        )
+        for size, roots in sorted(by_size.items())
+        if len(roots) > 1
+    ]
