@@ -162,13 +162,14 @@ class Member:
 
     def round(self, consortium_dir: Path, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
         """One witness round in this process (the CLI's code, without starting Python again)."""
+        from raretrace.cli.witness import round_json
         from raretrace.ledger.consortium_fetch import load_directory
         from raretrace.ledger.witness_service import run_round
         from raretrace.model import utc_now
 
         members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=10) as client:
-            return run_round(self.registry, members, client, endpoints=endpoints).to_dict()
+            return round_json(run_round(self.registry, members, client, endpoints=endpoints))
 
     def receive(
         self, consortium_dir: Path, facility: str, key: Ed25519Signer, endpoints: dict[str, str] | None = None

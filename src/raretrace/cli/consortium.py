@@ -8,14 +8,19 @@ place; ``verify`` and ``fetch`` walk the chain from a trusted version.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, out_console
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from raretrace.ledger.consortium import Consortium
 
 consortium_app = typer.Typer(
     help="The consortium's membership file: signed k-of-n, versioned (TUF-root style).", no_args_is_help=True
@@ -34,14 +39,14 @@ Endpoints = Annotated[
 ]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValidationError(f"{path} is not a readable JSON file: {e}", field=str(path)) from e
 
 
-def _signed(path: Path) -> Any:
+def _signed(path: Path) -> Consortium:
     from raretrace.ledger.consortium import parse_signed
 
     data = _read(path)
@@ -53,15 +58,16 @@ def _signed(path: Path) -> Any:
         raise e.within(str(path)) from e
 
 
-def _write(out: Path, doc: dict[str, Any], as_json: bool) -> None:
+def _write(out: Path, doc: JSONObject, as_json: bool) -> None:
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    version = doc["signed"]["version"]
+    signed, signatures = doc["signed"], doc["signatures"]
+    version = signed.get("version") if isinstance(signed, dict) else None
+    count = len(signatures) if isinstance(signatures, list) else 0
     if as_json:
-        emit_json({"file": str(out), "version": version, "signatures": len(doc["signatures"])})
+        emit_json({"file": str(out), "version": version, "signatures": count})
     else:
         out_console.print(
-            f"wrote version {version} to {escape(str(out))} ({len(doc['signatures'])} signature(s))",
-            highlight=False,
+            f"wrote version {version} to {escape(str(out))} ({count} signature(s))", highlight=False
         )
 
 
@@ -114,7 +120,7 @@ def add_member_command(
     """
     from raretrace.ledger.consortium import add_member, document
 
-    member: dict[str, Any] = {"id": member_id, "name": name, "country": country, "roles": role}
+    member: dict[str, object] = {"id": member_id, "name": name, "country": country, "roles": role}
     member["status"] = "active"
     member["log_keys"] = [] if log_key is None else [{"key": log_key, "since": since}]
     for key, value in (("origin", origin), ("witness_key", witness_key), ("endpoint", endpoint)):
@@ -123,7 +129,7 @@ def add_member_command(
     _write(out, document(add_member(_signed(prev), member)), as_json)
 
 
-def _status(status: str) -> Any:
+def _status(status: str) -> Callable[..., None]:
     def command(prev: Prev, member_id: MemberId, out: Out, as_json: JsonFlag = False) -> None:
         from raretrace.ledger.consortium import document, set_status
 
@@ -200,7 +206,7 @@ def sign_command(
     _write(file, sign(_read(file), load_signer(key)), as_json)
 
 
-def _render(consortium: Any, as_json: bool) -> None:
+def _render(consortium: Consortium, as_json: bool) -> None:
     if as_json:
         emit_json(consortium.to_dict())
         return

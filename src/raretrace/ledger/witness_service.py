@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -80,15 +79,6 @@ class Round:
     @property
     def ok(self) -> bool:
         return not self.alarms
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "ok": self.ok,
-            "alarms": self.alarms,
-            "peers": [p.__dict__ for p in self.peers],
-            "gossip": [g.__dict__ for g in self.gossip],
-        }
 
 
 _ALARMS = ("split_view", "rollback", "refused")
