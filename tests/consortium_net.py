@@ -164,12 +164,14 @@ class Member:
         """One witness round in this process (the CLI's code, without starting Python again)."""
         from raretrace.cli.witness import round_json
         from raretrace.ledger.consortium_fetch import load_directory
-        from raretrace.ledger.witness_service import run_round
+        from raretrace.ledger.witness_service import record_round, run_round
         from raretrace.model import utc_now
 
         members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=10) as client:
-            return round_json(run_round(self.registry, members, client, endpoints=endpoints))
+            result = run_round(self.registry, members, client, endpoints=endpoints)
+        record_round(self.registry, result)
+        return round_json(result)  # type: ignore[return-value]  # a JSON object, as round_json builds it
 
     def receive(
         self, consortium_dir: Path, facility: str, key: Ed25519Signer, endpoints: dict[str, str] | None = None

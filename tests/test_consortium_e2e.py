@@ -11,7 +11,9 @@ reported by the others through gossip, and a rolled-back view is an alarm.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,9 +99,78 @@ def test_a_split_view_shown_to_one_peer_is_reported_by_the_others(network: Netwo
     alarms = " ".join(report["alarms"])
     assert "registry.m2.example/log as seen by witness m3: split_view" in alarms, alarms
     assert "ALARM" in err
+    # the alarm as monitoring sees it on m1's own server: metric, page, status
+    metrics = httpx.get(m1.url + "/witness/metrics", timeout=10).text
+    assert 'raretrace_witness_alarms{kind="split_view"} 1' in metrics and "raretrace_witness_ok 0" in metrics
+    page = httpx.get(m1.url + "/witness", timeout=10).text
+    assert "ALARM" in page and "as seen by witness m3: split_view" in page
+    assert httpx.get(m1.url + "/api/v1/witness/status", timeout=10).json()["ok"] is False
     # shown the fork, which is smaller than the tree m1 cosigned: a rollback
     report = m1.round(network.consortium_dir, {"m2": fork.url})
     assert not report["ok"] and statuses(report)["m2"] == "rollback", report
+    metrics = httpx.get(m1.url + "/witness/metrics", timeout=10).text
+    assert 'raretrace_witness_alarms{kind="rollback"} 1' in metrics, metrics
+    assert 'status="rollback"} 1' in metrics
+
+
+class FrozenView(http.server.BaseHTTPRequestHandler):
+    """A log as a stale cache shows it to one witness: an old ``/checkpoint``, everything else from the
+    log itself (its consistency proofs); writes refused."""
+
+    note = ""
+    upstream = ""
+
+    def do_GET(self) -> None:
+        if self.path == "/checkpoint":
+            status, body = 200, self.note.encode()
+        else:
+            answer = httpx.get(self.upstream + self.path, timeout=10)
+            status, body = answer.status_code, answer.content
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_witness_shown_an_old_tree_catches_up_from_a_witness_that_is_ahead(network: Network) -> None:
+    network.found_consortium(quorum=2)
+    m1, m2, m3 = network.members
+    network.start()
+    for m in network.members:
+        m.submit(m.extracts(10, "w1"))
+    for _ in range(2):
+        for m in network.members:
+            assert m.round(network.consortium_dir)["ok"]
+    old = m2.checkpoint()  # m1 and m3 cosigned this tree of m2's log
+    m2.submit(m2.extracts(15, "w2"))
+    assert statuses(m3.round(network.consortium_dir))["m2"] == "cosigned"  # m3 now holds the larger tree
+    handler = type("Frozen", (FrozenView,), {"note": old, "upstream": m2.url})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        stale = f"http://127.0.0.1:{server.server_address[1]}"
+        report = m1.round(network.consortium_dir, {"m2": stale})
+    finally:
+        server.shutdown()
+    assert report["ok"], report["alarms"]
+    [gossip] = [g for g in report["gossip"] if g["origin"] == m2.registry.origin and g["witness"] == "m3"]
+    assert gossip["status"] == "caught_up", gossip
+    size = m2.registry.tree_size()
+    assert f"to {size}" in gossip["detail"]
+    # m1 now remembers the larger tree: the next round, from the log itself, needs nothing more
+    assert httpx.get(
+        m1.url + "/api/v1/witnessed", params={"origin": m2.registry.origin}, timeout=10
+    ).text == (
+        m3_note := httpx.get(
+            m3.url + "/api/v1/witnessed", params={"origin": m2.registry.origin}, timeout=10
+        ).text
+    )
+    assert f"\n{size}\n" in m3_note
+    report = m1.round(network.consortium_dir)
+    assert report["ok"] and statuses(report)["m2"] == "cosigned"
 
 
 def now_text() -> str:

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from raretrace.cli.certificates import witness as witness_local
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
-from raretrace.jsontypes import JSONObject
+from raretrace.jsontypes import JSONValue
 from raretrace.render.jsonable import jsonable
 
 if TYPE_CHECKING:
@@ -56,15 +56,11 @@ def parse_endpoints(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def round_json(result: Round) -> JSONObject:
+def round_json(result: Round) -> JSONValue:
     """A witness round as the status file, ``--json`` and the registry's witness page show it."""
-    return {
-        "time": result.time,
-        "ok": result.ok,
-        "alarms": list(result.alarms),
-        "peers": jsonable(result.peers),
-        "gossip": jsonable(result.gossip),
-    }
+    from raretrace.ledger.witness_service import status_of
+
+    return jsonable(status_of(result))
 
 
 def _print_round(result: Round) -> None:
@@ -114,7 +110,7 @@ def witness_run(
     import httpx
 
     from raretrace.ledger.consortium_fetch import load_directory
-    from raretrace.ledger.witness_service import run_round
+    from raretrace.ledger.witness_service import record_round, run_round
     from raretrace.model import utc_now
 
     registry = _ctx(ctx).registry()
@@ -123,6 +119,7 @@ def witness_run(
         while True:
             members = load_directory(consortium, utc_now())
             result = run_round(registry, members, client, endpoints=overrides)
+            record_round(registry, result)  # what the server's witness page and metrics show
             if status is not None:
                 status.write_text(json.dumps(round_json(result), indent=2) + "\n", encoding="utf-8")
             if as_json:

@@ -80,6 +80,11 @@ class HttpPeer:
         return self._ok(self._call("GET", "/api/v1/log/public-key"), "public key").strip()
 
     # --- witnessing --------------------------------------------------------------------------------
+    def witnessed_checkpoint(self, origin: str) -> str:
+        """``GET /api/v1/witnessed``: the newest checkpoint of ``origin`` the peer cosigned."""
+        answer = self._call("GET", "/api/v1/witnessed", params={"origin": origin})
+        return self._ok(answer, f"checkpoint of {origin} it witnessed")
+
     def give_cosignatures(self, note: str) -> Answer:
         """``POST /api/v1/log/cosignatures``: the peer keeps those by witnesses it trusts."""
         return self._call("POST", "/api/v1/log/cosignatures", content=note.encode())

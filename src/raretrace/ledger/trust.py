@@ -16,6 +16,7 @@ from raretrace.certify.verify import TrustedKeys
 from raretrace.errors import ValidationError
 from raretrace.store import trust as store
 from raretrace.store.db import write_transaction
+from raretrace.store.store import Store
 
 THRESHOLD_KEY = "import_witness_threshold"
 
@@ -23,7 +24,7 @@ THRESHOLD_KEY = "import_witness_threshold"
 def load_trust(conn: Connection) -> tuple[TrustedKeys, int]:
     issuers = store.trusted_issuers(conn)
     witnesses = store.witness_keys(conn)
-    threshold = store.meta_value(conn, THRESHOLD_KEY)
+    threshold = Store().get_meta(conn, THRESHOLD_KEY)
     trusted = TrustedKeys.from_dict(
         {
             "issuers": [{"id": i, "log": log, "logKey": key} for i, (log, key) in issuers.items()],
@@ -45,7 +46,7 @@ def trust_registry(engine: Engine, keys: object, *, witness_threshold: int | Non
         for issuer, (log, key) in parsed.issuers.items():
             store.trust_issuer(conn, issuer, log, key, now)
         if witness_threshold is not None:
-            store.set_meta(conn, THRESHOLD_KEY, str(witness_threshold))
+            Store().set_meta(conn, THRESHOLD_KEY, str(witness_threshold))
     return sorted(parsed.issuers)
 
 

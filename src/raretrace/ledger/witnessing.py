@@ -154,6 +154,12 @@ def witnessed_size(witness: Registry, origin: str) -> int | None:
         return store.seen(conn, origin)
 
 
+def witnessed_note(witness: Registry, origin: str) -> str | None:
+    """The checkpoint of ``origin`` this registry last cosigned, as the log signed it."""
+    with witness.engine.connect() as conn:
+        return store.noted_witness(conn, origin)
+
+
 def submit(log: Registry, witnessed: Witnessed) -> list[str]:
     """Hand the cosignature to the witnessed log, which serves it with its checkpoint from then on."""
     return add_cosignatures(log, witnessed.note)

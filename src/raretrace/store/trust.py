@@ -1,11 +1,11 @@
-"""Other members' registries this one trusts for imports (``trusted_registries``), the witness keys of
-its own log (``witnesses``) and the import witness threshold (a ``meta`` row)."""
+"""Other members' registries this one trusts for imports (``trusted_registries``) and the witness keys of
+its own log (``witnesses``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select
 
-from raretrace.store.schema import meta, trusted_registries, witnesses
+from raretrace.store.schema import trusted_registries, witnesses
 
 _t = trusted_registries.c
 
@@ -17,16 +17,6 @@ def trusted_issuers(conn: Connection) -> dict[str, tuple[str, str]]:
 
 def witness_keys(conn: Connection) -> list[str]:
     return [str(key) for key in conn.execute(select(witnesses.c.verifier_key)).scalars()]
-
-
-def meta_value(conn: Connection, key: str) -> str | None:
-    value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
-    return None if value is None else str(value)
-
-
-def set_meta(conn: Connection, key: str, value: str) -> None:
-    conn.execute(delete(meta).where(meta.c.key == key))
-    conn.execute(insert(meta).values(key=key, value=value))
 
 
 def trust_issuer(conn: Connection, issuer: str, log: str, log_key: str, added_at: str) -> None:

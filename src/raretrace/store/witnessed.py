@@ -75,3 +75,11 @@ def trust_witness(conn: Connection, name: str, key: str) -> None:
         conn.execute(insert(witnesses).values(name=name, verifier_key=key))
     else:
         conn.execute(update(witnesses).where(witnesses.c.name == name).values(verifier_key=key))
+
+
+def noted_witness(conn: Connection, origin: str) -> str | None:
+    """The checkpoint note this registry last cosigned for ``origin``."""
+    value = conn.execute(
+        select(witnessed_logs.c.note).where(witnessed_logs.c.origin == origin)
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
