@@ -23,9 +23,14 @@ import httpx
 import pytest
 
 from raretrace.crypto.keys import Ed25519Signer, write_key_pair
+from raretrace.errors import ProofError
 from raretrace.ledger import consortium as cs
+from raretrace.ledger.consortium import open_member_checkpoint
 from raretrace.ledger.logview import latest_checkpoint
-from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
+from raretrace.ledger.member_stats import open_monthly, reconcile_signed, sign_monthly
+from raretrace.ledger.registry import Registry
+from raretrace.log.checkpoint import open_checkpoint
+from raretrace.store.db import make_engine
 from tests.consortium_net import Member, Network, cli
 
 pytestmark = pytest.mark.postgres
@@ -273,3 +278,59 @@ def fetch_presentation(importer: Member, certificate: str) -> dict[str, Any]:
         if predicate["certificate"]["credential"]["id"] == certificate:
             return dict(predicate["certificate"])
     raise AssertionError(f"{certificate} was not imported")
+
+
+def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network) -> None:
+    c = network.found_consortium(quorum=2)
+    m1, m2, m3 = network.members
+    network.start()
+    for m in network.members:
+        m.submit(m.extracts(10, "before"))
+    for _ in range(2):
+        for m in network.members:
+            assert m.round(network.consortium_dir)["ok"]
+    before = m2.checkpoint()
+    assert cs.cosigners(c, before) == ["m1", "m3"]
+    month = now_text()[:7]
+    stats_before = sign_monthly(m2.registry, month)
+    # m2 rotates its log key: its server stops, the key is rotated, the new version of the consortium
+    # file announces it, the server starts again
+    m2.stop()
+    key_file = write_key(network.work / "m2-next.key", Ed25519Signer.generate())
+    done = cli("--db", m2.db, "consortium", "rotate-log-key", "--new-key", str(key_file), "--json")
+    assert done.returncode == 0, done.stderr
+    rotated = json.loads(done.stdout)
+    assert rotated["tree_size"] == 11  # its facility and ten extracts
+    c2 = cs.rotate_keys(
+        c, "m2", log_key=rotated["log_key"], at=rotated["at"], witness_key=rotated["witness_key"]
+    )
+    network.publish_version(c2)
+    m2.chain.registry = Registry(make_engine(m2.db))  # this process's handle, with the new key
+    network.start([m2])
+    head = m2.checkpoint()
+    # the same tree head, now under the new key; the old note still verifies, under the old key only
+    assert open_member_checkpoint(c2, head)[1] == open_member_checkpoint(c2, before)[1]
+    open_checkpoint(before, rotated["retired_log_key"])
+    with pytest.raises(ProofError):
+        open_checkpoint(head, rotated["retired_log_key"])
+    with pytest.raises(ProofError):
+        open_checkpoint(before, rotated["log_key"])
+    m2.submit(m2.extracts(12, "after"))
+    for m in (m1, m3):
+        m.submit(m.extracts(3, "after"))
+    for _ in range(2):
+        for m in network.members:
+            report = m.round(network.consortium_dir)
+            assert report["ok"] and set(statuses(report).values()) == {"cosigned"}, report
+    # witnessing continued across the rotation: m2's new tree is cosigned by both others, who checked
+    # it extends the tree they cosigned under the old key; m2 cosigns the others with its new key
+    after = m2.checkpoint()
+    assert open_member_checkpoint(c2, after)[1].size == 11 + 12
+    assert cs.cosigners(c2, after) == ["m1", "m3"]
+    assert cs.cosigners(c2, m1.checkpoint()) == ["m2", "m3"]
+    # statistics signed before and after the rotation both verify against the consortium file
+    assert (
+        open_monthly(c2, stats_before)[0].id
+        == open_monthly(c2, sign_monthly(m2.registry, month))[0].id
+        == "m2"
+    )

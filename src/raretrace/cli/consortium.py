@@ -150,6 +150,35 @@ consortium_app.command("reinstate")(_status("active"))
 consortium_app.command("remove")(_status("removed"))
 
 
+@consortium_app.command("rotate-log-key")
+def rotate_log_key_command(
+    ctx: typer.Context,
+    new_key: Annotated[Path, typer.Option(help="The new log key (PEM, `raretrace keygen`)", dir_okay=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Rotate this registry's log key: the old one is kept, the current tree head re-signed with the
+    new one. Then announce it (`consortium rotate --log-key … --witness-key … --at …`, values printed
+    here) and restart the server (with the new key file if the key is kept outside the database).
+
+    Example: raretrace --db registry.db consortium rotate-log-key --new-key log-2027.key
+    """
+    from raretrace.crypto.keys import load_signer
+    from raretrace.ledger.log_key import rotate_log_key
+    from raretrace.render.jsonable import jsonable
+
+    rotated = rotate_log_key(_ctx(ctx).registry(), load_signer(new_key))
+    if as_json:
+        emit_json(jsonable(rotated))
+        return
+    out_console.print(
+        f"log key of {escape(rotated.origin)} rotated at {rotated.at} "
+        f"(tree head {rotated.tree_size} re-signed)",
+        highlight=False,
+    )
+    for name, value in (("log key", rotated.log_key), ("witness key", rotated.witness_key)):
+        out_console.print(f"{name}: {escape(value)}", highlight=False, soft_wrap=True)
+
+
 @consortium_app.command("rotate")
 def rotate_command(
     prev: Prev,

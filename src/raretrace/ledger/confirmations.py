@@ -197,11 +197,20 @@ def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None 
         raise ValidationError(f"malformed confirmation: {e}", field="predicate") from e
     # 1. signed by the log key of a registry this one trusts
     with registry.engine.connect() as conn:
-        key_text = store.trusted_log_keys(conn).get(origin)
-    if key_text is None:
+        key_texts = store.trusted_log_keys(conn).get(origin, [])
+    if not key_texts:
         raise ProofError(f"this registry does not trust log {origin}", field="predicate.importer_log")
-    key = PublicKey(parse_verifier_key(key_text).public_key)
-    if not any(key.is_valid(s.sig, envelope.signing_bytes) for s in envelope.signatures):
+    # a log whose key was rotated is trusted under each of its keys (one trusted-keys file each)
+    key_text = next(
+        (
+            k
+            for k in key_texts
+            for s in envelope.signatures
+            if PublicKey(parse_verifier_key(k).public_key).is_valid(s.sig, envelope.signing_bytes)
+        ),
+        None,
+    )
+    if key_text is None:
         raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
     # 2. the envelope is in that log
     checkpoint = open_checkpoint(note, key_text)

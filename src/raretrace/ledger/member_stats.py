@@ -28,6 +28,7 @@ from raretrace.certify.reconcile import REL_TOLERANCE, reconcile
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dsse import parse_envelope, sign_statement
 from raretrace.crypto.keys import PublicKey
+from raretrace.crypto.multikey import did_key
 from raretrace.errors import ProofError, ValidationError
 from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.consortium import Consortium, Member
@@ -218,8 +219,12 @@ def reconcile_signed(consortium: Consortium, exporter: bytes, importer: bytes) -
         raise ValidationError(f"months differ: {ex.get('month')} and {im.get('month')}", field="month")
     # the exporter's shipments to the importer's country (a member is one country's registry)
     shipped = [e for e in _records(ex.get("exports")) if e.get("importer_country") == im_member.country]
-    received = [i for i in _records(im.get("imports")) if i.get("issuer") == ex.get("issuer")]
-    findings = reconcile({**ex, "exports": shipped}, im)
+    # certificates the exporter issued under any of its log keys (a rotation changes its did:key)
+    issuers = {did_key(parse_verifier_key(k.key).public_key) for k in ex_member.log_keys}
+    received = [i for i in _records(im.get("imports")) if i.get("issuer") in issuers]
+    # certify.reconcile pairs imports by the exporter's one issuer id: give them that id
+    as_one = [{**i, "issuer": ex.get("issuer")} for i in received]
+    findings = reconcile({**ex, "exports": shipped}, {**im, "imports": as_one})
     balances = _balances(shipped, received, {str(f.get("certificate")) for f in findings})
     return Reconciliation(
         month=str(ex.get("month")),

@@ -84,6 +84,9 @@ def import_events(conn: Connection) -> list[ImportEvent]:
     ]
 
 
-def trusted_log_keys(conn: Connection) -> dict[str, str]:
-    """Log origin -> checkpoint verifier key of every registry this one trusts for imports."""
-    return {str(r.log): str(r.log_key) for r in conn.execute(select(trusted_registries))}
+def trusted_log_keys(conn: Connection) -> dict[str, list[str]]:
+    """Log origin -> the checkpoint verifier keys this registry trusts it under (one per trusted issuer)."""
+    out: dict[str, list[str]] = {}
+    for r in conn.execute(select(trusted_registries).order_by(trusted_registries.c.added_at)):
+        out.setdefault(str(r.log), []).append(str(r.log_key))
+    return out
