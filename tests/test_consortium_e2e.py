@@ -31,7 +31,7 @@ from raretrace.ledger.member_stats import open_monthly, reconcile_signed, sign_m
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.store.db import make_engine
-from tests.consortium_net import Member, Network, cli
+from tests.consortium_net import Member, Network, cli, free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -151,7 +151,9 @@ def test_a_witness_shown_an_old_tree_catches_up_from_a_witness_that_is_ahead(net
             assert m.round(network.consortium_dir)["ok"]
     old = m2.checkpoint()  # m1 and m3 cosigned this tree of m2's log
     m2.submit(m2.extracts(15, "w2"))
-    assert statuses(m3.round(network.consortium_dir))["m2"] == "cosigned"  # m3 now holds the larger tree
+    # m3 cosigns the larger tree; its gossip does not reach m1 (else m1 would hold that tree already)
+    report = m3.round(network.consortium_dir, {"m1": f"http://127.0.0.1:{free_port()}"})
+    assert statuses(report) == {"m1": "offline", "m2": "cosigned"}, report
     handler = type("Frozen", (FrozenView,), {"note": old, "upstream": m2.url})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
