@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from raretrace.crypto.dsse import parse_envelope, sign_statement
+from raretrace.crypto.dsse import Envelope, parse_envelope, sign_statement
 from raretrace.crypto.keys import PublicKey
 from raretrace.errors import DuplicateError, NotFoundError, ProofError, ValidationError
 from raretrace.jsontypes import JSONObject
@@ -175,9 +175,20 @@ def pending(registry: Registry) -> list[Pending]:
     return [confirm(registry, r.seq, r.event_id, r.envelope) for r in rows]
 
 
-def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None = None) -> Recorded:
-    """Check a confirmation (steps in the module docstring) and record it; see there for replays."""
-    envelope = parse_envelope(raw)
+@dataclass(frozen=True)
+class _Claim:
+    """What a confirmation states, read from its predicate (nothing checked yet)."""
+
+    origin: str
+    index: int
+    certificate: str
+    event_bytes: bytes
+    proof: list[bytes]
+    note: str
+    event_id: str
+
+
+def _claim(envelope: Envelope) -> _Claim:
     statement = envelope.statement()
     if statement["predicateType"] != PREDICATE_TYPE:
         raise ValidationError(f"is not {PREDICATE_TYPE}", field="payload.predicateType")
@@ -185,38 +196,45 @@ def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None 
     if not isinstance(body, dict):
         raise ValidationError("must be an object", field="predicate")
     try:
-        origin, index, certificate = (
+        return _Claim(
             str(body["importer_log"]),
             int(body["leaf_index"]),
             str(body["certificate"]),
+            base64.b64decode(body["envelope"], validate=True),
+            [base64.b64decode(h, validate=True) for h in body["inclusion_proof"]],
+            str(body["checkpoint"]),
+            str(body["import_event"]),
         )
-        event_bytes = base64.b64decode(body["envelope"], validate=True)
-        proof = [base64.b64decode(h, validate=True) for h in body["inclusion_proof"]]
-        note, event_id = str(body["checkpoint"]), str(body["import_event"])
     except (KeyError, TypeError, ValueError) as e:
         raise ValidationError(f"malformed confirmation: {e}", field="predicate") from e
-    # 1. signed by the log key of a registry this one trusts
+
+
+def _signing_key(registry: Registry, origin: str, envelope: Envelope) -> str:
+    """Step 1: the verifier key, among those this registry trusts for log ``origin``, that signed it
+    (a log whose key was rotated is trusted under each of its keys, one trusted-keys file each)."""
     with registry.engine.connect() as conn:
         key_texts = store.trusted_log_keys(conn).get(origin, [])
     if not key_texts:
         raise ProofError(f"this registry does not trust log {origin}", field="predicate.importer_log")
-    # a log whose key was rotated is trusted under each of its keys (one trusted-keys file each)
-    key_text = next(
-        (
-            k
-            for k in key_texts
-            for s in envelope.signatures
-            if PublicKey(parse_verifier_key(k).public_key).is_valid(s.sig, envelope.signing_bytes)
-        ),
-        None,
-    )
-    if key_text is None:
-        raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
+    for key_text in key_texts:
+        key = PublicKey(parse_verifier_key(key_text).public_key)
+        if any(key.is_valid(s.sig, envelope.signing_bytes) for s in envelope.signatures):
+            return key_text
+    raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
+
+
+def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None = None) -> Recorded:
+    """Check a confirmation (steps in the module docstring) and record it; see there for replays."""
+    envelope = parse_envelope(raw)
+    claim = _claim(envelope)
+    origin, index, certificate, event_id = claim.origin, claim.index, claim.certificate, claim.event_id
+    # 1. signed by the log key of a registry this one trusts
+    key_text = _signing_key(registry, origin, envelope)
     # 2. the envelope is in that log
-    checkpoint = open_checkpoint(note, key_text)
-    verify_inclusion(leaf_hash(event_bytes), index, checkpoint.size, proof, checkpoint.root_hash)
+    checkpoint = open_checkpoint(claim.note, key_text)
+    verify_inclusion(leaf_hash(claim.event_bytes), index, checkpoint.size, claim.proof, checkpoint.root_hash)
     # 3. it imports exactly that certificate
-    predicate = _import_predicate(event_bytes)
+    predicate = _import_predicate(claim.event_bytes)
     if _certificate_of(predicate)["id"] != certificate or predicate.get("event_id") != event_id:
         raise ProofError("the recorded import is not of the certificate it confirms", field="predicate")
     stamp = (

@@ -82,6 +82,24 @@ def witness_key(witness: Registry) -> str:
     return witness_key_text(witness.origin, witness.signer.public_key)
 
 
+def _log_key(origin: str, remembered: str | None, given: str | None) -> str:
+    """Step 1 of ``witness_log``: the remembered key (``given`` must agree), or ``given`` the first time."""
+    if remembered is not None:
+        if given is not None and given.strip() != remembered:
+            raise ProofError(f"log {origin} was first witnessed with another key", field="log_key")
+        return remembered
+    if given is None:
+        raise NotFoundError(
+            f"log {origin} has not been witnessed before: give its verifier key", field="log_key"
+        )
+    key = given.strip()
+    if parse_verifier_key(key).name != origin:
+        raise ValidationError(
+            f"the key is for {parse_verifier_key(key).name}, the log is {origin}", field="log_key"
+        )
+    return key
+
+
 def witness_log(
     witness: Registry, source: LogSource, *, log_key: str | None = None, now: datetime | None = None
 ) -> Witnessed:
@@ -98,20 +116,7 @@ def witness_log(
     with witness.engine.connect() as conn:
         row = store.witnessed_log(conn, origin)
     # 1. Which key the log must sign with.
-    if row is not None:
-        key = row.verifier_key
-        if log_key is not None and log_key.strip() != key:
-            raise ProofError(f"log {origin} was first witnessed with another key", field="log_key")
-    elif log_key is not None:
-        key = log_key.strip()
-        if parse_verifier_key(key).name != origin:
-            raise ValidationError(
-                f"the key is for {parse_verifier_key(key).name}, the log is {origin}", field="log_key"
-            )
-    else:
-        raise NotFoundError(
-            f"log {origin} has not been witnessed before: give its verifier key", field="log_key"
-        )
+    key = _log_key(origin, None if row is None else row.verifier_key, log_key)
     # 2. Signed by that key.
     checkpoint = open_checkpoint(note, key)
     # 3. Append-only since the last cosigned tree.
