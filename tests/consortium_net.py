@@ -162,13 +162,59 @@ class Member:
 
     def round(self, consortium_dir: Path, endpoints: dict[str, str] | None = None) -> dict[str, Any]:
         """One witness round in this process (the CLI's code, without starting Python again)."""
+        from raretrace.cli.witness import round_json
         from raretrace.ledger.consortium_fetch import load_directory
-        from raretrace.ledger.witness_service import run_round
+        from raretrace.ledger.witness_service import record_round, run_round
         from raretrace.times import utc_now
 
         members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=10) as client:
-            return run_round(self.registry, members, client, endpoints=endpoints).to_dict()
+            result = run_round(self.registry, members, client, endpoints=endpoints)
+        record_round(self.registry, result)
+        return round_json(result)  # type: ignore[return-value]  # a JSON object, as round_json builds it
+
+    def receive(
+        self, consortium_dir: Path, facility: str, key: Ed25519Signer, endpoints: dict[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What ``raretrace consortium receive`` does, in this process: fetch, check, import, confirm."""
+        from raretrace.ledger.confirmations import send_pending
+        from raretrace.ledger.consortium_fetch import load_directory
+        from raretrace.ledger.shipments import receive
+        from raretrace.model import utc_now
+        from raretrace.render.jsonable import jsonable
+
+        members = load_directory(consortium_dir, utc_now())
+        with httpx.Client(timeout=60) as client:
+            got = receive(self.registry, members, client, facility=facility, signer=key, endpoints=endpoints)
+            sent = send_pending(self.registry, members, client, endpoints=endpoints)
+        return json.loads(json.dumps(jsonable(got))), json.loads(json.dumps(jsonable(sent)))
+
+    def ship(self, importer: Member, count: int, tag: str) -> list[str]:
+        """``count`` lots mined here and shipped to ``importer``'s magnet maker: extracts, transfers and
+        receipts in one batch, then one certificate each through ``POST /api/v1/shipments``."""
+        lots = [f"urn:raretrace:lot:{self.id}-{tag}-{i}" for i in range(count)]
+        batch = self.extracts(count, tag)
+        transfers = []
+        for lot_id in lots:
+            tid = self.chain.next_id("transfer")
+            transfers.append(tid)
+            batch.append(
+                self.chain.envelope(
+                    f"{self.id}-MINE", "transfer", event_id=tid, to=f"{importer.id}-MAG", lots=[lot_id]
+                )
+            )
+            batch.append(
+                self.chain.envelope(f"{importer.id}-MAG", "receive", transfer_event=tid, lots=[lot_id])
+            )
+        self.submit(batch)
+        certificates = []
+        for tid in transfers:
+            answer = httpx.post(
+                self.url + "/api/v1/shipments", json={"transfer": tid}, headers=self.auth, timeout=60
+            )
+            assert answer.status_code == 201, answer.text
+            certificates.append(str(answer.json()["credential"]["id"]))
+        return certificates
 
     def witness(self, consortium_dir: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
         """``raretrace witness run --once`` in its own process."""
@@ -252,6 +298,31 @@ class Network:
         for m in members or self.members:
             m.wait_up()
 
+    def open_trade(self) -> dict[str, Ed25519Signer]:
+        """Every member registers every member's magnet maker (one key each, returned by member id) and
+        trusts every other member's registry, all through the members' APIs."""
+        keys = {m.id: Ed25519Signer.generate() for m in self.members}
+        for m in self.members:
+            m.submit(
+                [
+                    m.chain.facility_event(
+                        f"{x.id}-MAG", country=x.country, stages=["magnet"], signer=keys[x.id]
+                    )
+                    for x in self.members
+                ]
+            )
+            for x in self.members:
+                if x is not m:
+                    trusted = httpx.get(x.url + "/trusted-keys", timeout=10).json()
+                    answer = httpx.post(
+                        m.url + "/api/v1/trusted-registries",
+                        json={"trusted_keys": trusted},
+                        headers=m.auth,
+                        timeout=10,
+                    )
+                    assert answer.status_code == 201, answer.text
+        return keys
+
     def close(self) -> None:
         for m in self.members:  # all told to stop first, then waited for
             if m.process is not None and m.process.poll() is None:
@@ -263,3 +334,76 @@ class Network:
             for name in self.databases:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.admin.dispose()
+
+
+@dataclass
+class MonthOfTrade:
+    """What ``month_of_trade`` did and how long each phase took (seconds, wall clock)."""
+
+    members: int
+    shipments: int
+    confirmed: int
+    reconciled_pairs: int
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTrade:
+    """The consortium's month over HTTP: every member ships ``per_pair`` certified lots to every other
+    (``POST /api/v1/shipments``), every member fetches, checks, imports and confirms what waits for it
+    (``ledger.shipments.receive``), everybody witnesses everybody to a quorum, and every pair's signed
+    monthly statistics are reconciled. Asserts as it goes; returns counts and phase times."""
+    from datetime import UTC, datetime
+
+    from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
+
+    phases: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        phases[name] = round(now - clock, 2)
+        clock = now
+
+    c = network.found_consortium(quorum=quorum)
+    members = network.members
+    network.start()
+    lap("start servers")
+    keys = network.open_trade()
+    lap("register facilities, trust registries")
+    shipped: dict[str, tuple[str, str]] = {}
+    for exporter in members:
+        for importer in members:
+            if importer is not exporter:
+                for cid in exporter.ship(importer, per_pair, f"to-{importer.id}"):
+                    shipped[cid] = (exporter.id, importer.id)
+    lap("ship (events, certificates)")
+    for m in members:
+        got, sent = m.receive(network.consortium_dir, f"{m.id}-MAG", keys[m.id])
+        assert sorted(g["status"] for g in got) == ["imported"] * (per_pair * (len(members) - 1)), got
+        assert {s["status"] for s in sent} <= {"recorded", "already"}, sent
+    lap("receive (fetch, check, import, confirm)")
+    for _ in range(2):  # a log keeps cosignatures of the witnesses it trusts, learnt in its own round
+        for m in members:
+            report = m.round(network.consortium_dir)
+            assert report["ok"], report["alarms"]
+    lap("witness (2 rounds each)")
+    for m in members:
+        assert len(cs.cosigners(c, m.checkpoint())) >= c.witness_quorum, m.id
+    confirmed = 0
+    for exporter in members:
+        held = httpx.get(exporter.url + "/api/v1/confirmations", headers=exporter.auth, timeout=30).json()
+        mine = sorted(cid for cid, (ex, _) in shipped.items() if ex == exporter.id)
+        assert sorted(r["certificate"] for r in held) == mine
+        confirmed += len(held)
+    month = datetime.now(UTC).strftime("%Y-%m")
+    signed = {m.id: sign_monthly(m.registry, month) for m in members}
+    pairs = 0
+    for exporter in members:
+        for importer in members:
+            if exporter is not importer:
+                result = reconcile_signed(c, signed[exporter.id], signed[importer.id])
+                assert result.agree and result.certificates == per_pair, result
+                pairs += 1
+    lap("statistics, reconciliation")
+    return MonthOfTrade(len(members), len(shipped), confirmed, pairs, phases)

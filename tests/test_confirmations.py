@@ -59,7 +59,7 @@ def test_a_confirmation_proves_the_import_and_is_recorded_once(members: Any) -> 
     assert first.new and first.leaf_index == b.registry.tree_size() - 1
     assert not record_confirmation(a.registry, pending(b.registry)[0].envelope).new  # a retry is harmless
     [row] = recorded(a.registry)
-    assert row["importer_log"] == b.registry.origin and row["certificate"] == item.certificate
+    assert row.importer_log == b.registry.origin and row.certificate == item.certificate
 
 
 def test_forged_foreign_or_replayed_confirmations_are_refused_with_nothing_written(

@@ -36,6 +36,9 @@ WRITES = [
     ("/api/v1/log/witnesses", "application/json"),
     ("/api/v1/log/cosignatures", "text/plain"),
     ("/add-checkpoint", "text/plain"),
+    ("/api/v1/confirmations", "application/json"),
+    ("/api/v1/shipments", "application/json"),
+    ("/api/v1/shipments/waiting", "application/json"),
     ("/api/v1/fingerprint", "application/json"),
     ("/api/v1/scenarios/run", "application/json"),
 ]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raretrace.jsontypes import is_json
 from raretrace.render.jsonable import jsonable
 
 
@@ -62,3 +63,13 @@ json_like = st.recursive(
 @given(json_like)
 def test_json_values_pass_through_unchanged(value: object) -> None:
     assert jsonable(value) == value
+
+
+@given(json_like)
+def test_parsed_json_is_json(value: object) -> None:
+    assert is_json(value)
+
+
+@pytest.mark.parametrize("bad", [{"a": {1, 2}}, [object()], {1: "key not a string"}, ({"a": 1},)])
+def test_values_that_json_cannot_hold_are_not_json(bad: object) -> None:
+    assert not is_json(bad)

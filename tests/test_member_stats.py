@@ -13,7 +13,14 @@ import pytest
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.errors import ProofError, ValidationError
 from raretrace.ledger import consortium as cs
-from raretrace.ledger.member_stats import month_range, open_monthly, reconcile_signed, sign_monthly
+from raretrace.ledger.member_stats import (
+    FormBalance,
+    _balances,
+    month_range,
+    open_monthly,
+    reconcile_signed,
+    sign_monthly,
+)
 from raretrace.ledger.witnessing import witness_key
 from raretrace.log.note import verifier_key_text
 from tests.test_cli import Cli
@@ -87,15 +94,45 @@ def test_reconciliation_names_the_unconfirmed_shipment_then_agrees(members: Any)
     a, b, certificate = members
     c = membership(a, b)
     before = reconcile_signed(c, sign_monthly(a.registry, "2026-01"), sign_monthly(b.registry, "2026-01"))
-    assert before["certificates"] == 1 and not before["agree"]
-    assert [f["issue"] for f in before["findings"]] == ["exported, not confirmed by the importer"]
-    assert before["findings"][0]["certificate"] == certificate["credential"]["id"]
+    assert before.certificates == 1 and not before.agree
+    assert [f["issue"] for f in before.findings] == ["exported, not confirmed by the importer"]
+    cid = certificate["credential"]["id"]
+    assert before.findings[0]["certificate"] == cid
+    # by form: the 300 kg of oxide is the difference, and the unconfirmed certificate explains it
+    assert before.by_form == (FormBalance("separated_oxide", 300.0, 0.0, (cid,), False),)
     b.record("US-MAG", "import", certificate=certificate)
     after = reconcile_signed(c, sign_monthly(a.registry, "2026-01"), sign_monthly(b.registry, "2026-01"))
-    assert after["agree"] and after["findings"] == []
+    assert after.agree and after.findings == ()
+    assert after.by_form == (FormBalance("separated_oxide", 300.0, 300.0, (), False),)
+    # the importer's summary by partner and form: the exporting facility is the Malaysian separator
+    # that the Australian registry records
+    [row] = open_monthly(c, sign_monthly(b.registry, "2026-01"))[1]["summary"]["imports"]
+    assert (row["partner"], row["form"], row["certificates"], row["mass_kg"]) == (
+        "MY",
+        "separated_oxide",
+        1,
+        300.0,
+    )
     # shipments to another member's country are not the importer's to confirm
     other = reconcile_signed(c, sign_monthly(b.registry, "2026-01"), sign_monthly(a.registry, "2026-01"))
-    assert other["certificates"] == 0 and other["agree"]
+    assert other.certificates == 0 and other.agree
+
+
+def _shipment(cid: str, forms: dict[str, float]) -> dict[str, object]:
+    return {"certificate": cid, "by_form": {f: {"mass_kg": kg} for f, kg in forms.items()}}
+
+
+def test_totals_by_form_that_no_named_certificate_explains_are_a_mismatch() -> None:
+    # the same 100 kg on both sides, but the importer's copy shows it as another form (its form was
+    # concealed from it): the certificate-by-certificate check sees equal masses, the forms do not agree
+    shipped = [_shipment("c1", {"metal": 100.0}), _shipment("c2", {"magnet": 5.0})]
+    received = [_shipment("c1", {"undisclosed": 100.0}), _shipment("c2", {"magnet": 5.0})]
+    balances = {b.form: b for b in _balances(shipped, received, set())}
+    assert balances["metal"] == FormBalance("metal", 100.0, 0.0, (), True)
+    assert balances["undisclosed"].unexplained and not balances["magnet"].unexplained
+    # once c1 is named by a finding, its difference is explained
+    named = {b.form: b for b in _balances(shipped, received, {"c1"})}
+    assert named["metal"] == FormBalance("metal", 100.0, 0.0, ("c1",), False)
 
 
 def test_cli_signed_stats_and_reconcile(

@@ -116,8 +116,8 @@ def test_two_witnesses_shown_different_trees_reveal_a_split_view(tmp_path: Path)
     seen_by_b = witness_log(b, RegistryLog(honest.registry), log_key=key).note
     seen_by_c = witness_log(c, RegistryLog(fork.registry), log_key=key).note
     conflicts = compare_views([seen_by_b, seen_by_c], key)
-    assert len(conflicts) == 1 and conflicts[0]["size"] == honest.registry.tree_size()
-    signers = sorted(name for root in conflicts[0]["roots"] for name in root["signed_by"])
+    assert len(conflicts) == 1 and conflicts[0].size == honest.registry.tree_size()
+    signers = sorted(name for root in conflicts[0].roots for name in root.signed_by)
     assert "member-b.example/registry" in signers and "member-c.example/registry" in signers
     assert compare_views([seen_by_b, latest_checkpoint(honest.registry)], key) == []
     lines = seen_by_b.split("\n")

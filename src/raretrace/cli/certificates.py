@@ -312,6 +312,7 @@ def witness_compare(
     Example: raretrace witness-compare seen-by-a.txt seen-by-b.txt --log-key "registry.example/log+…"
     """
     from raretrace.ledger.witnessing import compare_views
+    from raretrace.render.jsonable import jsonable
 
     texts = []
     for path in notes:
@@ -321,14 +322,12 @@ def witness_compare(
             raise NotFoundError(f"cannot read {path}: {e.strerror}", field="notes") from e
     conflicts = compare_views(texts, log_key)
     if as_json:
-        emit_json({"split_view": bool(conflicts), "conflicts": conflicts})
+        emit_json({"split_view": bool(conflicts), "conflicts": jsonable(conflicts)})
     elif conflicts:
         for conflict in conflicts:
-            roots = "; ".join(
-                f"{r['root'][:16]}… signed by {', '.join(r['signed_by'])}" for r in conflict["roots"]
-            )
+            roots = "; ".join(f"{r.root[:16]}… signed by {', '.join(r.signed_by)}" for r in conflict.roots)
             out_console.print(
-                f"[red]split view[/red] at size {conflict['size']}: {escape(roots)}", soft_wrap=True
+                f"[red]split view[/red] at size {conflict.size}: {escape(roots)}", soft_wrap=True
             )
     else:
         out_console.print(f"no split view among {len(texts)} checkpoint(s)", highlight=False)
@@ -464,7 +463,7 @@ def confirmations_command(
         out_console.print(
             f"{escape(str(item['number']))}: {item['parcels']} parcel(s), {item['mass_kg']} kg, confirmed by "
             f"{escape(str(item['confirmed_by']))} at {item['time']} "
-            f"(leaf {item['leaf_index']} of {escape(item['log'])})",
+            f"(leaf {item['leaf_index']} of {escape(str(item['log']))})",
             soft_wrap=True,
             highlight=False,
         )

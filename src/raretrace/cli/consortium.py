@@ -8,8 +8,9 @@ place; ``verify`` and ``fetch`` walk the chain from a trusted version.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,6 +18,10 @@ from rich.markup import escape
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, out_console
 from raretrace.errors import ValidationError
 from raretrace.io import read_json_file
+from raretrace.jsontypes import JSONObject, JSONValue
+
+if TYPE_CHECKING:
+    from raretrace.ledger.consortium import Consortium
 
 consortium_app = typer.Typer(
     help="The consortium's membership file: signed k-of-n, versioned (TUF-root style).", no_args_is_help=True
@@ -27,13 +32,19 @@ Out = Annotated[
     Path, typer.Option("--out", help="Where to write the next version (unsigned)", dir_okay=False)
 ]
 MemberId = Annotated[str, typer.Option("--id", help="The member's id")]
+ConsortiumDir = Annotated[
+    Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
+]
+Endpoints = Annotated[
+    list[str] | None, typer.Option("--endpoint", help="MEMBER=URL: reach a member there instead")
+]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> JSONValue:
     return read_json_file(path, str(path))
 
 
-def _signed(path: Path) -> Any:
+def _signed(path: Path) -> Consortium:
     from raretrace.ledger.consortium import parse_signed
 
     data = _read(path)
@@ -45,15 +56,16 @@ def _signed(path: Path) -> Any:
         raise e.within(str(path)) from e
 
 
-def _write(out: Path, doc: dict[str, Any], as_json: bool) -> None:
+def _write(out: Path, doc: JSONObject, as_json: bool) -> None:
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    version = doc["signed"]["version"]
+    signed, signatures = doc["signed"], doc["signatures"]
+    version = signed.get("version") if isinstance(signed, dict) else None
+    count = len(signatures) if isinstance(signatures, list) else 0
     if as_json:
-        emit_json({"file": str(out), "version": version, "signatures": len(doc["signatures"])})
+        emit_json({"file": str(out), "version": version, "signatures": count})
     else:
         out_console.print(
-            f"wrote version {version} to {escape(str(out))} ({len(doc['signatures'])} signature(s))",
-            highlight=False,
+            f"wrote version {version} to {escape(str(out))} ({count} signature(s))", highlight=False
         )
 
 
@@ -106,7 +118,7 @@ def add_member_command(
     """
     from raretrace.ledger.consortium import add_member, document
 
-    member: dict[str, Any] = {"id": member_id, "name": name, "country": country, "roles": role}
+    member: dict[str, object] = {"id": member_id, "name": name, "country": country, "roles": role}
     member["status"] = "active"
     member["log_keys"] = [] if log_key is None else [{"key": log_key, "since": since}]
     for key, value in (("origin", origin), ("witness_key", witness_key), ("endpoint", endpoint)):
@@ -115,7 +127,7 @@ def add_member_command(
     _write(out, document(add_member(_signed(prev), member)), as_json)
 
 
-def _status(status: str) -> Any:
+def _status(status: str) -> Callable[..., None]:
     def command(prev: Prev, member_id: MemberId, out: Out, as_json: JsonFlag = False) -> None:
         from raretrace.ledger.consortium import document, set_status
 
@@ -134,6 +146,35 @@ def _status(status: str) -> Any:
 consortium_app.command("suspend")(_status("suspended"))
 consortium_app.command("reinstate")(_status("active"))
 consortium_app.command("remove")(_status("removed"))
+
+
+@consortium_app.command("rotate-log-key")
+def rotate_log_key_command(
+    ctx: typer.Context,
+    new_key: Annotated[Path, typer.Option(help="The new log key (PEM, `raretrace keygen`)", dir_okay=False)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Rotate this registry's log key: the old one is kept, the current tree head re-signed with the
+    new one. Then announce it (`consortium rotate --log-key … --witness-key … --at …`, values printed
+    here) and restart the server (with the new key file if the key is kept outside the database).
+
+    Example: raretrace --db registry.db consortium rotate-log-key --new-key log-2027.key
+    """
+    from raretrace.crypto.keys import load_signer
+    from raretrace.ledger.log_key import rotate_log_key
+    from raretrace.render.jsonable import jsonable
+
+    rotated = rotate_log_key(_ctx(ctx).registry(), load_signer(new_key))
+    if as_json:
+        emit_json(jsonable(rotated))
+        return
+    out_console.print(
+        f"log key of {escape(rotated.origin)} rotated at {rotated.at} "
+        f"(tree head {rotated.tree_size} re-signed)",
+        highlight=False,
+    )
+    for name, value in (("log key", rotated.log_key), ("witness key", rotated.witness_key)):
+        out_console.print(f"{name}: {escape(value)}", highlight=False, soft_wrap=True)
 
 
 @consortium_app.command("rotate")
@@ -192,7 +233,7 @@ def sign_command(
     _write(file, sign(_read(file), load_signer(key)), as_json)
 
 
-def _render(consortium: Any, as_json: bool) -> None:
+def _render(consortium: Consortium, as_json: bool) -> None:
     if as_json:
         emit_json(consortium.to_dict())
         return
@@ -335,38 +376,43 @@ def reconcile_command(
     """
     from raretrace.ledger.consortium_fetch import load_directory
     from raretrace.ledger.member_stats import reconcile_signed
+    from raretrace.render.jsonable import jsonable
     from raretrace.times import utc_now
 
     members = load_directory(consortium, utc_now())
     result = reconcile_signed(members, exporter.read_bytes(), importer.read_bytes())
     if as_json:
-        emit_json(result)
+        emit_json(jsonable(result))
     else:
         out_console.print(
-            f"{result['month']}: {result['exporter']} → {result['importer']}, {result['certificates']} "
-            f"certificate(s): {'agree' if result['agree'] else 'MISMATCHES'}",
+            f"{result.month}: {result.exporter} → {result.importer}, {result.certificates} "
+            f"certificate(s): {'agree' if result.agree else 'MISMATCHES'}",
             highlight=False,
         )
-        for item in result["findings"]:
+        for item in result.findings:
             figures = (
                 f" (exporter {item['exporter']}, importer {item['importer']})" if "exporter" in item else ""
             )
             out_console.print(
-                f"  {escape(str(item['number']))}: {escape(item['issue'])}{figures}", highlight=False
+                f"  {escape(str(item['number']))}: {escape(str(item['issue']))}{figures}", highlight=False
             )
-    if not result["agree"]:
+        for form in result.by_form:
+            note = "  UNEXPLAINED" if form.unexplained else ""
+            named = f" (differences: {', '.join(form.explained_by)})" if form.explained_by else ""
+            out_console.print(
+                f"  {form.form}: exporter {form.exporter_kg:g} kg, importer {form.importer_kg:g} kg"
+                f"{escape(named)}{note}",
+                highlight=False,
+            )
+    if not result.agree:
         raise typer.Exit(8)
 
 
 @consortium_app.command("confirm-imports")
 def confirm_imports_command(
     ctx: typer.Context,
-    consortium: Annotated[
-        Path, typer.Option(help="Directory of the consortium file's versions", file_okay=False)
-    ],
-    endpoint: Annotated[
-        list[str] | None, typer.Option("--endpoint", help="MEMBER=URL: reach a member there instead")
-    ] = None,
+    consortium: ConsortiumDir,
+    endpoint: Endpoints = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Send the exporting member a signed confirmation of every import in this registry's log (the
@@ -380,13 +426,14 @@ def confirm_imports_command(
     from raretrace.cli.witness import parse_endpoints
     from raretrace.ledger.confirmations import send_pending
     from raretrace.ledger.consortium_fetch import load_directory
+    from raretrace.render.jsonable import jsonable
     from raretrace.times import utc_now
 
     members = load_directory(consortium, utc_now())
     with httpx.Client(timeout=30) as client:
         sent = send_pending(_ctx(ctx).registry(), members, client, endpoints=parse_endpoints(endpoint or []))
     if as_json:
-        emit_json([item.__dict__ for item in sent])
+        emit_json(jsonable(sent))
     else:
         for item in sent:
             detail = f" — {escape(item.detail)}" if item.detail else ""
@@ -400,6 +447,56 @@ def confirm_imports_command(
         raise typer.Exit(7)
 
 
+@consortium_app.command("receive")
+def receive_command(
+    ctx: typer.Context,
+    consortium: ConsortiumDir,
+    facility: Annotated[str, typer.Option(help="The importing facility (the certificates' importer)")],
+    key: Annotated[Path, typer.Option(help="That facility's private key (PEM)", dir_okay=False)],
+    endpoint: Endpoints = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch from every other member the certificates it keeps for FACILITY, check them and the proofs
+    they cite, import the lots into this registry and send each exporter its signed confirmation.
+    Safe to repeat. Exit 7 if some exporter was unreachable, 8 if a shipment or confirmation was refused.
+
+    Example: raretrace --db b.db consortium receive --consortium consortium/ --facility US-MAG --key mag.key
+    """
+    import httpx
+
+    from raretrace.cli.witness import parse_endpoints
+    from raretrace.crypto.keys import load_signer
+    from raretrace.ledger.confirmations import send_pending
+    from raretrace.ledger.consortium_fetch import load_directory
+    from raretrace.ledger.shipments import receive
+    from raretrace.render.jsonable import jsonable
+    from raretrace.times import utc_now
+
+    members = load_directory(consortium, utc_now())
+    registry = _ctx(ctx).registry()
+    endpoints = parse_endpoints(endpoint or [])
+    with httpx.Client(timeout=30) as client:
+        received = receive(
+            registry, members, client, facility=facility, signer=load_signer(key), endpoints=endpoints
+        )
+        sent = send_pending(registry, members, client, endpoints=endpoints)
+    if as_json:
+        emit_json({"received": jsonable(received), "confirmations": jsonable(sent)})
+    else:
+        for item in received:
+            detail = f" — {escape(item.detail)}" if item.detail else ""
+            what = escape(item.certificate or "(member)")
+            out_console.print(f"{item.exporter} → {what}: {item.status}{detail}", highlight=False)
+        for c in sent:
+            detail = f" — {escape(c.detail)}" if c.detail else ""
+            out_console.print(f"{escape(c.certificate)} → {c.exporter}: {c.status}{detail}", highlight=False)
+    statuses = {item.status for item in received} | {c.status for c in sent}
+    if statuses & {"refused", "unknown_exporter"}:
+        raise typer.Exit(8)
+    if "offline" in statuses:
+        raise typer.Exit(7)
+
+
 @consortium_app.command("confirmations")
 def confirmations_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the import confirmations this (exporting) registry received from other members.
@@ -407,15 +504,16 @@ def confirmations_command(ctx: typer.Context, as_json: JsonFlag = False) -> None
     Example: raretrace --db registry.db consortium confirmations --json
     """
     from raretrace.ledger.confirmations import recorded
+    from raretrace.render.jsonable import jsonable
 
     rows = recorded(_ctx(ctx).registry())
     if as_json:
-        emit_json(rows)
+        emit_json(jsonable(rows))
         return
     for row in rows:
         out_console.print(
-            f"{escape(row['certificate'])}: confirmed by {escape(row['importer_log'])} "
-            f"(leaf {row['leaf_index']}, {row['confirmed_at']})",
+            f"{escape(row.certificate)}: confirmed by {escape(row.importer_log)} "
+            f"(leaf {row.leaf_index}, {row.confirmed_at})",
             highlight=False,
         )
     if not rows:

@@ -10,15 +10,21 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 from raretrace.cli.certificates import witness as witness_local
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_console
 from raretrace.errors import ValidationError
+from raretrace.jsontypes import JSONValue
+from raretrace.render.jsonable import jsonable
+
+if TYPE_CHECKING:
+    from raretrace.ledger.witness_service import Round
 
 ALARM_EXIT = 6
 
@@ -26,7 +32,7 @@ ALARM_EXIT = 6
 class _LocalByDefault(TyperGroup):
     """``witness DB …`` means ``witness local DB …``, as before the sub-commands existed."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["local", *args]
         return super().parse_args(ctx, args)
@@ -50,7 +56,14 @@ def parse_endpoints(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _print_round(result: Any) -> None:
+def round_json(result: Round) -> JSONValue:
+    """A witness round as the status file, ``--json`` and the registry's witness page show it."""
+    from raretrace.ledger.witness_service import status_of
+
+    return jsonable(status_of(result))
+
+
+def _print_round(result: Round) -> None:
     for p in result.peers:
         size = "" if p.size is None else f" at size {p.size}"
         back = " (cosignature kept by the log)" if p.accepted_by_log else ""
@@ -97,7 +110,7 @@ def witness_run(
     import httpx
 
     from raretrace.ledger.consortium_fetch import load_directory
-    from raretrace.ledger.witness_service import run_round
+    from raretrace.ledger.witness_service import record_round, run_round
     from raretrace.times import utc_now
 
     registry = _ctx(ctx).registry()
@@ -106,10 +119,11 @@ def witness_run(
         while True:
             members = load_directory(consortium, utc_now())
             result = run_round(registry, members, client, endpoints=overrides)
+            record_round(registry, result)  # what the server's witness page and metrics show
             if status is not None:
-                status.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+                status.write_text(json.dumps(round_json(result), indent=2) + "\n", encoding="utf-8")
             if as_json:
-                emit_json(result.to_dict())
+                emit_json(round_json(result))
             else:
                 _print_round(result)
             for alarm in result.alarms:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
-from raretrace.crypto.dsse import parse_envelope, sign_statement
+from raretrace.crypto.dsse import Envelope, parse_envelope, sign_statement
 from raretrace.crypto.keys import PublicKey
 from raretrace.errors import DuplicateError, NotFoundError, ProofError, ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.consortium import Consortium
 from raretrace.ledger.logview import inclusion_proof, latest_checkpoint
 from raretrace.ledger.peer_http import HttpPeer, PeerUnreachableError
@@ -53,35 +54,47 @@ class Pending:
 
 @dataclass(frozen=True)
 class Recorded:
+    """The exporter's answer to one confirmation: recorded now (``new``) or already held."""
+
     certificate: str
     importer_log: str
     import_event: str
     leaf_index: int
     new: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+
+@dataclass(frozen=True)
+class HeldConfirmation:
+    """A confirmation this (exporting) registry holds."""
+
+    certificate: str
+    importer_log: str
+    import_event: str
+    leaf_index: int
+    confirmed_at: str
+    received_at: str
 
 
-def _import_predicate(envelope: bytes) -> dict[str, Any]:
-    statement = parse_envelope(envelope).statement()
-    predicate = statement["predicate"]
-    if predicate.get("kind") != "import":
+def _import_predicate(envelope: bytes) -> Mapping[str, object]:
+    predicate = parse_envelope(envelope).statement()["predicate"]
+    if not isinstance(predicate, dict) or predicate.get("kind") != "import":
         raise ValidationError("the confirmed event is not an import", field="predicate.envelope")
-    return dict(predicate)
+    return predicate
 
 
-def _certificate_of(predicate: dict[str, Any]) -> dict[str, Any]:
-    credential = (predicate.get("certificate") or {}).get("credential")
-    if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
+def _certificate_of(predicate: Mapping[str, object]) -> Mapping[str, object]:
+    certificate = predicate.get("certificate")
+    credential = certificate.get("credential") if isinstance(certificate, Mapping) else None
+    if not isinstance(credential, Mapping) or not isinstance(credential.get("id"), str):
         raise ValidationError("the import event carries no certificate id", field="predicate.envelope")
     return credential
 
 
-def _issuer_log(credential: dict[str, Any]) -> str | None:
+def _issuer_log(credential: Mapping[str, object]) -> str | None:
     """The log the certificate's evidence names: its issuing registry."""
-    evidence = (credential.get("credentialSubject") or {}).get("logEvidence") or {}
-    log = evidence.get("log") if isinstance(evidence, dict) else None
+    subject = credential.get("credentialSubject")
+    evidence = subject.get("logEvidence") if isinstance(subject, Mapping) else None
+    log = evidence.get("log") if isinstance(evidence, Mapping) else None
     return log if isinstance(log, str) else None
 
 
@@ -89,27 +102,28 @@ def confirm(registry: Registry, seq: int, event_id: str, envelope: bytes) -> Pen
     """The signed confirmation of the import event at leaf ``seq`` of this registry's log."""
     predicate = _import_predicate(envelope)
     credential = _certificate_of(predicate)
+    certificate = str(credential["id"])
     note = latest_checkpoint(registry)
     size = Checkpoint.parse(split_note(note)[0]).size
     proof = inclusion_proof(registry, seq, size)
-    body = {
-        "certificate": credential["id"],
+    body: JSONObject = {
+        "certificate": certificate,
         "importer_log": registry.origin,
         "import_event": event_id,
-        "confirmed_by": predicate.get("facility"),
-        "time": predicate.get("time"),
+        "confirmed_by": str(predicate.get("facility")),
+        "time": str(predicate.get("time")),
         "leaf_index": seq,
         "envelope": base64.b64encode(envelope).decode(),
         "checkpoint": note,
         "inclusion_proof": list(proof.proof),
     }
-    statement = {
+    statement: JSONObject = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": credential["id"], "digest": {"sha256": hashlib.sha256(envelope).hexdigest()}}],
+        "subject": [{"name": certificate, "digest": {"sha256": hashlib.sha256(envelope).hexdigest()}}],
         "predicateType": PREDICATE_TYPE,
         "predicate": body,
     }
-    return Pending(credential["id"], _issuer_log(credential), sign_statement(statement, [registry.signer]))
+    return Pending(certificate, _issuer_log(credential), sign_statement(statement, [registry.signer]))
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,7 @@ def send_pending(
     consortium: Consortium,
     client: httpx.Client,
     *,
-    endpoints: dict[str, str] | None = None,
+    endpoints: Mapping[str, str] | None = None,
 ) -> list[Sent]:
     """Offer every import's confirmation to its exporting member. Safe to repeat: an exporter that
     has one answers so; one that is offline gets it on a later run (this log is the outbox)."""
@@ -150,9 +164,7 @@ def send_pending(
             out.append(Sent(item.certificate, member.id, "offline", e.message))
             continue
         status = {201: "recorded", 200: "already"}.get(answer.status, "refused")
-        out.append(
-            Sent(item.certificate, member.id, status, "" if status != "refused" else answer.text[:300])
-        )
+        out.append(Sent(item.certificate, member.id, status, "" if status != "refused" else answer.reason))
     return out
 
 
@@ -160,40 +172,69 @@ def pending(registry: Registry) -> list[Pending]:
     """A signed confirmation for every import event in this log, oldest first."""
     with registry.engine.connect() as conn:
         rows = store.import_events(conn)
-    return [confirm(registry, int(r.seq), str(r.event_id), bytes(r.envelope)) for r in rows]
+    return [confirm(registry, r.seq, r.event_id, r.envelope) for r in rows]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What a confirmation states, read from its predicate (nothing checked yet)."""
+
+    origin: str
+    index: int
+    certificate: str
+    event_bytes: bytes
+    proof: list[bytes]
+    note: str
+    event_id: str
+
+
+def _claim(envelope: Envelope) -> _Claim:
+    statement = envelope.statement()
+    if statement["predicateType"] != PREDICATE_TYPE:
+        raise ValidationError(f"is not {PREDICATE_TYPE}", field="payload.predicateType")
+    body = statement["predicate"]
+    if not isinstance(body, dict):
+        raise ValidationError("must be an object", field="predicate")
+    try:
+        return _Claim(
+            str(body["importer_log"]),
+            int(body["leaf_index"]),
+            str(body["certificate"]),
+            base64.b64decode(body["envelope"], validate=True),
+            [base64.b64decode(h, validate=True) for h in body["inclusion_proof"]],
+            str(body["checkpoint"]),
+            str(body["import_event"]),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValidationError(f"malformed confirmation: {e}", field="predicate") from e
+
+
+def _signing_key(registry: Registry, origin: str, envelope: Envelope) -> str:
+    """Step 1: the verifier key, among those this registry trusts for log ``origin``, that signed it
+    (a log whose key was rotated is trusted under each of its keys, one trusted-keys file each)."""
+    with registry.engine.connect() as conn:
+        key_texts = store.trusted_log_keys(conn).get(origin, [])
+    if not key_texts:
+        raise ProofError(f"this registry does not trust log {origin}", field="predicate.importer_log")
+    for key_text in key_texts:
+        key = PublicKey(parse_verifier_key(key_text).public_key)
+        if any(key.is_valid(s.sig, envelope.signing_bytes) for s in envelope.signatures):
+            return key_text
+    raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
 
 
 def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None = None) -> Recorded:
     """Check a confirmation (steps in the module docstring) and record it; see there for replays."""
     envelope = parse_envelope(raw)
-    statement = envelope.statement()
-    if statement["predicateType"] != PREDICATE_TYPE:
-        raise ValidationError(f"is not {PREDICATE_TYPE}", field="payload.predicateType")
-    body = statement["predicate"]
-    try:
-        origin, index, certificate = (
-            str(body["importer_log"]),
-            int(body["leaf_index"]),
-            str(body["certificate"]),
-        )
-        event_bytes = base64.b64decode(body["envelope"], validate=True)
-        proof = [base64.b64decode(h, validate=True) for h in body["inclusion_proof"]]
-        note, event_id = str(body["checkpoint"]), str(body["import_event"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValidationError(f"malformed confirmation: {e}", field="predicate") from e
+    claim = _claim(envelope)
+    origin, index, certificate, event_id = claim.origin, claim.index, claim.certificate, claim.event_id
     # 1. signed by the log key of a registry this one trusts
-    with registry.engine.connect() as conn:
-        key_text = store.trusted_log_keys(conn).get(origin)
-    if key_text is None:
-        raise ProofError(f"this registry does not trust log {origin}", field="predicate.importer_log")
-    key = PublicKey(parse_verifier_key(key_text).public_key)
-    if not any(key.is_valid(s.sig, envelope.signing_bytes) for s in envelope.signatures):
-        raise ProofError(f"the confirmation is not signed by log {origin}'s key", field="signatures")
+    key_text = _signing_key(registry, origin, envelope)
     # 2. the envelope is in that log
-    checkpoint = open_checkpoint(note, key_text)
-    verify_inclusion(leaf_hash(event_bytes), index, checkpoint.size, proof, checkpoint.root_hash)
+    checkpoint = open_checkpoint(claim.note, key_text)
+    verify_inclusion(leaf_hash(claim.event_bytes), index, checkpoint.size, claim.proof, checkpoint.root_hash)
     # 3. it imports exactly that certificate
-    predicate = _import_predicate(event_bytes)
+    predicate = _import_predicate(claim.event_bytes)
     if _certificate_of(predicate)["id"] != certificate or predicate.get("event_id") != event_id:
         raise ProofError("the recorded import is not of the certificate it confirms", field="predicate")
     stamp = (
@@ -213,34 +254,23 @@ def record_confirmation(registry: Registry, raw: bytes, *, now: datetime | None 
                     f"(event {held.import_event}): a replayed certificate",
                     field="predicate.certificate",
                 )
-            return Recorded(certificate, origin, event_id, int(held.leaf_index), False)
+            return Recorded(certificate, origin, event_id, held.leaf_index, False)
         store.record(
             conn,
-            {
-                "certificate_id": certificate,
-                "importer_log": origin,
-                "import_event": event_id,
-                "leaf_index": index,
-                "confirmed_at": str(predicate.get("time") or ""),
-                "received_at": stamp,
-                "envelope": bytes(raw),
-            },
+            store.ConfirmationRow(
+                certificate, origin, event_id, index, str(predicate.get("time") or ""), stamp, bytes(raw)
+            ),
         )
     return Recorded(certificate, origin, event_id, index, True)
 
 
-def recorded(registry: Registry) -> list[dict[str, Any]]:
+def recorded(registry: Registry) -> list[HeldConfirmation]:
     """Every confirmation this (exporting) registry holds."""
     with registry.engine.connect() as conn:
         rows = store.all_confirmations(conn)
     return [
-        {
-            "certificate": r.certificate_id,
-            "importer_log": r.importer_log,
-            "import_event": r.import_event,
-            "leaf_index": int(r.leaf_index),
-            "confirmed_at": r.confirmed_at,
-            "received_at": r.received_at,
-        }
+        HeldConfirmation(
+            r.certificate_id, r.importer_log, r.import_event, r.leaf_index, r.confirmed_at, r.received_at
+        )
         for r in rows
     ]

@@ -22,12 +22,12 @@ import base64
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.keys import PublicKey, Signer, key_id_for
 from raretrace.errors import ProofError, ValidationError
 from raretrace.fields import Fields
+from raretrace.jsontypes import JSONObject
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import parse_witness_key, verify_cosignature
 from raretrace.log.note import parse_verifier_key, split_note
@@ -94,7 +94,7 @@ class Consortium:
     def active(self, role: str) -> list[Member]:
         return [m for m in self.members if m.status == "active" and role in m.roles]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "_type": DOCUMENT_TYPE,
             "spec_version": SPEC_VERSION,
@@ -107,8 +107,8 @@ class Consortium:
         }
 
 
-def member_dict(m: Member) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def member_dict(m: Member) -> JSONObject:
+    out: JSONObject = {
         "id": m.id,
         "name": m.name,
         "country": m.country,
@@ -236,7 +236,7 @@ def signing_bytes(signed: Consortium) -> bytes:
     return canonical_bytes(signed.to_dict())
 
 
-def document(signed: Consortium, signatures: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+def document(signed: Consortium, signatures: Sequence[Mapping[str, str]] = ()) -> JSONObject:
     return {"signed": signed.to_dict(), "signatures": [dict(s) for s in signatures]}
 
 
@@ -252,7 +252,7 @@ def _split(doc: object) -> tuple[Consortium, list[dict[str, str]]]:
     return parse_signed(doc["signed"]), [dict(s) for s in sigs]
 
 
-def sign(doc: object, signer: Signer) -> dict[str, Any]:
+def sign(doc: object, signer: Signer) -> JSONObject:
     """The file with ``signer``'s signature added (replacing an older one by the same key)."""
     signed, sigs = _split(doc)
     sig = base64.b64encode(signer.sign(signing_bytes(signed))).decode()
@@ -334,8 +334,9 @@ def verify_chain(docs: Sequence[object], trusted: Consortium | None = None, *, n
 # --- changes: each one is the next version, unsigned ------------------------------------------------
 
 
-def _next(c: Consortium, **changes: Any) -> Consortium:
-    out = dataclasses.replace(c, version=c.version + 1, **changes)
+def _next(changed: Consortium) -> Consortium:
+    """``changed`` as the version after the one it was changed from."""
+    out = dataclasses.replace(changed, version=changed.version + 1)
     return parse_signed(out.to_dict())  # every rule checked again on the new version
 
 
@@ -346,17 +347,17 @@ def create(
     return parse_signed(Consortium(name, 1, expires, threshold, keys, witness_quorum).to_dict())
 
 
-def add_member(c: Consortium, member: Mapping[str, Any]) -> Consortium:
+def add_member(c: Consortium, member: Mapping[str, object]) -> Consortium:
     new = _member(dict(member), "member")
     if any(m.id == new.id for m in c.members):
         raise ValidationError(f"member {new.id!r} is already in the consortium", field="id")
-    return _next(c, members=(*c.members, new))
+    return _next(dataclasses.replace(c, members=(*c.members, new)))
 
 
-def _replace_member(c: Consortium, member_id: str, **changes: Any) -> Consortium:
-    c.member(member_id)
+def _replace_member(c: Consortium, changed: Member) -> Consortium:
+    c.member(changed.id)
     return _next(
-        c, members=tuple(dataclasses.replace(m, **changes) if m.id == member_id else m for m in c.members)
+        dataclasses.replace(c, members=tuple(changed if m.id == changed.id else m for m in c.members))
     )
 
 
@@ -366,7 +367,7 @@ def set_status(c: Consortium, member_id: str, status: str) -> Consortium:
         raise ValidationError(f"{status!r} is not one of {', '.join(STATUSES)}", field="status")
     if c.member(member_id).status == "removed":
         raise ValidationError(f"member {member_id!r} was removed; ids are never reused", field="id")
-    return _replace_member(c, member_id, status=status)
+    return _replace_member(c, dataclasses.replace(c.member(member_id), status=status))
 
 
 def rotate_keys(
@@ -380,22 +381,22 @@ def rotate_keys(
     """One new version with a member's log key and/or witness key replaced. A new log key is current
     from ``at``; the old one stays, marked ``until`` then, so checkpoints it signed still verify."""
     member = c.member(member_id)
-    changes: dict[str, Any] = {}
+    if log_key is None and witness_key is None:
+        raise ValidationError("give a new log key, a new witness key or both", field="key")
     if log_key is not None:
         if at is None:
             raise ValidationError("a log key rotation needs the time it takes over", field="at")
         when = parse_time(at, "at")
         old = tuple(dataclasses.replace(k, until=when) if k.until is None else k for k in member.log_keys)
-        changes["log_keys"] = (*old, LogKey(log_key.strip(), when))
+        member = dataclasses.replace(member, log_keys=(*old, LogKey(log_key.strip(), when)))
     if witness_key is not None:
-        changes["witness_key"] = witness_key.strip()
-    if not changes:
-        raise ValidationError("give a new log key, a new witness key or both", field="key")
-    return _replace_member(c, member_id, **changes)
+        member = dataclasses.replace(member, witness_key=witness_key.strip())
+    return _replace_member(c, member)
 
 
 def set_signers(c: Consortium, signers: Sequence[bytes], threshold: int) -> Consortium:
-    return _next(c, signers={key_id_for(k): PublicKey(k).to_b64() for k in signers}, threshold=threshold)
+    keys = {key_id_for(k): PublicKey(k).to_b64() for k in signers}
+    return _next(dataclasses.replace(c, signers=keys, threshold=threshold))
 
 
 # --- reading checkpoints with the membership --------------------------------------------------------

@@ -5,58 +5,109 @@ registry publishes, for a period, what was mined in it, what it certified for ex
 imported on certificates, by element, mass and value; ``certify.reconcile`` compares two members'
 statistics certificate by certificate. An import event in the receiving registry is the importer's
 confirmation; the exporting member reads those from the receiving log (``confirmations``).
+
+The answers are JSON objects (``statistics`` is a published document, compared field by field by
+``certify.reconcile``), built here from checked values: a certificate or event this registry holds was
+checked when it was recorded, so a missing field is a programming error, not bad input.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
-
-from sqlalchemy import select
 
 from raretrace.certify.disclosure import reveal
 from raretrace.crypto.dsse import recorded_statement
 from raretrace.elements import REE_SYMBOLS
+from raretrace.jsontypes import JSONObject, JSONScalar, JSONValue, is_json
 from raretrace.ledger.certificates import issuer_did
 from raretrace.ledger.registry import Registry
-from raretrace.store import schema as t
+from raretrace.store import confirmations as import_store
+from raretrace.store import federation as store
 
 
-def _element_kg(lots: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def _object(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _element_kg(lots: Iterable[tuple[float, Mapping[str, object]]]) -> dict[str, float]:
+    """Kilograms of each rare-earth element in lots given as (mass in kg, composition)."""
     out: dict[str, float] = {}
-    for lot in lots:
-        mass = float(lot.get("massKg", 0.0))
-        for element, fraction in lot.get("composition", {}).items():
+    for mass, composition in lots:
+        for element, fraction in composition.items():
             if element in REE_SYMBOLS:
-                out[element] = out.get(element, 0.0) + mass * float(fraction)
+                out[element] = out.get(element, 0.0) + mass * _number(fraction)
     return out
 
 
-def _shipment(presentation: Mapping[str, Any]) -> dict[str, Any]:
-    """What a certificate says of a shipment, as the holder disclosed it to this registry."""
-    credential = presentation["credential"]
-    body = {k: v for k, v in credential.items() if k != "proof"}
-    # a disclosed credential, read as the issuer's signed JSON
-    revealed: tuple[dict[str, Any], int] = reveal(body, presentation.get("disclosures", []))
-    shown = revealed[0]
-    subject = shown["credentialSubject"]
-    shipment = subject.get("shipment", {})
-    lots = shipment.get("lots", [])
+def _scalar(value: object) -> JSONScalar:
+    """A value a recorded certificate holds as a JSON scalar (checked when the import was recorded)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"a certificate field holds {type(value).__name__}, not a JSON scalar")
+
+
+def _kg(values: Mapping[str, float]) -> JSONObject:
+    out: JSONObject = dict(values)
+    return out
+
+
+def _by_form(lots: Iterable[tuple[str, float, Mapping[str, object], float | None]]) -> JSONObject:
+    """Per form of material (ISO 22095's unit of trade here: ore, oxide, metal, magnet ...): mass,
+    value (None when a lot's value is not declared) and kg per rare-earth element."""
+    forms: dict[str, tuple[float, float | None, dict[str, float]]] = {}
+    for form, mass, composition, value in lots:
+        total, worth, elements = forms.get(form, (0.0, 0.0, {}))
+        for element, kg in _element_kg([(mass, composition)]).items():
+            elements[element] = elements.get(element, 0.0) + kg
+        forms[form] = (total + mass, None if worth is None or value is None else worth + value, elements)
     return {
-        "certificate": credential["id"],
-        "number": subject.get("certificateNumber"),
-        "issuer": credential["issuer"]["id"]
-        if isinstance(credential["issuer"], dict)
-        else credential["issuer"],
-        "exporter": (subject.get("exporter") or {}).get("id"),
-        "importer": (subject.get("importer") or {}).get("id"),
-        "exporter_country": (subject.get("exporter") or {}).get("country"),
-        "parcels": shipment.get("parcels"),
-        "mass_kg": shipment.get("massKg"),
-        "value_usd": shipment.get("valueUsd"),
-        "element_kg": _element_kg(lots),
+        form: {"mass_kg": total, "value_usd": worth, "element_kg": _kg(elements)}
+        for form, (total, worth, elements) in sorted(forms.items())
+    }
+
+
+def _shipment(presentation: Mapping[str, object]) -> JSONObject:
+    """What a certificate says of a shipment, as the holder disclosed it to this registry."""
+    credential = _object(presentation.get("credential"))
+    body: JSONObject = {k: v for k, v in credential.items() if k != "proof" and is_json(v)}
+    disclosures = presentation.get("disclosures", [])
+    shown, _ = reveal(body, disclosures if isinstance(disclosures, list) else [])
+    subject = _object(shown.get("credentialSubject"))
+    shipment = _object(subject.get("shipment"))
+    lots = shipment.get("lots", [])
+    issuer = credential.get("issuer")
+    exporter, importer = _object(subject.get("exporter")), _object(subject.get("importer"))
+    shown_lots = [_object(lot) for lot in (lots if isinstance(lots, list) else [])]
+    element_kg = _element_kg(
+        (_number(lot.get("massKg")), _object(lot.get("composition"))) for lot in shown_lots
+    )
+    by_form = _by_form(
+        (
+            str(lot.get("form", "undisclosed")),
+            _number(lot.get("massKg")),
+            _object(lot.get("composition")),
+            _number(lot["declaredValueUsd"]) if "declaredValueUsd" in lot else None,
+        )
+        for lot in shown_lots
+    )
+    return {
+        "certificate": _scalar(credential.get("id")),
+        "number": _scalar(subject.get("certificateNumber")),
+        "issuer": _scalar(_object(issuer).get("id") if isinstance(issuer, Mapping) else issuer),
+        "exporter": _scalar(exporter.get("id")),
+        "importer": _scalar(importer.get("id")),
+        "exporter_country": _scalar(exporter.get("country")),
+        "parcels": _scalar(shipment.get("parcels")),
+        "mass_kg": _scalar(shipment.get("massKg")),
+        "value_usd": _scalar(shipment.get("valueUsd")),
+        "element_kg": _kg(element_kg),
+        "by_form": by_form,
     }
 
 
@@ -64,19 +115,15 @@ def _in_period(time: str, start: date, end: date) -> bool:
     return start.isoformat() <= time[:10] <= end.isoformat()
 
 
-def confirmations(log: Registry, issuer: str | None = None) -> list[dict[str, Any]]:
+def confirmations(log: Registry, issuer: str | None = None) -> list[JSONObject]:
     """Import confirmations recorded in ``log`` (another member's registry), optionally only for
     certificates issued by ``issuer`` (a did:key)."""
     with log.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.events.c.seq, t.events.c.time, t.events.c.facility_id, t.events.c.envelope)
-            .where(t.events.c.kind == "import")
-            .order_by(t.events.c.seq)
-        ).all()
-    out = []
+        rows = import_store.import_events(conn)
+    out: list[JSONObject] = []
     for row in rows:
-        predicate = recorded_statement(row.envelope)["predicate"]
-        item = _shipment(predicate["certificate"])
+        predicate = _object(recorded_statement(row.envelope).get("predicate"))
+        item = _shipment(_object(predicate.get("certificate")))
         if issuer is None or item["issuer"] == issuer:
             out.append(
                 {
@@ -90,71 +137,71 @@ def confirmations(log: Registry, issuer: str | None = None) -> list[dict[str, An
     return out
 
 
-def statistics(registry: Registry, start: date, end: date) -> dict[str, Any]:
-    """Production, certified exports and imports of one registry for a period (dates inclusive)."""
+def _production(registry: Registry, start: date, end: date) -> dict[str, float]:
     production: dict[str, float] = {}
     with registry.engine.connect() as conn:
-        extracts = conn.execute(
-            select(t.events.c.time, t.events.c.envelope).where(t.events.c.kind == "extract")
-        ).all()
-        certificates = conn.execute(select(t.certificates.c.issued_at, t.certificates.c.credential)).all()
-    for row in extracts:
-        if _in_period(row.time, start, end):
-            outputs = recorded_statement(row.envelope)["predicate"]["outputs"]
-            for element, kg in _element_kg(
-                [{"massKg": o["mass_kg"], "composition": o["composition"]} for o in outputs]
-            ).items():
-                production[element] = production.get(element, 0.0) + kg
-    exports = []
-    for row in certificates:
-        if _in_period(row.issued_at, start, end):
-            credential = json.loads(row.credential)
-            record = _issued_record(registry, credential)
+        extracts = store.extract_events(conn)
+    for time, envelope in extracts:
+        if not _in_period(time, start, end):
+            continue
+        outputs = _object(recorded_statement(envelope).get("predicate")).get("outputs")
+        lots = [_object(o) for o in (outputs if isinstance(outputs, list) else [])]
+        for element, kg in _element_kg(
+            (_number(o.get("mass_kg")), _object(o.get("composition"))) for o in lots
+        ).items():
+            production[element] = production.get(element, 0.0) + kg
+    return production
+
+
+def statistics(registry: Registry, start: date, end: date) -> JSONObject:
+    """Production, certified exports and imports of one registry for a period (dates inclusive)."""
+    with registry.engine.connect() as conn:
+        issued = store.issued_certificates(conn)
+    exports: list[JSONValue] = []
+    for certificate in issued:
+        if _in_period(certificate.issued_at, start, end):
+            record = _issued_record(registry, certificate)
             if record is not None:
                 exports.append(record)
-    imports = [
+    imports: list[JSONValue] = [
         {k: v for k, v in c.items() if k != "log"}
         for c in confirmations(registry)
-        if _in_period(c["time"], start, end)
+        if _in_period(str(c["time"]), start, end)
     ]
     return {
         "registry": registry.origin,
         "issuer": issuer_did(registry),
         "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "production_kg": production,
+        "production_kg": _kg(_production(registry, start, end)),
         "exports": exports,
         "imports": imports,
     }
 
 
-def _issued_record(registry: Registry, credential: Mapping[str, Any]) -> dict[str, Any] | None:
+def _issued_record(registry: Registry, certificate: store.IssuedCertificate) -> JSONObject | None:
     """An issued certificate as exported, from what the registry stored (it knows every value)."""
-    with registry.engine.connect() as conn:
-        row = conn.execute(
-            select(t.certificates.c.lots, t.certificates.c.transfer_event).where(
-                t.certificates.c.id == credential["id"]
-            )
-        ).one()
-    if row.transfer_event is None:
+    if certificate.transfer_event is None:
         return None  # a certificate for lots, not a shipment
+    transfer = certificate.transfer_event
     with registry.engine.connect() as conn:
-        lots = registry.store.lots(conn, json.loads(row.lots))
-        receiver = registry.store.transfers(conn, [row.transfer_event])[row.transfer_event].receiver
+        lots = registry.store.lots(conn, list(certificate.lots))
+        receiver = registry.store.transfers(conn, [transfer])[transfer].receiver
         importer = registry.store.facilities(conn, [receiver]).get(receiver)
-    entries = [
-        {"massKg": lot.spec.mass_kg, "composition": dict(lot.spec.composition.fractions)}
-        for lot in lots.values()
-    ]
+    masses = [(lot.spec.mass_kg, dict(lot.spec.composition.fractions)) for lot in lots.values()]
     values = [lot.spec.declared_value if lot.spec.currency == "USD" else None for lot in lots.values()]
-    subject = credential["credentialSubject"]
+    credential = json.loads(certificate.credential)
     return {
-        "certificate": credential["id"],
-        "number": subject["certificateNumber"],
-        "issuer": credential["issuer"]["id"],
+        "certificate": certificate.id,
+        "number": str(credential["credentialSubject"]["certificateNumber"]),
+        "issuer": str(credential["issuer"]["id"]),
         "importer": receiver,  # the registry knows it even when the certificate conceals it
         "importer_country": None if importer is None else importer.country,
-        "parcels": len(entries),
-        "mass_kg": sum(e["massKg"] for e in entries),
+        "parcels": len(masses),
+        "mass_kg": sum(mass for mass, _ in masses),
         "value_usd": None if None in values else sum(v for v in values if v is not None),
-        "element_kg": _element_kg(entries),
+        "element_kg": _kg(_element_kg(masses)),
+        "by_form": _by_form(
+            (lot.spec.form.value, lot.spec.mass_kg, dict(lot.spec.composition.fractions), value)
+            for lot, value in zip(lots.values(), values, strict=True)
+        ),
     }

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from raretrace.errors import RaretraceError
+from raretrace.jsontypes import JSONObject
 
 
 class PeerUnreachableError(RaretraceError):
@@ -27,6 +28,16 @@ class PeerUnreachableError(RaretraceError):
 class Answer:
     status: int
     text: str
+
+    @property
+    def reason(self) -> str:
+        """The ``detail`` of a problem answer (RFC 9457, what raretrace's API sends), else the text."""
+        try:
+            data = json.loads(self.text)
+        except ValueError:
+            data = None
+        detail = data.get("detail") if isinstance(data, dict) else None
+        return detail if isinstance(detail, str) else self.text[:300]
 
 
 class HttpPeer:
@@ -49,7 +60,7 @@ class HttpPeer:
     def _ok(self, answer: Answer, what: str) -> str:
         if answer.status != 200:
             raise PeerUnreachableError(
-                f"{self.endpoint} {what}: {answer.status} {answer.text[:300]}", field="endpoint"
+                f"{self.endpoint} {what}: {answer.status} {answer.reason}", field="endpoint"
             )
         return answer.text
 
@@ -69,6 +80,11 @@ class HttpPeer:
         return self._ok(self._call("GET", "/api/v1/log/public-key"), "public key").strip()
 
     # --- witnessing --------------------------------------------------------------------------------
+    def witnessed_checkpoint(self, origin: str) -> str:
+        """``GET /api/v1/witnessed``: the newest checkpoint of ``origin`` the peer cosigned."""
+        answer = self._call("GET", "/api/v1/witnessed", params={"origin": origin})
+        return self._ok(answer, f"checkpoint of {origin} it witnessed")
+
     def give_cosignatures(self, note: str) -> Answer:
         """``POST /api/v1/log/cosignatures``: the peer keeps those by witnesses it trusts."""
         return self._call("POST", "/api/v1/log/cosignatures", content=note.encode())
@@ -83,3 +99,28 @@ class HttpPeer:
         """``POST /api/v1/confirmations`` on the exporting member."""
         headers = {"Content-Type": "application/json"}
         return self._call("POST", "/api/v1/confirmations", content=envelope, headers=headers)
+
+    def waiting_shipments(self, request: bytes) -> list[JSONObject]:
+        """``POST /api/v1/shipments/waiting`` on the exporting member: the certificates it keeps for the
+        facility that signed ``request`` (``ledger.shipments``)."""
+        headers = {"Content-Type": "application/json"}
+        answer = self._call("POST", "/api/v1/shipments/waiting", content=request, headers=headers)
+        data = self._json(self._ok(answer, "waiting shipments"), "waiting shipments")
+        if not isinstance(data, list) or not all(isinstance(p, dict) for p in data):
+            raise PeerUnreachableError(
+                f"{self.endpoint} sent waiting shipments that are not a list of objects"
+            )
+        return [p for p in data if isinstance(p, dict)]
+
+    def status_list(self) -> JSONObject:
+        """``GET /status/1``: the member's signed status list (checked by whoever verifies with it)."""
+        data = self._json(self._ok(self._call("GET", "/status/1"), "status list"), "status list")
+        if not isinstance(data, dict):
+            raise PeerUnreachableError(f"{self.endpoint} sent a status list that is not an object")
+        return data
+
+    def _json(self, text: str, what: str) -> object:
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise PeerUnreachableError(f"{self.endpoint} sent malformed JSON for the {what}: {e}") from e

@@ -7,23 +7,24 @@ witnesses and serve for imports too. The witness threshold for imports lives in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine
 
 from raretrace.certify.verify import TrustedKeys
 from raretrace.errors import ValidationError
-from raretrace.store import schema as t
+from raretrace.store import trust as store
 from raretrace.store.db import write_transaction
+from raretrace.store.store import Store
 
 THRESHOLD_KEY = "import_witness_threshold"
 
 
 def load_trust(conn: Connection) -> tuple[TrustedKeys, int]:
-    issuers = {r.issuer: (r.log, r.log_key) for r in conn.execute(select(t.trusted_registries))}
-    witnesses = [r.verifier_key for r in conn.execute(select(t.witnesses.c.verifier_key))]
-    threshold = conn.execute(select(t.meta.c.value).where(t.meta.c.key == THRESHOLD_KEY)).scalar_one_or_none()
+    issuers = store.trusted_issuers(conn)
+    witnesses = store.witness_keys(conn)
+    threshold = Store().get_meta(conn, THRESHOLD_KEY)
     trusted = TrustedKeys.from_dict(
         {
             "issuers": [{"id": i, "log": log, "logKey": key} for i, (log, key) in issuers.items()],
@@ -43,20 +44,21 @@ def trust_registry(engine: Engine, keys: object, *, witness_threshold: int | Non
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     with write_transaction(engine) as conn:
         for issuer, (log, key) in parsed.issuers.items():
-            conn.execute(delete(t.trusted_registries).where(t.trusted_registries.c.issuer == issuer))
-            conn.execute(
-                insert(t.trusted_registries).values(issuer=issuer, log=log, log_key=key, added_at=now)
-            )
+            store.trust_issuer(conn, issuer, log, key, now)
         if witness_threshold is not None:
-            conn.execute(delete(t.meta).where(t.meta.c.key == THRESHOLD_KEY))
-            conn.execute(insert(t.meta).values(key=THRESHOLD_KEY, value=str(witness_threshold)))
+            Store().set_meta(conn, THRESHOLD_KEY, str(witness_threshold))
     return sorted(parsed.issuers)
 
 
-def describe(conn: Connection) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrustSummary:
+    """Whom this registry trusts for imports, and how many witnesses an import needs."""
+
+    issuers: tuple[str, ...]
+    witnesses: tuple[str, ...]
+    witness_threshold: int
+
+
+def describe(conn: Connection) -> TrustSummary:
     trusted, threshold = load_trust(conn)
-    return {
-        "issuers": sorted(trusted.issuers),
-        "witnesses": sorted(trusted.witnesses),
-        "witness_threshold": threshold,
-    }
+    return TrustSummary(tuple(sorted(trusted.issuers)), tuple(sorted(trusted.witnesses)), threshold)

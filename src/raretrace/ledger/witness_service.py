@@ -23,9 +23,11 @@ alarm: the round's result says so, and a one-shot run exits non-zero.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -57,7 +59,7 @@ class GossipResult:
 
     origin: str
     witness: str
-    status: str  # agreed | behind | unknown | offline | split_view
+    status: str  # agreed | caught_up | behind | unknown | offline | split_view | refused
     detail: str = ""
 
 
@@ -81,17 +83,48 @@ class Round:
     def ok(self) -> bool:
         return not self.alarms
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "ok": self.ok,
-            "alarms": self.alarms,
-            "peers": [p.__dict__ for p in self.peers],
-            "gossip": [g.__dict__ for g in self.gossip],
-        }
+
+ALARM_KINDS = ("split_view", "rollback", "refused")
+_ALARMS = ALARM_KINDS
+ROUND_KEY = "witness_last_round"  # the meta row holding the newest round, for the server to show
 
 
-_ALARMS = ("split_view", "rollback", "refused")
+@dataclass(frozen=True)
+class WitnessStatus:
+    """A round as monitoring sees it: the status file, ``--json``, the API and the page show this."""
+
+    time: str
+    ok: bool
+    alarms: tuple[str, ...]
+    peers: tuple[PeerResult, ...]
+    gossip: tuple[GossipResult, ...]
+
+
+def status_of(result: Round) -> WitnessStatus:
+    return WitnessStatus(result.time, result.ok, tuple(result.alarms), result.peers, result.gossip)
+
+
+def record_round(registry: Registry, result: Round) -> None:
+    """Keep the newest round in the registry's database, where its server reads it (``last_status``)."""
+    text = json.dumps(dataclasses.asdict(result), separators=(",", ":"))
+    with write_transaction(registry.engine) as conn:
+        registry.store.set_meta(conn, ROUND_KEY, text)
+
+
+def last_status(registry: Registry) -> WitnessStatus | None:
+    """The newest round ``record_round`` kept (None before the first)."""
+    with registry.engine.connect() as conn:
+        text = registry.store.get_meta(conn, ROUND_KEY)
+    if text is None:
+        return None
+    data = json.loads(text)
+    return status_of(
+        Round(
+            str(data["time"]),
+            tuple(PeerResult(**p) for p in data["peers"]),
+            tuple(GossipResult(**g) for g in data["gossip"]),
+        )
+    )
 
 
 def _me(registry: Registry, consortium: Consortium) -> Member:
@@ -146,23 +179,61 @@ def _witness_one(
         return PeerResult(member.id, member.origin, "refused", detail=e.message), None
     try:
         answer = peer.give_cosignatures(done.note)
-        accepted, detail = answer.status == 200, "" if answer.status == 200 else answer.text[:300]
+        accepted, detail = answer.status == 200, "" if answer.status == 200 else answer.reason
     except PeerUnreachableError as e:
         accepted, detail = False, e.message
     return PeerResult(member.id, member.origin, "cosigned", done.size, detail, accepted), done
 
 
-def _gossip(log: HttpPeer, witness: Member, peer: HttpPeer, done: Witnessed) -> GossipResult:
-    """Offer ``done`` to ``witness``: learn its size (409), send the proof from there, read its verdict."""
+class _Ahead:
+    """A log as another witness saw it further on: that witness's note (signed by the log), and the
+    consistency proofs from the log's own API (a log that showed this witness an old tree cannot prove
+    the newer one extends it unless it does)."""
+
+    def __init__(self, note: str, log: HttpPeer) -> None:
+        self._note, self._log = note, log
+
+    def checkpoint(self) -> str:
+        return self._note
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return self._log.consistency_proof(old, new)
+
+    def verifier_key(self) -> str:
+        return self._log.verifier_key()
+
+
+def _catch_up(
+    registry: Registry, log: HttpPeer, witness: Member, peer: HttpPeer, done: Witnessed, now: datetime
+) -> GossipResult:
+    """``witness`` holds a larger tree of the log than this witness was shown: take it from there,
+    check it extends the tree cosigned (``witness_log``), cosign it and hand the cosignature back."""
+    try:
+        caught = witness_log(registry, _Ahead(peer.witnessed_checkpoint(done.origin), log), now=now)
+    except PeerUnreachableError as e:
+        return GossipResult(done.origin, witness.id, "offline", e.message)
+    except SplitViewError as e:
+        return GossipResult(done.origin, witness.id, "split_view", e.message)
+    except (ProofError, ValidationError, NotFoundError) as e:
+        return GossipResult(done.origin, witness.id, "refused", e.message)
+    with contextlib.suppress(PeerUnreachableError):  # else the log gets a cosignature next round
+        log.give_cosignatures(caught.note)
+    detail = f"from size {done.size} to {caught.size}, the tree witness {witness.id} holds"
+    return GossipResult(done.origin, witness.id, "caught_up", detail)
+
+
+def _gossip(
+    registry: Registry, log: HttpPeer, witness: Member, peer: HttpPeer, done: Witnessed, now: datetime
+) -> GossipResult:
+    """Offer ``done`` to ``witness``: learn its size (409), send the proof from there, read its verdict;
+    if it holds a larger tree, catch up from it."""
     name = witness.id
     try:
         answer = peer.add_checkpoint(0, [], done.note)
         if answer.status == 409:
             held = int(answer.text.strip())
             if held > done.size:
-                return GossipResult(
-                    done.origin, name, "behind", f"it holds size {held}, this witness {done.size}"
-                )
+                return _catch_up(registry, log, witness, peer, done, now)
             proof = log.consistency_proof(held, done.size) if 0 < held < done.size else []
             answer = peer.add_checkpoint(held, proof, done.note)
     except PeerUnreachableError as e:
@@ -174,8 +245,8 @@ def _gossip(log: HttpPeer, witness: Member, peer: HttpPeer, done: Witnessed) -> 
     if answer.status == 404:
         return GossipResult(done.origin, name, "unknown", "it has not witnessed this log yet")
     if answer.status == 403:
-        return GossipResult(done.origin, name, "behind", answer.text[:300])
-    return GossipResult(done.origin, name, "split_view", answer.text[:300])
+        return GossipResult(done.origin, name, "behind", answer.reason)
+    return GossipResult(done.origin, name, "split_view", answer.reason)
 
 
 def run_round(
@@ -213,6 +284,6 @@ def run_round(
         for witness in witnesses:
             other = peer_of(witness)
             if witness.id != member.id and other is not None:
-                gossip.append(_gossip(log, witness, other, done))
+                gossip.append(_gossip(registry, log, witness, other, done, moment))
     stamp = moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Round(stamp, tuple(peers), tuple(gossip))

@@ -13,18 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from sqlalchemy import insert, select, update
+from typing import Protocol
 
 from raretrace.errors import NotFoundError, ProofError, ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.logview import add_cosignatures, consistency_proof, latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint, open_checkpoint
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.merkle import verify_consistency
 from raretrace.log.note import parse_verifier_key, split_note, verifier_key_text
-from raretrace.store import schema as t
+from raretrace.store import witnessed as store
 from raretrace.store.db import write_transaction
 
 
@@ -68,7 +67,7 @@ class Witnessed:
     cosignature: str  # the signature line, without newline
     note: str  # the checkpoint with our cosignature appended
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "origin": self.origin,
             "old_size": self.old_size,
@@ -81,6 +80,24 @@ class Witnessed:
 def witness_key(witness: Registry) -> str:
     """This registry's witness verifier key, which the witnessed log adds to its trusted witnesses."""
     return witness_key_text(witness.origin, witness.signer.public_key)
+
+
+def _log_key(origin: str, remembered: str | None, given: str | None) -> str:
+    """Step 1 of ``witness_log``: the remembered key (``given`` must agree), or ``given`` the first time."""
+    if remembered is not None:
+        if given is not None and given.strip() != remembered:
+            raise ProofError(f"log {origin} was first witnessed with another key", field="log_key")
+        return remembered
+    if given is None:
+        raise NotFoundError(
+            f"log {origin} has not been witnessed before: give its verifier key", field="log_key"
+        )
+    key = given.strip()
+    if parse_verifier_key(key).name != origin:
+        raise ValidationError(
+            f"the key is for {parse_verifier_key(key).name}, the log is {origin}", field="log_key"
+        )
+    return key
 
 
 def witness_log(
@@ -97,28 +114,15 @@ def witness_log(
     text, _ = split_note(note)
     origin = Checkpoint.parse(text).origin
     with witness.engine.connect() as conn:
-        row = conn.execute(select(t.witnessed_logs).where(t.witnessed_logs.c.origin == origin)).one_or_none()
+        row = store.witnessed_log(conn, origin)
     # 1. Which key the log must sign with.
-    if row is not None:
-        key = row.verifier_key
-        if log_key is not None and log_key.strip() != key:
-            raise ProofError(f"log {origin} was first witnessed with another key", field="log_key")
-    elif log_key is not None:
-        key = log_key.strip()
-        if parse_verifier_key(key).name != origin:
-            raise ValidationError(
-                f"the key is for {parse_verifier_key(key).name}, the log is {origin}", field="log_key"
-            )
-    else:
-        raise NotFoundError(
-            f"log {origin} has not been witnessed before: give its verifier key", field="log_key"
-        )
+    key = _log_key(origin, None if row is None else row.verifier_key, log_key)
     # 2. Signed by that key.
     checkpoint = open_checkpoint(note, key)
     # 3. Append-only since the last cosigned tree.
-    old_size = None if row is None else int(row.size)
+    old_size = None if row is None else row.size
     if row is not None:
-        old_root = bytes(row.root)
+        old_root = row.root
         if checkpoint.size < row.size:
             raise ProofError(
                 f"log {origin} shows {checkpoint.size} leaves after showing {row.size}: rolled back",
@@ -130,9 +134,9 @@ def witness_log(
                 field="checkpoint",
             )
         if checkpoint.size > row.size > 0:  # every tree extends the empty one (C2SP tlog-witness)
-            proof = source.consistency_proof(int(row.size), checkpoint.size)
+            proof = source.consistency_proof(row.size, checkpoint.size)
             try:
-                verify_consistency(int(row.size), checkpoint.size, proof, old_root, checkpoint.root_hash)
+                verify_consistency(row.size, checkpoint.size, proof, old_root, checkpoint.root_hash)
             except ProofError as e:
                 raise SplitViewError(
                     f"log {origin}'s tree of size {checkpoint.size} does not extend the tree of size "
@@ -142,13 +146,23 @@ def witness_log(
     # 4. Cosign and remember.
     line = cosign(text, witness.origin, witness.signer, int(moment.timestamp()))
     stamp = moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    values = {"size": checkpoint.size, "root": checkpoint.root_hash, "note": note, "updated_at": stamp}
     with write_transaction(witness.engine) as conn:
-        if row is None:
-            conn.execute(insert(t.witnessed_logs).values(origin=origin, verifier_key=key, **values))
-        else:
-            conn.execute(update(t.witnessed_logs).where(t.witnessed_logs.c.origin == origin).values(**values))
+        store.remember(
+            conn, origin, key if row is None else None, checkpoint.size, checkpoint.root_hash, note, stamp
+        )
     return Witnessed(origin, old_size, checkpoint.size, line, note + line + "\n")
+
+
+def witnessed_size(witness: Registry, origin: str) -> int | None:
+    """The tree size of ``origin`` this registry last cosigned (None: it does not witness that log)."""
+    with witness.engine.connect() as conn:
+        return store.seen(conn, origin)
+
+
+def witnessed_note(witness: Registry, origin: str) -> str | None:
+    """The checkpoint of ``origin`` this registry last cosigned, as the log signed it."""
+    with witness.engine.connect() as conn:
+        return store.noted_witness(conn, origin)
 
 
 def submit(log: Registry, witnessed: Witnessed) -> list[str]:
@@ -156,7 +170,21 @@ def submit(log: Registry, witnessed: Witnessed) -> list[str]:
     return add_cosignatures(log, witnessed.note)
 
 
-def compare_views(notes: Sequence[str], log_key: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RootSeen:
+    root: str  # hex
+    signed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitView:
+    """One tree size the log signed with more than one root, and who signed each."""
+
+    size: int
+    roots: tuple[RootSeen, ...]
+
+
+def compare_views(notes: Sequence[str], log_key: str) -> list[SplitView]:
     """Split views among checkpoints that witnesses (or certificate holders) hold: for each tree size
     signed with more than one root, the roots and the cosigners of each. Notes not signed by the log
     are refused: a forged note proves nothing against the log."""
@@ -171,15 +199,10 @@ def compare_views(notes: Sequence[str], log_key: str) -> list[dict[str, Any]]:
         _, lines = split_note(note)
         signers = {line.removeprefix("— ").split(" ", 1)[0] for line in lines}
         by_size.setdefault(checkpoint.size, {}).setdefault(checkpoint.root_hash, set()).update(signers)
-    conflicts = []
-    for size, roots in sorted(by_size.items()):
-        if len(roots) > 1:
-            conflicts.append(
-                {
-                    "size": size,
-                    "roots": [
-                        {"root": root.hex(), "signed_by": sorted(who)} for root, who in sorted(roots.items())
-                    ],
-                }
-            )
-    return conflicts
+    return [
+        SplitView(
+            size, tuple(RootSeen(root.hex(), tuple(sorted(who))) for root, who in sorted(roots.items()))
+        )
+        for size, roots in sorted(by_size.items())
+        if len(roots) > 1
+    ]

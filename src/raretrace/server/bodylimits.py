@@ -35,12 +35,14 @@ LIMITS: Mapping[tuple[str, str], int] = {
 DEFAULT_LIMIT = MIB
 #: Writes open to the public (everything else that is not GET/HEAD needs a participant's token).
 #: ``/api/v1/confirmations`` is posted by another member's registry, authenticated by the signature
-#: inside the body (ledger/confirmations.py), not by a participant token.
+#: inside the body (ledger/confirmations.py), not by a participant token; ``/api/v1/shipments/waiting``
+#: by the importing facility's key, inside the body too (ledger/shipments.py).
 PUBLIC_WRITES = frozenset(
     {
         "/api/v1/verify",
         "/api/v1/log/cosignatures",
         "/api/v1/confirmations",
+        "/api/v1/shipments/waiting",
         "/add-checkpoint",
         "/login",
         "/logout",

@@ -260,6 +260,16 @@ import_confirmations = Table(
     Column("envelope", LargeBinary, nullable=False),  # the signed confirmation, byte-exact
 )
 
+# A shipment's certificate with its disclosures, kept for the importing member to fetch (issue 22).
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("certificate_id", String(200), ForeignKey("certificates.id"), primary_key=True),
+    Column("importer", String(200), nullable=False, index=True),  # the importing facility
+    Column("presentation", Text, nullable=False),  # {credential, disclosures} as issued, JSON
+    Column("kept_at", String(32), nullable=False),
+)
+
 
 # --- the registry server (issue 7): who may call it --------------------------------------------------
 
