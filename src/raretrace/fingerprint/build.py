@@ -7,7 +7,8 @@ each lab's mean residual (between-lab variance less the within-lab variance of a
 and elements, method of moments) and stored as the library's ``lab_bias_sd``; the model adds it back as its
 nuisance term, so each deposit keeps only its within-lab spread. The result is a library file in the shipped
 library's format, whose figures have status ``measured`` and whose single source is the sample file itself
-(name, SHA-256, counts of samples, labs and methods, and when it was built).
+(name, SHA-256, counts of samples, labs and methods, and when it was built). Where the samples report
+present-day epsilon-Nd and 87Sr/86Sr, their mean and spread per deposit become the deposit's isotope figures.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scipy import optimize, special
 
 from raretrace.errors import ValidationError
 from raretrace.fingerprint.features import FeatureSpace, pattern_vector
+from raretrace.fingerprint.isotopes import sm147_nd144
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.samples import ReferenceSample
 
@@ -59,6 +61,52 @@ def _features(samples: Sequence[ReferenceSample]) -> tuple[NDArray[np.float64], 
     cens = ~np.isnan(limits)
     obs = space.observe(np.nan_to_num(ppm), censored=cens, limits=np.nan_to_num(limits))
     return obs.x[:, : len(REY)], obs.censored[:, : len(REY)]
+
+
+#: Isotope quantities a library fits from its samples, with the smallest spread it keeps (a typical TIMS /
+#: MC-ICP-MS 1-sigma; a spread below it would be an artefact of few samples).
+ISOTOPE_FITS: Final = {"eNd": 0.1, "87Sr/86Sr": 0.00001}
+
+
+def isotope_figures(rows: Sequence[ReferenceSample], source: str) -> list[dict[str, Any]]:
+    """The deposit's present-day epsilon-Nd and 87Sr/86Sr where at least ``MIN_SAMPLES`` of its samples report
+    them (a quantity fewer samples report is left out: no figure). 87Sr/86Sr: mean and sample sd. Epsilon-Nd:
+    the least-squares line on the samples' own 147Sm/144Nd (their Sm-Nd isochron, ``isochron``) where at
+    least ``MIN_SAMPLES`` + 2 samples give both, the value at their mean 147Sm/144Nd and the spread about the
+    line; else mean and sample sd."""
+    out: list[dict[str, Any]] = []
+    for quantity, floor in ISOTOPE_FITS.items():
+        have = [r for r in rows if quantity in r.assay.isotopes]
+        values = np.array([r.assay.isotopes[quantity] for r in have])
+        if values.size < MIN_SAMPLES:
+            continue
+        figure: dict[str, Any] = {
+            "quantity": quantity,
+            "value": round(float(values.mean()), 6),
+            "sd": round(max(float(values.std(ddof=1)), floor), 6),
+            "source": source,
+            "status": "measured",
+            "material": f"{values.size} reference samples",
+        }
+        atoms = np.array([_atoms(r) for r in have])
+        ok = np.isfinite(atoms)
+        if quantity == "eNd" and ok.sum() >= MIN_SAMPLES + 2 and np.var(atoms[ok]) > 0:
+            slope, intercept = np.polyfit(atoms[ok], values[ok], 1)
+            at = float(atoms[ok].mean())
+            resid = values[ok] - (intercept + slope * atoms[ok])
+            figure["value"] = round(float(intercept + slope * at), 6)
+            figure["sd"] = round(max(float(np.std(resid, ddof=2)), floor), 6)
+            figure["isochron"] = {"per_147Sm_144Nd": round(float(slope), 6), "at_147Sm_144Nd": round(at, 6)}
+        out.append(figure)
+    return out
+
+
+def _atoms(sample: ReferenceSample) -> float:
+    """147Sm/144Nd of a reference sample from its measured Sm and Nd (NaN where either is below detection)."""
+    sm, nd = sample.assay.ppm.get("Sm"), sample.assay.ppm.get("Nd")
+    if not sm or not nd:
+        return math.nan
+    return float(sm147_nd144(sm / nd))
 
 
 def lab_bias_sd(samples: Sequence[ReferenceSample], centres: dict[str, NDArray[np.float64]]) -> float:
@@ -150,6 +198,9 @@ def build_library(
                 "labs": labs,
             }
         )
+        figures = isotope_figures(rows, key)
+        if figures:
+            deposits[-1]["isotopes"] = figures
     methods = sorted({s.method for s in samples})
     return {
         "title": f"Reference library built from certified reference samples ({file_name})",
@@ -186,4 +237,4 @@ def build_library(
     }
 
 
-__all__ = ["MIN_SAMPLES", "build_library", "censored_fit", "lab_bias_sd"]
+__all__ = ["ISOTOPE_FITS", "MIN_SAMPLES", "build_library", "censored_fit", "isotope_figures", "lab_bias_sd"]

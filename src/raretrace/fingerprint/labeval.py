@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -32,6 +32,7 @@ from raretrace.fingerprint.evaluate import auroc
 from raretrace.fingerprint.labsim import (
     LOOKALIKES,
     PROFILES,
+    IsotopeTruth,
     LabAssays,
     LabGenerator,
     LabProfile,
@@ -104,21 +105,28 @@ def truth_patterns(seed: int = EVAL_SEED) -> tuple[LabGenerator, tuple[Deposit, 
     return LabGenerator.from_deposits(literature_library().deposits, seed)
 
 
-def certified_samples_csv(n_per: int, seed: int = EVAL_SEED) -> str:
+def certified_samples_csv(n_per: int, seed: int = EVAL_SEED, isotopes: bool = False) -> str:
     """Simulated certified reference samples of the truth's deposits, in the ``library build`` format: trace
     ICP-MS and ore-grade ICP-OES concentrates from five labs each (labs and draws other than those of the
-    evaluation), reported as the labs report them."""
+    evaluation), reported as the labs report them; with ``isotopes``, each also characterised for
+    epsilon-Nd and 87Sr/86Sr (TIMS / MC-ICP-MS precision of the isotope profile)."""
     gen, kept = truth_patterns(seed)
     header = ["sample", "deposit", "country", "lab", "method", "form", *(f"{e} (ppm)" for e in REY)]
+    if isotopes:
+        header += ["eNd", "87Sr/86Sr"]
     lines = [",".join(header)]
-    for p, profile in enumerate(PROFILES[:2]):
-        a = gen.draw(profile, n_per, "concentrate", salt=10 + p)
+    precision = next(p for p in PROFILES if p.isotopes)
+    for p, method in enumerate(PROFILES[:2]):
+        profile = replace(method, eps_nd_sd=precision.eps_nd_sd, sr_sd=precision.sr_sd)
+        a = gen.draw(profile, n_per, "concentrate", salt=10 + p, isotopes=isotopes)
         for i in range(len(a.labels)):
             d = kept[int(a.labels[i])]
             cells = [
                 f"<{a.limits[i, j]:.6g}" if a.censored[i, j] else f"{a.ppm[i, j]:.6g}"
                 for j in range(len(REY))
             ]
+            if a.isotopes is not None:
+                cells += [f"{a.isotopes[i, 0]:.2f}", f"{a.isotopes[i, 1]:.6f}"]
             lab = f"{profile.name} lab {int(a.lab[i]) + 1}"
             lines.append(
                 ",".join([f"crm-{p}-{i}", d.id, d.country, lab, profile.name, "concentrate", *cells])
@@ -182,7 +190,9 @@ def _lookalike_novelty(
     patterns = np.vstack(
         [np.array([lookalike(p, kind, strength) for p in gen.patterns]) for kind in LOOKALIKES]
     )
-    alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77)
+    # each look-alike is a deposit of its own: its isotopes are drawn from the population, not copied
+    iso = IsotopeTruth.population(len(patterns), np.random.default_rng(seed + 78))
+    alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77, iso)
     observed = alike.draw(profile, n_per, form, salt=3).observe(model.space)
     scores = model.scores(observed)
     judged = observed.precise_count() >= COMPLETE_MIN
@@ -334,10 +344,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--certified-n", type=int, default=20, help="certified samples per deposit and profile"
     )
+    parser.add_argument(
+        "--certified-isotopes",
+        action="store_true",
+        help="certified samples carry epsilon-Nd and 87Sr/86Sr too",
+    )
     args = parser.parse_args(argv)
     if args.write_certified:
         with open(args.write_certified, "w", encoding="utf-8") as f:
-            f.write(certified_samples_csv(args.certified_n))
+            f.write(certified_samples_csv(args.certified_n, isotopes=args.certified_isotopes))
         return 0
     n = 60 if args.quick else args.n
     model = build_model(read_library_file(args.library)) if args.library else default_model()

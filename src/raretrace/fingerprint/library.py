@@ -37,8 +37,10 @@ REY: Final[tuple[str, ...]] = (
 COMPLETE_MIN: Final = 9
 #: Key of the remainder of a composition that no figure of the reference covers (``Deposit.remainders``).
 REST: Final = "rest"
-#: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
-ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
+#: Isotope quantities a reference may hold: ``eNd_initial`` (a source's initial epsilon-Nd at ``age_ma``,
+#: evolved to today by each sample's own Sm/Nd), ``eNd`` (present-day epsilon-Nd as measured on the material
+#: itself, what ``library build`` fits to reference samples) and ``87Sr/86Sr``.
+ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "eNd", "87Sr/86Sr"})
 #: How a figure is known: read in a named public source; the Castor & Hedrick table as recalled; an
 #: approximate secondary summary; computed here from published figures (the computation is stated); or
 #: fitted to certified reference samples by ``library build`` (``measured``).
@@ -64,6 +66,10 @@ class IsotopeRef:
     source: str
     age_ma: float | None = None
     material: str = ""
+    #: a measured present-day ``eNd`` on its deposit's Sm-Nd isochron: ``mean`` at 147Sm/144Nd ``at_atoms``,
+    #: changing by ``slope`` per unit 147Sm/144Nd (zero: no line given)
+    slope: float = 0.0
+    at_atoms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -324,10 +330,13 @@ def _isotopes(row: Mapping[str, Any], where: str) -> tuple[IsotopeRef, ...]:
         age = iso.get("age_ma")
         if quantity == "eNd_initial" and age is None:
             raise ValidationError("an initial epsilon-Nd needs age_ma", field=at)
+        line = iso.get("isochron") or {}
         out.append(
             IsotopeRef(
                 quantity, mean, sd, iso["source"], None if age is None else _num(age, f"{at}.age_ma"),
                 str(iso.get("material", "")),
+                _num(line["per_147Sm_144Nd"], f"{at}.isochron.per_147Sm_144Nd") if line else 0.0,
+                _num(line["at_147Sm_144Nd"], f"{at}.isochron.at_147Sm_144Nd") if line else 0.0,
             )
         )  # fmt: skip
     return tuple(out)
