@@ -210,3 +210,60 @@ def test_a_higher_detection_limit_never_makes_a_deposit_less_likely_nor_a_worse_
     fixes = model.known[:, j] | model.derived[:, j]
     assert np.all(own_hi[fixes] >= own_lo[fixes] - 1e-9)
     assert np.all(d2_hi <= d2_lo + 1e-9)
+
+
+# --- the open-set threshold calibrated on the library's own samples (cross-conformal) -----------------------
+
+
+def test_conformal_shift_is_the_rank_ceil_n_plus_one_times_one_minus_alpha() -> None:
+    from raretrace.fingerprint.conformal import conformal_shift
+
+    excess = np.random.default_rng(3).permutation(np.arange(199.0))  # 0 .. 198, shuffled
+    # rank ceil(200 x 0.99) = 198: the 198th smallest of 0..198 is 197
+    assert conformal_shift(excess, 0.01) == (197.0, 0.99)
+    # 50 values cannot certify 1%: the largest, at the level 50 / 51 it does attain
+    shift, level = conformal_shift(np.arange(50.0), 0.01)
+    assert shift == 49.0 and level == pytest.approx(50 / 51)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=99, max_size=400))
+def test_at_most_alpha_of_the_calibration_scores_lie_above_the_shift(values: list[float]) -> None:
+    from raretrace.fingerprint.conformal import conformal_shift
+
+    excess = np.array(values)
+    shift, _ = conformal_shift(excess, 0.01)
+    assert np.mean(excess > shift) <= 0.01
+
+
+def test_conformal_coverage_on_exchangeable_scores() -> None:
+    """The split-conformal guarantee, measured: with 299 calibration scores and a new score from the same
+    (heavy-tailed) distribution, the new one exceeds the shift (the 297th smallest) with probability
+    3 / 300 = 0.01 for continuous scores."""
+    from raretrace.fingerprint.conformal import conformal_shift
+
+    rng = np.random.default_rng(11)
+    trials = 4000
+    hits = 0
+    for _ in range(trials):
+        calib = rng.standard_t(3, size=299)
+        shift, _ = conformal_shift(calib, 0.01)
+        hits += int(rng.standard_t(3) > shift)
+    # binomial(4000, 0.01): sd 0.0016
+    assert hits / trials <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / trials)
+
+
+def test_a_library_calibration_moves_the_models_threshold(tmp_path: object) -> None:
+    """The file's ``calibration.novelty_shift`` is added to the threshold the model sets on its draws, and
+    ``library build`` writes one calibrated on the samples by lab."""
+    from raretrace.fingerprint.conformal import calibrated_library
+
+    text = certified_samples_csv(4)
+    data, _ = calibrated_library(parse_reference_samples(text), "crm.csv", text.encode(), "t")
+    cal = data["calibration"]
+    assert cal["folds"].startswith("leave-one-lab-out") and cal["held_out"] > 0
+    plain = build_model(library_from_dict({**data, "calibration": {}}, "plain"))
+    moved = build_model(library_from_dict(data, "calibrated"))
+    assert moved.novelty_threshold == pytest.approx(plain.novelty_threshold + cal["novelty_shift"])
+    with pytest.raises(Exception, match="finite number"):
+        library_from_dict({**data, "calibration": {"novelty_shift": "x"}}, "bad")

@@ -134,21 +134,22 @@ def library_build(
     as_json: JsonFlag = False,
 ) -> None:
     """Build a reference library from certified reference samples: per deposit and element a censored
-    maximum-likelihood fit of the log share of TREO, the inter-lab bias, and the samples file's provenance.
+    maximum-likelihood fit of the log share of TREO, the inter-lab bias, Nd-Sr isotopes where reported, the
+    open-set threshold calibrated on the samples (cross-conformal, by lab), and the samples file's provenance.
     Use it with --library or the RARETRACE_FINGERPRINT_LIBRARY setting.
 
     Example: raretrace fingerprint library build samples.csv -o lab-library.json
     """
     import json
 
-    from raretrace.fingerprint.build import build_library
+    from raretrace.fingerprint.conformal import calibrated_library
     from raretrace.fingerprint.library import library_from_dict
     from raretrace.fingerprint.samples import parse_reference_samples
 
     text, data = _read(samples, "samples")
     parsed = parse_reference_samples(text)
     built = datetime.now(UTC).replace(microsecond=0).isoformat()
-    library = build_library(parsed, samples.name, data, built)
+    library, calibration = calibrated_library(parsed, samples.name, data, built)
     library_from_dict(library, str(output))  # the file must read back as a library before it is written
     tmp = output.with_name(output.name + ".tmp")
     try:
@@ -160,6 +161,7 @@ def library_build(
         "library": str(output),
         "deposits": [d["id"] for d in library["deposits"]],
         "lab_bias_sd": library["lab_bias_sd"],
+        "calibration": library["calibration"],
         "provenance": library["provenance"],
     }
     if as_json:
@@ -167,7 +169,8 @@ def library_build(
         return
     out_console.print(
         f"wrote {escape(str(output))}: {len(summary['deposits'])} deposits from {len(parsed)} samples, "
-        f"inter-lab bias (log-sd) {library['lab_bias_sd']:.3f}",
+        f"inter-lab bias (log-sd) {library['lab_bias_sd']:.3f}, open-set threshold shifted by "
+        f"{calibration.novelty_shift:+.3f} ({calibration.held_out} held-out samples, {calibration.folds})",
         soft_wrap=True,
         highlight=False,
     )

@@ -159,6 +159,8 @@ class Library:
     withheld: tuple[Deposit, ...] = ()
     #: what the library is, in a line (its file's title)
     title: str = ""
+    #: added to the model's open-set threshold: calibrated on the library's own samples (``conformal``)
+    novelty_shift: float = 0.0
 
     def get(self, deposit_id: str) -> Deposit:
         for d in self.deposits:
@@ -176,7 +178,7 @@ class Library:
         kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
         gone = self.withheld + tuple(d for d in self.deposits if d.id in deposit_ids)
         origin = f"{self.origin} without {', '.join(deposit_ids)}"
-        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title)
+        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title, self.novelty_shift)
 
     def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
         """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
@@ -449,6 +451,10 @@ def library_from_dict(data: object, origin: str) -> Library:
     bias = data.get("lab_bias_sd")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, int | float) or bias < 0):
         raise ValidationError("must be a number >= 0", field="lab_bias_sd")
+    calibration = data.get("calibration") or {}
+    if not isinstance(calibration, dict):
+        raise ValidationError("must be an object", field="calibration")
+    shift = _num(calibration.get("novelty_shift", 0.0), "calibration.novelty_shift")
     return Library(
         tuple(deposits),
         sources,
@@ -456,6 +462,7 @@ def library_from_dict(data: object, origin: str) -> Library:
         None if bias is None else float(bias),
         (),
         str(data.get("title", "")),
+        shift,
     )
 
 

@@ -546,6 +546,8 @@ def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = 
         for j, noise in enumerate(regimes)
     ]
     model.calibrate(draws(N_CALIBRATE, seed + 1000, calibration))
+    # a library built from samples may carry a threshold calibrated on them (``conformal``)
+    model.novelty_threshold += library.novelty_shift
     model.library = library
     return model
 
