@@ -267,3 +267,40 @@ def test_a_library_calibration_moves_the_models_threshold(tmp_path: object) -> N
     assert moved.novelty_threshold == pytest.approx(plain.novelty_threshold + cal["novelty_shift"])
     with pytest.raises(Exception, match="finite number"):
         library_from_dict({**data, "calibration": {"novelty_shift": "x"}}, "bad")
+
+
+def test_a_blend_is_named_with_its_fraction_range_and_its_nd_must_balance(isotope_model: object) -> None:
+    """Mountain Pass ore with 30% of its TREO from Longnan (shares mixed by TREO mass, the deposits' centre
+    shares): reported as that pair, 30% inside the 95% likelihood range of the fraction. Its epsilon-Nd is
+    the Nd-weighted mean of the parts' (computed here); a report whose epsilon-Nd is 20 units off that is no
+    longer that blend."""
+    from raretrace.fingerprint.features import OXIDE_PER_ELEMENT
+    from raretrace.fingerprint.isotopes import sm147_nd144
+    from raretrace.fingerprint.mixture import best_mixtures
+
+    model = isotope_model
+    assert hasattr(model, "deposits")
+    ids = [d.id for d in model.deposits]  # type: ignore[attr-defined]
+    a, b = ids.index("mountain-pass"), ids.index("longnan")
+    centre = np.exp(model.mean[:, :15])  # type: ignore[attr-defined]
+    shares = 0.7 * centre[a] + 0.3 * centre[b]
+    ppm = shares / shares.sum() * 2e5 / OXIDE_PER_ELEMENT
+    lines = model.isochrons  # type: ignore[attr-defined]
+    sm, nd = REY.index("Sm"), REY.index("Nd")
+
+    def part(k: int) -> float:
+        el = centre[k] / OXIDE_PER_ELEMENT
+        return float(lines.intercept[k] + lines.slope[k] * sm147_nd144(el[sm] / el[nd]))
+
+    w = np.array([0.7 * centre[a, nd], 0.3 * centre[b, nd]])
+    eps = float(np.dot(w, [part(a), part(b)]) / w.sum())
+    for offset, named in ((0.0, True), (20.0, False)):
+        obs = model.space.observe(ppm[None], isotopes=np.array([[eps + offset, np.nan]]))  # type: ignore[attr-defined]
+        m = best_mixtures(model, obs, model.scores(obs))  # type: ignore[arg-type, attr-defined]
+        pair = {int(m.a[0]), int(m.b[0])} == {a, b}
+        assert bool(m.reported[0] and pair) is named, (offset, m)
+        if named:
+            frac_b = m.fraction_b[0] if m.b[0] == b else 1 - m.fraction_b[0]
+            low, high = (m.fraction_low[0], m.fraction_high[0]) if m.b[0] == b else (
+                1 - m.fraction_high[0], 1 - m.fraction_low[0])  # fmt: skip
+            assert abs(frac_b - 0.3) <= 0.02 and low <= 0.3 <= high

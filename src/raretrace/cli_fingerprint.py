@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 from raretrace.cli_common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, ValidationError
+
+if TYPE_CHECKING:  # the fingerprint package loads numpy and scipy: imported by the commands that use it
+    from raretrace.fingerprint.model import FingerprintModel
 
 LibraryOption = Annotated[
     Path | None,
@@ -32,7 +36,7 @@ LibraryOption = Annotated[
 class _FingerprintGroup(TyperGroup):
     """``fingerprint ASSAY.csv ...`` runs the check; ``fingerprint library ...`` the library commands."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["check", *args]
         result: list[str] = super().parse_args(ctx, args)
@@ -62,7 +66,7 @@ def _read(path: Path, what: str) -> tuple[str, bytes]:
         raise ValidationError(f"{path} is not UTF-8 text", field=what) from e
 
 
-def _model(library: Path | None) -> Any:
+def _model(library: Path | None) -> FingerprintModel:
     """The model of ``--library``, or of the library in use."""
     from raretrace.fingerprint import build_model, default_model
     from raretrace.fingerprint.library import read_library_file
