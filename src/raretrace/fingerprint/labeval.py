@@ -69,6 +69,7 @@ class ProfileFigures:
     distinct_at_5: float  # look-alikes at twice the difference, rejected at 5% false rejection
     mixture_admixed: float  # admixed samples reported as a blend
     mixture_right_pair: float  # of those, the blend names the two deposits mixed
+    mixture_range_covers: float  # of those, the 95% likelihood range of the fraction holds the true one
     mixture_pure: float  # unmixed samples wrongly reported as a blend
     top1_all: float  # top-1 over every report, the too coarse ones included
     precise_share: float  # reports with at least COMPLETE_MIN REY to 10% or better
@@ -162,18 +163,26 @@ def _false_country(
     return fc, fci, by_deposit
 
 
-def _blends(model: FingerprintModel, mixed: LabAssays, idx: NDArray[np.int64]) -> tuple[float, float, float]:
-    """(top-1 of the main deposit, share reported as a blend, share of those naming the right pair) of
-    admixed assays."""
+def _blends(
+    model: FingerprintModel, mixed: LabAssays, idx: NDArray[np.int64]
+) -> tuple[float, float, float, float]:
+    """(top-1 of the main deposit, share reported as a blend, share of those naming the right pair, share of
+    those whose 95% likelihood range of the fraction holds the true one) of admixed assays."""
     observed = mixed.observe(model.space)
     scores = model.scores(observed)
     top1 = float(np.mean(model.top(scores.probabilities) == idx[mixed.labels]))
     blends = best_mixtures(model, observed, scores)
     assert mixed.partner is not None
+    assert mixed.fraction is not None
     main, other = idx[mixed.labels], idx[mixed.partner]
-    right = ((blends.a == main) & (blends.b == other)) | ((blends.a == other) & (blends.b == main))
+    as_named = (blends.a == main) & (blends.b == other)  # fraction_b is the partner's share
+    swapped = (blends.a == other) & (blends.b == main)  # fraction_b is the main deposit's share
+    right = (as_named | swapped) & blends.reported
     named = float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0
-    return top1, float(np.mean(blends.reported)), named
+    truth = np.where(as_named, mixed.fraction, 1 - mixed.fraction)
+    inside = (blends.fraction_low <= truth + 1e-9) & (truth <= blends.fraction_high + 1e-9)
+    covers = float(np.mean(inside[right])) if right.any() else float("nan")
+    return top1, float(np.mean(blends.reported)), named, covers
 
 
 def _lookalike_novelty(
@@ -216,7 +225,7 @@ def evaluate_profile(
     truth = idx[assays.labels]
     hits = model.top(scores.probabilities) == truth
     top1, top1_all = float(np.mean(hits[judged])), float(np.mean(hits))
-    top1_mixed, blended, right_pair = _blends(
+    top1_mixed, blended, right_pair, covers = _blends(
         model, gen.draw(profile, n_per, form, admix=(0.05, 0.20), salt=2), idx
     )
     pure_blends = best_mixtures(model, observed, scores)
@@ -261,7 +270,7 @@ def evaluate_profile(
         float(np.mean(fc)), float(np.mean(fci)), float(np.mean(truthful_country)),
         auroc(out_novelty, known_novelty), at[0.01], at[0.05],
         float(np.mean(out_unknown)), float(np.mean(scores.unknown[judged])), distinct,
-        blended, right_pair,
+        blended, right_pair, covers,
         float(np.mean(pure_blends.reported)),
         top1_all, float(np.mean(judged)), float(np.mean(passed_v)),
         float(np.mean(false_all)), float(np.mean(fc_all)),
@@ -295,7 +304,8 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
         "false deposit (vouching / "
         "partial) → inconsistent | false country → inconsistent (consistent) | truthful country → "
         "inconsistent | look-alikes AUROC | rejected at 1% / 5% FRR | at model threshold (its FRR) | "
-        "twice as different, at 5% FRR | blend reported: admixed / right pair / unmixed |",
+        "twice as different, at 5% FRR | blend reported: admixed / right pair (fraction in its 95% range) / "
+        "unmixed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
@@ -306,7 +316,7 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
             f"({f.false_country_passed:.3f}) | {f.truthful_country_inconsistent:.3f} | "
             f"{f.ood_auroc:.3f} | {f.ood_at_1:.3f} / {f.ood_at_5:.3f} | {f.ood_own:.3f} "
             f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} | {f.mixture_admixed:.3f} / "
-            f"{f.mixture_right_pair:.3f} / {f.mixture_pure:.3f} |"
+            f"{f.mixture_right_pair:.3f} ({_or_na(f.mixture_range_covers)}) / {f.mixture_pure:.3f} |"
         )
     out.append("")
     out.append(

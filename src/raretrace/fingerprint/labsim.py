@@ -244,6 +244,7 @@ class LabAssays:
     lab: NDArray[np.int64]
     partner: NDArray[np.int64] | None = None  # index of the admixed deposit (None: no admixture)
     isotopes: NDArray[np.float64] | None = None  # n x 2: present-day epsilon-Nd, 87Sr/86Sr; None: none
+    fraction: NDArray[np.float64] | None = None  # share of the TREO from ``partner`` (None: no admixture)
 
     def observe(self, space: FeatureSpace) -> Observed:
         return space.observe(
@@ -370,7 +371,7 @@ class LabGenerator:
         measured = true_ppm * np.exp(bias[lab]) * (1 + profile.rsd * t) + rng.normal(size=t.shape) * dl / 3
         outlier = rng.random(size=t.shape) < profile.outlier_rate
         measured = np.where(outlier, measured * np.exp(rng.normal(0.0, 0.3, size=t.shape)), measured)
-        reported = replace(self._report(profile, measured, dl, labels, lab), partner=partner)
+        reported = replace(self._report(profile, measured, dl, labels, lab), partner=partner, fraction=frac)
         if not (profile.isotopes if isotopes is None else isotopes):
             return reported
         # a separate stream, so the element reports are the same with or without isotopes
