@@ -304,3 +304,33 @@ def test_a_blend_is_named_with_its_fraction_range_and_its_nd_must_balance(isotop
             low, high = (m.fraction_low[0], m.fraction_high[0]) if m.b[0] == b else (
                 1 - m.fraction_high[0], 1 - m.fraction_low[0])  # fmt: skip
             assert abs(frac_b - 0.3) <= 0.02 and low <= 0.3 <= high
+
+
+def test_an_isotope_uncertainty_column_widens_the_epsilon_nd_term() -> None:
+    """'U eNd' is read as the 1-sigma of the reported epsilon-Nd: a Bayan Obo concentrate whose epsilon-Nd
+    is 6 units off its isochron is far outside it when measured to 0.2, and within reach when the lab says
+    +- 5 (the deposit's term then weighs (6 / sqrt(sd^2 + 25))^2, not (6 / sd)^2)."""
+    model = default_model()
+    ref = next(d for d in model.deposits if d.id == "bayan-obo")
+    cells = {e: ref.shares[e].centre_pct * 3000 for e in REY if e in ref.shares}
+    cells |= {e: 0.5 for e in REY if e not in ref.shares}
+    header = ["sample", "form", *(f"{e} (ppm)" for e in REY), "eNd", "U eNd"]
+    lines = model.isochrons
+    i = [d.id for d in model.deposits].index("bayan-obo")
+    from raretrace.fingerprint.isotopes import sm147_nd144
+
+    sm_nd = cells["Sm"] / cells["Nd"]  # element ppm ratio of the assay as written
+    eps = float(lines.intercept[i] + lines.slope[i] * sm147_nd144(sm_nd)) + 6.0
+    rows = [
+        ",".join([name, "concentrate", *(f"{cells[e]:.6g}" for e in REY), f"{eps:.2f}", u])
+        for name, u in (("tight", "0.2"), ("loose", "5"))
+    ]
+    from raretrace.fingerprint import parse_assay_csv
+
+    samples = parse_assay_csv(",".join(header) + "\n" + "\n".join(rows) + "\n")
+    assert samples[0].uncertainties["eNd"] == 0.2
+    tight, loose = (s.check("bayan-obo", model=model) for s in samples)
+    assert tight.p_value is not None and loose.p_value is not None
+    assert loose.p_value > 10 * tight.p_value
+    with pytest.raises(Exception, match="names an element"):
+        parse_assay_csv("form,DL eNd\nore,1\n")

@@ -26,7 +26,7 @@ from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
 from raretrace.fingerprint.decision import declared_verdicts
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, Observed, describe, pattern_vector
-from raretrace.fingerprint.isotopes import epsilon_nd
+from raretrace.fingerprint.isotopes import CHUR_143_144, epsilon_nd
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.mixture import best_mixtures
 from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores, default_model
@@ -130,14 +130,19 @@ def _split(
             rey.pop(symbol, None)
     sds: dict[str, float] = {}
     for key, sd in (uncertainties or {}).items():
-        symbol = parse_component(key)
         if not (isinstance(sd, int | float) and math.isfinite(sd) and sd >= 0):
             raise ValidationError(f"an uncertainty must be >= 0, got {sd!r}", field=key)
+        if key in isotopes:
+            sds[key] = float(sd)  # an isotope ratio's 1-sigma, in its own unit
+            continue
+        symbol = parse_component(key)
         if symbol in rey:
             sds[symbol] = float(sd)
     if "143Nd/144Nd" in isotopes:
         if "eNd" in isotopes:
             raise ValidationError("give eNd or 143Nd/144Nd, not both", field="143Nd/144Nd")
+        if "143Nd/144Nd" in sds:
+            sds["eNd"] = sds.pop("143Nd/144Nd") / CHUR_143_144 * 1e4  # epsilon is linear in the ratio
         isotopes["eNd"] = epsilon_nd(isotopes.pop("143Nd/144Nd"))
     return rey, limits, sds, isotopes, ignored
 
@@ -180,13 +185,16 @@ def _informative(
         ignored.update(dict.fromkeys([*rey, *limits], f"separation erases the ore's pattern in a {the_form}"))
     elif rey:
         ignored.update(dict.fromkeys(rey, f"separation erases the ore's pattern in a {the_form}"))
+    own_var = np.zeros(len(space)) if var is None else var.copy()
     if "eNd" in isotopes:
         x[space.index["eNd"]] = isotopes["eNd"]
+        own_var[space.index["eNd"]] = sds.get("eNd", 0.0) ** 2
         used.append("eNd")
     else:
         missing.append("eNd (present-day epsilon-Nd)")
     if "87Sr/86Sr" in isotopes and the_form in PATTERN_FORMS:
         x[space.index["87Sr/86Sr"]] = isotopes["87Sr/86Sr"]
+        own_var[space.index["87Sr/86Sr"]] = sds.get("87Sr/86Sr", 0.0) ** 2
         used.append("87Sr/86Sr")
     elif "87Sr/86Sr" in isotopes:
         ignored["87Sr/86Sr"] = f"in a {the_form} Sr comes from reagents and feed, not the ore"
@@ -196,7 +204,7 @@ def _informative(
     basis = "rey_pattern" if pattern else ""
     if "eNd" in used or "87Sr/86Sr" in used:
         basis = f"{basis}+isotopes" if basis else "isotopes"
-    observed = Observed(x[None, :], cens[None, :], None if var is None else var[None, :])
+    observed = Observed(x[None, :], cens[None, :], own_var[None, :] if own_var.any() else None)
     return observed, used, missing, pattern, basis or "none"
 
 

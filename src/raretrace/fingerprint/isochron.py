@@ -81,10 +81,13 @@ def correction(
     censored: NDArray[np.bool_],
     mean: NDArray[np.float64],
     sd: NDArray[np.float64],
+    own_var: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(change of each deposit's log likelihood, change of its squared z-score), n x K, from scoring each
     measured epsilon-Nd on the deposit's line instead of its single Gaussian (``mean``, ``sd``: the K
-    unconditional centres and spreads); zero where the deposit has no line or the sample lacks Sm/Nd."""
+    unconditional centres and spreads; ``own_var``: each sample's own variance of its epsilon-Nd, added to
+    both, as the scoring it corrects added it); zero where the deposit has no line or the sample lacks
+    Sm/Nd."""
     j = space.index["eNd"]
     eps = x[:, j]
     atoms = sm_nd_atoms(x, censored)
@@ -93,11 +96,14 @@ def correction(
     if not use.any() or not lines.active.any():
         return np.zeros((n, k)), np.zeros((n, k))
     e = np.where(use, eps, 0.0)[:, None]
-    z_u = (e - mean[None, :]) / sd[None, :]
+    v = np.zeros((n, 1)) if own_var is None else np.nan_to_num(own_var)[:, None]
+    sd_u = np.sqrt(sd[None, :] ** 2 + v)
+    sd_c = np.sqrt(lines.sd[None, :] ** 2 + v)
+    z_u = (e - mean[None, :]) / sd_u
     centre = lines.intercept[None, :] + lines.slope[None, :] * np.where(use, atoms, 0.0)[:, None]
-    z_c = (e - centre) / lines.sd[None, :]
+    z_c = (e - centre) / sd_c
     on = use[:, None] & lines.active[None, :]
-    d_term = (-0.5 * z_c**2 - np.log(lines.sd)[None, :]) - (-0.5 * z_u**2 - np.log(sd)[None, :])
+    d_term = (-0.5 * z_c**2 - np.log(sd_c)) - (-0.5 * z_u**2 - np.log(sd_u))
     return np.where(on, d_term, 0.0), np.where(on, z_c**2 - z_u**2, 0.0)
 
 

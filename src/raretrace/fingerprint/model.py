@@ -225,9 +225,11 @@ class FingerprintModel:
         """``raw`` with each deposit's epsilon-Nd term taken given the sample's Sm/Nd (``isochron``); the
         feature count is unchanged (epsilon-Nd is still one compared feature)."""
         col = self.space.index["eNd"]
+        own = self.own_variance(data.var)  # as the scoring being corrected took it
         d_term, d_z2 = isochron.correction(
-            self.isochrons, self.space, data.x, data.censored, self.mean[:, col], self.sd[:, col]
-        )
+            self.isochrons, self.space, data.x, data.censored, self.mean[:, col], self.sd[:, col],
+            None if own is None else own[:, col],
+        )  # fmt: skip
         if not d_term.any():
             return raw
         return Raw(raw.score + d_term, raw.evidence + d_term, np.maximum(raw.d2 + d_z2, 0.0), raw.m)
