@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, ValidationError
+
+if TYPE_CHECKING:  # the fingerprint package loads numpy and scipy: imported by the commands that use it
+    from raretrace.fingerprint.model import FingerprintModel
 
 LibraryOption = Annotated[
     Path | None,
@@ -32,7 +36,7 @@ LibraryOption = Annotated[
 class _FingerprintGroup(TyperGroup):
     """``fingerprint ASSAY.csv ...`` runs the check; ``fingerprint library ...`` the library commands."""
 
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["check", *args]
         result: list[str] = super().parse_args(ctx, args)
@@ -62,7 +66,7 @@ def _read(path: Path, what: str) -> tuple[str, bytes]:
         raise ValidationError(f"{path} is not UTF-8 text", field=what) from e
 
 
-def _model(library: Path | None) -> Any:
+def _model(library: Path | None) -> FingerprintModel:
     """The model of ``--library``, or of the library in use."""
     from raretrace.fingerprint import build_model, default_model
     from raretrace.fingerprint.library import read_library_file
@@ -134,21 +138,22 @@ def library_build(
     as_json: JsonFlag = False,
 ) -> None:
     """Build a reference library from certified reference samples: per deposit and element a censored
-    maximum-likelihood fit of the log share of TREO, the inter-lab bias, and the samples file's provenance.
+    maximum-likelihood fit of the log share of TREO, the inter-lab bias, Nd-Sr isotopes where reported, the
+    open-set threshold calibrated on the samples (cross-conformal, by lab), and the samples file's provenance.
     Use it with --library or the RARETRACE_FINGERPRINT_LIBRARY setting.
 
     Example: raretrace fingerprint library build samples.csv -o lab-library.json
     """
     import json
 
-    from raretrace.fingerprint.build import build_library
+    from raretrace.fingerprint.conformal import calibrated_library
     from raretrace.fingerprint.library import library_from_dict
     from raretrace.fingerprint.samples import parse_reference_samples
 
     text, data = _read(samples, "samples")
     parsed = parse_reference_samples(text)
     built = datetime.now(UTC).replace(microsecond=0).isoformat()
-    library = build_library(parsed, samples.name, data, built)
+    library, calibration = calibrated_library(parsed, samples.name, data, built)
     library_from_dict(library, str(output))  # the file must read back as a library before it is written
     tmp = output.with_name(output.name + ".tmp")
     try:
@@ -160,6 +165,7 @@ def library_build(
         "library": str(output),
         "deposits": [d["id"] for d in library["deposits"]],
         "lab_bias_sd": library["lab_bias_sd"],
+        "calibration": library["calibration"],
         "provenance": library["provenance"],
     }
     if as_json:
@@ -167,7 +173,8 @@ def library_build(
         return
     out_console.print(
         f"wrote {escape(str(output))}: {len(summary['deposits'])} deposits from {len(parsed)} samples, "
-        f"inter-lab bias (log-sd) {library['lab_bias_sd']:.3f}",
+        f"inter-lab bias (log-sd) {library['lab_bias_sd']:.3f}, open-set threshold shifted by "
+        f"{calibration.novelty_shift:+.3f} ({calibration.held_out} held-out samples, {calibration.folds})",
         soft_wrap=True,
         highlight=False,
     )

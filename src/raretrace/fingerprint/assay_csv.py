@@ -14,8 +14,8 @@ Header names (case-insensitive; the unit in parentheses, brackets or after an un
 
 A cell ``<0.05`` is below a detection limit of 0.05 (in the column's unit). Per-sample, per-element limits
 and uncertainties may also have columns of their own: ``DL La (ppm)``, ``DL La2O3 (wt%)`` (the limit; a cell
-``<DL`` or ``bdl`` then takes it) and ``U La (ppm)`` (the 1-sigma uncertainty of the value). A value is read
-at
+``<DL`` or ``bdl`` then takes it) and ``U La (ppm)`` (the 1-sigma uncertainty of the value; ``U eNd``,
+``U 143Nd/144Nd``, ``U 87Sr/86Sr`` for the isotope ratios, in their own units). A value is read at
 its own precision: the rounding of its last digit (a uniform error of one unit, standard deviation unit /
 sqrt(12)) adds to its uncertainty, and a value rounded to zero ("0.000") is below half a unit of its last
 digit (censored there), so oxide wt% to three decimals and ppm to one are read for what they say. The 15 REY
@@ -123,9 +123,11 @@ def _column(header: str) -> _Column:
                 inner = _column(text[len(prefix) :])
             except ValidationError as e:
                 raise ValidationError(e.message, field=text, context="row 1") from None
-            if inner.kind != "element":
+            # an isotope ratio has an uncertainty ("U eNd", "U 87Sr/86Sr"), never a detection limit
+            if inner.kind != "element" and not (kind == "uncertainty" and inner.kind == "isotope"):
                 raise ValidationError(
-                    f"{text!r}: a {kind} column names an element, e.g. '{prefix.strip().upper()} La (ppm)'",
+                    f"{text!r}: a {kind} column names an element, e.g. '{prefix.strip().upper()} La (ppm)'"
+                    + (" or an isotope ratio, 'U eNd'" if kind == "uncertainty" else ""),
                     field=text,
                     context="row 1",
                 )
@@ -287,6 +289,7 @@ def _row(
                 rounding = 2.0 * half / math.sqrt(12.0)
                 sds[col.key] = math.hypot(given_sds.get(col.key, 0.0), rounding)
                 total_pct += value * col.to_ppm / 1e4 / (oxide_factor(col.key) if col.oxide else 1.0)
+    sds |= {key: given_sds[key] for key in isotopes if key in given_sds}  # 1-sigma of a reported ratio
     if form_text is None or not form_text:
         raise ValidationError("missing required value", field="form", context=row)
     try:

@@ -7,7 +7,8 @@ each lab's mean residual (between-lab variance less the within-lab variance of a
 and elements, method of moments) and stored as the library's ``lab_bias_sd``; the model adds it back as its
 nuisance term, so each deposit keeps only its within-lab spread. The result is a library file in the shipped
 library's format, whose figures have status ``measured`` and whose single source is the sample file itself
-(name, SHA-256, counts of samples, labs and methods, and when it was built).
+(name, SHA-256, counts of samples, labs and methods, and when it was built). Where the samples report
+present-day epsilon-Nd and 87Sr/86Sr, their mean and spread per deposit become the deposit's isotope figures.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,10 +26,13 @@ from scipy import optimize, special
 
 from raretrace.errors import ValidationError
 from raretrace.fingerprint.features import FeatureSpace, pattern_vector
+from raretrace.fingerprint.isotopes import sm147_nd144
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.samples import ReferenceSample
 
 MIN_SAMPLES: Final = 3
+#: A library file as JSON data (the shipped library's format), before ``library_from_dict`` checks it.
+LibraryFile: TypeAlias = dict[str, Any]
 _MIN_SD: Final = 0.02
 _Z95: Final = 1.959963984540054
 
@@ -61,6 +66,75 @@ def _features(samples: Sequence[ReferenceSample]) -> tuple[NDArray[np.float64], 
     return obs.x[:, : len(REY)], obs.censored[:, : len(REY)]
 
 
+#: Isotope quantities a library fits from its samples, with the smallest spread it keeps (a typical TIMS /
+#: MC-ICP-MS 1-sigma; a spread below it would be an artefact of few samples).
+ISOTOPE_FITS: Final = {"eNd": 0.1, "87Sr/86Sr": 0.00001}
+
+
+@dataclass(frozen=True)
+class IsotopeFigure:
+    """A deposit's isotope figure fitted to its reference samples (the library file's ``isotopes`` entry)."""
+
+    quantity: str
+    value: float
+    sd: float
+    samples: int
+    slope: float | None = None  # epsilon-Nd per unit 147Sm/144Nd (its isochron), where fitted
+    at_atoms: float | None = None  # the 147Sm/144Nd at which ``value`` holds
+
+    def entry(self, source: str) -> dict[str, object]:
+        out: dict[str, object] = {
+            "quantity": self.quantity,
+            "value": round(self.value, 6),
+            "sd": round(self.sd, 6),
+            "source": source,
+            "status": "measured",
+            "material": f"{self.samples} reference samples",
+        }
+        if self.slope is not None and self.at_atoms is not None:
+            out["isochron"] = {
+                "per_147Sm_144Nd": round(self.slope, 6),
+                "at_147Sm_144Nd": round(self.at_atoms, 6),
+            }
+        return out
+
+
+def isotope_figures(rows: Sequence[ReferenceSample]) -> list[IsotopeFigure]:
+    """The deposit's present-day epsilon-Nd and 87Sr/86Sr where at least ``MIN_SAMPLES`` of its samples report
+    them (a quantity fewer samples report is left out: no figure). 87Sr/86Sr: mean and sample sd. Epsilon-Nd:
+    the least-squares line on the samples' own 147Sm/144Nd (their Sm-Nd isochron, ``isochron``) where at
+    least ``MIN_SAMPLES`` + 2 samples give both, the value at their mean 147Sm/144Nd and the spread about the
+    line; else mean and sample sd."""
+    out: list[IsotopeFigure] = []
+    for quantity, floor in ISOTOPE_FITS.items():
+        have = [r for r in rows if quantity in r.assay.isotopes]
+        values = np.array([r.assay.isotopes[quantity] for r in have])
+        if values.size < MIN_SAMPLES:
+            continue
+        atoms = np.array([_atoms(r) for r in have])
+        ok = np.isfinite(atoms)
+        if quantity == "eNd" and ok.sum() >= MIN_SAMPLES + 2 and np.var(atoms[ok]) > 0:
+            slope, intercept = np.polyfit(atoms[ok], values[ok], 1)
+            at = float(atoms[ok].mean())
+            resid = values[ok] - (intercept + slope * atoms[ok])
+            spread = max(float(np.std(resid, ddof=2)), floor)
+            out.append(
+                IsotopeFigure(quantity, float(intercept + slope * at), spread, values.size, float(slope), at)
+            )
+        else:
+            spread = max(float(values.std(ddof=1)), floor)
+            out.append(IsotopeFigure(quantity, float(values.mean()), spread, values.size))
+    return out
+
+
+def _atoms(sample: ReferenceSample) -> float:
+    """147Sm/144Nd of a reference sample from its measured Sm and Nd (NaN where either is below detection)."""
+    sm, nd = sample.assay.ppm.get("Sm"), sample.assay.ppm.get("Nd")
+    if not sm or not nd:
+        return math.nan
+    return float(sm147_nd144(sm / nd))
+
+
 def lab_bias_sd(samples: Sequence[ReferenceSample], centres: dict[str, NDArray[np.float64]]) -> float:
     """Between-lab log-sd of each lab's mean residual, less the within-lab sampling variance of a mean."""
     x, cens = _features(samples)
@@ -85,7 +159,7 @@ def lab_bias_sd(samples: Sequence[ReferenceSample], centres: dict[str, NDArray[n
 
 def build_library(
     samples: Sequence[ReferenceSample], file_name: str, data: bytes, built_at: str
-) -> dict[str, Any]:
+) -> LibraryFile:
     """The library file (a dict in the shipped library's format) fitted to ``samples``."""
     by_deposit: dict[str, list[ReferenceSample]] = defaultdict(list)
     for s in samples:
@@ -150,6 +224,9 @@ def build_library(
                 "labs": labs,
             }
         )
+        figures = isotope_figures(rows)
+        if figures:
+            deposits[-1]["isotopes"] = [f.entry(key) for f in figures]
     methods = sorted({s.method for s in samples})
     return {
         "title": f"Reference library built from certified reference samples ({file_name})",
@@ -186,4 +263,13 @@ def build_library(
     }
 
 
-__all__ = ["MIN_SAMPLES", "build_library", "censored_fit", "lab_bias_sd"]
+__all__ = [
+    "ISOTOPE_FITS",
+    "MIN_SAMPLES",
+    "IsotopeFigure",
+    "LibraryFile",
+    "build_library",
+    "censored_fit",
+    "isotope_figures",
+    "lab_bias_sd",
+]

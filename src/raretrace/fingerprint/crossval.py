@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from raretrace.fingerprint.build import build_library
+from raretrace.fingerprint.conformal import calibrated_library
 from raretrace.fingerprint.declared import check_assay
 from raretrace.fingerprint.library import library_from_dict
 from raretrace.fingerprint.model import build_model
@@ -42,6 +43,7 @@ def _score(
     samples: Sequence[ReferenceSample],
     folds: Sequence[Sequence[int]],
     progress: Callable[[int, int], None] | None,
+    calibrate: bool = True,
 ) -> FoldFigures:
     top, rejected, truthful, out_rejected = [], [], [], []
     for f, held in enumerate(folds):
@@ -52,7 +54,11 @@ def _score(
         kept = {s.deposit for s in train}
         counts = {d: sum(s.deposit == d for s in train) for d in kept}
         train = [s for s in train if counts[s.deposit] >= 3]  # a deposit needs 3 samples to be fitted
-        data = build_library(train, "fold", b"fold", "fold")
+        # as ``library build`` makes it: the threshold calibrated on the fold's own samples (nested)
+        if calibrate:
+            data = calibrated_library(train, "fold", b"fold", "fold")[0]
+        else:
+            data = build_library(train, "fold", b"fold", "fold")
         model = build_model(library_from_dict(data, f"{kind} fold {f + 1}"))
         ids = set(model.library.ids())
         for i in held:
@@ -86,14 +92,17 @@ def _score(
 
 
 def cross_validate(
-    samples: Sequence[ReferenceSample], progress: Callable[[int, int], None] | None = None
+    samples: Sequence[ReferenceSample],
+    progress: Callable[[int, int], None] | None = None,
+    calibrate: bool = True,
 ) -> tuple[FoldFigures, FoldFigures]:
-    """(leave-one-sample-out, leave-one-lab-out) figures of the library the samples build."""
+    """(leave-one-sample-out, leave-one-lab-out) figures of the library the samples build; with
+    ``calibrate`` each fold's threshold is calibrated on that fold's samples, as ``library build`` does."""
     loso = [[i] for i in range(len(samples))]
     labs = sorted({s.lab for s in samples})
     lolo = [[i for i, s in enumerate(samples) if s.lab == lab] for lab in labs]
-    return _score("leave-one-sample-out", samples, loso, progress), _score(
-        "leave-one-lab-out", samples, lolo, progress
+    return _score("leave-one-sample-out", samples, loso, progress, calibrate), _score(
+        "leave-one-lab-out", samples, lolo, progress, calibrate
     )
 
 

@@ -20,12 +20,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
 from raretrace.fingerprint.decision import declared_verdicts
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, Observed, describe, pattern_vector
-from raretrace.fingerprint.isotopes import epsilon_nd
+from raretrace.fingerprint.isotopes import CHUR_143_144, epsilon_nd
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.mixture import best_mixtures
 from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores, default_model
@@ -56,6 +57,18 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Blend:
+    """A two-deposit blend that fits where no single deposit does (``mixture.best_mixtures``): the deposits,
+    their fractions of the TREO, the 95% likelihood range of the second's fraction, and the blend's
+    p-value."""
+
+    deposits: tuple[str, str]
+    fraction: tuple[float, float]
+    fraction_range: tuple[float, float]
+    p_value: float
+
+
+@dataclass(frozen=True)
 class FingerprintResult:
     form: str
     declared: str | None
@@ -72,8 +85,7 @@ class FingerprintResult:
     false_rejection_rate: float
     explanation: str
     descriptors: Mapping[str, Any] | None = field(default=None)
-    #: a two-deposit blend that fits where no single deposit does (``mixture.best_mixtures``)
-    mixture: Mapping[str, Any] | None = field(default=None)
+    mixture: Blend | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -118,14 +130,19 @@ def _split(
             rey.pop(symbol, None)
     sds: dict[str, float] = {}
     for key, sd in (uncertainties or {}).items():
-        symbol = parse_component(key)
         if not (isinstance(sd, int | float) and math.isfinite(sd) and sd >= 0):
             raise ValidationError(f"an uncertainty must be >= 0, got {sd!r}", field=key)
+        if key in isotopes:
+            sds[key] = float(sd)  # an isotope ratio's 1-sigma, in its own unit
+            continue
+        symbol = parse_component(key)
         if symbol in rey:
             sds[symbol] = float(sd)
     if "143Nd/144Nd" in isotopes:
         if "eNd" in isotopes:
             raise ValidationError("give eNd or 143Nd/144Nd, not both", field="143Nd/144Nd")
+        if "143Nd/144Nd" in sds:
+            sds["eNd"] = sds.pop("143Nd/144Nd") / CHUR_143_144 * 1e4  # epsilon is linear in the ratio
         isotopes["eNd"] = epsilon_nd(isotopes.pop("143Nd/144Nd"))
     return rey, limits, sds, isotopes, ignored
 
@@ -144,7 +161,7 @@ def _informative(
     space = model.space
     x = np.full(len(space), np.nan)
     cens = np.zeros(len(space), dtype=bool)
-    var: np.ndarray[Any, Any] | None = None
+    var: NDArray[np.float64] | None = None
     used: list[str] = []
     missing: list[str] = []
     pattern = the_form in PATTERN_FORMS
@@ -168,13 +185,16 @@ def _informative(
         ignored.update(dict.fromkeys([*rey, *limits], f"separation erases the ore's pattern in a {the_form}"))
     elif rey:
         ignored.update(dict.fromkeys(rey, f"separation erases the ore's pattern in a {the_form}"))
+    own_var = np.zeros(len(space)) if var is None else var.copy()
     if "eNd" in isotopes:
         x[space.index["eNd"]] = isotopes["eNd"]
+        own_var[space.index["eNd"]] = sds.get("eNd", 0.0) ** 2
         used.append("eNd")
     else:
         missing.append("eNd (present-day epsilon-Nd)")
     if "87Sr/86Sr" in isotopes and the_form in PATTERN_FORMS:
         x[space.index["87Sr/86Sr"]] = isotopes["87Sr/86Sr"]
+        own_var[space.index["87Sr/86Sr"]] = sds.get("87Sr/86Sr", 0.0) ** 2
         used.append("87Sr/86Sr")
     elif "87Sr/86Sr" in isotopes:
         ignored["87Sr/86Sr"] = f"in a {the_form} Sr comes from reagents and feed, not the ore"
@@ -184,7 +204,7 @@ def _informative(
     basis = "rey_pattern" if pattern else ""
     if "eNd" in used or "87Sr/86Sr" in used:
         basis = f"{basis}+isotopes" if basis else "isotopes"
-    observed = Observed(x[None, :], cens[None, :], None if var is None else var[None, :])
+    observed = Observed(x[None, :], cens[None, :], own_var[None, :] if own_var.any() else None)
     return observed, used, missing, pattern, basis or "none"
 
 
@@ -215,7 +235,7 @@ def check_assay(
     obs, used, missing, pattern, basis = _informative(model, the_form, (rey, limits, sds), isotopes, ignored)
 
     # 3. Score: identification needs the pattern; isotopes alone only test a declared origin.
-    comparable: np.ndarray[Any, Any] = np.asarray(model.known[:, ~np.isnan(obs.x[0])].any(axis=1))
+    comparable: NDArray[np.bool_] = np.asarray(model.known[:, ~np.isnan(obs.x[0])].any(axis=1))
     candidates: tuple[Candidate, ...] = ()
     unknown = False
     log_p = np.full(len(model.deposits), np.nan)
@@ -271,9 +291,11 @@ def check_assay(
     mixture = _mixture(model, obs, scores) if pattern and scores is not None else None
     if mixture is not None:
         explanation += (
-            f" It fits a blend of {mixture['deposits'][0]} and {mixture['deposits'][1]} (about "
-            f"{mixture['fraction'][1]:.0%} of the TREO from the second, p = {mixture['p_value']:.3g}) where "
-            "no single deposit fits; similar references make other blends possible too."
+            f" It fits a blend of {mixture.deposits[0]} and {mixture.deposits[1]} (about "
+            f"{mixture.fraction[1]:.0%} of the TREO from the second, "
+            f"{mixture.fraction_range[0]:.0%}-{mixture.fraction_range[1]:.0%} within the 95% "
+            f"likelihood range, p = {mixture.p_value:.3g}) where no single deposit fits; similar "
+            "references make other blends possible too."
         )
     if unknown and partial_fits:
         explanation += (
@@ -288,17 +310,18 @@ def check_assay(
     )  # fmt: skip
 
 
-def _mixture(model: FingerprintModel, obs: Observed, scores: Scores) -> dict[str, Any] | None:
+def _mixture(model: FingerprintModel, obs: Observed, scores: Scores) -> Blend | None:
     m = best_mixtures(model, obs, scores)
     if not m.reported[0]:
         return None
     a, b = model.deposits[int(m.a[0])], model.deposits[int(m.b[0])]
     f = float(m.fraction_b[0])
-    return {
-        "deposits": [a.id, b.id],
-        "fraction": [round(1 - f, 2), round(f, 2)],
-        "p_value": float(m.p_value[0]),
-    }
+    return Blend(
+        (a.id, b.id),
+        (round(1 - f, 2), round(f, 2)),
+        (round(float(m.fraction_low[0]), 2), round(float(m.fraction_high[0]), 2)),
+        float(m.p_value[0]),
+    )
 
 
 def _explain(

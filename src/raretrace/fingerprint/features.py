@@ -69,7 +69,7 @@ class Observed:
             measured &= self.var[:, :singles] <= PRECISE_RSD**2
         return np.asarray(measured.sum(axis=1), dtype=np.int64)
 
-    def rows(self, sel: NDArray[Any] | slice) -> Observed:
+    def rows(self, sel: NDArray[np.bool_] | NDArray[np.intp] | slice) -> Observed:
         return Observed(self.x[sel], self.censored[sel], None if self.var is None else self.var[sel])
 
     @staticmethod

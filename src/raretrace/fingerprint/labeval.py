@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -32,6 +32,7 @@ from raretrace.fingerprint.evaluate import auroc
 from raretrace.fingerprint.labsim import (
     LOOKALIKES,
     PROFILES,
+    IsotopeTruth,
     LabAssays,
     LabGenerator,
     LabProfile,
@@ -68,6 +69,7 @@ class ProfileFigures:
     distinct_at_5: float  # look-alikes at twice the difference, rejected at 5% false rejection
     mixture_admixed: float  # admixed samples reported as a blend
     mixture_right_pair: float  # of those, the blend names the two deposits mixed
+    mixture_range_covers: float  # of those, the 95% likelihood range of the fraction holds the true one
     mixture_pure: float  # unmixed samples wrongly reported as a blend
     top1_all: float  # top-1 over every report, the too coarse ones included
     precise_share: float  # reports with at least COMPLETE_MIN REY to 10% or better
@@ -104,21 +106,28 @@ def truth_patterns(seed: int = EVAL_SEED) -> tuple[LabGenerator, tuple[Deposit, 
     return LabGenerator.from_deposits(literature_library().deposits, seed)
 
 
-def certified_samples_csv(n_per: int, seed: int = EVAL_SEED) -> str:
+def certified_samples_csv(n_per: int, seed: int = EVAL_SEED, isotopes: bool = False) -> str:
     """Simulated certified reference samples of the truth's deposits, in the ``library build`` format: trace
     ICP-MS and ore-grade ICP-OES concentrates from five labs each (labs and draws other than those of the
-    evaluation), reported as the labs report them."""
+    evaluation), reported as the labs report them; with ``isotopes``, each also characterised for
+    epsilon-Nd and 87Sr/86Sr (TIMS / MC-ICP-MS precision of the isotope profile)."""
     gen, kept = truth_patterns(seed)
     header = ["sample", "deposit", "country", "lab", "method", "form", *(f"{e} (ppm)" for e in REY)]
+    if isotopes:
+        header += ["eNd", "87Sr/86Sr"]
     lines = [",".join(header)]
-    for p, profile in enumerate(PROFILES[:2]):
-        a = gen.draw(profile, n_per, "concentrate", salt=10 + p)
+    precision = next(p for p in PROFILES if p.isotopes)
+    for p, method in enumerate(PROFILES[:2]):
+        profile = replace(method, eps_nd_sd=precision.eps_nd_sd, sr_sd=precision.sr_sd)
+        a = gen.draw(profile, n_per, "concentrate", salt=10 + p, isotopes=isotopes)
         for i in range(len(a.labels)):
             d = kept[int(a.labels[i])]
             cells = [
                 f"<{a.limits[i, j]:.6g}" if a.censored[i, j] else f"{a.ppm[i, j]:.6g}"
                 for j in range(len(REY))
             ]
+            if a.isotopes is not None:
+                cells += [f"{a.isotopes[i, 0]:.2f}", f"{a.isotopes[i, 1]:.6f}"]
             lab = f"{profile.name} lab {int(a.lab[i]) + 1}"
             lines.append(
                 ",".join([f"crm-{p}-{i}", d.id, d.country, lab, profile.name, "concentrate", *cells])
@@ -154,18 +163,26 @@ def _false_country(
     return fc, fci, by_deposit
 
 
-def _blends(model: FingerprintModel, mixed: LabAssays, idx: NDArray[np.int64]) -> tuple[float, float, float]:
-    """(top-1 of the main deposit, share reported as a blend, share of those naming the right pair) of
-    admixed assays."""
+def _blends(
+    model: FingerprintModel, mixed: LabAssays, idx: NDArray[np.int64]
+) -> tuple[float, float, float, float]:
+    """(top-1 of the main deposit, share reported as a blend, share of those naming the right pair, share of
+    those whose 95% likelihood range of the fraction holds the true one) of admixed assays."""
     observed = mixed.observe(model.space)
     scores = model.scores(observed)
     top1 = float(np.mean(model.top(scores.probabilities) == idx[mixed.labels]))
     blends = best_mixtures(model, observed, scores)
     assert mixed.partner is not None
+    assert mixed.fraction is not None
     main, other = idx[mixed.labels], idx[mixed.partner]
-    right = ((blends.a == main) & (blends.b == other)) | ((blends.a == other) & (blends.b == main))
+    as_named = (blends.a == main) & (blends.b == other)  # fraction_b is the partner's share
+    swapped = (blends.a == other) & (blends.b == main)  # fraction_b is the main deposit's share
+    right = (as_named | swapped) & blends.reported
     named = float(np.mean(right[blends.reported])) if blends.reported.any() else 0.0
-    return top1, float(np.mean(blends.reported)), named
+    truth = np.where(as_named, mixed.fraction, 1 - mixed.fraction)
+    inside = (blends.fraction_low <= truth + 1e-9) & (truth <= blends.fraction_high + 1e-9)
+    covers = float(np.mean(inside[right])) if right.any() else float("nan")
+    return top1, float(np.mean(blends.reported)), named, covers
 
 
 def _lookalike_novelty(
@@ -182,7 +199,9 @@ def _lookalike_novelty(
     patterns = np.vstack(
         [np.array([lookalike(p, kind, strength) for p in gen.patterns]) for kind in LOOKALIKES]
     )
-    alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77)
+    # each look-alike is a deposit of its own: its isotopes are drawn from the population, not copied
+    iso = IsotopeTruth.population(len(patterns), np.random.default_rng(seed + 78))
+    alike = LabGenerator(patterns, np.tile(gen.log_sd, (len(LOOKALIKES), 1)), seed + 77, iso)
     observed = alike.draw(profile, n_per, form, salt=3).observe(model.space)
     scores = model.scores(observed)
     judged = observed.precise_count() >= COMPLETE_MIN
@@ -206,7 +225,7 @@ def evaluate_profile(
     truth = idx[assays.labels]
     hits = model.top(scores.probabilities) == truth
     top1, top1_all = float(np.mean(hits[judged])), float(np.mean(hits))
-    top1_mixed, blended, right_pair = _blends(
+    top1_mixed, blended, right_pair, covers = _blends(
         model, gen.draw(profile, n_per, form, admix=(0.05, 0.20), salt=2), idx
     )
     pure_blends = best_mixtures(model, observed, scores)
@@ -251,7 +270,7 @@ def evaluate_profile(
         float(np.mean(fc)), float(np.mean(fci)), float(np.mean(truthful_country)),
         auroc(out_novelty, known_novelty), at[0.01], at[0.05],
         float(np.mean(out_unknown)), float(np.mean(scores.unknown[judged])), distinct,
-        blended, right_pair,
+        blended, right_pair, covers,
         float(np.mean(pure_blends.reported)),
         top1_all, float(np.mean(judged)), float(np.mean(passed_v)),
         float(np.mean(false_all)), float(np.mean(fc_all)),
@@ -285,7 +304,8 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
         "false deposit (vouching / "
         "partial) → inconsistent | false country → inconsistent (consistent) | truthful country → "
         "inconsistent | look-alikes AUROC | rejected at 1% / 5% FRR | at model threshold (its FRR) | "
-        "twice as different, at 5% FRR | blend reported: admixed / right pair / unmixed |",
+        "twice as different, at 5% FRR | blend reported: admixed / right pair (fraction in its 95% range) / "
+        "unmixed |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
@@ -296,7 +316,7 @@ def render(figures: Sequence[ProfileFigures]) -> list[str]:
             f"({f.false_country_passed:.3f}) | {f.truthful_country_inconsistent:.3f} | "
             f"{f.ood_auroc:.3f} | {f.ood_at_1:.3f} / {f.ood_at_5:.3f} | {f.ood_own:.3f} "
             f"({f.known_rejected_own:.3f}) | {f.distinct_at_5:.3f} | {f.mixture_admixed:.3f} / "
-            f"{f.mixture_right_pair:.3f} / {f.mixture_pure:.3f} |"
+            f"{f.mixture_right_pair:.3f} ({_or_na(f.mixture_range_covers)}) / {f.mixture_pure:.3f} |"
         )
     out.append("")
     out.append(
@@ -334,10 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--certified-n", type=int, default=20, help="certified samples per deposit and profile"
     )
+    parser.add_argument(
+        "--certified-isotopes",
+        action="store_true",
+        help="certified samples carry epsilon-Nd and 87Sr/86Sr too",
+    )
     args = parser.parse_args(argv)
     if args.write_certified:
         with open(args.write_certified, "w", encoding="utf-8") as f:
-            f.write(certified_samples_csv(args.certified_n))
+            f.write(certified_samples_csv(args.certified_n, isotopes=args.certified_isotopes))
         return 0
     n = 60 if args.quick else args.n
     model = build_model(read_library_file(args.library)) if args.library else default_model()

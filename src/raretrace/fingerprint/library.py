@@ -39,8 +39,10 @@ REY: Final[tuple[str, ...]] = (
 COMPLETE_MIN: Final = 9
 #: Key of the remainder of a composition that no figure of the reference covers (``Deposit.remainders``).
 REST: Final = "rest"
-#: Isotope quantities a reference may hold; ``eNd_initial`` needs ``age_ma``.
-ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "87Sr/86Sr"})
+#: Isotope quantities a reference may hold: ``eNd_initial`` (a source's initial epsilon-Nd at ``age_ma``,
+#: evolved to today by each sample's own Sm/Nd), ``eNd`` (present-day epsilon-Nd as measured on the material
+#: itself, what ``library build`` fits to reference samples) and ``87Sr/86Sr``.
+ISOTOPE_QUANTITIES: Final = frozenset({"eNd_initial", "eNd", "87Sr/86Sr"})
 #: How a figure is known: read in a named public source; the Castor & Hedrick table as recalled; an
 #: approximate secondary summary; computed here from published figures (the computation is stated); or
 #: fitted to certified reference samples by ``library build`` (``measured``).
@@ -66,6 +68,10 @@ class IsotopeRef:
     source: str
     age_ma: float | None = None
     material: str = ""
+    #: a measured present-day ``eNd`` on its deposit's Sm-Nd isochron: ``mean`` at 147Sm/144Nd ``at_atoms``,
+    #: changing by ``slope`` per unit 147Sm/144Nd (zero: no line given)
+    slope: float = 0.0
+    at_atoms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,8 @@ class Library:
     withheld: tuple[Deposit, ...] = ()
     #: what the library is, in a line (its file's title)
     title: str = ""
+    #: added to the model's open-set threshold: calibrated on the library's own samples (``conformal``)
+    novelty_shift: float = 0.0
 
     def get(self, deposit_id: str) -> Deposit:
         for d in self.deposits:
@@ -172,7 +180,7 @@ class Library:
         kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
         gone = self.withheld + tuple(d for d in self.deposits if d.id in deposit_ids)
         origin = f"{self.origin} without {', '.join(deposit_ids)}"
-        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title)
+        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title, self.novelty_shift)
 
     def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
         """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
@@ -326,10 +334,13 @@ def _isotopes(row: Mapping[str, Any], where: str) -> tuple[IsotopeRef, ...]:
         age = iso.get("age_ma")
         if quantity == "eNd_initial" and age is None:
             raise ValidationError("an initial epsilon-Nd needs age_ma", field=at)
+        line = iso.get("isochron") or {}
         out.append(
             IsotopeRef(
                 quantity, mean, sd, iso["source"], None if age is None else _num(age, f"{at}.age_ma"),
                 str(iso.get("material", "")),
+                _num(line["per_147Sm_144Nd"], f"{at}.isochron.per_147Sm_144Nd") if line else 0.0,
+                _num(line["at_147Sm_144Nd"], f"{at}.isochron.at_147Sm_144Nd") if line else 0.0,
             )
         )  # fmt: skip
     return tuple(out)
@@ -442,6 +453,10 @@ def library_from_dict(data: object, origin: str) -> Library:
     bias = data.get("lab_bias_sd")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, int | float) or bias < 0):
         raise ValidationError("must be a number >= 0", field="lab_bias_sd")
+    calibration = data.get("calibration") or {}
+    if not isinstance(calibration, dict):
+        raise ValidationError("must be an object", field="calibration")
+    shift = _num(calibration.get("novelty_shift", 0.0), "calibration.novelty_shift")
     return Library(
         tuple(deposits),
         sources,
@@ -449,6 +464,7 @@ def library_from_dict(data: object, origin: str) -> Library:
         None if bias is None else float(bias),
         (),
         str(data.get("title", "")),
+        shift,
     )
 
 

@@ -51,6 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, special, stats
 
+from raretrace.fingerprint import isochron
 from raretrace.fingerprint.features import FeatureSpace, Observed
 from raretrace.fingerprint.library import REY, Deposit, Library, group_members, load_library
 from raretrace.fingerprint.simulate import Draws, Noise, simulate
@@ -118,7 +119,7 @@ def known_mask(deposit: Deposit, space: FeatureSpace) -> NDArray[np.bool_]:
             continue
         mask[space.key_index(key)] = True
     eps = deposit.isotope("eNd_initial")
-    if eps is not None and "Sm" in deposit.shares and "Nd" in deposit.shares:
+    if (eps is not None and "Sm" in deposit.shares and "Nd" in deposit.shares) or deposit.isotope("eNd"):
         mask[space.index["eNd"]] = True
     if deposit.isotope("87Sr/86Sr") is not None:
         mask[space.index["87Sr/86Sr"]] = True
@@ -154,6 +155,14 @@ class FingerprintModel:
             self.mean[i, cols] = np.nanmean(x[:, cols], axis=0)
             self.sd[i, cols] = np.maximum(np.nanstd(x[:, cols], axis=0), _MIN_SD)
             fitted[i] = cols
+        # epsilon-Nd given the sample's own Sm/Nd (the Sm-Nd isochron of each deposit; ``isochron``)
+        eps_col = space.index["eNd"]
+        self.isochrons = isochron.fit(
+            train.features.x[:, eps_col],
+            isochron.sm_nd_atoms(train.features.x, train.features.censored),
+            train.labels,
+            self.known[:, eps_col],
+        )
         # the lab-bias nuisance: its variance adds to every share feature (not to isotope ratios)
         self.lab_bias_sd = lab_bias_sd
         shares = np.array([name not in ISOTOPE_BACKGROUND for name in space.names])
@@ -207,6 +216,25 @@ class FingerprintModel:
         return np.vstack([*own, through[0]]).T, np.vstack(through).T[self._group_basis]
 
     def _raw(self, x: NDArray[np.float64] | Observed) -> Raw:
+        """Sums over the compared features (``_raw_matrix``), with each measured epsilon-Nd scored on the
+        deposit's Sm-Nd isochron (``_on_isochrons``)."""
+        data = Observed.of(x)
+        return self._on_isochrons(data, self._raw_matrix(data))
+
+    def _on_isochrons(self, data: Observed, raw: Raw) -> Raw:
+        """``raw`` with each deposit's epsilon-Nd term taken given the sample's Sm/Nd (``isochron``); the
+        feature count is unchanged (epsilon-Nd is still one compared feature)."""
+        col = self.space.index["eNd"]
+        own = self.own_variance(data.var)  # as the scoring being corrected took it
+        d_term, d_z2 = isochron.correction(
+            self.isochrons, self.space, data.x, data.censored, self.mean[:, col], self.sd[:, col],
+            None if own is None else own[:, col],
+        )  # fmt: skip
+        if not d_term.any():
+            return raw
+        return Raw(raw.score + d_term, raw.evidence + d_term, np.maximum(raw.d2 + d_z2, 0.0), raw.m)
+
+    def _raw_matrix(self, x: NDArray[np.float64] | Observed) -> Raw:
         """Sums over the compared features. Measured entries without a per-sample variance go through two
         matrix products: each Gaussian term is a quadratic in x, so the observed (x^2, x, 1, log B(x)) times
         per-deposit coefficients gives every deposit's sums at once (no loop over deposits, no n x K x f
@@ -308,7 +336,8 @@ class FingerprintModel:
         if not parts:
             k = len(self.deposits)
             return Raw(np.zeros((0, k)), np.zeros((0, k)), np.zeros((0, k)), np.zeros((0, k), dtype=np.int64))
-        return Raw(*(np.vstack([getattr(p, f) for p in parts]) for f in ("score", "evidence", "d2", "m")))
+        raw = Raw(*(np.vstack([getattr(p, f) for p in parts]) for f in ("score", "evidence", "d2", "m")))
+        return self._on_isochrons(data, raw)
 
     def _raw_chunk(self, data: Observed) -> Raw:
         x, cens = data.x, data.censored
@@ -519,6 +548,8 @@ def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = 
         for j, noise in enumerate(regimes)
     ]
     model.calibrate(draws(N_CALIBRATE, seed + 1000, calibration))
+    # a library built from samples may carry a threshold calibrated on them (``conformal``)
+    model.novelty_threshold += library.novelty_shift
     model.library = library
     return model
 

@@ -14,7 +14,8 @@ The reference library gives each deposit's shares as log-normals (centre, log-sd
    a reading below the detection limit is reported as "< DL" (censored; ``ppm`` holds 0.65 x DL there
    for callers that need a number, the features keep it censored);
 4. adds isotope values where the deposit has sourced ones: epsilon-Nd evolved to today with this
-   sample's own Sm/Nd (``isotopes.present_day_epsilon``), and 87Sr/86Sr, each with measurement noise.
+   sample's own Sm/Nd (``isotopes.present_day_epsilon``), or a present-day epsilon-Nd as measured on
+   reference samples, and 87Sr/86Sr, each with measurement noise.
 
 Elements without a sourced figure are not reported (NaN): a deposit is never given numbers it lacks. So an
 assay simulated from a reference that publishes only some of the 15 REY (``Deposit.published_rey``) is an
@@ -35,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from raretrace.fingerprint.features import BELOW_DL_FRACTION, OXIDE_PER_ELEMENT, FeatureSpace, Observed
-from raretrace.fingerprint.isotopes import present_day_epsilon
+from raretrace.fingerprint.isotopes import present_day_epsilon, sm147_nd144
 from raretrace.fingerprint.library import REST, REY, Deposit, group_members
 
 #: TREO grade ranges (mass fraction) by form, log-uniform: ore spans ion-adsorption clays (~0.05%) to
@@ -113,6 +114,12 @@ def simulate_deposit(
             iso[:, 0] = present_day_epsilon(initial, eps_ref.age_ma, sm_nd) + rng.normal(
                 0.0, noise.eps_nd_sd, size=n
             )
+        today = deposit.isotope("eNd")
+        if today is not None and eps_ref is None:
+            # on the deposit's isochron where the reference gives one (slope 0 otherwise)
+            atoms = sm147_nd144(true_ppm[:, REY.index("Sm")] / true_ppm[:, REY.index("Nd")])
+            centre = today.mean + today.slope * (atoms - today.at_atoms)
+            iso[:, 0] = centre + rng.normal(0.0, today.sd, size=n) + rng.normal(0.0, noise.eps_nd_sd, size=n)
         sr_ref = deposit.isotope("87Sr/86Sr")
         if sr_ref is not None:
             iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
