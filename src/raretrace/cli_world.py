@@ -456,31 +456,13 @@ def economics(
     from raretrace.cli_world_markets import print_element_costs
     from raretrace.world.data import WorldData
     from raretrace.world.economics import economics as compute
-    from raretrace.world.element_cost import (
-        ElementTables,
-        basis_spreads,
-        crisis_sensitivity,
-        platform_element_costs,
-    )
+    from raretrace.world.element_cost import element_economics
 
     data = WorldData.load()
     econ = compute(data, _members(members), floor_row=floor_row, volume_t=volume)
-    tables = ElementTables.load()
-    costs = platform_element_costs(data, tables)
-    crises = crisis_sensitivity(costs, tables)
-    spreads = basis_spreads(tables)
+    elements = element_economics(data)
     if as_json:
-        emit_json(
-            {
-                **econ.to_dict(),
-                "element_costs": [
-                    {**asdict(c), "china_usd": list(c.china_usd), "premium_usd": list(c.premium_usd)}
-                    for c in costs
-                ],
-                "crises": [asdict(r) for r in crises],
-                "bases": [asdict(b) for b in spreads],
-            }
-        )
+        emit_json({**econ.to_dict(), **elements.to_dict()})
         return
     _print_table(
         "published premiums (allied / China)",
@@ -532,7 +514,7 @@ def economics(
             for r in econ.sensitivity
         ],
     )
-    print_element_costs(costs, crises, spreads)
+    print_element_costs(elements)
 
 
 def report(

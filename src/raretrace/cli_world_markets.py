@@ -4,7 +4,7 @@ element-true economics. Parse and render only; the figures come from ``raretrace
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,10 +20,16 @@ from raretrace.cli_world import (
 )
 from raretrace.errors import RaretraceError
 
+if TYPE_CHECKING:  # the models load lazily: a command imports them when it runs
+    from raretrace.world.element_cost import ElementEconomics
+    from raretrace.world.production import ProductionData
+    from raretrace.world.scenario_market import MarketOutcome
+    from raretrace.world.tornado import Tornado
+
 BacktestPaths = Annotated[int, typer.Option("--paths", help="Monte Carlo paths", min=1)]
 
 
-def production_data(path: Path | None) -> Any:
+def production_data(path: Path | None) -> ProductionData:
     """The shipped production table, or the caller's own file (errors name the file and field)."""
     from raretrace.world.production import ProductionData
 
@@ -35,7 +41,7 @@ def production_data(path: Path | None) -> Any:
         raise e.within(str(path)) from e
 
 
-def print_markets(outcomes: list[Any]) -> None:
+def print_markets(outcomes: list[MarketOutcome]) -> None:
     """One line per priced element: the price at its peak (median path), its band, unmet demand."""
     rows = []
     for o in outcomes:
@@ -68,11 +74,11 @@ def print_markets(outcomes: list[Any]) -> None:
     )
 
 
-def market_tables(name: str, outcomes: list[Any]) -> dict[str, list[dict[str, Any]]]:
+def market_tables(name: str, outcomes: list[MarketOutcome]) -> dict[str, list[dict[str, object]]]:
     return {f"scenario_{name}_market_{o.element}": o.to_dict()["months"] for o in outcomes}
 
 
-def print_tornados(tornados: list[Any]) -> None:
+def print_tornados(tornados: list[Tornado]) -> None:
     for t in tornados:
         _print_table(
             f"tornado: {t.commodity} / {t.segment}, share of paths covered by {t.by_month} "
@@ -85,7 +91,7 @@ def print_tornados(tornados: list[Any]) -> None:
         )
 
 
-def print_element_costs(costs: list[Any], crises: list[Any], spreads: list[Any]) -> None:
+def print_element_costs(elements: ElementEconomics) -> None:
     _print_table(
         "element-true cost per platform (oxide basis; content read as magnet or as element mass)",
         ["platform", "reading", "Nd+Pr / Dy / Tb kg (element)", "value at China prices", "allied premium"],
@@ -97,18 +103,24 @@ def print_element_costs(costs: list[Any], crises: list[Any], spreads: list[Any])
                 _usd(*c.china_usd),
                 _usd(*c.premium_usd),
             ]
-            for c in costs
+            for c in elements.costs
         ],
     )
     _print_table(
         "crisis multipliers on the element value (premium = value x (m - 1))",
         ["crisis", "m", "platform", "reading", "premium"],
-        [[r.label, _multiple(r.multiplier), r.platform, r.reading, _usd(*r.premium_usd)] for r in crises],
+        [
+            [r.label, _multiple(r.multiplier), r.platform, r.reading, _usd(*r.premium_usd)]
+            for r in elements.crises
+        ],
     )
     _print_table(
         "metal and alloy against oxide, per kg of element (same day, China spot)",
         ["element", "form", "product", "ratio", "date"],
-        [[s.element, s.form, s.product, f"{s.ratio[0]:.2f}–{s.ratio[1]:.2f}x", s.date] for s in spreads],
+        [
+            [s.element, s.form, s.product, f"{s.ratio[0]:.2f}–{s.ratio[1]:.2f}x", s.date]
+            for s in elements.bases
+        ],
     )
 
 

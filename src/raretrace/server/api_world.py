@@ -7,16 +7,19 @@ import json
 from dataclasses import asdict
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict
 
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.server.access import require_participant
 from raretrace.server.deps import Caller
 from raretrace.server.problems import responses
 from raretrace.world.data import WorldData
+from raretrace.world.economics import FloorFee, PlatformCost, PremiumFigure, SensitivityRow, economics
+from raretrace.world.element_cost import BasisSpread, CrisisRow, ElementLine, element_economics
 from raretrace.world.metrics import concentration_table, seed_check, stage_shares
 from raretrace.world.report import dependence_rows, scenario_tables
 from raretrace.world.scenario import Scenario, ScenarioResult, run
@@ -30,6 +33,59 @@ SHARE_STAGES = ("mining", "separation", "metallization", "magnet")
 @lru_cache(maxsize=1)
 def world() -> WorldData:
     return WorldData.load()
+
+
+class _Out(BaseModel):
+    """Every answer model refuses fields it does not declare: the schema is the contract. Rows that are
+    frozen dataclasses of ``raretrace.world`` are used as they are (pydantic reads their typed fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Range = tuple[float, float]
+
+
+class ElementCostOut(_Out):
+    """A ``PlatformElementCost`` with its two totals (properties there) as fields."""
+
+    platform: str
+    content_kg: float
+    reading: str
+    lines: list[ElementLine]
+    magnet_premium_usd: Range
+    china_usd: Range
+    premium_usd: Range
+
+
+class EconomicsOut(_Out):
+    """``raretrace economics --json``: premiums, cost per platform, the floor fee, the sensitivity, and
+    the element-true tables (cost per platform by element, crisis multipliers, oxide/metal/alloy bases)."""
+
+    premiums: list[PremiumFigure]
+    stage_ranges: dict[str, Range]
+    platform_costs: list[PlatformCost]
+    floor: FloorFee
+    floor_row: str
+    sensitivity: list[SensitivityRow]
+    element_costs: list[ElementCostOut]
+    crises: list[CrisisRow]
+    bases: list[BasisSpread]
+
+
+def economics_answer(members: int) -> EconomicsOut:
+    """The same object the CLI prints with ``--json``, checked against the declared model."""
+    data = world()
+    return EconomicsOut.model_validate(
+        {**economics(data, members).to_dict(), **element_economics(data).to_dict()}
+    )
+
+
+@router.get("/world/economics", summary="What secure supply costs, element by element (public)")
+def world_economics(members: Annotated[int | None, Query(ge=1, le=500)] = None) -> EconomicsOut:
+    """``members`` shares the floor fee (default: the consortium regime's members)."""
+    from raretrace.rules.loader import load_regimes
+
+    return economics_answer(members or len(load_regimes()["consortium"].parameters["members"]))
 
 
 def stage_share_table() -> list[dict[str, Any]]:

@@ -226,7 +226,8 @@ class Economics:
             "premiums": [asdict(p) for p in self.premiums],
             "stage_ranges": {k: list(v) for k, v in self.stage_ranges.items()},
             "platform_costs": [asdict(p) for p in self.platform_costs],
-            "floor": {"row": self.floor_row, **asdict(self.floor)},
+            "floor": asdict(self.floor),
+            "floor_row": self.floor_row,
             "sensitivity": [
                 {**asdict(r), "platform_usd": {k: list(v) for k, v in r.platform_usd.items()}}
                 for r in self.sensitivity

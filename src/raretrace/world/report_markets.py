@@ -11,14 +11,7 @@ import plotly.graph_objects as go
 
 from raretrace.world.backtest import Backtest, run_backtest
 from raretrace.world.data import WorldData
-from raretrace.world.element_cost import (
-    CrisisRow,
-    ElementTables,
-    PlatformElementCost,
-    basis_spreads,
-    crisis_sensitivity,
-    platform_element_costs,
-)
+from raretrace.world.element_cost import ElementEconomics, PlatformElementCost, element_economics
 from raretrace.world.independence import Plan
 from raretrace.world.production import ProductionData
 from raretrace.world.scenario import Scenario
@@ -40,8 +33,7 @@ class Markets:
     backtest: Backtest
     tornados: tuple[Tornado, ...]
     scenarios: tuple[tuple[str, tuple[MarketOutcome, ...]], ...]
-    element_costs: tuple[PlatformElementCost, ...]
-    crises: tuple[CrisisRow, ...]
+    elements: ElementEconomics
 
 
 def analyse_markets(
@@ -65,9 +57,7 @@ def analyse_markets(
         update(f"tornado {commodity} / {segment}", k, len(TORNADO_LINES))
         tornados.append(tornado(plan, data, production, commodity, segment, paths=few, seed=seed))
     priced = tuple((s.name, tuple(run_markets(s, paths=few, seed=seed))) for s in scenarios if s.market)
-    tables = ElementTables.load()
-    costs = platform_element_costs(data, tables)
-    return Markets(bt, tuple(tornados), priced, tuple(costs), tuple(crisis_sensitivity(costs, tables)))
+    return Markets(bt, tuple(tornados), priced, element_economics(data))
 
 
 def backtest_rows(bt: Backtest) -> list[Row]:
@@ -121,7 +111,7 @@ def tables(m: Markets) -> dict[str, list[Row]]:
             "premium_usd_low": c.premium_usd[0],
             "premium_usd_high": c.premium_usd[1],
         }
-        for c in m.element_costs
+        for c in m.elements.costs
     ]
     out["economics_crises"] = [
         {
@@ -134,9 +124,9 @@ def tables(m: Markets) -> dict[str, list[Row]]:
             "premium_usd_low": r.premium_usd[0],
             "premium_usd_high": r.premium_usd[1],
         }
-        for r in m.crises
+        for r in m.elements.crises
     ]
-    out["economics_bases"] = [asdict(s) for s in basis_spreads(ElementTables.load())]
+    out["economics_bases"] = [asdict(s) for s in m.elements.bases]
     return out
 
 
@@ -257,5 +247,5 @@ def figures(m: Markets) -> list[tuple[str, go.Figure]]:
     out += [(f"tornado-{t.commodity}-{t.segment}", tornado_figure(t)) for t in m.tornados]
     for name, outcomes in m.scenarios:
         out += [(f"market-{name}-{o.element}", market_figure(name, o)) for o in outcomes]
-    out.append(("economics-elements", element_cost_figure(m.element_costs)))
+    out.append(("economics-elements", element_cost_figure(m.elements.costs)))
     return out
