@@ -181,7 +181,7 @@ def economics_tables(econ: Economics) -> dict[str, list[Row]]:
     return {
         "economics_premiums": d["premiums"],
         "economics_platforms": d["platform_costs"],
-        "economics_floor": [d["floor"]],
+        "economics_floor": [{"row": d["floor_row"], **d["floor"]}],
         "economics_sensitivity": sensitivity,
     }
 
