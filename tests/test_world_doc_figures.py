@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from raretrace.world.backtest import run_backtest
-from raretrace.world.control import china_plus
+from raretrace.world.control import china_plus, stage_control
 from raretrace.world.data import WorldData
 from raretrace.world.element_cost import ElementTables, crisis_sensitivity, platform_element_costs
 from raretrace.world.independence import Plan, p_covered_by, run_plan
@@ -116,6 +116,14 @@ def test_control_figures(data: WorldData) -> None:
     assert f"| China, USGS t REO | {_pct(cn.by_location)} | {_pct(cn.by_control)} |" in text
     assert f"| {_pct(usgs.by_location)} | {_pct(usgs.by_control)} | {_pct(usgs.not_known)} |" in text
     assert f"| {_pct(iea.by_location)} | {_pct(iea.by_control)} | {_pct(iea.not_known)} |" in text
+    for group in (("CN",), ("CN", "MM")):
+        sep = stage_control(data, "separation", group, 2023)
+        mag = stage_control(data, "magnet", group)
+        assert (sep.by_location, sep.by_control) == pytest.approx((0.92, 0.92))  # MY is Lynas, Australian
+        assert sep.not_known == pytest.approx(1 - 0.92 - 0.05)
+        assert mag.by_control == pytest.approx(0.94) and mag.not_known == pytest.approx(0.06)
+        for g in (sep, mag):
+            assert f"| {_pct(g.by_location)} | {_pct(g.by_control)} | {_pct(g.not_known)} |" in text
 
 
 def _shipped(name: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from raretrace.colours import country_colour
-from raretrace.world.control import china_plus
+from raretrace.world.control import china_plus, stage_control
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
@@ -128,10 +128,12 @@ def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
 
 
 def control_rows(data: WorldData) -> list[Row]:
-    """China alone and China plus Myanmar, mining by location and by control (``control.china_plus``)."""
+    """China alone and China plus Myanmar by location and by control: mining on both bases
+    (``control.china_plus``), separation (2023, the year a second country is named) and magnets."""
     rows = []
     for group in (("CN",), ("CN", "MM")):
-        for g in china_plus(data, group):
+        stages = [stage_control(data, "separation", group, 2023), stage_control(data, "magnet", group)]
+        for g in [*china_plus(data, group), *stages]:
             rows.append(
                 {
                     "group": " + ".join(g.group),
