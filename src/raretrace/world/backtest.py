@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from raretrace.errors import ValidationError
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.market import (
     Market,
     Paths,
@@ -33,7 +34,6 @@ from raretrace.world.market import (
     market_from_dict,
     price_paths,
 )
-from raretrace.world.scenario import month_index, month_text
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData
-from raretrace.world.scenario import month_index, month_text
+from raretrace.world.lines import month_index, month_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

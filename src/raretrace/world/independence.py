@@ -28,8 +28,8 @@ from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData, _Doc, _Row
 from raretrace.world.forecast import ForecastModel, ForecastProject, ForecastResult, simulate
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.production import ProductionData, Settings, calibrated_ramp, supply_parts
-from raretrace.world.scenario import month_index, month_text
 
 COMMODITY_ORDER = ("NdPr", "Dy", "Tb", "NdFeB")
 

@@ -29,7 +29,7 @@ from importlib import resources
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import _Doc, _Row
-from raretrace.world.scenario import month_index
+from raretrace.world.lines import month_index
 
 _PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
 PICKS = ("central", "low", "high")

@@ -30,12 +30,13 @@ from raretrace.world.control import china_plus, stage_control
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.metrics import SeedCheck, concentration_table, seed_check
 from raretrace.world.production import ProductionData
 from raretrace.world.report_markets import Markets, analyse_markets
 from raretrace.world.report_markets import figures as market_figures
 from raretrace.world.report_markets import tables as market_tables
-from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text, run
+from raretrace.world.scenario import Scenario, ScenarioResult, run
 
 Row = dict[str, Any]
 

@@ -51,48 +51,11 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 from raretrace.elements import parse_element
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.world.data import STAGES, WorldData
+from raretrace.world.demand import WorldDemandRequest, world_lines
+from raretrace.world.lines import COMMODITIES, DemandLine, SupplyLine, month_index, month_text
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MODES = ("lexicographic", "weighted", "none")
 STOCKPILE_RULES = ("latest", "earliest")
-#: Commodities a line may name besides the elements (the units of the capacity table).
-COMMODITIES = {"ndpr": "NdPr", "ndfeb": "NdFeB"}
-
-
-def month_index(text: str, where: str = "month") -> int:
-    """Months since year 0 ("2026-01" -> 24312); raises naming ``where`` on a malformed month."""
-    match = _MONTH.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValidationError(f"must be a month YYYY-MM, not {text!r}", field=where)
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
-
-
-def month_text(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-@dataclass(frozen=True)
-class SupplyLine:
-    country: str
-    stage: str
-    element: str
-    t_per_month: float
-    first: str | None = None  # first month the line delivers (None: from the start)
-    last: str | None = None  # last month the line delivers (None: to the end)
-
-    def active(self, month: int) -> bool:
-        return (self.first is None or month >= month_index(self.first)) and (
-            self.last is None or month <= month_index(self.last)
-        )
-
-
-@dataclass(frozen=True)
-class DemandLine:
-    segment: str
-    country: str
-    element: str
-    t_per_month: float
-    source: str | None = None  # where the figure comes from (a world row's source, or the file's own note)
 
 
 @dataclass(frozen=True)
@@ -501,9 +464,6 @@ def _demand(items: list[_Fields], world: WorldData | None) -> tuple[DemandLine, 
 
 
 def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
-    # imported here: raretrace.world.demand builds DemandLines, so it imports this module
-    from raretrace.world.demand import WorldDemandRequest, world_lines
-
     if f.data.get("from") != "world":
         raise f._err("from", f'must be "world" (the published demand table), not {f.data.get("from")!r}')
     for name in ("segment", "element", "t_per_month"):

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from raretrace.errors import ValidationError
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.market import (
     Market,
     central,
@@ -37,7 +38,7 @@ from raretrace.world.market import (
     price_paths,
     quantity_paths,
 )
-from raretrace.world.scenario import Scenario, month_index, month_text
+from raretrace.world.scenario import Scenario
 
 FloatArray = npt.NDArray[np.float64]
 BANDS = (0.1, 0.5, 0.9)
