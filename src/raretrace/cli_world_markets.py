@@ -3,6 +3,7 @@ element-true economics. Parse and render only; the figures come from ``raretrace
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -74,8 +75,8 @@ def print_markets(outcomes: list[MarketOutcome]) -> None:
     )
 
 
-def market_tables(name: str, outcomes: list[MarketOutcome]) -> dict[str, list[dict[str, object]]]:
-    return {f"scenario_{name}_market_{o.element}": o.to_dict()["months"] for o in outcomes}
+def market_tables(name: str, outcomes: list[MarketOutcome]) -> dict[str, list[dict[str, str | float]]]:
+    return {f"scenario_{name}_market_{o.element}": o.month_rows() for o in outcomes}
 
 
 def print_tornados(tornados: list[Tornado]) -> None:
@@ -145,7 +146,7 @@ def backtest(
     with _progress("backtest") as update:
         update("paths", 0, 1)
         bt = run_backtest(paths=paths, seed=seed)
-    rows = backtest_rows(bt)
+    rows = [asdict(r) for r in backtest_rows(bt)]
     write_tables({"backtest": rows}, csv_dir, None)
     if as_json:
         emit_json(
@@ -169,13 +170,13 @@ def backtest(
         ["series", "when", "observed", "model p10 / p50 / p90", "log10 error"],
         [
             [
-                r["series"],
-                r["when"],
-                f"{r['observed']:.2f}x",
-                f"{r['model_p10']:.2f} / {r['model_p50']:.2f} / {r['model_p90']:.2f}",
-                f"{r['log10_error']:+.2f}",
+                r.series,
+                r.when,
+                f"{r.observed:.2f}x",
+                f"{r.model_p10:.2f} / {r.model_p50:.2f} / {r.model_p90:.2f}",
+                f"{r.log10_error:+.2f}",
             ]
-            for r in rows
+            for r in backtest_rows(bt)
         ],
     )
     out_console.print(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import Claim, Platform, Premium, WorldData
@@ -221,7 +220,7 @@ class Economics:
     floor_row: str
     sensitivity: list[SensitivityRow]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "premiums": [asdict(p) for p in self.premiums],
             "stage_ranges": {k: list(v) for k, v in self.stage_ranges.items()},

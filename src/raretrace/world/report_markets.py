@@ -18,7 +18,7 @@ from raretrace.world.scenario import Scenario
 from raretrace.world.scenario_market import BANDS, MarketOutcome, run_markets
 from raretrace.world.tornado import Tornado, tornado
 
-Row = dict[str, Any]
+Row = dict[str, object]
 #: The forecast lines the report draws a tornado for: where an assumption can move the answer.
 TORNADO_LINES = (("NdPr", "all"), ("Dy", "defense"), ("Tb", "defense"), ("NdFeB", "defense"))
 _LAYOUT: dict[str, Any] = {
@@ -60,38 +60,54 @@ def analyse_markets(
     return Markets(bt, tuple(tornados), priced, element_economics(data))
 
 
-def backtest_rows(bt: Backtest) -> list[Row]:
-    rows: list[Row] = [
-        {
-            "series": p.series,
-            "when": p.month,
-            "observed": p.observed_multiple,
-            "model_p10": p.model_p10,
-            "model_p50": p.model_p50,
-            "model_p90": p.model_p90,
-            "log10_error": p.log10_error,
-            "source": p.source,
-        }
+@dataclass(frozen=True)
+class BacktestRow:
+    """One compared point: a price month or a ratio over a period, observed against the model's band
+    (multiples of the pre-episode price)."""
+
+    series: str
+    when: str
+    observed: float
+    model_p10: float
+    model_p50: float
+    model_p90: float
+    log10_error: float
+    source: str
+
+
+def backtest_rows(bt: Backtest) -> list[BacktestRow]:
+    """Price points, then ratios (a ratio's observed value is the geometric middle of its range)."""
+    rows = [
+        BacktestRow(
+            p.series,
+            p.month,
+            p.observed_multiple,
+            p.model_p10,
+            p.model_p50,
+            p.model_p90,
+            p.log10_error,
+            p.source,
+        )
         for p in bt.prices
     ]
     rows += [
-        {
-            "series": r.series,
-            "when": r.months,
-            "observed": (r.observed_low * r.observed_high) ** 0.5,
-            "model_p10": r.model_p10,
-            "model_p50": r.model_p50,
-            "model_p90": r.model_p90,
-            "log10_error": r.log10_error,
-            "source": r.source,
-        }
+        BacktestRow(
+            r.series,
+            r.months,
+            (r.observed_low * r.observed_high) ** 0.5,
+            r.model_p10,
+            r.model_p50,
+            r.model_p90,
+            r.log10_error,
+            r.source,
+        )
         for r in bt.ratios
     ]
     return rows
 
 
 def tables(m: Markets) -> dict[str, list[Row]]:
-    out: dict[str, list[Row]] = {"backtest": backtest_rows(m.backtest)}
+    out: dict[str, list[Row]] = {"backtest": [asdict(r) for r in backtest_rows(m.backtest)]}
     out["forecast_tornado"] = [
         {"commodity": t.commodity, "segment": t.segment, "by": t.by_month, "central": t.central, **asdict(b)}
         for t in m.tornados
@@ -99,7 +115,7 @@ def tables(m: Markets) -> dict[str, list[Row]]:
     ]
     for name, outcomes in m.scenarios:
         for o in outcomes:
-            out[f"scenario_{name}_market_{o.element}"] = o.to_dict()["months"]
+            out[f"scenario_{name}_market_{o.element}"] = [dict(r) for r in o.month_rows()]
     out["economics_elements"] = [
         {
             "platform": c.platform,

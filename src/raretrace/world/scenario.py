@@ -42,7 +42,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
@@ -77,7 +76,7 @@ class Scenario:
     priority_order: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)
     #: element -> market parameters (``raretrace.world.scenario_market``); empty: quantities only
-    market: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    market: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     #: when the stockpile is drawn, once how much is fixed: "latest" keeps the reserve as long as the
     #: shortfall allows (drawn in the last short months), "earliest" serves the first short months
     stockpile_rule: str = "latest"
@@ -116,9 +115,9 @@ class Scenario:
     def covered(self, line: DemandLine) -> bool:
         return line.country in self.destinations and (not self.end_uses or line.segment in self.end_uses)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The JSON shape ``from_dict`` reads (round-trips)."""
-        priority: dict[str, Any] = {"mode": self.priority_mode, "order": list(self.priority_order)}
+        priority: dict[str, object] = {"mode": self.priority_mode, "order": list(self.priority_order)}
         if self.weights:
             priority["weights"] = dict(self.weights)
         return {
@@ -497,7 +496,7 @@ def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
     return world_lines(world, request, where=f.where)
 
 
-def _market(data: object) -> dict[str, dict[str, Any]]:
+def _market(data: object) -> dict[str, dict[str, object]]:
     """The ``market`` block: element -> parameters object (checked in full when the market is built)."""
     if not isinstance(data, dict):
         raise ValidationError("must be an object element -> parameters", field="scenario.market")
@@ -527,7 +526,7 @@ def _element(text: object, where: str) -> str:
 
 
 class _Fields:
-    def __init__(self, data: dict[str, Any], where: str) -> None:
+    def __init__(self, data: dict[str, object], where: str) -> None:
         self.data, self.where = data, where
 
     def _err(self, name: str, message: str) -> ValidationError:
