@@ -301,8 +301,11 @@ def _ramp(r: _Row, producers: tuple[Producer, ...]) -> RampSpec:
 
 
 def _reported(r: _Row, split: float | None) -> tuple[Reported, ...]:
+    items = r.data.get("reported") or []
+    if not isinstance(items, list):
+        raise r.error("reported", "must be a list of reported periods")
     reported = []
-    for i, item in enumerate(r.data.get("reported") or []):
+    for i, item in enumerate(items):
         row = _Row(r.file, f"{r.where}.reported[{i}]", item)
         period = row.text("period")
         if not _PERIOD.match(period):

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
 import jinja2
 import plotly.graph_objects as go
@@ -33,12 +32,10 @@ from raretrace.world.independence import Coverage, Plan, run_plan
 from raretrace.world.lines import month_index, month_text
 from raretrace.world.metrics import SeedCheck, concentration_table, seed_check
 from raretrace.world.production import ProductionData
-from raretrace.world.report_markets import Markets, analyse_markets
+from raretrace.world.report_markets import LAYOUT, Markets, Row, analyse_markets
 from raretrace.world.report_markets import figures as market_figures
 from raretrace.world.report_markets import tables as market_tables
 from raretrace.world.scenario import Scenario, ScenarioResult, run
-
-Row = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -232,11 +229,6 @@ def tables(analysis: Analysis) -> dict[str, list[Row]]:
 
 
 # Charts -----------------------------------------------------------------------------------------------
-_LAYOUT: dict[str, Any] = {
-    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-    "height": 420,
-    "template": "plotly_white",
-}
 
 
 def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
@@ -274,7 +266,7 @@ def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         )
     )
     fig.update_layout(
-        title=f"{scenario.name}: flows {scenario.horizon_start}..{scenario.horizon_end}", **_LAYOUT
+        title=f"{scenario.name}: flows {scenario.horizon_start}..{scenario.horizon_end}", **LAYOUT
     )
     return fig
 
@@ -296,7 +288,7 @@ def unmet_series(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         x0=scenario.start, x1=scenario.end, fillcolor="#c0392b", opacity=0.08, line_width=0,
         annotation_text="ban", annotation_position="top left",
     )  # fmt: skip
-    fig.update_layout(title=f"{scenario.name}: unmet demand per month", **_LAYOUT)
+    fig.update_layout(title=f"{scenario.name}: unmet demand per month", **LAYOUT)
     fig.update_yaxes(title="unmet per month (scenario units)", rangemode="tozero")
     return fig
 
@@ -331,7 +323,7 @@ def coverage_figure(commodity: str, lines: list[Coverage]) -> go.Figure:
                 name=f"US {c.segment} demand{flag}",
             )
         )  # fmt: skip
-    fig.update_layout(title=f"{commodity}: allied supply vs US demand ({first.unit} a year)", **_LAYOUT)
+    fig.update_layout(title=f"{commodity}: allied supply vs US demand ({first.unit} a year)", **LAYOUT)
     fig.update_yaxes(title=f"{first.unit} / yr", rangemode="tozero")
     return fig
 
@@ -348,7 +340,7 @@ def dependence_figure(rows: list[DependenceRow]) -> go.Figure:
             go.Bar(x=stages, y=[100 * (r.seed_share or 0.0) for r in rows], name="seed figure"),
         ]
     )
-    fig.update_layout(title="China's share by stage (%): data vs seed", barmode="group", **_LAYOUT)
+    fig.update_layout(title="China's share by stage (%): data vs seed", barmode="group", **LAYOUT)
     fig.update_yaxes(range=[0, 100], title="%")
     return fig
 
@@ -366,7 +358,7 @@ def premium_figure(econ: Economics) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Published premium of allied supply (ratio, low-high; orange = thin spot market)", **_LAYOUT
+        title="Published premium of allied supply (ratio, low-high; orange = thin spot market)", **LAYOUT
     )
     fig.update_yaxes(title="allied / China", rangemode="tozero")
     return fig
@@ -388,7 +380,7 @@ def sensitivity_figure(econ: Economics) -> go.Figure:
     fig.update_layout(
         title="Premium per platform if allied costs were m x China's NdPr price (USD, log)",
         barmode="group",
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_yaxes(type="log", title="USD per platform")
     return fig
@@ -409,7 +401,7 @@ def economics_table_figure(econ: Economics) -> go.Figure:
             },
         )
     )
-    fig.update_layout(title="Price-floor fee per consortium member under each multiplier", **_LAYOUT)
+    fig.update_layout(title="Price-floor fee per consortium member under each multiplier", **LAYOUT)
     return fig
 
 

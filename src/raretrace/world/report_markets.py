@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import plotly.graph_objects as go
 
@@ -18,10 +17,12 @@ from raretrace.world.scenario import Scenario
 from raretrace.world.scenario_market import BANDS, MarketOutcome, run_markets
 from raretrace.world.tornado import Tornado, tornado
 
+#: A table row of plain values (what --csv and --json write); the report's tables are lists of them.
 Row = dict[str, object]
 #: The forecast lines the report draws a tornado for: where an assumption can move the answer.
 TORNADO_LINES = (("NdPr", "all"), ("Dy", "defense"), ("Tb", "defense"), ("NdFeB", "defense"))
-_LAYOUT: dict[str, Any] = {
+#: The layout every report chart shares.
+LAYOUT: dict[str, object] = {
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
     "height": 420,
     "template": "plotly_white",
@@ -178,32 +179,24 @@ def backtest_figure(bt: Backtest) -> go.Figure:
             f"Back-test 2010-2012 export quotas: price as a multiple of the pre-episode price "
             f"(error: mean |log10| {bt.mean_abs_log10_error:.2f}, a factor of {bt.error_factor:.1f})"
         ),
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_yaxes(type="log", title="x pre-episode price")
     return fig
 
 
 def tornado_figure(t: Tornado) -> go.Figure:
-    names = [b.input for b in reversed(t.bars)]
+    bars = list(reversed(t.bars))
+    names = [b.input for b in bars]
+
+    def side(name: str, metric: list[float], labels: list[str]) -> go.Bar:
+        x = [m - t.central for m in metric]
+        return go.Bar(y=names, x=x, base=t.central, orientation="h", name=name, text=labels)
+
     fig = go.Figure(
         [
-            go.Bar(
-                y=names,
-                x=[b.metric_low - t.central for b in reversed(t.bars)],
-                base=t.central,
-                orientation="h",
-                name="low end",
-                text=[b.low_label for b in reversed(t.bars)],
-            ),
-            go.Bar(
-                y=names,
-                x=[b.metric_high - t.central for b in reversed(t.bars)],
-                base=t.central,
-                orientation="h",
-                name="high end",
-                text=[b.high_label for b in reversed(t.bars)],
-            ),
+            side("low end", [b.metric_low for b in bars], [b.low_label for b in bars]),
+            side("high end", [b.metric_high for b in bars], [b.high_label for b in bars]),
         ]
     )
     fig.update_layout(
@@ -212,7 +205,7 @@ def tornado_figure(t: Tornado) -> go.Figure:
             f"(central {t.central:.0%})"
         ),
         barmode="overlay",
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_xaxes(title="share of paths covered", range=[0, 1])
     return fig
@@ -234,7 +227,7 @@ def market_figure(name: str, o: MarketOutcome) -> go.Figure:
             ),
         ]
     )
-    fig.update_layout(title=f"{name}: {o.element} price ($/kg), {o.paths:,} paths", **_LAYOUT)
+    fig.update_layout(title=f"{name}: {o.element} price ($/kg), {o.paths:,} paths", **LAYOUT)
     fig.update_yaxes(title="$/kg")
     return fig
 
@@ -253,7 +246,7 @@ def element_cost_figure(costs: tuple[PlatformElementCost, ...]) -> go.Figure:
     fig.update_layout(
         title="Element-true allied premium per platform (USD, high end; oxide basis)",
         barmode="group",
-        **_LAYOUT,
+        **LAYOUT,
     )
     return fig
 
