@@ -183,10 +183,10 @@ def test_concentration_table_and_platforms() -> None:
     from raretrace.world.metrics import concentration_table, platform_content_t
 
     data = WorldData.load()
-    rows = {r["stage"]: r for r in concentration_table(data)}
-    assert rows["magnet"]["china_share"] == 0.94
-    assert rows["magnet"]["hhi_low"] == pytest.approx(8_836)
-    assert rows["separation"]["sources"]
+    rows = {r.stage: r for r in concentration_table(data)}
+    assert rows["magnet"].china_share == 0.94
+    assert rows["magnet"].hhi_low == pytest.approx(8_836)
+    assert rows["separation"].sources
     assert platform_content_t(data, "F-35", 100) == pytest.approx(41.73)
     with pytest.raises(ValidationError, match="known: F-35"):
         platform_content_t(data, "B-21")

@@ -4,18 +4,21 @@ appear in the page as written."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from raretrace.world.backtest import run_backtest
-from raretrace.world.control import china_plus
+from raretrace.world.control import china_plus, stage_control
 from raretrace.world.data import WorldData
 from raretrace.world.element_cost import ElementTables, crisis_sensitivity, platform_element_costs
 from raretrace.world.independence import Plan, p_covered_by, run_plan
 from raretrace.world.production import ProductionData, calibrated_ramp
 from raretrace.world.scenario import Scenario
-from raretrace.world.scenario_market import run_markets
+from raretrace.world.scenario_market import MarketOutcome, run_markets
 from raretrace.world.tornado import tornado
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "analytics.md").read_text(encoding="utf-8")
@@ -113,25 +116,57 @@ def test_control_figures(data: WorldData) -> None:
     assert f"| China, USGS t REO | {_pct(cn.by_location)} | {_pct(cn.by_control)} |" in text
     assert f"| {_pct(usgs.by_location)} | {_pct(usgs.by_control)} | {_pct(usgs.not_known)} |" in text
     assert f"| {_pct(iea.by_location)} | {_pct(iea.by_control)} | {_pct(iea.not_known)} |" in text
+    for group in (("CN",), ("CN", "MM")):
+        sep = stage_control(data, "separation", group, 2023)
+        mag = stage_control(data, "magnet", group)
+        assert (sep.by_location, sep.by_control) == pytest.approx((0.92, 0.92))  # MY is Lynas, Australian
+        assert sep.not_known == pytest.approx(1 - 0.92 - 0.05)
+        assert mag.by_control == pytest.approx(0.94) and mag.not_known == pytest.approx(0.06)
+        for g in (sep, mag):
+            assert f"| {_pct(g.by_location)} | {_pct(g.by_control)} | {_pct(g.not_known)} |" in text
+
+
+def _shipped(name: str) -> dict[str, Any]:
+    text = resources.files("raretrace").joinpath(f"data/scenarios/{name}.json").read_text("utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    return raw
+
+
+def _band(o: MarketOutcome, month: int) -> str:
+    """The 10-90% price band of a month as the page writes it."""
+    return f"${o.price[0.1][month]:,.0f}-{o.price[0.9][month]:,.0f}"
 
 
 def test_priced_scenario_figures() -> None:
-    import json
-    from importlib import resources
-
     text = _section("### Prices in a scenario")
-    raw = json.loads(
-        resources.files("raretrace").joinpath("data/scenarios/cn-heavy-ree-ban-us.json").read_text("utf-8")
-    )
-    dy, tb = run_markets(Scenario.from_dict(raw), paths=1_000, seed=0)
+    dy, tb = run_markets(Scenario.from_dict(_shipped("cn-heavy-ree-ban-us")), paths=1_000, seed=0)
     assert f"${dy.price[0.5][0]:,.0f}/kg all year" in text
-    assert f"10-90% ${dy.price[0.1][0]:,.0f}-{dy.price[0.9][0]:,.0f}" in text
+    assert f"10-90% {_band(dy, 0)}" in text
     assert f"${tb.price[0.5][-1]:,.0f}/kg by December" in text
-    assert f"(10-90% ${tb.price[0.1][-1]:,.0f}-{tb.price[0.9][-1]:,.0f})" in text
+    assert f"(10-90% {_band(tb, -1)})" in text
     assert (
         f"leaves\n{dy.quantity_unmet_total:.1f} t of Dy unmet against the priced model's "
         f"{dy.unmet_total[0.5]:.1f} t" in text
     )
+
+
+def test_priced_magnet_ban_figures(data: WorldData) -> None:
+    """NdFeB priced at China's 2024 export unit value (customs value / tonnes, Adamas)."""
+    text = _section("### Prices in a scenario")
+    p0 = 2.86e9 / 58_152 / 1000  # USD per kg
+    rows = [r for r in data.prices if r.element == "NdFeB" and r.period == "2024"]
+    assert len(rows) == 1 and rows[0].usd_per_kg_low == pytest.approx(p0, abs=0.005)
+    raw = _shipped("cn-magnet-ban-us")
+    assert raw["market"]["NdFeB"]["p0"] == pytest.approx(p0, abs=0.005)
+    (m,) = run_markets(Scenario.from_dict(raw), paths=1_000, seed=0)
+    # half of US demand made by allied plants: the central price is p0 x 2^(1 / 0.3)
+    assert f"${p0 * 2 ** (1 / 0.3):,.0f}/kg" in text
+    assert f"median\nis ${m.price[0.5][0]:,.0f}/kg in January (10-90% {_band(m, 0)}," in text
+    assert f"${m.price[0.5][3]:,.0f}/kg in April" in text
+    assert f"${m.price[0.5][11]:,.0f}/kg in December (10-90% {_band(m, 11)})" in text
+    assert f"${m.price[0.5][-1]:,.0f}/kg by June 2027" in text
+    assert f"leaves {m.unmet_total[0.5]:,.1f} t unmet" in text
+    assert f"model on the same lines ({m.quantity_unmet_total:,.1f} t)" in text
 
 
 def test_readme_figures(data: WorldData) -> None:

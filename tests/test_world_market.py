@@ -38,8 +38,22 @@ def test_run_rate_utilisation_and_ramp_from_the_reported_rows() -> None:
     assert lynas.run_rate() == pytest.approx(1509 + 2080 + 2003 + 1404)
     # only the ramped plant with nameplate and reports counts: Lynas, 6,996 / 10,500
     assert prod.utilization() == pytest.approx(6996 / 10500)
-    # MP: first output 2023-10, 721 t in 2025-Q3 (middle month 2025-08, 22 months on) of a 6,000 t/yr line
-    assert calibrated_ramp(prod) == pytest.approx(22 / (721 * 4 / 6000))
+    # Two observed ramps, each a linear ramp through the origin fitted by least squares, T = sum e^2 /
+    # sum e f (e: months from first output to the period's middle; f: annualised output / nameplate).
+    # MP (first output 2023-10, 6,000 t/yr): 2024 1,294 t (mid 2024-06, 8 months), 2025-Q1..Q3 563, 597,
+    # 721 t (16, 19, 22 months). Lynas LAMP (first product 2013-02, original design 5,263 t/yr NdPr):
+    # 2016-Q1 846 t (36 months), 2016-Q2 1,150 t (39 months).
+    mp = [(8, 1294 / 6000), (16, 563 * 4 / 6000), (19, 597 * 4 / 6000), (22, 721 * 4 / 6000)]
+    lynas = [(36, 846 * 4 / 5263), (39, 1150 * 4 / 5263)]
+
+    def fit(points: list[tuple[int, float]]) -> float:
+        return sum(e * e for e, _ in points) / sum(e * f for e, f in points)
+
+    months = {r.producer: r.months for r in prod.ramps()}
+    assert months == pytest.approx({"mp-mountain-pass-sep": fit(mp), "lynas-lamp-2013": fit(lynas)})
+    assert calibrated_ramp(prod) == pytest.approx((fit(mp) + fit(lynas)) / 2)
+    # with one period the fit is the old two-point ramp: 22 months / 48.1% of nameplate
+    assert fit(mp[-1:]) == pytest.approx(22 / (721 * 4 / 6000))
     # MP has three quarters reported: (563 + 597 + 721) / 3 x 4
     assert prod.producer("mp-mountain-pass-sep").run_rate() == pytest.approx((563 + 597 + 721) / 3 * 4)
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from raretrace.errors import ValidationError
-from raretrace.world.scenario import Scenario, month_index, month_text, run
+from raretrace.world.lines import month_index, month_text
+from raretrace.world.scenario import Scenario, run
 
 
 def _base() -> dict[str, Any]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -23,7 +24,12 @@ from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
 from raretrace.io import read_json_file
+from raretrace.jsontypes import JSONValue
 from raretrace.render.tables import print_table
+
+if TYPE_CHECKING:  # the models load lazily: a command imports them when it runs
+    from raretrace.world.independence import Plan
+    from raretrace.world.scenario import Scenario
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
 
@@ -41,7 +47,7 @@ MembersOption = Annotated[
 
 
 # Reading inputs -----------------------------------------------------------------------------------------
-def _shipped_scenarios() -> dict[str, Any]:
+def _shipped_scenarios() -> dict[str, Traversable]:
     folder = resources.files("raretrace").joinpath("data/scenarios")
     return {
         f.name[: -len(".json")]: f
@@ -50,11 +56,11 @@ def _shipped_scenarios() -> dict[str, Any]:
     }
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> JSONValue:
     return read_json_file(path, "file")
 
 
-def load_scenario(name_or_path: str) -> tuple[Any, dict[str, Any]]:
+def load_scenario(name_or_path: str) -> tuple[Scenario, object]:
     """A scenario from a file, or a shipped one by name; errors name the file and the field."""
     from raretrace.world.scenario import Scenario
 
@@ -86,7 +92,7 @@ def _members(members: int | None) -> int:
     return consortium_member_count()
 
 
-def _plan(model: Path | None) -> Any:
+def _plan(model: Path | None) -> Plan:
     from raretrace.world.independence import Plan
 
     if model is None:
@@ -117,14 +123,14 @@ def _progress(description: str) -> Iterator[Callable[[str, int, int], None]]:
 
 
 # Writing outputs ----------------------------------------------------------------------------------------
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     if isinstance(value, list | tuple | dict):
         return json.dumps(value)
     return inert(value) if isinstance(value, str) else value  # no formula in a spreadsheet (OWASP)
 
 
 def write_tables(
-    tables: dict[str, list[dict[str, Any]]], csv_dir: Path | None, json_dir: Path | None
+    tables: Mapping[str, Sequence[Mapping[str, object]]], csv_dir: Path | None, json_dir: Path | None
 ) -> list[Path]:
     """Each table as NAME.csv and/or NAME.json; every file written via a temporary name and renamed."""
     written = []
@@ -156,7 +162,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     print_table(out_console, columns, [[escape(x) for x in r] for r in rows], title=title)
 
 
-def _pct(x: Any) -> str:
+def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * float(x):.1f}%"
 
 
@@ -194,8 +200,7 @@ def scenario_run(
         except RaretraceError as e:
             raise e.within(file) from e
     tables = scenario_tables(scenario, result)
-    tables.update(market_tables(scenario.name, markets))
-    write_tables(tables, csv_dir, None)
+    write_tables({**tables, **market_tables(scenario.name, markets)}, csv_dir, None)
     if as_json:
         emit_json(
             {
@@ -323,15 +328,14 @@ def forecast(
         return
     rows = []
     for c in coverage:
-        d = c.to_dict()
         rows.append(
             [
                 c.commodity,
                 c.segment,
                 f"{c.demand_t_per_year:,.1f} {c.unit}/yr" + (" (assumption)" if c.assumption else ""),
-                _pct(d["p_covered"]),
-                " / ".join(str(d[k] or "never") for k in ("month_p10", "month_p50", "month_p90")),
-                "; ".join(f"{e['label']}: {_pct(e['p_covered_by_end'])}" for e in d["estimates"]),
+                _pct(c.result.p_covered),
+                " / ".join(m or "never" for m in c.months()),
+                "; ".join(f"{e.label}: {_pct(e.p_covered_by_end)}" for e in c.comparisons),
             ]
         )
     _print_table(
@@ -357,11 +361,10 @@ def dependence(as_json: JsonFlag = False) -> None:
     """
     from raretrace.world.data import WorldData
     from raretrace.world.metrics import import_source_shares, seed_check
-    from raretrace.world.report import control_rows, dependence_rows
+    from raretrace.world.report import control_rows, control_shares, dependence_rows
 
     data = WorldData.load()
     rows = dependence_rows(data, seed_check(data))
-    control = control_rows(data)
     imports = import_source_shares(data, "US")
     reliance = [
         {
@@ -376,14 +379,14 @@ def dependence(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(
             {
-                "stages": rows,
+                "stages": [asdict(r) for r in rows],
                 "us_import_sources": {
                     "period_start": imports.year,
                     "shares": dict(imports.shares),
                     "unallocated": imports.unallocated,
                 },
                 "us_import_reliance": reliance,
-                "mining_by_control": control,
+                "mining_by_control": control_rows(data),
             }
         )
         return
@@ -392,36 +395,29 @@ def dependence(as_json: JsonFlag = False) -> None:
         ["stage", "year", "China (data)", "seed", "diff (pp)", "within ±tol", "HHI", "basis"],
         [
             [
-                str(r["stage"]),
-                str(r["year"]),
-                _pct(r["china_share"]),
-                _pct(r["seed_share"]),
-                f"{r['difference_pp']:+.1f}" if r["difference_pp"] is not None else "—",
-                f"{'yes' if r['within_tolerance'] else 'NO'} (±{r['tolerance_pp']:g})",
-                f"{r['hhi_low']:,.0f}"
-                + ("" if abs(r["hhi_high"] - r["hhi_low"]) < 0.5 else f"–{r['hhi_high']:,.0f}"),
-                str(r["basis"]),
+                r.stage,
+                str(r.year),
+                _pct(r.china_share),
+                _pct(r.seed_share),
+                f"{r.difference_pp:+.1f}" if r.difference_pp is not None else "—",
+                f"{'yes' if r.within_tolerance else 'NO'} (±{r.tolerance_pp or 0:g})",
+                f"{r.hhi_low:,.0f}" + ("" if abs(r.hhi_high - r.hhi_low) < 0.5 else f"–{r.hhi_high:,.0f}"),
+                r.basis,
             ]
             for r in rows
         ],
     )
     _print_table(
-        "mining by location and by control (who takes the ore for processing)",
+        "by location and by control (who takes the ore, who owns the plants)",
         ["group", "basis", "by location", "by control", "controller not known"],
         [
-            [
-                str(r["group"]),
-                str(r["basis"]),
-                _pct(r["by_location"]),
-                _pct(r["by_control"]),
-                _pct(r["not_known"]),
-            ]
-            for r in control
+            [" + ".join(g.group), g.basis, _pct(g.by_location), _pct(g.by_control), _pct(g.not_known)]
+            for g in control_shares(data)
         ],
     )
     out_console.print(
         "US import reliance (compounds and metals): "
-        + "; ".join(f"{r['period']} {'>' if r['at_least'] else ''}{_pct(r['share'])}" for r in reliance)
+        + "; ".join(f"{r.period} {'>' if r.at_least else ''}{_pct(r.share)}" for r in data.reliance)
         + "; import sources: "
         + ", ".join(f"{k} {_pct(v)}" for k, v in imports.shares.items()),
         highlight=False,
@@ -448,31 +444,13 @@ def economics(
     from raretrace.cli.world_markets import print_element_costs
     from raretrace.world.data import WorldData
     from raretrace.world.economics import economics as compute
-    from raretrace.world.element_cost import (
-        ElementTables,
-        basis_spreads,
-        crisis_sensitivity,
-        platform_element_costs,
-    )
+    from raretrace.world.element_cost import element_economics
 
     data = WorldData.load()
     econ = compute(data, _members(members), floor_row=floor_row, volume_t=volume)
-    tables = ElementTables.load()
-    costs = platform_element_costs(data, tables)
-    crises = crisis_sensitivity(costs, tables)
-    spreads = basis_spreads(tables)
+    elements = element_economics(data)
     if as_json:
-        emit_json(
-            {
-                **econ.to_dict(),
-                "element_costs": [
-                    {**asdict(c), "china_usd": list(c.china_usd), "premium_usd": list(c.premium_usd)}
-                    for c in costs
-                ],
-                "crises": [asdict(r) for r in crises],
-                "bases": [asdict(b) for b in spreads],
-            }
-        )
+        emit_json({**econ.to_dict(), **elements.to_dict()})
         return
     _print_table(
         "published premiums (allied / China)",
@@ -524,7 +502,7 @@ def economics(
             for r in econ.sensitivity
         ],
     )
-    print_element_costs(costs, crises, spreads)
+    print_element_costs(elements)
 
 
 def report(

@@ -3,8 +3,9 @@ element-true economics. Parse and render only; the figures come from ``raretrace
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,10 +21,16 @@ from raretrace.cli.world import (
 )
 from raretrace.errors import RaretraceError
 
+if TYPE_CHECKING:  # the models load lazily: a command imports them when it runs
+    from raretrace.world.element_cost import ElementEconomics
+    from raretrace.world.production import ProductionData
+    from raretrace.world.scenario_market import MarketOutcome
+    from raretrace.world.tornado import Tornado
+
 BacktestPaths = Annotated[int, typer.Option("--paths", help="Monte Carlo paths", min=1)]
 
 
-def production_data(path: Path | None) -> Any:
+def production_data(path: Path | None) -> ProductionData:
     """The shipped production table, or the caller's own file (errors name the file and field)."""
     from raretrace.world.production import ProductionData
 
@@ -35,7 +42,7 @@ def production_data(path: Path | None) -> Any:
         raise e.within(str(path)) from e
 
 
-def print_markets(outcomes: list[Any]) -> None:
+def print_markets(outcomes: list[MarketOutcome]) -> None:
     """One line per priced element: the price at its peak (median path), its band, unmet demand."""
     rows = []
     for o in outcomes:
@@ -68,11 +75,11 @@ def print_markets(outcomes: list[Any]) -> None:
     )
 
 
-def market_tables(name: str, outcomes: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    return {f"scenario_{name}_market_{o.element}": o.to_dict()["months"] for o in outcomes}
+def market_tables(name: str, outcomes: list[MarketOutcome]) -> dict[str, list[dict[str, str | float]]]:
+    return {f"scenario_{name}_market_{o.element}": o.month_rows() for o in outcomes}
 
 
-def print_tornados(tornados: list[Any]) -> None:
+def print_tornados(tornados: list[Tornado]) -> None:
     for t in tornados:
         _print_table(
             f"tornado: {t.commodity} / {t.segment}, share of paths covered by {t.by_month} "
@@ -85,7 +92,7 @@ def print_tornados(tornados: list[Any]) -> None:
         )
 
 
-def print_element_costs(costs: list[Any], crises: list[Any], spreads: list[Any]) -> None:
+def print_element_costs(elements: ElementEconomics) -> None:
     _print_table(
         "element-true cost per platform (oxide basis; content read as magnet or as element mass)",
         ["platform", "reading", "Nd+Pr / Dy / Tb kg (element)", "value at China prices", "allied premium"],
@@ -97,18 +104,24 @@ def print_element_costs(costs: list[Any], crises: list[Any], spreads: list[Any])
                 _usd(*c.china_usd),
                 _usd(*c.premium_usd),
             ]
-            for c in costs
+            for c in elements.costs
         ],
     )
     _print_table(
         "crisis multipliers on the element value (premium = value x (m - 1))",
         ["crisis", "m", "platform", "reading", "premium"],
-        [[r.label, _multiple(r.multiplier), r.platform, r.reading, _usd(*r.premium_usd)] for r in crises],
+        [
+            [r.label, _multiple(r.multiplier), r.platform, r.reading, _usd(*r.premium_usd)]
+            for r in elements.crises
+        ],
     )
     _print_table(
         "metal and alloy against oxide, per kg of element (same day, China spot)",
         ["element", "form", "product", "ratio", "date"],
-        [[s.element, s.form, s.product, f"{s.ratio[0]:.2f}–{s.ratio[1]:.2f}x", s.date] for s in spreads],
+        [
+            [s.element, s.form, s.product, f"{s.ratio[0]:.2f}–{s.ratio[1]:.2f}x", s.date]
+            for s in elements.bases
+        ],
     )
 
 
@@ -133,7 +146,7 @@ def backtest(
     with _progress("backtest") as update:
         update("paths", 0, 1)
         bt = run_backtest(paths=paths, seed=seed)
-    rows = backtest_rows(bt)
+    rows = [asdict(r) for r in backtest_rows(bt)]
     write_tables({"backtest": rows}, csv_dir, None)
     if as_json:
         emit_json(
@@ -157,13 +170,13 @@ def backtest(
         ["series", "when", "observed", "model p10 / p50 / p90", "log10 error"],
         [
             [
-                r["series"],
-                r["when"],
-                f"{r['observed']:.2f}x",
-                f"{r['model_p10']:.2f} / {r['model_p50']:.2f} / {r['model_p90']:.2f}",
-                f"{r['log10_error']:+.2f}",
+                r.series,
+                r.when,
+                f"{r.observed:.2f}x",
+                f"{r.model_p10:.2f} / {r.model_p50:.2f} / {r.model_p90:.2f}",
+                f"{r.log10_error:+.2f}",
             ]
-            for r in rows
+            for r in backtest_rows(bt)
         ],
     )
     out_console.print(

@@ -1,5 +1,6 @@
 """The rest of what the CLI does, over the API: trusting another member's registry, the period
-statistics members reconcile, the origin fingerprint of assays, and the economics of secure supply."""
+statistics members reconcile and the origin fingerprint of assays (the economics of secure supply live
+with the other world analytics in ``api_world``)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ from pydantic import BaseModel, Field
 from raretrace.errors import ValidationError
 from raretrace.fingerprint import check_samples, parse_assay_csv
 from raretrace.ledger.federation import statistics
-from raretrace.ledger.members import consortium_member_count
 from raretrace.ledger.trust import trust_registry
 from raretrace.server.access import require, require_participant
-from raretrace.server.api_world import world
 from raretrace.server.deps import Caller, RegistryDep
 from raretrace.server.problems import responses
-from raretrace.world.economics import economics
 
 router = APIRouter(prefix="/api/v1", tags=["federation and analytics"], responses=responses(401, 403, 422))
 
@@ -67,10 +65,3 @@ def fingerprint(body: FingerprintRequest, caller: Caller) -> dict[str, Any]:
             for s, r in zip(samples, results, strict=True)
         ]
     }
-
-
-@router.get("/world/economics", summary="What secure supply costs: premiums, platforms, floor fee (public)")
-def world_economics(members: Annotated[int | None, Query(ge=1, le=500)] = None) -> dict[str, Any]:
-    """``members`` shares the floor fee (default: the consortium regime's members)."""
-    count = members or consortium_member_count()
-    return economics(world(), count).to_dict()

@@ -19,11 +19,12 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 import numpy as np
 
 from raretrace.errors import ValidationError
+from raretrace.world.data import _Doc, _Row
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.market import (
     Market,
     Paths,
@@ -33,7 +34,6 @@ from raretrace.world.market import (
     market_from_dict,
     price_paths,
 )
-from raretrace.world.scenario import month_index, month_text
 
 
 @dataclass(frozen=True)
@@ -88,41 +88,118 @@ class Backtest:
         return [month_text(origin + t) for t in range(self.market.months)]
 
 
-def load_episode() -> dict[str, Any]:
-    text = resources.files("raretrace").joinpath("data/world/backtest_2010.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+NAME = "backtest_2010.json"
+
+
+@dataclass(frozen=True)
+class Quota:
+    start: str
+    end: str
+    t: float
+    months: float
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A published outcome: a price range in one month (``start == end``, USD/kg) or a ratio of prices
+    between two months."""
+
+    series: str
+    start: str
+    end: str
+    value: tuple[float, float]
+    source: str
+
+
+@dataclass(frozen=True)
+class Episode:
+    """The episode file, checked: the inputs the model reads (start, horizon, quota baseline and quotas,
+    the market block) apart from the outcomes it is only compared with."""
+
+    start: str
+    months: int
+    quota_baseline_t_per_year: float
+    quotas: tuple[Quota, ...]
+    market: dict[str, object]  # the market block as written: p0, growth, shares, stock (market_from_dict)
+    world_production_t_per_year: float
+    china_share: float
+    stock_months: float
+    outcomes: tuple[Observed, ...]
+    ratios: tuple[Observed, ...]
+    dependence: tuple[float, float]  # observed before, after
+
+    @classmethod
+    def from_dict(cls, data: object) -> Episode:
+        """Validate the document; errors name the file, row and field."""
+        doc = _Doc(NAME, data)
+        top = _Row(NAME, "backtest", data)
+        start = top.text("start")
+        month_index(start, f"{NAME}: start")
+        m = doc.object("market")
+        dep = doc.rows("dependence")[0]
+        return cls(
+            start,
+            top.integer("months"),
+            top.positive("quota_baseline_t_per_year"),
+            tuple(
+                Quota(_month(q, "from"), _month(q, "to"), q.number("t"), q.positive("months"))
+                for q in doc.rows("quotas")
+            ),
+            dict(m.data),
+            m.positive("world_production_t_per_year"),
+            m.fraction("china_share_of_world_supply"),
+            m.number("stock_months"),
+            tuple(_observed(o, "month", "month", "usd_per_kg") for o in doc.rows("outcomes")),
+            tuple(_observed(r, "from", "to", "ratio") for r in doc.rows("ratios")),
+            (dep.fraction("before"), dep.fraction("after")),
+        )
+
+
+def _observed(r: _Row, start: str, end: str, value: str) -> Observed:
+    return Observed(r.text("series"), _month(r, start), _month(r, end), r.range(value), r.text("source"))
+
+
+def _month(r: _Row, name: str) -> str:
+    text = r.text(name)
+    month_index(text, f"{r.file}: {r.where}.{name}")
+    return text
+
+
+def load_episode() -> object:
+    """The shipped episode document as written (``Episode.from_dict`` checks it)."""
+    text = resources.files("raretrace").joinpath(f"data/world/{NAME}").read_text(encoding="utf-8")
+    data: object = json.loads(text)
     return data
 
 
-def episode_market(doc: dict[str, Any]) -> Market:
+def episode_market(doc: object) -> Market:
     """The market the episode document describes (see the module docstring)."""
-    start, months = month_index(doc["start"], "backtest.start"), int(doc["months"])
-    m = doc["market"]
-    restricted = float(doc["quota_baseline_t_per_year"]) / 12.0
-    free = float(m["world_production_t_per_year"]) * (1.0 - float(m["china_share_of_world_supply"])) / 12.0
+    e = Episode.from_dict(doc)
+    start, months = month_index(e.start), e.months
+    restricted = e.quota_baseline_t_per_year / 12.0
+    free = e.world_production_t_per_year * (1.0 - e.china_share) / 12.0
     allowed = [1.0] * months
-    for i, q in enumerate(doc["quotas"]):
-        lo = month_index(q["from"], f"backtest.quotas[{i}].from") - start
-        hi = month_index(q["to"], f"backtest.quotas[{i}].to") - start
-        per_month = float(q["t"]) / float(q["months"])
+    for q in e.quotas:
+        lo, hi = month_index(q.start) - start, month_index(q.end) - start
         for t in range(max(lo, 0), min(hi, months - 1) + 1):
-            allowed[t] = per_month / restricted
-    params = dict(m)
-    params.update(
-        demand0=restricted + free,
-        free_supply=free,
-        restricted_supply=restricted,
-        stock=float(m["stock_months"]) * (restricted + free),
-    )
-    return market_from_dict(params, tuple(allowed), "backtest_2010.json: market", load_params())
+            allowed[t] = q.t / q.months / restricted
+    params = {
+        **e.market,
+        "demand0": restricted + free,
+        "free_supply": free,
+        "restricted_supply": restricted,
+        "stock": e.stock_months * (restricted + free),
+    }
+    return market_from_dict(params, tuple(allowed), f"{NAME}: market", load_params())
 
 
-def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None = None) -> Backtest:
-    doc = doc or load_episode()
-    market = episode_market(doc)
+def run_backtest(paths: int = 2_000, seed: int = 0, doc: object | None = None) -> Backtest:
+    raw = load_episode() if doc is None else doc
+    e = Episode.from_dict(raw)
+    market = episode_market(raw)
     sim = price_paths(market, draw(market, paths, seed))
     mid = price_paths(market, central(market))
-    origin = month_index(doc["start"])
+    origin = month_index(e.start)
     p0 = market.p0
 
     def at(month: str, where: str) -> int:
@@ -132,48 +209,47 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None =
         return t
 
     prices = []
-    for i, o in enumerate(doc["outcomes"]):
-        t = at(o["month"], f"backtest.outcomes[{i}].month")
-        observed = (float(o["usd_per_kg_low"]) + float(o["usd_per_kg_high"])) / 2.0 / p0
+    for i, o in enumerate(e.outcomes):
+        t = at(o.start, f"backtest.outcomes[{i}].month")
+        observed = (o.value[0] + o.value[1]) / 2.0 / p0
         column = sim.price[:, t] / p0
         p10, p50, p90 = (float(np.quantile(column, q)) for q in (0.1, 0.5, 0.9))
         prices.append(
             PricePoint(
-                o["series"],
-                o["month"],
+                o.series,
+                o.start,
                 observed,
                 p10,
                 p50,
                 p90,
                 float(mid.price[0, t] / p0),
                 math.log10(p50 / observed),
-                o["source"],
+                o.source,
             )
         )
     ratios = []
-    for i, r in enumerate(doc["ratios"]):
-        t0 = month_index(r["from"]) - origin
-        t1 = at(r["to"], f"backtest.ratios[{i}].to")
+    for i, r in enumerate(e.ratios):
+        t0 = month_index(r.start) - origin
+        t1 = at(r.end, f"backtest.ratios[{i}].to")
         before = sim.price[:, t0] if t0 >= 0 else np.full(sim.price.shape[0], p0)
         multiple = sim.price[:, t1] / before
         p10, model, p90 = (float(np.quantile(multiple, q)) for q in (0.1, 0.5, 0.9))
-        lo, hi = float(r["ratio_low"]), float(r["ratio_high"])
+        lo, hi = r.value
         ratios.append(
             RatioPoint(
-                r["series"],
-                f"{r['from']}..{r['to']}",
+                r.series,
+                f"{r.start}..{r.end}",
                 lo,
                 hi,
                 p10,
                 model,
                 p90,
                 math.log10(model / math.sqrt(lo * hi)),
-                r["source"],
+                r.source,
             )
         )
-    dep = doc["dependence"][0]
     return Backtest(
-        doc["start"],
+        e.start,
         market,
         sim,
         mid,
@@ -181,5 +257,5 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: dict[str, Any] | None =
         tuple(ratios),
         float(market.restricted_supply / market.supply0),
         float(np.median(sim.dependence[:, -1])),
-        (float(dep["before"]), float(dep["after"])),
+        e.dependence,
     )

@@ -11,6 +11,9 @@ countries (default China and Myanmar):
     not known   = output of countries without a control row, outside the group (never guessed)
 
 Two bases: USGS mine production (t REO, ``mining.json``) and the IEA's magnet rare earths mined (kt).
+Separation and magnets use the published stage shares (``stage_shares.json``) the same way: a control
+row of that stage credits a country's plants to their owners' country (Lynas' Malaysian plant to
+Australia), and what the source leaves unallocated is "not known".
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from importlib import resources
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData, _Doc
+from raretrace.world.metrics import published_shares
+
+#: The pseudo-country for what a published stage share leaves unallocated (its controller never known).
+UNALLOCATED = "unallocated"
 
 
 @dataclass(frozen=True)
@@ -85,12 +92,13 @@ def group_share(
     group: tuple[str, ...],
     basis: str,
     sources: tuple[str, ...],
+    stage: str = "mining",
 ) -> GroupShare:
-    """The group's share of ``output`` (country -> amount) by location and by control."""
+    """The group's share of ``output`` (country -> amount) by location and by control at one stage."""
     total = sum(output.values())
     if total <= 0:
         raise ValidationError("no output to share", field=basis)
-    control = {r.country: r for r in rows if r.stage == "mining"}
+    control = {r.country: r for r in rows if r.stage == stage}
     located = sum(v for c, v in output.items() if c in group)
     controlled = unknown = 0.0
     for country, amount in output.items():
@@ -117,3 +125,18 @@ def china_plus(data: WorldData, group: tuple[str, ...] = ("CN", "MM"), year: int
     if year == 2024:
         out.append(group_share(magnet, rows, group, "IEA magnet rare earths mined 2024, kt", iea_sources))
     return out
+
+
+def stage_control(
+    data: WorldData,
+    stage: str,
+    group: tuple[str, ...] = ("CN", "MM"),
+    year: int | None = None,
+    doc: object | None = None,
+) -> GroupShare:
+    """The group's share of a processing stage (published shares) by location and by plant owner
+    (``doc``: a control table of the caller's, else the shipped ``control.json``)."""
+    rows, _, _ = load_control(doc)
+    dist = published_shares(data, stage, year)
+    output = {**dist.shares, UNALLOCATED: dist.unallocated}
+    return group_share(output, rows, group, f"{stage}, {dist.basis}", dist.sources, stage)

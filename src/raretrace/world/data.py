@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 from raretrace.errors import ValidationError
 from raretrace.provenance import STAGE_ORDER
@@ -417,8 +416,8 @@ def _reliance(r: _Row) -> ImportReliance:
     )
 
 
-def _unique(doc: _Doc, section: str, keys: list[Any]) -> None:
-    seen: set[Any] = set()
+def _unique(doc: _Doc, section: str, keys: Sequence[Hashable]) -> None:
+    seen: set[Hashable] = set()
     for i, key in enumerate(keys):
         if key in seen:
             raise ValidationError(f"duplicate row {key!r}", field=f"{doc.name}: {section}[{i}]")
@@ -430,7 +429,7 @@ class _Doc:
         if not isinstance(data, dict):
             raise ValidationError("must be a JSON object", field=name)
         self.name = name
-        self.data: dict[str, Any] = data
+        self.data: dict[str, object] = data
 
     def rows(self, section: str) -> list[_Row]:
         items = self.data.get(section)
@@ -447,7 +446,7 @@ class _Row:
         self.file, self.where = file, where
         if not isinstance(data, dict):
             raise self.error(None, "must be an object")
-        self.data: dict[str, Any] = data
+        self.data: dict[str, object] = data
 
     def error(self, name: str | None, message: str) -> ValidationError:
         place = f"{self.where}.{name}" if name else self.where

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from raretrace.elements import parse_element
 from raretrace.errors import ValidationError
 from raretrace.world.data import Demand, WorldData
-from raretrace.world.scenario import COMMODITIES, DemandLine
+from raretrace.world.lines import COMMODITIES, DemandLine
 
 PICKS = ("low", "high")
 

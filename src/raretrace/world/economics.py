@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import Claim, Platform, Premium, WorldData
@@ -221,12 +220,13 @@ class Economics:
     floor_row: str
     sensitivity: list[SensitivityRow]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "premiums": [asdict(p) for p in self.premiums],
             "stage_ranges": {k: list(v) for k, v in self.stage_ranges.items()},
             "platform_costs": [asdict(p) for p in self.platform_costs],
-            "floor": {"row": self.floor_row, **asdict(self.floor)},
+            "floor": asdict(self.floor),
+            "floor_row": self.floor_row,
             "sensitivity": [
                 {**asdict(r), "platform_usd": {k: list(v) for k, v in r.platform_usd.items()}}
                 for r in self.sensitivity

@@ -20,9 +20,8 @@ market, what a kg of element costs as metal or alloy against the same kg in oxid
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any
 
 from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
@@ -80,12 +79,24 @@ class BasisSpread:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """One same-day price quote, restated per kg of contained element so oxide, metal and alloy compare."""
+
+    element: str
+    product: str
+    form: str  # oxide, metal or alloy
+    per_element: tuple[float, float]  # CNY per kg of contained element, low and high
+    date: str
+    source: str
+
+
+@dataclass(frozen=True)
 class ElementTables:
     composition: dict[str, tuple[float, str]]  # element -> (fraction of magnet, basis)
     oxide: dict[str, tuple[str, float, float, str]]  # element -> (oxide_of, low, high, source)
     ratio: dict[str, tuple[float, float, str]]
     magnet_premium: tuple[float, float]
-    quotes: tuple[dict[str, Any], ...]
+    quotes: tuple[Quote, ...]
     crises: tuple[tuple[str, str, float, float, str], ...]
 
     @classmethod
@@ -116,14 +127,14 @@ class ElementTables:
             form = r.choice("form", ("oxide", "metal", "alloy"))
             fraction = oxide_factor(r.text("oxide_of")) if form == "oxide" else r.fraction("element_fraction")
             quotes.append(
-                {
-                    "element": r.text("element"),
-                    "product": r.text("product"),
-                    "form": form,
-                    "per_element": (lo / fraction, hi / fraction),
-                    "date": r.text("date"),
-                    "source": r.text("source"),
-                }
+                Quote(
+                    r.text("element"),
+                    r.text("product"),
+                    form,
+                    (lo / fraction, hi / fraction),
+                    r.text("date"),
+                    r.text("source"),
+                )
             )
         crises = tuple(
             (r.text("id"), r.text("label"), *r.range("multiplier", 1.0), r.text("source"))
@@ -206,21 +217,39 @@ def crisis_sensitivity(costs: list[PlatformElementCost], tables: ElementTables) 
 
 def basis_spreads(tables: ElementTables) -> list[BasisSpread]:
     """Per kg of element: each metal or alloy quote against the oxide quote of the same element and day."""
+    oxides = {(q.element, q.date): q for q in tables.quotes if q.form == "oxide"}
     out = []
     for q in tables.quotes:
-        if q["form"] == "oxide":
+        oxide = oxides.get((q.element, q.date))
+        if q.form == "oxide" or oxide is None:
             continue
-        oxide = next(
-            (
-                o
-                for o in tables.quotes
-                if o["form"] == "oxide" and o["element"] == q["element"] and o["date"] == q["date"]
-            ),
-            None,
-        )
-        if oxide is None:
-            continue
-        lo = q["per_element"][0] / oxide["per_element"][1]
-        hi = q["per_element"][1] / oxide["per_element"][0]
-        out.append(BasisSpread(q["element"], q["form"], q["product"], (lo, hi), q["date"], q["source"]))
+        ratio = (q.per_element[0] / oxide.per_element[1], q.per_element[1] / oxide.per_element[0])
+        out.append(BasisSpread(q.element, q.form, q.product, ratio, q.date, q.source))
     return out
+
+
+@dataclass(frozen=True)
+class ElementEconomics:
+    """The element-true tables one answer carries (CLI ``economics --json``, ``/api/v1/world/economics``,
+    the report): cost per platform and reading, the crisis multipliers on it, and the basis spreads."""
+
+    costs: tuple[PlatformElementCost, ...]
+    crises: tuple[CrisisRow, ...]
+    bases: tuple[BasisSpread, ...]
+
+    def to_dict(self) -> dict[str, list[dict[str, object]]]:
+        return {
+            "element_costs": [
+                {**asdict(c), "china_usd": list(c.china_usd), "premium_usd": list(c.premium_usd)}
+                for c in self.costs
+            ],
+            "crises": [asdict(r) for r in self.crises],
+            "bases": [asdict(b) for b in self.bases],
+        }
+
+
+def element_economics(data: WorldData, tables: ElementTables | None = None) -> ElementEconomics:
+    """Every platform priced element by element, with the crisis rows and the same-day basis spreads."""
+    t = tables or ElementTables.load()
+    costs = platform_element_costs(data, t)
+    return ElementEconomics(tuple(costs), tuple(crisis_sensitivity(costs, t)), tuple(basis_spreads(t)))

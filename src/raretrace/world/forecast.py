@@ -22,14 +22,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData
-from raretrace.world.scenario import month_index, month_text
+from raretrace.world.lines import month_index, month_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -258,7 +257,7 @@ def simulate_loop(model: ForecastModel, paths: int = 10_000, seed: int = 0) -> I
 
 
 def projects_from_data(
-    data: WorldData, stage: str, unit: str, **uncertainty: Any
+    data: WorldData, stage: str, unit: str, **uncertainty: float
 ) -> tuple[ForecastProject, ...]:
     """Forecast projects from the shipped capacity table: planned projects of one ``stage`` and ``unit``
     with a published capacity and start; ``uncertainty`` gives the delay/ramp/cancel parameters for all."""

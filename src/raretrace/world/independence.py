@@ -22,14 +22,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
 from raretrace.world.data import WorldData, _Doc, _Row
 from raretrace.world.forecast import ForecastModel, ForecastProject, ForecastResult, simulate
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.production import ProductionData, Settings, calibrated_ramp, supply_parts
-from raretrace.world.scenario import month_index, month_text
 
 COMMODITY_ORDER = ("NdPr", "Dy", "Tb", "NdFeB")
 
@@ -290,7 +289,16 @@ class Coverage:
     result: ForecastResult
     comparisons: tuple[Comparison, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def months(self) -> tuple[str | None, str | None, str | None]:
+        """The months by which 10%, 50% and 90% of paths are covered (None: not within the horizon)."""
+        r = self.result
+        return r.quantile_month(0.1), r.quantile_month(0.5), r.quantile_month(0.9)
+
+    def estimates_text(self) -> str:
+        """The share covered by the end of each published estimate, one phrase each."""
+        return "; ".join(f"{c.label} ({c.window}): {c.p_covered_by_end:.1%}" for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, object]:
         r = self.result
         return {
             "commodity": self.commodity,

@@ -32,7 +32,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -266,11 +265,11 @@ def central_path_lp(market: Market) -> FloatArray:
     return prices
 
 
-def load_params() -> dict[str, Any]:
+def load_params() -> dict[str, object]:
     """The shared parameter set (``data/world/market_params.json``): name -> number or range object."""
     text = resources.files("raretrace").joinpath("data/world/market_params.json").read_text(encoding="utf-8")
     doc = json.loads(text)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for name, row in doc["parameters"].items():
         out[name] = row.get("value", row)
     return out

@@ -189,23 +189,37 @@ def import_source_shares(data: WorldData, importer: str, period: str | None = No
     )
 
 
-def concentration_table(data: WorldData) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class Concentration:
+    """One stage's concentration: China's share, the HHI bounds (a range when part is unallocated)."""
+
+    stage: str
+    year: int
+    china_share: float
+    unallocated: float
+    hhi_low: float
+    hhi_high: float
+    basis: str
+    sources: tuple[str, ...]
+
+
+def concentration_table(data: WorldData) -> list[Concentration]:
     """Per stage with data: China's share, HHI bounds, year, basis and sources (for reports)."""
-    table: list[dict[str, object]] = []
+    table = []
     for stage in ("mining", "separation", "magnet"):
         dist = stage_shares(data, stage)
         low, high = dist.hhi_bounds()
         table.append(
-            {
-                "stage": stage,
-                "year": dist.year,
-                "china_share": dist.shares.get("CN", 0.0),
-                "unallocated": dist.unallocated,
-                "hhi_low": low,
-                "hhi_high": high,
-                "basis": dist.basis,
-                "sources": list(dist.sources),
-            }
+            Concentration(
+                stage,
+                dist.year,
+                dist.shares.get("CN", 0.0),
+                dist.unallocated,
+                low,
+                high,
+                dist.basis,
+                dist.sources,
+            )
         )
     return table
 

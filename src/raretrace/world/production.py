@@ -7,8 +7,11 @@ as an assumption) and the status. From these rows this module derives, never ass
 
     run-rate     = mean of the last (up to) four reported quarters x 4, t/yr (an annual row if no quarters)
     utilisation  = sum of run-rates / sum of nameplates over the operating plants that publish both
-    ramp months  = months from first output to the middle of an observed quarter, divided by the share of
-                   nameplate that quarter's annualised output reached (a linear ramp through the origin)
+    ramp months  = the length T of a linear ramp through the origin, share(t) = t / T, fitted by least
+                   squares to every observed period of a ramp (months e_i from first output to the
+                   period's middle, share f_i of nameplate its annualised output reached):
+                   T = sum e_i^2 / sum e_i f_i; with one period, T = e / f. The calibrated ramp of a
+                   stage is the mean of its ramps' T, each ramp counted once
 
 and turns them into the forecast's inputs for one receiving country: an operating plant contributes its
 run-rate x its offtake share; a plant still ramping contributes the rest of its ramp (nameplate x
@@ -26,7 +29,7 @@ from importlib import resources
 
 from raretrace.errors import ValidationError
 from raretrace.world.data import _Doc, _Row
-from raretrace.world.scenario import month_index
+from raretrace.world.lines import month_index
 
 _PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
 PICKS = ("central", "low", "high")
@@ -105,19 +108,33 @@ class Producer:
 
 
 @dataclass(frozen=True)
+class RampSpec:
+    """An observed ramp: a plant's first output, the nameplate it ramped towards and its reports. Either
+    a producer of the table (its rows, the periods named) or a past ramp with its own rows (Lynas'
+    Malaysian plant 2013-2016 ramped towards its original nameplate, not today's)."""
+
+    id: str
+    stage: str
+    first_output: str
+    nameplate_t_per_year: float
+    reported: tuple[Reported, ...]
+
+
+@dataclass(frozen=True)
 class Ramp:
     producer: str
     stage: str
-    months: float  # months a linear ramp takes from first output to nameplate
-    fraction: float  # share of nameplate reached in the observed quarter
-    elapsed_months: float
+    months: float  # months a linear ramp takes from first output to nameplate (least-squares fit)
+    fraction: float  # share of nameplate reached in the last observed period
+    elapsed_months: float  # months from first output to the last observed period
+    points: tuple[tuple[float, float], ...] = ()  # (months since first output, share of nameplate)
 
 
 @dataclass(frozen=True)
 class ProductionData:
     as_of: str
     producers: tuple[Producer, ...]
-    ramp_rows: tuple[tuple[str, str, str], ...]  # (producer, stage, observed period)
+    ramp_rows: tuple[RampSpec, ...]
     utilization_low: float
     utilization_high: float
 
@@ -132,20 +149,12 @@ class ProductionData:
         ids = [p.id for p in producers]
         if len(set(ids)) != len(ids):
             raise ValidationError("producer ids must be unique", field=f"{name}: producers")
-        ramps = []
-        for r in doc.rows("ramps"):
-            pid = r.text("producer")
-            if pid not in ids:
-                raise r.error("producer", f"no producer {pid!r}")
-            period = r.text("observed_period")
-            if not _PERIOD.match(period):
-                raise r.error("observed_period", "must be YYYY or YYYY-Qn")
-            ramps.append((pid, r.stage("stage"), period))
+        ramps = tuple(_ramp(r, producers) for r in doc.rows("ramps"))
         util = doc.object("utilization")
         low, high = util.fraction("low"), util.fraction("high")
         if high < low:
             raise util.error("high", "must not be below low")
-        return cls(as_of, producers, tuple(ramps), low, high)
+        return cls(as_of, producers, ramps, low, high)
 
     @classmethod
     def load(cls) -> ProductionData:
@@ -175,21 +184,27 @@ class ProductionData:
         return sum(r for r, _ in rows) / sum(n for _, n in rows)
 
     def ramps(self) -> list[Ramp]:
-        """The observed ramps, each turned into the length of a linear ramp to nameplate."""
-        out = []
-        for pid, stage, period in self.ramp_rows:
-            p = self.producer(pid)
-            row = next((r for r in p.reported if r.period == period), None)
-            if row is None or p.first_output is None or not p.nameplate_t_per_year:
-                raise ValidationError(
-                    "a ramp needs the observed period reported, a first_output month and a nameplate",
-                    field=f"production.json: ramps[{pid}]",
-                )
-            elapsed = row.mid_month() - month_index(p.first_output)
-            annual = row.t * (4.0 if row.quarterly else 1.0)
-            fraction = annual / p.nameplate_t_per_year
-            out.append(Ramp(pid, stage, elapsed / fraction, fraction, float(elapsed)))
-        return out
+        """The observed ramps, each fitted as a linear ramp to nameplate (see the module docstring)."""
+        return [fit_ramp(spec) for spec in self.ramp_rows]
+
+
+def fit_ramp(spec: RampSpec) -> Ramp:
+    """Least-squares length of a linear ramp through the origin over the ramp's reported periods that
+    lie below nameplate (a period at or above it no longer says how fast the plant ramped)."""
+    start = month_index(spec.first_output)
+    points = tuple(
+        (float(r.mid_month() - start), r.t * (4.0 if r.quarterly else 1.0) / spec.nameplate_t_per_year)
+        for r in sorted(spec.reported, key=lambda r: r.mid_month())
+    )
+    below = [(e, f) for e, f in points if e > 0 and 0 < f < 1]
+    if not below:
+        raise ValidationError(
+            "a ramp needs a reported period after first output and below nameplate",
+            field=f"production.json: ramps[{spec.id}]",
+        )
+    months = sum(e * e for e, _ in below) / sum(e * f for e, f in below)
+    last_e, last_f = below[-1]
+    return Ramp(spec.id, spec.stage, months, last_f, last_e, tuple(below))
 
 
 @dataclass(frozen=True)
@@ -254,10 +269,43 @@ def calibrated_ramp(data: ProductionData, stage: str = "separation") -> float:
     return sum(ramps) / len(ramps)
 
 
-def _producer(r: _Row) -> Producer:
-    split = _Row(r.file, f"{r.where}.split", r.data["split"]).fraction("share") if "split" in r.data else None
+def _ramp(r: _Row, producers: tuple[Producer, ...]) -> RampSpec:
+    """A ramp row: a producer and the periods of its reports that show the ramp, or a past ramp with its
+    own first output, nameplate and reports."""
+    stage = r.stage("stage")
+    if "producer" in r.data:
+        pid = r.text("producer")
+        p = next((x for x in producers if x.id == pid), None)
+        if p is None:
+            raise r.error("producer", f"no producer {pid!r}")
+        key = "observed_periods" if "observed_periods" in r.data else "observed_period"
+        raw = r.data.get(key)
+        periods = [raw] if isinstance(raw, str) else raw
+        if not isinstance(periods, list) or not periods:
+            raise r.error(key, "must name one or more reported periods (YYYY or YYYY-Qn)")
+        rows = []
+        for period in periods:
+            row = next((x for x in p.reported if x.period == period), None)
+            if row is None:
+                raise r.error(key, f"{pid} reports no period {period!r}")
+            rows.append(row)
+        if p.first_output is None or not p.nameplate_t_per_year:
+            raise r.error("producer", f"{pid} needs a first_output month and a nameplate to show a ramp")
+        return RampSpec(pid, stage, p.first_output, p.nameplate_t_per_year, tuple(rows))
+    first = r.text("first_output")
+    month_index(first, f"{r.file}: {r.where}.first_output")
+    nameplate = r.number("nameplate_t_per_year")
+    if nameplate <= 0:
+        raise r.error("nameplate_t_per_year", "must be positive")
+    return RampSpec(r.text("id"), stage, first, nameplate, _reported(r, None))
+
+
+def _reported(r: _Row, split: float | None) -> tuple[Reported, ...]:
+    items = r.data.get("reported") or []
+    if not isinstance(items, list):
+        raise r.error("reported", "must be a list of reported periods")
     reported = []
-    for i, item in enumerate(r.data.get("reported") or []):
+    for i, item in enumerate(items):
         row = _Row(r.file, f"{r.where}.reported[{i}]", item)
         period = row.text("period")
         if not _PERIOD.match(period):
@@ -269,6 +317,12 @@ def _producer(r: _Row) -> Producer:
         else:
             tonnes = row.number("t")
         reported.append(Reported(period, tonnes, row.text("source"), row.text("date")))
+    return tuple(reported)
+
+
+def _producer(r: _Row) -> Producer:
+    split = _Row(r.file, f"{r.where}.split", r.data["split"]).fraction("share") if "split" in r.data else None
+    reported = _reported(r, split)
     offtake = []
     for o in r.rows("offtake"):
         share = o.fraction("share")
@@ -306,6 +360,6 @@ def _producer(r: _Row) -> Producer:
         r.optional_number("nameplate_t_per_year"),
         r.text("nameplate_source"),
         str(first) if first is not None else None,
-        tuple(reported),
+        reported,
         tuple(offtake),
     )

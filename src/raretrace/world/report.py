@@ -19,25 +19,23 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
 import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from raretrace.colours import country_colour
-from raretrace.world.control import china_plus
+from raretrace.world.control import GroupShare, china_plus, stage_control
 from raretrace.world.data import WorldData
 from raretrace.world.economics import Economics, economics
 from raretrace.world.independence import Coverage, Plan, run_plan
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.metrics import SeedCheck, concentration_table, seed_check
 from raretrace.world.production import ProductionData
-from raretrace.world.report_markets import Markets, analyse_markets
+from raretrace.world.report_markets import LAYOUT, Markets, Row, analyse_markets
 from raretrace.world.report_markets import figures as market_figures
 from raretrace.world.report_markets import tables as market_tables
-from raretrace.world.scenario import Scenario, ScenarioResult, month_index, month_text, run
-
-Row = dict[str, Any]
+from raretrace.world.scenario import Scenario, ScenarioResult, run
 
 
 @dataclass(frozen=True)
@@ -102,47 +100,65 @@ def analyse(
     )
 
 
-def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[Row]:
+@dataclass(frozen=True)
+class DependenceRow:
+    """China's share of one stage beside the seed figure (None where the seed gives none)."""
+
+    stage: str
+    year: int
+    china_share: float
+    seed_share: float | None
+    difference_pp: float | None
+    tolerance_pp: float | None
+    within_tolerance: bool | None
+    unallocated: float
+    hhi_low: float
+    hhi_high: float
+    basis: str
+    sources: str
+
+
+def dependence_rows(data: WorldData, checks: list[SeedCheck]) -> list[DependenceRow]:
     """China's share per stage, HHI bounds and the seed figure beside the computed one."""
     by_stage = {c.stage: c for c in checks}
     rows = []
     for r in concentration_table(data):
-        check = by_stage.get(str(r["stage"]))
+        check = by_stage.get(r.stage)
         rows.append(
-            {
-                "stage": r["stage"],
-                "year": r["year"],
-                "china_share": r["china_share"],
-                "seed_share": check.seed if check else None,
-                "difference_pp": check.difference_pp if check else None,
-                "tolerance_pp": check.tolerance_pp if check else None,
-                "within_tolerance": check.within_tolerance if check else None,
-                "unallocated": r["unallocated"],
-                "hhi_low": r["hhi_low"],
-                "hhi_high": r["hhi_high"],
-                "basis": r["basis"],
-                "sources": "; ".join(r["sources"]),  # type: ignore[arg-type]  # a row's sources are a list of str
-            }
+            DependenceRow(
+                r.stage,
+                r.year,
+                r.china_share,
+                check.seed if check else None,
+                check.difference_pp if check else None,
+                check.tolerance_pp if check else None,
+                check.within_tolerance if check else None,
+                r.unallocated,
+                r.hhi_low,
+                r.hhi_high,
+                r.basis,
+                "; ".join(r.sources),
+            )
         )
     return rows
 
 
-def control_rows(data: WorldData) -> list[Row]:
-    """China alone and China plus Myanmar, mining by location and by control (``control.china_plus``)."""
-    rows = []
+def control_shares(data: WorldData) -> list[GroupShare]:
+    """China alone and China plus Myanmar by location and by control: mining on both bases
+    (``control.china_plus``), separation (2023, the year a second country is named) and magnets."""
+    out = []
     for group in (("CN",), ("CN", "MM")):
-        for g in china_plus(data, group):
-            rows.append(
-                {
-                    "group": " + ".join(g.group),
-                    "basis": g.basis,
-                    "by_location": g.by_location,
-                    "by_control": g.by_control,
-                    "not_known": g.not_known,
-                    "sources": "; ".join(g.sources),
-                }
-            )
-    return rows
+        stages = [stage_control(data, "separation", group, 2023), stage_control(data, "magnet", group)]
+        out += [*china_plus(data, group), *stages]
+    return out
+
+
+def control_rows(data: WorldData) -> list[Row]:
+    """``control_shares`` as table rows (group joined, sources joined)."""
+    return [
+        {**asdict(g), "group": " + ".join(g.group), "sources": "; ".join(g.sources)}
+        for g in control_shares(data)
+    ]
 
 
 def scenario_tables(scenario: Scenario, result: ScenarioResult) -> dict[str, list[Row]]:
@@ -157,38 +173,49 @@ def scenario_tables(scenario: Scenario, result: ScenarioResult) -> dict[str, lis
 
 
 def coverage_rows(coverage: list[Coverage]) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for c in coverage:
-        d = c.to_dict()
-        estimates = d.pop("estimates")
-        d["projects"] = " ".join(d["projects"])
-        d["estimates"] = "; ".join(
-            f"{e['label']} ({e['window']}): {e['p_covered_by_end']:.1%}" for e in estimates
+        p10, p50, p90 = c.months()
+        rows.append(
+            {
+                "commodity": c.commodity,
+                "unit": c.unit,
+                "segment": c.segment,
+                "demand_t_per_year": c.demand_t_per_year,
+                "demand_rests_on_assumption": c.assumption,
+                "baseline_t_per_year": c.baseline_t_per_year,
+                "projects": " ".join(c.projects),
+                "p_covered": c.result.p_covered,
+                "month_p10": p10,
+                "month_p50": p50,
+                "month_p90": p90,
+                "estimates": c.estimates_text(),
+            }
         )
-        rows.append(d)
     return rows
 
 
 def economics_tables(econ: Economics) -> dict[str, list[Row]]:
-    d = econ.to_dict()
-    sensitivity = []
-    for r in d["sensitivity"]:
-        row = {k: v for k, v in r.items() if k != "platform_usd"}
-        for platform, (low, high) in r["platform_usd"].items():
+    sensitivity: list[Row] = []
+    for r in econ.sensitivity:
+        row: Row = {k: v for k, v in asdict(r).items() if k != "platform_usd"}
+        for platform, (low, high) in r.platform_usd.items():
             row[f"{platform} usd_low"] = low
             row[f"{platform} usd_high"] = high
         sensitivity.append(row)
     return {
-        "economics_premiums": d["premiums"],
-        "economics_platforms": d["platform_costs"],
-        "economics_floor": [d["floor"]],
+        "economics_premiums": [asdict(p) for p in econ.premiums],
+        "economics_platforms": [asdict(p) for p in econ.platform_costs],
+        "economics_floor": [{"row": econ.floor_row, **asdict(econ.floor)}],
         "economics_sensitivity": sensitivity,
     }
 
 
 def tables(analysis: Analysis) -> dict[str, list[Row]]:
     """Every table of the report by name (file stem)."""
-    out: dict[str, list[Row]] = {"dependence": dependence_rows(analysis.data, analysis.seed)}
+    out: dict[str, list[Row]] = {
+        "dependence": [asdict(r) for r in dependence_rows(analysis.data, analysis.seed)]
+    }
     out["dependence_control"] = control_rows(analysis.data)
     for scenario, result in analysis.scenarios:
         out.update(scenario_tables(scenario, result))
@@ -202,11 +229,6 @@ def tables(analysis: Analysis) -> dict[str, list[Row]]:
 
 
 # Charts -----------------------------------------------------------------------------------------------
-_LAYOUT: dict[str, Any] = {
-    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-    "height": 420,
-    "template": "plotly_white",
-}
 
 
 def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
@@ -244,7 +266,7 @@ def sankey(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         )
     )
     fig.update_layout(
-        title=f"{scenario.name}: flows {scenario.horizon_start}..{scenario.horizon_end}", **_LAYOUT
+        title=f"{scenario.name}: flows {scenario.horizon_start}..{scenario.horizon_end}", **LAYOUT
     )
     return fig
 
@@ -266,7 +288,7 @@ def unmet_series(scenario: Scenario, result: ScenarioResult) -> go.Figure:
         x0=scenario.start, x1=scenario.end, fillcolor="#c0392b", opacity=0.08, line_width=0,
         annotation_text="ban", annotation_position="top left",
     )  # fmt: skip
-    fig.update_layout(title=f"{scenario.name}: unmet demand per month", **_LAYOUT)
+    fig.update_layout(title=f"{scenario.name}: unmet demand per month", **LAYOUT)
     fig.update_yaxes(title="unmet per month (scenario units)", rangemode="tozero")
     return fig
 
@@ -301,24 +323,24 @@ def coverage_figure(commodity: str, lines: list[Coverage]) -> go.Figure:
                 name=f"US {c.segment} demand{flag}",
             )
         )  # fmt: skip
-    fig.update_layout(title=f"{commodity}: allied supply vs US demand ({first.unit} a year)", **_LAYOUT)
+    fig.update_layout(title=f"{commodity}: allied supply vs US demand ({first.unit} a year)", **LAYOUT)
     fig.update_yaxes(title=f"{first.unit} / yr", rangemode="tozero")
     return fig
 
 
-def dependence_figure(rows: list[Row]) -> go.Figure:
-    stages = [str(r["stage"]) for r in rows]
+def dependence_figure(rows: list[DependenceRow]) -> go.Figure:
+    stages = [r.stage for r in rows]
     fig = go.Figure(
         [
             go.Bar(
                 x=stages,
-                y=[100 * float(r["china_share"]) for r in rows],
+                y=[100 * r.china_share for r in rows],
                 name="China, computed from the data",
             ),
-            go.Bar(x=stages, y=[100 * float(r["seed_share"] or 0) for r in rows], name="seed figure"),
+            go.Bar(x=stages, y=[100 * (r.seed_share or 0.0) for r in rows], name="seed figure"),
         ]
     )
-    fig.update_layout(title="China's share by stage (%): data vs seed", barmode="group", **_LAYOUT)
+    fig.update_layout(title="China's share by stage (%): data vs seed", barmode="group", **LAYOUT)
     fig.update_yaxes(range=[0, 100], title="%")
     return fig
 
@@ -336,7 +358,7 @@ def premium_figure(econ: Economics) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Published premium of allied supply (ratio, low-high; orange = thin spot market)", **_LAYOUT
+        title="Published premium of allied supply (ratio, low-high; orange = thin spot market)", **LAYOUT
     )
     fig.update_yaxes(title="allied / China", rangemode="tozero")
     return fig
@@ -358,7 +380,7 @@ def sensitivity_figure(econ: Economics) -> go.Figure:
     fig.update_layout(
         title="Premium per platform if allied costs were m x China's NdPr price (USD, log)",
         barmode="group",
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_yaxes(type="log", title="USD per platform")
     return fig
@@ -379,7 +401,7 @@ def economics_table_figure(econ: Economics) -> go.Figure:
             },
         )
     )
-    fig.update_layout(title="Price-floor fee per consortium member under each multiplier", **_LAYOUT)
+    fig.update_layout(title="Price-floor fee per consortium member under each multiplier", **LAYOUT)
     return fig
 
 

@@ -5,30 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import plotly.graph_objects as go
 
 from raretrace.world.backtest import Backtest, run_backtest
 from raretrace.world.data import WorldData
-from raretrace.world.element_cost import (
-    CrisisRow,
-    ElementTables,
-    PlatformElementCost,
-    basis_spreads,
-    crisis_sensitivity,
-    platform_element_costs,
-)
+from raretrace.world.element_cost import ElementEconomics, PlatformElementCost, element_economics
 from raretrace.world.independence import Plan
 from raretrace.world.production import ProductionData
 from raretrace.world.scenario import Scenario
 from raretrace.world.scenario_market import BANDS, MarketOutcome, run_markets
 from raretrace.world.tornado import Tornado, tornado
 
-Row = dict[str, Any]
+#: A table row of plain values (what --csv and --json write); the report's tables are lists of them.
+Row = dict[str, object]
 #: The forecast lines the report draws a tornado for: where an assumption can move the answer.
 TORNADO_LINES = (("NdPr", "all"), ("Dy", "defense"), ("Tb", "defense"), ("NdFeB", "defense"))
-_LAYOUT: dict[str, Any] = {
+#: The layout every report chart shares.
+LAYOUT: dict[str, object] = {
     "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
     "height": 420,
     "template": "plotly_white",
@@ -40,8 +34,7 @@ class Markets:
     backtest: Backtest
     tornados: tuple[Tornado, ...]
     scenarios: tuple[tuple[str, tuple[MarketOutcome, ...]], ...]
-    element_costs: tuple[PlatformElementCost, ...]
-    crises: tuple[CrisisRow, ...]
+    elements: ElementEconomics
 
 
 def analyse_markets(
@@ -65,43 +58,57 @@ def analyse_markets(
         update(f"tornado {commodity} / {segment}", k, len(TORNADO_LINES))
         tornados.append(tornado(plan, data, production, commodity, segment, paths=few, seed=seed))
     priced = tuple((s.name, tuple(run_markets(s, paths=few, seed=seed))) for s in scenarios if s.market)
-    tables = ElementTables.load()
-    costs = platform_element_costs(data, tables)
-    return Markets(bt, tuple(tornados), priced, tuple(costs), tuple(crisis_sensitivity(costs, tables)))
+    return Markets(bt, tuple(tornados), priced, element_economics(data))
 
 
-def backtest_rows(bt: Backtest) -> list[Row]:
-    rows: list[Row] = [
-        {
-            "series": p.series,
-            "when": p.month,
-            "observed": p.observed_multiple,
-            "model_p10": p.model_p10,
-            "model_p50": p.model_p50,
-            "model_p90": p.model_p90,
-            "log10_error": p.log10_error,
-            "source": p.source,
-        }
+@dataclass(frozen=True)
+class BacktestRow:
+    """One compared point: a price month or a ratio over a period, observed against the model's band
+    (multiples of the pre-episode price)."""
+
+    series: str
+    when: str
+    observed: float
+    model_p10: float
+    model_p50: float
+    model_p90: float
+    log10_error: float
+    source: str
+
+
+def backtest_rows(bt: Backtest) -> list[BacktestRow]:
+    """Price points, then ratios (a ratio's observed value is the geometric middle of its range)."""
+    rows = [
+        BacktestRow(
+            p.series,
+            p.month,
+            p.observed_multiple,
+            p.model_p10,
+            p.model_p50,
+            p.model_p90,
+            p.log10_error,
+            p.source,
+        )
         for p in bt.prices
     ]
     rows += [
-        {
-            "series": r.series,
-            "when": r.months,
-            "observed": (r.observed_low * r.observed_high) ** 0.5,
-            "model_p10": r.model_p10,
-            "model_p50": r.model_p50,
-            "model_p90": r.model_p90,
-            "log10_error": r.log10_error,
-            "source": r.source,
-        }
+        BacktestRow(
+            r.series,
+            r.months,
+            (r.observed_low * r.observed_high) ** 0.5,
+            r.model_p10,
+            r.model_p50,
+            r.model_p90,
+            r.log10_error,
+            r.source,
+        )
         for r in bt.ratios
     ]
     return rows
 
 
 def tables(m: Markets) -> dict[str, list[Row]]:
-    out: dict[str, list[Row]] = {"backtest": backtest_rows(m.backtest)}
+    out: dict[str, list[Row]] = {"backtest": [asdict(r) for r in backtest_rows(m.backtest)]}
     out["forecast_tornado"] = [
         {"commodity": t.commodity, "segment": t.segment, "by": t.by_month, "central": t.central, **asdict(b)}
         for t in m.tornados
@@ -109,7 +116,7 @@ def tables(m: Markets) -> dict[str, list[Row]]:
     ]
     for name, outcomes in m.scenarios:
         for o in outcomes:
-            out[f"scenario_{name}_market_{o.element}"] = o.to_dict()["months"]
+            out[f"scenario_{name}_market_{o.element}"] = [dict(r) for r in o.month_rows()]
     out["economics_elements"] = [
         {
             "platform": c.platform,
@@ -121,7 +128,7 @@ def tables(m: Markets) -> dict[str, list[Row]]:
             "premium_usd_low": c.premium_usd[0],
             "premium_usd_high": c.premium_usd[1],
         }
-        for c in m.element_costs
+        for c in m.elements.costs
     ]
     out["economics_crises"] = [
         {
@@ -134,9 +141,9 @@ def tables(m: Markets) -> dict[str, list[Row]]:
             "premium_usd_low": r.premium_usd[0],
             "premium_usd_high": r.premium_usd[1],
         }
-        for r in m.crises
+        for r in m.elements.crises
     ]
-    out["economics_bases"] = [asdict(s) for s in basis_spreads(ElementTables.load())]
+    out["economics_bases"] = [asdict(s) for s in m.elements.bases]
     return out
 
 
@@ -172,32 +179,24 @@ def backtest_figure(bt: Backtest) -> go.Figure:
             f"Back-test 2010-2012 export quotas: price as a multiple of the pre-episode price "
             f"(error: mean |log10| {bt.mean_abs_log10_error:.2f}, a factor of {bt.error_factor:.1f})"
         ),
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_yaxes(type="log", title="x pre-episode price")
     return fig
 
 
 def tornado_figure(t: Tornado) -> go.Figure:
-    names = [b.input for b in reversed(t.bars)]
+    bars = list(reversed(t.bars))
+    names = [b.input for b in bars]
+
+    def side(name: str, metric: list[float], labels: list[str]) -> go.Bar:
+        x = [m - t.central for m in metric]
+        return go.Bar(y=names, x=x, base=t.central, orientation="h", name=name, text=labels)
+
     fig = go.Figure(
         [
-            go.Bar(
-                y=names,
-                x=[b.metric_low - t.central for b in reversed(t.bars)],
-                base=t.central,
-                orientation="h",
-                name="low end",
-                text=[b.low_label for b in reversed(t.bars)],
-            ),
-            go.Bar(
-                y=names,
-                x=[b.metric_high - t.central for b in reversed(t.bars)],
-                base=t.central,
-                orientation="h",
-                name="high end",
-                text=[b.high_label for b in reversed(t.bars)],
-            ),
+            side("low end", [b.metric_low for b in bars], [b.low_label for b in bars]),
+            side("high end", [b.metric_high for b in bars], [b.high_label for b in bars]),
         ]
     )
     fig.update_layout(
@@ -206,7 +205,7 @@ def tornado_figure(t: Tornado) -> go.Figure:
             f"(central {t.central:.0%})"
         ),
         barmode="overlay",
-        **_LAYOUT,
+        **LAYOUT,
     )
     fig.update_xaxes(title="share of paths covered", range=[0, 1])
     return fig
@@ -228,7 +227,7 @@ def market_figure(name: str, o: MarketOutcome) -> go.Figure:
             ),
         ]
     )
-    fig.update_layout(title=f"{name}: {o.element} price ($/kg), {o.paths:,} paths", **_LAYOUT)
+    fig.update_layout(title=f"{name}: {o.element} price ($/kg), {o.paths:,} paths", **LAYOUT)
     fig.update_yaxes(title="$/kg")
     return fig
 
@@ -247,7 +246,7 @@ def element_cost_figure(costs: tuple[PlatformElementCost, ...]) -> go.Figure:
     fig.update_layout(
         title="Element-true allied premium per platform (USD, high end; oxide basis)",
         barmode="group",
-        **_LAYOUT,
+        **LAYOUT,
     )
     return fig
 
@@ -257,5 +256,5 @@ def figures(m: Markets) -> list[tuple[str, go.Figure]]:
     out += [(f"tornado-{t.commodity}-{t.segment}", tornado_figure(t)) for t in m.tornados]
     for name, outcomes in m.scenarios:
         out += [(f"market-{name}-{o.element}", market_figure(name, o)) for o in outcomes]
-    out.append(("economics-elements", element_cost_figure(m.element_costs)))
+    out.append(("economics-elements", element_cost_figure(m.elements.costs)))
     return out

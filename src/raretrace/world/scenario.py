@@ -42,7 +42,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
@@ -51,48 +50,11 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 from raretrace.elements import parse_element
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.world.data import STAGES, WorldData
+from raretrace.world.demand import WorldDemandRequest, world_lines
+from raretrace.world.lines import COMMODITIES, DemandLine, SupplyLine, month_index, month_text
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MODES = ("lexicographic", "weighted", "none")
 STOCKPILE_RULES = ("latest", "earliest")
-#: Commodities a line may name besides the elements (the units of the capacity table).
-COMMODITIES = {"ndpr": "NdPr", "ndfeb": "NdFeB"}
-
-
-def month_index(text: str, where: str = "month") -> int:
-    """Months since year 0 ("2026-01" -> 24312); raises naming ``where`` on a malformed month."""
-    match = _MONTH.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValidationError(f"must be a month YYYY-MM, not {text!r}", field=where)
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
-
-
-def month_text(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-@dataclass(frozen=True)
-class SupplyLine:
-    country: str
-    stage: str
-    element: str
-    t_per_month: float
-    first: str | None = None  # first month the line delivers (None: from the start)
-    last: str | None = None  # last month the line delivers (None: to the end)
-
-    def active(self, month: int) -> bool:
-        return (self.first is None or month >= month_index(self.first)) and (
-            self.last is None or month <= month_index(self.last)
-        )
-
-
-@dataclass(frozen=True)
-class DemandLine:
-    segment: str
-    country: str
-    element: str
-    t_per_month: float
-    source: str | None = None  # where the figure comes from (a world row's source, or the file's own note)
 
 
 @dataclass(frozen=True)
@@ -114,7 +76,7 @@ class Scenario:
     priority_order: tuple[str, ...] = ()
     weights: Mapping[str, float] = field(default_factory=dict)
     #: element -> market parameters (``raretrace.world.scenario_market``); empty: quantities only
-    market: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    market: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     #: when the stockpile is drawn, once how much is fixed: "latest" keeps the reserve as long as the
     #: shortfall allows (drawn in the last short months), "earliest" serves the first short months
     stockpile_rule: str = "latest"
@@ -153,9 +115,9 @@ class Scenario:
     def covered(self, line: DemandLine) -> bool:
         return line.country in self.destinations and (not self.end_uses or line.segment in self.end_uses)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """The JSON shape ``from_dict`` reads (round-trips)."""
-        priority: dict[str, Any] = {"mode": self.priority_mode, "order": list(self.priority_order)}
+        priority: dict[str, object] = {"mode": self.priority_mode, "order": list(self.priority_order)}
         if self.weights:
             priority["weights"] = dict(self.weights)
         return {
@@ -501,9 +463,6 @@ def _demand(items: list[_Fields], world: WorldData | None) -> tuple[DemandLine, 
 
 
 def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
-    # imported here: raretrace.world.demand builds DemandLines, so it imports this module
-    from raretrace.world.demand import WorldDemandRequest, world_lines
-
     if f.data.get("from") != "world":
         raise f._err("from", f'must be "world" (the published demand table), not {f.data.get("from")!r}')
     for name in ("segment", "element", "t_per_month"):
@@ -537,7 +496,7 @@ def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
     return world_lines(world, request, where=f.where)
 
 
-def _market(data: object) -> dict[str, dict[str, Any]]:
+def _market(data: object) -> dict[str, dict[str, object]]:
     """The ``market`` block: element -> parameters object (checked in full when the market is built)."""
     if not isinstance(data, dict):
         raise ValidationError("must be an object element -> parameters", field="scenario.market")
@@ -567,7 +526,7 @@ def _element(text: object, where: str) -> str:
 
 
 class _Fields:
-    def __init__(self, data: dict[str, Any], where: str) -> None:
+    def __init__(self, data: dict[str, object], where: str) -> None:
         self.data, self.where = data, where
 
     def _err(self, name: str, message: str) -> ValidationError:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from raretrace.errors import ValidationError
+from raretrace.world.lines import month_index, month_text
 from raretrace.world.market import (
     Market,
     central,
@@ -37,7 +37,7 @@ from raretrace.world.market import (
     price_paths,
     quantity_paths,
 )
-from raretrace.world.scenario import Scenario, month_index, month_text
+from raretrace.world.scenario import Scenario
 
 FloatArray = npt.NDArray[np.float64]
 BANDS = (0.1, 0.5, 0.9)
@@ -58,7 +58,7 @@ class MarketOutcome:
     price_lp: FloatArray  # central path, each month cleared by HiGHS
     paths: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "element": self.element,
             "paths": self.paths,
@@ -67,21 +67,25 @@ class MarketOutcome:
             "overrides": list(self.overrides),
             "unmet_total_t": {f"p{int(q * 100)}": v for q, v in self.unmet_total.items()},
             "quantity_only_unmet_total_t": self.quantity_unmet_total,
-            "months": [
-                {
-                    "month": m,
-                    **{f"price_p{int(q * 100)}": float(self.price[q][t]) for q in BANDS},
-                    **{f"unmet_p{int(q * 100)}": float(self.unmet[q][t]) for q in BANDS},
-                    **{f"dependence_p{int(q * 100)}": float(self.dependence[q][t]) for q in BANDS},
-                    "price_central_highs": float(self.price_lp[t]),
-                }
-                for t, m in enumerate(self.months)
-            ],
+            "months": self.month_rows(),
         }
+
+    def month_rows(self) -> list[dict[str, str | float]]:
+        """One row a month: the price, unmet demand and dependence bands, and the HiGHS central price."""
+        return [
+            {
+                "month": m,
+                **{f"price_p{int(q * 100)}": float(self.price[q][t]) for q in BANDS},
+                **{f"unmet_p{int(q * 100)}": float(self.unmet[q][t]) for q in BANDS},
+                **{f"dependence_p{int(q * 100)}": float(self.dependence[q][t]) for q in BANDS},
+                "price_central_highs": float(self.price_lp[t]),
+            }
+            for t, m in enumerate(self.months)
+        ]
 
 
 def scenario_market(
-    scenario: Scenario, element: str, block: Mapping[str, Any]
+    scenario: Scenario, element: str, block: Mapping[str, object]
 ) -> tuple[Market, tuple[str, ...]]:
     """The destination market of one element (see the module docstring) and the overridden names."""
     where = f"scenario.market.{element}"
