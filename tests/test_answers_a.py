@@ -44,7 +44,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ScriptedCha
     chain.record("US-LAB", "assay", lot=ORE_LOT, method="ICP-MS", results=RESULTS)
     chain.registry.append([separation(chain)])
     add_participant(chain.registry.engine, "sec", "Secretariat", "secretariat", [])
-    token = str(issue_token(chain.registry.engine, "sec")["token"])
+    token = issue_token(chain.registry.engine, "sec").token
     client = TestClient(create_app(Settings(), registry=chain.registry), raise_server_exceptions=False)
     client.headers["Authorization"] = f"Bearer {token}"
     return url, chain, client
