@@ -394,6 +394,9 @@ async def scenario_page(
 
 
 def install(app: FastAPI) -> None:
-    """Mount the pages and the static files."""
+    """Mount the pages (the desk's page and API route with them) and the static files."""
+    from raretrace.server import desk
+
     app.state.share_cache = {}
     app.include_router(router)
+    app.include_router(desk.router)
