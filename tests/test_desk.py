@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from raretrace.bom import BomError, parse_bom
@@ -33,25 +31,14 @@ from raretrace.ledger.compliance import prepare
 from raretrace.ledger.scripted import mine_to_magnet
 from raretrace.ledger.upcoming import upcoming
 from raretrace.rules import load_regimes
-from raretrace.server.deps import SESSION_COOKIE
 from raretrace.server.participants import add_participant, issue_token
-from tests.test_server_support import ServerWorld, assert_problem, server_world
+from tests.test_server_support import ServerWorld, assert_problem, logged_in, server_world
 
 X_MAGNET = "urn:raretrace:lot:x-magnet"
 X_OXIDE = "urn:raretrace:lot:x-ox"
 DFARS = "us-dfars-252.225-7052"
 MOFCOM61 = "cn-mofcom-61-2025"
 DAY = "2026-06-01"
-
-
-@contextmanager
-def logged_in(world: ServerWorld, who: str) -> Iterator[TestClient]:
-    """The web client with ``who``'s session cookie, for the pages."""
-    world.client.cookies.set(SESSION_COOKIE, world.tokens[who])
-    try:
-        yield world.client
-    finally:
-        world.client.cookies.clear()
 
 
 @pytest.fixture(name="desk", scope="module")

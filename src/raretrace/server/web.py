@@ -24,7 +24,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
 from raretrace.model import REE_SYMBOLS
-from raretrace.server import charts, queries
+from raretrace.server import certificate_pages, charts, queries
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.api_certificates import VerifyRequest, verify_for
 from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
@@ -176,6 +176,8 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
         certificates = certificates_seen(conn, caller, lot_id)
+    for summary in certificates:  # one naming another participant's lot is withheld (docs/security.md)
+        summary["withheld"] = any(lot.startswith("hidden-") for lot in summary["lots"])
     drawable = len({*up["lots"], *down["lots"]}) <= MAX_DRAWN
     return {
         "details": details,
@@ -190,6 +192,8 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
         "verdicts": [v.to_dict() for v in check_lots(registry, [lot_id])],
         "certificates": certificates,
         "href": charts.lot_href,
+        "view_href": certificate_pages.view_href,
+        "download_href": certificate_pages.download_href,
     }
 
 
@@ -400,3 +404,4 @@ def install(app: FastAPI) -> None:
     app.state.share_cache = {}
     app.include_router(router)
     app.include_router(desk.router)
+    app.include_router(certificate_pages.router)
