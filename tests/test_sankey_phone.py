@@ -29,7 +29,8 @@ LABELS = """() => [...document.querySelectorAll('div[data-element] .node-label')
     const r = t.getBoundingClientRect();
     const box = t.closest('.js-plotly-plot').getBoundingClientRect();
     return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom,
-            boxLeft: box.left, boxRight: box.right, boxTop: box.top, boxBottom: box.bottom, font: parseFloat(getComputedStyle(t).fontSize),
+            boxLeft: box.left, boxRight: box.right, boxTop: box.top, boxBottom: box.bottom,
+            font: parseFloat(getComputedStyle(t).fontSize),
             element: t.closest('div[data-element]').dataset.element};
 })"""
 
