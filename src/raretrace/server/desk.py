@@ -10,7 +10,7 @@ participant's get the same answer, in a bill of material with the row that names
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -197,7 +197,8 @@ def search_lots(registry: Registry, caller: Principal, search: str) -> tuple[str
     params = QueryParams(
         [(k, v) for k, v in parse_qsl(search, keep_blank_values=False) if k not in ("limit", "offset")]
     )
-    result = run_search(registry, caller, query_from(params, download=True))
+    # a page of MAX_LOTS: the total says whether there are more, without reading them all
+    result = run_search(registry, caller, replace(query_from(params, download=True), limit=MAX_LOTS))
     if result.total > MAX_LOTS:
         raise ValidationError(
             f"the search matches {result.total:,} lots; the desk judges up to {MAX_LOTS:,}: narrow it first",
