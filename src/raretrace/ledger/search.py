@@ -194,8 +194,8 @@ def search_in_database(registry: Registry, query: LotQuery) -> SearchResult:
     with registry.engine.connect() as conn:
         groups = group_counts(conn, columns)
         rows = page_rows(conn, columns, query.sort, query.limit, query.offset)
-    total = sum(g["count"] for g in groups)
-    facets = {name: _ranked((g[name], g["count"]) for g in groups) for name in FACETS}
+    total = sum(g.count for g in groups)
+    facets = {name: _ranked((getattr(g, name), g.count) for g in groups) for name in FACETS}
     hits = tuple(LotHit(**{k: r[k] for k in HIT_FIELDS if k != "verdict"}) for r in rows)
     return SearchResult(query, total, hits, facets)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -64,7 +64,7 @@ class Answer:
     end_use: str | None
     outlooks: tuple[Outlook, ...] = field(default=())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "as_of": self.as_of.isoformat(),
             "end_use": self.end_use,
@@ -155,7 +155,7 @@ class UpcomingAnswer(BaseModel):
     tags=["lots"],
     responses=responses(401, 403, 404, 422),
 )
-def check_upcoming(body: UpcomingRequest, registry: RegistryDep, caller: Caller) -> dict[str, Any]:
+def check_upcoming(body: UpcomingRequest, registry: RegistryDep, caller: Caller) -> dict[str, object]:
     """Each verdict of ``/check`` with the days after ``as_of`` on which a regime's file changes what
     binds (a rule coming into force, a suspension ending) and the verdict changes, with the clause
     that decides it then."""

@@ -77,21 +77,32 @@ def lot_rows(conn: Connection, filters: ColumnFilters, *, with_origin: bool) -> 
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def group_counts(conn: Connection, filters: ColumnFilters) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Group:
+    """How many matching lots one producer made in one form at one stage."""
+
+    producer: str
+    form: str
+    stage: str
+    producer_country: str | None
+    count: int
+
+
+def group_counts(conn: Connection, filters: ColumnFilters) -> list[Group]:
     """The lots passing ``filters`` counted by producer, form and stage together: one GROUP BY over
     the lots alone, read in the order of ``ix_lots_facets`` (no sort), each producer's country joined
     to the groups afterwards. Every facet and the total are sums over these groups, so the lots are
     read once, and there are at most as many groups as producers times the forms and stages each makes."""
     lots = t.lots.c
     grouped = (
-        _where(select(lots.producer, lots.form, lots.stage, func.count().label("count")), filters)
+        _where(select(lots.producer, lots.form, lots.stage, func.count().label("n")), filters)
         .group_by(lots.producer, lots.form, lots.stage)  # the order of ix_lots_facets: no sort
         .subquery()
     )
     query = select(grouped, t.facilities.c.country.label("producer_country")).select_from(
         grouped.outerjoin(t.facilities, t.facilities.c.id == grouped.c.producer)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [Group(r.producer, r.form, r.stage, r.producer_country, int(r.n)) for r in conn.execute(query)]
 
 
 def page_rows(
