@@ -180,7 +180,7 @@ class Member:
         from raretrace.ledger.confirmations import send_pending
         from raretrace.ledger.consortium_fetch import load_directory
         from raretrace.ledger.shipments import receive
-        from raretrace.model import utc_now
+        from raretrace.times import utc_now
         from raretrace.render.jsonable import jsonable
 
         members = load_directory(consortium_dir, utc_now())

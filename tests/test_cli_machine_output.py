@@ -61,6 +61,7 @@ PRINTED = [
     ["trace", MAGNET, "--up", "--json"],
     ["trace", CONC, "--down", "--json"],
     ["check", MAGNET, "--as-of", "2026-06-01", "--json"],
+    ["check", MAGNET, "--as-of", "2026-06-01", "--upcoming", "--json"],
     ["regimes", "--json"],
     ["facility", "list", "--json"],
     ["log", "checkpoint"],
@@ -90,6 +91,31 @@ def test_printed_output_is_the_same_bytes_at_any_width_and_hash_seed(
     assert narrow.stdout == wide.stdout
     if "--json" in args:
         json.loads(narrow.stdout)  # one JSON document, whole
+
+
+#: the command line parser's own errors under --json: the one error object, exit code 2 (docs/cli.md)
+USAGE_ERRORS = [
+    (["check", "--json"], "lots", "Missing argument 'lots'."),
+    (["lot", "show", MAGNET, "--json", "--bogus"], None, "No such option: --bogus"),
+    (["check", MAGNET, "--json", "--as-of"], None, "Option '--as-of' requires an argument."),
+    (["trace", MAGNET, "--json", "--max-paths", "many"], "max_paths", "Invalid value for '--max-paths'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _, _ in USAGE_ERRORS]
+)
+def test_usage_errors_under_json_are_the_one_error_object(
+    registry_file: Path, args: list[str], field: str | None, message: str, tmp_path: Path
+) -> None:
+    narrow = _run(registry_file, args, 40, 1, tmp_path)
+    wide = _run(registry_file, args, 400, 2, tmp_path)
+    assert narrow.returncode == 2, narrow.stderr.decode()
+    assert narrow.stdout == wide.stdout
+    error = json.loads(narrow.stdout)["error"]
+    assert error["kind"] == "UsageError" and error["exit_code"] == 2 and error["field"] == field
+    assert message in error["message"]
+    assert "Traceback" not in narrow.stderr.decode()
 
 
 @pytest.mark.parametrize("args", WRITTEN, ids=" ".join)

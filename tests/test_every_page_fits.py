@@ -24,6 +24,7 @@ PAGES = {
     "lots": "/lots",
     "lot": f"/lots/{JP_MAGNET}",
     "search": "/search?form=magnet",
+    "desk": f"/desk?lot={JP_MAGNET}&as_of=2026-06-01&end_use=military",
     "submit": "/submit",
     "scenario": "/scenario",
     "verify": "/verify",

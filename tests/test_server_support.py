@@ -68,6 +68,18 @@ def build_chain(url: str) -> tuple[ScriptedChain, dict[str, str]]:
     return chain, tokens
 
 
+@contextmanager
+def logged_in(world: ServerWorld, who: str) -> Iterator[TestClient]:
+    """The web client with ``who``'s session cookie, for the pages."""
+    from raretrace.server.deps import SESSION_COOKIE
+
+    world.client.cookies.set(SESSION_COOKIE, world.tokens[who])
+    try:
+        yield world.client
+    finally:
+        world.client.cookies.clear()
+
+
 def make_client(chain: ScriptedChain, **settings: Any) -> TestClient:
     app = create_app(Settings(**settings), registry=chain.registry)
     return TestClient(app, raise_server_exceptions=False)

@@ -64,6 +64,13 @@ def check(
     details: Annotated[
         bool, typer.Option("--details", help="Print every rule's finding and evidence")
     ] = False,
+    upcoming: Annotated[
+        bool,
+        typer.Option(
+            "--upcoming",
+            help="Also judge on each later day a regime's rules change and say how verdicts will change",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Verdicts for lots under compliance regimes: pass, fail, licence_required, insufficient_data or
@@ -71,35 +78,44 @@ def check(
     the date and end use it was judged for.
 
     With --fail-on, exit code 9 when any verdict is at or worse than the level given (severity:
-    not_applicable < pass < insufficient_data < licence_required < fail), for pipelines.
+    not_applicable < pass < insufficient_data < licence_required < fail), for pipelines. With
+    --upcoming, each verdict is judged again on every later day a regime's file changes what binds
+    (e.g. DFARS from 2027-01-01) and the changes are listed; --fail-on still reads today's verdicts.
 
     Example: raretrace --db demo.db check urn:raretrace:lot:vn-cn-tech-magnets-ndfeb-magnet-006294
     """
 
-    from raretrace.ledger.compliance import check_lots
+    from raretrace.ledger.compliance import prepare, today
+    from raretrace.ledger.upcoming import upcoming as outlook
     from raretrace.pricing import PriceTable
     from raretrace.rules.judging import parse_assertions, parse_end_use
     from raretrace.rules.verdict import breaches, gate_level
 
     day = None if as_of is None else parse_date(as_of, "as_of")
     level = gate_level(fail_on, field="fail_on") if fail_on is not None else None
-    verdicts = check_lots(
+    judging = prepare(
         _ctx(ctx).registry(),
         lots,
         regimes=regime or None,
-        as_of=day,
         end_use=parse_end_use(end_use, field="end_use"),
         assertions=sorted(parse_assertions(asserted or (), field="assert")),
         prices=PriceTable.load(prices) if prices else None,
         as_one=as_one,
         regime_folders=regimes or (),
     )
+    outlooks = outlook(judging, day) if upcoming else None
+    verdicts = judging.on(day or today()) if outlooks is None else [o.verdict for o in outlooks]
     if as_json:
-        emit_json({"verdicts": [v.to_dict() for v in verdicts]})
+        answer: dict[str, object] = {"verdicts": [v.to_dict() for v in verdicts]}
+        if outlooks is not None:
+            answer["upcoming"] = [o.to_dict() for o in outlooks]
+        emit_json(answer)
     else:
-        from raretrace.render.verdicts import print_verdicts
+        from raretrace.render.verdicts import print_outlooks, print_verdicts
 
         print_verdicts(out_console, verdicts, details=details)
+        if outlooks is not None:
+            print_outlooks(out_console, outlooks)
     if level is not None and breaches(verdicts, level):
         raise typer.Exit(GATE_EXIT_CODE)
 

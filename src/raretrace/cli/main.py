@@ -100,18 +100,51 @@ def error_object(error: RaretraceError) -> dict[str, object]:
     }
 
 
+def usage_error_object(error: typer.TyperException) -> dict[str, object]:
+    """A usage error the command line parser found (unknown option, missing argument, bad value) in
+    ``error_object``'s shape: ``kind`` UsageError, ``field`` the parameter when the parser names one,
+    and its exit code (2, as for invalid input)."""
+    param = getattr(error, "param", None)
+    return {
+        "kind": "UsageError",
+        "message": _usage_message(error),
+        "field": getattr(param, "name", None),
+        "context": None,
+        "exit_code": _usage_code(error),
+    }
+
+
+def _usage_message(error: typer.TyperException) -> str:
+    formatted = getattr(error, "format_message", None)
+    return str(formatted()) if callable(formatted) else str(error)
+
+
+def _usage_code(error: typer.TyperException) -> int:
+    code = getattr(error, "exit_code", ValidationError.exit_code)
+    return code if isinstance(code, int) else ValidationError.exit_code
+
+
 def main() -> None:
     """Entry point: one handler turns every raretrace error into a message and an exit code.
 
     Typer runs in standalone mode, so usage errors, ``typer.Exit`` codes and Ctrl-C are its own
     business; only our errors come through here.
     """
+    as_json = "--json" in sys.argv[1:]
     try:
+        if as_json:  # click's own usage errors come back here, to print as the one JSON error
+            code = app(prog_name="raretrace", standalone_mode=False)
+            sys.exit(code if isinstance(code, int) else 0)
         app(prog_name="raretrace")  # also under `python -m raretrace`: completion and usage name it
     except RaretraceError as e:
-        if "--json" in sys.argv[1:]:  # the one JSON object a --json run promises, for the error too
+        if as_json:  # the one JSON object a --json run promises, for the error too
             emit_json({"error": error_object(e)})
         _fail(str(e), e.exit_code)
+    except typer.TyperException as e:  # only with --json: an unknown option, a missing argument
+        emit_json({"error": usage_error_object(e)})
+        _fail(_usage_message(e), _usage_code(e))
+    except typer.Abort:  # only with --json: Ctrl-C
+        _fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(0)
     except RecursionError:  # JSON nested beyond the standard reader, wherever a file was read

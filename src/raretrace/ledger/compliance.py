@@ -9,6 +9,7 @@ the pure rule evaluator.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -223,6 +224,93 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+@dataclass(frozen=True)
+class Judging:
+    """Everything a verdict depends on but the day: the regimes, the subjects read from the registry,
+    the end use, the prices and the asserted facts. Built once, judged on as many days as asked
+    (``on``), so re-judging on the days a regime's rules change (ledger/upcoming.py) reads the
+    registry once."""
+
+    regimes: tuple[Regime, ...]
+    items: tuple[Subject, ...]  # one per lot: what portfolio regimes judge together
+    judged: tuple[Subject, ...]  # what lot regimes judge: each lot, or all of them as one item
+    end_use: str | None
+    prices: PriceTable
+    assertions: frozenset[str]
+
+    def on(self, day: date) -> list[Verdict]:
+        """The verdicts on ``day``: each regime in order, for a lot regime one per judged item."""
+        return [v for regime in self.regimes for v in self.under(regime, day)]
+
+    def under(self, regime: Regime, day: date) -> list[Verdict]:
+        """One regime's verdicts on ``day``: the portfolio's, or one per judged item."""
+        ctx = Context(day, self.end_use, self.prices, self.assertions)
+        if regime.portfolio:
+            return [regime.evaluate(self.items, ctx)]
+        return [regime.evaluate([item], ctx) for item in self.judged]
+
+
+def portion(subject: Subject, kg: float, field: str = "quantity_kg") -> Subject:
+    """``kg`` of a one-lot subject, as a bill of material takes part of a lot: masses, value and
+    magnet weight scale with the mass taken; origin shares, places and raw materials do not."""
+    if not kg > 0:
+        raise ValidationError(f"{kg:g} kg of {subject.lots[0]}: a quantity is a positive mass", field=field)
+    if kg > subject.mass_kg * (1 + 1e-9):
+        raise ValidationError(
+            f"{kg:g} kg of {subject.lots[0]} is more than the lot's {subject.mass_kg:g} kg", field=field
+        )
+    scale = kg / subject.mass_kg
+    value = subject.declared_value_usd
+    return replace(
+        subject,
+        mass_kg=kg,
+        element_kg={e: m * scale for e, m in subject.element_kg.items()},
+        declared_value_usd=None if value is None else value * scale,
+        magnet_kg=None if subject.magnet_kg is None else subject.magnet_kg * scale,
+    )
+
+
+def prepare(
+    registry: Registry,
+    lot_ids: Sequence[str],
+    *,
+    regimes: Sequence[Regime] | Sequence[str] | None = None,
+    end_use: str | None = None,
+    prices: PriceTable | None = None,
+    as_one: bool = False,
+    regime_folders: Sequence[Path] = (),
+    assertions: Sequence[str] = (),
+    quantities: Mapping[str, float] | None = None,
+) -> Judging:
+    """Read what the regimes need about the lots (see ``check_lots``). ``quantities`` (kg by lot id)
+    judge the part of each lot a bill of material takes instead of the whole lot."""
+    if not lot_ids:
+        raise NotFoundError("give at least one lot to check", field="lot")
+    chosen: list[Regime]
+    if regimes is None or all(isinstance(r, str) for r in regimes):
+        chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
+    else:
+        chosen = [r for r in regimes if isinstance(r, Regime)]
+    asserted = parse_assertions(assertions, field="assertions")
+    use = parse_end_use(end_use)
+    items = subjects(
+        registry,
+        lot_ids,
+        with_raw_materials=_needs_fingerprints(chosen),
+        with_magnet_mass="cots" in asserted,
+    )
+    if quantities is not None:
+        items = [portion(s, quantities[s.lots[0]]) if s.lots[0] in quantities else s for s in items]
+    return Judging(
+        regimes=tuple(chosen),
+        items=tuple(items),
+        judged=(combined(items),) if as_one else tuple(items),
+        end_use=use,
+        prices=prices or PriceTable.load(),
+        assertions=asserted,
+    )
+
+
 def check_lots(
     registry: Registry,
     lot_ids: Sequence[str],
@@ -241,26 +329,14 @@ def check_lots(
     ids; None means every regime known. ``as_of`` defaults to today (UTC). ``end_use`` and
     ``assertions`` are checked against their closed sets (rules/judging.py) and recorded in each verdict.
     """
-    if not lot_ids:
-        raise NotFoundError("give at least one lot to check", field="lot")
-    chosen: list[Regime]
-    if regimes is None or all(isinstance(r, str) for r in regimes):
-        chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
-    else:
-        chosen = [r for r in regimes if isinstance(r, Regime)]
-    asserted = parse_assertions(assertions, field="assertions")
-    ctx = Context(as_of or today(), parse_end_use(end_use), prices or PriceTable.load(), asserted)
-    items = subjects(
+    judging = prepare(
         registry,
         lot_ids,
-        with_raw_materials=_needs_fingerprints(chosen),
-        with_magnet_mass="cots" in asserted,
+        regimes=regimes,
+        end_use=end_use,
+        prices=prices,
+        as_one=as_one,
+        regime_folders=regime_folders,
+        assertions=assertions,
     )
-    judged = [combined(items)] if as_one else items
-    verdicts: list[Verdict] = []
-    for regime in chosen:
-        if regime.portfolio:
-            verdicts.append(regime.evaluate(items, ctx))
-        else:
-            verdicts.extend(regime.evaluate([item], ctx) for item in judged)
-    return verdicts
+    return judging.on(as_of or today())

@@ -24,7 +24,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.model import Form, Stage
 from raretrace.provenance import with_marginals
 from raretrace.rules.verdict import Outcome
-from raretrace.store.search import ColumnFilters, count_lots, lot_rows
+from raretrace.store.search import ColumnFilters, count_lots, group_counts, lot_rows, page_rows
 from raretrace.times import parse_date
 
 MAX_SCAN = 200_000
@@ -154,9 +154,9 @@ def _day_after(day: date) -> str:
     return (day + timedelta(days=1)).isoformat()
 
 
-def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
-    """The lots matching ``query`` that the caller may see (``visible``: which of these ids; None: all)."""
-    columns = ColumnFilters(
+def _columns(query: LotQuery) -> ColumnFilters:
+    """The filters the database applies (the element and country ones only coarsely)."""
+    return ColumnFilters(
         id_contains=query.text,
         forms=query.forms,
         stages=query.stages,
@@ -167,6 +167,44 @@ def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None 
         created_from=query.created_from.isoformat() if query.created_from else None,
         created_before=_day_after(query.created_to) if query.created_to else None,
     )
+
+
+def _ranked(counts: Iterable[tuple[object, int]]) -> list[tuple[str, int]]:
+    """A facet as shown: the largest counts first, ties by value, the first ``FACET_SIZE``."""
+    merged: Counter[str] = Counter()
+    for value, count in counts:
+        merged[str(value)] += count
+    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+
+
+def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
+    """The lots matching ``query`` that the caller may see (``visible``: which of these ids; None: all).
+
+    When the database's filters are the whole answer (no element, country or verdict test, a caller who
+    sees every lot) the count, the facets (GROUP BY) and the page are read in the database, whatever the
+    number of matches; otherwise the rows kept are checked exactly here (``search_checked``)."""
+    if query.element is None and query.country is None and query.regime is None and visible is None:
+        return search_in_database(registry, query)
+    return search_checked(registry, query, visible=visible)
+
+
+def search_in_database(registry: Registry, query: LotQuery) -> SearchResult:
+    """A search the database answers whole: the lots counted by facet values in one GROUP BY (the
+    total and each facet are sums of those counts) and one page; never a row a match."""
+    columns = _columns(query)
+    with registry.engine.connect() as conn:
+        groups = group_counts(conn, columns)
+        rows = page_rows(conn, columns, query.sort, query.limit, query.offset)
+    total = sum(g.count for g in groups)
+    facets = {name: _ranked((getattr(g, name), g.count) for g in groups) for name in FACETS}
+    hits = tuple(LotHit(**{k: r[k] for k in HIT_FIELDS if k != "verdict"}) for r in rows)
+    return SearchResult(query, total, hits, facets)
+
+
+def search_checked(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
+    """A search checked here, lot by lot, on the rows the database's coarse filters keep (at most
+    ``MAX_SCAN``): the element, country, visibility and verdict tests, then facets and the page."""
+    columns = _columns(query)
     with registry.engine.connect() as conn:
         scanned = count_lots(conn, columns)
         if scanned > MAX_SCAN:
@@ -190,12 +228,7 @@ def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None 
     hits = [
         LotHit(**{k: r[k] for k in HIT_FIELDS if k != "verdict"}, verdict=verdicts.get(r["id"])) for r in rows
     ]
-    facets = {
-        name: sorted(Counter(str(getattr(h, name)) for h in hits).items(), key=lambda kv: (-kv[1], kv[0]))[
-            :FACET_SIZE
-        ]
-        for name in FACETS
-    }
+    facets = {name: _ranked(Counter(str(getattr(h, name)) for h in hits).items()) for name in FACETS}
     key, reverse = query.sort.removeprefix("-"), query.sort.startswith("-")
     hits.sort(key=lambda h: (getattr(h, key), h.id), reverse=reverse)
     end = None if query.limit is None else query.offset + query.limit

@@ -16,6 +16,7 @@ from raretrace.rules.verdict import Outcome, Verdict
 
 if TYPE_CHECKING:
     from raretrace.ledger.search import SearchResult
+    from raretrace.ledger.upcoming import Outlook
 
 STYLE = {
     Outcome.PASS: "green",
@@ -27,9 +28,7 @@ STYLE = {
 
 
 def subject_label(verdict: Verdict) -> str:
-    if len(verdict.subject) == 1:
-        return verdict.subject[0]
-    return f"{len(verdict.subject)} lots together"
+    return subject_text(verdict.subject)
 
 
 def grid(verdicts: Sequence[Verdict]) -> tuple[list[str], list[str], dict[tuple[str, str], Verdict]]:
@@ -110,6 +109,26 @@ def print_verdicts(
                 )
             if len(finding.evidence) > 12:
                 console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)
+
+
+def print_outlooks(console: Console, outlooks: Sequence[Outlook]) -> None:
+    """``check --upcoming``: each verdict that will change, as one sentence, or that none will."""
+    changing = [o for o in outlooks if o.changes]
+    if not changing:
+        console.print("upcoming changes: none in the regimes' files", highlight=False)
+        return
+    console.print("[bold]upcoming changes[/bold]", highlight=False)
+    for item in changing:
+        console.print(
+            f"  {escape(subject_text(item.verdict.subject))}: {escape(item.sentence())}"
+            f" (decided by {', '.join(item.changes[-1].decided_by) or 'no rule'})",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def subject_text(lots: Sequence[str]) -> str:
+    return lots[0] if len(lots) == 1 else f"{len(lots)} lots together"
 
 
 def search_csv(result: SearchResult) -> str:

@@ -103,6 +103,16 @@ class Regime:
             )
         return tuple(notices)
 
+    def change_days(self, after: date) -> tuple[date, ...]:
+        """The days after ``after`` on which what this regime binds may change: the first day of each
+        window (the regime's, each rule's, each suspension's) and the day after each one ends.
+        Between two such days every verdict of the regime is the same, so judging on these days
+        alone finds every upcoming change."""
+        windows = [self.window, *(r.window for r in self.rules), *(s.window for s in self.suspensions)]
+        days = {w.start for w in windows if w.start is not None}
+        days |= {w.end + timedelta(days=1) for w in windows if w.end is not None}
+        return tuple(sorted(d for d in days if d > after))
+
     def _not_in_force(self, rule: str | None, ctx: Context) -> str | None:
         """Why the regime (rule None) or one rule does not bind on the date, or None if it does."""
         day = ctx.as_of

@@ -183,5 +183,6 @@ def search_page(request: Request, registry: RegistryDep, caller: WebCaller) -> R
         href=charts.lot_href,
         kg=charts.kilograms,
         csv_url=api + "&format=csv",
+        desk_url="/desk?" + urlencode({"search": str(request.query_params)}),
         json_url=api + "&format=json-all",
     )

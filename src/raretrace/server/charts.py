@@ -16,9 +16,40 @@ CONFIG = {"responsive": True, "displaylogo": False}
 NODE_W, NODE_H, COL_GAP, ROW_GAP = 200, 46, 60, 22
 
 
-def fragment(figure: go.Figure) -> str:
+def fragment(figure: go.Figure, post_script: str | None = None) -> str:
     figure.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, autosize=True)
-    return str(figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG))
+    return str(
+        figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, post_script=post_script)
+    )
+
+
+#: A Sankey on a narrow screen (a phone, under 600 px): generations flow top to bottom, one row each,
+#: so every node gets the chart's whole width to share with its row instead of a column 70 px wide, and
+#: each label is cut (with an ellipsis) to its node's width, measured with the label's own font, so no
+#: label runs into another or off the screen; the whole lot id stays in the hover text. Labels are
+#: restyled in the figure's data (not in the drawn SVG), so plotly's own redraws keep them.
+#: ``{plot_id}`` is filled in by plotly, GENERATIONS by ``origin_sankey``.
+NARROW_SANKEY = """(function () {
+  var el = document.getElementById('{plot_id}');
+  if (!el || el.offsetWidth >= 600) return;
+  var canvas = document.createElement('canvas').getContext('2d');
+  var height = Math.max(300, 40 + 100 * GENERATIONS);
+  el.style.height = height + 'px';  // the box grows with the chart: nothing drawn over what follows
+  Plotly.restyle(el, {orientation: 'v'}).then(function () {
+    return Plotly.relayout(el, {height: height});
+  }).then(function () {
+    var full = el.data[0].node.label.slice(), fitted = full.slice();
+    el.querySelectorAll('.sankey-node').forEach(function (node) {
+      var d = node.__data__;
+      if (!d || !d.node) return;
+      var i = d.node.pointNumber, room = d.visibleHeight - 8, text = full[i];
+      canvas.font = d.textFont.size + 'px ' + d.textFont.family;
+      while (text.length && canvas.measureText(text + '\u2026').width > room) text = text.slice(0, -1);
+      fitted[i] = text === full[i] ? text : (text ? text + '\u2026' : '');
+    });
+    return Plotly.restyle(el, {'node.label': [fitted]});
+  }).then(function () { el.dataset.fitted = 'narrow'; });
+})();"""
 
 
 def stage_share_chart(
@@ -141,6 +172,11 @@ def origin_sankey(root: str, up: Mapping[str, Any], element: str) -> str:
             targets.append(node(edge["child"]))
             values.append(kg)
     node(root)
+    depth = {index[root]: 0}
+    for _ in range(len(labels)):  # parents one generation above their children (a DAG: this settles)
+        for parent, child in zip(sources, targets, strict=True):
+            if child in depth:
+                depth[parent] = max(depth.get(parent, 0), depth[child] + 1)
     figure = go.Figure(
         go.Sankey(
             node={
@@ -155,4 +191,5 @@ def origin_sankey(root: str, up: Mapping[str, Any], element: str) -> str:
         )
     )
     figure.update_layout(title=f"{element}: this lot's kg, traced back to its sources", height=300)
-    return fragment(figure)
+    generations = max(depth.values()) + 1
+    return fragment(figure, post_script=NARROW_SANKEY.replace("GENERATIONS", str(generations)))

@@ -25,7 +25,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.ledger.stage_shares import stage_shares as stage_shares_recorded
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
-from raretrace.server import charts, queries
+from raretrace.server import certificate_pages, charts, queries
 from raretrace.server.access import require_participant, visible_lots
 from raretrace.server.api_certificates import VerifyRequest, verify_for
 from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
@@ -179,6 +179,15 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
         certificates = certificates_seen(conn, caller, lot_id)
+    for summary in certificates:  # one naming another participant's lot is withheld (docs/security.md)
+        if isinstance(summary, dict):
+            lots = summary.get("lots")
+            hidden = (
+                [lot for lot in lots if isinstance(lot, str) and lot.startswith("hidden-")]
+                if isinstance(lots, list)
+                else []
+            )
+            summary["withheld"] = bool(hidden)
     drawable = len({*up["lots"], *down["lots"]}) <= MAX_DRAWN
     return {
         "details": details,
@@ -193,6 +202,8 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
         "verdicts": [v.to_dict() for v in check_lots(registry, [lot_id])],
         "certificates": certificates,
         "href": charts.lot_href,
+        "view_href": certificate_pages.view_href,
+        "download_href": certificate_pages.download_href,
     }
 
 
@@ -397,6 +408,10 @@ async def scenario_page(
 
 
 def install(app: FastAPI) -> None:
-    """Mount the pages and the static files."""
+    """Mount the pages (the desk's page and API route with them) and the static files."""
+    from raretrace.server import desk
+
     app.state.share_cache = {}
     app.include_router(router)
+    app.include_router(desk.router)
+    app.include_router(certificate_pages.router)

@@ -129,6 +129,8 @@ Index("ix_lots_summary", lots.c.id, *(lots.c[name] for name in LOT_SUMMARY_COLUM
 # A participant's lots in id order, a page at a time (store/listings.lot_page).
 Index("ix_lots_custodian", lots.c.custodian, lots.c.id)
 Index("ix_lots_producer", lots.c.producer, lots.c.id)
+# A search's facets: the matching lots counted by producer, form and stage in index order (store/search.py).
+Index("ix_lots_facets", lots.c.producer, lots.c.form, lots.c.stage)
 
 lot_inputs = Table(
     "lot_inputs",
