@@ -180,8 +180,8 @@ class Member:
         from raretrace.ledger.confirmations import send_pending
         from raretrace.ledger.consortium_fetch import load_directory
         from raretrace.ledger.shipments import receive
-        from raretrace.times import utc_now
         from raretrace.render.jsonable import jsonable
+        from raretrace.times import utc_now
 
         members = load_directory(consortium_dir, utc_now())
         with httpx.Client(timeout=60) as client:

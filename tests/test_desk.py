@@ -26,12 +26,12 @@ import pytest
 from typer.testing import CliRunner
 
 from raretrace.bom import BomError, parse_bom
-from raretrace.cli import app
+from raretrace.cli.main import app
 from raretrace.ledger.compliance import prepare
+from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.ledger.scripted import mine_to_magnet
 from raretrace.ledger.upcoming import upcoming
 from raretrace.rules import load_regimes
-from raretrace.ledger.participants import add_participant, issue_token
 from tests.test_server_support import ServerWorld, assert_problem, logged_in, server_world
 
 X_MAGNET = "urn:raretrace:lot:x-magnet"
