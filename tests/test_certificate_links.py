@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from raretrace.certify.credential import Presentation
 from raretrace.ledger.certificates import issue
 from tests.test_server_support import (  # noqa: F401 (fixtures)
     JP_MAGNET,
@@ -18,10 +19,8 @@ from tests.test_server_support import (  # noqa: F401 (fixtures)
 )
 
 
-def _number(certificate: dict[str, object]) -> str:
-    credential = certificate["credential"]
-    assert isinstance(credential, dict)
-    return str(credential["credentialSubject"]["certificateNumber"])
+def _number(certificate: Presentation) -> str:
+    return certificate.number
 
 
 def test_lot_page_links_view_and_download(world: ServerWorld) -> None:
@@ -36,7 +35,7 @@ def test_lot_page_links_view_and_download(world: ServerWorld) -> None:
     assert download.status_code == 200
     assert download.headers["content-disposition"] == f'attachment; filename="{number}.json"'
     saved = download.json()
-    assert saved == {"credential": own["credential"], "disclosures": []}
+    assert saved == {"credential": own.credential, "disclosures": []}
     # the file downloaded verifies as it is, with its concealed fields concealed
     checked = world.client.post("/verify", files={"file": ("c.json", download.content, "application/json")})
     assert checked.status_code == 200 and "Certificate verified" in checked.text

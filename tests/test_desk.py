@@ -48,7 +48,7 @@ def desk_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
     world.chain.add_facility("JP-MM", country="JP", stages=["metallization", "magnet"])
     mine_to_magnet(world.chain, "x", "CN-MINE", "CN-SEP", "JP-MM", "JP-MM", 50_000.0)
     add_participant(world.registry.engine, "jpmm", "JP magnet maker", "operator", ["JP-MM"])
-    world.tokens["jpmm"] = str(issue_token(world.registry.engine, "jpmm")["token"])
+    world.tokens["jpmm"] = issue_token(world.registry.engine, "jpmm").token
     yield world, path
     world.client.close()
 

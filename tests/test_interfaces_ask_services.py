@@ -23,8 +23,8 @@ def test_stage_shares_name_the_stages_without_published_figures() -> None:
     from raretrace.server.api_world import world_stage_shares
 
     answer = world_stage_shares()
-    shown = {row["stage"] for row in answer["stages"]}
-    missing = {row["stage"]: row["reason"] for row in answer["not_published"]}
+    shown = {row.stage for row in answer.stages}
+    missing = {row.stage: row.reason for row in answer.not_published}
     assert shown | set(missing) == {"mining", "separation", "metallization", "magnet"}
     assert not shown & set(missing)
     data = WorldData.load()

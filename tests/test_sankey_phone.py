@@ -86,7 +86,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerWor
     from raretrace.ledger.participants import add_participant, issue_token
 
     add_participant(w.registry.engine, "jpmm", "JP magnet maker", "operator", ["JP-MM"])
-    w.tokens["jpmm"] = str(issue_token(w.registry.engine, "jpmm")["token"])
+    w.tokens["jpmm"] = issue_token(w.registry.engine, "jpmm").token
     with running(create_app(Settings(secure_cookies=False), registry=w.registry)) as url:
         yield w, url
 
