@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import Connection
 
 from raretrace.errors import NotFoundError, ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.registry import Registry
 from raretrace.provenance import untraced_share
 from raretrace.store.lineage import SUMMARY_KEYS, Edge, edges_down, edges_up, origins, summaries
@@ -50,8 +51,8 @@ class Path(NamedTuple):
     input_kg: tuple[float, ...]
     share: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"lots": list(self.lots), "input_kg": list(self.input_kg), "share": self.share}
+    def to_dict(self) -> JSONObject:
+        return {"lots": [*self.lots], "input_kg": [*self.input_kg], "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def _unlink(link: _Link, share: float) -> Path:
 # --- queries (store/lineage.py) ----------------------------------------------------------------------
 
 
-def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, JSONObject]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
     keys = SUMMARY_KEYS
     return {r[0]: dict(zip(keys, r[1:])) for r in summaries(conn, lot_ids)}  # noqa: B905 (hot)
@@ -236,7 +237,7 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, dict[str, Any]]:
+def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, JSONObject]:
     """The summaries of ``shown`` and of ``root``, ``root`` first; a ``NotFoundError`` if ``root`` does
     not exist. One query for all: a lot that does not exist has no edges either, so walking it first
     costs one empty query, and an existing lot is not looked up twice."""
@@ -262,7 +263,7 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
         yield conn
 
 
-def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
+def _edge_dicts(edges: Iterable[Edge]) -> list[JSONObject]:
     return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
 
 
@@ -368,7 +369,7 @@ def trace_up(
         lots = _with_root(db, lot_id, shown)
         histories = _element_histories(db, sorted(seen)) if by_element else None
     per_element = element_shares(lot_id, parents, found.order, histories) if histories is not None else None
-    by_source: dict[str, list[dict[str, Any]]] = {}
+    by_source: dict[str, list[JSONValue]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
     counts = found.path_counts
@@ -377,15 +378,13 @@ def trace_up(
     # highest share first, ties by lot id: two sorts in C (a sort with reverse=True is still stable)
     ranked = sorted(found.shares.items())
     ranked.sort(key=_SHARE, reverse=True)
-    sources = [
+    sources: list[JSONObject] = [
         {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
         for s, share in ranked
     ]
     if per_element is not None:
-        for source in sources:
-            source["element_shares"] = {
-                e: shares.get(source["lot"], 0.0) for e, (shares, _) in per_element.items()
-            }
+        for (lot, _), source in zip(ranked, sources, strict=True):
+            source["element_shares"] = {e: shares.get(lot, 0.0) for e, (shares, _) in per_element.items()}
     result = {
         "lot": lot_id,
         "direction": "up",
