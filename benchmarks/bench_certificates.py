@@ -729,10 +729,10 @@ def main() -> None:
     calls = step_calls(batch)
     assert len(calls) == len(STEPS)
     states = prepared_states(batch, calls)
-    notes = {s["evidence"]["checkpoint"] for s in states}
-    events = {len(s["envelopes"]) for s in states}
-    referenced = sum(len(s["envelopes"]) for s in states)
-    distinct_events = len({raw for s in states for raw in s["envelopes"].values()})
+    notes = {s.evidence["checkpoint"] for s in states}
+    events = {len(s.envelopes) for s in states}
+    referenced = sum(len(s.envelopes) for s in states)
+    distinct_events = len({raw for s in states for raw in s.envelopes.values()})
     print(
         f"shared by all {len(states)}: {len(notes)} checkpoint note(s), 1 status list, 1 issuer key; "
         f"events per certificate: {', '.join(str(k) for k in sorted(events))}; per pass "
@@ -741,7 +741,7 @@ def main() -> None:
     )
     print_sizes(batch)
     same_states = prepared_states(same, step_calls(same))
-    same_distinct = len({raw for s in same_states for raw in s["envelopes"].values()})
+    same_distinct = len({raw for s in same_states for raw in s.envelopes.values()})
     print(
         f"secondary batch (the old benchmark): {len(same.presentations)} certificates for 4 subjects "
         f"({', '.join(sorted(set(same.kinds)))}) in turn, {same_distinct} distinct events in all"

@@ -15,7 +15,9 @@ each lot's origin vector is computed on the append path. Reported:
 (b) ``trace --up`` latency p50/p99 over a sample of deep lots (systems, components, magnets in equal
     parts) with ``raretrace.ledger.lineage.trace_up`` as ``trace --up`` prints it (source shares, path
     counts, the ``--max-paths`` best paths: ``graph=False``), and with the whole upstream graph
-    (``graph=True``, what ``--json`` and the web page get); baseline: one WITH RECURSIVE query for every
+    (``graph=True``, what ``--json`` and the web page get), the first also by the thread's CPU time
+    (``time.thread_time``: on a shared machine the wall clock also counts the time other processes
+    held the core); baseline: one WITH RECURSIVE query for every
     ancestor with its edge masses (and the same lot summary ``trace_up`` returns), then every path
     enumerated in Python, as lineage did before;
 (c) ``check`` latency p50/p99 with ``raretrace.ledger.compliance.check_lots`` when that module
@@ -276,6 +278,7 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
     lots = [lot for stage in DEEP_STAGES for lot in sample[stage]]
     every = 1 if args.baseline_sample is None else max(1, len(lots) // args.baseline_sample)
     times: list[float] = []
+    cpu_times: list[float] = []  # the thread's CPU time: what the trace itself cost on a shared machine
     graph_times: list[float] = []
     stats: list[tuple[int, int]] = []
     base_times: list[float] = []
@@ -299,9 +302,10 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
                 except TooManyPathsError:
                     base_shares = None
                 base_times.append(time.perf_counter() - base_start)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.thread_time()
             result = trace_up(registry, lot, max_paths=args.max_paths, graph=False)
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.thread_time() - cpu_start)
             ours = {s["lot"]: s["share"] for s in result["sources"]}
             start = time.perf_counter()
             result = trace_up(registry, lot, max_paths=args.max_paths, graph=True)
@@ -338,6 +342,7 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
         n = len(sample[stage])
         print(line(f"ours: trace_up (sources, paths), {stage}s", times[offset : offset + n]))
         offset += n
+    print(line("ours: trace_up (sources, paths), CPU time", cpu_times))
     print(line("ours: trace_up with the whole graph (--json)", graph_times))
     print(line("baseline: WITH RECURSIVE + path enumeration", base_times))
     note = (

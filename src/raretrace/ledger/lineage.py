@@ -2,9 +2,9 @@
 
 The graph is the ``lot_inputs`` table: one edge per (output lot, input lot) of a process, assemble or
 recycle event, weighted by the input mass allotted to that output. Walking is breadth-first with one
-IN query per generation (per ``IN_CHUNK`` lots), so a trace costs a query per generation, not one
-per lot, and each lot's edges are fetched once however many paths lead to it; the lots' summaries
-come in one more IN query at the end.
+query per generation (the generation's lots as one parameter, ``store/lineage.py``), so a trace costs
+a query per generation, not one per lot, and each lot's edges are fetched once however many paths
+lead to it; the lots' summaries come in one more query at the end.
 
 Shares up: an edge's share is its mass over all input mass of the child; a path's share is the
 product of its edges' shares, and a source's share the sum over its paths. Shares are of the traced
@@ -27,24 +27,17 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, bindparam, literal_column, select, text
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy import Connection
 
 from raretrace.errors import NotFoundError, ValidationError
+from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.registry import Registry
 from raretrace.provenance import untraced_share
-from raretrace.store import schema as t
-from raretrace.store.raw import fetch_all
+from raretrace.store.lineage import SUMMARY_KEYS, Edge, edges_down, edges_up, origins, summaries
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
-IN_CHUNK = 512  # lots per IN (...) list: well inside every back end's parameter limit
-_PARAM_NAMES = [f"p{i}" for i in range(IN_CHUNK)]
 
-#: One ``lot_inputs`` row: (child, parent, mass_kg, seq) — ``mass_kg`` of ``parent`` went into
-#: ``child`` at event ``seq``. Plain tuples: a trace handles thousands of them.
-Edge = tuple[str, str, float, int]
 _PARENT = itemgetter(1)
 _MASS = itemgetter(2)
 _FIRST = itemgetter(0)
@@ -58,8 +51,8 @@ class Path(NamedTuple):
     input_kg: tuple[float, ...]
     share: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"lots": list(self.lots), "input_kg": list(self.input_kg), "share": self.share}
+    def to_dict(self) -> JSONObject:
+        return {"lots": [*self.lots], "input_kg": [*self.input_kg], "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -215,84 +208,36 @@ def _unlink(link: _Link, share: float) -> Path:
     return Path(tuple(lots), tuple(masses), share)
 
 
-# --- queries -------------------------------------------------------------------------------------------
-
-_EDGES = t.lot_inputs
-_SUMMARY_KEYS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
-# name -> (columns, the column the IN list is on); single-table lookups by an indexed column, which
-# every back end answers with its index whatever its statistics say (a join may not be).
-_QUERIES: dict[str, tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]] = {
-    "up": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.child),
-    "down": ((_EDGES.c.child, _EDGES.c.parent, _EDGES.c.mass_kg, _EDGES.c.seq), _EDGES.c.parent),
-    "lots": (tuple(t.lots.c[name] for name in ("id", *_SUMMARY_KEYS)), t.lots.c.id),
-    "origins": ((t.lots.c.id, t.lots.c.composition, t.lots.c.origin), t.lots.c.id),
-}
-_STATEMENTS: dict[tuple[str, str, int], ClauseElement] = {}
+# --- queries (store/lineage.py) ----------------------------------------------------------------------
 
 
-def _statement(query: str, dialect: str, size: int) -> ClauseElement:
-    """The IN query ``query`` for ``size`` values, as ``dialect`` should run it.
-
-    SQLite answers the lot summaries from the covering index ``ix_lots_summary`` only when its
-    statistics (ANALYZE) say so, and otherwise reads every lot's row, origin vector and all, through
-    the primary key; ``INDEXED BY`` makes it use the covering index whatever the statistics."""
-    columns, key = _QUERIES[query]
-    params: list[BindParameter[Any]] = [bindparam(f"p{i}") for i in range(size)]
-    if query == "lots" and dialect == "sqlite":
-        return (
-            select(*(literal_column(c.name) for c in columns))
-            .select_from(text(f"{t.lots.name} INDEXED BY ix_lots_summary"))
-            .where(literal_column(key.name).in_(params))
-        )
-    return select(*columns).where(key.in_(params))
-
-
-def _fetch(conn: Connection, query: str, values: Sequence[str]) -> list[Any]:
-    """Rows (plain tuples) of ``query`` for ``values``, in IN queries of up to ``IN_CHUNK`` values.
-
-    List lengths are rounded up to a multiple of 16 (repeating the last value, which changes
-    nothing), so each back end sees a few dozen distinct statements and keeps them prepared."""
-    out: list[Any] = []
-    dialect = conn.dialect.name
-    for start in range(0, len(values), IN_CHUNK):
-        part = values[start : start + IN_CHUNK]
-        size = -(-len(part) // 16) * 16
-        statement = _STATEMENTS.get((query, dialect, size))
-        if statement is None:
-            statement = _STATEMENTS[(query, dialect, size)] = _statement(query, dialect, size)
-        padded = [*part, *(part[-1],) * (size - len(part))]
-        params = dict(zip(_PARAM_NAMES[:size], padded, strict=True))
-        out.extend(fetch_all(conn, statement, params))
-    return out
-
-
-def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, JSONObject]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
-    keys = _SUMMARY_KEYS
-    return {r[0]: dict(zip(keys, r[1:])) for r in _fetch(conn, "lots", lot_ids)}  # noqa: B905 (hot)
+    keys = SUMMARY_KEYS
+    return {r[0]: dict(zip(keys, r[1:])) for r in summaries(conn, lot_ids)}  # noqa: B905 (hot)
 
 
 def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
     """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs) and every
     lot reached, ``start`` included; the lot itself is not looked up.
 
-    One IN query per generation (and chunk); a lot joins the frontier the first time it is reached,
+    One query per generation; a lot joins the frontier the first time it is reached,
     so its edges are fetched once however many paths lead to it."""
-    query, other = ("up", _PARENT) if up else ("down", _FIRST)
+    fetch, other = (edges_up, _PARENT) if up else (edges_down, _FIRST)
     edges: list[Edge] = []
     seen = {start}
     frontier = [start]
     for _ in range(MAX_DEPTH):
         if not frontier:
             return edges, seen
-        rows = _fetch(conn, query, frontier)
+        rows = fetch(conn, frontier)
         edges.extend(rows)
         frontier = sorted(set(map(other, rows)) - seen)
         seen.update(frontier)
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, dict[str, Any]]:
+def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, JSONObject]:
     """The summaries of ``shown`` and of ``root``, ``root`` first; a ``NotFoundError`` if ``root`` does
     not exist. One query for all: a lot that does not exist has no edges either, so walking it first
     costs one empty query, and an existing lot is not looked up twice."""
@@ -318,7 +263,7 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
         yield conn
 
 
-def _edge_dicts(edges: Iterable[Edge]) -> list[dict[str, Any]]:
+def _edge_dicts(edges: Iterable[Edge]) -> list[JSONObject]:
     return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
 
 
@@ -378,7 +323,7 @@ _Histories = dict[str, tuple[dict[str, float], dict[str, float]]]
 def _element_histories(conn: Connection, lot_ids: Sequence[str]) -> _Histories:
     """Each lot's composition and, per element, the share of untraced history (origin vectors)."""
     out: _Histories = {}
-    for lot_id, composition, origin in _fetch(conn, "origins", lot_ids):
+    for lot_id, composition, origin in origins(conn, lot_ids):
         vector = orjson.loads(origin) if origin else {}
         out[lot_id] = (orjson.loads(composition), {e: untraced_share(o) for e, o in vector.items()})
     return out
@@ -424,7 +369,7 @@ def trace_up(
         lots = _with_root(db, lot_id, shown)
         histories = _element_histories(db, sorted(seen)) if by_element else None
     per_element = element_shares(lot_id, parents, found.order, histories) if histories is not None else None
-    by_source: dict[str, list[dict[str, Any]]] = {}
+    by_source: dict[str, list[JSONValue]] = {}
     for path in listed:
         by_source.setdefault(path.lots[-1], []).append(path.to_dict())
     counts = found.path_counts
@@ -433,15 +378,13 @@ def trace_up(
     # highest share first, ties by lot id: two sorts in C (a sort with reverse=True is still stable)
     ranked = sorted(found.shares.items())
     ranked.sort(key=_SHARE, reverse=True)
-    sources = [
+    sources: list[JSONObject] = [
         {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
         for s, share in ranked
     ]
     if per_element is not None:
-        for source in sources:
-            source["element_shares"] = {
-                e: shares.get(source["lot"], 0.0) for e, (shares, _) in per_element.items()
-            }
+        for (lot, _), source in zip(ranked, sources, strict=True):
+            source["element_shares"] = {e: shares.get(lot, 0.0) for e, (shares, _) in per_element.items()}
     result = {
         "lot": lot_id,
         "direction": "up",
