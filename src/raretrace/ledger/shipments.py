@@ -51,6 +51,7 @@ from raretrace.log.merkle import verify_consistency
 from raretrace.store import confirmations as confirmation_store
 from raretrace.store import shipments as store
 from raretrace.store.db import write_transaction
+from raretrace.times import parse_instant
 
 FETCH_PREDICATE = "https://raretrace.dev/consortium/shipment-fetch/v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -105,11 +106,8 @@ def waiting_for(registry: Registry, raw: bytes, *, now: datetime | None = None) 
     time = predicate.get("time") if isinstance(predicate, dict) else None
     if not isinstance(facility, str) or not isinstance(time, str):
         raise ValidationError("names no facility and time", field="predicate")
-    try:
-        asked = datetime.fromisoformat(time.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ValidationError(f"{time!r} is not an RFC 3339 time", field="predicate.time") from e
-    if asked.tzinfo is None or abs(asked - moment) > FETCH_WINDOW:
+    asked = parse_instant(time, "predicate.time")  # the one time parser: an offset is required
+    if abs(asked - moment) > FETCH_WINDOW:
         raise AuthorizationError(
             f"the request was made at {time}, more than {FETCH_WINDOW} from now", field="predicate.time"
         )
