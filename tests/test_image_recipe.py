@@ -7,6 +7,7 @@ Docker Hub, which these machines have neither of: `docker build -t raretrace .` 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -81,6 +82,8 @@ def test_the_dockerfile_recipe_installs_and_runs(tmp_path: Path) -> None:
             shutil.copy(ROOT / source, target)
     assert run_steps[0] == "pip install .", run_steps
     venv = tmp_path / "venv"
+    # the image's environment: nothing on PYTHONPATH, so only the installed copy can answer
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     # the image installs the project with its dependencies; here they come from the test environment, as
@@ -91,6 +94,7 @@ def test_the_dockerfile_recipe_installs_and_runs(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     assert install.returncode == 0, install.stderr
     where = subprocess.run(
@@ -99,13 +103,18 @@ def test_the_dockerfile_recipe_installs_and_runs(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     assert str(venv) in where.stdout, "the installed copy, not the checkout, answers"
     command = venv / "bin" / entry[0]
-    version = subprocess.run([str(command), "--version"], capture_output=True, text=True, check=False)
+    version = subprocess.run(
+        [str(command), "--version"], capture_output=True, text=True, check=False, env=env
+    )
     assert version.returncode == 0 and version.stdout.startswith("raretrace "), version.stderr
     # package data travels with a non-editable install: the regimes and the serve config it names
-    regimes = subprocess.run([str(command), "regimes", "--json"], capture_output=True, text=True, check=False)
+    regimes = subprocess.run(
+        [str(command), "regimes", "--json"], capture_output=True, text=True, check=False, env=env
+    )
     assert regimes.returncode == 0, regimes.stderr
     assert len(json.loads(regimes.stdout)["regimes"]) >= 5
     config = subprocess.run(
@@ -119,6 +128,7 @@ def test_the_dockerfile_recipe_installs_and_runs(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     assert config.returncode == 0, config.stderr
     assert health[0] == "python" and health[1] == "-c"

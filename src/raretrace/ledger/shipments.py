@@ -35,6 +35,7 @@ import httpx
 from raretrace.crypto.dsse import parse_envelope, sign_statement
 from raretrace.crypto.keys import Signer
 from raretrace.custody.events import sign_event
+from raretrace.custody.namespaces import own_prefix
 from raretrace.errors import (
     AuthorizationError,
     NotFoundError,
@@ -204,7 +205,8 @@ def _import_event(
     assert isinstance(credential, dict)
     event = {
         "kind": "import",
-        "event_id": f"urn:raretrace:event:import:{credential['id']}",
+        # in the importing facility's own id namespace (custody/namespaces.py), one import per certificate
+        "event_id": f"{own_prefix('event', facility)}import:{credential['id']}",
         "time": _stamp(moment),
         "facility": facility,
         "certificate": presentation,
