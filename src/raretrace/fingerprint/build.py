@@ -35,6 +35,7 @@ MIN_SAMPLES: Final = 3
 LibraryFile: TypeAlias = dict[str, Any]
 _MIN_SD: Final = 0.02
 _Z95: Final = 1.959963984540054
+_LOG_SD_FLOOR: Final = math.log(_MIN_SD / 100)
 
 
 def censored_fit(x: NDArray[np.float64], censored: NDArray[np.bool_]) -> tuple[float, float]:
@@ -48,7 +49,9 @@ def censored_fit(x: NDArray[np.float64], censored: NDArray[np.bool_]) -> tuple[f
         return mu0, sd0
 
     def nll(p: NDArray[np.float64]) -> float:
-        mu, sd = p[0], math.exp(p[1])
+        # the search may try a log-sd so negative that exp() underflows to 0 (a division by zero); any sd
+        # below the floor kept in the end (_MIN_SD) is clamped to it anyway, so the search stops far below it
+        mu, sd = p[0], math.exp(max(p[1], _LOG_SD_FLOOR))
         zm, zc = (measured - mu) / sd, (bounds - mu) / sd
         return float(np.sum(0.5 * zm**2 + math.log(sd)) - np.sum(special.log_ndtr(zc)))
 
