@@ -29,11 +29,11 @@ def _validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema)
 
 
-def test_compose_file_follows_the_compose_specification() -> None:
-    document = yaml.safe_load((ROOT / "compose.yaml").read_text())
-    problems = [
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in _validator().iter_errors(document)
-    ]
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.consortium.yaml"])
+def test_compose_files_follow_the_compose_specification(name: str) -> None:
+    document = yaml.safe_load((ROOT / name).read_text())
+    errors = _validator().iter_errors(document)
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
     assert not problems, problems
 
 
