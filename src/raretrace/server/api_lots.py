@@ -30,7 +30,7 @@ from raretrace.server.redact import (
 )
 from raretrace.server.schemas import LotCertificates, LotDetailsOut, LotPage, Regimes, Trace, Verdicts
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
-from raretrace.store.listings import certificates_of_lot
+from raretrace.store.certificates import of_lot as certificates_of_lot
 from raretrace.store.reading import Connection, reading
 
 router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))

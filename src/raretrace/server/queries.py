@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from raretrace.jsontypes import JSONObject
 from raretrace.ledger.participants import Principal
-from raretrace.store import listings
-from raretrace.store.listings import LOT_COLUMNS, CertificateRecord
+from raretrace.store import certificates, listings
+from raretrace.store.certificates import CertificateRecord
+from raretrace.store.listings import LOT_COLUMNS
 from raretrace.store.reading import Connection
 
 __all__ = ["LOT_COLUMNS", "certificate_row", "transfer_parties", "transfer_sender"]
 
-certificate_row = listings.certificate
+certificate_row = certificates.find
 transfer_sender = listings.transfer_sender
 transfer_parties = listings.transfer_parties
 
@@ -49,7 +50,7 @@ def certificate_summary(row: CertificateRecord) -> JSONObject:
 
 def certificates_of_lot(conn: Connection, lot_id: str) -> list[JSONObject]:
     """Certificates naming the lot, oldest first."""
-    return [certificate_summary(r) for r in listings.certificates_of_lot(conn, lot_id)]
+    return [certificate_summary(r) for r in certificates.of_lot(conn, lot_id)]
 
 
 def facilities(conn: Connection) -> list[JSONObject]:

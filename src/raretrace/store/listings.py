@@ -13,7 +13,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, Select, select, union
+from sqlalchemy import Connection, Select, select, union
 
 from raretrace.store import schema as t
 
@@ -33,21 +33,6 @@ class LotListing(NamedTuple):
     in_transit_to: str | None
     producer: str
     stage: str
-
-
-@dataclass(frozen=True)
-class CertificateRecord:
-    """A certificate as stored: ``lots`` decoded from its JSON list, ``credential`` the signed text."""
-
-    id: str
-    number: str
-    lots: tuple[str, ...]
-    transfer_event: str | None
-    issued_at: str
-    valid_until: str
-    revoked_at: str | None
-    revocation_reason: str | None
-    credential: str
 
 
 @dataclass(frozen=True)
@@ -120,41 +105,6 @@ def transfer_parties(conn: Connection, event_id: str) -> set[str]:
         .limit(1)
     ).all()
     return {name for row in rows for name in (row.sender, row.receiver)}
-
-
-def _certificate(row: Row[tuple[object, ...]]) -> CertificateRecord:
-    return CertificateRecord(
-        id=row.id,
-        number=row.number,
-        lots=tuple(json.loads(row.lots)),
-        transfer_event=row.transfer_event,
-        issued_at=row.issued_at,
-        valid_until=row.valid_until,
-        revoked_at=row.revoked_at,
-        revocation_reason=row.revocation_reason,
-        credential=row.credential,
-    )
-
-
-def certificate(conn: Connection, certificate: str) -> CertificateRecord | None:
-    """The certificate whose id or number is ``certificate`` (None: none is)."""
-    query = select(t.certificates).where(
-        (t.certificates.c.id == certificate) | (t.certificates.c.number == certificate)
-    )
-    row = conn.execute(query).one_or_none()
-    return None if row is None else _certificate(row)
-
-
-def certificates_of_lot(conn: Connection, lot_id: str) -> list[CertificateRecord]:
-    """Certificates naming the lot, oldest first (the status index says the issue order)."""
-    named = t.certificate_lots.c
-    rows = conn.execute(
-        select(t.certificates)
-        .join(t.certificate_lots, named.certificate_id == t.certificates.c.id)
-        .where(named.lot_id == lot_id)
-        .order_by(t.certificates.c.issued_at, t.certificates.c.status_index)
-    ).all()
-    return [_certificate(r) for r in rows]
 
 
 def facility_listing(conn: Connection) -> list[FacilityListing]:
