@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from raretrace.world.backtest import run_backtest
-from raretrace.world.control import china_plus, stage_control
+from raretrace.world.control import china_plus, stage_control, unallocated_candidates
 from raretrace.world.data import WorldData
 from raretrace.world.element_cost import ElementTables, crisis_sensitivity, platform_element_costs
 from raretrace.world.independence import Plan, p_covered_by, run_plan
+from raretrace.world.market_params import load_estimates, load_params
 from raretrace.world.production import ProductionData, calibrated_ramp
 from raretrace.world.scenario import Scenario
 from raretrace.world.scenario_market import MarketOutcome, run_markets
@@ -47,6 +48,9 @@ def test_production_figures(data: WorldData) -> None:
     assert f"{prod.producer('lynas-malaysia').run_rate():,.0f} t/yr" in text
     assert _pct(prod.utilization()) in text
     assert f"{calibrated_ramp(prod):.1f} months" in text
+    for ramp in prod.ramps():  # each observed ramp's fitted length and the shares it was fitted on
+        assert f"**T = {ramp.months:.1f} months**" in text
+        assert all(_pct(f) in text for _, f in ramp.points)
     lines = run_plan(Plan.load(), data, paths=10_000, seed=0, production=prod)
     by = {(c.commodity, c.segment): c for c in lines}
     assert f"| NdPr oxide | {by[('NdPr', 'all')].baseline_t_per_year:,.1f} (" in text
@@ -124,6 +128,33 @@ def test_control_figures(data: WorldData) -> None:
         assert mag.by_control == pytest.approx(0.94) and mag.not_known == pytest.approx(0.06)
         for g in (sep, mag):
             assert f"| {_pct(g.by_location)} | {_pct(g.by_control)} | {_pct(g.not_known)} |" in text
+    for stage, year in (("separation", 2023), ("magnet", None)):
+        g = stage_control(data, stage, ("CN",), year)
+        assert f"| {_pct(g.by_control)} | {_pct(g.by_control_if_unknown_in_group)} |" in text
+    flat = " ".join(text.split())
+    for c in unallocated_candidates():
+        assert c.company.split(",")[0].split(" (")[0].split("'")[0] in flat
+
+
+def test_published_estimates_are_listed() -> None:
+    """Each estimate of market_params.json is a row of the page's table: its value, kind, whether it is
+    drawn; and the drawn range of eps_s is the one the parameter table gives."""
+    text = _section("### Prices in a scenario")
+    params = load_params()
+    for e in load_estimates():
+        value = "–" if e.value is None else f"{e.value:g}"
+        drawn = "yes" if e.use == "range" else "no"
+        author = e.author.split(",")[0].split(" ")[0]
+        start = f"| {_SYMBOL[e.parameter]} | {value} |"
+        row = next(line for line in text.splitlines() if line.startswith(start) and author in line)
+        assert f"| {e.kind} | {drawn} |" in row and author in row
+    eps_s = params["eps_s"]
+    assert isinstance(eps_s, dict)
+    drawn_range = f"{eps_s['central']:g} ({eps_s['low']:g}-{eps_s['high']:g})"
+    assert f"| ε_s, elasticity of new supply | {drawn_range} |" in text
+
+
+_SYMBOL = {"eps_d": "ε_d", "eps_s": "ε_s", "thrift_max": "thrift_max"}
 
 
 def _shipped(name: str) -> dict[str, Any]:
@@ -194,3 +225,19 @@ def test_readme_figures(data: WorldData) -> None:
     assert (
         f"a factor of {bt.error_factor:.1f} (mean absolute log10 error {bt.mean_abs_log10_error:.2f})" in text
     )
+
+
+def test_lynas_us_share_figures() -> None:
+    """The derivation of Lynas' US NdPr share as the page writes it, from production.json's parts."""
+    text = " ".join(_section("### Time to independence").split())
+    raw = json.loads(resources.files("raretrace").joinpath("data/world/production.json").read_text("utf-8"))
+    lynas = next(p for p in raw["producers"] if p["id"] == "lynas-malaysia")
+    us = next(o for o in lynas["offtake"] if o["country"] == "US")
+    imports = us["derivation"]["us_imports_compounds_and_metals_t_reo"]
+    assert f"{sum(imports.values()):,} t REO over 2020-23" in text
+    assert ", ".join(f"{v:,}" for v in list(imports.values())[:-1]) in text
+    assert f"i.e. {us['share_num']:,.1f} t" in text
+    assert f"sold {us['share_den']:,} t REO" in text
+    share = ProductionData.load().producer("lynas-malaysia").share_to("US")
+    assert f"**{_pct(share.share)}** (central)" in text
+    assert f"{_pct(share.high)} of the {us['share_high_den']:,} t of NdPr" in text
