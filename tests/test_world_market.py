@@ -42,9 +42,15 @@ def test_run_rate_utilisation_and_ramp_from_the_reported_rows() -> None:
     # sum e f (e: months from first output to the period's middle; f: annualised output / nameplate).
     # MP (first output 2023-10, 6,000 t/yr): 2024 1,294 t (mid 2024-06, 8 months), 2025-Q1..Q3 563, 597,
     # 721 t (16, 19, 22 months). Lynas LAMP (first product 2013-02, original design 5,263 t/yr NdPr):
-    # 2016-Q1 846 t (36 months), 2016-Q2 1,150 t (39 months).
+    # FY2015 (July 2014-June 2015) 2,258 t (mid 2014-12, 22 months), 2015-H2 = FY2016 3,897 - 846 - 1,150
+    # (mid 2015-09, 31 months, x2 a year), 2016-Q1 846 t (36 months), 2016-Q2 1,150 t (39 months).
     mp = [(8, 1294 / 6000), (16, 563 * 4 / 6000), (19, 597 * 4 / 6000), (22, 721 * 4 / 6000)]
-    lynas = [(36, 846 * 4 / 5263), (39, 1150 * 4 / 5263)]
+    lynas = [
+        (22, 2258 / 5263),
+        (31, (3897 - 846 - 1150) * 2 / 5263),
+        (36, 846 * 4 / 5263),
+        (39, 1150 * 4 / 5263),
+    ]
 
     def fit(points: list[tuple[int, float]]) -> float:
         return sum(e * e for e, _ in points) / sum(e * f for e, f in points)
@@ -73,7 +79,8 @@ def test_offtake_decides_what_reaches_the_us() -> None:
     produced = plan.model(data, by["NdPr"], defense, prod)
     # nameplate counted 12,650 t/yr as American; reported output with offtake counts far less
     assert nameplate.baseline_t_per_month * 12 == pytest.approx(12_650)
-    mp, lynas, wm1 = 2508.0, 6996 * 0.1, 850 * 6996 / 10500
+    # Lynas' US share: US imports from Malaysia 2020-23 (13% of 36,980 t) over Lynas' FY2020-23 sales
+    mp, lynas, wm1 = 2508.0, 6996 * (0.13 * 36_980) / 61_854, 850 * 6996 / 10500
     assert produced.baseline_t_per_month * 12 == pytest.approx(mp + lynas + wm1)
 
 
@@ -169,9 +176,10 @@ def test_backtest_error_recomputed_from_the_data() -> None:
         assert point.observed_multiple == pytest.approx(observed)
         t = (int(o["month"][:4]) - 2010) * 12 + int(o["month"][5:]) - 1
         errors.append(abs(math.log10(float(np.median(bt.paths.price[:, t])) / p0 / observed)))
-    for r in doc["ratios"]:
+    for r, x in zip(doc["ratios"], bt.ratios, strict=True):
         mid = math.sqrt(r["ratio_low"] * r["ratio_high"])
-        model = next(x for x in bt.ratios if x.series == r["series"]).model_p50
+        assert (x.series, x.months) == (r["series"], f"{r['from']}..{r['to']}")
+        model = x.model_p50
         errors.append(abs(math.log10(model / mid)))
     assert bt.mean_abs_log10_error == pytest.approx(sum(errors) / len(errors))
     # before the episode: China's 2009 exports over them plus 3% of 124,000 t made elsewhere

@@ -38,10 +38,11 @@ def test_forecast_basis_production_against_nameplate() -> None:
     was = {(c["commodity"], c["segment"]): c for c in old["lines"]}
     # nameplate: MP 1,300 + Lynas 10,500 + White Mesa 850, all American
     assert was[("NdPr", "all")]["baseline_t_per_year"] == pytest.approx(1300 + 10500 + 850)
-    # production: MP's three 2025 quarters annualised, 10% of Lynas' last four quarters (assumption),
-    # White Mesa phase 1 at the utilisation Lynas shows (no reports of its own)
+    # production: MP's three 2025 quarters annualised, Lynas' last four quarters times its US share
+    # (US imports from Malaysia 2020-23, 13% of 36,980 t, over Lynas' FY2020-23 sales, 61,854 t), White
+    # Mesa phase 1 at the utilisation Lynas shows (no reports of its own)
     lynas = 1509 + 2080 + 2003 + 1404
-    expected = (563 + 597 + 721) / 3 * 4 + 0.1 * lynas + 850 * lynas / 10500
+    expected = (563 + 597 + 721) / 3 * 4 + 0.13 * 36_980 / 61_854 * lynas + 850 * lynas / 10500
     assert by[("NdPr", "all")]["baseline_t_per_year"] == pytest.approx(expected)
     # Dy: the reported 26 t Dy+Tb a quarter, 80% Dy, 10% to the US
     assert by[("Dy", "defense")]["baseline_t_per_year"] == pytest.approx(26 * 0.8 * 4 * 0.1)

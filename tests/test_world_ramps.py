@@ -28,8 +28,8 @@ def test_past_ramp_is_fitted_on_its_own_nameplate() -> None:
     """Lynas' 2013-2016 ramp is measured against its original design (5,263 t/yr), not today's 10,500."""
     prod = ProductionData.load()
     lynas = next(r for r in prod.ramps() if r.producer == "lynas-lamp-2013")
-    assert [e for e, _ in lynas.points] == [36.0, 39.0]
-    assert [f for _, f in lynas.points] == pytest.approx([846 * 4 / 5263, 1150 * 4 / 5263])
+    assert [e for e, _ in lynas.points] == [22.0, 31.0, 36.0, 39.0]
+    assert [f for _, f in lynas.points][2:] == pytest.approx([846 * 4 / 5263, 1150 * 4 / 5263])
     assert lynas.fraction == pytest.approx(1150 * 4 / 5263)
     assert 36 < lynas.months < 60  # a ramp that had reached 87% after 39 months took about four years
 
@@ -40,8 +40,8 @@ def test_a_period_at_or_above_nameplate_does_not_enter_the_fit() -> None:
     lynas["reported"].append({"period": "2017-Q3", "t": 1442, "source": "test", "date": "2017-10"})
     prod = ProductionData.from_dict(doc)
     spec = next(s for s in prod.ramp_rows if s.id == "lynas-lamp-2013")
-    assert len(spec.reported) == 3
-    assert len(fit_ramp(spec).points) == 2
+    assert len(spec.reported) == 5
+    assert len(fit_ramp(spec).points) == 4
 
 
 def test_one_period_gives_the_two_point_ramp() -> None:

@@ -30,10 +30,10 @@ from raretrace.world.market import (
     Paths,
     central,
     draw,
-    load_params,
     market_from_dict,
     price_paths,
 )
+from raretrace.world.market_params import load_params
 
 
 @dataclass(frozen=True)

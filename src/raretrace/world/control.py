@@ -49,31 +49,45 @@ class GroupShare:
     by_control: float
     not_known: float  # share of output whose controller no source gives
     sources: tuple[str, ...]
+    # the bound: by control if every tonne whose controller is not known were the group's (by_control is
+    # the other end, none of it); the headline moves between the two, never outside
+    by_control_if_unknown_in_group: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Who is known to operate in the unallocated rest of a stage, without a share (see control.json)."""
+
+    stage: str
+    company: str
+    owner_country: str  # ISO code, or "not known"
+    plants_in: str
+    basis: str
+    source: str
+
+
+def _control_doc(doc: object | None) -> object:
+    """``doc`` if given (a caller's own table), else the shipped ``control.json``."""
+    if doc is not None:
+        return doc
+    return json.loads(
+        resources.files("raretrace").joinpath("data/world/control.json").read_text(encoding="utf-8")
+    )
 
 
 def load_control(
     doc: object | None = None,
 ) -> tuple[tuple[ControlRow, ...], dict[str, float], tuple[str, ...]]:
     """The control rows, the IEA magnet-REE mine output by country (kt) and its sources."""
-    if doc is None:
-        text = resources.files("raretrace").joinpath("data/world/control.json").read_text(encoding="utf-8")
-        doc = json.loads(text)
-    d = _Doc("control.json", doc)
+    d = _Doc("control.json", _control_doc(doc))
     rows = []
     for r in d.rows("control"):
-        if "share" in r.data:
-            share = r.fraction("share")
-        else:
-            num, den = r.number("share_num"), r.positive("share_den")
-            if num > den:
-                raise r.error("share_num", "must not exceed share_den")
-            share = num / den
         rows.append(
             ControlRow(
                 r.stage("stage"),
                 r.country("country"),
                 r.country("controller"),
-                share,
+                r.share("share"),
                 r.text("basis"),
                 r.text("source"),
             )
@@ -84,6 +98,22 @@ def load_control(
         magnet[r.country("country", other=True)] = r.number("kt")
         sources.append(r.text("source"))
     return tuple(rows), magnet, tuple(dict.fromkeys(sources))
+
+
+def unallocated_candidates(doc: object | None = None) -> tuple[Candidate, ...]:
+    """The named operators in what the stage shares leave unallocated; none has a published share."""
+    rows = _Doc("control.json", _control_doc(doc)).object("unallocated")
+    return tuple(
+        Candidate(
+            r.stage("stage"),
+            r.text("company"),
+            r.text("owner_country"),
+            r.text("plants_in"),
+            r.text("basis"),
+            r.text("source"),
+        )
+        for r in rows.rows("candidates")
+    )
 
 
 def group_share(
@@ -112,7 +142,13 @@ def group_share(
         controlled += amount * (to_controller + kept)
     used = sources + tuple(r.source for r in control.values() if r.country in output)
     return GroupShare(
-        basis, group, located / total, controlled / total, unknown / total, tuple(dict.fromkeys(used))
+        basis,
+        group,
+        located / total,
+        controlled / total,
+        unknown / total,
+        tuple(dict.fromkeys(used)),
+        (controlled + unknown) / total,
     )
 
 

@@ -492,6 +492,19 @@ class _Row:
             raise self.error(name, "must be a fraction between 0 and 1 (62% is 0.62)")
         return value
 
+    def share(self, name: str) -> float:
+        """A fraction given as ``name`` or, derived from two published figures, as ``name_num`` over
+        ``name_den`` (kept apart so anyone can redo the division)."""
+        if name in self.data:
+            return self.fraction(name)
+        num, den = self.number(f"{name}_num"), self.positive(f"{name}_den")
+        if num > den:
+            raise self.error(f"{name}_num", f"must not exceed {name}_den")
+        return num / den
+
+    def has_share(self, name: str) -> bool:
+        return name in self.data or f"{name}_num" in self.data
+
     def flag(self, name: str) -> bool:
         value = self.data.get(name, False)
         if not isinstance(value, bool):

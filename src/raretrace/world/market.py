@@ -27,11 +27,9 @@ compares against. Every parameter is an input with its source or marked as an as
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
@@ -263,16 +261,6 @@ def central_path_lp(market: Market) -> FloatArray:
         target = float(d.thrift_max[0]) if seen_at >= 0 and prices[seen_at] >= 2.0 * market.p0 else 0.0
         thrift += (target - thrift) / market.thrift_tau
     return prices
-
-
-def load_params() -> dict[str, object]:
-    """The shared parameter set (``data/world/market_params.json``): name -> number or range object."""
-    text = resources.files("raretrace").joinpath("data/world/market_params.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
-    out: dict[str, object] = {}
-    for name, row in doc["parameters"].items():
-        out[name] = row.get("value", row)
-    return out
 
 
 def market_from_dict(

@@ -31,13 +31,16 @@ from raretrace.errors import ValidationError
 from raretrace.world.data import _Doc, _Row
 from raretrace.world.lines import month_index
 
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
+#: A reported period: a calendar year, a quarter, a half-year, or an Australian fiscal year (July to June,
+#: named by the year it ends in, as Lynas reports): 2024, 2024-Q3, 2015-H2, FY2015.
+_PERIOD = re.compile(r"^(?:(\d{4})(?:-Q([1-4])|-H([12]))?|FY(\d{4}))$")
+PERIOD_FORMS = "YYYY, YYYY-Qn, YYYY-Hn or FYYYYY (July-June)"
 PICKS = ("central", "low", "high")
 
 
 @dataclass(frozen=True)
 class Reported:
-    period: str  # "YYYY" or "YYYY-Qn"
+    period: str  # "YYYY", "YYYY-Qn", "YYYY-Hn" or "FYYYYY" (see _PERIOD)
     t: float
     source: str
     date: str
@@ -46,13 +49,32 @@ class Reported:
     def quarterly(self) -> bool:
         return "-Q" in self.period
 
-    def mid_month(self) -> int:
-        """Month index of the middle month of the period (a quarter's second month, a year's June)."""
+    def _span(self) -> tuple[int, int]:
+        """Month index of the period's first month and its length in months."""
         m = _PERIOD.match(self.period)
         assert m is not None
-        year = int(m.group(1))
-        month = 3 * int(m.group(2)) - 1 if m.group(2) else 6
-        return month_index(f"{year}-{month:02d}")
+        year, quarter, half, fiscal = m.groups()
+        if fiscal:
+            return month_index(f"{int(fiscal) - 1}-07"), 12
+        if quarter:
+            return month_index(f"{year}-{3 * int(quarter) - 2:02d}"), 3
+        if half:
+            return month_index(f"{year}-{6 * int(half) - 5:02d}"), 6
+        return month_index(f"{year}-01"), 12
+
+    @property
+    def months(self) -> int:
+        return self._span()[1]
+
+    def mid_month(self) -> int:
+        """Month index of the middle month of the period (a quarter's second month, a half-year's third,
+        a year's sixth: June, or December for a fiscal year ending in June)."""
+        first, length = self._span()
+        return first + (length - 1) // 2
+
+    def per_year(self) -> float:
+        """The period's output annualised, t/yr."""
+        return self.t * 12.0 / self.months
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,12 @@ class Offtake:
     assumption: bool
     basis: str
     source: str
+
+    @property
+    def uncertain(self) -> bool:
+        """A share the tornado varies: an assumption, or a share derived from published figures that
+        gives bounds (Lynas' US NdPr share); a published share with an assumed low end is not."""
+        return (self.assumption or self.basis.startswith("derived")) and self.low != self.high
 
 
 @dataclass(frozen=True)
@@ -90,7 +118,7 @@ class Producer:
         quarters = sorted((r for r in self.reported if r.quarterly), key=lambda r: r.mid_month())[-4:]
         if quarters:
             return sum(r.t for r in quarters) / len(quarters) * 4.0
-        years = sorted((r for r in self.reported if not r.quarterly), key=lambda r: r.mid_month())
+        years = sorted((r for r in self.reported if r.months == 12), key=lambda r: r.mid_month())
         return years[-1].t if years else None
 
     def share_to(self, country: str, pick: str = "central") -> Offtake:
@@ -193,7 +221,7 @@ def fit_ramp(spec: RampSpec) -> Ramp:
     lie below nameplate (a period at or above it no longer says how fast the plant ramped)."""
     start = month_index(spec.first_output)
     points = tuple(
-        (float(r.mid_month() - start), r.t * (4.0 if r.quarterly else 1.0) / spec.nameplate_t_per_year)
+        (float(r.mid_month() - start), r.per_year() / spec.nameplate_t_per_year)
         for r in sorted(spec.reported, key=lambda r: r.mid_month())
     )
     below = [(e, f) for e, f in points if e > 0 and 0 < f < 1]
@@ -282,7 +310,7 @@ def _ramp(r: _Row, producers: tuple[Producer, ...]) -> RampSpec:
         raw = r.data.get(key)
         periods = [raw] if isinstance(raw, str) else raw
         if not isinstance(periods, list) or not periods:
-            raise r.error(key, "must name one or more reported periods (YYYY or YYYY-Qn)")
+            raise r.error(key, f"must name one or more reported periods ({PERIOD_FORMS})")
         rows = []
         for period in periods:
             row = next((x for x in p.reported if x.period == period), None)
@@ -309,7 +337,7 @@ def _reported(r: _Row, split: float | None) -> tuple[Reported, ...]:
         row = _Row(r.file, f"{r.where}.reported[{i}]", item)
         period = row.text("period")
         if not _PERIOD.match(period):
-            raise row.error("period", f"must be YYYY or YYYY-Qn, not {period!r}")
+            raise row.error("period", f"must be {PERIOD_FORMS}, not {period!r}")
         if "t_reported" in row.data:  # published for several elements together: this element's share
             if split is None:
                 raise row.error("t_reported", "a combined figure needs the producer's split share")
@@ -325,9 +353,9 @@ def _producer(r: _Row) -> Producer:
     reported = _reported(r, split)
     offtake = []
     for o in r.rows("offtake"):
-        share = o.fraction("share")
-        low = o.fraction("share_low") if "share_low" in o.data else share
-        high = o.fraction("share_high") if "share_high" in o.data else share
+        share = o.share("share")
+        low = o.share("share_low") if o.has_share("share_low") else share
+        high = o.share("share_high") if o.has_share("share_high") else share
         if not low <= share <= high:
             raise o.error("share", "must lie between share_low and share_high")
         basis = o.text("basis")

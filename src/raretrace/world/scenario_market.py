@@ -32,11 +32,11 @@ from raretrace.world.market import (
     central,
     central_path_lp,
     draw,
-    load_params,
     market_from_dict,
     price_paths,
     quantity_paths,
 )
+from raretrace.world.market_params import load_params
 from raretrace.world.scenario import Scenario
 
 FloatArray = npt.NDArray[np.float64]

@@ -3,9 +3,10 @@
 For one forecast line (commodity x demand segment) the metric is the share of Monte Carlo paths covered
 by a month (default: the end of 2030). Each assumption is set to its low and its high end while every
 other input stays central: the offtake share to the receiving country of every producer whose offtake
-row is an assumption, the utilisation a project runs at once ramped, and the ramp length (12 months, the
-brownfield lead time, against the calibrated greenfield ramp for every project). The same seed is used
-for every run, so a bar is the assumption's effect, not sampling noise.
+row is uncertain (an assumption, or derived from published figures with bounds), the utilisation a
+project runs at once ramped, and the ramp length (12 months, the brownfield lead time, against the
+calibrated greenfield ramp for every project). The same seed is used for every run, so a bar is the
+assumption's effect, not sampling noise.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def tornado(
     bars = []
     for p in production.producers:
         off = p.share_to("US")
-        if p.commodity != commodity or not off.assumption or off.low == off.high:
+        if p.commodity != commodity or not off.uncertain:
             continue
         lo = metric(Settings(offtake_pick=((p.id, "low"),)))
         hi = metric(Settings(offtake_pick=((p.id, "high"),)))
