@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from raretrace.certify import disclosure
@@ -86,7 +86,10 @@ def test_reveal_signed_is_reveal_plus_the_jcs_of_the_signed_document(
     """Random members and elements concealed, a random choice of disclosures handed over (some given
     twice or forged): the same shown document, hidden count and errors as ``reveal``; and, when the
     walk prepared the signed document, ``canonical_bytes`` of it is the reference JCS."""
-    concealed, disclosures = conceal(document, lambda path: rnd.random() < 0.35)
+    try:
+        concealed, disclosures = conceal(document, lambda path: rnd.random() < 0.35)
+    except ValidationError:  # a lone surrogate concealed: no disclosure can carry it (tested below)
+        assume(False)
     kept = [d for d in disclosures if rnd.random() < 0.7]
     if kept and rnd.random() < 0.1:
         kept.append(kept[0])  # given twice
@@ -147,6 +150,12 @@ def test_what_reveal_signed_shows_is_new_only_along_the_paths_to_a_commitment() 
     assert "_sd" in concealed["outer"]["inner"]  # the document is left as it was
     copied, _ = reveal(concealed, disclosures)
     assert copied == shown and copied["plain"] is not concealed["plain"]  # reveal still copies
+
+
+def test_a_value_no_utf8_json_can_carry_is_refused_by_name_when_concealed() -> None:
+    with pytest.raises(ValidationError, match="lone surrogate") as info:
+        conceal({"exporter": "\ud800"}, lambda path: True)
+    assert info.value.field == "exporter"
 
 
 def test_a_malformed_commitment_is_a_validation_error_not_a_crash() -> None:
@@ -374,7 +383,7 @@ def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-_replacements = st.sampled_from(
+_replacements: st.SearchStrategy[Any] = st.sampled_from(
     [None, True, 0, 1, -1, 1.0, 0.5, -0.0, 1e-6, 1e16, 2**60, float("nan"), "", "x", "_sd", [], {}, (1,)]
 )
 
