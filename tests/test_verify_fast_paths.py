@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from raretrace.certify import disclosure
@@ -33,12 +33,21 @@ from tests.test_certificates import NOW, check, issued  # noqa: F401 - issued is
 from tests.test_dataintegrity import VECTOR_LEAVES, changed, require_vectors, set_other
 
 # Any JSON value, with the numbers the JCS fast path turns away (exponents, 16 digits and more,
-# integers beyond 2**53, -0.0, integral floats) and values that are not plain JSON (a tuple, a dict
-# subclass), which the verifier must hand to the canonical module unchanged.
+# integers beyond 2**53, -0.0, integral floats), floats at every magnitude (Python and ECMAScript
+# switch to exponents at different places: 1e-5 is 1e-05 to Python, 0.00001 to JCS), NaN and the
+# infinities (which JCS refuses), strings with what JCS escapes or orders specially (controls, quote,
+# backslash, U+2028, characters past U+FFFF, lone surrogates), and values that are not plain JSON (a
+# tuple, a dict subclass), which the verifier must hand to the canonical module unchanged.
 _numbers = (
     st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from([-0.0, 1.0, 1000.0, 1e16, 1e21, 1e-7, 5e-324, 2.0**53, 0.1 + 0.2, 10**15, -(10**15)])
+    | st.floats()
+    | st.floats(min_value=1e-8, max_value=1e-3)
+    | st.floats(min_value=1e14, max_value=1e22)
+    | st.sampled_from([-0.0, 1.0, 1000.0, 1e16, 1e21, 1e-5, 1.5e-5, 1e-6, 1e-7, 5e-324, 2.0**53, 0.1 + 0.2])
+    | st.sampled_from([10**15, -(10**15), 2**53 + 1])
+)
+_jcs_strings = st.text(max_size=5) | st.sampled_from(
+    ["\x00\x1f\x7f", '"\\/', "\u2028\u2029\ufeff", "\U0001f600", "\ud800", "_sd", '{"...": 1}', "1e5"]
 )
 _members = st.text(alphabet="abcxyz_.é\U0001f600", min_size=1, max_size=4).filter(
     lambda k: k not in ("_sd", "...", "_sd_alg")
@@ -50,7 +59,7 @@ class _Sub(dict):  # type: ignore[type-arg]
 
 
 _values = st.recursive(
-    st.none() | st.booleans() | _numbers | st.text(max_size=5),
+    st.none() | st.booleans() | _numbers | _jcs_strings,
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(_members, inner, max_size=3)
@@ -77,7 +86,10 @@ def test_reveal_signed_is_reveal_plus_the_jcs_of_the_signed_document(
     """Random members and elements concealed, a random choice of disclosures handed over (some given
     twice or forged): the same shown document, hidden count and errors as ``reveal``; and, when the
     walk prepared the signed document, ``canonical_bytes`` of it is the reference JCS."""
-    concealed, disclosures = conceal(document, lambda path: rnd.random() < 0.35)
+    try:
+        concealed, disclosures = conceal(document, lambda path: rnd.random() < 0.35)
+    except ValidationError:  # a lone surrogate concealed: no disclosure can carry it (tested below)
+        assume(False)
     kept = [d for d in disclosures if rnd.random() < 0.7]
     if kept and rnd.random() < 0.1:
         kept.append(kept[0])  # given twice
@@ -138,6 +150,12 @@ def test_what_reveal_signed_shows_is_new_only_along_the_paths_to_a_commitment() 
     assert "_sd" in concealed["outer"]["inner"]  # the document is left as it was
     copied, _ = reveal(concealed, disclosures)
     assert copied == shown and copied["plain"] is not concealed["plain"]  # reveal still copies
+
+
+def test_a_value_no_utf8_json_can_carry_is_refused_by_name_when_concealed() -> None:
+    with pytest.raises(ValidationError, match="lone surrogate") as info:
+        conceal({"exporter": "\ud800"}, lambda path: True)
+    assert info.value.field == "exporter"
 
 
 def test_a_malformed_commitment_is_a_validation_error_not_a_crash() -> None:
@@ -350,3 +368,98 @@ def test_an_unverified_credential_shows_nothing(issued: Any) -> None:  # noqa: F
     failed = report.failed()
     assert not report.ok and failed is not None and failed.name == "credential proof"
     assert report.shown == {} and report.hidden == 0
+
+
+# --- issue #23: random tampering against the reference path -------------------------------------------
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every member and element of a decoded JSON document, by path."""
+    found: list[tuple[Any, ...]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.append((*path, key))
+        found.extend(_paths(item, (*path, key)))
+    return found
+
+
+_replacements: st.SearchStrategy[Any] = st.sampled_from(
+    [None, True, 0, 1, -1, 1.0, 0.5, -0.0, 1e-6, 1e16, 2**60, float("nan"), "", "x", "_sd", [], {}, (1,)]
+)
+
+
+def _tampered(presentation: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The presentation with one random change: a member or element replaced, removed or given a
+    neighbour, or the disclosures dropped, repeated, forged or altered."""
+    changed = copy.deepcopy(presentation)
+    kind = data.draw(st.sampled_from(["replace", "remove", "add", "disclosures"]))
+    if kind == "disclosures":
+        listed = changed["disclosures"]
+        i = data.draw(st.integers(0, len(listed) - 1))
+        how = data.draw(st.sampled_from(["drop", "repeat", "forge", "flip"]))
+        if how == "drop":
+            del listed[i]
+        elif how == "repeat":
+            listed.append(listed[i])
+        elif how == "forge":
+            listed.append(make_disclosure(data.draw(st.sampled_from(["massKg", "exporter", "x"])), 1))
+        else:
+            text = listed[i]
+            at = data.draw(st.integers(0, len(text) - 1))
+            listed[i] = text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1 :]
+        return changed
+    path = data.draw(st.sampled_from(_paths(changed["credential"])))
+    parent = changed["credential"]
+    for key in path[:-1]:
+        parent = parent[key]
+    if kind == "replace":
+        parent[path[-1]] = data.draw(_replacements)
+    elif kind == "remove":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[data.draw(st.sampled_from(["_sd", "...", "extra", "_sd_alg"]))] = data.draw(_replacements)
+    else:
+        parent.insert(path[-1], data.draw(_replacements | st.just({"...": "AAAA"})))
+    return changed
+
+
+def _reference_jcs(value: object) -> bytes:
+    """JCS by ``rfc8785`` alone, refusing as ``canonical_bytes`` refuses (the same message)."""
+    import rfc8785
+
+    try:
+        return reference_canonical_bytes(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
+        raise ValidationError(f"cannot be canonicalized as JSON: {e}") from e
+
+
+def _report_outcome(presentation: dict[str, Any], trusted: TrustedKeys) -> tuple[Any, ...]:
+    report = verify_certificate(presentation, trusted, witness_threshold=2, now=NOW)
+    steps_said = tuple((s.number, s.ok, s.detail) for s in report.steps)
+    return steps_said, repr(report.shown), report.hidden
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_tampering_is_judged_as_the_reference_path_judges_it(
+    issued: Any,  # noqa: F811
+    data: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The verifier with its fast paths and the verifier on the reference paths (``reveal``, which
+    copies and walks everything, and the credential hashed by ``rfc8785`` itself) give the same
+    report, step by step and word for word, with the same document shown, for the issued certificate
+    and for random tamperings of it: nothing the reference path refused is accepted, and nothing it
+    accepted is refused."""
+    from raretrace.crypto import dataintegrity
+
+    _, presentation, trusted = issued
+    changed = _tampered(presentation, data)
+    fast = _report_outcome(changed, trusted)
+    with monkeypatch.context() as m:
+        m.setattr(steps, "reveal_signed", lambda body, given: (*reveal(body, given), None))
+        m.setattr(dataintegrity, "canonical_bytes", _reference_jcs)
+        reference = _report_outcome(changed, trusted)
+    assert fast == reference
+    if changed["credential"] != presentation["credential"]:
+        assert not fast[0][0][1]  # any change to the signed credential fails step 1

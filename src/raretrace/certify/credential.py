@@ -11,11 +11,11 @@ Pure: the service (``ledger/certificates.py``) gathers the facts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.jsontypes import JSONObject
 from raretrace.model import Lot
 from raretrace.provenance import LotOrigin
 
@@ -87,6 +87,12 @@ def party(facility: Party) -> JSONObject:
     }
 
 
+def _shares(by: Mapping[str, float]) -> JSONObject:
+    """Shares as JCS writes them (a whole share, 1.0, as 1): the signed bytes are the same either way,
+    and a verifier then holds the numbers it hashes and copies nothing to rewrite them."""
+    return {key: _num(share) for key, share in by.items()}
+
+
 def origin_json(origin: LotOrigin) -> JSONObject:
     """An origin vector as JSON, in the order it is given (``provenance.ordered`` sorts it for people)."""
     out: JSONObject = {}
@@ -95,9 +101,9 @@ def origin_json(origin: LotOrigin) -> JSONObject:
         for aspect in ("location", "technology"):
             if aspect in history:
                 shares = history["location"] if aspect == "location" else history["technology"]
-                item[aspect] = {stage: dict[str, JSONValue](by) for stage, by in shares.items()}
+                item[aspect] = {stage: _shares(by) for stage, by in shares.items()}
         if "paths" in history:
-            item["paths"] = dict[str, JSONValue](history["paths"])
+            item["paths"] = _shares(history["paths"])
         out[element] = item
     return out
 

@@ -61,7 +61,12 @@ def make_disclosure(name: str | None, value: JSONValue, salt: str | None = None)
     """``[salt, name, value]`` for an object member, ``[salt, value]`` for an array element."""
     salt = salt or _b64(secrets.token_bytes(16))
     parts: list[JSONValue] = [salt, value] if name is None else [salt, name, value]
-    return _b64(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    try:
+        return _b64(json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    except UnicodeEncodeError as e:  # a lone surrogate: no UTF-8 JSON text can carry it
+        raise ValidationError(
+            f"cannot be disclosed: {e.reason} (a lone surrogate in a string)", field=name or "disclosure"
+        ) from e
 
 
 def _stdlib_json(raw: bytes) -> object:
@@ -314,6 +319,16 @@ class _Revealing:
         self.doubtful = True
         return self.walk(value), value
 
+    def container_signed(self, value: JSONValue) -> tuple[JSONValue, JSONValue]:
+        """``walk_signed`` of a member or element that is not a plain leaf: an object without
+        commitments or an array is walked here, without the extra call through ``walk_signed``
+        (a credential has about sixty of them)."""
+        if type(value) is list:
+            return self.array_signed(value)
+        if type(value) is dict and SD_KEY not in value and SD_ALG_KEY not in value:
+            return self.object_signed(value)
+        return self.walk_signed(value)
+
     def object_signed(self, value: JSONObject) -> tuple[JSONObject, JSONObject]:
         """``walk_signed`` of an object without commitments of its own."""
         shown = value  # copied only if something in it is revealed
@@ -324,7 +339,7 @@ class _Revealing:
             if type(item) is int or type(item) is float:
                 new = self.number(item)  # the int itself when JCS writes it as it is
             else:
-                walked, new = self.walk_signed(item)
+                walked, new = self.container_signed(item)
                 if walked is not item:
                     if shown is value:
                         shown = dict(value)
@@ -356,7 +371,7 @@ class _Revealing:
                     shown[i] = revealed
                 _, new = self.walk_signed(item)  # the digest itself, as signed
             else:
-                walked, new = self.walk_signed(item)
+                walked, new = self.container_signed(item)
                 if walked is not item:
                     if shown is value:
                         shown = list(value)
@@ -385,7 +400,7 @@ class _Revealing:
                 shown[key] = item
                 new = self.number(item)
             else:
-                shown[key], new = self.walk_signed(item)
+                shown[key], new = self.container_signed(item)
             if new is not item:
                 if signed is None:
                     signed = value.copy()
