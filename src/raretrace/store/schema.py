@@ -120,7 +120,7 @@ lots = Table(
     Column("currency", String(3), nullable=True),
     Column("created_time", String(32), nullable=False),
     Column("void", Boolean, nullable=False, default=False),
-    Column("origin", Text, nullable=True),  # JSON origin vector (provenance.py), computed at append
+    Column("origin", Text, nullable=True),  # origin vector (origin_text.py), computed at append
 )
 # The summary a trace shows of each lot, answered from the index alone: the rows carry the origin
 # vector (kilobytes each), so reading them would cost a page per lot.
