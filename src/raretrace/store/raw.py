@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Insert, Table, bindparam, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -54,6 +54,34 @@ def execute_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapp
         cursor.executemany(sql, [arguments(row) for row in rows])
     finally:
         cursor.close()
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` (all with the same keys) into ``table``, in the caller's transaction.
+
+    On PostgreSQL as one ``COPY … FROM STDIN``: psycopg's executemany sends a statement a row and spent
+    ~20 µs of the writer's CPU a row doing it, three times SQLite's cost (measured on the ingest
+    benchmark); COPY streams the rows in one command, adapted by psycopg's C code. A row that breaks a
+    constraint fails the COPY as it would the INSERT. Elsewhere: ``execute_many`` of the INSERT."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        execute_many(conn, _INSERTS.setdefault(table, insert(table)), rows)
+        return
+    import psycopg  # only ever reached through the psycopg driver
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    names = tuple(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
+    values = _arguments(names)  # a tuple in column order
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(values(row))
+
+
+_INSERTS: dict[Table, Insert] = {}
 
 
 def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
