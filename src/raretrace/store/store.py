@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
@@ -19,7 +19,7 @@ from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
 from raretrace.store.envelopes import pack
-from raretrace.store.raw import IN_CHUNK, execute_many, fetch_in, insert_many
+from raretrace.store.raw import IN_CHUNK, RowUpdate, fetch_in, insert_many, update_many
 
 _CHUNK = IN_CHUNK
 T = TypeVar("T")
@@ -241,13 +241,15 @@ class Store:
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
         insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
-        execute_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
+        update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
         # bulk rows bypass the column type, so the envelope's stored form is made here
         insert_many(conn, t.events, [{**row, "envelope": pack(row["envelope"])} for row in batch.events])
         insert_many(conn, t.lot_inputs, batch.lot_inputs)
         insert_many(conn, t.transfers, batch.transfers)
-        execute_many(
-            conn, _RECEIVED, [{"v_seq": s, "v_lot": lot, "v_received": r} for s, lot, r in batch.received]
+        update_many(
+            conn,
+            _RECEIVED,
+            [{"v_seq": s, "v_lot_id": lot, "v_received_seq": r} for s, lot, r in batch.received],
         )
         insert_many(conn, t.assays, batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
@@ -257,13 +259,5 @@ class Store:
         conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note, created_at=created_at))
 
 
-_UPDATE_LOT = (
-    update(t.lots)
-    .where(t.lots.c.id == bindparam("v_id"))
-    .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS})
-)
-_RECEIVED = (
-    update(t.transfers)
-    .where(t.transfers.c.seq == bindparam("v_seq"), t.transfers.c.lot_id == bindparam("v_lot"))
-    .values(received_seq=bindparam("v_received"))
-)
+_UPDATE_LOT = RowUpdate(t.lots, ("id",), _MUTABLE_LOT_COLUMNS)
+_RECEIVED = RowUpdate(t.transfers, ("seq", "lot_id"), ("received_seq",))
