@@ -68,9 +68,9 @@ def test_json_written_before_reads_the_same(origin: LotOrigin) -> None:
     assert _bits(decode_origin(written)) == _bits(origin)
 
 
-def test_shared_histories_are_written_once() -> None:
-    """Four elements with the same three histories (a blend, so shares of ~17 digits): the keys once,
-    11 characters a share."""
+def test_shared_histories_and_steps_are_written_once() -> None:
+    """Four elements with the same three histories (a blend, so shares of ~17 digits): each step once,
+    each key a character a step, 11 characters a share."""
     keys = ["mi=AU|se=CN|ma=JP", "mi=AU|se=JP|ma=JP", "mi=US|se=JP@CN|ma=JP"]
     shares = [((i + 1) / 13, (i + 2) / 17, 1 - (i + 1) / 13 - (i + 2) / 17) for i in range(4)]
     origin: LotOrigin = {
@@ -78,9 +78,17 @@ def test_shared_histories_are_written_once() -> None:
         for e, s in zip(["Nd", "Pr", "Dy", "Tb"], shares, strict=True)
     }
     stored = encode_origin(origin)
-    assert stored.count("mi=AU|se=CN|ma=JP") == 1
-    assert len(stored) == 1 + len(";".join(keys)) + 4 * (1 + 2 + 1 + 32)  # 24 bytes -> 32 base64
+    assert stored.startswith("~mi=AU;se=CN;ma=JP;se=JP;mi=US;se=JP@CN 012;032;452 Nd/")
+    assert len(stored) == len("~mi=AU;se=CN;ma=JP;se=JP;mi=US;se=JP@CN 012;032;452") + 4 * (1 + 2 + 1 + 32)
     assert len(stored) < len(json.dumps(origin, separators=(",", ":"))) / 2
+
+
+def test_more_steps_than_digits_take_two_characters_each() -> None:
+    keys = [f"mi={a}{b}|se=JP" for a in "ABCDEFGHIJ" for b in "ABCDEFGHIJ"]  # 101 distinct steps
+    origin: LotOrigin = {"Nd": {"paths": {key: 1 / len(keys) for key in keys}}}
+    stored = encode_origin(origin)
+    assert stored.split(" ")[1].split(";")[:2] == ["0001", "0201"]  # mi=AA is step 0, se=JP step 1
+    assert _bits(decode_origin(stored)) == _bits(origin)
 
 
 def test_an_element_with_other_paths_names_them_by_index() -> None:
@@ -98,8 +106,9 @@ def test_an_element_with_other_paths_names_them_by_index() -> None:
 def test_what_the_compact_form_cannot_carry_is_kept_as_json() -> None:
     marginals = {"Nd": {"location": {"mining": {"CN": 1.0}}, "technology": {"mining": {"CN": 1.0}}}}
     odd_key: LotOrigin = {"Nd": {"paths": {"mi=C N": 1.0}}}
+    empty_step: LotOrigin = {"Nd": {"paths": {"mi=CN||se=JP": 1.0}}}
     int_share = {"Nd": {"paths": {"mi=CN": 1}}}
-    for origin in (marginals, odd_key, int_share, {}):
+    for origin in (marginals, odd_key, empty_step, int_share, {}):
         stored = encode_origin(origin)  # type: ignore[arg-type]  # the shapes older imports hold
         assert stored == json.dumps(origin, separators=(",", ":"))
         assert decode_origin(stored) == origin

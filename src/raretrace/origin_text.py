@@ -1,10 +1,10 @@
 """The stored text of a lot's origin vector: its joint paths written compactly, read back exactly.
 
 Every lot carries its origin vector (``provenance``), and as JSON it was most of a lot's row: each
-element repeats the same path keys (``"mi=AU|se=MY@AU|ma=JP"``) and writes each share as up to 19
-decimal digits. A lot's elements share their histories, so here the path keys are written once and
-each element's shares as its IEEE 754 doubles (little-endian, URL-safe base64, unpadded): 11 ASCII
-characters a share instead of ~20, and the key text once a lot instead of once an element.
+element repeats the same path keys (``"mi=AU|se=MY@AU|ma=JP"``), the keys repeat the same steps
+(``se=MY@AU``) and each share takes up to 19 decimal digits. Here each distinct step is written once,
+each path key as one character per step, and each element's shares as IEEE 754 doubles
+(little-endian, URL-safe base64, unpadded: 11 characters a share).
 
 It stays text, and the place codes stay readable in it (``=CN``), so a database can still pre-filter
 lots by a country at any stage with a substring test (store/search.py) on both back ends. It reads
@@ -12,18 +12,21 @@ back exactly: the same elements in the same order, each with the same paths in t
 same float values bit for bit, so a vector read back and written as JSON is the JSON the registry
 always wrote.
 
-Format (version ``~``; a JSON vector starts with ``{``, so every vector stored before it reads as
-before)::
+Format (``~``; a JSON vector starts with ``{``, so every vector stored before it reads as before)::
 
-    ~KEY;KEY;…( ELEMENT[:I,I,…][/SHARES])*
+    ~STEP;STEP;… KEY;KEY;…( ELEMENT[:I,I,…][/SHARES])*
 
-* ``KEY``: the lot's distinct path keys in order of first use (``""``, untraced material, included);
+* ``STEP``: the distinct ``CODE=PLACE[@TECH]`` parts of the lot's path keys, in order of first use;
+* ``KEY``: each distinct path key, in order of first use, as the indexes of its steps in the step
+  list, one character each from ``_DIGITS`` (two each when there are more than 64 steps); ``""``
+  (untraced material) is the empty string;
 * ``ELEMENT``: an element symbol; ``:I,I,…`` the indexes of its paths in the key list, in its own
   order, written only when they are not all the keys in list order;
 * ``/SHARES``: its shares in that order, written only when it is not one path with share 1.0.
 
-A vector this cannot carry exactly (an element with marginals only — an older import —, a key or
-symbol holding one of ``~;: /,``, a share that is not a float, no elements) is stored as JSON.
+A vector this cannot carry exactly (an element with marginals only — an older import —, a step or
+symbol holding one of ``~;: /,``, an empty step, a share that is not a float, no elements) is stored
+as JSON.
 """
 
 from __future__ import annotations
@@ -36,13 +39,24 @@ from collections.abc import Mapping
 from raretrace.provenance import ElementOrigin, LotOrigin
 
 _MARK = "~"
-_KEYS, _ELEMENT, _INDEXES, _SHARES, _INDEX = ";", " ", ":", "/", ","
-_RESERVED = frozenset(_MARK + _KEYS + _ELEMENT + _INDEXES + _SHARES + _INDEX)
+_LIST, _PART, _INDEXES, _SHARES, _INDEX, _STEP = ";", " ", ":", "/", ",", "|"
+_RESERVED = frozenset(_MARK + _LIST + _PART + _INDEXES + _SHARES + _INDEX)
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
+_VALUE = {digit: value for value, digit in enumerate(_DIGITS)}
 _WHOLE = (1.0,)
 
 
 def _plain(text: str) -> bool:
-    return _RESERVED.isdisjoint(text)
+    return bool(text) and _RESERVED.isdisjoint(text)
+
+
+def _width(steps: int) -> int:
+    """Characters a step index takes: one while the digits suffice, else two."""
+    return 1 if steps <= len(_DIGITS) else 2
+
+
+def _digits(at: int, width: int) -> str:
+    return _DIGITS[at] if width == 1 else _DIGITS[at // len(_DIGITS)] + _DIGITS[at % len(_DIGITS)]
 
 
 def _doubles(shares: tuple[float, ...]) -> str:
@@ -55,6 +69,20 @@ def _from_doubles(text: str, count: int) -> tuple[float, ...]:
     return struct.unpack(f"<{count}d", packed)
 
 
+def _keys_text(keys: dict[str, int]) -> str | None:
+    """The step list and the keys as step indexes, or None if a key has a step the format cannot hold."""
+    steps: dict[str, int] = {}
+    split = [key.split(_STEP) if key else [] for key in keys]
+    for parts in split:
+        for part in parts:
+            steps.setdefault(part, len(steps))
+    if len(steps) > len(_DIGITS) ** 2 or not all(map(_plain, steps)):
+        return None
+    width = _width(len(steps))
+    coded = ("".join(_digits(steps[part], width) for part in parts) for parts in split)
+    return _LIST.join(steps) + _PART + _LIST.join(coded)
+
+
 def _compact(origin: Mapping[str, ElementOrigin]) -> str | None:
     """The compact text, or None where the format cannot carry ``origin`` exactly."""
     index: dict[str, int] = {}
@@ -64,7 +92,8 @@ def _compact(origin: Mapping[str, ElementOrigin]) -> str | None:
             return None
         for key in paths:
             index.setdefault(key, len(index))
-    if not index or not all(_plain(key) for key in index):
+    keys = _keys_text(index) if index else None
+    if keys is None:
         return None
     every = list(range(len(index)))
     segments = []
@@ -80,7 +109,7 @@ def _compact(origin: Mapping[str, ElementOrigin]) -> str | None:
         if shares != _WHOLE:
             segment += _SHARES + _doubles(shares)
         segments.append(segment)
-    return _MARK + _KEYS.join(index) + "".join(_ELEMENT + segment for segment in segments)
+    return _MARK + keys + "".join(_PART + segment for segment in segments)
 
 
 def encode_origin(origin: Mapping[str, ElementOrigin]) -> str:
@@ -93,8 +122,17 @@ def decode_origin(text: str) -> LotOrigin:
     if not text.startswith(_MARK):
         origin: LotOrigin = json.loads(text)
         return origin
-    table, *segments = text[1:].split(_ELEMENT)
-    keys = table.split(_KEYS)
+    step_list, key_list, *segments = text[1:].split(_PART)
+    steps = step_list.split(_LIST)
+    width = _width(len(steps))
+    if width == 1:
+        keys = [_STEP.join(steps[_VALUE[c]] for c in coded) for coded in key_list.split(_LIST)]
+    else:
+        size = len(_DIGITS)
+        keys = [
+            _STEP.join(steps[_VALUE[coded[i]] * size + _VALUE[coded[i + 1]]] for i in range(0, len(coded), 2))
+            for coded in key_list.split(_LIST)
+        ]
     out: LotOrigin = {}
     for segment in segments:
         head, _, shares = segment.partition(_SHARES)
