@@ -59,7 +59,7 @@ def execute_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapp
         cursor.close()
 
 
-def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
     """INSERT ``rows`` (all with the same keys) into ``table``, in the caller's transaction.
 
     On PostgreSQL as one ``COPY … FROM STDIN``: psycopg's executemany sends a statement a row and spent
@@ -112,7 +112,7 @@ class RowUpdate:
         return update(self.table).where(*where).values({c: given.c[c] for c in self.columns})
 
 
-def update_many(conn: Connection, change: RowUpdate, rows: Sequence[Mapping[str, Any]]) -> None:
+def update_many(conn: Connection, change: RowUpdate, rows: Sequence[Mapping[str, object]]) -> None:
     """``change`` applied to every row (each matching one table row, none twice), in the caller's
     transaction: on PostgreSQL as one statement (``RowUpdate.joined``), for the same reason as
     ``insert_many``; elsewhere ``execute_many``."""
