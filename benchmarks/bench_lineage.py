@@ -49,6 +49,7 @@ from synthetic_graph import RECYCLE_SHARE, REE, SyntheticChain
 from raretrace.crypto.dsse import recorded_statement
 from raretrace.ledger.lineage import trace_up
 from raretrace.ledger.registry import Registry
+from raretrace.origin_text import decode_origin
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled
 from raretrace.store.db import make_engine, resolve_url
 from raretrace.store.envelopes import unpack
@@ -379,7 +380,7 @@ def measure_check(registry: Registry, sample: dict[str, list[str]], args: argpar
         base_times, differences = timed_each(
             lots,
             lambda lot: naive_origin(conn, lot, facilities),
-            lambda lot, origin: max_difference(json.loads(stored[lot]), origin),
+            lambda lot, origin: max_difference(decode_origin(stored[lot]), origin),
         )
     worst = max(differences)
     print(line("baseline: naive_origin (recursive query + pooling)", base_times))

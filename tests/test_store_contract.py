@@ -4,7 +4,6 @@ without a database and the memory double cannot drift from what the registry rea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -57,7 +56,7 @@ def _lot_view(found: Lot) -> dict[str, object]:
         "in_transit_to": found.in_transit_to,
         "deposit": found.deposit,
         "void": found.void,
-        "origin": json.loads(found.origin_json) if found.origin_json else None,
+        "origin": found.stored_origin() if found.origin_text else None,
     }
 
 

@@ -7,7 +7,6 @@ except ``to_dict``/``from_dict`` with plain JSON values (DESIGN §7).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
 from raretrace.fields import Fields
 from raretrace.jsontypes import JSONObject
+from raretrace.origin_text import decode_origin
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
 
 #: The rare-earth symbols whose mass balance and origin the registry tracks.
@@ -369,9 +369,9 @@ class Lot:
     in_transit_to: str | None = None
     deposit: str | None = None
     void: bool = False
-    #: The origin vector as stored (JSON of a ``provenance.LotOrigin``); parsed on demand,
-    #: because most appends move lots without looking at their history.
-    origin_json: str | None = None
+    #: The origin vector as stored (``origin_text``: a ``provenance.LotOrigin`` written compactly);
+    #: parsed on demand, because most appends move lots without looking at their history.
+    origin_text: str | None = None
 
     def __post_init__(self) -> None:
         parse_positive(self.remaining_kg, "lot.remaining_kg", allow_zero=True)
@@ -403,10 +403,9 @@ class Lot:
 
     def stored_origin(self) -> LotOrigin:
         """The origin vector as stored (paths only where recorded): what the append path pools."""
-        if self.origin_json is None:
+        if self.origin_text is None:
             return untraced(e for e in self.spec.composition.fractions if e in REE_SYMBOLS)
-        origin: LotOrigin = json.loads(self.origin_json)
-        return origin
+        return decode_origin(self.origin_text)
 
     def to_dict(self) -> dict[str, object]:
         """The lot as JSON values (the origin vector as its TypedDicts, which are JSON objects)."""

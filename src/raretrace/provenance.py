@@ -292,12 +292,21 @@ def pooled(
     return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _stepped(key: str, stage: str, country: str, technology: str) -> str:
+    """The key of history ``key`` followed (or with ``stage`` redone) in ``country`` with ``technology``.
+
+    Cached: every process event re-keys each path of its inputs, and the same histories and facilities
+    recur across the registry (on the ingest benchmark this was most of ``performed``'s cost)."""
+    steps = dict(path_steps(key))
+    steps[stage] = (country, technology)
+    return path_key(steps)
+
+
 def _with_step(paths: Paths, stage: str, country: str, technology: str) -> Paths:
     out: Paths = {}
     for key, share in paths.items():
-        steps = dict(path_steps(key))
-        steps[stage] = (country, technology)
-        new = path_key(steps)
+        new = _stepped(key, stage, country, technology)
         out[new] = out.get(new, 0.0) + share
     return out
 

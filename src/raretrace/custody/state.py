@@ -51,6 +51,7 @@ from raretrace.errors import (
     ValidationError,
 )
 from raretrace.model import ASSAY_ACTIVITY, FRACTION_SLACK, Facility, Lot, LotSpec, Stage
+from raretrace.origin_text import encode_origin
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, stored_form
 from raretrace.times import format_time, stored_instant
 
@@ -282,7 +283,7 @@ class LedgerState:
                     produced_seq=seq,
                     created_time=event.time,
                     deposit=deposit,
-                    origin_json=json.dumps(own, separators=(",", ":")),
+                    origin_text=encode_origin(own),
                 ),
                 new=True,
             )

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.registry import Registry
+from raretrace.origin_text import decode_origin
 from raretrace.provenance import untraced_share
 from raretrace.store.lineage import SUMMARY_KEYS, Edge, edges_down, edges_up, origins, summaries
 
@@ -324,7 +325,7 @@ def _element_histories(conn: Connection, lot_ids: Sequence[str]) -> _Histories:
     """Each lot's composition and, per element, the share of untraced history (origin vectors)."""
     out: _Histories = {}
     for lot_id, composition, origin in origins(conn, lot_ids):
-        vector = orjson.loads(origin) if origin else {}
+        vector = decode_origin(origin) if origin else {}
         out[lot_id] = (orjson.loads(composition), {e: untraced_share(o) for e, o in vector.items()})
     return out
 

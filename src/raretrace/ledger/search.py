@@ -22,6 +22,7 @@ from raretrace.errors import ValidationError
 from raretrace.jsontypes import JSONObject
 from raretrace.ledger.registry import Registry
 from raretrace.model import Form, Stage
+from raretrace.origin_text import decode_origin
 from raretrace.provenance import with_marginals
 from raretrace.rules.verdict import Outcome
 from raretrace.store.search import ColumnFilters, count_lots, group_counts, lot_rows, page_rows
@@ -142,7 +143,7 @@ def _element_present(row: Mapping[str, object], element: str) -> bool:
 
 
 def _country_at_some_stage(row: Mapping[str, object], country: str) -> bool:
-    origin = with_marginals(json.loads(str(row["origin"] or "{}")))
+    origin = with_marginals(decode_origin(str(row["origin"])) if row["origin"] else {})
     return any(
         shares.get(country, 0.0) > 0
         for history in origin.values()

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from raretrace.errors import StoreError
 
 DEFAULT_DB = "raretrace.db"
-SCHEMA_REVISION = "0016"  # the newest Alembic revision this code expects (a test holds it to the scripts)
+SCHEMA_REVISION = "0017"  # the newest Alembic revision this code expects (a test holds it to the scripts)
 ENV_VAR = "RARETRACE_DB"
 
 

@@ -33,7 +33,7 @@ from raretrace.store.raw import fetch_all
 Edge = tuple[str, str, float, int]
 #: What a trace shows of a lot: (id, form, mass_kg, producer, stage, deposit, custodian).
 SummaryRow = tuple[str, str, float, str, str, str | None, str]
-#: (id, composition JSON, origin vector JSON or None).
+#: (id, composition JSON, stored origin text (``origin_text``) or None).
 OriginRow = tuple[str, str, str | None]
 
 SUMMARY_KEYS = t.LOT_SUMMARY_COLUMNS  # the summary's columns after the id, in this order
@@ -97,5 +97,5 @@ def summaries(conn: Connection, lot_ids: Sequence[str]) -> list[SummaryRow]:
 
 
 def origins(conn: Connection, lot_ids: Sequence[str]) -> list[OriginRow]:
-    """Composition and origin vector (both JSON text) of each lot of ``lot_ids`` that exists."""
+    """Composition (JSON) and stored origin text of each lot of ``lot_ids`` that exists."""
     return cast("list[OriginRow]", _rows(conn, "origins", lot_ids))

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from raretrace.elements import REE_SYMBOLS
+from raretrace.origin_text import decode_origin, encode_origin
 from raretrace.provenance import Contribution, LotOrigin, extracted, performed, pooled, untraced
 
 _BATCH = 2000
@@ -49,7 +50,7 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
         row.id: (row.country, json.loads(row.technology))
         for row in conn.execute(text("SELECT id, country, technology FROM facilities"))
     }
-    rebuilt: dict[str, tuple[str, dict[str, float]]] = {}  # this batch's lots: origin JSON, composition
+    rebuilt: dict[str, tuple[str, dict[str, float]]] = {}  # this batch's lots: stored origin, composition
     done = 0
     last = -1
     while True:
@@ -113,7 +114,7 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
                 continue
             for row in outputs:
                 composition = json.loads(row.composition)
-                own = json.dumps(_own(origin, composition), separators=(",", ":"))
+                own = encode_origin(_own(origin, composition))
                 rebuilt[row.id] = (own, composition)
                 updates.append({"o": own, "i": row.id})
         if updates:
@@ -161,10 +162,10 @@ def _event_origin(
     for parent, mass in sorted(consumed.items()):
         if parent in rebuilt:
             text_origin, composition = rebuilt[parent]
-            origin: LotOrigin = json.loads(text_origin)
+            origin = decode_origin(text_origin)
         else:
             found, composition = stored[parent]
-            origin = json.loads(found) if found else untraced(e for e in composition if e in REE_SYMBOLS)
+            origin = decode_origin(found) if found else untraced(e for e in composition if e in REE_SYMBOLS)
         contributions.append(Contribution(origin, _ree_kg(composition, mass)))
     untraced_kg: dict[str, float] = {}
     for feed in predicate.get("additions") or predicate.get("external_feed") or []:

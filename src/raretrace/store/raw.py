@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Insert, Table, Update, bindparam, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -52,6 +55,77 @@ def execute_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapp
     cursor = conn.connection.cursor()
     try:
         cursor.executemany(sql, [arguments(row) for row in rows])
+    finally:
+        cursor.close()
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
+    """INSERT ``rows`` (all with the same keys) into ``table``, in the caller's transaction.
+
+    On PostgreSQL as one ``COPY … FROM STDIN``: psycopg's executemany sends a statement a row and spent
+    ~20 µs of the writer's CPU a row doing it, three times SQLite's cost (measured on the ingest
+    benchmark); COPY streams the rows in one command, adapted by psycopg's C code. A row that breaks a
+    constraint fails the COPY as it would the INSERT. Elsewhere: ``execute_many`` of the INSERT."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        execute_many(conn, _INSERTS.setdefault(table, insert(table)), rows)
+        return
+    import psycopg  # only ever reached through the psycopg driver
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    names = tuple(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
+    values = _arguments(names)  # a tuple in column order
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(values(row))
+
+
+_INSERTS: dict[Table, Insert] = {}
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """UPDATE of ``table``'s row matched on the ``match`` columns, setting the ``columns``; the rows
+    given to ``update_many`` name each column ``v_<column>``."""
+
+    table: Table
+    match: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    @cached_property
+    def statement(self) -> Update:
+        where = [self.table.c[name] == bindparam(f"v_{name}") for name in self.match]
+        return update(self.table).where(*where).values({c: bindparam(f"v_{c}") for c in self.columns})
+
+    @cached_property
+    def joined(self) -> Update:
+        """PostgreSQL: the same change for many rows at once, each column's values one array
+        (parameter ``v_<column>``), joined to the table as ``unnest(…) AS v(…)``."""
+        names = (*self.match, *self.columns)
+        arrays = [cast(bindparam(f"v_{n}"), ARRAY(self.table.c[n].type)) for n in names]
+        given = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+        where = [self.table.c[name] == given.c[name] for name in self.match]
+        return update(self.table).where(*where).values({c: given.c[c] for c in self.columns})
+
+
+def update_many(conn: Connection, change: RowUpdate, rows: Sequence[Mapping[str, object]]) -> None:
+    """``change`` applied to every row (each matching one table row, none twice), in the caller's
+    transaction: on PostgreSQL as one statement (``RowUpdate.joined``), for the same reason as
+    ``insert_many``; elsewhere ``execute_many``."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        execute_many(conn, change.statement, rows)
+        return
+    sql, arguments = _compile(conn, change.joined, ())
+    names = (f"v_{name}" for name in (*change.match, *change.columns))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, arguments({name: [row[name] for row in rows] for name in names}))
     finally:
         cursor.close()
 

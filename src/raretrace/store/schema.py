@@ -120,10 +120,10 @@ lots = Table(
     Column("currency", String(3), nullable=True),
     Column("created_time", String(32), nullable=False),
     Column("void", Boolean, nullable=False, default=False),
-    Column("origin", Text, nullable=True),  # JSON origin vector (provenance.py), computed at append
+    Column("origin", Text, nullable=True),  # origin vector (origin_text.py), computed at append
 )
 # The summary a trace shows of each lot, answered from the index alone: the rows carry the origin
-# vector (kilobytes each), so reading them would cost a page per lot.
+# vector (~540 bytes a row at 1M lots, kilobytes for deep lots), so reading them costs ~5x the pages.
 LOT_SUMMARY_COLUMNS = ("form", "mass_kg", "producer", "stage", "deposit", "custodian")
 Index("ix_lots_summary", lots.c.id, *(lots.c[name] for name in LOT_SUMMARY_COLUMNS))
 # A participant's lots in id order, a page at a time (store/listings.lot_page).

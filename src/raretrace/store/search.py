@@ -24,7 +24,7 @@ class ColumnFilters:
     facility: str | None = None  # producer or custodian
     producer_countries: Sequence[str] = ()
     element: str | None = None  # a key of the composition JSON (checked exactly by the service)
-    country: str | None = None  # a key somewhere in the origin JSON (checked exactly by the service)
+    country: str | None = None  # a place in the stored origin text (checked exactly by the service)
     created_from: str | None = None  # RFC 3339 prefixes compare as text
     created_before: str | None = None
 
@@ -44,7 +44,7 @@ def _where(query: Select[Any], f: ColumnFilters) -> Select[Any]:
         query = query.where(lots.producer.in_(producers))
     if f.element:
         query = query.where(lots.composition.contains(f'"{f.element}"', autoescape=True))
-    if f.country:  # a place in a joint path key (``se=CN``) or a marginals key (``"CN"``, older imports)
+    if f.country:  # a place in a path key (``se=CN``, both stored forms) or a marginals key (``"CN"``, JSON)
         query = query.where(
             or_(
                 lots.origin.contains(f"={f.country}", autoescape=True),

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
@@ -19,7 +19,7 @@ from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
 from raretrace.store.envelopes import pack
-from raretrace.store.raw import IN_CHUNK, execute_many, fetch_in
+from raretrace.store.raw import IN_CHUNK, RowUpdate, fetch_in, insert_many, update_many
 
 _CHUNK = IN_CHUNK
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def lot_row(lot: Lot) -> dict[str, Any]:
         "currency": lot.spec.currency,
         "created_time": lot.created_time,
         "void": lot.void,
-        "origin": lot.origin_json,
+        "origin": lot.origin_text,
     }
 
 
@@ -91,7 +91,7 @@ def lot_from_row(row: Any) -> Lot:
         in_transit_to=row.in_transit_to,
         deposit=row.deposit,
         void=bool(row.void),
-        origin_json=row.origin,
+        origin_text=row.origin,
     )
 
 
@@ -235,25 +235,23 @@ class Store:
     # --- the one write of a batch ---------------------------------------------------------------
     def write_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
         """Write a judged batch in bulk, in the caller's transaction (see ``store.raw`` for why raw)."""
-        execute_many(
-            conn, _INSERT[t.facilities.name], [facility_row(spec, seq) for spec, seq in batch.facilities]
-        )
-        execute_many(conn, _INSERT[t.facility_keys.name], batch.new_keys)
+        insert_many(conn, t.facilities, [facility_row(spec, seq) for spec, seq in batch.facilities])
+        insert_many(conn, t.facility_keys, batch.new_keys)
         for key_id, values in batch.key_updates.items():
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
-        execute_many(conn, _INSERT[t.lots.name], [lot_row(lot) for lot in batch.new_lots.values()])
+        insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
-        execute_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
+        update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
         # bulk rows bypass the column type, so the envelope's stored form is made here
-        execute_many(
-            conn, _INSERT[t.events.name], [{**row, "envelope": pack(row["envelope"])} for row in batch.events]
+        insert_many(conn, t.events, [{**row, "envelope": pack(row["envelope"])} for row in batch.events])
+        insert_many(conn, t.lot_inputs, batch.lot_inputs)
+        insert_many(conn, t.transfers, batch.transfers)
+        update_many(
+            conn,
+            _RECEIVED,
+            [{"v_seq": s, "v_lot_id": lot, "v_received_seq": r} for s, lot, r in batch.received],
         )
-        execute_many(conn, _INSERT[t.lot_inputs.name], batch.lot_inputs)
-        execute_many(conn, _INSERT[t.transfers.name], batch.transfers)
-        execute_many(
-            conn, _RECEIVED, [{"v_seq": s, "v_lot": lot, "v_received": r} for s, lot, r in batch.received]
-        )
-        execute_many(conn, _INSERT[t.assays.name], batch.assays)
+        insert_many(conn, t.assays, batch.assays)
         self.set_meta(conn, "tree_size", str(tree_size))
 
     def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str, created_at: str) -> None:
@@ -261,14 +259,5 @@ class Store:
         conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note, created_at=created_at))
 
 
-_INSERT = {table.name: insert(table) for table in t.metadata.tables.values()}
-_UPDATE_LOT = (
-    update(t.lots)
-    .where(t.lots.c.id == bindparam("v_id"))
-    .values({name: bindparam(f"v_{name}") for name in _MUTABLE_LOT_COLUMNS})
-)
-_RECEIVED = (
-    update(t.transfers)
-    .where(t.transfers.c.seq == bindparam("v_seq"), t.transfers.c.lot_id == bindparam("v_lot"))
-    .values(received_seq=bindparam("v_received"))
-)
+_UPDATE_LOT = RowUpdate(t.lots, ("id",), _MUTABLE_LOT_COLUMNS)
+_RECEIVED = RowUpdate(t.transfers, ("seq", "lot_id"), ("received_seq",))
