@@ -179,9 +179,9 @@ def test_groups_hold_only_traded_elements() -> None:
 
 def test_non_ree_components() -> None:
     expected = {"Fe", "B", "Co", "Cu", "Al", "Ga", "Nb", "Zr", "Ni", "Ti", "Si", "Ca"}
-    expected |= {"Mg", "Mn", "Th", "U", "O", "C", "F", "P", "Ba", "Sr", "Pb", "Zn"}
+    expected |= {"Mg", "Mn", "Th", "U", "O", "C", "F", "P", "Ba", "Sr", "Pb", "Zn", "Ta"}
     assert expected == NON_REE_COMPONENTS
-    assert len(NON_REE_COMPONENTS) == 24
+    assert len(NON_REE_COMPONENTS) == 25
     assert not NON_REE_COMPONENTS & {e.value for e in Element}
     assert OTHER == "other"
 

@@ -253,9 +253,11 @@ def test_conformal_coverage_on_exchangeable_scores() -> None:
     assert hits / trials <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / trials)
 
 
-def test_a_library_calibration_moves_the_models_threshold(tmp_path: object) -> None:
+def test_a_library_calibration_moves_the_models_thresholds(tmp_path: object) -> None:
     """The file's ``calibration.novelty_shift`` is added to the threshold the model sets on its draws, and
-    ``library build`` writes one calibrated on the samples by lab."""
+    each deposit's ``calibration.declared.shift`` is taken off both of its declared-origin thresholds (the
+    likelihood-ratio one stays at or below 0); ``library build`` writes both, calibrated on the samples by
+    lab."""
     from raretrace.fingerprint.conformal import calibrated_library
 
     text = certified_samples_csv(4)
@@ -265,8 +267,80 @@ def test_a_library_calibration_moves_the_models_threshold(tmp_path: object) -> N
     plain = build_model(library_from_dict({**data, "calibration": {}}, "plain"))
     moved = build_model(library_from_dict(data, "calibrated"))
     assert moved.novelty_threshold == pytest.approx(plain.novelty_threshold + cal["novelty_shift"])
+    shifts = cal["declared"]["shift"]
+    assert set(shifts) == {d.id for d in plain.deposits} and cal["declared"]["held_out"] > 0
+    for i, d in enumerate(plain.deposits):
+        assert moved.declared_fit[i] == pytest.approx(plain.declared_fit[i] - shifts[d.id])
+        assert moved.declared_lr[i] == pytest.approx(min(plain.declared_lr[i] - shifts[d.id], 0.0))
     with pytest.raises(Exception, match="finite number"):
         library_from_dict({**data, "calibration": {"novelty_shift": "x"}}, "bad")
+    bad = {**cal, "declared": {"shift": {"nowhere": 0.1}}}
+    with pytest.raises(Exception, match="no deposit 'nowhere'"):
+        library_from_dict({**data, "calibration": bad}, "bad")
+    bad = {**cal, "declared": {"shift": {plain.deposits[0].id: None}}}
+    with pytest.raises(Exception, match="finite number"):
+        library_from_dict({**data, "calibration": bad}, "bad")
+
+
+# --- the declared-origin test calibrated on the library's own samples (Mondrian / pooled conformal) ---------
+
+
+_LOG_P = st.one_of(st.floats(min_value=-50, max_value=0), st.just(math.nan), st.just(-math.inf))
+_LLR = st.one_of(st.floats(min_value=-50, max_value=50), st.just(math.nan), st.just(-math.inf))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_LOG_P, _LLR), min_size=1, max_size=20))
+def test_the_declared_excess_is_positive_exactly_where_a_truthful_declaration_fails(
+    pairs: list[tuple[float, float]],
+) -> None:
+    """The margin conformal calibration ranks (``declared_excess``) and the verdict's two tests
+    (``declared_fails``) agree on every sample and deposit, NaN and -inf included."""
+    model = default_model()
+    k = len(model.deposits)
+    log_p = np.array([[lp] * k for lp, _ in pairs])
+    llr = np.array([[lr] * k for _, lr in pairs])
+    fit_fail, outweighed = model.declared_fails(log_p, llr)
+    assert np.array_equal(model.declared_excess(log_p, llr) > 0, fit_fail | outweighed)
+
+
+def test_declared_shifts_are_each_deposits_own_quantile_where_it_can_have_one_else_the_pooled_one() -> None:
+    """Worked by hand at alpha = 0.01: a deposit with 200 held-out excesses 0..199 gets its own rank
+    ceil(201 x 0.99) = 199, the value 198; one with 10 (1000..1009) cannot certify 1% (fewer than 99) and gets
+    the pooled rank ceil(211 x 0.99) = 209 of all 210, the value 1008."""
+    from raretrace.fingerprint.conformal import declared_calibration, mondrian_min
+
+    assert mondrian_min(0.01) == 99 and mondrian_min(0.1) == 9
+    excess = np.concatenate([np.arange(200.0), 1000.0 + np.arange(10.0)])
+    deposits = ["big"] * 200 + ["small"] * 10
+    cal = declared_calibration(excess, deposits, 0.01)
+    assert cal.shifts == {"big": 198.0, "small": 1008.0}
+    assert cal.own_quantile == ("big",) and cal.pooled_shift == 1008.0 and cal.held_out == 210
+    entry = cal.entry()
+    assert entry["shift"] == {"big": 198.0, "small": 1008.0} and entry["attained_level"] == 0.99
+    # an infinite quantile would switch the test off: the nearest finite excess stands in
+    odd = declared_calibration(np.array([np.inf] * 3 + [1.0, 2.0]), ["a"] * 5, 0.01)
+    assert odd.shifts == {"a": 2.0}
+
+
+def test_mondrian_coverage_holds_per_deposit_on_exchangeable_scores() -> None:
+    """The class-conditional guarantee, measured: two deposits whose truthful excesses differ in scale, 150
+    calibration scores each; a new truthful report of either exceeds its own shift with probability at most
+    1% (one pooled shift would hold for the mixture only: the wide deposit would fail more often)."""
+    from raretrace.fingerprint.conformal import declared_calibration
+
+    rng = np.random.default_rng(19)
+    trials, hits = 3000, {"narrow": 0, "wide": 0}
+    scale = {"narrow": 1.0, "wide": 4.0}
+    for _ in range(trials):
+        excess = np.concatenate(
+            [rng.standard_t(3, 150) * scale["narrow"], rng.standard_t(3, 150) * scale["wide"]]
+        )
+        cal = declared_calibration(excess, ["narrow"] * 150 + ["wide"] * 150, 0.01)
+        for d in hits:
+            hits[d] += int(rng.standard_t(3) * scale[d] > cal.shifts[d])
+    bound = 0.01 + 3 * math.sqrt(0.01 * 0.99 / trials)
+    assert all(h / trials <= bound for h in hits.values()), hits
 
 
 def test_a_blend_is_named_with_its_fraction_range_and_its_nd_must_balance(isotope_model: object) -> None:

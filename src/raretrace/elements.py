@@ -164,10 +164,11 @@ _NON_REE_NAMES: Final = MappingProxyType(
         "gallium": "Ga", "niobium": "Nb", "zirconium": "Zr", "nickel": "Ni", "titanium": "Ti",
         "silicon": "Si", "calcium": "Ca", "magnesium": "Mg", "manganese": "Mn", "thorium": "Th",
         "uranium": "U", "oxygen": "O", "carbon": "C", "fluorine": "F", "phosphorus": "P", "barium": "Ba",
-        "strontium": "Sr", "lead": "Pb", "zinc": "Zn",
+        "strontium": "Sr", "lead": "Pb", "zinc": "Zn", "tantalum": "Ta",
     }
 )  # fmt: skip
-#: Non-REE components (magnet alloying additions, ore gangue, radionuclides, O/C/F/P) by symbol.
+#: Non-REE components (magnet alloying additions, ore gangue, radionuclides, O/C/F/P; Nb and Ta for the ore's
+#: Nb/Ta, ``fingerprint.trace_ratios``) by symbol.
 NON_REE_COMPONENTS: Final = frozenset(_NON_REE_NAMES.values())
 
 

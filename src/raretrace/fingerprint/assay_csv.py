@@ -118,6 +118,8 @@ def _column(header: str) -> _Column:
     text = header.strip()
     low = text.lower()
     for prefix, kind in (("dl ", "limit"), ("u ", "uncertainty")):
+        if prefix == "u " and _unit_only(text[len(prefix) :]):
+            break  # "U (ppm)", "U ppm": uranium itself, not the uncertainty of a column
         if low.startswith(prefix) and len(text) > len(prefix):
             try:
                 inner = _column(text[len(prefix) :])
@@ -158,6 +160,12 @@ def _column(header: str) -> _Column:
         raise ValidationError("give oxides in wt% (or %)", field=text, context="row 1")
     factor = UNITS[unit] * (oxide_factor(symbol) if oxide else 1.0)
     return _Column(text, "element", symbol, factor, oxide)
+
+
+def _unit_only(rest: str) -> bool:
+    """Whether a header's remainder is only a unit ("(ppm)", "[wt%]", "ppm")."""
+    r = rest.strip().lower()
+    return r[:1] in ("(", "[") or r in UNITS
 
 
 def _species(name: str, header: str) -> tuple[str, bool]:

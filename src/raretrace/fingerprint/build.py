@@ -8,7 +8,8 @@ and elements, method of moments) and stored as the library's ``lab_bias_sd``; th
 nuisance term, so each deposit keeps only its within-lab spread. The result is a library file in the shipped
 library's format, whose figures have status ``measured`` and whose single source is the sample file itself
 (name, SHA-256, counts of samples, labs and methods, and when it was built). Where the samples report
-present-day epsilon-Nd and 87Sr/86Sr, their mean and spread per deposit become the deposit's isotope figures.
+present-day epsilon-Nd and 87Sr/86Sr, their mean and spread per deposit become the deposit's isotope figures;
+where they report Th and U, or Nb and Ta, the log ratios' mean and spread become its trace-ratio figures.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from raretrace.fingerprint.features import FeatureSpace, pattern_vector
 from raretrace.fingerprint.isotopes import sm147_nd144
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.samples import ReferenceSample
+from raretrace.fingerprint.trace_ratios import fitted_ratios
 
 MIN_SAMPLES: Final = 3
 #: A library file as JSON data (the shipped library's format), before ``library_from_dict`` checks it.
@@ -230,6 +232,9 @@ def build_library(
         figures = isotope_figures(rows)
         if figures:
             deposits[-1]["isotopes"] = [f.entry(key) for f in figures]
+        ratios = fitted_ratios([r.assay.ppm for r in rows], key, MIN_SAMPLES)
+        if ratios:
+            deposits[-1]["ratios"] = ratios
     methods = sorted({s.method for s in samples})
     return {
         "title": f"Reference library built from certified reference samples ({file_name})",

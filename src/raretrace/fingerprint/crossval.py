@@ -7,14 +7,14 @@
   library, and its samples count in "rejected" (they should be) rather than in accuracy.
 
 Reported per fold kind: top-1 accuracy, the share of in-library samples wrongly rejected as unknown, the
-share of truthful declarations (the sample's own deposit) called inconsistent, and for leave-one-lab-out the
-share of out-of-library samples rejected.
+share of truthful declarations (the sample's own deposit) called inconsistent (also per deposit), and for
+leave-one-lab-out the share of out-of-library samples rejected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,8 @@ class FoldFigures:
     truthful_inconsistent: float
     outside: int  # samples whose deposit left the library with them
     outside_rejected: float
+    #: truthful declarations called inconsistent, per deposit (a guarantee per deposit is the question)
+    truthful_by_deposit: dict[str, float] = field(default_factory=dict)
 
 
 def _score(
@@ -46,6 +48,7 @@ def _score(
     calibrate: bool = True,
 ) -> FoldFigures:
     top, rejected, truthful, out_rejected = [], [], [], []
+    by_deposit: dict[str, list[bool]] = {}
     for f, held in enumerate(folds):
         if progress:
             progress(f + 1, len(folds))
@@ -73,6 +76,7 @@ def _score(
                 top.append(bool(result.candidates) and result.candidates[0].deposit == s.deposit)
                 rejected.append(result.unknown)
                 truthful.append(result.status == "inconsistent")
+                by_deposit.setdefault(s.deposit, []).append(truthful[-1])
             else:
                 out_rejected.append(result.unknown)
 
@@ -88,6 +92,7 @@ def _score(
         mean(truthful),
         len(out_rejected),
         mean(out_rejected),
+        {d: mean(v) for d, v in sorted(by_deposit.items())},
     )
 
 

@@ -8,8 +8,9 @@ censored in the likelihood, never replaced by a number.
 
 What can speak depends on the form. Separation erases the ore's rare-earth pattern: for separated oxides,
 metals, alloys, magnets and everything made of them only the Nd isotope ratio (unchanged by chemistry, only by
-blending) can speak; Sr and Pb then come from reagents and alloying feed and are not used. Impurity profiles
-could speak too, but the library has none, so none is used.
+blending) can speak; Sr and Pb then come from reagents and alloying feed and are not used. Th/U and Nb/Ta
+(``trace_ratios``) speak for ore and concentrate where the library has a figure for them; other impurity
+profiles could speak too, but the library has none, so none is used.
 """
 
 from __future__ import annotations
@@ -25,14 +26,17 @@ from numpy.typing import NDArray
 from raretrace.elements import parse_component
 from raretrace.errors import ValidationError
 from raretrace.fingerprint.decision import declared_verdicts
-from raretrace.fingerprint.features import BELOW_DL_FRACTION, Observed, describe, pattern_vector
+from raretrace.fingerprint.features import BELOW_DL_FRACTION, FeatureSpace, Observed, describe, pattern_vector
 from raretrace.fingerprint.isotopes import CHUR_143_144, epsilon_nd
 from raretrace.fingerprint.library import REY
 from raretrace.fingerprint.mixture import best_mixtures
 from raretrace.fingerprint.model import ALPHA, FingerprintModel, Scores, default_model
+from raretrace.fingerprint.trace_ratios import TRACE_ELEMENTS, TRACE_RATIOS, log_ratios
 from raretrace.model import Form, parse_enum
 
 PATTERN_FORMS: Final = frozenset({Form.ORE, Form.CONCENTRATE, Form.MIXED_OXIDE})
+#: Forms whose Th/U and Nb/Ta are the ore's (chemical processing separates those elements from the REE).
+RATIO_FORMS: Final = frozenset({Form.ORE, Form.CONCENTRATE})
 #: Isotope keys an assay may carry; the value says what the library can do with it.
 ISOTOPE_KEYS: Final = {
     "eNd": "used",
@@ -102,8 +106,8 @@ def _split(
     detection_limits: Mapping[str, float] | None,
     uncertainties: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float], dict[str, str]]:
-    """(REY ppm measured, REY detection limits of values below them, REY 1-sigma uncertainties, isotopes,
-    ignored keys with reasons)."""
+    """(REY and trace-ratio element ppm measured, REY detection limits of values below them, their 1-sigma
+    uncertainties, isotopes, ignored keys with reasons)."""
     rey: dict[str, float] = {}
     isotopes: dict[str, float] = {}
     ignored: dict[str, str] = {}
@@ -116,7 +120,7 @@ def _split(
         symbol = parse_component(key)
         if value < 0:
             raise ValidationError(f"a concentration cannot be negative, got {value}", field=key)
-        if symbol in REY:
+        if symbol in REY or symbol in TRACE_ELEMENTS:
             rey[symbol] = float(value)
         else:
             ignored[symbol] = "no reference data for it in the library"
@@ -128,6 +132,8 @@ def _split(
         if symbol in REY and rey.get(symbol, 0.0) <= 0.0:
             limits[symbol] = float(limit)
             rey.pop(symbol, None)
+        elif symbol in TRACE_ELEMENTS and rey.get(symbol, 0.0) <= 0.0:
+            rey.pop(symbol, None)  # below its limit: not measured, so no ratio with it
     sds: dict[str, float] = {}
     for key, sd in (uncertainties or {}).items():
         if not (isinstance(sd, int | float) and math.isfinite(sd) and sd >= 0):
@@ -201,11 +207,47 @@ def _informative(
     for key in ("206Pb/204Pb", "207Pb/204Pb", "208Pb/204Pb"):
         if key in isotopes:
             ignored[key] = ISOTOPE_KEYS[key]
+    trace = {e: v for e, v in rey.items() if e in TRACE_ELEMENTS}
+    _add_trace_ratios(space, the_form, (trace, sds), (x, own_var), used, ignored)
     basis = "rey_pattern" if pattern else ""
     if "eNd" in used or "87Sr/86Sr" in used:
         basis = f"{basis}+isotopes" if basis else "isotopes"
     observed = Observed(x[None, :], cens[None, :], own_var[None, :] if own_var.any() else None)
     return observed, used, missing, pattern, basis or "none"
+
+
+def _add_trace_ratios(
+    space: FeatureSpace,
+    the_form: Form,
+    values: tuple[dict[str, float], dict[str, float]],
+    into: tuple[NDArray[np.float64], NDArray[np.float64]],
+    used: list[str],
+    ignored: dict[str, str],
+) -> None:
+    """Put the sample's log Th/U and Nb/Ta and their variances (``values``: measured ppm and 1-sigma) into
+    ``into`` (features, own variances) where both elements are measured, the form keeps them and the library
+    has a figure; record in ``ignored`` why a reported trace element is not used otherwise."""
+    trace, sds = values
+    for name, pair in TRACE_RATIOS.items():
+        given = [e for e in pair if e in trace]
+        if not given:
+            continue
+        reason = ""
+        if the_form not in RATIO_FORMS:
+            reason = (
+                f"chemical processing separates {' and '.join(pair)} from the rare earths in a {the_form}"
+            )
+        elif name not in space.ratios:
+            reason = f"the library has no reference figure for {name}"
+        elif len(given) < 2:
+            reason = f"{name} needs both {' and '.join(pair)} measured"
+        if reason:
+            ignored.update(dict.fromkeys(given, reason))
+            continue
+        value, var = log_ratios(trace, sds, [name])
+        j = space.key_index(name)
+        into[0][j], into[1][j] = value[0], var[0]
+        used.append(name)
 
 
 def check_assay(

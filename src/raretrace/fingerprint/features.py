@@ -6,6 +6,8 @@ Model features (numpy, vectorized, fast):
   Shares are closed, so these are log-ratio coordinates (the CLR plus one common offset); unlike a
   CLR/ILR they stay defined for a reference that gives only some elements, which most sources do.
 * ``eNd``: present-day epsilon-Nd (CHUR 0.512630); ``87Sr/86Sr``.
+* ``ln(Th/U)``, ``ln(Nb/Ta)``: log mass ratios of trace elements outside the REE (``trace_ratios``), as
+  columns only of a space built for a library that has a figure for them.
 
 Descriptors (pyrolite, one sample at a time, for the explanation): chondrite-normalized REE with the named
 reference ``ChondriteREE_ON`` (O'Neill 2016), the O'Neill (2016) lambda shape coefficients λ0-λ3, Ce/Ce* and
@@ -32,6 +34,7 @@ from numpy.typing import NDArray
 
 from raretrace.elements import oxide_factor
 from raretrace.fingerprint.library import REY, group_members
+from raretrace.fingerprint.trace_ratios import TRACE_RATIOS, ratio_feature
 
 CHONDRITE: Final = "ChondriteREE_ON"
 CHONDRITE_NAME: Final = "ChondriteREE_ON (O'Neill 2016, Phil. Trans. R. Soc. A 374:20150239)"
@@ -93,24 +96,42 @@ def share_feature(key: str) -> str:
 
 
 class FeatureSpace:
-    """A fixed list of feature names: every single REY share, the given group sums, then the isotopes."""
+    """A fixed list of feature names: every single REY share, the given group sums, the isotopes, then the
+    given trace ratios (``trace_ratios.TRACE_RATIOS``; none unless a library has a figure for them)."""
 
-    def __init__(self, groups: Iterable[str]) -> None:
+    def __init__(self, groups: Iterable[str], ratios: Iterable[str] = ()) -> None:
         self.groups: tuple[str, ...] = tuple(sorted(set(groups)))
+        wanted = set(ratios)
+        self.ratios: tuple[str, ...] = tuple(r for r in TRACE_RATIOS if r in wanted)
         self.names: tuple[str, ...] = (
             tuple(share_feature(e) for e in REY)
             + tuple(share_feature(g) for g in self.groups)
             + ISOTOPE_FEATURES
+            + tuple(ratio_feature(r) for r in self.ratios)
         )
         self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
         self._group_idx = [[REY.index(m) for m in group_members(g)] for g in self.groups]
+        start = len(REY) + len(self.groups)
+        self._isotope_cols = slice(start, start + len(ISOTOPE_FEATURES))
+        self._ratio_cols = slice(self._isotope_cols.stop, len(self.names))
 
     def __len__(self) -> int:
         return len(self.names)
 
+    def bias_weights(self) -> NDArray[np.float64]:
+        """Per feature, how many element calibrations it depends on (the inter-lab bias variance it carries):
+        one for a share, two for a ratio of two elements, none for an isotope ratio (internally
+        normalized)."""
+        weights = np.ones(len(self))
+        weights[self._isotope_cols] = 0.0
+        weights[self._ratio_cols] = 2.0
+        return weights
+
     def key_index(self, key: str) -> int:
-        """Column of a library share key ("Nd", "Pr+Nd") or isotope feature ("eNd")."""
-        return self.index[key if key in ISOTOPE_FEATURES else share_feature(key)]
+        """Column of a library share key ("Nd", "Pr+Nd"), isotope feature ("eNd") or trace ratio ("Th/U")."""
+        if key in ISOTOPE_FEATURES:
+            return self.index[key]
+        return self.index[ratio_feature(key) if key in TRACE_RATIOS else share_feature(key)]
 
     def from_ppm(
         self,
@@ -130,12 +151,14 @@ class FeatureSpace:
         limits: NDArray[np.float64] | None = None,
         sd_ppm: NDArray[np.float64] | None = None,
         isotopes: NDArray[np.float64] | None = None,
+        ratios: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
         total_oxide_ppm: NDArray[np.float64] | None = None,
     ) -> Observed:
         """Features of assays: element ppm in REY order (n x 15, NaN = not reported); ``censored`` marks
         elements reported below their detection limit ``limits`` (ppm, per sample and element; the
         ``ppm`` value there is ignored); ``sd_ppm`` the 1-sigma uncertainty of each value (NaN or 0 =
-        none given).
+        none given); ``ratios`` the (log value, variance) of this space's trace ratios (n x its ratios; NaN =
+        not reported).
 
         Shares are of TREO: the sum of the measured oxides (censored ones count as zero: with coarse
         limits, half the limit of many censored elements would inflate TREO far more than their true,
@@ -175,7 +198,12 @@ class FeatureSpace:
                         s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2
                     )
         if isotopes is not None:
-            out[:, -len(ISOTOPE_FEATURES) :] = isotopes
+            out[:, self._isotope_cols] = isotopes
+        if ratios is not None and self.ratios:
+            out[:, self._ratio_cols] = ratios[0]
+            if ratios[1].any():
+                var = np.zeros((n, len(self))) if var is None else var
+                var[:, self._ratio_cols] = np.nan_to_num(ratios[1])
         out_cens &= ~np.isnan(out)
         return Observed(out, out_cens, var)
 

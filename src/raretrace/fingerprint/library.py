@@ -26,6 +26,7 @@ import pycountry
 
 from raretrace.elements import parse_element
 from raretrace.errors import ValidationError
+from raretrace.fingerprint.trace_ratios import SINGLE_FIGURE_LOG_SD, TRACE_ELEMENTS, TRACE_RATIOS
 from raretrace.io import read_json_file
 
 #: The 15 rare earths of a REY pattern (lanthanides without Pm, plus Y), in atomic-number order of the
@@ -76,7 +77,7 @@ class IsotopeRef:
 
 @dataclass(frozen=True)
 class RatioRef:
-    """A published trace-element ratio (mass basis), e.g. Ce/Yb of loparite."""
+    """A trace-element ratio (mass basis): published (e.g. Ce/Yb of loparite) or fitted to samples."""
 
     ratio: str
     low: float
@@ -84,6 +85,18 @@ class RatioRef:
     source: str
     status: str
     material: str = ""
+
+    @property
+    def log_centre(self) -> float:
+        """Log of the geometric centre of the figure (a range's centre, or the single figure)."""
+        return (math.log(self.low) + math.log(self.high)) / 2
+
+    @property
+    def log_sd(self) -> float:
+        """Within-deposit log-sd: a range read as a 95% interval; a single figure the assumed spread."""
+        if self.high > self.low:
+            return math.log(self.high / self.low) / 3.92
+        return SINGLE_FIGURE_LOG_SD
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,10 @@ class Deposit:
     def isotope(self, quantity: str) -> IsotopeRef | None:
         return next((i for i in self.isotopes if i.quantity == quantity), None)
 
+    def trace_ratio(self, name: str) -> RatioRef | None:
+        """The reference's figure for a compared trace ratio (``trace_ratios.TRACE_RATIOS``), if any."""
+        return next((r for r in self.ratios if r.ratio == name and name in TRACE_RATIOS), None)
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.raw)
 
@@ -163,6 +180,8 @@ class Library:
     title: str = ""
     #: added to the model's open-set threshold: calibrated on the library's own samples (``conformal``)
     novelty_shift: float = 0.0
+    #: per deposit, subtracted from its declared-origin thresholds: calibrated on the samples (``conformal``)
+    declared_shift: Mapping[str, float] = field(default_factory=dict)
 
     def get(self, deposit_id: str) -> Deposit:
         for d in self.deposits:
@@ -180,7 +199,16 @@ class Library:
         kept = tuple(d for d in self.deposits if d.id not in deposit_ids)
         gone = self.withheld + tuple(d for d in self.deposits if d.id in deposit_ids)
         origin = f"{self.origin} without {', '.join(deposit_ids)}"
-        return Library(kept, self.sources, origin, self.lab_bias_sd, gone, self.title, self.novelty_shift)
+        return Library(
+            kept,
+            self.sources,
+            origin,
+            self.lab_bias_sd,
+            gone,
+            self.title,
+            self.novelty_shift,
+            self.declared_shift,
+        )
 
     def resolve(self, declared: str) -> tuple[str, tuple[Deposit, ...]]:
         """What a declared origin names: ``("deposit", (d,))`` for a deposit id or name, or
@@ -370,8 +398,9 @@ def _ratios(row: Mapping[str, Any], sources: Mapping[str, Any], where: str) -> t
         parts = name.split("/") if isinstance(name, str) else []
         if len(parts) != 2:
             raise ValidationError("a ratio is two element symbols, 'Ce/Yb'", field=at)
-        for part in parts:
-            parse_element(part)
+        for part in parts:  # a rare earth, or an element of a compared trace ratio (Th, U, Nb, Ta)
+            if part not in TRACE_ELEMENTS:
+                parse_element(part)
         if r.get("basis") != "mass":
             raise ValidationError("only mass ratios are held (basis: mass)", field=at)
         lo, hi = _range(r.get("range", r.get("value")), f"{at}.value")
@@ -465,7 +494,22 @@ def library_from_dict(data: object, origin: str) -> Library:
         (),
         str(data.get("title", "")),
         shift,
+        _declared_shifts(calibration.get("declared"), {d.id for d in deposits}),
     )
+
+
+def _declared_shifts(entry: object, ids: set[str]) -> dict[str, float]:
+    """``calibration.declared.shift`` of a library file: a number per deposit of the library."""
+    if entry is None:
+        return {}
+    where = "calibration.declared.shift"
+    shifts = entry.get("shift") if isinstance(entry, dict) else None
+    if not isinstance(shifts, dict):
+        raise ValidationError("an object of shifts per deposit", field=where)
+    for key in shifts:
+        if key not in ids:
+            raise ValidationError(f"no deposit {key!r} in the library", field=where)
+    return {str(k): _num(v, f"{where}.{k}") for k, v in shifts.items()}
 
 
 def read_library_file(path: str) -> Library:

@@ -5,7 +5,8 @@ simulated training draws of k (so analytical noise and censoring are in its spre
 
     score_k(x) = sum over f fixed by k and observed in x of [log N(x_f; mu_kf, sd_kf) - log B_f(x_f)]
 
-where B_f is a background density (the pooled spread of all deposits; for isotopes a broad fixed range).
+where B_f is a background density (the pooled spread of all deposits; for isotopes and the trace ratios Th/U
+and Nb/Ta a broad fixed range).
 A feature a deposit has no figure for contributes nothing, i.e. it is marginalised: as likely as for "any
 deposit". The model never pretends to know what a source did not say. "Fixed by k" includes the group sums
 of the feature space (e.g. La+Ce+Pr+Nd, which a partial reference gives instead of its members) that k's
@@ -55,6 +56,7 @@ from raretrace.fingerprint import isochron
 from raretrace.fingerprint.features import FeatureSpace, Observed
 from raretrace.fingerprint.library import REY, Deposit, Library, group_members, load_library
 from raretrace.fingerprint.simulate import Draws, Noise, simulate
+from raretrace.fingerprint.trace_ratios import TRACE_BACKGROUND, ratio_feature
 
 #: Nominal false-rejection rate of the open-set test and of the declared-origin test.
 ALPHA: Final = 0.01
@@ -123,7 +125,14 @@ def known_mask(deposit: Deposit, space: FeatureSpace) -> NDArray[np.bool_]:
         mask[space.index["eNd"]] = True
     if deposit.isotope("87Sr/86Sr") is not None:
         mask[space.index["87Sr/86Sr"]] = True
+    for name in space.ratios:
+        mask[space.key_index(name)] = deposit.trace_ratio(name) is not None
     return mask
+
+
+def _backgrounds() -> dict[str, tuple[float, float]]:
+    """The fixed "any material" (mean, sd) of the isotope and trace-ratio features, by feature name."""
+    return ISOTOPE_BACKGROUND | {ratio_feature(k): v for k, v in TRACE_BACKGROUND.items()}
 
 
 class FingerprintModel:
@@ -163,15 +172,16 @@ class FingerprintModel:
             train.labels,
             self.known[:, eps_col],
         )
-        # the lab-bias nuisance: its variance adds to every share feature (not to isotope ratios)
+        # the lab-bias nuisance: its variance adds to every share feature, twice to a trace ratio (two
+        # elements' calibrations), not to isotope ratios
         self.lab_bias_sd = lab_bias_sd
-        shares = np.array([name not in ISOTOPE_BACKGROUND for name in space.names])
-        self.sd[:, shares] = np.sqrt(self.sd[:, shares] ** 2 + lab_bias_sd**2)
+        self.sd = np.sqrt(self.sd**2 + space.bias_weights() * lab_bias_sd**2)
         self.bg_mean = np.zeros(f)
         self.bg_sd = np.ones(f)
+        fixed = _backgrounds()
         for j, name in enumerate(space.names):
-            if name in ISOTOPE_BACKGROUND:
-                self.bg_mean[j], self.bg_sd[j] = ISOTOPE_BACKGROUND[name]
+            if name in fixed:
+                self.bg_mean[j], self.bg_sd[j] = fixed[name]
             elif fitted[:, j].any():
                 # equal weight per deposit: mixture mean and variance of every deposit with a figure for f
                 m, s = self.mean[fitted[:, j], j], self.sd[fitted[:, j], j]
@@ -462,6 +472,23 @@ class FingerprintModel:
         with np.errstate(invalid="ignore"):
             return np.asarray(log_p < self.declared_fit), np.asarray(llr < self.declared_lr)
 
+    def declared_excess(self, log_p: NDArray[np.float64], llr: NDArray[np.float64]) -> NDArray[np.float64]:
+        """n x K: how far each sample lies past each deposit's two declared-origin thresholds (the larger of
+        the two margins; > 0 exactly where ``declared_fails`` fails it, -inf where neither test applies).
+        ``conformal`` calibrates the thresholds on these margins."""
+        with np.errstate(invalid="ignore"):
+            margins = np.maximum(
+                np.nan_to_num(self.declared_fit - log_p, nan=-np.inf),
+                np.nan_to_num(self.declared_lr - llr, nan=-np.inf),
+            )
+        return np.asarray(margins)
+
+    def shift_declared(self, shift: NDArray[np.float64]) -> None:
+        """Move each deposit's two declared-origin thresholds down by ``shift`` (K; calibrated on a library's
+        own samples, ``conformal``); the likelihood-ratio threshold stays at or below 0."""
+        self.declared_fit = self.declared_fit - shift
+        self.declared_lr = np.minimum(self.declared_lr - shift, 0.0)
+
     # --- calibration --------------------------------------------------------------------------------------
 
     def calibrate(self, draws: Draws) -> None:
@@ -513,14 +540,15 @@ def _robust_scale(values: NDArray[np.float64]) -> tuple[float, float]:
 def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = None) -> FingerprintModel:
     """Fit on simulated training draws and calibrate on separate draws (fixed seeds: deterministic)."""
     groups = {key for d in library.deposits for key in d.shares if "+" in key}
-    space = FeatureSpace(groups)
+    ratios = {r.ratio for d in library.deposits for r in d.ratios if d.trace_ratio(r.ratio) is not None}
+    space = FeatureSpace(groups, ratios)
     deposits = library.deposits
     if lab_bias_sd is None:
         lab_bias_sd = library.lab_bias_sd if library.lab_bias_sd is not None else LAB_BIAS_SD
 
     def draws(n: int, s: int, plan: Sequence[tuple[str, bool, Noise]]) -> Draws:
         parts = [
-            simulate(deposits, space, n // len(plan), s + i, form=form, isotopes=iso, noise=noise)
+            simulate(deposits, space, n // len(plan), s + i, form=form, isotopes=iso, ratios=iso, noise=noise)
             for i, (form, iso, noise) in enumerate(plan)
         ]
         return Draws(
@@ -548,8 +576,9 @@ def build_model(library: Library, seed: int = SEED, lab_bias_sd: float | None = 
         for j, noise in enumerate(regimes)
     ]
     model.calibrate(draws(N_CALIBRATE, seed + 1000, calibration))
-    # a library built from samples may carry a threshold calibrated on them (``conformal``)
+    # a library built from samples may carry thresholds calibrated on them (``conformal``)
     model.novelty_threshold += library.novelty_shift
+    model.shift_declared(np.array([library.declared_shift.get(d.id, 0.0) for d in deposits]))
     model.library = library
     return model
 

@@ -77,8 +77,10 @@ def simulate_deposit(
     form: str = "ore",
     noise: Noise | None = None,
     isotopes: bool = False,
+    ratios: bool = False,
 ) -> tuple[Observed, NDArray[np.float64], NDArray[np.bool_]]:
-    """``n`` simulated assays of ``deposit``: (features, element ppm in REY order, censored mask)."""
+    """``n`` simulated assays of ``deposit``: (features, element ppm in REY order, censored mask); with
+    ``isotopes`` / ``ratios`` they also report the deposit's isotopes / trace ratios where it has figures."""
     noise = noise or Noise()
     t_scale = math.sqrt((_T_DOF - 2) / _T_DOF)  # unit variance
     slope = rng.normal(0.0, noise.slope_sd, size=(n, 1)) * _SLOPE_POS
@@ -124,8 +126,9 @@ def simulate_deposit(
         if sr_ref is not None:
             iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
     observed = space.observe(
-        ppm, censored=censored, limits=np.broadcast_to(dl, ppm.shape), isotopes=iso, total_oxide_ppm=total
-    )
+        ppm, censored=censored, limits=np.broadcast_to(dl, ppm.shape), isotopes=iso,
+        ratios=_trace_ratios(deposit, space, n, rng, noise) if ratios else None, total_oxide_ppm=total,
+    )  # fmt: skip
     features = observed.x
     for g in space.groups:
         if g in deposit.shares and np.all(np.isnan(features[:, space.key_index(g)])):
@@ -134,6 +137,24 @@ def simulate_deposit(
             outside = (1.0 - share) * np.exp(rng.normal(0.0, noise.rsd, size=n))
             features[:, space.key_index(g)] = np.log(inside / (inside + outside))
     return observed, ppm, censored
+
+
+def _trace_ratios(
+    deposit: Deposit, space: FeatureSpace, n: int, rng: np.random.Generator, noise: Noise
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """(log ratio, its variance) of each of the space's trace ratios the deposit has a figure for (NaN
+    otherwise): log-normal about the figure with its spread, plus the analytical noise and lab bias of both
+    elements. No random number is drawn for a deposit without a figure, so its other draws stay those of a
+    library without trace ratios."""
+    refs = [deposit.trace_ratio(name) for name in space.ratios]
+    if not any(refs):
+        return None
+    values = np.full((n, len(refs)), np.nan)
+    for j, ref in enumerate(refs):
+        if ref is not None:
+            values[:, j] = ref.log_centre + ref.log_sd * rng.standard_normal(n)
+            values[:, j] += math.sqrt(2.0) * math.hypot(noise.rsd, noise.lab_bias_sd) * rng.standard_normal(n)
+    return values, np.zeros_like(values)
 
 
 def _lab_total(
@@ -185,12 +206,15 @@ def simulate(
     form: str = "ore",
     noise: Noise | None = None,
     isotopes: bool = False,
+    ratios: bool = False,
 ) -> Draws:
     """Simulated assays of every deposit, labelled by position in ``deposits``."""
     rng = np.random.default_rng(seed)
     feats, ppms, cens, labels = [], [], [], []
     for k, d in enumerate(deposits):
-        f, p, c = simulate_deposit(d, space, n_per_deposit, rng, form=form, noise=noise, isotopes=isotopes)
+        f, p, c = simulate_deposit(
+            d, space, n_per_deposit, rng, form=form, noise=noise, isotopes=isotopes, ratios=ratios
+        )
         feats.append(f)
         ppms.append(p)
         cens.append(c)
