@@ -107,7 +107,7 @@ def _api(world: ServerWorld) -> dict[str, str]:
         body = {"lots": [JP_MAGNET], "as_of": AS_OF}
         answer = client.post("/api/v1/check", json=body, headers=world.as_(who))
         out[f"api check {who}"] = f"{answer.status_code} {answer.text}"
-        for query in ("", "?element=Nd&sort=-mass_kg", f"?verdict=us-dfars-252.225-7052=fail&limit=2"):
+        for query in ("", "?element=Nd&sort=-mass_kg", "?verdict=us-dfars-252.225-7052=fail&limit=2"):
             answer = client.get(f"/api/v1/search/lots{query}", headers=world.as_(who))
             out[f"api search {who} {query}"] = f"{answer.status_code} {answer.text}"
     return out
