@@ -21,8 +21,9 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from raretrace.jsontypes import JSONObject
-from raretrace.render.jsonable import jsonable
+from raretrace.render.jsonable import as_object, jsonable
+
+__all__ = ["as_object", "json_answer", "typed_answer"]
 
 _OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -37,14 +38,6 @@ def json_answer(data: object) -> Response:
     except TypeError:  # orjson.JSONEncodeError: what it passes through or cannot write
         body = _PYDANTIC.dump_json(data)
     return Response(body, media_type="application/json")
-
-
-def as_object(answer: object) -> JSONObject:
-    """The JSON object ``render.jsonable`` makes of a typed answer (a dataclass or a mapping)."""
-    value = jsonable(answer)
-    if not isinstance(value, dict):
-        raise TypeError(f"{type(answer).__name__} is not answered as a JSON object")
-    return value
 
 
 def typed_answer(answer: object, status_code: int = 200) -> JSONResponse:
