@@ -98,3 +98,26 @@ def test_an_inline_member_writes_its_members_in_its_place_and_a_str_enum_its_pla
     assert written == {"who": "ann", "city": "Oslo", "country": None, "mood": "glad", "stays": 2}
     assert list(written) == ["who", "city", "country", "mood", "stays"]  # type: ignore[arg-type]  # a dict here
     assert type(written["mood"]) is str  # type: ignore[index]  # not the enum: orjson writes it directly
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    start: str
+    km: float
+    stops: int | None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_dataclass_of_plain_fields_is_written_in_order_and_refuses_numbers_json_cannot_hold(
+    bad: float,
+) -> None:
+    legs = (Leg("Oslo", 12.5, None), Leg("Bergen", 3.0, 2))
+    for _ in range(2):  # the first answer finds how Leg is written, the second uses it
+        assert jsonable(legs) == [
+            {"start": "Oslo", "km": 12.5, "stops": None},
+            {"start": "Bergen", "km": 3.0, "stops": 2},
+        ]
+    with pytest.raises(ValueError, match="no JSON form"):
+        jsonable(Leg("Oslo", bad, 1))
+    with pytest.raises(ValueError, match="no JSON form"):
+        jsonable([legs[0], Leg("Oslo", bad, 1)])
