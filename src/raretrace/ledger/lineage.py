@@ -253,7 +253,7 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
 
 
 def _trace_edges(edges: Iterable[Edge]) -> tuple[TraceEdge, ...]:
-    return tuple(TraceEdge(*edge) for edge in edges)
+    return tuple(itertools.starmap(TraceEdge, edges))
 
 
 def element_shares(
