@@ -307,11 +307,11 @@ def measure_trace(registry: Registry, sample: dict[str, list[str]], args: argpar
             result = trace_up(registry, lot, max_paths=args.max_paths, graph=False)
             times.append(time.perf_counter() - start)
             cpu_times.append(time.thread_time() - cpu_start)
-            ours = {s["lot"]: s["share"] for s in result["sources"]}
+            ours = {s.lot: s.share for s in result.sources}
             start = time.perf_counter()
             result = trace_up(registry, lot, max_paths=args.max_paths, graph=True)
             graph_times.append(time.perf_counter() - start)
-            stats.append((result["path_count"], len(result["lots"]) - 1))
+            stats.append((result.path_count, len(result.lots) - 1))
             del result
             if paired and not base_first:
                 base_start = time.perf_counter()

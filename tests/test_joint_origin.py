@@ -190,7 +190,7 @@ def test_a_certificate_with_malformed_paths_is_refused(bad: object) -> None:
 def test_trace_up_gives_each_sources_share_of_each_element(db_url: str) -> None:
     """A 30/70 blend by gross mass is not 30/70 by element; untraced feed added upstream and at the
     blend takes its part. Expected figures worked out from the declared compositions below."""
-    from raretrace.ledger.lineage import trace_up
+    from tests.trace_json import up_json
 
     chain = ScriptedChain(new_registry(db_url))
     chain.add_facility("MINE-A", country="AU", stages=["mining"])
@@ -229,8 +229,8 @@ def test_trace_up_gives_each_sources_share_of_each_element(db_url: str) -> None:
         additions=[{"material": "untraced Nd metal", "mass_kg": 2.0, "composition": {"Nd": 1.0}}],
         outputs=[lot("urn:x:magnet", "magnet", 100.0, {"Nd": 0.31, "Dy": 0.044})],
     )
-    result = trace_up(chain.registry, "urn:x:magnet", by_element=True)
-    assert "element_shares" not in trace_up(chain.registry, "urn:x:magnet")["sources"][0]
+    result = up_json(chain.registry, "urn:x:magnet", by_element=True)
+    assert "element_shares" not in up_json(chain.registry, "urn:x:magnet")["sources"][0]
     sources = {s["lot"]: s for s in result["sources"]}
     assert math.isclose(sources["urn:x:ore-a"]["share"], 0.3) and math.isclose(
         sources["urn:x:ore-b"]["share"], 0.7

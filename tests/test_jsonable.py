@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
+from enum import Enum, StrEnum
 
 import pytest
 from hypothesis import given
@@ -73,3 +73,51 @@ def test_parsed_json_is_json(value: object) -> None:
 @pytest.mark.parametrize("bad", [{"a": {1, 2}}, [object()], {1: "key not a string"}, ({"a": 1},)])
 def test_values_that_json_cannot_hold_are_not_json(bad: object) -> None:
     assert not is_json(bad)
+
+
+class Mood(StrEnum):
+    GLAD = "glad"
+
+
+@dataclass(frozen=True)
+class Where:
+    city: str
+    country: str | None
+
+
+@dataclass(frozen=True)
+class Visit:
+    who: str
+    where: Where = field(metadata={"inline": True})
+    mood: Mood
+    stays: int
+
+
+def test_an_inline_member_writes_its_members_in_its_place_and_a_str_enum_its_plain_value() -> None:
+    written = jsonable(Visit("ann", Where("Oslo", None), Mood.GLAD, 2))
+    assert written == {"who": "ann", "city": "Oslo", "country": None, "mood": "glad", "stays": 2}
+    assert list(written) == ["who", "city", "country", "mood", "stays"]  # type: ignore[arg-type]  # a dict here
+    assert type(written["mood"]) is str  # type: ignore[index]  # not the enum: orjson writes it directly
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    start: str
+    km: float
+    stops: int | None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_dataclass_of_plain_fields_is_written_in_order_and_refuses_numbers_json_cannot_hold(
+    bad: float,
+) -> None:
+    legs = (Leg("Oslo", 12.5, None), Leg("Bergen", 3.0, 2))
+    for _ in range(2):  # the first answer finds how Leg is written, the second uses it
+        assert jsonable(legs) == [
+            {"start": "Oslo", "km": 12.5, "stops": None},
+            {"start": "Bergen", "km": 3.0, "stops": 2},
+        ]
+    with pytest.raises(ValueError, match="no JSON form"):
+        jsonable(Leg("Oslo", bad, 1))
+    with pytest.raises(ValueError, match="no JSON form"):
+        jsonable([legs[0], Leg("Oslo", bad, 1)])

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from raretrace.errors import NotFoundError, ValidationError
-from raretrace.ledger.lineage import ancestry, best_paths, inputs_by_child, trace_down, trace_up
+from raretrace.ledger.lineage import ancestry, best_paths, inputs_by_child
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store import schema as t
 from tests.chain_fixtures import new_registry
+from tests.trace_json import down_json, up_json
 
 COMP = {"Nd": 0.01, "Pr": 0.003}
 
@@ -67,13 +68,13 @@ def _blend(db_url: str, kg_a: float = 300.0, kg_b: float = 100.0) -> ScriptedCha
 def test_sources_rank_by_share_then_lot_id(db_url: str, kg_a: float, kg_b: float, order: list[str]) -> None:
     registry = _blend(db_url, kg_a, kg_b).registry
     for graph in (True, False):
-        result = trace_up(registry, "urn:raretrace:lot:ox-1", graph=graph)
+        result = up_json(registry, "urn:raretrace:lot:ox-1", graph=graph)
         assert [s["lot"] for s in result["sources"]] == [f"urn:raretrace:lot:{x}" for x in order]
 
 
 def test_trace_up_gives_shares_by_path(db_url: str) -> None:
     registry = _blend(db_url).registry
-    result = trace_up(registry, "urn:raretrace:lot:ox-1")
+    result = up_json(registry, "urn:raretrace:lot:ox-1")
     shares = {s["lot"]: s["share"] for s in result["sources"]}
     assert math.isclose(shares["urn:raretrace:lot:ore-a"], 0.75)
     assert math.isclose(shares["urn:raretrace:lot:ore-b"], 0.25)
@@ -84,7 +85,7 @@ def test_trace_up_gives_shares_by_path(db_url: str) -> None:
     assert path["input_kg"] == pytest.approx([30.0, 300.0])  # 3/4 of the 40 kg concentrate went to ox-1
     assert result["path_count"] == result["paths_listed"] == 2 and not result["paths_truncated"]
     json.dumps(result)  # the --json form is one JSON object
-    mined = trace_up(registry, "urn:raretrace:lot:ore-a")  # a source is its own only source
+    mined = up_json(registry, "urn:raretrace:lot:ore-a")  # a source is its own only source
     assert [(s["lot"], s["share"], s["path_count"]) for s in mined["sources"]] == [
         ("urn:raretrace:lot:ore-a", 1.0, 1)
     ]
@@ -94,21 +95,56 @@ def test_trace_up_gives_shares_by_path(db_url: str) -> None:
     assert mined["edges"] == [] and list(mined["lots"]) == ["urn:raretrace:lot:ore-a"]
 
 
+def test_a_trace_is_a_typed_answer_and_its_json_the_api_schema(db_url: str) -> None:
+    """``trace_up``/``trace_down`` answer frozen dataclasses (issue #18); the JSON the interfaces make of
+    them (``render.jsonable``) is what the API's response model describes, a source as one flat object."""
+    from dataclasses import FrozenInstanceError
+
+    from raretrace.ledger.lineage import trace_down, trace_up
+    from raretrace.ledger.trace_answers import DownTrace, LotSummary, UpTrace
+    from raretrace.render.jsonable import as_object
+    from raretrace.server.schemas import Trace
+    from raretrace.store.lineage import SUMMARY_KEYS
+
+    assert tuple(LotSummary.__dataclass_fields__) == SUMMARY_KEYS  # a summary row is read by position
+    registry = _blend(db_url).registry
+    up = trace_up(registry, "urn:raretrace:lot:ox-1")
+    assert isinstance(up, UpTrace) and up.direction == "up" and up.edges
+    source = up.sources[0]
+    assert (source.lot, source.summary.producer, source.summary.deposit) == (
+        "urn:raretrace:lot:ore-a",
+        "MINE-AU",
+        "ore-a",
+    )
+    assert source.summary == up.lots[source.lot] and source.element_shares is None
+    with pytest.raises(FrozenInstanceError):
+        source.share = 1.0  # type: ignore[misc]  # the point: a frozen answer refuses
+    assert list(as_object(source)) == ["lot", *SUMMARY_KEYS, "share", "path_count", "paths"]
+    down = trace_down(registry, "urn:raretrace:lot:ore-b")
+    assert isinstance(down, DownTrace) and down.end_items == (
+        "urn:raretrace:lot:ox-1",
+        "urn:raretrace:lot:ox-2",
+    )
+    for answer in (up, down, trace_up(registry, "urn:raretrace:lot:ox-1", graph=False, by_element=True)):
+        written = as_object(answer)
+        assert Trace.model_validate(written).model_dump(exclude_unset=True) == written
+
+
 def test_trace_down_is_a_recall_list(db_url: str) -> None:
     registry = _blend(db_url).registry
-    result = trace_down(registry, "urn:raretrace:lot:ore-b")
+    result = down_json(registry, "urn:raretrace:lot:ore-b")
     assert result["reached"] == ["urn:raretrace:lot:conc", "urn:raretrace:lot:ox-1", "urn:raretrace:lot:ox-2"]
     assert result["end_items"] == ["urn:raretrace:lot:ox-1", "urn:raretrace:lot:ox-2"]
-    assert trace_down(registry, "urn:raretrace:lot:ox-2")["reached"] == []
+    assert down_json(registry, "urn:raretrace:lot:ox-2")["reached"] == []
     with pytest.raises(NotFoundError):
-        trace_up(registry, "urn:raretrace:lot:nothing")
+        up_json(registry, "urn:raretrace:lot:nothing")
     with pytest.raises(NotFoundError):
-        trace_down(registry, "urn:raretrace:lot:nothing")
+        down_json(registry, "urn:raretrace:lot:nothing")
     # without the graph: the lot and its sources are summarized, the paths still listed in full
-    brief = trace_up(registry, "urn:raretrace:lot:ox-1", graph=False)
+    brief = up_json(registry, "urn:raretrace:lot:ox-1", graph=False)
     sources = {s["lot"] for s in brief["sources"]}
     assert set(brief["lots"]) == {"urn:raretrace:lot:ox-1", *sources} and "edges" not in brief
-    full = trace_up(registry, "urn:raretrace:lot:ox-1")
+    full = up_json(registry, "urn:raretrace:lot:ox-1")
     assert brief["sources"] == full["sources"] and set(full["lots"]) > set(brief["lots"])
     assert brief["sources"] == sorted(brief["sources"], key=lambda s: (-s["share"], s["lot"]))
     assert any(
@@ -116,8 +152,8 @@ def test_trace_down_is_a_recall_list(db_url: str) -> None:
     )  # through lots not summarized
     # the traced lot is summarized with the others, in one query, and still listed first
     for result in (
-        trace_down(registry, "urn:raretrace:lot:ore-b"),
-        trace_up(registry, "urn:raretrace:lot:ox-1"),
+        down_json(registry, "urn:raretrace:lot:ore-b"),
+        up_json(registry, "urn:raretrace:lot:ox-1"),
     ):
         assert next(iter(result["lots"])) == result["lot"]
         assert result["lots"][result["lot"]]["stage"]
@@ -262,7 +298,7 @@ def test_trace_up_through_the_registry_matches_enumeration(dag: dict[int, list[t
         with registry.engine.connect() as conn:
             stored = conn.execute(select(t.lot_inputs)).all()
         shares, counts, path_shares = _reference(root, list(stored))
-        result = trace_up(registry, root, max_paths=3)
+        result = up_json(registry, root, max_paths=3)
         assert {s["lot"]: s["share"] for s in result["sources"]} == pytest.approx(shares)
         assert {s["lot"]: s["path_count"] for s in result["sources"]} == counts
         assert result["path_count"] == len(path_shares)
@@ -301,11 +337,11 @@ def _layered(db_url: str, width: int = 3, depth: int = 3) -> tuple[ScriptedChain
 def test_paths_are_capped_highest_share_first_and_truncation_is_reported(db_url: str) -> None:
     chain, top = _layered(db_url)
     registry = chain.registry
-    full = trace_up(registry, top, max_paths=1000)
+    full = up_json(registry, top, max_paths=1000)
     assert full["path_count"] == full["paths_listed"] == 81 and not full["paths_truncated"]
     every = sorted((p["share"] for s in full["sources"] for p in s["paths"]), reverse=True)
     assert math.isclose(sum(every), 1.0)
-    capped = trace_up(registry, top, max_paths=5)
+    capped = up_json(registry, top, max_paths=5)
     assert capped["path_count"] == 81 and capped["paths_listed"] == 5 and capped["paths_truncated"]
     assert capped["max_paths"] == 5
     assert sum(s["path_count"] for s in capped["sources"]) == 81
@@ -318,10 +354,10 @@ def test_paths_are_capped_highest_share_first_and_truncation_is_reported(db_url:
     assert [(s["lot"], s["share"]) for s in capped["sources"]] == [
         (s["lot"], s["share"]) for s in full["sources"]
     ]
-    none = trace_up(registry, top, max_paths=0)
+    none = up_json(registry, top, max_paths=0)
     assert none["paths_listed"] == 0 and all(s["paths"] == [] for s in none["sources"])
     with pytest.raises(ValidationError):
-        trace_up(registry, top, max_paths=-1)
+        up_json(registry, top, max_paths=-1)
     json.dumps(capped)
 
 
@@ -343,7 +379,7 @@ def _diamond(db_url: str) -> ScriptedChain:
 
 def test_a_diamond_counts_each_path_once(db_url: str) -> None:
     registry = _diamond(db_url).registry
-    result = trace_up(registry, "urn:raretrace:lot:metal")
+    result = up_json(registry, "urn:raretrace:lot:metal")
     shares = {s["lot"]: s["share"] for s in result["sources"]}
     assert shares == pytest.approx({"urn:raretrace:lot:ore-a": 0.75, "urn:raretrace:lot:ore-b": 0.25})
     source_a = result["sources"][0]
@@ -357,7 +393,7 @@ def test_a_diamond_counts_each_path_once(db_url: str) -> None:
     assert sorted(result["lots"]) == sorted(
         f"urn:raretrace:lot:{n}" for n in ("metal", "ox-1", "ox-2", "conc", "ore-a", "ore-b")
     )
-    down = trace_down(registry, "urn:raretrace:lot:ore-a")
+    down = down_json(registry, "urn:raretrace:lot:ore-a")
     assert down["reached"] == [f"urn:raretrace:lot:{n}" for n in ("conc", "metal", "ox-1", "ox-2")]
     assert down["end_items"] == ["urn:raretrace:lot:metal"]
     assert len(down["edges"]) == len({(e["child"], e["parent"]) for e in down["edges"]}) == 5

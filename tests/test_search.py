@@ -64,8 +64,14 @@ def test_each_filter_finds_what_the_chain_says(shared: ServerWorld) -> None:
 def test_total_facets_sort_and_pages(shared: ServerWorld) -> None:
     whole = search_lots(shared.registry, LotQuery(limit=None))
     counts = Counter(h.form for h in whole.lots)
-    assert dict(whole.facets["form"]) == dict(counts)
-    assert dict(whole.facets["producer_country"]) == {"CN": 3, "JP": 1, "AU": 1, "MY": 1, "US": 2}
+    assert {f.value: f.count for f in whole.facets["form"]} == dict(counts)
+    assert {f.value: f.count for f in whole.facets["producer_country"]} == {
+        "CN": 3,
+        "JP": 1,
+        "AU": 1,
+        "MY": 1,
+        "US": 2,
+    }
     heaviest = search_lots(shared.registry, LotQuery(sort="-mass_kg", limit=3, offset=0))
     assert heaviest.total == 8 and len(heaviest.lots) == 3
     masses = sorted((h.mass_kg for h in whole.lots), reverse=True)
@@ -195,7 +201,7 @@ def test_the_database_answers_as_the_exact_checks_do(
         assert fast.total == slow.total and fast.facets == slow.facets
         assert fast.lots == slow.lots, (offset, limit)
     # the facets count what the chain says: 8 lots, two of each form of the chain, the producers'
-    assert search_in_database(shared.registry, LotQuery()).facets["form"] == [
+    assert [(f.value, f.count) for f in search_in_database(shared.registry, LotQuery()).facets["form"]] == [
         ("concentrate", 2),
         ("magnet", 2),
         ("metal", 2),

@@ -226,8 +226,8 @@ def test_visibility_from_a_trace_s_summaries_is_the_looked_up_one(shared: Server
         for lot_id in every_lot:
             for result in (trace_up(registry, lot_id), trace_down(registry, lot_id)):
                 with registry.engine.connect() as conn:
-                    assert visible_among(conn, caller, result["lots"]) == visible_lots(
-                        conn, caller, result["lots"]
+                    assert visible_among(conn, caller, result.lots) == visible_lots(
+                        conn, caller, result.lots
                     ), (who, lot_id)
                 checked += 1
     assert checked >= 4 * 2 * 6

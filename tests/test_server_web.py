@@ -67,10 +67,10 @@ def test_login_sets_an_http_only_strict_cookie_and_pages_follow_the_role(world: 
 def test_the_origin_sankey_traces_the_lots_own_kilograms(world: ServerWorld) -> None:
     """Each element's kilograms in the lot are conserved back to the sources (not the inputs' whole
     content, most of which may have gone elsewhere)."""
-    from raretrace.ledger.lineage import trace_up
     from raretrace.server.web import _annotate
+    from tests.trace_json import up_json
 
-    up = trace_up(world.registry, JP_MAGNET)
+    up = up_json(world.registry, JP_MAGNET)
     _annotate(world.registry, JP_MAGNET, up)
     magnet = world.registry.lot(JP_MAGNET)
     for element in ("Nd", "Pr", "Dy"):

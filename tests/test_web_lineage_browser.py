@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from raretrace.ledger.lineage import trace_down, trace_up
 from raretrace.ledger.scripted import lot
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
@@ -33,6 +32,7 @@ from tests.test_server_support import (
     running,
     server_world,
 )
+from tests.trace_json import down_json, up_json
 
 COMPONENT = "urn:raretrace:lot:asm-motor"
 #: generation of each lot relative to the magnet, as the chain was recorded (inputs before outputs)
@@ -85,7 +85,7 @@ def test_every_box_shows_the_form_and_mass_of_its_lot(
     viewport: dict[str, int],
 ) -> None:
     w, url = served
-    up, down = trace_up(w.registry, JP_MAGNET), trace_down(w.registry, JP_MAGNET)
+    up, down = up_json(w.registry, JP_MAGNET), down_json(w.registry, JP_MAGNET)
     truth = {**up["lots"], **down["lots"]}  # unredacted, as the auditor sees the lineage
     assert set(truth) == set(GENERATION)
     assert (truth[COMPONENT]["form"], truth[COMPONENT]["mass_kg"]) == ("component", 2500.0)

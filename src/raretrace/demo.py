@@ -28,6 +28,7 @@ from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.render.tables import print_table
+from raretrace.rules.verdict import Verdict
 from raretrace.store.db import make_engine, resolve_url
 from raretrace.store.lots import first_lot_made_by, transfer_events_of
 
@@ -85,8 +86,8 @@ class DemoSummary:
     featured: Mapping[str, str]
     audit_ok: bool
     checkpoint: str
-    compliance: tuple[Mapping[str, object], ...]
-    compliance_military_2027: tuple[Mapping[str, object], ...]
+    compliance: tuple[Verdict, ...]
+    compliance_military_2027: tuple[Verdict, ...]
     certificates: DemoCertificates
 
 
@@ -132,10 +133,9 @@ def run_demo(
         featured=featured,
         audit_ok=result.ok,
         checkpoint=checkpoint,
-        compliance=tuple(v.to_dict() for v in check_lots(registry, list(featured.values()))),
+        compliance=tuple(check_lots(registry, list(featured.values()))),
         compliance_military_2027=tuple(
-            v.to_dict()
-            for v in check_lots(registry, list(featured.values()), as_of=later, end_use="military")
+            check_lots(registry, list(featured.values()), as_of=later, end_use="military")
         ),
         certificates=DemoCertificates(str(folder), issued, tampered),
     )

@@ -14,6 +14,7 @@ from raretrace.cli.common import (
     emit_json,
     out_console,
 )
+from raretrace.render.jsonable import jsonable
 from raretrace.times import parse_date
 
 #: ``check --fail-on``: some verdict reached the level given (errors use 1-8).
@@ -106,7 +107,7 @@ def check(
     outlooks = outlook(judging, day) if upcoming else None
     verdicts = judging.on(day or today()) if outlooks is None else [o.verdict for o in outlooks]
     if as_json:
-        answer: dict[str, object] = {"verdicts": [v.to_dict() for v in verdicts]}
+        answer: dict[str, object] = {"verdicts": [jsonable(v) for v in verdicts]}
         if outlooks is not None:
             answer["upcoming"] = [o.to_dict() for o in outlooks]
         emit_json(answer)

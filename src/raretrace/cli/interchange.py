@@ -6,7 +6,7 @@ The commands parse options, show a progress bar on stderr and render; the work i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -201,11 +201,11 @@ def _table(
         return ex.LOT_COLUMNS, ex.lot_records(registry, lots), True
     if what == "traces":
         columns = ex.TRACE_DOWN_COLUMNS if down else ex.TRACE_UP_COLUMNS
-        return columns, ex.trace_records(registry, lots, up=not down), True
+        return columns, _as_json(ex.trace_records(registry, lots, up=not down)), True
     if what == "verdicts":
         return (
             ex.VERDICT_COLUMNS,
-            ex.verdict_records(registry, lots, as_of=as_of, end_use=end_use, regimes=regimes),
+            _as_json(ex.verdict_records(registry, lots, as_of=as_of, end_use=end_use, regimes=regimes)),
             True,
         )
     if what == "certificates":
@@ -219,6 +219,15 @@ def _table(
             True,
         )
     return ex.event_columns(registry), ex.event_records(registry), False
+
+
+def _as_json(records: Iterable[Record]) -> Iterator[Record]:
+    """Records whose members include typed answers (a trace, a verdict's findings), as JSON values."""
+    from raretrace.render.jsonable import as_object
+
+    for record in records:
+        converted: Record = dict(as_object(record))
+        yield converted
 
 
 def template_command(

@@ -17,10 +17,10 @@ from raretrace.cli.common import (
 )
 from raretrace.errors import RaretraceError
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
+from raretrace.ledger.trace_answers import DownTrace, UpTrace
 from raretrace.render.jsonable import jsonable
 
-#: an answer from the lineage service or ``Lot.to_dict``, read by key for the text renderings (the lineage
-#: service, issue #23's, still answers untyped JSON)
+#: ``Lot.to_dict`` as ``lot show`` reads it by key
 Answer = Mapping[str, Any]
 
 lot_app = typer.Typer(help="Inspect lots.", no_args_is_help=True)
@@ -124,20 +124,19 @@ def trace(
         else trace_down(registry, lot)
     )
     if as_json:
-        emit_json(result)
-        return
-    if up:
+        emit_json(jsonable(result))
+    elif isinstance(result, UpTrace):
         _print_up(lot, result)
     else:
         _print_down(lot, result, limit)
 
 
-def _print_up(lot: str, result: Answer) -> None:
+def _print_up(lot: str, result: UpTrace) -> None:
     """The sources of ``lot`` with their shares and highest-share paths (``trace_up``)."""
     out_console.print(
-        f"[bold]{escape(lot)}[/bold] comes from {len(result['sources'])} source lot(s) "
-        f"by {result['path_count']:,} path(s); the {result['paths_listed']:,} highest-share path(s) "
-        "are shown" + (" (--max-paths to see more)" if result["paths_truncated"] else "") + ":",
+        f"[bold]{escape(lot)}[/bold] comes from {len(result.sources)} source lot(s) "
+        f"by {result.path_count:,} path(s); the {result.paths_listed:,} highest-share path(s) "
+        "are shown" + (" (--max-paths to see more)" if result.paths_truncated else "") + ":",
         soft_wrap=True,
     )
     out_console.print(
@@ -146,24 +145,25 @@ def _print_up(lot: str, result: Answer) -> None:
         soft_wrap=True,
         highlight=False,
     )
-    for source in result["sources"]:
+    for source in result.sources:
+        summary = source.summary
         out_console.print(
-            f"  {source['share']:7.2%} by mass  {source['lot']}  ({source['form']}, {source['producer']}"
-            + (f", deposit {source['deposit']}" if source["deposit"] else "")
+            f"  {source.share:7.2%} by mass  {source.lot}  ({summary.form}, {summary.producer}"
+            + (f", deposit {summary.deposit}" if summary.deposit else "")
             + ")",
             soft_wrap=True,
             highlight=False,
         )
-        if source["element_shares"]:
-            elements = ", ".join(f"{e} {v:.2%}" for e, v in source["element_shares"].items())
+        if source.element_shares:
+            elements = ", ".join(f"{e} {v:.2%}" for e, v in source.element_shares.items())
             out_console.print(f"           by element: {elements}", soft_wrap=True, highlight=False)
-        for path in source["paths"]:
-            hops = zip(path["lots"][1:], path["input_kg"], strict=True)
-            steps = [path["lots"][0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
+        for path in source.paths:
+            hops = zip(path.lots[1:], path.input_kg, strict=True)
+            steps = [path.lots[0], *(f"{kg:,.1f} kg of {lot}" for lot, kg in hops)]
             out_console.print(
-                f"           {path['share']:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
+                f"           {path.share:.2%}: " + " ← ".join(steps), soft_wrap=True, highlight=False
             )
-    untraced = {e: u for e, u in result["untraced_by_element"].items() if u > 0}
+    untraced = {e: u for e, u in (result.untraced_by_element or {}).items() if u > 0}
     if untraced:
         out_console.print(
             "  untraced feed: " + ", ".join(f"{e} {u:.2%}" for e, u in untraced.items()),
@@ -172,21 +172,20 @@ def _print_up(lot: str, result: Answer) -> None:
         )
 
 
-def _print_down(lot: str, result: Answer, limit: int) -> None:
+def _print_down(lot: str, result: DownTrace, limit: int) -> None:
     """The lots ``lot`` reached and its end items, up to ``limit`` of them (``trace_down``)."""
-    lots = result["lots"]
-    ends = result["end_items"]
+    ends = result.end_items
     shown = ends if limit == 0 else ends[:limit]
     listed = "all listed" if len(shown) == len(ends) else f"{len(shown):,} listed (--limit 0 lists every one)"
     out_console.print(
-        f"[bold]{escape(lot)}[/bold] reached {len(result['reached']):,} lot(s); end items (nothing was "
+        f"[bold]{escape(lot)}[/bold] reached {len(result.reached):,} lot(s); end items (nothing was "
         f"made from them): {len(ends):,}, {listed}:",
         soft_wrap=True,
     )
     for item in shown:
-        info = lots[item]
+        info = result.lots[item]
         out_console.print(
-            f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
+            f"  {item}  ({info.form}, held by {info.custodian})", soft_wrap=True, highlight=False
         )
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from raretrace.cli.common import JsonFlag, _ctx, emit_json, emit_text, out_console
+from raretrace.render.jsonable import jsonable
 
 Many = Annotated[list[str] | None, typer.Option()]
 
@@ -68,7 +69,7 @@ def search(
         emit_text(search_csv(result))
         return
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(jsonable(result))
         return
     first = offset + 1 if result.lots else 0
     out_console.print(
@@ -81,7 +82,7 @@ def search(
     ]
     print_table(out_console, ["lot", "form", "mass", "made by", *(["verdict"] if regime else [])], rows)
     for name, counts in result.facets.items():
-        shown = ", ".join(f"{escape(value)} {count:,}" for value, count in counts[:10])
+        shown = ", ".join(f"{escape(f.value)} {f.count:,}" for f in counts[:10])
         out_console.print(f"  by {name}: {shown}", soft_wrap=True, highlight=False)
 
 

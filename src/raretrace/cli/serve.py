@@ -250,7 +250,9 @@ def participant_add(
     registry = _ctx(ctx).registry()
     principal = add_participant(registry.engine, participant_id, name, role, facility or [])
     if as_json:
-        emit_json(principal.to_dict())
+        from raretrace.render.jsonable import jsonable
+
+        emit_json(jsonable(principal))
     else:
         out_console.print(f"added {escape(participant_id)} ({role})", highlight=False)
 

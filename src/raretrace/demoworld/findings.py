@@ -16,6 +16,7 @@ its finding says so (and the tests fail).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.ledger.stage_shares import stage_shares
 from raretrace.rules import Regime, Verdict, load_regimes
 from raretrace.rules.fields import RegimeFields
-from raretrace.rules.verdict import Finding, Outcome
+from raretrace.rules.verdict import Evidence, Finding, Outcome
 from raretrace.world.data import WorldData
 
 MOFCOM = "cn-mofcom-61-2025"
@@ -184,9 +185,17 @@ def _case_b(registry: Registry, summary: WorldSummary) -> CaseFinding:
             "chinese_technology_rule": technology.outcome.value,
             "chinese_content_rule": content.outcome.value,
             "during_suspension": suspended.outcome.value,
-            "evidence": [e.to_dict() for e in technology.evidence],
+            "evidence": _evidence(technology.evidence),
         },
     )
+
+
+def _evidence(items: Iterable[Evidence]) -> list[dict[str, object]]:
+    """Each item as a verdict's JSON writes it (``render.jsonable``): the members that are set."""
+    return [
+        {"lots": list(item.lots), **{k: v for k, v in asdict(item).items() if v is not None and k != "lots"}}
+        for item in items
+    ]
 
 
 def _case_c(registry: Registry, summary: WorldSummary) -> CaseFinding:
@@ -211,7 +220,7 @@ def _case_c(registry: Registry, summary: WorldSummary) -> CaseFinding:
         {
             "before": {v.subject[0]: v.outcome.value for v in before},
             "from_2027": {v.subject[0]: v.outcome.value for v in after},
-            "evidence": [e.to_dict() for e in rule.evidence if e.country == "CN"],
+            "evidence": _evidence(e for e in rule.evidence if e.country == "CN"),
         },
     )
 

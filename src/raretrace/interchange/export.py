@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
@@ -105,35 +105,36 @@ TRACE_DOWN_COLUMNS: Columns = (
 
 def trace_records(registry: Registry, lot_ids: Sequence[str] | None, *, up: bool) -> Iterator[Record]:
     """One record per (lot, source) going up, or per (lot, lot reached) going down; the JSON form of
-    each record also carries the whole trace of its lot (``trace`` key on the lot's first record)."""
+    each record also carries the whole trace of its lot (``trace`` key on the lot's first record), as
+    the typed answer: the writer's caller makes JSON of it (``render.jsonable``)."""
     from raretrace.ledger.lineage import trace_down, trace_up
 
     for lot_id in lot_ids or all_lot_ids(registry):
         if up:
             result = trace_up(registry, lot_id)
-            for i, source in enumerate(result["sources"]):
+            for i, source in enumerate(result.sources):
                 yield {
                     "lot": lot_id,
-                    "source": source["lot"],
-                    "share": source["share"],
-                    "path_count": source["path_count"],
-                    "source_form": source.get("form"),
-                    "source_producer": source.get("producer"),
-                    "source_deposit": source.get("deposit"),
+                    "source": source.lot,
+                    "share": source.share,
+                    "path_count": source.path_count,
+                    "source_form": source.summary.form,
+                    "source_producer": source.summary.producer,
+                    "source_deposit": source.summary.deposit,
                     **({"trace": result} if i == 0 else {}),
                 }
         else:
-            result = trace_down(registry, lot_id)
-            ends = set(result["end_items"])
-            for i, reached in enumerate(result["reached"]):
-                info = result["lots"].get(reached, {})
+            down = trace_down(registry, lot_id)
+            ends = set(down.end_items)
+            for i, reached in enumerate(down.reached):
+                info = down.lots.get(reached)
                 yield {
                     "lot": lot_id,
                     "reached": reached,
                     "end_item": reached in ends,
-                    "form": info.get("form"),
-                    "custodian": info.get("custodian"),
-                    **({"trace": result} if i == 0 else {}),
+                    "form": info.form if info else None,
+                    "custodian": info.custodian if info else None,
+                    **({"trace": down} if i == 0 else {}),
                 }
 
 
@@ -164,19 +165,22 @@ def verdict_records(
     regimes: Sequence[str] | None = None,
 ) -> Iterator[Record]:
     """Every lot under every regime, as ``raretrace check --json`` gives it (portfolio regimes judge
-    the lots exported together, once)."""
+    the lots exported together, once), with its lists of words joined into text. The findings stay
+    typed: the writer's caller makes JSON of them (``render.jsonable``)."""
     from raretrace.ledger.compliance import check_lots
 
     lots = list(lot_ids or all_lot_ids(registry))
     if not lots:
         return
     for verdict in check_lots(registry, lots, regimes=regimes or None, as_of=as_of, end_use=end_use):
-        record = verdict.to_dict()
-        record["subject"] = " ".join(record["subject"])
-        for name in ("assertions", "decided_by"):
-            record[name] = " ".join(record[name])
-        record["notices"] = " | ".join(record["notices"])
-        record["end_use"] = record["end_use"] or ""
+        record: Record = {f.name: getattr(verdict, f.name) for f in fields(verdict)}  # in the JSON's order
+        record.update(
+            subject=" ".join(verdict.subject),
+            end_use=verdict.end_use or "",
+            assertions=" ".join(verdict.assertions),
+            decided_by=" ".join(verdict.decided_by),
+            notices=" | ".join(verdict.notices),
+        )
         yield record
 
 

@@ -24,36 +24,25 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection
 
 from raretrace.errors import NotFoundError, ValidationError
-from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.trace_answers import DownTrace, LotSummary, Path, TraceEdge, TraceSource, UpTrace
 from raretrace.origin_text import decode_origin
 from raretrace.provenance import untraced_share
-from raretrace.store.lineage import SUMMARY_KEYS, Edge, edges_down, edges_up, origins, summaries
+from raretrace.store.lineage import Edge, edges_down, edges_up, origins, summaries
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
+SHARE_BASIS = "share: of the gross traced input mass; element_shares: of each rare-earth element"
 
 _PARENT = itemgetter(1)
 _MASS = itemgetter(2)
 _FIRST = itemgetter(0)
 _SHARE = itemgetter(1)  # of a (lot, share) pair
-
-
-class Path(NamedTuple):
-    """One path from the traced lot up to a source: its lots (traced lot first), edge masses, share."""
-
-    lots: tuple[str, ...]
-    input_kg: tuple[float, ...]
-    share: float
-
-    def to_dict(self) -> JSONObject:
-        return {"lots": [*self.lots], "input_kg": [*self.input_kg], "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -212,10 +201,10 @@ def _unlink(link: _Link, share: float) -> Path:
 # --- queries (store/lineage.py) ----------------------------------------------------------------------
 
 
-def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, JSONObject]:
-    """What a trace shows of each lot, by lot id (lots that do not exist are left out)."""
-    keys = SUMMARY_KEYS
-    return {r[0]: dict(zip(keys, r[1:])) for r in summaries(conn, lot_ids)}  # noqa: B905 (hot)
+def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, LotSummary]:
+    """What a trace shows of each lot, by lot id (lots that do not exist are left out). The row's
+    columns after the id are ``LotSummary``'s fields in order (``store.lineage.SUMMARY_KEYS``)."""
+    return {r[0]: LotSummary(*r[1:]) for r in summaries(conn, lot_ids)}
 
 
 def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
@@ -238,7 +227,7 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, JSONObject]:
+def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, LotSummary]:
     """The summaries of ``shown`` and of ``root``, ``root`` first; a ``NotFoundError`` if ``root`` does
     not exist. One query for all: a lot that does not exist has no edges either, so walking it first
     costs one empty query, and an existing lot is not looked up twice."""
@@ -264,8 +253,8 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
         yield conn
 
 
-def _edge_dicts(edges: Iterable[Edge]) -> list[JSONObject]:
-    return [{"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges]
+def _trace_edges(edges: Iterable[Edge]) -> tuple[TraceEdge, ...]:
+    return tuple(itertools.starmap(TraceEdge, edges))
 
 
 def element_shares(
@@ -338,7 +327,7 @@ def trace_up(
     graph: bool = True,
     conn: Connection | None = None,
     by_element: bool = False,
-) -> dict[str, Any]:
+) -> UpTrace:
     """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
 
     ``by_element``: also each source's share of every rare-earth element of the lot
@@ -352,7 +341,7 @@ def trace_up(
 
     With ``graph`` (the default) the result holds the whole upstream graph: ``lots`` summarizes every
     lot above ``lot_id`` and ``edges`` lists every edge, for drawing it. Without, ``lots`` covers only
-    the lot and its sources (each source entry carries its summary too), and there is no ``edges``:
+    the lot and its sources (each source carries its summary too), and ``edges`` is None:
     what ``trace --up`` prints — shares, the sources' form, producer and deposit, and the listed paths as
     lot ids with masses — at a fraction of the cost for a lot with a long history (summarizing the
     lots on the listed paths as well cost a third more time at the 99th percentile, measured at 1M lots).
@@ -370,43 +359,42 @@ def trace_up(
         lots = _with_root(db, lot_id, shown)
         histories = _element_histories(db, sorted(seen)) if by_element else None
     per_element = element_shares(lot_id, parents, found.order, histories) if histories is not None else None
-    by_source: dict[str, list[JSONValue]] = {}
+    by_source: dict[str, list[Path]] = {}
     for path in listed:
-        by_source.setdefault(path.lots[-1], []).append(path.to_dict())
+        by_source.setdefault(path.lots[-1], []).append(path)
     counts = found.path_counts
     total_paths = sum(counts.values())
-    summary, paths_of = lots.get, by_source.get
     # highest share first, ties by lot id: two sorts in C (a sort with reverse=True is still stable)
     ranked = sorted(found.shares.items())
     ranked.sort(key=_SHARE, reverse=True)
-    sources: list[JSONObject] = [
-        {"lot": s, **summary(s, {}), "share": share, "path_count": counts[s], "paths": paths_of(s, [])}
-        for s, share in ranked
-    ]
-    if per_element is not None:
-        for (lot, _), source in zip(ranked, sources, strict=True):
-            source["element_shares"] = {e: shares.get(lot, 0.0) for e, (shares, _) in per_element.items()}
-    result = {
-        "lot": lot_id,
-        "direction": "up",
-        "lots": lots,
-        "sources": sources,
-        "path_count": total_paths,
-        "paths_listed": len(listed),
-        "paths_truncated": len(listed) < total_paths,
-        "max_paths": max_paths,
-    }
-    if per_element is not None:
-        result["share_basis"] = (
-            "share: of the gross traced input mass; element_shares: of each rare-earth element"
+    sources = tuple(
+        TraceSource(
+            s,
+            lots[s],
+            share,
+            counts[s],
+            tuple(by_source.get(s, ())),
+            None
+            if per_element is None
+            else {e: shares.get(s, 0.0) for e, (shares, _) in per_element.items()},
         )
-        result["untraced_by_element"] = {e: u for e, (_, u) in per_element.items()}
-    if graph:
-        result["edges"] = _edge_dicts(edges)
-    return result
+        for s, share in ranked
+    )
+    return UpTrace(
+        lot=lot_id,
+        lots=lots,
+        sources=sources,
+        path_count=total_paths,
+        paths_listed=len(listed),
+        paths_truncated=len(listed) < total_paths,
+        max_paths=max_paths,
+        share_basis=None if per_element is None else SHARE_BASIS,
+        untraced_by_element=None if per_element is None else {e: u for e, (_, u) in per_element.items()},
+        edges=_trace_edges(edges) if graph else None,
+    )
 
 
-def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = None) -> dict[str, Any]:
+def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = None) -> DownTrace:
     """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from.
     ``conn`` as for ``trace_up``."""
     with _snapshot(registry, conn) as db:
@@ -414,12 +402,10 @@ def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = Non
         lots = _with_root(db, lot_id, seen)
     reached = sorted({e[0] for e in edges})
     made_from = {e[1] for e in edges}
-    end_items = [lot for lot in reached if lot not in made_from]
-    return {
-        "lot": lot_id,
-        "direction": "down",
-        "lots": lots,
-        "reached": reached,
-        "end_items": end_items,
-        "edges": _edge_dicts(edges),
-    }
+    return DownTrace(
+        lot=lot_id,
+        lots=lots,
+        reached=tuple(reached),
+        end_items=tuple(lot for lot in reached if lot not in made_from),
+        edges=_trace_edges(edges),
+    )

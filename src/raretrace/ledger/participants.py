@@ -21,45 +21,21 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from raretrace.errors import DuplicateError, NotFoundError, ValidationError
-from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.roles import ANONYMOUS, PUBLIC, ROLES, Principal
 from raretrace.store import participants as rows
 from raretrace.store.db import write_transaction
 
-ROLES = ("operator", "auditor", "secretariat")
-PUBLIC = "public"
+#: the roles and the caller are ``raretrace.roles``'s; named here too for the callers of this module
+__all__ = ["ANONYMOUS", "PUBLIC", "ROLES", "Principal"]
+
 TOKEN_PREFIX = "rt_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for, not a secret
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a participant with its role and facilities, or the public."""
-
-    id: str | None
-    role: str
-    name: str = "public"
-    facilities: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.role in ("auditor", "secretariat")
-
-    def to_dict(self) -> JSONObject:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "facilities": list[JSONValue](sorted(self.facilities)),
-        }
-
-
-ANONYMOUS = Principal(None, PUBLIC)
 
 
 @dataclass(frozen=True)

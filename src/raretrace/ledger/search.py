@@ -35,6 +35,8 @@ FACETS = ("form", "stage", "producer_country", "producer")
 FACET_SIZE = 30
 
 Visible = Callable[[Sequence[str]], set[str]]
+#: a facet's values with their counts, the largest first
+Ranked = tuple["FacetCount", ...]
 
 
 @dataclass(frozen=True)
@@ -105,37 +107,42 @@ class LotHit:
     producer_country: str | None
     stage: str
     created_time: str
-    verdict: str | None = None
-
-    def to_dict(self) -> JSONObject:
-        out: JSONObject = {k: getattr(self, k) for k in HIT_FIELDS}
-        if self.verdict is None:
-            del out["verdict"]
-        return out
+    #: the lot's outcome under the regime searched by (absent from the JSON without one)
+    verdict: str | None = field(default=None, metadata={"omit_if_none": True})
 
 
 HIT_FIELDS = tuple(LotHit.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
-class SearchResult:
-    query: LotQuery
-    total: int
-    lots: tuple[LotHit, ...]
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+class FacetCount:
+    """One value of a facet and how many of the matching lots have it."""
 
-    def to_dict(self) -> JSONObject:
-        return {
-            "filters": self.query.filters(),
-            "sort": self.query.sort,
-            "total": self.total,
-            "limit": self.query.limit,
-            "offset": self.query.offset,
-            "lots": [hit.to_dict() for hit in self.lots],
-            "facets": {
-                name: [{"value": v, "count": n} for v, n in counts] for name, counts in self.facets.items()
-            },
-        }
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A page of the matching lots, how many match in all, and the facets of all of them.
+
+    The fields are in the order of the JSON the interfaces make of it (``render.jsonable``): the query as
+    given (``LotQuery.filters``, its sort and page), then the answer."""
+
+    filters: JSONObject
+    sort: str
+    total: int
+    limit: int | None
+    offset: int
+    lots: tuple[LotHit, ...]
+    facets: Mapping[str, tuple[FacetCount, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, query: LotQuery, total: int, lots: tuple[LotHit, ...], facets: Mapping[str, Ranked]
+    ) -> SearchResult:
+        """The answer to ``query``: ``total`` matches, this page of ``lots``, the ``facets`` of all."""
+        return cls(query.filters(), query.sort, total, query.limit, query.offset, lots, dict(facets))
 
 
 def _element_present(row: Mapping[str, object], element: str) -> bool:
@@ -170,12 +177,13 @@ def _columns(query: LotQuery) -> ColumnFilters:
     )
 
 
-def _ranked(counts: Iterable[tuple[object, int]]) -> list[tuple[str, int]]:
+def _ranked(counts: Iterable[tuple[object, int]]) -> Ranked:
     """A facet as shown: the largest counts first, ties by value, the first ``FACET_SIZE``."""
     merged: Counter[str] = Counter()
     for value, count in counts:
         merged[str(value)] += count
-    return sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+    return tuple(FacetCount(value, count) for value, count in ranked)
 
 
 def search_lots(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
@@ -199,7 +207,7 @@ def search_in_database(registry: Registry, query: LotQuery) -> SearchResult:
     total = sum(g.count for g in groups)
     facets = {name: _ranked((getattr(g, name), g.count) for g in groups) for name in FACETS}
     hits = tuple(LotHit(**{k: r[k] for k in HIT_FIELDS if k != "verdict"}) for r in rows)
-    return SearchResult(query, total, hits, facets)
+    return SearchResult.of(query, total, hits, facets)
 
 
 def search_checked(registry: Registry, query: LotQuery, *, visible: Visible | None = None) -> SearchResult:
@@ -233,7 +241,7 @@ def search_checked(registry: Registry, query: LotQuery, *, visible: Visible | No
     key, reverse = query.sort.removeprefix("-"), query.sort.startswith("-")
     hits.sort(key=lambda h: (getattr(h, key), h.id), reverse=reverse)
     end = None if query.limit is None else query.offset + query.limit
-    return SearchResult(query, len(hits), tuple(hits[query.offset : end]), facets)
+    return SearchResult.of(query, len(hits), tuple(hits[query.offset : end]), facets)
 
 
 def _verdicts(registry: Registry, lot_ids: list[str], regime: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from raretrace.render.jsonable import jsonable
 from raretrace.rules.verdict import Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def print_verdicts(
             )
             for item in finding.evidence[:12]:
                 console.print(
-                    f"      evidence {escape(json.dumps(item.to_dict()))}", soft_wrap=True, highlight=False
+                    f"      evidence {escape(json.dumps(jsonable(item)))}", soft_wrap=True, highlight=False
                 )
             if len(finding.evidence) > 12:
                 console.print(f"      … {len(finding.evidence) - 12} more (see --json)", highlight=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from raretrace.errors import ValidationError
 
@@ -58,24 +57,20 @@ def breaches(verdicts: Iterable[Verdict], level: Outcome) -> bool:
     return any(_SEVERITY[v.outcome] >= _SEVERITY[level] for v in verdicts)
 
 
+#: a member of the JSON a verdict is written as (``render.jsonable``) only when it is not None
+OPTIONAL = {"omit_if_none": True}
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One figure that decided a finding: whose share of what, where, at which stage."""
 
     lots: tuple[str, ...]
     share: float
-    element: str | None = None
-    stage: str | None = None
-    country: str | None = None
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"lots": list(self.lots), "share": self.share}
-        for name in ("element", "stage", "country", "note"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
+    element: str | None = field(default=None, metadata=OPTIONAL)
+    stage: str | None = field(default=None, metadata=OPTIONAL)
+    country: str | None = field(default=None, metadata=OPTIONAL)
+    note: str | None = field(default=None, metadata=OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -85,54 +80,31 @@ class Finding:
     rule: str
     outcome: Outcome
     explanation: str
-    figures: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, object] = field(default_factory=dict)
     evidence: tuple[Evidence, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "outcome": self.outcome.value,
-            "explanation": self.explanation,
-            "figures": self.figures,
-            "evidence": [e.to_dict() for e in self.evidence],
-        }
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
-    """A regime's answer for one subject (a lot, several lots, or an importer's portfolio)."""
+    """A regime's answer for one subject (a lot, several lots, or an importer's portfolio).
+
+    The fields are in the order of the JSON the interfaces make of it (``render.jsonable``): what was
+    judged and for what, then the outcome and why, then every finding and the sources."""
 
     regime: str
     version: str
     title: str
     subject: tuple[str, ...]
     as_of: str
-    outcome: Outcome
-    explanation: str
-    findings: tuple[Finding, ...] = ()
-    sources: tuple[str, ...] = ()
     #: What the subject was judged for: the end use (None: not given) and the facts the user asserted
     #: that the records cannot show (a waiver, a COTS item), so a verdict is never read out of context.
     end_use: str | None = None
     assertions: tuple[str, ...] = ()
+    outcome: Outcome
     #: The rules that decided the outcome (their ids; each finding names its clause in its title).
     decided_by: tuple[str, ...] = ()
+    explanation: str
     #: Plain warnings a reader must see beside the outcome (a suspension that just ended).
     notices: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "regime": self.regime,
-            "version": self.version,
-            "title": self.title,
-            "subject": list(self.subject),
-            "as_of": self.as_of,
-            "end_use": self.end_use,
-            "assertions": list(self.assertions),
-            "outcome": self.outcome.value,
-            "decided_by": list(self.decided_by),
-            "explanation": self.explanation,
-            "notices": list(self.notices),
-            "findings": [f.to_dict() for f in self.findings],
-            "sources": list(self.sources),
-        }
+    findings: tuple[Finding, ...] = ()
+    sources: tuple[str, ...] = ()

@@ -1,49 +1,45 @@
-"""Who may see and do what. The rules of the roles, in one place, checked before any service runs.
+"""Who may see and do what, checked before any service runs: the records the rules need, read for them.
 
-Confidentiality between operators: an operator sees a lot only if one of its facilities produced it,
-holds it, has it in transit towards it, or shipped or received it. Any other lot — another
-participant's or one that does not exist — is answered with the same 404 and the same message, so
-a competitor cannot learn that a lot id exists. In lineage answers, lots the caller may not see are
-replaced by numbered placeholders (``hidden-1`` …) with their masses and shares kept, so the caller
-learns how much of its lot came from elsewhere without learning whose lot it was.
+The rules themselves are pure and live in ``raretrace.roles`` (the roles, and the decisions over a
+caller and some records). This module reads what they decide on — which lots exist and which the
+caller's facilities took part in (``store.visibility``), which it holds now — and asks them. The routes
+import the rules from here as well, so one module answers "may this caller …" for the server.
+
+In lineage answers, lots the caller may not see are replaced by numbered placeholders (``hidden-1`` …,
+``server/redact.py``) with their masses and shares kept, so the caller learns how much of its lot came
+from elsewhere without learning whose lot it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from raretrace.custody.events import SECRETARIAT_KINDS
-from raretrace.errors import AuthorizationError, NotFoundError, RaretraceError
-from raretrace.ledger.participants import Principal
+from raretrace.roles import (
+    AuthenticationError,
+    Parties,
+    Principal,
+    may_submit,
+    not_found,
+    require,
+    require_held,
+    require_participant,
+    require_seen,
+    seen_by_holding,
+)
 from raretrace.store import visibility
 from raretrace.store.reading import Connection
 
-
-class AuthenticationError(RaretraceError):
-    """No credentials, or credentials that name no live participant (HTTP 401)."""
-
-    exit_code = 3
-
-
-def require(principal: Principal, *roles: str, action: str) -> None:
-    """Refuse (401 for the public, 403 for a participant) unless the caller has one of ``roles``."""
-    if principal.role in roles:
-        return
-    if principal.id is None:
-        raise AuthenticationError(f"{action} needs a participant's bearer token", field="authorization")
-    raise AuthorizationError(
-        f"{action} is for the {' or '.join(roles)}; participant {principal.id} is a {principal.role}",
-        field="authorization",
-    )
-
-
-def require_participant(principal: Principal, *, action: str) -> None:
-    require(principal, "operator", "auditor", "secretariat", action=action)
-
-
-def not_found(lot_id: str) -> NotFoundError:
-    """The one answer for a lot that does not exist and a lot the caller may not see."""
-    return NotFoundError(f"lot {lot_id} does not exist or is not visible to you", field="lot")
+__all__ = [
+    "AuthenticationError",
+    "may_submit",
+    "not_found",
+    "require",
+    "require_holds",
+    "require_lots",
+    "require_participant",
+    "visible_among",
+    "visible_lots",
+]
 
 
 def visible_lots(conn: Connection, principal: Principal, lot_ids: Iterable[str]) -> set[str]:
@@ -57,33 +53,19 @@ def visible_lots(conn: Connection, principal: Principal, lot_ids: Iterable[str])
     return visibility.touching(conn, wanted, principal.facilities)
 
 
-def visible_among(
-    conn: Connection, principal: Principal, summaries: Mapping[str, Mapping[str, object]]
-) -> set[str]:
+def visible_among(conn: Connection, principal: Principal, lots: Mapping[str, Parties]) -> set[str]:
     """``visible_lots`` of the lots of a lineage answer, by id with their summaries (``producer`` and
-    ``custodian`` as the trace read them).
-
-    A lot whose producer or custodian in that read is one of the caller's facilities is visible now
-    as well: a lot's producer never changes, and custody leaves a facility only through a transfer
-    that facility sends, which keeps the lot visible to it. Only the other lots are looked up, which
-    for an operator tracing its own product is usually one or two lots, not all of them."""
+    ``custodian`` as the trace read them). Those ``roles.seen_by_holding`` already allows are not looked
+    up, which for an operator tracing its own product leaves one or two lots, not all of them."""
     if principal.sees_everything:
-        return visible_lots(conn, principal, summaries)
-    mine = principal.facilities
-    known = {
-        lot_id
-        for lot_id, summary in summaries.items()
-        if summary.get("custodian") in mine or summary.get("producer") in mine
-    }
-    return known | visible_lots(conn, principal, [lot_id for lot_id in summaries if lot_id not in known])
+        return visible_lots(conn, principal, lots)
+    known = seen_by_holding(principal, lots)
+    return known | visible_lots(conn, principal, [lot_id for lot_id in lots if lot_id not in known])
 
 
 def require_lots(conn: Connection, principal: Principal, lot_ids: Sequence[str]) -> None:
     """Raise the 404 of the first lot the caller may not see (or that does not exist)."""
-    seen = visible_lots(conn, principal, lot_ids)
-    for lot_id in lot_ids:
-        if lot_id not in seen:
-            raise not_found(lot_id)
+    require_seen(lot_ids, visible_lots(conn, principal, lot_ids))
 
 
 def require_holds(conn: Connection, principal: Principal, lot_ids: Sequence[str], *, action: str) -> None:
@@ -91,22 +73,4 @@ def require_holds(conn: Connection, principal: Principal, lot_ids: Sequence[str]
     require_lots(conn, principal, lot_ids)
     if principal.sees_everything:
         return
-    held = visibility.held_by(conn, lot_ids, principal.facilities)
-    for lot_id in lot_ids:
-        if lot_id not in held:
-            raise AuthorizationError(
-                f"{action}: lot {lot_id} is not held by a facility of {principal.id}", field="lots"
-            )
-
-
-def may_submit(principal: Principal, kind: str, facility: str | None, where: str) -> None:
-    """An operator submits events acted by its own facilities; the secretariat any event."""
-    require(principal, "operator", "secretariat", action="submitting events")
-    if principal.role == "secretariat":
-        return
-    if kind in SECRETARIAT_KINDS:
-        raise AuthorizationError(f"{where}: a {kind} event is the secretariat's", field="kind")
-    if facility not in principal.facilities:
-        raise AuthorizationError(
-            f"{where}: facility {facility} is not operated by participant {principal.id}", field="facility"
-        )
+    require_held(principal, lot_ids, visibility.held_by(conn, lot_ids, principal.facilities), action=action)

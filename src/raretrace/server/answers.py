@@ -2,13 +2,13 @@
 
 ``json_answer``: for routes whose result is already plain JSON data and large (a trace). For a route
 that returns a dict, FastAPI validates it against the response model and then serializes it with
-pydantic, walking it twice; a trace answer is built by the ledger and the redaction from strings,
+pydantic, walking it twice; a trace answer is made by ``render.jsonable`` and the redaction from strings,
 numbers, booleans, None, lists and dicts with string keys, so there is nothing to check, and orjson
 writes it in one pass. Anything orjson would write differently (an integer beyond 64 bits, a date, a
 dataclass, a subclass of a builtin) goes the old way instead, through pydantic, so the bytes mean the
 same either way.
 
-``typed_answer``: for a service's typed answer (a frozen dataclass) or a verdict's ``to_dict``: the
+``typed_answer``: for a service's typed answer (a frozen dataclass, a verdict, a search result): the
 JSON ``render.jsonable`` makes of it, written as FastAPI writes a returned dict (Starlette's
 ``JSONResponse``), so the bytes are those the route sent when it returned the dict itself. The route
 declares its ``response_model`` for the OpenAPI document (and the schema tests check the answer against
@@ -21,8 +21,9 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from raretrace.jsontypes import JSONObject
-from raretrace.render.jsonable import jsonable
+from raretrace.render.jsonable import as_object, jsonable
+
+__all__ = ["as_object", "json_answer", "typed_answer"]
 
 _OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -37,14 +38,6 @@ def json_answer(data: object) -> Response:
     except TypeError:  # orjson.JSONEncodeError: what it passes through or cannot write
         body = _PYDANTIC.dump_json(data)
     return Response(body, media_type="application/json")
-
-
-def as_object(answer: object) -> JSONObject:
-    """The JSON object ``render.jsonable`` makes of a typed answer (a dataclass or a mapping)."""
-    value = jsonable(answer)
-    if not isinstance(value, dict):
-        raise TypeError(f"{type(answer).__name__} is not answered as a JSON object")
-    return value
 
 
 def typed_answer(answer: object, status_code: int = 200) -> JSONResponse:

@@ -18,6 +18,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.render.jsonable import jsonable
 from raretrace.server import queries
 from raretrace.server.access import require, require_participant
+from raretrace.server.answers import as_object
 from raretrace.server.api_events import Appended
 from raretrace.server.certificate_schemas import ParticipantList, TokensRevoked, typed_json
 from raretrace.server.deps import Caller, RegistryDep
@@ -32,7 +33,7 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 @router.get("/me", summary="Who the credentials name (the public without any)", response_model=Me)
 def me(caller: Caller) -> JSONObject:
-    return caller.to_dict()
+    return as_object(caller)
 
 
 class ParticipantRequest(BaseModel):
@@ -49,10 +50,10 @@ def list_participants(registry: RegistryDep, caller: Caller) -> JSONResponse:
 
 
 @router.post("/participants", status_code=201, response_model=Me, summary="Add a participant (secretariat)")
-def add_participant(body: ParticipantRequest, registry: RegistryDep, caller: Caller) -> JSONResponse:
+def add_participant(body: ParticipantRequest, registry: RegistryDep, caller: Caller) -> JSONObject:
     require(caller, "secretariat", action="adding participants")
     added = participants.add_participant(registry.engine, body.id, body.name, body.role, body.facilities)
-    return typed_json(added.to_dict(), status_code=201)
+    return as_object(added)  # written in the order of ``Me``, the response model
 
 
 class TokenRequest(BaseModel):

@@ -15,6 +15,7 @@ from raretrace.ledger.compliance import check_lots, today
 from raretrace.ledger.lineage import DEFAULT_MAX_PATHS, trace_down, trace_up
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.trace_answers import Trace as TraceAnswer
 from raretrace.rules import load_regimes
 from raretrace.server import queries
 from raretrace.server.access import require_lots, require_participant, visible_among, visible_lots
@@ -106,21 +107,24 @@ async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> JSONRes
 def trace_view(
     registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
 ) -> JSONObject:
+    """The trace as JSON (``render.jsonable``), with the lots the caller may not see as placeholders."""
     require_participant(caller, action="tracing lots")
     # One connection (the event loop's own on SQLite) and one read transaction for the access check,
     # the trace and the visibility check: no pool checkout for the trace, and all three see the
     # registry in the same state.
     with reading(registry.engine) as conn, conn.begin():
         require_lots(conn, caller, [lot_id])
-        if direction == "up":
-            result = trace_up(registry, lot_id, max_paths=max_paths, conn=conn)
-        else:
-            result = trace_down(registry, lot_id, conn=conn)
+        result: TraceAnswer = (
+            trace_up(registry, lot_id, max_paths=max_paths, conn=conn)
+            if direction == "up"
+            else trace_down(registry, lot_id, conn=conn)
+        )
         if caller.sees_everything:
-            return result
-        visible = visible_among(conn, caller, result["lots"])
+            return as_object(result)
+        visible = visible_among(conn, caller, result.lots)
     # the direction in the placeholder: an up and a down answer merged never name two lots alike
-    return redact_trace(result, visible, caller.facilities, HiddenNames(visible, f"hidden-{direction}-"))
+    names = HiddenNames(visible, f"hidden-{direction}-")
+    return redact_trace(as_object(result), visible, caller.facilities, names)
 
 
 async def trace(
@@ -181,7 +185,7 @@ def verdicts_for(registry: Registry, caller: Principal, request: CheckRequest) -
         assertions=request.assertions,
         as_one=request.as_one,
     )
-    return {"verdicts": [v.to_dict() for v in verdicts]}
+    return {"verdicts": [as_object(v) for v in verdicts]}
 
 
 @router.post("/check", summary="Compliance verdicts for lots under regimes", response_model=Verdicts)

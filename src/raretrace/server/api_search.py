@@ -19,7 +19,7 @@ from raretrace.ledger.registry import Registry
 from raretrace.ledger.search import LotQuery, SearchResult, parse_day, parse_verdict, search_lots
 from raretrace.render.verdicts import search_csv
 from raretrace.server.access import require_participant, visible_lots
-from raretrace.server.answers import json_answer
+from raretrace.server.answers import as_object, json_answer
 from raretrace.server.deps import Caller, RegistryDep, WebCaller
 from raretrace.server.problems import responses
 from raretrace.server.redact import HIDDEN
@@ -137,7 +137,7 @@ def search_api(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="lots.csv"'},
         )
-    answer = json_answer(result.to_dict())
+    answer = json_answer(as_object(result))
     if download:
         answer.headers["Content-Disposition"] = 'attachment; filename="lots.json"'
     return answer
@@ -177,7 +177,7 @@ def search_page(request: Request, registry: RegistryDep, caller: WebCaller) -> R
     return page(
         "search.html",
         caller,
-        result=result.to_dict(),
+        result=as_object(result),
         params=params,
         link=link,
         href=charts.lot_href,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Set
 
 from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.roles import sees_credential, sees_custody
 
 KEPT = ("form", "mass_kg", "stage")
 
@@ -73,7 +74,7 @@ CUSTODY = ("custodian", "in_transit_to", "remaining_kg")
 def redact_custody(lot: JSONObject, facilities: Set[str]) -> JSONObject:
     """The lot (a listing row or ``Lot.to_dict``) with its current custody hidden unless one of
     ``facilities`` holds it or is receiving it."""
-    if lot.get("custodian") in facilities or lot.get("in_transit_to") in facilities:
+    if sees_custody(facilities, lot.get("custodian"), lot.get("in_transit_to")):
         return lot
     hidden: JSONObject = {"custodian": HIDDEN, "in_transit_to": HIDDEN, "remaining_kg": None}
     return lot | {k: v for k, v in hidden.items() if k in lot}
@@ -148,9 +149,10 @@ def redact_certificate(summary: JSONObject, visible: Set[str]) -> JSONObject:
     """A certificate (``queries.certificate_summary``, with or without its ``credential``) for a caller
     who may see only ``visible`` of its lots: the others become placeholders, and the credential is
     withheld when it names any of them."""
+    lots = [str(lot_id) for lot_id in _array(summary["lots"])]
     name = HiddenNames(visible)
-    out = summary | {"lots": [name(lot_id) for lot_id in _array(summary["lots"])]}
-    if name.hidden and "credential" in out:
+    out = summary | {"lots": [name(lot_id) for lot_id in lots]}
+    if not sees_credential(lots, visible) and "credential" in out:
         out["credential"] = None
         out["credential_withheld"] = "it names lots of other participants; ask the issuer or the secretariat"
     return out

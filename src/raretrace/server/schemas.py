@@ -207,7 +207,7 @@ class FindingOut(BaseModel):
 
 
 class VerdictOut(BaseModel):
-    """``rules.verdict.Verdict.to_dict``."""
+    """A ``rules.verdict.Verdict`` as ``render.jsonable`` writes it."""
 
     regime: str
     version: str
@@ -269,7 +269,7 @@ class FacetCount(BaseModel):
 
 
 class SearchAnswer(BaseModel):
-    """``ledger.search.SearchResult.to_dict``: a page of hits, the total and the facets of all of them."""
+    """A ``ledger.search.SearchResult`` (``render.jsonable``): a page of hits, the total, the facets."""
 
     filters: dict[str, str | list[str]] = Field(description="the filters as given, empty ones left out")
     sort: str

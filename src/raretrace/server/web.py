@@ -27,6 +27,7 @@ from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
 from raretrace.server import certificate_pages, charts, queries
 from raretrace.server.access import require_participant, visible_lots
+from raretrace.server.answers import as_object
 from raretrace.server.api_certificates import VerifyRequest, verify_for
 from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
 from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_share_table, summarize
@@ -167,8 +168,10 @@ def _annotate(registry: Registry, root: str, up: dict[str, Any]) -> None:
 
 def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, Any]:
     details = lot_view(registry, caller, lot_id)  # 404 alike for missing and not visible
-    up = trace_up(registry, lot_id, max_paths=TRACE_PATHS)
-    down = trace_down(registry, lot_id)
+    # the page works on the traces' JSON (render.jsonable), as the API sends them: the graph and the
+    # Sankeys annotate and redact it, and the template reads it by key
+    up: dict[str, Any] = as_object(trace_up(registry, lot_id, max_paths=TRACE_PATHS))
+    down: dict[str, Any] = as_object(trace_down(registry, lot_id))
     _annotate(registry, lot_id, up)
     if not caller.sees_everything:
         with registry.engine.connect() as conn:
@@ -199,7 +202,7 @@ def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, A
         "sankeys": [(e, charts.origin_sankey(lot_id, up, e)) for e in elements[:4]]
         if len(up["lots"]) <= MAX_DRAWN
         else [],
-        "verdicts": [v.to_dict() for v in check_lots(registry, [lot_id])],
+        "verdicts": [as_object(v) for v in check_lots(registry, [lot_id])],
         "certificates": certificates,
         "href": charts.lot_href,
         "view_href": certificate_pages.view_href,

@@ -1,4 +1,4 @@
-"""The SQL behind "who may see which lot" (``server/access.py`` holds the rule): which of some lots
+"""The SQL behind "who may see which lot" (``raretrace.roles`` holds the rule): which of some lots
 exist, which of them some facilities produced, hold, are receiving, or shipped or received, and which
 they hold now.
 
@@ -13,6 +13,7 @@ from collections.abc import Sequence, Set
 
 from sqlalchemy import Connection, select
 
+from raretrace.roles import holds_or_made, took_part
 from raretrace.store import schema as t
 from raretrace.store.raw import fetch_in
 
@@ -29,17 +30,13 @@ def touching(conn: Connection, lot_ids: Sequence[str], facilities: Set[str]) -> 
     """The lots among ``lot_ids`` that one of ``facilities`` produced, holds or is receiving, or that
     a transfer sent by or to one of them moved."""
     rows = fetch_in(conn, _LOT_PARTIES, t.lots.c.id, lot_ids)
-    found = {
-        str(r.id)
-        for r in rows
-        if r.custodian in facilities or r.producer in facilities or r.in_transit_to in facilities
-    }
+    found = {str(r.id) for r in rows if holds_or_made(facilities, r.producer, r.custodian, r.in_transit_to)}
     # Every id not yet seen is looked up in the transfers, whether it exists or not: a lot the caller may
     # not see and one that does not exist then cost the same queries (docs/security.md, timing).
     rest = sorted(set(lot_ids) - found)
     if rest:
         moves = fetch_in(conn, _MOVES, t.transfers.c.lot_id, rest)
-        found.update(str(m.lot_id) for m in moves if m.sender in facilities or m.receiver in facilities)
+        found.update(str(m.lot_id) for m in moves if took_part(facilities, m.sender, m.receiver))
     return found
 
 
