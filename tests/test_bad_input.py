@@ -11,6 +11,7 @@ import pytest
 from raretrace.crypto.dsse import add_signature
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.custody.events import sign_event
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import (
     AuthorizationError,
     CustodyError,
@@ -214,12 +215,12 @@ def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> byt
 
     event = {
         "kind": "process",
-        "event_id": "ev-bad",
+        "event_id": namespaced("event", "US-SEP", "bad"),
         "time": chain.time,
         "facility": "US-SEP",
         "stage": "separation",
         "inputs": [{"lot": ORE_LOT, "mass_kg": 1000.0}],
-        "outputs": [lot("urn:raretrace:lot:bad", "separated_oxide", 5.0, {"Nd": 0.5})],
+        "outputs": [lot(namespaced("lot", "US-SEP", "bad"), "separated_oxide", 5.0, {"Nd": 0.5})],
     }
     mutate(event)
     statement = {
@@ -247,7 +248,7 @@ def test_wrong_signature_found_by_worker_processes(db_url: str, pool_kind: str) 
             "US-MINE",
             "extract",
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:p-{i}", "ore", 1.0, {"Nd": 0.01})],
+            outputs=[lot(namespaced("lot", "US-MINE", f"p-{i}"), "ore", 1.0, {"Nd": 0.01})],
         )
         for i in range(300)
     ]

@@ -21,7 +21,7 @@ from tests.test_interchange_support import every_row
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples" / "import"
 SEPARATOR = "urn:epc:id:sgln:0614141.00001.0"
-OXIDE = "urn:example:lot:mp-ndpr-oxide-0001"
+OXIDE = f"urn:raretrace:lot:{SEPARATOR}:ndpr-oxide-0001"  # in the separator's namespace
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_the_hand_written_mes_document_is_recorded(registry: Registry) -> None:
     result = import_file(registry, EXAMPLES / "separator-mes.jsonld", signer=_separator())
     assert (result.format, result.events) == ("epcis", 2)
     assert result.skipped == ["event 3: AggregationEvent bizStep packing"]
-    ore = registry.lot("urn:example:lot:mp-ore-0001")
+    ore = registry.lot("urn:raretrace:lot:US-MP-MINE:ore-0001")
     assert ore.custodian == SEPARATOR and ore.in_transit_to is None  # received
     assert ore.spec.mass_kg == 1_200_000.0  # 1,200 t in the mine's CSV
     assert ore.remaining_kg == 0.0  # all of it consumed by the separation (1,200 TNE)

@@ -33,7 +33,10 @@ CONC_CELLS = {"La (fraction)": 0.1, "Ce (fraction)": 0.15, "Pr (fraction)": 0.01
 
 @pytest.fixture
 def chain(db_url: str) -> ScriptedChain:
-    return mine_and_separator(db_url)
+    """The rows below carry the free-form ids an MES prints (``ev-x-1``, ``urn:raretrace:lot:ore-9``):
+    imported into a registry made with ``init --open-ids``, which accepts them (test_id_namespaces.py
+    and test_interchange_epcis.py import namespaced ids into a registry made with the defaults)."""
+    return mine_and_separator(db_url, open_ids=True)
 
 
 def refused(chain: ScriptedChain, path: Path, **options: Any) -> ImportRejectedError:

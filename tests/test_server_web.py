@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from raretrace.cli.main import app as cli_app
 from raretrace.ledger.certificates import issue
+from raretrace.ledger.scripted import JP_CHAIN
 from tests.chain_fixtures import new_registry, snapshot
 from tests.test_server_support import (
     JP_CONC,
@@ -60,7 +61,7 @@ def test_login_sets_an_http_only_strict_cookie_and_pages_follow_the_role(world: 
     assert c.get("/").status_code == 200
     assert c.get("/").headers["x-frame-options"] == "DENY"
     c.cookies.set("raretrace_session", world.tokens["auditor"])
-    assert "urn:raretrace:lot:jp-conc" in c.get(f"/lots/{JP_MAGNET}").text
+    assert JP_CHAIN.concentrate in c.get(f"/lots/{JP_MAGNET}").text
     assert c.post("/logout", follow_redirects=False).headers["set-cookie"].startswith('raretrace_session=""')
 
 
