@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from raretrace.cli.main import app
-from raretrace.custody.namespaces import check_new_id, is_open, namespaced, owner
+from raretrace.custody.namespaces import Kind, check_new_id, is_open, namespaced, own_prefix, owner
 from raretrace.errors import AuthorizationError, DuplicateError, StoreError
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
@@ -183,3 +185,35 @@ def test_the_switch_on_a_registry_with_only_namespaced_ids(strict: ScriptedChain
 def test_the_switch_needs_a_registry(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--db", str(tmp_path / "none.db"), "require-namespaced-ids"])
     assert isinstance(result.exception, StoreError) and result.exception.exit_code == 7, result.output
+
+
+#: Facility ids as the registry accepts them (model.parse_id: a letter or digit, then . _ : / # @ + -)
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+FACILITY_IDS = st.builds(
+    str.__add__, st.sampled_from(_ALNUM), st.text(alphabet=_ALNUM + "._:/#@+-", max_size=23)
+)
+LOCAL_NAMES = st.text(alphabet=_ALNUM + "._-", min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["lot", "event"]), facility=FACILITY_IDS, other=FACILITY_IDS, local=LOCAL_NAMES)
+def test_a_facility_may_create_exactly_the_ids_in_its_own_namespace(
+    kind: Kind, facility: str, other: str, local: str
+) -> None:
+    """For any facility ids (colons included): the facility's own namespaced id passes the check in a
+    registry requiring namespaces, and another facility is refused it, unless the other's namespace
+    prefix is the same text (ids equal regardless of case) or contains it (a facility id that
+    extends the other's with a colon, which docs/security.md names as the one ambiguity)."""
+    own = namespaced(kind, facility, local)
+    check_new_id(kind, own, facility, "f", required=True)
+    assert not is_open(kind, own, facility)
+    shares = own.casefold().startswith(own_prefix(kind, other).casefold()) and len(own) > len(
+        own_prefix(kind, other)
+    )
+    if shares:
+        check_new_id(kind, own, other, "f", required=True)
+    else:
+        with pytest.raises(AuthorizationError):
+            check_new_id(kind, own, other, "f", required=True)
+    with pytest.raises(AuthorizationError):  # the secretariat creates no id in a facility's namespace
+        check_new_id(kind, own, None, "f", required=True)

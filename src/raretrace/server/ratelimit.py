@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from raretrace.errors import StoreError
@@ -68,7 +69,7 @@ class RateLimits:
             if sent is not None and self.per_token is not None:
                 wanted.append((b"token", sent, self.per_token))
             try:
-                wait = self.table.take(wanted, time.monotonic()) if wanted else 0.0
+                wait = await decide(self.table, wanted) if wanted else 0.0
             except StoreError:  # the rate store (a Redis) does not answer: no unlimited requests
                 await refuse(scope, receive, send, 503, "rate store unavailable; try again shortly", 1)
                 return
@@ -79,6 +80,14 @@ class RateLimits:
                 )
                 return
         await self.app(scope, receive, send)
+
+
+async def decide(table: RateStore, wanted: list[Spend]) -> float:
+    """The store's decision; one that waits on the network (a Redis) in a worker thread, so the event
+    loop answers other requests meanwhile."""
+    if table.remote:
+        return await anyio.to_thread.run_sync(table.take, wanted, time.monotonic())
+    return table.take(wanted, time.monotonic())
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str, retry: int) -> None:

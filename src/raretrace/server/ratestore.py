@@ -84,7 +84,10 @@ Spend = tuple[bytes, bytes, Rate]
 
 
 class RateStore(Protocol):
-    """Where the buckets live: this machine's shared table, one process's dictionary, or a Redis."""
+    """Where the buckets live: this machine's shared table, one process's dictionary, or a Redis.
+    ``remote``: a decision waits on the network (the server makes it off its event loop)."""
+
+    remote: bool
 
     def take(self, requests: Sequence[Spend], now: float) -> float:
         """Spend one request from each key's bucket in turn; 0 if all passed, else the seconds until
@@ -113,6 +116,8 @@ class ProcessRates:
     where a platform shares no table, and the baseline of ``benchmarks/bench_ratelimit.py``. A key's
     time is dropped once its bucket is full again, so the dictionary holds the keys active in the last
     few seconds only."""
+
+    remote = False
 
     def __init__(self) -> None:
         self._salt = os.urandom(SALT_BYTES)
@@ -189,6 +194,8 @@ def create_table(directory: str | None = None, cells: int = CELLS) -> Path:
 class RateTable:
     """The table in one process: mapped on first use (again after a fork, whose copy of the file
     description would share the parent's lock instead of competing for it)."""
+
+    remote = False
 
     def __init__(self, path: Path | None) -> None:
         self.path = path  # None: a private table (``private``)

@@ -52,7 +52,10 @@ return '0'
 
 
 class RedisRates:
-    """``RateStore`` on a Redis; ``now`` is ignored (the Redis's clock decides)."""
+    """``RateStore`` on a Redis; ``now`` is ignored (the Redis's clock decides). Each decision is a
+    round trip, so the server makes it in a worker thread, not on its event loop."""
+
+    remote = True
 
     def __init__(self, client: Redis) -> None:
         from redis.exceptions import RedisError
