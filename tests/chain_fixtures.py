@@ -18,6 +18,7 @@ NDPR_OXIDE = {"Nd": 0.63, "Pr": 0.21}
 ORE_LOT = namespaced("lot", "US-MINE", "ore-1")
 OXIDE_LOT = namespaced("lot", "US-SEP", "ndpr-oxide-1")
 EXTRACT_EVENT = namespaced("event", "US-MINE", "extract-1")
+SEPARATION_EVENT = namespaced("event", "US-SEP", "sep-1")  # separation()'s, by default
 
 
 def new_registry(url: str, *, open_ids: bool = False) -> Registry:
@@ -76,7 +77,7 @@ def separation(
     out_mass: float = 10.0,
     composition: dict[str, float] | None = None,
     facility: str = "US-SEP",
-    event_id: str = "sep-1",
+    event_id: str = SEPARATION_EVENT,
     input_lot: str = ORE_LOT,
     **kw: Any,
 ) -> bytes:

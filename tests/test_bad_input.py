@@ -22,7 +22,7 @@ from raretrace.errors import (
     ValidationError,
 )
 from raretrace.ledger.scripted import ScriptedChain, lot
-from tests.chain_fixtures import ORE_LOT, mine_and_separator, separation, snapshot
+from tests.chain_fixtures import ORE_LOT, SEPARATION_EVENT, mine_and_separator, separation, snapshot
 
 
 def _rejects(chain: ScriptedChain, envelope: bytes, error: type[RaretraceError], pattern: str) -> None:
@@ -182,7 +182,7 @@ def test_duplicate_event(db_url: str) -> None:
     chain = _shipped(db_url)
     envelope = separation(chain)
     chain.registry.append([envelope])
-    _rejects(chain, envelope, DuplicateError, "event ev-sep-1 is already recorded")
+    _rejects(chain, envelope, DuplicateError, f"event {SEPARATION_EVENT} is already recorded")
 
 
 def test_facility_cannot_sign_for_another(db_url: str) -> None:

@@ -18,7 +18,7 @@ from raretrace.errors import ValidationError
 from raretrace.interchange.importer import import_file
 from raretrace.interchange.problems import ImportRejectedError
 from raretrace.ledger.scripted import ScriptedChain
-from tests.chain_fixtures import ORE_LOT, mine_and_separator
+from tests.chain_fixtures import EXTRACT_EVENT, ORE_LOT, mine_and_separator
 from tests.test_interchange_support import EVENT_HEADER, event_row, every_row, write_csv
 
 CONC = "urn:raretrace:lot:conc-1"
@@ -162,7 +162,7 @@ def test_duplicate_ids_in_the_file(chain: ScriptedChain, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (extract("ev-extract-1", "urn:raretrace:lot:ore-9"), "event_id", "already recorded"),
+        (extract(EXTRACT_EVENT, "urn:raretrace:lot:ore-9"), "event_id", "already recorded"),
         (extract("ev-x-1", ORE_LOT), "lot_id", "already exists"),
     ],
 )
