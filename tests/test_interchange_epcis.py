@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from raretrace.crypto.keys import load_signer
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import ValidationError
 from raretrace.interchange.epcis import EPCIS_CONTEXT, RT_NAMESPACE, bizstep
 from raretrace.interchange.epcis_export import export_epcis
@@ -184,12 +185,11 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
     """parentID is the product made, childQuantityList what went into it; its mass is theirs."""
     from raretrace.ledger.scripted import ScriptedChain, lot
 
+    ore = namespaced("lot", "US-WORKS", "a")
     chain = ScriptedChain(new_registry(db_url))
     chain.add_facility("US-WORKS", country="US", stages=["mining", "component"])
-    chain.record(
-        "US-WORKS", "extract", deposit="test", outputs=[lot("urn:x:lot:a", "ore", 100.0, {"Nd": 0.3})]
-    )
-    motor = "urn:x:lot:motor-1"
+    chain.record("US-WORKS", "extract", deposit="test", outputs=[lot(ore, "ore", 100.0, {"Nd": 0.3})])
+    motor = namespaced("lot", "US-WORKS", "motor-1")
     event = {
         "type": "AggregationEvent",
         "eventTime": "2026-02-01T10:00:00+01:00",
@@ -197,7 +197,7 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
         "action": "ADD",
         "bizStep": "assembling",
         "parentID": motor,
-        "childQuantityList": [{"epcClass": "urn:x:lot:a", "quantity": 0.1, "uom": "TNE"}],
+        "childQuantityList": [{"epcClass": ore, "quantity": 0.1, "uom": "TNE"}],
         "bizLocation": {"id": "urn:raretrace:facility:US-WORKS"},
         "ex:lots": {motor: {"form": "component", "composition": {"Nd": 0.3}, "units": 4}},
     }
@@ -210,4 +210,4 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
         "component",
         "US-WORKS",
     )
-    assert chain.registry.lot("urn:x:lot:a").remaining_kg == 0.0
+    assert chain.registry.lot(ore).remaining_kg == 0.0

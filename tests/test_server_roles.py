@@ -80,7 +80,7 @@ def _writes(w: ServerWorld) -> list[Request]:
         (
             "post",
             "/api/v1/corrections",
-            {"json": {"target_event": "urn:raretrace:event:extract-000000", "reason": "typo"}},
+            {"json": {"target_event": namespaced("event", "CN-MINE", "extract-000000"), "reason": "typo"}},
         ),
         (
             "post",
@@ -273,7 +273,11 @@ def test_operator_refusals(world: ServerWorld) -> None:
         ),
         (("post", "/api/v1/certificates", {"json": {"lots": [JP_CONC]}}), 404),
         (
-            ("post", "/api/v1/certificates", {"json": {"transfer": "urn:raretrace:event:transfer-000001"}}),
+            (
+                "post",
+                "/api/v1/certificates",
+                {"json": {"transfer": namespaced("event", "CN-MINE", "transfer-000001")}},
+            ),
             404,
         ),
         (("get", "/api/v1/log/audit", {}), 403),
