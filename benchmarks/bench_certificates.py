@@ -86,7 +86,7 @@ from raretrace.custody.events import event_from_statement
 from raretrace.ledger.certificates import issue, revoke, status_list, trusted_keys
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, mine_to_magnet, two_reference_chains
+from raretrace.ledger.scripted import JP_CHAIN, US_CHAIN, ScriptedChain, mine_to_magnet, two_reference_chains
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.note import split_note
@@ -103,9 +103,9 @@ CALLGRIND_PASSES = 2
 TARGET_RATIO = 0.35  # certificates/s against the fastest Ed25519 verification rate, one core (issue #23)
 # The counted call: the chosen backend's verify (every Ed25519 verification in raretrace goes through it).
 ED25519_VERIFY = type(ed25519.BACKEND).verify.__code__
-JP_MAGNET = "urn:raretrace:lot:jp-magnet"
-US_MAGNET = "urn:raretrace:lot:us-magnet"
-AU_CONC = "urn:raretrace:lot:us-conc"
+JP_MAGNET = JP_CHAIN.magnet
+US_MAGNET = US_CHAIN.magnet
+AU_CONC = US_CHAIN.concentrate
 
 # What each step's work depends on: the shared inputs are the same for every certificate of a batch.
 DEPENDS_ON = (
@@ -145,8 +145,8 @@ def build_chain(url: str, shipments: int = 0) -> ScriptedChain:
     while len(_transfers(chain.registry)) < shipments:
         mine, separator, metal_maker, magnet_maker = ROUTES[run % len(ROUTES)]
         prefix = f"run{run:05d}"
-        mine_to_magnet(chain, prefix, mine, separator, metal_maker, magnet_maker, 50_000.0 + run)
-        chain.ship(magnet_maker, "DE-ASM", [f"urn:raretrace:lot:{prefix}-magnet"], hs_code="8505.11")
+        made = mine_to_magnet(chain, prefix, mine, separator, metal_maker, magnet_maker, 50_000.0 + run)
+        chain.ship(magnet_maker, "DE-ASM", [made.magnet], hs_code="8505.11")
         run += 1
     _cosign(chain.registry)
     return chain

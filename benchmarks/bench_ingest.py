@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from raretrace.crypto import ed25519
 from raretrace.crypto.dsse import parse_envelope
 from raretrace.crypto.verifier_pool import VerifierPool
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store.db import make_engine
@@ -49,7 +50,7 @@ def build(url: str, lots: int, *, pool: VerifierPool | None = None) -> tuple[Reg
             "MINE",
             "extract",
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:ore-{i}", "ore", 1000.0, ORE)],
+            outputs=[lot(namespaced("lot", "MINE", f"ore-{i}"), "ore", 1000.0, ORE)],
         )
         for i in range(lots)
     ]
@@ -57,8 +58,8 @@ def build(url: str, lots: int, *, pool: VerifierPool | None = None) -> tuple[Reg
         registry.append(extract[start : start + 5000])
     events: list[bytes] = []
     for i in range(lots):
-        ore = f"urn:raretrace:lot:ore-{i}"
-        tid = f"t-{i}"
+        ore = namespaced("lot", "MINE", f"ore-{i}")
+        tid = namespaced("event", "MINE", f"t-{i}")
         events.append(chain.envelope("MINE", "transfer", event_id=tid, to="SEP", lots=[ore]))
         events.append(chain.envelope("SEP", "receive", transfer_event=tid, lots=[ore]))
         events.append(
@@ -67,7 +68,9 @@ def build(url: str, lots: int, *, pool: VerifierPool | None = None) -> tuple[Reg
                 "process",
                 stage="separation",
                 inputs=[{"lot": ore, "mass_kg": 1000.0}],
-                outputs=[lot(f"urn:raretrace:lot:ox-{i}", "separated_oxide", 10.0, {"Nd": 0.6, "Pr": 0.2})],
+                outputs=[
+                    lot(namespaced("lot", "SEP", f"ox-{i}"), "separated_oxide", 10.0, {"Nd": 0.6, "Pr": 0.2})
+                ],
             )
         )
     return registry, events

@@ -142,26 +142,29 @@ def build(url: str, mines: int, chains: int) -> tuple[dict[str, str], list[str],
             chain.facility_event("T-MAG", country="US", stages=["metallization", "magnet"]),
         ]
     )
-    for i in range(chains):
-        mine_to_magnet(chain, f"c{i}", "T-MINE", "T-SEP", "T-MAG", "T-MAG", 50_000.0)
+    magnets = [
+        mine_to_magnet(chain, f"c{i}", "T-MINE", "T-SEP", "T-MAG", "T-MAG", 50_000.0).magnet
+        for i in range(chains)
+    ]
     engine = registry.engine
     add_participant(engine, "secretariat", "Secretariat", "secretariat")
     add_participant(engine, "mines", "Mining co.", "operator", [f"MINE-{i}" for i in range(mines)])
     add_participant(engine, "maker", "Magnet maker", "operator", ["T-MAG"])
     tokens = {name: str(issue_token(engine, name).token) for name in ("secretariat", "mines", "maker")}
-    return tokens, [f"urn:raretrace:lot:c{i}-magnet" for i in range(chains)], chain
+    return tokens, magnets, chain
 
 
 def extracts(chain: Any, mines: int, count: int, tag: str) -> list[bytes]:
+    from raretrace.custody.namespaces import namespaced
     from raretrace.ledger.scripted import lot
 
     return [
         chain.envelope(
             f"MINE-{i % mines}",
             "extract",
-            event_id=f"urn:raretrace:event:{tag}-{i}",
+            event_id=namespaced("event", f"MINE-{i % mines}", f"{tag}-{i}"),
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:{tag}-{i}", "ore", 1000.0, ORE)],
+            outputs=[lot(namespaced("lot", f"MINE-{i % mines}", f"{tag}-{i}"), "ore", 1000.0, ORE)],
         )
         for i in range(count)
     ]

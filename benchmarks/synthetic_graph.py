@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.demoworld.batching import BatchedAppender
 from raretrace.elements import TRADED
 from raretrace.ledger.registry import Registry
@@ -234,7 +235,7 @@ class SyntheticChain:
         mines = self._weighted(MINES, ores)
         for mine in mines:
             kg = round(self.rng.uniform(50_000, 200_000), 1)
-            ore = Stock(self._lot_id("ore"), kg, ORE)
+            ore = Stock(self._lot_id(mine, "ore"), kg, ORE)
             self._emit(
                 mine,
                 "extract",
@@ -288,7 +289,8 @@ class SyntheticChain:
             total = _out_mass(consumed, step.composition)
             parts = [self.rng.uniform(0.5, 1.5) for _ in range(self.rng.randint(*step.outputs))]
             outputs = [
-                Stock(self._lot_id(step.name), total * p / sum(parts), step.composition) for p in parts
+                Stock(self._lot_id(facility, step.name), total * p / sum(parts), step.composition)
+                for p in parts
             ]
             self._emit(
                 facility,
@@ -316,7 +318,7 @@ class SyntheticChain:
                 for start in range(0, len(lots), 200):
                     part = lots[start : start + 200]
                     ids = [s.lot_id for s in part]
-                    tid = self._chain.next_id("transfer")
+                    tid = self._chain.next_id(sender, "transfer")
                     self._sign(
                         lambda sender=sender, receiver=receiver, ids=ids, tid=tid: [
                             self._chain.envelope(sender, "transfer", event_id=tid, to=receiver, lots=ids),
@@ -360,9 +362,10 @@ class SyntheticChain:
         return self._appender.queued_lots
 
     # --- helpers ---------------------------------------------------------------------------------
-    def _lot_id(self, prefix: str) -> str:
+    def _lot_id(self, facility: str, prefix: str) -> str:
+        """A new lot id in ``facility``'s namespace (what a registry requires by default)."""
         self._serial += 1
-        return f"urn:raretrace:lot:{prefix}-{self._serial:08d}"
+        return namespaced("lot", facility, f"{prefix}-{self._serial:08d}")
 
     def _weighted(self, group: list[tuple[str, str, int, dict[str, str]]], n: int) -> list[str]:
         return self.rng.choices([g[0] for g in group], weights=[g[2] for g in group], k=n)

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 import raretrace
 from raretrace.crypto.keys import Ed25519Signer
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger import consortium as cs
 from raretrace.ledger.participants import add_participant, issue_token
 from raretrace.ledger.registry import Registry
@@ -139,13 +140,17 @@ class Member:
         response = self.try_submit(envelopes)
         assert response.status_code == 201, response.text
 
+    def mined(self, tag: str, i: int) -> str:
+        """The id of this member's mine's ``i``-th ore lot of ``tag`` (in the mine's namespace)."""
+        return namespaced("lot", f"{self.id}-MINE", f"{tag}-{i}")
+
     def extracts(self, count: int, tag: str) -> list[bytes]:
         return [
             self.chain.envelope(
                 f"{self.id}-MINE",
                 "extract",
                 deposit=f"{self.id} deposit",
-                outputs=[lot(f"urn:raretrace:lot:{self.id}-{tag}-{i}", "ore", 100.0 + i, ORE)],
+                outputs=[lot(self.mined(tag, i), "ore", 100.0 + i, ORE)],
             )
             for i in range(count)
         ]
@@ -192,11 +197,11 @@ class Member:
     def ship(self, importer: Member, count: int, tag: str) -> list[str]:
         """``count`` lots mined here and shipped to ``importer``'s magnet maker: extracts, transfers and
         receipts in one batch, then one certificate each through ``POST /api/v1/shipments``."""
-        lots = [f"urn:raretrace:lot:{self.id}-{tag}-{i}" for i in range(count)]
+        lots = [self.mined(tag, i) for i in range(count)]
         batch = self.extracts(count, tag)
         transfers = []
         for lot_id in lots:
-            tid = self.chain.next_id("transfer")
+            tid = self.chain.next_id(f"{self.id}-MINE", "transfer")
             transfers.append(tid)
             batch.append(
                 self.chain.envelope(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store.db import make_engine
@@ -30,9 +31,9 @@ def main() -> None:
         chain.envelope(
             "US-MINE",
             "extract",
-            event_id=f"crash-{first + i}",
+            event_id=namespaced("event", "US-MINE", f"crash-{first + i}"),
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:crash-{first + i}", "ore", 10.0, {"Nd": 0.01})],
+            outputs=[lot(namespaced("lot", "US-MINE", f"crash-{first + i}"), "ore", 10.0, {"Nd": 0.01})],
         )
         for i in range(count)
     ]

@@ -11,6 +11,7 @@ import pytest
 from raretrace.crypto.dsse import add_signature
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.custody.events import sign_event
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import (
     AuthorizationError,
     CustodyError,
@@ -21,7 +22,7 @@ from raretrace.errors import (
     ValidationError,
 )
 from raretrace.ledger.scripted import ScriptedChain, lot
-from tests.chain_fixtures import ORE_LOT, mine_and_separator, separation, snapshot
+from tests.chain_fixtures import ORE_LOT, SEPARATION_EVENT, mine_and_separator, separation, snapshot
 
 
 def _rejects(chain: ScriptedChain, envelope: bytes, error: type[RaretraceError], pattern: str) -> None:
@@ -181,7 +182,7 @@ def test_duplicate_event(db_url: str) -> None:
     chain = _shipped(db_url)
     envelope = separation(chain)
     chain.registry.append([envelope])
-    _rejects(chain, envelope, DuplicateError, "event ev-sep-1 is already recorded")
+    _rejects(chain, envelope, DuplicateError, f"event {SEPARATION_EVENT} is already recorded")
 
 
 def test_facility_cannot_sign_for_another(db_url: str) -> None:
@@ -214,12 +215,12 @@ def _unsigned_check(chain: ScriptedChain, mutate: Callable[[dict], None]) -> byt
 
     event = {
         "kind": "process",
-        "event_id": "ev-bad",
+        "event_id": namespaced("event", "US-SEP", "bad"),
         "time": chain.time,
         "facility": "US-SEP",
         "stage": "separation",
         "inputs": [{"lot": ORE_LOT, "mass_kg": 1000.0}],
-        "outputs": [lot("urn:raretrace:lot:bad", "separated_oxide", 5.0, {"Nd": 0.5})],
+        "outputs": [lot(namespaced("lot", "US-SEP", "bad"), "separated_oxide", 5.0, {"Nd": 0.5})],
     }
     mutate(event)
     statement = {
@@ -247,7 +248,7 @@ def test_wrong_signature_found_by_worker_processes(db_url: str, pool_kind: str) 
             "US-MINE",
             "extract",
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:p-{i}", "ore", 1.0, {"Nd": 0.01})],
+            outputs=[lot(namespaced("lot", "US-MINE", f"p-{i}"), "ore", 1.0, {"Nd": 0.01})],
         )
         for i in range(300)
     ]

@@ -24,6 +24,7 @@ from raretrace.errors import NotFoundError, ValidationError
 from raretrace.ledger.certificates import issue, revoke, status_list, trusted_keys
 from raretrace.ledger.logview import add_cosignatures, add_witness, latest_checkpoint
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.scripted import US_CHAIN
 from raretrace.log.cosignature import cosign, witness_key_text
 from raretrace.log.note import split_note
 from tests.chain_fixtures import snapshot
@@ -53,7 +54,7 @@ def _cosigned(registry: Registry) -> list[str]:
 def issued(db_url: str) -> tuple[Registry, dict[str, Any], TrustedKeys]:
     chain = two_chains(db_url)
     registry = chain.registry
-    chain.ship("US-MAG", "JP-MAG", ["urn:raretrace:lot:us-magnet"], hs_code="8505.11")
+    chain.ship("US-MAG", "JP-MAG", [US_CHAIN.magnet], hs_code="8505.11")
     _cosigned(registry)
     transfer = registry_transfer(registry)
     presentation = issue(registry, transfer=transfer, now=NOW).to_dict()
@@ -298,7 +299,7 @@ def test_bad_requests_write_nothing(issued: Any) -> None:
     with pytest.raises(ValidationError, match="not both"):
         issue(registry)
     with pytest.raises(ValidationError, match="days"):
-        issue(registry, lots=["urn:raretrace:lot:us-magnet"], valid_days=0)
+        issue(registry, lots=[US_CHAIN.magnet], valid_days=0)
     with pytest.raises(NotFoundError):
         issue(registry, lots=["urn:raretrace:lot:nope"])
     assert snapshot(registry) == before

@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from raretrace.cli.main import main
+from raretrace.custody.namespaces import namespaced
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.merkle import leaf_hash, root_hash, verify_consistency, verify_inclusion
 from raretrace.log.note import parse_verifier_key
+
+
+def ore_lot(i: int) -> str:
+    """The mine's ``i``-th ore lot, in its namespace (as a registry requires by default)."""
+    return namespaced("lot", "US-MINE", f"ore-{i}")
+
 
 ORIGIN = "cli.raretrace.example/log"
 
@@ -80,13 +87,13 @@ def _setup(cli: Cli) -> None:
     extracts = [
         {
             "kind": "extract",
-            "event_id": f"x{i}",
+            "event_id": namespaced("event", "US-MINE", f"x{i}"),
             "time": "2026-02-01T00:00:00Z",
             "facility": "US-MINE",
             "deposit": "Mountain Pass",
             "outputs": [
                 {
-                    "id": f"urn:raretrace:lot:ore-{i}",
+                    "id": ore_lot(i),
                     "form": "ore",
                     "mass_kg": 1000,
                     "composition": {"Nd": 0.008, "Pr": 0.003},
@@ -105,7 +112,7 @@ def _setup(cli: Cli) -> None:
 
 def test_registry_round_trip_through_the_cli(cli: Cli) -> None:
     _setup(cli)
-    lot = cli.json("lot", "show", "urn:raretrace:lot:ore-3")
+    lot = cli.json("lot", "show", ore_lot(3))
     assert lot["lot"]["custodian"] == "US-MINE" and lot["lot"]["mass_kg"] == 1000
 
     code, vkey, _ = cli("log", "public-key")
@@ -134,10 +141,10 @@ def test_registry_round_trip_through_the_cli(cli: Cli) -> None:
     assert proof3["tree_size"] == 3
     verify_inclusion(leaves[0], 0, 3, [base64.b64decode(h) for h in proof3["proof"]], root_hash(leaves[:3]))
 
-    up = cli.json("trace", "urn:raretrace:lot:ore-3", "--up")
-    assert [(s["lot"], s["share"]) for s in up["sources"]] == [("urn:raretrace:lot:ore-3", 1.0)]
-    assert cli.json("trace", "urn:raretrace:lot:ore-3", "--down")["reached"] == []
-    code, _, err = cli("trace", "urn:raretrace:lot:ore-3")
+    up = cli.json("trace", ore_lot(3), "--up")
+    assert [(s["lot"], s["share"]) for s in up["sources"]] == [(ore_lot(3), 1.0)]
+    assert cli.json("trace", ore_lot(3), "--down")["reached"] == []
+    code, _, err = cli("trace", ore_lot(3))
     assert code == 1 and "exactly one of --up or --down" in err
 
     code, out, _ = cli("log", "audit")
@@ -226,7 +233,7 @@ def test_missing_registry_file_is_not_created(
 
 def test_lot_show_by_value_with_a_user_price_table(cli: Cli) -> None:
     _setup(cli)
-    shipped = cli.json("lot", "show", "urn:raretrace:lot:ore-0")["origin_by_value"]
+    shipped = cli.json("lot", "show", ore_lot(0))["origin_by_value"]
     assert shipped["location"]["mining"] == {"US": 1.0} and shipped["unpriced"] == []
     table = cli.tmp / "prices.json"
     table.write_text(
@@ -238,5 +245,5 @@ def test_lot_show_by_value_with_a_user_price_table(cli: Cli) -> None:
             }
         )
     )
-    mine = cli.json("lot", "show", "urn:raretrace:lot:ore-0", "--prices", str(table))["origin_by_value"]
+    mine = cli.json("lot", "show", ore_lot(0), "--prices", str(table))["origin_by_value"]
     assert mine["unpriced"] == ["Pr"] and mine["price_table"] == str(table)

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
+from raretrace.ledger.scripted import JP_CHAIN, ScriptedChain, two_reference_chains
 from raretrace.ledger.witnessing import witness_key
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.cosignature import verify_cosignature
@@ -28,8 +28,8 @@ from raretrace.log.note import split_note, verifier_key_text
 from raretrace.render.tables import print_table
 from raretrace.store.db import make_engine
 
-MAGNET = "urn:raretrace:lot:jp-magnet"
-CONC = "urn:raretrace:lot:jp-conc"
+MAGNET = JP_CHAIN.magnet
+CONC = JP_CHAIN.concentrate
 #: a long origin, so that a checkpoint's first line is wider than a 40-column terminal
 LOG_ORIGIN = "registry.national-authority.example.org/rare-earth-custody-log"
 

@@ -19,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 
+from raretrace.custody.namespaces import namespaced
+from raretrace.ledger.id_policy import require_namespaced_ids
 from raretrace.ledger.scripted import lot
+from raretrace.store.schema import events
 from tests.chain_fixtures import snapshot
 from tests.test_server_support import (
     JP_CONC,
@@ -35,15 +38,24 @@ from tests.test_server_support import (
 )
 
 ORE = {"Nd": 0.2, "Pr": 0.05, "other": 0.5}
-CN_A, CN_B = "urn:raretrace:lot:cn-a", "urn:raretrace:lot:cn-b"  # certified together, then split
-CN_T = "urn:raretrace:lot:cn-t"  # in transit CN-MINE -> JP-MAG
-CN_R = "urn:raretrace:lot:cn-r"  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG in transit
-CN_S = "urn:raretrace:lot:cn-s"  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG, received
-PROBE_EVENT = "urn:raretrace:event:probe-000001"
-# ids in CN-MINE's namespace (custody/namespaces.py): only CN-MINE's events may create ids there
-CN_OWN_EVENT = "urn:raretrace:event:CN-MINE:extract-0001"
-CN_OWN_LOT = "urn:raretrace:lot:CN-MINE:ore-0001"
-JP_OWN_LOT = "urn:raretrace:lot:JP-MAG:magnet-0001"
+# every id in its maker's namespace (custody/namespaces.py), as a registry requires by default
+CN_A, CN_B = (namespaced("lot", "CN-MINE", n) for n in ("a", "b"))  # certified together, then split
+CN_T = namespaced("lot", "CN-MINE", "t")  # in transit CN-MINE -> JP-MAG
+CN_R = namespaced("lot", "CN-MINE", "r")  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG in transit
+CN_S = namespaced("lot", "CN-MINE", "s")  # CN-MINE -> JP-MAG, then JP-MAG -> US-MAG, received
+CN_OWN_EVENT = namespaced("event", "CN-MINE", "extract-0001")
+CN_OWN_LOT = namespaced("lot", "CN-MINE", "ore-0001")
+JP_OWN_LOT = namespaced("lot", "JP-MAG", "magnet-0001")
+
+
+def probe_event(facility: str) -> str:
+    """The event id a probe of ``facility`` uses (in its own namespace, so the probe reaches the
+    custody checks; it is refused there and never recorded)."""
+    return namespaced("event", facility, "probe-000001")
+
+
+def probe_out(facility: str) -> str:
+    return namespaced("lot", facility, "probe-out")
 
 
 @dataclass
@@ -55,7 +67,7 @@ class Arena:
 
 
 def _transfer(w: ServerWorld, sender: str, receiver: str, lot_id: str, *, receive: bool) -> str:
-    event_id = w.chain.next_id("transfer")
+    event_id = w.chain.next_id(sender, "transfer")
     envelopes = [w.chain.envelope(sender, "transfer", event_id=event_id, to=receiver, lots=[lot_id])]
     if receive:
         envelopes.append(w.chain.envelope(receiver, "receive", transfer_event=event_id, lots=[lot_id]))
@@ -127,8 +139,8 @@ def lot_probes(a: Arena, who: str, lot_id: str) -> list[Probe]:
     facility = {"us": "US-MAG", "jp": "JP-MAG"}[who]
     other = {"us": "JP-MAG", "jp": "US-MAG"}[who]
     events = [
-        making(a, facility, PROBE_EVENT, lot_id, "urn:raretrace:lot:probe-out"),
-        a.w.chain.envelope(facility, "transfer", event_id=PROBE_EVENT, to=other, lots=[lot_id]),
+        making(a, facility, probe_event(facility), lot_id, probe_out(facility)),
+        a.w.chain.envelope(facility, "transfer", event_id=probe_event(facility), to=other, lots=[lot_id]),
     ]
     web = {"cookies": {"raretrace_session": a.w.tokens[who]}}
     return [
@@ -157,7 +169,7 @@ def event_probes(a: Arena, who: str, event_id: str, lot_id: str) -> list[Probe]:
     """Every route that takes a transfer event id."""
     facility = {"us": "US-MAG", "jp": "JP-MAG"}[who]
     receive = a.w.chain.envelope(
-        facility, "receive", event_id=PROBE_EVENT, transfer_event=event_id, lots=[lot_id]
+        facility, "receive", event_id=probe_event(facility), transfer_event=event_id, lots=[lot_id]
     )
     return [
         ("post", "/api/v1/events", {"content": receive}),
@@ -258,7 +270,7 @@ def test_the_refusal_names_no_other_party(arena: Arena) -> None:
     event = arena.w.chain.envelope(
         "CN-MINE",
         "transfer",
-        event_id=PROBE_EVENT,
+        event_id=probe_event("CN-MINE"),
         to="CN-SEP",
         lots=[CN_R],
     )
@@ -268,13 +280,17 @@ def test_the_refusal_names_no_other_party(arena: Arena) -> None:
     assert "JP-MAG" not in told["detail"] and "US-MAG" not in told["detail"], told
     assert told["detail"].endswith(f"lot {CN_R} is not held by CN-MINE"), told
     # the same words whether the lot stayed with JP or moved on again (CN_S: received by US)
-    stayed = arena.w.chain.envelope("CN-MINE", "transfer", event_id=PROBE_EVENT, to="CN-SEP", lots=[CN_S])
+    stayed = arena.w.chain.envelope(
+        "CN-MINE", "transfer", event_id=probe_event("CN-MINE"), to="CN-SEP", lots=[CN_S]
+    )
     other = assert_problem(
         arena.w.client.post("/api/v1/events", content=stayed, headers=arena.w.as_("cn")), 409
     )
     assert other["detail"].replace(CN_S, CN_R) == told["detail"]
     # the parties of the shipment under way are told in full
-    jp_event = arena.w.chain.envelope("JP-MAG", "transfer", event_id=PROBE_EVENT, to="US-MAG", lots=[CN_R])
+    jp_event = arena.w.chain.envelope(
+        "JP-MAG", "transfer", event_id=probe_event("JP-MAG"), to="US-MAG", lots=[CN_R]
+    )
     jp = assert_problem(
         arena.w.client.post("/api/v1/events", content=jp_event, headers=arena.w.as_("jp")), 409
     )
@@ -284,7 +300,7 @@ def test_the_refusal_names_no_other_party(arena: Arena) -> None:
 def test_the_secretariat_and_the_audit_log_get_the_full_detail(
     arena: Arena, caplog: pytest.LogCaptureFixture
 ) -> None:
-    event = making(arena, "US-MAG", PROBE_EVENT, JP_MAGNET, "urn:raretrace:lot:probe-out")
+    event = making(arena, "US-MAG", probe_event("US-MAG"), JP_MAGNET, probe_out("US-MAG"))
     with caplog.at_level("INFO", logger="raretrace.audit"):
         told = assert_problem(
             arena.w.client.post("/api/v1/events", content=event, headers=arena.w.as_("us")), 404
@@ -362,7 +378,9 @@ def creation_probes(a: Arena, lot_id: str, event_id: str) -> list[Probe]:
     """JP-MAG creating ``lot_id`` (a magnet made of its own magnet) in an event ``event_id``, alone and
     followed in its batch by an event that is refused anyway (a probe that writes nothing either way)."""
     create = making(a, "JP-MAG", event_id, JP_MAGNET, lot_id, form="magnet")
-    doomed = a.w.chain.envelope("JP-MAG", "transfer", event_id=PROBE_EVENT, to="US-MAG", lots=[NOWHERE])
+    doomed = a.w.chain.envelope(
+        "JP-MAG", "transfer", event_id=probe_event("JP-MAG"), to="US-MAG", lots=[NOWHERE]
+    )
     web = {"cookies": {"raretrace_session": a.w.tokens["jp"]}}
     ndjson = {"Content-Type": "application/x-ndjson"}
     return [
@@ -372,8 +390,8 @@ def creation_probes(a: Arena, lot_id: str, event_id: str) -> list[Probe]:
     ]
 
 
-NOWHERE = "urn:raretrace:lot:nowhere-at-all"
-JP_NEW_EVENT = "urn:raretrace:event:JP-MAG:probe-0001"
+NOWHERE = namespaced("lot", "CN-MINE", "nowhere-at-all")
+JP_NEW_EVENT = namespaced("event", "JP-MAG", "probe-0001")
 
 
 @pytest.mark.parametrize(
@@ -403,6 +421,64 @@ def test_creating_an_id_in_anothers_namespace_reads_the_same_whether_it_exists(
         assert theirs.status_code == 403, (theirs_probe[1], theirs.text)
         same_answer(theirs, missing, real, fake, theirs_probe)
     assert snapshot(arena.w.registry) == before
+
+
+def registration_event(a: Arena, facility: str) -> str:
+    """The id of the secretariat's act registering ``facility``: an open id (``urn:uuid:…``) that is taken."""
+    with a.w.registry.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(events.c.event_id).where(
+                    events.c.kind == "register_facility", events.c.facility_id == facility
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_taken_open_id_reads_as_a_free_one_on_a_default_registry(arena: Arena) -> None:
+    """The arena is a registry made with the defaults: an id outside every namespace is refused from
+    its text alone, so JP-MAG learns nothing by reusing an open id that is taken (CN-MINE's
+    registration, the secretariat's act) rather than a free one of the same shape."""
+    real = registration_event(arena, "CN-MINE")
+    fake = missing_like(real)
+    before = snapshot(arena.w.registry)
+    for theirs_probe, missing_probe in zip(
+        creation_probes(arena, JP_OWN_LOT, real), creation_probes(arena, JP_OWN_LOT, fake), strict=True
+    ):
+        theirs, missing = ask(arena, "jp", theirs_probe), ask(arena, "jp", missing_probe)
+        assert theirs.status_code == 403, (theirs_probe[1], theirs.text)
+        same_answer(theirs, missing, real, fake, theirs_probe)
+    assert snapshot(arena.w.registry) == before
+
+
+def test_a_legacy_registry_leaks_taken_ids_until_switched(tmp_path: Path) -> None:
+    """What ``init --open-ids`` costs (docs/security.md), and ``require-namespaced-ids`` ends: before
+    the switch JP-MAG's batch reusing CN-MINE's open lot id is refused as a duplicate (409) while a
+    free id passes to the doomed event after it (404); after it, both are the same 403."""
+    legacy = Arena(server_world(f"sqlite:///{tmp_path / 'legacy.db'}", open_ids=True), "", "", "")
+    real = "urn:raretrace:lot:cn-legacy-0001"
+    legacy.w.chain.record("CN-MINE", "extract", deposit="test", outputs=[lot(real, "ore", 5.0, ORE)])
+    fake = missing_like(real)
+    batch = 0  # creation_probes' first: the batch with a doomed event after the creation
+    try:
+        leaked = [
+            ask(legacy, "jp", creation_probes(legacy, object_id, JP_NEW_EVENT)[batch]).status_code
+            for object_id in (real, fake)
+        ]
+        assert leaked == [409, 404]
+        require_namespaced_ids(legacy.w.registry)
+        before = snapshot(legacy.w.registry)
+        for theirs_probe, missing_probe in zip(
+            creation_probes(legacy, real, JP_NEW_EVENT),
+            creation_probes(legacy, fake, JP_NEW_EVENT),
+            strict=True,
+        ):
+            theirs, missing = ask(legacy, "jp", theirs_probe), ask(legacy, "jp", missing_probe)
+            assert theirs.status_code == 403, (theirs_probe[1], theirs.text)
+            same_answer(theirs, missing, real, fake, theirs_probe)
+        assert snapshot(legacy.w.registry) == before
+    finally:
+        legacy.w.client.close()
 
 
 def test_a_duplicate_of_ones_own_id_is_still_refused_as_one(arena: Arena) -> None:

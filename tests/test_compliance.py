@@ -11,15 +11,15 @@ import pytest
 
 from raretrace.errors import NotFoundError
 from raretrace.ledger.compliance import check_lots
-from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
+from raretrace.ledger.scripted import JP_CHAIN, US_CHAIN, ScriptedChain, two_reference_chains
 from raretrace.rules import Outcome
 from tests.chain_fixtures import new_registry, snapshot
 from tests.rules_helpers import hand_prices
 from tests.test_cli import Cli
 
-JP_MAGNET = "urn:raretrace:lot:jp-magnet"
-US_MAGNET = "urn:raretrace:lot:us-magnet"
-AU_CONC = "urn:raretrace:lot:us-conc"
+JP_MAGNET = JP_CHAIN.magnet
+US_MAGNET = US_CHAIN.magnet
+AU_CONC = US_CHAIN.concentrate
 
 
 def two_chains(db_url: str) -> ScriptedChain:

@@ -95,7 +95,7 @@ def test_defense_platforms_carry_their_published_rare_earth_content(
              "virginia": "SSN-774 Virginia-class submarine"}  # fmt: skip
     seen = set()
     for lot_id in summary.military_systems:
-        kind = lot_id.rsplit("-", 2)[-2]
+        kind = lot_id.rsplit(":", 1)[-1].rsplit("-", 1)[0]  # urn:raretrace:lot:<plant>:<kind>-<serial>
         if kind in names:
             lot = registry.lot(lot_id)
             ree = sum(lot.spec.element_mass(e) for e in lot.spec.composition.fractions if e in REE)

@@ -29,12 +29,12 @@ from raretrace.bom import BomError, parse_bom
 from raretrace.cli.main import app
 from raretrace.ledger.compliance import prepare
 from raretrace.ledger.participants import add_participant, issue_token
-from raretrace.ledger.scripted import mine_to_magnet
+from raretrace.ledger.scripted import JP_CHAIN, chain_lots, mine_to_magnet
 from raretrace.ledger.upcoming import upcoming
 from raretrace.rules import load_regimes
 from tests.test_server_support import ServerWorld, assert_problem, logged_in, server_world
 
-X_MAGNET = "urn:raretrace:lot:x-magnet"
+X_MAGNET = chain_lots("x", "CN-MINE", "CN-SEP", "JP-MM", "JP-MM").magnet
 X_OXIDE = "urn:raretrace:lot:x-ox"
 DFARS = "us-dfars-252.225-7052"
 MOFCOM61 = "cn-mofcom-61-2025"
@@ -160,7 +160,7 @@ def test_desk_bill_of_material_upload(desk: tuple[ServerWorld, Path]) -> None:
             files={
                 "bom": (
                     "bom.csv",
-                    f"lot,quantity_kg\n{X_MAGNET},900\nurn:raretrace:lot:jp-magnet,1\n".encode(),
+                    f"lot,quantity_kg\n{X_MAGNET},900\n{JP_CHAIN.magnet},1\n".encode(),
                     "text/csv",
                 )
             },
@@ -170,10 +170,7 @@ def test_desk_bill_of_material_upload(desk: tuple[ServerWorld, Path]) -> None:
     assert '<li data-from="2027-01-01" data-outcome="fail">' in good.text
     assert bad.status_code == 422
     assert "row 2, column quantity_kg: 900 kg is more than the lot&#39;s 800 kg" in bad.text
-    assert (
-        "row 3, column lot: lot urn:raretrace:lot:jp-magnet does not exist or is not visible to you"
-        in bad.text
-    )
+    assert f"row 3, column lot: lot {JP_CHAIN.magnet} does not exist or is not visible to you" in bad.text
     assert 'id="desk-answer"' not in bad.text
 
 
@@ -186,7 +183,7 @@ def test_desk_judges_a_search_result(desk: tuple[ServerWorld, Path]) -> None:
     assert page.status_code == 200, page.text
     # the operator sees its own magnet only: the JP-MAG and US-MAG magnets are other participants'
     assert "the search&#39;s 1 lot" in page.text
-    assert f'data-subject="{X_MAGNET}"' in page.text and "jp-magnet" not in page.text
+    assert f'data-subject="{X_MAGNET}"' in page.text and JP_CHAIN.magnet not in page.text
 
 
 def test_upcoming_api(desk: tuple[ServerWorld, Path]) -> None:

@@ -15,6 +15,7 @@ from raretrace.certify.disclosure import make_disclosure, parse_disclosure
 from raretrace.crypto.dataintegrity import add_proof
 from raretrace.crypto.keys import Ed25519Signer
 from raretrace.crypto.multikey import did_key, did_key_verification_method
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import AuthorizationError, ProofError, ValidationError
 from raretrace.ledger.certificates import issue, trusted_keys
 from raretrace.ledger.registry import Registry
@@ -24,7 +25,13 @@ from raretrace.store.db import make_engine
 from tests.chain_fixtures import snapshot
 
 CONC, OXIDE, METAL, MAGNET = (
-    f"urn:raretrace:lot:{n}" for n in ("au-conc", "my-oxide", "us-metal", "us-magnet")
+    namespaced("lot", maker, n)
+    for maker, n in (
+        ("AU-MINE", "au-conc"),
+        ("MY-SEP", "my-oxide"),
+        ("US-MAG", "us-metal"),
+        ("US-MAG", "us-magnet"),
+    )
 )
 ISSUED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -83,7 +90,7 @@ def members(tmp_path: Path) -> tuple[ScriptedChain, ScriptedChain, dict[str, Any
     _mine_and_separate(a)
     a.add_facility("US-MAG", country="US", stages=["metallization", "magnet"])  # A knows its customer
     a.ship("MY-SEP", "US-MAG", [OXIDE], hs_code="2846.90")
-    transfer = next(e for e in _events(a.registry) if e.startswith("urn:raretrace:event:transfer"))
+    transfer = next(e for e in _events(a.registry) if ":transfer-" in e)
     certificate = issue(a.registry, transfer=transfer, now=ISSUED).to_dict()
     b = ScriptedChain(
         Registry.init(make_engine(f"sqlite:///{tmp_path / 'b.db'}"), "registry.us.example/log"),
@@ -194,7 +201,7 @@ def test_import_rules(members: Any, tmp_path: Path) -> None:
         lonely.record("US-MAG", "import", certificate=certificate)
     # a certificate valid one day, imported a month later (event times stay within the registry's
     # window around its clock, docs/security.md, so the expiry is reached by a short validity)
-    transfer = next(e for e in _events(a.registry) if e.startswith("urn:raretrace:event:transfer"))
+    transfer = next(e for e in _events(a.registry) if ":transfer-" in e)
     short = issue(a.registry, transfer=transfer, now=ISSUED, valid_days=1).to_dict()
     b2 = _importer(tmp_path / "d.db", "2026-02-06T08:00:00Z")
     trust_registry(b2.registry.engine, trusted_keys(a.registry))

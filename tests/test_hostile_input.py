@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from raretrace.crypto.dsse import IN_TOTO_PAYLOAD_TYPE, pae
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import ValidationError
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TilePath
@@ -28,6 +29,11 @@ def chain_fixture(tmp_path: Path) -> ScriptedChain:
     return mine_and_separator(f"sqlite:///{tmp_path / 'r.db'}")
 
 
+def mine_lot(name: str) -> str:
+    """Lot ``name`` of the mine, in its namespace."""
+    return namespaced("lot", "US-MINE", name)
+
+
 def _refused(chain: ScriptedChain, envelope: bytes, field: str, words: str) -> ValidationError:
     before = snapshot(chain.registry)
     with pytest.raises(ValidationError) as caught:
@@ -39,7 +45,7 @@ def _refused(chain: ScriptedChain, envelope: bytes, field: str, words: str) -> V
 
 
 def _extract(chain: ScriptedChain, count: int, **fields: Any) -> bytes:
-    outputs = [lot(f"urn:raretrace:lot:many-{i:05d}", "ore", 10.0, ORE) for i in range(count)]
+    outputs = [lot(mine_lot(f"many-{i:05d}"), "ore", 10.0, ORE) for i in range(count)]
     return chain.envelope("US-MINE", "extract", deposit="Mountain Pass", outputs=outputs, **fields)
 
 
@@ -107,7 +113,10 @@ def _resigned(chain: ScriptedChain, facility: str, envelope: bytes, old: bytes, 
 )
 def test_masses_beyond_the_bound_are_refused(chain: ScriptedChain, mass: bytes, words: str) -> None:
     envelope = chain.envelope(
-        "US-MINE", "extract", deposit="x", outputs=[lot("urn:raretrace:lot:huge", "ore", 7.0, ORE)]
+        "US-MINE",
+        "extract",
+        deposit="x",
+        outputs=[lot(mine_lot("huge"), "ore", 7.0, ORE)],
     )
     resigned = _resigned(chain, "US-MINE", envelope, b'"mass_kg":7', b'"mass_kg":' + mass)
     _refused(chain, resigned, "outputs[0].mass_kg", words)
@@ -119,7 +128,7 @@ def test_an_input_mass_of_ten_to_the_400_is_refused_not_an_overflow(chain: Scrip
         "process",
         stage="separation",
         inputs=[{"lot": ORE_LOT, "mass_kg": 7.0}],
-        outputs=[lot("urn:raretrace:lot:ox", "separated_oxide", 1.0, {"Nd": 0.5})],
+        outputs=[lot(namespaced("lot", "US-SEP", "ox"), "separated_oxide", 1.0, {"Nd": 0.5})],
     )
     resigned = _resigned(chain, "US-SEP", envelope, b'"mass_kg":7', b'"mass_kg":1' + b"0" * 400)
     _refused(chain, resigned, "inputs[0].mass_kg", "finite")
@@ -133,11 +142,11 @@ def test_the_largest_mass_and_value_are_accepted(chain: ScriptedChain) -> None:
                 "US-MINE",
                 "extract",
                 deposit="x",
-                outputs=[lot("urn:raretrace:lot:big", "ore", MAX_MASS_KG, ORE, declared_value=declared)],
+                outputs=[lot(mine_lot("big"), "ore", MAX_MASS_KG, ORE, declared_value=declared)],
             )
         ]
     )
-    assert chain.registry.lot("urn:raretrace:lot:big").spec.mass_kg == MAX_MASS_KG
+    assert chain.registry.lot(mine_lot("big")).spec.mass_kg == MAX_MASS_KG
 
 
 def test_a_value_beyond_the_bound_is_refused(chain: ScriptedChain) -> None:
@@ -146,7 +155,7 @@ def test_a_value_beyond_the_bound_is_refused(chain: ScriptedChain) -> None:
         "US-MINE",
         "extract",
         deposit="x",
-        outputs=[lot("urn:raretrace:lot:dear", "ore", 1.0, ORE, declared_value=declared)],
+        outputs=[lot(mine_lot("dear"), "ore", 1.0, ORE, declared_value=declared)],
     )
     resigned = _resigned(chain, "US-MINE", envelope, b'"amount":7', b'"amount":1e16')
     _refused(chain, resigned, "outputs[0].declared_value", "at most 1e+15")
@@ -164,7 +173,7 @@ def test_times_outside_the_window_are_refused(chain: ScriptedChain, offset: time
         "extract",
         deposit="x",
         time=when,
-        outputs=[lot("urn:raretrace:lot:when", "ore", 1.0, ORE)],
+        outputs=[lot(mine_lot("when"), "ore", 1.0, ORE)],
     )
     _refused(chain, envelope, "time", "outside the registry's window")
 
@@ -177,7 +186,7 @@ def test_times_inside_the_window_are_accepted(chain: ScriptedChain) -> None:
             "extract",
             deposit="x",
             time=_iso(when),
-            outputs=[lot(f"urn:raretrace:lot:when-{i}", "ore", 1.0, ORE)],
+            outputs=[lot(mine_lot(f"when-{i}"), "ore", 1.0, ORE)],
         )
 
 

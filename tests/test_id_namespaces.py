@@ -1,17 +1,21 @@
-"""Id namespaces (custody/namespaces.py): only a facility's own events create ids in its namespace, and a
-registry made with namespaced ids required refuses open ids from facilities. The competitor's side (the
-refusal reads the same whether an id exists) is in test_competitor.py."""
+"""Id namespaces (custody/namespaces.py): only a facility's own events create ids in its namespace; a
+new registry requires namespaced ids unless made with --open-ids, and `raretrace
+require-namespaced-ids` switches a legacy one. The competitor's side (the refusal reads the same
+whether an id exists) is in test_competitor.py."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from raretrace.cli.main import app
-from raretrace.custody.namespaces import check_new_id, owner
-from raretrace.errors import AuthorizationError, DuplicateError
+from raretrace.custody.namespaces import Kind, check_new_id, is_open, namespaced, own_prefix, owner
+from raretrace.errors import AuthorizationError, DuplicateError, StoreError
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
 from raretrace.store.db import make_engine
@@ -51,9 +55,8 @@ def test_only_the_facility_itself_creates_ids_in_its_namespace() -> None:
 
 @pytest.fixture(name="strict")
 def strict_chain(tmp_path: Path) -> ScriptedChain:
-    registry = Registry.init(
-        make_engine(f"sqlite:///{tmp_path / 'r.db'}"), "t.example/log", namespaced_ids=True
-    )
+    """A registry made with the defaults: namespaced ids required."""
+    registry = Registry.init(make_engine(f"sqlite:///{tmp_path / 'r.db'}"), "t.example/log")
     chain = ScriptedChain(registry)
     chain.add_facility("CN-MINE", country="CN", stages=["mining"])
     return chain
@@ -81,13 +84,136 @@ def test_a_strict_registry_refuses_open_ids_and_writes_nothing(strict: ScriptedC
     assert Registry(strict.registry.engine).namespaced_ids
 
 
-def test_init_namespaced_ids_option(tmp_path: Path) -> None:
+def test_init_requires_namespaces_unless_told_open_ids(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
-    result = CliRunner().invoke(
-        app, ["--db", str(db), "init", "--origin", "t.example/log", "--namespaced-ids"]
-    )
+    result = CliRunner().invoke(app, ["--db", str(db), "init", "--origin", "t.example/log", "--json"])
     assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["namespaced_ids"] is True
     assert Registry(make_engine(f"sqlite:///{db}")).namespaced_ids
-    plain = tmp_path / "plain.db"
-    assert CliRunner().invoke(app, ["--db", str(plain), "init", "--origin", "t.example/log"]).exit_code == 0
-    assert not Registry(make_engine(f"sqlite:///{plain}")).namespaced_ids
+    legacy = tmp_path / "legacy.db"
+    opened = CliRunner().invoke(app, ["--db", str(legacy), "init", "--origin", "t.example/log", "--open-ids"])
+    assert opened.exit_code == 0, opened.output
+    assert "open ids accepted" in opened.stderr
+    assert not Registry(make_engine(f"sqlite:///{legacy}")).namespaced_ids
+
+
+def test_a_facility_id_with_colons_has_a_namespace_too() -> None:
+    """A GS1 SGLN as facility id (what EPCIS files name): its ids are its own by their prefix."""
+    sgln = "urn:epc:id:sgln:0614141.00001.0"
+    check_new_id("lot", f"urn:raretrace:lot:{sgln}:oxide-1", sgln, "f", required=True)
+    assert not is_open("lot", f"urn:raretrace:lot:{sgln}:oxide-1", sgln)
+    with pytest.raises(AuthorizationError, match="namespace of facility urn"):
+        check_new_id("lot", f"urn:raretrace:lot:{sgln}:oxide-1", "JP-MAG", "f", required=True)
+
+
+# --- switching a legacy registry -------------------------------------------------------------------
+
+LEGACY_LOT = "urn:raretrace:lot:ore-legacy-1"
+LEGACY_EVENT = "ev-legacy-1"
+
+
+def legacy_registry(tmp_path: Path) -> tuple[Path, ScriptedChain]:
+    """A registry made with --open-ids where CN-MINE recorded an open lot id in an open event id, and
+    one namespaced lot of its own."""
+    db = tmp_path / "legacy.db"
+    made = CliRunner().invoke(app, ["--db", str(db), "init", "--origin", "t.example/log", "--open-ids"])
+    assert made.exit_code == 0, made.output
+    chain = ScriptedChain(Registry(make_engine(f"sqlite:///{db}")))
+    chain.add_facility("CN-MINE", country="CN", stages=["mining"])
+    chain.add_facility("JP-MAG", country="JP", stages=["magnet"])
+    chain.record(
+        "CN-MINE", "extract", event_id=LEGACY_EVENT, deposit="d", outputs=[lot(LEGACY_LOT, "ore", 9.0, ORE)]
+    )
+    chain.record(
+        "CN-MINE", "extract", deposit="d", outputs=[lot(namespaced("lot", "CN-MINE", "o"), "ore", 1.0, ORE)]
+    )
+    return db, chain
+
+
+def switch(db: Path, *flags: str) -> dict[str, object]:
+    result = CliRunner().invoke(app, ["--db", str(db), "require-namespaced-ids", "--json", *flags])
+    assert result.exit_code == 0, result.output
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+def test_the_switch_reports_old_open_ids_per_facility_and_dry_run_writes_nothing(tmp_path: Path) -> None:
+    db, chain = legacy_registry(tmp_path)
+    before = snapshot(chain.registry)
+    dry = switch(db, "--dry-run")
+    assert dry == {
+        "was_required": False,
+        "changed": False,
+        "open_ids": [{"facility": "CN-MINE", "lots": 1, "events": 1, "examples": [LEGACY_LOT, LEGACY_EVENT]}],
+    }
+    assert snapshot(chain.registry) == before
+    assert not Registry(chain.registry.engine).namespaced_ids
+
+
+def test_the_switch_holds_for_new_ids_only_and_is_idempotent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db, chain = legacy_registry(tmp_path)
+    with caplog.at_level("INFO", logger="raretrace.audit"):
+        done = switch(db)
+    assert done["changed"] is True and done["was_required"] is False
+    assert "now requires namespaced lot and event ids" in caplog.text
+    # the registry object opened before the switch sees it at its next append (no restart)
+    with pytest.raises(AuthorizationError, match="outside facility CN-MINE's namespace"):
+        chain.record(
+            "CN-MINE", "extract", event_id="ev-2", deposit="d", outputs=[lot("urn:x:2", "ore", 1.0, ORE)]
+        )
+    # the old open lot stays valid: its holder ships it (in a namespaced event)
+    chain.ship("CN-MINE", "JP-MAG", [LEGACY_LOT])
+    again = switch(db)
+    assert again["changed"] is False and again["was_required"] is True
+    assert again["open_ids"] == done["open_ids"]  # still reported: they stay valid as they are
+    text = CliRunner().invoke(app, ["--db", str(db), "require-namespaced-ids"])
+    assert text.exit_code == 0 and "already requires namespaced ids" in text.output
+
+
+def test_the_switch_on_a_registry_with_only_namespaced_ids(strict: ScriptedChain, tmp_path: Path) -> None:
+    strict.record(
+        "CN-MINE", "extract", deposit="d", outputs=[lot(namespaced("lot", "CN-MINE", "x"), "ore", 1.0, ORE)]
+    )
+    url = str(strict.registry.engine.url).removeprefix("sqlite:///")
+    result = CliRunner().invoke(app, ["--db", url, "require-namespaced-ids"])
+    assert result.exit_code == 0, result.output
+    assert "every id a facility recorded is in its namespace" in result.output
+
+
+def test_the_switch_needs_a_registry(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--db", str(tmp_path / "none.db"), "require-namespaced-ids"])
+    assert isinstance(result.exception, StoreError) and result.exception.exit_code == 7, result.output
+
+
+#: Facility ids as the registry accepts them (model.parse_id: a letter or digit, then . _ : / # @ + -)
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+FACILITY_IDS = st.builds(
+    str.__add__, st.sampled_from(_ALNUM), st.text(alphabet=_ALNUM + "._:/#@+-", max_size=23)
+)
+LOCAL_NAMES = st.text(alphabet=_ALNUM + "._-", min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["lot", "event"]), facility=FACILITY_IDS, other=FACILITY_IDS, local=LOCAL_NAMES)
+def test_a_facility_may_create_exactly_the_ids_in_its_own_namespace(
+    kind: Kind, facility: str, other: str, local: str
+) -> None:
+    """For any facility ids (colons included): the facility's own namespaced id passes the check in a
+    registry requiring namespaces, and another facility is refused it, unless the other's namespace
+    prefix is the same text (ids equal regardless of case) or contains it (a facility id that
+    extends the other's with a colon, which docs/security.md names as the one ambiguity)."""
+    own = namespaced(kind, facility, local)
+    check_new_id(kind, own, facility, "f", required=True)
+    assert not is_open(kind, own, facility)
+    shares = own.casefold().startswith(own_prefix(kind, other).casefold()) and len(own) > len(
+        own_prefix(kind, other)
+    )
+    if shares:
+        check_new_id(kind, own, other, "f", required=True)
+    else:
+        with pytest.raises(AuthorizationError):
+            check_new_id(kind, own, other, "f", required=True)
+    with pytest.raises(AuthorizationError):  # the secretariat creates no id in a facility's namespace
+        check_new_id(kind, own, None, "f", required=True)

@@ -36,7 +36,9 @@ def test_the_guide_walkthrough_runs_as_written(tmp_path: Path) -> None:
             assert line.strip() in guide, line
     assert (tmp_path / "import-templates" / "import-template.xlsx").exists()
     lots = pq.read_table(tmp_path / "lots.parquet").to_pylist()
-    oxide = next(r for r in lots if r["id"] == "urn:example:lot:mp-ndpr-oxide-0001")
+    oxide = next(
+        r for r in lots if r["id"] == "urn:raretrace:lot:urn:epc:id:sgln:0614141.00001.0:ndpr-oxide-0001"
+    )
     assert oxide["mass_kg"] == 14500.0 and oxide["custodian"] == "urn:epc:id:sgln:0614141.00001.0"
     with (tmp_path / "verdicts.csv").open(newline="") as handle:
         verdicts = list(csv.DictReader(handle))
@@ -44,7 +46,7 @@ def test_the_guide_walkthrough_runs_as_written(tmp_path: Path) -> None:
     epcis = json.loads((tmp_path / "events.jsonld").read_text())
     assert len(epcis["epcisBody"]["eventList"]) == 4
     traces = json.loads((tmp_path / "traces.json").read_text())
-    assert traces["items"][0]["source"] == "urn:example:lot:mp-ore-0001"
+    assert traces["items"][0]["source"] == "urn:raretrace:lot:US-MP-MINE:ore-0001"
 
 
 def test_shipped_csv_templates_match_the_column_definitions() -> None:
@@ -99,7 +101,7 @@ def test_a_broken_file_exits_non_zero_naming_file_row_and_column(cli: Cli) -> No
         "file": "mine-events-broken.csv",
         "row": 3,
         "column": "lot_id",
-        "reason": "lot urn:example:lot:mp-ore-0101 is already produced on row 2",
+        "reason": "lot urn:raretrace:lot:US-MP-MINE:ore-0101 is already produced on row 2",
     }
     assert every_row(registry) == before
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from raretrace.crypto.keys import load_signer
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import ValidationError
 from raretrace.interchange.epcis import EPCIS_CONTEXT, RT_NAMESPACE, bizstep
 from raretrace.interchange.epcis_export import export_epcis
@@ -21,7 +22,7 @@ from tests.test_interchange_support import every_row
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples" / "import"
 SEPARATOR = "urn:epc:id:sgln:0614141.00001.0"
-OXIDE = "urn:example:lot:mp-ndpr-oxide-0001"
+OXIDE = f"urn:raretrace:lot:{SEPARATOR}:ndpr-oxide-0001"  # in the separator's namespace
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_the_hand_written_mes_document_is_recorded(registry: Registry) -> None:
     result = import_file(registry, EXAMPLES / "separator-mes.jsonld", signer=_separator())
     assert (result.format, result.events) == ("epcis", 2)
     assert result.skipped == ["event 3: AggregationEvent bizStep packing"]
-    ore = registry.lot("urn:example:lot:mp-ore-0001")
+    ore = registry.lot("urn:raretrace:lot:US-MP-MINE:ore-0001")
     assert ore.custodian == SEPARATOR and ore.in_transit_to is None  # received
     assert ore.spec.mass_kg == 1_200_000.0  # 1,200 t in the mine's CSV
     assert ore.remaining_kg == 0.0  # all of it consumed by the separation (1,200 TNE)
@@ -184,12 +185,11 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
     """parentID is the product made, childQuantityList what went into it; its mass is theirs."""
     from raretrace.ledger.scripted import ScriptedChain, lot
 
+    ore = namespaced("lot", "US-WORKS", "a")
     chain = ScriptedChain(new_registry(db_url))
     chain.add_facility("US-WORKS", country="US", stages=["mining", "component"])
-    chain.record(
-        "US-WORKS", "extract", deposit="test", outputs=[lot("urn:x:lot:a", "ore", 100.0, {"Nd": 0.3})]
-    )
-    motor = "urn:x:lot:motor-1"
+    chain.record("US-WORKS", "extract", deposit="test", outputs=[lot(ore, "ore", 100.0, {"Nd": 0.3})])
+    motor = namespaced("lot", "US-WORKS", "motor-1")
     event = {
         "type": "AggregationEvent",
         "eventTime": "2026-02-01T10:00:00+01:00",
@@ -197,7 +197,7 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
         "action": "ADD",
         "bizStep": "assembling",
         "parentID": motor,
-        "childQuantityList": [{"epcClass": "urn:x:lot:a", "quantity": 0.1, "uom": "TNE"}],
+        "childQuantityList": [{"epcClass": ore, "quantity": 0.1, "uom": "TNE"}],
         "bizLocation": {"id": "urn:raretrace:facility:US-WORKS"},
         "ex:lots": {motor: {"form": "component", "composition": {"Nd": 0.3}, "units": 4}},
     }
@@ -210,4 +210,4 @@ def test_an_assembling_aggregation_is_an_assemble_event(db_url: str, tmp_path: P
         "component",
         "US-WORKS",
     )
-    assert chain.registry.lot("urn:x:lot:a").remaining_kg == 0.0
+    assert chain.registry.lot(ore).remaining_kg == 0.0

@@ -18,7 +18,7 @@ from raretrace.errors import ValidationError
 from raretrace.interchange.importer import import_file
 from raretrace.interchange.problems import ImportRejectedError
 from raretrace.ledger.scripted import ScriptedChain
-from tests.chain_fixtures import ORE_LOT, mine_and_separator
+from tests.chain_fixtures import EXTRACT_EVENT, ORE_LOT, mine_and_separator
 from tests.test_interchange_support import EVENT_HEADER, event_row, every_row, write_csv
 
 CONC = "urn:raretrace:lot:conc-1"
@@ -33,7 +33,10 @@ CONC_CELLS = {"La (fraction)": 0.1, "Ce (fraction)": 0.15, "Pr (fraction)": 0.01
 
 @pytest.fixture
 def chain(db_url: str) -> ScriptedChain:
-    return mine_and_separator(db_url)
+    """The rows below carry the free-form ids an MES prints (``ev-x-1``, ``urn:raretrace:lot:ore-9``):
+    imported into a registry made with ``init --open-ids``, which accepts them (test_id_namespaces.py
+    and test_interchange_epcis.py import namespaced ids into a registry made with the defaults)."""
+    return mine_and_separator(db_url, open_ids=True)
 
 
 def refused(chain: ScriptedChain, path: Path, **options: Any) -> ImportRejectedError:
@@ -159,7 +162,7 @@ def test_duplicate_ids_in_the_file(chain: ScriptedChain, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("row", "column", "reason"),
     [
-        (extract("ev-extract-1", "urn:raretrace:lot:ore-9"), "event_id", "already recorded"),
+        (extract(EXTRACT_EVENT, "urn:raretrace:lot:ore-9"), "event_id", "already recorded"),
         (extract("ev-x-1", ORE_LOT), "lot_id", "already exists"),
     ],
 )

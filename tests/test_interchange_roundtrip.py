@@ -31,7 +31,7 @@ from raretrace.interchange.importer import import_file
 from raretrace.interchange.writers import write_table
 from raretrace.ledger.compliance import check_lots
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
+from raretrace.ledger.scripted import JP_CHAIN, US_CHAIN, ScriptedChain, two_reference_chains
 from raretrace.render.jsonable import as_object
 from raretrace.store.db import make_engine
 from tests.chain_fixtures import new_registry
@@ -145,7 +145,7 @@ def test_lots_export_in_every_table_format(source: Registry, tmp_path: Path) -> 
         assert row["mass_kg"] == item["lot"]["mass_kg"]
         assert json.loads(row["origin"]) == item["lot"]["origin"]
     assert document["export"] == "lots"
-    magnet = by_id["urn:raretrace:lot:jp-magnet"]
+    magnet = by_id[JP_CHAIN.magnet]
     assert json.loads(magnet["origin"])["Nd"]["location"]["separation"] == {"CN": 1.0}
 
 
@@ -166,7 +166,7 @@ def test_certificates_traces_and_verdicts_export(source: Registry, tmp_path: Pat
     )
     from raretrace.ledger.certificates import issue, revoke
 
-    issued = issue(source, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
+    issued = issue(source, lots=[US_CHAIN.magnet]).to_dict()
     credential_id = issued["credential"]["id"]
     revoke(source, credential_id, "test revocation")
     assert (
@@ -176,17 +176,15 @@ def test_certificates_traces_and_verdicts_export(source: Registry, tmp_path: Pat
     assert row["id"] == credential_id and row["revocation_reason"] == "test revocation"
     assert json.loads(row["credential"])["proof"] == issued["credential"]["proof"]
 
-    magnet = ["urn:raretrace:lot:jp-magnet"]
+    magnet = [JP_CHAIN.magnet]
     write_table(tmp_path / "up.csv", "csv", TRACE_UP_COLUMNS, trace_records(source, magnet, up=True))
     with (tmp_path / "up.csv").open(newline="") as handle:
         (source_row,) = list(csv.DictReader(handle))
-    assert (source_row["source"], float(source_row["share"])) == ("urn:raretrace:lot:jp-conc", 1.0)
-    down = list(trace_records(source, ["urn:raretrace:lot:jp-conc"], up=False))
-    assert [(r["reached"], r["end_item"]) for r in down] == [
-        ("urn:raretrace:lot:jp-magnet", True),
-        ("urn:raretrace:lot:jp-metal", False),
-        ("urn:raretrace:lot:jp-ox", False),
-    ]
+    assert (source_row["source"], float(source_row["share"])) == (JP_CHAIN.concentrate, 1.0)
+    down = list(trace_records(source, [JP_CHAIN.concentrate], up=False))
+    assert [(r["reached"], r["end_item"]) for r in down] == sorted(  # listed by lot id
+        [(JP_CHAIN.magnet, True), (JP_CHAIN.metal, False), (JP_CHAIN.oxide, False)]
+    )
     # the records hold the typed trace: the CLI makes JSON of them before writing, as here
     assert write_table(tmp_path / "down.json", "json", TRACE_DOWN_COLUMNS, map(as_object, down)) == 3
 

@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.audit import audit
 from raretrace.ledger.compliance import check_lots
 from raretrace.ledger.scripted import ScriptedChain, lot
@@ -21,13 +22,14 @@ from raretrace.store import db
 from raretrace.store.db import make_engine
 from tests.chain_fixtures import new_registry
 
-ORE = "urn:raretrace:lot:au-ore"
-CN_OX = "urn:raretrace:lot:cn-oxide"
-JP_OX = "urn:raretrace:lot:jp-oxide"
-JP_CNTECH_OX = "urn:raretrace:lot:jp-cntech-oxide"
-MAGNET_OK = "urn:raretrace:lot:magnet-cn-tech-in-cn"
-MAGNET_CNTECH = "urn:raretrace:lot:magnet-cn-tech-abroad"
-MAGNET_UNTRACED = "urn:raretrace:lot:magnet-untraced-feed"
+# each lot in its maker's namespace, as a registry requires by default
+ORE = namespaced("lot", "AU-MINE", "au-ore")
+CN_OX = namespaced("lot", "CN-SEP", "cn-oxide")
+JP_OX = namespaced("lot", "JP-SEP", "jp-oxide")
+JP_CNTECH_OX = namespaced("lot", "JP-SEP-CN", "jp-cntech-oxide")
+MAGNET_OK = namespaced("lot", "JP-MAG", "magnet-cn-tech-in-cn")
+MAGNET_CNTECH = namespaced("lot", "JP-MAG", "magnet-cn-tech-abroad")
+MAGNET_UNTRACED = namespaced("lot", "JP-MAG", "magnet-untraced-feed")
 DY_OXIDE = {"Dy": 0.8, "Nd": 0.05}
 DAY = date(2026, 12, 6)
 
@@ -192,51 +194,52 @@ def test_trace_up_gives_each_sources_share_of_each_element(db_url: str) -> None:
     blend takes its part. Expected figures worked out from the declared compositions below."""
     from tests.trace_json import up_json
 
+    ore_a, ore_b = namespaced("lot", "MINE-A", "ore-a"), namespaced("lot", "MINE-B", "ore-b")
+    ox_a, ox_b = namespaced("lot", "SEP", "ox-a"), namespaced("lot", "SEP", "ox-b")
+    magnet = namespaced("lot", "MAG", "magnet")
     chain = ScriptedChain(new_registry(db_url))
     chain.add_facility("MINE-A", country="AU", stages=["mining"])
     chain.add_facility("MINE-B", country="CA", stages=["mining"])
     chain.add_facility("SEP", country="JP", stages=["separation"])
     chain.add_facility("MAG", country="JP", stages=["magnet"])
     chain.record(
-        "MINE-A", "extract", deposit="A", outputs=[lot("urn:x:ore-a", "ore", 100.0, {"Nd": 0.2, "Dy": 0.04})]
+        "MINE-A", "extract", deposit="A", outputs=[lot(ore_a, "ore", 100.0, {"Nd": 0.2, "Dy": 0.04})]
     )
     chain.record(
-        "MINE-B", "extract", deposit="B", outputs=[lot("urn:x:ore-b", "ore", 100.0, {"Nd": 0.1, "Dy": 0.02})]
+        "MINE-B", "extract", deposit="B", outputs=[lot(ore_b, "ore", 100.0, {"Nd": 0.1, "Dy": 0.02})]
     )
-    chain.ship("MINE-A", "SEP", ["urn:x:ore-a"])
-    chain.ship("MINE-B", "SEP", ["urn:x:ore-b"])
+    chain.ship("MINE-A", "SEP", [ore_a])
+    chain.ship("MINE-B", "SEP", [ore_b])
     chain.record(  # A: 20 kg Nd, 4 kg Dy, all traced
         "SEP",
         "process",
         stage="separation",
-        inputs=[{"lot": "urn:x:ore-a", "mass_kg": 100.0}],
-        outputs=[lot("urn:x:ox-a", "separated_oxide", 40.0, {"Nd": 0.5, "Dy": 0.1})],
+        inputs=[{"lot": ore_a, "mass_kg": 100.0}],
+        outputs=[lot(ox_a, "separated_oxide", 40.0, {"Nd": 0.5, "Dy": 0.1})],
     )
     chain.record(  # B: 10 kg traced Nd + 10 kg untraced Nd; 2 kg traced Dy
         "SEP",
         "process",
         stage="separation",
-        inputs=[{"lot": "urn:x:ore-b", "mass_kg": 100.0}],
+        inputs=[{"lot": ore_b, "mass_kg": 100.0}],
         additions=[{"material": "untraced Nd", "mass_kg": 10.0, "composition": {"Nd": 1.0}}],
-        outputs=[lot("urn:x:ox-b", "separated_oxide", 100.0, {"Nd": 0.2, "Dy": 0.02})],
+        outputs=[lot(ox_b, "separated_oxide", 100.0, {"Nd": 0.2, "Dy": 0.02})],
     )
-    chain.ship("SEP", "MAG", ["urn:x:ox-a", "urn:x:ox-b"])
+    chain.ship("SEP", "MAG", [ox_a, ox_b])
     chain.record(  # 30 kg A (15 Nd, 3 Dy) + 70 kg B (14 Nd, 1.4 Dy) + 2 kg untraced Nd
         "MAG",
         "process",
         stage="magnet",
-        inputs=[{"lot": "urn:x:ox-a", "mass_kg": 30.0}, {"lot": "urn:x:ox-b", "mass_kg": 70.0}],
+        inputs=[{"lot": ox_a, "mass_kg": 30.0}, {"lot": ox_b, "mass_kg": 70.0}],
         additions=[{"material": "untraced Nd metal", "mass_kg": 2.0, "composition": {"Nd": 1.0}}],
-        outputs=[lot("urn:x:magnet", "magnet", 100.0, {"Nd": 0.31, "Dy": 0.044})],
+        outputs=[lot(magnet, "magnet", 100.0, {"Nd": 0.31, "Dy": 0.044})],
     )
-    result = up_json(chain.registry, "urn:x:magnet", by_element=True)
-    assert "element_shares" not in up_json(chain.registry, "urn:x:magnet")["sources"][0]
+    result = up_json(chain.registry, magnet, by_element=True)
+    assert "element_shares" not in up_json(chain.registry, magnet)["sources"][0]
     sources = {s["lot"]: s for s in result["sources"]}
-    assert math.isclose(sources["urn:x:ore-a"]["share"], 0.3) and math.isclose(
-        sources["urn:x:ore-b"]["share"], 0.7
-    )
-    expected_nd = {"urn:x:ore-a": 15 / 31, "urn:x:ore-b": 14 / 31 * 0.5}
-    expected_dy = {"urn:x:ore-a": 3 / 4.4, "urn:x:ore-b": 1.4 / 4.4}
+    assert math.isclose(sources[ore_a]["share"], 0.3) and math.isclose(sources[ore_b]["share"], 0.7)
+    expected_nd = {ore_a: 15 / 31, ore_b: 14 / 31 * 0.5}
+    expected_dy = {ore_a: 3 / 4.4, ore_b: 1.4 / 4.4}
     for source, share in expected_nd.items():
         assert math.isclose(sources[source]["element_shares"]["Nd"], share, rel_tol=1e-9)
     for source, share in expected_dy.items():

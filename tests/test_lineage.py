@@ -1,7 +1,8 @@
 """Lineage: shares per source and path up to the mines, and the recall list down to end items.
 
 Shares come from dynamic programming over the DAG; the tests hold them against the plain enumeration
-of every path, on generated DAGs and on chains recorded through the registry."""
+of every path, on generated DAGs and on chains recorded through the registry. The chains use short
+free-form lot ids, so their registries are made with ``init --open-ids``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ COMP = {"Nd": 0.01, "Pr": 0.003}
 
 def _blend(db_url: str, kg_a: float = 300.0, kg_b: float = 100.0) -> ScriptedChain:
     """Ore A (AU) 300 kg and ore B (CN) 100 kg blended into a concentrate, split into two oxides."""
-    chain = ScriptedChain(new_registry(db_url))
+    chain = ScriptedChain(new_registry(db_url, open_ids=True))
     chain.add_facility("MINE-AU", country="AU", stages=["mining"])
     chain.add_facility("MINE-CN", country="CN", stages=["mining"])
     chain.add_facility("SEP-MY", country="MY", stages=["beneficiation", "separation", "metallization"])
@@ -260,7 +261,7 @@ def test_a_cycle_is_refused_not_looped() -> None:
 
 def _registry_chain(dag: dict[int, list[tuple[int, float]]], url: str) -> ScriptedChain:
     """The DAG as signed events: lots without inputs are mined, the others processed from their inputs."""
-    chain = ScriptedChain(new_registry(url))
+    chain = ScriptedChain(new_registry(url, open_ids=True))
     chain.add_facility("PLANT", country="AU", stages=["mining", "separation"])
     n = max(dag) + 2
     uses = defaultdict(int)
@@ -311,7 +312,7 @@ def test_trace_up_through_the_registry_matches_enumeration(dag: dict[int, list[t
 def _layered(db_url: str, width: int = 3, depth: int = 3) -> tuple[ScriptedChain, str]:
     """``width`` ores, then ``depth`` layers of ``width`` lots each made from every lot of the layer
     below (in unequal parts), and one final lot made from the top layer: width ** (depth + 1) paths."""
-    chain = ScriptedChain(new_registry(db_url))
+    chain = ScriptedChain(new_registry(db_url, open_ids=True))
     chain.add_facility("PLANT", country="AU", stages=["mining", "separation"])
     below = []
     for i in range(width):

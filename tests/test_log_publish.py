@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from raretrace.crypto.keys import Ed25519Signer
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import ProofError
 from raretrace.ledger import logview
 from raretrace.ledger.publish import publish, tiles_of
@@ -39,7 +40,7 @@ def grow(chain: ScriptedChain, count: int, tag: str) -> None:
             "US-MINE",
             "extract",
             deposit="Mountain Pass",
-            outputs=[lot(f"urn:raretrace:lot:{tag}-{i}", "ore", 10.0 + i, ORE)],
+            outputs=[lot(namespaced("lot", "US-MINE", f"{tag}-{i}"), "ore", 10.0 + i, ORE)],
         )
         for i in range(count)
     ]

@@ -188,6 +188,7 @@ def test_flags_win_over_the_environment_which_wins_over_the_file(
         # not settable in the file (yet): the flags' defaults
         "rates": (500.0, 1000.0),
         "signature_workers": 0,
+        "rate_store": None,
     }
     monkeypatch.setenv("RARETRACE_PORT", "9002")
     monkeypatch.setenv("RARETRACE_DB", "from-env.db")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import CustodyError, DuplicateError
 from raretrace.ledger.audit import audit
 from raretrace.ledger.scripted import lot
@@ -17,6 +18,9 @@ from tests.chain_fixtures import (
     snapshot,
 )
 
+METAL_LOT = namespaced("lot", "US-SEP", "ndpr-metal-1")
+T1 = namespaced("event", "US-MINE", "t1")
+
 
 def test_chain_from_mine_to_metal(db_url: str) -> None:
     chain = mine_and_separator(db_url)
@@ -28,12 +32,12 @@ def test_chain_from_mine_to_metal(db_url: str) -> None:
         "process",
         stage="metallization",
         inputs=[{"lot": OXIDE_LOT, "mass_kg": 10.0}],
-        outputs=[lot("urn:raretrace:lot:ndpr-metal-1", "metal", 8.4, {"Nd": 0.75, "Pr": 0.25})],
+        outputs=[lot(METAL_LOT, "metal", 8.4, {"Nd": 0.75, "Pr": 0.25})],
     )
 
     ore = registry.lot(ORE_LOT)
     assert ore.custodian == "US-SEP" and ore.remaining_kg == 0
-    metal = registry.lot_details("urn:raretrace:lot:ndpr-metal-1")
+    metal = registry.lot_details(METAL_LOT)
     assert [(i.lot, i.mass_kg, i.event_index) for i in metal.inputs] == [(OXIDE_LOT, 10.0, 7)]
     assert registry.tree_size() == 8
     result = audit(registry)
@@ -59,8 +63,8 @@ def test_batch_is_all_or_nothing(db_url: str) -> None:
     )  # would be fine alone... but MINE lacks stage
     with pytest.raises(Exception):  # noqa: B017 - any rejection; the point is what stays unchanged
         chain.registry.append([good])
-    transfer = chain.envelope("US-MINE", "transfer", event_id="t1", to="US-SEP", lots=[ORE_LOT])
-    receive = chain.envelope("US-SEP", "receive", transfer_event="t1", lots=[ORE_LOT])
+    transfer = chain.envelope("US-MINE", "transfer", event_id=T1, to="US-SEP", lots=[ORE_LOT])
+    receive = chain.envelope("US-SEP", "receive", transfer_event=T1, lots=[ORE_LOT])
     too_much = separation(chain, consume=1001.0, event_id="ev-too-much")
     with pytest.raises(CustodyError, match="envelope 2 .*only 1000 kg remain"):
         chain.registry.append([transfer, receive, too_much])
@@ -69,18 +73,18 @@ def test_batch_is_all_or_nothing(db_url: str) -> None:
 
 def test_lot_in_transit_cannot_be_spent_or_received_by_another(db_url: str) -> None:
     chain = mine_and_separator(db_url)
-    chain.record("US-MINE", "transfer", event_id="t1", to="US-SEP", lots=[ORE_LOT])
+    chain.record("US-MINE", "transfer", event_id=T1, to="US-SEP", lots=[ORE_LOT])
     before = snapshot(chain.registry)
     spend = chain.envelope(
         "US-MINE",
         "process",
         stage="beneficiation",
         inputs=[{"lot": ORE_LOT, "mass_kg": 1.0}],
-        outputs=[lot("urn:raretrace:lot:c1", "concentrate", 1.0, {"Nd": 0.001})],
+        outputs=[lot(namespaced("lot", "US-MINE", "c1"), "concentrate", 1.0, {"Nd": 0.001})],
     )
     with pytest.raises(CustodyError, match="in transit to US-SEP"):
         chain.registry.append([spend])
-    wrong = chain.envelope("CN-SEP", "receive", transfer_event="t1", lots=[ORE_LOT])
+    wrong = chain.envelope("CN-SEP", "receive", transfer_event=T1, lots=[ORE_LOT])
     with pytest.raises(CustodyError, match="was sent to US-SEP, not CN-SEP"):
         chain.registry.append([wrong])
     assert snapshot(chain.registry) == before
@@ -94,10 +98,10 @@ def test_two_spends_in_one_batch_are_a_double_spend(db_url: str) -> None:
     second = chain.envelope(
         "US-SEP",
         "process",
-        event_id="b",
+        event_id=namespaced("event", "US-SEP", "b"),
         stage="separation",
         inputs=[{"lot": ORE_LOT, "mass_kg": 600.0}],
-        outputs=[lot("urn:raretrace:lot:other", "separated_oxide", 5.0, NDPR_OXIDE)],
+        outputs=[lot(namespaced("lot", "US-SEP", "other"), "separated_oxide", 5.0, NDPR_OXIDE)],
     )
     with pytest.raises(CustodyError, match="envelope 1 .*consumes 600 kg of lot .* only 400 kg remain"):
         chain.registry.append([first, second])

@@ -121,11 +121,29 @@ def test_countersign_adds_the_secretariat_signature(
     )  # fmt: skip
     assert code == 0, err
     key_id = load_signer(mine_key).key_id
-    revoke = {"kind": "revoke_key", "event_id": "rv", "time": "2026-07-01T00:00:00Z", "facility": "US-MINE",
-              "key_id": key_id, "revoked_at": "2026-06-01T00:00:00Z", "reason": "stolen"}  # fmt: skip
-    extract = {"kind": "extract", "event_id": "x1", "time": "2026-02-01T00:00:00Z", "facility": "US-MINE",
-               "deposit": "Mountain Pass", "outputs": [{"id": "urn:raretrace:lot:ore-1", "form": "ore",
-               "mass_kg": 1000, "composition": {"Nd": 0.008}}]}  # fmt: skip
+    revoke = {
+        "kind": "revoke_key",
+        "event_id": "urn:raretrace:event:US-MINE:rv",
+        "time": "2026-07-01T00:00:00Z",
+        "facility": "US-MINE",
+        "key_id": key_id,
+        "revoked_at": "2026-06-01T00:00:00Z",
+        "reason": "stolen",
+    }
+    ore = {
+        "id": "urn:raretrace:lot:US-MINE:ore-1",
+        "form": "ore",
+        "mass_kg": 1000,
+        "composition": {"Nd": 0.008},
+    }
+    extract = {
+        "kind": "extract",
+        "event_id": "urn:raretrace:event:US-MINE:x1",
+        "time": "2026-02-01T00:00:00Z",
+        "facility": "US-MINE",
+        "deposit": "Mountain Pass",
+        "outputs": [ore],
+    }
     for name, event in (("revoke", revoke), ("extract", extract)):
         (tmp_path / f"{name}.json").write_text(json.dumps(event))
         code, out, err = cli("sign", str(tmp_path / f"{name}.json"), "--key", str(mine_key), db=False)

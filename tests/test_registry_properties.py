@@ -9,6 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.elements import TRADED
 from raretrace.errors import RaretraceError
 from raretrace.ledger.scripted import ScriptedChain, lot
@@ -38,7 +39,7 @@ def test_mass_never_grows_and_rejections_change_nothing(
         chain.add_facility("MINE", country="AU", stages=["mining", "beneficiation"])
         lots = []
         for i, comp in enumerate(ores):
-            lot_id = f"urn:raretrace:lot:ore-{i}"
+            lot_id = namespaced("lot", "MINE", f"ore-{i}")
             chain.record("MINE", "extract", deposit="Mount Weld", outputs=[lot(lot_id, "ore", 1000.0, comp)])
             lots.append(lot_id)
         registry = chain.registry
@@ -47,7 +48,7 @@ def test_mass_never_grows_and_rejections_change_nothing(
             source = lots[pick % len(lots)]
             before_lot = registry.lot(source)
             before = snapshot(registry)
-            out_id = f"urn:raretrace:lot:c-{n}"
+            out_id = namespaced("lot", "MINE", f"c-{n}")
             comp = drawn
             if comp is None:  # concentrate the input's pattern by the mass ratio, capped to stay valid
                 ratio = min(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.scripted import lot
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
@@ -45,7 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerWor
     chain.add_facility("JP-MM", country="JP", stages=["metallization", "magnet"])
     concentrates = []
     for mine in MINES:
-        conc = f"urn:raretrace:lot:{mine.lower()}-concentrate-2026-lot-0001"
+        conc = namespaced("lot", mine, "concentrate-2026-lot-0001")
         chain.record(
             mine,
             "extract",
@@ -54,7 +55,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerWor
         )
         chain.ship(mine, "EE-SEP", [conc])
         concentrates.append(conc)
-    oxide, metal = "urn:raretrace:lot:ee-sep-ndpr-oxide-0001", "urn:raretrace:lot:jp-mm-ndpr-metal-0001"
+    oxide, metal = (
+        namespaced("lot", "EE-SEP", "ndpr-oxide-0001"),
+        namespaced("lot", "JP-MM", "ndpr-metal-0001"),
+    )
     chain.record(
         "EE-SEP",
         "process",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from raretrace.errors import ValidationError
+from raretrace.ledger.scripted import US_CHAIN
 from raretrace.ledger.search import LotQuery, search_lots
 from tests.test_server_support import (
     JP_CONC,
@@ -32,7 +33,7 @@ from tests.test_server_support import (
     shared_fixture,  # noqa: F401
 )
 
-US_CONC, US_OXIDE, US_METAL = (f"urn:raretrace:lot:us-{n}" for n in ("conc", "ox", "metal"))
+US_CONC, US_OXIDE, US_METAL = US_CHAIN.concentrate, US_CHAIN.oxide, US_CHAIN.metal
 EVERY = {JP_CONC, JP_OXIDE, JP_METAL, JP_MAGNET, US_CONC, US_OXIDE, US_METAL, US_MAGNET}
 MINED_IN_CHINA = {JP_CONC, JP_OXIDE, JP_METAL, JP_MAGNET}
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import CustodyError, StoreError
 from raretrace.ledger.audit import audit
 from raretrace.ledger.logview import consistency_proof, latest_checkpoint
 from raretrace.ledger.registry import Registry
+from raretrace.ledger.scripted import JP_CHAIN, US_CHAIN
 from raretrace.ledger.witnessing import witness_key
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.cosignature import verify_cosignature
@@ -54,9 +56,14 @@ def test_a_rejected_event_names_the_envelope_and_field(world: ServerWorld) -> No
         "JP-MAG",
         "process",
         stage="magnet",
-        inputs=[{"lot": "urn:raretrace:lot:jp-metal", "mass_kg": 1.0}],  # already used up
+        inputs=[{"lot": JP_CHAIN.metal, "mass_kg": 1.0}],  # already used up
         outputs=[
-            {"id": "urn:raretrace:lot:more", "form": "magnet", "mass_kg": 1.0, "composition": {"Nd": 0.2}}
+            {
+                "id": namespaced("lot", "JP-MAG", "more"),
+                "form": "magnet",
+                "mass_kg": 1.0,
+                "composition": {"Nd": 0.2},
+            }
         ],
     )
     before = snapshot(world.registry)
@@ -206,7 +213,12 @@ def test_group_commit_keeps_each_submission_all_or_nothing(db_url: str) -> None:
         "extract",
         deposit="Mountain Pass",
         outputs=[
-            {"id": "urn:raretrace:lot:ore-2", "form": "ore", "mass_kg": 10.0, "composition": {"Nd": 0.01}}
+            {
+                "id": namespaced("lot", "US-MINE", "ore-2"),
+                "form": "ore",
+                "mass_kg": 10.0,
+                "composition": {"Nd": 0.01},
+            }
         ],
     )
     size = chain.registry.tree_size()
@@ -220,16 +232,14 @@ def test_group_commit_keeps_each_submission_all_or_nothing(db_url: str) -> None:
 def test_submission_over_http_on_each_back_end(db_url: str) -> None:
     w = server_world(db_url)
     with w.client as client:  # with the lifespan: single submissions go through group commit
-        envelope = w.chain.envelope(
-            "US-MAG", "transfer", to="JP-MAG", lots=["urn:raretrace:lot:us-magnet"], details={}
-        )
+        envelope = w.chain.envelope("US-MAG", "transfer", to="JP-MAG", lots=[US_CHAIN.magnet], details={})
         response = client.post("/api/v1/events", content=envelope, headers=w.as_("us"))
         assert response.status_code == 201, response.text
         leaf = response.json()["first_index"]
         stored = client.get(f"/api/v1/log/inclusion?index={leaf}").json()["leaf_hash"]
         assert base64.b64decode(stored) == leaf_hash(envelope)  # the bytes as sent, not re-serialized
         receive = w.chain.envelope(
-            "JP-MAG", "receive", transfer_event=_event_id(envelope), lots=["urn:raretrace:lot:us-magnet"]
+            "JP-MAG", "receive", transfer_event=_event_id(envelope), lots=[US_CHAIN.magnet]
         )
         batch = client.post(
             "/api/v1/events/batch",
@@ -248,10 +258,8 @@ def test_signature_workers_verify_submissions_and_stop_with_the_app(tmp_path: Pa
 
     chain, tokens = build_chain(f"sqlite:///{tmp_path / 'registry.db'}")
     w = ServerWorld(chain, tokens, make_client(chain, signature_workers=2))
-    good = w.chain.envelope("US-MAG", "transfer", to="JP-MAG", lots=["urn:raretrace:lot:us-magnet"])
-    forged = json.loads(
-        w.chain.envelope("JP-MAG", "transfer", to="US-MAG", lots=["urn:raretrace:lot:jp-magnet"])
-    )
+    good = w.chain.envelope("US-MAG", "transfer", to="JP-MAG", lots=[US_CHAIN.magnet])
+    forged = json.loads(w.chain.envelope("JP-MAG", "transfer", to="US-MAG", lots=[JP_CHAIN.magnet]))
     forged["signatures"][0]["sig"] = json.loads(good)["signatures"][0]["sig"]
     with w.client as client:
         assert w.registry.signature_pool is not None

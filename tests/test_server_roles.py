@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from raretrace.crypto.keys import Ed25519Signer
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.scripted import lot
 from raretrace.log.cosignature import witness_key_text
 from tests.chain_fixtures import snapshot
@@ -28,7 +29,9 @@ from tests.test_server_support import (  # noqa: F401 (fixtures)
 Request = tuple[str, str, dict[str, Any]]
 
 
-def _extract(w: ServerWorld, facility: str, lot_id: str) -> bytes:
+def _extract(w: ServerWorld, facility: str, name: str) -> bytes:
+    """``facility`` extracting ore lot ``name`` (in its namespace, as a registry requires by default)."""
+    lot_id = namespaced("lot", facility, name)
     return w.chain.envelope(
         facility, "extract", deposit="test", outputs=[lot(lot_id, "ore", 100.0, {"Nd": 0.01, "other": 0.5})]
     )
@@ -44,12 +47,12 @@ def _writes(w: ServerWorld) -> list[Request]:
     """Every writing action, with a body that would be accepted from the right participant."""
     new_key = base64.b64encode(Ed25519Signer.generate().public_key).decode()
     return [
-        ("post", "/api/v1/events", {"content": _extract(w, "CN-MINE", "urn:raretrace:lot:new-ore")}),
+        ("post", "/api/v1/events", {"content": _extract(w, "CN-MINE", "new-ore")}),
         (
             "post",
             "/api/v1/events/batch",
             {
-                "content": _extract(w, "CN-MINE", "urn:raretrace:lot:new-ore-b") + b"\n",
+                "content": _extract(w, "CN-MINE", "new-ore-b") + b"\n",
                 "headers": {"Content-Type": "application/x-ndjson"},
             },
         ),
@@ -77,7 +80,7 @@ def _writes(w: ServerWorld) -> list[Request]:
         (
             "post",
             "/api/v1/corrections",
-            {"json": {"target_event": "urn:raretrace:event:extract-000000", "reason": "typo"}},
+            {"json": {"target_event": namespaced("event", "CN-MINE", "extract-000000"), "reason": "typo"}},
         ),
         (
             "post",
@@ -243,7 +246,7 @@ def test_operator_submits_events_of_its_own_facilities(world: ServerWorld) -> No
     before = world.registry.tree_size()
     response = world.client.post(
         "/api/v1/events",
-        content=_extract(world, "CN-MINE", "urn:raretrace:lot:ore-x"),
+        content=_extract(world, "CN-MINE", "ore-x"),
         headers=world.as_("cn"),
     )
     assert response.status_code == 201, response.text
@@ -253,8 +256,8 @@ def test_operator_submits_events_of_its_own_facilities(world: ServerWorld) -> No
 
 def test_operator_refusals(world: ServerWorld) -> None:
     _certificate(world)
-    foreign = _extract(world, "CN-MINE", "urn:raretrace:lot:not-yours")
-    own = _extract(world, "JP-MAG", "urn:raretrace:lot:jp-own")
+    foreign = _extract(world, "CN-MINE", "not-yours")
+    own = _extract(world, "JP-MAG", "jp-own")
     refused: list[tuple[Request, int]] = [
         (("post", "/api/v1/events", {"content": foreign}), 403),
         (
@@ -270,7 +273,11 @@ def test_operator_refusals(world: ServerWorld) -> None:
         ),
         (("post", "/api/v1/certificates", {"json": {"lots": [JP_CONC]}}), 404),
         (
-            ("post", "/api/v1/certificates", {"json": {"transfer": "urn:raretrace:event:transfer-000001"}}),
+            (
+                "post",
+                "/api/v1/certificates",
+                {"json": {"transfer": namespaced("event", "CN-MINE", "transfer-000001")}},
+            ),
             404,
         ),
         (("get", "/api/v1/log/audit", {}), 403),

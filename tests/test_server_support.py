@@ -23,7 +23,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from raretrace.ledger.participants import add_participant, issue_token
-from raretrace.ledger.scripted import ScriptedChain, two_reference_chains
+from raretrace.ledger.scripted import JP_CHAIN, US_CHAIN, ScriptedChain, two_reference_chains
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
 from tests.chain_fixtures import new_registry
@@ -36,11 +36,11 @@ PARTICIPANTS: dict[str, tuple[str, list[str]]] = {
     "secretariat": ("secretariat", []),
 }
 
-JP_CONC = "urn:raretrace:lot:jp-conc"
-JP_OXIDE = "urn:raretrace:lot:jp-ox"
-JP_METAL = "urn:raretrace:lot:jp-metal"
-JP_MAGNET = "urn:raretrace:lot:jp-magnet"
-US_MAGNET = "urn:raretrace:lot:us-magnet"
+JP_CONC = JP_CHAIN.concentrate
+JP_OXIDE = JP_CHAIN.oxide
+JP_METAL = JP_CHAIN.metal
+JP_MAGNET = JP_CHAIN.magnet
+US_MAGNET = US_CHAIN.magnet
 
 
 @dataclass
@@ -58,8 +58,8 @@ class ServerWorld:
         return {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
-def build_chain(url: str) -> tuple[ScriptedChain, dict[str, str]]:
-    chain = ScriptedChain(new_registry(url))
+def build_chain(url: str, *, open_ids: bool = False) -> tuple[ScriptedChain, dict[str, str]]:
+    chain = ScriptedChain(new_registry(url, open_ids=open_ids))
     two_reference_chains(chain)
     tokens = {}
     for name, (role, facilities) in PARTICIPANTS.items():
@@ -85,8 +85,9 @@ def make_client(chain: ScriptedChain, **settings: Any) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
-def server_world(url: str) -> ServerWorld:
-    chain, tokens = build_chain(url)
+def server_world(url: str, *, open_ids: bool = False) -> ServerWorld:
+    """The reference chains served, with a participant per role; ``open_ids``: a legacy registry."""
+    chain, tokens = build_chain(url, open_ids=open_ids)
     return ServerWorld(chain, tokens, make_client(chain))
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from raretrace.cli.main import app as cli_app
 from raretrace.ledger.certificates import issue
+from raretrace.ledger.scripted import JP_CHAIN
 from tests.chain_fixtures import new_registry, snapshot
 from tests.test_server_support import (
     JP_CONC,
@@ -53,14 +54,14 @@ def test_login_sets_an_http_only_strict_cookie_and_pages_follow_the_role(world: 
     other = c.get(f"/lots/{JP_CONC}")
     missing = c.get("/lots/urn:raretrace:lot:nope")
     assert other.status_code == missing.status_code == 404
-    assert other.text.replace("jp-conc", "X") == missing.text.replace("nope", "X")
+    assert other.text.replace(JP_CONC, "X") == missing.text.replace("urn:raretrace:lot:nope", "X")
     # a session whose token was revoked is a logged-out browser, not a JSON error
     world.client.post("/api/v1/participants/jp/revoke-tokens", headers=world.as_("secretariat"))
     assert c.get("/lots", follow_redirects=False).headers["location"] == "/login"
     assert c.get("/").status_code == 200
     assert c.get("/").headers["x-frame-options"] == "DENY"
     c.cookies.set("raretrace_session", world.tokens["auditor"])
-    assert "urn:raretrace:lot:jp-conc" in c.get(f"/lots/{JP_MAGNET}").text
+    assert JP_CHAIN.concentrate in c.get(f"/lots/{JP_MAGNET}").text
     assert c.post("/logout", follow_redirects=False).headers["set-cookie"].startswith('raretrace_session=""')
 
 

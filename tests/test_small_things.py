@@ -13,8 +13,9 @@ import pytest
 
 from raretrace.certify.disclosure import parse_disclosure
 from raretrace.crypto.keys import Ed25519Signer, write_key_pair
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.certificates import issue
-from raretrace.ledger.scripted import ScriptedChain, lot, two_reference_chains
+from raretrace.ledger.scripted import US_CHAIN, ScriptedChain, lot, two_reference_chains
 from tests.chain_fixtures import ORE_LOT, mine_and_separator, new_registry, snapshot
 
 
@@ -44,7 +45,7 @@ def test_verify_without_keys_or_registry_advises_on_verifying_a_file(
 ) -> None:
     _, chain = world
     cert = tmp_path / "cert.json"
-    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()))
+    cert.write_text(json.dumps(issue(chain.registry, lots=[US_CHAIN.magnet]).to_dict()))
     done = _cli(tmp_path, "--db", str(tmp_path / "none.db"), "verify", str(cert))
     assert done.returncode == 2
     assert "--trusted-keys" in done.stderr and "raretrace trusted-keys" in done.stderr
@@ -82,7 +83,7 @@ def test_present_reports_what_it_hid(
 ) -> None:
     _, chain = world
     cert = tmp_path / "cert.json"
-    cert.write_text(json.dumps(issue(chain.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()))
+    cert.write_text(json.dumps(issue(chain.registry, lots=[US_CHAIN.magnet]).to_dict()))
     args = [a for h in hide for a in ("--hide", h)]
     done = _cli(tmp_path, "present", str(cert), *args, "--out", str(tmp_path / "out.json"))
     assert done.returncode == 0, done.stderr
@@ -96,7 +97,8 @@ def test_present_reports_what_it_hid(
 
 def test_trace_down_says_how_many_end_items_it_lists_of_how_many(tmp_path: Path) -> None:
     chain = mine_and_separator(f"sqlite:///{tmp_path / 'r.db'}")
-    outputs = [lot(f"urn:raretrace:lot:conc-{i}", "concentrate", 100.0, {"Nd": 0.02}) for i in range(3)]
+    concentrate = namespaced("lot", "US-MINE", "conc-")
+    outputs = [lot(f"{concentrate}{i}", "concentrate", 100.0, {"Nd": 0.02}) for i in range(3)]
     chain.record(
         "US-MINE",
         "process",
@@ -108,7 +110,7 @@ def test_trace_down_says_how_many_end_items_it_lists_of_how_many(tmp_path: Path)
     some = _cli(tmp_path, "--db", db, "trace", ORE_LOT, "--down", "--limit", "2")
     assert some.returncode == 0, some.stderr
     assert "reached 3 lot(s)" in some.stdout and ": 3, 2 listed (--limit 0 lists every one)" in some.stdout
-    assert sum("urn:raretrace:lot:conc-" in line for line in some.stdout.splitlines()) == 2
+    assert sum(concentrate in line for line in some.stdout.splitlines()) == 2
     every = _cli(tmp_path, "--db", db, "trace", ORE_LOT, "--down", "--limit", "0")
     assert ": 3, all listed" in every.stdout
-    assert sum("urn:raretrace:lot:conc-" in line for line in every.stdout.splitlines()) == 3
+    assert sum(concentrate in line for line in every.stdout.splitlines()) == 3

@@ -9,14 +9,19 @@ from typing import TypeVar
 
 import pytest
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import RaretraceError
 from raretrace.ledger.judging import Parsed, judge, load_state
 from raretrace.ledger.registry import Registry
-from raretrace.ledger.scripted import ScriptedChain, lot, mine_to_magnet
+from raretrace.ledger.scripted import ScriptedChain, chain_lots, lot, mine_to_magnet
 from raretrace.model import Lot
 from raretrace.store.memory import MemoryStore
 from raretrace.store.protocol import LedgerStore
 from tests.chain_fixtures import new_registry
+
+#: The facilities of the recorded chain, and its lots (each in its maker's namespace)
+CONTRACT_MAKERS = ("AU-MINE", "MY-SEP", "JP-METAL", "JP-MAG")
+CONTRACT = chain_lots("contract", *CONTRACT_MAKERS)
 
 NOW = "2026-02-01T00:00:00Z"
 C = TypeVar("C")
@@ -82,7 +87,7 @@ def recorded(db_url: str) -> tuple[Recording, MemoryStore]:
         ("JP-MAG", "JP", ["magnet"]),
     ):
         chain.add_facility(facility, country=country, stages=stages, technology={stages[0]: country})
-    mine_to_magnet(chain, "contract", "AU-MINE", "MY-SEP", "JP-METAL", "JP-MAG", 64000.0)
+    mine_to_magnet(chain, "contract", *CONTRACT_MAKERS, 64000.0)
     memory = MemoryStore(meta={"tree_size": "0"})
     # the registry's own first entry (if any) is not a batch it was asked for: replay from its size 0
     for batch in recording.batches:
@@ -116,9 +121,9 @@ def _replay_new(recording: Recording, memory: MemoryStore, since: int) -> None:
 @pytest.mark.parametrize(
     ("source", "kg"),
     [
-        ("urn:raretrace:lot:contract-conc", 1000.0),  # spent already by the separator: a double spend
+        (CONTRACT.concentrate, 1000.0),  # spent already by the separator: a double spend
         ("urn:raretrace:lot:no-such-lot", 10.0),  # never recorded
-        ("urn:raretrace:lot:contract-magnet", 800.0),  # held by another facility
+        (CONTRACT.magnet, 800.0),  # held by another facility
     ],
 )
 def test_refusals_read_the_same_from_both_stores(
@@ -135,7 +140,7 @@ def test_refusals_read_the_same_from_both_stores(
         "process",
         stage="separation",
         inputs=[{"lot": source, "mass_kg": kg}],
-        outputs=[lot("urn:raretrace:lot:contract-ox-2", "separated_oxide", 300.0, {"Nd": 0.6})],
+        outputs=[lot(namespaced("lot", "MY-SEP-2", "contract-ox-2"), "separated_oxide", 300.0, {"Nd": 0.6})],
     )
     with pytest.raises(RaretraceError) as in_sql:
         registry.append([again])

@@ -15,10 +15,11 @@ from typing import Any
 from typer.testing import CliRunner
 
 from raretrace.cli.main import app as cli_app
-from raretrace.ledger.scripted import lot
+from raretrace.custody.namespaces import namespaced
+from raretrace.ledger.scripted import US_CHAIN, lot
 from tests.test_server_support import ServerWorld, world_fixture  # noqa: F401 (fixtures)
 
-TRACE_ORE = "urn:raretrace:lot:trace-ore"
+TRACE_ORE = namespaced("lot", "AU-MINE", "trace-ore")
 
 
 def _compact(body: object) -> bytes:
@@ -52,9 +53,7 @@ def test_an_issued_certificate_is_written_as_before(world: ServerWorld) -> None:
 
 def test_revocation_status_list_and_trusted_keys_keep_their_members(world: ServerWorld) -> None:
     sec = world.as_("secretariat")
-    issued = world.client.post(
-        "/api/v1/certificates", json={"lots": ["urn:raretrace:lot:us-magnet"]}, headers=sec
-    )
+    issued = world.client.post("/api/v1/certificates", json={"lots": [US_CHAIN.magnet]}, headers=sec)
     number = issued.json()["credential"]["credentialSubject"]["certificateNumber"]
     revoked = world.client.post(
         f"/api/v1/certificates/{number}/revoke", json={"reason": "  diverted "}, headers=sec
@@ -151,9 +150,7 @@ def test_cli_answers_keep_their_members(tmp_path: Path, world: ServerWorld) -> N
     # the CLI sorts keys (json_text), as before
     assert list(first) == ["created_at", "disabled_at", "facilities", "id", "live_tokens", "name", "role"]
     cert = tmp_path / "cert.json"
-    made = runner.invoke(
-        cli_app, ["--db", db, "certify", "--lot", "urn:raretrace:lot:us-magnet", "--out", str(cert)]
-    )
+    made = runner.invoke(cli_app, ["--db", db, "certify", "--lot", US_CHAIN.magnet, "--out", str(cert)])
     assert made.exit_code == 0, made.output
     assert sorted(json.loads(cert.read_text())) == ["credential", "disclosures"]
     number = json.loads(cert.read_text())["credential"]["credentialSubject"]["certificateNumber"]

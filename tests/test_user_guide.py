@@ -14,9 +14,9 @@ GUIDE = ROOT / "docs" / "guide"
 #: guide -> what its "What you see" section promises, as text the commands print
 PROMISED = {
     "compliance-officer.md": [
-        "urn:raretrace:lot:us-defense-magnets-ndfeb-magnet-006298 comes from 1 source lot(s)",
-        "urn:raretrace:lot:cn-northern-baotou-ndpr-oxide-003024 reached",
-        "us-lm-fort-worth-f35",
+        "urn:raretrace:lot:US-DEFENSE-MAGNETS:ndfeb-magnet-006298 comes from 1 source lot(s)",
+        "urn:raretrace:lot:CN-NORTHERN-BAOTOU:ndpr-oxide-003024 reached",
+        "US-LM-FORT-WORTH:f35",
         "us-dfars-252.225-7052 2024-05-30 · lot 1: fail",
         "us-dfars-252.225-7052 2024-05-30 · lot 2: pass",
         "cn-mofcom-61-2025 2025-11-07 · lot 1: fail — Section II: overseas military end users",

@@ -8,6 +8,7 @@ import json
 import re
 
 from raretrace.ledger.certificates import issue
+from raretrace.ledger.scripted import US_CHAIN
 from tests.test_server_support import ServerWorld, shared_fixture  # noqa: F401
 
 
@@ -26,13 +27,13 @@ def _section(html: str) -> str:
 
 
 def test_the_page_shows_what_the_certificate_certifies(shared: ServerWorld) -> None:
-    presentation = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
+    presentation = issue(shared.registry, lots=[US_CHAIN.magnet]).to_dict()
     html = _post(shared, presentation)
     assert "Certificate verified" in html
     section = _section(html)
     subject = presentation["credential"]["credentialSubject"]
     assert subject["certificateNumber"] in section
-    assert "urn:raretrace:lot:us-magnet" in section and "magnet" in section
+    assert US_CHAIN.magnet in section and "magnet" in section
     # the origin table names every stage the signed origin vector has
     signed_lot = json.dumps(presentation)
     for stage in ("mining", "separation", "metallization", "magnet"):
@@ -42,7 +43,7 @@ def test_the_page_shows_what_the_certificate_certifies(shared: ServerWorld) -> N
 
 
 def test_a_rejected_certificate_is_shown_as_claims_only(shared: ServerWorld) -> None:
-    good = issue(shared.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
+    good = issue(shared.registry, lots=[US_CHAIN.magnet]).to_dict()
     tampered = copy.deepcopy(good)
     tampered["credential"]["credentialSubject"]["certificateNumber"] += "-X"
     html = _post(shared, tampered)

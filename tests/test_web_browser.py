@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from raretrace.ledger.certificates import issue
+from raretrace.ledger.scripted import US_CHAIN
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
 from tests.browser import BrowserPage, browser, page  # noqa: F401
@@ -113,7 +114,7 @@ def test_verify_a_good_and_a_tampered_certificate(
     shots: Path,
 ) -> None:
     w, url = served
-    good = issue(w.registry, lots=["urn:raretrace:lot:us-magnet"]).to_dict()
+    good = issue(w.registry, lots=[US_CHAIN.magnet]).to_dict()
     assert "Certificate verified" in _verify(page, url, good)
     assert page.locator("#steps li").count() == 8
     assert page.locator("#steps li[data-ok='False']").count() == 0

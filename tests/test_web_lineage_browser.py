@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.scripted import lot
 from raretrace.server.app import create_app
 from raretrace.server.settings import Settings
@@ -34,7 +35,7 @@ from tests.test_server_support import (
 )
 from tests.trace_json import down_json, up_json
 
-COMPONENT = "urn:raretrace:lot:asm-motor"
+COMPONENT = namespaced("lot", "XX-ASM", "asm-motor")
 #: generation of each lot relative to the magnet, as the chain was recorded (inputs before outputs)
 GENERATION = {JP_CONC: -3, JP_OXIDE: -2, JP_METAL: -1, JP_MAGNET: 0, COMPONENT: 1}
 PHONE = {"width": 390, "height": 844}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from raretrace.certify.verify import TrustedKeys, verify_certificate
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import NotFoundError, ProofError, ValidationError
 from raretrace.ledger.certificates import issue, trusted_keys
 from raretrace.ledger.logview import add_witness, latest_checkpoint
@@ -35,9 +36,9 @@ def _extract(chain: ScriptedChain, name: str) -> None:
     chain.record(
         "US-MINE",
         "extract",
-        event_id=f"urn:raretrace:event:extract-{name}",
+        event_id=namespaced("event", "US-MINE", f"extract-{name}"),
         deposit="Mountain Pass",
-        outputs=[lot(f"urn:raretrace:lot:{name}", "ore", 10.0, {"Nd": 0.01})],
+        outputs=[lot(namespaced("lot", "US-MINE", name), "ore", 10.0, {"Nd": 0.01})],
     )
 
 

@@ -374,6 +374,7 @@ def import_event(
     Example: raretrace import-event cert.json --facility US-MAG > import.json
     """
     from raretrace.certify.verify import load_presentation
+    from raretrace.custody.namespaces import namespaced
 
     moment = _parse_time(time, "time") or datetime.now(UTC)
     presentation = load_presentation(_read_json(cert, "certificate"))
@@ -382,7 +383,7 @@ def import_event(
     number = subject.get("certificateNumber", "certificate") if isinstance(subject, dict) else "certificate"
     event: JSONObject = {
         "kind": "import",
-        "event_id": event_id or f"urn:raretrace:event:import-{number}",
+        "event_id": event_id or namespaced("event", facility, f"import-{number}"),
         "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "facility": facility,
         "certificate": presentation,

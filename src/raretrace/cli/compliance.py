@@ -83,7 +83,7 @@ def check(
     --upcoming, each verdict is judged again on every later day a regime's file changes what binds
     (e.g. DFARS from 2027-01-01) and the changes are listed; --fail-on still reads today's verdicts.
 
-    Example: raretrace --db demo.db check urn:raretrace:lot:vn-cn-tech-magnets-ndfeb-magnet-006294
+    Example: raretrace --db demo.db check urn:raretrace:lot:VN-CN-TECH-MAGNETS:ndfeb-magnet-006294
     """
 
     from raretrace.ledger.compliance import prepare, today

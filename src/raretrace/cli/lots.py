@@ -111,7 +111,7 @@ def trace(
 ) -> None:
     """Lineage of a lot: up to its sources with shares per path, or down to everything made from it.
 
-    Example: raretrace --db demo.db trace urn:raretrace:lot:us-defense-magnets-ndfeb-magnet-006298 --up
+    Example: raretrace --db demo.db trace urn:raretrace:lot:US-DEFENSE-MAGNETS:ndfeb-magnet-006298 --up
     """
     from raretrace.ledger.lineage import trace_down, trace_up
 

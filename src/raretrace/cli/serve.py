@@ -90,6 +90,15 @@ def serve(
             "answering (0, the default: verify in the server)",
         ),
     ] = 0,
+    rate_store: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-store",
+            help="A Redis (redis://host:6379/0) keeping the rate limits every machine serving this "
+            "registry shares (default: one table shared by this machine's workers)",
+            envvar="RARETRACE_RATE_STORE",
+        ),
+    ] = None,
 ) -> None:
     """Serve the registry: the API (OpenAPI at /docs), the log as C2SP tlog-tiles and the web UI.
 
@@ -122,6 +131,7 @@ def serve(
         workers=options.workers,
         rates=(rate_token, rate_address),
         signature_workers=signature_workers,
+        rate_store=rate_store,
     )
 
 
@@ -151,6 +161,7 @@ def run_server(
     workers: int = 1,
     rates: tuple[float, float] = (RATE_PER_TOKEN, RATE_PER_ADDRESS),
     signature_workers: int = 0,
+    rate_store: str | None = None,
 ) -> None:
     """Serve the registry at ``db`` until interrupted, printing its URL (and, with ``dev``, a fresh
     secretariat token). ``raretrace serve`` and ``raretrace demo`` both end here."""
@@ -158,9 +169,17 @@ def run_server(
 
     from raretrace.ledger.participants import dev_token
     from raretrace.server.app import create_app, open_registry
+    from raretrace.server.ratestore import require_shared_table
     from raretrace.server.settings import Settings
 
+    if rate_store is not None:
+        from raretrace.server.ratestore_redis import RedisRates
+
+        RedisRates.from_url(rate_store).close()  # refused now, naming it, if no Redis answers there
+    else:
+        require_shared_table(workers)
     settings = Settings(
+        rate_store=rate_store,
         db=db,
         dev=dev,
         secure_cookies=not dev,
@@ -213,7 +232,9 @@ def run_server(
     os.environ[served.DEV_ENV] = "1" if dev else "0"
     os.environ[served.RATE_TOKEN_ENV], os.environ[served.RATE_ADDRESS_ENV] = (repr(rate) for rate in rates)
     os.environ[served.SIGNATURE_WORKERS_ENV] = str(signature_workers)
-    rate_file = create_table()  # one rate table for all workers: --workers N keeps the limits as set
+    os.environ[served.RATE_STORE_ENV] = rate_store or ""
+    # one rate table for all workers (unless a Redis is shared): --workers N keeps the limits as set
+    rate_file = create_table()
     os.environ[served.RATE_FILE_ENV] = str(rate_file)
     registry.engine.dispose()
     try:

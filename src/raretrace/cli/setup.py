@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from raretrace.cli.common import (
     JsonFlag,
@@ -21,12 +22,13 @@ def init(
     ctx: typer.Context,
     origin: Annotated[str, typer.Option(help="The log's origin line, e.g. registry.example.org/rare-earths")],
     tolerance: Annotated[float, typer.Option(help="Per-element mass-balance tolerance (fraction)")] = 0.01,
-    namespaced_ids: Annotated[
+    open_ids: Annotated[
         bool,
         typer.Option(
-            "--namespaced-ids",
-            help="Require every new lot and event id of a facility to be in its namespace "
-            "(urn:raretrace:lot:<facility>:…), so no competitor can probe or squat ids (docs/security.md)",
+            "--open-ids",
+            help="Accept new lot and event ids outside their facility's namespace (legacy ids): a "
+            "competitor can then tell which ids are taken (docs/security.md). By default every new id "
+            "must read urn:raretrace:lot:<facility>:… or urn:raretrace:event:<facility>:…",
         ),
     ] = False,
     as_json: JsonFlag = False,
@@ -36,6 +38,10 @@ def init(
     With --registry-key the registry signs with that key (made by `raretrace keygen`) and the database
     keeps only its public key: what a served registry should do, so that a copy of the database cannot
     sign checkpoints or certificates. Without it, a new key is generated and stored in the database.
+
+    New lot and event ids of a facility must be in its namespace (urn:raretrace:lot:<facility>:…,
+    urn:raretrace:event:<facility>:…) unless --open-ids is given; `raretrace require-namespaced-ids`
+    switches such a registry later.
 
     Example: raretrace --db registry.db init --origin registry.example.org/rare-earths
     """
@@ -52,13 +58,27 @@ def init(
         tolerance=tolerance,
         signer=signer,
         key_outside=signer is not None,
-        namespaced_ids=namespaced_ids,
+        namespaced_ids=not open_ids,
     )
     vkey = verifier_key_text(registry.origin, registry.signer.public_key)
     if as_json:
-        emit_json({"origin": registry.origin, "verifier_key": vkey, "tree_size": 0})
+        emit_json(
+            {
+                "origin": registry.origin,
+                "verifier_key": vkey,
+                "tree_size": 0,
+                "namespaced_ids": registry.namespaced_ids,
+            }
+        )
     else:
         out_console.print(f"initialized registry [bold]{registry.origin}[/bold]")
+        if not registry.namespaced_ids:
+            err_console.print(
+                "[yellow]note[/yellow]: open ids accepted: a participant can tell which lot and event "
+                "ids are taken (docs/security.md); `raretrace require-namespaced-ids` ends that",
+                highlight=False,
+                soft_wrap=True,
+            )
         out_console.print(f"log verifier key: {vkey}", soft_wrap=True)
 
 
@@ -86,6 +106,52 @@ def upgrade(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         out_console.print(f"the schema is already at revision {SCHEMA_REVISION}")
     else:
         out_console.print(f"schema upgraded from revision {before} to {SCHEMA_REVISION}")
+
+
+def require_namespaced_ids(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report the ids outside their namespaces; change nothing")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Require every new lot and event id of a facility to be in its namespace, from now on.
+
+    For a registry made with --open-ids or before namespaces were the default. Ids already recorded
+    stay valid; those outside their facility's namespace are reported per facility (lots and events
+    counted, a few named) so their participants can move to urn:raretrace:lot:<facility>:… ids. The
+    setting is written in one transaction; running it again changes nothing.
+
+    Example: raretrace --db registry.db require-namespaced-ids --dry-run
+    """
+    from raretrace.ledger.id_policy import require_namespaced_ids as switch
+    from raretrace.ledger.registry import Registry
+    from raretrace.render.jsonable import jsonable
+    from raretrace.render.tables import print_table
+    from raretrace.store.db import make_engine
+
+    result = switch(Registry(make_engine(_ctx(ctx).db, must_exist=True)), dry_run=dry_run)
+    if as_json:
+        emit_json(jsonable(result))
+        return
+    if result.open_ids:
+        print_table(
+            out_console,
+            ["facility", "open lot ids", "open event ids", "for example"],
+            [
+                [escape(o.facility), str(o.lots), str(o.events), escape(", ".join(o.examples))]
+                for o in result.open_ids
+            ],
+            title="ids recorded outside their facility's namespace (they stay valid)",
+        )
+    else:
+        out_console.print("every id a facility recorded is in its namespace")
+    if result.was_required:
+        out_console.print("this registry already requires namespaced ids; nothing changed")
+    elif dry_run:
+        out_console.print("dry run: nothing changed; run without --dry-run to require namespaced ids")
+    else:
+        out_console.print("new lot and event ids of every facility must now be in its namespace")
 
 
 def keygen(
@@ -119,4 +185,5 @@ def keygen(
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(upgrade)
+    app.command()(require_namespaced_ids)
     app.command()(keygen)

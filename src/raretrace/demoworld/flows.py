@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from raretrace.custody.namespaces import namespaced
 from raretrace.demoworld import chemistry as chem
 from raretrace.demoworld.batching import BatchedAppender
 from raretrace.demoworld.chemistry import Made
@@ -69,18 +70,20 @@ class Flows:
         self.appender.add(lambda: envelopes)
         self.appender.flush()
 
-    def event_id(self, kind: str) -> str:
+    def event_id(self, plant: str, kind: str) -> str:
+        """A new event id of ``plant``, in its namespace (``custody/namespaces.py``)."""
         self._event_serial += 1
-        return f"urn:raretrace:event:world-{kind}-{self._event_serial:07d}"
+        return namespaced("event", plant, f"{kind}-{self._event_serial:07d}")
 
     def lot_id(self, plant: str, stream: str) -> str:
+        """A new lot id of ``plant``, in its namespace."""
         self._lot_serial += 1
         slug = stream.lower().replace(" ", "-")
-        return f"urn:raretrace:lot:{plant.lower()}-{slug}-{self._lot_serial:06d}"
+        return namespaced("lot", plant, f"{slug}-{self._lot_serial:06d}")
 
     def emit(self, plant: str, kind: str, time: str, new_lots: int = 0, **fields: Any) -> str:
         """Sign an event of ``plant`` and queue it; returns its event id."""
-        event_id = self.event_id(kind)
+        event_id = self.event_id(plant, kind)
         self.appender.add(
             lambda: [self.chain.envelope(plant, kind, event_id=event_id, time=time, **fields)], new_lots
         )
@@ -125,8 +128,8 @@ class Flows:
     def transfer(self, sender: str, receiver: str, items: Sequence[Held], time: str, **details: Any) -> str:
         """A transfer and its receipt, each signed by its own side; returns the transfer's event id."""
         ids = [h.lot_id for h in items]
-        transfer_id = self.event_id("transfer")
-        receive_id = self.event_id("receive")
+        transfer_id = self.event_id(sender, "transfer")
+        receive_id = self.event_id(receiver, "receive")
 
         def envelopes() -> list[bytes]:
             return [

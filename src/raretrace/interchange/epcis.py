@@ -30,6 +30,7 @@ from pathlib import Path
 
 from raretrace.crypto.canonical import canonical_bytes
 from raretrace.custody.events import parse_event
+from raretrace.custody.namespaces import namespaced
 from raretrace.errors import RaretraceError, ValidationError
 from raretrace.interchange.items import Item, Origins
 from raretrace.interchange.problems import ProblemLog
@@ -229,9 +230,11 @@ def _event_id(event: _Event, origins: Origins) -> str:
     given = event.get("eventID")
     if isinstance(given, str) and given:
         return given
-    # no id: one derived from the event's content, so importing the same file twice is a duplicate
+    # no id: one derived from the event's content, so importing the same file twice is a duplicate; in
+    # the acting facility's namespace, as a registry requires by default (custody/namespaces.py)
     content = {k: v for k, v in event.data.items() if k != "recordTime"}
-    return "urn:raretrace:epcis:" + hashlib.sha256(canonical_bytes(content)).hexdigest()
+    facility = _location(event, origins)
+    return namespaced("event", facility, "epcis-" + hashlib.sha256(canonical_bytes(content)).hexdigest())
 
 
 def _mass(element: Mapping[str, object], where: str, origins: Origins, field: str) -> float:

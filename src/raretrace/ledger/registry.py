@@ -69,6 +69,9 @@ def oversized(size: int) -> ValidationError:
 
 #: names the file holding the private key of a registry whose database keeps only the public key
 REGISTRY_KEY_ENV = "RARETRACE_REGISTRY_KEY"
+#: The ``meta`` entry saying whether new ids must be namespaced: "required", else open
+#: (``custody/namespaces.py``).
+ID_NAMESPACES = "id_namespaces"
 
 
 class Registry:
@@ -98,7 +101,7 @@ class Registry:
             require_current_schema(conn)
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
-            self.namespaced_ids = self.store.get_meta(conn, "id_namespaces") == "required"
+            self.namespaced_ids = self.store.get_meta(conn, ID_NAMESPACES) == "required"
             seed, self._public_key = self.store.registry_key(conn)
         self._signer = signer
         self._key_in_database = seed is not None
@@ -162,14 +165,16 @@ class Registry:
         tolerance: float = DEFAULT_TOLERANCE,
         signer: Ed25519Signer | None = None,
         key_outside: bool = False,
-        namespaced_ids: bool = False,
+        namespaced_ids: bool = True,
     ) -> Registry:
         """Create the schema, the registry's signing key and the empty log's first checkpoint.
 
         With ``key_outside`` the database keeps only the public key of ``signer`` (required then): the
         private key stays in its file or KMS, and opening the registry to write needs it again. With
-        ``namespaced_ids`` every new lot and event id of a facility must be in its namespace
-        (``custody/namespaces.py``): no id can then be probed or squatted by a competitor."""
+        ``namespaced_ids`` (the default) every new lot and event id of a facility must be in its
+        namespace (``custody/namespaces.py``): no id can then be probed or squatted by a competitor;
+        without it (``init --open-ids``, for registries that must accept legacy ids) open ids are
+        accepted and a taken one is refused as a duplicate, which tells the submitter it exists."""
         if key_outside and signer is None:
             raise ValidationError("a key kept outside the database must be given", field="registry_key")
         if not origin or any(c.isspace() for c in origin) or "+" in origin:
@@ -194,8 +199,7 @@ class Registry:
             store.save_registry_key(conn, "log", None if key_outside else key.seed, key.public_key, now)
             for name, value in (("origin", origin), ("tolerance", repr(tolerance)), ("tree_size", "0")):
                 store.set_meta(conn, name, value)
-            if namespaced_ids:
-                store.set_meta(conn, "id_namespaces", "required")
+            store.set_meta(conn, ID_NAMESPACES, "required" if namespaced_ids else "open")
             root = TiledTree(SqlTileStorage(conn), 0).root(0)
             note = sign_checkpoint(Checkpoint(origin, 0, root), origin, key)
             store.insert_checkpoint(conn, 0, root, note, now)
@@ -277,6 +281,9 @@ class Registry:
         """Every invariant of every event, in order, against the state the batch builds up; each
         event's signatures are handed to ``verifier`` as they are queued (workers start at once)."""
         trust = load_trust(conn) if needs_trust(parsed) else (None, 0)
+        # read under the write lock: a switch (``require-namespaced-ids``) holds from the next append on,
+        # in every process of a server, without a restart
+        self.namespaced_ids = self.store.get_meta(conn, ID_NAMESPACES) == "required"
         state = load_state(
             self.store,
             conn,

@@ -14,6 +14,7 @@ from typing import Required, TypedDict, Unpack
 
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.custody.events import sign_event
+from raretrace.custody.namespaces import namespaced
 from raretrace.ledger.admin import register_facility_event
 from raretrace.ledger.registry import AppendResult, Registry
 
@@ -44,8 +45,9 @@ class ScriptedChain:
     signers: dict[str, Ed25519Signer] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
-    def next_id(self, prefix: str = "ev") -> str:
-        return f"urn:raretrace:event:{prefix}-{next(self._ids):06d}"
+    def next_id(self, facility_id: str, prefix: str = "ev") -> str:
+        """A fresh event id in ``facility_id``'s namespace (what registries require by default)."""
+        return namespaced("event", facility_id, f"{prefix}-{next(self._ids):06d}")
 
     def facility_event(
         self,
@@ -94,7 +96,7 @@ class ScriptedChain:
         """A signed event of ``kind`` acted by ``facility_id`` (signed by its key unless told otherwise)."""
         event = {
             "kind": kind,
-            "event_id": event_id or self.next_id(kind),
+            "event_id": event_id or self.next_id(facility_id, kind),
             "time": time or self.time,
             "facility": facility_id,
             **fields,
@@ -116,7 +118,7 @@ class ScriptedChain:
 
     def ship(self, sender: str, receiver: str, lots: Sequence[str], **details: object) -> AppendResult:
         """A transfer and its receipt, each signed by its own side, appended together."""
-        transfer_id = self.next_id("transfer")
+        transfer_id = self.next_id(sender, "transfer")
         return self.registry.append(
             [
                 self.envelope(
@@ -127,6 +129,35 @@ class ScriptedChain:
         )
 
 
+@dataclass(frozen=True)
+class ChainLots:
+    """The lot ids of one ``mine_to_magnet`` chain, each in the namespace of the facility making it."""
+
+    concentrate: str
+    oxide: str
+    metal: str
+    magnet: str
+
+
+def chain_lots(prefix: str, mine: str, separator: str, metal_maker: str, magnet_maker: str) -> ChainLots:
+    return ChainLots(
+        *(
+            namespaced("lot", maker, f"{prefix}-{n}")
+            for maker, n in (
+                (mine, "conc"),
+                (separator, "ox"),
+                (metal_maker, "metal"),
+                (magnet_maker, "magnet"),
+            )
+        )
+    )
+
+
+#: The lots of ``two_reference_chains``: Bayan Obo to Japan, Mount Weld to the US.
+JP_CHAIN = chain_lots("jp", "CN-MINE", "CN-SEP", "CN-SEP", "JP-MAG")
+US_CHAIN = chain_lots("us", "AU-MINE", "MY-SEP", "US-MAG", "US-MAG")
+
+
 def mine_to_magnet(
     chain: ScriptedChain,
     prefix: str,
@@ -135,11 +166,11 @@ def mine_to_magnet(
     metal_maker: str,
     magnet_maker: str,
     value: float,
-) -> None:
+) -> ChainLots:
     """A reference chain for tests and benchmarks: 1 t of concentrate → 300 kg NdPr(Dy) oxide → 240 kg
-    metal → 800 kg magnets, shipping whenever the next stage is another facility's."""
-    conc, oxide, metal = (f"urn:raretrace:lot:{prefix}-{n}" for n in ("conc", "ox", "metal"))
-    magnet = f"urn:raretrace:lot:{prefix}-magnet"
+    metal → 800 kg magnets, shipping whenever the next stage is another facility's; returns its lots."""
+    made = chain_lots(prefix, mine, separator, metal_maker, magnet_maker)
+    conc, oxide, metal, magnet = made.concentrate, made.oxide, made.metal, made.magnet
     chain.record(
         mine,
         "extract",
@@ -191,6 +222,7 @@ def mine_to_magnet(
             outputs=[output],
             additions=additions,
         )
+    return made
 
 
 def two_reference_chains(chain: ScriptedChain) -> None:
@@ -209,7 +241,7 @@ def two_reference_chains(chain: ScriptedChain) -> None:
     chain.record(
         "US-LAB",
         "assay",
-        lot="urn:raretrace:lot:us-conc",
+        lot=US_CHAIN.concentrate,
         method="ICP-MS",
         results={"units": "ppm", "Nd": 200000},
     )

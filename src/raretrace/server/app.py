@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -36,7 +35,7 @@ from raretrace.server.bodylimits import BodyLimits
 from raretrace.server.group_commit import GroupCommit
 from raretrace.server.headers import SecurityHeaders
 from raretrace.server.ratelimit import Rate, RateLimits
-from raretrace.server.ratestore import RateTable
+from raretrace.server.ratestore import open_store
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
 from raretrace.store import reading as reads
 from raretrace.store.db import make_engine
@@ -102,7 +101,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
         RateLimits,
         per_token=Rate(settings.rate_per_token, 2 * settings.rate_per_token),
         per_address=Rate(settings.rate_per_address, 2 * settings.rate_per_address),
-        table=RateTable(Path(settings.rate_file)) if settings.rate_file else None,
+        table=open_store(settings.rate_file, settings.rate_store),
     )
     for module in (
         api_events,
@@ -127,6 +126,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
 RATE_TOKEN_ENV, RATE_ADDRESS_ENV = "RARETRACE_RATE_TOKEN", "RARETRACE_RATE_ADDRESS"
 RATE_FILE_ENV = "RARETRACE_RATE_FILE"  # the rate table the workers share, made by `raretrace serve`
+RATE_STORE_ENV = "RARETRACE_RATE_STORE"  # or the Redis they share with other machines (serve --rate-store)
 SIGNATURE_WORKERS_ENV = "RARETRACE_SIGNATURE_WORKERS"
 
 
@@ -145,6 +145,7 @@ def app_from_environment() -> FastAPI:
             rate_per_token=float(os.environ.get(RATE_TOKEN_ENV, RATE_PER_TOKEN)),
             rate_per_address=float(os.environ.get(RATE_ADDRESS_ENV, RATE_PER_ADDRESS)),
             rate_file=os.environ.get(RATE_FILE_ENV),
+            rate_store=os.environ.get(RATE_STORE_ENV) or None,
             signature_workers=int(os.environ.get(SIGNATURE_WORKERS_ENV) or 0),
         )
     )

@@ -33,6 +33,9 @@ class Settings:
     rate_per_address: float = RATE_PER_ADDRESS  # requests/s per client address (0: no limit)
     # The rate table the server's worker processes share (server/ratestore.py); None: this app's own.
     rate_file: str | None = None
+    # A Redis every machine serving the registry shares (``redis://…``, server/ratestore_redis.py); it
+    # wins over ``rate_file``.
+    rate_store: str | None = None
     # Processes verifying the appends' Ed25519 signatures (crypto/verifier_pool.py), started with the
     # app: verification then leaves the server process's GIL to the event loop. 0: in the server.
     signature_workers: int = 0
