@@ -42,6 +42,14 @@ def join(where: str, name: str) -> str:
     return f"{where} {name}" if where.endswith(":") else f"{where}.{name}"
 
 
+def table_of(data: object, where: str, shape: str = "must be a table (an object)") -> Mapping[str, object]:
+    """``data`` as a table, or the error ``shape`` naming ``where``: the check every reader starts with
+    (``Composition.from_dict`` needs only this one; ``Fields`` starts with it)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(shape, field=where or "document")
+    return data
+
+
 class Fields:
     """A table (a JSON object or a TOML table), read one checked field at a time."""
 
@@ -56,9 +64,7 @@ class Fields:
         *,
         shape: str = "must be a table (an object)",
     ) -> None:
-        if not isinstance(data, Mapping):
-            raise ValidationError(shape, field=where or "document")
-        self.data: Mapping[str, object] = data
+        self.data: Mapping[str, object] = table_of(data, where, shape)
         self.where = where
         self.parameters: Mapping[str, object] = parameters or {}
         self.read: set[str] = set()

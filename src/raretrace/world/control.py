@@ -18,12 +18,11 @@ Australia), and what the source leaves unallocated is "not known".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import WorldData, _Doc
 from raretrace.world.metrics import published_shares
 
@@ -56,8 +55,7 @@ def load_control(
 ) -> tuple[tuple[ControlRow, ...], dict[str, float], tuple[str, ...]]:
     """The control rows, the IEA magnet-REE mine output by country (kt) and its sources."""
     if doc is None:
-        text = resources.files("raretrace").joinpath("data/world/control.json").read_text(encoding="utf-8")
-        doc = json.loads(text)
+        doc = read_package_json("data/world/control.json")
     d = _Doc("control.json", doc)
     rows = []
     for r in d.rows("control"):

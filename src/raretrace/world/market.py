@@ -27,17 +27,17 @@ compares against. Every parameter is an input with its source or marked as an as
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linprog
 
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields
+from raretrace.io import read_package_json
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -267,12 +267,9 @@ def central_path_lp(market: Market) -> FloatArray:
 
 def load_params() -> dict[str, object]:
     """The shared parameter set (``data/world/market_params.json``): name -> number or range object."""
-    text = resources.files("raretrace").joinpath("data/world/market_params.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
-    out: dict[str, object] = {}
-    for name, row in doc["parameters"].items():
-        out[name] = row.get("value", row)
-    return out
+    name = "data/world/market_params.json"
+    rows = Fields(read_package_json(name), f"raretrace/{name}:").mapping("parameters")
+    return {key: row.get("value", row) if isinstance(row, Mapping) else row for key, row in rows.items()}
 
 
 def market_from_dict(
