@@ -82,11 +82,11 @@ class Fields:
     def raw(self, name: str, default: object = MISSING) -> object:
         """The value as written (a ``$parameter`` resolved); ``default`` when absent, else an error."""
         self.read.add(name)
-        if name not in self.data:
+        value = self.data.get(name, MISSING)  # one lookup: events are read on the append path
+        if value is MISSING:
             if default is MISSING:
                 raise self.error(name, "is required")
             return default
-        value = self.data[name]
         if self.resolves_parameters and isinstance(value, str) and value.startswith("$"):
             key = value[1:]
             if key not in self.parameters:
