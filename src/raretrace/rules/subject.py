@@ -165,12 +165,13 @@ def share_at_stages(
     outside = frozenset(performed_outside)
     gaps: list[str] = []
     evidence: list[Evidence] = []
-    question = _Question(
-        _stage_list(subject, stages, aspect), wanted, aspect, outside, subject.lots, evidence, gaps
-    )
+    question: _Question | None = None  # made for the first element: listing the stages walks the origin
     num_lo = num_hi = 0.0
     weight_total = 0.0
     for element in select_elements(subject, elements):
+        if question is None:
+            stage_list = _stage_list(subject, stages, aspect)
+            question = _Question(stage_list, wanted, aspect, outside, subject.lots, evidence, gaps)
         kg = subject.element_kg[element]
         weight: float | None = kg
         if basis == "value":
