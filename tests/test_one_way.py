@@ -10,16 +10,25 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
+import raretrace.io
 from raretrace.cli.main import main
 from raretrace.custody.events import parse_event
 from raretrace.errors import NotFoundError, ValidationError
-from raretrace.fields import Fields
-from raretrace.io import read_json_file, read_json_items
+from raretrace.fields import Fields, table_of
+from raretrace.io import (
+    package_json_folder,
+    read_json_file,
+    read_json_items,
+    read_package_json,
+    read_package_table,
+)
 from raretrace.ledger.consortium import create
+from raretrace.model import Composition
 from raretrace.rules.fields import RegimeFields
 from raretrace.times import format_time, parse_date, parse_instant, parse_time
 
@@ -254,3 +263,46 @@ def test_only_regime_files_resolve_parameters() -> None:
     with pytest.raises(ValidationError, match="which the regime does not define"):
         RegimeFields(data, "r", {"cap": 0.5}).text("note")
     assert Fields(data, "r").text("note") == "$5 a kilo"  # an event or consortium file: plain text
+
+
+# --- the package's own JSON data -------------------------------------------------------------------------
+
+
+def test_package_json_is_read_as_the_standard_library_reads_it() -> None:
+    shipped = resources.files("raretrace").joinpath("data/prices.json").read_text(encoding="utf-8")
+    assert read_package_json("data/prices.json") == json.loads(shipped)
+    scenarios = package_json_folder("data/scenarios")
+    folder = resources.files("raretrace").joinpath("data/scenarios")
+    names = sorted(f.name.removesuffix(".json") for f in folder.iterdir() if f.name.endswith(".json"))
+    assert list(scenarios) == names and names
+    assert all(isinstance(doc, dict) and doc.get("name") for doc in scenarios.values())
+
+
+def test_a_broken_package_file_names_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prices.json").write_text('{\n  "prices": [1,\n}\n')
+    (tmp_path / "data" / "list.json").write_text("[1, 2]")
+    monkeypatch.setattr(raretrace.io.resources, "files", lambda package: tmp_path)
+    with pytest.raises(ValidationError) as info:
+        read_package_json("data/prices.json")
+    assert info.value.message.startswith("raretrace/data/prices.json is not JSON: line 3 column 1:")
+    assert info.value.field == "data/prices.json"
+    with pytest.raises(NotFoundError, match="cannot read raretrace/data/gone.json") as missing:
+        read_package_json("data/gone.json")
+    assert missing.value.field == "data/gone.json"
+    with pytest.raises(ValidationError, match="must be a JSON object") as shape:
+        read_package_table("data/list.json")
+    assert shape.value.field == "raretrace/data/list.json"
+
+
+def test_the_shape_check_every_reader_starts_with_names_where() -> None:
+    assert table_of({"a": 1}, "event") == {"a": 1}
+    with pytest.raises(ValidationError, match="an event must be a JSON object") as info:
+        parse_event(["not", "an", "event"])
+    assert info.value.field == "event"
+    with pytest.raises(ValidationError, match="must be an object of component") as info:
+        Composition.from_dict([0.5], "outputs[0].composition")
+    assert info.value.field == "outputs[0].composition"
+    with pytest.raises(ValidationError, match="must be a table") as info:
+        table_of("text", "")
+    assert info.value.field == "document"

@@ -16,6 +16,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from types import MappingProxyType
 from typing import ClassVar, Self, TypeVar, overload
 
 from raretrace.errors import ValidationError
@@ -31,6 +32,7 @@ class _Missing(enum.Enum):
 
 
 MISSING = _Missing.MISSING
+_NO_PARAMETERS: Mapping[str, object] = MappingProxyType({})  # shared: most tables have none
 
 
 def join(where: str, name: str) -> str:
@@ -40,6 +42,14 @@ def join(where: str, name: str) -> str:
     if name.startswith("["):
         return f"{where}{name}"
     return f"{where} {name}" if where.endswith(":") else f"{where}.{name}"
+
+
+def table_of(data: object, where: str, shape: str = "must be a table (an object)") -> Mapping[str, object]:
+    """``data`` as a table, or the error ``shape`` naming ``where``: the check every reader starts with
+    (``Composition.from_dict`` needs only this one; ``Fields`` starts with it)."""
+    if type(data) is dict or isinstance(data, Mapping):  # dict first: the ABC check costs more (hot)
+        return data
+    raise ValidationError(shape, field=where or "document")
 
 
 class Fields:
@@ -56,11 +66,9 @@ class Fields:
         *,
         shape: str = "must be a table (an object)",
     ) -> None:
-        if not isinstance(data, Mapping):
-            raise ValidationError(shape, field=where or "document")
-        self.data: Mapping[str, object] = data
+        self.data: Mapping[str, object] = table_of(data, where, shape)
         self.where = where
-        self.parameters: Mapping[str, object] = parameters or {}
+        self.parameters: Mapping[str, object] = parameters or _NO_PARAMETERS
         self.read: set[str] = set()
 
     def field(self, name: str) -> str:
@@ -76,11 +84,11 @@ class Fields:
     def raw(self, name: str, default: object = MISSING) -> object:
         """The value as written (a ``$parameter`` resolved); ``default`` when absent, else an error."""
         self.read.add(name)
-        if name not in self.data:
+        value = self.data.get(name, MISSING)  # one lookup: events are read on the append path
+        if value is MISSING:
             if default is MISSING:
                 raise self.error(name, "is required")
             return default
-        value = self.data[name]
         if self.resolves_parameters and isinstance(value, str) and value.startswith("$"):
             key = value[1:]
             if key not in self.parameters:

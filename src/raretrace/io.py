@@ -9,6 +9,11 @@ argument it came from as the field — so a user with a thousand-line file knows
 Envelope bytes are kept exactly as they appear in JSON Lines and single-envelope files; items of a JSON
 list are re-encoded compactly (the signature covers the base64 payload, not the envelope's whitespace,
 so this does not change what was signed).
+
+Package data (the price table, the world datasets, the shipped scenarios, the deposit library) is read
+the same way by ``read_package_json``: an unreadable or malformed file names itself
+(``raretrace/data/prices.json is not JSON: line 3 column 5: …``), so a broken installation says which
+file to restore.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 from raretrace.errors import NotFoundError, ValidationError, too_deep
@@ -60,6 +66,35 @@ def read_json_file(path: Path, field: str = "file") -> JSONValue:
     if not data.strip():
         raise not_json(path, "the file is empty", field)
     return parse_json(data, path, field)
+
+
+def read_package_json(name: str) -> JSONValue:
+    """The JSON document ``name`` (``data/prices.json``) of the installed package, its errors naming it."""
+    where = f"raretrace/{name}"
+    try:
+        data = resources.files("raretrace").joinpath(name).read_bytes()
+    except OSError as e:
+        raise NotFoundError(f"cannot read {where}: {e.strerror or e}", field=name) from e
+    return parse_json(data, where, name)
+
+
+def read_package_table(name: str) -> dict[str, JSONValue]:
+    """``read_package_json`` of a document that must be one JSON object (a table)."""
+    value = read_package_json(name)
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object", field=f"raretrace/{name}")
+    return value
+
+
+def package_json_folder(folder: str) -> dict[str, dict[str, JSONValue]]:
+    """Every ``*.json`` document (each a JSON object) of the package's ``folder``, by file name without
+    ``.json``, in name order."""
+    names = sorted(f.name for f in resources.files("raretrace").joinpath(folder).iterdir())
+    return {
+        name.removesuffix(".json"): read_package_table(f"{folder}/{name}")
+        for name in names
+        if name.endswith(".json")
+    }
 
 
 def _split(path: Path, data: bytes) -> Iterator[tuple[str, int, bytes]]:

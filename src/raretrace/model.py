@@ -19,7 +19,7 @@ import pycountry
 
 from raretrace.elements import REE_SYMBOLS, parse_component
 from raretrace.errors import ValidationError
-from raretrace.fields import Fields
+from raretrace.fields import Fields, table_of
 from raretrace.jsontypes import JSONObject
 from raretrace.origin_text import decode_origin
 from raretrace.provenance import LotOrigin, ordered, untraced, with_marginals
@@ -189,10 +189,9 @@ class Composition:
 
     @classmethod
     def from_dict(cls, value: object, field_name: str = "composition") -> Composition:
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object of component: mass fraction", field=field_name)
+        fractions = table_of(value, field_name, "must be an object of component: mass fraction")
         try:
-            return cls(value)
+            return cls(fractions)  # type: ignore[arg-type]  # each fraction is checked in __post_init__
         except ValidationError as e:
             raise ValidationError(
                 e.message, field=e.field.replace("composition", field_name, 1) if e.field else field_name
@@ -330,29 +329,34 @@ class LotSpec:
 
     @classmethod
     def from_dict(cls, value: object, field_name: str) -> LotSpec:
-        if not isinstance(value, dict):
-            raise ValidationError("must be an object describing a lot", field=field_name)
+        f = Fields(value, field_name, shape="must be an object describing a lot")
+        amount, currency = _declared_value(f)
+        form = parse_enum(Form, f.raw("form", None), f.field("form"))
+        composition = Composition.from_dict(f.raw("composition", None), f.field("composition"))
         try:
-            declared = value.get("declared_value")
-            amount: float | None = None
-            currency: str | None = None
-            if declared is not None:
-                if not isinstance(declared, dict):
-                    raise ValidationError("must be {amount, currency}", field="lot.declared_value")
-                amount, currency = declared.get("amount"), declared.get("currency")
-                if amount is None:
-                    raise ValidationError("missing", field="lot.declared_value.amount")
             return cls(
-                id=value.get("id"),  # type: ignore[arg-type]  # checked in __post_init__
-                form=parse_enum(Form, value.get("form"), "lot.form"),
-                mass_kg=value.get("mass_kg"),  # type: ignore[arg-type]  # checked in __post_init__
-                composition=Composition.from_dict(value.get("composition"), "lot.composition"),
-                units=value.get("units"),
+                id=f.raw("id", None),  # type: ignore[arg-type]  # checked in __post_init__
+                form=form,
+                mass_kg=f.raw("mass_kg", None),  # type: ignore[arg-type]  # checked in __post_init__
+                composition=composition,
+                units=f.raw("units", None),  # type: ignore[arg-type]  # checked in __post_init__
                 declared_value=amount,
                 currency=currency,
             )
-        except ValidationError as e:
+        except ValidationError as e:  # __post_init__ names the fields of "lot"; this one is field_name
             raise ValidationError(e.message, field=(e.field or "").replace("lot", field_name, 1)) from e
+
+
+def _declared_value(lot: Fields) -> tuple[float | None, str | None]:
+    """A lot's ``declared_value`` as (amount, currency), both None when it declares none; the amount's
+    range and the currency's form are checked by ``LotSpec.__post_init__``."""
+    declared = lot.table("declared_value")
+    if declared is None:
+        return None, None
+    amount = declared.raw("amount", None)
+    if amount is None:
+        raise declared.error("amount", "missing")
+    return amount, declared.raw("currency", None)  # type: ignore[return-value]  # checked in __post_init__
 
 
 @dataclass(frozen=True)

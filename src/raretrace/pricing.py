@@ -8,18 +8,16 @@ The table is data: the shipped one (``data/prices.json``) or a user's file of th
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from raretrace.elements import oxide_factor, parse_element
 from raretrace.errors import ValidationError
 from raretrace.fields import Fields
-from raretrace.io import read_json_file
+from raretrace.io import read_json_file, read_package_json
 from raretrace.provenance import ElementOrigin, StageShares, at_stage, with_marginals
 
 
@@ -122,5 +120,4 @@ def value_shares(
 @cache
 def _shipped_table() -> PriceTable:
     """The package's price table, read once per process (package data; the table is immutable)."""
-    text = resources.files("raretrace").joinpath("data/prices.json").read_text(encoding="utf-8")
-    return PriceTable.from_dict(json.loads(text), "raretrace/data/prices.json")
+    return PriceTable.from_dict(read_package_json("data/prices.json"), "raretrace/data/prices.json")

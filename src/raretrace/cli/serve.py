@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,9 @@ from raretrace.cli.common import JsonFlag, _ctx, emit_json, err_console, out_con
 from raretrace.errors import ValidationError
 from raretrace.server.config import ENV, PORTS, WORKERS
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN
+
+if TYPE_CHECKING:  # the service loads when a command runs
+    from raretrace.ledger.registry import Registry
 
 
 def is_loopback(host: str) -> bool:
@@ -198,13 +201,7 @@ def run_server(
     registry = open_registry(settings)
     registry.signer  # noqa: B018 -- a key kept outside the database must load now, not at the first append
     if registry.key_in_database and not dev:
-        err_console.print(
-            "[yellow]note[/yellow]: this registry's private key is stored in its database; a served registry "
-            "should keep it in a file (raretrace --registry-key KEY init …) so that a copy of the "
-            "database cannot sign",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _note_key_in_database()
     app = create_app(settings, registry=registry)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     if dev:
@@ -222,7 +219,46 @@ def run_server(
         freeze_startup_objects()
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
+    _serve_workers(
+        registry,
+        db,
+        host=host,
+        port=port,
+        dev=dev,
+        workers=workers,
+        rates=rates,
+        signature_workers=signature_workers,
+        rate_store=rate_store,
+    )
+
+
+def _note_key_in_database() -> None:
+    err_console.print(
+        "[yellow]note[/yellow]: this registry's private key is stored in its database; a served registry "
+        "should keep it in a file (raretrace --registry-key KEY init …) so that a copy of the "
+        "database cannot sign",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _serve_workers(
+    registry: Registry,
+    db: str | None,
+    *,
+    host: str,
+    port: int,
+    dev: bool,
+    workers: int,
+    rates: tuple[float, float],
+    signature_workers: int,
+    rate_store: str | None,
+) -> None:
+    """Serve with ``workers`` processes: each builds its app from the environment set here, and they
+    share one rate table (so --workers N keeps the limits as set)."""
     import shutil
+
+    import uvicorn
 
     from raretrace.server import app as served
     from raretrace.server.ratestore import create_table

@@ -11,8 +11,6 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,12 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from raretrace.cli.common import JsonFlag, emit_json, err_console, out_console
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.interchange.writers import inert
-from raretrace.io import read_json_file
+from raretrace.io import package_json_folder, read_json_file
 from raretrace.jsontypes import JSONValue
 from raretrace.render.tables import print_table
 
 if TYPE_CHECKING:  # the models load lazily: a command imports them when it runs
-    from raretrace.world.independence import Plan
+    from raretrace.world.data import WorldData
+    from raretrace.world.economics import Economics
+    from raretrace.world.independence import Coverage, Plan
+    from raretrace.world.metrics import StageDistribution
+    from raretrace.world.report import DependenceRow
     from raretrace.world.scenario import Scenario
 
 scenario_app = typer.Typer(help="Export-ban scenarios: run one, list the shipped ones.", no_args_is_help=True)
@@ -47,13 +49,8 @@ MembersOption = Annotated[
 
 
 # Reading inputs -----------------------------------------------------------------------------------------
-def _shipped_scenarios() -> dict[str, Traversable]:
-    folder = resources.files("raretrace").joinpath("data/scenarios")
-    return {
-        f.name[: -len(".json")]: f
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    }
+def _shipped_scenarios() -> dict[str, dict[str, JSONValue]]:
+    return package_json_folder("data/scenarios")
 
 
 def _read_json(path: Path) -> JSONValue:
@@ -70,7 +67,7 @@ def load_scenario(name_or_path: str) -> tuple[Scenario, object]:
         where, raw = str(path), _read_json(path)
     elif name_or_path in shipped:
         where = f"shipped scenario {name_or_path}"
-        raw = json.loads(shipped[name_or_path].read_text(encoding="utf-8"))
+        raw = shipped[name_or_path]
     else:
         known = ", ".join(shipped)
         raise NotFoundError(
@@ -247,16 +244,16 @@ def scenario_list(as_json: JsonFlag = False) -> None:
 
     Example: raretrace scenario list
     """
-    items = []
-    for name, file in _shipped_scenarios().items():
-        raw = json.loads(file.read_text(encoding="utf-8"))
-        items.append(
-            {"name": name, "description": raw.get("description", ""), "sources": raw.get("sources", [])}
-        )
+    items: list[JSONValue] = []
+    rows: list[list[str]] = []
+    for name, raw in _shipped_scenarios().items():
+        description = str(raw.get("description", ""))
+        items.append({"name": name, "description": description, "sources": raw.get("sources", [])})
+        rows.append([name, description])
     if as_json:
         emit_json({"scenarios": items})
         return
-    _print_table("shipped scenarios", ["name", "description"], [[i["name"], i["description"]] for i in items])
+    _print_table("shipped scenarios", ["name", "description"], rows)
 
 
 def forecast(
@@ -326,20 +323,26 @@ def forecast(
             }
         )
         return
-    rows = []
-    for c in coverage:
-        rows.append(
-            [
-                c.commodity,
-                c.segment,
-                f"{c.demand_t_per_year:,.1f} {c.unit}/yr" + (" (assumption)" if c.assumption else ""),
-                _pct(c.result.p_covered),
-                " / ".join(m or "never" for m in c.months()),
-                "; ".join(f"{e.label}: {_pct(e.p_covered_by_end)}" for e in c.comparisons),
-            ]
-        )
+    _print_coverage(
+        coverage, f"time to independence from {plan.start}, {paths:,} paths, seed {seed}, basis: {basis}"
+    )
+    print_tornados(tornados)
+
+
+def _print_coverage(coverage: list[Coverage], title: str) -> None:
+    rows = [
+        [
+            c.commodity,
+            c.segment,
+            f"{c.demand_t_per_year:,.1f} {c.unit}/yr" + (" (assumption)" if c.assumption else ""),
+            _pct(c.result.p_covered),
+            " / ".join(m or "never" for m in c.months()),
+            "; ".join(f"{e.label}: {_pct(e.p_covered_by_end)}" for e in c.comparisons),
+        ]
+        for c in coverage
+    ]
     _print_table(
-        f"time to independence from {plan.start}, {paths:,} paths, seed {seed}, basis: {basis}",
+        title,
         [
             "commodity",
             "US demand",
@@ -350,7 +353,6 @@ def forecast(
         ],
         rows,
     )
-    print_tornados(tornados)
 
 
 def dependence(as_json: JsonFlag = False) -> None:
@@ -361,7 +363,7 @@ def dependence(as_json: JsonFlag = False) -> None:
     """
     from raretrace.world.data import WorldData
     from raretrace.world.metrics import import_source_shares, seed_check
-    from raretrace.world.report import control_rows, control_shares, dependence_rows
+    from raretrace.world.report import control_rows, dependence_rows
 
     data = WorldData.load()
     rows = dependence_rows(data, seed_check(data))
@@ -390,6 +392,12 @@ def dependence(as_json: JsonFlag = False) -> None:
             }
         )
         return
+    _print_dependence(data, rows, imports)
+
+
+def _print_dependence(data: WorldData, rows: list[DependenceRow], imports: StageDistribution) -> None:
+    from raretrace.world.report import control_shares
+
     _print_table(
         "China's share by stage: computed vs seed",
         ["stage", "year", "China (data)", "seed", "diff (pp)", "within ±tol", "HHI", "basis"],
@@ -452,6 +460,11 @@ def economics(
     if as_json:
         emit_json({**econ.to_dict(), **elements.to_dict()})
         return
+    _print_economics(econ)
+    print_element_costs(elements)
+
+
+def _print_economics(econ: Economics) -> None:
     _print_table(
         "published premiums (allied / China)",
         ["stage", "product", "ratio", "USD/kg", "comparison"],
@@ -502,7 +515,6 @@ def economics(
             for r in econ.sensitivity
         ],
     )
-    print_element_costs(elements)
 
 
 def report(

@@ -215,6 +215,38 @@ def verify_proof(
     Raises ``ValidationError`` only when the structure is wrong; every other failure is a
     ``ProofResult`` with ``ok=False``, the failed step and the reason.
     """
+    proof = _proof_of(document)
+    failed = _suite_and_purpose(proof, expected_purpose)
+    if failed is not None:
+        return failed
+    # 6. eddsa §3.3.2 steps 2-3: proofOptions = proof without proofValue; proofBytes = the base58btc
+    #    multibase decoding of proofValue, which must be an Ed25519 signature (64 bytes, §3.3.6).
+    try:
+        proof_bytes = multibase_decode(
+            proof["proofValue"], field="proof.proofValue", expected_len=SIGNATURE_LEN
+        )
+    except ValidationError as e:
+        return _fail(STEP_PROOF_VALUE, f"proofValue {e.message}")
+    proof_options = {k: v for k, v in proof.items() if k != "proofValue"}
+    # eddsa §3.3.2 step 1: unsecuredDocument = the document without proof (a shallow copy: the
+    # values are only read).
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    failed = _context(document, proof_options, unsecured)
+    if failed is not None:
+        return failed
+    key = _verification_key(str(proof["verificationMethod"]), public_key)
+    if isinstance(key, ProofResult):
+        return key
+    # 9. eddsa §3.3.2 steps 5-7: transformation, proof configuration and hashing -> hashData.
+    data = hash_data(unsecured, proof_options)
+    # 10. eddsa §3.3.7 step 2 and §3.3.2 steps 8-9: Ed25519 (pure EdDSA, RFC 8032) verification.
+    if not key.is_valid(proof_bytes, data):
+        return _fail(STEP_SIGNATURE, f"the Ed25519 signature does not verify for key {key.key_id[:16]}")
+    return _VERIFIED
+
+
+def _proof_of(document: Mapping[str, object]) -> dict[str, object]:
+    """Step 1: the document's one proof, a map (a structural fault is a ``ValidationError``)."""
     # 1. DI §4.4: the secured document and its proof are maps (else PARSING_ERROR); a proof array
     #    (a proof set or chain, DI §2.1) is outside this verifier.
     if not isinstance(document, dict):
@@ -228,6 +260,12 @@ def verify_proof(
         )
     if not isinstance(proof, dict):
         raise ValidationError(f"must be a JSON object, got {type(proof).__name__}", field="proof")
+    return proof
+
+
+def _suite_and_purpose(proof: Mapping[str, object], expected_purpose: str | None) -> ProofResult | None:
+    """Steps 2-5: the proof's members, its type and cryptosuite, purpose and creation time; the failed
+    step, or None when they hold."""
     # 2. DI §4.4: type, verificationMethod and proofPurpose must exist (PROOF_VERIFICATION_ERROR).
     proof_type = proof.get("type")
     if not isinstance(proof_type, str):
@@ -249,31 +287,31 @@ def verify_proof(
     # 5. eddsa §3.3.5 step 3: a created value must be a valid XML Schema dateTime.
     if "created" in proof and not is_datetime(proof["created"], require_timezone=False):
         return _fail(STEP_CREATED, f"created {proof['created']!r} is not an XML Schema dateTime")
-    # 6. eddsa §3.3.2 steps 2-3: proofOptions = proof without proofValue; proofBytes = the base58btc
-    #    multibase decoding of proofValue, which must be an Ed25519 signature (64 bytes, §3.3.6).
-    try:
-        proof_bytes = multibase_decode(
-            proof["proofValue"], field="proof.proofValue", expected_len=SIGNATURE_LEN
-        )
-    except ValidationError as e:
-        return _fail(STEP_PROOF_VALUE, f"proofValue {e.message}")
-    proof_options = {k: v for k, v in proof.items() if k != "proofValue"}
-    # eddsa §3.3.2 step 1: unsecuredDocument = the document without proof (a shallow copy: the
-    # values are only read).
-    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    return None
+
+
+def _context(
+    document: Mapping[str, object], proof_options: Mapping[str, object], unsecured: dict[str, object]
+) -> ProofResult | None:
+    """Step 7: the proof's @context, when it has one, begins the document's (and is hashed with it)."""
     # 7. eddsa §3.3.2 step 4: if the options carry @context, the document's @context must start
     #    with all of its values in order (4.1), and the document is hashed with it (4.2).
-    if "@context" in proof_options:
-        wanted = _context_list(proof_options["@context"])
-        if "@context" not in document:
-            return _fail(STEP_CONTEXT, "the proof has an @context but the document has none")
-        have = _context_list(document["@context"])
-        if have[: len(wanted)] != wanted:
-            return _fail(STEP_CONTEXT, "the document's @context does not start with the proof's @context")
-        unsecured["@context"] = proof_options["@context"]
+    if "@context" not in proof_options:
+        return None
+    wanted = _context_list(proof_options["@context"])
+    if "@context" not in document:
+        return _fail(STEP_CONTEXT, "the proof has an @context but the document has none")
+    have = _context_list(document["@context"])
+    if have[: len(wanted)] != wanted:
+        return _fail(STEP_CONTEXT, "the document's @context does not start with the proof's @context")
+    unsecured["@context"] = proof_options["@context"]
+    return None
+
+
+def _verification_key(vm: str, public_key: PublicKey | None) -> PublicKey | ProofResult:
+    """Step 8: the key that must have signed, or the failed step."""
     # 8. eddsa §3.3.7 step 1: the public key of proof.verificationMethod ("Retrieve Verification
     #    Method", Controlled Identifiers 1.0): the caller's key, or the one the URL carries.
-    vm = proof["verificationMethod"]
     try:
         key = resolve_verification_method(vm) if public_key is None else public_key
         embedded = _embedded_key(vm) if public_key is not None else None
@@ -284,9 +322,4 @@ def verify_proof(
             STEP_VERIFICATION_METHOD,
             f"verificationMethod names key {embedded.key_id[:16]}, not the given {key.key_id[:16]}",
         )
-    # 9. eddsa §3.3.2 steps 5-7: transformation, proof configuration and hashing -> hashData.
-    data = hash_data(unsecured, proof_options)
-    # 10. eddsa §3.3.7 step 2 and §3.3.2 steps 8-9: Ed25519 (pure EdDSA, RFC 8032) verification.
-    if not key.is_valid(proof_bytes, data):
-        return _fail(STEP_SIGNATURE, f"the Ed25519 signature does not verify for key {key.key_id[:16]}")
-    return _VERIFIED
+    return key

@@ -18,6 +18,7 @@ from raretrace.crypto.canonical import canonical_bytes
 from raretrace.crypto.dsse import STATEMENT_TYPE, sign_statement
 from raretrace.crypto.keys import PublicKey, Signer
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields, table_of
 from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.model import (
     ASSEMBLE_STAGES,
@@ -42,22 +43,11 @@ def predicate_type(kind: str) -> str:
     return f"{PREDICATE_PREFIX}{kind}{PREDICATE_SUFFIX}"
 
 
-def _text(data: Mapping[str, object], name: str, *, optional: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("missing or not a non-empty string", field=name)
-    return value
-
-
-def _list(data: Mapping[str, object], name: str, *, optional: bool = False) -> list[object]:
-    value = data.get(name)
-    if value is None and optional:
-        return []
-    if not isinstance(value, list) or (not value and not optional):
-        raise ValidationError("missing or not a non-empty list", field=name)
-    return value
+def _list(f: Fields, name: str, *, optional: bool = False) -> list[object]:
+    """The list at ``name``: non-empty, or (``optional``) absent, null or empty, read as empty."""
+    if not optional:
+        return f.items(name, required=True)
+    return f.items(name) if f.has(name) else []
 
 
 class _Base(TypedDict):
@@ -77,11 +67,10 @@ class Consumption:
 
     @classmethod
     def from_dict(cls, value: object, where: str) -> Consumption:
-        if not isinstance(value, dict):
-            raise ValidationError("must be {lot, mass_kg}", field=where)
+        f = Fields(value, where, shape="must be {lot, mass_kg}")
         return cls(
-            parse_lot_id(value.get("lot"), f"{where}.lot"),
-            parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
+            parse_lot_id(f.raw("lot", None), f.field("lot")),
+            parse_positive(f.raw("mass_kg", None), f.field("mass_kg")),
         )
 
     def to_dict(self) -> JSONObject:
@@ -98,15 +87,11 @@ class ExternalFeed:
 
     @classmethod
     def from_dict(cls, value: object, where: str) -> ExternalFeed:
-        if not isinstance(value, dict):
-            raise ValidationError("must be {material, mass_kg, composition}", field=where)
-        material = value.get("material")
-        if not isinstance(material, str) or not material.strip():
-            raise ValidationError("missing or not a non-empty string", field=f"{where}.material")
+        f = Fields(value, where, shape="must be {material, mass_kg, composition}")
         return cls(
-            material,
-            parse_positive(value.get("mass_kg"), f"{where}.mass_kg"),
-            Composition.from_dict(value.get("composition", {}), f"{where}.composition"),
+            f.text("material"),
+            parse_positive(f.raw("mass_kg", None), f.field("mass_kg")),
+            Composition.from_dict(f.raw("composition", {}), f.field("composition")),
         )
 
     def to_dict(self) -> JSONObject:
@@ -123,17 +108,13 @@ class KeySpec:
 
     @classmethod
     def from_dict(cls, value: object, where: str, default_from: str) -> KeySpec:
-        if not isinstance(value, dict):
-            raise ValidationError("must be {public_key, valid_from, valid_until}", field=where)
-        raw = value.get("public_key")
-        if not isinstance(raw, str):
-            raise ValidationError("missing or not a base64 string", field=f"{where}.public_key")
-        key = PublicKey.from_b64(raw, field=f"{where}.public_key")
-        start = parse_time(value.get("valid_from", default_from), f"{where}.valid_from")
-        end = value.get("valid_until")
-        until = parse_time(end, f"{where}.valid_until") if end is not None else None
+        """``default_from`` (the event's time, already normalized) when ``valid_from`` is absent."""
+        f = Fields(value, where, shape="must be {public_key, valid_from, valid_until}")
+        key = PublicKey.from_b64(f.text("public_key"), field=f.field("public_key"))
+        start = f.time("valid_from", default_from)
+        until = f.time("valid_until", None)
         if until is not None and until <= start:
-            raise ValidationError("must be after valid_from", field=f"{where}.valid_until")
+            raise f.error("valid_until", "must be after valid_from")
         return cls(key, start, until)
 
 
@@ -288,8 +269,8 @@ class Import(Event):
         return [(o.id, o.to_dict()) for o in self.outputs]
 
 
-def _outputs(data: Mapping[str, object]) -> tuple[LotSpec, ...]:
-    outs = tuple(LotSpec.from_dict(v, f"outputs[{i}]") for i, v in enumerate(_list(data, "outputs")))
+def _outputs(f: Fields) -> tuple[LotSpec, ...]:
+    outs = tuple(LotSpec.from_dict(v, f"outputs[{i}]") for i, v in enumerate(_list(f, "outputs")))
     seen: set[str] = set()
     for i, out in enumerate(outs):
         if out.id in seen:
@@ -298,11 +279,9 @@ def _outputs(data: Mapping[str, object]) -> tuple[LotSpec, ...]:
     return outs
 
 
-def _consumptions(
-    data: Mapping[str, object], name: str, *, optional: bool = False
-) -> tuple[Consumption, ...]:
+def _consumptions(f: Fields, name: str, *, optional: bool = False) -> tuple[Consumption, ...]:
     items = tuple(
-        Consumption.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=optional))
+        Consumption.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(f, name, optional=optional))
     )
     lots = [c.lot for c in items]
     if len(set(lots)) != len(lots):
@@ -310,14 +289,14 @@ def _consumptions(
     return items
 
 
-def _feeds(data: Mapping[str, object], name: str) -> tuple[ExternalFeed, ...]:
+def _feeds(f: Fields, name: str) -> tuple[ExternalFeed, ...]:
     return tuple(
-        ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name, optional=True))
+        ExternalFeed.from_dict(v, f"{name}[{i}]") for i, v in enumerate(_list(f, name, optional=True))
     )
 
 
-def _stage(data: Mapping[str, object], allowed: frozenset[Stage], kind: str) -> Stage:
-    stage = parse_enum(Stage, data.get("stage"), "stage")
+def _stage(f: Fields, allowed: frozenset[Stage], kind: str) -> Stage:
+    stage = parse_enum(Stage, f.raw("stage", None), "stage")
     if stage not in allowed:
         raise ValidationError(
             f"a {kind} event performs one of {', '.join(sorted(allowed))}, not {stage}", field="stage"
@@ -325,18 +304,18 @@ def _stage(data: Mapping[str, object], allowed: frozenset[Stage], kind: str) -> 
     return stage
 
 
-def _lot_ids(data: Mapping[str, object], name: str) -> tuple[str, ...]:
-    ids = tuple(parse_lot_id(v, f"{name}[{i}]") for i, v in enumerate(_list(data, name)))
+def _lot_ids(f: Fields, name: str) -> tuple[str, ...]:
+    ids = tuple(parse_lot_id(v, f"{name}[{i}]") for i, v in enumerate(_list(f, name)))
     if len(set(ids)) != len(ids):
         raise ValidationError("a lot is listed twice", field=name)
     return ids
 
 
-def _parse_extract(d: Mapping[str, object], base: _Base) -> Event:
-    return Extract(**base, deposit=_text(d, "deposit") or "", outputs=_outputs(d))
+def _parse_extract(d: Fields, base: _Base) -> Event:
+    return Extract(**base, deposit=d.text("deposit"), outputs=_outputs(d))
 
 
-def _parse_process(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_process(d: Fields, base: _Base) -> Event:
     return Process(
         **base,
         stage=_stage(d, PROCESS_STAGES, "process"),
@@ -346,7 +325,7 @@ def _parse_process(d: Mapping[str, object], base: _Base) -> Event:
     )
 
 
-def _parse_assemble(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_assemble(d: Fields, base: _Base) -> Event:
     return Assemble(
         **base,
         stage=_stage(d, ASSEMBLE_STAGES, "assemble"),
@@ -356,7 +335,7 @@ def _parse_assemble(d: Mapping[str, object], base: _Base) -> Event:
     )
 
 
-def _parse_recycle(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_recycle(d: Fields, base: _Base) -> Event:
     inputs = _consumptions(d, "inputs", optional=True)
     feed = _feeds(d, "external_feed")
     if not inputs and not feed:
@@ -364,27 +343,27 @@ def _parse_recycle(d: Mapping[str, object], base: _Base) -> Event:
     return Recycle(**base, stage=Stage.RECYCLING, inputs=inputs, additions=feed, outputs=_outputs(d))
 
 
-def _parse_transfer(d: Mapping[str, object], base: _Base) -> Event:
-    details = d.get("details", {})
+def _parse_transfer(d: Fields, base: _Base) -> Event:
+    details = d.raw("details", {})
     if not isinstance(details, dict):
         raise ValidationError("must be an object (hs_code, value, documents …)", field="details")
-    to = parse_id(d.get("to"), "to")
+    to = parse_id(d.raw("to", None), "to")
     if to == base["facility"]:
         raise ValidationError("a facility cannot transfer to itself", field="to")
     return Transfer(**base, to=to, lots=_lot_ids(d, "lots"), details=details)
 
 
-def _parse_receive(d: Mapping[str, object], base: _Base) -> Event:
-    return Receive(**base, transfer_event=_text(d, "transfer_event") or "", lots=_lot_ids(d, "lots"))
+def _parse_receive(d: Fields, base: _Base) -> Event:
+    return Receive(**base, transfer_event=d.text("transfer_event"), lots=_lot_ids(d, "lots"))
 
 
-def _parse_assay(d: Mapping[str, object], base: _Base) -> Event:
-    results = d.get("results")
+def _parse_assay(d: Fields, base: _Base) -> Event:
+    results = d.raw("results", None)
     if not isinstance(results, dict) or not results:
         raise ValidationError("missing or not a non-empty object of measurements", field="results")
     _measurements(results, "results", 1)
     return Assay(
-        **base, lot=parse_lot_id(d.get("lot"), "lot"), method=_text(d, "method") or "", results=results
+        **base, lot=parse_lot_id(d.raw("lot", None), "lot"), method=d.text("method"), results=results
     )
 
 
@@ -406,61 +385,60 @@ def _measurements(value: object, where: str, depth: int) -> None:
         raise ValidationError("must be a number, text or an object of those", field=where)
 
 
-def _parse_correct(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_correct(d: Fields, base: _Base) -> Event:
     amendments = []
     for i, item in enumerate(_list(d, "amend_lots", optional=True)):
-        where = f"amend_lots[{i}]"
-        if not isinstance(item, dict):
-            raise ValidationError("must be {lot, composition?, remaining_kg?, void?}", field=where)
-        comp = item.get("composition")
-        remaining = item.get("remaining_kg")
-        void = item.get("void", False)
-        if not isinstance(void, bool):
-            raise ValidationError("must be true or false", field=f"{where}.void")
-        amendments.append(
-            LotAmendment(
-                lot=parse_lot_id(item.get("lot"), f"{where}.lot"),
-                composition=Composition.from_dict(comp, f"{where}.composition") if comp is not None else None,
-                remaining_kg=parse_positive(remaining, f"{where}.remaining_kg", allow_zero=True)
-                if remaining is not None
-                else None,
-                void=void,
-            )
-        )
+        amendments.append(_amendment(Fields(item, f"amend_lots[{i}]", shape=AMENDMENT_SHAPE)))
     return Correct(
         **base,
-        target_event=_text(d, "target_event") or "",
-        reason=_text(d, "reason") or "",
+        target_event=d.text("target_event"),
+        reason=d.text("reason"),
         amendments=tuple(amendments),
     )
 
 
-def _parse_register(d: Mapping[str, object], base: _Base) -> Event:
-    spec = Facility.from_dict(d.get("facility"))
+AMENDMENT_SHAPE = "must be {lot, composition?, remaining_kg?, void?}"
+
+
+def _amendment(f: Fields) -> LotAmendment:
+    """One ``amend_lots`` item: the lot, and what changes about it (only what is given)."""
+    given, left = f.raw("composition", None), f.raw("remaining_kg", None)
+    composition = None if given is None else Composition.from_dict(given, f.field("composition"))
+    remaining = None if left is None else parse_positive(left, f.field("remaining_kg"), allow_zero=True)
+    return LotAmendment(
+        lot=parse_lot_id(f.raw("lot", None), f.field("lot")),
+        composition=composition,
+        remaining_kg=remaining,
+        void=f.boolean("void", False),
+    )
+
+
+def _parse_register(d: Fields, base: _Base) -> Event:
+    spec = Facility.from_dict(d.raw("facility", None))
     keys = tuple(KeySpec.from_dict(k, f"keys[{i}]", base["time"]) for i, k in enumerate(_list(d, "keys")))
     acting: _Base = {**base, "facility": spec.id}
     return RegisterFacility(**acting, spec=spec, keys=keys)
 
 
-def _parse_rotate(d: Mapping[str, object], base: _Base) -> Event:
-    retire = d.get("retire_key_id")
+def _parse_rotate(d: Fields, base: _Base) -> Event:
+    retire = d.raw("retire_key_id", None)
     if retire is not None and not isinstance(retire, str):
         raise ValidationError("must be a key id string", field="retire_key_id")
-    retire_at = parse_time(d.get("retire_at", base["time"]), "retire_at")
+    retire_at = d.time("retire_at", base["time"])
     return RotateKey(
         **base,
-        new_key=KeySpec.from_dict(d.get("new_key"), "new_key", base["time"]),
+        new_key=KeySpec.from_dict(d.raw("new_key", None), "new_key", base["time"]),
         retire_key_id=retire,
         retire_at=retire_at,
     )
 
 
-def _parse_revoke(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_revoke(d: Fields, base: _Base) -> Event:
     return RevokeKey(
         **base,
-        key_id=_text(d, "key_id") or "",
-        revoked_at=parse_time(d.get("revoked_at", base["time"]), "revoked_at"),
-        reason=_text(d, "reason") or "",
+        key_id=d.text("key_id"),
+        revoked_at=d.time("revoked_at", base["time"]),
+        reason=d.text("reason"),
     )
 
 
@@ -498,13 +476,13 @@ def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Mapping[str, Any],
     return spec, origin, stage
 
 
-def _parse_import(d: Mapping[str, object], base: _Base) -> Event:
+def _parse_import(d: Fields, base: _Base) -> Event:
     from raretrace.certify.disclosure import reveal
 
-    certificate = d.get("certificate")
+    certificate = d.raw("certificate", None)
     if not isinstance(certificate, dict) or not isinstance(certificate.get("credential"), dict):
         raise ValidationError("must be a certificate {credential, disclosures}", field="certificate")
-    status = d.get("status_list")
+    status = d.raw("status_list", None)
     if status is not None and not isinstance(status, dict):
         raise ValidationError("must be the issuer's status list credential", field="status_list")
     body = {k: v for k, v in certificate["credential"].items() if k != "proof"}
@@ -532,7 +510,7 @@ def _parse_import(d: Mapping[str, object], base: _Base) -> Event:
     )
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, object], _Base], Event]] = {
+_PARSERS: dict[str, Callable[[Fields, _Base], Event]] = {
     "extract": _parse_extract,
     "process": _parse_process,
     "assemble": _parse_assemble,
@@ -557,23 +535,21 @@ SECRETARIAT_KINDS: frozenset[str] = frozenset(
 
 def parse_event(data: object) -> Event:
     """Parse an event (a statement predicate) into its typed object, naming the first bad field."""
-    if not isinstance(data, dict):
-        raise ValidationError("an event must be a JSON object", field="event")
-    kind = data.get("kind")
+    # an event's fields are named from its top ("outputs[0].mass_kg"); the event itself is "event"
+    f = Fields(table_of(data, "event", "an event must be a JSON object"), "")
+    kind = f.raw("kind", None)
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         raise ValidationError(f"{kind!r} is not one of {', '.join(EVENT_KINDS)}", field="kind")
-    event_id = data.get("event_id")
+    event_id = f.raw("event_id", None)
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
-        raise ValidationError("missing or not a string of 1-200 characters", field="event_id")
-    facility = data.get("facility")
-    secretariat_kind = kind in SECRETARIAT_KINDS
+        raise f.error("event_id", "missing or not a string of 1-200 characters")
     base: _Base = {
         "event_id": event_id,
-        "time": parse_time(data.get("time"), "time"),
-        "facility": None if secretariat_kind else parse_id(facility, "facility"),
+        "time": parse_time(f.raw("time", None), "time"),
+        "facility": None if kind in SECRETARIAT_KINDS else parse_id(f.raw("facility", None), "facility"),
     }
-    return parser(data, base)
+    return parser(f, base)
 
 
 def subject_list(event: Event) -> list[JSONValue]:

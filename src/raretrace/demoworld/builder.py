@@ -397,6 +397,27 @@ class _Build:
                         self.military.append(system.lot_id)
 
 
+def _check_request(registry: Registry, scale: float) -> None:
+    """Refuse, before any write, a scale out of range or a registry that already holds events."""
+    if not 0 < scale <= 10:
+        raise ValidationError("must be more than 0 and at most 10", field="scale")
+    if registry.tree_size():
+        raise ValidationError(
+            f"the demo world is built into an empty registry; this one already holds {registry.tree_size()} "
+            "events (its plants would clash with facilities on record)",
+            field="registry",
+        )
+
+
+def _seconds(appender: BatchedAppender, start: float) -> dict[str, float]:
+    """Where the build's time went: signing, appending, and in all (from ``start``)."""
+    return {
+        "sign": round(appender.sign_seconds, 3),
+        "append": round(appender.append_seconds, 3),
+        "total": round(time.perf_counter() - start, 3),
+    }
+
+
 def build_world(
     registry: Registry,
     *,
@@ -410,14 +431,7 @@ def build_world(
     ``scale`` multiplies the lot counts (1.0 gives about 8,700 lots; tonnages do not change), ``seed``
     fixes every choice. With ``folder``, the case (d) certificate, its altered copies and the
     trusted-keys file are written there. Returns where everything is; ``findings`` says what it shows."""
-    if not 0 < scale <= 10:
-        raise ValidationError("must be more than 0 and at most 10", field="scale")
-    if registry.tree_size():
-        raise ValidationError(
-            f"the demo world is built into an empty registry; this one already holds {registry.tree_size()} "
-            "events (its plants would clash with facilities on record)",
-            field="registry",
-        )
+    _check_request(registry, scale)
     start = time.perf_counter()
     build = _Build(registry, seed, scale, progress)
     flows = build.flows
@@ -445,11 +459,7 @@ def build_world(
         events=appender.events,
         lots=appender.lots,
         lots_by_form=dict(sorted(flows.by_form.items())),
-        seconds={
-            "sign": round(appender.sign_seconds, 3),
-            "append": round(appender.append_seconds, 3),
-            "total": round(time.perf_counter() - start, 3),
-        },
+        seconds=_seconds(appender, start),
         false_origin=false_origin,
         chinese_technology=ChineseTechnology(vn_magnet.lot_id, cases.CASE_B_PLANT, vn_oxide.lot_id),
         defense_magnet=DefenseMagnet(

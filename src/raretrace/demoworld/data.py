@@ -9,15 +9,14 @@ half way through building a registry.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.model import Stage
 
 FOLDER = "data/demoworld"
@@ -331,9 +330,5 @@ def _system(r: _Row) -> SystemType:
 @cache
 def load_demo_data() -> DemoData:
     """The shipped world (package data only: domain code opens no other file)."""
-    folder = resources.files("raretrace").joinpath(FOLDER)
-    docs = {
-        name: json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
-        for name in ("facilities.json", "flows.json", "products.json")
-    }
-    return DemoData.from_dicts(docs)
+    names = ("facilities.json", "flows.json", "products.json")
+    return DemoData.from_dicts({name: read_package_json(f"{FOLDER}/{name}") for name in names})

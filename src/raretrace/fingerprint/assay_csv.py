@@ -298,12 +298,7 @@ def _row(
                 sds[col.key] = math.hypot(given_sds.get(col.key, 0.0), rounding)
                 total_pct += value * col.to_ppm / 1e4 / (oxide_factor(col.key) if col.oxide else 1.0)
     sds |= {key: given_sds[key] for key in isotopes if key in given_sds}  # 1-sigma of a reported ratio
-    if form_text is None or not form_text:
-        raise ValidationError("missing required value", field="form", context=row)
-    try:
-        form = parse_enum(Form, form_text.strip().lower(), "form")
-    except ValidationError as e:
-        raise ValidationError(e.message, field="form", context=row) from e
+    form = _form(form_text, row)
     if total_pct > 100.0 + TOTAL_TOLERANCE_PCT:
         raise ValidationError(
             f"the reported values add up to {total_pct:.2f}% of the sample, more than 100%",
@@ -311,16 +306,33 @@ def _row(
             context=row,
         )
     if form in PATTERN_FORMS:
-        headers = {c.key: c.header for c in columns if c.kind == "element"}
-        for symbol in REY:
-            if symbol not in ppm and symbol not in limits:
-                raise ValidationError(
-                    f"missing required value for {symbol} (a {form.value} needs all 15 REY; "
-                    "write values below detection as e.g. '<0.05')",
-                    field=headers[symbol],
-                    context=row,
-                )
+        _require_pattern(form, columns, ppm, limits, row)
     return AssaySample(n, sample_id, form.value, ppm, isotopes, limits, sds)
+
+
+def _form(form_text: str | None, row: str) -> Form:
+    """The sample's form (its cell, else the default given), required."""
+    if form_text is None or not form_text:
+        raise ValidationError("missing required value", field="form", context=row)
+    try:
+        return parse_enum(Form, form_text.strip().lower(), "form")
+    except ValidationError as e:
+        raise ValidationError(e.message, field="form", context=row) from e
+
+
+def _require_pattern(
+    form: Form, columns: list[_Column], ppm: Mapping[str, float], limits: Mapping[str, float], row: str
+) -> None:
+    """A form read by its REY pattern (ore, concentrate, mixed oxide) has all 15 REY: a value or a limit."""
+    headers = {c.key: c.header for c in columns if c.kind == "element"}
+    for symbol in REY:
+        if symbol not in ppm and symbol not in limits:
+            raise ValidationError(
+                f"missing required value for {symbol} (a {form.value} needs all 15 REY; "
+                "write values below detection as e.g. '<0.05')",
+                field=headers[symbol],
+                context=row,
+            )
 
 
 def _side_columns(

@@ -90,6 +90,32 @@ def _calibration(prob: NDArray[np.float64], labels: NDArray[np.int64]) -> tuple[
     return float(correct.mean()), brier, expected_calibration_error(prob.max(axis=1), correct)
 
 
+def _confusion(
+    deposits: Sequence[Deposit],
+    labels: NDArray[np.int64],
+    pred: NDArray[np.int64],
+    unknown: NDArray[np.bool_],
+    out: list[str],
+) -> None:
+    """Per deposit: its accuracy, the share rejected as unknown, and its row of the confusion matrix."""
+    out.append(
+        "per deposit (accuracy, share rejected as unknown) and confusion matrix (rows true, columns "
+        "predicted); 'holds' = single REY of 15 in the simulated assays, +Ng = group figures"
+    )
+    abbrev = [f"{i:>2}" for i in range(len(deposits))]
+    out.append(
+        f"{'':>4} {'deposit':<16} {'group':<14} {'holds':<8} {'acc':>6} {'rej':>6}  "
+        + " ".join(f"{a:>4}" for a in abbrev)
+    )
+    for i, d in enumerate(deposits):
+        sel = labels == i
+        row = np.bincount(pred[sel], minlength=len(deposits))
+        out.append(
+            f"{i:>4} {d.id:<16} {d.pattern_group:<14} {_coverage(d):<8} {(pred[sel] == i).mean():>6.3f} "
+            f"{unknown[sel].mean():>6.3f}  " + " ".join(f"{c:>4}" for c in row)
+        )
+
+
 def _closed_set(model: FingerprintModel, form: str, n: int, out: list[str]) -> dict[str, float]:
     """Closed-set figures of one form; returns top-1 accuracy per group, over all deposits ("all") and over
     the deposits that can vouch for a sample ("complete": full and near-complete)."""
@@ -134,22 +160,7 @@ def _closed_set(model: FingerprintModel, form: str, n: int, out: list[str]) -> d
         f"{scores.unknown[complete[labels]].mean():.4f}; partial references cannot vouch for a sample, so "
         "their own samples are rejected more often (column 'rejected')"
     )
-    out.append(
-        "per deposit (accuracy, share rejected as unknown) and confusion matrix (rows true, columns "
-        "predicted); 'holds' = single REY of 15 in the simulated assays, +Ng = group figures"
-    )
-    abbrev = [f"{i:>2}" for i in range(len(deposits))]
-    out.append(
-        f"{'':>4} {'deposit':<16} {'group':<14} {'holds':<8} {'acc':>6} {'rej':>6}  "
-        + " ".join(f"{a:>4}" for a in abbrev)
-    )
-    for i, d in enumerate(deposits):
-        sel = labels == i
-        row = np.bincount(pred[sel], minlength=len(deposits))
-        out.append(
-            f"{i:>4} {d.id:<16} {d.pattern_group:<14} {_coverage(d):<8} {(pred[sel] == i).mean():>6.3f} "
-            f"{scores.unknown[sel].mean():>6.3f}  " + " ".join(f"{c:>4}" for c in row)
-        )
+    _confusion(deposits, labels, pred, scores.unknown, out)
     return acc
 
 
@@ -228,6 +239,42 @@ def _throughput(model: FingerprintModel, n: int, out: list[str]) -> float:
     return rate
 
 
+def _targets(library: Library, acc: dict[str, float], auc: float, rate: float, out: list[str]) -> None:
+    """Whether each target was met: top-1 accuracy by group, open-set AUROC and throughput."""
+    out.append("\n## Targets")
+    counts = {g: sum(d.pattern_group == g for d in library.deposits) for g in GROUPS}
+    for name, label in (
+        (
+            "complete",
+            f"{counts['full'] + counts['near-complete']} deposits with >= {COMPLETE_MIN} sourced REY",
+        ),
+        ("full", f"{counts['full']} deposits with all 15 REY sourced (complete assays)"),
+        ("near-complete", f"{counts['near-complete']} near-complete deposits (assays of the published REY)"),
+        ("partial", f"{counts['partial']} partial deposits (assays of their 2-7 published figures)"),
+        ("all", f"all {len(library.deposits)} deposits"),
+    ):
+        if name in acc:
+            out.append(
+                f"top-1 >= {TARGET_ACCURACY:.0%} on ore and concentrate, {label}: "
+                f"{'met' if acc[name] >= TARGET_ACCURACY else 'NOT met'} ({acc[name]:.4f}, worse form)"
+            )
+    if acc.get("partial", 1.0) < TARGET_ACCURACY:
+        out.append(
+            "  why not on partial references: their sources give 1-7 single REY (some only group sums), so "
+            "their samples can be told apart only on those figures, where several references overlap "
+            "(Maoniuping and Mountain Pass, Kachin and Browns Range and Longnan, Nolans and the light-REE "
+            "deposits); completing them needs published distributions, not modelling"
+        )
+    verdict = "met" if auc >= TARGET_AUROC else "NOT met"
+    out.append(
+        f"open-set AUROC >= {TARGET_AUROC} (mean over complete-pattern deposits held out, worse of ore and "
+        f"concentrate): {verdict} ({auc:.4f})"
+    )
+    out.append(
+        f">= {TARGET_RATE:,.0f} samples/s: {'met' if rate >= TARGET_RATE else 'NOT met'} ({rate:,.0f})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m raretrace.fingerprint.evaluate", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke test)")
@@ -265,38 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verified = library_from_dict(data, "sensitivity: as if verified")
         out.append("\n## SENSITIVITY, not a result: as if every reference figure were verified (no widening)")
         _open_set(verified, n_out, n_in, out)
-    out.append("\n## Targets")
-    counts = {g: sum(d.pattern_group == g for d in library.deposits) for g in GROUPS}
-    for name, label in (
-        (
-            "complete",
-            f"{counts['full'] + counts['near-complete']} deposits with >= {COMPLETE_MIN} sourced REY",
-        ),
-        ("full", f"{counts['full']} deposits with all 15 REY sourced (complete assays)"),
-        ("near-complete", f"{counts['near-complete']} near-complete deposits (assays of the published REY)"),
-        ("partial", f"{counts['partial']} partial deposits (assays of their 2-7 published figures)"),
-        ("all", f"all {len(library.deposits)} deposits"),
-    ):
-        if name in acc:
-            out.append(
-                f"top-1 >= {TARGET_ACCURACY:.0%} on ore and concentrate, {label}: "
-                f"{'met' if acc[name] >= TARGET_ACCURACY else 'NOT met'} ({acc[name]:.4f}, worse form)"
-            )
-    if acc.get("partial", 1.0) < TARGET_ACCURACY:
-        out.append(
-            "  why not on partial references: their sources give 1-7 single REY (some only group sums), so "
-            "their samples can be told apart only on those figures, where several references overlap "
-            "(Maoniuping and Mountain Pass, Kachin and Browns Range and Longnan, Nolans and the light-REE "
-            "deposits); completing them needs published distributions, not modelling"
-        )
-    verdict = "met" if auc >= TARGET_AUROC else "NOT met"
-    out.append(
-        f"open-set AUROC >= {TARGET_AUROC} (mean over complete-pattern deposits held out, worse of ore and "
-        f"concentrate): {verdict} ({auc:.4f})"
-    )
-    out.append(
-        f">= {TARGET_RATE:,.0f} samples/s: {'met' if rate >= TARGET_RATE else 'NOT met'} ({rate:,.0f})"
-    )
+    _targets(library, acc, auc, rate, out)
     sys.stdout.write("\n".join(out) + "\n")
     return 0
 

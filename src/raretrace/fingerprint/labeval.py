@@ -208,6 +208,37 @@ def _lookalike_novelty(
     return scores.novelty[judged], scores.unknown[judged]
 
 
+def _deposit_verdicts(
+    model: FingerprintModel,
+    scores: Scores,
+    precise: NDArray[np.int64],
+    truth: NDArray[np.int64],
+    judged: NDArray[np.bool_],
+    idx: NDArray[np.int64],
+) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+    """Declaring each deposit in turn: the rate of truthful declarations accepted; of false ones
+    (judged reports) wrongly accepted, for vouching and for partial references; the share passed; and
+    false ones over all reports (vouching references)."""
+    k = len(model.deposits)
+    truthful: list[float] = []
+    false_v: list[float] = []
+    passed_v: list[float] = []
+    false_p: list[float] = []
+    false_all: list[float] = []
+    for j in range(k):
+        declared = np.arange(k) == j
+        if j in idx:
+            truthful.append(_verdict_rate(model, scores, precise, truth == j, declared)[0])
+        rate = _verdict_rate(model, scores, precise, judged & (truth != j), declared)[0]
+        (false_v if model.vouch[j] else false_p).append(rate)
+        if model.vouch[j]:
+            rate, passed = _verdict_rate(model, scores, precise, truth != j, declared)
+            false_all.append(rate)
+            passed_v.append(passed)
+    false_p = false_p or [float("nan")]  # a library without partial references
+    return truthful, false_v, passed_v, false_p, false_all
+
+
 def evaluate_profile(
     model: FingerprintModel, profile: LabProfile, form: str, n_per: int, seed: int = EVAL_SEED
 ) -> ProfileFigures:
@@ -229,23 +260,9 @@ def evaluate_profile(
         model, gen.draw(profile, n_per, form, admix=(0.05, 0.20), salt=2), idx
     )
     pure_blends = best_mixtures(model, observed, scores)
-    k = len(ids)
-    truthful: list[float] = []
-    false_v: list[float] = []
-    passed_v: list[float] = []
-    false_p: list[float] = []
-    false_all: list[float] = []
-    for j in range(k):
-        declared = np.arange(k) == j
-        if j in idx:
-            truthful.append(_verdict_rate(model, scores, precise, truth == j, declared)[0])
-        rate = _verdict_rate(model, scores, precise, judged & (truth != j), declared)[0]
-        (false_v if model.vouch[j] else false_p).append(rate)
-        if model.vouch[j]:
-            rate, passed = _verdict_rate(model, scores, precise, truth != j, declared)
-            false_all.append(rate)
-            passed_v.append(passed)
-    false_p = false_p or [float("nan")]  # a library without partial references
+    truthful, false_v, passed_v, false_p, false_all = _deposit_verdicts(
+        model, scores, precise, truth, judged, idx
+    )
     fc, _, by_deposit = _false_country(model, scores, precise, truth, judged)
     fc_all, fci, _ = _false_country(model, scores, precise, truth, np.ones(len(truth), dtype=bool))
     truthful_country = []

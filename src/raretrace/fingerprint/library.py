@@ -12,13 +12,11 @@ source (status ``published``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,8 +24,9 @@ import pycountry
 
 from raretrace.elements import parse_element
 from raretrace.errors import ValidationError
+from raretrace.fields import Fields
 from raretrace.fingerprint.trace_ratios import SINGLE_FIGURE_LOG_SD, TRACE_ELEMENTS, TRACE_RATIOS
-from raretrace.io import read_json_file
+from raretrace.io import read_json_file, read_package_table
 
 #: The 15 rare earths of a REY pattern (lanthanides without Pm, plus Y), in atomic-number order of the
 #: lanthanides with Y last, as the sources tabulate them.
@@ -447,9 +446,9 @@ def library_from_dict(data: object, origin: str) -> Library:
     deposits: list[Deposit] = []
     for i, row in enumerate(data["deposits"]):
         where = f"deposits[{i}]"
+        deposit = Fields(row, where, shape="every deposit is an object")
         for name in ("id", "name", "type", "mineral", "source"):
-            if not isinstance(row.get(name), str) or not row[name].strip():
-                raise ValidationError("must be a non-empty string", field=f"{where}.{name}")
+            deposit.text(name)
         if row["source"] not in sources:
             raise ValidationError(f"unknown source {row['source']!r}", field=f"{where}.source")
         countries = row.get("countries")
@@ -520,9 +519,7 @@ def read_library_file(path: str) -> Library:
 
 def library_data() -> dict[str, Any]:
     """The shipped library file as a dict (a fresh copy each call)."""
-    text = resources.files("raretrace").joinpath("data/deposits.json").read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return read_package_table("data/deposits.json")
 
 
 @cache

@@ -371,84 +371,130 @@ def _map(event: _Event, origins: Origins, shipments: dict[str, str]) -> dict[str
     step = bizstep(event.get("bizStep"))
     action = event.get("action")
     explicit = event.rt("kind")
-    base: dict[str, object] = {}
     origins["kind"] = (0, "type")
 
     def start(kind: str) -> dict[str, object]:
-        base.update(
-            kind=kind,
-            event_id=_event_id(event, origins),
-            time=_time(event, origins),
-            facility=_location(event, origins),
-        )
-        return base
+        """The fields every event has, read (with their origins) once the kind is known."""
+        return {
+            "kind": kind,
+            "event_id": _event_id(event, origins),
+            "time": _time(event, origins),
+            "facility": _location(event, origins),
+        }
 
     if kind_of == "ObjectEvent":
-        if explicit == "extract" or (explicit is None and action == "ADD" and step == "commissioning"):
-            event_data = start("extract")
-            origins["deposit"] = (0, event.member("deposit"))
-            event_data.update(
-                deposit=event.rt("deposit"), outputs=_outputs(event, "quantityList", "outputs", origins)
-            )
-            return event_data
-        if explicit == "transfer" or (explicit is None and step in ("shipping", "departing")):
-            event_data = start("transfer")
-            to = _party(event, "destinationList", "destination")
-            origins["to"] = (0, f"destinationList[{to[1]}].destination" if to else "destinationList")
-            details = event.rt("details") or {}
-            origins["details"] = (0, event.member("details"))
-            event_data.update(to=to[0] if to else None, lots=_lots(event, origins), details=details)
-            for transaction in _listed(event.get("bizTransactionList")):
-                if isinstance(transaction, dict) and bizstep(transaction.get("type")).endswith("desadv"):
-                    shipments[str(transaction.get("bizTransaction"))] = str(event_data["event_id"])
-            return event_data
-        if explicit == "receive" or (explicit is None and step in ("receiving", "arriving")):
-            event_data = start("receive")
-            origins["transfer_event"] = (0, event.member("transferEvent"))
-            transfer = event.rt("transferEvent")
-            if transfer is None:
-                origins["transfer_event"] = (0, "bizTransactionList")
-                for transaction in _listed(event.get("bizTransactionList")):
-                    if isinstance(transaction, dict) and bizstep(transaction.get("type")).endswith("desadv"):
-                        reference = str(transaction.get("bizTransaction"))
-                        transfer = shipments.get(reference, reference)
-            event_data.update(transfer_event=transfer, lots=_lots(event, origins))
-            return event_data
-        if explicit == "assay" or (
-            explicit is None and step == "inspecting" and event.rt("results") is not None
-        ):
-            event_data = start("assay")
-            lots = _lots(event, origins)
-            origins["lot"] = origins.get("lots[0]", (0, "quantityList"))
-            origins["method"], origins["results"] = (0, event.member("method")), (0, event.member("results"))
-            event_data.update(
-                lot=lots[0] if len(lots) == 1 else None,
-                method=event.rt("method"),
-                results=event.rt("results"),
-            )
-            if len(lots) != 1:
-                raise ValidationError("an assay is of exactly one lot", field="lot")
-            return event_data
-        return None
+        kind = _object_kind(event, step, action, explicit)
+        return None if kind is None else _OBJECT_EVENTS[kind](event, start(kind), origins, shipments)
     if kind_of == "TransformationEvent":
         return _transformation(event, step, explicit, start, origins)
     if kind_of == "AggregationEvent" and action == "ADD" and (step == "assembling" or explicit == "assemble"):
-        event_data = start("assemble")
-        inputs = _inputs(event, "childQuantityList", origins)
-        additions = _additions(event, origins, "additions")
-        parent = event.get("parentID")
-        total = sum(_kg(i["mass_kg"]) for i in inputs) + sum(
-            _kg(a.get("mass_kg")) for a in additions if isinstance(a, dict)
-        )
-        origins["stage"] = (0, event.member("stage"))
-        event_data.update(
-            stage=event.rt("stage") or Stage.COMPONENT.value,
-            inputs=inputs,
-            additions=additions,
-            outputs=_outputs(event, "outputQuantityList", "outputs", origins, extra=[(str(parent), total)]),
-        )
-        return event_data
+        return _assemble(event, start("assemble"), origins)
     return None
+
+
+def _object_kind(event: _Event, step: str, action: object, explicit: object) -> str | None:
+    """The kind of event an ObjectEvent stands for: the one it states, else the one its CBV business
+    step (and action) implies; None for an ObjectEvent raretrace has no event for."""
+    if explicit is not None:
+        return explicit if isinstance(explicit, str) and explicit in _OBJECT_EVENTS else None
+    if action == "ADD" and step == "commissioning":
+        return "extract"
+    if step in ("shipping", "departing"):
+        return "transfer"
+    if step in ("receiving", "arriving"):
+        return "receive"
+    if step == "inspecting" and event.rt("results") is not None:
+        return "assay"
+    return None
+
+
+def _desadv_references(event: _Event) -> Iterator[str]:
+    """The despatch advice numbers (CBV ``desadv``) the event's business transactions name."""
+    for transaction in _listed(event.get("bizTransactionList")):
+        if isinstance(transaction, dict) and bizstep(transaction.get("type")).endswith("desadv"):
+            yield str(transaction.get("bizTransaction"))
+
+
+def _extract(
+    event: _Event, event_data: dict[str, object], origins: Origins, shipments: dict[str, str]
+) -> dict[str, object]:
+    origins["deposit"] = (0, event.member("deposit"))
+    event_data.update(
+        deposit=event.rt("deposit"), outputs=_outputs(event, "quantityList", "outputs", origins)
+    )
+    return event_data
+
+
+def _transfer(
+    event: _Event, event_data: dict[str, object], origins: Origins, shipments: dict[str, str]
+) -> dict[str, object]:
+    """A shipment; its despatch advice numbers are remembered, so a receipt naming one finds it."""
+    to = _party(event, "destinationList", "destination")
+    origins["to"] = (0, f"destinationList[{to[1]}].destination" if to else "destinationList")
+    details = event.rt("details") or {}
+    origins["details"] = (0, event.member("details"))
+    event_data.update(to=to[0] if to else None, lots=_lots(event, origins), details=details)
+    for reference in _desadv_references(event):
+        shipments[reference] = str(event_data["event_id"])
+    return event_data
+
+
+def _receive(
+    event: _Event, event_data: dict[str, object], origins: Origins, shipments: dict[str, str]
+) -> dict[str, object]:
+    """A receipt of the transfer it states, else of the shipment its despatch advice names."""
+    origins["transfer_event"] = (0, event.member("transferEvent"))
+    transfer = event.rt("transferEvent")
+    if transfer is None:
+        origins["transfer_event"] = (0, "bizTransactionList")
+        for reference in _desadv_references(event):
+            transfer = shipments.get(reference, reference)
+    event_data.update(transfer_event=transfer, lots=_lots(event, origins))
+    return event_data
+
+
+def _assay(
+    event: _Event, event_data: dict[str, object], origins: Origins, shipments: dict[str, str]
+) -> dict[str, object]:
+    lots = _lots(event, origins)
+    origins["lot"] = origins.get("lots[0]", (0, "quantityList"))
+    origins["method"], origins["results"] = (0, event.member("method")), (0, event.member("results"))
+    event_data.update(
+        lot=lots[0] if len(lots) == 1 else None,
+        method=event.rt("method"),
+        results=event.rt("results"),
+    )
+    if len(lots) != 1:
+        raise ValidationError("an assay is of exactly one lot", field="lot")
+    return event_data
+
+
+_OBJECT_EVENTS: dict[
+    str, Callable[[_Event, dict[str, object], Origins, dict[str, str]], dict[str, object]]
+] = {
+    "extract": _extract,
+    "transfer": _transfer,
+    "receive": _receive,
+    "assay": _assay,
+}
+
+
+def _assemble(event: _Event, event_data: dict[str, object], origins: Origins) -> dict[str, object]:
+    """An aggregation that assembles: its parent is the output, of the inputs' and additions' mass."""
+    inputs = _inputs(event, "childQuantityList", origins)
+    additions = _additions(event, origins, "additions")
+    parent = event.get("parentID")
+    total = sum(_kg(i["mass_kg"]) for i in inputs) + sum(
+        _kg(a.get("mass_kg")) for a in additions if isinstance(a, dict)
+    )
+    origins["stage"] = (0, event.member("stage"))
+    event_data.update(
+        stage=event.rt("stage") or Stage.COMPONENT.value,
+        inputs=inputs,
+        additions=additions,
+        outputs=_outputs(event, "outputQuantityList", "outputs", origins, extra=[(str(parent), total)]),
+    )
+    return event_data
 
 
 def _additions(event: _Event, origins: Origins, field: str) -> list[object]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,6 +36,10 @@ def location(facility: str) -> str:
     return facility if _URI.match(facility) else FACILITY_URN + facility
 
 
+#: A recorded predicate (or one of its lots): the registry validated it, so its members are read as is.
+Recorded = Mapping[str, Any]
+
+
 def _place(facility: str) -> dict[str, str]:
     return {"id": location(facility)}
 
@@ -52,7 +56,7 @@ def _quantity(lot: str, mass_kg: float | None = None) -> dict[str, object]:
     return element
 
 
-def _master(outputs: Iterable[Mapping[str, Any]]) -> dict[str, object]:
+def _master(outputs: Iterable[Recorded]) -> dict[str, object]:
     lots: dict[str, object] = {}
     for spec in outputs:
         data: dict[str, object] = {"form": spec["form"], "composition": spec.get("composition", {})}
@@ -64,7 +68,7 @@ def _master(outputs: Iterable[Mapping[str, Any]]) -> dict[str, object]:
     return {_rt("lots"): lots}
 
 
-def epcis_event(event: Mapping[str, Any], envelope: bytes | None = None) -> dict[str, object]:
+def epcis_event(event: Recorded, envelope: bytes | None = None) -> dict[str, object]:
     """The EPCIS 2.0 event that stands for a raretrace event (a recorded, hence valid, predicate)."""
     kind = event["kind"]
     out: dict[str, object] = {
@@ -76,66 +80,94 @@ def epcis_event(event: Mapping[str, Any], envelope: bytes | None = None) -> dict
         out["eventID"] = event["event_id"]
     out[_rt("eventId")] = event["event_id"]
     place = _place(event["facility"])
-    if kind == "extract":
-        out.update(
-            action="ADD",
-            bizStep="commissioning",
-            disposition="active",
-            readPoint=place,
-            bizLocation=place,
-            quantityList=[_quantity(o["id"], o["mass_kg"]) for o in event["outputs"]],
-            ilmd=_master(event["outputs"]),
-        )
-        out[_rt("deposit")] = event["deposit"]
-    elif kind in ("process", "assemble", "recycle"):
-        out.update(
-            type="TransformationEvent",
-            bizStep="assembling" if kind == "assemble" else "commissioning",
-            readPoint=place,
-            bizLocation=place,
-            inputQuantityList=[_quantity(i["lot"], i["mass_kg"]) for i in event.get("inputs", ())],
-            outputQuantityList=[_quantity(o["id"], o["mass_kg"]) for o in event["outputs"]],
-            ilmd=_master(event["outputs"]),
-        )
-        if kind != "recycle":
-            out[_rt("stage")] = event["stage"]
-        feed = event.get("external_feed" if kind == "recycle" else "additions") or []
-        if feed:
-            out[_rt("additions")] = feed
-    elif kind in ("transfer", "receive"):
-        shipping = kind == "transfer"
-        out.update(
-            action="OBSERVE",
-            bizStep="shipping" if shipping else "receiving",
-            disposition="in_transit" if shipping else "in_progress",
-            readPoint=place,
-            bizLocation=place,
-            quantityList=[_quantity(lot) for lot in event["lots"]],
-        )
-        reference = event["event_id"] if shipping else event["transfer_event"]
-        if _URI.match(reference):
-            out["bizTransactionList"] = [{"type": "desadv", "bizTransaction": reference}]
-        if shipping:
-            out["sourceList"] = [{"type": "possessing_party", "source": place["id"]}]
-            out["destinationList"] = [{"type": "possessing_party", "destination": location(event["to"])}]
-            if event.get("details"):
-                out[_rt("details")] = event["details"]
-        else:
-            out[_rt("transferEvent")] = event["transfer_event"]
-    elif kind == "assay":
-        out.update(
-            action="OBSERVE",
-            bizStep="inspecting",
-            readPoint=place,
-            bizLocation=place,
-            quantityList=[_quantity(event["lot"])],
-        )
-        out[_rt("method")] = event["method"]
-        out[_rt("results")] = event["results"]
+    for kinds, members in _MEMBERS:
+        if kind in kinds:
+            out.update(members(event, place))
     out[_rt("kind")] = kind
     if envelope is not None:
         out[_rt("envelope")] = base64.b64encode(envelope).decode("ascii")
     return out
+
+
+def _extract(event: Recorded, place: dict[str, str]) -> dict[str, object]:
+    """A mine's output: lots commissioned at the mine (CBV ``commissioning``), with their deposit."""
+    return {
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": place,
+        "bizLocation": place,
+        "quantityList": [_quantity(o["id"], o["mass_kg"]) for o in event["outputs"]],
+        "ilmd": _master(event["outputs"]),
+        _rt("deposit"): event["deposit"],
+    }
+
+
+def _transformation(event: Recorded, place: dict[str, str]) -> dict[str, object]:
+    """Process, assemble and recycle: inputs become outputs (a TransformationEvent)."""
+    kind = event["kind"]
+    out: dict[str, object] = {
+        "type": "TransformationEvent",
+        "bizStep": "assembling" if kind == "assemble" else "commissioning",
+        "readPoint": place,
+        "bizLocation": place,
+        "inputQuantityList": [_quantity(i["lot"], i["mass_kg"]) for i in event.get("inputs", ())],
+        "outputQuantityList": [_quantity(o["id"], o["mass_kg"]) for o in event["outputs"]],
+        "ilmd": _master(event["outputs"]),
+    }
+    if kind != "recycle":
+        out[_rt("stage")] = event["stage"]
+    feed = event.get("external_feed" if kind == "recycle" else "additions") or []
+    if feed:
+        out[_rt("additions")] = feed
+    return out
+
+
+def _movement(event: Recorded, place: dict[str, str]) -> dict[str, object]:
+    """A shipment or its receipt, tied together by the shipment's despatch advice (``desadv``)."""
+    shipping = event["kind"] == "transfer"
+    out: dict[str, object] = {
+        "action": "OBSERVE",
+        "bizStep": "shipping" if shipping else "receiving",
+        "disposition": "in_transit" if shipping else "in_progress",
+        "readPoint": place,
+        "bizLocation": place,
+        "quantityList": [_quantity(lot) for lot in event["lots"]],
+    }
+    reference = event["event_id"] if shipping else event["transfer_event"]
+    if _URI.match(reference):
+        out["bizTransactionList"] = [{"type": "desadv", "bizTransaction": reference}]
+    if shipping:
+        out["sourceList"] = [{"type": "possessing_party", "source": place["id"]}]
+        out["destinationList"] = [{"type": "possessing_party", "destination": location(event["to"])}]
+        if event.get("details"):
+            out[_rt("details")] = event["details"]
+    else:
+        out[_rt("transferEvent")] = event["transfer_event"]
+    return out
+
+
+def _assay(event: Recorded, place: dict[str, str]) -> dict[str, object]:
+    """An assay: the lot inspected (CBV ``inspecting``), with the method and results."""
+    return {
+        "action": "OBSERVE",
+        "bizStep": "inspecting",
+        "readPoint": place,
+        "bizLocation": place,
+        "quantityList": [_quantity(event["lot"])],
+        _rt("method"): event["method"],
+        _rt("results"): event["results"],
+    }
+
+
+#: The kinds each builder serves (other kinds are an ObjectEvent with their identity only).
+_Members = Callable[[Recorded, dict[str, str]], dict[str, object]]
+_MEMBERS: tuple[tuple[tuple[str, ...], _Members], ...] = (
+    (("extract",), _extract),
+    (("process", "assemble", "recycle"), _transformation),
+    (("transfer", "receive"), _movement),
+    (("assay",), _assay),
+)
 
 
 def write_document(handle: TextIO, events: Iterable[Mapping[str, object]]) -> int:

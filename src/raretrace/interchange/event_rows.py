@@ -142,10 +142,46 @@ def event_items(sheet: Sheet, log: ProblemLog) -> Iterator[Item]:
 def _event(
     lines: list[Line], reader: _Reader, seen_events: dict[str, int], seen_lots: dict[str, int]
 ) -> Item | None:
-    log = reader.log
-    first = lines[0]
+    """One event from its consecutive rows, checked by ``parse_event``; None (and the faults logged,
+    each at its row and column) when any row is wrong."""
+    first, col = lines[0], reader.column
     event_id = str(first.values["event_id"])
-    col = reader.column
+    head = _head(lines, event_id, reader, seen_events)
+    if head is None:
+        return None
+    kind = head["kind"]
+    origins: Origins = {
+        "event_id": (first.number, col("event_id")),
+        "time": (first.number, col("time")),
+        "facility": (first.number, col("facility_id")),
+        "kind": (first.number, col("kind")),
+    }
+    event: dict[str, object] = {
+        "kind": kind,
+        "event_id": event_id,
+        "time": head["time"],
+        "facility": head["facility_id"],
+    }
+    parts = _lines(lines, str(kind), reader, origins, seen_lots)
+    if parts is None:
+        return None
+    facilities = [(str(head["facility_id"]), first.number, col("facility_id"))]
+    try:
+        _fill(event, str(kind), head, parts, origins, first.number, col)
+    except ValidationError as e:
+        reader.log.add(first.number, col(e.field or ""), e.message)
+        return None
+    if kind == "transfer":
+        facilities.append((_text(head.get("to_facility")) or "", first.number, col("to_facility")))
+    return _checked(Item(first.number, event_id, origins=origins, facilities=facilities), event, head, reader)
+
+
+def _head(
+    lines: list[Line], event_id: str, reader: _Reader, seen_events: dict[str, int]
+) -> dict[str, object] | None:
+    """The event's own cells (kind, time, facility …), which every row that fills them must agree on;
+    None (logged) for a repeated event id, rows that disagree, an empty required cell or an unknown kind."""
+    log, col, first = reader.log, reader.column, lines[0]
     if event_id in seen_events:
         log.add(
             first.number,
@@ -165,44 +201,22 @@ def _event(
             if name not in head:
                 head[name] = value
             elif value != head[name]:
-                log.add(
-                    line.number,
-                    col(name),
-                    f"{value!r} differs from {head[name]!r} on an earlier row of event {event_id}",
-                )
+                message = f"{value!r} differs from {head[name]!r} on an earlier row of event {event_id}"
+                log.add(line.number, col(name), message)
     for name in ("kind", "time", "facility_id"):
         if not head.get(name):
             log.add(first.number, col(name), "required value is empty")
     if log.total > before:
         return None
-    kind = head["kind"]
-    if kind not in EVENT_KIND_NAMES:
-        log.add(first.number, col("kind"), f"{kind!r} is not one of {', '.join(EVENT_KIND_NAMES)}")
+    if head["kind"] not in EVENT_KIND_NAMES:
+        log.add(first.number, col("kind"), f"{head['kind']!r} is not one of {', '.join(EVENT_KIND_NAMES)}")
         return None
-    origins: Origins = {
-        "event_id": (first.number, col("event_id")),
-        "time": (first.number, col("time")),
-        "facility": (first.number, col("facility_id")),
-        "kind": (first.number, col("kind")),
-    }
-    event: dict[str, object] = {
-        "kind": kind,
-        "event_id": event_id,
-        "time": head["time"],
-        "facility": head["facility_id"],
-    }
-    parts = _lines(lines, kind, reader, origins, seen_lots)
-    if parts is None:
-        return None
-    facilities = [(str(head["facility_id"]), first.number, col("facility_id"))]
-    try:
-        _fill(event, kind, head, parts, origins, first.number, col)
-    except ValidationError as e:
-        log.add(first.number, col(e.field or ""), e.message)
-        return None
-    if kind == "transfer":
-        facilities.append((_text(head.get("to_facility")) or "", first.number, col("to_facility")))
-    item = Item(first.number, event_id, origins=origins, facilities=facilities)
+    return head
+
+
+def _checked(item: Item, event: dict[str, object], head: dict[str, object], reader: _Reader) -> Item | None:
+    """The item with its event (or the signed envelope its row carries) once ``parse_event`` accepts it;
+    None, with the fault logged at the cell it came from, otherwise."""
     try:
         parse_event(event)
         envelope = _text(head.get("envelope"))
@@ -213,8 +227,8 @@ def _event(
     except RaretraceError as e:
         row, column = item.locate(e.field)
         if column == e.field and e.field is not None:  # not a field read from a cell: name its column
-            column = col(e.field)
-        log.add(row, column, e.message, exit_code=e.exit_code)
+            column = reader.column(e.field)
+        reader.log.add(row, column, e.message, exit_code=e.exit_code)
         return None
     return item
 
@@ -223,90 +237,97 @@ def _lines(
     lines: list[Line], kind: str, reader: _Reader, origins: Origins, seen_lots: dict[str, int]
 ) -> dict[str, list[object]] | None:
     """The event's outputs, inputs, additions and lots from its rows, recording each one's cells."""
-    log, col = reader.log, reader.column
+    log = reader.log
     parts: dict[str, list[object]] = {"output": [], "input": [], "addition": [], "lot": []}
     before = log.total
     for line in lines:
-        v = line.values
-        role = (_text(v.get("role")) or "").lower()
-        if role not in ROLES:
-            log.add(line.number, col("role"), f"{v.get('role')!r} is not one of {', '.join(ROLES)}")
-            continue
-        if role not in _ROLES_OF[kind]:
-            log.add(
-                line.number,
-                col("role"),
-                f"a {kind} event has no {role} rows (it takes {', '.join(sorted(_ROLES_OF[kind]))})",
-            )
+        role = _role(line, kind, reader)
+        if role is None:
             continue
         index = len(parts[role])
+        part: dict[str, object] | None
+        if role == "lot":
+            origins[f"lots[{index}]"] = origins["lot"] = (line.number, reader.column("lot_id"))
+            parts["lot"].append(line.values.get("lot_id"))
+            continue
         if role == "output":
-            spec: dict[str, object] = {
-                "id": v.get("lot_id"),
-                "form": v.get("form"),
-                "mass_kg": v.get("mass"),
-                "composition": line.composition,
-            }
-            if v.get("units") is not None:
-                spec["units"] = v["units"]
-            if v.get("declared_value") is not None:
-                spec["declared_value"] = {"amount": v["declared_value"], "currency": v.get("currency")}
-            lot_id = _text(v.get("lot_id"))
-            if lot_id is not None and lot_id in seen_lots:
-                log.add(
-                    line.number, col("lot_id"), f"lot {lot_id} is already produced on row {seen_lots[lot_id]}"
-                )
-                continue
-            if lot_id:
-                seen_lots[lot_id] = line.number
-            base = f"outputs[{index}]"
-            origins.setdefault("outputs", (line.number, col("mass")))  # event-wide: mass balance
-            origins.update(
-                {
-                    base: (line.number, col("lot_id")),
-                    f"{base}.id": (line.number, col("lot_id")),
-                    f"{base}.form": (line.number, col("form")),
-                    f"{base}.mass_kg": (line.number, col("mass")),
-                    f"{base}.units": (line.number, col("units")),
-                    f"{base}.declared_value": (line.number, col("declared_value")),
-                    f"{base}.currency": (line.number, col("currency")),
-                }
-            )
-            for component in line.composition:
-                origins[f"{base}.composition.{component}"] = (
-                    line.number,
-                    _component_header(reader, component),
-                )
-            parts["output"].append(spec)
+            part = _output(line, index, reader, origins, seen_lots)
         elif role == "input":
-            base = f"inputs[{index}]"
-            origins.setdefault("inputs", (line.number, col("lot_id")))
-            origins.update(
-                {
-                    base: (line.number, col("lot_id")),
-                    f"{base}.lot": (line.number, col("lot_id")),
-                    f"{base}.mass_kg": (line.number, col("mass")),
-                }
-            )
-            parts["input"].append({"lot": v.get("lot_id"), "mass_kg": v.get("mass")})
-        elif role == "addition":
-            name = "external_feed" if kind == "recycle" else "additions"
-            base = f"{name}[{index}]"
-            origins.update(
-                {
-                    base: (line.number, col("material")),
-                    f"{base}.material": (line.number, col("material")),
-                    f"{base}.mass_kg": (line.number, col("mass")),
-                }
-            )
-            parts["addition"].append(
-                {"material": v.get("material"), "mass_kg": v.get("mass"), "composition": line.composition}
-            )
+            part = _input(line, index, reader, origins)
         else:
-            origins[f"lots[{index}]"] = (line.number, col("lot_id"))
-            origins["lot"] = (line.number, col("lot_id"))
-            parts["lot"].append(v.get("lot_id"))
+            name = "external_feed" if kind == "recycle" else "additions"
+            part = _addition(line, f"{name}[{index}]", reader, origins)
+        if part is not None:
+            parts[role].append(part)
     return parts if log.total == before else None
+
+
+def _role(line: Line, kind: str, reader: _Reader) -> str | None:
+    """The row's role, or None (logged) when it is not one or not one the event's kind takes."""
+    given = line.values.get("role")
+    role = (_text(given) or "").lower()
+    if role not in ROLES:
+        reader.log.add(line.number, reader.column("role"), f"{given!r} is not one of {', '.join(ROLES)}")
+        return None
+    if role not in _ROLES_OF[kind]:
+        taken = ", ".join(sorted(_ROLES_OF[kind]))
+        reader.log.add(
+            line.number, reader.column("role"), f"a {kind} event has no {role} rows (it takes {taken})"
+        )
+        return None
+    return role
+
+
+def _output(
+    line: Line, index: int, reader: _Reader, origins: Origins, seen_lots: dict[str, int]
+) -> dict[str, object] | None:
+    """An output row as the event's lot (None, logged, when another row already produces its lot)."""
+    v, col = line.values, reader.column
+    spec: dict[str, object] = {
+        "id": v.get("lot_id"),
+        "form": v.get("form"),
+        "mass_kg": v.get("mass"),
+        "composition": line.composition,
+    }
+    if v.get("units") is not None:
+        spec["units"] = v["units"]
+    if v.get("declared_value") is not None:
+        spec["declared_value"] = {"amount": v["declared_value"], "currency": v.get("currency")}
+    lot_id = _text(v.get("lot_id"))
+    if lot_id is not None and lot_id in seen_lots:
+        reader.log.add(
+            line.number, col("lot_id"), f"lot {lot_id} is already produced on row {seen_lots[lot_id]}"
+        )
+        return None
+    if lot_id:
+        seen_lots[lot_id] = line.number
+    base = f"outputs[{index}]"
+    origins.setdefault("outputs", (line.number, col("mass")))  # event-wide: mass balance
+    cells = {"": "lot_id", ".id": "lot_id", ".form": "form", ".mass_kg": "mass", ".units": "units"}
+    cells |= {".declared_value": "declared_value", ".currency": "currency"}
+    origins.update({f"{base}{field}": (line.number, col(header)) for field, header in cells.items()})
+    for component in line.composition:
+        origins[f"{base}.composition.{component}"] = (line.number, _component_header(reader, component))
+    return spec
+
+
+def _input(line: Line, index: int, reader: _Reader, origins: Origins) -> dict[str, object]:
+    """An input row as a consumption of a lot."""
+    base, col = f"inputs[{index}]", reader.column
+    origins.setdefault("inputs", (line.number, col("lot_id")))
+    cells = {"": "lot_id", ".lot": "lot_id", ".mass_kg": "mass"}
+    origins.update({f"{base}{field}": (line.number, col(header)) for field, header in cells.items()})
+    return {"lot": line.values.get("lot_id"), "mass_kg": line.values.get("mass")}
+
+
+def _addition(line: Line, base: str, reader: _Reader, origins: Origins) -> dict[str, object]:
+    """An addition row (an external feed of a recycle event) as material without a registry history."""
+    cells = {"": "material", ".material": "material", ".mass_kg": "mass"}
+    origins.update(
+        {f"{base}{field}": (line.number, reader.column(header)) for field, header in cells.items()}
+    )
+    v = line.values
+    return {"material": v.get("material"), "mass_kg": v.get("mass"), "composition": line.composition}
 
 
 def _text(value: object) -> str | None:

@@ -82,6 +82,47 @@ def _row(
     seen: dict[str, int],
     moment: str,
 ) -> Item | None:
+    """The register_facility event of one row, checked by ``parse_event``; None (the fault logged at
+    its row and column) when the row is wrong."""
+    values = _values(number, cells, columns, log)
+    heading = {name: found.header for name, found in columns.items()}
+    spec = None if values is None else _spec(number, values, heading, log, seen)
+    if values is None or spec is None:
+        return None
+    facility_id = str(spec["id"])
+    try:
+        keys = [PublicKey.from_b64(k, field="public_key") for k in _split(values["public_key"])]
+        starts = _per_key(values.get("key_valid_from"), len(keys), "key_valid_from")
+        ends = _per_key(values.get("key_valid_until"), len(keys), "key_valid_until")
+    except RaretraceError as e:
+        log.add(number, heading.get(e.field or "", e.field), e.message)
+        return None
+    event = register_facility_event(spec, keys, time=moment)
+    for key, start, end in zip(event["keys"], starts, ends, strict=True):
+        key["valid_from"] = start or moment
+        if end:
+            key["valid_until"] = end
+    origins = _origins(number, heading, len(keys))
+    try:
+        parse_event(event)
+    except RaretraceError as e:
+        row, column = Item(number, facility_id, origins=origins).locate(e.field)
+        log.add(row, column, e.message)
+        return None
+    return Item(
+        number,
+        event["event_id"],
+        event=dict(event),
+        origins=origins,
+        secretariat=True,
+        registers=(facility_id, number, heading["facility_id"]),
+    )
+
+
+def _values(
+    number: int, cells: Sequence[object], columns: Mapping[str, Field], log: ProblemLog
+) -> dict[str, str | None] | None:
+    """The row's cells as text by column name; None (logged) when a cell cannot be read as text."""
     values: dict[str, str | None] = {}
     for name, found in columns.items():
         raw = cells[found.index] if found.index < len(cells) else None
@@ -90,7 +131,18 @@ def _row(
         except ValidationError as e:
             log.add(number, found.header, e.message)
             return None
-    heading = {name: found.header for name, found in columns.items()}
+    return values
+
+
+def _spec(
+    number: int,
+    values: Mapping[str, str | None],
+    heading: Mapping[str, str],
+    log: ProblemLog,
+    seen: dict[str, int],
+) -> dict[str, object] | None:
+    """The facility the row describes, as ``register_facility_event`` takes it; None (logged) for an
+    empty required cell, a facility listed twice, an unknown country or a technology not STAGE=COUNTRY."""
     before = log.total
     for name in ("facility_id", "facility_name", "operator", "country", "stages", "public_key"):
         if not values.get(name):
@@ -99,11 +151,8 @@ def _row(
         return None
     facility_id = values["facility_id"] or ""
     if facility_id in seen:
-        log.add(
-            number,
-            heading["facility_id"],
-            f"facility {facility_id} is listed twice (first on row {seen[facility_id]})",
-        )
+        message = f"facility {facility_id} is listed twice (first on row {seen[facility_id]})"
+        log.add(number, heading["facility_id"], message)
         return None
     seen[facility_id] = number
     country = _country_code(values["country"] or "")
@@ -127,35 +176,15 @@ def _row(
     }
     if values.get("accreditation"):
         spec["accreditation"] = values["accreditation"]
-    try:
-        keys = [PublicKey.from_b64(k, field="public_key") for k in _split(values["public_key"])]
-        starts = _per_key(values.get("key_valid_from"), len(keys), "key_valid_from")
-        ends = _per_key(values.get("key_valid_until"), len(keys), "key_valid_until")
-    except RaretraceError as e:
-        log.add(number, heading.get(e.field or "", e.field), e.message)
-        return None
-    event = register_facility_event(spec, keys, time=moment)
-    for key, start, end in zip(event["keys"], starts, ends, strict=True):
-        key["valid_from"] = start or moment
-        if end:
-            key["valid_until"] = end
+    return spec
+
+
+def _origins(number: int, heading: Mapping[str, str], key_count: int) -> dict[str, tuple[int, str]]:
+    """Event field -> (row, column) it was read from, so a fault ``parse_event`` names is located."""
     origins = {
         path: (number, heading[column]) for path, column in _FIELD_COLUMNS.items() if column in heading
     }
     origins.update({"facility": (number, heading["facility_id"]), "keys": (number, heading["public_key"])})
-    for i in range(len(keys)):
+    for i in range(key_count):
         origins[f"keys[{i}]"] = (number, heading["public_key"])
-    try:
-        parse_event(event)
-    except RaretraceError as e:
-        row, column = Item(number, facility_id, origins=origins).locate(e.field)
-        log.add(row, column, e.message)
-        return None
-    return Item(
-        number,
-        event["event_id"],
-        event=dict(event),
-        origins=origins,
-        secretariat=True,
-        registers=(facility_id, number, heading["facility_id"]),
-    )
+    return origins

@@ -131,59 +131,78 @@ def import_file(
     chosen = detect_format(path, fmt)
     log = ProblemLog(path.name, max_errors, "event" if chosen == "epcis" else "row")
     skipped: list[str] = []
-    envelopes: list[bytes] = []
-    items: list[Item] = []  # for naming the row of a refusal; the unsigned events are dropped once signed
-    named: dict[str, tuple[int, str]] = {}
-    registered: dict[str, tuple[int, str]] = {}
-    which = "events"
-    unsigned_without_key = False
+    found = _Signed(registry, signer)
     for item in convert(path, fmt=chosen, kind=kind, log=log, skipped=skipped, progress=progress):
-        for facility_id, row, column in item.facilities:
-            named.setdefault(facility_id, (row, column))
-        if item.registers is not None:
-            which = "facilities"
-            registered[item.registers[0]] = item.registers[1:]
-        if item.envelope is None and item.event is not None:
-            key = registry.signer if item.secretariat else signer
-            if key is None:
-                unsigned_without_key = True
-                continue
-            item.envelope = sign_event(item.event, [key])
-            item.event = None
-        if item.envelope is not None:
-            envelopes.append(item.envelope)
-            items.append(item)
-    if unsigned_without_key:
+        found.add(item)
+    if found.unsigned_without_key:
         log.add(
             None, None, "the file has unsigned rows: give the submitting facility's private key with --key"
         )
-    _check_facilities(registry, named, registered, log)
+    _check_facilities(registry, found.named, found.registered, log)
     log.raise_if_any()
-    if not envelopes:
+    if not found.envelopes:
         raise ValidationError(f"{path.name} holds no events to record", field="file")
-    done = [0]
-
-    def advance(n: int) -> None:
-        done[0] += n
-        if progress is not None and (done[0] % 256 == 0 or done[0] == len(envelopes)):
-            progress("recording", done[0], len(envelopes))
-
     try:
-        result = registry.append(envelopes, progress=advance, dry_run=dry_run)
+        result = registry.append(
+            found.envelopes, progress=_counter(progress, len(found.envelopes)), dry_run=dry_run
+        )
     except RaretraceError as e:
-        _refused(e, items, log)
+        _refused(e, found.items, log)
         log.raise_if_any()
         raise
     return ImportResult(
         file=str(path),
         format=chosen,
-        kind=which,
+        kind="facilities" if found.registered else "events",
         events=result.count,
         dry_run=dry_run,
         first_index=None if dry_run else result.first_index,
         tree_size=result.tree_size,
         skipped=skipped,
     )
+
+
+@dataclass
+class _Signed:
+    """The file's items as signed envelopes, with the facilities its rows name and register (to check
+    them before anything is recorded). Secretariat items are signed with the registry's key, the others
+    with the submitting facility's (``unsigned_without_key`` when it was not given)."""
+
+    registry: Registry  # its key is read only when a secretariat item needs it (it may be kept elsewhere)
+    facility: Signer | None
+    envelopes: list[bytes] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)  # to name the row of a refusal
+    named: dict[str, tuple[int, str]] = field(default_factory=dict)
+    registered: dict[str, tuple[int, str]] = field(default_factory=dict)
+    unsigned_without_key: bool = False
+
+    def add(self, item: Item) -> None:
+        for facility_id, row, column in item.facilities:
+            self.named.setdefault(facility_id, (row, column))
+        if item.registers is not None:
+            self.registered[item.registers[0]] = item.registers[1:]
+        if item.envelope is None and item.event is not None:
+            key = self.registry.signer if item.secretariat else self.facility
+            if key is None:
+                self.unsigned_without_key = True
+                return
+            item.envelope = sign_event(item.event, [key])
+            item.event = None  # the unsigned event is dropped once signed
+        if item.envelope is not None:
+            self.envelopes.append(item.envelope)
+            self.items.append(item)
+
+
+def _counter(progress: Progress | None, total: int) -> Callable[[int], None]:
+    """The registry's progress callback: reports "recording" every 256 events and at the end."""
+    done = [0]
+
+    def advance(n: int) -> None:
+        done[0] += n
+        if progress is not None and (done[0] % 256 == 0 or done[0] == total):
+            progress("recording", done[0], total)
+
+    return advance
 
 
 def _check_facilities(

@@ -16,8 +16,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import Connection
+from typing import TypeVar
 
 from raretrace.certify import credential as cred
 from raretrace.certify.credential import Presentation
@@ -40,8 +39,10 @@ from raretrace.rules import Regime, Subject
 from raretrace.store import certificates as records
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
+from raretrace.store.protocol import CertificateRecords
 
 DEFAULT_VALIDITY_DAYS = 365
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _evidence(registry: Registry, seqs: Sequence[int]) -> JSONObject:
     note = latest_checkpoint(registry)
     size = Checkpoint.parse(split_note(note)[0]).size
     with registry.engine.connect() as conn:
-        logged = records.logged_events(conn, seqs)
+        logged = registry.store.logged_events(conn, seqs)
     events: list[JSONValue] = []
     for row in logged:
         proof = inclusion_proof(registry, row.seq, size)
@@ -101,7 +102,7 @@ def _evidence(registry: Registry, seqs: Sequence[int]) -> JSONObject:
 
 def _transfer(registry: Registry, event_id: str) -> tuple[int, Mapping[str, object]]:
     with registry.engine.connect() as conn:
-        row = records.event_by_id(conn, event_id)
+        row = registry.store.event_by_id(conn, event_id)
     if row is None:
         raise NotFoundError(f"no event {event_id}", field="transfer")
     if row.kind != "transfer":
@@ -195,7 +196,7 @@ def issue(
     with registry.engine.connect() as conn:
         stored = registry.store.lots(conn, lot_ids)
         exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
-        parties = records.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
+        parties = registry.store.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
     seqs = [
         *shipment.seqs,
         *(stored[i].produced_seq for i in lot_ids),
@@ -207,7 +208,7 @@ def issue(
     importer = parties.get(shipment.importer_id) if shipment.importer_id else None
     evidence = _evidence(registry, seqs)
     with write_transaction(registry.engine) as conn:
-        index = records.count(conn)
+        index = registry.store.certificate_count(conn)
         number = f"{exporter.country if exporter else 'XX'}-{moment.year}-{index + 1:06d}"
         unsigned = cred.credential(
             credential_id=_credential_id(registry, number),
@@ -227,7 +228,7 @@ def issue(
             evidence=evidence,
         )
         presentation = _signed(registry, unsigned, moment, salt)
-        _record(conn, presentation.credential, number, index, transfer, lot_ids, moment)
+        _record(registry.store, conn, presentation.credential, number, index, transfer, lot_ids, moment)
     return presentation
 
 
@@ -274,7 +275,8 @@ def _signed(
 
 
 def _record(
-    conn: Connection,
+    store: CertificateRecords[C],
+    conn: C,
     credential: JSONObject,
     number: str,
     index: int,
@@ -295,30 +297,38 @@ def _record(
         revocation_reason=None,
         credential=json.dumps(credential, separators=(",", ":")),
     )
-    records.record(conn, certificate, index)
+    store.record_certificate(conn, certificate, index)
 
 
 def certificate(registry: Registry, id_or_number: str) -> CertificateRecord | None:
     """The certificate with this id or number as recorded, or None."""
     with registry.engine.connect() as conn:
-        return records.find(conn, id_or_number)
+        return registry.store.find_certificate(conn, id_or_number)
 
 
 def revoke(
     registry: Registry, certificate_id: str, reason: str, *, now: datetime | None = None
 ) -> Revocation:
-    if not reason.strip():
-        raise ValidationError("say why the certificate is revoked", field="reason")
     moment = _rfc3339(now or datetime.now(UTC))
     with write_transaction(registry.engine) as conn:
-        found = records.find(conn, certificate_id)
-        if found is None:
-            raise NotFoundError(f"no certificate {certificate_id}", field="certificate")
-        if found.revoked_at is not None:
-            raise ValidationError(
-                f"certificate {certificate_id} was already revoked at {found.revoked_at}", field="certificate"
-            )
-        records.set_revoked(conn, found.id, moment, reason.strip())
+        return revoke_recorded(registry.store, conn, certificate_id, reason, moment)
+
+
+def revoke_recorded(
+    store: CertificateRecords[C], conn: C, certificate_id: str, reason: str, moment: str
+) -> Revocation:
+    """Mark a recorded certificate revoked at ``moment``, in the caller's transaction: refused, and
+    nothing changed, without a reason, for an unknown certificate or one already revoked."""
+    if not reason.strip():
+        raise ValidationError("say why the certificate is revoked", field="reason")
+    found = store.find_certificate(conn, certificate_id)
+    if found is None:
+        raise NotFoundError(f"no certificate {certificate_id}", field="certificate")
+    if found.revoked_at is not None:
+        raise ValidationError(
+            f"certificate {certificate_id} was already revoked at {found.revoked_at}", field="certificate"
+        )
+    store.set_revoked(conn, found.id, moment, reason.strip())
     return Revocation(found.id, moment, reason.strip())
 
 
@@ -327,7 +337,7 @@ def status_list(registry: Registry, *, now: datetime | None = None) -> JSONObjec
     Bitstring Status List), so JSON, not a dataclass."""
     moment = _rfc3339(now or datetime.now(UTC))
     with registry.engine.connect() as conn:
-        revoked = records.revoked_indexes(conn)
+        revoked = registry.store.revoked_indexes(conn)
     unsigned = status_list_credential(status_list_url(registry), issuer_did(registry), moment, revoked)
     return add_proof(
         unsigned,

@@ -23,7 +23,6 @@ from raretrace.provenance import Contribution, pooled, with_marginals
 from raretrace.rules import Context, RawMaterial, Regime, Subject, Verdict, load_regimes, select
 from raretrace.rules.judging import parse_assertions, parse_end_use
 from raretrace.rules.types import FingerprintRequired
-from raretrace.store.lots import assay_results
 
 RAW_FORMS = ("ore", "concentrate")
 
@@ -101,7 +100,7 @@ def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tupl
             raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
             assays: dict[str, Mapping[str, object]] = {}
             if raw:
-                for assayed, measurement in assay_results(conn, raw):
+                for assayed, measurement in registry.store.assay_results(conn, raw):
                     results = measurement.get("results", {})
                     assays[assayed] = results if isinstance(results, dict) else {}
             producers = registry.store.facilities(conn, sorted({lots[i].producer for i in raw}))

@@ -30,14 +30,13 @@ from raretrace.errors import (
     too_deep,
 )
 from raretrace.ledger.judging import Parsed, judge, load_state, needs_trust, rejected
-from raretrace.ledger.lot_details import LotDetails, lot_details
+from raretrace.ledger.lot_details import LotDetails, find_lot, read_lot_details
 from raretrace.ledger.trust import load_trust
 from raretrace.ledger.verify import BatchVerifier, SignaturePool
 from raretrace.log.checkpoint import Checkpoint, sign_checkpoint
 from raretrace.log.tiles import MAX_ENTRY_BYTES, TiledTree
 from raretrace.model import Lot
 from raretrace.pricing import PriceTable
-from raretrace.store import lots as lot_rows
 from raretrace.store.db import (
     has_schema,
     migrate,
@@ -345,19 +344,13 @@ class Registry:
     # --- reads ------------------------------------------------------------------------------------
     def lot(self, lot_id: str) -> Lot:
         with self.engine.connect() as conn:
-            lot = self.store.lots(conn, [lot_id]).get(lot_id)
-        if lot is None:
-            raise NotFoundError(f"lot {lot_id} does not exist", field="lot")
-        return lot
+            return find_lot(self.store, conn, lot_id)
 
     def lot_details(self, lot_id: str, *, prices: PriceTable | None = None) -> LotDetails:
         """The lot with its inputs, the events that touched it and its assays, for `lot show`."""
-        lot = self.lot(lot_id)
+        table = prices or PriceTable.load()
         with self.engine.connect() as conn:
-            inputs = lot_rows.inputs_of(conn, lot_id)
-            shipments = lot_rows.shipments_of(conn, lot_id)
-            assays = lot_rows.assays_of(conn, lot_id)
-        return lot_details(lot, inputs, shipments, assays, prices or PriceTable.load())
+            return read_lot_details(self.store, conn, lot_id, table)
 
     def tree_size(self) -> int:
         with self.engine.connect() as conn:

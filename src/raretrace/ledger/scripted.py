@@ -170,14 +170,40 @@ def mine_to_magnet(
     """A reference chain for tests and benchmarks: 1 t of concentrate → 300 kg NdPr(Dy) oxide → 240 kg
     metal → 800 kg magnets, shipping whenever the next stage is another facility's; returns its lots."""
     made = chain_lots(prefix, mine, separator, metal_maker, magnet_maker)
-    conc, oxide, metal, magnet = made.concentrate, made.oxide, made.metal, made.magnet
+    conc = made.concentrate
     chain.record(
         mine,
         "extract",
         deposit="test",
         outputs=[lot(conc, "concentrate", 1000.0, {"Nd": 0.20, "Pr": 0.06, "Dy": 0.01})],
     )
-    steps = [
+    steps = _reference_steps(made, separator, metal_maker, magnet_maker, value)
+    holder = mine
+    for facility, stage, source, kg, output, additions in steps:
+        if facility != holder:
+            chain.ship(holder, facility, [source])
+            holder = facility
+        chain.record(
+            facility,
+            "process",
+            stage=stage,
+            inputs=[{"lot": source, "mass_kg": kg}],
+            outputs=[output],
+            additions=additions,
+        )
+    return made
+
+
+#: One processing step of a reference chain: facility, stage, input lot and kg, output, additions.
+_Step = tuple[str, str, str, float, dict[str, object], list[dict[str, object]]]
+
+
+def _reference_steps(
+    made: ChainLots, separator: str, metal_maker: str, magnet_maker: str, value: float
+) -> list[_Step]:
+    """``mine_to_magnet``'s three processing steps, with their figures."""
+    conc, oxide, metal, magnet = made.concentrate, made.oxide, made.metal, made.magnet
+    return [
         (
             separator,
             "separation",
@@ -209,20 +235,6 @@ def mine_to_magnet(
             [{"material": "iron and boron", "mass_kg": 560.0, "composition": {"Fe": 0.98, "B": 0.02}}],
         ),
     ]
-    holder = mine
-    for facility, stage, source, kg, output, additions in steps:
-        if facility != holder:
-            chain.ship(holder, facility, [source])
-            holder = facility
-        chain.record(
-            facility,
-            "process",
-            stage=stage,
-            inputs=[{"lot": source, "mass_kg": kg}],
-            outputs=[output],
-            additions=additions,
-        )
-    return made
 
 
 def two_reference_chains(chain: ScriptedChain) -> None:

@@ -165,26 +165,19 @@ def share_at_stages(
     outside = frozenset(performed_outside)
     gaps: list[str] = []
     evidence: list[Evidence] = []
-
-    def question(stage_list: Sequence[str]) -> _Question:
-        return _Question(stage_list, wanted, aspect, outside, subject.lots, evidence, gaps)
-
+    question: _Question | None = None  # made for the first element: listing the stages walks the origin
     num_lo = num_hi = 0.0
     weight_total = 0.0
     for element in select_elements(subject, elements):
+        if question is None:
+            stage_list = _stage_list(subject, stages, aspect)
+            question = _Question(stage_list, wanted, aspect, outside, subject.lots, evidence, gaps)
         kg = subject.element_kg[element]
         weight: float | None = kg
         if basis == "value":
             price = prices.prices.get(element) if prices else None
             weight = kg * price.usd_per_kg_element if price else None
-        origin = subject.origin.get(element)
-        stage_list = _stage_list(subject, stages, aspect)
-        if not wanted:  # no countries named: the elements' content, wherever they come from
-            lo = hi = 1.0
-        elif origin is not None and "paths" in origin:
-            lo, hi = _joint_share(origin, element, question(stage_list))
-        else:
-            lo, hi = _marginal_share(origin, element, question(stage_list))
+        lo, hi = _element_share(subject.origin.get(element), element, question)
         if weight is None:
             if hi > 0:
                 gaps.append(f"{element} has no price in the price table: its value share cannot be bounded")
@@ -193,12 +186,39 @@ def share_at_stages(
         weight_total += weight
         num_lo += weight * lo
         num_hi += weight * hi
-    unit = "USD" if basis == "value" else "kg"
-    denominator: float | None = weight_total
-    if of == "item":
-        denominator = subject.mass_kg if basis == "mass" else subject.declared_value_usd
-        if denominator is None:
-            gaps.append(subject.value_note or "the item has no declared value")
+    denominator = weight_total if of != "item" else _item_denominator(subject, basis, gaps)
+    return _share_figure(num_lo, num_hi, denominator, "USD" if basis == "value" else "kg", of, evidence, gaps)
+
+
+def _element_share(origin: ElementOrigin | None, element: str, question: _Question) -> tuple[float, float]:
+    """Bounds on the share of ``element`` that answers ``question`` (joint paths when the origin has
+    them, else the stages' marginals); all of it when no countries are named."""
+    if not question.wanted:  # no countries named: the elements' content, wherever they come from
+        return 1.0, 1.0
+    if origin is not None and "paths" in origin:
+        return _joint_share(origin, element, question)
+    return _marginal_share(origin, element, question)
+
+
+def _item_denominator(subject: Subject, basis: str, gaps: list[str]) -> float | None:
+    """The whole item's mass or declared value (None, with a gap noted, when it declares no value)."""
+    denominator = subject.mass_kg if basis == "mass" else subject.declared_value_usd
+    if denominator is None:
+        gaps.append(subject.value_note or "the item has no declared value")
+    return denominator
+
+
+def _share_figure(
+    num_lo: float,
+    num_hi: float,
+    denominator: float | None,
+    unit: str,
+    of: str,
+    evidence: list[Evidence],
+    gaps: list[str],
+) -> ShareFigure:
+    """The share's bounds from the numerator's bounds; unbounded above when there is no denominator
+    but some content may count."""
     if not denominator:
         if num_hi == 0:
             return ShareFigure(0.0, 0.0, 0.0, 0.0, denominator, unit, tuple(evidence), tuple(gaps))

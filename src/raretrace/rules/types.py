@@ -20,7 +20,7 @@ asks a new kind of question. Types:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, TypedDict
 
@@ -396,12 +396,9 @@ class PortfolioConcentration(Rule):
         )
 
     def _judge(self, subjects: Sequence[Subject]) -> Finding:
-        # 1. Element mass by group (pooled: one strategic raw material; else each element alone).
-        groups: dict[str, list[tuple[Subject, str, float]]] = {}
-        for subject in subjects:
-            for element in select_elements(subject, self.elements):
-                key = element if self.per_element else "+".join(self.elements)
-                groups.setdefault(key, []).append((subject, element, subject.element_kg[element]))
+        groups = self._groups(subjects)
+        if not groups:
+            return self.finding(Outcome.NOT_APPLICABLE, "the lots contain none of the elements checked")
         # 2. Per group and stage, mass-weighted share of each country; the largest third country decides.
         lots = tuple(lot for s in subjects for lot in s.lots)
         rows: list[dict[str, object]] = []
@@ -409,13 +406,7 @@ class PortfolioConcentration(Rule):
         doubtful: list[Evidence] = []
         largest: Evidence | None = None
         for group, parts in sorted(groups.items()):
-            total = sum(kg for _, _, kg in parts)
-            stages = {s for sub, e, _ in parts for s in sub.origin.get(e, {"location": {}})["location"]}
-            for stage in sorted(stages) if "*" in self.stages else self.stages:
-                acc: dict[str, float] = {}
-                for sub, element, kg in parts:
-                    for country, share in stage_shares(sub.origin.get(element), stage).items():
-                        acc[country] = acc.get(country, 0.0) + share * kg / total
+            for stage, acc in self._stage_shares(parts):
                 third = {
                     c: v for c, v in acc.items() if c not in (UNKNOWN, NOT_PERFORMED) and c not in self.exempt
                 }
@@ -430,13 +421,42 @@ class PortfolioConcentration(Rule):
                     over.append(Evidence(lots, top, group, stage, country))
                 elif top + unknown > self.max_share + EPSILON:
                     doubtful.append(Evidence(lots, unknown, group, stage, UNKNOWN, "history untraced"))
+        return self._verdict(rows, largest, over, doubtful)
+
+    def _groups(self, subjects: Sequence[Subject]) -> dict[str, list[tuple[Subject, str, float]]]:
+        """1. Element mass by group (pooled: one strategic raw material; else each element alone)."""
+        groups: dict[str, list[tuple[Subject, str, float]]] = {}
+        for subject in subjects:
+            for element in select_elements(subject, self.elements):
+                key = element if self.per_element else "+".join(self.elements)
+                groups.setdefault(key, []).append((subject, element, subject.element_kg[element]))
+        return groups
+
+    def _stage_shares(
+        self, parts: list[tuple[Subject, str, float]]
+    ) -> Iterator[tuple[str, dict[str, float]]]:
+        """Each stage checked, with each country's share of the group's mass at that stage."""
+        total = sum(kg for _, _, kg in parts)
+        stages = {s for sub, e, _ in parts for s in sub.origin.get(e, {"location": {}})["location"]}
+        for stage in sorted(stages) if "*" in self.stages else self.stages:
+            acc: dict[str, float] = {}
+            for sub, element, kg in parts:
+                for country, share in stage_shares(sub.origin.get(element), stage).items():
+                    acc[country] = acc.get(country, 0.0) + share * kg / total
+            yield stage, acc
+
+    def _verdict(
+        self,
+        rows: list[dict[str, object]],
+        largest: Evidence | None,
+        over: list[Evidence],
+        doubtful: list[Evidence],
+    ) -> Finding:
+        """3. Above the benchmark fails; within it only with untraced history is insufficient data."""
         figures: dict[str, object] = {"max_share": self.max_share, "shares": rows}
-        if not groups:
-            return self.finding(Outcome.NOT_APPLICABLE, "the lots contain none of the elements checked")
-        if largest is not None:
-            figures["largest_third_country_share"] = largest.share
         text = "no third country has a share"
         if largest is not None:
+            figures["largest_third_country_share"] = largest.share
             text = (
                 f"the largest single third-country share is {pct(largest.share)} "
                 f"({largest.country}, {largest.stage} of {largest.element})"

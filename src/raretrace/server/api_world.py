@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -13,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from raretrace.errors import NotFoundError, ValidationError
+from raretrace.io import package_json_folder
 from raretrace.server.access import require_participant
 from raretrace.server.deps import Caller
 from raretrace.server.problems import responses
@@ -167,12 +166,7 @@ Tables = dict[str, list[dict[str, object]]]  # the report's tables by name: rows
 
 def shipped_scenarios() -> dict[str, Json]:
     """The scenarios shipped in ``data/scenarios``, by name (only these can be named in a URL)."""
-    folder = resources.files("raretrace").joinpath("data/scenarios")
-    return {
-        f.name.removesuffix(".json"): json.loads(f.read_text(encoding="utf-8"))
-        for f in sorted(folder.iterdir(), key=lambda f: f.name)
-        if f.name.endswith(".json")
-    }
+    return {name: dict(doc) for name, doc in package_json_folder("data/scenarios").items()}
 
 
 def solve(data: object) -> tuple[Scenario, ScenarioResult]:

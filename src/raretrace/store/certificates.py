@@ -153,3 +153,17 @@ def set_revoked(conn: Connection, certificate_id: str, revoked_at: str, reason: 
 def revoked_indexes(conn: Connection) -> list[int]:
     """The status-list index of every revoked certificate."""
     return [int(i) for i in conn.execute(select(_c.status_index).where(_c.revoked_at.is_not(None))).scalars()]
+
+
+class SqlCertificates:
+    """``store.protocol.CertificateRecords`` as methods of ``store.store.Store``."""
+
+    logged_events = staticmethod(logged_events)
+    event_by_id = staticmethod(event_by_id)
+    parties = staticmethod(parties)
+    certificate_count = staticmethod(count)
+    record_certificate = staticmethod(record)
+    find_certificate = staticmethod(find)
+    certificates_of_lot = staticmethod(of_lot)
+    set_revoked = staticmethod(set_revoked)
+    revoked_indexes = staticmethod(revoked_indexes)

@@ -99,3 +99,13 @@ def summaries(conn: Connection, lot_ids: Sequence[str]) -> list[SummaryRow]:
 def origins(conn: Connection, lot_ids: Sequence[str]) -> list[OriginRow]:
     """Composition (JSON) and stored origin text of each lot of ``lot_ids`` that exists."""
     return cast("list[OriginRow]", _rows(conn, "origins", lot_ids))
+
+
+class SqlLineage:
+    """``store.protocol.LineageReads`` as methods of ``store.store.Store``: the same four statements.
+    (A trace on the SQL store may call the functions directly: it is the same code.)"""
+
+    edges_up = staticmethod(edges_up)
+    edges_down = staticmethod(edges_down)
+    summaries = staticmethod(summaries)
+    origins = staticmethod(origins)

@@ -103,3 +103,13 @@ def transfer_events_of(conn: Connection, lot_ids: Sequence[str]) -> list[tuple[s
         .order_by(t.transfers.c.seq)
     )
     return [(str(r.event_id), str(r.lot_id)) for r in conn.execute(query)]
+
+
+class SqlLotHistory:
+    """``store.protocol.LotHistory``'s reads of a lot's history, as methods of ``store.store.Store``
+    (its ``lots`` is the append path's)."""
+
+    inputs_of = staticmethod(inputs_of)
+    shipments_of = staticmethod(shipments_of)
+    assays_of = staticmethod(assays_of)
+    assay_results = staticmethod(assay_results)

@@ -1,19 +1,27 @@
-"""``LedgerStore`` in memory: the append path's state as dicts, for tests of the domain and the services
-that should not need a database (and as the reference the SQL store is held to).
+"""Every Protocol of ``store.protocol`` in memory: the registry's state as dicts, for tests of the domain
+and the services that should not need a database (and as the reference the SQL store is held to).
 
-It keeps what the SQL store keeps for the append path and reads it back the same way; it has no
-transactions (a test that needs rollback uses the SQL store), so the connection argument is unused.
+It keeps what the SQL store keeps for the append path, a lot's history, certificates and the lineage
+graph, and reads it back the same way; it has no transactions (a test that needs rollback uses the SQL
+store), so the connection argument is unused.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
 from raretrace.errors import StoreError
+from raretrace.jsontypes import JSONValue
 from raretrace.model import Facility, Lot
+from raretrace.store.certificates import CertificateRecord, LoggedEvent, PartyRow
+from raretrace.store.lineage import Edge, OriginRow, SummaryRow
+from raretrace.store.lots import AssayRow, InputRow, ShipmentRow
+from raretrace.store.store import composition_text
 
 NO_REGISTRY = "this store holds no raretrace registry; run `raretrace init --origin …` first"
 
@@ -38,6 +46,10 @@ class MemoryStore:
     received: dict[tuple[int, str], int] = field(default_factory=dict)  # (transfer seq, lot) -> receive seq
     lot_inputs: list[tuple[int, str, str, float]] = field(default_factory=list)  # seq, child, parent, kg
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    envelopes: dict[int, bytes] = field(default_factory=dict)  # seq -> envelope as received
+    shipments: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, lot, sender, receiver
+    assays: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, lot, lab, data (JSON)
+    certificates: dict[str, tuple[CertificateRecord, int]] = field(default_factory=dict)  # id -> (, index)
     _event_ids_by_seq: dict[int, str] = field(default_factory=dict)
 
     # --- meta ---------------------------------------------------------------------------------
@@ -106,12 +118,15 @@ class MemoryStore:
         for row in batch.events:
             self.event_table[row["event_id"]] = (row["seq"], row["kind"])
             self._event_ids_by_seq[row["seq"]] = row["event_id"]
+            self.envelopes[row["seq"]] = bytes(row["envelope"])
+        self.assays.extend((r["seq"], r["lot_id"], r["lab"], r["data"]) for r in batch.assays)
         self.lot_inputs.extend((r["seq"], r["child"], r["parent"], r["mass_kg"]) for r in batch.lot_inputs)
         grouped: dict[int, list[str]] = {}
         senders: dict[int, tuple[str, str]] = {}
         for row in batch.transfers:
             grouped.setdefault(row["seq"], []).append(row["lot_id"])
             senders[row["seq"]] = (row["sender"], row["receiver"])
+            self.shipments.append((row["seq"], row["lot_id"], row["sender"], row["receiver"]))
         for seq, lots in grouped.items():
             event_id = self._event_ids_by_seq[seq]
             sender, receiver = senders[seq]
@@ -122,3 +137,99 @@ class MemoryStore:
 
     def insert_checkpoint(self, conn: object, size: int, root: bytes, note: str, created_at: str) -> None:
         self.checkpoints.append(Checkpoint(size, root, note, created_at))
+
+    # --- a lot's history (LotHistory) -----------------------------------------------------------
+    def inputs_of(self, conn: object, lot_id: str) -> list[InputRow]:
+        return [InputRow(parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if child == lot_id]
+
+    def shipments_of(self, conn: object, lot_id: str) -> list[ShipmentRow]:
+        return [
+            ShipmentRow(seq, sender, receiver, self.received.get((seq, lot)))
+            for seq, lot, sender, receiver in sorted(self.shipments)
+            if lot == lot_id
+        ]
+
+    def assays_of(self, conn: object, lot_id: str) -> list[AssayRow]:
+        return [AssayRow(seq, lab, json.loads(data)) for seq, lot, lab, data in self.assays if lot == lot_id]
+
+    def assay_results(self, conn: object, lot_ids: Sequence[str]) -> list[tuple[str, dict[str, JSONValue]]]:
+        wanted = set(lot_ids)
+        return [(lot, json.loads(data)) for _, lot, _, data in self.assays if lot in wanted]
+
+    # --- certificates (CertificateRecords) ------------------------------------------------------
+    def logged_events(self, conn: object, seqs: Sequence[int]) -> list[LoggedEvent]:
+        return [self._logged(seq) for seq in sorted(set(seqs)) if seq in self.envelopes]
+
+    def _logged(self, seq: int) -> LoggedEvent:
+        return LoggedEvent(seq, self.event_table[self._event_ids_by_seq[seq]][1], self.envelopes[seq])
+
+    def event_by_id(self, conn: object, event_id: str) -> LoggedEvent | None:
+        found = self.event_table.get(event_id)
+        return None if found is None else self._logged(found[0])
+
+    def parties(self, conn: object, ids: Sequence[str]) -> dict[str, PartyRow]:
+        found = (self.facility_table[i] for i in sorted(set(ids)) if i in self.facility_table)
+        return {f.id: PartyRow(f.id, f.name, f.operator, f.country, seq) for f, seq in found}
+
+    def certificate_count(self, conn: object) -> int:
+        return len(self.certificates)
+
+    def record_certificate(self, conn: object, certificate: CertificateRecord, status_index: int) -> None:
+        self.certificates[certificate.id] = (certificate, status_index)
+
+    def find_certificate(self, conn: object, id_or_number: str) -> CertificateRecord | None:
+        return next(
+            (c for c, _ in self.certificates.values() if id_or_number in {c.id, c.number}),
+            None,
+        )
+
+    def certificates_of_lot(self, conn: object, lot_id: str) -> list[CertificateRecord]:
+        naming = [(c.issued_at, index, c) for c, index in self.certificates.values() if lot_id in c.lots]
+        return [c for _, _, c in sorted(naming, key=lambda item: item[:2])]
+
+    def set_revoked(self, conn: object, certificate_id: str, revoked_at: str, reason: str) -> None:
+        found, index = self.certificates[certificate_id]
+        revoked = replace(found, revoked_at=revoked_at, revocation_reason=reason)
+        self.certificates[certificate_id] = (revoked, index)
+
+    def revoked_indexes(self, conn: object) -> list[int]:
+        return sorted(index for c, index in self.certificates.values() if c.revoked_at is not None)
+
+    # --- the lineage graph (LineageReads) -------------------------------------------------------
+    def edges_up(self, conn: object, children: Sequence[str]) -> list[Edge]:
+        wanted = set(children)
+        return [(child, parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if child in wanted]
+
+    def edges_down(self, conn: object, parents: Sequence[str]) -> list[Edge]:
+        wanted = set(parents)
+        return [(child, parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if parent in wanted]
+
+    def summaries(self, conn: object, lot_ids: Sequence[str]) -> list[SummaryRow]:
+        found = (self.lot_table[i] for i in dict.fromkeys(lot_ids) if i in self.lot_table)
+        return [
+            (x.id, x.spec.form.value, x.spec.mass_kg, x.producer, x.stage.value, x.deposit, x.custodian)
+            for x in found
+        ]
+
+    def origins(self, conn: object, lot_ids: Sequence[str]) -> list[OriginRow]:
+        found = (self.lot_table[i] for i in dict.fromkeys(lot_ids) if i in self.lot_table)
+        return [(x.id, composition_text(x), x.origin_text) for x in found]
+
+
+if TYPE_CHECKING:  # mypy holds both stores to every Protocol of the boundary
+    from sqlalchemy import Connection
+
+    from raretrace.store.protocol import CertificateRecords, LedgerStore, LineageReads, LotHistory
+    from raretrace.store.store import Store
+
+    def _both_implement_every_protocol(sql: Store, memory: MemoryStore) -> None:
+        on_sql: tuple[
+            LedgerStore[Connection],
+            LotHistory[Connection],
+            CertificateRecords[Connection],
+            LineageReads[Connection],
+        ] = (sql, sql, sql, sql)
+        in_memory: tuple[
+            LedgerStore[None], LotHistory[None], CertificateRecords[None], LineageReads[None]
+        ] = (memory, memory, memory, memory)
+        del on_sql, in_memory

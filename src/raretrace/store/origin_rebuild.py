@@ -53,31 +53,11 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
     rebuilt: dict[str, tuple[str, dict[str, float]]] = {}  # this batch's lots: stored origin, composition
     done = 0
     last = -1
-    while True:
-        lots = list(
-            conn.execute(
-                text(
-                    "SELECT id, produced_seq, producer, composition FROM lots "
-                    "WHERE produced_seq > :last ORDER BY produced_seq, id LIMIT :n"
-                ),
-                {"last": last, "n": _BATCH},
-            ).all()
-        )
-        if not lots:
-            break
-        # finish the last seq of the batch whole: an event's outputs must be computed together
-        top = lots[-1].produced_seq
-        if len(lots) == _BATCH:
-            lots = [r for r in lots if r.produced_seq < top] or lots
-            top = lots[-1].produced_seq
-            lots += conn.execute(
-                text("SELECT id, produced_seq, producer, composition FROM lots WHERE produced_seq = :s"),
-                {"s": top},
-            ).all()
-            lots = list({r.id: r for r in lots}.values())
-        by_seq: dict[int, list[Any]] = {}
+    while lots := _next_batch(conn, last):
+        by_seq: dict[int, _Rows] = {}
         for row in lots:
             by_seq.setdefault(row.produced_seq, []).append(row)
+        top = max(by_seq)
         events = {
             row.seq: (row.kind, _predicate(row.predicate))
             for row in conn.execute(
@@ -87,22 +67,8 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
             if row.seq in by_seq
         }
         rebuilt.clear()
-        seq_of = {row.id: row.produced_seq for row in lots}
-        consumed: dict[int, dict[str, float]] = {}  # event -> parent -> kg consumed
-        for child, parent, kg in _in_chunks(
-            conn, "SELECT child, parent, mass_kg FROM lot_inputs WHERE child IN", list(seq_of)
-        ):
-            by_parent = consumed.setdefault(seq_of[child], {})
-            by_parent[parent] = by_parent.get(parent, 0.0) + float(kg)
-        # every parent's stored row: one produced earlier in this batch by an event not recomputed here
-        # (an import) keeps its stored origin too
-        wanted = sorted({p for parents in consumed.values() for p in parents})
-        stored = {
-            lot_id: (origin, json.loads(composition))
-            for lot_id, origin, composition in _in_chunks(
-                conn, "SELECT id, origin, composition FROM lots WHERE id IN", wanted
-            )
-        }
+        consumed = _consumed(conn, {row.id: row.produced_seq for row in lots})
+        stored = _stored_parents(conn, consumed)
         updates = []
         for seq in sorted(by_seq):
             kind, predicate = events.get(seq, ("", {}))
@@ -124,6 +90,59 @@ def rebuild_origins(conn: Connection, progress: Callable[[int], None] | None = N
         if progress is not None:
             progress(done)
     return done
+
+
+#: Rows of the lots table (id, produced_seq, producer, composition), as the driver gives them.
+_Rows = list[Any]
+
+
+def _next_batch(conn: Connection, last: int) -> _Rows:
+    """The next lots in log order after event ``last``: about ``_BATCH`` of them, and every output of
+    the batch's last event (an event's outputs must be computed together). Empty at the end."""
+    lots = list(
+        conn.execute(
+            text(
+                "SELECT id, produced_seq, producer, composition FROM lots "
+                "WHERE produced_seq > :last ORDER BY produced_seq, id LIMIT :n"
+            ),
+            {"last": last, "n": _BATCH},
+        ).all()
+    )
+    if len(lots) < _BATCH:
+        return lots
+    top = lots[-1].produced_seq
+    lots = [r for r in lots if r.produced_seq < top] or lots
+    top = lots[-1].produced_seq
+    lots += conn.execute(
+        text("SELECT id, produced_seq, producer, composition FROM lots WHERE produced_seq = :s"),
+        {"s": top},
+    ).all()
+    return list({r.id: r for r in lots}.values())
+
+
+def _consumed(conn: Connection, seq_of: Mapping[str, int]) -> dict[int, dict[str, float]]:
+    """Event -> parent -> kg the event consumed of it, for the events producing the lots ``seq_of`` maps."""
+    consumed: dict[int, dict[str, float]] = {}
+    for child, parent, kg in _in_chunks(
+        conn, "SELECT child, parent, mass_kg FROM lot_inputs WHERE child IN", list(seq_of)
+    ):
+        by_parent = consumed.setdefault(seq_of[child], {})
+        by_parent[parent] = by_parent.get(parent, 0.0) + float(kg)
+    return consumed
+
+
+def _stored_parents(
+    conn: Connection, consumed: Mapping[int, Mapping[str, float]]
+) -> dict[str, tuple[str | None, dict[str, float]]]:
+    """Every parent's stored origin and composition: one produced earlier in this batch by an event not
+    recomputed here (an import) keeps its stored origin too."""
+    wanted = sorted({p for parents in consumed.values() for p in parents})
+    return {
+        lot_id: (origin, json.loads(composition))
+        for lot_id, origin, composition in _in_chunks(
+            conn, "SELECT id, origin, composition FROM lots WHERE id IN", wanted
+        )
+    }
 
 
 def _in_chunks(conn: Connection, sql: str, values: list[str]) -> list[Any]:

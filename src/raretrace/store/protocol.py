@@ -1,9 +1,11 @@
-"""The storage boundary of the append path, as a Protocol: what judging and recording a batch needs
-from storage, and nothing else.
+"""The storage boundary, as small Protocols grouped by concern: the append path (``LedgerStore``), a
+lot's own history (``LotHistory``), certificates as recorded (``CertificateRecords``) and the lineage
+graph's reads (``LineageReads``). Each says what its services need from storage, and nothing else.
 
 Two implementations keep it honest: ``store.store.Store`` (SQLAlchemy Core, SQLite and PostgreSQL)
-and ``store.memory.MemoryStore`` (dicts; for domain and service tests that need no database).
-tests/test_store_contract.py runs the same batches through both and requires the same state. Every
+and ``store.memory.MemoryStore`` (dicts; for domain and service tests that need no database); each
+implements every Protocol here. tests/test_store_contract.py runs the same batches through both and
+requires the same state and the same answers to every read. Every
 method takes the caller's connection (``Conn_contra``): transactions belong to the service, as with
 ``log.tiles.TileStorage``.
 """
@@ -14,7 +16,11 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
+from raretrace.jsontypes import JSONValue
 from raretrace.model import Facility, Lot
+from raretrace.store.certificates import CertificateRecord, LoggedEvent, PartyRow
+from raretrace.store.lineage import Edge, OriginRow, SummaryRow
+from raretrace.store.lots import AssayRow, InputRow, ShipmentRow
 
 Conn_contra = TypeVar("Conn_contra", contravariant=True)
 
@@ -41,3 +47,40 @@ class LedgerStore(Protocol[Conn_contra]):
     def insert_checkpoint(
         self, conn: Conn_contra, size: int, root: bytes, note: str, created_at: str
     ) -> None: ...
+
+
+class LotHistory(Protocol[Conn_contra]):
+    """A lot and the rows of its own history (``lot show``, the compliance check, the demo)."""
+
+    def lots(self, conn: Conn_contra, ids: Sequence[str]) -> dict[str, Lot]: ...
+    def inputs_of(self, conn: Conn_contra, lot_id: str) -> list[InputRow]: ...
+    def shipments_of(self, conn: Conn_contra, lot_id: str) -> list[ShipmentRow]: ...
+    def assays_of(self, conn: Conn_contra, lot_id: str) -> list[AssayRow]: ...
+    def assay_results(
+        self, conn: Conn_contra, lot_ids: Sequence[str]
+    ) -> list[tuple[str, dict[str, JSONValue]]]: ...
+
+
+class CertificateRecords(Protocol[Conn_contra]):
+    """Certificates as recorded, and the reads of the log's tables that issuing one needs."""
+
+    def logged_events(self, conn: Conn_contra, seqs: Sequence[int]) -> list[LoggedEvent]: ...
+    def event_by_id(self, conn: Conn_contra, event_id: str) -> LoggedEvent | None: ...
+    def parties(self, conn: Conn_contra, ids: Sequence[str]) -> dict[str, PartyRow]: ...
+    def certificate_count(self, conn: Conn_contra) -> int: ...
+    def record_certificate(
+        self, conn: Conn_contra, certificate: CertificateRecord, status_index: int
+    ) -> None: ...
+    def find_certificate(self, conn: Conn_contra, id_or_number: str) -> CertificateRecord | None: ...
+    def certificates_of_lot(self, conn: Conn_contra, lot_id: str) -> list[CertificateRecord]: ...
+    def set_revoked(self, conn: Conn_contra, certificate_id: str, revoked_at: str, reason: str) -> None: ...
+    def revoked_indexes(self, conn: Conn_contra) -> list[int]: ...
+
+
+class LineageReads(Protocol[Conn_contra]):
+    """The questions a trace asks of every generation it walks (rows in no particular order)."""
+
+    def edges_up(self, conn: Conn_contra, children: Sequence[str]) -> list[Edge]: ...
+    def edges_down(self, conn: Conn_contra, parents: Sequence[str]) -> list[Edge]: ...
+    def summaries(self, conn: Conn_contra, lot_ids: Sequence[str]) -> list[SummaryRow]: ...
+    def origins(self, conn: Conn_contra, lot_ids: Sequence[str]) -> list[OriginRow]: ...

@@ -18,7 +18,10 @@ from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
 from raretrace.errors import StoreError
 from raretrace.model import Composition, Facility, Form, Lot, LotSpec, Stage, trusted
 from raretrace.store import schema as t
+from raretrace.store.certificates import SqlCertificates
 from raretrace.store.envelopes import pack
+from raretrace.store.lineage import SqlLineage
+from raretrace.store.lots import SqlLotHistory
 from raretrace.store.raw import IN_CHUNK, RowUpdate, fetch_in, insert_many, update_many
 
 _CHUNK = IN_CHUNK
@@ -33,11 +36,16 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def composition_text(lot: Lot) -> str:
+    """The lot's composition as its column holds it (compact JSON)."""
+    return json.dumps(lot.spec.composition.to_dict(), separators=(",", ":"))
+
+
 def _lot_update(lot: Lot) -> dict[str, Any]:
     """Parameters of ``_UPDATE_LOT``: what an event can change about an existing lot."""
     return {
         "v_id": lot.id,
-        "v_composition": json.dumps(lot.spec.composition.to_dict(), separators=(",", ":")),
+        "v_composition": composition_text(lot),
         "v_custodian": lot.custodian,
         "v_in_transit_to": lot.in_transit_to,
         "v_remaining_kg": lot.remaining_kg,
@@ -51,7 +59,7 @@ def lot_row(lot: Lot) -> dict[str, Any]:
         "form": lot.spec.form.value,
         "mass_kg": lot.spec.mass_kg,
         "units": lot.spec.units,
-        "composition": json.dumps(lot.spec.composition.to_dict(), separators=(",", ":")),
+        "composition": composition_text(lot),
         "custodian": lot.custodian,
         "in_transit_to": lot.in_transit_to,
         "remaining_kg": lot.remaining_kg,
@@ -131,8 +139,10 @@ def _key_from_row(row: Any) -> KeyRecord:
     )
 
 
-class Store:
-    """Reads and bulk writes over the shared schema; stateless apart from the engine it is given."""
+class Store(SqlLotHistory, SqlCertificates, SqlLineage):
+    """Reads and bulk writes over the shared schema; stateless. It implements every Protocol of
+    ``store.protocol``: the append path's methods are here, the others come from the modules of their
+    concern (``store.lots``, ``store.certificates``, ``store.lineage``)."""
 
     # --- meta ---------------------------------------------------------------------------------
     def get_meta(self, conn: Connection, key: str) -> str | None:

@@ -15,14 +15,13 @@ per path, at the median. Dependence compares the restricted exporter's share of 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import _Doc, _Row
 from raretrace.world.lines import month_index, month_text
 from raretrace.world.market import (
@@ -167,9 +166,7 @@ def _month(r: _Row, name: str) -> str:
 
 def load_episode() -> object:
     """The shipped episode document as written (``Episode.from_dict`` checks it)."""
-    text = resources.files("raretrace").joinpath(f"data/world/{NAME}").read_text(encoding="utf-8")
-    data: object = json.loads(text)
-    return data
+    return read_package_json(f"data/world/{NAME}")
 
 
 def episode_market(doc: object) -> Market:
@@ -199,18 +196,34 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: object | None = None) -
     market = episode_market(raw)
     sim = price_paths(market, draw(market, paths, seed))
     mid = price_paths(market, central(market))
-    origin = month_index(e.start)
+    return Backtest(
+        e.start,
+        market,
+        sim,
+        mid,
+        _price_points(e, market, sim, mid),
+        _ratio_points(e, market, sim),
+        float(market.restricted_supply / market.supply0),
+        float(np.median(sim.dependence[:, -1])),
+        e.dependence,
+    )
+
+
+def _at(month: str, where: str, e: Episode, market: Market) -> int:
+    """The month's index on the simulated horizon (its start is month 0); outside it, an error."""
+    t = month_index(month, where) - month_index(e.start)
+    if not 0 <= t < market.months:
+        raise ValidationError(f"{month} is outside the back-test horizon", field=where)
+    return t
+
+
+def _price_points(e: Episode, market: Market, sim: Paths, mid: Paths) -> tuple[PricePoint, ...]:
+    """Each observed price beside the simulated paths' 10th, 50th and 90th percentiles that month and
+    the central path (all relative to the starting price)."""
     p0 = market.p0
-
-    def at(month: str, where: str) -> int:
-        t = month_index(month, where) - origin
-        if not 0 <= t < market.months:
-            raise ValidationError(f"{month} is outside the back-test horizon", field=where)
-        return t
-
     prices = []
     for i, o in enumerate(e.outcomes):
-        t = at(o.start, f"backtest.outcomes[{i}].month")
+        t = _at(o.start, f"backtest.outcomes[{i}].month", e, market)
         observed = (o.value[0] + o.value[1]) / 2.0 / p0
         column = sim.price[:, t] / p0
         p10, p50, p90 = (float(np.quantile(column, q)) for q in (0.1, 0.5, 0.9))
@@ -227,11 +240,17 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: object | None = None) -
                 o.source,
             )
         )
+    return tuple(prices)
+
+
+def _ratio_points(e: Episode, market: Market, sim: Paths) -> tuple[RatioPoint, ...]:
+    """Each observed price multiple over a period beside the simulated multiples' percentiles."""
+    origin = month_index(e.start)
     ratios = []
     for i, r in enumerate(e.ratios):
         t0 = month_index(r.start) - origin
-        t1 = at(r.end, f"backtest.ratios[{i}].to")
-        before = sim.price[:, t0] if t0 >= 0 else np.full(sim.price.shape[0], p0)
+        t1 = _at(r.end, f"backtest.ratios[{i}].to", e, market)
+        before = sim.price[:, t0] if t0 >= 0 else np.full(sim.price.shape[0], market.p0)
         multiple = sim.price[:, t1] / before
         p10, model, p90 = (float(np.quantile(multiple, q)) for q in (0.1, 0.5, 0.9))
         lo, hi = r.value
@@ -248,14 +267,4 @@ def run_backtest(paths: int = 2_000, seed: int = 0, doc: object | None = None) -
                 r.source,
             )
         )
-    return Backtest(
-        e.start,
-        market,
-        sim,
-        mid,
-        tuple(prices),
-        tuple(ratios),
-        float(market.restricted_supply / market.supply0),
-        float(np.median(sim.dependence[:, -1])),
-        e.dependence,
-    )
+    return tuple(ratios)

@@ -18,12 +18,11 @@ Australia), and what the source leaves unallocated is "not known".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import WorldData, _Doc
 from raretrace.world.metrics import published_shares
 
@@ -70,9 +69,7 @@ def _control_doc(doc: object | None) -> object:
     """``doc`` if given (a caller's own table), else the shipped ``control.json``."""
     if doc is not None:
         return doc
-    return json.loads(
-        resources.files("raretrace").joinpath("data/world/control.json").read_text(encoding="utf-8")
-    )
+    return read_package_json("data/world/control.json")
 
 
 def load_control(

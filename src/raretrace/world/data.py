@@ -9,13 +9,12 @@ JSON so tests and users can validate their own tables; ``load`` reads the shippe
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.provenance import STAGE_ORDER
 
 FILES = (
@@ -212,99 +211,17 @@ class WorldData:
         for name in FILES:
             if name not in docs:
                 raise ValidationError("missing world data file", field=name)
-        mining = _Doc("mining.json", docs["mining.json"])
-        shares = _Doc("stage_shares.json", docs["stage_shares.json"])
-        defense = _Doc("defense.json", docs["defense.json"])
-        capacity = _Doc("capacity.json", docs["capacity.json"])
-        prices = _Doc("prices.json", docs["prices.json"])
-        imports = _Doc("imports.json", docs["imports.json"])
-        demand_doc = _Doc("demand.json", docs["demand.json"])
-        premium_doc = _Doc("premiums.json", docs["premiums.json"])
-        production = tuple(
-            Production(
-                r.text("source"),
-                r.text("date"),
-                r.country("country", other=True),
-                r.integer("year"),
-                r.number("t_reo"),
-                r.flag("estimate"),
-            )
-            for r in mining.rows("production")
-        )
-        _unique(mining, "production", [(p.country, p.year) for p in production])
-        reserves = tuple(
-            Reserve(r.text("source"), r.text("date"), r.country("country"), r.number("t_reo"))
-            for r in mining.rows("reserves")
-        )
-        _unique(mining, "reserves", [p.country for p in reserves])
-        world = tuple(
-            WorldTotal(r.text("source"), r.text("date"), r.integer("year"), r.number("t_reo"))
-            for r in mining.rows("world")
-        )
-        stage_shares = tuple(
-            StageShare(
-                r.text("source"),
-                r.text("date"),
-                r.stage("stage"),
-                r.country("country"),
-                r.fraction("share"),
-                r.integer("year"),
-                r.choice("kind", ("observed", "projection")),
-                r.text("measure"),
-            )
-            for r in shares.rows("shares")
-        )
-        _unique(shares, "shares", [(s.stage, s.country, s.year, s.kind, s.source) for s in stage_shares])
-        seed_row = shares.object("seed")
-        seed = Seed(
-            seed_row.text("source"),
-            seed_row.text("date"),
-            seed_row.number("tolerance_pp"),
-            tuple(
-                SeedFigure(f.stage("stage"), f.country("country"), f.fraction("share"))
-                for f in seed_row.rows("figures")
-            ),
-        )
+        production, reserves, world = _mining(_Doc("mining.json", docs["mining.json"]))
+        stage_shares, seed = _stage_shares(_Doc("stage_shares.json", docs["stage_shares.json"]))
         platforms = tuple(
             Platform(r.text("source"), r.text("date"), r.text("platform"), r.text("kind"), r.number("kg"))
-            for r in defense.rows("platforms")
+            for r in _Doc("defense.json", docs["defense.json"]).rows("platforms")
         )
-        projects = tuple(
-            Project(
-                r.text("source"),
-                r.text("date"),
-                r.text("id"),
-                r.text("name"),
-                r.country("country"),
-                r.stage("stage"),
-                r.optional_number("capacity_t_per_year"),
-                r.text("unit"),
-                r.optional_start("start"),
-                r.text("status"),
-            )
-            for r in capacity.rows("projects")
-        )
-        _unique(capacity, "projects", [p.id for p in projects])
-        price_points = tuple(_price(r) for r in prices.rows("prices"))
-        reliance = tuple(_reliance(r) for r in imports.rows("reliance"))
-        import_sources = tuple(
-            ImportSource(
-                r.text("source"),
-                r.text("date"),
-                r.country("importer"),
-                r.text("period"),
-                r.country("country", other=True),
-                r.fraction("share"),
-            )
-            for r in imports.rows("import_sources")
-        )
-        demand = tuple(_demand(r) for r in demand_doc.rows("demand"))
-        premiums = tuple(_premium(r) for r in premium_doc.rows("premiums"))
-        _unique(premium_doc, "premiums", [p.id for p in premiums])
-        claims = tuple(
-            Claim(r.text("source"), r.text("date"), r.text("id"), r.text("claim"), *r.range("ratio", 1.0))
-            for r in premium_doc.rows("claims")
-        )
+        projects = _projects(_Doc("capacity.json", docs["capacity.json"]))
+        price_points = tuple(_price(r) for r in _Doc("prices.json", docs["prices.json"]).rows("prices"))
+        reliance, import_sources = _imports(_Doc("imports.json", docs["imports.json"]))
+        demand = tuple(_demand(r) for r in _Doc("demand.json", docs["demand.json"]).rows("demand"))
+        premiums, claims = _premiums(_Doc("premiums.json", docs["premiums.json"]))
         return cls(
             production,
             reserves,
@@ -324,14 +241,7 @@ class WorldData:
     @classmethod
     def load(cls) -> WorldData:
         """The shipped datasets in ``raretrace/data/world/``."""
-        folder = resources.files("raretrace").joinpath("data/world")
-        docs: dict[str, object] = {}
-        for name in FILES:
-            try:
-                docs[name] = json.loads(folder.joinpath(name).read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as e:
-                raise ValidationError(f"cannot read world data: {e}", field=name) from e
-        return cls.from_dicts(docs)
+        return cls.from_dicts({name: read_package_json(f"data/world/{name}") for name in FILES})
 
     def world_total(self, year: int) -> WorldTotal:
         for total in self.world:
@@ -554,3 +464,107 @@ class _Row:
         if not isinstance(value, str) or not _START.match(value):
             raise self.error(name, f"must be YYYY, YYYY-Qn or YYYY-MM, not {value!r}")
         return value
+
+
+def _mining(mining: _Doc) -> tuple[tuple[Production, ...], tuple[Reserve, ...], tuple[WorldTotal, ...]]:
+    """mining.json: mine production by country and year, reserves by country, and world totals."""
+    production = tuple(
+        Production(
+            r.text("source"),
+            r.text("date"),
+            r.country("country", other=True),
+            r.integer("year"),
+            r.number("t_reo"),
+            r.flag("estimate"),
+        )
+        for r in mining.rows("production")
+    )
+    _unique(mining, "production", [(p.country, p.year) for p in production])
+    reserves = tuple(
+        Reserve(r.text("source"), r.text("date"), r.country("country"), r.number("t_reo"))
+        for r in mining.rows("reserves")
+    )
+    _unique(mining, "reserves", [p.country for p in reserves])
+    world = tuple(
+        WorldTotal(r.text("source"), r.text("date"), r.integer("year"), r.number("t_reo"))
+        for r in mining.rows("world")
+    )
+    return production, reserves, world
+
+
+def _stage_shares(shares: _Doc) -> tuple[tuple[StageShare, ...], Seed]:
+    """stage_shares.json: each stage's shares by country, and the seed figures they are checked against."""
+    stage_shares = tuple(
+        StageShare(
+            r.text("source"),
+            r.text("date"),
+            r.stage("stage"),
+            r.country("country"),
+            r.fraction("share"),
+            r.integer("year"),
+            r.choice("kind", ("observed", "projection")),
+            r.text("measure"),
+        )
+        for r in shares.rows("shares")
+    )
+    _unique(shares, "shares", [(s.stage, s.country, s.year, s.kind, s.source) for s in stage_shares])
+    seed_row = shares.object("seed")
+    seed = Seed(
+        seed_row.text("source"),
+        seed_row.text("date"),
+        seed_row.number("tolerance_pp"),
+        tuple(
+            SeedFigure(f.stage("stage"), f.country("country"), f.fraction("share"))
+            for f in seed_row.rows("figures")
+        ),
+    )
+    return stage_shares, seed
+
+
+def _projects(capacity: _Doc) -> tuple[Project, ...]:
+    """capacity.json: announced and operating projects, each id once."""
+    projects = tuple(
+        Project(
+            r.text("source"),
+            r.text("date"),
+            r.text("id"),
+            r.text("name"),
+            r.country("country"),
+            r.stage("stage"),
+            r.optional_number("capacity_t_per_year"),
+            r.text("unit"),
+            r.optional_start("start"),
+            r.text("status"),
+        )
+        for r in capacity.rows("projects")
+    )
+    _unique(capacity, "projects", [p.id for p in projects])
+    return projects
+
+
+def _imports(imports: _Doc) -> tuple[tuple[ImportReliance, ...], tuple[ImportSource, ...]]:
+    """imports.json: import reliance, and each importer's sources by country."""
+    reliance = tuple(_reliance(r) for r in imports.rows("reliance"))
+    import_sources = tuple(
+        ImportSource(
+            r.text("source"),
+            r.text("date"),
+            r.country("importer"),
+            r.text("period"),
+            r.country("country", other=True),
+            r.fraction("share"),
+        )
+        for r in imports.rows("import_sources")
+    )
+    return reliance, import_sources
+
+
+def _premiums(premium_doc: _Doc) -> tuple[tuple[Premium, ...], tuple[Claim, ...]]:
+    """premiums.json: published price premiums (each id once) and the claims made about them."""
+    premiums = tuple(_premium(r) for r in premium_doc.rows("premiums"))
+    _unique(premium_doc, "premiums", [p.id for p in premiums])
+    claims = tuple(
+        Claim(r.text("source"), r.text("date"), r.text("id"), r.text("claim"), *r.range("ratio", 1.0))
+        for r in premium_doc.rows("claims")
+    )
+    return premiums, claims

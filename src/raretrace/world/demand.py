@@ -190,16 +190,40 @@ def world_lines(
     Each step narrows the t/yr rows and, when nothing is left, says which field of the request (``where``
     + ``.commodity``, ``.region``, ``.year``, ``.scenario``, ``.source_contains``, ``.segments[i]``,
     ``.rest``, ``.pick``) asks for what the data does not hold, listing what it does hold."""
-
-    def field(name: str) -> str:
-        return f"{where}.{name}"
-
-    def listed(values: set[str]) -> str:
-        return ", ".join(sorted(values)) or "none"
-
     if request.pick not in PICKS:
-        raise ValidationError(f"must be one of {', '.join(PICKS)}, not {request.pick!r}", field=field("pick"))
-    r = request
+        raise ValidationError(
+            f"must be one of {', '.join(PICKS)}, not {request.pick!r}", field=f"{where}.pick"
+        )
+    _narrow(data, request, where)
+    try:
+        table = segment_table(
+            data,
+            request.commodity,
+            request.region,
+            request.year,
+            scenario=request.scenario,
+            source=request.source,
+        )
+    except ValidationError as e:  # two publishers give one segment
+        raise ValidationError(
+            f"{e.message}; name it with source_contains", field=f"{where}.source_contains"
+        ) from e
+    _check_segments(table, request, where)
+    try:
+        return table.lines(
+            request.country, pick=request.pick, rest=request.rest, segments=request.segments or None
+        )
+    except ValidationError as e:  # the segments exceed the total at this end of the ranges
+        raise ValidationError(f"{e.message} ({e.field})", field=f"{where}.rest") from e
+
+
+def _listed(values: set[str]) -> str:
+    return ", ".join(sorted(values)) or "none"
+
+
+def _narrow(data: WorldData, r: WorldDemandRequest, where: str) -> None:
+    """Narrow the t/yr rows by commodity, region, year, scenario and source in turn; the first step
+    that leaves none is refused, naming its field and listing what the rows before it hold."""
     # (field, which rows it keeps, what was asked, what the data holds instead, the key grows by)
     steps: list[tuple[str, Callable[[Demand], bool], str, str, Callable[[Demand], str], str]] = [
         (
@@ -247,29 +271,21 @@ def world_lines(
         if not same:
             raise ValidationError(
                 f"demand.json has no tonnage of {key}{asked} "
-                f"({holds}: {listed({value_of(d) for d in rows})})",
-                field=field(name),
+                f"({holds}: {_listed({value_of(d) for d in rows})})",
+                field=f"{where}.{name}",
             )
         rows, key = same, key + grows
         if name == "commodity":  # held as a tonnage, but is it something a scenario line can carry?
-            _element(r.commodity, field(name))
-    try:
-        table = segment_table(
-            data,
-            request.commodity,
-            request.region,
-            request.year,
-            scenario=request.scenario,
-            source=request.source,
-        )
-    except ValidationError as e:  # two publishers give one segment
-        raise ValidationError(
-            f"{e.message}; name it with source_contains", field=field("source_contains")
-        ) from e
+            _element(r.commodity, f"{where}.{name}")
+
+
+def _check_segments(table: SegmentTable, request: WorldDemandRequest, where: str) -> None:
+    """The segments asked for are each published once as a tonnage, and the rest (if asked) is a
+    segment not taken, of a table with a published total."""
     published = {d.segment for d in table.tonnages}
     for i, name in enumerate(request.segments):
         if name in request.segments[:i]:
-            raise ValidationError(f"segment {name!r} is listed twice", field=field(f"segments[{i}]"))
+            raise ValidationError(f"segment {name!r} is listed twice", field=f"{where}.segments[{i}]")
         if name in published:
             continue
         bound = next((b for b in table.bounds if b.segment == name), None)
@@ -279,19 +295,13 @@ def world_lines(
             else "no published tonnage"
         )
         raise ValidationError(
-            f"segment {name!r} of {table._where()} has {why} (segments with a tonnage: {listed(published)})",
-            field=field(f"segments[{i}]"),
+            f"segment {name!r} of {table._where()} has {why} (segments with a tonnage: {_listed(published)})",
+            field=f"{where}.segments[{i}]",
         )
     if request.rest is not None:
         if table.total is None:
             raise ValidationError(
-                f"{table._where()} has no published total, so there is no remainder", field=field("rest")
+                f"{table._where()} has no published total, so there is no remainder", field=f"{where}.rest"
             )
         if request.rest in (request.segments or tuple(published)):
-            raise ValidationError(f"{request.rest!r} is already a segment taken", field=field("rest"))
-    try:
-        return table.lines(
-            request.country, pick=request.pick, rest=request.rest, segments=request.segments or None
-        )
-    except ValidationError as e:  # the segments exceed the total at this end of the ranges
-        raise ValidationError(f"{e.message} ({e.field})", field=field("rest")) from e
+            raise ValidationError(f"{request.rest!r} is already a segment taken", field=f"{where}.rest")

@@ -19,12 +19,11 @@ market, what a kg of element costs as metal or alloy against the same kg in oxid
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 
 from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import WorldData, _Doc
 
 READINGS = ("magnet", "element")
@@ -146,10 +145,7 @@ class ElementTables:
 
     @classmethod
     def load(cls) -> ElementTables:
-        text = (
-            resources.files("raretrace").joinpath("data/world/element_costs.json").read_text(encoding="utf-8")
-        )
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(read_package_json("data/world/element_costs.json"))
 
 
 def element_kg(tables: ElementTables, content_kg: float, reading: str) -> dict[str, float]:

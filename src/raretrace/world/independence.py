@@ -18,13 +18,12 @@ share of paths covered by the end of each estimate's window.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 from raretrace.elements import oxide_factor
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import WorldData, _Doc, _Row
 from raretrace.world.forecast import ForecastModel, ForecastProject, ForecastResult, simulate
 from raretrace.world.lines import month_index, month_text
@@ -104,18 +103,7 @@ class Plan:
             )
             for r in doc.rows("targets")
         )
-        composition = {
-            r.text("commodity"): (r.fraction("mass_fraction"), r.text("basis").startswith("assumption"))
-            for r in doc.rows("composition")
-        }
-        for needed in ("magnet REE", "Dy", "Tb"):
-            if needed not in composition:
-                raise ValidationError(f"no composition row for {needed!r}", field=f"{name}: composition")
-        ree = composition["magnet REE"][0]
-        if ree <= 0 or composition["Dy"][0] + composition["Tb"][0] > ree:
-            raise ValidationError(
-                "Dy + Tb must not exceed the magnet's REE fraction", field=f"{name}: composition"
-            )
+        composition = _composition(doc, name)
         uncertainty = {
             r.stage("stage"): Uncertainty(
                 r.number("delay_mean_months"),
@@ -141,26 +129,7 @@ class Plan:
                 raise ValidationError(
                     f"no uncertainty row for stage {c.stage!r}", field=f"{name}: uncertainty"
                 )
-        origin = month_index(start)
-        estimates = []
-        for r in doc.rows("estimates"):
-            if "by" in r.data:
-                last = r.text("by")
-                month_index(last, f"{name}: {r.where}.by")
-                first = None
-            else:
-                lo, hi = r.integer("from_month"), r.integer("to_month")
-                first, last = month_text(origin + lo), month_text(origin + hi)
-            estimates.append(
-                Estimate(
-                    r.text("id"),
-                    r.choice("segment", ("defense", "all")),
-                    r.text("label"),
-                    last,
-                    first,
-                    r.text("source"),
-                )
-            )
+        estimates = tuple(_estimate(r, month_index(start), name) for r in doc.rows("estimates"))
         return cls(
             start,
             months,
@@ -170,14 +139,13 @@ class Plan:
             composition,
             uncertainty,
             commodities,
-            tuple(estimates),
+            estimates,
         )
 
     @classmethod
     def load(cls) -> Plan:
         """The shipped plan (``data/world/forecasts.json``)."""
-        text = resources.files("raretrace").joinpath("data/world/forecasts.json").read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(read_package_json("data/world/forecasts.json"))
 
     def demand_t_per_year(self, target: Target, commodity: Commodity) -> float:
         """The target's demand for one commodity, in the capacity table's unit (see the module docstring)."""
@@ -377,3 +345,36 @@ def run_plan(
             )
         )
     return out
+
+
+def _composition(doc: _Doc, name: str) -> dict[str, tuple[float, bool]]:
+    """Mass fraction of each commodity in a magnet (and whether it is an assumption); magnet REE, Dy
+    and Tb are required, and Dy + Tb cannot exceed the magnet's REE fraction."""
+    composition = {
+        r.text("commodity"): (r.fraction("mass_fraction"), r.text("basis").startswith("assumption"))
+        for r in doc.rows("composition")
+    }
+    for needed in ("magnet REE", "Dy", "Tb"):
+        if needed not in composition:
+            raise ValidationError(f"no composition row for {needed!r}", field=f"{name}: composition")
+    ree = composition["magnet REE"][0]
+    if ree <= 0 or composition["Dy"][0] + composition["Tb"][0] > ree:
+        raise ValidationError(
+            "Dy + Tb must not exceed the magnet's REE fraction", field=f"{name}: composition"
+        )
+    return composition
+
+
+def _estimate(r: _Row, origin: int, name: str) -> Estimate:
+    """A published estimate: due ``by`` a month, or within months ``from_month``-``to_month`` of the
+    plan's start (``origin``, a month index)."""
+    if "by" in r.data:
+        last = r.text("by")
+        month_index(last, f"{name}: {r.where}.by")
+        first = None
+    else:
+        lo, hi = r.integer("from_month"), r.integer("to_month")
+        first, last = month_text(origin + lo), month_text(origin + hi)
+    return Estimate(
+        r.text("id"), r.choice("segment", ("defense", "all")), r.text("label"), last, first, r.text("source")
+    )

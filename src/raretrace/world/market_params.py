@@ -15,10 +15,9 @@ parameter is no range.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from importlib import resources
 
+from raretrace.io import read_package_json
 from raretrace.world.data import _Doc, _Row
 
 USES = ("range", "context")
@@ -40,8 +39,7 @@ class Estimate:
 
 
 def _doc() -> object:
-    text = resources.files("raretrace").joinpath("data/world/market_params.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return read_package_json("data/world/market_params.json")
 
 
 def _estimates(name: str, row: _Row) -> list[Estimate]:

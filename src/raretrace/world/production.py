@@ -22,12 +22,11 @@ quarters (Lynas 1.4-2.1 kt NdPr a quarter against a 10.5 kt/yr nameplate) say ot
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
-from importlib import resources
 
 from raretrace.errors import ValidationError
+from raretrace.io import read_package_json
 from raretrace.world.data import _Doc, _Row
 from raretrace.world.lines import month_index
 
@@ -187,8 +186,7 @@ class ProductionData:
     @classmethod
     def load(cls) -> ProductionData:
         """The shipped table (``data/world/production.json``)."""
-        text = resources.files("raretrace").joinpath("data/world/production.json").read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(read_package_json("data/world/production.json"))
 
     def producer(self, pid: str) -> Producer:
         for p in self.producers:

@@ -39,6 +39,7 @@ country, stockpile draws, unmet demand) summed over the horizon: what the report
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from scipy.sparse import coo_matrix, csr_matrix, vstack
 
 from raretrace.elements import parse_element
 from raretrace.errors import RaretraceError, ValidationError
+from raretrace.fields import Fields
 from raretrace.world.data import STAGES, WorldData
 from raretrace.world.demand import WorldDemandRequest, world_lines
 from raretrace.world.lines import COMMODITIES, DemandLine, SupplyLine, month_index, month_text
@@ -183,9 +185,9 @@ class Scenario:
             end_uses=tuple(r.texts("end_uses")),
             start=start,
             end=end,
-            approval_rate=r.number("approval_rate"),
+            approval_rate=r.amount("approval_rate"),
             stockpiles={
-                _element(k, f"scenario.stockpiles.{k}"): _Fields(stockpiles, "scenario.stockpiles").number(k)
+                _element(k, f"scenario.stockpiles.{k}"): _Fields(stockpiles, "scenario.stockpiles").amount(k)
                 for k in stockpiles
             },
             supply=tuple(
@@ -193,13 +195,13 @@ class Scenario:
                     f.country("country"),
                     f.text("stage"),
                     f.element("element"),
-                    f.number("t_per_month"),
+                    f.amount("t_per_month"),
                     f.optional_month("from"),
                     f.optional_month("to"),
                 )
-                for f in r.items("supply")
+                for f in r.tables("supply", required=True)
             ),
-            demand=_demand(r.items("demand"), world),
+            demand=_demand(r.tables("demand", required=True), world),
             horizon_start=_Fields(horizon, "scenario.horizon").optional_month("start") or start,
             horizon_end=_Fields(horizon, "scenario.horizon").optional_month("end") or end,
             priority_mode=p.text("mode"),
@@ -451,7 +453,7 @@ def _demand(items: list[_Fields], world: WorldData | None) -> tuple[DemandLine, 
                     f.text("segment"),
                     f.country("country"),
                     f.element("element"),
-                    f.number("t_per_month"),
+                    f.amount("t_per_month"),
                     f.note("source"),
                 )
             )
@@ -464,10 +466,10 @@ def _demand(items: list[_Fields], world: WorldData | None) -> tuple[DemandLine, 
 
 def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
     if f.data.get("from") != "world":
-        raise f._err("from", f'must be "world" (the published demand table), not {f.data.get("from")!r}')
+        raise f.error("from", f'must be "world" (the published demand table), not {f.data.get("from")!r}')
     for name in ("segment", "element", "t_per_month"):
         if name in f.data:
-            raise f._err(
+            raise f.error(
                 name,
                 "is not used with from: world (the lines take segment, element and tonnage from "
                 "demand.json; name the commodity, region, year and optionally segments)",
@@ -475,7 +477,7 @@ def _world_demand(f: _Fields, world: WorldData) -> tuple[DemandLine, ...]:
     region = f.text("region")
     if region == "world":
         if "country" not in f.data:
-            raise f._err(
+            raise f.error(
                 "country",
                 'is required when region is "world": name the country whose demand the lines stand for',
             )
@@ -512,7 +514,7 @@ def _weights(data: object) -> dict[str, float]:
     if not isinstance(data, dict):
         raise ValidationError("must be an object segment -> weight", field="scenario.priority.weights")
     fields = _Fields(data, "scenario.priority.weights")
-    return {str(k): fields.number(k) for k in data}
+    return {str(k): fields.amount(k) for k in data}
 
 
 def _element(text: object, where: str) -> str:
@@ -525,71 +527,47 @@ def _element(text: object, where: str) -> str:
         raise ValidationError(e.message, field=where) from e
 
 
-class _Fields:
-    def __init__(self, data: dict[str, object], where: str) -> None:
-        self.data, self.where = data, where
-
-    def _err(self, name: str, message: str) -> ValidationError:
-        return ValidationError(message, field=f"{self.where}.{name}")
-
-    def text(self, name: str) -> str:
-        value = self.data.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise self._err(name, "must be a non-empty string")
-        return value
+class _Fields(Fields):
+    """A scenario's table, read by ``fields.Fields`` (paths, required fields, lists of tables), with the
+    readers only scenarios need: countries, months, elements and tonnages."""
 
     def note(self, name: str) -> str | None:
         """A free-text note: kept when it is a non-empty string, ignored otherwise (never an error)."""
-        value = self.data.get(name)
+        value = self.raw(name, None)
         return value if isinstance(value, str) and value.strip() else None
 
     def optional_text(self, name: str) -> str | None:
-        return None if self.data.get(name) is None else self.text(name)
-
-    def integer(self, name: str) -> int:
-        value = self.data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._err(name, f"must be a whole number, not {value!r}")
-        return value
+        return self.text(name, None)
 
     def texts(self, name: str, *, required: bool = False) -> list[str]:
-        value = self.data.get(name, [])
+        """A list of non-empty strings (empty when absent, unless ``required``)."""
+        value = self.raw(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self._err(name, "must be a list of strings")
+            raise self.error(name, "must be a list of strings")
         if required and not value:
-            raise self._err(name, "must not be empty")
+            raise self.error(name, "must not be empty")
         return value
 
-    def number(self, name: str) -> float:
-        value = self.data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self._err(name, "must be a non-negative number")
+    def amount(self, name: str) -> float:
+        """A tonnage, rate or weight: a finite number of at least 0."""
+        value = self.raw(name, None)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+            raise self.error(name, "must be a non-negative number")
         return float(value)
 
     def country(self, name: str) -> str:
-        value = self.data.get(name)
+        value = self.raw(name, None)
         if not isinstance(value, str) or not re.match(r"^[A-Z]{2}$", value):
-            raise self._err(name, f"must be an ISO 3166-1 alpha-2 code, not {value!r}")
+            raise self.error(name, f"must be an ISO 3166-1 alpha-2 code, not {value!r}")
         return value
 
     def element(self, name: str) -> str:
-        return _element(self.data.get(name), f"{self.where}.{name}")
+        return _element(self.raw(name, None), self.field(name))
 
     def month(self, name: str) -> str:
-        value = self.data.get(name)
-        month_index(value, f"{self.where}.{name}")  # type: ignore[arg-type]  # month_index checks the type
+        value = self.raw(name, None)
+        month_index(value, self.field(name))  # type: ignore[arg-type]  # month_index checks the type
         return str(value)
 
     def optional_month(self, name: str) -> str | None:
-        return None if self.data.get(name) is None else self.month(name)
-
-    def items(self, name: str) -> list[_Fields]:
-        value = self.data.get(name)
-        if not isinstance(value, list) or not value:
-            raise self._err(name, "must be a non-empty list")
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise ValidationError("must be an object", field=f"{self.where}.{name}[{i}]")
-            out.append(_Fields(item, f"{self.where}.{name}[{i}]"))
-        return out
+        return None if self.raw(name, None) is None else self.month(name)
