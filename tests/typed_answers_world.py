@@ -30,6 +30,7 @@ COMP = {"Nd": 0.01, "Pr": 0.003}
 CONC = {"Nd": 0.1, "Pr": 0.03}
 AS_OF = "2027-01-02"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TODAY = re.compile(r"Judged as of \d{4}-\d{2}-\d{2}")
 PARTICIPANTS = ("secretariat", "auditor", "jp", "us", "cn")
 
 
@@ -187,8 +188,12 @@ def capture() -> dict[str, str]:
             found = {**_api(world), **_cli(world, exports), **_pages(world)}
         finally:
             world.client.close()
-    # what differs from run to run whatever the code: the temporary folder, plotly's random div ids
-    return {name: _UUID.sub("<uuid>", text.replace(tmp, "<tmp>")) for name, text in found.items()}
+    # what differs from run to run whatever the code: the temporary folder, plotly's random div ids, and
+    # the day the lot page judges its verdicts on (today)
+    return {
+        name: _TODAY.sub("Judged as of <today>", _UUID.sub("<uuid>", text.replace(tmp, "<tmp>")))
+        for name, text in found.items()
+    }
 
 
 if __name__ == "__main__":
