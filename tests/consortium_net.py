@@ -8,6 +8,7 @@ Scale: ``members`` and the events each member records are parameters of ``Networ
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import signal
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,6 +317,24 @@ class Network:
             self.publish_version(current)
         return current
 
+    def fork_of(self, m: Member, name: str) -> Member:
+        """A copy of ``m``'s database as it stands (same origin, key and history) with a server of its
+        own: a log that can go on with another history, to be shown to one peer (a split view). ``m``'s
+        server is stopped while PostgreSQL copies the database, then started again."""
+        m.stop()
+        m.registry.engine.dispose()
+        full = f"{self.tag}_{name}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{full}" TEMPLATE "{m.db.rsplit("/", 1)[1]}"'))
+        self.databases.append(full)
+        db = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{full}"
+        chain = copy.copy(m.chain)  # the same facilities' keys
+        chain.registry = Registry(make_engine(db))
+        fork = Member(m.id, m.country, db, chain, m.token)
+        self.members.append(fork)  # stopped and dropped with the others
+        self.start([m, fork])
+        return fork
+
     def start(self, members: list[Member] | None = None) -> None:
         for m in members or self.members:
             m.start(self.work)
@@ -462,3 +483,57 @@ def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTr
                 pairs += 1
     lap("statistics, reconciliation")
     return MonthOfTrade(len(members), len(shipped), confirmed, pairs, phases)
+
+
+@contextmanager
+def running_network(work: Path, countries: list[str]) -> Iterator[Network]:
+    """A ``Network`` closed (servers stopped, databases dropped) however the block ends."""
+    network = Network(work, countries)
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+def replay(
+    victim: Member, importer: Member, certificate: str, key: Ed25519Signer, consortium_dir: Path
+) -> None:
+    """``importer``'s magnet maker (key ``key``) imports a certificate it imported already into ``victim``
+    as well: ``victim`` cannot tell, and the exporter refuses its confirmation (exit 8)."""
+    presentation = importer.presentation_imported(certificate)
+    victim.submit(
+        [
+            victim.chain.envelope(
+                f"{importer.id}-MAG", "import", certificate=presentation, time=now_text(), signer=key
+            )
+        ]
+    )
+    code, sent, err = victim.confirm_imports(consortium_dir)
+    assert code == 8, err
+    refused = [s for s in sent if s["status"] == "refused"]
+    assert [s["certificate"] for s in refused] == [certificate], sent
+    assert "replayed certificate" in refused[0]["detail"]
+
+
+def reconcile_month(
+    consortium: cs.Consortium, members: list[Member], per_pair: int, replayed: tuple[str, str, str]
+) -> None:
+    """Every pair's signed monthly statistics reconciled: ``per_pair`` certificates each, every pair in
+    agreement but the exporter-importer pair of ``replayed`` (exporter id, importer id, certificate),
+    whose one finding names that certificate and explains the whole difference."""
+    from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
+
+    month = now_text()[:7]
+    signed = {m.id: sign_monthly(m.registry, month) for m in members}
+    for exporter in members:
+        for importer in members:
+            if exporter is importer:
+                continue
+            result = reconcile_signed(consortium, signed[exporter.id], signed[importer.id])
+            assert result.certificates == per_pair, result
+            assert not any(b.unexplained for b in result.by_form), result  # every difference named
+            if (exporter.id, importer.id) == replayed[:2]:
+                assert not result.agree and [f["certificate"] for f in result.findings] == [replayed[2]]
+                assert [b.explained_by for b in result.by_form] == [(replayed[2],)]
+            else:
+                assert result.agree, result

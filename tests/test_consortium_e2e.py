@@ -24,20 +24,27 @@ from raretrace.errors import ProofError
 from raretrace.ledger import consortium as cs
 from raretrace.ledger.consortium import open_member_checkpoint
 from raretrace.ledger.logview import latest_checkpoint
-from raretrace.ledger.member_stats import open_monthly, reconcile_signed, sign_monthly
+from raretrace.ledger.member_stats import open_monthly, sign_monthly
 from raretrace.log.checkpoint import open_checkpoint
-from tests.consortium_net import Member, Network, cli, free_port, now_text, write_key
+from tests.consortium_net import (
+    Member,
+    Network,
+    cli,
+    free_port,
+    now_text,
+    reconcile_month,
+    replay,
+    running_network,
+    write_key,
+)
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def network(tmp_path: Path, pg_database: str) -> Iterator[Network]:
-    net = Network(tmp_path, ["JP", "US", "AU"])
-    try:
+    with running_network(tmp_path, ["JP", "US", "AU"]) as net:
         yield net
-    finally:
-        net.close()
 
 
 def statuses(report: dict[str, object]) -> dict[str, str]:
@@ -232,28 +239,8 @@ def test_shipments_are_fetched_imported_confirmed_and_reconciled_over_http(netwo
     assert again.status_code == 409, again.text
     # a replay: m2's magnet maker imports m1's certificate to it into m3 as well; m3 cannot tell,
     # m1 refuses the second confirmation, and the reconciliation names the certificate
-    m3.submit(
-        [m3.chain.envelope("m2-MAG", "import", certificate=presentation, time=now_text(), signer=keys["m2"])]
-    )
-    code, sent, err = m3.confirm_imports(network.consortium_dir)
-    assert code == 8, err
-    assert [s["certificate"] for s in sent if s["status"] == "refused"] == [replayed]
-    assert "replayed certificate" in next(s["detail"] for s in sent if s["status"] == "refused")
-    # signed monthly statistics, reconciled pair by pair
-    month = now_text()[:7]
-    signed = {m.id: sign_monthly(m.registry, month) for m in members}
-    for exporter in members:
-        for importer in members:
-            if exporter is importer:
-                continue
-            result = reconcile_signed(c, signed[exporter.id], signed[importer.id])
-            assert result.certificates == 2
-            assert not any(b.unexplained for b in result.by_form), result  # every difference named
-            if (exporter.id, importer.id) == ("m1", "m3"):
-                assert [f["certificate"] for f in result.findings] == [replayed]
-                assert [b.explained_by for b in result.by_form] == [(replayed,)]
-            else:
-                assert result.agree, result
+    replay(m3, m2, replayed, keys["m2"], network.consortium_dir)
+    reconcile_month(c, members, 2, ("m1", "m3", replayed))
 
 
 def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network) -> None:
