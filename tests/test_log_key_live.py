@@ -8,12 +8,17 @@ does in its own process; the first handle was opened before it and is used as it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from raretrace.certify.status import status_list_credential
+from raretrace.certify.verify import TrustedKeys
+from raretrace.crypto.dataintegrity import add_proof
 from raretrace.crypto.keys import Ed25519Signer, write_key_pair
+from raretrace.crypto.multikey import did_key, did_key_verification_method
 from raretrace.errors import ProofError, ValidationError
-from raretrace.ledger.certificates import trusted_keys
+from raretrace.ledger.certificates import revoke, status_list, status_list_url, trusted_keys
 from raretrace.ledger.log_key import rotate_log_key
 from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.registry import Registry
@@ -21,6 +26,7 @@ from raretrace.ledger.scripted import ScriptedChain
 from raretrace.log.checkpoint import open_checkpoint
 from raretrace.log.note import verifier_key_text
 from raretrace.store.db import make_engine
+from tests.test_certificates import check, issued  # noqa: F401 -- issued is a fixture
 
 ORIGIN = "registry.live.example/log"
 
@@ -70,3 +76,42 @@ def test_a_key_kept_outside_is_read_again_after_a_rotation(tmp_path: Path) -> No
     (tmp_path / "next.key").replace(key_file)
     chain.add_facility("XX-MILL", country="AU", stages=["separation"])
     assert open_checkpoint(latest_checkpoint(serving), _key_text(new)).size == rotated.tree_size + 1
+
+
+def test_a_status_list_signed_after_a_rotation_covers_certificates_signed_before(
+    issued: Any,  # noqa: F811 -- the fixture of tests/test_certificates.py
+) -> None:
+    """The registry publishes its status list under its current key; a certificate issued under the
+    retired key is revoked (or not) in that list, for a verifier that trusts both keys for the log."""
+    registry, presentation, only_old = issued
+    before = trusted_keys(registry)
+    rotate_log_key(registry, Ed25519Signer.generate())
+    after = trusted_keys(registry)
+    both = TrustedKeys.from_dict(
+        {"issuers": [*before["issuers"], *after["issuers"]], "witnesses": before["witnesses"]}  # type: ignore[misc]  # JSON lists, as trusted_keys builds them
+    )
+    new_list = status_list(registry)
+    ok, step, detail = check(presentation, only_old, status_list=new_list)
+    assert not ok and step == "revocation" and "nor by another key trusted for its log" in detail
+    assert check(presentation, both, status_list=new_list)[0]
+    # a key trusted for another log does not speak for this one
+    stranger = Ed25519Signer.generate()
+    moment = new_list["validFrom"]
+    assert isinstance(moment, str)
+    foreign = add_proof(
+        status_list_credential(status_list_url(registry), did_key(stranger.public_key), moment, []),
+        stranger,
+        verification_method=did_key_verification_method(stranger.public_key),
+        created=moment,
+    )
+    other_log = {"id": did_key(stranger.public_key), "log": "other.example/log",
+                 "logKey": verifier_key_text("other.example/log", stranger.public_key)}  # fmt: skip
+    with_stranger = TrustedKeys.from_dict(
+        {"issuers": [*before["issuers"], *after["issuers"], other_log], "witnesses": before["witnesses"]}  # type: ignore[misc]  # as above
+    )
+    ok, step, _ = check(presentation, with_stranger, status_list=foreign)
+    assert not ok and step == "revocation"
+    # revoked after the rotation: the new key's list says so
+    revoke(registry, presentation["credential"]["credentialSubject"]["certificateNumber"], "diverted")
+    ok, step, detail = check(presentation, both, status_list=status_list(registry))
+    assert not ok and step == "revocation" and "revoked" in detail

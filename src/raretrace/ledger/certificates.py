@@ -85,8 +85,9 @@ def trusted_keys(registry: Registry) -> JSONObject:
 
 
 def _evidence(registry: Registry, seqs: Sequence[int]) -> JSONObject:
-    """The cited events with their inclusion proofs against the newest checkpoint, all read in one
-    snapshot (one connection: the checkpoint, the envelopes and the tiles agree with each other)."""
+    """The cited events with their inclusion proofs against the newest checkpoint, read on one
+    connection through one tiled tree (one pool checkout and the shared tiles read once, not once per
+    proof: this was most of a certificate's database round trips)."""
     with registry.engine.connect() as conn:
         note = latest_checkpoint(registry, conn)
         size = Checkpoint.parse(split_note(note)[0]).size
@@ -190,7 +191,7 @@ def issue(
     _check_request(transfer, lots, valid_days)
     signer = registry.signer  # read once: the issuer and the proof name one key, even across a rotation
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    with registry.engine.connect() as conn:  # what is certified, read in one snapshot
+    with registry.engine.connect() as conn:  # what is certified, read on one connection
         shipment = _shipment(conn, transfer, lots)
         lot_ids = shipment.lot_ids
         # first: an unknown lot is an error here

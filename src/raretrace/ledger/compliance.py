@@ -167,7 +167,7 @@ def subjects(
     conn: Connection | None = None,
 ) -> list[Subject]:
     """One subject per lot, in the order given; unknown lots are an error naming the first. Read on
-    ``conn`` when given (a caller reading more in the same snapshot), else on a connection of its own."""
+    ``conn`` when given (a caller reading more on one connection), else on a connection of its own."""
     with nullcontext(conn) if conn is not None else registry.engine.connect() as db:
         lots = registry.store.lots(db, list(dict.fromkeys(lot_ids)))
         missing = [i for i in lot_ids if i not in lots]

@@ -52,7 +52,7 @@ def _size(registry: Registry, conn: Connection) -> int:
 
 def latest_checkpoint(registry: Registry, conn: Connection | None = None) -> str:
     """The newest signed checkpoint note, with the witness cosignature lines accepted for it (read
-    on ``conn`` when given: a caller reading more in the same snapshot)."""
+    on ``conn`` when given: a caller reading more on one connection)."""
     if conn is not None:
         return checkpoint_at(conn, rows.newest_checkpoint_size(conn))
     with registry.engine.connect() as own:
