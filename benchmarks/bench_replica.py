@@ -69,10 +69,15 @@ def load() -> str:
 
 
 def pg_bin(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} is not on PATH: PostgreSQL's server programs are needed")
-    return str(Path(found).resolve())
+    """A server program from the directory ``initdb`` lives in (Debian's ``/usr/bin`` wrappers of the
+    client programs need a cluster to pick the version from; the server's own directory does not)."""
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise SystemExit("initdb is not on PATH: PostgreSQL's server programs are needed")
+    found = Path(initdb).resolve().parent / name
+    if not found.exists():
+        raise SystemExit(f"{found} does not exist")
+    return str(found)
 
 
 def as_postgres(cmd: list[str]) -> list[str]:
@@ -250,6 +255,7 @@ def ingester(url: str, seconds: float, out: mp.Queue[list[tuple[int, float]]]) -
     while time.monotonic() < deadline:
         batch = [
             chain.envelope("JP-MINE2", "extract", deposit="JP deposit 2",
+                           event_id=f"urn:raretrace:event:ingest-{n + i}",
                            outputs=[lot(f"urn:raretrace:lot:JP2-{n + i}", "ore", 50.0, ORE)])
             for i in range(100)
         ]  # fmt: skip
