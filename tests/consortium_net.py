@@ -8,6 +8,7 @@ Scale: ``members`` and the events each member records are parameters of ``Networ
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import signal
@@ -16,7 +17,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 import raretrace
-from raretrace.crypto.keys import Ed25519Signer
+from raretrace.crypto.keys import Ed25519Signer, write_key_pair
 from raretrace.custody.namespaces import namespaced
 from raretrace.ledger import consortium as cs
 from raretrace.ledger.participants import add_participant, issue_token
@@ -37,6 +41,15 @@ from tests.conftest import PG_ADMIN_URL
 
 SRC = str(Path(raretrace.__file__).resolve().parents[1])
 ORE = {"La": 0.0222, "Ce": 0.0330, "Pr": 0.0029, "Nd": 0.0082, "other": 0.9337}
+
+
+def now_text() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def write_key(path: Path, key: Ed25519Signer) -> Path:
+    """The key's PEM file (what ``--key`` / ``--new-key`` options read)."""
+    return write_key_pair(key, path)[0]
 
 
 def free_port() -> int:
@@ -194,6 +207,18 @@ class Member:
             sent = send_pending(self.registry, members, client, endpoints=endpoints)
         return json.loads(json.dumps(jsonable(got))), json.loads(json.dumps(jsonable(sent)))
 
+    def presentation_imported(self, certificate: str) -> dict[str, Any]:
+        """The presentation of ``certificate`` as this member recorded it (its import event carries it)."""
+        from raretrace.store.confirmations import import_events
+
+        with self.registry.engine.connect() as conn:
+            rows = import_events(conn)
+        for row in rows:
+            predicate = json.loads(base64.b64decode(json.loads(row.envelope)["payload"]))["predicate"]
+            if predicate["certificate"]["credential"]["id"] == certificate:
+                return dict(predicate["certificate"])
+        raise AssertionError(f"{certificate} was not imported by {self.id}")
+
     def ship(self, importer: Member, count: int, tag: str) -> list[str]:
         """``count`` lots mined here and shipped to ``importer``'s magnet maker: extracts, transfers and
         receipts in one batch, then one certificate each through ``POST /api/v1/shipments``."""
@@ -297,6 +322,24 @@ class Network:
             self.publish_version(current)
         return current
 
+    def fork_of(self, m: Member, name: str) -> Member:
+        """A copy of ``m``'s database as it stands (same origin, key and history) with a server of its
+        own: a log that can go on with another history, to be shown to one peer (a split view). ``m``'s
+        server is stopped while PostgreSQL copies the database, then started again."""
+        m.stop()
+        m.registry.engine.dispose()
+        full = f"{self.tag}_{name}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{full}" TEMPLATE "{m.db.rsplit("/", 1)[1]}"'))
+        self.databases.append(full)
+        db = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{full}"
+        chain = copy.copy(m.chain)  # the same facilities' keys
+        chain.registry = Registry(make_engine(db))
+        fork = Member(m.id, m.country, db, chain, m.token)
+        self.members.append(fork)  # stopped and dropped with the others
+        self.start([m, fork])
+        return fork
+
     def start(self, members: list[Member] | None = None) -> None:
         for m in members or self.members:
             m.start(self.work)
@@ -352,13 +395,56 @@ class MonthOfTrade:
     phases: dict[str, float] = field(default_factory=dict)
 
 
+Shipped = dict[str, tuple[str, str]]  # certificate id -> (exporter id, importer id)
+
+
+def ship_among(exporters: list[Member], importers: list[Member], per_pair: int, tag: str) -> Shipped:
+    """Every exporter ships ``per_pair`` certified lots to every other importer (one batch of events
+    and ``per_pair`` ``POST /api/v1/shipments`` each); returns what was certified for whom."""
+    shipped: Shipped = {}
+    for exporter in exporters:
+        for importer in importers:
+            if importer is not exporter:
+                for cid in exporter.ship(importer, per_pair, f"{tag}-to-{importer.id}"):
+                    shipped[cid] = (exporter.id, importer.id)
+    return shipped
+
+
+def receive_at(
+    network: Network, importers: list[Member], keys: dict[str, Ed25519Signer]
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Each importer's ``receive`` (fetch, check, import, confirm) by member id."""
+    return {m.id: m.receive(network.consortium_dir, f"{m.id}-MAG", keys[m.id]) for m in importers}
+
+
+def witness_rounds(network: Network, members: list[Member], rounds: int = 2) -> list[dict[str, Any]]:
+    """``rounds`` witness rounds of every member in turn (two: a log keeps the cosignatures of the
+    witnesses it trusts, learnt in its own round); every report asserted free of alarms."""
+    reports = []
+    for _ in range(rounds):
+        for m in members:
+            report = m.round(network.consortium_dir)
+            assert report["ok"], (m.id, report["alarms"])
+            reports.append(report)
+    return reports
+
+
+def confirmations_held(exporter: Member) -> list[str]:
+    """The certificates whose import confirmation the exporter holds (its API, as its secretariat)."""
+    held = httpx.get(exporter.url + "/api/v1/confirmations", headers=exporter.auth, timeout=30)
+    assert held.status_code == 200, held.text
+    return sorted(r["certificate"] for r in held.json())
+
+
+def issued_by(shipped: Shipped, exporter: Member) -> list[str]:
+    return sorted(cid for cid, (ex, _) in shipped.items() if ex == exporter.id)
+
+
 def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTrade:
     """The consortium's month over HTTP: every member ships ``per_pair`` certified lots to every other
     (``POST /api/v1/shipments``), every member fetches, checks, imports and confirms what waits for it
     (``ledger.shipments.receive``), everybody witnesses everybody to a quorum, and every pair's signed
     monthly statistics are reconciled. Asserts as it goes; returns counts and phase times."""
-    from datetime import UTC, datetime
-
     from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
 
     phases: dict[str, float] = {}
@@ -376,30 +462,20 @@ def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTr
     lap("start servers")
     keys = network.open_trade()
     lap("register facilities, trust registries")
-    shipped: dict[str, tuple[str, str]] = {}
-    for exporter in members:
-        for importer in members:
-            if importer is not exporter:
-                for cid in exporter.ship(importer, per_pair, f"to-{importer.id}"):
-                    shipped[cid] = (exporter.id, importer.id)
+    shipped = ship_among(members, members, per_pair, "m")
     lap("ship (events, certificates)")
-    for m in members:
-        got, sent = m.receive(network.consortium_dir, f"{m.id}-MAG", keys[m.id])
+    for got, sent in receive_at(network, members, keys).values():
         assert sorted(g["status"] for g in got) == ["imported"] * (per_pair * (len(members) - 1)), got
         assert {s["status"] for s in sent} <= {"recorded", "already"}, sent
     lap("receive (fetch, check, import, confirm)")
-    for _ in range(2):  # a log keeps cosignatures of the witnesses it trusts, learnt in its own round
-        for m in members:
-            report = m.round(network.consortium_dir)
-            assert report["ok"], report["alarms"]
+    witness_rounds(network, members)
     lap("witness (2 rounds each)")
     for m in members:
         assert len(cs.cosigners(c, m.checkpoint())) >= c.witness_quorum, m.id
     confirmed = 0
     for exporter in members:
-        held = httpx.get(exporter.url + "/api/v1/confirmations", headers=exporter.auth, timeout=30).json()
-        mine = sorted(cid for cid, (ex, _) in shipped.items() if ex == exporter.id)
-        assert sorted(r["certificate"] for r in held) == mine
+        held = confirmations_held(exporter)
+        assert held == issued_by(shipped, exporter)
         confirmed += len(held)
     month = datetime.now(UTC).strftime("%Y-%m")
     signed = {m.id: sign_monthly(m.registry, month) for m in members}
@@ -412,3 +488,57 @@ def month_of_trade(network: Network, per_pair: int, *, quorum: int) -> MonthOfTr
                 pairs += 1
     lap("statistics, reconciliation")
     return MonthOfTrade(len(members), len(shipped), confirmed, pairs, phases)
+
+
+@contextmanager
+def running_network(work: Path, countries: list[str]) -> Iterator[Network]:
+    """A ``Network`` closed (servers stopped, databases dropped) however the block ends."""
+    network = Network(work, countries)
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+def replay(
+    victim: Member, importer: Member, certificate: str, key: Ed25519Signer, consortium_dir: Path
+) -> None:
+    """``importer``'s magnet maker (key ``key``) imports a certificate it imported already into ``victim``
+    as well: ``victim`` cannot tell, and the exporter refuses its confirmation (exit 8)."""
+    presentation = importer.presentation_imported(certificate)
+    victim.submit(
+        [
+            victim.chain.envelope(
+                f"{importer.id}-MAG", "import", certificate=presentation, time=now_text(), signer=key
+            )
+        ]
+    )
+    code, sent, err = victim.confirm_imports(consortium_dir)
+    assert code == 8, err
+    refused = [s for s in sent if s["status"] == "refused"]
+    assert [s["certificate"] for s in refused] == [certificate], sent
+    assert "replayed certificate" in refused[0]["detail"]
+
+
+def reconcile_month(
+    consortium: cs.Consortium, members: list[Member], per_pair: int, replayed: tuple[str, str, str]
+) -> None:
+    """Every pair's signed monthly statistics reconciled: ``per_pair`` certificates each, every pair in
+    agreement but the exporter-importer pair of ``replayed`` (exporter id, importer id, certificate),
+    whose one finding names that certificate and explains the whole difference."""
+    from raretrace.ledger.member_stats import reconcile_signed, sign_monthly
+
+    month = now_text()[:7]
+    signed = {m.id: sign_monthly(m.registry, month) for m in members}
+    for exporter in members:
+        for importer in members:
+            if exporter is importer:
+                continue
+            result = reconcile_signed(consortium, signed[exporter.id], signed[importer.id])
+            assert result.certificates == per_pair, result
+            assert not any(b.unexplained for b in result.by_form), result  # every difference named
+            if (exporter.id, importer.id) == replayed[:2]:
+                assert not result.agree and [f["certificate"] for f in result.findings] == [replayed[2]]
+                assert [b.explained_by for b in result.by_form] == [(replayed[2],)]
+            else:
+                assert result.agree, result

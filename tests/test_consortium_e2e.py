@@ -10,39 +10,41 @@ reported by the others through gossip, and a rolled-back view is an alarm.
 
 from __future__ import annotations
 
-import base64
 import http.server
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from raretrace.crypto.keys import Ed25519Signer, write_key_pair
+from raretrace.crypto.keys import Ed25519Signer
 from raretrace.errors import ProofError
 from raretrace.ledger import consortium as cs
 from raretrace.ledger.consortium import open_member_checkpoint
 from raretrace.ledger.logview import latest_checkpoint
-from raretrace.ledger.member_stats import open_monthly, reconcile_signed, sign_monthly
-from raretrace.ledger.registry import Registry
+from raretrace.ledger.member_stats import open_monthly, sign_monthly
 from raretrace.log.checkpoint import open_checkpoint
-from raretrace.store.db import make_engine
-from tests.consortium_net import Member, Network, cli, free_port
+from tests.consortium_net import (
+    Member,
+    Network,
+    cli,
+    free_port,
+    now_text,
+    reconcile_month,
+    replay,
+    running_network,
+    write_key,
+)
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def network(tmp_path: Path, pg_database: str) -> Iterator[Network]:
-    net = Network(tmp_path, ["JP", "US", "AU"])
-    try:
+    with running_network(tmp_path, ["JP", "US", "AU"]) as net:
         yield net
-    finally:
-        net.close()
 
 
 def statuses(report: dict[str, object]) -> dict[str, str]:
@@ -180,10 +182,6 @@ def test_a_witness_shown_an_old_tree_catches_up_from_a_witness_that_is_ahead(net
     assert report["ok"] and statuses(report)["m2"] == "cosigned"
 
 
-def now_text() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def test_shipments_are_fetched_imported_confirmed_and_reconciled_over_http(network: Network) -> None:
     c = network.found_consortium(quorum=2)
     members = list(network.members)
@@ -234,52 +232,15 @@ def test_shipments_are_fetched_imported_confirmed_and_reconciled_over_http(netwo
     assert answer.status_code == 403, answer.text
     # the same certificate imported again where it was imported: refused there
     replayed = next(cid for cid, (ex, im) in shipments.items() if ex is m1 and im is m2)
-    presentation = fetch_presentation(m2, replayed)
+    presentation = m2.presentation_imported(replayed)
     again = m2.try_submit(
         [m2.chain.envelope("m2-MAG", "import", certificate=presentation, time=now_text(), signer=keys["m2"])]
     )
     assert again.status_code == 409, again.text
     # a replay: m2's magnet maker imports m1's certificate to it into m3 as well; m3 cannot tell,
     # m1 refuses the second confirmation, and the reconciliation names the certificate
-    m3.submit(
-        [m3.chain.envelope("m2-MAG", "import", certificate=presentation, time=now_text(), signer=keys["m2"])]
-    )
-    code, sent, err = m3.confirm_imports(network.consortium_dir)
-    assert code == 8, err
-    assert [s["certificate"] for s in sent if s["status"] == "refused"] == [replayed]
-    assert "replayed certificate" in next(s["detail"] for s in sent if s["status"] == "refused")
-    # signed monthly statistics, reconciled pair by pair
-    month = now_text()[:7]
-    signed = {m.id: sign_monthly(m.registry, month) for m in members}
-    for exporter in members:
-        for importer in members:
-            if exporter is importer:
-                continue
-            result = reconcile_signed(c, signed[exporter.id], signed[importer.id])
-            assert result.certificates == 2
-            assert not any(b.unexplained for b in result.by_form), result  # every difference named
-            if (exporter.id, importer.id) == ("m1", "m3"):
-                assert [f["certificate"] for f in result.findings] == [replayed]
-                assert [b.explained_by for b in result.by_form] == [(replayed,)]
-            else:
-                assert result.agree, result
-
-
-def write_key(path: Path, key: Ed25519Signer) -> Path:
-    return write_key_pair(key, path)[0]
-
-
-def fetch_presentation(importer: Member, certificate: str) -> dict[str, Any]:
-    """The presentation as the importer recorded it (its import event carries it)."""
-    from raretrace.store.confirmations import import_events
-
-    with importer.registry.engine.connect() as conn:
-        rows = import_events(conn)
-    for row in rows:
-        predicate = json.loads(base64.b64decode(json.loads(row.envelope)["payload"]))["predicate"]
-        if predicate["certificate"]["credential"]["id"] == certificate:
-            return dict(predicate["certificate"])
-    raise AssertionError(f"{certificate} was not imported")
+    replay(m3, m2, replayed, keys["m2"], network.consortium_dir)
+    reconcile_month(c, members, 2, ("m1", "m3", replayed))
 
 
 def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network) -> None:
@@ -295,9 +256,9 @@ def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network
     assert cs.cosigners(c, before) == ["m1", "m3"]
     month = now_text()[:7]
     stats_before = sign_monthly(m2.registry, month)
-    # m2 rotates its log key: its server stops, the key is rotated, the new version of the consortium
-    # file announces it, the server starts again
-    m2.stop()
+    # m2 rotates its log key while its server runs (the command in its own process); the new version
+    # of the consortium file announces it; nothing is restarted, and this process's handle on m2's
+    # registry is the one it opened before the rotation
     key_file = write_key(network.work / "m2-next.key", Ed25519Signer.generate())
     done = cli("--db", m2.db, "consortium", "rotate-log-key", "--new-key", str(key_file), "--json")
     assert done.returncode == 0, done.stderr
@@ -307,8 +268,10 @@ def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network
         c, "m2", log_key=rotated["log_key"], at=rotated["at"], witness_key=rotated["witness_key"]
     )
     network.publish_version(c2)
-    m2.chain.registry = Registry(make_engine(m2.db))  # this process's handle, with the new key
-    network.start([m2])
+    # the running server answers under the new key at once: its key, its trusted-keys file
+    assert httpx.get(m2.url + "/api/v1/log/public-key", timeout=10).text.strip() == rotated["log_key"]
+    trusted = httpx.get(m2.url + "/trusted-keys", timeout=10).json()
+    assert [i["logKey"] for i in trusted["issuers"]] == [rotated["log_key"]]
     head = m2.checkpoint()
     # the same tree head, now under the new key; the old note still verifies, under the old key only
     assert open_member_checkpoint(c2, head)[1] == open_member_checkpoint(c2, before)[1]
@@ -317,7 +280,8 @@ def test_a_members_log_key_rotated_mid_month_keeps_verification(network: Network
         open_checkpoint(head, rotated["retired_log_key"])
     with pytest.raises(ProofError):
         open_checkpoint(before, rotated["log_key"])
-    m2.submit(m2.extracts(12, "after"))
+    m2.submit(m2.extracts(12, "after"))  # appended through the running server: signed with the new key
+    open_checkpoint(m2.checkpoint(), rotated["log_key"])
     for m in (m1, m3):
         m.submit(m.extracts(3, "after"))
     for _ in range(2):

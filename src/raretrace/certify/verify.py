@@ -223,7 +223,7 @@ def verify_certificate(
         lambda: _inclusion(state),
         lambda: _facts(state),
         lambda: _validity(state, moment),
-        lambda: _revocation(state, status_list),
+        lambda: _revocation(state, status_list, trusted),
     )
     for number, (name, check) in enumerate(zip(STEPS, checks, strict=True), start=1):
         try:
@@ -558,13 +558,29 @@ def _validity(state: _State, now: datetime) -> tuple[bool, str]:
 
 
 # 8 ------------------------------------------------------------------------------------------------------
-def _revocation(state: _State, status_list: Mapping[str, object] | None) -> tuple[bool | None, str]:
+def _same_registry(trusted: TrustedKeys, issuer: object, certificate_issuer: str) -> bool:
+    """The certificate's issuer, or another key this verifier trusts for the same log: the registry
+    after a rotation of its log key publishes its status list under its current key, and a
+    certificate issued before the rotation is revoked (or not) in that list."""
+    if issuer == certificate_issuer:
+        return True
+    mine = trusted.issuers.get(certificate_issuer)
+    theirs = trusted.issuers.get(issuer) if isinstance(issuer, str) else None
+    return mine is not None and theirs is not None and mine[0] == theirs[0]
+
+
+def _revocation(
+    state: _State, status_list: Mapping[str, object] | None, trusted: TrustedKeys
+) -> tuple[bool | None, str]:
     url, index = entry_index(state.credential.get("credentialStatus"))
     if status_list is None:
         return None, f"not checked: no status list given (the issuer publishes it at {url})"
     issuer = status_list.get("issuer")
-    if issuer != state.issuer:
-        raise StepFailedError(f"the status list is issued by {issuer!r}, not by the certificate's issuer")
+    if not _same_registry(trusted, issuer, state.issuer):
+        raise StepFailedError(
+            f"the status list is issued by {issuer!r}, not by the certificate's issuer (nor by "
+            "another key trusted for its log)"
+        )
     if status_list.get("id") != url:
         raise StepFailedError(
             f"the status list is {status_list.get('id')!r}, the certificate points at {url!r}"
@@ -572,7 +588,7 @@ def _revocation(state: _State, status_list: Mapping[str, object] | None) -> tupl
     ok, reason, bits = _status_bits(canonical_bytes(status_list))
     proof = status_list.get("proof")
     method = proof.get("verificationMethod") if isinstance(proof, dict) else None
-    if not ok or not isinstance(method, str) or method.split("#", 1)[0] != state.issuer:
+    if not ok or not isinstance(method, str) or method.split("#", 1)[0] != issuer:
         raise StepFailedError(f"the status list's signature does not verify ({reason})")
     if is_set(bits, index):
         raise StepFailedError(f"revoked: bit {index} of {url} is set")

@@ -156,7 +156,8 @@ def rotate_log_key_command(
 ) -> None:
     """Rotate this registry's log key: the old one is kept, the current tree head re-signed with the
     new one. Then announce it (`consortium rotate --log-key … --witness-key … --at …`, values printed
-    here) and restart the server (with the new key file if the key is kept outside the database).
+    here). A running server signs with the new key from its next request, no restart (a key kept
+    outside the database: put the new key in the server's key file first).
 
     Example: raretrace --db registry.db consortium rotate-log-key --new-key log-2027.key
     """

@@ -442,6 +442,22 @@ def _parse_revoke(d: Fields, base: _Base) -> Event:
     )
 
 
+def _check_stage_shares(value: object, where: str) -> None:
+    """``{stage: {place or technology: share}}`` as a certificate shows an origin's marginals: each
+    stage's shares numbers from 0 to 1 adding up to one."""
+    if not isinstance(value, dict):
+        raise ValidationError("must be a table of stage -> {name: share}", field=where)
+    for stage, shares in value.items():
+        if not isinstance(shares, dict) or not shares:
+            raise ValidationError(f"stage {stage!r} must be a non-empty table of name -> share", field=where)
+        if not all(
+            not isinstance(v, bool) and isinstance(v, int | float) and 0 <= v <= 1 for v in shares.values()
+        ):
+            raise ValidationError(f"the shares of stage {stage!r} must be numbers from 0 to 1", field=where)
+        if abs(sum(shares.values()) - 1.0) > 1e-6:
+            raise ValidationError(f"the shares of stage {stage!r} do not add up to 1", field=where)
+
+
 def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Mapping[str, Any], Stage]:
     if not isinstance(lot, dict):
         raise ValidationError("must be a lot object", field=where)
@@ -465,10 +481,21 @@ def _certified_lot(lot: object, where: str) -> tuple[LotSpec, Mapping[str, Any],
     origin = lot["origin"]
     if not isinstance(origin, dict):
         raise ValidationError("must be an origin vector", field=f"{where}.origin")
+    done: set[str] = set()
     for symbol, element in origin.items():
-        if isinstance(element, dict) and "paths" in element:
+        # read from another registry's certificate: each part checked, so a malformed one is refused
+        # naming it rather than failing somewhere later
+        if not isinstance(element, dict):
+            raise ValidationError(
+                "must be an element's origin {location: {stage: {place: share}}, …}",
+                field=f"{where}.origin.{symbol}",
+            )
+        for aspect in ("location", "technology"):
+            if aspect in element:
+                _check_stage_shares(element[aspect], f"{where}.origin.{symbol}.{aspect}")
+        if "paths" in element:
             check_paths(element["paths"], f"{where}.origin.{symbol}.paths")
-    done = {stage for element in origin.values() for stage in element.get("location", {})}
+        done.update(element.get("location", {}))
     known = {st.value for st in Stage}
     stage = max((Stage(s) for s in done if s in known), key=list(Stage).index, default=None)
     if stage is None:
@@ -492,7 +519,9 @@ def _parse_import(d: Fields, base: _Base) -> Event:
     except ValidationError as e:
         raise ValidationError(e.message, field=f"certificate.{e.field}") from e
     shown = revealed[0]
-    lots = shown.get("credentialSubject", {}).get("shipment", {}).get("lots")
+    subject = shown.get("credentialSubject")
+    shipment = subject.get("shipment") if isinstance(subject, dict) else None
+    lots = shipment.get("lots") if isinstance(shipment, dict) else None
     if not isinstance(lots, list) or not lots:
         raise ValidationError("the certificate lists no lots", field="certificate")
     outputs, origins, stages = [], {}, {}

@@ -24,11 +24,12 @@ from raretrace.certify.disclosure import conceal
 from raretrace.certify.status import status_entry, status_list_credential
 from raretrace.crypto.dataintegrity import add_proof
 from raretrace.crypto.dsse import recorded_statement
+from raretrace.crypto.keys import Ed25519Signer
 from raretrace.crypto.multikey import did_key, did_key_verification_method
 from raretrace.errors import NotFoundError, ValidationError
 from raretrace.jsontypes import JSONObject, JSONValue
-from raretrace.ledger.compliance import check_lots, subjects
-from raretrace.ledger.logview import inclusion_proof, latest_checkpoint
+from raretrace.ledger.compliance import judging_of, subjects
+from raretrace.ledger.logview import inclusion_proofs, latest_checkpoint
 from raretrace.ledger.registry import Registry
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note, verifier_key_text
@@ -40,9 +41,13 @@ from raretrace.store import certificates as records
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
 from raretrace.store.protocol import CertificateRecords
+from raretrace.store.reading import Connection
 
 DEFAULT_VALIDITY_DAYS = 365
 C = TypeVar("C")
+
+#: Work done in the transaction that records a certificate (``issue``'s ``also``)
+InTransaction = Callable[[Connection, Presentation], None]
 
 
 @dataclass(frozen=True)
@@ -72,37 +77,39 @@ def trusted_keys(registry: Registry) -> JSONObject:
     trusted-keys file ``certify.verify.TrustedKeys.from_dict`` reads), so JSON, not a dataclass."""
     with registry.engine.connect() as conn:
         witnesses = records.witness_keys(conn)
+    key = registry.signer.public_key
     issuer: JSONObject = {
-        "id": issuer_did(registry),
+        "id": did_key(key),
         "log": registry.origin,
-        "logKey": verifier_key_text(registry.origin, registry.signer.public_key),
+        "logKey": verifier_key_text(registry.origin, key),
     }
     return {"issuers": [issuer], "witnesses": list[JSONValue](sorted(witnesses))}
 
 
 def _evidence(registry: Registry, seqs: Sequence[int]) -> JSONObject:
-    note = latest_checkpoint(registry)
-    size = Checkpoint.parse(split_note(note)[0]).size
+    """The cited events with their inclusion proofs against the newest checkpoint, read on one
+    connection through one tiled tree (one pool checkout and the shared tiles read once, not once per
+    proof: this was most of a certificate's database round trips)."""
     with registry.engine.connect() as conn:
-        logged = registry.store.logged_events(conn, seqs)
-    events: list[JSONValue] = []
-    for row in logged:
-        proof = inclusion_proof(registry, row.seq, size)
-        events.append(
-            {
-                "leafIndex": row.seq,
-                "kind": row.kind,
-                "leafHash": proof.leaf_hash,
-                "inclusionProof": list(proof.proof),
-                "envelope": base64.b64encode(bytes(row.envelope)).decode("ascii"),
-            }
-        )
+        note = latest_checkpoint(registry, conn)
+        size = Checkpoint.parse(split_note(note)[0]).size
+        logged = records.logged_events(conn, seqs)
+        proofs = inclusion_proofs(registry, conn, [row.seq for row in logged], size)
+    events: list[JSONValue] = [
+        {
+            "leafIndex": row.seq,
+            "kind": row.kind,
+            "leafHash": proof.leaf_hash,
+            "inclusionProof": list(proof.proof),
+            "envelope": base64.b64encode(bytes(row.envelope)).decode("ascii"),
+        }
+        for row, proof in zip(logged, proofs, strict=True)
+    ]
     return {"log": registry.origin, "treeSize": size, "checkpoint": note, "events": events}
 
 
-def _transfer(registry: Registry, event_id: str) -> tuple[int, Mapping[str, object]]:
-    with registry.engine.connect() as conn:
-        row = registry.store.event_by_id(conn, event_id)
+def _transfer(conn: Connection, event_id: str) -> tuple[int, Mapping[str, object]]:
+    row = records.event_by_id(conn, event_id)
     if row is None:
         raise NotFoundError(f"no event {event_id}", field="transfer")
     if row.kind != "transfer":
@@ -124,10 +131,10 @@ class _Shipment:
     seqs: list[int]
 
 
-def _shipment(registry: Registry, transfer: str | None, lots: Sequence[str]) -> _Shipment:
+def _shipment(conn: Connection, transfer: str | None, lots: Sequence[str]) -> _Shipment:
     if transfer is None:
         return _Shipment(list(dict.fromkeys(lots)), None, None, {}, [])
-    seq, predicate = _transfer(registry, transfer)
+    seq, predicate = _transfer(conn, transfer)
     members: JSONObject = {"transferEvent": transfer}
     details = predicate.get("details")
     hs_code = details.get("hs_code") if isinstance(details, dict) else None
@@ -142,13 +149,14 @@ def _shipment(registry: Registry, transfer: str | None, lots: Sequence[str]) -> 
 
 
 def _verdicts(
-    registry: Registry,
-    lot_ids: Sequence[str],
+    items: Sequence[Subject],
     regimes: Sequence[Regime] | None,
     moment: datetime,
     end_use: str | None,
     prices: PriceTable | None,
 ) -> list[JSONObject]:
+    """Every regime's verdict on the lots as one shipment (the subjects ``issue`` read already)."""
+    judging = judging_of(items, regimes=regimes, end_use=end_use, prices=prices, as_one=True)
     return [
         {
             "regime": v.regime,
@@ -159,15 +167,7 @@ def _verdicts(
             "decidedBy": list(v.decided_by),
             "explanation": v.explanation,
         }
-        for v in check_lots(
-            registry,
-            lot_ids,
-            regimes=regimes,
-            as_of=moment.date(),
-            end_use=end_use,
-            prices=prices,
-            as_one=True,
-        )
+        for v in judging.on(moment.date())
     ]
 
 
@@ -182,18 +182,22 @@ def issue(
     regimes: Sequence[Regime] | None = None,
     salt: Callable[[], str] | None = None,
     end_use: str | None = None,
+    also: InTransaction | None = None,
 ) -> Presentation:
     """A signed certificate for a transfer (or for lots), with the disclosures of its concealed fields.
 
     The holder passes on the disclosures it chooses (``raretrace present``). Nothing is written
-    unless the whole certificate could be built.
+    unless the whole certificate could be built. ``also`` runs in the transaction that records it
+    (a shipment kept for its importer: committed with the certificate, or neither is).
     """
     _check_request(transfer, lots, valid_days)
+    signer = registry.signer  # read once: the issuer and the proof name one key, even across a rotation
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    shipment = _shipment(registry, transfer, lots)
-    lot_ids = shipment.lot_ids
-    items = subjects(registry, lot_ids, with_raw_materials=True)  # first: an unknown lot is an error here
-    with registry.engine.connect() as conn:
+    with registry.engine.connect() as conn:  # what is certified, read on one connection
+        shipment = _shipment(conn, transfer, lots)
+        lot_ids = shipment.lot_ids
+        # first: an unknown lot is an error here
+        items = subjects(registry, lot_ids, with_raw_materials=True, conn=conn)
         stored = registry.store.lots(conn, lot_ids)
         exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
         parties = registry.store.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
@@ -203,7 +207,7 @@ def issue(
         *(p.registered_seq for p in parties.values()),
     ]
     certified = [cred.CertifiedLot.of(stored[i], ordered(stored[i].origin())) for i in lot_ids]
-    verdicts = _verdicts(registry, lot_ids, regimes, moment, end_use, prices)
+    verdicts = _verdicts(items, regimes, moment, end_use, prices)
     exporter = parties.get(exporter_id) if exporter_id else None
     importer = parties.get(shipment.importer_id) if shipment.importer_id else None
     evidence = _evidence(registry, seqs)
@@ -213,7 +217,7 @@ def issue(
         unsigned = cred.credential(
             credential_id=_credential_id(registry, number),
             number=number,
-            issuer_did=issuer_did(registry),
+            issuer_did=did_key(signer.public_key),
             registry_origin=registry.origin,
             registry_country=None,
             valid_from=_rfc3339(moment),
@@ -227,8 +231,10 @@ def issue(
             fingerprints=_fingerprints(items),
             evidence=evidence,
         )
-        presentation = _signed(registry, unsigned, moment, salt)
+        presentation = _signed(signer, unsigned, moment, salt)
         _record(registry.store, conn, presentation.credential, number, index, transfer, lot_ids, moment)
+        if also is not None:
+            also(conn, presentation)
     return presentation
 
 
@@ -259,7 +265,7 @@ def _sole_custodian(stored: Mapping[str, Lot], lot_ids: Sequence[str]) -> str | 
 
 
 def _signed(
-    registry: Registry, unsigned: JSONObject, moment: datetime, salt: Callable[[], str] | None
+    signer: Ed25519Signer, unsigned: JSONObject, moment: datetime, salt: Callable[[], str] | None
 ) -> Presentation:
     """The credential with its concealable fields as digests, signed by the registry (eddsa-jcs-2022)."""
     concealed, disclosures = conceal(
@@ -267,8 +273,8 @@ def _signed(
     )
     signed = add_proof(
         concealed,
-        registry.signer,
-        verification_method=did_key_verification_method(registry.signer.public_key),
+        signer,
+        verification_method=did_key_verification_method(signer.public_key),
         created=_rfc3339(moment),
     )
     return Presentation(signed, tuple(disclosures))
@@ -337,11 +343,12 @@ def status_list(registry: Registry, *, now: datetime | None = None) -> JSONObjec
     Bitstring Status List), so JSON, not a dataclass."""
     moment = _rfc3339(now or datetime.now(UTC))
     with registry.engine.connect() as conn:
-        revoked = registry.store.revoked_indexes(conn)
-    unsigned = status_list_credential(status_list_url(registry), issuer_did(registry), moment, revoked)
+        revoked = records.revoked_indexes(conn)
+    signer = registry.signer  # read once, as for a certificate
+    unsigned = status_list_credential(status_list_url(registry), did_key(signer.public_key), moment, revoked)
     return add_proof(
         unsigned,
-        registry.signer,
-        verification_method=did_key_verification_method(registry.signer.public_key),
+        signer,
+        verification_method=did_key_verification_method(signer.public_key),
         created=moment,
     )

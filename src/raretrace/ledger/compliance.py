@@ -9,9 +9,12 @@ the pure rule evaluator.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+from sqlalchemy import Connection
 
 from raretrace.elements import REE_SYMBOLS
 from raretrace.errors import NotFoundError, ValidationError
@@ -89,11 +92,13 @@ def _fingerprint(lot: Lot, results: Mapping[str, object], country: str | None) -
     return result.status or "indeterminate"
 
 
-def _raw_materials(registry: Registry, lot_ids: Sequence[str]) -> dict[str, tuple[RawMaterial, ...]]:
+def _raw_materials(
+    registry: Registry, lot_ids: Sequence[str], given: Connection | None = None
+) -> dict[str, tuple[RawMaterial, ...]]:
     """For each lot, the ore and concentrate lots upstream of it (itself included) and what their
     assays' fingerprints say of their declared origin."""
     out: dict[str, tuple[RawMaterial, ...]] = {}
-    with registry.engine.connect() as conn:
+    with nullcontext(given) if given is not None else registry.engine.connect() as conn:
         for start in lot_ids:
             _, seen = walk_edges(conn, start, up=True)
             lots = registry.store.lots(conn, sorted(seen))
@@ -158,16 +163,18 @@ def subjects(
     *,
     with_raw_materials: bool = False,
     with_magnet_mass: bool = False,
+    conn: Connection | None = None,
 ) -> list[Subject]:
-    """One subject per lot, in the order given; unknown lots are an error naming the first."""
-    with registry.engine.connect() as conn:
-        lots = registry.store.lots(conn, list(dict.fromkeys(lot_ids)))
+    """One subject per lot, in the order given; unknown lots are an error naming the first. Read on
+    ``conn`` when given (a caller reading more on one connection), else on a connection of its own."""
+    with nullcontext(conn) if conn is not None else registry.engine.connect() as db:
+        lots = registry.store.lots(db, list(dict.fromkeys(lot_ids)))
         missing = [i for i in lot_ids if i not in lots]
         if missing:
             raise NotFoundError(f"lot {missing[0]} does not exist", field="lot")
         facility_ids = sorted({x for lot in lots.values() for x in (lot.producer, lot.custodian)})
-        facilities = registry.store.facilities(conn, facility_ids)
-    raw = _raw_materials(registry, lot_ids) if with_raw_materials else {}
+        facilities = registry.store.facilities(db, facility_ids)
+        raw = _raw_materials(registry, lot_ids, db) if with_raw_materials else {}
     out = []
     for lot_id in lot_ids:
         lot = lots[lot_id]
@@ -285,11 +292,7 @@ def prepare(
     judge the part of each lot a bill of material takes instead of the whole lot."""
     if not lot_ids:
         raise NotFoundError("give at least one lot to check", field="lot")
-    chosen: list[Regime]
-    if regimes is None or all(isinstance(r, str) for r in regimes):
-        chosen = select(load_regimes(regime_folders), [str(r) for r in regimes or ()])
-    else:
-        chosen = [r for r in regimes if isinstance(r, Regime)]
+    chosen = _chosen(regimes, regime_folders)
     asserted = parse_assertions(assertions, field="assertions")
     use = parse_end_use(end_use)
     items = subjects(
@@ -300,6 +303,23 @@ def prepare(
     )
     if quantities is not None:
         items = [portion(s, quantities[s.lots[0]]) if s.lots[0] in quantities else s for s in items]
+    return _judging(chosen, items, use, prices, asserted, as_one)
+
+
+def _chosen(regimes: Sequence[Regime] | Sequence[str] | None, folders: Sequence[Path]) -> list[Regime]:
+    if regimes is None or all(isinstance(r, str) for r in regimes):
+        return select(load_regimes(folders), [str(r) for r in regimes or ()])
+    return [r for r in regimes if isinstance(r, Regime)]
+
+
+def _judging(
+    chosen: Sequence[Regime],
+    items: Sequence[Subject],
+    use: str | None,
+    prices: PriceTable | None,
+    asserted: frozenset[str],
+    as_one: bool,
+) -> Judging:
     return Judging(
         regimes=tuple(chosen),
         items=tuple(items),
@@ -308,6 +328,24 @@ def prepare(
         prices=prices or PriceTable.load(),
         assertions=asserted,
     )
+
+
+def judging_of(
+    items: Sequence[Subject],
+    *,
+    regimes: Sequence[Regime] | None = None,
+    end_use: str | None = None,
+    prices: PriceTable | None = None,
+    as_one: bool = False,
+) -> Judging:
+    """``prepare`` for subjects already read with their raw materials (``subjects(…,
+    with_raw_materials=True)``, no asserted facts): a certificate reads its lots once for both its
+    fingerprints and its verdicts. Each regime sees exactly what ``prepare`` would give it (the raw
+    materials only when one of them judges fingerprints)."""
+    chosen = _chosen(regimes, ())
+    if not _needs_fingerprints(chosen):
+        items = [replace(s, raw_materials=()) for s in items]
+    return _judging(chosen, items, parse_end_use(end_use), prices, frozenset(), as_one)
 
 
 def check_lots(

@@ -12,8 +12,11 @@ key this returns go into the next version of that file, and members' witnesses f
 from there (``witness_service``). The whole step is one transaction under the log's head lock, so no
 append is signed with a key that is no longer current.
 
-A running server holds the key it started with: restart it after the rotation (with the new key file
-when the key is kept outside the database).
+Nothing needs a restart: every ``Registry`` reads which key is current from the database when it
+signs (``Registry.signer``; an append under the head lock), so a server, a witness loop or any other
+process holding the registry signs with the new key from its next request or round. A key kept
+outside the database is read again from the process's key file after a rotation: put the new key
+there first (until then that process refuses to sign rather than sign with the retired key).
 """
 
 from __future__ import annotations

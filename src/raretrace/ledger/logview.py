@@ -7,6 +7,7 @@ API send ``render.jsonable`` of them, so both say the same thing; the rows come 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -49,10 +50,13 @@ def _size(registry: Registry, conn: Connection) -> int:
     return int(registry.store.require_meta(conn, "tree_size"))
 
 
-def latest_checkpoint(registry: Registry) -> str:
-    """The newest signed checkpoint note, with the witness cosignature lines accepted for it."""
-    with registry.engine.connect() as conn:
+def latest_checkpoint(registry: Registry, conn: Connection | None = None) -> str:
+    """The newest signed checkpoint note, with the witness cosignature lines accepted for it (read
+    on ``conn`` when given: a caller reading more on one connection)."""
+    if conn is not None:
         return checkpoint_at(conn, rows.newest_checkpoint_size(conn))
+    with registry.engine.connect() as own:
+        return checkpoint_at(own, rows.newest_checkpoint_size(own))
 
 
 def checkpoint_at(conn: Connection, size: int | None) -> str:
@@ -73,17 +77,31 @@ def log_entry_bytes(registry: Registry, index: int) -> bytes:
 
 def inclusion_proof(registry: Registry, index: int, size: int | None = None) -> InclusionProof:
     with registry.engine.connect() as conn:
-        current = _size(registry, conn)
-        size = current if size is None else size
-        if not 0 < size <= current:
-            raise ValidationError(f"must be between 1 and the tree size {current}", field="size")
+        return inclusion_proofs(registry, conn, [index], size)[0]
+
+
+def inclusion_proofs(
+    registry: Registry, conn: Connection, indexes: Sequence[int], size: int | None = None
+) -> list[InclusionProof]:
+    """The inclusion proofs of several leaves in the tree of ``size`` (default: the current tree), read
+    through one tiled tree on ``conn``: the tiles the proofs share (the upper levels, a certificate's
+    neighbouring leaves) are read once."""
+    current = _size(registry, conn)
+    size = current if size is None else size
+    if not 0 < size <= current:
+        raise ValidationError(f"must be between 1 and the tree size {current}", field="size")
+    tree = TiledTree(SqlTileStorage(conn), current)
+    out = []
+    for index in indexes:
         if not 0 <= index < size:
             raise ValidationError(f"leaf {index} is not in a tree of size {size}", field="N")
-        tree = TiledTree(SqlTileStorage(conn), current)
         proof = tree.inclusion_proof(index, size)
         leaf = tree.read_tile(0, index // 256, min(256, current - (index // 256) * 256))
         offset = (index % 256) * 32
-        return InclusionProof(index, size, _b64(leaf[offset : offset + 32]), tuple(_b64(h) for h in proof))
+        out.append(
+            InclusionProof(index, size, _b64(leaf[offset : offset + 32]), tuple(_b64(h) for h in proof))
+        )
+    return out
 
 
 def consistency_proof(registry: Registry, old: int, new: int) -> ConsistencyProof:

@@ -101,8 +101,7 @@ class Registry:
             self.origin = self.store.require_meta(conn, "origin")
             self.tolerance = float(self.store.require_meta(conn, "tolerance"))
             self.namespaced_ids = self.store.get_meta(conn, ID_NAMESPACES) == "required"
-            seed, self._public_key = self.store.registry_key(conn)
-        self._signer = signer
+            seed, public = self.store.registry_key(conn)
         self._key_in_database = seed is not None
         if seed is not None:
             if key_file is not None:  # refused, not ignored: the user believes another key signs
@@ -112,19 +111,39 @@ class Registry:
                     "database holds only its public key is made with `raretrace --registry-key KEY init …`)",
                     field="registry_key",
                 )
-            self._signer = Ed25519Signer.from_seed(seed)
-            if signer is not None and signer.public_key != self._public_key:
+            if signer is not None and signer.public_key != public:
                 raise ValidationError(
                     "the key given is not this registry's key (the database holds its own)",
                     field="registry_key",
                 )
+            signer = Ed25519Signer.from_seed(seed)
         elif signer is not None:
-            self._check_key(signer, "the key given")
+            self._check_key(public, signer, "the key given")
+        # (public key, its signer or None until a key kept outside is first needed), replaced as one
+        # value, so a thread never sees the public key of one rotation with the signer of another
+        self._key: tuple[bytes, Ed25519Signer | None] = (public, signer)
 
     @property
     def signer(self) -> Ed25519Signer:
-        """The registry's signing key; one kept outside the database is loaded on first use."""
-        if self._signer is None:
+        """The registry's current signing key. Read from the database each time (one indexed row), so
+        a key rotated by ``consortium rotate-log-key`` while this process runs signs its very next
+        certificate, statement or cosignature: nothing goes on signing with a retired key until a
+        restart. One kept outside the database is loaded from its file on first use, and again after
+        a rotation (the operator puts the new key there)."""
+        with self.engine.connect() as conn:
+            return self._current_signer(conn)
+
+    def _current_signer(self, conn: Connection) -> Ed25519Signer:
+        """The signer of the key the database names as current, read on ``conn`` (under the head lock,
+        an append signs with the key no rotation can replace before it commits)."""
+        seed, public = self.store.registry_key(conn)
+        known, signer = self._key
+        if public == known and signer is not None:
+            return signer
+        self._key_in_database = seed is not None
+        if seed is not None:
+            signer = Ed25519Signer.from_seed(seed)
+        else:
             path = self._key_file or os.environ.get(REGISTRY_KEY_ENV)
             if not path:
                 raise StoreError(
@@ -132,8 +151,10 @@ class Registry:
                     f"or set {REGISTRY_KEY_ENV}",
                     field="registry_key",
                 )
-            self._signer = self._check_key(load_signer(Path(path)), f"the key in {path}")
-        return self._signer
+            what = f"the key in {path}" if public == known else f"the key in {path} (the log key was rotated)"
+            signer = self._check_key(public, load_signer(Path(path)), what)
+        self._key = (public, signer)
+        return signer
 
     @property
     def signature_pool(self) -> SignaturePool | None:
@@ -149,8 +170,9 @@ class Registry:
         """Whether the database holds the private key (the default of ``init``) or only the public one."""
         return self._key_in_database
 
-    def _check_key(self, signer: Ed25519Signer, what: str) -> Ed25519Signer:
-        if signer.public_key != self._public_key:
+    @staticmethod
+    def _check_key(public: bytes, signer: Ed25519Signer, what: str) -> Ed25519Signer:
+        if signer.public_key != public:
             raise ValidationError(f"{what} is not this registry's key", field="registry_key")
         return signer
 
@@ -206,7 +228,9 @@ class Registry:
 
     @property
     def public_key(self) -> PublicKey:
-        return PublicKey(self._public_key)
+        """The current log key (read as ``signer`` is: a rotation is seen at once)."""
+        with self.engine.connect() as conn:
+            return PublicKey(self.store.registry_key(conn)[1])
 
     # --- append ---------------------------------------------------------------------------------
     def append(
@@ -254,14 +278,15 @@ class Registry:
         try:
             with write_transaction(self.engine) as conn:
                 size = self.store.lock_head(conn)
+                signer = self._current_signer(conn)
                 now = utc_now()
-                state = self._judge(conn, parsed, size, verifier, progress, now)
+                state = self._judge(conn, parsed, size, verifier, progress, now, PublicKey(signer.public_key))
                 if dry_run:
                     self._check_signatures(verifier.first_failure(state.pending_signatures))
                     return AppendResult(size, len(parsed), size, "")
                 # Pipelined: the batch is written, logged and its checkpoint signed while the workers
                 # finish its last signatures; nothing is committed before every one has verified.
-                note = self._write(conn, state, size, len(parsed), now)
+                note = self._write(conn, state, size, len(parsed), now, signer)
                 self._check_signatures(verifier.first_failure(state.pending_signatures))
         except BaseException:
             verifier.cancel()
@@ -276,6 +301,7 @@ class Registry:
         verifier: BatchVerifier,
         progress: Callable[[int], None] | None,
         now: str,
+        registry_key: PublicKey,
     ) -> LedgerState:
         """Every invariant of every event, in order, against the state the batch builds up; each
         event's signatures are handed to ``verifier`` as they are queued (workers start at once)."""
@@ -287,7 +313,7 @@ class Registry:
             self.store,
             conn,
             parsed,
-            registry_key=self.public_key,
+            registry_key=registry_key,
             tolerance=self.tolerance,
             trust=trust,
             namespaced_ids=self.namespaced_ids,
@@ -302,13 +328,15 @@ class Registry:
         verifier.feed(state.pending_signatures, final=True)  # the last chunk, before the writing starts
         return state
 
-    def _write(self, conn: Connection, state: LedgerState, size: int, count: int, now: str) -> str:
+    def _write(
+        self, conn: Connection, state: LedgerState, size: int, count: int, now: str, signer: Ed25519Signer
+    ) -> str:
         """The judged batch's rows, its log leaves and the new signed checkpoint; returns the note."""
         self.store.write_batch(conn, state.write, size + count)
         tree = TiledTree(SqlTileStorage(conn), size)
         root = tree.append([row["leaf_hash"] for row in state.write.events])
         new_size = size + count
-        note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, self.signer)
+        note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, signer)
         self.store.insert_checkpoint(conn, new_size, root, note, now)
         return note
 

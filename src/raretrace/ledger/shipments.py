@@ -2,7 +2,7 @@
 
 Why: the Kimberley scheme's certificate travels with the shipment and the importing authority sends
 back a confirmation. Here the exporting registry keeps each shipment's certificate with its
-disclosures (``keep_for_importer``) until the import confirmation comes back, and the importing
+disclosures (``keeping_for_importer``) until the import confirmation comes back, and the importing
 side fetches it from the exporter's API (``receive``), checks it and the proofs it cites, records
 the import in its own log and sends the signed confirmation (``ledger.confirmations``).
 
@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import Connection
 
+from raretrace.certify.credential import Presentation
 from raretrace.crypto.dsse import parse_envelope, sign_statement
 from raretrace.crypto.keys import Signer
 from raretrace.custody.events import sign_event
@@ -44,6 +46,7 @@ from raretrace.errors import (
     ValidationError,
 )
 from raretrace.jsontypes import JSONObject
+from raretrace.ledger.certificates import InTransaction
 from raretrace.ledger.consortium import Consortium, Member, open_member_checkpoint
 from raretrace.ledger.peer_http import HttpPeer, PeerUnreachableError
 from raretrace.ledger.registry import Registry
@@ -51,7 +54,6 @@ from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.merkle import verify_consistency
 from raretrace.store import confirmations as confirmation_store
 from raretrace.store import shipments as store
-from raretrace.store.db import write_transaction
 from raretrace.times import parse_instant
 
 FETCH_PREDICATE = "https://raretrace.dev/consortium/shipment-fetch/v1"
@@ -67,19 +69,21 @@ def _stamp(moment: datetime) -> str:
 # --- the exporting side -------------------------------------------------------------------------------
 
 
-def keep_for_importer(registry: Registry, transfer: str, presentation: Mapping[str, object]) -> str:
-    """Keep a transfer's certificate (``{credential, disclosures}`` as issued) for its receiver to
-    fetch; returns the receiving facility."""
-    credential = presentation.get("credential")
-    certificate = credential.get("id") if isinstance(credential, Mapping) else None
-    if not isinstance(certificate, str):
-        raise ValidationError("the presentation carries no credential id", field="credential.id")
-    with write_transaction(registry.engine) as conn:
+def keeping_for_importer(registry: Registry, transfer: str) -> InTransaction:
+    """What ``certificates.issue`` runs in the transaction recording a transfer's certificate: the
+    certificate (``{credential, disclosures}`` as issued) kept for the transfer's receiver to fetch,
+    committed with the certificate or not at all (one commit per shipment, not two)."""
+
+    def keep(conn: Connection, presentation: Presentation) -> None:
         record = registry.store.transfers(conn, [transfer]).get(transfer)
         if record is None:
             raise NotFoundError(f"no transfer {transfer}", field="transfer")
-        store.keep(conn, certificate, record.receiver, json.dumps(presentation), _stamp(datetime.now(UTC)))
-    return record.receiver
+        certificate = str(presentation.credential["id"])
+        store.keep(
+            conn, certificate, record.receiver, json.dumps(presentation.to_dict()), _stamp(datetime.now(UTC))
+        )
+
+    return keep
 
 
 def fetch_request(facility: str, signer: Signer, *, now: datetime | None = None) -> bytes:
@@ -252,6 +256,9 @@ def _from_member(
             continue
         try:
             log.check_cited(credential)
+            # signing the import event reads it as the registry will: a certificate it cannot read
+            # (an altered disclosure, a malformed lot) is this certificate's refusal, not the run's
+            event = _import_event(facility, signer, presentation, status_list, moment)
         except PeerUnreachableError as e:
             out.append(Received(exporter, certificate, "offline", e.message))
             continue
@@ -259,7 +266,7 @@ def _from_member(
             out.append(Received(exporter, certificate, "refused", f"{e.field}: {e.message}"))
             continue
         done.add(certificate)
-        ready.append((certificate, _import_event(facility, signer, presentation, status_list, moment)))
+        ready.append((certificate, event))
     return out + (_append(registry, exporter, ready) if ready else [])
 
 

@@ -41,8 +41,14 @@ class IssueRequest(BaseModel):
     valid_days: int = Field(default=certs.DEFAULT_VALIDITY_DAYS, ge=1, le=3650)
 
 
-def issue_for(registry: Registry, caller: Principal, request: IssueRequest) -> Presentation:
-    """The secretariat certifies anything; an operator its own shipments and the lots it holds."""
+def issue_for(
+    registry: Registry,
+    caller: Principal,
+    request: IssueRequest,
+    also: certs.InTransaction | None = None,
+) -> Presentation:
+    """The secretariat certifies anything; an operator its own shipments and the lots it holds.
+    ``also``: see ``certificates.issue``."""
     require(caller, "operator", "secretariat", action="issuing certificates")
     if caller.role == "operator":
         with registry.engine.connect() as conn:
@@ -55,7 +61,9 @@ def issue_for(registry: Registry, caller: Principal, request: IssueRequest) -> P
                     )
             else:
                 require_holds(conn, caller, request.lots, action="certifying")
-    return certs.issue(registry, transfer=request.transfer, lots=request.lots, valid_days=request.valid_days)
+    return certs.issue(
+        registry, transfer=request.transfer, lots=request.lots, valid_days=request.valid_days, also=also
+    )
 
 
 @router.post(

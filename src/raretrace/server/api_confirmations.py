@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from raretrace.jsontypes import JSONObject
 from raretrace.ledger.certificates import DEFAULT_VALIDITY_DAYS
 from raretrace.ledger.confirmations import HeldConfirmation, Recorded, record_confirmation, recorded
-from raretrace.ledger.shipments import keep_for_importer, waiting_for
+from raretrace.ledger.shipments import keeping_for_importer, waiting_for
 from raretrace.render.jsonable import jsonable
 from raretrace.server.access import require
 from raretrace.server.api_certificates import IssueRequest, issue_for
@@ -51,10 +51,8 @@ class ShipRequest(BaseModel):
     summary="Certify a shipment to another member and keep the certificate for its importer to fetch",
 )
 def ship(body: ShipRequest, registry: RegistryDep, caller: Caller) -> JSONObject:
-    issued = issue_for(registry, caller, IssueRequest(transfer=body.transfer, valid_days=body.valid_days))
-    presentation = issued.to_dict()
-    keep_for_importer(registry, body.transfer, presentation)
-    return presentation
+    request = IssueRequest(transfer=body.transfer, valid_days=body.valid_days)
+    return issue_for(registry, caller, request, also=keeping_for_importer(registry, body.transfer)).to_dict()
 
 
 @router.post(

@@ -57,6 +57,9 @@ def readiness(registry: Registry) -> dict[str, JSONObject]:
         }
         if revision != SCHEMA_REVISION:
             checks["schema"]["reason"] = "run `raretrace upgrade` on this database"
+    if not checks["database"]["ok"]:  # the database names the current key (a rotation changes it)
+        checks["key"] = {"ok": False, "reason": "not checked: the database is not reachable"}
+        return checks
     try:
         registry.signer  # noqa: B018 -- loads a key kept outside the database, or raises saying why
     except RaretraceError as e:
