@@ -116,7 +116,7 @@ def test_what_the_compact_form_cannot_carry_is_kept_as_json() -> None:
 
 def _chain(url: str) -> ScriptedChain:
     """Ore from two countries blended into one oxide: two paths per element, two elements."""
-    chain = ScriptedChain(new_registry(url))
+    chain = ScriptedChain(new_registry(url, open_ids=True))  # a registry from before namespaced ids
     chain.add_facility("AU-MINE", country="AU", stages=["mining"])
     chain.add_facility("US-MINE", country="US", stages=["mining"])
     chain.add_facility("JP-SEP", country="JP", stages=["separation"], technology={"separation": "CN"})

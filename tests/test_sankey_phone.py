@@ -38,7 +38,8 @@ LABELS = """() => [...document.querySelectorAll('div[data-element] .node-label')
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerWorld, str]]:
-    w = server_world(f"sqlite:///{tmp_path_factory.mktemp('sankey') / 'registry.db'}")
+    # a legacy registry (init --open-ids): the long free-form lot id is what the labels are tested on
+    w = server_world(f"sqlite:///{tmp_path_factory.mktemp('sankey') / 'registry.db'}", open_ids=True)
     chain = w.chain
     for mine in MINES:
         chain.add_facility(mine, country=mine[:2], stages=["mining"])

@@ -2,8 +2,11 @@
 
 ``tests/data/typed_answers_before.json`` holds every API body, CLI output, export file and web page of
 ``tests/typed_answers_world.py`` as the code gave them while the services still built the JSON themselves
-(commit b0759df, captured before the change). The typed answers, converted by ``render.jsonable`` in the
-interfaces, must give each one byte for byte.
+(commit b0759df, captured before the change); on the branch that typed them (s17-18a) every one matched
+byte for byte. The capture was then taken again once, after the merge with namespaced ids (#17), since the
+ids of the reference chains, and so the keys, bodies and orders, changed then; from there it holds every
+output against any later change: the typed answers, converted by ``render.jsonable`` in the interfaces,
+must give each one byte for byte.
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ def _diamond(chain: ScriptedChain) -> None:
 
 def build(db: Path) -> ServerWorld:
     """The world, in a SQLite file at ``db``."""
-    world = server_world(f"sqlite:///{db}")
+    # a legacy registry (init --open-ids): the component and the diamond keep their free-form ids
+    world = server_world(f"sqlite:///{db}", open_ids=True)
     _component(world.chain)
     _diamond(world.chain)
     return world

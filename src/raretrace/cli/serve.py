@@ -172,15 +172,9 @@ def run_server(
 
     from raretrace.ledger.participants import dev_token
     from raretrace.server.app import create_app, open_registry
-    from raretrace.server.ratestore import require_shared_table
     from raretrace.server.settings import Settings
 
-    if rate_store is not None:
-        from raretrace.server.ratestore_redis import RedisRates
-
-        RedisRates.from_url(rate_store).close()  # refused now, naming it, if no Redis answers there
-    else:
-        require_shared_table(workers)
+    _check_rate_store(rate_store, workers)
     settings = Settings(
         rate_store=rate_store,
         db=db,
@@ -191,13 +185,7 @@ def run_server(
         signature_workers=signature_workers,
     )
     if dev and not is_loopback(host):
-        err_console.print(
-            f"[red]warning[/red]: --dev on {escape(host)}, which is not a loopback address: anyone who can "
-            "reach it can read the secretariat token printed below off this terminal's logs or take "
-            "over a development registry; bind 127.0.0.1 for development",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _warn_dev_off_loopback(host)
     registry = open_registry(settings)
     registry.signer  # noqa: B018 -- a key kept outside the database must load now, not at the first append
     if registry.key_in_database and not dev:
@@ -229,6 +217,28 @@ def run_server(
         rates=rates,
         signature_workers=signature_workers,
         rate_store=rate_store,
+    )
+
+
+def _check_rate_store(rate_store: str | None, workers: int) -> None:
+    """Refuse now, naming it, a Redis that does not answer, or several workers with no shared table."""
+    if rate_store is not None:
+        from raretrace.server.ratestore_redis import RedisRates
+
+        RedisRates.from_url(rate_store).close()
+    else:
+        from raretrace.server.ratestore import require_shared_table
+
+        require_shared_table(workers)
+
+
+def _warn_dev_off_loopback(host: str) -> None:
+    err_console.print(
+        f"[red]warning[/red]: --dev on {escape(host)}, which is not a loopback address: anyone who can "
+        "reach it can read the secretariat token printed below off this terminal's logs or take "
+        "over a development registry; bind 127.0.0.1 for development",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -4,8 +4,8 @@ routers, the log endpoints and the web pages, and installs the one error shape."
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -58,6 +58,57 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
     if not settings.dev and not has_live_secretariat(registry.engine):
         raise StoreError(NO_SECRETS, field="secrets")
     group = GroupCommit(registry) if settings.group_commit else None
+    app = FastAPI(
+        title=settings.title,
+        version="1",
+        description="A consortium registry of signed rare-earth custody events: submit events, read "
+        "your lots, trace, check compliance, issue and verify certificates, read the log as C2SP "
+        "tlog-tiles. Errors are RFC 9457 problem details.",
+        lifespan=_lifespan(settings, registry, group),
+        docs_url=None,  # /docs and /redoc are apidocs': from an installed package, no CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.group_commit = group
+    problems.install(app)
+    # outermost last: rates first, then body bounds (before any body is read), then the headers
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimits)
+    app.add_middleware(
+        RateLimits,
+        per_token=Rate(settings.rate_per_token, 2 * settings.rate_per_token),
+        per_address=Rate(settings.rate_per_address, 2 * settings.rate_per_address),
+        table=open_store(settings.rate_file, settings.rate_store),
+    )
+    for module in _API_MODULES:
+        app.include_router(module.router)
+    web.install(app)
+    apidocs.install(app)
+    return app
+
+
+_API_MODULES = (
+    api_events,
+    api_lots,
+    api_certificates,
+    api_log,
+    api_witness,
+    api_admin,
+    api_world,
+    api_federation,
+    api_fingerprint,
+    api_confirmations,
+    api_search,
+    health,
+)
+
+
+def _lifespan(
+    settings: Settings, registry: Registry, group: GroupCommit | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the app starts when it starts serving and stops when it stops: the thread limit, the event
+    loop's read connection, the signature verifier processes and the group commit."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,47 +131,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
                 pool.close()
             reads.release(registry.engine)
 
-    app = FastAPI(
-        title=settings.title,
-        version="1",
-        description="A consortium registry of signed rare-earth custody events: submit events, read "
-        "your lots, trace, check compliance, issue and verify certificates, read the log as C2SP "
-        "tlog-tiles. Errors are RFC 9457 problem details.",
-        lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc are apidocs': from an installed package, no CDN
-        redoc_url=None,
-    )
-    app.state.settings = settings
-    app.state.registry = registry
-    app.state.group_commit = group
-    problems.install(app)
-    # outermost last: rates first, then body bounds (before any body is read), then the headers
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimits)
-    app.add_middleware(
-        RateLimits,
-        per_token=Rate(settings.rate_per_token, 2 * settings.rate_per_token),
-        per_address=Rate(settings.rate_per_address, 2 * settings.rate_per_address),
-        table=open_store(settings.rate_file, settings.rate_store),
-    )
-    for module in (
-        api_events,
-        api_lots,
-        api_certificates,
-        api_log,
-        api_witness,
-        api_admin,
-        api_world,
-        api_federation,
-        api_fingerprint,
-        api_confirmations,
-        api_search,
-        health,
-    ):
-        app.include_router(module.router)
-    web.install(app)
-    apidocs.install(app)
-    return app
+    return lifespan
 
 
 DB_ENV, DEV_ENV = "RARETRACE_DB", "RARETRACE_SERVE_DEV"
