@@ -24,10 +24,11 @@ from raretrace.ledger.scripted import ScriptedChain, chain_lots, lot, mine_to_ma
 from raretrace.ledger.trace_answers import DownTrace, UpTrace
 from raretrace.model import Lot
 from raretrace.pricing import PriceTable
+from raretrace.store import participants as participant_rows
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
 from raretrace.store.memory import MemoryStore
-from raretrace.store.protocol import CertificateRecords, LedgerStore
+from raretrace.store.protocol import CertificateRecords, LedgerStore, Listings, ParticipantReads
 from tests.chain_fixtures import new_registry
 
 #: The facilities of the recorded chain, and its lots (each in its maker's namespace)
@@ -273,6 +274,107 @@ def test_certificates_read_the_same_from_both_stores(reference: tuple[Recording,
         revoke_recorded(registry.store, conn, issued[1].id, "again", NOW)
     assert "already revoked" in str(again_in_sql.value)
     assert str(again_in_memory.value) == str(again_in_sql.value)
+
+
+# --- participants and tokens (``ParticipantReads``) and the API's listings (``Listings``) -------------
+
+#: (id, name, role, facilities) written to both stores; then tokens (hash, holder, expiry), one revoked
+PARTICIPANTS = (
+    ("secretariat", "The secretariat", "secretariat", ()),
+    ("jp-op", "JP operator", "operator", ("JP-MAG", "CN-SEP")),
+    ("us-op", "US operator", "operator", ("US-MAG",)),
+    ("auditor", "An auditor", "auditor", ()),
+)
+TOKENS = (
+    ("h-sec", "secretariat", None),
+    ("h-sec-2", "secretariat", "2026-03-01T00:00:00Z"),
+    ("h-jp", "jp-op", "2026-06-01T00:00:00Z"),
+    ("h-jp-old", "jp-op", None),
+    ("h-us", "us-op", None),
+)
+
+
+def _participants_in_both(registry: Registry, memory: MemoryStore) -> None:
+    """The same participants and tokens written with ``store.participants``'s functions and with the
+    memory store's methods of the same names; jp-op's tokens then revoked in both."""
+    with write_transaction(registry.engine) as conn:
+        for writer, on in ((participant_rows, conn), (memory, None)):
+            for pid, name, role, facilities in PARTICIPANTS:
+                writer.insert_participant(on, pid, name, role, NOW, facilities)
+            for token_hash, holder, expires in TOKENS:
+                writer.insert_token(
+                    on,
+                    token_hash=token_hash,
+                    participant_id=holder,
+                    label=None,
+                    created_at=NOW,
+                    expires_at=expires,
+                )
+        assert participant_rows.revoke_live_tokens(conn, "jp-op", NOW) == 2
+    assert memory.revoke_live_tokens(None, "jp-op", NOW) == 2
+
+
+def _participant_answers(store: ParticipantReads[C], on: C) -> tuple[object, ...]:
+    expiries = store.secretariat_token_expiries(on)
+    return (
+        [store.participant_exists(on, i) for i in ("jp-op", "nobody")],
+        [store.participant_disabled_at(on, i) for i in ("jp-op", "nobody")],
+        store.registered_facilities(on, ["JP-MAG", "NO-SUCH", "US-MAG"]),
+        [store.token_holder(on, h) for h in ("h-sec", "h-jp", "h-us", "no-such-hash")],
+        store.all_participants(on),
+        {k: sorted(v) for k, v in store.facilities_by_participant(on).items()},
+        store.live_token_counts(on),
+        sorted(expiries, key=lambda e: (e is None, e or "")),
+    )
+
+
+def test_participants_read_the_same_from_both_stores(reference: tuple[Recording, MemoryStore]) -> None:
+    recording, memory = reference
+    registry = recording.registry
+    _participants_in_both(registry, memory)
+    with registry.engine.connect() as conn:
+        on_sql = _participant_answers(registry.store, conn)
+    assert _participant_answers(memory, None) == on_sql
+    holders = on_sql[3]
+    assert (
+        isinstance(holders, list)
+        and holders[1].revoked_at == NOW
+        and holders[1].facilities == {"JP-MAG", "CN-SEP"}
+    )
+    assert on_sql[6] == {"secretariat": 2, "us-op": 1} and on_sql[7] == ["2026-03-01T00:00:00Z", None]
+
+
+def _listing_answers(store: Listings[C], on: C, transfers: Sequence[str]) -> tuple[object, ...]:
+    pages = [
+        store.lot_page(on, seeing, limit=limit, offset=offset, after=after)
+        for seeing in (None, {"JP-MAG"}, {"MY-SEP", "US-MAG"}, {"AU-MINE"}, {"NO-SUCH"})
+        for limit, offset, after in ((100, 0, None), (2, 1, None), (3, 0, CONTRACT_AFTER))
+    ]
+    return (
+        pages,
+        [
+            (store.transfer_sender(on, e), store.transfer_parties(on, e))
+            for e in (*transfers, "no-such-event")
+        ],
+        store.facility_listing(on),
+    )
+
+
+#: a page "after" this id starts inside the reference chains' lots
+CONTRACT_AFTER = "urn:raretrace:lot:CN-SEP"
+
+
+def test_listings_read_the_same_from_both_stores(reference: tuple[Recording, MemoryStore]) -> None:
+    recording, memory = reference
+    registry = recording.registry
+    transfers = sorted(memory.transfer_table)
+    with registry.engine.connect() as conn:
+        on_sql = _listing_answers(registry.store, conn, transfers)
+    assert _listing_answers(memory, None, transfers) == on_sql
+    pages, parties, facilities = on_sql
+    assert isinstance(pages, list) and all(pages[:3]) and pages[0] != pages[3] and not pages[-1]
+    assert len(transfers) >= 2 and isinstance(parties, list) and parties[-1] == (None, set())
+    assert isinstance(facilities, list) and len(facilities) == 7
 
 
 # --- the trace over ``LineageReads``: the same answer from the SQL store and from memory -------------
