@@ -19,6 +19,12 @@ from raretrace.ledger.certificates import revoke_recorded
 from raretrace.ledger.judging import Parsed, judge, load_state
 from raretrace.ledger.lineage import trace_down, trace_down_on, trace_up, trace_up_on
 from raretrace.ledger.lot_details import read_lot_details
+from raretrace.ledger.participants import (
+    authenticate_on,
+    has_live_secretariat_on,
+    list_participants_on,
+    token_hash,
+)
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, chain_lots, lot, mine_to_magnet, two_reference_chains
 from raretrace.ledger.trace_answers import DownTrace, UpTrace
@@ -285,12 +291,12 @@ PARTICIPANTS = (
     ("us-op", "US operator", "operator", ("US-MAG",)),
     ("auditor", "An auditor", "auditor", ()),
 )
-TOKENS = (
-    ("h-sec", "secretariat", None),
-    ("h-sec-2", "secretariat", "2026-03-01T00:00:00Z"),
-    ("h-jp", "jp-op", "2026-06-01T00:00:00Z"),
-    ("h-jp-old", "jp-op", None),
-    ("h-us", "us-op", None),
+TOKENS = (  # (token in clear, holder, expiry): the stores keep the hash
+    ("rt_sec", "secretariat", None),
+    ("rt_sec-2", "secretariat", "2026-03-01T00:00:00Z"),
+    ("rt_jp", "jp-op", "2026-06-01T00:00:00Z"),
+    ("rt_jp-old", "jp-op", None),
+    ("rt_us", "us-op", "2999-01-01T00:00:00Z"),
 )
 
 
@@ -301,10 +307,10 @@ def _participants_in_both(registry: Registry, memory: MemoryStore) -> None:
         for writer, on in ((participant_rows, conn), (memory, None)):
             for pid, name, role, facilities in PARTICIPANTS:
                 writer.insert_participant(on, pid, name, role, NOW, facilities)
-            for token_hash, holder, expires in TOKENS:
+            for token, holder, expires in TOKENS:
                 writer.insert_token(
                     on,
-                    token_hash=token_hash,
+                    token_hash=token_hash(token),
                     participant_id=holder,
                     label=None,
                     created_at=NOW,
@@ -320,11 +326,15 @@ def _participant_answers(store: ParticipantReads[C], on: C) -> tuple[object, ...
         [store.participant_exists(on, i) for i in ("jp-op", "nobody")],
         [store.participant_disabled_at(on, i) for i in ("jp-op", "nobody")],
         store.registered_facilities(on, ["JP-MAG", "NO-SUCH", "US-MAG"]),
-        [store.token_holder(on, h) for h in ("h-sec", "h-jp", "h-us", "no-such-hash")],
+        [store.token_holder(on, token_hash(t)) for t in ("rt_sec", "rt_jp", "rt_us", "rt_no-such")],
         store.all_participants(on),
         {k: sorted(v) for k, v in store.facilities_by_participant(on).items()},
         store.live_token_counts(on),
         sorted(expiries, key=lambda e: (e is None, e or "")),
+        # the services over the Protocol: who each token is (None: revoked, expired or unknown), the listing
+        [authenticate_on(store, on, token) for token, _, _ in (*TOKENS, ("rt_no-such", "", None))],
+        list_participants_on(store, on),
+        has_live_secretariat_on(store, on),
     )
 
 
@@ -342,6 +352,16 @@ def test_participants_read_the_same_from_both_stores(reference: tuple[Recording,
         and holders[1].facilities == {"JP-MAG", "CN-SEP"}
     )
     assert on_sql[6] == {"secretariat": 2, "us-op": 1} and on_sql[7] == ["2026-03-01T00:00:00Z", None]
+    who = on_sql[8]
+    assert isinstance(who, list) and [p and p.id for p in who] == [
+        "secretariat",
+        None,
+        None,
+        None,
+        "us-op",
+        None,
+    ]
+    assert on_sql[10] is True
 
 
 def _listing_answers(store: Listings[C], on: C, transfers: Sequence[str]) -> tuple[object, ...]:
