@@ -30,6 +30,9 @@ from raretrace.ledger.participants import Principal
 from raretrace.server.queries import LOT_COLUMNS, lots_for
 from raretrace.store import schema as t
 from raretrace.store.db import make_engine, resolve_url
+from raretrace.store.store import Store
+
+STORE = Store()  # the SQL store behind ``store.protocol.Listings``, as the server's registry holds it
 
 Lister = Callable[[Connection, Principal, int, int], list[dict[str, Any]]]
 
@@ -60,7 +63,7 @@ def baseline(conn: Connection, principal: Principal, limit: int, offset: int) ->
 
 
 def ours(conn: Connection, principal: Principal, limit: int, offset: int) -> list[dict[str, Any]]:
-    return lots_for(conn, principal, limit=limit, offset=offset)
+    return lots_for(STORE, conn, principal, limit=limit, offset=offset)
 
 
 def timed(fn: Lister, conn: Connection, who: Principal, limit: int, offset: int) -> tuple[float, list[Any]]:
@@ -103,7 +106,7 @@ def main() -> None:
                 times["baseline"].append(took_base)
                 if page:  # the page after this one, by the last id seen (``after``, no offset)
                     start = time.perf_counter()
-                    following = lots_for(conn, who, limit=args.limit, offset=0, after=page[-1]["id"])
+                    following = lots_for(STORE, conn, who, limit=args.limit, offset=0, after=page[-1]["id"])
                     times["after"].append((time.perf_counter() - start) * 1000)
                     if following and following[0]["id"] <= page[-1]["id"]:
                         raise SystemExit(f"{facility}: the page after {page[-1]['id']} starts before it")

@@ -40,7 +40,7 @@ REASONS: dict[str, str] = {
     "log/merkle.py:verify_consistency": (
         "RFC 9162 §2.1.4.2's verification algorithm, step for step, so it reads beside the RFC"
     ),
-    "ledger/lineage.py:trace_up": (
+    "ledger/lineage.py:trace_up_on": (
         "the trace's hot loop, measured as one function (docs/lineage-performance.md); its file is being "
         "changed by issue 18 part A: split there"
     ),

@@ -73,7 +73,7 @@ def test_upcoming_service_hand_computed(desk: tuple[ServerWorld, Path]) -> None:
     ]
     because = dfars.changes[0].because
     assert "100% of the mass of the elements checked" in because and "separation" in because
-    assert dfars.sentence().startswith(
+    assert dfars.summary.startswith(
         f"passes US DFARS 252.225-7052 on {DAY}; fails from 2027-01-01: (b)(1)(i) from 2027"
     )
     assert mofcom.verdict.outcome.value == "not_applicable"

@@ -121,3 +121,19 @@ def test_a_dataclass_of_plain_fields_is_written_in_order_and_refuses_numbers_jso
         jsonable(Leg("Oslo", bad, 1))
     with pytest.raises(ValueError, match="no JSON form"):
         jsonable([legs[0], Leg("Oslo", bad, 1)])
+
+
+@dataclass(frozen=True)
+class Booking:
+    who: str
+    nights: int
+    #: kept for readers in Python, never written (the JSON says what it needs through the members above)
+    visit: Visit = field(metadata={"omit": True})
+
+
+def test_an_omitted_member_is_never_written_and_the_rest_keep_their_order() -> None:
+    booking = Booking("ann", 3, Visit("ann", Where("Oslo", None), Mood.GLAD, 2))
+    for _ in range(2):  # the first answer finds how Booking is written, the second uses it
+        assert jsonable(booking) == {"who": "ann", "nights": 3}
+        assert jsonable([booking, booking]) == [{"who": "ann", "nights": 3}] * 2
+    assert booking.visit.where.city == "Oslo"

@@ -248,16 +248,18 @@ def test_a_participant_s_lot_listing_is_what_the_lot_by_lot_check_allows(shared:
             allowed = sorted(visible_lots(conn, caller, every_lot))
             listed: list[str] = []
             for offset in range(0, len(every_lot) + 2, 2):
-                listed += [row["id"] for row in lots_for(conn, caller, limit=2, offset=offset)]
+                listed += [
+                    row["id"] for row in lots_for(registry.store, conn, caller, limit=2, offset=offset)
+                ]
             assert listed == allowed, who
             assert 0 < len(allowed) <= len(every_lot)
             walked: list[str] = []
             after = None
-            while page := lots_for(conn, caller, limit=2, offset=0, after=after):
+            while page := lots_for(registry.store, conn, caller, limit=2, offset=0, after=after):
                 walked += [row["id"] for row in page]
                 after = page[-1]["id"]
             assert walked == allowed, who
-            whole = lots_for(conn, caller, limit=1000, offset=0)
+            whole = lots_for(registry.store, conn, caller, limit=1000, offset=0)
             assert [row["id"] for row in whole] == allowed
             facilities = set(conn.execute(select(t.facilities.c.id)).scalars())
             assert {row["producer"] for row in whole} <= facilities
@@ -277,7 +279,7 @@ def test_a_lot_in_transit_is_listed_for_its_receiver(tmp_path: Any) -> None:
     def listed(*facilities: str) -> list[str]:
         caller = Principal("p", "operator", facilities=frozenset(facilities))
         with chain.registry.engine.connect() as conn:
-            ids = [row["id"] for row in lots_for(conn, caller, limit=10, offset=0)]
+            ids = [row["id"] for row in lots_for(chain.registry.store, conn, caller, limit=10, offset=0)]
             assert ids == sorted(visible_lots(conn, caller, [ORE_LOT]))
         return ids
 

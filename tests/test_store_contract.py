@@ -4,7 +4,9 @@ without a database and the memory double cannot drift from what the registry rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import astuple, replace
 from typing import TypeVar
 
 import pytest
@@ -15,15 +17,24 @@ from raretrace.custody.namespaces import namespaced
 from raretrace.errors import NotFoundError, RaretraceError, ValidationError
 from raretrace.ledger.certificates import revoke_recorded
 from raretrace.ledger.judging import Parsed, judge, load_state
+from raretrace.ledger.lineage import trace_down, trace_down_on, trace_up, trace_up_on
 from raretrace.ledger.lot_details import read_lot_details
+from raretrace.ledger.participants import (
+    authenticate_on,
+    has_live_secretariat_on,
+    list_participants_on,
+    token_hash,
+)
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.scripted import ScriptedChain, chain_lots, lot, mine_to_magnet, two_reference_chains
+from raretrace.ledger.trace_answers import DownTrace, UpTrace
 from raretrace.model import Lot
 from raretrace.pricing import PriceTable
+from raretrace.store import participants as participant_rows
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.db import write_transaction
 from raretrace.store.memory import MemoryStore
-from raretrace.store.protocol import CertificateRecords, LedgerStore
+from raretrace.store.protocol import CertificateRecords, LedgerStore, Listings, ParticipantReads
 from tests.chain_fixtures import new_registry
 
 #: The facilities of the recorded chain, and its lots (each in its maker's namespace)
@@ -269,6 +280,230 @@ def test_certificates_read_the_same_from_both_stores(reference: tuple[Recording,
         revoke_recorded(registry.store, conn, issued[1].id, "again", NOW)
     assert "already revoked" in str(again_in_sql.value)
     assert str(again_in_memory.value) == str(again_in_sql.value)
+
+
+# --- participants and tokens (``ParticipantReads``) and the API's listings (``Listings``) -------------
+
+#: (id, name, role, facilities) written to both stores; then tokens (hash, holder, expiry), one revoked
+PARTICIPANTS = (
+    ("secretariat", "The secretariat", "secretariat", ()),
+    ("jp-op", "JP operator", "operator", ("JP-MAG", "CN-SEP")),
+    ("us-op", "US operator", "operator", ("US-MAG",)),
+    ("auditor", "An auditor", "auditor", ()),
+)
+TOKENS = (  # (token in clear, holder, expiry): the stores keep the hash
+    ("rt_sec", "secretariat", None),
+    ("rt_sec-2", "secretariat", "2026-03-01T00:00:00Z"),
+    ("rt_jp", "jp-op", "2026-06-01T00:00:00Z"),
+    ("rt_jp-old", "jp-op", None),
+    ("rt_us", "us-op", "2999-01-01T00:00:00Z"),
+)
+
+
+def _participants_in_both(registry: Registry, memory: MemoryStore) -> None:
+    """The same participants and tokens written with ``store.participants``'s functions and with the
+    memory store's methods of the same names; jp-op's tokens then revoked in both."""
+    with write_transaction(registry.engine) as conn:
+        for writer, on in ((participant_rows, conn), (memory, None)):
+            for pid, name, role, facilities in PARTICIPANTS:
+                writer.insert_participant(on, pid, name, role, NOW, facilities)
+            for token, holder, expires in TOKENS:
+                writer.insert_token(
+                    on,
+                    token_hash=token_hash(token),
+                    participant_id=holder,
+                    label=None,
+                    created_at=NOW,
+                    expires_at=expires,
+                )
+        assert participant_rows.revoke_live_tokens(conn, "jp-op", NOW) == 2
+    assert memory.revoke_live_tokens(None, "jp-op", NOW) == 2
+
+
+def _participant_answers(store: ParticipantReads[C], on: C) -> tuple[object, ...]:
+    expiries = store.secretariat_token_expiries(on)
+    return (
+        [store.participant_exists(on, i) for i in ("jp-op", "nobody")],
+        [store.participant_disabled_at(on, i) for i in ("jp-op", "nobody")],
+        store.registered_facilities(on, ["JP-MAG", "NO-SUCH", "US-MAG"]),
+        [store.token_holder(on, token_hash(t)) for t in ("rt_sec", "rt_jp", "rt_us", "rt_no-such")],
+        store.all_participants(on),
+        {k: sorted(v) for k, v in store.facilities_by_participant(on).items()},
+        store.live_token_counts(on),
+        sorted(expiries, key=lambda e: (e is None, e or "")),
+        # the services over the Protocol: who each token is (None: revoked, expired or unknown), the listing
+        [authenticate_on(store, on, token) for token, _, _ in (*TOKENS, ("rt_no-such", "", None))],
+        list_participants_on(store, on),
+        has_live_secretariat_on(store, on),
+    )
+
+
+def test_participants_read_the_same_from_both_stores(reference: tuple[Recording, MemoryStore]) -> None:
+    recording, memory = reference
+    registry = recording.registry
+    _participants_in_both(registry, memory)
+    with registry.engine.connect() as conn:
+        on_sql = _participant_answers(registry.store, conn)
+    assert _participant_answers(memory, None) == on_sql
+    holders = on_sql[3]
+    assert (
+        isinstance(holders, list)
+        and holders[1].revoked_at == NOW
+        and holders[1].facilities == {"JP-MAG", "CN-SEP"}
+    )
+    assert on_sql[6] == {"secretariat": 2, "us-op": 1} and on_sql[7] == ["2026-03-01T00:00:00Z", None]
+    who = on_sql[8]
+    assert isinstance(who, list) and [p and p.id for p in who] == [
+        "secretariat",
+        None,
+        None,
+        None,
+        "us-op",
+        None,
+    ]
+    assert on_sql[10] is True
+
+
+def _listing_answers(store: Listings[C], on: C, transfers: Sequence[str]) -> tuple[object, ...]:
+    pages = [
+        store.lot_page(on, seeing, limit=limit, offset=offset, after=after)
+        for seeing in (None, {"JP-MAG"}, {"MY-SEP", "US-MAG"}, {"AU-MINE"}, {"NO-SUCH"})
+        for limit, offset, after in ((100, 0, None), (2, 1, None), (3, 0, CONTRACT_AFTER))
+    ]
+    return (
+        pages,
+        [
+            (store.transfer_sender(on, e), store.transfer_parties(on, e))
+            for e in (*transfers, "no-such-event")
+        ],
+        store.facility_listing(on),
+    )
+
+
+#: a page "after" this id starts inside the reference chains' lots
+CONTRACT_AFTER = "urn:raretrace:lot:CN-SEP"
+
+
+def test_listings_read_the_same_from_both_stores(reference: tuple[Recording, MemoryStore]) -> None:
+    recording, memory = reference
+    registry = recording.registry
+    transfers = sorted(memory.transfer_table)
+    with registry.engine.connect() as conn:
+        on_sql = _listing_answers(registry.store, conn, transfers)
+    assert _listing_answers(memory, None, transfers) == on_sql
+    pages, parties, facilities = on_sql
+    assert isinstance(pages, list) and all(pages[:3]) and pages[0] != pages[3] and not pages[-1]
+    assert len(transfers) >= 2 and isinstance(parties, list) and parties[-1] == (None, set())
+    assert isinstance(facilities, list) and len(facilities) == 7
+
+
+# --- the trace over ``LineageReads``: the same answer from the SQL store and from memory -------------
+
+ORE_A, ORE_B = namespaced("lot", "MINE-A", "ore-a"), namespaced("lot", "MINE-B", "ore-b")
+OX_A, OX_B, OX_AB = (namespaced("lot", "SEP", name) for name in ("ox-a", "ox-b", "ox-ab"))
+MAGNETS = (namespaced("lot", "MAG", "magnet-1"), namespaced("lot", "MAG", "magnet-2"))
+BLENDED = (ORE_A, ORE_B, OX_A, OX_B, OX_AB, *MAGNETS)
+
+
+def _blends(chain: ScriptedChain) -> None:
+    """Two ores, three oxides (one blending an ore with another oxide, so an ore is reached by paths of
+    different lengths; one with untraced feed), two magnets blending the oxides: a trace with several
+    paths per source, shares that differ by element, and lots reached down more than one way."""
+    for facility, country, stages in (
+        ("MINE-A", "AU", ["mining"]),
+        ("MINE-B", "CA", ["mining"]),
+        ("SEP", "JP", ["separation"]),
+        ("MAG", "JP", ["magnet"]),
+    ):
+        chain.add_facility(facility, country=country, stages=stages)
+    chain.record(
+        "MINE-A", "extract", deposit="A", outputs=[lot(ORE_A, "ore", 100.0, {"Nd": 0.2, "Dy": 0.04})]
+    )
+    chain.record(
+        "MINE-B", "extract", deposit="B", outputs=[lot(ORE_B, "ore", 100.0, {"Nd": 0.1, "Dy": 0.02})]
+    )
+    chain.ship("MINE-A", "SEP", [ORE_A])
+    chain.ship("MINE-B", "SEP", [ORE_B])
+    untraced = [{"material": "untraced Nd", "mass_kg": 10.0, "composition": {"Nd": 1.0}}]
+    for inputs, output, additions in (
+        ([(ORE_A, 60.0)], lot(OX_A, "separated_oxide", 24.0, {"Nd": 0.5, "Dy": 0.1}), []),
+        ([(ORE_B, 100.0)], lot(OX_B, "separated_oxide", 100.0, {"Nd": 0.2, "Dy": 0.02}), untraced),
+        ([(ORE_A, 40.0), (OX_B, 20.0)], lot(OX_AB, "separated_oxide", 40.0, {"Nd": 0.3, "Dy": 0.05}), []),
+    ):
+        chain.record(
+            "SEP",
+            "process",
+            stage="separation",
+            inputs=[{"lot": i, "mass_kg": kg} for i, kg in inputs],
+            outputs=[output],
+            additions=additions,
+        )
+    chain.ship("SEP", "MAG", [OX_A, OX_B, OX_AB])
+    for magnet, inputs, kg, composition in (
+        (MAGNETS[0], [(OX_A, 20.0), (OX_B, 50.0), (OX_AB, 30.0)], 100.0, {"Nd": 0.29, "Dy": 0.045}),
+        (MAGNETS[1], [(OX_A, 4.0), (OX_AB, 10.0)], 10.0, {"Nd": 0.5, "Dy": 0.09}),
+    ):
+        chain.record(
+            "MAG",
+            "process",
+            stage="magnet",
+            inputs=[{"lot": i, "mass_kg": m} for i, m in inputs],
+            outputs=[lot(magnet, "magnet", kg, composition)],
+        )
+
+
+_T = TypeVar("_T", UpTrace, DownTrace)
+
+
+def _edges_in_one_order(answer: _T) -> _T:
+    """The answer with its edges sorted: a trace lists them in the order the store gave the rows, which
+    ``LineageReads`` leaves open (SQLite's index, PostgreSQL's plan and memory's list each have their own)."""
+    edges = answer.edges
+    return answer if edges is None else replace(answer, edges=tuple(sorted(edges, key=astuple)))
+
+
+@pytest.fixture
+def blended(db_url: str) -> tuple[Recording, MemoryStore]:
+    return _replayed(db_url, _blends)
+
+
+def test_a_trace_on_memory_is_the_trace_on_the_sql_store(blended: tuple[Recording, MemoryStore]) -> None:
+    """``trace_up_on``/``trace_down_on`` over ``MemoryStore`` answer exactly what ``trace_up``/``trace_down``
+    answer on the registry's database: every lot, every option, the same refusal for an unknown lot."""
+    recording, memory = blended
+    registry = recording.registry
+    assert sorted(memory.lot_table) == sorted(BLENDED)
+    # (graph, by_element, max_paths): every shape of the answer, a truncated path list among them
+    options = [(True, False, 100), (False, False, 100), (True, True, 1), (False, True, 0)]
+    for lot_id in BLENDED:
+        for graph, by_element, max_paths in options:
+            on_sql = trace_up(registry, lot_id, graph=graph, by_element=by_element, max_paths=max_paths)
+            in_memory = trace_up_on(
+                memory, None, lot_id, graph=graph, by_element=by_element, max_paths=max_paths
+            )
+            assert _edges_in_one_order(in_memory) == _edges_in_one_order(on_sql), (lot_id, graph, by_element)
+        down = trace_down_on(memory, None, lot_id)
+        assert _edges_in_one_order(down) == _edges_in_one_order(trace_down(registry, lot_id)), lot_id
+    magnet = trace_up_on(memory, None, MAGNETS[0], by_element=True, max_paths=1)
+    # the world is what the comparison needs: several paths, a truncated list, shares that differ by element
+    assert magnet.path_count > len(magnet.sources) and magnet.paths_truncated
+    nd, dy = (
+        (magnet.sources[0].element_shares or {}).get("Nd"),
+        (magnet.sources[0].element_shares or {}).get("Dy"),
+    )
+    assert nd is not None and dy is not None and not math.isclose(nd, dy)
+    assert trace_down_on(memory, None, ORE_B).end_items == MAGNETS
+    unknown = "urn:raretrace:lot:never-recorded"
+    refusals: list[tuple[Callable[[], object], Callable[[], object]]] = [
+        (lambda: trace_up(registry, unknown), lambda: trace_up_on(memory, None, unknown)),
+        (lambda: trace_down(registry, unknown), lambda: trace_down_on(memory, None, unknown)),
+    ]
+    for sql_trace, memory_trace in refusals:
+        with pytest.raises(NotFoundError) as sql_refused:
+            sql_trace()
+        with pytest.raises(NotFoundError) as memory_refused:
+            memory_trace()
+        assert str(memory_refused.value) == str(sql_refused.value)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -109,7 +109,7 @@ def check(
     if as_json:
         answer: dict[str, object] = {"verdicts": [jsonable(v) for v in verdicts]}
         if outlooks is not None:
-            answer["upcoming"] = [o.to_dict() for o in outlooks]
+            answer["upcoming"] = [jsonable(o) for o in outlooks]
         emit_json(answer)
     else:
         from raretrace.render.verdicts import print_outlooks, print_verdicts

@@ -127,7 +127,7 @@ def _case_a(registry: Registry, summary: WorldSummary) -> tuple[CaseFinding, dic
     [verdict] = check_lots(registry, [case.ore], regimes=[regime], as_of=MOFCOM_AS_OF)
     fingerprint = _rule(verdict, "fingerprint")
     with registry.engine.connect() as conn:
-        _, reached = walk_edges(conn, case.ore, up=False)
+        _, reached = walk_edges(registry.store, conn, case.ore, up=False)
         downstream = registry.store.lots(conn, sorted(reached - {case.ore}))
     magnets = sorted(i for i, lot in downstream.items() if lot.spec.form.value == "magnet")
     downstream_fail = None

@@ -100,7 +100,7 @@ def _raw_materials(
     out: dict[str, tuple[RawMaterial, ...]] = {}
     with nullcontext(given) if given is not None else registry.engine.connect() as conn:
         for start in lot_ids:
-            _, seen = walk_edges(conn, start, up=True)
+            _, seen = walk_edges(registry.store, conn, start, up=True)
             lots = registry.store.lots(conn, sorted(seen))
             raw = sorted(lot_id for lot_id, lot in lots.items() if lot.spec.form.value in RAW_FORMS)
             assays: dict[str, Mapping[str, object]] = {}
@@ -132,7 +132,7 @@ def _magnet_kg(registry: Registry, lot_id: str) -> float:
     """Mass of finished magnets inside a lot: a magnet is its own mass; an assembly holds its inputs'
     magnets in proportion to the share of each input it consumed. Walked only for DFARS's COTS test."""
     with registry.engine.connect() as conn:
-        edges, seen = walk_edges(conn, lot_id, up=True)
+        edges, seen = walk_edges(registry.store, conn, lot_id, up=True)
         lots = registry.store.lots(conn, sorted(seen))
     inputs: dict[str, list[tuple[str, float]]] = {}
     for child, parent, mass, _ in edges:

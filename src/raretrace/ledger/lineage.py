@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import Connection
@@ -33,7 +34,8 @@ from raretrace.ledger.registry import Registry
 from raretrace.ledger.trace_answers import DownTrace, LotSummary, Path, TraceEdge, TraceSource, UpTrace
 from raretrace.origin_text import decode_origin
 from raretrace.provenance import untraced_share
-from raretrace.store.lineage import Edge, edges_down, edges_up, origins, summaries
+from raretrace.store.lineage import Edge
+from raretrace.store.protocol import LineageReads
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
@@ -43,6 +45,7 @@ _PARENT = itemgetter(1)
 _MASS = itemgetter(2)
 _FIRST = itemgetter(0)
 _SHARE = itemgetter(1)  # of a (lot, share) pair
+C = TypeVar("C")  # the connection type of the store the lineage is read from
 
 
 @dataclass(frozen=True)
@@ -198,22 +201,22 @@ def _unlink(link: _Link, share: float) -> Path:
     return Path(tuple(lots), tuple(masses), share)
 
 
-# --- queries (store/lineage.py) ----------------------------------------------------------------------
+# --- queries (through ``store.protocol.LineageReads``: the SQL store or ``MemoryStore``) -------------
 
 
-def _summaries(conn: Connection, lot_ids: Sequence[str]) -> dict[str, LotSummary]:
+def _summaries(reads: LineageReads[C], conn: C, lot_ids: Sequence[str]) -> dict[str, LotSummary]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out). The row's
     columns after the id are ``LotSummary``'s fields in order (``store.lineage.SUMMARY_KEYS``)."""
-    return {r[0]: LotSummary(*r[1:]) for r in summaries(conn, lot_ids)}
+    return {r[0]: LotSummary(*r[1:]) for r in reads.summaries(conn, lot_ids)}
 
 
-def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
+def walk_edges(reads: LineageReads[C], conn: C, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
     """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs) and every
     lot reached, ``start`` included; the lot itself is not looked up.
 
     One query per generation; a lot joins the frontier the first time it is reached,
     so its edges are fetched once however many paths lead to it."""
-    fetch, other = (edges_up, _PARENT) if up else (edges_down, _FIRST)
+    fetch, other = (reads.edges_up, _PARENT) if up else (reads.edges_down, _FIRST)
     edges: list[Edge] = []
     seen = {start}
     frontier = [start]
@@ -227,11 +230,11 @@ def walk_edges(conn: Connection, start: str, *, up: bool) -> tuple[list[Edge], s
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 
 
-def _with_root(conn: Connection, root: str, shown: set[str]) -> dict[str, LotSummary]:
+def _with_root(reads: LineageReads[C], conn: C, root: str, shown: set[str]) -> dict[str, LotSummary]:
     """The summaries of ``shown`` and of ``root``, ``root`` first; a ``NotFoundError`` if ``root`` does
     not exist. One query for all: a lot that does not exist has no edges either, so walking it first
     costs one empty query, and an existing lot is not looked up twice."""
-    lots = _summaries(conn, sorted(shown | {root}))
+    lots = _summaries(reads, conn, sorted(shown | {root}))
     summary = lots.pop(root, None)
     if summary is None:
         raise NotFoundError(f"lot {root} does not exist", field="lot")
@@ -310,22 +313,22 @@ def element_shares(
 _Histories = dict[str, tuple[dict[str, float], dict[str, float]]]
 
 
-def _element_histories(conn: Connection, lot_ids: Sequence[str]) -> _Histories:
+def _element_histories(reads: LineageReads[C], conn: C, lot_ids: Sequence[str]) -> _Histories:
     """Each lot's composition and, per element, the share of untraced history (origin vectors)."""
     out: _Histories = {}
-    for lot_id, composition, origin in origins(conn, lot_ids):
+    for lot_id, composition, origin in reads.origins(conn, lot_ids):
         vector = decode_origin(origin) if origin else {}
         out[lot_id] = (orjson.loads(composition), {e: untraced_share(o) for e, o in vector.items()})
     return out
 
 
-def trace_up(
-    registry: Registry,
+def trace_up_on(
+    reads: LineageReads[C],
+    conn: C,
     lot_id: str,
     *,
     max_paths: int = DEFAULT_MAX_PATHS,
     graph: bool = True,
-    conn: Connection | None = None,
     by_element: bool = False,
 ) -> UpTrace:
     """Every lot upstream of ``lot_id``, the edges, and each source lot (a mine's output) with its share.
@@ -346,18 +349,18 @@ def trace_up(
     lot ids with masses — at a fraction of the cost for a lot with a long history (summarizing the
     lots on the listed paths as well cost a third more time at the 99th percentile, measured at 1M lots).
 
-    ``conn``: read on this connection, in the caller's transaction (see ``_snapshot``).
+    Every read goes through ``reads`` on ``conn``, in the caller's transaction: the registry's SQL
+    store (``trace_up``) or a ``store.memory.MemoryStore`` (tests of the trace without a database).
     """
     if max_paths < 0:
         raise ValidationError("must be 0 or more", field="max_paths")
-    with _snapshot(registry, conn) as db:
-        edges, seen = walk_edges(db, lot_id, up=True)
-        parents = inputs_by_child(edges)
-        found = ancestry(lot_id, parents)
-        listed = best_paths(lot_id, parents, found.best, max_paths)
-        shown = seen if graph else set(found.shares)
-        lots = _with_root(db, lot_id, shown)
-        histories = _element_histories(db, sorted(seen)) if by_element else None
+    edges, seen = walk_edges(reads, conn, lot_id, up=True)
+    parents = inputs_by_child(edges)
+    found = ancestry(lot_id, parents)
+    listed = best_paths(lot_id, parents, found.best, max_paths)
+    shown = seen if graph else set(found.shares)
+    lots = _with_root(reads, conn, lot_id, shown)
+    histories = _element_histories(reads, conn, sorted(seen)) if by_element else None
     per_element = element_shares(lot_id, parents, found.order, histories) if histories is not None else None
     by_source: dict[str, list[Path]] = {}
     for path in listed:
@@ -394,12 +397,34 @@ def trace_up(
     )
 
 
-def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = None) -> DownTrace:
-    """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from.
-    ``conn`` as for ``trace_up``."""
+def trace_up(
+    registry: Registry,
+    lot_id: str,
+    *,
+    max_paths: int = DEFAULT_MAX_PATHS,
+    graph: bool = True,
+    conn: Connection | None = None,
+    by_element: bool = False,
+) -> UpTrace:
+    """``trace_up_on`` the registry's store, in one read snapshot (``conn``: read on this connection,
+    in the caller's transaction; see ``_snapshot``)."""
     with _snapshot(registry, conn) as db:
-        edges, seen = walk_edges(db, lot_id, up=False)
-        lots = _with_root(db, lot_id, seen)
+        return trace_up_on(
+            registry.store, db, lot_id, max_paths=max_paths, graph=graph, by_element=by_element
+        )
+
+
+def trace_down(registry: Registry, lot_id: str, *, conn: Connection | None = None) -> DownTrace:
+    """``trace_down_on`` the registry's store, in one read snapshot (``conn`` as for ``trace_up``)."""
+    with _snapshot(registry, conn) as db:
+        return trace_down_on(registry.store, db, lot_id)
+
+
+def trace_down_on(reads: LineageReads[C], conn: C, lot_id: str) -> DownTrace:
+    """Every lot made from ``lot_id`` (a recall list), and the end items: lots nothing was made from.
+    Read through ``reads`` on ``conn``, as ``trace_up_on``."""
+    edges, seen = walk_edges(reads, conn, lot_id, up=False)
+    lots = _with_root(reads, conn, lot_id, seen)
     reached = sorted({e[0] for e in edges})
     made_from = {e[1] for e in edges}
     return DownTrace(

@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -30,12 +31,18 @@ from raretrace.errors import DuplicateError, NotFoundError, ValidationError
 from raretrace.roles import ANONYMOUS, PUBLIC, ROLES, Principal
 from raretrace.store import participants as rows
 from raretrace.store.db import write_transaction
+from raretrace.store.participants import SqlParticipants
+from raretrace.store.protocol import ParticipantReads
 
 #: the roles and the caller are ``raretrace.roles``'s; named here too for the callers of this module
 __all__ = ["ANONYMOUS", "PUBLIC", "ROLES", "Principal"]
 
 TOKEN_PREFIX = "rt_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for, not a secret
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
+C = TypeVar("C")  # the connection type of the store read
+#: what the services read, on the registry's database (the ``_on`` functions take any ``ParticipantReads``,
+#: so a test can give them ``store.memory.MemoryStore``); the writes are ``store.participants``'s functions
+SQL_READS: ParticipantReads[Connection] = SqlParticipants()
 
 
 @dataclass(frozen=True)
@@ -97,9 +104,9 @@ def add_participant(
     """Record a participant; an operator must name at least one registered facility, others none."""
     chosen = _checked_facilities(participant_id, name, role, facilities)
     with write_transaction(engine) as conn:
-        if rows.exists(conn, participant_id):
+        if SQL_READS.participant_exists(conn, participant_id):
             raise DuplicateError(f"participant {participant_id} already exists", field="id")
-        known = rows.registered_facilities(conn, chosen)
+        known = SQL_READS.registered_facilities(conn, chosen)
         missing = [f for f in chosen if f not in known]
         if missing:
             raise NotFoundError(f"facility {missing[0]} is not registered", field="facilities")
@@ -117,7 +124,7 @@ def issue_token(
     now = _now()
     expires = _stamp(now + timedelta(days=valid_days)) if valid_days else None
     with write_transaction(engine) as conn:
-        found, disabled = rows.disabled_at(conn, participant_id)
+        found, disabled = SQL_READS.participant_disabled_at(conn, participant_id)
         if not found:
             raise NotFoundError(f"no participant {participant_id}", field="participant")
         if disabled is not None:
@@ -137,17 +144,20 @@ def revoke_tokens(engine: Engine, participant_id: str) -> int:
     """Revoke every live token of a participant; returns how many."""
     stamp = _stamp(_now())
     with write_transaction(engine) as conn:
-        if not rows.exists(conn, participant_id):
+        if not SQL_READS.participant_exists(conn, participant_id):
             raise NotFoundError(f"no participant {participant_id}", field="participant")
         return rows.revoke_live_tokens(conn, participant_id, stamp)
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
-    """The participant a token belongs to, or None if it is unknown, expired, revoked or disabled.
+    """``authenticate_on`` the registry's database. Every request asks this, so it is one prebuilt
+    statement on the fast DB-API path (``store.participants.token_holder``)."""
+    return authenticate_on(SQL_READS, conn, token)
 
-    Every request asks this, so it is one prebuilt statement on the fast DB-API path
-    (``store.participants.token_holder``)."""
-    holder = rows.token_holder(conn, token_hash(token))
+
+def authenticate_on(reads: ParticipantReads[C], conn: C, token: str) -> Principal | None:
+    """The participant a token belongs to, or None if it is unknown, expired, revoked or disabled."""
+    holder = reads.token_holder(conn, token_hash(token))
     if holder is None or holder.revoked_at is not None or holder.disabled_at is not None:
         return None
     if holder.expires_at is not None and holder.expires_at <= _stamp(_now()):
@@ -156,10 +166,16 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
 
 
 def list_participants(engine: Engine) -> list[ParticipantListing]:
+    """``list_participants_on`` the registry's database."""
     with engine.connect() as conn:
-        found = rows.all_participants(conn)
-        links = rows.facilities_by_participant(conn)
-        counts = rows.live_token_counts(conn)
+        return list_participants_on(SQL_READS, conn)
+
+
+def list_participants_on(reads: ParticipantReads[C], conn: C) -> list[ParticipantListing]:
+    """Every participant, by id, with its facilities and how many live tokens it holds."""
+    found = reads.all_participants(conn)
+    links = reads.facilities_by_participant(conn)
+    counts = reads.live_token_counts(conn)
     return [
         ParticipantListing(
             r.id,
@@ -175,9 +191,14 @@ def list_participants(engine: Engine) -> list[ParticipantListing]:
 
 
 def has_live_secretariat(engine: Engine) -> bool:
-    """Whether some secretariat participant holds a token that is neither revoked nor expired."""
+    """``has_live_secretariat_on`` the registry's database."""
     with engine.connect() as conn:
-        expiries = rows.secretariat_token_expiries(conn)
+        return has_live_secretariat_on(SQL_READS, conn)
+
+
+def has_live_secretariat_on(reads: ParticipantReads[C], conn: C) -> bool:
+    """Whether some secretariat participant holds a token that is neither revoked nor expired."""
+    expiries = reads.secretariat_token_expiries(conn)
     now = _stamp(_now())
     return any(expires is None or expires > now for expires in expiries)
 
@@ -188,7 +209,7 @@ DEV_SECRETARIAT = "dev-secretariat"
 def dev_token(engine: Engine) -> str:
     """Development only: a secretariat participant (created if missing) and a fresh token for it."""
     with engine.connect() as conn:
-        exists = rows.exists(conn, DEV_SECRETARIAT)
+        exists = SQL_READS.participant_exists(conn, DEV_SECRETARIAT)
     if not exists:
         add_participant(engine, DEV_SECRETARIAT, "Development secretariat", "secretariat")
     return issue_token(engine, DEV_SECRETARIAT, label="dev", valid_days=1).token

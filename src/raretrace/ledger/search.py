@@ -19,7 +19,6 @@ from datetime import date, timedelta
 import pycountry
 
 from raretrace.errors import ValidationError
-from raretrace.jsontypes import JSONObject
 from raretrace.ledger.registry import Registry
 from raretrace.model import Form, Stage
 from raretrace.origin_text import decode_origin
@@ -73,21 +72,41 @@ class LotQuery:
         if (self.limit is not None and self.limit < 0) or self.offset < 0:
             raise ValidationError("limit and offset are whole numbers", field="limit")
 
-    def filters(self) -> JSONObject:
-        """The filters as given (for answers and links), empty ones left out."""
-        given: JSONObject = {
-            "q": self.text,
-            "form": list(self.forms),
-            "stage": list(self.stages),
-            "facility": self.facility,
-            "producer_country": list(self.producer_countries),
-            "element": self.element,
-            "country": self.country,
-            "verdict": f"{self.regime}={self.outcome}" if self.regime else None,
-            "from": self.created_from.isoformat() if self.created_from else None,
-            "to": self.created_to.isoformat() if self.created_to else None,
-        }
-        return {k: v for k, v in given.items() if v}
+    def filters(self) -> SearchFilters:
+        """The filters as given (for answers and links), empty ones as None (left out of the JSON)."""
+        return SearchFilters(
+            self.text or None,
+            self.forms or None,
+            self.stages or None,
+            self.facility or None,
+            self.producer_countries or None,
+            self.element or None,
+            self.country or None,
+            f"{self.regime}={self.outcome}" if self.regime else None,
+            self.created_from,
+            self.created_to,
+        )
+
+
+#: a filter not given is left out of the JSON (``render.jsonable``)
+_GIVEN = {"omit_if_none": True}
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """A search's filters as given, by the names of the API's parameters (the fields in the order of the
+    JSON ``render.jsonable`` makes of it); None: not given, and left out."""
+
+    q: str | None = field(default=None, metadata=_GIVEN)
+    form: tuple[str, ...] | None = field(default=None, metadata=_GIVEN)
+    stage: tuple[str, ...] | None = field(default=None, metadata=_GIVEN)
+    facility: str | None = field(default=None, metadata=_GIVEN)
+    producer_country: tuple[str, ...] | None = field(default=None, metadata=_GIVEN)
+    element: str | None = field(default=None, metadata=_GIVEN)
+    country: str | None = field(default=None, metadata=_GIVEN)
+    verdict: str | None = field(default=None, metadata=_GIVEN)  # REGIME=OUTCOME
+    created_from: date | None = field(default=None, metadata={"json": "from", **_GIVEN})
+    created_to: date | None = field(default=None, metadata={"json": "to", **_GIVEN})
 
 
 def _one_of(name: str, values: Iterable[str], known: Sequence[str]) -> None:
@@ -129,7 +148,7 @@ class SearchResult:
     The fields are in the order of the JSON the interfaces make of it (``render.jsonable``): the query as
     given (``LotQuery.filters``, its sort and page), then the answer."""
 
-    filters: JSONObject
+    filters: SearchFilters
     sort: str
     total: int
     limit: int | None

@@ -9,7 +9,7 @@ The subjects are read from the registry once (``compliance.prepare``) and judged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from raretrace.ledger.compliance import Judging, today
@@ -30,54 +30,62 @@ PHRASES = {
 
 @dataclass(frozen=True)
 class Change:
-    """From ``day`` on, the verdict becomes ``outcome``, decided by ``decided_by`` for ``because``."""
+    """From ``day`` on, the verdict becomes ``outcome``, decided by ``decided_by`` for ``because``.
+    (The fields are in the order of the JSON the interfaces make of it, ``render.jsonable``.)"""
 
-    day: date
+    day: date = field(metadata={"json": "from"})
     outcome: Outcome
     decided_by: tuple[str, ...]
     because: str
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "from": self.day.isoformat(),
-            "outcome": self.outcome.value,
-            "decided_by": list(self.decided_by),
-            "because": self.because,
-        }
-
 
 @dataclass(frozen=True)
 class Outlook:
-    """One verdict on the day asked and every later change of its outcome, in date order."""
+    """One verdict on the day asked and every later change of its outcome, in date order.
 
-    verdict: Verdict
+    The fields are the JSON the interfaces make of it (``render.jsonable``, the API's ``OutlookOut``):
+    the verdict's subject and outcome, the changes, and the sentence that says them all. The verdict
+    itself is kept for the readers in Python (the desk's page shows its findings, ``check --upcoming``
+    prints it) and left out of the JSON, which carries the parts above. Made by ``Outlook.of``."""
+
+    regime: str
+    subject: tuple[str, ...]
+    as_of: str
+    outcome: Outcome
+    decided_by: tuple[str, ...]
     changes: tuple[Change, ...]
-    today: bool  # judged as of today (UTC): the sentence says "today"
+    #: e.g. "passes US DFARS 252.225-7052 today; fails from 2027-01-01: <the clause's finding>"
+    summary: str
+    verdict: Verdict = field(metadata={"omit": True})
+
+    @classmethod
+    def of(cls, verdict: Verdict, changes: tuple[Change, ...], today: bool) -> Outlook:
+        """``verdict`` and its later ``changes``; ``today``: judged as of today (UTC), so the sentence
+        says "today" rather than the day."""
+        name = regime_name(verdict)
+        when = "today" if today else f"on {verdict.as_of}"
+        parts = [f"{_phrase(verdict.outcome, name)} {when}"]
+        parts += [f"{_phrase(c.outcome, name, again=True)} from {c.day}: {c.because}" for c in changes]
+        return cls(
+            verdict.regime,
+            verdict.subject,
+            verdict.as_of,
+            verdict.outcome,
+            verdict.decided_by,
+            changes,
+            "; ".join(parts),
+            verdict,
+        )
 
     @property
     def name(self) -> str:
-        """The regime's name as a sentence uses it: its title up to the colon ("US DFARS 252.225-7052")."""
-        return self.verdict.title.split(":", 1)[0].strip()
+        """The regime's name as a sentence uses it (``regime_name``)."""
+        return regime_name(self.verdict)
 
-    def sentence(self) -> str:
-        """ "passes US DFARS 252.225-7052 today; fails from 2027-01-01: <the clause's finding>"."""
-        when = "today" if self.today else f"on {self.verdict.as_of}"
-        parts = [f"{_phrase(self.verdict.outcome, self.name)} {when}"]
-        parts += [
-            f"{_phrase(c.outcome, self.name, again=True)} from {c.day}: {c.because}" for c in self.changes
-        ]
-        return "; ".join(parts)
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "regime": self.verdict.regime,
-            "subject": list(self.verdict.subject),
-            "as_of": self.verdict.as_of,
-            "outcome": self.verdict.outcome.value,
-            "decided_by": list(self.verdict.decided_by),
-            "changes": [c.to_dict() for c in self.changes],
-            "summary": self.sentence(),
-        }
+def regime_name(verdict: Verdict) -> str:
+    """The regime's name as a sentence uses it: its title up to the colon ("US DFARS 252.225-7052")."""
+    return verdict.title.split(":", 1)[0].strip()
 
 
 def _phrase(outcome: Outcome, name: str, *, again: bool = False) -> str:
@@ -118,5 +126,6 @@ def upcoming(judging: Judging, as_of: date | None = None, until: date | None = N
                 if verdict.outcome != current[i]:
                     changes[i].append(Change(later, verdict.outcome, verdict.decided_by, _because(verdict)))
                     current[i] = verdict.outcome
-        out.extend(Outlook(v, tuple(found), day == today()) for v, found in zip(first, changes, strict=True))
+        now = day == today()
+        out.extend(Outlook.of(v, tuple(found), now) for v, found in zip(first, changes, strict=True))
     return out

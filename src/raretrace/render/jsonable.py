@@ -7,7 +7,9 @@ how it is written when the plain rule (its name, its value) does not fit:
 - ``field(metadata={"json": "from"})``: its JSON name, when that is not a Python name;
 - ``{"omit_if_none": True}``: left out while it is None (a member only some answers have);
 - ``{"inline": True}``: a dataclass whose members are written in its place, in the object that holds
-  it (a trace's source is its lot's summary plus its share, one flat object).
+  it (a trace's source is its lot's summary plus its share, one flat object);
+- ``{"omit": True}``: never written: kept for readers in Python when the JSON says the same through the
+  other members (an outlook's verdict, whose subject and outcome it carries).
 
 A trace answer holds thousands of small dataclasses (its edges), so how a class is written is worked
 out once (``_writer``) and strings, integers and booleans, most of the values, are answered before any
@@ -61,7 +63,7 @@ def _writer(cls: type) -> _Writer:
     found = _WRITERS.get(cls)
     if found is not None:
         return found
-    fields = dataclasses.fields(cls)
+    fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("omit")]
     kinds = [_scalar(f.type) for f in fields]
     if len(fields) > 1 and not any(f.metadata for f in fields) and None not in kinds:
         names = tuple(f.name for f in fields)

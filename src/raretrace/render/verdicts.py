@@ -121,7 +121,7 @@ def print_outlooks(console: Console, outlooks: Sequence[Outlook]) -> None:
     console.print("[bold]upcoming changes[/bold]", highlight=False)
     for item in changing:
         console.print(
-            f"  {escape(subject_text(item.verdict.subject))}: {escape(item.sentence())}"
+            f"  {escape(subject_text(item.subject))}: {escape(item.summary)}"
             f" (decided by {', '.join(item.changes[-1].decided_by) or 'no rule'})",
             soft_wrap=True,
             highlight=False,

@@ -98,7 +98,7 @@ def revoke_tokens(participant_id: str, registry: RegistryDep, caller: Caller) ->
 def list_facilities(registry: RegistryDep, caller: Caller) -> dict[str, object]:
     require_participant(caller, action="listing facilities")
     with registry.engine.connect() as conn:
-        return {"facilities": queries.facilities(conn)}
+        return {"facilities": queries.facilities(registry.store, conn)}
 
 
 class FacilitySpec(BaseModel):

@@ -18,7 +18,6 @@ from raretrace.ledger import certificates as certs
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.render.jsonable import jsonable
-from raretrace.server import queries
 from raretrace.server.access import require, require_holds, require_participant, visible_lots
 from raretrace.server.certificate_schemas import (
     IssuedCertificate,
@@ -53,7 +52,7 @@ def issue_for(
     if caller.role == "operator":
         with registry.engine.connect() as conn:
             if request.transfer is not None:
-                sender = queries.transfer_sender(conn, request.transfer)
+                sender = registry.store.transfer_sender(conn, request.transfer)
                 if sender is None or sender not in caller.facilities:
                     # the same answer for a missing transfer and another participant's
                     raise NotFoundError(

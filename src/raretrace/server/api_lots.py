@@ -45,7 +45,7 @@ def lot_page(
 ) -> list[JSONObject]:
     require_participant(caller, action="listing lots")
     with reading(registry.engine) as conn:
-        rows = queries.lots_for(conn, caller, limit=limit, offset=offset, after=after)
+        rows = queries.lots_for(registry.store, conn, caller, limit=limit, offset=offset, after=after)
     if caller.sees_everything:
         return rows
     return [redact_custody(row, caller.facilities) for row in rows]

@@ -23,11 +23,13 @@ from starlette.datastructures import QueryParams
 
 from raretrace.bom import BomError, BomLine, parse_bom
 from raretrace.errors import RaretraceError, ValidationError
+from raretrace.jsontypes import JSONObject
 from raretrace.ledger.compliance import prepare, today
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.search import parse_day
 from raretrace.ledger.upcoming import Outlook, upcoming
+from raretrace.render.jsonable import as_object
 from raretrace.rules import load_regimes
 from raretrace.rules.judging import END_USES
 from raretrace.server.access import not_found, require_lots, require_participant, visible_lots
@@ -58,18 +60,12 @@ class Question:
 
 @dataclass(frozen=True)
 class Answer:
-    """The desk's answer: the day and end use used, and each verdict with its upcoming changes."""
+    """The desk's answer: the day and end use used, and each verdict with its upcoming changes (the
+    fields in the order of the JSON ``render.jsonable`` makes of it, the API's ``UpcomingAnswer``)."""
 
     as_of: date
     end_use: str | None
     outlooks: tuple[Outlook, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "as_of": self.as_of.isoformat(),
-            "end_use": self.end_use,
-            "outlooks": [o.to_dict() for o in self.outlooks],
-        }
 
 
 def judge(registry: Registry, caller: Principal, question: Question) -> Answer:
@@ -155,7 +151,7 @@ class UpcomingAnswer(BaseModel):
     tags=["lots"],
     responses=responses(401, 403, 404, 422),
 )
-def check_upcoming(body: UpcomingRequest, registry: RegistryDep, caller: Caller) -> dict[str, object]:
+def check_upcoming(body: UpcomingRequest, registry: RegistryDep, caller: Caller) -> JSONObject:
     """Each verdict of ``/check`` with the days after ``as_of`` on which a regime's file changes what
     binds (a rule coming into force, a suspension ending) and the verdict changes, with the clause
     that decides it then."""
@@ -168,7 +164,7 @@ def check_upcoming(body: UpcomingRequest, registry: RegistryDep, caller: Caller)
         assertions=tuple(body.assertions),
         until=body.until,
     )
-    return judge(registry, caller, question).to_dict()
+    return as_object(judge(registry, caller, question))
 
 
 # --- the page --------------------------------------------------------------------------------------

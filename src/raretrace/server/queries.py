@@ -1,31 +1,34 @@
 """Read-only lookups the API needs that no ledger service offers, as the JSON the API sends: listings
-for one caller, the certificates of a lot, a transfer's sender, the facilities. The rows come from
-``store.listings``; no rule of the registry and no SQL lives here."""
+for one caller, the certificates of a lot, the facilities. The rows come through the
+``store.protocol.Listings`` boundary (the registry's ``Store``, or ``MemoryStore`` in a test); no rule
+of the registry and no SQL lives here."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from raretrace.jsontypes import JSONObject
 from raretrace.ledger.participants import Principal
-from raretrace.store import certificates, listings
+from raretrace.store import certificates
 from raretrace.store.certificates import CertificateRecord
 from raretrace.store.listings import LOT_COLUMNS
+from raretrace.store.protocol import Listings
 from raretrace.store.reading import Connection
 
-__all__ = ["LOT_COLUMNS", "certificate_row", "transfer_parties", "transfer_sender"]
+__all__ = ["LOT_COLUMNS", "certificate_row"]
 
 certificate_row = certificates.find
-transfer_sender = listings.transfer_sender
-transfer_parties = listings.transfer_parties
+C = TypeVar("C")
 
 
 def lots_for(
-    conn: Connection, principal: Principal, *, limit: int, offset: int, after: str | None = None
+    store: Listings[C], conn: C, principal: Principal, *, limit: int, offset: int, after: str | None = None
 ) -> list[JSONObject]:
     """The lots the caller may see, by id, one page: ``offset`` lots skipped, or those up to ``after``
     (the last id of the previous page; the cheap way through a long list). A participant sees the lots
     its facilities produced, hold, or sent or received (``store.listings.lot_page``)."""
     facilities = None if principal.sees_everything else principal.facilities
-    rows = listings.lot_page(conn, facilities, limit=limit, offset=offset, after=after)
+    rows = store.lot_page(conn, facilities, limit=limit, offset=offset, after=after)
     return [dict(zip(LOT_COLUMNS, row, strict=True)) for row in rows]
 
 
@@ -53,7 +56,7 @@ def certificates_of_lot(conn: Connection, lot_id: str) -> list[JSONObject]:
     return [certificate_summary(r) for r in certificates.of_lot(conn, lot_id)]
 
 
-def facilities(conn: Connection) -> list[JSONObject]:
+def facilities(store: Listings[C], conn: C) -> list[JSONObject]:
     return [
         {
             "id": f.id,
@@ -64,5 +67,5 @@ def facilities(conn: Connection) -> list[JSONObject]:
             "technology": dict(f.technology),
             "accreditation": f.accreditation,
         }
-        for f in listings.facility_listing(conn)
+        for f in store.facility_listing(conn)
     ]

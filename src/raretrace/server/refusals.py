@@ -16,27 +16,31 @@ import logging
 from raretrace.errors import Confidential, NotFoundError, RaretraceError
 from raretrace.ledger.participants import Principal
 from raretrace.server.access import visible_lots
-from raretrace.store.listings import transfer_parties
+from raretrace.store.protocol import Listings
 from raretrace.store.reading import Connection
 
 audit = logging.getLogger("raretrace.audit")
 
 
-def may_see(conn: Connection, principal: Principal, secret: Confidential) -> bool:
+def may_see(
+    store: Listings[Connection], conn: Connection, principal: Principal, secret: Confidential
+) -> bool:
     """Whether the caller may see the lot or transfer event the refusal is about."""
     if secret.kind == "lot":
         return bool(visible_lots(conn, principal, [secret.subject]))
-    parties = transfer_parties(conn, secret.subject)
+    parties = store.transfer_parties(conn, secret.subject)
     return bool(parties) and (principal.sees_everything or bool(parties & principal.facilities))
 
 
-def told(conn: Connection, principal: Principal, error: RaretraceError) -> RaretraceError:
+def told(
+    store: Listings[Connection], conn: Connection, principal: Principal, error: RaretraceError
+) -> RaretraceError:
     """The refusal as ``principal`` may be told it; the full one goes to the audit log."""
     audit.info("submission by %s refused: %s", principal.id, error)
     secret = error.confidential
     if secret is None or principal.sees_everything:
         return error
-    if not may_see(conn, principal, secret):
+    if not may_see(store, conn, principal, secret):
         return NotFoundError(secret.unseen, field=error.field, context=error.context)
     if secret.parties and not secret.parties & principal.facilities and secret.discreet:
         return type(error)(secret.discreet, field=error.field, context=error.context)

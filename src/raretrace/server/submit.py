@@ -52,7 +52,7 @@ def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes])
 def refusal(registry: Registry, principal: Principal, error: RaretraceError) -> RaretraceError:
     """``refusals.told`` on a read connection of the registry."""
     with reading(registry.engine) as conn:
-        return told(conn, principal, error)
+        return told(registry.store, conn, principal, error)
 
 
 def split_batch(body: bytes, content_type: str, limit: int) -> list[bytes]:

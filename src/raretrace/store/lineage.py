@@ -103,7 +103,7 @@ def origins(conn: Connection, lot_ids: Sequence[str]) -> list[OriginRow]:
 
 class SqlLineage:
     """``store.protocol.LineageReads`` as methods of ``store.store.Store``: the same four statements.
-    (A trace on the SQL store may call the functions directly: it is the same code.)"""
+    ``ledger.lineage`` reads through the Protocol, so a trace runs on ``MemoryStore`` as well."""
 
     edges_up = staticmethod(edges_up)
     edges_down = staticmethod(edges_down)

@@ -122,3 +122,12 @@ def facility_listing(conn: Connection) -> list[FacilityListing]:
         )
         for r in rows
     ]
+
+
+class SqlListings:
+    """``store.protocol.Listings`` as methods of ``store.store.Store``: the statements above."""
+
+    lot_page = staticmethod(lot_page)
+    transfer_sender = staticmethod(transfer_sender)
+    transfer_parties = staticmethod(transfer_parties)
+    facility_listing = staticmethod(facility_listing)

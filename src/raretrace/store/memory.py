@@ -9,7 +9,7 @@ store), so the connection argument is unused.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,9 @@ from raretrace.jsontypes import JSONValue
 from raretrace.model import Facility, Lot
 from raretrace.store.certificates import CertificateRecord, LoggedEvent, PartyRow
 from raretrace.store.lineage import Edge, OriginRow, SummaryRow
+from raretrace.store.listings import FacilityListing, LotListing
 from raretrace.store.lots import AssayRow, InputRow, ShipmentRow
+from raretrace.store.participants import ParticipantRow, TokenHolder
 from raretrace.store.store import composition_text
 
 NO_REGISTRY = "this store holds no raretrace registry; run `raretrace init --origin …` first"
@@ -32,6 +34,17 @@ class Checkpoint:
     root: bytes
     note: str
     created_at: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token as stored (by its hash, the key it is kept under)."""
+
+    participant_id: str
+    label: str | None
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None = None
 
 
 @dataclass
@@ -50,6 +63,9 @@ class MemoryStore:
     shipments: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, lot, sender, receiver
     assays: list[tuple[int, str, str, str]] = field(default_factory=list)  # seq, lot, lab, data (JSON)
     certificates: dict[str, tuple[CertificateRecord, int]] = field(default_factory=dict)  # id -> (, index)
+    participant_table: dict[str, ParticipantRow] = field(default_factory=dict)
+    participant_links: list[tuple[str, str]] = field(default_factory=list)  # (participant, facility)
+    tokens: dict[str, Token] = field(default_factory=dict)  # token hash -> token
     _event_ids_by_seq: dict[int, str] = field(default_factory=dict)
 
     # --- meta ---------------------------------------------------------------------------------
@@ -215,11 +231,143 @@ class MemoryStore:
         found = (self.lot_table[i] for i in dict.fromkeys(lot_ids) if i in self.lot_table)
         return [(x.id, composition_text(x), x.origin_text) for x in found]
 
+    # --- participants and tokens (ParticipantReads; the writes as store.participants has them) -------
+    def insert_participant(
+        self,
+        conn: object,
+        participant_id: str,
+        name: str,
+        role: str,
+        created_at: str,
+        facility_ids: Sequence[str],
+    ) -> None:
+        if participant_id in self.participant_table:
+            raise StoreError(f"participant {participant_id} is stored already", field="id")
+        self.participant_table[participant_id] = ParticipantRow(participant_id, name, role, created_at, None)
+        self.participant_links.extend((participant_id, f) for f in facility_ids)
+
+    def insert_token(
+        self,
+        conn: object,
+        *,
+        token_hash: str,
+        participant_id: str,
+        label: str | None,
+        created_at: str,
+        expires_at: str | None,
+    ) -> None:
+        self.tokens[token_hash] = Token(participant_id, label, created_at, expires_at)
+
+    def revoke_live_tokens(self, conn: object, participant_id: str, revoked_at: str) -> int:
+        live = [
+            h for h, t in self.tokens.items() if t.participant_id == participant_id and t.revoked_at is None
+        ]
+        for token_hash in live:
+            self.tokens[token_hash] = replace(self.tokens[token_hash], revoked_at=revoked_at)
+        return len(live)
+
+    def participant_exists(self, conn: object, participant_id: str) -> bool:
+        return participant_id in self.participant_table
+
+    def participant_disabled_at(self, conn: object, participant_id: str) -> tuple[bool, str | None]:
+        found = self.participant_table.get(participant_id)
+        return (False, None) if found is None else (True, found.disabled_at)
+
+    def registered_facilities(self, conn: object, facility_ids: Sequence[str]) -> set[str]:
+        return {f for f in facility_ids if f in self.facility_table}
+
+    def token_holder(self, conn: object, token_hash: str) -> TokenHolder | None:
+        token = self.tokens.get(token_hash)
+        if token is None:
+            return None
+        p = self.participant_table[token.participant_id]
+        held = frozenset(f for owner, f in self.participant_links if owner == p.id)
+        return TokenHolder(p.id, p.name, p.role, p.disabled_at, token.expires_at, token.revoked_at, held)
+
+    def all_participants(self, conn: object) -> list[ParticipantRow]:
+        return [self.participant_table[i] for i in sorted(self.participant_table)]
+
+    def facilities_by_participant(self, conn: object) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for owner, facility in self.participant_links:
+            out.setdefault(owner, []).append(facility)
+        return out
+
+    def live_token_counts(self, conn: object) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for token in self.tokens.values():
+            if token.revoked_at is None:
+                counts[token.participant_id] = counts.get(token.participant_id, 0) + 1
+        return counts
+
+    def secretariat_token_expiries(self, conn: object) -> list[str | None]:
+        holders = self.participant_table
+        return [
+            t.expires_at
+            for t in self.tokens.values()
+            if t.revoked_at is None
+            and holders[t.participant_id].role == "secretariat"
+            and holders[t.participant_id].disabled_at is None
+        ]
+
+    # --- the API's listings (Listings) ----------------------------------------------------------
+    def lot_page(
+        self, conn: object, facilities: Set[str] | None, *, limit: int, offset: int, after: str | None = None
+    ) -> list[LotListing]:
+        if facilities is None:
+            ids = sorted(self.lot_table)
+        else:
+            moved = {lot for _, lot, sender, receiver in self.shipments if {sender, receiver} & facilities}
+            ids = sorted(
+                i
+                for i, x in self.lot_table.items()
+                if x.custodian in facilities or x.producer in facilities or i in moved
+            )
+        if after is not None:
+            ids = [i for i in ids if i > after]
+        page = (self.lot_table[i] for i in ids[offset : offset + limit])
+        return [
+            LotListing(
+                x.id,
+                x.spec.form.value,
+                x.spec.mass_kg,
+                x.remaining_kg,
+                x.custodian,
+                x.in_transit_to,
+                x.producer,
+                x.stage.value,
+            )
+            for x in page
+        ]
+
+    def transfer_sender(self, conn: object, event_id: str) -> str | None:
+        found = self.transfer_table.get(event_id)
+        return None if found is None else found.sender
+
+    def transfer_parties(self, conn: object, event_id: str) -> set[str]:
+        found = self.transfer_table.get(event_id)
+        return set() if found is None else {found.sender, found.receiver}
+
+    def facility_listing(self, conn: object) -> list[FacilityListing]:
+        return [
+            FacilityListing(
+                f.id, f.name, f.operator, f.country, sorted(f.activities), dict(f.technology), f.accreditation
+            )
+            for f in self.all_facilities(conn)
+        ]
+
 
 if TYPE_CHECKING:  # mypy holds both stores to every Protocol of the boundary
     from sqlalchemy import Connection
 
-    from raretrace.store.protocol import CertificateRecords, LedgerStore, LineageReads, LotHistory
+    from raretrace.store.protocol import (
+        CertificateRecords,
+        LedgerStore,
+        LineageReads,
+        Listings,
+        LotHistory,
+        ParticipantReads,
+    )
     from raretrace.store.store import Store
 
     def _both_implement_every_protocol(sql: Store, memory: MemoryStore) -> None:
@@ -228,8 +376,15 @@ if TYPE_CHECKING:  # mypy holds both stores to every Protocol of the boundary
             LotHistory[Connection],
             CertificateRecords[Connection],
             LineageReads[Connection],
-        ] = (sql, sql, sql, sql)
+            ParticipantReads[Connection],
+            Listings[Connection],
+        ] = (sql, sql, sql, sql, sql, sql)
         in_memory: tuple[
-            LedgerStore[None], LotHistory[None], CertificateRecords[None], LineageReads[None]
-        ] = (memory, memory, memory, memory)
+            LedgerStore[None],
+            LotHistory[None],
+            CertificateRecords[None],
+            LineageReads[None],
+            ParticipantReads[None],
+            Listings[None],
+        ] = (memory, memory, memory, memory, memory, memory)
         del on_sql, in_memory

@@ -148,3 +148,17 @@ def secretariat_token_expiries(conn: Connection) -> list[str | None]:
             .where(_p.role == "secretariat", _p.disabled_at.is_(None), _t.revoked_at.is_(None))
         ).scalars()
     )
+
+
+class SqlParticipants:
+    """``store.protocol.ParticipantReads`` as methods of ``store.store.Store``: the statements above (the
+    first two renamed for a store holding more than participants)."""
+
+    participant_exists = staticmethod(exists)
+    participant_disabled_at = staticmethod(disabled_at)
+    registered_facilities = staticmethod(registered_facilities)
+    token_holder = staticmethod(token_holder)
+    all_participants = staticmethod(all_participants)
+    facilities_by_participant = staticmethod(facilities_by_participant)
+    live_token_counts = staticmethod(live_token_counts)
+    secretariat_token_expiries = staticmethod(secretariat_token_expiries)

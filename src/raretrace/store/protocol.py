@@ -1,6 +1,8 @@
 """The storage boundary, as small Protocols grouped by concern: the append path (``LedgerStore``), a
-lot's own history (``LotHistory``), certificates as recorded (``CertificateRecords``) and the lineage
-graph's reads (``LineageReads``). Each says what its services need from storage, and nothing else.
+lot's own history (``LotHistory``), certificates as recorded (``CertificateRecords``), the lineage
+graph's reads (``LineageReads``), the server's participants and tokens (``ParticipantReads``) and the
+API's read-only listings (``Listings``). Each says what its services need from storage, and nothing
+else.
 
 Two implementations keep it honest: ``store.store.Store`` (SQLAlchemy Core, SQLite and PostgreSQL)
 and ``store.memory.MemoryStore`` (dicts; for domain and service tests that need no database); each
@@ -12,7 +14,7 @@ method takes the caller's connection (``Conn_contra``): transactions belong to t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Protocol, TypeVar
 
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
@@ -20,7 +22,9 @@ from raretrace.jsontypes import JSONValue
 from raretrace.model import Facility, Lot
 from raretrace.store.certificates import CertificateRecord, LoggedEvent, PartyRow
 from raretrace.store.lineage import Edge, OriginRow, SummaryRow
+from raretrace.store.listings import FacilityListing, LotListing
 from raretrace.store.lots import AssayRow, InputRow, ShipmentRow
+from raretrace.store.participants import ParticipantRow, TokenHolder
 
 Conn_contra = TypeVar("Conn_contra", contravariant=True)
 
@@ -84,3 +88,35 @@ class LineageReads(Protocol[Conn_contra]):
     def edges_down(self, conn: Conn_contra, parents: Sequence[str]) -> list[Edge]: ...
     def summaries(self, conn: Conn_contra, lot_ids: Sequence[str]) -> list[SummaryRow]: ...
     def origins(self, conn: Conn_contra, lot_ids: Sequence[str]) -> list[OriginRow]: ...
+
+
+class ParticipantReads(Protocol[Conn_contra]):
+    """What the participants service (``ledger.participants``) reads: who a token belongs to on every
+    request, the secretariat's listing, and the checks before a participant or a token is written."""
+
+    def participant_exists(self, conn: Conn_contra, participant_id: str) -> bool: ...
+    def participant_disabled_at(self, conn: Conn_contra, participant_id: str) -> tuple[bool, str | None]: ...
+    def registered_facilities(self, conn: Conn_contra, facility_ids: Sequence[str]) -> set[str]: ...
+    def token_holder(self, conn: Conn_contra, token_hash: str) -> TokenHolder | None: ...
+    def all_participants(self, conn: Conn_contra) -> list[ParticipantRow]: ...
+    def facilities_by_participant(self, conn: Conn_contra) -> dict[str, list[str]]: ...
+    def live_token_counts(self, conn: Conn_contra) -> dict[str, int]: ...
+    def secretariat_token_expiries(self, conn: Conn_contra) -> list[str | None]: ...
+
+
+class Listings(Protocol[Conn_contra]):
+    """The API's read-only listings: a caller's lots a page at a time, the facilities, a transfer's
+    parties."""
+
+    def lot_page(
+        self,
+        conn: Conn_contra,
+        facilities: Set[str] | None,
+        *,
+        limit: int,
+        offset: int,
+        after: str | None = None,
+    ) -> list[LotListing]: ...
+    def transfer_sender(self, conn: Conn_contra, event_id: str) -> str | None: ...
+    def transfer_parties(self, conn: Conn_contra, event_id: str) -> set[str]: ...
+    def facility_listing(self, conn: Conn_contra) -> list[FacilityListing]: ...

@@ -21,7 +21,9 @@ from raretrace.store import schema as t
 from raretrace.store.certificates import SqlCertificates
 from raretrace.store.envelopes import pack
 from raretrace.store.lineage import SqlLineage
+from raretrace.store.listings import SqlListings
 from raretrace.store.lots import SqlLotHistory
+from raretrace.store.participants import SqlParticipants
 from raretrace.store.raw import IN_CHUNK, RowUpdate, fetch_in, insert_many, update_many
 
 _CHUNK = IN_CHUNK
@@ -139,10 +141,11 @@ def _key_from_row(row: Any) -> KeyRecord:
     )
 
 
-class Store(SqlLotHistory, SqlCertificates, SqlLineage):
+class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlListings):
     """Reads and bulk writes over the shared schema; stateless. It implements every Protocol of
     ``store.protocol``: the append path's methods are here, the others come from the modules of their
-    concern (``store.lots``, ``store.certificates``, ``store.lineage``)."""
+    concern (``store.lots``, ``store.certificates``, ``store.lineage``, ``store.participants``,
+    ``store.listings``)."""
 
     # --- meta ---------------------------------------------------------------------------------
     def get_meta(self, conn: Connection, key: str) -> str | None:
