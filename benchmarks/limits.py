@@ -158,7 +158,7 @@ def _body(note: str) -> bytes:
 def ratio_line(label: str, ours_seconds: float, limit: float, work: Work) -> str:
     """One printed line: the subject's seconds, the limit's, and limit / ours (1.0 = at the limit)."""
     return (
-        f"  {label}: {ours_seconds:.3f} s, the limit {limit:.3f} s ({work.describe()}; libsodium, "
+        f"  {label}: {ours_seconds:.4g} s, the limit {limit:.4g} s ({work.describe()}; libsodium, "
         f"hashlib, raw sqlite3 executemany, CPU time, best of 3); "
         f"ratio limit/ours {limit / ours_seconds:.4f} (ours takes {ours_seconds / limit:.1f}x the limit)"
     )
