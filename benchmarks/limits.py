@@ -121,15 +121,19 @@ def certificate_work(credential: Mapping[str, Any], disclosures: Sequence[str]) 
 
 def registry_work(engine: Engine) -> Work:
     """A floor of the signature work and the rows in one registry database: every event's signatures
-    made and verified once, every checkpoint signed once, every cosignature made and verified once,
+    made and verified once, its leaf and the tree's interior nodes hashed once, every checkpoint signed once, every cosignature made and verified once,
     every import confirmation made and verified once, every certificate's signing and hashing once
     (its disclosures not counted: they are not kept here), and every row of every table written once."""
     work = Work()
     with engine.connect() as conn:
+        leaves = 0
         for (raw,) in conn.execute(select(t.events.c.envelope)):
             env = parse_envelope(bytes(raw))
             work.signs += [env.signing_bytes] * len(env.signatures)
             work.verifies += [env.signing_bytes] * len(env.signatures)
+            work.hashes.append(b"\0" + bytes(raw))  # its leaf hash (RFC 6962)
+            leaves += 1
+        work.hashes += [bytes(65)] * max(leaves - 1, 0)  # the tree's interior nodes, each hashed once
         for (raw,) in conn.execute(select(t.import_confirmations.c.envelope)):
             env = parse_envelope(bytes(raw))
             work.signs += [env.signing_bytes] * len(env.signatures)
