@@ -121,9 +121,10 @@ def certificate_work(credential: Mapping[str, Any], disclosures: Sequence[str]) 
 
 def registry_work(engine: Engine) -> Work:
     """A floor of the signature work and the rows in one registry database: every event's signatures
-    made and verified once, its leaf and the tree's interior nodes hashed once, every checkpoint signed once, every cosignature made and verified once,
-    every import confirmation made and verified once, every certificate's signing and hashing once
-    (its disclosures not counted: they are not kept here), and every row of every table written once."""
+    made and verified once, its leaf and the tree's interior nodes hashed once, every checkpoint signed
+    once, every cosignature and import confirmation made and verified once, every certificate's signing
+    and hashing once (its disclosures not counted: they are not kept here), and every row of every table
+    written once."""
     work = Work()
     with engine.connect() as conn:
         leaves = 0
