@@ -1,4 +1,6 @@
-"""Log benchmark: the tiled tree on file-backed SQLite against pymerkle 7's in-memory tree, same run.
+"""Log benchmark: the tiled tree on file-backed SQLite against pymerkle 7's in-memory tree, same run, and
+appends against their limit (``limits.py``: hashlib SHA-256 of every leaf and interior node once and a
+raw sqlite3 executemany of the tiles; pymerkle is an implementation to compare with, not the limit).
 
     python benchmarks/bench_log.py [--leaves 1000000] [--batch 1000] [--proofs 20000] [--cache 256]
 
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pymerkle
+from limits import Work, limit_seconds, rows_of
 
 from raretrace.log.merkle import leaf_hash, verify_consistency, verify_inclusion
 from raretrace.log.tiles import TiledTree, TileKey
@@ -78,6 +81,12 @@ def main() -> None:
                 size = tree.size
         our_append = rate(n, time.perf_counter() - start)
         assert root == pm.get_root(), "the two trees disagree on the root"
+        # the limit of appending: each leaf and interior node hashed once (hashlib), the tiles written once
+        # (raw sqlite3), CPU time (limits.py)
+        work = Work(
+            hashes=[b"\0" + d for d in entries] + [bytes(65)] * (n - 1), rows=rows_of(engine, ["log_tiles"])
+        )
+        limit_append = rate(n, limit_seconds(work))
         db_mb = os.path.getsize(Path(tmp) / "bench.db") / 1e6
 
         # --- proofs -------------------------------------------------------------------------------
@@ -124,6 +133,11 @@ def main() -> None:
         ("consistency proofs/s", our_cons, pm_cons),
     ):
         print(f"{name:24}{ours:14,.0f}{theirs:14,.0f}{ours / theirs:8.2f}x")
+    print(
+        f"the limit of appends (hashlib SHA-256 of every leaf and interior node, a raw sqlite3 executemany "
+        f"of the tiles, CPU time, limits.py): {limit_append:,.0f}/s; "
+        f"ratio ours/limit {our_append / limit_append:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,14 +11,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection, select
 from typer.testing import CliRunner
 
 from raretrace.cli.main import app
 from raretrace.custody.namespaces import Kind, check_new_id, is_open, namespaced, own_prefix, owner
 from raretrace.errors import AuthorizationError, DuplicateError, StoreError
-from raretrace.ledger.registry import Registry
+from raretrace.ledger.registry import ID_NAMESPACES, Registry
 from raretrace.ledger.scripted import ScriptedChain, lot
+from raretrace.store import schema as t
 from raretrace.store.db import make_engine
+from raretrace.store.store import Store
 from tests.chain_fixtures import snapshot
 
 ORE = {"Nd": 0.2, "other": 0.8}
@@ -217,3 +220,60 @@ def test_a_facility_may_create_exactly_the_ids_in_its_own_namespace(
             check_new_id(kind, own, other, "f", required=True)
     with pytest.raises(AuthorizationError):  # the secretariat creates no id in a facility's namespace
         check_new_id(kind, own, None, "f", required=True)
+
+
+# --- what the switch writes, and what a refused one leaves ----------------------------------------
+
+
+def dump(registry: Registry) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in a fixed order: the log's tiles and checkpoints are tables too, so
+    equal dumps mean an unchanged database and log."""
+    with registry.engine.connect() as conn:
+        return {
+            name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+            for name, table in t.metadata.tables.items()
+        }
+
+
+def test_the_switch_on_free_form_ids_writes_its_one_setting_and_nothing_else(tmp_path: Path) -> None:
+    """Free-form ids do not make the switch refuse (they stay valid, docs/security.md): it writes the
+    setting, and every other row, the log's tiles and its checkpoints are as they were."""
+    db, chain = legacy_registry(tmp_path)
+    before = dump(chain.registry)
+    assert switch(db)["changed"] is True
+    after = dump(chain.registry)
+    assert set(after["meta"]) - set(before["meta"]) == {(ID_NAMESPACES, "required")}
+    assert {row for row in before["meta"] if row[0] != ID_NAMESPACES} == {
+        row for row in after["meta"] if row[0] != ID_NAMESPACES
+    }
+    assert {k: v for k, v in after.items() if k != "meta"} == {k: v for k, v in before.items() if k != "meta"}
+
+
+def test_a_refused_switch_leaves_the_database_and_the_log_exactly_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The setting's write fails after the survey (a full disk, a lost connection): the transaction
+    that surveyed and held appends back is rolled back whole, the command exits non-zero naming the
+    field, and nothing is announced as switched."""
+    db, chain = legacy_registry(tmp_path)
+    before = dump(chain.registry)
+
+    write = Store.set_meta
+
+    def refuse(self: Store, conn: Connection, key: str, value: str) -> None:
+        write(self, conn, key, value)  # the row is written, then the write fails: the rollback must undo it
+        raise StoreError(f"the database refused to store {key}", field="db")
+
+    monkeypatch.setattr(Store, "set_meta", refuse)
+    with caplog.at_level("INFO", logger="raretrace.audit"):
+        result = CliRunner().invoke(app, ["--db", str(db), "require-namespaced-ids"])
+    assert isinstance(result.exception, StoreError) and result.exit_code != 0, result.output
+    assert result.exception.field == "db" and ID_NAMESPACES in result.exception.message
+    assert "now requires" not in caplog.text
+    monkeypatch.undo()
+    assert dump(chain.registry) == before
+    assert not Registry(chain.registry.engine).namespaced_ids
+    # and the legacy registry still takes an open id: the refused switch did not half-happen
+    chain.record(
+        "CN-MINE", "extract", event_id="ev-after", deposit="d", outputs=[lot("urn:x:3", "ore", 1.0, ORE)]
+    )

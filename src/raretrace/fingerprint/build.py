@@ -166,6 +166,31 @@ def build_library(
     samples: Sequence[ReferenceSample], file_name: str, data: bytes, built_at: str
 ) -> LibraryFile:
     """The library file (a dict in the shipped library's format) fitted to ``samples``."""
+    by_deposit = _by_deposit(samples)
+    source = _SampleFile(file_name, hashlib.sha256(data).hexdigest(), built_at)
+    fits = {deposit: _share_fits(rows) for deposit, rows in by_deposit.items()}
+    centres = {d: np.array([f[0] if f else np.nan for f in fs]) for d, fs in fits.items()}
+    tau = lab_bias_sd(samples, centres)
+    deposits = [_deposit_entry(d, rows, fits[d], tau, source.key) for d, rows in by_deposit.items()]
+    return _library_file(samples, source, tau, deposits)
+
+
+@dataclass(frozen=True)
+class _SampleFile:
+    """The file a library is built from: the library's one source, named by its digest."""
+
+    name: str
+    sha256: str
+    built_at: str
+
+    @property
+    def key(self) -> str:
+        return f"samples-{self.sha256[:12]}"
+
+
+def _by_deposit(samples: Sequence[ReferenceSample]) -> dict[str, list[ReferenceSample]]:
+    """The samples per deposit, in file order; refused when a deposit has fewer than ``MIN_SAMPLES`` or is
+    given more than one country."""
     by_deposit: dict[str, list[ReferenceSample]] = defaultdict(list)
     for s in samples:
         by_deposit[s.deposit].append(s)
@@ -183,59 +208,75 @@ def build_library(
                 field="country",
                 context=f"row {rows[-1].assay.row}",
             )
-    sha = hashlib.sha256(data).hexdigest()
-    key = f"samples-{sha[:12]}"
-    fits: dict[str, list[tuple[float, float] | None]] = {}
-    for deposit, rows in by_deposit.items():
-        x, cens = _features(rows)
-        fits[deposit] = []
-        for j in range(len(REY)):
-            ok = np.isfinite(x[:, j])
-            try:
-                fits[deposit].append(censored_fit(x[ok, j], cens[ok, j]))
-            except ValueError:
-                fits[deposit].append(None)  # every value below detection: no figure
-    centres = {d: np.array([f[0] if f else np.nan for f in fs]) for d, fs in fits.items()}
-    tau = lab_bias_sd(samples, centres)
-    deposits = []
-    for deposit, rows in by_deposit.items():
-        distribution: dict[str, list[float]] = {}
-        for e, fit in zip(REY, fits[deposit], strict=True):
-            if fit is None:
-                continue
-            mu, sd = fit
-            sd = math.sqrt(max(sd**2 - tau**2, _MIN_SD**2))  # the model adds the lab bias back
-            centre = math.exp(mu) * 100.0
-            distribution[e] = [
-                round(centre * math.exp(-_Z95 * sd), 8),
-                round(centre * math.exp(_Z95 * sd), 8),
-            ]
-        labs = sorted({r.lab for r in rows})
-        deposits.append(
-            {
-                "id": deposit,
-                "name": rows[0].name,
-                "countries": [rows[0].country],
-                "type": "from reference samples",
-                "mineral": "from reference samples",
-                "approximate": False,
-                "status": "measured",
-                "source": key,
-                "distribution": distribution,
-                "notes": f"{len(rows)} samples from {len(labs)} lab(s): {', '.join(labs)}; each figure is "
-                "the "
-                "censored maximum-likelihood centre, its range the 95% interval of the within-lab spread",
-                "samples": len(rows),
-                "labs": labs,
-            }
-        )
-        figures = isotope_figures(rows)
-        if figures:
-            deposits[-1]["isotopes"] = [f.entry(key) for f in figures]
-        ratios = fitted_ratios([r.assay.ppm for r in rows], key, MIN_SAMPLES)
-        if ratios:
-            deposits[-1]["ratios"] = ratios
+    return by_deposit
+
+
+def _share_fits(rows: Sequence[ReferenceSample]) -> list[tuple[float, float] | None]:
+    """Per REY element, the censored fit (mean, sd) of one deposit's log shares; None where every value is
+    below detection (no figure)."""
+    x, cens = _features(rows)
+    fits: list[tuple[float, float] | None] = []
+    for j in range(len(REY)):
+        ok = np.isfinite(x[:, j])
+        try:
+            fits.append(censored_fit(x[ok, j], cens[ok, j]))
+        except ValueError:
+            fits.append(None)
+    return fits
+
+
+def _deposit_entry(
+    deposit: str,
+    rows: Sequence[ReferenceSample],
+    fits: Sequence[tuple[float, float] | None],
+    tau: float,
+    key: str,
+) -> dict[str, object]:
+    """One deposit of the library file: its share ranges (the within-lab spread, lab bias taken out: the
+    model adds it back), and its isotope and trace-ratio figures where its samples report them."""
+    distribution: dict[str, list[float]] = {}
+    for e, fit in zip(REY, fits, strict=True):
+        if fit is None:
+            continue
+        mu, sd = fit
+        sd = math.sqrt(max(sd**2 - tau**2, _MIN_SD**2))  # the model adds the lab bias back
+        centre = math.exp(mu) * 100.0
+        distribution[e] = [
+            round(centre * math.exp(-_Z95 * sd), 8),
+            round(centre * math.exp(_Z95 * sd), 8),
+        ]
+    labs = sorted({r.lab for r in rows})
+    entry: dict[str, object] = {
+        "id": deposit,
+        "name": rows[0].name,
+        "countries": [rows[0].country],
+        "type": "from reference samples",
+        "mineral": "from reference samples",
+        "approximate": False,
+        "status": "measured",
+        "source": key,
+        "distribution": distribution,
+        "notes": f"{len(rows)} samples from {len(labs)} lab(s): {', '.join(labs)}; each figure is "
+        "the "
+        "censored maximum-likelihood centre, its range the 95% interval of the within-lab spread",
+        "samples": len(rows),
+        "labs": labs,
+    }
+    figures = isotope_figures(rows)
+    if figures:
+        entry["isotopes"] = [f.entry(key) for f in figures]
+    ratios = fitted_ratios([r.assay.ppm for r in rows], key, MIN_SAMPLES)
+    if ratios:
+        entry["ratios"] = ratios
+    return entry
+
+
+def _library_file(
+    samples: Sequence[ReferenceSample], source: _SampleFile, tau: float, deposits: list[dict[str, object]]
+) -> LibraryFile:
+    """The library file around its deposits: basis, lab bias, and the sample file as its one source."""
     methods = sorted({s.method for s in samples})
+    file_name, sha = source.name, source.sha256
     return {
         "title": f"Reference library built from certified reference samples ({file_name})",
         "note": "Built by 'raretrace fingerprint library build'. Percent of TREO, oxide basis. Every figure "
@@ -255,13 +296,13 @@ def build_library(
             "file": file_name,
             "sha256": sha,
             "samples": len(samples),
-            "deposits": len(by_deposit),
+            "deposits": len(deposits),
             "labs": sorted({s.lab for s in samples}),
             "methods": methods,
-            "built_at": built_at,
+            "built_at": source.built_at,
         },
         "sources": {
-            key: {
+            source.key: {
                 "citation": f"certified reference samples, file {file_name} (sha256 {sha}), {len(samples)} "
                 f"samples, methods: {'; '.join(methods)}",
                 "status": "measured: fitted by raretrace fingerprint library build",

@@ -189,9 +189,31 @@ def _informative(
             used += list(space.names[: len(REY)])
     elif rey or limits:
         ignored.update(dict.fromkeys([*rey, *limits], f"separation erases the ore's pattern in a {the_form}"))
-    elif rey:
-        ignored.update(dict.fromkeys(rey, f"separation erases the ore's pattern in a {the_form}"))
     own_var = np.zeros(len(space)) if var is None else var.copy()
+    _add_isotopes(space, the_form, (isotopes, sds), (x, own_var), (used, missing, ignored))
+    trace = {e: v for e, v in rey.items() if e in TRACE_ELEMENTS}
+    _add_trace_ratios(space, the_form, (trace, sds), (x, own_var), used, ignored)
+    basis = "rey_pattern" if pattern else ""
+    if "eNd" in used or "87Sr/86Sr" in used:
+        basis = f"{basis}+isotopes" if basis else "isotopes"
+    observed = Observed(x[None, :], cens[None, :], own_var[None, :] if own_var.any() else None)
+    return observed, used, missing, pattern, basis or "none"
+
+
+def _add_isotopes(
+    space: FeatureSpace,
+    the_form: Form,
+    values: tuple[dict[str, float], dict[str, float]],
+    into: tuple[NDArray[np.float64], NDArray[np.float64]],
+    notes: tuple[list[str], list[str], dict[str, str]],
+) -> None:
+    """Put the sample's epsilon-Nd (any form) and 87Sr/86Sr (pattern forms only: elsewhere Sr is the
+    reagents') and their variances (``values``: isotopes and 1-sigma) into ``into`` (features, own
+    variances); ``notes`` (used, missing, ignored) say what was used, what is missing and why the rest is
+    not used."""
+    isotopes, sds = values
+    x, own_var = into
+    used, missing, ignored = notes
     if "eNd" in isotopes:
         x[space.index["eNd"]] = isotopes["eNd"]
         own_var[space.index["eNd"]] = sds.get("eNd", 0.0) ** 2
@@ -207,13 +229,6 @@ def _informative(
     for key in ("206Pb/204Pb", "207Pb/204Pb", "208Pb/204Pb"):
         if key in isotopes:
             ignored[key] = ISOTOPE_KEYS[key]
-    trace = {e: v for e, v in rey.items() if e in TRACE_ELEMENTS}
-    _add_trace_ratios(space, the_form, (trace, sds), (x, own_var), used, ignored)
-    basis = "rey_pattern" if pattern else ""
-    if "eNd" in used or "87Sr/86Sr" in used:
-        basis = f"{basis}+isotopes" if basis else "isotopes"
-    observed = Observed(x[None, :], cens[None, :], own_var[None, :] if own_var.any() else None)
-    return observed, used, missing, pattern, basis or "none"
 
 
 def _add_trace_ratios(
@@ -278,78 +293,110 @@ def check_assay(
 
     # 3. Score: identification needs the pattern; isotopes alone only test a declared origin.
     comparable: NDArray[np.bool_] = np.asarray(model.known[:, ~np.isnan(obs.x[0])].any(axis=1))
+    scores = model.scores(obs, among=comparable[None, :]) if basis != "none" else None
+    log_p = np.full(len(model.deposits), np.nan) if scores is None else scores.log_p[0]
     candidates: tuple[Candidate, ...] = ()
     unknown = False
-    log_p = np.full(len(model.deposits), np.nan)
-    prob = np.zeros(len(model.deposits))
-    scores = None
-    if basis != "none":
-        scores = model.scores(obs, among=comparable[None, :])
-        log_p, prob = scores.log_p[0], scores.probabilities[0]
     if pattern and scores is not None:
-        unknown = bool(scores.unknown[0])
-        first = int(model.top(prob[None, :])[0])
-        order = [first, *(int(i) for i in np.argsort(-prob) if i != first)][:_TOP]
-        candidates = tuple(
-            Candidate(
-                model.deposits[i].id, model.deposits[i].name, model.deposits[i].countries,
-                round(float(prob[i]), 6), None if np.isnan(log_p[i]) else float(math.exp(log_p[i])),
-                model.deposits[i].approximate, bool(model.vouch[i]),
-            )
-            for i in order
-            if prob[i] >= 1e-4 or i == first
-        )  # fmt: skip
+        candidates, unknown = _candidates(model, scores), bool(scores.unknown[0])
 
     # 4. The declared-origin test.
-    status: str | None = None
-    p_value: float | None = None
-    ratio: float | None = None
-    tested: tuple[str, ...] = ()
-    reason = ""
+    test = _Declared()
     if declared is not None:
         wanted = {d.id for d in declared_deposits}
         mask = np.array([d.id in wanted for d in model.deposits])
-        if scores is None:
-            status, reason = "indeterminate", "the informative features are missing"
-        elif not mask.any():
-            where = "that country" if kind == "country" else "that deposit"
-            status, reason = "indeterminate", f"the library holds no reference for {where}"
-        else:
-            v = declared_verdicts(
-                model, scores, mask, comparable[None, :], np.array([pattern]), obs.precise_count()
-            )
-            status, reason = str(v.status[0]), v.reason[0]
-            p_value = None if np.isnan(v.p_value[0]) else float(v.p_value[0])
-            ratio = None if np.isnan(v.ratio[0]) else float(v.ratio[0])
-            tested = tuple(d.id for d, t in zip(model.deposits, v.tested[0], strict=True) if t)
+        test = _declared_test(model, scores, mask, kind, comparable, pattern, obs)
     pattern_ppm = rey | {e: BELOW_DL_FRACTION * dl for e, dl in limits.items()}
     described = describe(pattern_ppm) if pattern and descriptors else None
     partial_fits = tuple(
         d.name for i, d in enumerate(model.deposits) if not model.vouch[i] and log_p[i] >= math.log(ALPHA)
     )
     explanation = _explain(
-        the_form.value, basis, candidates, unknown, declared, status, p_value, ratio, reason, missing
-    )
+        the_form.value, basis, candidates, unknown, declared, test.status, test.p_value, test.ratio,
+        test.reason, missing,
+    )  # fmt: skip
     mixture = _mixture(model, obs, scores) if pattern and scores is not None else None
+    explanation += _blend_and_partial_fits(mixture, partial_fits if unknown else ())
+    return FingerprintResult(
+        form=the_form.value, declared=declared, status=test.status, basis=basis, candidates=candidates,
+        unknown=unknown, p_value=test.p_value, likelihood_ratio=test.ratio, tested_deposits=test.tested,
+        features_used=tuple(used), features_missing=tuple(missing), features_ignored=ignored,
+        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described, mixture=mixture,
+    )  # fmt: skip
+
+
+def _candidates(model: FingerprintModel, scores: Scores) -> tuple[Candidate, ...]:
+    """Up to ``_TOP`` deposits by probability, the model's first pick (one that can vouch) first; those
+    below probability 1e-4 left out."""
+    log_p, prob = scores.log_p[0], scores.probabilities[0]
+    first = int(model.top(prob[None, :])[0])
+    order = [first, *(int(i) for i in np.argsort(-prob) if i != first)][:_TOP]
+    return tuple(
+        Candidate(
+            model.deposits[i].id, model.deposits[i].name, model.deposits[i].countries,
+            round(float(prob[i]), 6), None if np.isnan(log_p[i]) else float(math.exp(log_p[i])),
+            model.deposits[i].approximate, bool(model.vouch[i]),
+        )
+        for i in order
+        if prob[i] >= 1e-4 or i == first
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """The declared-origin test's outcome (all None / empty when nothing was declared)."""
+
+    status: str | None = None
+    p_value: float | None = None
+    ratio: float | None = None
+    tested: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def _declared_test(
+    model: FingerprintModel,
+    scores: Scores | None,
+    mask: NDArray[np.bool_],
+    kind: str,
+    comparable: NDArray[np.bool_],
+    pattern: bool,
+    obs: Observed,
+) -> _Declared:
+    """The declared origin (the deposits in ``mask``; ``kind`` says whether a country was declared) tested
+    by ``decision.declared_verdicts``; indeterminate without informative features or a reference."""
+    if scores is None:
+        return _Declared("indeterminate", reason="the informative features are missing")
+    if not mask.any():
+        where = "that country" if kind == "country" else "that deposit"
+        return _Declared("indeterminate", reason=f"the library holds no reference for {where}")
+    v = declared_verdicts(model, scores, mask, comparable[None, :], np.array([pattern]), obs.precise_count())
+    return _Declared(
+        str(v.status[0]),
+        None if np.isnan(v.p_value[0]) else float(v.p_value[0]),
+        None if np.isnan(v.ratio[0]) else float(v.ratio[0]),
+        tuple(d.id for d, t in zip(model.deposits, v.tested[0], strict=True) if t),
+        v.reason[0],
+    )
+
+
+def _blend_and_partial_fits(mixture: Blend | None, partial_fits: tuple[str, ...]) -> str:
+    """What the explanation adds for a blend that fits where no single deposit does, and for the partial
+    references a sample matching no deposit does fit (``partial_fits``)."""
+    text = ""
     if mixture is not None:
-        explanation += (
+        text += (
             f" It fits a blend of {mixture.deposits[0]} and {mixture.deposits[1]} (about "
             f"{mixture.fraction[1]:.0%} of the TREO from the second, "
             f"{mixture.fraction_range[0]:.0%}-{mixture.fraction_range[1]:.0%} within the 95% "
             f"likelihood range, p = {mixture.p_value:.3g}) where no single deposit fits; similar "
             "references make other blends possible too."
         )
-    if unknown and partial_fits:
-        explanation += (
+    if partial_fits:
+        text += (
             f" It does fit the partial references of {', '.join(partial_fits)}, which give too few figures "
             "to vouch for a sample."
         )
-    return FingerprintResult(
-        form=the_form.value, declared=declared, status=status, basis=basis, candidates=candidates,
-        unknown=unknown, p_value=p_value, likelihood_ratio=ratio, tested_deposits=tested,
-        features_used=tuple(used), features_missing=tuple(missing), features_ignored=ignored,
-        false_rejection_rate=ALPHA, explanation=explanation, descriptors=described, mixture=mixture,
-    )  # fmt: skip
+    return text
 
 
 def _mixture(model: FingerprintModel, obs: Observed, scores: Scores) -> Blend | None:

@@ -168,8 +168,29 @@ class FeatureSpace:
         sum). A group sum is censored only when all its members are; else it is the sum of its measured
         members."""
         ppm = np.atleast_2d(np.asarray(ppm, dtype=float))
-        n = ppm.shape[0]
         cens = np.zeros(ppm.shape, dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
+        out, out_cens = self._shares(ppm, cens, limits, total_oxide_ppm)
+        var = None if sd_ppm is None else self._share_variances(ppm, cens, sd_ppm)
+        if isotopes is not None:
+            out[:, self._isotope_cols] = isotopes
+        if ratios is not None and self.ratios:
+            out[:, self._ratio_cols] = ratios[0]
+            if ratios[1].any():
+                var = np.zeros((ppm.shape[0], len(self))) if var is None else var
+                var[:, self._ratio_cols] = np.nan_to_num(ratios[1])
+        out_cens &= ~np.isnan(out)
+        return Observed(out, out_cens, var)
+
+    def _shares(
+        self,
+        ppm: NDArray[np.float64],
+        cens: NDArray[np.bool_],
+        limits: NDArray[np.float64] | None,
+        total_oxide_ppm: NDArray[np.float64] | None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """(features, censored mask) with the log shares of TREO of the single REY and the group sums filled
+        in (as ``observe`` says); the other columns NaN."""
+        n = ppm.shape[0]
         bound = ppm if limits is None else np.where(cens, np.asarray(limits, dtype=float), ppm)
         oxide = np.where(cens, bound, ppm) * OXIDE_PER_ELEMENT
         mid = np.where(cens, 0.0, oxide)
@@ -186,26 +207,21 @@ class FeatureSpace:
                 out[:, len(REY) + j] = np.log(np.where(all_cens, full, np.sum(mid_share[:, idx], axis=1)))
                 out_cens[:, len(REY) + j] = all_cens
         out[~np.isfinite(out)] = np.nan
-        var: NDArray[np.float64] | None = None
-        if sd_ppm is not None:
-            sd = np.where(cens, 0.0, np.nan_to_num(np.asarray(sd_ppm, dtype=float)))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                var = np.zeros((n, len(self)))
-                var[:, : len(REY)] = np.nan_to_num((sd / ppm) ** 2)
-                for j, idx in enumerate(self._group_idx):
-                    s2 = np.sum(sd[:, idx] ** 2, axis=1)
-                    var[:, len(REY) + j] = np.nan_to_num(
-                        s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2
-                    )
-        if isotopes is not None:
-            out[:, self._isotope_cols] = isotopes
-        if ratios is not None and self.ratios:
-            out[:, self._ratio_cols] = ratios[0]
-            if ratios[1].any():
-                var = np.zeros((n, len(self))) if var is None else var
-                var[:, self._ratio_cols] = np.nan_to_num(ratios[1])
-        out_cens &= ~np.isnan(out)
-        return Observed(out, out_cens, var)
+        return out, out_cens
+
+    def _share_variances(
+        self, ppm: NDArray[np.float64], cens: NDArray[np.bool_], sd_ppm: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Each share feature's own variance from the values' 1-sigma (relative variance of a value, of a
+        group's measured sum); zero for censored values and for the columns after the shares."""
+        sd = np.where(cens, 0.0, np.nan_to_num(np.asarray(sd_ppm, dtype=float)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.zeros((ppm.shape[0], len(self)))
+            var[:, : len(REY)] = np.nan_to_num((sd / ppm) ** 2)
+            for j, idx in enumerate(self._group_idx):
+                s2 = np.sum(sd[:, idx] ** 2, axis=1)
+                var[:, len(REY) + j] = np.nan_to_num(s2 / np.sum(np.where(cens, 0, ppm)[:, idx], axis=1) ** 2)
+        return var
 
 
 def pattern_vector(ppm: Mapping[str, float]) -> NDArray[np.float64]:

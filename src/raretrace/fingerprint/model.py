@@ -149,21 +149,11 @@ class FingerprintModel:
         k, f = len(deposits), len(space)
         self.known = np.array([known_mask(d, space) for d in deposits])
         self.vouch = np.array([d.complete_pattern for d in deposits])
-        # group sums a deposit knows through all its members: used only for samples lacking the members
-        self.derived = np.zeros((k, f), dtype=bool)
         self._members = [[REY.index(e) for e in group_members(g)] for g in space.groups]
-        self.mean = np.zeros((k, f))
-        self.sd = np.ones((k, f))
-        fitted = np.zeros((k, f), dtype=bool)
-        for i in range(k):
-            x = train.features.x[train.labels == i]
-            for j, g in enumerate(space.groups):
-                col = space.key_index(g)
-                self.derived[i, col] = not self.known[i, col] and bool(self.known[i, self._members[j]].all())
-            cols = self.known[i] | self.derived[i]
-            self.mean[i, cols] = np.nanmean(x[:, cols], axis=0)
-            self.sd[i, cols] = np.maximum(np.nanstd(x[:, cols], axis=0), _MIN_SD)
-            fitted[i] = cols
+        # group sums a deposit knows through all its members: used only for samples lacking the members
+        self.derived = self._derived()
+        fitted = self.known | self.derived
+        self.mean, self.sd = self._fit(train, fitted)
         # epsilon-Nd given the sample's own Sm/Nd (the Sm-Nd isochron of each deposit; ``isochron``)
         eps_col = space.index["eNd"]
         self.isochrons = isochron.fit(
@@ -176,17 +166,7 @@ class FingerprintModel:
         # elements' calibrations), not to isotope ratios
         self.lab_bias_sd = lab_bias_sd
         self.sd = np.sqrt(self.sd**2 + space.bias_weights() * lab_bias_sd**2)
-        self.bg_mean = np.zeros(f)
-        self.bg_sd = np.ones(f)
-        fixed = _backgrounds()
-        for j, name in enumerate(space.names):
-            if name in fixed:
-                self.bg_mean[j], self.bg_sd[j] = fixed[name]
-            elif fitted[:, j].any():
-                # equal weight per deposit: mixture mean and variance of every deposit with a figure for f
-                m, s = self.mean[fitted[:, j], j], self.sd[fitted[:, j], j]
-                self.bg_mean[j] = m.mean()
-                self.bg_sd[j] = math.sqrt(float(np.mean(s**2 + (m - m.mean()) ** 2)))
+        self.bg_mean, self.bg_sd = self._background(fitted)
         self._group_cols = np.array([space.key_index(g) for g in space.groups], dtype=np.int64)
         self._group_basis = np.concatenate([self._group_cols + b * f for b in range(4)])
         self._coef = self._coefficients()
@@ -202,6 +182,41 @@ class FingerprintModel:
         # vouching deposit), each at ALPHA / 2 of the deposit's own calibration draws
         self.declared_fit = np.full(k, math.log(ALPHA / 2))
         self.declared_lr = np.full(k, -math.inf)
+
+    def _derived(self) -> NDArray[np.bool_]:
+        """Per deposit, the group sums it has no figure for but knows through all of the group's members."""
+        derived = np.zeros(self.known.shape, dtype=bool)
+        for j, g in enumerate(self.space.groups):
+            col = self.space.key_index(g)
+            derived[:, col] = ~self.known[:, col] & self.known[:, self._members[j]].all(axis=1)
+        return derived
+
+    def _fit(
+        self, train: Draws, fitted: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(mean, sd) of each deposit's training draws in the features it has a figure for (``fitted``);
+        0 and 1 elsewhere. The sd has a floor (``_MIN_SD``); the lab bias is added by the caller."""
+        mean, sd = np.zeros(fitted.shape), np.ones(fitted.shape)
+        for i, cols in enumerate(fitted):
+            x = train.features.x[train.labels == i]
+            mean[i, cols] = np.nanmean(x[:, cols], axis=0)
+            sd[i, cols] = np.maximum(np.nanstd(x[:, cols], axis=0), _MIN_SD)
+        return mean, sd
+
+    def _background(self, fitted: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(mean, sd) per feature of rare-earth material in general: fixed where ``_backgrounds`` gives one,
+        else with equal weight per deposit the mixture mean and variance of every deposit with a figure."""
+        f = len(self.space)
+        bg_mean, bg_sd = np.zeros(f), np.ones(f)
+        fixed = _backgrounds()
+        for j, name in enumerate(self.space.names):
+            if name in fixed:
+                bg_mean[j], bg_sd[j] = fixed[name]
+            elif fitted[:, j].any():
+                m, s = self.mean[fitted[:, j], j], self.sd[fitted[:, j], j]
+                bg_mean[j] = m.mean()
+                bg_sd[j] = math.sqrt(float(np.mean(s**2 + (m - m.mean()) ** 2)))
+        return bg_mean, bg_sd
 
     # --- scoring ------------------------------------------------------------------------------------------
 

@@ -80,8 +80,31 @@ def simulate_deposit(
     ratios: bool = False,
 ) -> tuple[Observed, NDArray[np.float64], NDArray[np.bool_]]:
     """``n`` simulated assays of ``deposit``: (features, element ppm in REY order, censored mask); with
-    ``isotopes`` / ``ratios`` they also report the deposit's isotopes / trace ratios where it has figures."""
+    ``isotopes`` / ``ratios`` they also report the deposit's isotopes / trace ratios where it has figures.
+    The steps draw from ``rng`` in the order written here: a seed gives the same assays."""
     noise = noise or Noise()
+    log_share, remainder = _natural_shares(deposit, n, rng, noise)
+    lo, hi = GRADES.get(form, GRADES["ore"])
+    grade = np.exp(rng.uniform(math.log(lo), math.log(hi), size=n))  # TREO mass fraction
+    true_ppm = np.exp(log_share) * grade[:, None] * 1e6 / OXIDE_PER_ELEMENT
+    dl = np.array([noise.detection_limit_ppm[e] for e in REY])
+    ppm, censored = _analysed(true_ppm, dl, rng, noise)
+    total = None if deposit.full_pattern else _lab_total(ppm, log_share, grade, noise, rng)
+    iso = _isotopes(deposit, true_ppm, rng, noise) if isotopes else np.full((n, 2), np.nan)
+    observed = space.observe(
+        ppm, censored=censored, limits=np.broadcast_to(dl, ppm.shape), isotopes=iso,
+        ratios=_trace_ratios(deposit, space, n, rng, noise) if ratios else None, total_oxide_ppm=total,
+    )  # fmt: skip
+    _group_sums(deposit, space, observed.x, (log_share, remainder), rng, noise)
+    return observed, ppm, censored
+
+
+def _natural_shares(
+    deposit: Deposit, n: int, rng: np.random.Generator, noise: Noise
+) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Step 1: (log share of each REY, NaN where the deposit has no figure; log share of each remainder),
+    Student-t about the deposit's figures plus one light-to-heavy slope per sample, closed to one whole
+    where the reference leaves REY out."""
     t_scale = math.sqrt((_T_DOF - 2) / _T_DOF)  # unit variance
     slope = rng.normal(0.0, noise.slope_sd, size=(n, 1)) * _SLOPE_POS
     log_share = np.full((n, len(REY)), np.nan)
@@ -96,47 +119,66 @@ def simulate_deposit(
             eps = rng.standard_t(_T_DOF, size=n) * t_scale
             remainder[key] = math.log(s.centre_pct / 100.0) + s.log_sd * eps
         log_share, remainder = _closed(log_share, remainder)
-    lo, hi = GRADES.get(form, GRADES["ore"])
-    grade = np.exp(rng.uniform(math.log(lo), math.log(hi), size=n))  # TREO mass fraction
-    true_ppm = np.exp(log_share) * grade[:, None] * 1e6 / OXIDE_PER_ELEMENT
-    dl = np.array([noise.detection_limit_ppm[e] for e in REY])
+    return log_share, remainder
+
+
+def _analysed(
+    true_ppm: NDArray[np.float64], dl: NDArray[np.float64], rng: np.random.Generator, noise: Noise
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Step 3: (reported ppm, censored mask) of the true ppm: relative and detection-limit noise, the lab
+    bias, and 0.65 x DL (``BELOW_DL_FRACTION``) where a reading falls below its limit."""
     sd = np.sqrt((noise.rsd * true_ppm) ** 2 + (dl / 3.0) ** 2)
     measured = true_ppm + rng.normal(size=true_ppm.shape) * sd
     if noise.lab_bias_sd > 0:
         measured = measured * np.exp(rng.normal(0.0, noise.lab_bias_sd, size=true_ppm.shape))
     censored = np.isfinite(measured) & (measured < dl)
-    ppm = np.where(censored, BELOW_DL_FRACTION * dl, measured)
-    total = None if deposit.full_pattern else _lab_total(ppm, log_share, grade, noise, rng)
+    return np.where(censored, BELOW_DL_FRACTION * dl, measured), censored
+
+
+def _isotopes(
+    deposit: Deposit, true_ppm: NDArray[np.float64], rng: np.random.Generator, noise: Noise
+) -> NDArray[np.float64]:
+    """Step 4: (present-day epsilon-Nd, 87Sr/86Sr) per sample where the deposit has sourced figures (NaN
+    otherwise), each with measurement noise; epsilon-Nd follows the sample's own Sm/Nd."""
+    n = true_ppm.shape[0]
     iso = np.full((n, 2), np.nan)
-    if isotopes:
-        eps_ref = deposit.isotope("eNd_initial")
-        if eps_ref is not None and eps_ref.age_ma is not None and "Sm" in deposit.shares:
-            sm_nd = true_ppm[:, REY.index("Sm")] / true_ppm[:, REY.index("Nd")]
-            initial = rng.normal(eps_ref.mean, eps_ref.sd, size=n)
-            iso[:, 0] = present_day_epsilon(initial, eps_ref.age_ma, sm_nd) + rng.normal(
-                0.0, noise.eps_nd_sd, size=n
-            )
-        today = deposit.isotope("eNd")
-        if today is not None and eps_ref is None:
-            # on the deposit's isochron where the reference gives one (slope 0 otherwise)
-            atoms = sm147_nd144(true_ppm[:, REY.index("Sm")] / true_ppm[:, REY.index("Nd")])
-            centre = today.mean + today.slope * (atoms - today.at_atoms)
-            iso[:, 0] = centre + rng.normal(0.0, today.sd, size=n) + rng.normal(0.0, noise.eps_nd_sd, size=n)
-        sr_ref = deposit.isotope("87Sr/86Sr")
-        if sr_ref is not None:
-            iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
-    observed = space.observe(
-        ppm, censored=censored, limits=np.broadcast_to(dl, ppm.shape), isotopes=iso,
-        ratios=_trace_ratios(deposit, space, n, rng, noise) if ratios else None, total_oxide_ppm=total,
-    )  # fmt: skip
-    features = observed.x
+    eps_ref = deposit.isotope("eNd_initial")
+    if eps_ref is not None and eps_ref.age_ma is not None and "Sm" in deposit.shares:
+        sm_nd = true_ppm[:, REY.index("Sm")] / true_ppm[:, REY.index("Nd")]
+        initial = rng.normal(eps_ref.mean, eps_ref.sd, size=n)
+        iso[:, 0] = present_day_epsilon(initial, eps_ref.age_ma, sm_nd) + rng.normal(
+            0.0, noise.eps_nd_sd, size=n
+        )
+    today = deposit.isotope("eNd")
+    if today is not None and eps_ref is None:
+        # on the deposit's isochron where the reference gives one (slope 0 otherwise)
+        atoms = sm147_nd144(true_ppm[:, REY.index("Sm")] / true_ppm[:, REY.index("Nd")])
+        centre = today.mean + today.slope * (atoms - today.at_atoms)
+        iso[:, 0] = centre + rng.normal(0.0, today.sd, size=n) + rng.normal(0.0, noise.eps_nd_sd, size=n)
+    sr_ref = deposit.isotope("87Sr/86Sr")
+    if sr_ref is not None:
+        iso[:, 1] = rng.normal(sr_ref.mean, sr_ref.sd, size=n) + rng.normal(0.0, noise.sr_sd, size=n)
+    return iso
+
+
+def _group_sums(
+    deposit: Deposit,
+    space: FeatureSpace,
+    features: NDArray[np.float64],
+    shares: tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]],
+    rng: np.random.Generator,
+    noise: Noise,
+) -> None:
+    """Fill in ``features`` each group figure the deposit publishes but its members cannot give (they are
+    not all published): the group's true share (``shares``: log shares and remainders), measured with
+    relative noise."""
+    n = features.shape[0]
     for g in space.groups:
         if g in deposit.shares and np.all(np.isnan(features[:, space.key_index(g)])):
-            share = _group_share(g, log_share, remainder)
+            share = _group_share(g, *shares)
             inside = share * np.exp(rng.normal(0.0, noise.rsd, size=n))
             outside = (1.0 - share) * np.exp(rng.normal(0.0, noise.rsd, size=n))
             features[:, space.key_index(g)] = np.log(inside / (inside + outside))
-    return observed, ppm, censored
 
 
 def _trace_ratios(

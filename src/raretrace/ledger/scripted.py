@@ -8,9 +8,9 @@ normal pipeline — so nothing here bypasses a check. Keys live in memory only.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Required, TypedDict, Unpack
+from typing import Concatenate, ParamSpec, Required, TypedDict, Unpack
 
 from raretrace.crypto.keys import Ed25519Signer, PublicKey
 from raretrace.custody.events import sign_event
@@ -36,6 +36,21 @@ class FacilityOptions(TypedDict, total=False):
     technology: Mapping[str, str] | None
     accreditation: str | None
     signer: Ed25519Signer | None
+
+
+_P = ParamSpec("_P")
+
+
+def _appended(
+    make: Callable[Concatenate[ScriptedChain, _P], bytes],
+) -> Callable[Concatenate[ScriptedChain, _P], AppendResult]:
+    """``make``'s envelope appended: one signature for making an event and recording it, so the two
+    cannot drift apart."""
+
+    def append(chain: ScriptedChain, /, *args: _P.args, **kwargs: _P.kwargs) -> AppendResult:
+        return chain.registry.append([make(chain, *args, **kwargs)])
+
+    return append
 
 
 @dataclass
@@ -85,6 +100,7 @@ class ScriptedChain:
 
     def envelope(
         self,
+        /,
         facility_id: str,
         kind: str,
         *,
@@ -103,18 +119,8 @@ class ScriptedChain:
         }
         return sign_event(event, [signer or self.signers[facility_id]])
 
-    def record(
-        self,
-        facility_id: str,
-        kind: str,
-        *,
-        event_id: str | None = None,
-        time: str | None = None,
-        signer: Ed25519Signer | None = None,
-        **fields: object,
-    ) -> AppendResult:
-        envelope = self.envelope(facility_id, kind, event_id=event_id, time=time, signer=signer, **fields)
-        return self.registry.append([envelope])
+    #: ``envelope``'s signed event, appended on its own; it takes what ``envelope`` takes.
+    record = _appended(envelope)
 
     def ship(self, sender: str, receiver: str, lots: Sequence[str], **details: object) -> AppendResult:
         """A transfer and its receipt, each signed by its own side, appended together."""
