@@ -39,10 +39,6 @@ REASONS: dict[str, str] = {
         "the trace's hot loop, measured as one function (docs/lineage-performance.md); its file is being "
         "changed by issue 18 part A: split there"
     ),
-    "ledger/certificates.py:issue": (
-        "issuance now reads and writes in one snapshot with one signer (issue 22, merged beside the split); "
-        "to be split into named steps next (#18)"
-    ),
 }
 
 

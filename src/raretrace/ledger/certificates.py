@@ -38,7 +38,7 @@ from raretrace.pricing import PriceTable
 from raretrace.provenance import ordered
 from raretrace.rules import Regime, Subject
 from raretrace.store import certificates as records
-from raretrace.store.certificates import CertificateRecord
+from raretrace.store.certificates import CertificateRecord, PartyRow
 from raretrace.store.db import write_transaction
 from raretrace.store.protocol import CertificateRecords
 from raretrace.store.reading import Connection
@@ -171,6 +171,38 @@ def _verdicts(
     ]
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What a certificate states, read on one connection before the transaction that records it: the
+    shipment, the lots as subjects and as stored, the parties, and the log leaves cited as evidence."""
+
+    shipment: _Shipment
+    items: list[Subject]
+    stored: Mapping[str, Lot]
+    exporter: PartyRow | None
+    importer: PartyRow | None
+    seqs: list[int]
+
+
+def _facts(registry: Registry, transfer: str | None, lots: Sequence[str]) -> _Facts:
+    with registry.engine.connect() as conn:  # what is certified, read on one connection
+        shipment = _shipment(conn, transfer, lots)
+        lot_ids = shipment.lot_ids
+        # first: an unknown lot is an error here
+        items = subjects(registry, lot_ids, with_raw_materials=True, conn=conn)
+        stored = registry.store.lots(conn, lot_ids)
+        exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
+        parties = registry.store.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
+    seqs = [
+        *shipment.seqs,
+        *(stored[i].produced_seq for i in lot_ids),
+        *(p.registered_seq for p in parties.values()),
+    ]
+    exporter = parties.get(exporter_id) if exporter_id else None
+    importer = parties.get(shipment.importer_id) if shipment.importer_id else None
+    return _Facts(shipment, items, stored, exporter, importer, seqs)
+
+
 def issue(
     registry: Registry,
     *,
@@ -193,27 +225,14 @@ def issue(
     _check_request(transfer, lots, valid_days)
     signer = registry.signer  # read once: the issuer and the proof name one key, even across a rotation
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    with registry.engine.connect() as conn:  # what is certified, read on one connection
-        shipment = _shipment(conn, transfer, lots)
-        lot_ids = shipment.lot_ids
-        # first: an unknown lot is an error here
-        items = subjects(registry, lot_ids, with_raw_materials=True, conn=conn)
-        stored = registry.store.lots(conn, lot_ids)
-        exporter_id = shipment.exporter_id or _sole_custodian(stored, lot_ids)
-        parties = registry.store.parties(conn, [p for p in (exporter_id, shipment.importer_id) if p])
-    seqs = [
-        *shipment.seqs,
-        *(stored[i].produced_seq for i in lot_ids),
-        *(p.registered_seq for p in parties.values()),
-    ]
-    certified = [cred.CertifiedLot.of(stored[i], ordered(stored[i].origin())) for i in lot_ids]
-    verdicts = _verdicts(items, regimes, moment, end_use, prices)
-    exporter = parties.get(exporter_id) if exporter_id else None
-    importer = parties.get(shipment.importer_id) if shipment.importer_id else None
-    evidence = _evidence(registry, seqs)
+    facts = _facts(registry, transfer, lots)
+    lot_ids = facts.shipment.lot_ids
+    certified = [cred.CertifiedLot.of(facts.stored[i], ordered(facts.stored[i].origin())) for i in lot_ids]
+    verdicts = _verdicts(facts.items, regimes, moment, end_use, prices)
+    evidence = _evidence(registry, facts.seqs)
     with write_transaction(registry.engine) as conn:
         index = registry.store.certificate_count(conn)
-        number = f"{exporter.country if exporter else 'XX'}-{moment.year}-{index + 1:06d}"
+        number = f"{facts.exporter.country if facts.exporter else 'XX'}-{moment.year}-{index + 1:06d}"
         unsigned = cred.credential(
             credential_id=_credential_id(registry, number),
             number=number,
@@ -223,12 +242,12 @@ def issue(
             valid_from=_rfc3339(moment),
             valid_until=_rfc3339(moment + timedelta(days=valid_days)),
             status=status_entry(status_list_url(registry), index),
-            exporter=cred.party(exporter) if exporter else None,
-            importer=cred.party(importer) if importer else None,
-            shipment=shipment.members,
+            exporter=cred.party(facts.exporter) if facts.exporter else None,
+            importer=cred.party(facts.importer) if facts.importer else None,
+            shipment=facts.shipment.members,
             lots=certified,
             verdicts=verdicts,
-            fingerprints=_fingerprints(items),
+            fingerprints=_fingerprints(facts.items),
             evidence=evidence,
         )
         presentation = _signed(signer, unsigned, moment, salt)
