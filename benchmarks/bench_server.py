@@ -301,6 +301,21 @@ def main() -> None:
         help="raretrace serve --signature-workers (default: serve's own, 0: in the server)",
     )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
+    parser.add_argument(
+        "--trees",
+        default="",
+        help="source trees to serve from, one run each, comma-separated, alternating with the rate limits "
+        "(e.g. /work/wt/server-old,.,/work/wt/server-old,. for before/after in the same run); default: "
+        "the code this script imports",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("sample", "cprofile"),
+        help="run each server under benchmarks/profile_server.py in this mode (see it)",
+    )
+    parser.add_argument(
+        "--profile-dir", default="profile-server", help="where --profile writes, a folder a run"
+    )
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
@@ -330,7 +345,10 @@ def main() -> None:
     singles = extracts(chain, args.mines, args.singles, "single")
     batched = extracts(chain, args.mines, args.batched, "batched")
     chain.registry.engine.dispose()
-    limits = args.rate_limit.split(",")
+    given_limits, trees = args.rate_limit.split(","), [t for t in args.trees.split(",") if t]
+    count = max(len(given_limits), len(trees))
+    limits = [given_limits[k % len(given_limits)] for k in range(count)]
+    sources = [trees[k % len(trees)] if trees else None for k in range(count)]
     databases.copy("inproc")
     for k in range(len(limits)):
         databases.copy(f"server{k}")
@@ -362,10 +380,17 @@ def main() -> None:
     expected = Registry(make_engine(inproc_db)).tree_size()
     runs = [
         serve_and_drive(
-            args, databases.url(f"server{k}"), limit, phases, tokens, work, (singles, batches, traced)
+            args,
+            databases.url(f"server{k}"),
+            (limit, sources[k], k),
+            phases,
+            tokens,
+            work,
+            (singles, batches, traced),
         )
         for k, limit in enumerate(limits)
     ]
+    runs_summary: dict[str, list[dict[str, dict[str, float]]]] = {}
     counts = {phase: calls[phase][0] for phase in phases}
     labels = {
         "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
@@ -384,7 +409,10 @@ def main() -> None:
             for phase, r in results.items()
         }
         first = first or over_http
-        print(f"\nrun {run}: rate limit {limit}/s per token and per address")
+        source = sources[run - 1]
+        runs_summary.setdefault(source or "this tree", []).append(over_http)
+        served_by = f"; server from {source}" if source else ""
+        print(f"\nrun {run}: rate limit {limit}/s per token and per address{served_by}")
         print(
             f"{'':32} {'HTTP /s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} | {'in-proc /s':>10} "
             f"{'p50 ms':>8} {'p99 ms':>8} | {'ratio':>6} | {'vs run 1: /s':>12} {'cpu':>6}  target"
@@ -403,6 +431,8 @@ def main() -> None:
             f"the load generator used {client_cpu} of CPU; log audit: server "
             f"{'passed' if server_audit else 'FAILED'} (tree size {served_size}, in-process {expected})"
         )
+    if trees:
+        print_tree_ratios(runs_summary, phases)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         "srv cpu: the server processes' CPU time per event or query; load average (1, 5, 15 min) at the "
@@ -413,10 +443,32 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases: list[str]) -> None:
+    """Each tree's runs pooled (median of its runs per figure), and every tree against the first."""
+    names = list(runs)
+    print("\nper tree, median over its runs (each run its own fresh copy of the database):")
+    medians = {
+        name: {
+            phase: {k: sorted(r[phase][k] for r in rs)[len(rs) // 2] for k in rs[0][phase]}
+            for phase in phases
+        }
+        for name, rs in runs.items()
+    }
+    for phase in phases:
+        for name in names:
+            m, base = medians[name][phase], medians[names[0]][phase]
+            print(
+                f"  {phase:6} {name:28} {m['per_s']:8,.0f}/s p50 {m['p50_ms']:7.1f} "
+                f"p99 {m['p99_ms']:7.1f} ms "
+                f"cpu {m['cpu_ms']:5.2f} ms | vs {names[0]}: /s x{m['per_s'] / base['per_s']:.2f} "
+                f"p99 x{m['p99_ms'] / base['p99_ms']:.2f} cpu x{m['cpu_ms'] / base['cpu_ms']:.2f}"
+            )
+
+
 def serve_and_drive(
     args: argparse.Namespace,
     server_db: str,
-    limit: str,
+    run: tuple[str, str | None, int],
     phases: list[str],
     tokens: dict[str, str],
     work: Path,
@@ -429,12 +481,27 @@ def serve_and_drive(
     from raretrace.store.db import make_engine
 
     singles, batches, traced = work_items
+    limit, source, number = run
     port = free_port()
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(Path(source).resolve() / "src")
+    if args.profile:
+        out = Path(args.profile_dir).resolve() / f"run{number + 1}"
+        launcher = [
+            str(Path(__file__).with_name("profile_server.py")),
+            "--mode",
+            args.profile,
+            "--out",
+            str(out),
+            "--",
+        ]
+    else:
+        launcher = ["-m", "raretrace"]
     server = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "raretrace",
+            *launcher,
             "--db",
             server_db,
             "serve",
@@ -451,6 +518,7 @@ def serve_and_drive(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 180  # a busy machine starts the processes slowly
