@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -213,6 +214,36 @@ class Databases:
                 self._admin(f'DROP DATABASE IF EXISTS "{self.tag}_{name}" WITH (FORCE)')
 
 
+def built(
+    args: argparse.Namespace, databases: Databases, work: Path
+) -> tuple[dict[str, str], list[str], list[bytes], list[bytes]]:
+    """The base registry and the work for it: built afresh, or (``--base-cache DIR``, SQLite only) the
+    registry and envelopes a previous run with the same sizes left in DIR, since building takes minutes
+    on a loaded machine and is not what is measured."""
+    import pickle
+
+    sizes = f"{args.mines}-{args.chains}-{args.singles}-{args.batched}"
+    cache = Path(args.base_cache) / sizes if args.base_cache and args.pg is None else None
+    if cache is not None and (cache / "work.pickle").exists():
+        print(f"the registry and envelopes from {cache}", flush=True)
+        databases.create_base()
+        shutil.copyfile(cache / "base.db", databases.url("base"))
+        loaded: tuple[dict[str, str], list[str], list[bytes], list[bytes]] = pickle.loads(
+            (cache / "work.pickle").read_bytes()
+        )
+        return loaded
+    print(f"building the registry in {work} …", flush=True)
+    tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
+    singles = extracts(chain, args.mines, args.singles, "single")
+    batched = extracts(chain, args.mines, args.batched, "batched")
+    chain.registry.engine.dispose()
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        copy_sqlite(Path(databases.url("base")), cache / "base.db")
+        (cache / "work.pickle").write_bytes(pickle.dumps((tokens, magnets, singles, batched)))
+    return tokens, magnets, singles, batched
+
+
 def copy_sqlite(source: Path, target: Path) -> None:
     import sqlite3
 
@@ -314,6 +345,12 @@ def main() -> None:
         help="run each server under benchmarks/profile_server.py in this mode (see it)",
     )
     parser.add_argument(
+        "--base-cache", help="SQLite: keep the built registry and envelopes here and reuse them (see built)"
+    )
+    parser.add_argument(
+        "--skip-inproc", action="store_true", help="measure over HTTP only (the in-process columns are blank)"
+    )
+    parser.add_argument(
         "--profile-dir", default="profile-server", help="where --profile writes, a folder a run"
     )
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
@@ -340,11 +377,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     databases = Databases(work, args.pg)
     load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"building the registry in {work} …", flush=True)
-    tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
-    singles = extracts(chain, args.mines, args.singles, "single")
-    batched = extracts(chain, args.mines, args.batched, "batched")
-    chain.registry.engine.dispose()
+    tokens, magnets, singles, batched = built(args, databases, work)
     given_limits, trees = args.rate_limit.split(","), [t for t in args.trees.split(",") if t]
     count = max(len(given_limits), len(trees))
     limits = [given_limits[k % len(given_limits)] for k in range(count)]
@@ -366,6 +399,9 @@ def main() -> None:
     inproc: dict[str, dict[str, float]] = {}
     for phase in phases:
         count, steps = calls[phase]
+        if args.skip_inproc:
+            inproc[phase] = {"per_s": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+            continue
         lat: list[float] = []
         start = time.perf_counter()
         for step in steps:
@@ -559,6 +595,10 @@ def serve_and_drive(
         for phase in phases:
             print(f"{phase} phase …", flush=True)
             results[phase] = drive(phase, *loads[phase])
+            if args.profile == "sample":  # the profile of this phase apart (profile_server.dump_phase)
+                (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text(phase)
+                server.send_signal(signal.SIGUSR1)
+                time.sleep(1)
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -24,6 +24,7 @@ import cProfile
 import gc
 import json
 import pstats
+import signal
 import sys
 import threading
 import time
@@ -235,6 +236,23 @@ class Profiles:
         (out / "summary.txt").write_text("\n".join(lines))
 
 
+def dump_phase(out: Path, sampler: Sampler, tail: Tail) -> None:
+    """SIGUSR1 (sent by bench_server.py after each phase, having named it in DIR/phase.txt): write what
+    was gathered since the last dump to DIR/<phase>/ and start afresh."""
+    phase = (out / "phase.txt").read_text().strip()
+    stacks, sampler.stacks = sampler.stacks, {}
+    lags, gcs, groups = tail.lags, tail.gcs, tail.groups
+    tail.lags, tail.gcs, tail.groups = [], [], []
+    target = out / phase
+    target.mkdir(exist_ok=True)
+    done = Sampler()
+    done.stacks = stacks
+    done.write(target)
+    record = Tail()
+    record.lags, record.gcs, record.groups = lags, gcs, groups
+    record.write(target)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("sample", "cprofile"), required=True)
@@ -249,6 +267,8 @@ def main() -> None:
     tail.watch_loop()
     profiler: Sampler | Profiles = Sampler() if args.mode == "sample" else Profiles()
     profiler.start()
+    if isinstance(profiler, Sampler):
+        signal.signal(signal.SIGUSR1, lambda *_: dump_phase(out, profiler, tail))
     sys.argv = ["raretrace", *[a for a in args.serve if a != "--"]]
     from raretrace.cli.main import main as cli
 
