@@ -569,6 +569,10 @@ def serve_and_drive(
                     ) from e
                 time.sleep(0.1)
         print("server up", flush=True)
+        if args.profile == "sample":  # start-up's profile apart from the phases'
+            (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text("startup")
+            server.send_signal(signal.SIGUSR1)
+            time.sleep(1)
 
         def drive(name: str, who: str, content_type: str, requests: list[tuple[str, str, bytes]]) -> Any:
             spec = {

@@ -8,7 +8,7 @@ Modes (both also record what makes a tail, written to DIR/tail.json):
   every millisecond (``sys._current_frames``); DIR/stacks-<thread>.txt holds the folded stacks and their
   counts, and DIR/summary.txt the functions by share of samples (self and inclusive) per thread kind
   (the event loop's thread, the worker threads). Cheap enough to keep the timing shape.
-- ``cprofile``: cProfile in every thread (the event loop's and each pool thread's), merged per kind
+- ``cprofile``: cProfile (timed by each thread's CPU time) in every thread (the event loop's and each pool thread's), merged per kind
   into DIR/loop.pstats and DIR/pool.pstats, and their top functions in DIR/summary.txt. Exact counts,
   but it slows Python calls several-fold: read shares, not times.
 
@@ -48,9 +48,9 @@ class Tail:
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._gc_start = time.perf_counter()
-        else:
-            self.gcs.append((int(info["generation"]), time.perf_counter() - self._gc_start))
+            self._gc_start = time.thread_time()
+        else:  # the collecting thread's CPU time: what it costs, whatever else the machine runs
+            self.gcs.append((int(info["generation"]), time.thread_time() - self._gc_start))
 
     def watch_group_commit(self) -> None:
         from raretrace.server import group_commit
@@ -122,6 +122,7 @@ def _main_loop() -> Any:
     frame = sys._current_frames().get(threading.main_thread().ident or 0)
     while frame is not None:
         candidate = frame.f_locals.get("self")
+        candidate = getattr(candidate, "_loop", candidate)  # asyncio.Runner holds the loop
         if isinstance(candidate, asyncio.AbstractEventLoop) and candidate.is_running():
             return candidate
         for value in frame.f_locals.values():
@@ -199,7 +200,7 @@ class Profiles:
     """cProfile in every thread, kept per thread kind."""
 
     def __init__(self) -> None:
-        self.loop = cProfile.Profile()
+        self.loop = cProfile.Profile(time.thread_time)  # CPU time: the machine's load does not count
         self.pool: list[cProfile.Profile] = []
         self._lock = threading.Lock()
 
@@ -207,7 +208,7 @@ class Profiles:
         self.loop.enable()
 
         def hook(*_: Any) -> None:
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.thread_time)
             with self._lock:
                 self.pool.append(profile)
             profile.enable()  # replaces this hook for the thread
