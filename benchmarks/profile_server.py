@@ -270,6 +270,9 @@ def main() -> None:
     profiler.start()
     if isinstance(profiler, Sampler):
         signal.signal(signal.SIGUSR1, lambda *_: dump_phase(out, profiler, tail))
+    # uvicorn raises the signal that stopped it again once it has shut down, under the handler it found:
+    # this one, so the profile is written rather than the process killed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.argv = ["raretrace", *[a for a in args.serve if a != "--"]]
     from raretrace.cli.main import main as cli
 
