@@ -217,17 +217,23 @@ class Databases:
 def built(
     args: argparse.Namespace, databases: Databases, work: Path
 ) -> tuple[dict[str, str], list[str], list[bytes], list[bytes]]:
-    """The base registry and the work for it: built afresh, or (``--base-cache DIR``, SQLite only) the
-    registry and envelopes a previous run with the same sizes left in DIR, since building takes minutes
-    on a loaded machine and is not what is measured."""
+    """The base registry and the work for it: built afresh, or (``--base-cache DIR``) the registry and
+    envelopes a previous run with the same sizes left (SQLite: a file in DIR; PostgreSQL: a database
+    kept beside the server's, named in DIR), since building takes minutes on a loaded machine and is
+    not what is measured."""
     import pickle
 
-    sizes = f"{args.mines}-{args.chains}-{args.singles}-{args.batched}"
-    cache = Path(args.base_cache) / sizes if args.base_cache and args.pg is None else None
+    kind = "pg" if args.pg else "sqlite"
+    sizes = f"{kind}-{args.mines}-{args.chains}-{args.singles}-{args.batched}"
+    cache = Path(args.base_cache) / sizes if args.base_cache else None
+    kept = f"bench_server_cache_{sizes.replace('-', '_')}"
     if cache is not None and (cache / "work.pickle").exists():
         print(f"the registry and envelopes from {cache}", flush=True)
-        databases.create_base()
-        shutil.copyfile(cache / "base.db", databases.url("base"))
+        if args.pg:
+            databases._admin(f'CREATE DATABASE "{databases.tag}_base" TEMPLATE "{kept}"')
+        else:
+            databases.create_base()
+            shutil.copyfile(cache / "base.db", databases.url("base"))
         loaded: tuple[dict[str, str], list[str], list[bytes], list[bytes]] = pickle.loads(
             (cache / "work.pickle").read_bytes()
         )
@@ -239,7 +245,10 @@ def built(
     chain.registry.engine.dispose()
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        copy_sqlite(Path(databases.url("base")), cache / "base.db")
+        if args.pg:
+            databases._admin(f'CREATE DATABASE "{kept}" TEMPLATE "{databases.tag}_base"')
+        else:
+            copy_sqlite(Path(databases.url("base")), cache / "base.db")
         (cache / "work.pickle").write_bytes(pickle.dumps((tokens, magnets, singles, batched)))
     return tokens, magnets, singles, batched
 
@@ -345,7 +354,7 @@ def main() -> None:
         help="run each server under benchmarks/profile_server.py in this mode (see it)",
     )
     parser.add_argument(
-        "--base-cache", help="SQLite: keep the built registry and envelopes here and reuse them (see built)"
+        "--base-cache", help="keep the built registry and envelopes and reuse them (see built)"
     )
     parser.add_argument(
         "--skip-inproc", action="store_true", help="measure over HTTP only (the in-process columns are blank)"
