@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from raretrace.server.app import POOLED_CONNECTIONS, WORKER_THREADS
 from raretrace.store import db
+from raretrace.store.reading import reading
 
 pytestmark = pytest.mark.postgres
 
@@ -78,3 +79,18 @@ def test_an_idle_connection_that_no_longer_answers_is_replaced(
     replaced = backend_pid(engine)  # no error: the ping failed and the pool opened another
     assert replaced != dead
     assert len(seen) == 1
+
+
+def test_a_one_statement_read_is_autocommit_and_leaves_the_pool_transactional(engine: Engine) -> None:
+    with reading(engine, one_statement=True) as conn:
+        assert conn.connection.driver_connection.autocommit  # type: ignore[union-attr]  # psycopg's
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid  # the same connection,
+        assert not conn.connection.driver_connection.autocommit  # type: ignore[union-attr]  # back as it was
+        conn.execute(text("CREATE TEMPORARY TABLE t (x int)"))
+        conn.commit()
+        with conn.begin():
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            conn.rollback()
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
