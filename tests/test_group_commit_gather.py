@@ -9,30 +9,32 @@ from typing import Any
 
 from raretrace.server.group_commit import GroupCommit
 
-WINDOW = 0.05  # wide, so a busy test machine does not decide the outcome
+GAP, WINDOW = 0.03, 0.09  # wide, so a busy test machine does not decide the outcome
 
 
-def gather(queued: int, later: int, expected: int, *, later_after: float = 0.005) -> tuple[int, float]:
+def gather(
+    queued: int, later: int, expected: int, *, later_after: float = 0.001, most: int = 1000
+) -> tuple[int, float]:
     """The size of the group gathered, and how long gathering took, with ``queued`` submissions waiting
-    and ``later`` more arriving after ``later_after`` seconds."""
+    and ``later`` more arriving one every ``later_after`` seconds."""
 
     async def run() -> tuple[int, float]:
-        group = GroupCommit(registry=None, gather_s=WINDOW)  # type: ignore[arg-type]  # never appends here
+        group = GroupCommit(registry=None, max_group=most, gather=(GAP, WINDOW))  # type: ignore[arg-type]  # never appends here
         queue: asyncio.Queue[Any] = asyncio.Queue()
         group._queue = queue
         for i in range(queued):
             queue.put_nowait((i, None))
 
         async def arrive() -> None:
-            await asyncio.sleep(later_after)
             for i in range(later):
+                await asyncio.sleep(later_after)
                 queue.put_nowait((queued + i, None))
 
         arriving = asyncio.create_task(arrive())
         start = time.perf_counter()
         gathered = await group._gather(expected)
         took = time.perf_counter() - start
-        await arriving
+        arriving.cancel()
         assert [item for item, _ in gathered] == list(range(len(gathered)))  # in arrival order, none lost
         return len(gathered), took
 
@@ -40,9 +42,10 @@ def gather(queued: int, later: int, expected: int, *, later_after: float = 0.005
 
 
 def test_a_lone_caller_does_not_wait() -> None:
-    size, took = gather(queued=1, later=5, expected=1)
+    # nothing queued, the one caller answered sends again: it goes alone, whatever follows
+    size, took = gather(queued=0, later=5, expected=1, later_after=GAP / 10)
     assert size == 1
-    assert took < WINDOW / 2
+    assert took < GAP
 
 
 def test_the_callers_just_answered_join_one_group() -> None:
@@ -52,13 +55,20 @@ def test_the_callers_just_answered_join_one_group() -> None:
     assert took < WINDOW
 
 
-def test_the_window_bounds_the_wait() -> None:
+def test_a_gap_ends_the_wait() -> None:
     size, took = gather(queued=2, later=0, expected=30)
     assert size == 2
-    assert WINDOW * 0.9 <= took < 10 * WINDOW
+    assert GAP * 0.9 <= took < WINDOW
 
 
-def test_what_is_already_queued_goes_without_waiting() -> None:
-    size, took = gather(queued=40, later=5, expected=30)
+def test_the_window_bounds_the_wait() -> None:
+    # they keep coming, one every third of the gap, more than the window can hold
+    size, took = gather(queued=2, later=1000, expected=1000, later_after=GAP / 3)
+    assert 2 < size < 1000
+    assert WINDOW * 0.9 <= took < 3 * WINDOW
+
+
+def test_a_full_group_goes_without_waiting() -> None:
+    size, took = gather(queued=40, later=5, expected=30, most=40)
     assert size == 40
-    assert took < WINDOW / 2
+    assert took < GAP
