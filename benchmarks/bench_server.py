@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -326,7 +327,12 @@ def main() -> None:
         default="single,batch,trace",
         help="which phases to run, comma-separated (single, batch, trace); e.g. --phases trace",
     )
-    parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="server processes (raretrace serve --workers); comma-separated, one run each, alternating with "
+        "the rate limits and trees (e.g. 1,2,1,2)",
+    )
     parser.add_argument(
         "--rate-limit",
         default="1e9",
@@ -388,9 +394,19 @@ def main() -> None:
     load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     tokens, magnets, singles, batched = built(args, databases, work)
     given_limits, trees = args.rate_limit.split(","), [t for t in args.trees.split(",") if t]
-    count = max(len(given_limits), len(trees))
+    given_workers = [int(w) for w in str(args.workers).split(",")]
+    count = max(len(given_limits), len(trees), len(given_workers))
     limits = [given_limits[k % len(given_limits)] for k in range(count)]
     sources = [trees[k % len(trees)] if trees else None for k in range(count)]
+    processes = [given_workers[k % len(given_workers)] for k in range(count)]
+    labels_of = [
+        ", ".join(
+            part
+            for part in (sources[k], f"{processes[k]} process(es)" if len(set(processes)) > 1 else None)
+            if part
+        )
+        for k in range(count)
+    ]
     databases.copy("inproc")
     for k in range(len(limits)):
         databases.copy(f"server{k}")
@@ -427,7 +443,7 @@ def main() -> None:
         serve_and_drive(
             args,
             databases.url(f"server{k}"),
-            (limit, sources[k], k),
+            (limit, sources[k], k, processes[k]),
             phases,
             tokens,
             work,
@@ -454,7 +470,7 @@ def main() -> None:
             for phase, r in results.items()
         }
         first = first or over_http
-        source = sources[run - 1]
+        source = labels_of[run - 1]
         runs_summary.setdefault(source or "this tree", []).append(over_http)
         served_by = f"; server from {source}" if source else ""
         print(f"\nrun {run}: rate limit {limit}/s per token and per address{served_by}")
@@ -476,7 +492,7 @@ def main() -> None:
             f"the load generator used {client_cpu} of CPU; log audit: server "
             f"{'passed' if server_audit else 'FAILED'} (tree size {served_size}, in-process {expected})"
         )
-    if trees:
+    if len(runs_summary) > 1:
         print_tree_ratios(runs_summary, phases)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
@@ -494,8 +510,7 @@ def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases
     print("\nper tree, median over its runs (each run its own fresh copy of the database):")
     medians = {
         name: {
-            phase: {k: sorted(r[phase][k] for r in rs)[len(rs) // 2] for k in rs[0][phase]}
-            for phase in phases
+            phase: {k: statistics.median(r[phase][k] for r in rs) for k in rs[0][phase]} for phase in phases
         }
         for name, rs in runs.items()
     }
@@ -513,7 +528,7 @@ def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases
 def serve_and_drive(
     args: argparse.Namespace,
     server_db: str,
-    run: tuple[str, str | None, int],
+    run: tuple[str, str | None, int, int],
     phases: list[str],
     tokens: dict[str, str],
     work: Path,
@@ -526,7 +541,7 @@ def serve_and_drive(
     from raretrace.store.db import make_engine
 
     singles, batches, traced = work_items
-    limit, source, number = run
+    limit, source, number, workers = run
     port = free_port()
     env = dict(os.environ)
     if source is not None:
@@ -553,7 +568,7 @@ def serve_and_drive(
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
             "--rate-token",
             limit,
             "--rate-address",
