@@ -73,30 +73,12 @@ def append_group(registry: Registry, submissions: Sequence[Parsed]) -> list[Outc
     return outcomes
 
 
-#: After a group, the writer gathers the callers it has just answered before it appends again: while
-#: they keep arriving (no gap longer than ``GATHER_GAP_S``) and for at most ``GATHER_MAX_S``. Callers
-#: that wait for their answer before sending the next (as API clients and the benchmark's do) otherwise
-#: split in two: the few queued while a group was written become a group of their own, and the many
-#: answered meanwhile queue behind it and wait for a whole append before theirs. Measured at 32
-#: clients: groups alternated ~26 and ~6 (or ~30 and 1-3), and a group costs ~6.5 ms of CPU however
-#: small, ~0.35 ms more an event (SQLite, docs/server.md): the second group of each pair was pure cost.
-GATHER_GAP_S = 0.002
-GATHER_MAX_S = 0.006
-
-
 class GroupCommit:
     """The queue and its single writer; started and stopped with the app."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        *,
-        max_group: int = 1000,
-        gather: tuple[float, float] = (GATHER_GAP_S, GATHER_MAX_S),
-    ) -> None:
+    def __init__(self, registry: Registry, *, max_group: int = 1000) -> None:
         self.registry = registry
         self.max_group = max_group
-        self.gather_gap, self.gather_max = gather
         self._queue: asyncio.Queue[tuple[Parsed, asyncio.Future[AppendResult]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -120,34 +102,12 @@ class GroupCommit:
         await self._queue.put((parsed[0], future))
         return await future
 
-    async def _gather(self, expected: int) -> list[tuple[Parsed, asyncio.Future[AppendResult]]]:
-        """The next group: whatever is queued, and, until it also holds ``expected`` more (the previous
-        group's size: the callers just answered, who were not among those queued), what keeps arriving
-        (see ``GATHER_GAP_S``). A lone caller does not wait: nothing was queued, and it is the one."""
-        assert self._queue is not None
-        queue = self._queue
-        target = min(self.max_group, queue.qsize() + expected)
-        group = [await queue.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.gather_max
-        while len(group) < self.max_group:
-            if not queue.empty():
-                group.append(queue.get_nowait())
-                continue
-            if len(group) >= target:
-                break
-            try:
-                async with asyncio.timeout_at(min(deadline, loop.time() + self.gather_gap)):
-                    group.append(await queue.get())
-            except TimeoutError:
-                break
-        return group
-
     async def _run(self) -> None:
-        expected = 1
+        assert self._queue is not None
         while True:
-            group = await self._gather(expected)
-            expected = len(group)
+            group = [await self._queue.get()]
+            while len(group) < self.max_group and not self._queue.empty():
+                group.append(self._queue.get_nowait())
             try:
                 outcomes = await run_in_threadpool(append_group, self.registry, [item for item, _ in group])
             except Exception as e:  # storage failure: every waiting submission learns it
