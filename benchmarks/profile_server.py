@@ -7,10 +7,12 @@ Modes (both also record what makes a tail, written to DIR/tail.json):
 - ``sample``: a sampling profiler (py-spy is not installed): a thread takes every thread's stack about
   every millisecond (``sys._current_frames``); DIR/stacks-<thread>.txt holds the folded stacks and their
   counts, and DIR/summary.txt the functions by share of samples (self and inclusive) per thread kind
-  (the event loop's thread, the worker threads). Cheap enough to keep the timing shape.
-- ``cprofile``: cProfile (timed by each thread's CPU time) in every thread (the event loop's and each pool thread's), merged per kind
-  into DIR/loop.pstats and DIR/pool.pstats, and their top functions in DIR/summary.txt. Exact counts,
-  but it slows Python calls several-fold: read shares, not times.
+  (the event loop's thread, the worker threads). The sampler needs the GIL to look, so its "self"
+  shares lean to where threads release it (database calls, locks): trust the inclusive shares more.
+  It costs the server CPU too (PostgreSQL single submissions 3.2 -> 7.1 ms a request measured).
+- ``cprofile``: cProfile (timed by each thread's CPU time) in every thread (the event loop's and each
+  pool thread's), merged per kind into DIR/loop.pstats and DIR/pool.pstats, and their top functions in
+  DIR/summary.txt. Exact counts, but it slows Python calls several-fold: read shares, not times.
 
 The tail record: how late the event loop runs a callback scheduled every 2 ms from another thread (its
 lag: how long a request can wait behind whatever the loop is doing), every garbage collection's
