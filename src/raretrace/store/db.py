@@ -20,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
 from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from raretrace.errors import StoreError
 
@@ -63,14 +65,19 @@ PING_AFTER_IDLE_S = 1.0
 _IDLE_SINCE = "raretrace_idle_since"
 
 
-def _pg_checkin(_dbapi_connection: Any, record: Any) -> None:
+def _pg_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
     record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _pg_checkout(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+def _pg_checkout(
+    dialect: Dialect,
+    dbapi_connection: DBAPIConnection,
+    record: ConnectionPoolEntry,
+    _proxy: PoolProxiedConnection,
+) -> None:
     """Refuse (so the pool opens another) a connection that is closed, or idle for a while and does
     not answer a ping."""
-    if dbapi_connection.closed:
+    if getattr(dbapi_connection, "closed", False):  # psycopg's (not part of the DB-API)
         raise DisconnectionError("the connection is closed")
     since = record.info.get(_IDLE_SINCE)
     if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
