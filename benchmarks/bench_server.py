@@ -4,6 +4,8 @@ separate load-generator process with 50 concurrent clients, against the same wor
     python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
                                       [--phases single,batch,trace] [--rate-limit 0,1e9]
+                                      [--trees OLD,NEW,OLD,NEW] [--workers 1,2] [--profile sample|cprofile]
+                                      [--base-cache DIR] [--skip-inproc]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
