@@ -4,6 +4,8 @@ separate load-generator process with 50 concurrent clients, against the same wor
     python benchmarks/bench_server.py [--singles 10000] [--batched 30000] [--batch-size 500]
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
                                       [--phases single,batch,trace] [--rate-limit 0,1e9]
+                                      [--trees OLD,NEW,OLD,NEW] [--workers 1,2] [--profile sample|cprofile]
+                                      [--base-cache DIR] [--skip-inproc]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
@@ -27,7 +29,9 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,6 +217,45 @@ class Databases:
                 self._admin(f'DROP DATABASE IF EXISTS "{self.tag}_{name}" WITH (FORCE)')
 
 
+def built(
+    args: argparse.Namespace, databases: Databases, work: Path
+) -> tuple[dict[str, str], list[str], list[bytes], list[bytes]]:
+    """The base registry and the work for it: built afresh, or (``--base-cache DIR``) the registry and
+    envelopes a previous run with the same sizes left (SQLite: a file in DIR; PostgreSQL: a database
+    kept beside the server's, named in DIR), since building takes minutes on a loaded machine and is
+    not what is measured."""
+    import pickle
+
+    kind = "pg" if args.pg else "sqlite"
+    sizes = f"{kind}-{args.mines}-{args.chains}-{args.singles}-{args.batched}"
+    cache = Path(args.base_cache) / sizes if args.base_cache else None
+    kept = f"bench_server_cache_{sizes.replace('-', '_')}"
+    if cache is not None and (cache / "work.pickle").exists():
+        print(f"the registry and envelopes from {cache}", flush=True)
+        if args.pg:
+            databases._admin(f'CREATE DATABASE "{databases.tag}_base" TEMPLATE "{kept}"')
+        else:
+            databases.create_base()
+            shutil.copyfile(cache / "base.db", databases.url("base"))
+        loaded: tuple[dict[str, str], list[str], list[bytes], list[bytes]] = pickle.loads(
+            (cache / "work.pickle").read_bytes()
+        )
+        return loaded
+    print(f"building the registry in {work} …", flush=True)
+    tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
+    singles = extracts(chain, args.mines, args.singles, "single")
+    batched = extracts(chain, args.mines, args.batched, "batched")
+    chain.registry.engine.dispose()
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        if args.pg:
+            databases._admin(f'CREATE DATABASE "{kept}" TEMPLATE "{databases.tag}_base"')
+        else:
+            copy_sqlite(Path(databases.url("base")), cache / "base.db")
+        (cache / "work.pickle").write_bytes(pickle.dumps((tokens, magnets, singles, batched)))
+    return tokens, magnets, singles, batched
+
+
 def copy_sqlite(source: Path, target: Path) -> None:
     import sqlite3
 
@@ -286,7 +329,12 @@ def main() -> None:
         default="single,batch,trace",
         help="which phases to run, comma-separated (single, batch, trace); e.g. --phases trace",
     )
-    parser.add_argument("--workers", type=int, default=1, help="server processes (raretrace serve --workers)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="server processes (raretrace serve --workers); comma-separated, one run each, alternating with "
+        "the rate limits and trees (e.g. 1,2,1,2)",
+    )
     parser.add_argument(
         "--rate-limit",
         default="1e9",
@@ -301,6 +349,27 @@ def main() -> None:
         help="raretrace serve --signature-workers (default: serve's own, 0: in the server)",
     )
     parser.add_argument("--pg", help="PostgreSQL admin URL (e.g. postgresql://postgres@127.0.0.1/postgres)")
+    parser.add_argument(
+        "--trees",
+        default="",
+        help="source trees to serve from, one run each, comma-separated, alternating with the rate limits "
+        "(e.g. /work/wt/server-old,.,/work/wt/server-old,. for before/after in the same run); default: "
+        "the code this script imports",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("sample", "cprofile"),
+        help="run each server under benchmarks/profile_server.py in this mode (see it)",
+    )
+    parser.add_argument(
+        "--base-cache", help="keep the built registry and envelopes and reuse them (see built)"
+    )
+    parser.add_argument(
+        "--skip-inproc", action="store_true", help="measure over HTTP only (the in-process columns are blank)"
+    )
+    parser.add_argument(
+        "--profile-dir", default="profile-server", help="where --profile writes, a folder a run"
+    )
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
@@ -325,12 +394,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     databases = Databases(work, args.pg)
     load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"building the registry in {work} …", flush=True)
-    tokens, magnets, chain = build(databases.create_base(), args.mines, args.chains)
-    singles = extracts(chain, args.mines, args.singles, "single")
-    batched = extracts(chain, args.mines, args.batched, "batched")
-    chain.registry.engine.dispose()
-    limits = args.rate_limit.split(",")
+    tokens, magnets, singles, batched = built(args, databases, work)
+    given_limits, trees = args.rate_limit.split(","), [t for t in args.trees.split(",") if t]
+    given_workers = [int(w) for w in str(args.workers).split(",")]
+    count = max(len(given_limits), len(trees), len(given_workers))
+    limits = [given_limits[k % len(given_limits)] for k in range(count)]
+    sources = [trees[k % len(trees)] if trees else None for k in range(count)]
+    processes = [given_workers[k % len(given_workers)] for k in range(count)]
+    labels_of = [
+        ", ".join(
+            part
+            for part in (sources[k], f"{processes[k]} process(es)" if len(set(processes)) > 1 else None)
+            if part
+        )
+        for k in range(count)
+    ]
     databases.copy("inproc")
     for k in range(len(limits)):
         databases.copy(f"server{k}")
@@ -348,6 +426,9 @@ def main() -> None:
     inproc: dict[str, dict[str, float]] = {}
     for phase in phases:
         count, steps = calls[phase]
+        if args.skip_inproc:
+            inproc[phase] = {"per_s": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+            continue
         lat: list[float] = []
         start = time.perf_counter()
         for step in steps:
@@ -362,10 +443,17 @@ def main() -> None:
     expected = Registry(make_engine(inproc_db)).tree_size()
     runs = [
         serve_and_drive(
-            args, databases.url(f"server{k}"), limit, phases, tokens, work, (singles, batches, traced)
+            args,
+            databases.url(f"server{k}"),
+            (limit, sources[k], k, processes[k]),
+            phases,
+            tokens,
+            work,
+            (singles, batches, traced),
         )
         for k, limit in enumerate(limits)
     ]
+    runs_summary: dict[str, list[dict[str, dict[str, float]]]] = {}
     counts = {phase: calls[phase][0] for phase in phases}
     labels = {
         "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
@@ -384,7 +472,10 @@ def main() -> None:
             for phase, r in results.items()
         }
         first = first or over_http
-        print(f"\nrun {run}: rate limit {limit}/s per token and per address")
+        source = labels_of[run - 1]
+        runs_summary.setdefault(source or "this tree", []).append(over_http)
+        served_by = f"; server from {source}" if source else ""
+        print(f"\nrun {run}: rate limit {limit}/s per token and per address{served_by}")
         print(
             f"{'':32} {'HTTP /s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} | {'in-proc /s':>10} "
             f"{'p50 ms':>8} {'p99 ms':>8} | {'ratio':>6} | {'vs run 1: /s':>12} {'cpu':>6}  target"
@@ -403,6 +494,8 @@ def main() -> None:
             f"the load generator used {client_cpu} of CPU; log audit: server "
             f"{'passed' if server_audit else 'FAILED'} (tree size {served_size}, in-process {expected})"
         )
+    if len(runs_summary) > 1:
+        print_tree_ratios(runs_summary, phases)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         "srv cpu: the server processes' CPU time per event or query; load average (1, 5, 15 min) at the "
@@ -413,10 +506,31 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases: list[str]) -> None:
+    """Each tree's runs pooled (median of its runs per figure), and every tree against the first."""
+    names = list(runs)
+    print("\nper tree, median over its runs (each run its own fresh copy of the database):")
+    medians = {
+        name: {
+            phase: {k: statistics.median(r[phase][k] for r in rs) for k in rs[0][phase]} for phase in phases
+        }
+        for name, rs in runs.items()
+    }
+    for phase in phases:
+        for name in names:
+            m, base = medians[name][phase], medians[names[0]][phase]
+            print(
+                f"  {phase:6} {name:28} {m['per_s']:8,.0f}/s p50 {m['p50_ms']:7.1f} "
+                f"p99 {m['p99_ms']:7.1f} ms "
+                f"cpu {m['cpu_ms']:5.2f} ms | vs {names[0]}: /s x{m['per_s'] / base['per_s']:.2f} "
+                f"p99 x{m['p99_ms'] / base['p99_ms']:.2f} cpu x{m['cpu_ms'] / base['cpu_ms']:.2f}"
+            )
+
+
 def serve_and_drive(
     args: argparse.Namespace,
     server_db: str,
-    limit: str,
+    run: tuple[str, str | None, int, int],
     phases: list[str],
     tokens: dict[str, str],
     work: Path,
@@ -429,19 +543,34 @@ def serve_and_drive(
     from raretrace.store.db import make_engine
 
     singles, batches, traced = work_items
+    limit, source, number, workers = run
     port = free_port()
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(Path(source).resolve() / "src")
+    if args.profile:
+        out = Path(args.profile_dir).resolve() / f"run{number + 1}"
+        launcher = [
+            str(Path(__file__).with_name("profile_server.py")),
+            "--mode",
+            args.profile,
+            "--out",
+            str(out),
+            "--",
+        ]
+    else:
+        launcher = ["-m", "raretrace"]
     server = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "raretrace",
+            *launcher,
             "--db",
             server_db,
             "serve",
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
             "--rate-token",
             limit,
             "--rate-address",
@@ -451,6 +580,7 @@ def serve_and_drive(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 180  # a busy machine starts the processes slowly
@@ -465,6 +595,10 @@ def serve_and_drive(
                     ) from e
                 time.sleep(0.1)
         print("server up", flush=True)
+        if args.profile == "sample":  # start-up's profile apart from the phases'
+            (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text("startup")
+            server.send_signal(signal.SIGUSR1)
+            time.sleep(1)
 
         def drive(name: str, who: str, content_type: str, requests: list[tuple[str, str, bytes]]) -> Any:
             spec = {
@@ -491,6 +625,10 @@ def serve_and_drive(
         for phase in phases:
             print(f"{phase} phase …", flush=True)
             results[phase] = drive(phase, *loads[phase])
+            if args.profile == "sample":  # the profile of this phase apart (profile_server.dump_phase)
+                (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text(phase)
+                server.send_signal(signal.SIGUSR1)
+                time.sleep(1)
     finally:
         server.terminate()
         server.wait(timeout=60)

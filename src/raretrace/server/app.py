@@ -41,6 +41,10 @@ from raretrace.store import reading as reads
 from raretrace.store.db import make_engine
 
 WORKER_THREADS = 12
+#: A server database's pooled connections: one for each worker thread (each handler holds at most one
+#: at a time, the group commit's writer is one of the threads) and two to spare, so none is opened and
+#: closed again per request (``store.db.make_engine``).
+POOLED_CONNECTIONS = WORKER_THREADS + 2
 NO_SECRETS = (
     "the server has no credentials configured: no secretariat participant holds a live token. Create "
     "one with `raretrace --db DB participant add --id secretariat --name NAME --role secretariat` and "
@@ -49,7 +53,7 @@ NO_SECRETS = (
 
 
 def open_registry(settings: Settings) -> Registry:
-    return Registry(make_engine(settings.db, must_exist=True))
+    return Registry(make_engine(settings.db, must_exist=True, connections=POOLED_CONNECTIONS))
 
 
 def create_app(settings: Settings, *, registry: Registry | None = None) -> FastAPI:
@@ -112,8 +116,9 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Fewer worker threads than pooled connections (SQLAlchemy's default pool: 5 + 10 overflow, one
-        # of them the event loop's own, see store/reading.py), so a handler never waits for a connection.
+        # Fewer worker threads than pooled connections (POOLED_CONNECTIONS on a server database; on
+        # SQLite 5 + 10 overflow, one of them the event loop's own, see store/reading.py), so a handler
+        # never waits for a connection.
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         reads.hold(registry.engine)  # the event loop's own read connection (SQLite)
         pool = VerifierPool(settings.signature_workers) if settings.signature_workers > 0 else None

@@ -41,7 +41,7 @@ async def get_settings(request: Request) -> Settings:
 
 
 def token_principal(registry: Registry, token: str) -> Principal:
-    with reading(registry.engine) as conn:
+    with reading(registry.engine, one_statement=True) as conn:
         principal = authenticate(conn, token)
     if principal is None:
         raise AuthenticationError("the token is unknown, expired or revoked", field="authorization")

@@ -11,14 +11,18 @@ takes a row lock on the log head instead (see ``Store.lock_head``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from raretrace.errors import StoreError
 
@@ -52,6 +56,38 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: A pooled PostgreSQL connection idle this long is pinged before it is handed out (one round trip),
+#: and replaced if the server does not answer (a restart, a dropped connection). One in use more
+#: recently is not: SQLAlchemy's ``pool_pre_ping`` pinged on every checkout, two of a trace request's
+#: round trips, on connections that had answered milliseconds before. A connection that fails in use
+#: is discarded when it comes back (the reset fails) or, if already closed, when it is next taken.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "raretrace_idle_since"
+
+
+def _pg_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _pg_checkout(
+    dialect: Dialect,
+    dbapi_connection: DBAPIConnection,
+    record: ConnectionPoolEntry,
+    _proxy: PoolProxiedConnection,
+) -> None:
+    """Refuse (so the pool opens another) a connection that is closed, or idle for a while and does
+    not answer a ping."""
+    if getattr(dbapi_connection, "closed", False):  # psycopg's (not part of the DB-API)
+        raise DisconnectionError("the connection is closed")
+    since = record.info.get(_IDLE_SINCE)
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        return  # new, or answered a moment ago
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as e:  # whatever the driver raises for a connection that no longer answers
+        raise DisconnectionError(f"the connection does not answer: {e}") from e
+
+
 WRITE_OPTION = "raretrace_write"
 
 
@@ -70,8 +106,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
-    """An engine for ``db``; with ``must_exist``, a missing SQLite file is an error, not a new empty file."""
+def make_engine(db: str | None, *, must_exist: bool = False, connections: int = 5) -> Engine:
+    """An engine for ``db``; with ``must_exist``, a missing SQLite file is an error, not a new empty file.
+    ``connections``: how many pooled connections a server database keeps open (the server: one for
+    each of its threads)."""
     url = resolve_url(db)
     try:
         parsed = make_url(url)
@@ -93,7 +131,14 @@ def make_engine(db: str | None, *, must_exist: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        # QueuePool keeps ``pool_size`` connections and closes every overflow connection when it comes
+        # back; a server whose threads use more at once than that opened a new one (a PostgreSQL
+        # backend fork, TCP, authentication) for a good share of its requests (measured in
+        # docs/server.md), so the server asks for as many as its threads can hold.
+        engine = create_engine(url, pool_size=connections)
+        event.listen(engine, "checkin", _pg_checkin)
+        event.listen(engine, "checkout", partial(_pg_checkout, engine.dialect))
+        return engine
     raise StoreError(
         f"unsupported database back end {parsed.get_backend_name()!r} (use SQLite or PostgreSQL)", field="db"
     )
