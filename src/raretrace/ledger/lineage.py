@@ -36,6 +36,7 @@ from raretrace.origin_text import decode_origin
 from raretrace.provenance import untraced_share
 from raretrace.store.lineage import Edge
 from raretrace.store.protocol import LineageReads
+from raretrace.store.reading import snapshot
 
 MAX_DEPTH = 64  # a real chain is ~8 deep; this only guards against a corrupted graph
 DEFAULT_MAX_PATHS = 100
@@ -252,7 +253,7 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
     if given is not None:
         yield given
         return
-    with registry.engine.connect() as conn, conn.begin():
+    with registry.engine.connect() as conn, snapshot(conn):
         yield conn
 
 

@@ -32,7 +32,7 @@ from raretrace.server.redact import (
 from raretrace.server.schemas import LotCertificates, LotDetailsOut, LotPage, Regimes, Trace, Verdicts
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
 from raretrace.store.certificates import of_lot as certificates_of_lot
-from raretrace.store.reading import Connection, reading
+from raretrace.store.reading import Connection, reading, snapshot
 
 router = APIRouter(prefix="/api/v1", tags=["lots"], responses=responses(401, 403, 404, 422))
 
@@ -112,7 +112,7 @@ def trace_view(
     # One connection (the event loop's own on SQLite) and one read transaction for the access check,
     # the trace and the visibility check: no pool checkout for the trace, and all three see the
     # registry in the same state.
-    with reading(registry.engine) as conn, conn.begin():
+    with reading(registry.engine) as conn, snapshot(conn):
         require_lots(conn, caller, [lot_id])
         result: TraceAnswer = (
             trace_up(registry, lot_id, max_paths=max_paths, conn=conn)

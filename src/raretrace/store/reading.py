@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-__all__ = ["Connection", "hold", "reading", "release"]
+__all__ = ["Connection", "hold", "reading", "release", "snapshot"]
 #: ``Connection``: what ``reading`` yields. The server passes it on to store functions and names its
 #: type from here, so no server module imports the database library itself.
 
@@ -94,3 +94,18 @@ def reading(engine: Engine, *, one_statement: bool = False) -> Iterator[Connecti
             except Exception:
                 conn.invalidate()  # a connection that cannot end its transaction is not reused
                 raise
+
+
+@contextmanager
+def snapshot(conn: Connection) -> Iterator[Connection]:
+    """``conn`` in one read transaction whose statements all see the same state of the registry.
+
+    Why: a trace's access check, its walk and its visibility check must agree about which lots exist.
+    SQLite's transactions give one snapshot already; PostgreSQL's default, READ COMMITTED, gives each
+    statement its own, so there the transaction runs at REPEATABLE READ (the level is sent with the
+    BEGIN, no extra round trip; a read-only transaction at that level never fails to serialize, and the
+    pool resets the level when the connection goes back)."""
+    if conn.dialect.name != "sqlite":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    with conn.begin():
+        yield conn
