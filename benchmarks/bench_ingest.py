@@ -198,8 +198,8 @@ class Postgres:
 
 
 #: --callgrind appends the first K of the saved events for each K here (a multiple of 3 and of the batch)
-CALLGRIND_COUNTS = (600, 1800)
-CALLGRIND_BATCH = 600
+CALLGRIND_COUNTS = (300, 900)
+CALLGRIND_BATCH = 300
 
 
 def save_world(folder: Path, events: int) -> None:

@@ -252,8 +252,16 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage):
         insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
         update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
-        # bulk rows bypass the column type, so the envelope's stored form is made here
-        insert_many(conn, t.events, [{**row, "envelope": pack(row["envelope"])} for row in batch.events])
+        # bulk rows bypass the column type, so the envelope's stored form is made here (from the
+        # payload parsing decoded: not decoded again)
+        insert_many(
+            conn,
+            t.events,
+            [
+                {**row, "envelope": pack(row["envelope"], payload)}
+                for row, payload in zip(batch.events, batch.payloads, strict=True)
+            ],
+        )
         insert_many(conn, t.lot_inputs, batch.lot_inputs)
         insert_many(conn, t.transfers, batch.transfers)
         update_many(
