@@ -68,7 +68,6 @@ PAST_YEARS = 50
 FUTURE_HOURS = 24
 
 
-@lru_cache(maxsize=8)
 @lru_cache(maxsize=16)
 def time_window(recorded_at: str) -> tuple[str, str]:
     """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text.
