@@ -279,7 +279,9 @@ def callgrind_report(against: str | None) -> None:
             print(f"  {what:<10} {counts[0]:>15,} - {counts[1]:>15,} instructions: {per[what]:>12,.0f} each")
     if against is not None:
         before = per[f"append ({against})"]
-        print(f"this code / {against}: {per['append'] / before:.4f} ({per['append'] - before:+,.0f} an event)")
+        print(
+            f"this code / {against}: {per['append'] / before:.4f} ({per['append'] - before:+,.0f} an event)"
+        )
     print(
         f"instructions per appended event {per['append']:,.0f}; per bare verification "
         f"{per['libsodium']:,.0f}; ratio (verification / event) {per['libsodium'] / per['append']:.3f}"
@@ -288,8 +290,8 @@ def callgrind_report(against: str | None) -> None:
 
 def phases_report(args: argparse.Namespace) -> None:
     """The in-process writer's CPU (``time.thread_time``) per event in each phase of an append, by
-    wrapping the phases' functions (no profiler: its overhead is per Python call), then a cProfile of
-    one more round for where inside them."""
+    wrapping the phases' functions (no profiler: its overhead is per Python call), then (``--profile``)
+    a cProfile of one more round for where inside them."""
     import cProfile
     import pstats
 
@@ -316,7 +318,7 @@ def phases_report(args: argparse.Namespace) -> None:
     clocked("writing, tiles, checkpoint", module.Registry, "_write")
     clocked("verification", BatchVerifier, "first_failure")
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.rounds + 1):
+        for i in range(args.rounds + args.profile):
             registry, events = build(f"sqlite:///{Path(tmp) / f'p{i}.db'}", args.events // 3)
             spent.clear()
             start = time.thread_time()
@@ -330,7 +332,8 @@ def phases_report(args: argparse.Namespace) -> None:
             if i < args.rounds:
                 parts = "; ".join(f"{name} {1e6 * t / len(events):.1f}" for name, t in spent.items())
                 print(f"round {i}: all {1e6 * total / len(events):.1f} µs an event: {parts}")
-    pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+    if args.profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
 
 
 def main() -> None:
@@ -348,6 +351,7 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true", help="instructions per event under valgrind")
     parser.add_argument("--against", help="with --callgrind: another src folder to count, e.g. main's")
     parser.add_argument("--phases", action="store_true", help="the writer's CPU per event by phase")
+    parser.add_argument("--profile", action="store_true", help="with --phases: and a cProfile round")
     parser.add_argument("--append", type=int, help=argparse.SUPPRESS)  # the runs --callgrind makes
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--verify-only", action="store_true", help=argparse.SUPPRESS)

@@ -23,7 +23,6 @@ a correction) may use open ids in any registry: the secretariat sees everything,
 from __future__ import annotations
 
 from functools import lru_cache
-
 from typing import Literal
 
 from raretrace.errors import AuthorizationError

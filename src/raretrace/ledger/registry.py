@@ -69,8 +69,11 @@ def oversized(size: int) -> ValidationError:
     )
 
 
-_deferring = threading.Lock()
-_deferred = 0  # appends (in any thread) running with the cyclic collector deferred
+class _Deferral:
+    """How many appends (in any thread) run with the cyclic collector paused."""
+
+    lock = threading.Lock()
+    running = 0
 
 
 @contextmanager
@@ -81,25 +84,22 @@ def collection_deferred() -> Iterator[None]:
     A batch allocates a few dozen containers an event (parsed JSON, events, rows) that reference
     counting frees when the batch is done; meanwhile they trigger a collection every ~700
     allocations, each walking whatever else the process holds (measured on the ingest benchmark:
-    10-30 µs of the writer's CPU an event, 5-10% of an append). Deferred, the collections run after the batch,
-    when its garbage is gone. Nothing is kept longer: collections are counted while paused, so the
-    first allocation after resuming collects if one was due. Only pauses what was running: a
-    process that turned the collector off keeps it off."""
-    global _deferred
-    with _deferring:
-        if _deferred == 0 and not gc.isenabled():
-            owner = False
-        else:
-            owner = True
-            _deferred += 1
+    10-30 µs of the writer's CPU an event, 5-10% of an append). Deferred, the collections run after
+    the batch, when its garbage is gone. Nothing is kept longer: allocations are counted while paused,
+    so the first one after resuming collects if a collection was due. Only pauses what was running:
+    a process that turned the collector off keeps it off."""
+    with _Deferral.lock:
+        owner = _Deferral.running > 0 or gc.isenabled()
+        if owner:
+            _Deferral.running += 1
             gc.disable()
     try:
         yield
     finally:
         if owner:
-            with _deferring:
-                _deferred -= 1
-                if _deferred == 0:
+            with _Deferral.lock:
+                _Deferral.running -= 1
+                if _Deferral.running == 0:
                     gc.enable()
 
 
