@@ -36,9 +36,14 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder at every call (it does
+#: when given separators): the same text, written for every new or changed lot of an append
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def composition_text(lot: Lot) -> str:
     """The lot's composition as its column holds it (compact JSON)."""
-    return json.dumps(lot.spec.composition.to_dict(), separators=(",", ":"))
+    return _COMPACT_JSON(lot.spec.composition.to_dict())
 
 
 def _lot_update(lot: Lot) -> dict[str, Any]:
