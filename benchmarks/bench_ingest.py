@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_server import cpu_seconds
+from callgrind import instructions_of
 from sqlalchemy import create_engine, text
 
 from raretrace.crypto import ed25519
@@ -232,28 +231,11 @@ def append_only(folder: Path, count: int, batch: int, verify_only: bool) -> None
 def instructions(folder: Path, count: int, verify_only: bool, source: str | None = None) -> int:
     """Instructions executed by one ``--append K`` run under callgrind (the whole process), with
     ``source`` (a ``src`` folder: other code to compare) first on the import path if given."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--append",
-        str(count),
-        "--load",
-        str(folder),
-        "--batch",
-        str(CALLGRIND_BATCH),
-        *(["--verify-only"] if verify_only else []),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    arguments = ["--append", str(count), "--load", str(folder), "--batch", str(CALLGRIND_BATCH)]
+    env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join([source, env.get("PYTHONPATH", "")])
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise SystemExit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions_of(__file__, [*arguments, *(["--verify-only"] if verify_only else [])], env)
 
 
 def callgrind_report(against: str | None) -> None:
