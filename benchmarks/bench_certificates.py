@@ -55,10 +55,8 @@ import gc
 import gzip
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,6 +69,7 @@ from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
+from callgrind import instructions_of
 from sqlalchemy import select
 
 from raretrace.certify import verify as steps
@@ -627,27 +626,8 @@ def passes_only(args: argparse.Namespace) -> None:
 
 def instructions(what: str, passes: int, saved: Path, n: int) -> int:
     """Instructions executed by one ``--passes`` run under callgrind (the whole process)."""
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--passes",
-        str(passes),
-        "--only",
-        what,
-        "--load",
-        str(saved),
-        "--certificates",
-        str(n),
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise SystemExit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    arguments = ["--passes", str(passes), "--only", what, "--load", str(saved), "--certificates", str(n)]
+    return instructions_of(__file__, arguments)
 
 
 def callgrind_report(args: argparse.Namespace) -> None:

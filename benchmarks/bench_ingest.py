@@ -5,6 +5,8 @@ The baseline is the fastest Ed25519 verifier installed (libsodium through PyNaCl
 uses); OpenSSL's rate (``cryptography``) on the same signatures is printed beside it for context only.
 
     python benchmarks/bench_ingest.py [--events 30000] [--batch 1000] [--pg URL]
+    python benchmarks/bench_ingest.py --callgrind   # instructions per appended event (valgrind)
+    python benchmarks/bench_ingest.py --phases      # the writer's CPU per event, phase by phase
 
 Every ingested event is fully handled: parsed, its statement and subjects checked, its signature
 verified, custody, mass balance and duplicates judged, written, logged in the Merkle tree, and each
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench_server import cpu_seconds
+from callgrind import instructions_of
 from sqlalchemy import create_engine, text
 
 from raretrace.crypto import ed25519
@@ -192,6 +196,128 @@ class Postgres:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
 
 
+#: --callgrind appends the first K of the saved events for each K here (a multiple of 3 and of the batch)
+CALLGRIND_COUNTS = (300, 900)
+CALLGRIND_BATCH = 300
+
+
+def save_world(folder: Path, events: int) -> None:
+    """A registry holding the extracted ore lots (``world.db``) and the signed events to append to it
+    (``events.bin``, one envelope a line: envelopes are compact JSON), for the --append runs."""
+    registry, signed = build(f"sqlite:///{folder / 'world.db'}", events // 3)
+    registry.engine.dispose()
+    (folder / "events.bin").write_bytes(b"\n".join(signed))
+
+
+def append_only(folder: Path, count: int, batch: int, verify_only: bool) -> None:
+    """``--append K``: a fresh copy of the saved registry, every saved event read, the first K
+    appended in batches (or, with ``verify_only``, only their signatures verified by libsodium's bare
+    call); nothing timed. Runs with two values of K subtract to the cost of K2 - K1 events."""
+    signed = (folder / "events.bin").read_bytes().split(b"\n")
+    db = folder / f"run-{os.getpid()}.db"
+    shutil.copyfile(folder / "world.db", db)
+    try:
+        registry = Registry(make_engine(f"sqlite:///{db}"))
+        if verify_only:
+            verify_all(prepared_signatures(registry, signed[:count]))
+        else:
+            prepared_signatures(registry, signed[:0])  # the same start-up reads as the verify run
+            ingest_all(registry, signed[:count], batch)
+        registry.engine.dispose()
+    finally:
+        db.unlink()
+
+
+def instructions(folder: Path, count: int, verify_only: bool, source: str | None = None) -> int:
+    """Instructions executed by one ``--append K`` run under callgrind (the whole process), with
+    ``source`` (a ``src`` folder: other code to compare) first on the import path if given."""
+    arguments = ["--append", str(count), "--load", str(folder), "--batch", str(CALLGRIND_BATCH)]
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([source, env.get("PYTHONPATH", "")])
+    return instructions_of(__file__, [*arguments, *(["--verify-only"] if verify_only else [])], env)
+
+
+def callgrind_report(against: str | None) -> None:
+    """Instructions per appended event: (run appending K2 - run appending K1) / (K2 - K1), the same
+    saved registry and events, so start-up, imports and loading cancel out; the bare libsodium
+    verification of the same events' signatures likewise, per signature."""
+    if not shutil.which("valgrind"):
+        raise SystemExit("--callgrind needs valgrind on PATH")
+    low, high = CALLGRIND_COUNTS
+    with tempfile.TemporaryDirectory() as tmp:
+        save_world(Path(tmp), high)
+        print(
+            f"valgrind --tool=callgrind: appending {high:,} minus {low:,} transfer/receive/process events "
+            f"(batches of {CALLGRIND_BATCH}, SQLite, in-process), one signature each"
+        )
+        per: dict[str, float] = {}
+        runs = [("append", False, None), ("libsodium", True, None)]
+        if against is not None:  # the other code's append on the same registry and events
+            runs.insert(1, (f"append ({against})", False, against))
+        for what, verify_only, source in runs:
+            counts = [instructions(Path(tmp), k, verify_only, source) for k in (high, low)]
+            per[what] = (counts[0] - counts[1]) / (high - low)
+            print(f"  {what:<10} {counts[0]:>15,} - {counts[1]:>15,} instructions: {per[what]:>12,.0f} each")
+    if against is not None:
+        before = per[f"append ({against})"]
+        print(
+            f"this code / {against}: {per['append'] / before:.4f} ({per['append'] - before:+,.0f} an event)"
+        )
+    print(
+        f"instructions per appended event {per['append']:,.0f}; per bare verification "
+        f"{per['libsodium']:,.0f}; ratio (verification / event) {per['libsodium'] / per['append']:.3f}"
+    )
+
+
+def phases_report(args: argparse.Namespace) -> None:
+    """The in-process writer's CPU (``time.thread_time``) per event in each phase of an append, by
+    wrapping the phases' functions (no profiler: its overhead is per Python call), then (``--profile``)
+    a cProfile of one more round for where inside them."""
+    import cProfile
+    import pstats
+
+    from raretrace.ledger import registry as module
+    from raretrace.ledger.verify import BatchVerifier
+
+    spent: dict[str, float] = {}
+
+    def clocked(name: str, owner: object, attribute: str) -> None:
+        inner = getattr(owner, attribute)
+
+        def wrapper(*a: object, **k: object) -> object:
+            start = time.thread_time()
+            try:
+                return inner(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.thread_time() - start
+
+        setattr(owner, attribute, staticmethod(wrapper) if attribute == "_parse" else wrapper)
+
+    clocked("parsing", module.Registry, "_parse")
+    clocked("reading the batch's rows", module, "load_state")
+    clocked("judging", module, "judge")
+    clocked("writing, tiles, checkpoint", module.Registry, "_write")
+    clocked("verification", BatchVerifier, "first_failure")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.rounds + args.profile):
+            registry, events = build(f"sqlite:///{Path(tmp) / f'p{i}.db'}", args.events // 3)
+            spent.clear()
+            start = time.thread_time()
+            if i < args.rounds:
+                ingest_all(registry, events, args.batch)
+            else:
+                profile = cProfile.Profile()
+                profile.runcall(ingest_all, registry, events, args.batch)
+            total = time.thread_time() - start
+            registry.engine.dispose()
+            if i < args.rounds:
+                parts = "; ".join(f"{name} {1e6 * t / len(events):.1f}" for name, t in spent.items())
+                print(f"round {i}: all {1e6 * total / len(events):.1f} µs an event: {parts}")
+    if args.profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -204,7 +330,23 @@ def main() -> None:
         "--pg",
         default=os.environ.get("RARETRACE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
     )
+    parser.add_argument("--callgrind", action="store_true", help="instructions per event under valgrind")
+    parser.add_argument("--against", help="with --callgrind: another src folder to count, e.g. main's")
+    parser.add_argument("--phases", action="store_true", help="the writer's CPU per event by phase")
+    parser.add_argument("--profile", action="store_true", help="with --phases: and a cProfile round")
+    parser.add_argument("--append", type=int, help=argparse.SUPPRESS)  # the runs --callgrind makes
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--verify-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.append is not None:
+        append_only(Path(args.load), args.append, args.batch, args.verify_only)
+        return
+    if args.callgrind:
+        callgrind_report(args.against)
+        return
+    if args.phases:
+        phases_report(args)
+        return
     print(
         f"{args.events:,} signed transfer/receive/process events in batches of {args.batch:,}; "
         f"each round measures the bare Ed25519 verification of the same events on 1 core by "

@@ -85,6 +85,12 @@ def test_every_kind_is_known() -> None:
             "unknown component",
         ),
         (("outputs", 0, "composition"), {"Nd": 1.5}, "outputs[0].composition.Nd", "must be <= 1"),
+        # the paths Fields.checked spells out only on error: the value absent, or not an object
+        (("outputs", 0, "composition"), None, "outputs[0].composition", "must be an object of component"),
+        (("outputs", 0, "composition"), [0.5], "outputs[0].composition", "must be an object of component"),
+        (("outputs", 0, "form"), None, "outputs[0].form", "must be a string"),
+        (("inputs", 0, "lot"), None, "inputs[0].lot", "is not a URN"),
+        (("inputs", 0, "mass_kg"), None, "inputs[0].mass_kg", "must be a number"),
         (("facility",), "has space", "facility", "not a valid identifier"),
     ],
 )

@@ -331,8 +331,8 @@ class LotSpec:
     def from_dict(cls, value: object, field_name: str) -> LotSpec:
         f = Fields(value, field_name, shape="must be an object describing a lot")
         amount, currency = _declared_value(f)
-        form = parse_enum(Form, f.raw("form", None), f.field("form"))
-        composition = Composition.from_dict(f.raw("composition", None), f.field("composition"))
+        form = f.checked("form", _parse_form)
+        composition = f.checked("composition", Composition.from_dict)
         try:
             return cls(
                 id=f.raw("id", None),  # type: ignore[arg-type]  # checked in __post_init__
@@ -345,6 +345,10 @@ class LotSpec:
             )
         except ValidationError as e:  # __post_init__ names the fields of "lot"; this one is field_name
             raise ValidationError(e.message, field=(e.field or "").replace("lot", field_name, 1)) from e
+
+
+def _parse_form(value: object, field_name: str) -> Form:
+    return parse_enum(Form, value, field_name)
 
 
 def _declared_value(lot: Fields) -> tuple[float | None, str | None]:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -54,8 +55,9 @@ class PublicKey:
                 f"an Ed25519 public key has 32 bytes, got {len(self.raw)}", field="public_key"
             )
 
-    @property
+    @cached_property
     def key_id(self) -> str:
+        """Worked out once a key (a SHA-256): the append path asks a key for it at every signature."""
         return key_id_for(self.raw)
 
     def verify(self, signature: bytes, message: bytes) -> None:

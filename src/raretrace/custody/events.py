@@ -68,10 +68,7 @@ class Consumption:
     @classmethod
     def from_dict(cls, value: object, where: str) -> Consumption:
         f = Fields(value, where, shape="must be {lot, mass_kg}")
-        return cls(
-            parse_lot_id(f.raw("lot", None), f.field("lot")),
-            parse_positive(f.raw("mass_kg", None), f.field("mass_kg")),
-        )
+        return cls(f.checked("lot", parse_lot_id), f.checked("mass_kg", parse_positive))
 
     def to_dict(self) -> JSONObject:
         return {"lot": self.lot, "mass_kg": self.mass_kg}
@@ -90,7 +87,7 @@ class ExternalFeed:
         f = Fields(value, where, shape="must be {material, mass_kg, composition}")
         return cls(
             f.text("material"),
-            parse_positive(f.raw("mass_kg", None), f.field("mass_kg")),
+            f.checked("mass_kg", parse_positive),
             Composition.from_dict(f.raw("composition", {}), f.field("composition")),
         )
 

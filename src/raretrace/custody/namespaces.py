@@ -22,6 +22,7 @@ a correction) may use open ids in any registry: the secretariat sees everything,
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from raretrace.errors import AuthorizationError
@@ -53,8 +54,14 @@ def in_own(kind: Kind, object_id: str, facility: str) -> bool:
     """Whether ``object_id`` is in ``facility``'s namespace: its prefix, compared regardless of case,
     and something after it. Decided by the prefix, not by ``owner``'s first segment, so a facility
     whose id holds colons (a GS1 SGLN, ``urn:epc:id:sgln:…``) has a namespace too."""
-    prefix = own_prefix(kind, facility).casefold()
+    prefix = _folded_prefix(kind, facility)
     return len(object_id) > len(prefix) and object_id.casefold().startswith(prefix)
+
+
+@lru_cache(maxsize=1024)
+def _folded_prefix(kind: Kind, facility: str) -> str:
+    """``own_prefix`` compared regardless of case; cached: every new id of an append asks for it."""
+    return own_prefix(kind, facility).casefold()
 
 
 def is_open(kind: Kind, object_id: str, facility: str) -> bool:

@@ -47,6 +47,8 @@ class BatchWrite:
     """Everything one appended batch writes, gathered so it goes to the database in bulk."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: each event's decoded payload, in the order of ``events`` (the store packs the envelope with it)
+    payloads: list[bytes] = field(default_factory=list)
     facilities: list[tuple[Facility, int]] = field(default_factory=list)  # with the seq that registered it
     new_keys: list[dict[str, Any]] = field(default_factory=list)
     key_updates: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -23,6 +23,7 @@ from raretrace.certify.verify import TrustedKeys, verify_certificate
 from raretrace.crypto.dsse import Envelope
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.events import (
+    EVENT_KINDS,
     Assay,
     Correct,
     Event,
@@ -67,7 +68,6 @@ PAST_YEARS = 50
 FUTURE_HOURS = 24
 
 
-@lru_cache(maxsize=8)
 @lru_cache(maxsize=16)
 def time_window(recorded_at: str) -> tuple[str, str]:
     """The earliest and latest event times accepted at ``recorded_at``, in the same sortable text.
@@ -126,8 +126,7 @@ class LedgerState:
         if event.event_id in self.events:
             raise DuplicateError(f"event {event.event_id} is already recorded", field="event_id")
         self._check_signatures(index, event, envelope)
-        handler = getattr(self, f"_apply_{event.kind}")
-        handler(seq, event)
+        _HANDLERS[event.kind](self, seq, event)
         self.events[event.event_id] = (seq, event.kind)
         self.write.events.append(
             {
@@ -140,6 +139,7 @@ class LedgerState:
                 "leaf_hash": hashlib.sha256(b"\x00" + envelope.raw).digest(),
             }
         )
+        self.write.payloads.append(envelope.payload)
 
     # --- signatures and authorization ---------------------------------------------------------
     def _check_signatures(self, index: int, event: Event, envelope: Envelope) -> list[str]:
@@ -520,6 +520,12 @@ class LedgerState:
         record = self._owned_key(event.key_id, event.facility, "key_id")
         revoked = event.revoked_at if record.revoked_at is None else min(record.revoked_at, event.revoked_at)
         self._update_key(record, revoked_at=revoked)
+
+
+#: each event kind's ``_apply_<kind>`` method, looked up once (``apply`` runs for every event)
+_HANDLERS: dict[str, Callable[[LedgerState, int, Event], None]] = {
+    kind: getattr(LedgerState, f"_apply_{kind}") for kind in EVENT_KINDS
+}
 
 
 def _ree_kg(fractions: Mapping[str, float], mass_kg: float) -> dict[str, float]:

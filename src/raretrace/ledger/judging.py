@@ -14,7 +14,7 @@ from typing import TypeVar
 from raretrace.certify.verify import TrustedKeys
 from raretrace.crypto.dsse import Envelope
 from raretrace.crypto.keys import PublicKey
-from raretrace.custody.events import Event, Import, Receive, RotateKey, Transfer
+from raretrace.custody.events import Event, Import, Process, Receive, RotateKey, Transfer
 from raretrace.custody.state import LedgerState
 from raretrace.errors import RaretraceError
 from raretrace.store.protocol import LedgerStore
@@ -53,6 +53,8 @@ def load_state(
     transfer_ids: set[str] = set()
     for envelope, event in parsed:
         key_ids.update(sig.key_id for sig in envelope.signatures)
+        if _common(event, lot_ids, facility_ids, event_ids, transfer_ids):
+            continue
         for name in ("retire_key_id", "key_id"):
             value = getattr(event, name, None)
             if isinstance(value, str):
@@ -63,10 +65,6 @@ def load_state(
         if event.facility:
             facility_ids.add(event.facility)
         lot_ids.update(_lots_referenced(event))
-        if isinstance(event, Transfer):
-            facility_ids.add(event.to)
-        if isinstance(event, Receive):
-            transfer_ids.add(event.transfer_event)
         target = getattr(event, "target_event", None)
         if isinstance(target, str):
             event_ids.add(target)
@@ -83,6 +81,29 @@ def load_state(
         trusted=trusted,
         import_witness_threshold=threshold,
     )
+
+
+def _common(
+    event: Event, lot_ids: set[str], facility_ids: set[str], event_ids: set[str], transfer_ids: set[str]
+) -> bool:
+    """What a transfer, receive or process event refers to, added to the sets without asking it for
+    every attribute an event of any kind may have (the common kinds: most of every batch); False for
+    other kinds, which the general reading below handles."""
+    if isinstance(event, Transfer):
+        facility_ids.add(event.to)
+    elif isinstance(event, Receive):
+        transfer_ids.add(event.transfer_event)
+    elif isinstance(event, Process):
+        lot_ids.update([use.lot for use in event.inputs])
+        lot_ids.update([spec.id for spec in event.outputs])
+    else:
+        return False
+    if not isinstance(event, Process):
+        lot_ids.update(event.lots)
+    event_ids.add(event.event_id)
+    if event.facility:
+        facility_ids.add(event.facility)
+    return True
 
 
 def judge(

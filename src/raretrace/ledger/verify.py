@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from raretrace.crypto import ed25519
 from raretrace.crypto.keys import PublicKey
 from raretrace.crypto.verifier_pool import VerifierPool
 from raretrace.custody.state import SignatureTask
@@ -60,9 +61,9 @@ class BatchVerifier:
             self._submitted = len(tasks)
 
     def first_failure(self, tasks: list[SignatureTask]) -> SignatureTask | None:
-        if self.pool is None:
-            bad = verify_chunk([(t.public_key, t.signature, t.message) for t in tasks])
-            return None if bad is None else tasks[bad]
+        if self.pool is None:  # the backend's call itself: no chunk or key object built a signature
+            verify = ed25519.verify
+            return next((t for t in tasks if not verify(t.public_key, t.signature, t.message)), None)
         self.feed(tasks, final=True)
         for offset, future in self._futures:
             bad = future.result()

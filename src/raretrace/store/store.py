@@ -38,9 +38,14 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder at every call (it does
+#: when given separators): the same text, written for every new or changed lot of an append
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def composition_text(lot: Lot) -> str:
     """The lot's composition as its column holds it (compact JSON)."""
-    return json.dumps(lot.spec.composition.to_dict(), separators=(",", ":"))
+    return _COMPACT_JSON(lot.spec.composition.to_dict())
 
 
 def _lot_update(lot: Lot) -> dict[str, Any]:
@@ -255,8 +260,16 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
         insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
         changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
         update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
-        # bulk rows bypass the column type, so the envelope's stored form is made here
-        insert_many(conn, t.events, [{**row, "envelope": pack(row["envelope"])} for row in batch.events])
+        # bulk rows bypass the column type, so the envelope's stored form is made here (from the
+        # payload parsing decoded: not decoded again)
+        insert_many(
+            conn,
+            t.events,
+            [
+                {**row, "envelope": pack(row["envelope"], payload)}
+                for row, payload in zip(batch.events, batch.payloads, strict=True)
+            ],
+        )
         insert_many(conn, t.lot_inputs, batch.lot_inputs)
         insert_many(conn, t.transfers, batch.transfers)
         update_many(
