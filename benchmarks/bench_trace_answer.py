@@ -7,8 +7,9 @@ Issue #18 made the services answer with frozen dataclasses (``ledger.trace_answe
 answered with dicts; its figures must stay those of the dict version. The older tree (by default a
 ``git worktree add /work/wt/tracejson-old b0759df`` checkout: the last commit before typed traces) and
 this one each run in a worker process of their own (``--worker``, the tree's ``src`` first on its path),
-on a registry each builds with its own ``benchmarks/synthetic_graph.py`` from the same seed: the same
-graph (the lot ids differ only by the namespaced form the newer tree gives them).
+on a registry each builds with its own ``benchmarks/synthetic_graph.py`` from the same seed, with the
+older tree's lot ids (the newer registry made with ``namespaced_ids=False``): the same graph and the
+same answers, byte for byte, which the run checks (a digest of every answer of each case).
 
 One request is what the API route ``GET /lots/{id}/trace`` computes: ``server.api_lots.trace_view``
 (access check, trace, redaction for a caller who does not see everything) and ``server.answers.
@@ -32,6 +33,8 @@ Two figures, both as new/old ratios:
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import json
 import os
 import random
@@ -62,8 +65,19 @@ def _build(db: Path, lots: int) -> None:
     from raretrace.ledger.registry import Registry
     from raretrace.store.db import make_engine
 
-    registry = Registry.init(make_engine(f"sqlite:///{db}"), "bench.raretrace.example/trace-answer")
+    engine = make_engine(f"sqlite:///{db}")
+    if "namespaced_ids" in inspect.signature(Registry.init).parameters:  # the newer tree: the older ids
+        registry = Registry.init(engine, "bench.raretrace.example/trace-answer", namespaced_ids=False)
+    else:
+        registry = Registry.init(engine, "bench.raretrace.example/trace-answer")
     chain = graph.SyntheticChain(registry, random.Random(SEED), batch=2000, ores_per_wave=20)
+
+    def open_id(*where: str) -> str:
+        """The older tree's lot ids (``urn:raretrace:lot:ore-00000001``), so both answer the same bytes."""
+        chain._serial += 1
+        return f"urn:raretrace:lot:{where[-1]}-{chain._serial:08d}"
+
+    chain._lot_id = open_id  # type: ignore[method-assign]  # both trees' chains number lots alike
     chain.register_facilities()
     chain.build(lots)
     engine = registry.engine
@@ -85,8 +99,8 @@ def _sample(registry: Any, stage: str, count: int) -> list[str]:
     return ids[::step][:count]
 
 
-def _requests(db: Path, sample: int) -> dict[str, Callable[[], int]]:
-    """Each case as one call running its sample once; the call returns the bytes answered."""
+def _requests(db: Path, sample: int) -> dict[str, Callable[[], str]]:
+    """Each case as one call running its sample once; the call returns a digest of the bytes answered."""
     from raretrace.ledger.lineage import DEFAULT_MAX_PATHS
     from raretrace.ledger.participants import authenticate
     from raretrace.ledger.registry import Registry
@@ -106,12 +120,12 @@ def _requests(db: Path, sample: int) -> dict[str, Callable[[], int]]:
         "down/operator": (MINES, "down", ores),
     }
 
-    def run(who: str, direction: str, lots: list[str]) -> int:
+    def run(who: str, direction: str, lots: list[str]) -> str:
         caller = callers[who]
-        size = 0
+        digest = hashlib.sha256()
         for lot in lots:
-            size += len(json_answer(trace_view(registry, caller, lot, direction, DEFAULT_MAX_PATHS)).body)
-        return size
+            digest.update(json_answer(trace_view(registry, caller, lot, direction, DEFAULT_MAX_PATHS)).body)
+        return digest.hexdigest()[:16]
 
     return {case: (lambda p=plan[case]: run(*p)) for case in CASES}
 
@@ -133,18 +147,18 @@ def worker(args: argparse.Namespace) -> None:
     if not db.exists():
         _build(db, args.lots)
     cases = _requests(db, args.sample)
-    sizes = {case: run() for case, run in cases.items()}  # warm: caches, prepared statements
     if os.environ.get("BENCH_CALLGRIND_OUT"):
         files: dict[str, int] = {}
         for case, run in cases.items():
-            run()
+            run()  # warm: caches, prepared statements
             _mark()
             for _ in range(args.callgrind_passes):
                 run()
             files[case] = _mark()
-        print(json.dumps({"files": files, "sizes": sizes}), flush=True)
+        print(json.dumps({"files": files}), flush=True)
         return
-    print(json.dumps({"sizes": sizes}), flush=True)
+    digests = {case: run() for case, run in cases.items()}  # warm: caches, prepared statements
+    print(json.dumps({"digests": digests}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
         times: dict[str, float] = {}
@@ -202,20 +216,33 @@ def _ask(process: subprocess.Popen[str], command: dict[str, Any]) -> dict[str, A
     return answer
 
 
-def _instructions(tree: Path, db: Path, work: Path, name: str, args: argparse.Namespace) -> dict[str, float]:
-    """Instructions per request of each case, one callgrind run of the tree's worker."""
-    out = work / f"callgrind.{name}"
-    command = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}"]
-    done = subprocess.run(
-        command + _worker_command(tree, db, args),
-        env=_env(tree, BENCH_CALLGRIND_OUT=str(out)),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    files = json.loads(done.stdout.strip().splitlines()[-1])["files"]
+def _instructions(
+    trees: dict[str, Path], dbs: dict[str, Path], work: Path, args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """Instructions per request of each case: one callgrind run of each tree's worker, side by side."""
+    runs = {}
+    for name, tree in trees.items():
+        out = work / f"callgrind.{name}"
+        command = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}"]
+        runs[name] = (
+            out,
+            subprocess.Popen(
+                command + _worker_command(tree, dbs[name], args),
+                env=_env(tree, BENCH_CALLGRIND_OUT=str(out)),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            ),
+        )
     requests = args.sample * args.callgrind_passes
-    return {case: _total(Path(f"{out}.{files[case]}")) / requests for case in CASES}
+    counts = {}
+    for name, (out, process) in runs.items():
+        stdout, _ = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"the {name} worker under callgrind failed ({process.returncode})")
+        files = json.loads(stdout.strip().splitlines()[-1])["files"]
+        counts[name] = {case: _total(Path(f"{out}.{files[case]}")) / requests for case in CASES}
+    return counts
 
 
 def _total(dump: Path) -> int:
@@ -230,7 +257,7 @@ def main() -> None:
     parser.add_argument("--old", default="/work/wt/tracejson-old", help="the older tree (a git worktree)")
     parser.add_argument("--lots", type=int, default=6000, help="lots in each registry")
     parser.add_argument("--sample", type=int, default=8, help="lots traced per case")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=6, help="timing rounds (0: instruction counts only)")
     parser.add_argument("--passes", type=int, default=3, help="passes over each case's sample per round")
     parser.add_argument("--callgrind-passes", type=int, default=2)
     parser.add_argument("--no-callgrind", action="store_true")
@@ -252,9 +279,26 @@ def main() -> None:
 
 def compare(trees: dict[str, Path], dbs: dict[str, Path], work: Path, args: argparse.Namespace) -> None:
     print(f"load {Path('/proc/loadavg').read_text().split()[:3]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.rounds:
+        _timing(trees, dbs, args)
+    if args.no_callgrind:
+        return
+    counts = _instructions(trees, dbs, work, args)
+    print(f"\ninstructions per request (callgrind, {args.sample * args.callgrind_passes} requests a case)")
+    print(f"{'case':18} {'old':>14} {'new':>14} {'new/old':>8}")
+    for case in CASES:
+        old, new = counts["old"][case], counts["new"][case]
+        print(f"{case:18} {old:14,.0f} {new:14,.0f} {new / old:8.3f}")
+    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}")
+
+
+def _timing(trees: dict[str, Path], dbs: dict[str, Path], args: argparse.Namespace) -> None:
+    """Thread CPU per request in rounds alternating the trees (the registries built first if absent)."""
     workers = {name: _start(tree, dbs[name], args) for name, tree in trees.items()}
-    for name, (_, ready) in workers.items():
-        print(f"{name}: {trees[name]}  bytes per pass {ready['sizes']}")
+    digests = {name: ready["digests"] for name, (_, ready) in workers.items()}
+    for name in trees:
+        print(f"{name}: {trees[name]}  answers' sha256 {digests[name]}")
+    print("the same bytes from both trees" if digests["old"] == digests["new"] else "THE ANSWERS DIFFER")
     times: dict[str, dict[str, list[float]]] = {name: {case: [] for case in CASES} for name in trees}
     requests = args.sample * args.passes
     for r in range(args.rounds):
@@ -272,15 +316,6 @@ def compare(trees: dict[str, Path], dbs: dict[str, Path], work: Path, args: argp
         old, new = (statistics.median(times[n][case]) for n in ("old", "new"))
         rounds = " ".join(f"{b / a:.2f}" for a, b in zip(times["old"][case], times["new"][case], strict=True))
         print(f"{case:18} {old * 1e3:9.2f} {new * 1e3:9.2f} {new / old:8.3f}   {rounds}")
-    if args.no_callgrind:
-        return
-    counts = {name: _instructions(tree, dbs[name], work, name, args) for name, tree in trees.items()}
-    print(f"\ninstructions per request (callgrind, {args.sample * args.callgrind_passes} requests a case)")
-    print(f"{'case':18} {'old':>14} {'new':>14} {'new/old':>8}")
-    for case in CASES:
-        old, new = counts["old"][case], counts["new"][case]
-        print(f"{case:18} {old:14,.0f} {new:14,.0f} {new / old:8.3f}")
-    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}")
 
 
 if __name__ == "__main__":
