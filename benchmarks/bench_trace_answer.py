@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ MINES = "mines"
 def _build(db: Path, lots: int) -> None:
     """The registry: the synthetic chain from ``SEED``, a secretariat, and two operators."""
     import synthetic_graph as graph  # the tree's own (its lot ids)
+
     from raretrace.ledger.participants import add_participant, issue_token
     from raretrace.ledger.registry import Registry
     from raretrace.store.db import make_engine
@@ -77,7 +79,7 @@ def _build(db: Path, lots: int) -> None:
         chain._serial += 1
         return f"urn:raretrace:lot:{where[-1]}-{chain._serial:08d}"
 
-    chain._lot_id = open_id  # type: ignore[method-assign]  # both trees' chains number lots alike
+    chain._lot_id = open_id  # type: ignore[method-assign, assignment]  # both trees' chains: one numbering
     chain.register_facilities()
     chain.build(lots)
     engine = registry.engine
@@ -110,8 +112,13 @@ def _requests(db: Path, sample: int) -> dict[str, Callable[[], str]]:
 
     registry = Registry(make_engine(f"sqlite:///{db}"))
     tokens = json.loads(db.with_suffix(".tokens.json").read_text())
+    callers = {}
     with registry.engine.connect() as conn:
-        callers = {name: authenticate(conn, token) for name, token in tokens.items()}
+        for name, token in tokens.items():
+            caller = authenticate(conn, token)
+            if caller is None:
+                raise RuntimeError(f"{name}'s token is refused")
+            callers[name] = caller
     systems, ores = _sample(registry, "system", sample), _sample(registry, "mining", sample)
     plan = {
         "up/secretariat": ("secretariat", "up", systems),
@@ -127,7 +134,7 @@ def _requests(db: Path, sample: int) -> dict[str, Callable[[], str]]:
             digest.update(json_answer(trace_view(registry, caller, lot, direction, DEFAULT_MAX_PATHS)).body)
         return digest.hexdigest()[:16]
 
-    return {case: (lambda p=plan[case]: run(*p)) for case in CASES}
+    return {case: partial(run, *plan[case]) for case in CASES}
 
 
 def _mark() -> int:
@@ -202,14 +209,19 @@ def _env(tree: Path, **extra: str) -> dict[str, str]:
 
 def _start(tree: Path, db: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = subprocess.Popen(
-        _worker_command(tree, db, args), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(tree)
+        _worker_command(tree, db, args),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(tree),
     )
     assert process.stdout is not None
     return process, json.loads(process.stdout.readline())
 
 
 def _ask(process: subprocess.Popen[str], command: dict[str, Any]) -> dict[str, Any]:
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
     process.stdin.write(json.dumps(command) + "\n")
     process.stdin.flush()
     answer: dict[str, Any] = json.loads(process.stdout.readline())
@@ -253,7 +265,9 @@ def _total(dump: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--old", default="/work/wt/tracejson-old", help="the older tree (a git worktree)")
     parser.add_argument("--lots", type=int, default=6000, help="lots in each registry")
     parser.add_argument("--sample", type=int, default=8, help="lots traced per case")
@@ -278,7 +292,8 @@ def main() -> None:
 
 
 def compare(trees: dict[str, Path], dbs: dict[str, Path], work: Path, args: argparse.Namespace) -> None:
-    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"load {Path('/proc/loadavg').read_text().split()[:3]}, {now}")
     if args.rounds:
         _timing(trees, dbs, args)
     if args.no_callgrind:
@@ -296,8 +311,8 @@ def _timing(trees: dict[str, Path], dbs: dict[str, Path], args: argparse.Namespa
     """Thread CPU per request in rounds alternating the trees (the registries built first if absent)."""
     workers = {name: _start(tree, dbs[name], args) for name, tree in trees.items()}
     digests = {name: ready["digests"] for name, (_, ready) in workers.items()}
-    for name in trees:
-        print(f"{name}: {trees[name]}  answers' sha256 {digests[name]}")
+    for name, tree in trees.items():
+        print(f"{name}: {tree}  answers' sha256 {digests[name]}")
     print("the same bytes from both trees" if digests["old"] == digests["new"] else "THE ANSWERS DIFFER")
     times: dict[str, dict[str, list[float]]] = {name: {case: [] for case in CASES} for name in trees}
     requests = args.sample * args.passes

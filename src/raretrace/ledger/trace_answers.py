@@ -63,7 +63,11 @@ class TraceEdge:
 
     def __init__(self, child: str, parent: str, mass_kg: float, event_index: int) -> None:
         """One per edge of a trace: the members set at once (see the module's docstring)."""
-        _fill(self, "__dict__", {"child": child, "parent": parent, "mass_kg": mass_kg, "event_index": event_index})
+        _fill(
+            self,
+            "__dict__",
+            {"child": child, "parent": parent, "mass_kg": mass_kg, "event_index": event_index},
+        )
 
 
 @dataclass(frozen=True, slots=True)

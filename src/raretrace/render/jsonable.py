@@ -233,7 +233,9 @@ def json_ready(value: object) -> object:
         return _ready_writer(kind)(value)
     if kind is dict:
         mapping = cast("dict[object, object]", value)
-        if all(type(k) is str for k in mapping) and all(map(_left_to_orjson, set(map(type, mapping.values())))):
+        if all(type(k) is str for k in mapping) and all(
+            map(_left_to_orjson, set(map(type, mapping.values())))
+        ):
             return mapping
         return {str(k): json_ready(v) for k, v in mapping.items()}
     return jsonable(value)  # finite floats, enums, other mappings, sets, dates: as jsonable writes them

@@ -104,9 +104,7 @@ async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> JSONRes
     return typed_answer(await quick(registry, lot_view, registry, caller, lot_id))
 
 
-def trace_view(
-    registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
-) -> object:
+def trace_view(registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int) -> object:
     """The trace for ``json_answer`` (``render.jsonable.json_ready``: the JSON ``render.jsonable`` makes
     of it, with what orjson writes itself left as it is), with the lots the caller may not see as
     placeholders (``redact_typed_trace``: redacted on the typed answer, no JSON object of it made first)."""
