@@ -4,6 +4,14 @@ The interfaces make JSON of them with ``render.jsonable`` (the API's ``/lots/{id
 the traces export); the field order here is the order of the JSON members, and ``server.schemas.Trace``
 describes the same answer for the OpenAPI document. A source is written as one flat object: its lot's
 summary members in place (``inline``), then its share and paths.
+
+A trace holds a ``LotSummary`` per lot and a ``TraceEdge`` per edge: thousands. Those two keep their
+members in the instance's ``__dict__`` (no ``slots``), filled at once by their own ``__init__``: a
+frozen dataclass's generated ``__init__`` sets each member through ``object.__setattr__``, which cost
+more than the dict the trace answered with before (#18), and orjson writes an instance with a
+``__dict__`` as fast as a dict but one with slots at a third of that speed (docs/architecture.md,
+"typed answers and their cost"). They stay frozen: assigning a member raises as for any frozen
+dataclass.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from typing import Literal
 
 #: members absent from the JSON while None (``render.jsonable``)
 OPTIONAL = {"omit_if_none": True}
+#: sets an instance's ``__dict__`` past the frozen ``__setattr__`` (the members in field order)
+_fill = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LotSummary:
     """What a trace shows of a lot: the columns ``store.lineage.summaries`` reads, in their order."""
 
@@ -27,8 +37,22 @@ class LotSummary:
     deposit: str | None
     custodian: str
 
+    def __init__(
+        self, form: str, mass_kg: float, producer: str, stage: str, deposit: str | None, custodian: str
+    ) -> None:
+        """One per lot of a trace: the members set at once (see the module's docstring)."""
+        members = {
+            "form": form,
+            "mass_kg": mass_kg,
+            "producer": producer,
+            "stage": stage,
+            "deposit": deposit,
+            "custodian": custodian,
+        }
+        _fill(self, "__dict__", members)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
 class TraceEdge:
     """``mass_kg`` of ``parent`` went into ``child`` at the event at log index ``event_index``."""
 
@@ -36,6 +60,14 @@ class TraceEdge:
     parent: str
     mass_kg: float
     event_index: int
+
+    def __init__(self, child: str, parent: str, mass_kg: float, event_index: int) -> None:
+        """One per edge of a trace: the members set at once (see the module's docstring)."""
+        _fill(
+            self,
+            "__dict__",
+            {"child": child, "parent": parent, "mass_kg": mass_kg, "event_index": event_index},
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,14 @@ how it is written when the plain rule (its name, its value) does not fit:
 A trace answer holds thousands of small dataclasses (its edges), so how a class is written is worked
 out once (``_writer``) and strings, integers and booleans, most of the values, are answered before any
 other test.
+
+``json_ready`` is the same conversion for a writer that is orjson (the API's ``json_answer``): it stops
+at the dataclasses orjson writes exactly as ``jsonable`` would (no field metadata, every field a string,
+number, boolean, None or a tuple of those: a trace's lot summaries, edges and paths) and at the tuples
+and dicts holding only such values, and leaves them for orjson to write, so no dict is made for each of
+a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
+that is not finite inside what is left to orjson: written as null where ``jsonable`` refuses it (the
+traces' masses are checked finite when recorded, and their shares are ratios of them).
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ _SCALAR_NAMES = frozenset({"str", "int", "float", "bool", "None"})
 
 def _scalar(annotation: object) -> str | None:
     """What a field so annotated holds: ``"plain"`` (strings, integers, booleans, None), ``"float"``
-    (exactly a float: checked finite), ``"float?"`` (those and floats, checked unless None), or None:
-    something else."""
+    (exactly a float: checked finite), ``"float?"`` (those and floats, checked unless None), ``"array"``
+    (a tuple of any of those), or None: something else."""
+    if isinstance(annotation, str) and annotation.startswith("tuple[") and annotation.endswith(", ...]"):
+        return "array" if _scalar(annotation[6:-6]) is not None else None
     if isinstance(annotation, str):
         parts = {part.strip() for part in annotation.split("|")}
     elif isinstance(annotation, type):
@@ -65,22 +75,25 @@ def _writer(cls: type) -> _Writer:
         return found
     fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("omit")]
     kinds = [_scalar(f.type) for f in fields]
-    if len(fields) > 1 and not any(f.metadata for f in fields) and None not in kinds:
+    if len(fields) > 1 and not any(f.metadata for f in fields) and not {None, "array"} & set(kinds):
         names = tuple(f.name for f in fields)
         found = _flat_writer(names, [i for i, k in enumerate(kinds) if k == "float"], "float?" in kinds)
     else:
-        plan: _Plan = tuple(
-            (
-                f.name,
-                f.metadata.get("json", f.name),
-                bool(f.metadata.get("omit_if_none")),
-                bool(f.metadata.get("inline")),
-            )
-            for f in fields
-        )
-        found = partial(_members, plan=plan)
+        found = partial(_members, plan=_plan(fields), items=_items, convert=jsonable)
     _WRITERS[cls] = found
     return found
+
+
+def _plan(fields: tuple[dataclasses.Field[object], ...]) -> _Plan:
+    return tuple(
+        (
+            f.name,
+            f.metadata.get("json", f.name),
+            bool(f.metadata.get("omit_if_none")),
+            bool(f.metadata.get("inline")),
+        )
+        for f in fields
+    )
 
 
 def _flat_writer(names: tuple[str, ...], floats: list[int], maybe_floats: bool) -> _Writer:
@@ -104,7 +117,14 @@ def _flat_writer(names: tuple[str, ...], floats: list[int], maybe_floats: bool) 
     return write_checking_all if maybe_floats else write
 
 
-def _members(value: object, plan: _Plan) -> JSONObject:
+def _members(
+    value: object,
+    plan: _Plan,
+    items: Callable[[list[object] | tuple[object, ...]], object],
+    convert: Callable[[object], object],
+) -> JSONObject:
+    """``value``'s members by ``plan``; lists and tuples by ``items``, other values by ``convert``
+    (``jsonable``'s or ``json_ready``'s)."""
     out: JSONObject = {}
     for attribute, name, omit_if_none, inline in plan:
         member = getattr(value, attribute)
@@ -116,11 +136,11 @@ def _members(value: object, plan: _Plan) -> JSONObject:
         elif kind is float and isfinite(member):
             out[name] = member
         elif kind is tuple or kind is list:
-            out[name] = _items(member)
+            out[name] = cast("JSONValue", items(member))
         elif inline:
             out.update(_writer(type(member))(member))
         else:
-            out[name] = jsonable(member)
+            out[name] = cast("JSONValue", convert(member))
     return out
 
 
@@ -164,6 +184,63 @@ def jsonable(value: object) -> JSONValue:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"no JSON form for {kind.__name__}")
+
+
+def _as_is(value: object) -> object:
+    return value
+
+
+#: what ``json_ready`` does with each dataclass met: ``_as_is`` for those orjson writes itself
+_READY: dict[type, Callable[[object], object]] = {}
+
+
+def _ready_writer(cls: type) -> Callable[[object], object]:
+    """``json_ready`` for ``cls``'s instances, worked out once per class (see the module's docstring)."""
+    found = _READY.get(cls)
+    if found is None:
+        fields = dataclasses.fields(cls)
+        if not any(f.metadata for f in fields) and all(_scalar(f.type) is not None for f in fields):
+            found = _as_is
+        else:
+            found = partial(_members, plan=_plan(fields), items=_ready_items, convert=json_ready)
+        _READY[cls] = found
+    return found
+
+
+def _left_to_orjson(kind: type) -> bool:
+    """Whether ``json_ready`` leaves values of ``kind`` as they are."""
+    if kind in _SCALARS or kind is float:
+        return True
+    return dataclasses.is_dataclass(kind) and _ready_writer(kind) is _as_is
+
+
+def _ready_items(value: list[object] | tuple[object, ...]) -> object:
+    if all(map(_left_to_orjson, set(map(type, value)))):
+        return value  # a tuple is written as an array too
+    return [json_ready(v) for v in value]
+
+
+def json_ready(value: object) -> object:
+    """``value`` as ``jsonable`` answers it, but for what orjson writes the same way itself: the value
+    to give ``orjson.dumps`` (see the module's docstring)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    writer = _READY.get(kind)
+    if writer is not None:  # a dataclass met before
+        return writer(value)
+    if kind is list or kind is tuple:
+        return _ready_items(cast("list[object]", value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _ready_writer(kind)(value)
+    if kind is dict:
+        mapping = cast("dict[object, object]", value)
+        if all(type(k) is str for k in mapping) and all(
+            map(_left_to_orjson, set(map(type, mapping.values())))
+        ):
+            return mapping
+        return {str(k): json_ready(v) for k, v in mapping.items()}
+    return jsonable(value)  # finite floats, enums, other mappings, sets, dates: as jsonable writes them
 
 
 def as_object(answer: object) -> JSONObject:

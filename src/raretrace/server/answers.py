@@ -1,12 +1,13 @@
 """Answers sent as JSON, the two ways the API sends them.
 
-``json_answer``: for routes whose result is already plain JSON data and large (a trace). For a route
-that returns a dict, FastAPI validates it against the response model and then serializes it with
-pydantic, walking it twice; a trace answer is made by ``render.jsonable`` and the redaction from strings,
-numbers, booleans, None, lists and dicts with string keys, so there is nothing to check, and orjson
-writes it in one pass. Anything orjson would write differently (an integer beyond 64 bits, a date, a
-dataclass, a subclass of a builtin) goes the old way instead, through pydantic, so the bytes mean the
-same either way.
+``json_answer``: for routes whose result is large (a trace). For a route that returns a dict, FastAPI
+validates it against the response model and then serializes it with pydantic, walking it twice; a trace
+answer is made by ``render.jsonable.json_ready`` (or the redaction ``redact_typed_trace``) from strings,
+numbers, booleans, None, lists, tuples, dicts with string keys and the plain dataclasses orjson writes
+as ``render.jsonable`` would (a trace's edges and lot summaries: no dict made for each), so there is
+nothing to check, and orjson writes it in one pass. Anything orjson would write differently (an integer
+beyond 64 bits, a date, a subclass of a builtin) goes the old way instead, through pydantic, so the
+bytes mean the same either way.
 
 ``typed_answer``: for a service's typed answer (a frozen dataclass, a verdict, a search result): the
 JSON ``render.jsonable`` makes of it, written as FastAPI writes a returned dict (Starlette's
@@ -21,18 +22,16 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from raretrace.render.jsonable import as_object, jsonable
+from raretrace.render.jsonable import as_object, json_ready, jsonable
 
-__all__ = ["as_object", "json_answer", "typed_answer"]
+__all__ = ["as_object", "json_answer", "json_ready", "typed_answer"]
 
-_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 _PYDANTIC: TypeAdapter[object] = TypeAdapter(object)
 
 
 def json_answer(data: object) -> Response:
-    """``data`` (plain JSON data) as an ``application/json`` response."""
+    """``data`` (plain JSON data, or ``json_ready``'s) as an ``application/json`` response."""
     try:
         body = orjson.dumps(data, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: what it passes through or cannot write

@@ -19,7 +19,7 @@ from raretrace.ledger.trace_answers import Trace as TraceAnswer
 from raretrace.rules import load_regimes
 from raretrace.server import queries
 from raretrace.server.access import require_lots, require_participant, visible_among, visible_lots
-from raretrace.server.answers import as_object, json_answer, typed_answer
+from raretrace.server.answers import as_object, json_answer, json_ready, typed_answer
 from raretrace.server.deps import Caller, RegistryDep, quick
 from raretrace.server.problems import responses
 from raretrace.server.redact import (
@@ -27,7 +27,7 @@ from raretrace.server.redact import (
     redact_certificate,
     redact_custody,
     redact_lot,
-    redact_trace,
+    redact_typed_trace,
 )
 from raretrace.server.schemas import LotCertificates, LotDetailsOut, LotPage, Regimes, Trace, Verdicts
 from raretrace.server.shortcut import one_of, shortcut_route, whole_number
@@ -104,10 +104,10 @@ async def get_lot(lot_id: str, registry: RegistryDep, caller: Caller) -> JSONRes
     return typed_answer(await quick(registry, lot_view, registry, caller, lot_id))
 
 
-def trace_view(
-    registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int
-) -> JSONObject:
-    """The trace as JSON (``render.jsonable``), with the lots the caller may not see as placeholders."""
+def trace_view(registry: Registry, caller: Principal, lot_id: str, direction: str, max_paths: int) -> object:
+    """The trace for ``json_answer`` (``render.jsonable.json_ready``: the JSON ``render.jsonable`` makes
+    of it, with what orjson writes itself left as it is), with the lots the caller may not see as
+    placeholders (``redact_typed_trace``: redacted on the typed answer, no JSON object of it made first)."""
     require_participant(caller, action="tracing lots")
     # One connection (the event loop's own on SQLite) and one read transaction for the access check,
     # the trace and the visibility check: no pool checkout for the trace, and all three see the
@@ -120,11 +120,11 @@ def trace_view(
             else trace_down(registry, lot_id, conn=conn)
         )
         if caller.sees_everything:
-            return as_object(result)
+            return json_ready(result)
         visible = visible_among(conn, caller, result.lots)
     # the direction in the placeholder: an up and a down answer merged never name two lots alike
     names = HiddenNames(visible, f"hidden-{direction}-")
-    return redact_trace(as_object(result), visible, caller.facilities, names)
+    return redact_typed_trace(result, visible, caller.facilities, names)
 
 
 async def trace(

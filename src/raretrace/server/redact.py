@@ -16,13 +16,22 @@ One ``HiddenNames`` numbers every answer that is shown together: the web lot pag
 down traces with the same one, so one hidden lot has one name on the page and two hidden lots never
 share one. The API answers each direction on its own, with its own prefix (``hidden-up-1`` …,
 ``hidden-down-1`` …), so a client merging the two answers cannot merge two lots either.
+
+Traces are redacted in two forms with the same result: ``redact_trace`` works on the JSON object of a
+trace (the web page's, which it annotates first), ``redact_typed_trace`` on the typed answer itself (the
+API's, written by orjson: no JSON object is made of the whole trace first, and the edges and summaries
+the caller may see are written as they are). ``tests/test_redact_typed.py`` holds them to the same
+bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
+from dataclasses import replace
 
 from raretrace.jsontypes import JSONObject, JSONValue
+from raretrace.ledger.trace_answers import LotSummary, Path, Trace, TraceEdge, TraceSource, UpTrace
+from raretrace.render.jsonable import json_ready
 from raretrace.roles import sees_credential, sees_custody
 
 KEPT = ("form", "mass_kg", "stage")
@@ -121,6 +130,97 @@ def redact_trace(
         if key in result:
             out[key] = [name(x) for x in _array(result[key])]
     out["hidden_lots"] = sum(1 for lot_id in lots if lot_id not in name.visible)
+    return out
+
+
+def _hidden(summary: LotSummary) -> dict[str, object]:
+    """A summary of a lot the caller may not see: the ``KEPT`` members and the mark."""
+    return {"form": summary.form, "mass_kg": summary.mass_kg, "stage": summary.stage, "hidden": True}
+
+
+def _typed_lots(
+    lots: Mapping[str, LotSummary], name: HiddenNames, facilities: Set[str] | None
+) -> dict[str, object]:
+    """``lots`` renamed, summarized and with custody hidden as ``redact_trace`` does."""
+    visible = name.visible
+    shown: dict[str, object] = {}
+    for lot_id, summary in lots.items():
+        if lot_id not in visible:
+            shown[name(lot_id)] = _hidden(summary)
+        elif facilities is None or sees_custody(facilities, summary.custodian, None):
+            shown[lot_id] = summary
+        else:
+            shown[lot_id] = LotSummary(
+                summary.form, summary.mass_kg, summary.producer, summary.stage, summary.deposit, HIDDEN
+            )
+    return shown
+
+
+def _typed_edges(edges: tuple[TraceEdge, ...], name: HiddenNames) -> list[object]:
+    """The edges, those touching a lot the caller may not see with its placeholder."""
+    visible = name.visible
+    return [
+        edge
+        if edge.child in visible and edge.parent in visible
+        else {
+            "child": name(edge.child),
+            "parent": name(edge.parent),
+            "mass_kg": edge.mass_kg,
+            "event_index": edge.event_index,
+        }
+        for edge in edges
+    ]
+
+
+def _typed_path(path: Path, name: HiddenNames) -> dict[str, object]:
+    return {"lots": [name(x) for x in path.lots], "input_kg": path.input_kg, "share": path.share}
+
+
+def _typed_source(source: TraceSource, name: HiddenNames) -> dict[str, object]:
+    """One source as ``_source`` writes it: members in the same order."""
+    summary = source.summary
+    lot = source.lot
+    if lot in name.visible:
+        out: dict[str, object] = dict(vars(summary))
+        out["share"] = source.share
+        out["path_count"] = source.path_count
+        if source.element_shares is not None:
+            out["element_shares"] = json_ready(source.element_shares)
+        out["lot"] = lot
+    else:
+        out = _hidden(summary)
+        out["lot"] = name(lot)
+        out["share"] = source.share
+        out["path_count"] = source.path_count
+        if source.element_shares is not None:
+            out["element_shares"] = json_ready(source.element_shares)
+    out["paths"] = [_typed_path(path, name) for path in source.paths]
+    return out
+
+
+def redact_typed_trace(
+    answer: Trace,
+    visible: Set[str],
+    facilities: Set[str] | None = None,
+    names: HiddenNames | None = None,
+) -> dict[str, object]:
+    """``redact_trace(as_object(answer), …)`` made from the typed answer: the value to give orjson
+    (``render.jsonable.json_ready``'s kind), with the same members in the same order and the
+    placeholders numbered alike."""
+    name = names if names is not None else HiddenNames(visible)
+    # the members replaced below left empty, so that they are not converted only to be dropped
+    out = json_ready(replace(answer, sources=()) if isinstance(answer, UpTrace) else answer)
+    if not isinstance(out, dict):
+        raise TypeError(f"{type(answer).__name__} is not answered as a JSON object")
+    out["lots"] = _typed_lots(answer.lots, name, facilities)
+    if answer.edges is not None:
+        out["edges"] = _typed_edges(answer.edges, name)
+    if isinstance(answer, UpTrace):
+        out["sources"] = [_typed_source(source, name) for source in answer.sources]
+    else:
+        out["reached"] = [name(x) for x in answer.reached]
+        out["end_items"] = [name(x) for x in answer.end_items]
+    out["hidden_lots"] = sum(1 for lot_id in answer.lots if lot_id not in name.visible)
     return out
 
 

@@ -1,0 +1,100 @@
+"""The API writes a trace from the typed answer (``render.jsonable.json_ready``, ``redact_typed_trace``)
+where the web page writes it from its JSON object (``as_object``, ``redact_trace``): the same bytes,
+for every lot of the shared world, both directions, every caller, with shares per element too."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from raretrace.ledger.lineage import trace_down, trace_up
+from raretrace.ledger.trace_answers import LotSummary, TraceEdge
+from raretrace.render.jsonable import as_object, json_ready, jsonable
+from raretrace.server.access import visible_among
+from raretrace.server.deps import token_principal
+from raretrace.server.redact import HiddenNames, redact_trace, redact_typed_trace
+from raretrace.store import schema as t
+from tests.test_server_support import ServerWorld, shared_fixture  # noqa: F401 (fixtures)
+
+
+def test_typed_redaction_writes_the_same_bytes(shared: ServerWorld) -> None:
+    registry = shared.registry
+    with registry.engine.connect() as conn:
+        every_lot = list(conn.execute(select(t.lots.c.id)).scalars())
+    hidden_seen = 0
+    for who in ("cn", "jp", "us", "auditor"):
+        caller = token_principal(registry, shared.tokens[who])
+        for lot_id in every_lot:
+            for answer in (
+                trace_up(registry, lot_id),
+                trace_up(registry, lot_id, by_element=True, max_paths=1),
+                trace_down(registry, lot_id),
+            ):
+                plain = orjson.dumps(jsonable(answer))
+                assert orjson.dumps(json_ready(answer)) == plain, (lot_id, answer.direction)
+                with registry.engine.connect() as conn:
+                    visible = visible_among(conn, caller, answer.lots)
+                for facilities in (caller.facilities, None):
+                    old = redact_trace(
+                        as_object(answer), visible, facilities, HiddenNames(visible, "hidden-x-")
+                    )
+                    new = redact_typed_trace(answer, visible, facilities, HiddenNames(visible, "hidden-x-"))
+                    assert orjson.dumps(new) == orjson.dumps(old), (who, lot_id, answer.direction)
+                counted = old["hidden_lots"]
+                assert isinstance(counted, int)
+                hidden_seen += counted
+    assert hidden_seen > 0  # the world has lots some callers may not see: the redaction was exercised
+
+
+def test_the_hot_answers_stay_frozen_with_their_members_in_field_order() -> None:
+    """``LotSummary`` and ``TraceEdge`` set their instance dict at once: it must hold every field, in
+    field order (the order orjson writes them in), and assigning a member must still fail."""
+    values: tuple[LotSummary | TraceEdge, ...] = (
+        LotSummary("oxide", 1.5, "P", "separation", None, "F"),
+        TraceEdge("a", "b", 2.0, 7),
+    )
+    for value in values:
+        assert list(vars(value)) == [f.name for f in dataclasses.fields(value)]
+        assert dataclasses.replace(value) == value
+        assert list(vars(dataclasses.replace(value, mass_kg=3.0))) == list(vars(value))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.mass_kg = 3.0  # type: ignore[misc]  # what is tested: it is refused
+        assert orjson.dumps(json_ready(value)) == orjson.dumps(jsonable(value))
+
+
+def test_json_ready_converts_what_orjson_would_write_otherwise() -> None:
+    """Floats outside a plain dataclass are checked as ``jsonable`` checks them; tuples holding a
+    dataclass orjson cannot write as ``jsonable`` does are converted."""
+    with pytest.raises(ValueError, match="no JSON form"):
+        json_ready({"x": [math.nan, object()]})
+    edges = (TraceEdge("a", "b", 1.0, 2),)
+    ready = json_ready({"pairs": edges, "when": 1})
+    assert isinstance(ready, dict)
+    assert ready["pairs"] is edges  # left to orjson
+    assert (
+        orjson.dumps(json_ready({"e": {1: TraceEdge("a", "b", 1.0, 2)}}))
+        == b'{"e":{"1":{"child":"a","parent":"b","mass_kg":1.0,"event_index":2}}}'
+    )
+
+
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner),
+    max_leaves=20,
+)
+
+
+@settings(deadline=None)
+@given(json_like)
+def test_json_ready_writes_what_jsonable_writes(value: object) -> None:
+    assert orjson.dumps(json_ready(value)) == orjson.dumps(jsonable(value))
