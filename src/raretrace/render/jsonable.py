@@ -79,7 +79,7 @@ def _writer(cls: type) -> _Writer:
         names = tuple(f.name for f in fields)
         found = _flat_writer(names, [i for i, k in enumerate(kinds) if k == "float"], "float?" in kinds)
     else:
-        found = partial(_members, plan=_plan(fields), items=_items, convert=jsonable)
+        found = partial(_members, plan=_plan(tuple(fields)), items=_items, convert=jsonable)
     _WRITERS[cls] = found
     return found
 
