@@ -285,7 +285,7 @@ def step_calls(batch: Batch) -> tuple[StepCall, ...]:
         lambda p, s: steps._inclusion(s),
         lambda p, s: steps._facts(s),
         lambda p, s: steps._validity(s, VERIFIED_AT),
-        lambda p, s: steps._revocation(s, listed),
+        lambda p, s: steps._revocation(s, listed, trusted),
     )
 
 
