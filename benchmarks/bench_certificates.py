@@ -251,8 +251,9 @@ def clear_event_caches() -> None:
     certificate gains from having been verified in an earlier pass. Registry-level results stay (the
     checkpoint, witness cosignatures, status list, issuer key): a stream of certificates from one
     registry shares them, and within a pass so do the events two certificates both carry (the
-    facilities' registrations)."""
+    facilities' registrations) and the tree nodes their inclusion proofs have in common."""
     steps._included.cache_clear()
+    steps._proven_nodes.cache_clear()
     steps._parsed_event.cache_clear()
 
 
