@@ -67,7 +67,15 @@ def _check_hash(value: bytes, what: str) -> None:
 class ProvenNodes:
     """States of ``verify_inclusion`` in the tree of ``size`` and ``root`` that passing proofs went
     through: (fn, sn, hash) at the start of a step -> the rest of the proof that led from there to the
-    root. Tied to its tree: handed a proof against another one, ``verify_inclusion`` refuses it."""
+    root. Tied to its tree: handed a proof against another one, ``verify_inclusion`` refuses it.
+
+    Kept by a caller for one tree, it lets proofs of nearby leaves share their upper path: the rest of
+    the algorithm from a step depends only on ``fn``, ``sn``, the hash ``r`` and the proof elements
+    not yet used, so a path that reaches a state an earlier proof reached, with the same elements left,
+    would compute the same hashes to the same root, and stops there. Every step of a proof that
+    passes is recorded; a failing proof records nothing. Without it every hash is computed, as the
+    RFC does.
+    """
 
     __slots__ = ("nodes", "root", "size")
 
@@ -88,22 +96,10 @@ def verify_inclusion(
 
     Returns None on success; raises ProofError naming what does not hold.
 
-    ``proven``, kept by the caller for this tree, lets proofs of nearby leaves share their upper
-    path: the rest of the algorithm from a step depends only on ``fn``, ``sn``, the hash ``r`` and the
-    proof elements not yet used, so a path that reaches a state an earlier proof reached, with the
-    same elements left, would compute the same hashes to the same root, and stops there. Every step
-    of a proof that passes is recorded in it; a failing proof records nothing. Without it every hash
-    is computed, as the RFC does.
+    With ``proven`` (see ``ProvenNodes``) a proof stops where it joins an earlier passing proof's path.
     """
-    if index < 0 or size < 0:
-        raise ValidationError("leaf index and tree size cannot be negative", field="index")
-    if proven is not None and (proven.size != size or proven.root != root):
-        raise ValueError("the proven nodes are those of another tree")
+    _check_inclusion_inputs(leaf, index, size, proof, root, proven)
     nodes = None if proven is None else proven.nodes
-    _check_hash(leaf, "the leaf hash")
-    _check_hash(root, "the root hash")
-    for i, p in enumerate(proof):
-        _check_hash(p, f"inclusion proof element {i}")
     # 1. The leaf index must lie inside the tree.
     if index >= size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
@@ -145,6 +141,19 @@ def verify_inclusion(
         raise ProofError(f"inclusion proof for leaf {index} does not lead to the root of size {size}")
     if nodes is not None:
         _record(nodes, steps, elements)
+
+
+def _check_inclusion_inputs(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes, proven: ProvenNodes | None
+) -> None:
+    if index < 0 or size < 0:
+        raise ValidationError("leaf index and tree size cannot be negative", field="index")
+    if proven is not None and (proven.size != size or proven.root != root):
+        raise ValueError("the proven nodes are those of another tree")
+    _check_hash(leaf, "the leaf hash")
+    _check_hash(root, "the root hash")
+    for i, p in enumerate(proof):
+        _check_hash(p, f"inclusion proof element {i}")
 
 
 def _record(
