@@ -250,8 +250,9 @@ def clear_event_caches() -> None:
     certificate gains from having been verified in an earlier pass. Registry-level results stay (the
     checkpoint, witness cosignatures, status list, issuer key): a stream of certificates from one
     registry shares them, and within a pass so do the events two certificates both carry (the
-    facilities' registrations)."""
+    facilities' registrations) and the tree nodes their inclusion proofs have in common."""
     steps._included.cache_clear()
+    steps._proven_nodes.cache_clear()
     steps._parsed_event.cache_clear()
 
 
@@ -284,7 +285,7 @@ def step_calls(batch: Batch) -> tuple[StepCall, ...]:
         lambda p, s: steps._inclusion(s),
         lambda p, s: steps._facts(s),
         lambda p, s: steps._validity(s, VERIFIED_AT),
-        lambda p, s: steps._revocation(s, listed),
+        lambda p, s: steps._revocation(s, listed, trusted),
     )
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from raretrace.errors import ProofError, ValidationError
 from raretrace.log.merkle import (
     EMPTY_ROOT,
+    ProvenNodes,
     TreeBorder,
     consistency_proof,
     inclusion_proof,
@@ -142,6 +143,42 @@ def test_any_flipped_bit_breaks_an_inclusion_proof(index: int, size: int) -> Non
             bad = [*proof[:k], flip(proof[k], bit), *proof[k + 1 :]]
             with pytest.raises(ProofError):
                 verify_inclusion(leaves[index], index, size, bad, root)
+
+
+def _judged(
+    leaf: bytes, index: int, size: int, proof: list[bytes], root: bytes, proven: ProvenNodes | None
+) -> str:
+    try:
+        verify_inclusion(leaf, index, size, proof, root, proven)
+    except ProofError as e:
+        return f"refused: {e.message}"
+    return "included"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 13, 33])
+def test_proofs_sharing_proven_nodes_are_judged_as_each_alone(size: int) -> None:
+    """Every proof of a tree verified with one ``ProvenNodes`` (so each later one stops where an
+    earlier one's path joins it), and then, with it full, every proof changed in each way a forger
+    could (a flipped element, another leaf or index, one element more or less): each judged exactly as
+    without it. Nodes proven in one tree are not taken for another's."""
+    leaves = leaves_of(size, b"shared")
+    source = memory_source(leaves)
+    root = rfc_mth(leaves)
+    proofs = [inclusion_proof(i, size, source) for i in range(size)]
+    proven = ProvenNodes(size, root)
+    for i in (*range(0, size, 2), *range(1, size, 2)):
+        assert _judged(leaves[i], i, size, proofs[i], root, proven) == "included"
+    assert proven.nodes or size == 1
+    for i, proof in enumerate(proofs):
+        flipped = [[*proof[:k], flip(proof[k], 3), *proof[k + 1 :]] for k in range(len(proof))]
+        variants = [(leaves[(i + 1) % size], i, proof), (leaves[i], (i + 1) % size, proof)]
+        variants += [(leaves[i], i, changed) for changed in (*flipped, [*proof, root], proof[:-1])]
+        for leaf, index, changed in variants:
+            assert _judged(leaf, index, size, changed, root, proven) == _judged(
+                leaf, index, size, changed, root, None
+            )
+    with pytest.raises(ValueError, match="another tree"):
+        verify_inclusion(leaves[0], 0, size, proofs[0], rfc_mth(leaves_of(size, b"other")), proven)
 
 
 @pytest.mark.parametrize(("size1", "size2"), [(1, 8), (3, 8), (4, 8), (6, 7), (5, 13)])

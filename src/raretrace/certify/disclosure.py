@@ -24,6 +24,7 @@ from enum import Enum
 
 from raretrace.crypto import b64
 from raretrace.crypto.canonical import (
+    JCS_PLAIN_INTS,
     DoubtfulNumberError,
     jcs_float,
     jcs_int,
@@ -322,7 +323,10 @@ class _Revealing:
     def container_signed(self, value: JSONValue) -> tuple[JSONValue, JSONValue]:
         """``walk_signed`` of a member or element that is not a plain leaf: an object without
         commitments or an array is walked here, without the extra call through ``walk_signed``
-        (a credential has about sixty of them)."""
+        (a credential has about sixty of them). Most hold no commitment and no number JCS writes
+        otherwise (``_unchanged``): those are what they are, shown and signed, without the walk."""
+        if _unchanged(value, _UNCHANGED_DEPTH):
+            return value, value
         if type(value) is list:
             return self.array_signed(value)
         if type(value) is dict and SD_KEY not in value and SD_ALG_KEY not in value:
@@ -422,6 +426,56 @@ class _Revealing:
 
 
 _SD_KEYS = frozenset({SD_KEY, SD_ALG_KEY})
+_MIN_INT, _MAX_INT = JCS_PLAIN_INTS.start - 1, JCS_PLAIN_INTS.stop
+# How deep ``_unchanged`` looks: a credential's plain parts (an origin vector: element, location,
+# stage, country -> share; a compliance outcome and its lists) are at most four levels deep.
+_UNCHANGED_DEPTH = 4
+
+
+def _unchanged(value: JSONValue, depth: int) -> bool:
+    """Whether ``walk_signed(value)`` is ``(value, value)`` with nothing doubtful: an exact dict or
+    list, at most ``depth`` levels of containers below it, with no member named ``_sd``, ``_sd_alg``
+    or ``...`` anywhere (so no commitment and no error to report), every int one JCS writes as it is
+    and every float one it writes as it is (not integral, no exponent, under 16 digits).
+
+    The walk over a credential is mostly such parts (origin vectors, compliance outcomes): deciding
+    them in one tight function, without building the (shown, signed) pairs, was a third of the walk.
+    False only means "walk it": the walk then decides, with its errors, as it always did. The depth
+    bound keeps a document nested deep above a commitment from being looked over once per level (each
+    container is looked at by at most ``depth + 1`` of these checks).
+    """
+    items: Iterable[JSONValue]
+    if type(value) is dict:
+        if SD_KEY in value or SD_ALG_KEY in value or ARRAY_KEY in value:
+            return False
+        items = value.values()
+    elif type(value) is list:
+        items = value
+    else:
+        return False
+    for item in items:
+        inner = type(item)
+        if inner in _PLAIN:
+            continue
+        if inner is int:
+            if _MIN_INT < item < _MAX_INT:  # type: ignore[operator]  # an int: checked above
+                continue
+            return False
+        if inner is float:
+            if _float_kept(item):  # type: ignore[arg-type]  # a float: checked above
+                continue
+            return False
+        if depth == 0 or not _unchanged(item, depth - 1):
+            return False
+    return True
+
+
+def _float_kept(value: float) -> bool:
+    """Whether JCS writes the float as the fast path writes it (``jcs_float`` returns it itself)."""
+    try:
+        return jcs_float(value) is value
+    except DoubtfulNumberError:
+        return False
 
 
 def select(

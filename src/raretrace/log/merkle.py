@@ -64,17 +64,42 @@ def _check_hash(value: bytes, what: str) -> None:
         raise ProofError(f"{what} has {len(value)} bytes, a SHA-256 hash has {HASH_SIZE}")
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
+class ProvenNodes:
+    """States of ``verify_inclusion`` in the tree of ``size`` and ``root`` that passing proofs went
+    through: (fn, sn, hash) at the start of a step -> the rest of the proof that led from there to the
+    root. Tied to its tree: handed a proof against another one, ``verify_inclusion`` refuses it.
+
+    Kept by a caller for one tree, it lets proofs of nearby leaves share their upper path: the rest of
+    the algorithm from a step depends only on ``fn``, ``sn``, the hash ``r`` and the proof elements
+    not yet used, so a path that reaches a state an earlier proof reached, with the same elements left,
+    would compute the same hashes to the same root, and stops there. Every step of a proof that
+    passes is recorded; a failing proof records nothing. Without it every hash is computed, as the
+    RFC does.
+    """
+
+    __slots__ = ("nodes", "root", "size")
+
+    def __init__(self, size: int, root: bytes) -> None:
+        self.size, self.root = size, root
+        self.nodes: dict[tuple[int, int, bytes], tuple[bytes, ...]] = {}
+
+
+def verify_inclusion(
+    leaf: bytes,
+    index: int,
+    size: int,
+    proof: Sequence[bytes],
+    root: bytes,
+    proven: ProvenNodes | None = None,
+) -> None:
     """Check that ``leaf`` is entry ``index`` of the tree of ``size`` with ``root`` (RFC 9162 §2.1.3.2).
 
     Returns None on success; raises ProofError naming what does not hold.
+
+    With ``proven`` (see ``ProvenNodes``) a proof stops where it joins an earlier passing proof's path.
     """
-    if index < 0 or size < 0:
-        raise ValidationError("leaf index and tree size cannot be negative", field="index")
-    _check_hash(leaf, "the leaf hash")
-    _check_hash(root, "the root hash")
-    for i, p in enumerate(proof):
-        _check_hash(p, f"inclusion proof element {i}")
+    _check_inclusion_inputs(leaf, index, size, proof, root, proven)
+    nodes = None if proven is None else proven.nodes
     # 1. The leaf index must lie inside the tree.
     if index >= size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
@@ -82,8 +107,16 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
     fn, sn = index, size - 1
     # 3. Start from the leaf hash.
     r = leaf
+    elements = tuple(proof)
+    steps: list[tuple[int, int, bytes, int]] = []  # each step's state, recorded in ``proven`` at the end
     # 4. Walk up the proof.
-    for p in proof:
+    for k, p in enumerate(elements):
+        if nodes is not None:
+            rest = nodes.get((fn, sn, r))
+            if rest is not None and rest == elements[k:]:  # an earlier proof's rest: it led to the root
+                _record(nodes, steps, elements)
+                return
+            steps.append((fn, sn, r, k))
         # 4a. A proof longer than the path is wrong.
         if sn == 0:
             raise ProofError(
@@ -106,6 +139,30 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         raise ProofError(f"inclusion proof is too short for leaf {index} in a tree of size {size}")
     if r != root:
         raise ProofError(f"inclusion proof for leaf {index} does not lead to the root of size {size}")
+    if nodes is not None:
+        _record(nodes, steps, elements)
+
+
+def _check_inclusion_inputs(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes, proven: ProvenNodes | None
+) -> None:
+    if index < 0 or size < 0:
+        raise ValidationError("leaf index and tree size cannot be negative", field="index")
+    if proven is not None and (proven.size != size or proven.root != root):
+        raise ValueError("the proven nodes are those of another tree")
+    _check_hash(leaf, "the leaf hash")
+    _check_hash(root, "the root hash")
+    for i, p in enumerate(proof):
+        _check_hash(p, f"inclusion proof element {i}")
+
+
+def _record(
+    nodes: dict[tuple[int, int, bytes], tuple[bytes, ...]],
+    steps: list[tuple[int, int, bytes, int]],
+    elements: tuple[bytes, ...],
+) -> None:
+    for fn, sn, r, k in steps:
+        nodes[(fn, sn, r)] = elements[k:]
 
 
 def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
