@@ -316,6 +316,7 @@ def phases_report(args: argparse.Namespace) -> None:
                 print(f"round {i}: all {1e6 * total / len(events):.1f} µs an event: {parts}")
     if args.profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats("raretrace", 45)
 
 
 def main() -> None:

@@ -130,6 +130,17 @@ def update_many(conn: Connection, change: RowUpdate, rows: Sequence[Mapping[str,
         cursor.close()
 
 
+def execute_one(conn: Connection, statement: ClauseElement, params: Mapping[str, object]) -> int:
+    """One INSERT, UPDATE or DELETE with bound parameters (no expanding IN lists): the rows it touched."""
+    sql, arguments = _compile(conn, statement, ())
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, arguments(params))
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
 def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, Any]) -> list[Any]:
     """Rows of a SELECT with bound parameters (no expanding IN lists)."""
     sql, arguments = _compile(conn, statement, ())

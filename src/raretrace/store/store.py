@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from raretrace.crypto.keys import PublicKey
 from raretrace.custody.records import BatchWrite, KeyRecord, TransferRecord
@@ -24,13 +24,35 @@ from raretrace.store.lineage import SqlLineage
 from raretrace.store.listings import SqlListings
 from raretrace.store.lots import SqlLotHistory
 from raretrace.store.participants import SqlParticipants
-from raretrace.store.raw import IN_CHUNK, RowUpdate, fetch_in, insert_many, update_many
+from raretrace.store.raw import (
+    IN_CHUNK,
+    RowUpdate,
+    execute_many,
+    execute_one,
+    fetch_all,
+    fetch_in,
+    insert_many,
+    update_many,
+)
 
 _CHUNK = IN_CHUNK
 T = TypeVar("T")
 _FORMS = {form.value: form for form in Form}  # Enum(value) lookups cost more than the row itself
 _STAGES = {stage.value: stage for stage in Stage}
 _MUTABLE_LOT_COLUMNS = ("composition", "custodian", "in_transit_to", "remaining_kg", "void")
+
+# The statements every appended batch runs whatever its size (the head, the tree size, the registry
+# key, the checkpoint), built once and run through ``store.raw``: building a Core statement and going
+# through ``Connection.execute`` cost more than the SQLite work, and a server appends a small batch
+# per group commit (docs/server.md, the tails at 32 clients).
+_META_VALUE = select(t.meta.c.value).where(t.meta.c.key == bindparam("key"))
+_META_VALUE_LOCKED = _META_VALUE.with_for_update()
+_META_SET = update(t.meta).where(t.meta.c.key == bindparam("v_key")).values(value=bindparam("v_value"))
+_META_ADD = insert(t.meta)
+_REGISTRY_KEY = select(t.registry_keys.c.seed, t.registry_keys.c.public_key).where(
+    t.registry_keys.c.role == bindparam("role")
+)
+_CHECKPOINT_ADD = insert(t.checkpoints)
 
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
@@ -154,7 +176,8 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
 
     # --- meta ---------------------------------------------------------------------------------
     def get_meta(self, conn: Connection, key: str) -> str | None:
-        return conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar_one_or_none()
+        rows = fetch_all(conn, _META_VALUE, {"key": key})
+        return str(rows[0][0]) if rows else None
 
     def require_meta(self, conn: Connection, key: str) -> str:
         value = self.get_meta(conn, key)
@@ -165,30 +188,27 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
         return value
 
     def set_meta(self, conn: Connection, key: str, value: str) -> None:
-        if conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value)).rowcount == 0:
-            conn.execute(insert(t.meta).values(key=key, value=value))
+        if execute_one(conn, _META_SET, {"v_key": key, "v_value": value}) == 0:
+            execute_many(conn, _META_ADD, [{"key": key, "value": value}])
 
     def lock_head(self, conn: Connection) -> int:
         """Tree size, read under a lock that serializes appenders (SQLite already holds its write lock)."""
-        query = select(t.meta.c.value).where(t.meta.c.key == "tree_size")
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        value = conn.execute(query).scalar_one_or_none()
-        if value is None:
+        query = _META_VALUE_LOCKED if conn.dialect.name == "postgresql" else _META_VALUE
+        rows = fetch_all(conn, query, {"key": "tree_size"})
+        if not rows:
             raise StoreError(
                 "this database holds no raretrace registry; run `raretrace init --origin …` first", field="db"
             )
-        return int(value)
+        return int(rows[0][0])
 
     # --- registry key -------------------------------------------------------------------------
     def registry_key(self, conn: Connection, role: str = "log") -> tuple[bytes | None, bytes]:
         """The registry key's seed (None when it is kept outside the database) and its public key."""
-        row = conn.execute(
-            select(t.registry_keys.c.seed, t.registry_keys.c.public_key).where(t.registry_keys.c.role == role)
-        ).first()
-        if row is None:
+        rows = fetch_all(conn, _REGISTRY_KEY, {"role": role})
+        if not rows:
             raise StoreError("the registry has no signing key; was it initialized?", field="db")
-        return (None if row.seed is None else bytes(row.seed)), bytes(row.public_key)
+        seed, public = rows[0]
+        return (None if seed is None else bytes(seed)), bytes(public)
 
     def save_registry_key(
         self, conn: Connection, role: str, seed: bytes | None, public: bytes, now: str
@@ -197,21 +217,15 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
 
     # --- state reads for the append pipeline --------------------------------------------------
     def facilities(self, conn: Connection, ids: Sequence[str]) -> dict[str, Facility]:
-        out: dict[str, Facility] = {}
-        for part in chunks(ids):
-            for row in conn.execute(select(t.facilities).where(t.facilities.c.id.in_(part))):
-                out[row.id] = facility_from_row(row)
-        return out
+        rows = fetch_in(conn, list(t.facilities.c), t.facilities.c.id, ids)
+        return {row.id: facility_from_row(row) for row in rows}
 
     def all_facilities(self, conn: Connection) -> list[Facility]:
         return [facility_from_row(r) for r in conn.execute(select(t.facilities).order_by(t.facilities.c.id))]
 
     def keys(self, conn: Connection, key_ids: Sequence[str]) -> dict[str, KeyRecord]:
-        out: dict[str, KeyRecord] = {}
-        for part in chunks(key_ids):
-            for row in conn.execute(select(t.facility_keys).where(t.facility_keys.c.key_id.in_(part))):
-                out[row.key_id] = _key_from_row(row)
-        return out
+        rows = fetch_in(conn, list(t.facility_keys.c), t.facility_keys.c.key_id, key_ids)
+        return {row.key_id: _key_from_row(row) for row in rows}
 
     def all_keys(self, conn: Connection) -> dict[str, KeyRecord]:
         return {r.key_id: _key_from_row(r) for r in conn.execute(select(t.facility_keys))}
@@ -282,7 +296,9 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
 
     def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str, created_at: str) -> None:
         """Record the signed checkpoint of the log at ``size`` (in the caller's transaction)."""
-        conn.execute(t.checkpoints.insert().values(size=size, root=root, note=note, created_at=created_at))
+        execute_many(
+            conn, _CHECKPOINT_ADD, [{"size": size, "root": root, "note": note, "created_at": created_at}]
+        )
 
 
 _UPDATE_LOT = RowUpdate(t.lots, ("id",), _MUTABLE_LOT_COLUMNS)

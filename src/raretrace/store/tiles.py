@@ -19,8 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import ClauseElement
 
-from raretrace.store.raw import fetch_all
+from raretrace.store.raw import execute_many, fetch_all
 from raretrace.store.schema import log_tiles
 
 TileKey = tuple[int, int]
@@ -33,6 +34,23 @@ _SELECT_ONE = select(_c.level, _c.idx, _c.data).where(
 _SELECT_LEVEL = select(_c.level, _c.idx, _c.data).where(
     _c.level == bindparam("level"), _c.idx.in_(bindparam("idxs", expanding=True))
 )
+#: up to this many tiles are read one statement each (``store.raw``): an append reads the right edge of
+#: a few levels, and building an ``OR`` of ``IN`` lists cost more than those few reads
+_ONE_BY_ONE = 8
+
+
+def _upsert(dialect: str) -> ClauseElement:
+    """The tile upsert of ``dialect`` (SQLite or PostgreSQL), built once."""
+    found = _UPSERTS.get(dialect)
+    if found is None:
+        upsert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(log_tiles)
+        found = _UPSERTS[dialect] = upsert.on_conflict_do_update(
+            index_elements=[_c.level, _c.idx], set_={"data": upsert.excluded.data}
+        )
+    return found
+
+
+_UPSERTS: dict[str, ClauseElement] = {}
 
 
 class SqlTileStorage:
@@ -47,10 +65,15 @@ class SqlTileStorage:
             by_level[level].append(index)
         if not by_level:
             return {}
+        if sum(map(len, by_level.values())) <= _ONE_BY_ONE:
+            return {
+                (row[0], row[1]): bytes(row[2])
+                for level, indexes in by_level.items()
+                for index in indexes
+                for row in self._read_one(level, index)
+            }
         if len(by_level) == 1:
             ((level, indexes),) = by_level.items()
-            if len(indexes) == 1:
-                return {(row[0], row[1]): bytes(row[2]) for row in self._read_one(level, indexes[0])}
             result = self._conn.execute(_SELECT_LEVEL, {"level": level, "idxs": indexes})
         else:
             conditions = [
@@ -71,11 +94,7 @@ class SqlTileStorage:
         ]
         dialect = self._conn.dialect.name
         if dialect in ("sqlite", "postgresql"):
-            upsert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(log_tiles)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=[_c.level, _c.idx], set_={"data": upsert.excluded.data}
-            )
-            self._conn.execute(upsert, rows)
+            execute_many(self._conn, _upsert(dialect), rows)
             return
         self._conn.execute(delete(log_tiles).where(tuple_(_c.level, _c.idx).in_(list(tiles))))
         self._conn.execute(insert(log_tiles), rows)
