@@ -17,15 +17,16 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from raretrace.cli.common import json_text
-from raretrace.ledger.certificates import status_list
+from raretrace.ledger.certificates import revoke, status_list
 from tests.shared_files import UNDER_CI
-from tests.test_certificates import check, issued  # noqa: F401 -- issued is a fixture
+from tests.test_certificates import NOW, check, issued  # noqa: F401 -- issued is a fixture
 
 INTEROP = Path(__file__).parent / "interop"
 SCRIPT = INTEROP / "verify.mjs"
@@ -40,7 +41,9 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'registry.db'}"
 
 
-def _node() -> str:
+@pytest.fixture
+def node() -> str:
+    """The node executable, checked before a certificate is issued for nothing."""
     node = shutil.which("node")
     reason = None
     if node is None:
@@ -55,17 +58,29 @@ def _node() -> str:
     return node
 
 
-def digitalbazaar(document: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """What verify.mjs says of ``document``, written as the CLI writes files."""
+def digitalbazaar(
+    node: str, document: dict[str, Any], tmp_path: Path, *, statuses: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What verify.mjs says of ``document``, written as the CLI writes files; with ``statuses`` (a status
+    list credential) it also runs @digitalbazaar/vc's credential checks at the time ``check`` uses."""
     path = tmp_path / "to-verify.json"
     path.write_text(json_text(document), encoding="utf-8")
-    done = subprocess.run(
-        [_node(), str(SCRIPT), str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
+    args = [node, str(SCRIPT), str(path)]
+    if statuses is not None:
+        listed = tmp_path / "status-list.json"
+        listed.write_text(json_text(statuses), encoding="utf-8")
+        args += ["--status-list", str(listed), "--now", (NOW + timedelta(days=1)).isoformat()]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode in (0, 1), done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     assert result["verified"] is (done.returncode == 0), result
+    # Offline, and only the issuer's key was needed besides the status list: no context was fetched.
+    assert all(url.startswith("did:key:") or url == statuses_url(statuses) for url in result["loaded"])
     return result
+
+
+def statuses_url(statuses: dict[str, Any] | None) -> str | None:
+    return None if statuses is None else str(statuses["id"])
 
 
 def _change_value(presentation: dict[str, Any]) -> None:
@@ -92,23 +107,35 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], bool]] = [
 
 @pytest.mark.parametrize(("what", "change", "verifies"), CASES, ids=[c[0] for c in CASES])
 def test_the_digital_bazaar_stack_judges_the_certificate_as_we_do(
-    issued: Any, tmp_path: Path, what: str, change: Callable[[dict[str, Any]], None], verifies: bool
+    node: str, issued: Any, tmp_path: Path, what: str, change: Callable[[dict[str, Any]], None], verifies: bool
 ) -> None:
-    _, presentation, trusted = issued
+    registry, presentation, trusted = issued
     presented = copy.deepcopy(presentation)
     change(presented)
-    ours, step, _ = check(presented, trusted)
+    statuses = status_list(registry, now=NOW)
+    ours, step, _ = check(presented, trusted, status_list=statuses)
     assert ours is verifies and (verifies or step == "credential proof"), what
-    theirs = digitalbazaar(presented, tmp_path)
+    theirs = digitalbazaar(node, presented, tmp_path, statuses=statuses)
     assert theirs["verified"] is verifies, theirs
+    assert theirs["proof"]["verified"] is verifies and theirs["credential"]["verified"] is verifies
     if verifies:
-        assert theirs["error"] is None
+        assert theirs["error"] is None and theirs["credential"]["revoked"] is False
     else:
-        assert "Invalid signature" in theirs["error"], theirs
+        assert "Invalid signature" in theirs["proof"]["error"], theirs
+    # The proof alone (no status list): the layer a verifier without the list runs.
+    alone = digitalbazaar(node, presented, tmp_path)
+    assert alone["verified"] is verifies and alone["credential"] is None, alone
 
 
-def test_the_status_list_verifies_with_the_digital_bazaar_stack(issued: Any, tmp_path: Path) -> None:
-    """The revocation list is signed the same way; a verifier checking status must accept it too."""
-    registry, _, _ = issued
-    result = digitalbazaar(status_list(registry), tmp_path)
-    assert result["verified"] is True and result["error"] is None, result
+def test_a_revoked_certificate_is_refused_by_the_digital_bazaar_stack(
+    node: str, issued: Any, tmp_path: Path
+) -> None:
+    """Its proof still verifies; @digitalbazaar/vc-bitstring-status-list reads the bit we set."""
+    registry, presentation, trusted = issued
+    revoke(registry, presentation["credential"]["credentialSubject"]["certificateNumber"], "diverted")
+    statuses = status_list(registry, now=NOW)
+    assert check(presentation, trusted, status_list=statuses)[1] == "revocation"
+    theirs = digitalbazaar(node, presentation, tmp_path, statuses=statuses)
+    assert not theirs["verified"] and theirs["proof"]["verified"], theirs
+    assert theirs["credential"]["verified"] and theirs["credential"]["revoked"], theirs
+    assert "revoked" in theirs["error"]
