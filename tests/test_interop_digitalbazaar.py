@@ -74,13 +74,11 @@ def digitalbazaar(
     assert done.returncode in (0, 1), done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     assert result["verified"] is (done.returncode == 0), result
-    # Offline, and only the issuer's key was needed besides the status list: no context was fetched.
-    assert all(url.startswith("did:key:") or url == statuses_url(statuses) for url in result["loaded"])
+    # Besides the status list, the stack asked only for the issuer's did:key: no JSON-LD context at all
+    # (the loader would serve the VC and DID ones, and refuse the UNTP one, which no npm package holds).
+    listed_id = None if statuses is None else statuses["id"]
+    assert all(url.startswith("did:key:") or url == listed_id for url in result["loaded"]), result
     return result
-
-
-def statuses_url(statuses: dict[str, Any] | None) -> str | None:
-    return None if statuses is None else str(statuses["id"])
 
 
 def _change_value(presentation: dict[str, Any]) -> None:
@@ -107,7 +105,12 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], bool]] = [
 
 @pytest.mark.parametrize(("what", "change", "verifies"), CASES, ids=[c[0] for c in CASES])
 def test_the_digital_bazaar_stack_judges_the_certificate_as_we_do(
-    node: str, issued: Any, tmp_path: Path, what: str, change: Callable[[dict[str, Any]], None], verifies: bool
+    node: str,
+    issued: Any,  # noqa: F811
+    tmp_path: Path,
+    what: str,
+    change: Callable[[dict[str, Any]], None],
+    verifies: bool,
 ) -> None:
     registry, presentation, trusted = issued
     presented = copy.deepcopy(presentation)
@@ -128,7 +131,9 @@ def test_the_digital_bazaar_stack_judges_the_certificate_as_we_do(
 
 
 def test_a_revoked_certificate_is_refused_by_the_digital_bazaar_stack(
-    node: str, issued: Any, tmp_path: Path
+    node: str,
+    issued: Any,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """Its proof still verifies; @digitalbazaar/vc-bitstring-status-list reads the bit we set."""
     registry, presentation, trusted = issued
