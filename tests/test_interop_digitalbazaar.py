@@ -24,6 +24,9 @@ from typing import Any
 import pytest
 
 from raretrace.cli.common import json_text
+from raretrace.crypto.dataintegrity import add_proof, verify_proof
+from raretrace.crypto.keys import Ed25519Signer
+from raretrace.crypto.multikey import did_key, did_key_verification_method
 from raretrace.ledger.certificates import revoke, status_list
 from tests.shared_files import UNDER_CI
 from tests.test_certificates import NOW, check, issued  # noqa: F401 -- issued is a fixture
@@ -144,3 +147,32 @@ def test_a_revoked_certificate_is_refused_by_the_digital_bazaar_stack(
     assert not theirs["verified"] and theirs["proof"]["verified"], theirs
     assert theirs["credential"]["verified"] and theirs["credential"]["revoked"], theirs
     assert "revoked" in theirs["error"]
+
+
+#: What JCS implementations get wrong most often: numbers (shortest round trip, exponents, integral
+#: floats, -0, the largest exact integer), escapes and non-ASCII text, and key order by UTF-16 code
+#: units, which differs from code-point order past U+FFFF (U+1F600 sorts before U+E000 in UTF-16).
+AWKWARD: dict[str, Any] = {
+    "numbers": [0.1, 0.30000000000000004, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, -0.0, 1.0, 2**53 - 1],
+    "strings": ["\u2028\u2029", "é", "\U0001f600", "\u0001\u001f\b\f\n\r\t", '"\\/', "</script>"],
+    "keys": {"\ue000": 1, "\U0001f600": 2, "a": 3, "B": 4, "é": 5, "10": 6, "9": 7},
+}
+
+
+def test_awkward_json_signs_bytes_the_digital_bazaar_stack_agrees_on(node: str, tmp_path: Path) -> None:
+    """Our JCS (with its fast path) and the npm ``canonicalize`` the cryptosuite uses hash the same bytes
+    for the values where implementations differ; a certificate holds only some of them today."""
+    signer = Ed25519Signer.generate()
+    document: dict[str, Any] = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": did_key(signer.public_key),
+        "credentialSubject": AWKWARD,
+    }
+    method = did_key_verification_method(signer.public_key)
+    signed = add_proof(document, signer, verification_method=method, created="2026-12-07T04:00:00Z")
+    assert verify_proof(signed)
+    assert digitalbazaar(node, signed, tmp_path)["verified"] is True
+    tampered = copy.deepcopy(signed)
+    tampered["credentialSubject"]["numbers"][0] = 0.1000000000000001
+    assert digitalbazaar(node, tampered, tmp_path)["verified"] is False
