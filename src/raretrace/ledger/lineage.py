@@ -258,7 +258,11 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
 
 
 def _trace_edges(edges: Iterable[Edge]) -> tuple[TraceEdge, ...]:
-    return tuple(itertools.starmap(TraceEdge, edges))
+    """One dict display per edge: no call per edge (``trace_answers``' docstring)."""
+    typed: list[TraceEdge] = [
+        {"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges
+    ]
+    return tuple(typed)
 
 
 def element_shares(

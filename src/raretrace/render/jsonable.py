@@ -17,8 +17,10 @@ other test.
 
 ``json_ready`` is the same conversion for a writer that is orjson (the API's ``json_answer``): it stops
 at the dataclasses orjson writes exactly as ``jsonable`` would (no field metadata, every field a string,
-number, boolean, None or a tuple of those: a trace's lot summaries, edges and paths) and at the tuples
-and dicts holding only such values, and leaves them for orjson to write, so no dict is made for each of
+number, boolean, None or a tuple of those: a trace's lot summaries and paths), at the tuples and dicts
+holding only such values, and at a dataclass's field annotated as a tuple of ``TypedDict``s whose items
+are all such values (a trace's edges, ``ledger.trace_answers.TraceEdge``: what the type checker holds
+them to stands for a look at each), and leaves them for orjson to write, so nothing is made for each of
 a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
 that is not finite inside what is left to orjson: written as null where ``jsonable`` refuses it (the
 traces' masses are checked finite when recorded, and their shares are ratios of them).
@@ -27,6 +29,7 @@ traces' masses are checked finite when recorded, and their shares are ratios of 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
@@ -35,10 +38,13 @@ from math import isfinite
 from operator import attrgetter
 from typing import cast
 
+from typing_extensions import get_type_hints, is_typeddict
+
 from raretrace.jsontypes import JSONObject, JSONValue
 
-#: (attribute, JSON name, left out while None, written in place) of each field of a dataclass
-_Plan = tuple[tuple[str, str, bool, bool], ...]
+#: (attribute, JSON name, left out while None, written in place, left as it is) of each field of a
+#: dataclass (the last only in ``json_ready``'s plans: ``_rows``)
+_Plan = tuple[tuple[str, str, bool, bool, bool], ...]
 #: what writes one dataclass's members, by class
 _Writer = Callable[[object], JSONObject]
 _WRITERS: dict[type, _Writer] = {}
@@ -66,6 +72,18 @@ def _scalar(annotation: object) -> str | None:
     return "float" if parts == {"float"} else "float?"
 
 
+def _rows(owner: type, annotation: object) -> bool:
+    """Whether a field of ``owner`` so annotated holds a tuple (or None) of ``TypedDict``s whose items are
+    all strings, numbers, booleans or None: orjson writes those as ``jsonable`` does (a trace's edges)."""
+    if not isinstance(annotation, str):
+        return False
+    text = annotation.removesuffix(" | None")
+    if not (text.startswith("tuple[") and text.endswith(", ...]")):
+        return False
+    item = vars(sys.modules[owner.__module__]).get(text[6:-6])
+    return is_typeddict(item) and all(_scalar(a) is not None for a in get_type_hints(item).values())
+
+
 def _writer(cls: type) -> _Writer:
     """How ``cls``'s instances are written, worked out once per class. A class whose fields are all
     annotated as strings, numbers, booleans or None, with no metadata, is read in one ``attrgetter``
@@ -84,13 +102,16 @@ def _writer(cls: type) -> _Writer:
     return found
 
 
-def _plan(fields: tuple[dataclasses.Field[object], ...]) -> _Plan:
+def _plan(fields: tuple[dataclasses.Field[object], ...], ready_in: type | None = None) -> _Plan:
+    """How each of ``fields`` is written; with ``ready_in`` (their class: ``json_ready``'s plans), which
+    of them are left as they are (``_rows``)."""
     return tuple(
         (
             f.name,
             f.metadata.get("json", f.name),
             bool(f.metadata.get("omit_if_none")),
             bool(f.metadata.get("inline")),
+            ready_in is not None and _rows(ready_in, f.type),
         )
         for f in fields
     )
@@ -126,7 +147,7 @@ def _members(
     """``value``'s members by ``plan``; lists and tuples by ``items``, other values by ``convert``
     (``jsonable``'s or ``json_ready``'s)."""
     out: JSONObject = {}
-    for attribute, name, omit_if_none, inline in plan:
+    for attribute, name, omit_if_none, inline, as_is in plan:
         member = getattr(value, attribute)
         kind = type(member)
         if kind in _SCALARS:
@@ -136,7 +157,7 @@ def _members(
         elif kind is float and isfinite(member):
             out[name] = member
         elif kind is tuple or kind is list:
-            out[name] = cast("JSONValue", items(member))
+            out[name] = cast("JSONValue", member if as_is else items(member))
         elif inline:
             out.update(_writer(type(member))(member))
         else:
@@ -156,6 +177,10 @@ def _items(value: list[object] | tuple[object, ...]) -> list[JSONValue]:
     return [v if type(v) in _SCALARS else jsonable(v) for v in value]  # type: ignore[misc]  # scalars as they are
 
 
+def _object_of(mapping: Mapping[object, object]) -> JSONObject:
+    return {str(k): jsonable(v) for k, v in mapping.items()}
+
+
 def jsonable(value: object) -> JSONValue:
     """``value`` as JSON: dataclasses by field (see the module's docstring), enums by value, tuples, lists
     and frozensets as lists (sets sorted), dates in ISO 8601. Anything else is a programming error."""
@@ -165,6 +190,8 @@ def jsonable(value: object) -> JSONValue:
     writer = _WRITERS.get(kind)
     if writer is not None:  # a dataclass met before
         return writer(value)
+    if kind is dict:  # before the isinstance walk: a trace's edges (``TraceEdge``) are dicts
+        return _object_of(cast("dict[object, object]", value))
     if isinstance(value, Enum):  # before str and int: a StrEnum is written as its plain value
         return jsonable(value.value)
     if isinstance(value, float):
@@ -178,7 +205,7 @@ def jsonable(value: object) -> JSONValue:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _writer(kind)(value)
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return _object_of(value)
     if isinstance(value, set | frozenset):
         return [jsonable(v) for v in sorted(value)]
     if isinstance(value, datetime | date):
@@ -202,7 +229,7 @@ def _ready_writer(cls: type) -> Callable[[object], object]:
         if not any(f.metadata for f in fields) and all(_scalar(f.type) is not None for f in fields):
             found = _as_is
         else:
-            found = partial(_members, plan=_plan(fields), items=_ready_items, convert=json_ready)
+            found = partial(_members, plan=_plan(fields, cls), items=_ready_items, convert=json_ready)
         _READY[cls] = found
     return found
 

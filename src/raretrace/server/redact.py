@@ -161,13 +161,8 @@ def _typed_edges(edges: tuple[TraceEdge, ...], name: HiddenNames) -> list[object
     visible = name.visible
     return [
         edge
-        if edge.child in visible and edge.parent in visible
-        else {
-            "child": name(edge.child),
-            "parent": name(edge.parent),
-            "mass_kg": edge.mass_kg,
-            "event_index": edge.event_index,
-        }
+        if edge["child"] in visible and edge["parent"] in visible
+        else edge | {"child": name(edge["child"]), "parent": name(edge["parent"])}
         for edge in edges
     ]
 
