@@ -53,22 +53,12 @@ def test_typed_redaction_writes_the_same_bytes(shared: ServerWorld) -> None:
     assert hidden_seen > 0  # the world has lots some callers may not see: the redaction was exercised
 
 
-def test_a_lot_summary_stays_frozen_with_its_members_in_field_order() -> None:
-    """``LotSummary`` sets its instance dict at once: it must hold every field, in field order (the order
-    orjson writes them in), and assigning a member must still fail."""
-    value = LotSummary("oxide", 1.5, "P", "separation", None, "F")
-    assert list(vars(value)) == [f.name for f in dataclasses.fields(value)]
-    assert dataclasses.replace(value) == value
-    assert list(vars(dataclasses.replace(value, mass_kg=3.0))) == list(vars(value))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        value.mass_kg = 3.0  # type: ignore[misc]  # what is tested: it is refused
-    assert orjson.dumps(json_ready(value)) == orjson.dumps(jsonable(value))
-
-
-def test_a_traces_edges_are_dicts_in_the_typed_order_left_to_orjson(shared: ServerWorld) -> None:
-    """A ``TraceEdge`` is a plain dict with ``TraceEdge``'s keys in their order (the JSON members' order);
-    ``json_ready`` leaves a trace's edges as they are (no list, no dict made per edge), ``jsonable``
-    copies them (the web page annotates its copy)."""
+def test_a_traces_edges_and_summaries_are_dicts_in_the_typed_order_left_to_orjson(
+    shared: ServerWorld,
+) -> None:
+    """A ``TraceEdge`` and a ``LotSummary`` are plain dicts with their ``TypedDict``'s keys in its order (the
+    JSON members' order); ``json_ready`` leaves a trace's edges and lots as they are (nothing made per
+    edge or lot), ``jsonable`` copies them (the web page annotates its copy)."""
     registry = shared.registry
     with registry.engine.connect() as conn:
         every_lot = list(conn.execute(select(t.lots.c.id)).scalars())
@@ -80,11 +70,16 @@ def test_a_traces_edges_are_dicts_in_the_typed_order_left_to_orjson(shared: Serv
         assert answer.edges
         for edge in answer.edges:
             assert type(edge) is dict and list(edge) == list(TraceEdge.__annotations__)
+        for summary in answer.lots.values():
+            assert type(summary) is dict and list(summary) == list(LotSummary.__annotations__)
         ready = json_ready(answer)
-        assert isinstance(ready, dict) and ready["edges"] is answer.edges
-        written = as_object(answer)["edges"]
-        assert isinstance(written, list) and written == list(answer.edges)
-        assert all(a is not b for a, b in zip(written, answer.edges, strict=True))
+        assert isinstance(ready, dict) and ready["edges"] is answer.edges and ready["lots"] is answer.lots
+        written = as_object(answer)
+        assert written["edges"] == list(answer.edges) and written["lots"] == answer.lots
+        edges, lots = written["edges"], written["lots"]
+        assert isinstance(edges, list) and isinstance(lots, dict)
+        assert all(a is not b for a, b in zip(edges, answer.edges, strict=True))
+        assert all(lots[k] is not v for k, v in answer.lots.items())
 
 
 class _Row(TypedDict):

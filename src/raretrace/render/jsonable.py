@@ -6,8 +6,8 @@ how it is written when the plain rule (its name, its value) does not fit:
 
 - ``field(metadata={"json": "from"})``: its JSON name, when that is not a Python name;
 - ``{"omit_if_none": True}``: left out while it is None (a member only some answers have);
-- ``{"inline": True}``: a dataclass whose members are written in its place, in the object that holds
-  it (a trace's source is its lot's summary plus its share, one flat object);
+- ``{"inline": True}``: a dataclass or a dict whose members are written in its place, in the object that
+  holds it (a trace's source is its lot's summary plus its share, one flat object);
 - ``{"omit": True}``: never written: kept for readers in Python when the JSON says the same through the
   other members (an outlook's verdict, whose subject and outcome it carries).
 
@@ -17,11 +17,11 @@ other test.
 
 ``json_ready`` is the same conversion for a writer that is orjson (the API's ``json_answer``): it stops
 at the dataclasses orjson writes exactly as ``jsonable`` would (no field metadata, every field a string,
-number, boolean, None or a tuple of those: a trace's lot summaries and paths), at the tuples and dicts
-holding only such values, and at a dataclass's field annotated as a tuple of ``TypedDict``s whose items
-are all such values (a trace's edges, ``ledger.trace_answers.TraceEdge``: what the type checker holds
-them to stands for a look at each), and leaves them for orjson to write, so nothing is made for each of
-a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
+number, boolean, None or a tuple of those: a trace's paths), at the tuples and dicts holding only such
+values, and at a dataclass's field annotated as a tuple, or a mapping by string, of ``TypedDict``s whose
+items are all such values (a trace's edges and lot summaries, ``ledger.trace_answers``: what the type
+checker holds them to stands for a look at each), and leaves them for orjson to write, so nothing is
+made for each of a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
 that is not finite inside what is left to orjson: written as null where ``jsonable`` refuses it (the
 traces' masses are checked finite when recorded, and their shares are ratios of them).
 """
@@ -36,7 +36,8 @@ from enum import Enum
 from functools import partial
 from math import isfinite
 from operator import attrgetter
-from typing import cast
+from types import NoneType, UnionType
+from typing import cast, get_args
 
 from typing_extensions import get_type_hints, is_typeddict
 
@@ -72,16 +73,29 @@ def _scalar(annotation: object) -> str | None:
     return "float" if parts == {"float"} else "float?"
 
 
+#: the annotations (as written) of a field holding rows: a tuple of them, or a mapping by string to them
+_ROWS = (("tuple[", ", ...]"), ("Mapping[str, ", "]"))
+
+
 def _rows(owner: type, annotation: object) -> bool:
-    """Whether a field of ``owner`` so annotated holds a tuple (or None) of ``TypedDict``s whose items are
-    all strings, numbers, booleans or None: orjson writes those as ``jsonable`` does (a trace's edges)."""
+    """Whether a field of ``owner`` so annotated holds rows (``_ROWS``; or None) that are ``TypedDict``s
+    whose items are all strings, numbers, booleans or None: orjson writes those as ``jsonable`` does (a
+    trace's edges and lot summaries)."""
     if not isinstance(annotation, str):
         return False
     text = annotation.removesuffix(" | None")
-    if not (text.startswith("tuple[") and text.endswith(", ...]")):
-        return False
-    item = vars(sys.modules[owner.__module__]).get(text[6:-6])
-    return is_typeddict(item) and all(_scalar(a) is not None for a in get_type_hints(item).values())
+    for start, end in _ROWS:
+        if text.startswith(start) and text.endswith(end):
+            item = vars(sys.modules[owner.__module__]).get(text[len(start) : -len(end)])
+            hints = get_type_hints(item).values() if is_typeddict(item) else [object]
+            return all(_scalar(_written(hint)) is not None for hint in hints)
+    return False
+
+
+def _written(hint: object) -> str:
+    """A resolved annotation as ``_scalar`` reads one written in the source: ``str | None``."""
+    parts = get_args(hint) if isinstance(hint, UnionType) else (hint,)
+    return " | ".join("None" if part is NoneType else getattr(part, "__name__", "?") for part in parts)
 
 
 def _writer(cls: type) -> _Writer:
@@ -156,10 +170,12 @@ def _members(
             out[name] = member
         elif kind is float and isfinite(member):
             out[name] = member
+        elif as_is and (kind is tuple or kind is dict):  # rows of plain TypedDicts (``json_ready``)
+            out[name] = member
         elif kind is tuple or kind is list:
-            out[name] = cast("JSONValue", member if as_is else items(member))
+            out[name] = cast("JSONValue", items(member))
         elif inline:
-            out.update(_writer(type(member))(member))
+            out.update(as_object(member))
         else:
             out[name] = cast("JSONValue", convert(member))
     return out
