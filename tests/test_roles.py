@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from raretrace.custody.events import SECRETARIAT_KINDS
 from raretrace.errors import AuthorizationError, NotFoundError
 from raretrace.roles import (
-    Parties,
     ANONYMOUS,
     ROLES,
     AuthenticationError,
+    Parties,
     Principal,
     holds_or_made,
     may_submit,

@@ -21,9 +21,9 @@ number, boolean, None or a tuple of those: a trace's paths), at the tuples and d
 values, and at a dataclass's field annotated as a tuple, or a mapping by string, of ``TypedDict``s whose
 items are all such values (a trace's edges and lot summaries, ``ledger.trace_answers``: what the type
 checker holds them to stands for a look at each), and leaves them for orjson to write, so nothing is
-made for each of a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
-that is not finite inside what is left to orjson: written as null where ``jsonable`` refuses it (the
-traces' masses are checked finite when recorded, and their shares are ratios of them).
+made for each of a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``,
+but for a float that is not finite inside what is left to orjson: written as null where ``jsonable``
+refuses it (the traces' masses are checked finite when recorded, and their shares are ratios of them).
 """
 
 from __future__ import annotations
@@ -168,10 +168,8 @@ def _members(
             if member is None and omit_if_none:
                 continue
             out[name] = member
-        elif kind is float and isfinite(member):
-            out[name] = member
-        elif as_is and (kind is tuple or kind is dict):  # rows of plain TypedDicts (``json_ready``)
-            out[name] = member
+        elif (kind is float and isfinite(member)) or (as_is and (kind is tuple or kind is dict)):
+            out[name] = member  # a finite float, or rows of plain TypedDicts (``json_ready``: ``_rows``)
         elif kind is tuple or kind is list:
             out[name] = cast("JSONValue", items(member))
         elif inline:
