@@ -73,8 +73,9 @@ def _scalar(annotation: object) -> str | None:
     return "float" if parts == {"float"} else "float?"
 
 
-#: the annotations (as written) of a field holding rows: a tuple of them, or a mapping by string to them
-_ROWS = (("tuple[", ", ...]"), ("Mapping[str, ", "]"))
+#: the annotations (as written) of a field holding rows: a tuple of them, a mapping by string to them,
+#: or one (a source's inlined summary)
+_ROWS = (("tuple[", ", ...]"), ("Mapping[str, ", "]"), ("", ""))
 
 
 def _rows(owner: type, annotation: object) -> bool:
@@ -86,7 +87,7 @@ def _rows(owner: type, annotation: object) -> bool:
     text = annotation.removesuffix(" | None")
     for start, end in _ROWS:
         if text.startswith(start) and text.endswith(end):
-            item = vars(sys.modules[owner.__module__]).get(text[len(start) : -len(end)])
+            item = vars(sys.modules[owner.__module__]).get(text[len(start) : len(text) - len(end)])
             hints = get_type_hints(item).values() if is_typeddict(item) else [object]
             return all(_scalar(_written(hint)) is not None for hint in hints)
     return False
@@ -168,12 +169,12 @@ def _members(
             if member is None and omit_if_none:
                 continue
             out[name] = member
+        elif inline:  # its members in place; a plain TypedDict's as they are (``json_ready``: ``_rows``)
+            out.update(cast("JSONObject", member) if as_is else as_object(member))
         elif (kind is float and isfinite(member)) or (as_is and (kind is tuple or kind is dict)):
             out[name] = member  # a finite float, or rows of plain TypedDicts (``json_ready``: ``_rows``)
         elif kind is tuple or kind is list:
             out[name] = cast("JSONValue", items(member))
-        elif inline:
-            out.update(as_object(member))
         else:
             out[name] = cast("JSONValue", convert(member))
     return out
