@@ -235,6 +235,8 @@ def _instructions(
     runs = {}
     for name, tree in trees.items():
         out = work / f"callgrind.{name}"
+        for stale in work.glob(f"callgrind.{name}*"):  # a kept --work's older dumps would shift the marks
+            stale.unlink()
         command = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}"]
         runs[name] = (
             out,

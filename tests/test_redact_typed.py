@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TypedDict
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from raretrace.ledger.lineage import trace_down, trace_up
-from raretrace.ledger.trace_answers import LotSummary, TraceEdge
+from raretrace.ledger.trace_answers import LotSummary, Trace, TraceEdge
 from raretrace.render.jsonable import as_object, json_ready, jsonable
 from raretrace.server.access import visible_among
 from raretrace.server.deps import token_principal
@@ -52,35 +53,65 @@ def test_typed_redaction_writes_the_same_bytes(shared: ServerWorld) -> None:
     assert hidden_seen > 0  # the world has lots some callers may not see: the redaction was exercised
 
 
-def test_the_hot_answers_stay_frozen_with_their_members_in_field_order() -> None:
-    """``LotSummary`` and ``TraceEdge`` set their instance dict at once: it must hold every field, in
-    field order (the order orjson writes them in), and assigning a member must still fail."""
-    values: tuple[LotSummary | TraceEdge, ...] = (
-        LotSummary("oxide", 1.5, "P", "separation", None, "F"),
-        TraceEdge("a", "b", 2.0, 7),
-    )
-    for value in values:
-        assert list(vars(value)) == [f.name for f in dataclasses.fields(value)]
-        assert dataclasses.replace(value) == value
-        assert list(vars(dataclasses.replace(value, mass_kg=3.0))) == list(vars(value))
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            value.mass_kg = 3.0  # type: ignore[misc]  # what is tested: it is refused
-        assert orjson.dumps(json_ready(value)) == orjson.dumps(jsonable(value))
+def test_a_traces_edges_and_summaries_are_dicts_in_the_typed_order_left_to_orjson(
+    shared: ServerWorld,
+) -> None:
+    """A ``TraceEdge`` and a ``LotSummary`` are plain dicts with their ``TypedDict``'s keys in its order (the
+    JSON members' order); ``json_ready`` leaves a trace's edges and lots as they are (nothing made per
+    edge or lot), ``jsonable`` copies them (the web page annotates its copy)."""
+    registry = shared.registry
+    with registry.engine.connect() as conn:
+        every_lot = list(conn.execute(select(t.lots.c.id)).scalars())
+    traced: list[Trace] = [trace_up(registry, lot_id) for lot_id in every_lot]
+    traced += [trace_down(registry, lot_id) for lot_id in every_lot]
+    answers = [answer for answer in traced if answer.edges]
+    assert {answer.direction for answer in answers} == {"up", "down"}
+    for answer in answers:
+        assert answer.edges
+        for edge in answer.edges:
+            assert type(edge) is dict and list(edge) == list(TraceEdge.__annotations__)
+        for summary in answer.lots.values():
+            assert type(summary) is dict and list(summary) == list(LotSummary.__annotations__)
+        ready = json_ready(answer)
+        assert isinstance(ready, dict) and ready["edges"] is answer.edges and ready["lots"] is answer.lots
+        written = as_object(answer)
+        assert written["edges"] == list(answer.edges) and written["lots"] == answer.lots
+        edges, lots = written["edges"], written["lots"]
+        assert isinstance(edges, list) and isinstance(lots, dict)
+        assert all(a is not b for a, b in zip(edges, answer.edges, strict=True))
+        assert all(lots[k] is not v for k, v in answer.lots.items())
+
+
+class _Row(TypedDict):
+    """Not all plain values: a tuple of these is converted, not left to orjson."""
+
+    name: str
+    tags: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    rows: tuple[_Row, ...]
 
 
 def test_json_ready_converts_what_orjson_would_write_otherwise() -> None:
     """Floats outside a plain dataclass are checked as ``jsonable`` checks them; tuples holding a
-    dataclass orjson cannot write as ``jsonable`` does are converted."""
+    dataclass orjson cannot write as ``jsonable`` does are converted, and so are tuples of dicts but in
+    a field typed as a tuple of ``TypedDict``s of plain values."""
     with pytest.raises(ValueError, match="no JSON form"):
         json_ready({"x": [math.nan, object()]})
-    edges = (TraceEdge("a", "b", 1.0, 2),)
-    ready = json_ready({"pairs": edges, "when": 1})
+    edge: TraceEdge = {"child": "a", "parent": "b", "mass_kg": 1.0, "event_index": 2}
+    ready = json_ready({"pairs": (edge,), "when": 1})
     assert isinstance(ready, dict)
-    assert ready["pairs"] is edges  # left to orjson
+    assert ready["pairs"] == [edge]  # a dict in a plain tuple: looked at, as any dict
     assert (
-        orjson.dumps(json_ready({"e": {1: TraceEdge("a", "b", 1.0, 2)}}))
+        orjson.dumps(json_ready({"e": {1: edge}}))
         == b'{"e":{"1":{"child":"a","parent":"b","mass_kg":1.0,"event_index":2}}}'
     )
+    rows = _Rows(({"name": "x", "tags": ["t"]},))
+    converted = json_ready(rows)
+    assert isinstance(converted, dict) and converted["rows"] is not rows.rows
+    assert orjson.dumps(converted) == orjson.dumps(jsonable(rows)) == b'{"rows":[{"name":"x","tags":["t"]}]}'
 
 
 json_like = st.recursive(

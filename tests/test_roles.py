@@ -9,8 +9,6 @@ only its own facilities' events, and never the secretariat's kinds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,6 +19,7 @@ from raretrace.roles import (
     ANONYMOUS,
     ROLES,
     AuthenticationError,
+    Parties,
     Principal,
     holds_or_made,
     may_submit,
@@ -42,12 +41,9 @@ AUDITOR = Principal("audit", "auditor", "Auditor")
 SECRETARIAT = Principal("sec", "secretariat", "Secretariat")
 
 
-@dataclass(frozen=True)
-class Summary:
+def summary(producer: str, custodian: str) -> Parties:
     """A lot as a trace read it: who made it, who holds it."""
-
-    producer: str
-    custodian: str
+    return {"producer": producer, "custodian": custodian}
 
 
 def test_only_the_auditor_and_the_secretariat_see_everything() -> None:
@@ -85,10 +81,10 @@ def test_an_operator_sees_the_lots_its_facilities_made_hold_receive_or_moved() -
 
 def test_a_trace_s_summaries_show_which_lots_an_operator_made_or_holds() -> None:
     lots = {
-        "ore": Summary(MINE, SEPARATOR),
-        "oxide": Summary(SEPARATOR, MAGNETS),  # made by CN, now at JP
-        "magnet": Summary(MAGNETS, MAGNETS),
-        "au-ore": Summary("AU-MINE", "MY-SEP"),
+        "ore": summary(MINE, SEPARATOR),
+        "oxide": summary(SEPARATOR, MAGNETS),  # made by CN, now at JP
+        "magnet": summary(MAGNETS, MAGNETS),
+        "au-ore": summary("AU-MINE", "MY-SEP"),
     }
     assert seen_by_holding(CN, lots) == {"ore", "oxide"}
     assert seen_by_holding(JP, lots) == {"oxide", "magnet"}

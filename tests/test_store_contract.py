@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, replace
+from dataclasses import replace
+from operator import itemgetter
 from typing import TypeVar
 
 import pytest
@@ -459,7 +460,8 @@ def _edges_in_one_order(answer: _T) -> _T:
     """The answer with its edges sorted: a trace lists them in the order the store gave the rows, which
     ``LineageReads`` leaves open (SQLite's index, PostgreSQL's plan and memory's list each have their own)."""
     edges = answer.edges
-    return answer if edges is None else replace(answer, edges=tuple(sorted(edges, key=astuple)))
+    key = itemgetter("child", "parent", "mass_kg", "event_index")
+    return answer if edges is None else replace(answer, edges=tuple(sorted(edges, key=key)))
 
 
 @pytest.fixture

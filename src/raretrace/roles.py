@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Protocol
+
+from typing_extensions import ReadOnly, TypedDict
 
 from raretrace.custody.events import SECRETARIAT_KINDS
 from raretrace.errors import AuthorizationError, NotFoundError, RaretraceError
@@ -69,14 +70,12 @@ class AuthenticationError(RaretraceError):
     exit_code = 3
 
 
-class Parties(Protocol):
-    """What a lot's record says of who made it and who holds it now (a trace's lot summary has these)."""
+class Parties(TypedDict):
+    """What a lot's record says of who made it and who holds it now (a trace's lot summary,
+    ``ledger.trace_answers.LotSummary``, is one: a ``TypedDict`` with these keys among others)."""
 
-    @property
-    def producer(self) -> str: ...
-
-    @property
-    def custodian(self) -> str: ...
+    producer: ReadOnly[str]
+    custodian: ReadOnly[str]
 
 
 def require(principal: Principal, *roles: str, action: str) -> None:
@@ -117,7 +116,7 @@ def seen_by_holding(principal: Principal, lots: Mapping[str, Parties]) -> set[st
     changes, and custody leaves a facility only through a transfer that facility sends, which keeps the
     lot visible to it, so they are visible now as well."""
     mine = principal.facilities
-    return {lot_id for lot_id, lot in lots.items() if lot.custodian in mine or lot.producer in mine}
+    return {lot_id for lot_id, lot in lots.items() if lot["custodian"] in mine or lot["producer"] in mine}
 
 
 def require_seen(lot_ids: Sequence[str], seen: Set[str]) -> None:

@@ -148,8 +148,8 @@ def _print_up(lot: str, result: UpTrace) -> None:
     for source in result.sources:
         summary = source.summary
         out_console.print(
-            f"  {source.share:7.2%} by mass  {source.lot}  ({summary.form}, {summary.producer}"
-            + (f", deposit {summary.deposit}" if summary.deposit else "")
+            f"  {source.share:7.2%} by mass  {source.lot}  ({summary['form']}, {summary['producer']}"
+            + (f", deposit {summary['deposit']}" if summary["deposit"] else "")
             + ")",
             soft_wrap=True,
             highlight=False,
@@ -185,7 +185,7 @@ def _print_down(lot: str, result: DownTrace, limit: int) -> None:
     for item in shown:
         info = result.lots[item]
         out_console.print(
-            f"  {item}  ({info.form}, held by {info.custodian})", soft_wrap=True, highlight=False
+            f"  {item}  ({info['form']}, held by {info['custodian']})", soft_wrap=True, highlight=False
         )
 
 

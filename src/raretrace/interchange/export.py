@@ -118,9 +118,9 @@ def trace_records(registry: Registry, lot_ids: Sequence[str] | None, *, up: bool
                     "source": source.lot,
                     "share": source.share,
                     "path_count": source.path_count,
-                    "source_form": source.summary.form,
-                    "source_producer": source.summary.producer,
-                    "source_deposit": source.summary.deposit,
+                    "source_form": source.summary["form"],
+                    "source_producer": source.summary["producer"],
+                    "source_deposit": source.summary["deposit"],
                     **({"trace": result} if i == 0 else {}),
                 }
         else:
@@ -132,8 +132,8 @@ def trace_records(registry: Registry, lot_ids: Sequence[str] | None, *, up: bool
                     "lot": lot_id,
                     "reached": reached,
                     "end_item": reached in ends,
-                    "form": info.form if info else None,
-                    "custodian": info.custodian if info else None,
+                    "form": info["form"] if info else None,
+                    "custodian": info["custodian"] if info else None,
                     **({"trace": down} if i == 0 else {}),
                 }
 

@@ -207,8 +207,12 @@ def _unlink(link: _Link, share: float) -> Path:
 
 def _summaries(reads: LineageReads[C], conn: C, lot_ids: Sequence[str]) -> dict[str, LotSummary]:
     """What a trace shows of each lot, by lot id (lots that do not exist are left out). The row's
-    columns after the id are ``LotSummary``'s fields in order (``store.lineage.SUMMARY_KEYS``)."""
-    return {r[0]: LotSummary(*r[1:]) for r in reads.summaries(conn, lot_ids)}
+    columns after the id are ``LotSummary``'s keys in order (``store.lineage.SUMMARY_KEYS``); one dict
+    display per lot (``trace_answers``' docstring)."""
+    return {
+        i: {"form": f, "mass_kg": m, "producer": p, "stage": s, "deposit": d, "custodian": c}
+        for i, f, m, p, s, d, c in reads.summaries(conn, lot_ids)
+    }
 
 
 def walk_edges(reads: LineageReads[C], conn: C, start: str, *, up: bool) -> tuple[list[Edge], set[str]]:
@@ -258,7 +262,11 @@ def _snapshot(registry: Registry, given: Connection | None = None) -> Iterator[C
 
 
 def _trace_edges(edges: Iterable[Edge]) -> tuple[TraceEdge, ...]:
-    return tuple(itertools.starmap(TraceEdge, edges))
+    """One dict display per edge: no call per edge (``trace_answers``' docstring)."""
+    typed: list[TraceEdge] = [
+        {"child": c, "parent": p, "mass_kg": m, "event_index": s} for c, p, m, s in edges
+    ]
+    return tuple(typed)
 
 
 def element_shares(

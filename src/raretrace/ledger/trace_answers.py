@@ -5,13 +5,13 @@ the traces export); the field order here is the order of the JSON members, and `
 describes the same answer for the OpenAPI document. A source is written as one flat object: its lot's
 summary members in place (``inline``), then its share and paths.
 
-A trace holds a ``LotSummary`` per lot and a ``TraceEdge`` per edge: thousands. Those two keep their
-members in the instance's ``__dict__`` (no ``slots``), filled at once by their own ``__init__``: a
-frozen dataclass's generated ``__init__`` sets each member through ``object.__setattr__``, which cost
-more than the dict the trace answered with before (#18), and orjson writes an instance with a
-``__dict__`` as fast as a dict but one with slots at a third of that speed (docs/architecture.md,
-"typed answers and their cost"). They stay frozen: assigning a member raises as for any frozen
-dataclass.
+A trace holds a ``LotSummary`` per lot and a ``TraceEdge`` per edge: thousands. Both are ``TypedDict``s
+with read-only items: typed for the type checker, plain dicts at run time, built by dict displays in
+``ledger.lineage`` and written by orjson as they are (``render.jsonable.json_ready``). An instance of a
+class costs its ``__init__`` (about 5.9 k instructions an edge against 2.0 k for the dict display,
+callgrind on 2,000 edges), which kept the secretariat's trace 12-16% above the dict version's cost
+(#18, docs/architecture.md "Typed answers and their cost"). ``ReadOnly`` makes assigning an item a
+type error; nothing stops it at run time, as for any dict.
 """
 
 from __future__ import annotations
@@ -20,54 +20,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from typing_extensions import ReadOnly, TypedDict
+
 #: members absent from the JSON while None (``render.jsonable``)
 OPTIONAL = {"omit_if_none": True}
-#: sets an instance's ``__dict__`` past the frozen ``__setattr__`` (the members in field order)
-_fill = object.__setattr__
 
 
-@dataclass(frozen=True)
-class LotSummary:
-    """What a trace shows of a lot: the columns ``store.lineage.summaries`` reads, in their order."""
+class LotSummary(TypedDict):
+    """What a trace shows of a lot: the columns ``store.lineage.summaries`` reads, in their order (a dict
+    with these keys in this order; see the module's docstring)."""
 
-    form: str
-    mass_kg: float
-    producer: str
-    stage: str
-    deposit: str | None
-    custodian: str
-
-    def __init__(
-        self, form: str, mass_kg: float, producer: str, stage: str, deposit: str | None, custodian: str
-    ) -> None:
-        """One per lot of a trace: the members set at once (see the module's docstring)."""
-        members = {
-            "form": form,
-            "mass_kg": mass_kg,
-            "producer": producer,
-            "stage": stage,
-            "deposit": deposit,
-            "custodian": custodian,
-        }
-        _fill(self, "__dict__", members)
+    form: ReadOnly[str]
+    mass_kg: ReadOnly[float]
+    producer: ReadOnly[str]
+    stage: ReadOnly[str]
+    deposit: ReadOnly[str | None]
+    custodian: ReadOnly[str]
 
 
-@dataclass(frozen=True)
-class TraceEdge:
-    """``mass_kg`` of ``parent`` went into ``child`` at the event at log index ``event_index``."""
+class TraceEdge(TypedDict):
+    """``mass_kg`` of ``parent`` went into ``child`` at the event at log index ``event_index``: a dict
+    with these keys in this order (the order of the JSON members; see the module's docstring)."""
 
-    child: str
-    parent: str
-    mass_kg: float
-    event_index: int
-
-    def __init__(self, child: str, parent: str, mass_kg: float, event_index: int) -> None:
-        """One per edge of a trace: the members set at once (see the module's docstring)."""
-        _fill(
-            self,
-            "__dict__",
-            {"child": child, "parent": parent, "mass_kg": mass_kg, "event_index": event_index},
-        )
+    child: ReadOnly[str]
+    parent: ReadOnly[str]
+    mass_kg: ReadOnly[float]
+    event_index: ReadOnly[int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ how it is written when the plain rule (its name, its value) does not fit:
 
 - ``field(metadata={"json": "from"})``: its JSON name, when that is not a Python name;
 - ``{"omit_if_none": True}``: left out while it is None (a member only some answers have);
-- ``{"inline": True}``: a dataclass whose members are written in its place, in the object that holds
-  it (a trace's source is its lot's summary plus its share, one flat object);
+- ``{"inline": True}``: a dataclass or a dict whose members are written in its place, in the object that
+  holds it (a trace's source is its lot's summary plus its share, one flat object);
 - ``{"omit": True}``: never written: kept for readers in Python when the JSON says the same through the
   other members (an outlook's verdict, whose subject and outcome it carries).
 
@@ -17,28 +17,35 @@ other test.
 
 ``json_ready`` is the same conversion for a writer that is orjson (the API's ``json_answer``): it stops
 at the dataclasses orjson writes exactly as ``jsonable`` would (no field metadata, every field a string,
-number, boolean, None or a tuple of those: a trace's lot summaries, edges and paths) and at the tuples
-and dicts holding only such values, and leaves them for orjson to write, so no dict is made for each of
-a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``, but for a float
-that is not finite inside what is left to orjson: written as null where ``jsonable`` refuses it (the
-traces' masses are checked finite when recorded, and their shares are ratios of them).
+number, boolean, None or a tuple of those: a trace's paths), at the tuples and dicts holding only such
+values, and at a dataclass's field annotated as a tuple, or a mapping by string, of ``TypedDict``s whose
+items are all such values (a trace's edges and lot summaries, ``ledger.trace_answers``: what the type
+checker holds them to stands for a look at each), and leaves them for orjson to write, so nothing is
+made for each of a trace's thousands of edges. The bytes are those of ``orjson.dumps(jsonable(value))``,
+but for a float that is not finite inside what is left to orjson: written as null where ``jsonable``
+refuses it (the traces' masses are checked finite when recorded, and their shares are ratios of them).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from functools import partial
 from math import isfinite
 from operator import attrgetter
-from typing import cast
+from types import NoneType, UnionType
+from typing import cast, get_args
+
+from typing_extensions import get_type_hints, is_typeddict
 
 from raretrace.jsontypes import JSONObject, JSONValue
 
-#: (attribute, JSON name, left out while None, written in place) of each field of a dataclass
-_Plan = tuple[tuple[str, str, bool, bool], ...]
+#: (attribute, JSON name, left out while None, written in place, left as it is) of each field of a
+#: dataclass (the last only in ``json_ready``'s plans: ``_rows``)
+_Plan = tuple[tuple[str, str, bool, bool, bool], ...]
 #: what writes one dataclass's members, by class
 _Writer = Callable[[object], JSONObject]
 _WRITERS: dict[type, _Writer] = {}
@@ -66,6 +73,32 @@ def _scalar(annotation: object) -> str | None:
     return "float" if parts == {"float"} else "float?"
 
 
+#: the annotations (as written) of a field holding rows: a tuple of them, a mapping by string to them,
+#: or one (a source's inlined summary)
+_ROWS = (("tuple[", ", ...]"), ("Mapping[str, ", "]"), ("", ""))
+
+
+def _rows(owner: type, annotation: object) -> bool:
+    """Whether a field of ``owner`` so annotated holds rows (``_ROWS``; or None) that are ``TypedDict``s
+    whose items are all strings, numbers, booleans or None: orjson writes those as ``jsonable`` does (a
+    trace's edges and lot summaries)."""
+    if not isinstance(annotation, str):
+        return False
+    text = annotation.removesuffix(" | None")
+    for start, end in _ROWS:
+        if text.startswith(start) and text.endswith(end):
+            item = vars(sys.modules[owner.__module__]).get(text[len(start) : len(text) - len(end)])
+            hints = get_type_hints(item).values() if is_typeddict(item) else [object]
+            return all(_scalar(_written(hint)) is not None for hint in hints)
+    return False
+
+
+def _written(hint: object) -> str:
+    """A resolved annotation as ``_scalar`` reads one written in the source: ``str | None``."""
+    parts = get_args(hint) if isinstance(hint, UnionType) else (hint,)
+    return " | ".join("None" if part is NoneType else getattr(part, "__name__", "?") for part in parts)
+
+
 def _writer(cls: type) -> _Writer:
     """How ``cls``'s instances are written, worked out once per class. A class whose fields are all
     annotated as strings, numbers, booleans or None, with no metadata, is read in one ``attrgetter``
@@ -84,13 +117,16 @@ def _writer(cls: type) -> _Writer:
     return found
 
 
-def _plan(fields: tuple[dataclasses.Field[object], ...]) -> _Plan:
+def _plan(fields: tuple[dataclasses.Field[object], ...], ready_in: type | None = None) -> _Plan:
+    """How each of ``fields`` is written; with ``ready_in`` (their class: ``json_ready``'s plans), which
+    of them are left as they are (``_rows``)."""
     return tuple(
         (
             f.name,
             f.metadata.get("json", f.name),
             bool(f.metadata.get("omit_if_none")),
             bool(f.metadata.get("inline")),
+            ready_in is not None and _rows(ready_in, f.type),
         )
         for f in fields
     )
@@ -126,19 +162,19 @@ def _members(
     """``value``'s members by ``plan``; lists and tuples by ``items``, other values by ``convert``
     (``jsonable``'s or ``json_ready``'s)."""
     out: JSONObject = {}
-    for attribute, name, omit_if_none, inline in plan:
+    for attribute, name, omit_if_none, inline, as_is in plan:
         member = getattr(value, attribute)
         kind = type(member)
         if kind in _SCALARS:
             if member is None and omit_if_none:
                 continue
             out[name] = member
-        elif kind is float and isfinite(member):
-            out[name] = member
+        elif inline:  # its members in place; a plain TypedDict's as they are (``json_ready``: ``_rows``)
+            out.update(cast("JSONObject", member) if as_is else as_object(member))
+        elif (kind is float and isfinite(member)) or (as_is and (kind is tuple or kind is dict)):
+            out[name] = member  # a finite float, or rows of plain TypedDicts (``json_ready``: ``_rows``)
         elif kind is tuple or kind is list:
             out[name] = cast("JSONValue", items(member))
-        elif inline:
-            out.update(_writer(type(member))(member))
         else:
             out[name] = cast("JSONValue", convert(member))
     return out
@@ -156,6 +192,10 @@ def _items(value: list[object] | tuple[object, ...]) -> list[JSONValue]:
     return [v if type(v) in _SCALARS else jsonable(v) for v in value]  # type: ignore[misc]  # scalars as they are
 
 
+def _object_of(mapping: Mapping[object, object]) -> JSONObject:
+    return {str(k): jsonable(v) for k, v in mapping.items()}
+
+
 def jsonable(value: object) -> JSONValue:
     """``value`` as JSON: dataclasses by field (see the module's docstring), enums by value, tuples, lists
     and frozensets as lists (sets sorted), dates in ISO 8601. Anything else is a programming error."""
@@ -165,6 +205,8 @@ def jsonable(value: object) -> JSONValue:
     writer = _WRITERS.get(kind)
     if writer is not None:  # a dataclass met before
         return writer(value)
+    if kind is dict:  # before the isinstance walk: a trace's edges (``TraceEdge``) are dicts
+        return _object_of(cast("dict[object, object]", value))
     if isinstance(value, Enum):  # before str and int: a StrEnum is written as its plain value
         return jsonable(value.value)
     if isinstance(value, float):
@@ -178,7 +220,7 @@ def jsonable(value: object) -> JSONValue:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _writer(kind)(value)
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return _object_of(value)
     if isinstance(value, set | frozenset):
         return [jsonable(v) for v in sorted(value)]
     if isinstance(value, datetime | date):
@@ -202,7 +244,7 @@ def _ready_writer(cls: type) -> Callable[[object], object]:
         if not any(f.metadata for f in fields) and all(_scalar(f.type) is not None for f in fields):
             found = _as_is
         else:
-            found = partial(_members, plan=_plan(fields), items=_ready_items, convert=json_ready)
+            found = partial(_members, plan=_plan(fields, cls), items=_ready_items, convert=json_ready)
         _READY[cls] = found
     return found
 

@@ -135,7 +135,7 @@ def redact_trace(
 
 def _hidden(summary: LotSummary) -> dict[str, object]:
     """A summary of a lot the caller may not see: the ``KEPT`` members and the mark."""
-    return {"form": summary.form, "mass_kg": summary.mass_kg, "stage": summary.stage, "hidden": True}
+    return {"form": summary["form"], "mass_kg": summary["mass_kg"], "stage": summary["stage"], "hidden": True}
 
 
 def _typed_lots(
@@ -147,12 +147,10 @@ def _typed_lots(
     for lot_id, summary in lots.items():
         if lot_id not in visible:
             shown[name(lot_id)] = _hidden(summary)
-        elif facilities is None or sees_custody(facilities, summary.custodian, None):
+        elif facilities is None or sees_custody(facilities, summary["custodian"], None):
             shown[lot_id] = summary
         else:
-            shown[lot_id] = LotSummary(
-                summary.form, summary.mass_kg, summary.producer, summary.stage, summary.deposit, HIDDEN
-            )
+            shown[lot_id] = summary | {"custodian": HIDDEN}
     return shown
 
 
@@ -161,13 +159,8 @@ def _typed_edges(edges: tuple[TraceEdge, ...], name: HiddenNames) -> list[object
     visible = name.visible
     return [
         edge
-        if edge.child in visible and edge.parent in visible
-        else {
-            "child": name(edge.child),
-            "parent": name(edge.parent),
-            "mass_kg": edge.mass_kg,
-            "event_index": edge.event_index,
-        }
+        if edge["child"] in visible and edge["parent"] in visible
+        else edge | {"child": name(edge["child"]), "parent": name(edge["parent"])}
         for edge in edges
     ]
 
@@ -181,7 +174,7 @@ def _typed_source(source: TraceSource, name: HiddenNames) -> dict[str, object]:
     summary = source.summary
     lot = source.lot
     if lot in name.visible:
-        out: dict[str, object] = dict(vars(summary))
+        out: dict[str, object] = dict(summary)
         out["share"] = source.share
         out["path_count"] = source.path_count
         if source.element_shares is not None:
