@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.trace_answers import LotSummary, Path, Trace, TraceEdge, TraceSource, UpTrace
-from raretrace.render.jsonable import json_ready
+from raretrace.render.jsonable import json_ready, ready_object
 from raretrace.roles import sees_credential, sees_custody
 
 KEPT = ("form", "mass_kg", "stage")
@@ -202,9 +202,7 @@ def redact_typed_trace(
     placeholders numbered alike."""
     name = names if names is not None else HiddenNames(visible)
     # the members replaced below left empty, so that they are not converted only to be dropped
-    out = json_ready(replace(answer, sources=()) if isinstance(answer, UpTrace) else answer)
-    if not isinstance(out, dict):
-        raise TypeError(f"{type(answer).__name__} is not answered as a JSON object")
+    out = ready_object(replace(answer, sources=()) if isinstance(answer, UpTrace) else answer)
     out["lots"] = _typed_lots(answer.lots, name, facilities)
     if answer.edges is not None:
         out["edges"] = _typed_edges(answer.edges, name)
