@@ -96,25 +96,35 @@ def emit_json(value: object) -> None:
     sys.stdout.write(json_text(value))
 
 
-#: a float orjson writes with an exponent (1e-7, 1e16): a digit, then "e" or "E", then a digit or a sign
+#: where orjson may write a float otherwise than ``repr``: with an exponent (a digit, "e", a digit or a
+#: sign: 1e-7, 1e16) or below 1e-4 without one (0.00001)
 _EXPONENT = re.compile(rb"[eE](?<=[0-9][eE])[-+0-9]")
+_TINY = b"0.0000"
+#: such a float in orjson's indented text: every number of an array or an object is alone at the end of
+#: its line, after a space (a string cannot end a line: a newline in it is written escaped)
+_FLOAT_TO_REPR = re.compile(
+    rb" (-?(?:0\.0000[0-9]*|[0-9]+(?:\.[0-9]+)?[eE][-+]?[0-9]+))(?=,?$)", re.MULTILINE
+)
+
+
+def _repr_float(number: re.Match[bytes]) -> bytes:
+    return b" " + repr(float(number[1])).encode("ascii")
 
 
 def answer_text(answer: object) -> str:
-    """``json_text(jsonable(answer))``, the CLI's JSON of a typed answer (a trace: thousands of edges), in
-    a tenth of its time when orjson writes those bytes: from ``json_ready(answer)``, which leaves a
-    trace's edges and lot summaries as they are, where ``jsonable`` copies each one member by member and
-    ``json.dumps`` writes it in Python (``indent`` takes it off its C encoder).
+    """``json_text(jsonable(answer))``, the CLI's JSON of a typed answer (a trace: thousands of edges),
+    written by orjson from ``json_ready(answer)``, which leaves a trace's edges and lot summaries as they
+    are, where ``jsonable`` copies each one member by member and ``json.dumps`` writes it in Python
+    (``indent`` takes it off its C encoder).
 
-    orjson writes what ``json.dumps(indent=2, sort_keys=True)`` does but for two things, both looked for in
-    its bytes, which are then set aside for ``json_text(jsonable(answer))``: characters outside printable
-    ASCII (``json.dumps`` escapes them, orjson writes them as UTF-8; DEL too), and a float that ``repr``
-    writes with an exponent, below 1e-4 or from 1e16 in magnitude (``1e-05``, ``1e+16``), which orjson
-    writes as ``0.00001`` or ``1e16``: a ``0.0000`` or an exponent in the bytes (also when a string holds
-    one: only the slower path then). Its other floats are ``repr``'s shortest digits, as ``json.dumps``
-    writes them. What orjson cannot write (an integer beyond 64 bits) goes that way too. A float that is
-    not finite among the edges and summaries is written as null where ``jsonable`` refuses it, as for the
-    API (``render.jsonable.json_ready``): the masses are checked finite when recorded."""
+    orjson writes what ``json.dumps(indent=2, sort_keys=True)`` does but for two things, looked for in its
+    bytes. A float that ``repr`` writes with an exponent (below 1e-4 or from 1e16 in magnitude: ``1e-05``,
+    ``1.5e+16``) orjson writes as ``0.00001`` or ``1.5e16``: such numbers are rewritten by ``repr`` (a
+    path's share can be that small). Characters outside printable ASCII (``json.dumps`` escapes them,
+    DEL too; orjson writes UTF-8): the bytes are set aside for ``json_text(jsonable(answer))``, as
+    is what orjson cannot write (an integer beyond 64 bits). A float that is not finite among the
+    edges and summaries is written as null where ``jsonable`` refuses it, as for the API
+    (``render.jsonable.json_ready``): the masses are checked finite when recorded."""
     import orjson  # imported when a command runs, as the registry
 
     from raretrace.render.jsonable import json_ready, jsonable
@@ -127,9 +137,11 @@ def answer_text(answer: object) -> str:
         body = orjson.dumps(json_ready(answer), default=jsonable, option=as_cli)
     except TypeError:  # orjson.JSONEncodeError
         return json_text(jsonable(answer))
-    if body.isascii() and b"\x7f" not in body and b"0.0000" not in body and not _EXPONENT.search(body):
-        return body.decode("ascii") + "\n"
-    return json_text(jsonable(answer))
+    if not body.isascii() or b"\x7f" in body or body[:1] not in (b"{", b"["):
+        return json_text(jsonable(answer))
+    if _TINY in body or _EXPONENT.search(body):
+        body = _FLOAT_TO_REPR.sub(_repr_float, body)
+    return body.decode("ascii") + "\n"
 
 
 def emit_answer(answer: object) -> None:
