@@ -88,7 +88,8 @@ def _ctx(ctx: typer.Context) -> Context:
 def json_text(value: object) -> str:
     """The one JSON rendering of the CLI: keys sorted, so the same registry gives the same bytes
     whatever Python's hash seed; never wrapped (it does not go through the console). ``value`` is what
-    ``json.dumps`` writes: JSON values (a typed answer goes through ``render.jsonable`` first)."""
+    ``json.dumps`` writes: JSON values (a typed answer goes through ``render.jsonable`` first, or is
+    printed by ``answer_text``: the same bytes, from ``json_ready``, for a trace's thousands of rows)."""
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
 
 
@@ -116,7 +117,7 @@ def answer_text(answer: object) -> str:
     """``json_text(jsonable(answer))``, the CLI's JSON of a typed answer (a trace: thousands of edges),
     written by orjson from ``json_ready(answer)``, which leaves a trace's edges and lot summaries as they
     are, where ``jsonable`` copies each one member by member and ``json.dumps`` writes it in Python
-    (``indent`` takes it off its C encoder).
+    (``indent`` takes it off its C encoder): a fifth to a tenth of the time (docs/architecture.md).
 
     orjson writes what ``json.dumps(indent=2, sort_keys=True)`` does but for two things, looked for in its
     bytes. A float that ``repr`` writes with an exponent (below 1e-4 or from 1e16 in magnitude: ``1e-05``,
