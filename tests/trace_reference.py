@@ -1,11 +1,12 @@
-"""How the interfaces made a trace's JSON before they wrote it from ``json_ready`` (the references of
-``tests/test_trace_json_unchanged.py`` and ``tests/test_redact_typed.py``; this module holds no tests).
+"""How the interfaces made a trace's JSON before they wrote it from ``json_ready``: the reference of
+``tests/test_trace_json_unchanged.py``, ``tests/test_redact_typed.py`` and
+``benchmarks/bench_trace_text.py`` (this module holds no tests).
 
 ``trace --json`` printed ``json.dumps(as_object(answer), indent=2, sort_keys=True)``; the web lot page
 made the JSON object of each trace with ``as_object``, annotated the up-trace's edges in place with the
 kilograms of each element they carried, and redacted both traces from their JSON objects
 (``redact_trace``). The code below is theirs as it was in ``src/raretrace/server/web.py`` and
-``server/redact.py`` (commit 7b9fc6d's parent), kept to compare the new ways with.
+``server/redact.py`` at commit 6077de7, kept to compare the new ways with.
 """
 
 from __future__ import annotations
