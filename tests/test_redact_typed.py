@@ -1,6 +1,7 @@
-"""The API writes a trace from the typed answer (``render.jsonable.json_ready``, ``redact_typed_trace``)
-where the web page writes it from its JSON object (``as_object``, ``redact_trace``): the same bytes,
-for every lot of the shared world, both directions, every caller, with shares per element too."""
+"""The API and the web lot page write a trace from the typed answer (``render.jsonable.json_ready``,
+``redact_typed_trace``) where the web page wrote it from its JSON object (``as_object``, ``redact_trace``,
+now ``tests/trace_reference.py``): the same bytes, for every lot of the shared world, both directions,
+every caller, with shares per element too."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from raretrace.ledger.trace_answers import LotSummary, Trace, TraceEdge
 from raretrace.render.jsonable import as_object, json_ready, jsonable
 from raretrace.server.access import visible_among
 from raretrace.server.deps import token_principal
-from raretrace.server.redact import HiddenNames, redact_trace, redact_typed_trace
+from raretrace.server.redact import HiddenNames, redact_typed_trace
 from raretrace.store import schema as t
 from tests.test_server_support import ServerWorld, shared_fixture  # noqa: F401 (fixtures)
+from tests.trace_reference import redact_trace
 
 
 def test_typed_redaction_writes_the_same_bytes(shared: ServerWorld) -> None:

@@ -68,17 +68,16 @@ def test_login_sets_an_http_only_strict_cookie_and_pages_follow_the_role(world: 
 def test_the_origin_sankey_traces_the_lots_own_kilograms(world: ServerWorld) -> None:
     """Each element's kilograms in the lot are conserved back to the sources (not the inputs' whole
     content, most of which may have gone elsewhere)."""
-    from raretrace.server.web import _annotate
-    from tests.trace_json import up_json
+    from raretrace.ledger.lineage import trace_up
+    from raretrace.server.web import _element_kg
 
-    up = up_json(world.registry, JP_MAGNET)
-    _annotate(world.registry, JP_MAGNET, up)
+    up = trace_up(world.registry, JP_MAGNET)
+    carried = list(zip(up.edges or (), _element_kg(world.registry, JP_MAGNET, up), strict=True))
+    sources = {s.lot for s in up.sources}
     magnet = world.registry.lot(JP_MAGNET)
     for element in ("Nd", "Pr", "Dy"):
-        into_root = sum(e["element_kg"][element] for e in up["edges"] if e["child"] == JP_MAGNET)
-        from_sources = sum(
-            e["element_kg"][element] for e in up["edges"] if e["parent"] in {s["lot"] for s in up["sources"]}
-        )
+        into_root = sum(kg[element] for e, kg in carried if e["child"] == JP_MAGNET)
+        from_sources = sum(kg[element] for e, kg in carried if e["parent"] in sources)
         assert into_root == pytest.approx(magnet.spec.element_mass(element))
         assert from_sources == pytest.approx(magnet.spec.element_mass(element))
 

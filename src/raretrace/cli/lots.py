@@ -12,6 +12,7 @@ from rich.markup import escape
 from raretrace.cli.common import (
     JsonFlag,
     _ctx,
+    emit_answer,
     emit_json,
     out_console,
 )
@@ -124,7 +125,7 @@ def trace(
         else trace_down(registry, lot)
     )
     if as_json:
-        emit_json(jsonable(result))
+        emit_answer(result)
     elif isinstance(result, UpTrace):
         _print_up(lot, result)
     else:

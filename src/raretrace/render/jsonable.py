@@ -285,6 +285,15 @@ def json_ready(value: object) -> object:
     return jsonable(value)  # finite floats, enums, other mappings, sets, dates: as jsonable writes them
 
 
+def ready_object(answer: object) -> dict[str, object]:
+    """The JSON object ``json_ready`` makes of a typed answer with a member orjson does not write as it
+    is (a trace): a new dict, its members orjson's to write (the web lot page sets some of them)."""
+    value = json_ready(answer)
+    if not isinstance(value, dict):
+        raise TypeError(f"{type(answer).__name__} is not answered as a new JSON object")
+    return value
+
+
 def as_object(answer: object) -> JSONObject:
     """The JSON object ``jsonable`` makes of a typed answer (a dataclass or a mapping)."""
     value = jsonable(answer)

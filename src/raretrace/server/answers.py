@@ -22,9 +22,9 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from raretrace.render.jsonable import as_object, json_ready, jsonable
+from raretrace.render.jsonable import as_object, json_ready, jsonable, ready_object
 
-__all__ = ["as_object", "json_answer", "json_ready", "typed_answer"]
+__all__ = ["as_object", "json_answer", "json_ready", "ready_object", "typed_answer"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
 _PYDANTIC: TypeAdapter[object] = TypeAdapter(object)

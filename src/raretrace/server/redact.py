@@ -17,11 +17,11 @@ down traces with the same one, so one hidden lot has one name on the page and tw
 share one. The API answers each direction on its own, with its own prefix (``hidden-up-1`` …,
 ``hidden-down-1`` …), so a client merging the two answers cannot merge two lots either.
 
-Traces are redacted in two forms with the same result: ``redact_trace`` works on the JSON object of a
-trace (the web page's, which it annotates first), ``redact_typed_trace`` on the typed answer itself (the
-API's, written by orjson: no JSON object is made of the whole trace first, and the edges and summaries
-the caller may see are written as they are). ``tests/test_redact_typed.py`` holds them to the same
-bytes.
+Traces are redacted from the typed answer itself (``redact_typed_trace``), for the API (written by
+orjson) and the web lot page alike: no JSON object is made of the whole trace first, and the edges and
+summaries the caller may see are given as they are. It once worked on the JSON object of a trace
+(``redact_trace``, kept in ``tests/trace_reference.py``): ``tests/test_redact_typed.py`` holds the two
+to the same bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from raretrace.jsontypes import JSONObject, JSONValue
 from raretrace.ledger.trace_answers import LotSummary, Path, Trace, TraceEdge, TraceSource, UpTrace
-from raretrace.render.jsonable import json_ready
+from raretrace.render.jsonable import json_ready, ready_object
 from raretrace.roles import sees_credential, sees_custody
 
 KEPT = ("form", "mass_kg", "stage")
@@ -69,12 +69,6 @@ def _array(value: JSONValue) -> list[JSONValue]:
     return value
 
 
-def _summary(name: HiddenNames, lot_id: str, summary: JSONObject) -> JSONObject:
-    if lot_id in name.visible:
-        return summary
-    return {k: v for k, v in summary.items() if k in KEPT} | {"hidden": True}
-
-
 HIDDEN = "hidden"
 #: the fields of a lot that say where it is now and how much of it its holder has used
 CUSTODY = ("custodian", "in_transit_to", "remaining_kg")
@@ -89,50 +83,6 @@ def redact_custody(lot: JSONObject, facilities: Set[str]) -> JSONObject:
     return lot | {k: v for k, v in hidden.items() if k in lot}
 
 
-def _source(name: HiddenNames, source: JSONObject) -> JSONObject:
-    """One source of a trace with its lot and the lots of its paths named by ``name``."""
-    lot = str(source["lot"])
-    out = _summary(name, lot, {k: v for k, v in source.items() if k not in ("lot", "paths")})
-    out = out | {"lot": name(lot), "share": source["share"], "path_count": source["path_count"]}
-    if "element_shares" in source:
-        out = out | {"element_shares": source["element_shares"]}
-    paths: list[JSONValue] = []
-    for path in _array(source["paths"]):
-        entry = _object(path)
-        paths.append(entry | {"lots": [name(x) for x in _array(entry["lots"])]})
-    return out | {"paths": paths}
-
-
-def redact_trace(
-    result: JSONObject,
-    visible: Set[str],
-    facilities: Set[str] | None = None,
-    names: HiddenNames | None = None,
-) -> JSONObject:
-    """The same trace with every lot outside ``visible`` replaced by a placeholder from ``names`` (pass
-    the same ``names`` for traces shown together; ``hidden_lots`` counts this trace's own), and (given
-    the caller's ``facilities``) the custody of the visible lots the caller does not hold hidden."""
-    name = names if names is not None else HiddenNames(visible)
-    lots = _object(result["lots"])
-    out = dict(result)
-    shown: JSONObject = {name(k): _summary(name, k, _object(v)) for k, v in lots.items()}
-    if facilities is not None:
-        shown = {k: redact_custody(_object(v), facilities) for k, v in shown.items()}
-    out["lots"] = shown
-    edges: list[JSONValue] = []
-    for edge in _array(result["edges"]):
-        e = _object(edge)
-        edges.append(e | {"child": name(e["child"]), "parent": name(e["parent"])})
-    out["edges"] = edges
-    if "sources" in result:
-        out["sources"] = [_source(name, _object(s)) for s in _array(result["sources"])]
-    for key in ("reached", "end_items"):
-        if key in result:
-            out[key] = [name(x) for x in _array(result[key])]
-    out["hidden_lots"] = sum(1 for lot_id in lots if lot_id not in name.visible)
-    return out
-
-
 def _hidden(summary: LotSummary) -> dict[str, object]:
     """A summary of a lot the caller may not see: the ``KEPT`` members and the mark."""
     return {"form": summary["form"], "mass_kg": summary["mass_kg"], "stage": summary["stage"], "hidden": True}
@@ -141,7 +91,7 @@ def _hidden(summary: LotSummary) -> dict[str, object]:
 def _typed_lots(
     lots: Mapping[str, LotSummary], name: HiddenNames, facilities: Set[str] | None
 ) -> dict[str, object]:
-    """``lots`` renamed, summarized and with custody hidden as ``redact_trace`` does."""
+    """``lots`` renamed, summarized (the ``KEPT`` members of a hidden lot) and with custody hidden."""
     visible = name.visible
     shown: dict[str, object] = {}
     for lot_id, summary in lots.items():
@@ -170,7 +120,7 @@ def _typed_path(path: Path, name: HiddenNames) -> dict[str, object]:
 
 
 def _typed_source(source: TraceSource, name: HiddenNames) -> dict[str, object]:
-    """One source as ``_source`` writes it: members in the same order."""
+    """One source, its lot and the lots of its paths named by ``name``: members in the order of its JSON."""
     summary = source.summary
     lot = source.lot
     if lot in name.visible:
@@ -197,14 +147,13 @@ def redact_typed_trace(
     facilities: Set[str] | None = None,
     names: HiddenNames | None = None,
 ) -> dict[str, object]:
-    """``redact_trace(as_object(answer), …)`` made from the typed answer: the value to give orjson
-    (``render.jsonable.json_ready``'s kind), with the same members in the same order and the
-    placeholders numbered alike."""
+    """The same trace with every lot outside ``visible`` replaced by a placeholder from ``names`` (pass
+    the same ``names`` for traces shown together; ``hidden_lots`` counts this trace's own), and (given
+    the caller's ``facilities``) the custody of the visible lots the caller does not hold hidden: the
+    value to give orjson (``render.jsonable.json_ready``'s kind), members in the order of the JSON."""
     name = names if names is not None else HiddenNames(visible)
     # the members replaced below left empty, so that they are not converted only to be dropped
-    out = json_ready(replace(answer, sources=()) if isinstance(answer, UpTrace) else answer)
-    if not isinstance(out, dict):
-        raise TypeError(f"{type(answer).__name__} is not answered as a JSON object")
+    out = ready_object(replace(answer, sources=()) if isinstance(answer, UpTrace) else answer)
     out["lots"] = _typed_lots(answer.lots, name, facilities)
     if answer.edges is not None:
         out["edges"] = _typed_edges(answer.edges, name)

@@ -23,17 +23,18 @@ from raretrace.ledger.logview import latest_checkpoint
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import Registry
 from raretrace.ledger.stage_shares import stage_shares as stage_shares_recorded
+from raretrace.ledger.trace_answers import DownTrace, UpTrace
 from raretrace.log.checkpoint import Checkpoint
 from raretrace.log.note import split_note
 from raretrace.server import certificate_pages, charts, queries
 from raretrace.server.access import require_participant, visible_lots
-from raretrace.server.answers import as_object
+from raretrace.server.answers import as_object, ready_object
 from raretrace.server.api_certificates import VerifyRequest, verify_for
 from raretrace.server.api_lots import certificates_seen, lot_page, lot_view
 from raretrace.server.api_world import shipped, shipped_scenarios, solve, stage_share_table, summarize
 from raretrace.server.deps import SESSION_COOKIE, RegistryDep, SettingsDep, WebCaller, token_principal
 from raretrace.server.problems import classify
-from raretrace.server.redact import HiddenNames, redact_trace
+from raretrace.server.redact import HiddenNames, redact_typed_trace
 from raretrace.server.submit import split_batch, submit
 from raretrace.world.report import sankey as report_sankey
 from raretrace.world.report import unmet_series
@@ -129,21 +130,22 @@ def dashboard_model(registry: Registry, cache: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _annotate(registry: Registry, root: str, up: dict[str, Any]) -> None:
-    """Give each edge of an up-trace the kilograms of each element of THIS lot that it carried, before
-    any lot is hidden: the lot's element mass is traced back generation by generation, each lot's share
-    split over its inputs in proportion to the element mass each input brought (controlled blending,
-    as the origin vectors do). Whole input masses would show the ore's entire content, most of which
-    went into other lots."""
+def _element_kg(registry: Registry, root: str, up: UpTrace) -> list[dict[str, float]]:
+    """The kilograms of each element of THIS lot that each edge of its up-trace carried (in the order of
+    ``up.edges``), worked out before any lot is hidden: the lot's element mass is traced back
+    generation by generation, each lot's share split over its inputs in proportion to the element mass
+    each input brought (controlled blending, as the origin vectors do). Whole input masses would show
+    the ore's entire content, most of which went into other lots."""
     with registry.engine.connect() as conn:
-        found = registry.store.lots(conn, sorted(up["lots"]))
+        found = registry.store.lots(conn, sorted(up.lots))
     fractions = {i: lot.spec.composition.fractions for i, lot in found.items()}
-    incoming: dict[str, list[dict[str, Any]]] = {}
+    edges = up.edges or ()
+    flows: list[dict[str, float]] = [{} for _ in edges]
+    incoming: dict[str, list[int]] = {}
     pending: dict[str, int] = {}
-    for edge in up["edges"]:
-        incoming.setdefault(edge["child"], []).append(edge)
+    for i, edge in enumerate(edges):
+        incoming.setdefault(edge["child"], []).append(i)
         pending[edge["parent"]] = pending.get(edge["parent"], 0) + 1
-        edge["element_kg"] = {}
     lot = found[root]
     carried: dict[str, dict[str, float]] = {
         root: {e: lot.spec.element_mass(e) for e in fractions[root] if e in REE_SYMBOLS}
@@ -151,33 +153,50 @@ def _annotate(registry: Registry, root: str, up: dict[str, Any]) -> None:
     ready = [root]
     while ready:
         node = ready.pop()
+        into_node = incoming.get(node, [])
         for element, kg in carried.get(node, {}).items():
-            edges = incoming.get(node, [])
-            brought = [e["mass_kg"] * fractions.get(e["parent"], {}).get(element, 0.0) for e in edges]
+            brought = [
+                edges[i]["mass_kg"] * fractions.get(edges[i]["parent"], {}).get(element, 0.0)
+                for i in into_node
+            ]
             total = sum(brought)
-            for edge, part in zip(edges, brought, strict=True):
+            for i, part in zip(into_node, brought, strict=True):
                 flow = kg * part / total if total > 0 else 0.0
-                edge["element_kg"][element] = flow
-                into = carried.setdefault(edge["parent"], {})
+                flows[i][element] = flow
+                into = carried.setdefault(edges[i]["parent"], {})
                 into[element] = into.get(element, 0.0) + flow
-        for edge in incoming.get(node, []):
-            pending[edge["parent"]] -= 1
-            if pending[edge["parent"]] == 0:
-                ready.append(edge["parent"])
+        for i in into_node:
+            pending[edges[i]["parent"]] -= 1
+            if pending[edges[i]["parent"]] == 0:
+                ready.append(edges[i]["parent"])
+    return flows
+
+
+def _shown(
+    registry: Registry, caller: Principal, up: UpTrace, down: DownTrace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The traces as the page shows them: their JSON as the API writes it (``render.jsonable.json_ready``,
+    redacted by ``redact_typed_trace`` for a caller who does not see everything), read by key by the
+    template, the graph and the Sankeys; no dict is made for an edge or a summary left as it is, and a
+    redacted edge keeps its place."""
+    if caller.sees_everything:
+        return ready_object(up), ready_object(down)
+    with registry.engine.connect() as conn:
+        visible = visible_lots(conn, caller, {*up.lots, *down.lots})
+    names = HiddenNames(visible)  # one numbering for the page: the graph merges both traces
+    return (
+        redact_typed_trace(up, visible, caller.facilities, names),
+        redact_typed_trace(down, visible, caller.facilities, names),
+    )
 
 
 def lot_model(registry: Registry, caller: Principal, lot_id: str) -> dict[str, Any]:
     details = lot_view(registry, caller, lot_id)  # 404 alike for missing and not visible
-    # the page works on the traces' JSON (render.jsonable), as the API sends them: the graph and the
-    # Sankeys annotate and redact it, and the template reads it by key
-    up: dict[str, Any] = as_object(trace_up(registry, lot_id, max_paths=TRACE_PATHS))
-    down: dict[str, Any] = as_object(trace_down(registry, lot_id))
-    _annotate(registry, lot_id, up)
-    if not caller.sees_everything:
-        with registry.engine.connect() as conn:
-            visible = visible_lots(conn, caller, {*up["lots"], *down["lots"]})
-        names = HiddenNames(visible)  # one numbering for the page: the graph merges both traces
-        up, down = (redact_trace(x, visible, caller.facilities, names) for x in (up, down))
+    traced_up = trace_up(registry, lot_id, max_paths=TRACE_PATHS)
+    up, down = _shown(registry, caller, traced_up, trace_down(registry, lot_id))
+    # the Sankeys' kilograms (``charts.origin_sankey``), on new dicts: the answer's edges are its own
+    flows = _element_kg(registry, lot_id, traced_up)
+    up["edges"] = [edge | {"element_kg": kg} for edge, kg in zip(up["edges"], flows, strict=True)]
     composition = details["lot"]["composition"]
     elements = [e for e in sorted(composition, key=lambda e: -composition[e]) if e in REE_SYMBOLS]
     with registry.engine.connect() as conn:
