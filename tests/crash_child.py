@@ -38,14 +38,14 @@ def main() -> None:
         for i in range(count)
     ]
     if pause:
-        original = Store.write_batch
+        original = Store.update_batch
 
         def write_then_wait(self: Store, conn, batch, tree_size):  # type: ignore[no-untyped-def]
             original(self, conn, batch, tree_size)
             print("WRITTEN", flush=True)
             time.sleep(60)
 
-        Store.write_batch = write_then_wait  # type: ignore[method-assign]
+        Store.update_batch = write_then_wait  # type: ignore[method-assign]
     print("APPENDING", flush=True)
     registry.append(batch)
     print("COMMITTED", flush=True)

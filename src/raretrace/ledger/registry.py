@@ -323,9 +323,10 @@ class Registry:
                     self._check_signatures(verifier.first_failure(state.pending_signatures))
                     return AppendResult(size, len(parsed), size, "")
                 # Pipelined: the batch is written, logged and its checkpoint signed while the workers
-                # finish its last signatures; nothing is committed before every one has verified.
-                note = self._write(conn, state, size, len(parsed), now, signer)
-                self._check_signatures(verifier.first_failure(state.pending_signatures))
+                # finish its last signatures, and (PostgreSQL) the server applies the batch's updates
+                # while this process verifies; nothing is committed before every one has verified.
+                with self._written(conn, state, size, len(parsed), now, signer) as note:
+                    self._check_signatures(verifier.first_failure(state.pending_signatures))
         except BaseException:
             verifier.cancel()
             raise
@@ -366,17 +367,23 @@ class Registry:
         verifier.feed(state.pending_signatures, final=True)  # the last chunk, before the writing starts
         return state
 
-    def _write(
+    @contextmanager
+    def _written(
         self, conn: Connection, state: LedgerState, size: int, count: int, now: str, signer: Ed25519Signer
-    ) -> str:
-        """The judged batch's rows, its log leaves and the new signed checkpoint; returns the note."""
-        self.store.write_batch(conn, state.write, size + count)
+    ) -> Iterator[str]:
+        """The judged batch's rows, its log leaves and the new signed checkpoint; yields the note while
+        the last statements are still running on a server database (``Store.pipelined``: leaving the
+        block waits for them and raises the first error). The reads (the log's partial tiles) come
+        before the statements sent without waiting, since a read would wait for those."""
+        self.store.insert_batch(conn, state.write)
         tree = TiledTree(SqlTileStorage(conn), size)
         root = tree.append([row["leaf_hash"] for row in state.write.events])
         new_size = size + count
         note = sign_checkpoint(Checkpoint(self.origin, new_size, root), self.origin, signer)
-        self.store.insert_checkpoint(conn, new_size, root, note, now)
-        return note
+        with self.store.pipelined(conn):
+            self.store.update_batch(conn, state.write, new_size)
+            self.store.insert_checkpoint(conn, new_size, root, note, now)
+            yield note
 
     @staticmethod
     def _parse(index: int, raw: bytes) -> Parsed:

@@ -10,16 +10,36 @@ connection, so the statements run in the caller's transaction.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, Update, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Float,
+    Insert,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Update,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # (SQL text, a function from a parameter dict to what the DB-API driver takes for it)
 _Compiled = tuple[str, Callable[[Mapping[str, Any]], Any]]
@@ -62,10 +82,12 @@ def execute_many(conn: Connection, statement: ClauseElement, rows: Sequence[Mapp
 def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
     """INSERT ``rows`` (all with the same keys) into ``table``, in the caller's transaction.
 
-    On PostgreSQL as one ``COPY … FROM STDIN``: psycopg's executemany sends a statement a row and spent
-    ~20 µs of the writer's CPU a row doing it, three times SQLite's cost (measured on the ingest
-    benchmark); COPY streams the rows in one command, adapted by psycopg's C code. A row that breaks a
-    constraint fails the COPY as it would the INSERT. Elsewhere: ``execute_many`` of the INSERT."""
+    On PostgreSQL as one binary ``COPY … FROM STDIN``: psycopg's executemany sends a statement a row
+    and spent ~20 µs of the writer's CPU a row doing it, three times SQLite's cost (measured on the
+    ingest benchmark); COPY streams the rows in one command, adapted by psycopg's C code, and in the
+    binary format neither side escapes or parses text (envelopes are bytea): half the CPU of a text
+    COPY on both sides (``benchmarks`` figures in docs/speed-limits.md). A row that breaks a constraint
+    fails the COPY as it would the INSERT. Elsewhere: ``execute_many`` of the INSERT."""
     if not rows:
         return
     if conn.dialect.name != "postgresql":
@@ -77,11 +99,54 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, obje
     assert isinstance(driver, psycopg.Connection)
     names = tuple(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN"
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
     values = _arguments(names)  # a tuple in column order
     with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types([_binary_type(table.c[name].type) for name in names])
         for row in rows:
             copy.write_row(values(row))
+
+
+def _binary_type(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL type whose binary form ``COPY … (FORMAT BINARY)`` sends for a column: each
+    column type the registry's tables use, by width (an ``integer`` column takes 4 bytes, not 8)."""
+    if isinstance(column_type, TypeDecorator):  # e.g. the envelope column: bytea underneath
+        column_type = column_type.impl_instance
+    for kind, name in _BINARY_TYPES:
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no binary COPY type for {column_type!r}")
+
+
+# order matters: subclasses first (BigInteger is an Integer, Text a String)
+_BINARY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Float, "float8"),
+    (Boolean, "bool"),
+    (LargeBinary, "bytea"),
+    (String, "text"),  # varchar's binary form is text's; the column still checks its length
+)
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """The statements run inside are sent to PostgreSQL without waiting for each one's result (psycopg's
+    pipeline mode), so the server executes them while this process goes on; leaving the block waits
+    for them all and raises the first error. A read inside waits for everything sent before it, so
+    the caller does its reads first. Elsewhere (SQLite runs in this process) it changes nothing.
+
+    Why: on PostgreSQL the append's writes kept the writer waiting ~30 µs an event for the server
+    (measured on the ingest benchmark), time in which it can verify the batch's signatures."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg  # only ever reached through the psycopg driver
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.pipeline():
+        yield
 
 
 _INSERTS: dict[Table, Insert] = {}
@@ -158,11 +223,22 @@ _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 def fetch_in(
     conn: Connection, columns: Sequence[ColumnElement[Any]], key: ColumnElement[Any], values: Sequence[Any]
 ) -> list[Any]:
-    """Rows (with attribute access by column name) whose ``key`` is one of ``values``, in chunks."""
+    """Rows (with attribute access by column name) whose ``key`` is one of ``values``.
+
+    On PostgreSQL as one ``key = ANY(array)`` statement: an ``IN`` list of 500 parameters is adapted
+    one value at a time by the driver and planned anew by the server each time (measured on the ingest
+    benchmark: ~15 µs of the writer's CPU and as much waiting an appended event for the two lookups of
+    a batch); one array parameter is adapted in C and the plan is reused. Elsewhere in chunks of
+    ``IN_CHUNK`` (SQLite has no arrays)."""
     names = tuple(c.key for c in columns if c.key is not None)
     row_type = _ROW_TYPES.get(names)
     if row_type is None:
         row_type = _ROW_TYPES[names] = namedtuple("Row", names)
+    if not values:
+        return []
+    if conn.dialect.name == "postgresql":
+        statement = _any_statement(tuple(columns), key)
+        return [row_type(*row) for row in fetch_all(conn, statement, {"values": list(values)})]
     out: list[Any] = []
     for start in range(0, len(values), IN_CHUNK):
         part = values[start : start + IN_CHUNK]
@@ -184,5 +260,16 @@ def _in_statement(
     statement = _IN_STATEMENTS.get(cache_key)
     if statement is None:
         statement = select(*columns).where(key.in_([bindparam(f"p{i}") for i in range(size)]))
+        _IN_STATEMENTS[cache_key] = statement
+    return statement
+
+
+def _any_statement(columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any]) -> ClauseElement:
+    """PostgreSQL: ``SELECT columns WHERE key = ANY(:values)``, the array typed as the key's column."""
+    cache_key = (columns, key, -1)
+    statement = _IN_STATEMENTS.get(cache_key)
+    if statement is None:
+        values = cast(bindparam("values"), ARRAY(key.type))
+        statement = select(*columns).where(key == any_(values))
         _IN_STATEMENTS[cache_key] = statement
     return statement

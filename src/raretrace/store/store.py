@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -32,6 +33,7 @@ from raretrace.store.raw import (
     fetch_all,
     fetch_in,
     insert_many,
+    pipelined,
     update_many,
 )
 
@@ -267,13 +269,16 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
     # --- the one write of a batch ---------------------------------------------------------------
     def write_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
         """Write a judged batch in bulk, in the caller's transaction (see ``store.raw`` for why raw)."""
+        self.insert_batch(conn, batch)
+        self.update_batch(conn, batch, tree_size)
+
+    def insert_batch(self, conn: Connection, batch: BatchWrite) -> None:
+        """The batch's new rows (and its key changes): the first half of ``write_batch``."""
         insert_many(conn, t.facilities, [facility_row(spec, seq) for spec, seq in batch.facilities])
         insert_many(conn, t.facility_keys, batch.new_keys)
         for key_id, values in batch.key_updates.items():
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
         insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
-        changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
-        update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
         # bulk rows bypass the column type, so the envelope's stored form is made here (from the
         # payload parsing decoded: not decoded again)
         insert_many(
@@ -286,13 +291,24 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
         )
         insert_many(conn, t.lot_inputs, batch.lot_inputs)
         insert_many(conn, t.transfers, batch.transfers)
+        insert_many(conn, t.assays, batch.assays)
+
+    def update_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
+        """The batch's changes to rows that exist (after ``insert_batch``: a receipt may mark a transfer
+        of the same batch) and the new tree size. Statements only, no reads and no row counts, so that
+        ``pipelined`` can send them without waiting."""
+        changed = [lot for lot_id, lot in batch.changed_lots.items() if lot_id not in batch.new_lots]
+        update_many(conn, _UPDATE_LOT, [_lot_update(lot) for lot in changed])
         update_many(
             conn,
             _RECEIVED,
             [{"v_seq": s, "v_lot_id": lot, "v_received_seq": r} for s, lot, r in batch.received],
         )
-        insert_many(conn, t.assays, batch.assays)
-        self.set_meta(conn, "tree_size", str(tree_size))
+        execute_one(conn, _META_SET, {"v_key": "tree_size", "v_value": str(tree_size)})  # the row exists
+
+    def pipelined(self, conn: Connection) -> AbstractContextManager[None]:
+        """``store.raw.pipelined``: the statements inside sent without waiting (PostgreSQL)."""
+        return pipelined(conn)
 
     def insert_checkpoint(self, conn: Connection, size: int, root: bytes, note: str, created_at: str) -> None:
         """Record the signed checkpoint of the log at ``size`` (in the caller's transaction)."""
