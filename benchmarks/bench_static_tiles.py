@@ -5,13 +5,14 @@
 
 A registry of ``--leaves`` signed extract events is built on SQLite and published to a directory
 (the publication is timed, then repeated with nothing new to show it writes only the checkpoint).
-Then two servers run, each in its own process on loopback: Python's ``http.server``
+Then three servers run, each in its own process on loopback: Python's ``http.server``
 (ThreadingHTTPServer, HTTP/1.1 keep-alive, sendfile-less, one process: the slowest static server
-there is) serving the directory, and ``raretrace serve`` (uvicorn, one worker, its rate limits on but far above the load, as in
-``bench_server.py``) serving the same paths from the database. The load generator of ``bench_server.py`` (a third process, asyncio,
-keep-alive) fetches the same random full tiles from each: level-0 hash tiles, then entry
-bundles (256 signed events each; the API needs the secretariat's token for those). A sample of
-answers is compared byte for byte between the two.
+there is) and nginx serving the directory, and ``raretrace serve`` (uvicorn, one worker, its rate
+limits on but far above the load, as in ``bench_server.py``) serving the same paths from the
+database. The load generator of ``bench_server.py`` (a fourth process, asyncio, keep-alive) fetches
+the same random full tiles from each: level-0 hash tiles, then entry bundles (256 signed events
+each; the API needs the secretariat's token for those). A sample of answers is compared byte for
+byte between them.
 
 The baseline over HTTP is the fastest static file server there is, nginx, serving the same directory on
 another loopback port from a configuration generated in the work directory (``nginx -c CONF -p
@@ -232,6 +233,7 @@ def main() -> None:
     if nginx is not None:
         servers.append(("nginx", nginx_port, nginx))
     rows: list[tuple[str, dict[str, dict[str, float]], dict[str, float], float]] = []
+    busy: dict[str, float] = {}  # the load generator's CPU over the wall time of the nginx runs
     try:
         wait_for(static_port, static)
         wait_for(api_port, api)
@@ -265,6 +267,8 @@ def main() -> None:
                 measured[server] = summary(
                     len(plan), result["wall_s"], result["latencies"], result["server_cpu_s"]
                 )
+                if server == "nginx":
+                    busy[name] = result["client_cpu_s"] / result["wall_s"]
             rows.append((name, measured, disk, total_bytes / len(plan)))
     finally:
         for _, _, process in servers:
@@ -298,6 +302,12 @@ def main() -> None:
             f"| {name} ({avg / 1024:.1f} KiB) | {cell(st, avg)} | {cell(ap, avg)} | {versus_nginx}"
             f"{st['per_s'] / ap['per_s']:.2f} | {disk['per_s']:,.0f}/s | "
             f"{st['per_s'] / disk['per_s']:.3f} | {ap['per_s'] / disk['per_s']:.3f} |"
+        )
+    if busy:
+        print(
+            "the load generator (one Python process) was busy "
+            + ", ".join(f"{share:.0%} of the nginx run's wall time ({name})" for name, share in busy.items())
+            + ": near 100%, nginx's rate is the load generator's ceiling and nginx's own is higher"
         )
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
