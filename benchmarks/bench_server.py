@@ -5,7 +5,7 @@ separate load-generator process with 50 concurrent clients, against the same wor
                                       [--traces 5000] [--clients 50] [--workers N] [--pg ADMIN_URL]
                                       [--phases single,batch,trace] [--rate-limit 0,1e9]
                                       [--trees OLD,NEW,OLD,NEW] [--workers 1,2] [--profile sample|cprofile]
-                                      [--base-cache DIR] [--skip-inproc]
+                                      [--base-cache DIR] [--skip-inproc] [--no-http-floor]
 
 The server is ``raretrace serve`` in its own process (uvicorn, one worker, group commit on); the load
 generator is this script in a third process (``--loadgen``), speaking plain HTTP/1.1 keep-alive over
@@ -20,6 +20,13 @@ call each (``Registry.append([e])``) and in the same batches, and the same lots 
 once per limit on a fresh copy of the database, and each run's rates and server CPU are printed beside
 the first's (0: limits off, the fastest server there is; 1e9: limits on and checked on every request
 but far above the load, so the run measures what checking them costs).
+
+The HTTP floor: the same requests (the same bodies and paths, phase by phase) sent by the same load
+generator at the same clients to the fastest trivial endpoint on the same server stack, a bare ASGI app
+that reads the body and returns a fixed 11-byte JSON body, on uvicorn with httptools and uvloop, one
+process (``--floor-server``). Its rates are printed beside each run's, with ``HTTP / floor``: what is
+left above 1 / floor per request is the server's own work. It adds a few seconds to a run
+(``--no-http-floor`` leaves it out).
 """
 
 from __future__ import annotations
@@ -112,6 +119,39 @@ def loadgen(args: argparse.Namespace) -> None:
     requests = [(r["method"], r["path"], r["body"].encode("latin-1")) for r in spec["requests"]]
     result = asyncio.run(_drive(args.host, args.port, args.clients, requests, head))
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+# --- the HTTP floor (its own process) -------------------------------------------------------------------
+
+FLOOR_BODY = b'{"ok":true}'
+
+
+async def floor_app(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+    """The fastest trivial endpoint: every request's body read and a fixed small answer."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"11")],
+        }
+    )
+    await send({"type": "http.response.body", "body": FLOOR_BODY})
+
+
+def floor_server(port: int) -> None:
+    """The floor on the stack ``raretrace serve`` runs on (uvicorn picks httptools and uvloop there when
+    installed; here they are required)."""
+    import uvicorn
+
+    uvicorn.run(
+        floor_app, host="127.0.0.1", port=port, http="httptools", loop="uvloop", lifespan="off",
+        log_level="warning", access_log=False,
+    )  # fmt: skip
 
 
 # --- the orchestrator ------------------------------------------------------------------------------------
@@ -297,8 +337,10 @@ def run_loadgen(
         ],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"{name}: the load generator failed: {out.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout)
     result["server_cpu_s"] = cpu_seconds(server_pid) - before
     bad = {s: n for s, n in result["statuses"].items() if int(s) >= 300}
@@ -370,6 +412,12 @@ def main() -> None:
     parser.add_argument(
         "--profile-dir", default="profile-server", help="where --profile writes, a folder a run"
     )
+    parser.add_argument(
+        "--no-http-floor",
+        action="store_true",
+        help="leave out the HTTP floor (a bare ASGI app on uvicorn + httptools + uvloop, same requests)",
+    )
+    parser.add_argument("--floor-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--requests", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
@@ -377,6 +425,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.loadgen:
         loadgen(args)
+        return
+    if args.floor_server:
+        floor_server(args.port)
         return
 
     from raretrace.ledger.audit import audit
@@ -453,8 +504,15 @@ def main() -> None:
         )
         for k, limit in enumerate(limits)
     ]
-    runs_summary: dict[str, list[dict[str, dict[str, float]]]] = {}
     counts = {phase: calls[phase][0] for phase in phases}
+    floor: dict[str, dict[str, float]] = {}
+    if not args.no_http_floor:
+        floor_results = drive_floor(args, phases, tokens, work, (singles, batches, traced))
+        floor = {
+            phase: summary(counts[phase], r["wall_s"], r["latencies"], r["server_cpu_s"])
+            for phase, r in floor_results.items()
+        }
+    runs_summary: dict[str, list[dict[str, dict[str, float]]]] = {}
     labels = {
         "single": ("single submissions/s", ">= 1,000/s, p99 < 100 ms"),
         "batch": (f"batch events/s ({args.batch_size}/request)", ">= 3,000 events/s"),
@@ -489,6 +547,14 @@ def main() -> None:
                 f"{http['per_s'] / base['per_s']:12.2f} {http['cpu_ms'] / base['cpu_ms']:6.2f}  "
                 f"{labels[phase][1]}"
             )
+        for phase in phases if floor else ():
+            http, bare = over_http[phase], floor[phase]
+            print(
+                f"{'  HTTP floor (bare ASGI app)':32} {bare['per_s']:9,.0f} {bare['p50_ms']:8.1f} "
+                f"{bare['p99_ms']:8.1f} {bare['cpu_ms']:6.2f}ms | "
+                f"HTTP / floor {http['per_s'] / bare['per_s']:.3f} "
+                f"({phase}; server CPU {cpu_times(http['cpu_ms'], bare['cpu_ms'])} the floor's)"
+            )
         client_cpu = ", ".join(f"{results[phase]['client_cpu_s']:.1f} s ({phase})" for phase in phases)
         print(
             f"the load generator used {client_cpu} of CPU; log audit: server "
@@ -496,6 +562,12 @@ def main() -> None:
         )
     if len(runs_summary) > 1:
         print_tree_ratios(runs_summary, phases)
+    if floor:
+        floor_cpu = ", ".join(f"{floor_results[p]['client_cpu_s']:.1f} s ({p})" for p in phases)
+        print(
+            "HTTP floor: a bare ASGI app returning a fixed 11-byte body on uvicorn + httptools + uvloop, one "
+            f"process, the same requests, clients and load generator (which used {floor_cpu} of CPU)"
+        )
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         "srv cpu: the server processes' CPU time per event or query; load average (1, 5, 15 min) at the "
@@ -504,6 +576,11 @@ def main() -> None:
     )
     databases.drop()
     shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_times(ours: float, floor: float) -> str:
+    """``ours`` as a multiple of ``floor``; a floor too short for the kernel's CPU clock (10 ms) says so."""
+    return f"{ours / floor:.1f}x" if floor > 0 else "unmeasured (under one clock tick) against"
 
 
 def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases: list[str]) -> None:
@@ -527,6 +604,79 @@ def print_tree_ratios(runs: dict[str, list[dict[str, dict[str, float]]]], phases
             )
 
 
+def wait_up(port: int, server: subprocess.Popen[str]) -> None:
+    """Return once ``port`` accepts connections; stop the benchmark if ``server`` exits or takes 180 s."""
+    deadline = time.monotonic() + 180  # a busy machine starts the processes slowly
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError as e:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the server did not start: {server.stderr.read() if server.stderr else ''}"
+                ) from e
+            time.sleep(0.1)
+
+
+def phase_specs(
+    phases: list[str],
+    tokens: dict[str, str],
+    work_items: tuple[list[bytes], list[list[bytes]], list[str]],
+) -> dict[str, dict[str, Any]]:
+    """Each phase's requests as the load generator reads them (``loadgen``)."""
+    singles, batches, traced = work_items
+    loads = {
+        "single": ("mines", "application/json", [("POST", "/api/v1/events", e) for e in singles]),
+        "batch": (
+            "mines",
+            "application/x-ndjson",
+            [("POST", "/api/v1/events/batch", b"".join(e + b"\n" for e in b)) for b in batches],
+        ),
+        "trace": (
+            "maker",
+            "application/json",
+            [("GET", f"/api/v1/lots/{lot_id}/trace?direction=up", b"") for lot_id in traced],
+        ),
+    }
+    return {
+        phase: {
+            "token": tokens[who],
+            "content_type": content_type,
+            "requests": [{"method": m, "path": p, "body": b.decode("latin-1")} for m, p, b in requests],
+        }
+        for phase in phases
+        for who, content_type, requests in [loads[phase]]
+    }
+
+
+def drive_floor(
+    args: argparse.Namespace,
+    phases: list[str],
+    tokens: dict[str, str],
+    work: Path,
+    work_items: tuple[list[bytes], list[list[bytes]], list[str]],
+) -> dict[str, Any]:
+    """Every phase's requests driven against the HTTP floor (``floor_server``) in its own process."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--floor-server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_up(port, server)
+        print("HTTP floor up", flush=True)
+        return {
+            phase: run_loadgen(work, port, args.clients, f"floor-{phase}", spec, server.pid)
+            for phase, spec in phase_specs(phases, tokens, work_items).items()
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def serve_and_drive(
     args: argparse.Namespace,
     server_db: str,
@@ -542,7 +692,6 @@ def serve_and_drive(
     from raretrace.ledger.registry import Registry
     from raretrace.store.db import make_engine
 
-    singles, batches, traced = work_items
     limit, source, number, workers = run
     port = free_port()
     env = dict(os.environ)
@@ -583,48 +732,17 @@ def serve_and_drive(
         env=env,
     )
     try:
-        deadline = time.monotonic() + 180  # a busy machine starts the processes slowly
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError as e:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"the server did not start: {server.stderr.read() if server.stderr else ''}"
-                    ) from e
-                time.sleep(0.1)
+        wait_up(port, server)
         print("server up", flush=True)
         if args.profile == "sample":  # start-up's profile apart from the phases'
             (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text("startup")
             server.send_signal(signal.SIGUSR1)
             time.sleep(1)
 
-        def drive(name: str, who: str, content_type: str, requests: list[tuple[str, str, bytes]]) -> Any:
-            spec = {
-                "token": tokens[who],
-                "content_type": content_type,
-                "requests": [{"method": m, "path": p, "body": b.decode("latin-1")} for m, p, b in requests],
-            }
-            return run_loadgen(work, port, args.clients, name, spec, server.pid)
-
-        loads = {
-            "single": ("mines", "application/json", [("POST", "/api/v1/events", e) for e in singles]),
-            "batch": (
-                "mines",
-                "application/x-ndjson",
-                [("POST", "/api/v1/events/batch", b"".join(e + b"\n" for e in b)) for b in batches],
-            ),
-            "trace": (
-                "maker",
-                "application/json",
-                [("GET", f"/api/v1/lots/{lot_id}/trace?direction=up", b"") for lot_id in traced],
-            ),
-        }
         results: dict[str, Any] = {}
-        for phase in phases:
+        for phase, spec in phase_specs(phases, tokens, work_items).items():
             print(f"{phase} phase …", flush=True)
-            results[phase] = drive(phase, *loads[phase])
+            results[phase] = run_loadgen(work, port, args.clients, phase, spec, server.pid)
             if args.profile == "sample":  # the profile of this phase apart (profile_server.dump_phase)
                 (Path(args.profile_dir).resolve() / f"run{number + 1}" / "phase.txt").write_text(phase)
                 server.send_signal(signal.SIGUSR1)

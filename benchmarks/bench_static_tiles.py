@@ -5,17 +5,26 @@
 
 A registry of ``--leaves`` signed extract events is built on SQLite and published to a directory
 (the publication is timed, then repeated with nothing new to show it writes only the checkpoint).
-Then two servers run, each in its own process on loopback: Python's ``http.server``
+Then three servers run, each in its own process on loopback: Python's ``http.server``
 (ThreadingHTTPServer, HTTP/1.1 keep-alive, sendfile-less, one process: the slowest static server
-there is) serving the directory, and ``raretrace serve`` (uvicorn, one worker) serving the same
-paths from the database. The load generator of ``bench_server.py`` (a third process, asyncio,
-keep-alive) fetches the same random full tiles from each: level-0 hash tiles, then entry
-bundles (256 signed events each; the API needs the secretariat's token for those). A sample of
-answers is compared byte for byte between the two.
+there is) and nginx serving the directory, and ``raretrace serve`` (uvicorn, one worker, its rate
+limits on but far above the load, as in ``bench_server.py``) serving the same paths from the
+database. The load generator of ``bench_server.py`` (a fourth process, asyncio, keep-alive) fetches
+the same random full tiles from each: level-0 hash tiles, then entry bundles (256 signed events
+each; the API needs the secretariat's token for those). A sample of answers is compared byte for
+byte between them.
 
-The baseline is the limit of any server of these files: the same files read from the page cache
-in-process (open, read, close), no HTTP at all. Ratios are printed against it and between the two
-servers. A CDN or nginx would sit between http.server and that limit.
+The baseline over HTTP is the fastest static file server there is, nginx, serving the same directory on
+another loopback port from a configuration generated in the work directory (``nginx -c CONF -p
+PREFIX``, ``daemon off``, its pid file, logs and temporary files there: nothing of the system's own
+nginx configuration is read or changed). It runs ``worker_processes 1``, as ``raretrace serve`` and
+http.server run one process here, with ``sendfile``, ``tcp_nopush``, ``tcp_nodelay``, an
+``open_file_cache`` and no access log: its fastest single-process configuration. It is fetched with
+the same plan by the same load generator, and ``API / nginx`` (raretrace's rate over nginx's) is
+printed. When nginx is missing it is installed (``apt-get install -y nginx-light``, then ``nginx``;
+root only); if it cannot be installed or started the run says so on a line of its own and leaves its
+columns out (``--no-nginx`` skips it). The limit of any server of these files, HTTP aside, is also
+printed: the same files read from the page cache in-process (open, read, close).
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,12 +75,93 @@ def wait_for(port: int, process: subprocess.Popen[str]) -> None:
             time.sleep(0.1)
 
 
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type text/plain;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    open_file_cache max=100000 inactive=60s;
+    open_file_cache_valid 60s;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> tuple[str | None, str]:
+    """The nginx executable (installed now with apt-get when missing and this process is root), or None and
+    why not."""
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if found:
+        return found, "found"
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None, "not installed, and installing it needs root and apt-get"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    why = "no package tried"
+    for package in ("nginx-light", "nginx"):
+        print(f"nginx missing: apt-get install -y {package} …", flush=True)
+        done = subprocess.run(
+            ["apt-get", "install", "-y", package], check=False, env=env, capture_output=True, text=True
+        )
+        if done.returncode == 0 and os.access("/usr/sbin/nginx", os.X_OK):
+            return "/usr/sbin/nginx", f"installed now ({package})"
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    return None, f"apt-get install failed: {why}"
+
+
+def start_nginx(root: Path, work: Path, port: int) -> tuple[subprocess.Popen[str] | None, str]:
+    """nginx serving ``root`` on loopback ``port`` from a configuration written under ``work`` (one worker,
+    in the foreground), or None and why it could not run."""
+    binary, how = nginx_binary()
+    if binary is None:
+        return None, how
+    prefix = work / "nginx"
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    # a root master hands requests to workers running as "nobody", who cannot read a 0700 temporary directory
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, user=user, port=port, root=root.resolve()))
+    process = subprocess.Popen(
+        [binary, "-c", str(conf), "-p", str(prefix)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(port, process)
+    except SystemExit as e:
+        process.kill()
+        process.wait()
+        return None, f"{how}, but it did not start: {e}"
+    version = subprocess.run([binary, "-v"], check=True, capture_output=True, text=True).stderr.strip()
+    return process, f"{version} ({how}), worker_processes 1"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leaves", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=20_000, help="requests per phase and server")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-nginx", action="store_true", help="leave the nginx baseline out")
     parser.add_argument("--serve-static", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,67 +213,103 @@ def main() -> None:
         text=True,
     )
     api = subprocess.Popen(
-        [sys.executable, "-m", "raretrace", "--db", db, "serve", "--port", str(api_port)],
+        [
+            *(sys.executable, "-m", "raretrace", "--db", db, "serve", "--port", str(api_port)),
+            *("--rate-token", "1e9", "--rate-address", "1e9"),  # on, far above the load (as bench_server)
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
-    rows: list[tuple[str, dict[str, float], dict[str, float], dict[str, float], float]] = []
+    nginx: subprocess.Popen[str] | None = None
+    nginx_port = 0
+    if args.no_nginx:
+        nginx_note = "left out (--no-nginx)"
+    else:
+        nginx_port = free_port()
+        nginx, nginx_note = start_nginx(out, work, nginx_port)
+    print(f"nginx baseline: {nginx_note if nginx else 'SKIPPED: ' + nginx_note}", flush=True)
+    servers = [("static", static_port, static), ("api", api_port, api)]
+    if nginx is not None:
+        servers.append(("nginx", nginx_port, nginx))
+    rows: list[tuple[str, dict[str, dict[str, float]], dict[str, float], float]] = []
+    busy: dict[str, float] = {}  # the load generator's CPU over the wall time of the nginx runs
     try:
         wait_for(static_port, static)
         wait_for(api_port, api)
         head = {"Authorization": f"Bearer {tokens['secretariat']}"}
         with httpx.Client() as client:
             for path in ["checkpoint"] + [p for paths in phases.values() for p in paths[:5]]:
-                a = client.get(f"http://127.0.0.1:{static_port}/{path}").content
                 b = client.get(f"http://127.0.0.1:{api_port}/{path}", headers=head).content
-                if a != b:
-                    raise SystemExit(f"{path}: the static file and the API's answer differ")
+                for server, port, _ in servers:
+                    if server != "api" and client.get(f"http://127.0.0.1:{port}/{path}").content != b:
+                        raise SystemExit(f"{path}: {server}'s file and the API's answer differ")
         for name, plan in plans.items():
             # the limit: the same files read in-process from the page cache
             lat = []
             total_bytes = 0
-            start = time.perf_counter()
+            began = time.perf_counter()
             for path in plan:
                 t = time.perf_counter()
                 total_bytes += len((out / path).read_bytes())
                 lat.append(time.perf_counter() - t)
-            disk = summary(len(plan), time.perf_counter() - start, lat)
+            disk = summary(len(plan), time.perf_counter() - began, lat)
             spec = {
                 "token": tokens["secretariat"],
                 "content_type": "text/plain",
                 "requests": [{"method": "GET", "path": "/" + p, "body": ""} for p in plan],
             }
             measured = {}
-            for server, port, process in (("static", static_port, static), ("api", api_port, api)):
+            for server, port, process in servers:
                 result = run_loadgen(
                     work, port, args.clients, f"{name}-{server}".replace(" ", "_"), spec, process.pid
                 )
                 measured[server] = summary(
                     len(plan), result["wall_s"], result["latencies"], result["server_cpu_s"]
                 )
-            rows.append((name, measured["static"], measured["api"], disk, total_bytes / len(plan)))
+                if server == "nginx":
+                    busy[name] = result["client_cpu_s"] / result["wall_s"]
+            rows.append((name, measured, disk, total_bytes / len(plan)))
     finally:
-        for process in (static, api):
+        for _, _, process in servers:
             process.terminate()
             process.wait(timeout=30)
 
+    with_nginx = nginx is not None
     print(
         f"\n{args.requests:,} random full tiles per phase, {args.clients} clients, loopback; "
-        "one process per server"
+        "one process per server" + ("; nginx worker_processes 1" if with_nginx else "; nginx skipped")
     )
     print(
         "| phase | static files over http.server: rate · p50/p99 · server CPU/req "
         "| API (raretrace serve): rate · p50/p99 · server CPU/req "
-        "| static / API | in-process file read (limit) | static / limit | API / limit |"
+        + (
+            "| nginx (the fastest static server): rate · p50/p99 · server CPU/req | API / nginx "
+            if with_nginx
+            else ""
+        )
+        + "| static / API | in-process file read (limit) | static / limit | API / limit |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for name, st, ap, disk, avg in rows:
+    print("|---|---|---|" + ("---|---|" if with_nginx else "") + "---|---|---|---|")
+    for name, measured, disk, avg in rows:
+        st, ap = measured["static"], measured["api"]
+        versus_nginx = (
+            f"{cell(measured['nginx'], avg)} | {ap['per_s'] / measured['nginx']['per_s']:.3f} | "
+            if with_nginx
+            else ""
+        )
         print(
-            f"| {name} ({avg / 1024:.1f} KiB) | {cell(st, avg)} | {cell(ap, avg)} | "
+            f"| {name} ({avg / 1024:.1f} KiB) | {cell(st, avg)} | {cell(ap, avg)} | {versus_nginx}"
             f"{st['per_s'] / ap['per_s']:.2f} | {disk['per_s']:,.0f}/s | "
             f"{st['per_s'] / disk['per_s']:.3f} | {ap['per_s'] / disk['per_s']:.3f} |"
         )
+    if busy:
+        print(
+            "the load generator (one Python process) was busy "
+            + ", ".join(f"{share:.0%} of the nginx run's wall time ({name})" for name, share in busy.items())
+            + ": near 100%, nginx's rate is the load generator's ceiling and nginx's own is higher"
+        )
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def cell(m: dict[str, float], size: float) -> str:
