@@ -107,6 +107,11 @@ class StoreError(RaretraceError):
     exit_code = 7
 
 
+class UnavailableError(StoreError):
+    """The database failed under a request (down, restarting, the connection lost): the same request
+    may succeed in a moment. The message says whether a write was made, was not, or may have been."""
+
+
 def too_deep(field: str | None = None) -> ValidationError:
     """The refusal of JSON nested more deeply than Python's reader goes (it raises RecursionError)."""
     return ValidationError(
