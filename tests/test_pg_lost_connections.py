@@ -142,6 +142,27 @@ def test_reads_after_the_connections_are_terminated_answer_as_before(
     }
 
 
+def test_a_read_whose_connection_is_ended_after_it_was_handed_out_is_made_again(
+    served: ServerWorld, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the connection between the pool's check and the read's first statement (the
+    check of the first connection handed out after the terminate sees nothing yet)."""
+    before = reads(served)
+    has_input = db._has_input
+    blind = [True]
+
+    def checked(dbapi_connection: Any) -> bool:
+        return False if blind and blind.pop() else has_input(dbapi_connection)
+
+    monkeypatch.setattr(db, "_has_input", checked)
+    assert terminate_backends(admin) >= 1
+    after = reads(served)
+    assert not blind  # the race happened: a dead connection was handed out
+    assert {name: (r.status_code, r.content) for name, r in after.items()} == {
+        name: (200, r.content) for name, r in before.items()
+    }
+
+
 def test_a_write_after_the_connections_are_terminated_is_made(served: ServerWorld, admin: Admin) -> None:
     size = served.registry.tree_size()
     assert reads(served)["trace"].status_code == 200  # the pool's connections in use a moment ago
