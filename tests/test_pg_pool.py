@@ -1,6 +1,7 @@
 """The PostgreSQL connection pool (``store.db.make_engine``): as many connections as the server's threads
-keep open, a ping only for a connection idle a while, and a connection that no longer answers replaced
-rather than handed out."""
+keep open, a ping only for a connection idle a while or spoken to by its server since, and a connection
+that no longer answers replaced rather than handed out (the server's answers when PostgreSQL drops its
+connections: ``test_pg_lost_connections.py``)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,23 @@ def test_an_idle_connection_that_no_longer_answers_is_replaced(
     replaced = backend_pid(engine)  # no error: the ping failed and the pool opened another
     assert replaced != dead
     assert len(seen) == 1
+
+
+def test_a_connection_used_a_moment_ago_whose_server_ended_it_is_replaced(
+    engine: Engine, pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart or ``pg_terminate_backend`` within the second: the server's FATAL message waiting on
+    the socket gets the connection pinged (and replaced) instead of handed out to fail a request."""
+    seen = pings(engine, monkeypatch)
+    dead = backend_pid(engine)
+    other = db.make_engine(pg_database)
+    with other.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": dead}).scalar_one()
+    other.dispose()
+    replaced = backend_pid(engine)  # no error, though used a moment ago
+    assert replaced != dead
+    assert len(seen) == 1
+    assert backend_pid(engine) == replaced and len(seen) == 1  # and a live one is not pinged
 
 
 def test_a_one_statement_read_is_autocommit_and_leaves_the_pool_transactional(engine: Engine) -> None:

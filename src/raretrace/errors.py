@@ -107,6 +107,11 @@ class StoreError(RaretraceError):
     exit_code = 7
 
 
+class UnavailableError(StoreError):
+    """The database failed under a request (down, restarting, the connection lost): the same request
+    may succeed in a moment. The message says whether a write was made, was not, or may have been."""
+
+
 def too_deep(field: str | None = None) -> ValidationError:
     """The refusal of JSON nested more deeply than Python's reader goes (it raises RecursionError)."""
     return ValidationError(
@@ -126,7 +131,8 @@ EXIT_CODES: dict[int, str] = {
     "DuplicateError)",
     5: "not found: a lot, facility, event, entry or file (NotFoundError)",
     6: "a proof, checkpoint, note or certificate that does not verify; a split view (ProofError)",
-    7: "the database cannot be opened, holds no registry or has an older schema (StoreError)",
+    7: "the database cannot be opened, holds no registry, has an older schema (StoreError) or failed "
+    "under the command (UnavailableError)",
     8: "a check that ran and found a fault: a log audit with a discrepancy, a certificate that does not "
     "verify (verify, log audit); a peer that refused a confirmation",
     9: "check --fail-on: some verdict is at or worse than the level given",

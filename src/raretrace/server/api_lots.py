@@ -20,7 +20,7 @@ from raretrace.rules import load_regimes
 from raretrace.server import queries
 from raretrace.server.access import require_lots, require_participant, visible_among, visible_lots
 from raretrace.server.answers import as_object, json_answer, json_ready, typed_answer
-from raretrace.server.deps import Caller, RegistryDep, quick
+from raretrace.server.deps import Caller, RegistryDep, in_thread, quick
 from raretrace.server.problems import responses
 from raretrace.server.redact import (
     HiddenNames,
@@ -140,7 +140,7 @@ async def trace(
     # plain requests skip FastAPI's dependency solving (TraceRoute) and the answer is serialized once.
     registry: Registry = request.app.state.registry
     if direction == "down":  # a recall list can reach thousands of lots: never on the event loop
-        result = await run_in_threadpool(trace_view, registry, caller, lot_id, direction, max_paths)
+        result = await in_thread(registry, trace_view, registry, caller, lot_id, direction, max_paths)
     else:
         result = await quick(registry, trace_view, registry, caller, lot_id, direction, max_paths)
     return json_answer(result)

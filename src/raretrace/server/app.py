@@ -38,7 +38,7 @@ from raretrace.server.ratelimit import Rate, RateLimits
 from raretrace.server.ratestore import open_store
 from raretrace.server.settings import RATE_PER_ADDRESS, RATE_PER_TOKEN, Settings
 from raretrace.store import reading as reads
-from raretrace.store.db import make_engine
+from raretrace.store.db import make_engine, unavailable_errors
 
 WORKER_THREADS = 12
 #: A server database's pooled connections: one for each worker thread (each handler holds at most one
@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> FastA
     app.state.settings = settings
     app.state.registry = registry
     app.state.group_commit = group
-    problems.install(app)
+    problems.install(app, unavailable_errors(registry.engine))
     # outermost last: rates first, then body bounds (before any body is read), then the headers
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimits)

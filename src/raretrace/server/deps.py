@@ -20,7 +20,7 @@ from raretrace.ledger.participants import ANONYMOUS, Principal, authenticate
 from raretrace.ledger.registry import Registry
 from raretrace.server.access import AuthenticationError
 from raretrace.server.settings import Settings
-from raretrace.store.reading import reading
+from raretrace.store.reading import reading, reread_if_lost
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -67,7 +67,7 @@ async def get_principal(request: Request) -> Principal:
     registry = await get_registry(request)
     if registry.engine.dialect.name == "sqlite":
         return token_principal(registry, token)
-    return await run_in_threadpool(token_principal, registry, token)
+    return await in_thread(registry, token_principal, registry, token)
 
 
 class BearerCaller(HTTPBearer):
@@ -100,7 +100,17 @@ async def quick(registry: Registry, fn: Callable[P, T], *args: P.args, **kwargs:
     the thread pool when it is a server database, where it waits on the network."""
     if registry.engine.dialect.name == "sqlite":
         return fn(*args, **kwargs)
-    return await run_in_threadpool(fn, *args, **kwargs)
+    return await in_thread(registry, fn, *args, **kwargs)
+
+
+async def in_thread(registry: Registry, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A read in the thread pool, made once more if the database connection it took turned out lost
+    (``store.reading.reread_if_lost``): never for a write."""
+
+    def made() -> T:
+        return reread_if_lost(registry.engine, read, *args, **kwargs)
+
+    return await run_in_threadpool(made)
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]

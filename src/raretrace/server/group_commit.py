@@ -6,7 +6,8 @@ batch (the way Tessera and Trillian batch their sequencing). Each submission kee
 nothing meaning: if the batch is refused at envelope ``i``, the envelopes before it are appended
 together, envelope ``i`` is appended alone (so its error, or its success, is its own) and the rest
 go round again. Two racing spends of one lot in one group are therefore still one success and one
-custody error.
+custody error. A database failure (``UnavailableError``) is no envelope's fault and is never retried
+here: every submission of the transaction it struck is told it, with what became of the write.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 
 from starlette.concurrency import run_in_threadpool
 
-from raretrace.errors import RaretraceError
+from raretrace.errors import RaretraceError, UnavailableError
 from raretrace.ledger.judging import Parsed
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import AppendResult, Registry
@@ -44,6 +45,8 @@ def append_group(registry: Registry, submissions: Sequence[Parsed]) -> list[Outc
         try:
             outcomes.extend(_split(registry.append_parsed(pending), len(pending)))
             return outcomes
+        except UnavailableError as e:
+            return outcomes + [e] * len(pending)
         except RaretraceError as e:
             match = _WHICH.match(e.context or "")
             bad = int(match.group(1)) if match and int(match.group(1)) < len(pending) else None
@@ -58,6 +61,8 @@ def append_group(registry: Registry, submissions: Sequence[Parsed]) -> list[Outc
         if bad:
             try:
                 outcomes.extend(_split(registry.append_parsed(pending[:bad]), bad))
+            except UnavailableError as e:
+                outcomes.extend([e] * bad)
             except RaretraceError:
                 # the prefix passed inside the batch, so this should not happen; go one by one
                 for item in pending[:bad]:

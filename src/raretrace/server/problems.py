@@ -2,7 +2,9 @@
 
 ``{"type", "title", "status", "detail", "field", "errors"?}`` — for the registry's own errors (each
 class has its status), for request validation (FastAPI's 422, with every failing field listed in
-``errors``), for the framework's 404/405 and for anything unexpected (500, without internals).
+``errors``), for the framework's 404/405, for a database that fails under a request (503 with
+``Retry-After``: it is down or restarting, not the request at fault) and for anything unexpected (500,
+without internals).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from raretrace.server.access import AuthenticationError
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://raretrace.dev/problems/"
 log = logging.getLogger("raretrace.server")
+#: Seconds a client is asked to wait (``Retry-After``) when the database failed under its request: a
+#: restarting PostgreSQL answers again within seconds.
+RETRY_AFTER_S = 1
+#: What a read is told when the database failed under it (a write is told what became of it:
+#: ``store.db.write_transaction``).
+DATABASE_FAILED = "the registry's database did not answer (it may be restarting): try again shortly"
 
 #: error class -> (HTTP status, problem type slug, title); the first matching class wins.
 STATUS: tuple[tuple[type[errors.RaretraceError], int, str, str], ...] = (
@@ -35,6 +43,7 @@ STATUS: tuple[tuple[type[errors.RaretraceError], int, str, str], ...] = (
     (errors.SignatureError, 422, "signature", "Signature not valid"),
     (errors.ProofError, 422, "proof", "Proof does not verify"),
     (errors.ValidationError, 422, "invalid", "Invalid input"),
+    (errors.UnavailableError, 503, "unavailable", "Registry storage unavailable"),
     (errors.StoreError, 503, "store", "Registry storage unavailable"),
     (errors.RaretraceError, 400, "bad-request", "Bad request"),
 )
@@ -81,7 +90,10 @@ def classify(error: errors.RaretraceError) -> tuple[int, str, str]:
 def from_error(error: errors.RaretraceError) -> JSONResponse:
     status, slug, title = classify(error)
     detail = f"{error.context}: {error.message}" if error.context else error.message
-    return problem(status, slug, title, detail, error.field)
+    response = problem(status, slug, title, detail, error.field)
+    if isinstance(error, errors.UnavailableError):
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 _HTTP_SLUGS = {
@@ -97,11 +109,14 @@ def _loc(loc: Iterable[object]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def install(app: FastAPI) -> None:
-    """Route every failure through ``problem``."""
+def install(app: FastAPI, unavailable: tuple[type[Exception], ...]) -> None:
+    """Route every failure through ``problem``; ``unavailable``: the exceptions by which the database
+    says it cannot serve now (``store.db.unavailable_errors``)."""
 
-    async def on_raretrace(_: Request, exc: Exception) -> JSONResponse:
+    async def on_raretrace(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.RaretraceError)
+        if isinstance(exc, errors.UnavailableError):
+            log.warning("the database failed on %s %s: %s", request.method, request.url.path, exc.message)
         return from_error(exc)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -125,6 +140,10 @@ def install(app: FastAPI) -> None:
         # JSON nested beyond the standard reader's depth, wherever it was read: the input's fault
         return from_error(errors.too_deep())
 
+    async def on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database failed on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return from_error(errors.UnavailableError(DATABASE_FAILED, field="db"))
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "internal", "Internal error", "the server failed; the error was logged")
@@ -133,6 +152,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RecursionError, on_too_deep)
+    for kind in unavailable:
+        app.add_exception_handler(kind, on_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from raretrace.crypto import b64
 from raretrace.custody.events import Event
-from raretrace.errors import RaretraceError, ValidationError
+from raretrace.errors import RaretraceError, UnavailableError, ValidationError
 from raretrace.ledger.judging import Parsed
 from raretrace.ledger.participants import Principal
 from raretrace.ledger.registry import AppendResult, Registry
@@ -50,7 +50,10 @@ def submit(registry: Registry, principal: Principal, envelopes: Sequence[bytes])
 
 
 def refusal(registry: Registry, principal: Principal, error: RaretraceError) -> RaretraceError:
-    """``refusals.told`` on a read connection of the registry."""
+    """``refusals.told`` on a read connection of the registry. A database failure hides nothing, and
+    is told as it is: reading would fail the same way."""
+    if isinstance(error, UnavailableError):
+        return error
     with reading(registry.engine) as conn:
         return told(registry.store, conn, principal, error)
 
