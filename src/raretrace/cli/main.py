@@ -37,6 +37,7 @@ from raretrace.cli.setup import register as register_setup_commands
 from raretrace.cli.witness import register as register_witness_commands
 from raretrace.cli.world import register as register_world_commands
 from raretrace.errors import EXIT_CODES, RaretraceError, ValidationError, too_deep
+from raretrace.store.db import as_unavailable
 
 app = typer.Typer(
     help="raretrace: verifiable rare-earth supply chains from mine to magnet.\n\n"
@@ -150,6 +151,11 @@ def main() -> None:
     except RecursionError:  # JSON nested beyond the standard reader, wherever a file was read
         _fail(str(too_deep()), ValidationError.exit_code)
     except Exception as e:  # a bug: one line and a documented code, never a traceback
+        failed = as_unavailable(e)  # unless the database failed under the command: exit 7, not a bug
+        if failed is not None:
+            if as_json:
+                emit_json({"error": error_object(failed)})
+            _fail(str(failed), failed.exit_code)
         _fail(f"internal error ({type(e).__name__}: {e}); please report it", INTERNAL_ERROR)
 
 

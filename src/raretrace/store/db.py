@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import select
+import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,6 +135,26 @@ def unavailable_errors(engine: Engine) -> tuple[type[Exception], ...]:
     assert isinstance(driver, type)
     assert issubclass(driver, Exception)
     return (OperationalError, driver)
+
+
+def as_unavailable(error: BaseException) -> UnavailableError | None:
+    """``error`` as the ``UnavailableError`` it means when a database failed under a command (the
+    server down or restarting, the connection lost, SQLite's busy timeout: the DB-API's
+    ``OperationalError``, raw or wrapped by SQLAlchemy), else None. For the CLI, which has no engine
+    at hand where it reports errors; the server uses ``unavailable_errors`` of its engine."""
+    kinds: list[type[BaseException]] = [OperationalError, sqlite3.OperationalError]
+    driver = sys.modules.get("psycopg")
+    if driver is not None:
+        kinds.append(driver.OperationalError)
+    if not isinstance(error, tuple(kinds)):
+        return None
+    cause = getattr(error, "orig", None) or error
+    return UnavailableError(
+        f"the registry's database failed under this command ({type(cause).__name__}: "
+        f"{str(cause).strip().splitlines()[0] if str(cause).strip() else 'no message'}); "
+        "try again shortly",
+        field="db",
+    )
 
 
 @contextmanager
