@@ -126,7 +126,8 @@ def _bench_model() -> ForecastModel:
 
 
 def _hand_model(months: int = 60, growth: float = 0.02) -> ForecastModel:
-    """Gamma delays, a constant delay, no ramp-up at all (the step branch), cancellations, growth."""
+    """Gamma delays, constant delays, no ramp-up at all (the step branch), cancellations, growth; every
+    project starts after some months of nothing and ends at full capacity on some paths."""
     return ForecastModel(
         "2026-01",
         months,
@@ -138,6 +139,7 @@ def _hand_model(months: int = 60, growth: float = 0.02) -> ForecastModel:
             ForecastProject("b", 4.0, "2027-01", 6.0, 6.0, 0.0, 12.0, 0.2),
             ForecastProject("c", 3.0, "2028-01", 0.0, 0.0, 0.0, 0.0, 0.0),
             ForecastProject("d", 2.5, "2025-07", 3.0, 0.0, 1.0, 1.0, 0.5),
+            ForecastProject("e", 1.5, "2026-03", 0.0, 0.0, 6.0, 6.0, 0.3),  # full exactly at 2026-09
         ),
     )
 
@@ -207,3 +209,15 @@ def test_supply_with_mixed_ramps_in_one_project_as_before() -> None:
     assert (ramp == 0).any(axis=0).all() and (ramp > 0).any(axis=0).all()
     demand = demand_curve(model)
     assert np.array_equal(forecast.first_covered(new, demand), first_covered(old, demand))
+
+
+def test_signed_zeros_as_before() -> None:
+    """A baseline and a capacity of -0.0 pass validation; the zero shares added before a project is
+    online turn a -0.0 running sum into +0.0, and the bands keep the sign."""
+    late = ForecastProject("late", 2.0, "2027-01", 4.0, 2.0, 3.0, 9.0, 0.2)
+    nothing = ForecastProject("nothing", -0.0, "2026-06", 0.0, 0.0, 0.0, 0.0, 0.0)
+    for baseline in (-0.0, 0.0):
+        model = ForecastModel("2026-01", 48, baseline, 1.0, 0.0, (late, nothing))
+        new, old = forecast.simulate(model, 200, 1), simulate(model, 200, 1)
+        _same(new, old)
+        assert old.supply_quantiles[0.5][0] == 0.0 and not np.signbit(old.supply_quantiles[0.5][0])

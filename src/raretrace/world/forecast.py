@@ -33,6 +33,9 @@ from raretrace.world.lines import month_index, month_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_BLOCK = 1 << 16  # numbers in the supply's scratch block (512 KiB of float64: it stays in L2)
 
 
 @dataclass(frozen=True)
@@ -185,33 +188,67 @@ def _starts(model: ForecastModel) -> FloatArray:
 def supply_by_month(model: ForecastModel, draws: Draws, out: FloatArray | None = None) -> FloatArray:
     """Allied supply per month and path, shape (months, paths), summed project by project in place.
 
-    Month-major so that a project's per-path numbers broadcast along contiguous rows, the sums need one
-    scratch array and no temporaries, and the bands' partition runs along contiguous memory. Every
-    element gets the per-path formula's operations in its order (``t - online``, ``/ ramp``, clipped,
-    times ``capacity * alive``, added to the running sum), so the floats are those of ``simulate_loop``.
-    ``out`` (months x paths, e.g. a chunk's columns of a larger array) receives the result."""
-    paths = draws.delay.shape[0]
-    supply = np.empty((model.months, paths)) if out is None else out
+    Month-major so that a project's per-path numbers broadcast along contiguous rows and the bands'
+    partition runs along contiguous memory; the months go a block at a time (about ``_BLOCK`` numbers)
+    through one scratch array that stays in cache, and each project is computed only over the months
+    where some path is ramping up (``_ramping_months``). Every element still gets the per-path formula's
+    operations in its order (``t - online``, ``/ ramp``, clipped, times ``capacity * alive``, added to
+    the running sum project by project), so the floats are those of ``simulate_loop``. ``out`` (months x
+    paths, e.g. a chunk's columns of a larger array) receives the result."""
+    paths, months = draws.delay.shape[0], model.months
+    supply = np.empty((months, paths)) if out is None else out
     supply.fill(model.baseline_t_per_month)
-    t = np.arange(model.months, dtype=float)[:, None]
+    if paths == 0:
+        return supply
+    t = np.arange(months, dtype=float)
     online = (_starts(model) + draws.delay).T.copy()  # (projects, paths), each row contiguous
     ramps = draws.ramp.T.copy()
-    part = np.empty((model.months, paths))
-    for k, project in enumerate(model.projects):
-        ramp = ramps[k]
-        np.subtract(t, online[k], out=part)  # months since the project came online
-        positive = ramp > 0
-        if positive.all():
-            part /= ramp
-            np.clip(part, 0.0, 1.0, out=part)
-        else:  # no ramp-up: full capacity from the month the project is online
-            steps = part >= 0
-            np.divide(part, ramp, out=part, where=positive)
-            np.clip(part, 0.0, 1.0, out=part)
-            np.copyto(part, steps, where=~positive)
-        part *= project.t_per_month * draws.alive[:, k]
-        supply += part
+    weights = [project.t_per_month * draws.alive[:, k] for k, project in enumerate(model.projects)]
+    positive = [None if (ramp > 0).all() else ramp > 0 for ramp in ramps]
+    spans = [_ramping_months(t, on, ramp) for on, ramp in zip(online, ramps, strict=True)]
+    # a running sum that starts at +0.0 or above is never -0.0, so adding a zero share leaves it as it is
+    if math.copysign(1.0, model.baseline_t_per_month) < 0:
+        spans = [(0, hi) for _, hi in spans]
+    block = max(1, _BLOCK // paths)
+    part = np.empty((min(block, months), paths))
+    for first in range(0, months, block):
+        last = min(months, first + block)
+        for k in range(len(model.projects)):
+            lo, hi = max(spans[k][0], first), min(spans[k][1], last)
+            if lo < hi:
+                rows = part[: hi - lo]
+                np.subtract(t[lo:hi, None], online[k], out=rows)  # months since the project came online
+                _share(rows, ramps[k], positive[k])
+                rows *= weights[k]
+                supply[lo:hi] += rows
+            full = max(spans[k][1], first)
+            if full < last:  # the share is exactly 1 there: weight * 1.0 is the weight
+                supply[full:last] += weights[k]
     return supply
+
+
+def _share(since: FloatArray, ramp: FloatArray, positive: BoolArray | None) -> None:
+    """In place, months since a project came online -> its share of capacity: ``since / ramp`` clipped to
+    [0, 1], or 1 from the month it is online where there is no ramp-up (``positive`` is False there;
+    None when every path has a ramp-up)."""
+    if positive is None:
+        since /= ramp
+        np.clip(since, 0.0, 1.0, out=since)
+    else:
+        steps = since >= 0
+        np.divide(since, ramp, out=since, where=positive)
+        np.clip(since, 0.0, 1.0, out=since)
+        np.copyto(since, steps, where=~positive)
+
+
+def _ramping_months(t: FloatArray, online: FloatArray, ramp: FloatArray) -> tuple[int, int]:
+    """The months ``lo:hi`` outside which a project's share is the same on every path: 0 or -0.0 before
+    ``lo`` (``t - online < 0`` on every path), exactly 1 from ``hi`` (``t - online >= ramp`` on every
+    path: rounding is monotone, so the latest path's difference bounds every path's, and a rounded
+    quotient of at least 1 is at least 1)."""
+    lo = int(np.count_nonzero(t - online.min() < 0))
+    hi = len(t) - int(np.count_nonzero(t - online.max() >= ramp.max()))
+    return lo, hi
 
 
 def first_covered(supply: FloatArray, demand: FloatArray) -> IntArray:
