@@ -13,7 +13,8 @@ The answer for a path is the first month from which supply >= demand holds throu
 (e.g. separation greenfield ≈5 years with ≈50% overruns; magnet plants ≈2–3.5 years) are ranges to choose
 from, not defaults baked in here.
 
-``simulate`` is vectorized over paths; ``simulate_loop`` is the straightforward per-path loop kept as the
+``simulate`` is vectorized over paths and months (the supply summed in place, month-major, the bands from
+one quantile call); ``simulate_loop`` is the straightforward per-path loop kept as the
 reference the vectorized code is tested (and benchmarked) against. Both use the same seeded draws.
 """
 
@@ -32,6 +33,9 @@ from raretrace.world.lines import month_index, month_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_BLOCK = 1 << 16  # numbers in the supply's scratch block (512 KiB of float64: it stays in L2)
 
 
 @dataclass(frozen=True)
@@ -181,26 +185,82 @@ def _starts(model: ForecastModel) -> FloatArray:
     return np.array([month_index(p.planned_start) - origin for p in model.projects], dtype=float)
 
 
-def supply_paths(model: ForecastModel, draws: Draws) -> FloatArray:
-    """Allied supply per path and month, shape (paths, months); vectorized over paths and months."""
-    t = np.arange(model.months, dtype=float)[None, :]
-    supply = np.full((draws.delay.shape[0], model.months), model.baseline_t_per_month)
-    for k, (project, start) in enumerate(zip(model.projects, _starts(model), strict=True)):
-        online = start + draws.delay[:, k : k + 1]
-        ramp = draws.ramp[:, k : k + 1]
-        since = t - online
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(ramp > 0, np.clip(since / np.where(ramp > 0, ramp, 1.0), 0.0, 1.0), since >= 0)
-        supply += project.t_per_month * draws.alive[:, k : k + 1] * frac
+def supply_by_month(model: ForecastModel, draws: Draws, out: FloatArray | None = None) -> FloatArray:
+    """Allied supply per month and path, shape (months, paths), summed project by project in place.
+
+    Month-major so that a project's per-path numbers broadcast along contiguous rows and the bands'
+    partition runs along contiguous memory; the months go a block at a time (about ``_BLOCK`` numbers)
+    through one scratch array that stays in cache, and each project is computed only over the months
+    where some path is ramping up (``_ramping_months``). Every element still gets the per-path formula's
+    operations in its order (``t - online``, ``/ ramp``, clipped, times ``capacity * alive``, added to
+    the running sum project by project), so the floats are those of ``simulate_loop``. ``out`` (months x
+    paths, e.g. a chunk's columns of a larger array) receives the result."""
+    paths, months = draws.delay.shape[0], model.months
+    supply = np.empty((months, paths)) if out is None else out
+    supply.fill(model.baseline_t_per_month)
+    if paths == 0:
+        return supply
+    t = np.arange(months, dtype=float)
+    online = (_starts(model) + draws.delay).T.copy()  # (projects, paths), each row contiguous
+    ramps = draws.ramp.T.copy()
+    weights = [project.t_per_month * draws.alive[:, k] for k, project in enumerate(model.projects)]
+    positive = [None if (ramp > 0).all() else ramp > 0 for ramp in ramps]
+    spans = [_ramping_months(t, on, ramp) for on, ramp in zip(online, ramps, strict=True)]
+    # a running sum that starts at +0.0 or above is never -0.0, so adding a zero share leaves it as it is
+    if math.copysign(1.0, model.baseline_t_per_month) < 0:
+        spans = [(0, hi) for _, hi in spans]
+    block = max(1, _BLOCK // paths)
+    part = np.empty((min(block, months), paths))
+    for first in range(0, months, block):
+        last = min(months, first + block)
+        for k in range(len(model.projects)):
+            lo, hi = max(spans[k][0], first), min(spans[k][1], last)
+            if lo < hi:
+                rows = part[: hi - lo]
+                np.subtract(t[lo:hi, None], online[k], out=rows)  # months since the project came online
+                _share(rows, ramps[k], positive[k])
+                rows *= weights[k]
+                supply[lo:hi] += rows
+            full = max(spans[k][1], first)
+            if full < last:  # the share is exactly 1 there: weight * 1.0 is the weight
+                supply[full:last] += weights[k]
     return supply
 
 
+def _share(since: FloatArray, ramp: FloatArray, positive: BoolArray | None) -> None:
+    """In place, months since a project came online -> its share of capacity: ``since / ramp`` clipped to
+    [0, 1], or 1 from the month it is online where there is no ramp-up (``positive`` is False there;
+    None when every path has a ramp-up)."""
+    if positive is None:
+        since /= ramp
+        np.clip(since, 0.0, 1.0, out=since)
+    else:
+        steps = since >= 0
+        np.divide(since, ramp, out=since, where=positive)
+        np.clip(since, 0.0, 1.0, out=since)
+        np.copyto(since, steps, where=~positive)
+
+
+def _ramping_months(t: FloatArray, online: FloatArray, ramp: FloatArray) -> tuple[int, int]:
+    """The months ``lo:hi`` outside which a project's share is the same on every path: 0 or -0.0 before
+    ``lo`` (``t - online < 0`` on every path), exactly 1 from ``hi`` (``t - online >= ramp`` on every
+    path: rounding is monotone, so the latest path's difference bounds every path's, and a rounded
+    quotient of at least 1 is at least 1)."""
+    lo = int(np.count_nonzero(t - online.min() < 0))
+    hi = len(t) - int(np.count_nonzero(t - online.max() >= ramp.max()))
+    return lo, hi
+
+
 def first_covered(supply: FloatArray, demand: FloatArray) -> IntArray:
-    """Per path, the first month from which supply >= demand through the horizon end (-1 if none)."""
-    covered = supply >= demand[None, :] - 1e-12
-    holds = np.flip(np.logical_and.accumulate(np.flip(covered, axis=1), axis=1), axis=1)
-    first = np.argmax(holds, axis=1).astype(np.int64)
-    result: IntArray = np.where(holds.any(axis=1), first, -1).astype(np.int64)
+    """Per path, the first month from which supply >= demand through the horizon end (-1 if none).
+
+    ``supply`` is month-major (``supply_by_month``): the answer is the month after the last uncovered
+    one, found as the largest ``month + 1`` over the uncovered months (0 when none is)."""
+    months = supply.shape[0]
+    uncovered = supply < (demand - 1e-12)[:, None]  # not (supply >= demand - 1e-12): the sums are finite
+    after = np.max(uncovered * np.arange(1, months + 1, dtype=np.min_scalar_type(months))[:, None], axis=0)
+    result: IntArray = after.astype(np.int64)
+    result[result == months] = -1  # uncovered in the last month: never covered through the horizon
     return result
 
 
@@ -217,19 +277,23 @@ def simulate(
     With ``progress``, paths are computed ``chunk`` at a time and ``progress(done, paths)`` is called after
     each chunk; the draws are made once up front, so the result is the same with or without it."""
     draws = draw(model, paths, seed)
-    if progress is None:
-        supply = supply_paths(model, draws)
-    else:
-        parts = []
-        for lo in range(0, paths, max(1, chunk)):
-            hi = min(paths, lo + max(1, chunk))
-            part = Draws(draws.delay[lo:hi], draws.ramp[lo:hi], draws.alive[lo:hi])
-            parts.append(supply_paths(model, part))
+    supply = np.empty((model.months, paths))
+    step = paths if progress is None else max(1, chunk)
+    for lo in range(0, paths, step):
+        hi = min(paths, lo + step)
+        part = Draws(draws.delay[lo:hi], draws.ramp[lo:hi], draws.alive[lo:hi])
+        supply_by_month(model, part, out=supply[:, lo:hi])
+        if progress is not None:
             progress(hi, paths)
-        supply = np.concatenate(parts, axis=0)
     demand = demand_curve(model)
-    bands = {q: np.quantile(supply, q, axis=0) for q in quantiles}
-    return ForecastResult(model.start, model.months, first_covered(supply, demand), bands, demand)
+    first = first_covered(supply, demand)
+    levels = tuple(quantiles)
+    bands: dict[float, FloatArray] = {}
+    if levels:
+        # one partition for all the bands; it reorders each month's paths in place, so it comes last
+        rows = np.quantile(supply, levels, axis=1, overwrite_input=True)
+        bands = dict(zip(levels, rows, strict=True))
+    return ForecastResult(model.start, model.months, first, bands, demand)
 
 
 def simulate_loop(model: ForecastModel, paths: int = 10_000, seed: int = 0) -> IntArray:
