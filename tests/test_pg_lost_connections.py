@@ -207,14 +207,14 @@ def lose_the_connection(
         terminate_backends(admin, pid=struck[-1])
 
     if when == "writing":
-        write_batch = registry.store.write_batch
+        insert_batch = registry.store.insert_batch  # the append's first write
 
         def writing(conn: Any, *args: Any) -> None:
             if not struck:  # once
                 strike(conn.connection.driver_connection)
-            write_batch(conn, *args)
+            insert_batch(conn, *args)
 
-        monkeypatch.setattr(registry.store, "write_batch", writing)
+        monkeypatch.setattr(registry.store, "insert_batch", writing)
         return struck
     commit = registry.engine.dialect.do_commit
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -325,7 +326,7 @@ class Registry:
                 # Pipelined: the batch is written, logged and its checkpoint signed while the workers
                 # finish its last signatures, and (PostgreSQL) the server applies the batch's updates
                 # while this process verifies; nothing is committed before every one has verified.
-                with self._written(conn, state, size, len(parsed), now, signer) as note:
+                with self._written(conn, state, size, len(parsed), now, signer, verifier) as note:
                     self._check_signatures(verifier.first_failure(state.pending_signatures))
         except BaseException:
             verifier.cancel()
@@ -369,13 +370,26 @@ class Registry:
 
     @contextmanager
     def _written(
-        self, conn: Connection, state: LedgerState, size: int, count: int, now: str, signer: Ed25519Signer
+        self,
+        conn: Connection,
+        state: LedgerState,
+        size: int,
+        count: int,
+        now: str,
+        signer: Ed25519Signer,
+        verifier: BatchVerifier,
     ) -> Iterator[str]:
         """The judged batch's rows, its log leaves and the new signed checkpoint; yields the note while
         the last statements are still running on a server database (``Store.pipelined``: leaving the
         block waits for them and raises the first error). The reads (the log's partial tiles) come
-        before the statements sent without waiting, since a read would wait for those."""
-        self.store.insert_batch(conn, state.write)
+        before the statements sent without waiting, since a read would wait for those.
+
+        Without workers this process verifies the batch's signatures, a sixth of them while each
+        table's rows go to the database (``insert_batch``'s ``meanwhile``) and the rest while it applies
+        the updates: on PostgreSQL the writer then waits for the server only for what is left over
+        (``docs/speed-limits.md``)."""
+        tasks = state.pending_signatures
+        self.store.insert_batch(conn, state.write, partial(verifier.verify_some, tasks, len(tasks) // 6 + 1))
         tree = TiledTree(SqlTileStorage(conn), size)
         root = tree.append([row["leaf_hash"] for row in state.write.events])
         new_size = size + count

@@ -44,6 +44,23 @@ class BatchVerifier:
     pool: SignaturePool | None = None
     _submitted: int = 0
     _futures: list[tuple[int, _Pending]] = field(default_factory=list)
+    _verified: int = 0  # in this process: how many of the tasks, from the first, verified so far
+    _failed: SignatureTask | None = None  # … and the first that failed, when one did
+
+    def verify_some(self, tasks: list[SignatureTask], count: int) -> None:
+        """In this process, the next ``count`` tasks verified now, in batch order, stopping at the first
+        that fails: work for the writer while the database takes its rows (``Store.insert_batch``'s
+        ``meanwhile``). With a pool, nothing: the workers have them."""
+        if self.pool is not None or self._failed is not None:
+            return
+        verify = ed25519.verify
+        end = min(len(tasks), self._verified + count)
+        for i in range(self._verified, end):
+            task = tasks[i]
+            if not verify(task.public_key, task.signature, task.message):
+                self._failed = task
+                return
+        self._verified = end
 
     def feed(self, tasks: list[SignatureTask], *, final: bool = False) -> None:
         """Hand over queued tasks not yet submitted, once a chunk is full (or at the end)."""
@@ -61,9 +78,9 @@ class BatchVerifier:
             self._submitted = len(tasks)
 
     def first_failure(self, tasks: list[SignatureTask]) -> SignatureTask | None:
-        if self.pool is None:  # the backend's call itself: no chunk or key object built a signature
-            verify = ed25519.verify
-            return next((t for t in tasks if not verify(t.public_key, t.signature, t.message)), None)
+        if self.pool is None:  # the rest not yet verified (``verify_some``), the backend's call itself
+            self.verify_some(tasks, len(tasks))
+            return self._failed
         self.feed(tasks, final=True)
         for offset, future in self._futures:
             bad = future.result()

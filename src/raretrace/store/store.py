@@ -8,7 +8,7 @@ caller's connection: transactions belong to the service that runs the use case.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -272,13 +272,17 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
         self.insert_batch(conn, batch)
         self.update_batch(conn, batch, tree_size)
 
-    def insert_batch(self, conn: Connection, batch: BatchWrite) -> None:
-        """The batch's new rows (and its key changes): the first half of ``write_batch``."""
+    def insert_batch(
+        self, conn: Connection, batch: BatchWrite, meanwhile: Callable[[], object] | None = None
+    ) -> None:
+        """The batch's new rows (and its key changes): the first half of ``write_batch``. ``meanwhile``
+        is called as each table's rows are sent (``store.raw.insert_many``): the writer's own work
+        while a server database takes them."""
         insert_many(conn, t.facilities, [facility_row(spec, seq) for spec, seq in batch.facilities])
         insert_many(conn, t.facility_keys, batch.new_keys)
         for key_id, values in batch.key_updates.items():
             conn.execute(update(t.facility_keys).where(t.facility_keys.c.key_id == key_id).values(**values))
-        insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()])
+        insert_many(conn, t.lots, [lot_row(lot) for lot in batch.new_lots.values()], meanwhile)
         # bulk rows bypass the column type, so the envelope's stored form is made here (from the
         # payload parsing decoded: not decoded again)
         insert_many(
@@ -288,10 +292,11 @@ class Store(SqlLotHistory, SqlCertificates, SqlLineage, SqlParticipants, SqlList
                 {**row, "envelope": pack(row["envelope"], payload)}
                 for row, payload in zip(batch.events, batch.payloads, strict=True)
             ],
+            meanwhile,
         )
-        insert_many(conn, t.lot_inputs, batch.lot_inputs)
-        insert_many(conn, t.transfers, batch.transfers)
-        insert_many(conn, t.assays, batch.assays)
+        insert_many(conn, t.lot_inputs, batch.lot_inputs, meanwhile)
+        insert_many(conn, t.transfers, batch.transfers, meanwhile)
+        insert_many(conn, t.assays, batch.assays, meanwhile)
 
     def update_batch(self, conn: Connection, batch: BatchWrite, tree_size: int) -> None:
         """The batch's changes to rows that exist (after ``insert_batch``: a receipt may mark a transfer
