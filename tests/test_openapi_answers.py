@@ -40,3 +40,20 @@ def test_every_api_operation_describes_its_success_body(tmp_path: Path) -> None:
         )
     ]
     assert not undescribed, "routes without a declared answer: " + ", ".join(undescribed)
+
+
+def test_every_api_operation_that_reads_the_registry_declares_503(tmp_path: Path) -> None:
+    """A database failing under a request answers 503 problem+json (docs/server.md, "A database
+    restart"), so every operation under /api/ says so, with the problem shape."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    registry = Registry.init(make_engine(url), "openapi.example/log")
+    spec = create_app(Settings(dev=True), registry=registry).openapi()
+    api = [(m, p, op) for p, ops in spec["paths"].items() for m, op in ops.items() if m in METHODS]
+    api = [(m, p, op) for m, p, op in api if p.startswith("/api/")]
+    assert len(api) >= 40
+    missing = [
+        f"{method.upper()} {path}"
+        for method, path, op in api
+        if "application/problem+json" not in op["responses"].get("503", {}).get("content", {})
+    ]
+    assert not missing, "operations without a 503 problem: " + ", ".join(missing)

@@ -163,9 +163,10 @@ def _content() -> dict[str, object]:
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:  # FastAPI's own type for `responses`
     """OpenAPI ``responses`` entries declaring the problem shape for these statuses (400, 401, 404,
-    413, 422 and 429 always: a body that is not JSON, a bad token, a missing resource, a body over the
-    endpoint's bound, invalid parameters and the rate limits can reach any operation)."""
-    statuses = tuple(sorted({400, 401, 404, 413, 422, 429, *statuses}))
+    413, 422, 429 and 503 always: a body that is not JSON, a bad token, a missing resource, a body over
+    the endpoint's bound, invalid parameters, the rate limits and a database failing under the request
+    can reach any operation)."""
+    statuses = tuple(sorted({400, 401, 404, 413, 422, 429, 503, *statuses}))
     descriptions = {
         400: "Bad request",
         401: "No or invalid bearer token",
