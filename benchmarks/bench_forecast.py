@@ -171,7 +171,7 @@ def bands(supply: FloatArray, levels: Sequence[float]) -> FloatArray:
         [supply[:, k + 1 : ends[k] + 1].min(axis=1) if k < n - 1 else supply[:, k] for k in below]
     )
     diff = high - low  # numpy's lerp, both of its branches
-    out = low + diff * gamma
+    out: FloatArray = low + diff * gamma
     np.subtract(high, diff * (1 - gamma), out=out, where=gamma >= 0.5)
     return out
 
