@@ -1,7 +1,7 @@
 """The limits the benchmarks measure raretrace against are the same work: the bare numpy forecast gives
-raretrace's months and bands on raretrace's draws and the same distribution on its own, its check tells
-a different distribution apart, the HTTP floor answers every request, and nginx serves the published
-files byte for byte (when nginx is installed)."""
+raretrace's months and bands (bit for bit, its bands being numpy's quantiles) on raretrace's draws and
+the same distribution on its own, its check tells a different distribution apart, the HTTP floor
+answers every request, and nginx serves the published files byte for byte (when nginx is installed)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,21 @@ def forecast() -> Any:
 def test_bare_forecast_on_our_draws_gives_our_months_and_bands(forecast: Any) -> None:
     ours = simulate(forecast, paths=3_000, seed=5, quantiles=bench_forecast.QUANTILES)
     drawn = draw(forecast, 3_000, 5)
-    first, bands = bench_forecast.Bare(forecast).run(drawn.delay, drawn.ramp, drawn.alive)
+    # the bare model reads (projects, paths) draws and alive as booleans
+    first, bands = bench_forecast.Bare(forecast).run(drawn.delay.T, drawn.ramp.T, drawn.alive.T > 0)
     assert np.array_equal(first, ours.first_covered)
     assert (first >= 0).any() and (first < 0).any()  # both branches of "first covered" are exercised
     expected = np.array([ours.supply_quantiles[q] for q in bench_forecast.QUANTILES])
-    np.testing.assert_allclose(bands, expected, rtol=1e-12, atol=1e-9)
+    assert bands.tobytes() == expected.tobytes()  # the same floats, not merely close
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1_001])
+def test_bare_bands_are_numpys_quantiles_bit_for_bit(n: int) -> None:
+    rng = np.random.default_rng(n)
+    supply = np.round(rng.normal(size=(5, n)), 1)  # rounded: ties, as the supply has in its late months
+    for levels in [(0.1, 0.5, 0.9), (0.0, 1.0), (0.25, 0.2500001, 0.75), (0.999,)]:
+        expected = np.quantile(supply, levels, axis=1)
+        assert bench_forecast.bands(supply.copy(), levels).tobytes() == expected.tobytes()
 
 
 def test_bare_forecast_own_draws_agree_in_law_and_a_shift_does_not(forecast: Any) -> None:
