@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def test_http_floor_reads_the_body_and_answers_the_fixed_body() -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(bench_server.floor_app({"type": "http"}, receive, send))
+    # in a thread of its own: a test before this one in the same worker may hold a running loop here
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, bench_server.floor_app({"type": "http"}, receive, send)).result()
     assert len(read) == 2
     assert sent[0]["status"] == 200
     length = dict(sent[0]["headers"])[b"content-length"]

@@ -13,7 +13,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -104,86 +104,19 @@ def insert_many(
         return
     import psycopg  # only ever reached through the psycopg driver
 
+    from raretrace.store.pg_copy import copy_rows
+
     driver = conn.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     names = tuple(rows[0])
     quote = conn.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
     values = _arguments(names)  # a tuple in column order
-    with driver.cursor() as cursor:
-        writer = _copy_writer(cursor, meanwhile)
-        with cursor.copy(sql, writer=writer) as copy:
-            copy.set_types([_binary_type(table.c[name].type) for name in names])
-            for row in rows:
-                copy.write_row(values(row))
+    types = [_binary_type(table.c[name].type) for name in names]
+    copy_rows(driver, sql, types, [values(row) for row in rows], meanwhile)
 
 
-def _copy_writer(cursor: Any, meanwhile: Callable[[], object] | None) -> Any:
-    """psycopg's COPY writer, or (with ``meanwhile``) one that ends the COPY, runs ``meanwhile()`` while
-    the server inserts the rows, then reads the server's answer.
-
-    Why: PostgreSQL holds a binary COPY's rows (up to 1,000) and inserts them when the COPY ends, so
-    a writer that waits there waits for every insert and index update: ~13 µs an appended event
-    (measured on the ingest benchmark, four tables). Only libpq's public calls are used
-    (``put_copy_end``, ``flush``, ``consume_input``, ``is_busy``, ``get_result``), through psycopg's
-    documented extension point for COPY writers."""
-    from psycopg.copy import LibpqWriter
-
-    if meanwhile is None:
-        return LibpqWriter(cursor)
-    return _overlapping_writer(LibpqWriter)(cursor, meanwhile)
-
-
-@cache
-def _overlapping_writer(base: Any) -> Any:
-    import select
-
-    import psycopg
-    from psycopg import pq
-
-    def ready(pgconn: Any, *, write: bool) -> None:
-        if write:
-            select.select([], [pgconn.socket], [])
-        else:
-            select.select([pgconn.socket], [], [])
-
-    class OverlappingWriter(base):  # type: ignore[misc]
-        def __init__(self, cursor: Any, meanwhile: Callable[[], object]) -> None:
-            super().__init__(cursor)
-            self.meanwhile = meanwhile
-
-        def finish(self, exc: BaseException | None = None) -> None:
-            if exc is not None:
-                super().finish(exc)
-                return
-            pgconn = self._pgconn
-            while pgconn.put_copy_end(None) == 0:
-                ready(pgconn, write=True)
-            while pgconn.flush():
-                ready(pgconn, write=True)
-            try:
-                self.meanwhile()
-            finally:  # the answer is read whatever happened, so the connection is left in step
-                answer = None
-                while True:
-                    pgconn.consume_input()
-                    while pgconn.is_busy():
-                        ready(pgconn, write=False)
-                        pgconn.consume_input()
-                    result = pgconn.get_result()
-                    if result is None:
-                        break
-                    answer = answer or result
-            if answer is None or answer.status != pq.ExecStatus.COMMAND_OK:
-                state = answer.error_field(pq.DiagnosticField.SQLSTATE) if answer is not None else None
-                message = (answer.error_message if answer is not None else pgconn.error_message) or b""
-                kind = psycopg.errors.lookup(state.decode()) if state else psycopg.DatabaseError
-                raise kind(message.decode(errors="replace").strip())
-
-    return OverlappingWriter
-
-
-def _binary_type(column_type: TypeEngine[Any]) -> str:
+def _binary_type(column_type: TypeEngine[object]) -> str:
     """The PostgreSQL type whose binary form ``COPY … (FORMAT BINARY)`` sends for a column: each
     column type the registry's tables use, by width (an ``integer`` column takes 4 bytes, not 8)."""
     if isinstance(column_type, TypeDecorator):  # e.g. the envelope column: bytea underneath
@@ -195,7 +128,7 @@ def _binary_type(column_type: TypeEngine[Any]) -> str:
 
 
 # order matters: subclasses first (BigInteger is an Integer, Text a String)
-_BINARY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+_BINARY_TYPES: tuple[tuple[type, str], ...] = (
     (BigInteger, "int8"),
     (Integer, "int4"),
     (Float, "float8"),
