@@ -91,6 +91,34 @@ def edges_down(conn: Connection, parents: Sequence[str]) -> list[Edge]:
     return cast("list[Edge]", _rows(conn, "down", parents))
 
 
+def _reachable_statement(up: bool) -> ClauseElement:
+    """Every edge reachable from the lot ``start``, walking from each edge's ``near`` end to its ``far``
+    end: one recursive statement (the same text on SQLite and PostgreSQL). ``UNION``, not ``UNION
+    ALL``: each lot is reached once however many paths lead to it, and the walk ends even on a
+    (corrupted) cyclic graph."""
+    found = _REACHABLE.get(up)
+    if found is None:
+        near, far = ("child", "parent") if up else ("parent", "child")
+        table = t.lot_inputs.name
+        found = _REACHABLE[up] = text(
+            f"WITH RECURSIVE reached(id) AS (SELECT CAST(:start AS VARCHAR(200)) UNION "
+            f"SELECT e.{far} FROM {table} e JOIN reached ON e.{near} = reached.id) "
+            f"SELECT {', '.join(_EDGE_COLUMNS)} FROM {table} WHERE {near} IN (SELECT id FROM reached)"
+        )
+    return found
+
+
+_REACHABLE: dict[bool, ClauseElement] = {}
+
+
+def edges_reachable(conn: Connection, start: str, *, up: bool) -> list[Edge]:
+    """Every edge above ``start`` (``up``: what it was made from, and so on) or below it (what was made
+    from it, and so on), in no particular order: the whole walk as one statement, where asking
+    ``edges_up``/``edges_down`` once a generation took one round trip each (docs/server.md, "A trace
+    on PostgreSQL")."""
+    return cast("list[Edge]", fetch_all(conn, _reachable_statement(up), {"start": start}))
+
+
 def summaries(conn: Connection, lot_ids: Sequence[str]) -> list[SummaryRow]:
     """The summary row of each lot of ``lot_ids`` that exists (from ``ix_lots_summary`` on SQLite)."""
     return cast("list[SummaryRow]", _rows(conn, "lots", lot_ids))
@@ -107,5 +135,6 @@ class SqlLineage:
 
     edges_up = staticmethod(edges_up)
     edges_down = staticmethod(edges_down)
+    edges_reachable = staticmethod(edges_reachable)
     summaries = staticmethod(summaries)
     origins = staticmethod(origins)

@@ -220,6 +220,17 @@ class MemoryStore:
         wanted = set(parents)
         return [(child, parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if parent in wanted]
 
+    def edges_reachable(self, conn: object, start: str, *, up: bool) -> list[Edge]:
+        fetch, far = (self.edges_up, 1) if up else (self.edges_down, 0)
+        edges: list[Edge] = []
+        seen, frontier = {start}, [start]
+        while frontier:
+            rows = fetch(conn, frontier)
+            edges.extend(rows)
+            frontier = [lot for lot in {row[far] for row in rows} if lot not in seen]
+            seen.update(frontier)
+        return edges
+
     def summaries(self, conn: object, lot_ids: Sequence[str]) -> list[SummaryRow]:
         found = (self.lot_table[i] for i in dict.fromkeys(lot_ids) if i in self.lot_table)
         return [
