@@ -17,10 +17,11 @@ docs/lineage-performance.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, cast
+from typing import Literal
+from typing import cast as typed
 
 import orjson
-from sqlalchemy import Connection, String, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import Connection, String, any_, bindparam, cast, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
@@ -83,12 +84,12 @@ def _rows(conn: Connection, query: Query, ids: Sequence[str]) -> list[tuple[obje
 
 def edges_up(conn: Connection, children: Sequence[str]) -> list[Edge]:
     """Every edge into one of ``children``: what each was made from."""
-    return cast("list[Edge]", _rows(conn, "up", children))
+    return typed("list[Edge]", _rows(conn, "up", children))
 
 
 def edges_down(conn: Connection, parents: Sequence[str]) -> list[Edge]:
     """Every edge out of one of ``parents``: what was made from each."""
-    return cast("list[Edge]", _rows(conn, "down", parents))
+    return typed("list[Edge]", _rows(conn, "down", parents))
 
 
 def _reachable_statement(up: bool) -> ClauseElement:
@@ -99,12 +100,11 @@ def _reachable_statement(up: bool) -> ClauseElement:
     found = _REACHABLE.get(up)
     if found is None:
         near, far = ("child", "parent") if up else ("parent", "child")
-        table = t.lot_inputs.name
-        found = _REACHABLE[up] = text(
-            f"WITH RECURSIVE reached(id) AS (SELECT CAST(:start AS VARCHAR(200)) UNION "
-            f"SELECT e.{far} FROM {table} e JOIN reached ON e.{near} = reached.id) "
-            f"SELECT {', '.join(_EDGE_COLUMNS)} FROM {table} WHERE {near} IN (SELECT id FROM reached)"
-        )
+        edges, step = t.lot_inputs, t.lot_inputs.alias("e")
+        reached = select(cast(bindparam("start"), String(200)).label("id")).cte("reached", recursive=True)
+        reached = reached.union(select(step.c[far]).join(reached, step.c[near] == reached.c.id))
+        columns = (edges.c[c] for c in _EDGE_COLUMNS)
+        found = _REACHABLE[up] = select(*columns).where(edges.c[near].in_(select(reached.c.id)))
     return found
 
 
@@ -116,17 +116,17 @@ def edges_reachable(conn: Connection, start: str, *, up: bool) -> list[Edge]:
     from it, and so on), in no particular order: the whole walk as one statement, where asking
     ``edges_up``/``edges_down`` once a generation took one round trip each (docs/server.md, "A trace
     on PostgreSQL")."""
-    return cast("list[Edge]", fetch_all(conn, _reachable_statement(up), {"start": start}))
+    return typed("list[Edge]", fetch_all(conn, _reachable_statement(up), {"start": start}))
 
 
 def summaries(conn: Connection, lot_ids: Sequence[str]) -> list[SummaryRow]:
     """The summary row of each lot of ``lot_ids`` that exists (from ``ix_lots_summary`` on SQLite)."""
-    return cast("list[SummaryRow]", _rows(conn, "lots", lot_ids))
+    return typed("list[SummaryRow]", _rows(conn, "lots", lot_ids))
 
 
 def origins(conn: Connection, lot_ids: Sequence[str]) -> list[OriginRow]:
     """Composition (JSON) and stored origin text of each lot of ``lot_ids`` that exists."""
-    return cast("list[OriginRow]", _rows(conn, "origins", lot_ids))
+    return typed("list[OriginRow]", _rows(conn, "origins", lot_ids))
 
 
 class SqlLineage:
