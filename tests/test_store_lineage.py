@@ -88,16 +88,16 @@ def _reached(
     graph: list[tuple[str, str, float, int]], start: str, *, up: bool
 ) -> list[tuple[str, str, float, int]]:
     """The edges a walk from ``start`` reaches, found by following the list in Python."""
-    near, far = (0, 1) if up else (1, 0)
     seen, todo, found = {start}, [start], set()
     while todo:
         lot = todo.pop()
         for edge in graph:
-            if edge[near] == lot:
+            near, far = (edge[0], edge[1]) if up else (edge[1], edge[0])
+            if near == lot:
                 found.add(edge)
-                if edge[far] not in seen:
-                    seen.add(edge[far])
-                    todo.append(edge[far])
+                if far not in seen:
+                    seen.add(far)
+                    todo.append(far)
     return sorted(found)
 
 

@@ -221,13 +221,15 @@ class MemoryStore:
         return [(child, parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if parent in wanted]
 
     def edges_reachable(self, conn: object, start: str, *, up: bool) -> list[Edge]:
-        fetch, far = (self.edges_up, 1) if up else (self.edges_down, 0)
+        fetch = self.edges_up if up else self.edges_down
         edges: list[Edge] = []
         seen, frontier = {start}, [start]
         while frontier:
             rows = fetch(conn, frontier)
             edges.extend(rows)
-            frontier = [lot for lot in {row[far] for row in rows} if lot not in seen]
+            frontier = [
+                lot for lot in {parent if up else child for child, parent, _, _ in rows} if lot not in seen
+            ]
             seen.update(frontier)
         return edges
 
