@@ -219,8 +219,8 @@ def walk_edges(reads: LineageReads[C], conn: C, start: str, *, up: bool) -> tupl
     """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs) and every
     lot reached, ``start`` included; the lot itself is not looked up.
 
-    The store gives the whole walk at once (``edges_reachable``: one statement, where one a
-    generation cost a round trip each on PostgreSQL); the edges are then listed generation by
+    The store gives the whole walk at once (``edges_reachable``: on PostgreSQL one statement, where one
+    a generation cost a round trip each); the edges are then listed generation by
     generation, each lot's edges once and by the lot at their other end, so the answer's order does
     not depend on the store's (it is the order SQLite's table gave when each generation was a query)."""
     near, far = (_FIRST, _PARENT) if up else (_PARENT, _FIRST)
