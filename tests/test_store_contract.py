@@ -220,6 +220,13 @@ def test_the_lineage_graph_reads_the_same_from_both_stores(reference: tuple[Reco
             "origins": (memory.origins(None, lot_ids), store.origins(conn, lot_ids)),
         }
         assert store.edges_up(conn, []) == memory.edges_up(None, []) == []
+        walked = 0
+        for up in (True, False):  # the whole walk from each lot, up and down
+            for lot_id in lot_ids:
+                on_sql_walk = sorted(tuple(e) for e in store.edges_reachable(conn, lot_id, up=up))
+                assert sorted(memory.edges_reachable(None, lot_id, up=up)) == on_sql_walk, (lot_id, up)
+                walked += len(on_sql_walk)
+        assert walked  # some lot has a lineage to walk
     for question, (in_memory, on_sql) in answers.items():
         assert in_memory, question  # a comparison of two empty answers would prove nothing
         assert sorted(in_memory) == sorted(tuple(row) for row in on_sql), question

@@ -219,18 +219,23 @@ def walk_edges(reads: LineageReads[C], conn: C, start: str, *, up: bool) -> tupl
     """All edges reachable from ``start`` (towards inputs if ``up``, else towards outputs) and every
     lot reached, ``start`` included; the lot itself is not looked up.
 
-    One query per generation; a lot joins the frontier the first time it is reached,
-    so its edges are fetched once however many paths lead to it."""
-    fetch, other = (reads.edges_up, _PARENT) if up else (reads.edges_down, _FIRST)
+    The store gives the whole walk at once (``edges_reachable``: on PostgreSQL one statement, where one
+    a generation cost a round trip each); the edges are then listed generation by
+    generation, each lot's edges once and by the lot at their other end, so the answer's order does
+    not depend on the store's (it is the order SQLite's table gave when each generation was a query)."""
+    near, far = (_FIRST, _PARENT) if up else (_PARENT, _FIRST)
+    by_near: dict[str, list[Edge]] = {}
+    for edge in sorted(reads.edges_reachable(conn, start, up=up), key=far):
+        by_near.setdefault(near(edge), []).append(edge)
     edges: list[Edge] = []
     seen = {start}
     frontier = [start]
     for _ in range(MAX_DEPTH):
         if not frontier:
             return edges, seen
-        rows = fetch(conn, frontier)
+        rows = [edge for lot in frontier for edge in by_near.get(lot, ())]
         edges.extend(rows)
-        frontier = sorted(set(map(other, rows)) - seen)
+        frontier = sorted(set(map(far, rows)) - seen)
         seen.update(frontier)
     raise ValidationError(f"lineage of {start} is deeper than {MAX_DEPTH} generations", field="lot")
 

@@ -16,11 +16,12 @@ docs/lineage-performance.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal, cast
+from collections.abc import Callable, Sequence
+from typing import Literal
+from typing import cast as typed
 
 import orjson
-from sqlalchemy import Connection, String, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import Connection, String, any_, bindparam, cast, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
@@ -83,22 +84,68 @@ def _rows(conn: Connection, query: Query, ids: Sequence[str]) -> list[tuple[obje
 
 def edges_up(conn: Connection, children: Sequence[str]) -> list[Edge]:
     """Every edge into one of ``children``: what each was made from."""
-    return cast("list[Edge]", _rows(conn, "up", children))
+    return typed("list[Edge]", _rows(conn, "up", children))
 
 
 def edges_down(conn: Connection, parents: Sequence[str]) -> list[Edge]:
     """Every edge out of one of ``parents``: what was made from each."""
-    return cast("list[Edge]", _rows(conn, "down", parents))
+    return typed("list[Edge]", _rows(conn, "down", parents))
+
+
+def _reachable_statement(up: bool) -> ClauseElement:
+    """Every edge reachable from the lot ``start``, walking from each edge's ``near`` end to its ``far``
+    end: one recursive statement (the same text on SQLite and PostgreSQL). ``UNION``, not ``UNION
+    ALL``: each lot is reached once however many paths lead to it, and the walk ends even on a
+    (corrupted) cyclic graph."""
+    found = _REACHABLE.get(up)
+    if found is None:
+        near, far = ("child", "parent") if up else ("parent", "child")
+        edges, step = t.lot_inputs, t.lot_inputs.alias("e")
+        reached = select(cast(bindparam("start"), String(200)).label("id")).cte("reached", recursive=True)
+        reached = reached.union(select(step.c[far]).join(reached, step.c[near] == reached.c.id))
+        columns = (edges.c[c] for c in _EDGE_COLUMNS)
+        found = _REACHABLE[up] = select(*columns).where(edges.c[near].in_(select(reached.c.id)))
+    return found
+
+
+_REACHABLE: dict[bool, ClauseElement] = {}
+
+
+def edges_reachable(conn: Connection, start: str, *, up: bool) -> list[Edge]:
+    """Every edge above ``start`` (``up``: what it was made from, and so on) or below it (what was made
+    from it, and so on), in no particular order.
+
+    On PostgreSQL the whole walk is one statement: a generation at a time cost a round trip each, and
+    the statements were most of a trace request's CPU (docs/server.md, "A trace on PostgreSQL"). On
+    SQLite a generation at a time, as before: its statements cost ~10 µs each, and one recursive
+    query for the walk measured 5-10% slower there on the 1M-lot graph (docs/lineage-performance.md)."""
+    if conn.dialect.name == "sqlite":
+        query: Query = "up" if up else "down"
+        return walk_generations(lambda lots: typed("list[Edge]", _rows(conn, query, lots)), start, up=up)
+    return typed("list[Edge]", fetch_all(conn, _reachable_statement(up), {"start": start}))
+
+
+def walk_generations(fetch: Callable[[Sequence[str]], list[Edge]], start: str, *, up: bool) -> list[Edge]:
+    """``edges_reachable`` a generation at a time: ``fetch`` gives the edges into (``up``) or out of a
+    set of lots; each lot's edges are asked for once, however many paths reach it."""
+    edges: list[Edge] = []
+    seen, frontier = {start}, [start]
+    while frontier:
+        rows = fetch(frontier)
+        edges.extend(rows)
+        frontier = sorted({parent if up else child for child, parent, _, _ in rows} - seen)
+        seen.update(frontier)
+    return edges
 
 
 def summaries(conn: Connection, lot_ids: Sequence[str]) -> list[SummaryRow]:
     """The summary row of each lot of ``lot_ids`` that exists (from ``ix_lots_summary`` on SQLite)."""
-    return cast("list[SummaryRow]", _rows(conn, "lots", lot_ids))
+    return typed("list[SummaryRow]", _rows(conn, "lots", lot_ids))
 
 
 def origins(conn: Connection, lot_ids: Sequence[str]) -> list[OriginRow]:
     """Composition (JSON) and stored origin text of each lot of ``lot_ids`` that exists."""
-    return cast("list[OriginRow]", _rows(conn, "origins", lot_ids))
+    return typed("list[OriginRow]", _rows(conn, "origins", lot_ids))
 
 
 class SqlLineage:
@@ -107,5 +154,6 @@ class SqlLineage:
 
     edges_up = staticmethod(edges_up)
     edges_down = staticmethod(edges_down)
+    edges_reachable = staticmethod(edges_reachable)
     summaries = staticmethod(summaries)
     origins = staticmethod(origins)

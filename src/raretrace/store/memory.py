@@ -19,7 +19,7 @@ from raretrace.errors import StoreError
 from raretrace.jsontypes import JSONValue
 from raretrace.model import Facility, Lot
 from raretrace.store.certificates import CertificateRecord, LoggedEvent, PartyRow
-from raretrace.store.lineage import Edge, OriginRow, SummaryRow
+from raretrace.store.lineage import Edge, OriginRow, SummaryRow, walk_generations
 from raretrace.store.listings import FacilityListing, LotListing
 from raretrace.store.lots import AssayRow, InputRow, ShipmentRow
 from raretrace.store.participants import ParticipantRow, TokenHolder
@@ -219,6 +219,10 @@ class MemoryStore:
     def edges_down(self, conn: object, parents: Sequence[str]) -> list[Edge]:
         wanted = set(parents)
         return [(child, parent, kg, seq) for seq, child, parent, kg in self.lot_inputs if parent in wanted]
+
+    def edges_reachable(self, conn: object, start: str, *, up: bool) -> list[Edge]:
+        fetch = self.edges_up if up else self.edges_down
+        return walk_generations(lambda lots: fetch(conn, lots), start, up=up)
 
     def summaries(self, conn: object, lot_ids: Sequence[str]) -> list[SummaryRow]:
         found = (self.lot_table[i] for i in dict.fromkeys(lot_ids) if i in self.lot_table)

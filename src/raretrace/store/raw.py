@@ -34,10 +34,11 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -229,10 +230,20 @@ def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, A
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
 
+#: A second table's rows for ``fetch_in``: its columns (as many as the first's) and its key.
+Also = tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]
+
+
 def fetch_in(
-    conn: Connection, columns: Sequence[ColumnElement[Any]], key: ColumnElement[Any], values: Sequence[Any]
+    conn: Connection,
+    columns: Sequence[ColumnElement[Any]],
+    key: ColumnElement[Any],
+    values: Sequence[Any],
+    also: Also | None = None,
 ) -> list[Any]:
-    """Rows (with attribute access by column name) whose ``key`` is one of ``values``.
+    """Rows (with attribute access by column name) whose ``key`` is one of ``values``; with ``also``,
+    followed in the same statement (``UNION ALL``) by the rows of a second table whose key is one of
+    them, named as the first's: one round trip for two lookups of the same set.
 
     On PostgreSQL as one ``key = ANY(array)`` statement: an ``IN`` list of 500 parameters is adapted
     one value at a time by the driver and planned anew by the server each time (measured on the ingest
@@ -246,12 +257,12 @@ def fetch_in(
     if not values:
         return []
     if conn.dialect.name == "postgresql":
-        statement = _any_statement(tuple(columns), key)
+        statement = _any_statement(tuple(columns), key, also)
         return [row_type(*row) for row in fetch_all(conn, statement, {"values": list(values)})]
     out: list[Any] = []
     for start in range(0, len(values), IN_CHUNK):
         part = values[start : start + IN_CHUNK]
-        statement = _in_statement(tuple(columns), key, len(part))
+        statement = _in_statement(tuple(columns), key, len(part), also)
         out.extend(
             row_type(*row) for row in fetch_all(conn, statement, {f"p{i}": v for i, v in enumerate(part)})
         )
@@ -259,26 +270,44 @@ def fetch_in(
 
 
 IN_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
-_IN_STATEMENTS: dict[tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any], int], ClauseElement] = {}
+_IN_STATEMENTS: dict[
+    tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any], int, Also | None], ClauseElement
+] = {}
 
 
 def _in_statement(
-    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], size: int
+    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], size: int, also: Also | None = None
 ) -> ClauseElement:
-    cache_key = (columns, key, size)
+    cache_key = (columns, key, size, also)
     statement = _IN_STATEMENTS.get(cache_key)
     if statement is None:
-        statement = select(*columns).where(key.in_([bindparam(f"p{i}") for i in range(size)]))
+        params: list[BindParameter[Any]] = [bindparam(f"p{i}") for i in range(size)]
+        statement = _matching(columns, key, also, lambda k: k.in_(params))
         _IN_STATEMENTS[cache_key] = statement
     return statement
 
 
-def _any_statement(columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any]) -> ClauseElement:
+def _any_statement(
+    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], also: Also | None = None
+) -> ClauseElement:
     """PostgreSQL: ``SELECT columns WHERE key = ANY(:values)``, the array typed as the key's column."""
-    cache_key = (columns, key, -1)
+    cache_key = (columns, key, -1, also)
     statement = _IN_STATEMENTS.get(cache_key)
     if statement is None:
         values = cast(bindparam("values"), ARRAY(key.type))
-        statement = select(*columns).where(key == any_(values))
+        statement = _matching(columns, key, also, lambda k: k == any_(values))
         _IN_STATEMENTS[cache_key] = statement
     return statement
+
+
+def _matching(
+    columns: tuple[ColumnElement[Any], ...],
+    key: ColumnElement[Any],
+    also: Also | None,
+    match: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+) -> ClauseElement:
+    first = select(*columns).where(match(key))
+    if also is None:
+        return first
+    other_columns, other_key = also
+    return union_all(first, select(*other_columns).where(match(other_key)))
