@@ -296,6 +296,19 @@ def built(
     return tokens, magnets, singles, batched
 
 
+def tree_root(given: str) -> str:
+    """The root of a source tree given to ``--trees``: its ``src/raretrace`` must exist, since the
+    server runs with ``PYTHONPATH=<root>/src``. A ``src`` folder given instead is taken as its tree (it
+    used to be served from the installed copy, silently, comparing that copy with itself); anything
+    else is refused."""
+    path = Path(given).resolve()
+    if (path / "raretrace").is_dir() and path.name == "src":
+        path = path.parent
+    if not (path / "src" / "raretrace").is_dir():
+        raise SystemExit(f"--trees: {given} is not a source tree (no src/raretrace in it)")
+    return str(path)
+
+
 def copy_sqlite(source: Path, target: Path) -> None:
     import sqlite3
 
@@ -446,7 +459,7 @@ def main() -> None:
     databases = Databases(work, args.pg)
     load_at_start = " ".join(f"{x:.1f}" for x in os.getloadavg())
     tokens, magnets, singles, batched = built(args, databases, work)
-    given_limits, trees = args.rate_limit.split(","), [t for t in args.trees.split(",") if t]
+    given_limits, trees = args.rate_limit.split(","), [tree_root(t) for t in args.trees.split(",") if t]
     given_workers = [int(w) for w in str(args.workers).split(",")]
     count = max(len(given_limits), len(trees), len(given_workers))
     limits = [given_limits[k % len(given_limits)] for k in range(count)]
