@@ -14,8 +14,8 @@ from tests.scripts_loader import load_script
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE_RESTRUCTURE = 733
 # 157 when the restructure landed (79% fewer); 152 once traces, verdicts and search were typed;
-# 150 with the read Protocols
-CEILING = 150
+# 150 with the read Protocols; 145 with store.raw's one alias for a column of any type
+CEILING = 145
 
 
 def _counter() -> ModuleType:

