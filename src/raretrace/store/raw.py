@@ -272,9 +272,7 @@ def fetch_in(
 
 
 IN_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
-_IN_STATEMENTS: dict[
-    tuple[tuple[Column, ...], Column, int, Also | None], ClauseElement
-] = {}
+_IN_STATEMENTS: dict[tuple[tuple[Column, ...], Column, int, Also | None], ClauseElement] = {}
 
 
 def _in_statement(
@@ -289,9 +287,7 @@ def _in_statement(
     return statement
 
 
-def _any_statement(
-    columns: tuple[Column, ...], key: Column, also: Also | None = None
-) -> ClauseElement:
+def _any_statement(columns: tuple[Column, ...], key: Column, also: Also | None = None) -> ClauseElement:
     """PostgreSQL: ``SELECT columns WHERE key = ANY(:values)``, the array typed as the key's column."""
     cache_key = (columns, key, -1, also)
     statement = _IN_STATEMENTS.get(cache_key)
