@@ -35,7 +35,6 @@ import http.server
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_server import build, extracts, free_port, run_loadgen, summary
+from bench_server import build, extracts, free_port, run_loadgen, summary, wait_up
 
 
 class KeepAlive(http.server.SimpleHTTPRequestHandler):
@@ -59,20 +58,6 @@ class KeepAlive(http.server.SimpleHTTPRequestHandler):
 def serve_static(directory: str, port: int) -> None:
     handler = functools.partial(KeepAlive, directory=directory)
     http.server.ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
-
-
-def wait_for(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError as e:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"a server did not start: {process.stderr.read() if process.stderr else ''}"
-                ) from e
-            time.sleep(0.1)
 
 
 NGINX_CONF = """\
@@ -146,7 +131,7 @@ def start_nginx(root: Path, work: Path, port: int) -> tuple[subprocess.Popen[str
         [binary, "-c", str(conf), "-p", str(prefix)], stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for(port, process)
+        wait_up(port, process)
     except SystemExit as e:
         process.kill()
         process.wait()
@@ -235,8 +220,8 @@ def main() -> None:
     rows: list[tuple[str, dict[str, dict[str, float]], dict[str, float], float]] = []
     busy: dict[str, float] = {}  # the load generator's CPU over the wall time of the nginx runs
     try:
-        wait_for(static_port, static)
-        wait_for(api_port, api)
+        wait_up(static_port, static)
+        wait_up(api_port, api)
         head = {"Authorization": f"Bearer {tokens['secretariat']}"}
         with httpx.Client() as client:
             for path in ["checkpoint"] + [p for paths in phases.values() for p in paths[:5]]:

@@ -10,7 +10,9 @@ models that reach the no-ramp-up and cancellation branches, with and without pro
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,10 +29,13 @@ from raretrace.world.forecast import (
     _starts,
     demand_curve,
     draw,
-    projects_from_data,
 )
 from raretrace.world.independence import Plan
 from raretrace.world.production import ProductionData
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import bench_forecast
 
 # --- reference: verbatim from 874d3cc:src/raretrace/world/forecast.py ---------------------------------
 
@@ -112,17 +117,7 @@ def _plan_models() -> list[ForecastModel]:
 
 def _bench_model() -> ForecastModel:
     """The benchmark's workload (benchmarks/bench_forecast.py): planned magnet plants, 9 +- 6 months."""
-    projects = projects_from_data(
-        WorldData.load(),
-        "magnet",
-        "t NdFeB",
-        delay_mean_months=9.0,
-        delay_sd_months=6.0,
-        ramp_months_min=12.0,
-        ramp_months_max=36.0,
-        p_cancel=0.1,
-    )
-    return ForecastModel("2026-01", 120, 0.0, 800.0, 0.0, projects)
+    return bench_forecast.model(120)
 
 
 def _hand_model(months: int = 60, growth: float = 0.02) -> ForecastModel:

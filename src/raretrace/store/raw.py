@@ -259,7 +259,7 @@ def fetch_in(
     if not values:
         return []
     if conn.dialect.name == "postgresql":
-        statement = _any_statement(tuple(columns), key, also)
+        statement = _in_statement(tuple(columns), key, None, also)
         return [row_type(*row) for row in fetch_all(conn, statement, {"values": list(values)})]
     out: list[Any] = []
     for start in range(0, len(values), IN_CHUNK):
@@ -272,28 +272,23 @@ def fetch_in(
 
 
 IN_CHUNK = 500  # keeps IN (…) lists well inside every back end's parameter limit
-_IN_STATEMENTS: dict[tuple[tuple[Column, ...], Column, int, Also | None], ClauseElement] = {}
+_IN_STATEMENTS: dict[tuple[tuple[Column, ...], Column, int | None, Also | None], ClauseElement] = {}
 
 
 def _in_statement(
-    columns: tuple[Column, ...], key: Column, size: int, also: Also | None = None
+    columns: tuple[Column, ...], key: Column, size: int | None, also: Also | None = None
 ) -> ClauseElement:
+    """``SELECT columns WHERE key IN (:p0 … :p<size-1>)``, or with ``size`` None (PostgreSQL)
+    ``key = ANY(:values)``, the array typed as the key's column; built once for each shape."""
     cache_key = (columns, key, size, also)
     statement = _IN_STATEMENTS.get(cache_key)
     if statement is None:
-        params: list[BindParameter[Any]] = [bindparam(f"p{i}") for i in range(size)]
-        statement = _matching(columns, key, also, lambda k: k.in_(params))
-        _IN_STATEMENTS[cache_key] = statement
-    return statement
-
-
-def _any_statement(columns: tuple[Column, ...], key: Column, also: Also | None = None) -> ClauseElement:
-    """PostgreSQL: ``SELECT columns WHERE key = ANY(:values)``, the array typed as the key's column."""
-    cache_key = (columns, key, -1, also)
-    statement = _IN_STATEMENTS.get(cache_key)
-    if statement is None:
-        values = cast(bindparam("values"), ARRAY(key.type))
-        statement = _matching(columns, key, also, lambda k: k == any_(values))
+        if size is None:
+            values = cast(bindparam("values"), ARRAY(key.type))
+            statement = _matching(columns, key, also, lambda k: k == any_(values))
+        else:
+            params: list[BindParameter[Any]] = [bindparam(f"p{i}") for i in range(size)]
+            statement = _matching(columns, key, also, lambda k: k.in_(params))
         _IN_STATEMENTS[cache_key] = statement
     return statement
 
